@@ -1,0 +1,277 @@
+"""Packs: everything needed to serve one domain, saved as plain files.
+
+Layout of a pack directory::
+
+    manifest.json        format version, name, embedding model, shapes, hyperparameters,
+                         metrics, provenance, user split, axis names, file checksums
+    items.jsonl          one item per line: {"item_id", "title", "text", "tags"}
+    arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors
+
+Nothing is loaded with pickle: JSON for text, safetensors for arrays. Loading checks the
+format version, the checksums and every shape, and raises :class:`PackError` naming the
+file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ITEMS = "items.jsonl"
+ARRAYS = "arrays.safetensors"
+
+
+class PackError(ValueError):
+    """A pack directory is missing, damaged or of another format version."""
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    title: str
+    text: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A named base: the descriptors most correlated with each end of it."""
+
+    index: int
+    name: str
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Pack:
+    """A trained domain.
+
+    Shapes: ``n_items`` items, ``n_bases`` = K learned bases followed by the population
+    coordinates (``manifest["population_coordinates"]``), embedding width ``d``.
+
+    Attributes
+    ----------
+    items : list of Item, length n_items
+    embeddings : (n_items, d) float32, frozen sentence embeddings e(i)
+    features : (n_items, n_bases) float64, phi(i) for every catalog item
+    head_weight : (d, n_learned) float64 and head_bias : (n_learned,), the content map
+        f_theta(e) = e @ head_weight + head_bias used for texts outside the catalog
+    new_item_population : (n_bases - n_learned,) the population coordinates given to a
+        text outside the catalog (the catalog mean: it carries no popularity signal)
+    prior_mean : (n_bases,) and prior_cov : (n_bases, n_bases), the population prior of
+        coefficients before the validated width ``prior_scale`` is applied
+    popularity : (n_items,) number of training users who rated/compared each item
+    quality : (n_items,) smoothed mean rating among training users (0 where unknown)
+    descriptors : list of str and descriptor_embeddings : (n_descriptors, d) float32
+    axes : list of Axis, one per learned base
+    manifest : dict, everything else (see module docstring)
+    """
+
+    items: list[Item]
+    embeddings: np.ndarray
+    features: np.ndarray
+    head_weight: np.ndarray
+    head_bias: np.ndarray
+    new_item_population: np.ndarray
+    prior_mean: np.ndarray
+    prior_cov: np.ndarray
+    popularity: np.ndarray
+    quality: np.ndarray
+    descriptors: list[str]
+    descriptor_embeddings: np.ndarray
+    axes: list[Axis]
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_bases(self) -> int:
+        return self.features.shape[1]
+
+    @property
+    def n_learned(self) -> int:
+        return self.head_weight.shape[1]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name", "unnamed")
+
+    @property
+    def version(self) -> str:
+        return self.manifest.get("version", "0")
+
+    @property
+    def prior_scale(self) -> float:
+        """Validated width multiplier of the prior covariance (chosen on validation users)."""
+        return float(self.manifest.get("hyperparameters", {}).get("prior_scale", 1.0))
+
+    @property
+    def prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """The prior used for a new user: ``N(prior_mean, prior_scale * prior_cov)``."""
+        return self.prior_mean, self.prior_scale * self.prior_cov
+
+    def index_of(self, item_id: str) -> int:
+        try:
+            return self._index[item_id]
+        except KeyError:
+            raise KeyError(f"item {item_id!r} is not in pack {self.name!r}") from None
+
+    @property
+    def _index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_index_cache")
+        if cached is None:
+            cached = {item.item_id: i for i, item in enumerate(self.items)}
+            object.__setattr__(self, "_index_cache", cached)
+        return cached
+
+    def content_features(self, embeddings: np.ndarray) -> np.ndarray:
+        """phi for texts outside the catalog: content head plus neutral population coordinates.
+
+        .. math:: \\phi(t) = [f_\\theta(e(t)),\\ \\bar p]
+
+        Parameters
+        ----------
+        embeddings : (n, d) sentence embeddings of the texts
+
+        Returns
+        -------
+        (n, n_bases) features
+        """
+        embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+        learned = embeddings @ self.head_weight + self.head_bias
+        population = np.broadcast_to(self.new_item_population, (len(embeddings), len(self.new_item_population)))
+        return np.hstack([learned, population])
+
+
+_ARRAY_FIELDS = (
+    "embeddings",
+    "features",
+    "head_weight",
+    "head_bias",
+    "new_item_population",
+    "prior_mean",
+    "prior_cov",
+    "popularity",
+    "quality",
+    "descriptor_embeddings",
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_pack(pack: Pack, directory: str | Path) -> Path:
+    """Write ``pack`` to ``directory`` (created if needed) and return the directory."""
+    from safetensors.numpy import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ITEMS, "w", encoding="utf-8") as handle:
+        for item in pack.items:
+            record = {"item_id": item.item_id, "title": item.title, "text": item.text, "tags": list(item.tags)}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
+    save_file(arrays, str(directory / ARRAYS))
+    manifest = dict(pack.manifest)
+    manifest.update(
+        format_version=FORMAT_VERSION,
+        n_items=pack.n_items,
+        n_bases=pack.n_bases,
+        n_learned=pack.n_learned,
+        embedding_dim=int(pack.embeddings.shape[1]),
+        descriptors=list(pack.descriptors),
+        axes=[{"index": a.index, "name": a.name, "positive": list(a.positive), "negative": list(a.negative)} for a in pack.axes],
+        checksums={ITEMS: _sha256(directory / ITEMS), ARRAYS: _sha256(directory / ARRAYS)},
+    )
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return directory
+
+
+def _read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise PackError(f"{path}: no manifest; is {directory} a prefchat pack?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PackError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise PackError(f"{path}: expected a JSON object")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PackError(f"{path}: pack format version {version!r}, this prefchat reads version {FORMAT_VERSION}")
+    for name in (ITEMS, ARRAYS):
+        expected = manifest.get("checksums", {}).get(name)
+        if not (directory / name).is_file():
+            raise PackError(f"{directory / name}: missing")
+        if expected != _sha256(directory / name):
+            raise PackError(f"{directory / name}: checksum mismatch, the file is damaged or was edited")
+    return manifest
+
+
+def _read_items(path: Path) -> list[Item]:
+    items = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            try:
+                record = json.loads(line)
+                items.append(Item(str(record["item_id"]), record["title"], record["text"], tuple(record["tags"])))
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise PackError(f"{path}, line {line_number}: bad item record ({error!r})") from None
+    return items
+
+
+def load_pack(directory: str | Path) -> Pack:
+    """Load and check a pack written by :func:`save_pack`."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PackError(f"{directory}: no such pack directory")
+    manifest = _read_manifest(directory)
+    items = _read_items(directory / ITEMS)
+    try:
+        arrays = load_file(str(directory / ARRAYS))
+    except (SafetensorError, OSError) as error:
+        raise PackError(f"{directory / ARRAYS}: unreadable ({error})") from None
+    missing = [name for name in _ARRAY_FIELDS if name not in arrays]
+    if missing:
+        raise PackError(f"{directory / ARRAYS}: missing arrays {missing}")
+
+    n_items, n_bases, n_learned = manifest["n_items"], manifest["n_bases"], manifest["n_learned"]
+    d = manifest["embedding_dim"]
+    n_desc = len(manifest["descriptors"])
+    expected = {
+        "embeddings": (n_items, d),
+        "features": (n_items, n_bases),
+        "head_weight": (d, n_learned),
+        "head_bias": (n_learned,),
+        "new_item_population": (n_bases - n_learned,),
+        "prior_mean": (n_bases,),
+        "prior_cov": (n_bases, n_bases),
+        "popularity": (n_items,),
+        "quality": (n_items,),
+        "descriptor_embeddings": (n_desc, d),
+    }
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise PackError(f"{directory / ARRAYS}: array {name!r} has shape {arrays[name].shape}, manifest says {shape}")
+    if len(items) != n_items:
+        raise PackError(f"{directory / ITEMS}: {len(items)} items, manifest says {n_items}")
+    axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
+    return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, **arrays)
