@@ -1,0 +1,94 @@
+"""Engines and migrations: the only place that knows about database URLs.
+
+SQLite is the default backend. Every SQLite connection gets ``journal_mode=WAL``
+(readers never block the writer), ``busy_timeout=5000`` (a locked database is waited
+for, up to 5 s) and ``foreign_keys=ON`` (so ``ON DELETE CASCADE`` holds), and every
+transaction starts with ``BEGIN IMMEDIATE``: the write lock is taken up front, so a
+read-then-write transaction (numbering the next question) cannot fail halfway with
+"database is locked" when two processes share the file.
+
+Any other SQLAlchemy URL works, e.g. ``postgresql+psycopg://user@host/db``.
+The schema is created and upgraded by Alembic, programmatically::
+
+    engine = make_engine("sqlite:////path/to/prefchat.sqlite")
+    migrate(engine)                     # fresh database created, old one upgraded
+
+To write a new revision after changing :mod:`prefchat.storage.models`::
+
+    from alembic import command
+    command.revision(alembic_config("sqlite:///dev.sqlite"), message="...", autogenerate=True)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON")
+
+
+def make_engine(url: str | os.PathLike[str]) -> Engine:
+    """Create an engine for an SQLAlchemy URL, or for an SQLite file given as a path.
+
+    Parameters
+    ----------
+    url : str or path-like
+        ``"sqlite:///relative.sqlite"``, ``"sqlite:////abs/path.sqlite"``, ``"sqlite://"``
+        (in memory, one database shared by all threads of this engine),
+        ``"postgresql+psycopg://..."``, ...; a path-like is an SQLite file.
+        The parent directory of an SQLite file is created if missing.
+    """
+    sa_url = make_url(f"sqlite:///{Path(url)}" if isinstance(url, os.PathLike) else url)
+    if sa_url.get_backend_name() != "sqlite":
+        return create_engine(sa_url, pool_pre_ping=True)
+    in_memory = sa_url.database in (None, "", ":memory:")
+    if in_memory:
+        engine = create_engine(sa_url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(sa_url)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    # Hand transaction control to SQLAlchemy (see _begin_immediate), then set the pragmas.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration pointing at prefchat's migrations.
+
+    ``url`` is only needed when Alembic should open its own connection (command-line
+    style use such as autogenerating a revision); :func:`migrate` passes a connection.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema of ``engine``'s database to ``revision``, in one transaction."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

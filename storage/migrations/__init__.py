@@ -1,0 +1,1 @@
+"""Alembic migrations of the prefchat schema (see :func:`prefchat.storage.migrate`)."""
