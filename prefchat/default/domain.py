@@ -22,6 +22,7 @@ import csv
 import json
 import textwrap
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,13 +127,9 @@ class Domain:
         """Indices of a sequence of response ids."""
         return np.array([self.index_of(r) for r in response_ids], dtype=np.intp)
 
-    @property
+    @cached_property
     def _index(self) -> dict[str, int]:
-        cached = self.__dict__.get("_index_cache")
-        if cached is None:
-            cached = {rid: i for i, rid in enumerate(self.response_ids)}
-            object.__setattr__(self, "_index_cache", cached)
-        return cached
+        return {rid: i for i, rid in enumerate(self.response_ids)}
 
 
 def _require(record: dict, key: str, kind: type, source: str, where: str) -> Any:

@@ -29,6 +29,7 @@ simulated answers, the ceiling any learned model can approach.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import expit
@@ -257,6 +258,7 @@ class Population:
     choice_model : ChoiceModel, with the calibrated temperature
     pair_user, item_a, item_b : (n_pairs,) int, user row and response indices (same prompt)
     choice : (n_pairs,) str, ``"a" | "b" | "tie" | "skip"``
+    target_auc : the AUC the temperature was calibrated to
     seed : int
     """
 
@@ -268,13 +270,14 @@ class Population:
     item_a: np.ndarray
     item_b: np.ndarray
     choice: np.ndarray
+    target_auc: float
     seed: int
 
     @property
     def n_users(self) -> int:
         return len(self.weights)
 
-    @property
+    @cached_property
     def user_ids(self) -> tuple[str, ...]:
         return tuple(f"sim-{u:05d}" for u in range(self.n_users))
 
@@ -301,7 +304,7 @@ class Population:
             "n_pairs": len(self.choice),
             "answers": counts,
             "temperature": self.choice_model.temperature,
-            "target_auc": TARGET_AUC,
+            "target_auc": self.target_auc,
             "tie_margin": self.choice_model.tie_margin,
             "tie_prob": self.choice_model.tie_prob,
             "skip_rate": self.choice_model.skip_rate,
@@ -331,9 +334,10 @@ def sample_pairs(
     """
     first, second = [], []
     for p in prompts:
-        a, b = np.triu_indices(len(domain.responses_of(p)), k=1)
-        first.append(domain.responses_of(p)[a])
-        second.append(domain.responses_of(p)[b])
+        responses = domain.responses_of(p)
+        a, b = np.triu_indices(len(responses), k=1)
+        first.append(responses[a])
+        second.append(responses[b])
     first, second = np.concatenate(first), np.concatenate(second)
     if not 0 < pairs_per_user <= len(first):
         raise ValueError(f"pairs_per_user must be in [1, {len(first)}] (distinct within-prompt pairs), got {pairs_per_user}")
@@ -382,6 +386,7 @@ def simulate_population(
         item_a=item_a,
         item_b=item_b,
         choice=model.answer(diff, rng),
+        target_auc=target_auc,
         seed=seed,
     )
 
