@@ -141,9 +141,7 @@ def _require(record: dict, key: str, kind: type, source: str, where: str) -> Any
     return value
 
 
-def _parse_attributes(raw: Any, source: str, where: str) -> list[float]:
-    if not isinstance(raw, dict):
-        raise PromptFileError(source, where, f"expected an object of {len(DIMENSIONS)} numbers, got {raw!r}")
+def _parse_attributes(raw: dict, source: str, where: str) -> list[float]:
     unknown = sorted(set(raw) - set(DIMENSIONS))
     if unknown:
         raise PromptFileError(source, f"{where}.{unknown[0]}", f"unknown dimension; expected one of {DIMENSIONS}")
@@ -193,12 +191,12 @@ def parse_prompt_file(path: Path) -> tuple[dict, list[dict]]:
         where = f"responses[{k}]."
         if not isinstance(raw, dict):
             raise PromptFileError(source, f"responses[{k}]", f"expected an object, got {raw!r}")
-        _require(raw, "attributes", dict, source, where)
+        attributes = _require(raw, "attributes", dict, source, where)
         responses.append(
             {
                 "response_id": _require(raw, "response_id", str, source, where),
                 "text": _require(raw, "text", str, source, where),
-                "attributes": _parse_attributes(raw["attributes"], source, f"{where}attributes"),
+                "attributes": _parse_attributes(attributes, source, f"{where}attributes"),
             }
         )
     return prompt, responses
