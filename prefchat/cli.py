@@ -1,0 +1,121 @@
+"""The ``prefchat`` command line. Heavy libraries are imported inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .settings import Settings
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from .reward.build import build_pack
+    from .reward.data import load_dataset
+
+    dataset = load_dataset(args.items, args.ratings, args.pairs)
+    out = Path(args.out)
+    pack = build_pack(
+        dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
+        n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary,
+        provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
+        progress=not args.quiet,
+    )
+    _print_training_report(pack)
+    return 0
+
+
+def _print_training_report(pack) -> None:
+    m = pack.manifest
+    h = m["hyperparameters"]
+    print(f"pack {pack.name} {pack.version}: {pack.n_items} items, K={pack.n_learned} learned bases "
+          f"+ {len(m['population_coordinates'])} population coordinates")
+    print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} prior_scale={h['prior_scale']}")
+    print(f"users: {len(m['split']['train'])} train, {len(m['split']['validation'])} validation, {len(m['split']['test'])} test; skipped: {m['data']['skipped']}")
+    report = m["metrics"].get("test_zero_answers") or {}
+    if report:
+        print(f"held-out test users ({report['n_test_users']}), pairwise accuracy with no answers:")
+        print(f"  population model      {report['pairwise_accuracy_population_model']:.4f}")
+        print(f"  mean rating baseline  {report['pairwise_accuracy_mean_rating']:.4f}")
+        print(f"  popularity (count)    {report['pairwise_accuracy_popularity_count']:.4f}")
+    for axis in pack.axes[:6]:
+        print(f"  axis {axis.index}: + {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}")
+    print(f"took {m['metrics']['seconds_total']:.1f} s (embedding {m['metrics']['seconds_embedding']:.1f} s)")
+
+
+def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
+    from .reward.movielens import convert_movielens
+
+    out = Path(args.out)
+    converted = Path(args.work or out.with_name(out.name + "-input"))
+    convert_movielens(args.source, converted)
+    args.items, args.ratings, args.pairs = converted / "items.csv", converted / "ratings.csv", None
+    args.name = args.name or "movielens"
+    return _train(args, settings)
+
+
+def _info(args: argparse.Namespace, settings: Settings) -> int:
+    from .packs import resolve_pack
+    from .reward.pack import load_pack
+
+    pack = load_pack(resolve_pack(args.pack, settings))
+    summary = {k: pack.manifest[k] for k in ("name", "version", "created", "n_items", "n_bases", "hyperparameters", "population_coordinates")}
+    summary["axes"] = [a.name for a in pack.axes]
+    summary["test_zero_answers"] = pack.manifest["metrics"].get("test_zero_answers")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prefchat", description="Onboard a new user in about ten pairwise questions.")
+    parser.add_argument("--version", action="version", version=f"prefchat {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def training_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", required=True, help="directory to write the pack to")
+        p.add_argument("--name", help="pack name (default: the output directory's name)")
+        p.add_argument("--bases", type=int, default=None, help="K learned bases (default: chosen on validation users)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--holdout-users", type=float, default=0.2, help="share of users held out for testing (default 0.2)")
+        p.add_argument("--vocabulary", default="styles", help="built-in descriptor vocabulary for items without tags")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    train = commands.add_parser("train", help="learn base rewards from items + ratings/pairs and save a pack")
+    train.add_argument("--items", required=True, type=Path, help="items.csv: item_id,text[,title,tags,group]")
+    train.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp]")
+    train.add_argument("--pairs", type=Path, help="pairs.csv: user_id,item_a,item_b,choice (a|b|tie)")
+    training_options(train)
+    train.set_defaults(run=_train)
+
+    pack = commands.add_parser("pack", help="build a pack from a known data set layout")
+    layouts = pack.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
+    movielens = layouts.add_parser("movielens", help="MovieLens (movies.csv, ratings.csv, tags.csv)")
+    movielens.add_argument("--from", dest="source", required=True, type=Path, help="MovieLens directory")
+    movielens.add_argument("--work", type=Path, help="where to write the converted items.csv/ratings.csv (default: next to --out)")
+    training_options(movielens)
+    movielens.set_defaults(run=_pack_movielens)
+
+    info = commands.add_parser("info", help="describe a pack")
+    info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    try:
+        return args.run(args, settings)
+    except (ValueError, OSError) as error:  # named, user-facing errors: no traceback
+        print(f"prefchat: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

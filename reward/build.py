@@ -1,0 +1,220 @@
+"""Build a pack from a data set: embed, split users, choose hyperparameters, fit, name, save.
+
+Every hyperparameter (K, L2, implicit-pair weight, prior width) is chosen by code on
+validation users carved from the training users, and recorded in the manifest with the
+score of every setting tried. Test users are never looked at until the final report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..elicitation.metrics import pairwise_accuracy
+from .data import Dataset, train_val_test_users
+from .featurize import embed_texts, model_checksum
+from .naming import builtin_vocabulary, descriptor_matrix, frequent_tags, name_axes
+from .pack import Item, Pack, save_pack
+from .train import (
+    FitResult,
+    Hyperparameters,
+    Interactions,
+    fit,
+    make_validation_users,
+    population_coordinates,
+    population_prior,
+    validation_score,
+    variance_rotation,
+)
+
+log = logging.getLogger(__name__)
+
+BASES_GRID = (4, 8, 16)
+L2_GRID = (1e-4, 1e-3, 1e-2)
+IMPLICIT_GRID = (0.5, 1.0, 2.0)
+PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
+VALIDATION_ANSWERS = 10
+
+
+def interactions_of(dataset: Dataset) -> Interactions:
+    empty_i, empty_f = np.empty(0, np.int64), np.empty(0)
+    r, p = dataset.ratings, dataset.pairs
+    return Interactions(
+        n_users=dataset.n_users,
+        n_items=dataset.items.n_items,
+        rating_user=r.user if r else empty_i,
+        rating_item=r.item if r else empty_i,
+        rating_value=r.rating if r else empty_f,
+        pair_user=p.user if p else empty_i,
+        pair_a=p.item_a if p else empty_i,
+        pair_b=p.item_b if p else empty_i,
+        pair_label=p.label if p else empty_f,
+    )
+
+
+def choose_hyperparameters(search, fixed_bases: int | None, has_ratings: bool):
+    """Coordinate search: K first, then L2, then (for ratings) the implicit weight.
+
+    ``search(hyper) -> FitResult`` fits one setting; returns the best result, its
+    hyperparameters and every trial as ``{"hyperparameters", "validation", "epochs"}``.
+    """
+    trials: dict[Hyperparameters, FitResult] = {}
+
+    def run(hyper: Hyperparameters) -> float:
+        if hyper not in trials:
+            trials[hyper] = search(hyper)
+        return trials[hyper].validation
+
+    best = Hyperparameters(n_bases=fixed_bases or 8)
+    grids = [("l2", L2_GRID)] + ([("implicit_weight", IMPLICIT_GRID)] if has_ratings else [])
+    if fixed_bases is None:
+        grids.insert(0, ("n_bases", BASES_GRID))
+    for name, grid in grids:
+        best = max((replace(best, **{name: value}) for value in grid), key=run)
+    table = [{"hyperparameters": asdict(h), "validation": r.validation, "epochs": r.epochs} for h, r in trials.items()]
+    return trials[best], best, table
+
+
+def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
+    """Zero-answer pairwise accuracy on test users' ratings: population model vs popularity."""
+    population, by_mean, by_count = [], [], []
+    population_scores = features @ prior_mean
+    for u in test_users:
+        mask = data.rating_user == u
+        items, values = data.rating_item[mask], data.rating_value[mask]
+        if len(np.unique(values)) < 2:
+            continue
+        population.append(pairwise_accuracy(population_scores[items], values))
+        by_mean.append(pairwise_accuracy(quality[items], values))
+        by_count.append(pairwise_accuracy(popularity[items], values))
+    return {
+        "n_test_users": len(population),
+        "pairwise_accuracy_population_model": float(np.mean(population)) if population else None,
+        "pairwise_accuracy_mean_rating": float(np.mean(by_mean)) if by_mean else None,
+        "pairwise_accuracy_popularity_count": float(np.mean(by_count)) if by_count else None,
+    }
+
+
+def build_pack(
+    dataset: Dataset,
+    out: str | Path,
+    model: str,
+    cache_dir: str | Path | None,
+    name: str,
+    n_bases: int | None = None,
+    seed: int = 0,
+    holdout_users: float = 0.2,
+    validation_users: float = 0.1,
+    vocabulary: str = "styles",
+    provenance: dict | None = None,
+    progress: bool = False,
+) -> Pack:
+    """Train a pack on ``dataset`` and save it to ``out``; see the module docstring."""
+    started = time.perf_counter()
+    items = [Item(str(i), str(t), str(x), tuple(g)) for i, t, x, g in zip(
+        dataset.items.item_ids.tolist(), dataset.items.titles.tolist(), dataset.items.texts.tolist(), dataset.items.tags)]
+    embeddings = embed_texts([item.text for item in items], model, cache_dir=cache_dir, progress=progress)
+    embedded = time.perf_counter()
+    data = interactions_of(dataset)
+
+    ids = np.asarray(dataset.user_ids.tolist())
+    train_ids, val_ids, test_ids = train_val_test_users(ids, holdout_users, validation_users, seed)
+    position = {u: i for i, u in enumerate(ids.tolist())}
+    train_users, val_users, test_users = (np.array([position[u] for u in part.tolist()], np.int64) for part in (train_ids, val_ids, test_ids))
+    train = data.subset(train_users)
+
+    if data.has_ratings:
+        population, popularity, quality = population_coordinates(train.rating_item, train.rating_value, data.n_items)
+        coordinates = ["popularity", "quality"]
+    else:
+        population = np.zeros((data.n_items, 0))
+        popularity = np.bincount(np.concatenate([train.pair_a, train.pair_b]), minlength=data.n_items).astype(float)
+        quality = np.zeros(data.n_items)
+        coordinates = []
+    validation = make_validation_users(data, val_users, VALIDATION_ANSWERS, seed)
+
+    def search(hyper: Hyperparameters) -> FitResult:
+        result = fit(data, embeddings, population, train_users, validation, hyper, seed=seed)
+        log.info("%s: validation %.4f after %d epochs", hyper, result.validation, result.epochs)
+        return result
+
+    result, hyper, trials = choose_hyperparameters(search, n_bases, data.has_ratings)
+    k = result.head_weight.shape[1]
+
+    # Rotate learned axes to a diagonal coefficient covariance, by decreasing variance, and
+    # centre the learned features over the catalog (pairwise models cannot see an offset).
+    coef = result.coef[train_users]
+    q = variance_rotation(coef[:, :k])
+    features = result.features.copy()
+    features[:, :k] = features[:, :k] @ q
+    offset = features[:, :k].mean(0)
+    features[:, :k] -= offset
+    coef[:, :k] = coef[:, :k] @ q
+    head_weight, head_bias = result.head_weight @ q, result.head_bias @ q - offset
+    prior_mean, prior_cov = population_prior(coef)
+
+    scale_scores = {s: validation_score(features, prior_mean, s * prior_cov, validation) for s in PRIOR_SCALE_GRID}
+    prior_scale = max(scale_scores, key=scale_scores.get)
+
+    if any(item.tags for item in items):
+        source, descriptors = "tags", frequent_tags(items)
+        descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir) if descriptors else np.zeros((0, embeddings.shape[1]), np.float32)
+    else:
+        source, descriptors = "vocabulary", builtin_vocabulary(vocabulary)
+        descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir)
+    matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings)
+    axes = name_axes(features[:, :k], matrix, descriptors)
+
+    report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
+    manifest = {
+        "name": name,
+        "version": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "embedding_model": {"name": Path(model).name if Path(model).exists() else model, "path": model, "checksum": model_checksum(model)},
+        "population_coordinates": coordinates,
+        "descriptor_source": source,
+        "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
+        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "validation_answers": VALIDATION_ANSWERS},
+        "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()}},
+        "metrics": {
+            "validation": result.validation,
+            "epochs": result.epochs,
+            "history": result.history,
+            "test_zero_answers": report,
+            "seconds_embedding": round(embedded - started, 2),
+            "seconds_total": round(time.perf_counter() - started, 2),
+        },
+        "split": {
+            "seed": seed,
+            "holdout_users": holdout_users,
+            "validation_users": validation_users,
+            "train": train_ids.tolist(),
+            "validation": val_ids.tolist(),
+            "test": test_ids.tolist(),
+        },
+        "data": {**(provenance or {}), "n_users": dataset.n_users, "skipped": dataset.skipped,
+                 "n_ratings": int(len(data.rating_user)), "n_pairs": int(len(data.pair_user))},
+    }
+    pack = Pack(
+        items=items,
+        embeddings=embeddings.astype(np.float32),
+        features=features,
+        head_weight=head_weight,
+        head_bias=head_bias,
+        new_item_population=population.mean(0) if population.shape[1] else np.zeros(0),
+        prior_mean=prior_mean,
+        prior_cov=prior_cov,
+        popularity=popularity,
+        quality=quality,
+        descriptors=descriptors,
+        descriptor_embeddings=np.asarray(descriptor_embeddings, np.float32),
+        axes=axes,
+        manifest=manifest,
+    )
+    save_pack(pack, out)
+    return pack

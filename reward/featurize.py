@@ -1,0 +1,151 @@
+"""Frozen sentence embeddings of item text, cached by model and text hash.
+
+This is the only module of prefchat that imports sentence-transformers (lazily). Models are
+loaded by name or path with ``HF_HUB_OFFLINE=1``: prefchat never downloads weights.
+
+The cache lives in ``<cache_dir>/embeddings/<model key>/`` as two ``.npy`` files (text hashes
+and vectors) read with ``allow_pickle=False``. The model key is the model's directory name
+plus the SHA-256 of its weight files, so a changed model never reuses stale vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx")
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded or used."""
+
+
+@lru_cache(maxsize=8)
+def model_checksum(model: str) -> str:
+    """SHA-256 over the weight files of a model directory (or of the name, for a hub name)."""
+    path = Path(model)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for weight in sorted(p for p in path.rglob("*") if p.suffix in _WEIGHT_SUFFIXES):
+            digest.update(weight.relative_to(path).as_posix().encode())
+            with open(weight, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    else:
+        digest.update(model.encode())
+    return digest.hexdigest()
+
+
+def model_key(model: str) -> str:
+    """Short identity of a model: ``<name>-<first 12 hex digits of its checksum>``."""
+    return f"{Path(model).name or 'model'}-{model_checksum(model)[:12]}"
+
+
+def text_hashes(texts: list[str]) -> np.ndarray:
+    """SHA-256 of each text, as an array of 64-byte ASCII strings."""
+    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts], dtype="S64")
+
+
+@lru_cache(maxsize=2)
+def load_model(model: str):
+    """Load a sentence-transformers model offline, on the CPU unless CUDA is available."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(model)
+    except Exception as error:  # the library raises many kinds; the message names the model
+        raise EmbeddingError(f"cannot load embedding model {model!r}: {error}") from error
+
+
+class EmbeddingCache:
+    """Text-hash -> vector store for one model, kept as two ``.npy`` files."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._keys_path = self.directory / "keys.npy"
+        self._vectors_path = self.directory / "vectors.npy"
+        if self._keys_path.is_file() and self._vectors_path.is_file():
+            self.keys = np.load(self._keys_path, allow_pickle=False)
+            self.vectors = np.load(self._vectors_path, allow_pickle=False)
+            if len(self.keys) != len(self.vectors):
+                self.keys, self.vectors = np.empty(0, dtype="S64"), None
+        else:
+            self.keys, self.vectors = np.empty(0, dtype="S64"), None
+        self._row = {key: row for row, key in enumerate(self.keys.tolist())}
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the cached vectors for ``hashes`` (-1 where missing) and the vectors."""
+        rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
+        return rows, self.vectors
+
+    def add(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        if len(hashes) == 0:
+            return
+        fresh = [i for i, h in enumerate(hashes.tolist()) if h not in self._row]
+        hashes, vectors = hashes[fresh], vectors[fresh]
+        self.keys = np.concatenate([self.keys, hashes])
+        self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
+        self._row = {key: row for row, key in enumerate(self.keys.tolist())}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for path, array in ((self._keys_path, self.keys), (self._vectors_path, self.vectors)):
+            partial = path.with_suffix(".partial.npy")
+            np.save(partial, array, allow_pickle=False)
+            partial.replace(path)
+
+
+def embed_texts(
+    texts: list[str],
+    model: str,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """Unit-norm sentence embeddings of ``texts``.
+
+    Parameters
+    ----------
+    texts : list of str, length n
+    model : sentence-transformers model name or path
+    cache_dir : where to keep the embedding cache; ``None`` disables it
+    batch_size : texts per forward pass
+    progress : show a progress bar while encoding
+
+    Returns
+    -------
+    (n, d) float32 array, rows of unit L2 norm
+    """
+    texts = list(texts)
+    if not texts:
+        raise ValueError("embed_texts: no texts given")
+    hashes = text_hashes(texts)
+    cache = EmbeddingCache(Path(cache_dir) / "embeddings" / model_key(model)) if cache_dir else None
+    if cache is not None:
+        rows, cached = cache.lookup(hashes)
+    else:
+        rows, cached = np.full(len(texts), -1, dtype=np.int64), None
+    missing = np.flatnonzero(rows < 0)
+    fresh = np.empty((0, 0), dtype=np.float32)
+    if len(missing):
+        # Encode each distinct missing text once.
+        unique_hashes, first = np.unique(hashes[missing], return_index=True)
+        encoder = load_model(model)
+        fresh = encoder.encode(
+            [texts[missing[i]] for i in first],
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        ).astype(np.float32)
+        if cache is not None:
+            cache.add(unique_hashes, fresh)
+            rows, cached = cache.lookup(hashes)
+        else:
+            lookup = {h: i for i, h in enumerate(unique_hashes.tolist())}
+            return fresh[[lookup[h] for h in hashes.tolist()]]
+    return np.ascontiguousarray(cached[rows], dtype=np.float32)

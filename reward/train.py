@@ -1,0 +1,411 @@
+"""Learning K base reward functions from many users' preferences (PReF, stage 1).
+
+Model (arXiv 2503.06358, eq. 3, with a content head so that new items have features):
+
+.. math::
+
+    \\phi(i) = [\\, f_\\theta(e(i)) + r_i,\\ p(i) \\,] \\in \\mathbb{R}^{K + P}, \\qquad
+    P(a \\succ b \\mid u) = \\sigma(\\lambda_u^\\top (\\phi(a) - \\phi(b)))
+
+with ``f_theta(e) = e W`` linear on the frozen sentence embedding, ``r_i`` an L2-shrunk
+residual for items seen in training (the collaborative part; zero for unseen items) and
+``p(i)`` the fixed population coordinates (log popularity, smoothed mean rating) that every
+user weights. Training minimises the weighted pairwise logistic loss over all training users'
+pairs plus L2 on lambda, W and r, by minibatch Adam from a truncated-SVD start, early-stopped
+on validation users (see :func:`validation_score`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.sparse import csr_matrix
+from scipy.sparse.linalg import svds
+
+from ..elicitation.metrics import pairwise_accuracy, roc_auc
+from ..elicitation.posterior import Comparison, laplace_posterior
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Users' evidence as index arrays (users and items are 0-based indices).
+
+    ``rating_*`` arrays describe ratings (any numeric scale); ``pair_*`` arrays describe
+    pairwise choices with ``pair_label`` 1.0 (a wins), 0.0 (b wins) or 0.5 (tie).
+    """
+
+    n_users: int
+    n_items: int
+    rating_user: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    rating_item: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    rating_value: np.ndarray = field(default_factory=lambda: np.empty(0))
+    pair_user: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    pair_a: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    pair_b: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    pair_label: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def has_ratings(self) -> bool:
+        return len(self.rating_user) > 0
+
+    def subset(self, users: np.ndarray) -> "Interactions":
+        """The evidence of ``users`` only (user indices are kept)."""
+        keep_r = np.isin(self.rating_user, users)
+        keep_p = np.isin(self.pair_user, users)
+        return Interactions(
+            self.n_users, self.n_items,
+            self.rating_user[keep_r], self.rating_item[keep_r], self.rating_value[keep_r],
+            self.pair_user[keep_p], self.pair_a[keep_p], self.pair_b[keep_p], self.pair_label[keep_p],
+        )
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    n_bases: int = 8
+    l2: float = 1e-3
+    implicit_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A trained model: features of every catalog item and the training users' coefficients."""
+
+    features: np.ndarray          # (n_items, n_bases)
+    coef: np.ndarray              # (n_users, n_bases); rows of non-training users are unused
+    head_weight: np.ndarray       # (d, K)
+    head_bias: np.ndarray         # (K,)
+    epochs: int
+    validation: float
+    history: list
+
+
+# ----------------------------------------------------------------------------------------
+# Pure pieces
+
+
+def pairwise_logistic_loss(margins: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted mean negative log-likelihood of soft pairwise labels.
+
+    .. math:: L = \\frac{\\sum_n w_n [\\, y_n \\log(1 + e^{-z_n}) + (1 - y_n) \\log(1 + e^{z_n}) \\,]}{\\sum_n w_n}
+
+    with margins :math:`z_n = \\lambda_u^\\top(\\phi(a) - \\phi(b))`; ``y = 1/2`` is a tie.
+    """
+    nll = labels * torch.nn.functional.softplus(-margins) + (1 - labels) * torch.nn.functional.softplus(margins)
+    return (weights * nll).sum() / weights.sum()
+
+
+def population_coordinates(item: np.ndarray, value: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log popularity and smoothed mean rating of every item, standardised over the catalog.
+
+    The smoothed mean is the empirical-Bayes (James-Stein) shrinkage of each item's mean
+    rating towards the global mean, with prior strength :math:`m = \\sigma_w^2 / \\sigma_b^2`
+    (within-item rating variance over between-item variance of the item means), so no
+    smoothing constant is chosen by hand:
+
+    .. math:: q_i = \\frac{\\sum_{r \\in R_i} r + m \\bar r}{|R_i| + m}
+
+    Returns
+    -------
+    coordinates : (n_items, 2) standardised ``[log(1 + count), q]``
+    count : (n_items,) ratings per item
+    quality : (n_items,) ``q`` on the rating scale
+    """
+    count = np.bincount(item, minlength=n_items).astype(float)
+    total = np.bincount(item, weights=value, minlength=n_items)
+    global_mean = value.mean()
+    rated = count > 0
+    item_mean = np.where(rated, total / np.maximum(count, 1), global_mean)
+    within = ((value - item_mean[item]) ** 2).mean()
+    # Between-item variance of true means: variance of observed means minus their noise.
+    between = item_mean[rated].var() - within * (1 / count[rated]).mean()
+    strength = within / max(between, 1e-3 * within)
+    quality = (total + strength * global_mean) / (count + strength)
+    coordinates = np.column_stack([np.log1p(count), quality])
+    coordinates = (coordinates - coordinates.mean(0)) / np.maximum(coordinates.std(0), 1e-12)
+    return coordinates, count, quality
+
+
+def svd_start(user: np.ndarray, item: np.ndarray, value: np.ndarray, n_users: int, n_items: int, k: int, seed: int):
+    """Truncated SVD of the user-centred user x item matrix: ``(U sqrt(S), V sqrt(S))``.
+
+    .. math:: X_{ui} = v_{ui} - \\bar v_u \\approx U S V^\\top
+
+    PReF reports this start matters (AUC 0.905 with it against 0.75 without).
+    """
+    user_mean = np.bincount(user, weights=value, minlength=n_users) / np.maximum(np.bincount(user, minlength=n_users), 1)
+    matrix = csr_matrix((value - user_mean[user], (user, item)), shape=(n_users, n_items))
+    k = min(k, min(matrix.shape) - 1)
+    rng = np.random.default_rng(seed)
+    u, s, vt = svds(matrix, k=k, v0=rng.standard_normal(min(matrix.shape)))
+    order = np.argsort(-s)
+    root = np.sqrt(s[order])
+    return u[:, order] * root, vt[order].T * root
+
+
+def ledoit_wolf(samples: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf shrinkage of the sample covariance towards a scaled identity.
+
+    .. math:: \\hat\\Sigma = (1 - \\delta) S + \\delta \\mu I, \\quad
+              \\mu = \\mathrm{tr}(S)/p, \\quad
+              \\delta = \\min\\Big(1, \\frac{\\frac1{n^2}\\sum_i \\|x_i x_i^\\top - S\\|_F^2}{\\|S - \\mu I\\|_F^2}\\Big)
+
+    (Ledoit & Wolf 2004, Lemma 3.2-3.4.)
+    """
+    x = samples - samples.mean(0)
+    n, p = x.shape
+    cov = x.T @ x / n
+    mu = np.trace(cov) / p
+    target_distance = ((cov - mu * np.eye(p)) ** 2).sum()
+    spread = (((x[:, :, None] * x[:, None, :]) - cov) ** 2).sum() / n**2
+    delta = 1.0 if target_distance == 0 else min(1.0, spread / target_distance)
+    return (1 - delta) * cov + delta * mu * np.eye(p)
+
+
+def variance_rotation(coef: np.ndarray) -> np.ndarray:
+    """Orthogonal Q making the coefficient covariance diagonal, axes by decreasing variance.
+
+    .. math:: \\mathrm{Cov}(\\lambda) = Q D Q^\\top, \\quad \\lambda \\mapsto \\lambda Q, \\ \\phi \\mapsto \\phi Q
+
+    leaves every :math:`\\lambda^\\top \\phi` unchanged. Signs are fixed so that the mean
+    coefficient on each axis is non-negative: the population leans to the positive end.
+    """
+    values, vectors = np.linalg.eigh(np.cov(coef, rowvar=False))
+    q = vectors[:, np.argsort(-values)]
+    signs = np.where((coef @ q).mean(0) < 0, -1.0, 1.0)
+    return q * signs
+
+
+# ----------------------------------------------------------------------------------------
+# Training pairs
+
+
+class PairSampler:
+    """Per-epoch training pairs: explicit, implicit (BPR-style) and given pairs.
+
+    Explicit: each rating is paired with a random other rating of the same user; pairs with
+    equal ratings are dropped. Implicit: each rated item beats an item the user did not rate,
+    drawn uniformly from the catalog and resampled each epoch, with weight ``implicit_weight``.
+    """
+
+    def __init__(self, data: Interactions, implicit_weight: float):
+        order = np.argsort(data.rating_user, kind="stable")
+        self.user = data.rating_user[order]
+        self.item = data.rating_item[order]
+        self.value = data.rating_value[order]
+        counts = np.bincount(self.user, minlength=data.n_users)
+        self.start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.count = counts
+        self.rated_keys = np.sort(self.user * data.n_items + self.item)
+        self.n_items = data.n_items
+        self.implicit_weight = implicit_weight
+        self.given = (data.pair_user, data.pair_a, data.pair_b, data.pair_label)
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Arrays ``(user, a, b, label, weight)`` of one epoch, shuffled."""
+        parts = [(*self.given, np.ones(len(self.given[0])))]
+        if len(self.user):
+            partner = self.start[self.user] + (rng.random(len(self.user)) * self.count[self.user]).astype(np.int64)
+            differ = self.value != self.value[partner]
+            label = (self.value[differ] > self.value[partner][differ]).astype(float)
+            parts.append((self.user[differ], self.item[differ], self.item[partner][differ], label, np.ones(differ.sum())))
+            if self.implicit_weight > 0:
+                negative = rng.integers(0, self.n_items, len(self.user))
+                keys = self.user * self.n_items + negative
+                found = np.searchsorted(self.rated_keys, keys)
+                unrated = self.rated_keys[np.minimum(found, len(self.rated_keys) - 1)] != keys
+                n = unrated.sum()
+                parts.append((self.user[unrated], self.item[unrated], negative[unrated], np.ones(n), np.full(n, self.implicit_weight)))
+        arrays = [np.concatenate(column) for column in zip(*parts)]
+        shuffle = rng.permutation(len(arrays[0]))
+        return tuple(a[shuffle] for a in arrays)
+
+
+# ----------------------------------------------------------------------------------------
+# Validation: the product's own use, a posterior from a few answers
+
+
+@dataclass(frozen=True)
+class ValidationUser:
+    """A validation user's ratings split into a QUERY half (answers) and an EVAL half."""
+
+    query_pairs: tuple       # Comparison answers drawn from the query half
+    implicit_pairs: tuple    # query item beats an unrated item
+    eval_items: np.ndarray
+    eval_ratings: np.ndarray
+    unrated_sample: np.ndarray
+
+
+def make_validation_users(data: Interactions, users: np.ndarray, n_answers: int, seed: int) -> list[ValidationUser]:
+    """Split each validation user's ratings in halves and draw ``n_answers`` query pairs."""
+    rng = np.random.default_rng(seed)
+    result = []
+    for u in users:
+        mask = data.rating_user == u
+        items, values = data.rating_item[mask], data.rating_value[mask]
+        given = data.pair_user == u
+        if len(items) < 4 and given.sum() < 4:
+            continue
+        if len(items) >= 4:
+            half = rng.permutation(len(items))
+            q, e = half[: len(items) // 2], half[len(items) // 2 :]
+            qa, qb = rng.integers(0, len(q), (2, 4 * n_answers))
+            keep = values[q[qa]] != values[q[qb]]
+            answers = [
+                Comparison(int(items[q[i]]), int(items[q[j]]), "a" if values[q[i]] > values[q[j]] else "b")
+                for i, j in list(zip(qa[keep], qb[keep]))[:n_answers]
+            ]
+            unrated = np.setdiff1d(rng.integers(0, data.n_items, 400), items)
+            implicit = [Comparison(int(items[q[i % len(q)]]), int(unrated[i]), "a") for i in range(min(n_answers, len(unrated)))]
+            result.append(ValidationUser(tuple(answers), tuple(implicit), items[e], values[e], unrated[n_answers:]))
+        else:
+            a, b, y = data.pair_a[given], data.pair_b[given], data.pair_label[given]
+            half = rng.permutation(len(a))
+            q, e = half[: len(a) // 2][:n_answers], half[len(a) // 2 :]
+            answers = [Comparison(int(a[i]), int(b[i]), {1.0: "a", 0.0: "b", 0.5: "tie"}[float(y[i])]) for i in q]
+            # Eval pairs as pseudo-ratings: each evaluated pair is scored on its own.
+            result.append(ValidationUser(tuple(answers), (), np.column_stack([a[e], b[e]]), y[e], np.empty(0, np.int64)))
+    return result
+
+
+def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser]) -> float:
+    """Mean held-out ranking quality after a Laplace posterior on each user's query answers.
+
+    For rating data, the mean of (a) pairwise accuracy of the EVAL ratings after the explicit
+    answers and (b) ROC AUC of EVAL items against unrated items after the implicit answers.
+    For pair data, the accuracy of the posterior on the user's EVAL pairs.
+    """
+    scores = []
+    for user in users:
+        mean = laplace_posterior(prior_mean, prior_cov, features, list(user.query_pairs)).mean
+        if user.eval_items.ndim == 2:
+            margin = features[user.eval_items[:, 0]] @ mean - features[user.eval_items[:, 1]] @ mean
+            decided = user.eval_ratings != 0.5
+            agree = (margin[decided] > 0) == (user.eval_ratings[decided] > 0.5)
+            scores.append(agree.mean() if decided.any() else np.nan)
+            continue
+        explicit = pairwise_accuracy(features[user.eval_items] @ mean, user.eval_ratings)
+        mean_implicit = laplace_posterior(prior_mean, prior_cov, features, list(user.implicit_pairs)).mean
+        candidates = np.concatenate([user.eval_items, user.unrated_sample])
+        labels = np.concatenate([np.ones(len(user.eval_items)), np.zeros(len(user.unrated_sample))])
+        implicit = roc_auc(features[candidates] @ mean_implicit, labels)
+        scores.append(np.nanmean([explicit, implicit]))
+    return float(np.nanmean(scores))
+
+
+# ----------------------------------------------------------------------------------------
+# Fitting
+
+
+def population_prior(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Population prior N(mean, Ledoit-Wolf shrunk covariance) of the training users' coefs."""
+    return coef.mean(0), ledoit_wolf(coef)
+
+
+def fit(
+    data: Interactions,
+    embeddings: np.ndarray,
+    population: np.ndarray,
+    train_users: np.ndarray,
+    validation_users: list[ValidationUser],
+    hyper: Hyperparameters,
+    seed: int = 0,
+    max_epochs: int = 30,
+    patience: int = 3,
+    batch_size: int = 4096,
+    learning_rate: float = 0.01,
+) -> FitResult:
+    """Fit features and the training users' coefficients; keep the best validation epoch.
+
+    Parameters
+    ----------
+    data : all users' evidence; only ``train_users`` rows are used for fitting
+    embeddings : (n_items, d) frozen sentence embeddings
+    population : (n_items, P) fixed population coordinates (P may be 0)
+    train_users : user indices to fit
+    validation_users : held-out users scored by :func:`validation_score` after every epoch
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    train = data.subset(train_users)
+    k, n_pop = hyper.n_bases, population.shape[1]
+
+    # Truncated-SVD start on ratings (or on +-1 pair outcomes when there are no ratings).
+    if train.has_ratings:
+        su, si, sv = train.rating_user, train.rating_item, train.rating_value
+    else:
+        signed = 2 * train.pair_label - 1
+        su = np.concatenate([train.pair_user, train.pair_user])
+        si = np.concatenate([train.pair_a, train.pair_b])
+        sv = np.concatenate([signed, -signed])
+    user_start, item_start = svd_start(su, si, sv, data.n_users, data.n_items, k, seed)
+    k = user_start.shape[1]
+    seen = np.bincount(np.concatenate([si]), minlength=data.n_items) > 0
+    e = embeddings.astype(np.float64)
+    # Ridge map from embeddings to the SVD item factors of seen items: W = (E'E + I)^-1 E'V.
+    gram = e[seen].T @ e[seen] + np.eye(e.shape[1])
+    w_start = np.linalg.solve(gram, e[seen].T @ item_start[seen])
+    r_start = np.where(seen[:, None], item_start - e @ w_start, 0.0)
+
+    emb_t = torch.as_tensor(e, dtype=torch.float32)
+    pop_t = torch.as_tensor(population, dtype=torch.float32)
+    seen_t = torch.as_tensor(seen[:, None], dtype=torch.float32)
+    weight = torch.nn.Parameter(torch.as_tensor(w_start, dtype=torch.float32))
+    residual = torch.nn.Parameter(torch.as_tensor(r_start, dtype=torch.float32))
+    coef_start = np.zeros((data.n_users, k + n_pop))
+    coef_start[:, :k] = user_start
+    coef = torch.nn.Parameter(torch.as_tensor(coef_start, dtype=torch.float32))
+    optimizer = torch.optim.Adam([weight, residual, coef], lr=learning_rate)
+    sampler = PairSampler(train, hyper.implicit_weight)
+
+    def features_of(items: torch.Tensor) -> torch.Tensor:
+        learned = emb_t[items] @ weight + residual[items] * seen_t[items]
+        return torch.cat([learned, pop_t[items]], dim=1)
+
+    def all_features() -> np.ndarray:
+        with torch.no_grad():
+            return features_of(torch.arange(data.n_items)).double().numpy()
+
+    def score(features: np.ndarray) -> float:
+        mean, cov = population_prior(coef.detach().double().numpy()[train_users])
+        return validation_score(features, mean, cov, validation_users)
+
+    best = (score(all_features()), 0, all_features(), coef.detach().double().numpy().copy(), weight.detach().double().numpy().copy())
+    history = [{"epoch": 0, "validation": best[0]}]
+    stale = 0
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        user, a, b, label, w = (torch.as_tensor(x) for x in sampler.sample(rng))
+        label, w = label.float(), w.float()
+        n = len(user)
+        total = 0.0
+        for lo in range(0, n, batch_size):
+            sl = slice(lo, lo + batch_size)
+            ub, ab, bb = user[sl], a[sl], b[sl]
+            margins = (coef[ub] * (features_of(ab) - features_of(bb))).sum(1)
+            loss = pairwise_logistic_loss(margins, label[sl], w[sl])
+            penalty = (coef[ub] ** 2).sum(1).mean() + ((residual[ab] ** 2).sum(1) + (residual[bb] ** 2).sum(1)).mean()
+            penalty = penalty + (weight**2).sum() * len(ub) / n
+            objective = loss + hyper.l2 * penalty
+            optimizer.zero_grad()
+            objective.backward()
+            optimizer.step()
+            total += loss.item() * len(ub)
+        features = all_features()
+        current = score(features)
+        history.append({"epoch": epoch, "loss": total / n, "validation": current, "seconds": time.perf_counter() - started})
+        log.info("epoch %d: loss %.4f, validation %.4f", epoch, total / n, current)
+        if current > best[0]:
+            best = (current, epoch, features, coef.detach().double().numpy().copy(), weight.detach().double().numpy().copy())
+            stale = 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    validation, epoch, features, coef_np, weight_np = best
+    return FitResult(features, coef_np, weight_np, np.zeros(k), epoch, validation, history)
