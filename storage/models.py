@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from .records import ANSWER_KINDS, SESSION_STATES, SUMMARY_SOURCES
 
 USER_ID_MAX = 128
+SESSION_ID_MAX = 32
 ITEM_ID_MAX = 256
 PACK_NAME_MAX = 128
 PACK_VERSION_MAX = 64
@@ -95,7 +96,7 @@ class SessionRow(Base):
     __tablename__ = "sessions"
     __table_args__ = (CheckConstraint(_one_of("state", SESSION_STATES), name="state"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(SESSION_ID_MAX), primary_key=True)
     user_id: Mapped[str] = _user_fk()
     pack_name: Mapped[str] = mapped_column(String(PACK_NAME_MAX))
     pack_version: Mapped[str] = mapped_column(String(PACK_VERSION_MAX))
@@ -112,7 +113,7 @@ class QuestionRow(Base):
     __table_args__ = (UniqueConstraint("session_id", "position"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(32), ForeignKey("sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_MAX), ForeignKey("sessions.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     item_ids: Mapped[list[str]] = mapped_column(JSON)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,683 @@
+"""The repository: every read and write of prefchat's data, one transaction per call.
+
+Other layers call only :class:`Store` and get plain frozen records back
+(:mod:`prefchat.storage.records`), never ORM rows, and never write SQL. Each write is
+committed before the method returns, so a process killed between two answers loses
+nothing that was acknowledged.
+
+Ids: users have opaque string ids (1..128 printable characters; anonymous users get a
+uuid4 hex), sessions get a uuid4 hex, questions, answers, summaries and rankings get
+integers. An unknown id raises :class:`~prefchat.storage.errors.NotFound` naming it;
+malformed input raises :class:`ValueError` naming the value; a request the stored state
+forbids (answering twice, asking in a finished session) raises
+:class:`~prefchat.storage.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from numbers import Integral
+from typing import Any, TypeVar
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from .engine import make_engine, migrate
+from .errors import Conflict, NotFound
+from .models import (
+    ITEM_ID_MAX,
+    PACK_NAME_MAX,
+    PACK_VERSION_MAX,
+    SESSION_ID_MAX,
+    USER_ID_MAX,
+    AnswerRow,
+    Base,
+    ProfileRow,
+    QuestionRow,
+    RankingRow,
+    SessionRow,
+    SummaryRow,
+    UserRow,
+)
+from .records import (
+    FEEDBACK_KINDS,
+    KWAY_EXTRA_CHOICES,
+    PAIRWISE_CHOICES,
+    SUMMARY_SOURCES,
+    AnswerRecord,
+    ProfileRecord,
+    QuestionRecord,
+    RankingRecord,
+    SessionRecord,
+    SummaryRecord,
+    Turn,
+    UserRecord,
+)
+
+R = TypeVar("R")
+Row = TypeVar("Row", bound=Base)
+
+EXPORT_FORMAT = "prefchat-user-export/1"
+
+
+def open_store(url: str | os.PathLike[str]) -> Store:
+    """Connect to ``url`` (see :func:`~prefchat.storage.make_engine`), create or upgrade the
+    schema with Alembic, and return a :class:`Store`."""
+    engine = make_engine(url)
+    migrate(engine)
+    return Store(engine)
+
+
+class Store:
+    """prefchat's data: users, onboarding sessions, answers, profiles, summaries, rankings.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        From :func:`~prefchat.storage.make_engine` (SQLite connections need its pragmas),
+        with the schema migrated; :func:`open_store` does both.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._transaction = sessionmaker(engine, expire_on_commit=False).begin
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- users ---------------------------------------------------------------------------
+
+    def create_user(self, user_id: str | None = None) -> UserRecord:
+        """Create a user; without ``user_id`` an anonymous one with a uuid4 hex id."""
+        user_id = uuid.uuid4().hex if user_id is None else check_user_id(user_id)
+        with self._transaction() as db:
+            if db.get(UserRow, user_id) is not None:
+                raise Conflict(f"user {user_id!r} already exists")
+            row = UserRow(id=user_id, created_at=_now())
+            db.add(row)
+            return _record(UserRecord, row)
+
+    def get_user(self, user_id: str) -> UserRecord:
+        with self._transaction() as db:
+            return _record(UserRecord, _user(db, user_id))
+
+    # -- sessions, questions, answers ----------------------------------------------------
+
+    def start_session(
+        self, user_id: str, pack_name: str, pack_version: str, settings: Mapping[str, Any] | None = None
+    ) -> SessionRecord:
+        """Start an onboarding session; the user's active sessions with this pack are abandoned.
+
+        ``settings`` is a JSON object, e.g. ``{"min_questions": 6, "max_questions": 10,
+        "strategy": "infogain"}``.
+        """
+        pack_name, pack_version = _check_pack(pack_name, pack_version)
+        settings = _check_json_object({} if settings is None else settings, "settings")
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)
+            now = _now()
+            db.execute(
+                update(SessionRow)
+                .where(SessionRow.user_id == user_id, SessionRow.pack_name == pack_name, SessionRow.state == "active")
+                .values(state="abandoned", updated_at=now)
+            )
+            row = SessionRow(
+                id=uuid.uuid4().hex,
+                user_id=user_id,
+                pack_name=pack_name,
+                pack_version=pack_version,
+                state="active",
+                settings=settings,
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(row)
+            return _record(SessionRecord, row)
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        with self._transaction() as db:
+            return _record(SessionRecord, _session(db, session_id))
+
+    def active_session_for_user(self, user_id: str, pack_name: str | None = None) -> SessionRecord | None:
+        """The user's most recently updated active session (with ``pack_name`` if given), or None."""
+        with self._transaction() as db:
+            _user(db, user_id)
+            query = select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.state == "active")
+            if pack_name is not None:
+                query = query.where(SessionRow.pack_name == pack_name)
+            row = db.scalars(query.order_by(SessionRow.updated_at.desc()).limit(1)).first()
+            return None if row is None else _record(SessionRecord, row)
+
+    def record_question(self, session_id: str, item_ids: Sequence[str]) -> QuestionRecord:
+        """Record that ``item_ids`` (two for pairwise, k for k-way) were shown, at the next position."""
+        item_ids = _check_item_ids(item_ids, min_count=2)
+        with self._transaction() as db:
+            session = _active_session(db, session_id)
+            return _question_record(_add_question(db, session, item_ids))
+
+    def record_answer(
+        self, question_id: int, choice: str, raw_text: str = "", latency_ms: int | None = None
+    ) -> AnswerRecord:
+        """Record the answer to a question, committed before returning.
+
+        ``choice`` is one of ``"a"``, ``"b"``, ``"tie"``, ``"skip"`` for a pairwise
+        question; for a k-way question the chosen item id, ``"tie"`` or ``"skip"``.
+        ``raw_text`` is what the user typed, ``latency_ms`` how long they took.
+        """
+        raw_text = _check_str(raw_text, "raw_text")
+        latency_ms = _check_latency(latency_ms)
+        with self._transaction() as db:
+            question = _get(db, QuestionRow, _check_count(question_id, "question id"), "question")
+            session = _active_session(db, question.session_id)
+            choice = _check_choice(choice, question.item_ids)
+            live = select(AnswerRow.id).where(AnswerRow.question_id == question.id, ~AnswerRow.undone)
+            if db.scalar(live) is not None:
+                raise Conflict(f"question {question_id} is already answered; undo that answer first")
+            return _record(AnswerRecord, _add_answer(db, session, question, "choice", choice, raw_text, latency_ms))
+
+    def record_feedback(self, session_id: str, item_id: str, kind: str, raw_text: str = "") -> AnswerRecord:
+        """Record evidence about one item after onboarding: ``kind`` is one of
+        ``"thumbs_up"``, ``"thumbs_down"``, ``"more_like"``, ``"less_like"``.
+
+        Stored as a one-item question and its answer, in a session of any state.
+        """
+        (item_id,) = _check_item_ids([item_id], min_count=1)
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"feedback kind {kind!r} is not one of {FEEDBACK_KINDS}")
+        raw_text = _check_str(raw_text, "raw_text")
+        with self._transaction() as db:
+            session = _session(db, session_id, lock=True)
+            question = _add_question(db, session, (item_id,))
+            return _record(AnswerRecord, _add_answer(db, session, question, kind, None, raw_text, None))
+
+    def undo_last_answer(self, session_id: str) -> AnswerRecord | None:
+        """Mark the session's most recent live answer undone (it stays in the history).
+
+        Returns the undone answer, or None when there is nothing to undo. Its question
+        can then be answered again.
+        """
+        with self._transaction() as db:
+            session = _active_session(db, session_id)
+            row = db.scalars(
+                select(AnswerRow)
+                .join(QuestionRow)
+                .where(QuestionRow.session_id == session.id, ~AnswerRow.undone)
+                .order_by(AnswerRow.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            row.undone = True
+            session.updated_at = _now()
+            return _record(AnswerRecord, row)
+
+    def session_history(self, session_id: str) -> list[Turn]:
+        """Every question of the session in order, each with its live answer or None.
+
+        Undone answers are left out; the first turn without an answer (or position
+        ``len(history) + 1``) is where an interrupted session resumes.
+        """
+        with self._transaction() as db:
+            _session(db, session_id)
+            rows = db.execute(
+                select(QuestionRow, AnswerRow)
+                .outerjoin(AnswerRow, (AnswerRow.question_id == QuestionRow.id) & ~AnswerRow.undone)
+                .where(QuestionRow.session_id == session_id)
+                .order_by(QuestionRow.position)
+            ).all()
+            return [
+                Turn(_question_record(question), None if answer is None else _record(AnswerRecord, answer))
+                for question, answer in rows
+            ]
+
+    def finish_session(self, session_id: str, state: str = "finished") -> SessionRecord:
+        """Close an active session as ``"finished"`` or ``"abandoned"``."""
+        if state not in ("finished", "abandoned"):
+            raise ValueError(f"state {state!r} is not 'finished' or 'abandoned'")
+        with self._transaction() as db:
+            session = _active_session(db, session_id)
+            session.state = state
+            session.updated_at = _now()
+            return _record(SessionRecord, session)
+
+    # -- profiles ------------------------------------------------------------------------
+
+    def save_profile(
+        self,
+        user_id: str,
+        pack_name: str,
+        pack_version: str,
+        mean: np.ndarray,
+        cov: np.ndarray,
+        counts: Mapping[str, int],
+    ) -> ProfileRecord:
+        """Save the user's posterior N(mean, cov) for a pack; ``version`` goes up by one.
+
+        Parameters
+        ----------
+        mean : (n_bases,) array_like of finite floats
+        cov : (n_bases, n_bases) array_like, symmetric, finite
+        counts : answers by kind, e.g. ``{"a": 4, "b": 3, "tie": 1, "skip": 2}``
+        """
+        pack_name, pack_version = _check_pack(pack_name, pack_version)
+        mean, cov = _check_gaussian(mean, cov)
+        counts = _check_counts(counts)
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)
+            row = db.scalars(
+                select(ProfileRow).filter_by(user_id=user_id, pack_name=pack_name, pack_version=pack_version)
+            ).one_or_none()
+            if row is None:
+                row = ProfileRow(user_id=user_id, pack_name=pack_name, pack_version=pack_version, version=0)
+                db.add(row)
+            row.version += 1
+            row.mean = mean.tolist()
+            row.cov = cov.tolist()
+            row.counts = counts
+            row.n_answers = sum(counts.values())
+            row.updated_at = _now()
+            return _profile_record(row)
+
+    def get_profile(
+        self, user_id: str, pack_name: str | None = None, pack_version: str | None = None
+    ) -> ProfileRecord | None:
+        """The user's most recently saved profile (for this pack name / version if given), or None."""
+        with self._transaction() as db:
+            _user(db, user_id)
+            query = _profiles_of_pack(select(ProfileRow).where(ProfileRow.user_id == user_id), pack_name, pack_version)
+            row = db.scalars(query.order_by(ProfileRow.updated_at.desc(), ProfileRow.id.desc()).limit(1)).first()
+            return None if row is None else _profile_record(row)
+
+    def list_profiles(
+        self,
+        pack_name: str | None = None,
+        pack_version: str | None = None,
+        since: datetime | None = None,
+        min_answers: int | None = None,
+        search: str | None = None,
+    ) -> list[ProfileRecord]:
+        """Profiles for the analyst, most recently updated first.
+
+        Parameters
+        ----------
+        pack_name, pack_version : keep this pack only
+        since : timezone-aware datetime, keep profiles updated at or after it
+        min_answers : keep profiles built from at least this many answers
+        search : case-insensitive substring of the user id or of the current summary text
+        """
+        query = _profiles_of_pack(select(ProfileRow), pack_name, pack_version)
+        if since is not None:
+            if not isinstance(since, datetime) or since.tzinfo is None:
+                raise ValueError(f"since={since!r} must be a timezone-aware datetime")
+            query = query.where(ProfileRow.updated_at >= since)
+        if min_answers is not None:
+            query = query.where(ProfileRow.n_answers >= _check_count(min_answers, "min_answers"))
+        if search:
+            summary_matches = (
+                select(SummaryRow.id)
+                .where(
+                    SummaryRow.user_id == ProfileRow.user_id,
+                    SummaryRow.pack_name == ProfileRow.pack_name,
+                    SummaryRow.superseded_at.is_(None),
+                    SummaryRow.text.icontains(search, autoescape=True),
+                )
+                .exists()
+            )
+            query = query.where(or_(ProfileRow.user_id.icontains(search, autoescape=True), summary_matches))
+        with self._transaction() as db:
+            rows = db.scalars(query.order_by(ProfileRow.updated_at.desc(), ProfileRow.id.desc()))
+            return [_profile_record(row) for row in rows]
+
+    # -- summaries -----------------------------------------------------------------------
+
+    def add_summary(
+        self,
+        user_id: str,
+        pack_name: str,
+        pack_version: str,
+        text: str,
+        structured: Mapping[str, Any],
+        source: str = "generated",
+    ) -> SummaryRecord:
+        """Add a new current summary of the user for a pack name; the previous one is
+        superseded (kept, with ``superseded_at`` set).
+
+        ``structured`` is ``{descriptor: {"weight": ..., "sign": ..., "confidence": ...}}``;
+        ``source`` is ``"generated"`` or ``"edited"`` (by the user).
+        """
+        pack_name, pack_version = _check_pack(pack_name, pack_version)
+        text = _check_str(text, "text")
+        structured = _check_json_object(structured, "structured")
+        if source not in SUMMARY_SOURCES:
+            raise ValueError(f"source {source!r} is not one of {SUMMARY_SOURCES}")
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)
+            now = _now()
+            db.execute(
+                update(SummaryRow)
+                .where(
+                    SummaryRow.user_id == user_id, SummaryRow.pack_name == pack_name, SummaryRow.superseded_at.is_(None)
+                )
+                .values(superseded_at=now)
+            )
+            row = SummaryRow(
+                user_id=user_id,
+                pack_name=pack_name,
+                pack_version=pack_version,
+                text=text,
+                structured=structured,
+                source=source,
+                created_at=now,
+                superseded_at=None,
+            )
+            db.add(row)
+            db.flush()
+            return _record(SummaryRecord, row)
+
+    def current_summary(self, user_id: str, pack_name: str) -> SummaryRecord | None:
+        """The user's current summary for a pack name, or None if there is none yet."""
+        with self._transaction() as db:
+            _user(db, user_id)
+            row = db.scalars(
+                select(SummaryRow).filter_by(user_id=user_id, pack_name=pack_name, superseded_at=None)
+            ).one_or_none()
+            return None if row is None else _record(SummaryRecord, row)
+
+    def summary_history(self, user_id: str, pack_name: str) -> list[SummaryRecord]:
+        """Every summary of the user for a pack name, oldest first; the last is current."""
+        with self._transaction() as db:
+            _user(db, user_id)
+            query = select(SummaryRow).filter_by(user_id=user_id, pack_name=pack_name).order_by(SummaryRow.id)
+            rows = db.scalars(query)
+            return [_record(SummaryRecord, row) for row in rows]
+
+    # -- rankings ------------------------------------------------------------------------
+
+    def record_ranking(
+        self, user_id: str, pack_name: str, pack_version: str, item_ids: Sequence[str], scores: Sequence[float]
+    ) -> RankingRecord:
+        """Record a ranking served to the user: ``item_ids`` best first, with their ``scores``."""
+        pack_name, pack_version = _check_pack(pack_name, pack_version)
+        item_ids = _check_item_ids(item_ids, min_count=1)
+        scores = np.asarray(scores, dtype=float)
+        if scores.shape != (len(item_ids),) or not np.all(np.isfinite(scores)):
+            raise ValueError(f"scores must be {len(item_ids)} finite numbers, one per item; got {scores!r}")
+        with self._transaction() as db:
+            _user(db, user_id)
+            row = RankingRow(
+                user_id=user_id,
+                pack_name=pack_name,
+                pack_version=pack_version,
+                item_ids=list(item_ids),
+                scores=scores.tolist(),
+                created_at=_now(),
+            )
+            db.add(row)
+            db.flush()
+            return _ranking_record(row)
+
+    # -- the user's data as a whole ------------------------------------------------------
+
+    def export_user(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the user, as JSON-serialisable data (lists per table,
+        including undone answers and superseded summaries; timestamps in ISO 8601)."""
+        with self._transaction() as db:
+            user = _user(db, user_id)
+            sessions = db.scalars(
+                select(SessionRow).where(SessionRow.user_id == user_id).order_by(SessionRow.created_at)
+            )
+            questions = db.scalars(
+                select(QuestionRow)
+                .join(SessionRow)
+                .where(SessionRow.user_id == user_id)
+                .order_by(QuestionRow.session_id, QuestionRow.position)
+            )
+            answers = db.scalars(
+                select(AnswerRow)
+                .join(QuestionRow)
+                .join(SessionRow)
+                .where(SessionRow.user_id == user_id)
+                .order_by(AnswerRow.id)
+            )
+            profiles = db.scalars(select(ProfileRow).where(ProfileRow.user_id == user_id).order_by(ProfileRow.id))
+            summaries = db.scalars(select(SummaryRow).where(SummaryRow.user_id == user_id).order_by(SummaryRow.id))
+            rankings = db.scalars(select(RankingRow).where(RankingRow.user_id == user_id).order_by(RankingRow.id))
+            return {
+                "format": EXPORT_FORMAT,
+                "exported_at": _now().isoformat(),
+                "user": _jsonable(_record(UserRecord, user)),
+                "sessions": [_jsonable(_record(SessionRecord, row)) for row in sessions],
+                "questions": [_jsonable(_question_record(row)) for row in questions],
+                "answers": [_jsonable(_record(AnswerRecord, row)) for row in answers],
+                "profiles": [_jsonable(_profile_record(row)) for row in profiles],
+                "summaries": [_jsonable(_record(SummaryRecord, row)) for row in summaries],
+                "rankings": [_jsonable(_ranking_record(row)) for row in rankings],
+            }
+
+    def delete_user(self, user_id: str) -> None:
+        """Delete the user and every row that refers to them, in every table.
+
+        The deletes are explicit, children first, so they do not depend on the database
+        enforcing ``ON DELETE CASCADE`` (which the schema also declares).
+        """
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)
+            session_ids = select(SessionRow.id).where(SessionRow.user_id == user_id)
+            question_ids = select(QuestionRow.id).where(QuestionRow.session_id.in_(session_ids))
+            statements = [
+                delete(AnswerRow).where(AnswerRow.question_id.in_(question_ids)),
+                delete(QuestionRow).where(QuestionRow.session_id.in_(session_ids)),
+                *(delete(row).where(row.user_id == user_id) for row in (SessionRow, ProfileRow, SummaryRow, RankingRow)),
+                delete(UserRow).where(UserRow.id == user_id),
+            ]
+            for statement in statements:
+                db.execute(statement, execution_options={"synchronize_session": False})
+
+
+# -- validation: pure functions, ValueError naming the offending value ---------------------
+
+
+def check_user_id(user_id: object) -> str:
+    """Return ``user_id`` if it is a valid opaque user id: a str of 1..128 printable characters."""
+    return _check_name(user_id, "user id", USER_ID_MAX)
+
+
+def _check_name(value: object, what: str, max_length: int) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= max_length or not value.isprintable():
+        raise ValueError(f"{what} {value!r} must be a str of 1 to {max_length} printable characters")
+    return value
+
+
+def _check_pack(pack_name: object, pack_version: object) -> tuple[str, str]:
+    return _check_name(pack_name, "pack name", PACK_NAME_MAX), _check_name(pack_version, "pack version", PACK_VERSION_MAX)
+
+
+def _check_str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} {value!r} must be a str")
+    return value
+
+
+def _check_item_ids(item_ids: Iterable[str], min_count: int) -> tuple[str, ...]:
+    if isinstance(item_ids, str):
+        raise ValueError(f"item ids {item_ids!r} must be a sequence of ids, not one str")
+    items = tuple(_check_name(item, "item id", ITEM_ID_MAX) for item in item_ids)
+    if len(items) < min_count or len(set(items)) != len(items):
+        raise ValueError(f"item ids {items!r} must be at least {min_count} distinct ids")
+    return items
+
+
+def _check_choice(choice: object, item_ids: Sequence[str]) -> str:
+    if len(item_ids) < 2:
+        raise ValueError(f"question with items {item_ids!r} holds feedback, not a choice")
+    allowed = PAIRWISE_CHOICES if len(item_ids) == 2 else (*item_ids, *KWAY_EXTRA_CHOICES)
+    if choice not in allowed:
+        raise ValueError(f"choice {choice!r} is not one of {allowed}")
+    return str(choice)
+
+
+def _check_count(value: object, what: str) -> int:
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{what} {value!r} must be a non-negative integer")
+    return int(value)
+
+
+def _check_latency(latency_ms: object) -> int | None:
+    return None if latency_ms is None else _check_count(latency_ms, "latency_ms")
+
+
+def _check_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    if not isinstance(counts, Mapping):
+        raise ValueError(f"counts {counts!r} must be a mapping of answer kind to count")
+    return {_check_str(kind, "answer kind"): _check_count(n, f"count of {kind!r}") for kind, n in counts.items()}
+
+
+def _check_json_object(value: object, what: str) -> dict[str, Any]:
+    """A plain JSON copy of ``value``, which must be a mapping that JSON can hold exactly."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} {value!r} must be a mapping")
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} {value!r} is not JSON-serialisable: {exc}") from None
+    copy = json.loads(text)
+    if copy.keys() != value.keys():
+        raise ValueError(f"{what} {value!r} must have str keys")
+    return copy
+
+
+def _check_gaussian(mean: object, cov: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate N(mean, cov): shapes (n_bases,) and (n_bases, n_bases), finite, cov symmetric."""
+    mean = np.asarray(mean, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    if mean.ndim != 1 or mean.size == 0 or cov.shape != (mean.size, mean.size):
+        raise ValueError(f"mean of shape {mean.shape} and cov of shape {cov.shape}: need (K,) and (K, K), K >= 1")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+        raise ValueError(f"mean {mean!r} and cov {cov!r} must be finite")
+    if not np.allclose(cov, cov.T):
+        raise ValueError(f"cov {cov!r} is not symmetric")
+    return mean, cov
+
+
+# -- rows to records -----------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _get(db: DBSession, model: type[Row], key: object, what: str, lock: bool = False) -> Row:
+    """The row of ``model`` with primary key ``key`` (locked for update if ``lock``), or NotFound."""
+    row = db.get(model, key, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{what} {key!r} not found")
+    return row
+
+
+def _user(db: DBSession, user_id: object, lock: bool = False) -> UserRow:
+    return _get(db, UserRow, check_user_id(user_id), "user", lock)
+
+
+def _session(db: DBSession, session_id: object, lock: bool = False) -> SessionRow:
+    return _get(db, SessionRow, _check_name(session_id, "session id", SESSION_ID_MAX), "session", lock)
+
+
+def _active_session(db: DBSession, session_id: object) -> SessionRow:
+    """The session row, locked; Conflict unless it is active."""
+    session = _session(db, session_id, lock=True)
+    if session.state != "active":
+        raise Conflict(f"session {session_id!r} is {session.state}, not active")
+    return session
+
+
+def _add_question(db: DBSession, session: SessionRow, item_ids: Sequence[str]) -> QuestionRow:
+    last = db.scalar(select(func.max(QuestionRow.position)).where(QuestionRow.session_id == session.id))
+    row = QuestionRow(session_id=session.id, position=(last or 0) + 1, item_ids=list(item_ids), asked_at=_now())
+    session.updated_at = row.asked_at
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _add_answer(
+    db: DBSession,
+    session: SessionRow,
+    question: QuestionRow,
+    kind: str,
+    choice: str | None,
+    raw_text: str,
+    latency_ms: int | None,
+) -> AnswerRow:
+    row = AnswerRow(
+        question_id=question.id,
+        kind=kind,
+        choice=choice,
+        raw_text=raw_text,
+        latency_ms=latency_ms,
+        answered_at=_now(),
+        undone=False,
+    )
+    session.updated_at = row.answered_at
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _profiles_of_pack(query: Any, pack_name: str | None, pack_version: str | None) -> Any:
+    if pack_name is not None:
+        query = query.where(ProfileRow.pack_name == pack_name)
+    if pack_version is not None:
+        query = query.where(ProfileRow.pack_version == pack_version)
+    return query
+
+
+def _record(record_type: type[R], row: Base, **converted: Any) -> R:
+    """Build ``record_type`` from the row's attributes of the same names, or ``converted``."""
+    fields = dataclasses.fields(record_type)  # type: ignore[arg-type]
+    return record_type(**{f.name: converted[f.name] if f.name in converted else getattr(row, f.name) for f in fields})
+
+
+def _question_record(row: QuestionRow) -> QuestionRecord:
+    return _record(QuestionRecord, row, item_ids=tuple(row.item_ids))
+
+
+def _ranking_record(row: RankingRow) -> RankingRecord:
+    return _record(RankingRecord, row, item_ids=tuple(row.item_ids), scores=tuple(row.scores))
+
+
+def _profile_record(row: ProfileRow) -> ProfileRecord:
+    return _record(ProfileRecord, row, mean=_read_only(row.mean), cov=_read_only(row.cov))
+
+
+def _read_only(values: list[Any]) -> np.ndarray:
+    array = np.array(values, dtype=float)
+    array.flags.writeable = False
+    return array
+
+
+def _jsonable(value: Any) -> Any:
+    """Records, arrays, tuples and datetimes as plain JSON values (datetimes in ISO 8601)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value
