@@ -1,0 +1,373 @@
+r"""Which question to ask next.
+
+A strategy is a function ``(state: SelectionState, rng: np.random.Generator) -> Question | None``
+(None when no allowed question is left); :data:`STRATEGIES` names them, so adding one is one function.
+
+Every strategy scores all pairs of the candidate pool in one vectorised pass. With
+:math:`F` the pool's features, :math:`m, S` the posterior and :math:`x = \phi_i - \phi_j`,
+
+.. math:: m^\top x = \mu_i - \mu_j, \qquad
+          x^\top S x = q_i + q_j - 2 (F S F^\top)_{ij}, \qquad
+          \mu = F m,\; q_i = F_i^\top S F_i.
+
+A pair may be asked when both items are in the pool, neither is unknown to the user (a skip marks
+both of its items unknown), it was never asked before in either order (a k-way question asks all
+the pairs among its options), and, when the items carry ``groups``, both are in the same group.
+Strategies are deterministic given the ``rng``, which also picks the order the pair is shown in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+from scipy.special import entr, ndtr, softmax
+
+from .posterior import Answer, Comparison, Posterior, ml_fit
+
+__all__ = [
+    "STRATEGIES",
+    "Question",
+    "SelectionState",
+    "Strategy",
+    "active",
+    "active_kway",
+    "bald",
+    "bald_information",
+    "kway_information",
+    "pair_information",
+    "pair_moments",
+    "pref_reference",
+    "random_pair",
+    "should_stop",
+]
+
+
+@dataclass(frozen=True)
+class Question:
+    """Items to show: two for "which do you prefer?", k for "which of these k would you pick?".
+
+    ``information`` is the expected information about the coefficients in nats for the strategies
+    that estimate it (``active``, ``bald``, :func:`active_kway`), None for the others.
+    """
+
+    items: tuple[int, ...]
+    information: float | None = None
+
+    @property
+    def is_pair(self) -> bool:
+        return len(self.items) == 2
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionState:
+    """Everything a strategy may look at.
+
+    Attributes
+    ----------
+    features : (n_items, n_bases) array
+    posterior : Posterior, whose ``answers`` are the answers so far
+    pool : (n_pool,) int array, the candidate items (see :func:`~prefchat.elicitation.pool.candidate_pool`)
+    groups : (n_items,) int array or None; if given, only items of one group are asked together
+    unknown : frozenset of int, items the user said they do not know, besides those of skipped
+        comparisons (see :attr:`unknown_items`)
+    """
+
+    features: np.ndarray
+    posterior: Posterior
+    pool: np.ndarray
+    groups: np.ndarray | None = None
+    unknown: frozenset[int] = frozenset()
+
+    def __post_init__(self):
+        n_items, n_bases = np.shape(self.features)
+        if n_bases != self.posterior.n_bases:
+            raise ValueError(f"features have {n_bases} bases but the posterior has {self.posterior.n_bases}")
+        pool = np.asarray(self.pool)
+        if pool.ndim != 1 or not np.issubdtype(pool.dtype, np.integer):
+            raise ValueError(f"pool must be a 1-D array of item indices, got {pool.dtype} of shape {pool.shape}")
+        if pool.size and (pool.min() < 0 or pool.max() >= n_items):
+            raise ValueError(f"pool items must lie in range({n_items}), got {pool.min()}..{pool.max()}")
+        if np.unique(pool).size != pool.size:
+            raise ValueError("pool lists an item more than once")
+        if self.groups is not None and np.shape(self.groups) != (n_items,):
+            raise ValueError(f"groups must have shape ({n_items},), got {np.shape(self.groups)}")
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        return self.posterior.answers
+
+    @property
+    def asked_pairs(self) -> frozenset[tuple[int, int]]:
+        """Every pair asked so far, as (smaller, larger) item indices."""
+        return frozenset(
+            (min(pair), max(pair)) for answer in self.answers for pair in combinations(answer.items, 2)
+        )
+
+    @property
+    def unknown_items(self) -> frozenset[int]:
+        skipped = (a.items for a in self.answers if isinstance(a, Comparison) and a.choice == "skip")
+        return self.unknown.union(*skipped)
+
+    def allowed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The askable items of the pool and which of their pairs may be asked.
+
+        Returns
+        -------
+        items : (n,) int array, the pool without unknown items
+        allowed : (n, n) bool array, True at ``[i, j]`` with ``i < j`` if ``(items[i], items[j])``
+            may be asked (upper triangle only, so each unordered pair appears once)
+        """
+        pool = np.asarray(self.pool)
+        items = pool[~np.isin(pool, list(self.unknown_items))]
+        allowed = np.triu(np.ones((items.size, items.size), dtype=bool), k=1)
+        if self.groups is not None:
+            group = np.asarray(self.groups)[items]
+            allowed &= group[:, None] == group[None, :]
+        position = {item: i for i, item in enumerate(items.tolist())}
+        for a, b in self.asked_pairs:
+            if a in position and b in position:
+                allowed[position[a], position[b]] = allowed[position[b], position[a]] = False
+        return items, allowed
+
+
+Strategy = Callable[[SelectionState, np.random.Generator], "Question | None"]
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def pair_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and variance of the utility difference :math:`\lambda^\top(\phi_i - \phi_j)` for all pairs.
+
+    .. math:: \mu_{ij} = m^\top(\phi_i - \phi_j), \qquad
+              v_{ij} = q_i + q_j - 2 G_{ij}, \quad G = F S F^\top, \quad q = \operatorname{diag} G
+
+    Parameters
+    ----------
+    features : (n, n_bases) array F
+    mean : (n_bases,) array m
+    cov : (n_bases, n_bases) array S
+
+    Returns
+    -------
+    margin, variance : (n, n) arrays
+    """
+    utility = features @ mean
+    variance = features @ cov @ features.T
+    q = np.diagonal(variance).copy()
+    variance *= -2.0  # in place: these are n x n arrays scored at every question
+    variance += q[:, None]
+    variance += q[None, :]
+    return np.subtract.outer(utility, utility), np.maximum(variance, 0.0, out=variance)
+
+
+def _logistic_weight(margin: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    r""":math:`w = \sigma'(z) = \sigma(z)\,(1 - \sigma(z)) = 1 / (4 \cosh^2(z / 2))`.
+
+    ``out=margin`` computes it in place.
+    """
+    with np.errstate(over="ignore"):  # cosh overflows to inf for |z| > 1400: w = 0, as it should
+        weight = np.cosh(np.multiply(margin, 0.5, out=out), out=out)
+    return np.divide(0.25, np.square(weight, out=out), out=out)
+
+
+def pair_information(margin: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    r"""Expected information about the coefficients from one pairwise answer (Laplace / D-optimal).
+
+    The log-det reduction of the posterior covariance when the answer's Fisher information
+    :math:`w\, x x^\top` is added at the posterior mean (matrix determinant lemma):
+
+    .. math:: I = \tfrac12 \log\det(S) - \tfrac12 \log\det\big((S^{-1} + w x x^\top)^{-1}\big)
+              = \tfrac12 \log\big(1 + w(m^\top x)\, x^\top S x\big)
+    """
+    return 0.5 * np.log1p(_logistic_weight(margin) * variance)
+
+
+_PROBIT = np.sqrt(np.pi / 8.0)  # sigma(z) ~ Phi(sqrt(pi/8) z)
+_ENTROPY_WIDTH = np.pi * np.log(2.0) / 2.0  # C^2 of Houlsby et al. (2011), eq. 4
+
+
+def bald_information(margin: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    r"""BALD: the mutual information between the answer and the coefficients, in nats.
+
+    With the utility difference :math:`f \sim N(\mu, v)` and the logistic link replaced by its
+    probit approximation :math:`\sigma(f) \approx \Phi(\kappa f)`, :math:`\kappa^2 = \pi/8`,
+    Houlsby et al. (2011, "Bayesian active learning for classification and preference learning",
+    eq. 4) give in closed form
+
+    .. math:: I = h\!\left(\Phi\!\left(\frac{\kappa\mu}{\sqrt{1 + \kappa^2 v}}\right)\right)
+              - \ln 2 \, \frac{C}{\sqrt{C^2 + \kappa^2 v}}
+                \exp\!\left(-\frac{\kappa^2 \mu^2}{2 (C^2 + \kappa^2 v)}\right),
+              \qquad C^2 = \frac{\pi \ln 2}{2},
+
+    the entropy of the predictive answer minus the expected entropy given the coefficients
+    (:math:`h(\Phi(z)) \approx \ln 2\, e^{-z^2 / (2 C^2)}`). The first argument equals the usual
+    :math:`\mu / \sqrt{1 + \pi v / 8}` scaled by :math:`\kappa`; keeping the probit link in both terms
+    makes :math:`I \approx 0` at :math:`v = 0`. Clipped at 0 against approximation error.
+    """
+    scaled_var = _PROBIT**2 * variance
+    width = _ENTROPY_WIDTH + scaled_var
+    p = ndtr(_PROBIT * margin / np.sqrt(1.0 + scaled_var))
+    predictive = entr(p) + entr(1.0 - p)  # Houlsby et al. (2011), eq. 4, first term
+    expected = np.log(2.0) * np.sqrt(_ENTROPY_WIDTH / width) * np.exp(-((_PROBIT * margin) ** 2) / (2.0 * width))
+    return np.maximum(predictive - expected, 0.0)
+
+
+def kway_information(options: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    r"""Expected information about the coefficients from one k-way (softmax) answer.
+
+    As for pairs, the log-det reduction when the answer's Fisher information
+    :math:`\Phi^\top W \Phi` at the posterior mean is added (Sylvester's determinant identity):
+
+    .. math:: I = \tfrac12 \log\det\big(I_k + W \Phi S \Phi^\top\big), \qquad
+              W = \operatorname{diag}(p) - p p^\top, \quad p = \operatorname{softmax}(\Phi m)
+
+    For k = 2 this is :func:`pair_information`.
+
+    Parameters
+    ----------
+    options : (..., k, n_bases) array, the features of the options of each question
+    mean, cov : the posterior
+
+    Returns
+    -------
+    (...) array
+    """
+    p = softmax(options @ mean, axis=-1)
+    weight = np.einsum("...i,ij->...ij", p, np.eye(p.shape[-1])) - p[..., :, None] * p[..., None, :]
+    gram = options @ cov @ np.swapaxes(options, -1, -2)
+    return 0.5 * np.linalg.slogdet(np.eye(p.shape[-1]) + weight @ gram)[1]
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def _shown(items: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+    """The items in a random order, so that neither side is favoured by where it is shown."""
+    return tuple(int(items[i]) for i in rng.permutation(len(items)))
+
+
+def _best_pair(items, allowed, score, rng, information=None) -> Question | None:
+    """The allowed pair of highest score (overwriting the others); ``information`` maps it to nats."""
+    if not allowed.any():
+        return None
+    np.copyto(score, -np.inf, where=~allowed)
+    i, j = np.unravel_index(np.argmax(score), score.shape)
+    return Question(_shown((items[i], items[j]), rng), None if information is None else float(information(score[i, j])))
+
+
+def random_pair(state: SelectionState, rng: np.random.Generator) -> Question | None:
+    """A uniformly random allowed pair of the pool."""
+    items, allowed = state.allowed_pairs()
+    rows, cols = np.nonzero(allowed)
+    if rows.size == 0:
+        return None
+    k = rng.integers(rows.size)
+    return Question(_shown((items[rows[k]], items[cols[k]]), rng))
+
+
+def active(state: SelectionState, rng: np.random.Generator) -> Question | None:
+    r"""The pair of largest expected information :math:`\tfrac12\log(1 + w(m^\top x)\,x^\top S x)`.
+
+    See :func:`pair_information`; the argmax is taken over the monotone :math:`w\,x^\top S x`.
+    """
+    items, allowed = state.allowed_pairs()
+    margin, variance = pair_moments(state.features[items], state.posterior.mean, state.posterior.cov)
+    gain = _logistic_weight(margin, out=margin)
+    gain *= variance
+    return _best_pair(items, allowed, gain, rng, lambda best: 0.5 * np.log1p(best))
+
+
+def bald(state: SelectionState, rng: np.random.Generator) -> Question | None:
+    """The pair of largest mutual information between answer and coefficients (:func:`bald_information`)."""
+    items, allowed = state.allowed_pairs()
+    margin, variance = pair_moments(state.features[items], state.posterior.mean, state.posterior.cov)
+    return _best_pair(items, allowed, bald_information(margin, variance), rng, float)
+
+
+def pref_reference(state: SelectionState, rng: np.random.Generator) -> Question | None:
+    r"""The active-learning rule of the official PReF code (Shenfeld et al., 2025), for reference.
+
+    The first question is random; then, with :math:`u` the plain maximum-likelihood fit of the
+    answers (no population prior, see :func:`~prefchat.elicitation.posterior.ml_fit`),
+
+    .. math:: \arg\max_{x}\; \sigma'(u^\top x)^2\, x^\top \Sigma^{-1} x, \qquad
+              \Sigma = 0.001\, I + \sum_i \sigma'(u^\top x_i)\, x_i x_i^\top.
+    """
+    if not state.answers:
+        return random_pair(state, rng)
+    fit = ml_fit(state.features, state.answers, ridge=0.001)  # fit.cov is PReF's Sigma^-1
+    items, allowed = state.allowed_pairs()
+    margin, variance = pair_moments(state.features[items], fit.mean, fit.cov)
+    score = _logistic_weight(margin, out=margin)
+    score *= score
+    score *= variance  # PReF selection rule: sigmoid'(u.x)^2 x^T Sigma^-1 x
+    return _best_pair(items, allowed, score, rng)
+
+
+def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> Question | None:
+    r"""A "which of these k would you pick?" question, built greedily.
+
+    Start from the :func:`active` pair; then, while fewer than ``k`` options, add the allowed item
+    (in the pool, not unknown, in the same group, no pair with an option asked before) that most
+    increases :func:`kway_information` of the whole question. Greedy selection does not guarantee
+    the best k-set, and the information is the Laplace (Fisher at the posterior mean) estimate.
+    Returns fewer than ``k`` options when no further item is allowed.
+    """
+    if k < 2:
+        raise ValueError(f"a k-way question needs k >= 2, got {k}")
+    pair = active(state, rng)
+    if pair is None:
+        return None
+    items, allowed = state.allowed_pairs()
+    allowed = allowed | allowed.T
+    position = {item: i for i, item in enumerate(items.tolist())}
+    chosen = [position[item] for item in pair.items]
+    mean, cov = state.posterior.mean, state.posterior.cov
+    information = pair.information
+    while len(chosen) < k:
+        candidates = np.flatnonzero(allowed[chosen].all(axis=0))
+        if candidates.size == 0:
+            break
+        options = np.concatenate(
+            [np.broadcast_to(chosen, (candidates.size, len(chosen))), candidates[:, None]], axis=1
+        )
+        gains = kway_information(state.features[items[options]], mean, cov)
+        best = int(np.argmax(gains))
+        chosen.append(int(candidates[best]))
+        information = float(gains[best])
+    return Question(_shown(tuple(items[chosen]), rng), information)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "active": active,
+    "bald": bald,
+    "random": random_pair,
+    "pref-reference": pref_reference,
+}
+
+
+def should_stop(
+    n_answered: int,
+    best_information: float | None,
+    min_questions: int = 5,
+    max_questions: int = 10,
+    threshold: float = 0.01,
+) -> bool:
+    """Whether to stop asking.
+
+    Stop after ``max_questions`` answers; stop earlier, but never before ``min_questions``, when
+    the best next question is expected to carry less than ``threshold`` nats about the
+    coefficients. ``best_information`` None (a strategy without an estimate) never stops early.
+    A strategy returning None (nothing left to ask) is a stop of its own.
+    """
+    if not 0 <= min_questions <= max_questions:
+        raise ValueError(f"need 0 <= min_questions <= max_questions, got {min_questions} and {max_questions}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be non-negative, got {threshold!r}")
+    if n_answered >= max_questions:
+        return True
+    return n_answered >= min_questions and best_information is not None and best_information < threshold

@@ -1,0 +1,236 @@
+from itertools import combinations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import entr, expit
+from scipy.stats import spearmanr
+
+from prefchat.elicitation.posterior import Comparison, KWayChoice, Posterior, ml_fit
+from prefchat.elicitation.selection import (
+    STRATEGIES,
+    SelectionState,
+    active,
+    active_kway,
+    bald_information,
+    kway_information,
+    pair_information,
+    pair_moments,
+    pref_reference,
+    random_pair,
+    should_stop,
+)
+
+
+def _state(seed=0, n_items=12, n_bases=3, answers=(), **kwargs):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n_items, n_bases))
+    a = rng.normal(size=(n_bases, n_bases))
+    posterior = Posterior.from_prior(rng.normal(size=n_bases), a @ a.T + 0.5 * np.eye(n_bases))
+    for answer in answers:
+        posterior = posterior.update(features, answer)
+    return SelectionState(features, posterior, np.arange(n_items), **kwargs)
+
+
+def _brute_force_best(state, score):
+    """Argmax of score(x) over allowed pairs, by a plain loop."""
+    unknown, asked = state.unknown_items, state.asked_pairs
+    best, best_pair = -np.inf, None
+    for a, b in combinations(state.pool.tolist(), 2):
+        if a in unknown or b in unknown or (a, b) in asked:
+            continue
+        if state.groups is not None and state.groups[a] != state.groups[b]:
+            continue
+        value = score(state.features[a] - state.features[b])
+        if value > best:
+            best, best_pair = value, {a, b}
+    return best, best_pair
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def test_pair_moments_match_a_loop_over_pairs():
+    rng = np.random.default_rng(1)
+    features, mean = rng.normal(size=(7, 3)), rng.normal(size=3)
+    a = rng.normal(size=(3, 3))
+    cov = a @ a.T
+    margin, variance = pair_moments(features, mean, cov)
+    for i, j in combinations(range(7), 2):
+        x = features[i] - features[j]
+        assert margin[i, j] == pytest.approx(mean @ x) and margin[j, i] == pytest.approx(-mean @ x)
+        assert variance[i, j] == pytest.approx(x @ cov @ x) and variance[j, i] == pytest.approx(x @ cov @ x)
+
+
+def test_pair_information_is_the_log_det_reduction():
+    rng = np.random.default_rng(2)
+    mean, x = rng.normal(size=3), rng.normal(size=3)
+    a = rng.normal(size=(3, 3))
+    cov = a @ a.T + np.eye(3)
+    s = expit(mean @ x)
+    updated = np.linalg.inv(np.linalg.inv(cov) + s * (1 - s) * np.outer(x, x))
+    expected = 0.5 * (np.linalg.slogdet(cov)[1] - np.linalg.slogdet(updated)[1])
+    assert pair_information(mean @ x, x @ cov @ x) == pytest.approx(expected)
+    two_way = kway_information(np.stack([x, np.zeros(3)]), mean, cov)
+    assert two_way == pytest.approx(expected)
+
+
+def test_logistic_weight_survives_huge_margins():
+    assert pair_information(np.array([1e6, -1e6]), np.array([1.0, 1.0])).tolist() == [0.0, 0.0]
+
+
+def test_bald_information_is_close_to_the_exact_mutual_information():
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
+    weights = weights / weights.sum()
+
+    def exact(mu, var):  # I = h(E sigma(f)) - E h(sigma(f)), f ~ N(mu, var), by Gauss-Hermite
+        s = expit(mu + np.sqrt(var) * nodes)
+        return entr(weights @ s) + entr(1 - weights @ s) - weights @ (entr(s) + entr(1 - s))
+
+    mu, var = (g.ravel() for g in np.meshgrid([0.0, 0.5, 1.0, 2.0, 4.0], [0.0, 0.5, 1.0, 4.0, 16.0]))
+    truth = np.array([exact(m, v) for m, v in zip(mu, var)])
+    approx = bald_information(mu, var)
+    np.testing.assert_allclose(approx, truth, atol=0.03)
+    assert np.all(approx[var == 0] < 1e-3)
+    assert spearmanr(approx, truth).statistic > 0.99
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+def test_active_asks_the_brute_force_best_pair():
+    state = _state(answers=[Comparison(0, 1, "a"), Comparison(2, 3, "skip")], unknown=frozenset({5}))
+    mean, cov = state.posterior.mean, state.posterior.cov
+    best, pair = _brute_force_best(state, lambda x: float(pair_information(mean @ x, x @ cov @ x)))
+    question = active(state, np.random.default_rng(0))
+    assert set(question.items) == pair
+    assert question.information == pytest.approx(best)
+
+
+def test_bald_asks_the_brute_force_best_pair():
+    state = _state(seed=3, answers=[Comparison(4, 1, "b")])
+    mean, cov = state.posterior.mean, state.posterior.cov
+    best, pair = _brute_force_best(state, lambda x: float(bald_information(mean @ x, x @ cov @ x)))
+    question = STRATEGIES["bald"](state, np.random.default_rng(0))
+    assert set(question.items) == pair and question.information == pytest.approx(best)
+
+
+def test_pref_reference_first_question_is_random_then_the_official_rule():
+    state = _state(seed=4)
+    assert pref_reference(state, np.random.default_rng(5)) == random_pair(state, np.random.default_rng(5))
+    state = _state(seed=4, answers=[Comparison(0, 1, "a"), Comparison(2, 3, "b"), Comparison(4, 5, "tie")])
+    u = ml_fit(state.features, state.answers).mean
+    diffs = [state.features[a] - state.features[b] for a, b in [(0, 1), (2, 3), (4, 5)]]
+    sigma = 0.001 * np.eye(3) + sum(expit(u @ x) * (1 - expit(u @ x)) * np.outer(x, x) for x in diffs)
+    _, pair = _brute_force_best(
+        state, lambda x: (expit(u @ x) * (1 - expit(u @ x))) ** 2 * x @ np.linalg.solve(sigma, x)
+    )
+    question = pref_reference(state, np.random.default_rng(0))
+    assert set(question.items) == pair and question.information is None
+
+
+def test_strategies_are_deterministic_given_the_rng():
+    state = _state(seed=6, n_items=20)
+    for strategy in STRATEGIES.values():
+        assert strategy(state, np.random.default_rng(8)) == strategy(state, np.random.default_rng(8))
+
+
+def test_random_pair_exhausts_every_pair_exactly_once():
+    state = _state(n_items=5)
+    rng = np.random.default_rng(0)
+    seen = []
+    while (question := random_pair(state, rng)) is not None:
+        seen.append(frozenset(question.items))
+        answers = (*state.answers, Comparison(*question.items, "tie"))
+        state = _state(n_items=5, answers=answers)
+    assert len(seen) == 10 and set(seen) == {frozenset(p) for p in combinations(range(5), 2)}
+
+
+def test_only_pairs_within_a_group_are_asked():
+    groups = np.repeat(np.arange(4), 3)  # 4 groups of 3
+    state = _state(groups=groups)
+    for name, strategy in STRATEGIES.items():
+        question = strategy(state, np.random.default_rng(1))
+        assert groups[question.items[0]] == groups[question.items[1]], name
+    kway = active_kway(state, np.random.default_rng(1), k=4)
+    assert len(kway.items) == 3 and len(set(groups[list(kway.items)])) == 1
+    singletons = _state(groups=np.arange(12))
+    assert all(strategy(singletons, np.random.default_rng(1)) is None for strategy in STRATEGIES.values())
+
+
+def test_active_kway_is_greedy_on_kway_information():
+    state = _state(seed=9, n_items=15, answers=[Comparison(0, 1, "a")])
+    mean, cov = state.posterior.mean, state.posterior.cov
+    question = active_kway(state, np.random.default_rng(0), k=3)
+    assert len(set(question.items)) == 3
+    assert question.information == pytest.approx(kway_information(state.features[list(question.items)], mean, cov))
+    pair = set(active(state, np.random.default_rng(0)).items)
+    assert pair < set(question.items)
+    others = [i for i in range(15) if i not in question.items and not {0, 1} <= pair | {i}]
+    alternatives = [kway_information(state.features[[*pair, i]], mean, cov) for i in others]
+    assert question.information >= max(alternatives)
+
+
+# --------------------------------------------------------------------------- whole sessions
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from([*STRATEGIES, "active-4way"]),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.sampled_from(["a", "b", "tie", "skip"]), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_a_session_never_repeats_a_pair_nor_asks_unknown_items(name, seed, choices, grouped):
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 3, size=10) if grouped else None
+    state = _state(seed=seed % 1000, n_items=10, groups=groups, unknown=frozenset({9}))
+    asked = set()
+    for choice in choices:
+        if name == "active-4way":
+            question = active_kway(state, rng, k=4)
+        else:
+            question = STRATEGIES[name](state, rng)
+        if question is None:
+            break
+        items = question.items
+        pairs = {frozenset(p) for p in combinations(items, 2)}
+        assert not pairs & asked, "a pair was asked twice"
+        assert not set(items) & state.unknown_items, "an unknown item was asked"
+        if groups is not None:
+            assert len(set(groups[list(items)])) == 1
+        asked |= pairs
+        if question.is_pair:
+            answer = Comparison(*items, choice)
+        else:
+            answer = KWayChoice(items, items[rng.integers(len(items))])
+        state = SelectionState(state.features, state.posterior.update(state.features, answer), state.pool, groups, state.unknown)
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+@pytest.mark.parametrize(
+    ("n_answered", "information", "expected"),
+    [(3, 0.0, False), (5, 0.005, True), (5, 0.5, False), (7, None, False), (10, 0.5, True), (12, None, True)],
+)
+def test_should_stop(n_answered, information, expected):
+    assert should_stop(n_answered, information) is expected
+
+
+def test_should_stop_rejects_bad_limits():
+    with pytest.raises(ValueError, match="6 and 4"):
+        should_stop(3, 0.1, min_questions=6, max_questions=4)
+    with pytest.raises(ValueError, match="-0.1"):
+        should_stop(3, 0.1, threshold=-0.1)
+
+
+def test_state_rejects_bad_pool_and_groups():
+    state = _state()
+    with pytest.raises(ValueError, match="range\\(12\\)"):
+        SelectionState(state.features, state.posterior, np.array([0, 12]))
+    with pytest.raises(ValueError, match="more than once"):
+        SelectionState(state.features, state.posterior, np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match="groups must have shape"):
+        SelectionState(state.features, state.posterior, state.pool, groups=np.zeros(3))
