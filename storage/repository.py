@@ -65,6 +65,7 @@ R = TypeVar("R")
 Row = TypeVar("Row", bound=Base)
 
 EXPORT_FORMAT = "prefchat-user-export/1"
+USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow)  # the tables with a user_id column
 
 
 def open_store(url: str | os.PathLike[str]) -> Store:
@@ -106,9 +107,7 @@ class Store:
         with self._transaction() as db:
             if db.get(UserRow, user_id) is not None:
                 raise Conflict(f"user {user_id!r} already exists")
-            row = UserRow(id=user_id, created_at=_now())
-            db.add(row)
-            return _record(UserRecord, row)
+            return _record(UserRecord, _added(db, UserRow(id=user_id, created_at=_now())))
 
     def get_user(self, user_id: str) -> UserRecord:
         with self._transaction() as db:
@@ -144,8 +143,7 @@ class Store:
                 created_at=now,
                 updated_at=now,
             )
-            db.add(row)
-            return _record(SessionRecord, row)
+            return _record(SessionRecord, _added(db, row))
 
     def get_session(self, session_id: str) -> SessionRecord:
         with self._transaction() as db:
@@ -383,9 +381,7 @@ class Store:
                 created_at=now,
                 superseded_at=None,
             )
-            db.add(row)
-            db.flush()
-            return _record(SummaryRecord, row)
+            return _record(SummaryRecord, _added(db, row))
 
     def current_summary(self, user_id: str, pack_name: str) -> SummaryRecord | None:
         """The user's current summary for a pack name, or None if there is none yet."""
@@ -425,9 +421,7 @@ class Store:
                 scores=scores.tolist(),
                 created_at=_now(),
             )
-            db.add(row)
-            db.flush()
-            return _ranking_record(row)
+            return _ranking_record(_added(db, row))
 
     # -- the user's data as a whole ------------------------------------------------------
 
@@ -480,7 +474,7 @@ class Store:
             statements = [
                 delete(AnswerRow).where(AnswerRow.question_id.in_(question_ids)),
                 delete(QuestionRow).where(QuestionRow.session_id.in_(session_ids)),
-                *(delete(row).where(row.user_id == user_id) for row in (SessionRow, ProfileRow, SummaryRow, RankingRow)),
+                *(delete(table).where(table.user_id == user_id) for table in USER_TABLES),
                 delete(UserRow).where(UserRow.id == user_id),
             ]
             for statement in statements:
@@ -502,7 +496,8 @@ def _check_name(value: object, what: str, max_length: int) -> str:
 
 
 def _check_pack(pack_name: object, pack_version: object) -> tuple[str, str]:
-    return _check_name(pack_name, "pack name", PACK_NAME_MAX), _check_name(pack_version, "pack version", PACK_VERSION_MAX)
+    name = _check_name(pack_name, "pack name", PACK_NAME_MAX)
+    return name, _check_name(pack_version, "pack version", PACK_VERSION_MAX)
 
 
 def _check_str(value: object, what: str) -> str:
@@ -587,6 +582,13 @@ def _get(db: DBSession, model: type[Row], key: object, what: str, lock: bool = F
     return row
 
 
+def _added(db: DBSession, row: Row) -> Row:
+    """Insert ``row`` now, so that its generated id is known."""
+    db.add(row)
+    db.flush()
+    return row
+
+
 def _user(db: DBSession, user_id: object, lock: bool = False) -> UserRow:
     return _get(db, UserRow, check_user_id(user_id), "user", lock)
 
@@ -607,9 +609,7 @@ def _add_question(db: DBSession, session: SessionRow, item_ids: Sequence[str]) -
     last = db.scalar(select(func.max(QuestionRow.position)).where(QuestionRow.session_id == session.id))
     row = QuestionRow(session_id=session.id, position=(last or 0) + 1, item_ids=list(item_ids), asked_at=_now())
     session.updated_at = row.asked_at
-    db.add(row)
-    db.flush()
-    return row
+    return _added(db, row)
 
 
 def _add_answer(
@@ -631,9 +631,7 @@ def _add_answer(
         undone=False,
     )
     session.updated_at = row.answered_at
-    db.add(row)
-    db.flush()
-    return row
+    return _added(db, row)
 
 
 def _profiles_of_pack(query: Any, pack_name: str | None, pack_version: str | None) -> Any:

@@ -2,12 +2,13 @@
 :func:`prefchat.storage.migrate`, or open one from ``sqlalchemy.url``."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from prefchat.storage.engine import make_engine
 from prefchat.storage.models import Base
 
 
-def run_migrations(connection) -> None:
+def run_migrations(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things in place; batch mode copies the table.
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():

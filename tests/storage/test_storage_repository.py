@@ -21,7 +21,9 @@ PACK = ("movies", "1")
 
 def with_store(max_examples: int) -> settings:
     """Hypothesis settings for tests using the ``store`` fixture; each example uses new ids."""
-    return settings(max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
 
 
 def ask_and_answer(store: Store, session_id: str, choices: list[str]) -> None:
@@ -257,7 +259,10 @@ def test_history_matches_a_stack_of_answers_under_any_answer_undo_sequence(store
             continue
         history = store.session_history(session.id)
         open_turns = [turn for turn in history if turn.answer is None]
-        question = open_turns[0].question if open_turns else store.record_question(session.id, ["x", f"y{len(history)}"])
+        if open_turns:
+            question = open_turns[0].question
+        else:
+            question = store.record_question(session.id, ["x", f"y{len(history)}"])
         store.record_answer(question.id, op)
         if question.position > len(expected):
             expected.append(op)
@@ -432,8 +437,8 @@ def test_export_is_json_and_holds_everything_about_the_user_only(store):
     populate(store, "bob")
     exported = store.export_user("alice")
     assert json.loads(json.dumps(exported, allow_nan=False)) == exported
-    counts = {table: len(exported[table]) for table in ("sessions", "questions", "answers", "profiles", "summaries", "rankings")}
-    assert counts == {"sessions": 1, "questions": 4, "answers": 4, "profiles": 1, "summaries": 2, "rankings": 1}
+    expected = {"sessions": 1, "questions": 4, "answers": 4, "profiles": 1, "summaries": 2, "rankings": 1}
+    assert {table: len(exported[table]) for table in expected} == expected
     assert exported["user"]["id"] == "alice"
     assert [a["undone"] for a in exported["answers"]] == [False, False, True, False]
     assert exported["summaries"][0]["superseded_at"] is not None

@@ -21,11 +21,15 @@ def _user_id() -> sa.Column:
 
 
 def _user_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f(f"fk_{table}_user_id_users"), ondelete="CASCADE")
+    name = op.f(f"fk_{table}_user_id_users")
+    return sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=name, ondelete="CASCADE")
 
 
 def _pack() -> tuple[sa.Column, sa.Column]:
-    return sa.Column("pack_name", sa.String(length=128), nullable=False), sa.Column("pack_version", sa.String(length=64), nullable=False)
+    return (
+        sa.Column("pack_name", sa.String(length=128), nullable=False),
+        sa.Column("pack_version", sa.String(length=64), nullable=False),
+    )
 
 
 def upgrade() -> None:
