@@ -233,11 +233,11 @@ def kway_log_likelihood_hess(coef: np.ndarray, options: np.ndarray) -> np.ndarra
 
 @dataclass(frozen=True, eq=False)
 class Evidence:
-    """The answers as the arrays the likelihoods take; skips are left out.
+    r"""The answers as the arrays the likelihoods take; skips are left out.
 
     Attributes
     ----------
-    diffs : (n_pairs, n_bases) array, :math:`\\phi(a) - \\phi(b)` of each non-skipped comparison
+    diffs : (n_pairs, n_bases) array, :math:`\phi(a) - \phi(b)` of each non-skipped comparison
     labels : (n_pairs,) array of 1, 0 or 1/2
     kway : tuple of (options, chosen) pairs, one per distinct k: options (n_choices, k, n_bases),
         chosen (n_choices,) positions
@@ -546,7 +546,7 @@ def batch_map(
         raise ValueError("users, items_a, items_b and labels must be 1-D arrays of one length")
     if np.any((labels < 0) | (labels > 1)):
         raise ValueError(f"labels must lie in [0, 1], got {labels[(labels < 0) | (labels > 1)][0]}")
-    n_users = int(users.max()) + 1 if n_users is None else n_users
+    n_users = int(users.max(initial=-1)) + 1 if n_users is None else n_users
     if users.size and (users.min() < 0 or users.max() >= n_users):
         raise ValueError(f"users must lie in range({n_users}), got {users.min()}..{users.max()}")
     diffs = features[items_a] - features[items_b]

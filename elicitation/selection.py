@@ -82,9 +82,12 @@ class SelectionState:
     unknown: frozenset[int] = frozenset()
 
     def __post_init__(self):
-        n_items, n_bases = np.shape(self.features)
-        if n_bases != self.posterior.n_bases:
-            raise ValueError(f"features have {n_bases} bases but the posterior has {self.posterior.n_bases}")
+        features = np.asarray(self.features, dtype=float)
+        if features.ndim != 2 or features.shape[1] != self.posterior.n_bases:
+            raise ValueError(
+                f"features must be (n_items, {self.posterior.n_bases}) like the posterior, got shape {features.shape}"
+            )
+        n_items = features.shape[0]
         pool = np.asarray(self.pool)
         if pool.ndim != 1 or not np.issubdtype(pool.dtype, np.integer):
             raise ValueError(f"pool must be a 1-D array of item indices, got {pool.dtype} of shape {pool.shape}")
@@ -92,8 +95,12 @@ class SelectionState:
             raise ValueError(f"pool items must lie in range({n_items}), got {pool.min()}..{pool.max()}")
         if np.unique(pool).size != pool.size:
             raise ValueError("pool lists an item more than once")
-        if self.groups is not None and np.shape(self.groups) != (n_items,):
-            raise ValueError(f"groups must have shape ({n_items},), got {np.shape(self.groups)}")
+        groups = None if self.groups is None else np.asarray(self.groups)
+        if groups is not None and groups.shape != (n_items,):
+            raise ValueError(f"groups must have shape ({n_items},), got {groups.shape}")
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "pool", pool)
+        object.__setattr__(self, "groups", groups)
 
     @property
     def answers(self) -> tuple[Answer, ...]:
@@ -120,11 +127,10 @@ class SelectionState:
         allowed : (n, n) bool array, True at ``[i, j]`` with ``i < j`` if ``(items[i], items[j])``
             may be asked (upper triangle only, so each unordered pair appears once)
         """
-        pool = np.asarray(self.pool)
-        items = pool[~np.isin(pool, list(self.unknown_items))]
+        items = self.pool[~np.isin(self.pool, list(self.unknown_items))]
         allowed = np.triu(np.ones((items.size, items.size), dtype=bool), k=1)
         if self.groups is not None:
-            group = np.asarray(self.groups)[items]
+            group = self.groups[items]
             allowed &= group[:, None] == group[None, :]
         position = {item: i for i, item in enumerate(items.tolist())}
         for a, b in self.asked_pairs:
@@ -133,7 +139,7 @@ class SelectionState:
         return items, allowed
 
 
-Strategy = Callable[[SelectionState, np.random.Generator], "Question | None"]
+Strategy = Callable[[SelectionState, np.random.Generator], Question | None]
 
 
 # --------------------------------------------------------------------------- scores
@@ -250,7 +256,13 @@ def _shown(items: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
     return tuple(int(items[i]) for i in rng.permutation(len(items)))
 
 
-def _best_pair(items, allowed, score, rng, information=None) -> Question | None:
+def _best_pair(
+    items: np.ndarray,
+    allowed: np.ndarray,
+    score: np.ndarray,
+    rng: np.random.Generator,
+    information: Callable[[float], float] | None = None,
+) -> Question | None:
     """The allowed pair of highest score (overwriting the others); ``information`` maps it to nats."""
     if not allowed.any():
         return None

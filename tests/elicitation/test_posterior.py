@@ -98,50 +98,31 @@ def problem():
     return rng.normal(size=n_bases), rng.normal(size=n_bases), prior_precision, evidence
 
 
-def test_pairwise_gradient_and_hessian_match_finite_differences(problem):
-    coef, _, _, evidence = problem
-    diffs, labels = evidence.diffs, evidence.labels
-    np.testing.assert_allclose(
-        log_likelihood_grad(coef, diffs, labels),
-        _numerical_grad(lambda c: log_likelihood(c, diffs, labels), coef),
-        rtol=1e-6,
-    )
-    np.testing.assert_allclose(
-        log_likelihood_hess(coef, diffs),
-        _numerical_grad(lambda c: log_likelihood_grad(c, diffs, labels), coef),
-        rtol=1e-6,
-        atol=1e-9,
-    )
-
-
-def test_kway_gradient_and_hessian_match_finite_differences(problem):
-    coef, _, _, evidence = problem
-    ((options, chosen),) = evidence.kway
-    np.testing.assert_allclose(
-        kway_log_likelihood_grad(coef, options, chosen),
-        _numerical_grad(lambda c: kway_log_likelihood(c, options, chosen), coef),
-        rtol=1e-6,
-    )
-    np.testing.assert_allclose(
-        kway_log_likelihood_hess(coef, options),
-        _numerical_grad(lambda c: kway_log_likelihood_grad(c, options, chosen), coef),
-        rtol=1e-6,
-        atol=1e-9,
-    )
-
-
-def test_posterior_gradient_and_hessian_match_finite_differences(problem):
+@pytest.mark.parametrize("terms", ["pairwise", "k-way", "posterior"])
+def test_gradient_and_hessian_match_finite_differences(problem, terms):
     coef, prior_mean, prior_precision, evidence = problem
-    args = (prior_mean, prior_precision, evidence)
-    np.testing.assert_allclose(
-        neg_log_posterior_grad(coef, *args), _numerical_grad(lambda c: neg_log_posterior(c, *args), coef), rtol=1e-6
-    )
-    np.testing.assert_allclose(
-        neg_log_posterior_hess(coef, *args),
-        _numerical_grad(lambda c: neg_log_posterior_grad(c, *args), coef),
-        rtol=1e-6,
-        atol=1e-9,
-    )
+    pairs = (evidence.diffs, evidence.labels)
+    ((options, chosen),) = evidence.kway
+    posterior = (prior_mean, prior_precision, evidence)
+    value, grad, hess = {
+        "pairwise": (
+            lambda c: log_likelihood(c, *pairs),
+            lambda c: log_likelihood_grad(c, *pairs),
+            lambda c: log_likelihood_hess(c, evidence.diffs),
+        ),
+        "k-way": (
+            lambda c: kway_log_likelihood(c, options, chosen),
+            lambda c: kway_log_likelihood_grad(c, options, chosen),
+            lambda c: kway_log_likelihood_hess(c, options),
+        ),
+        "posterior": (
+            lambda c: neg_log_posterior(c, *posterior),
+            lambda c: neg_log_posterior_grad(c, *posterior),
+            lambda c: neg_log_posterior_hess(c, *posterior),
+        ),
+    }[terms]
+    np.testing.assert_allclose(grad(coef), _numerical_grad(value, coef), rtol=1e-6)
+    np.testing.assert_allclose(hess(coef), _numerical_grad(grad, coef), rtol=1e-6, atol=1e-9)
 
 
 def test_two_way_choice_is_a_comparison():
