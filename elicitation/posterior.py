@@ -405,9 +405,9 @@ class Posterior:
     Notes
     -----
     :math:`S^{-1} = \Sigma_0^{-1} + \sum_i w_i x_i x_i^\top` with the weights :math:`w_i` taken at
-    the current mean, so the variance along an asked direction never exceeds the prior's. It may
-    grow slightly after a further answer that makes an earlier one more certain (smaller
-    :math:`w_i`): that is the Laplace approximation, not a bug.
+    the current mean, so the variance along an asked direction never exceeds the prior's. It can
+    grow, though, after a further answer moves the mean so that an earlier answer becomes far
+    more certain (its :math:`w_i` collapses): a property of the Laplace approximation, not a bug.
     """
 
     mean: np.ndarray

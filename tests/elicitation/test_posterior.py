@@ -277,6 +277,16 @@ def test_variance_along_an_asked_direction_shrinks_by_the_predicted_factor():
     assert x @ posterior.cov @ x == pytest.approx(v / (1 + s * (1 - s) * v), rel=1e-10)
 
 
+def test_a_later_answer_can_widen_the_laplace_variance_along_an_earlier_direction():
+    # Documented limitation (see Posterior): the second answer moves the mean so that the first is
+    # far more certain, its weight w = s(1 - s) collapses, and x1^T S x1 grows almost fourfold.
+    features = np.array([[13.0, -4.0], [-9.0, 14.0], [-7.0, 13.5]])
+    first = laplace_posterior(np.zeros(2), np.eye(2), features, [Comparison(0, 1, "a")])
+    both = first.update(features, Comparison(1, 2, "b"))
+    x = features[0] - features[1]
+    assert x @ both.cov @ x > 3 * x @ first.cov @ x
+
+
 # --------------------------------------------------------------------------- plain fit and batch
 
 
