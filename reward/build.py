@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 BASES_GRID = (4, 8, 16)
 L2_GRID = (1e-4, 1e-3, 1e-2)
-IMPLICIT_GRID = (0.5, 1.0, 2.0)
+IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
 VALIDATION_ANSWERS = 10
 
@@ -155,10 +155,12 @@ def build_pack(
     offset = features[:, :k].mean(0)
     features[:, :k] -= offset
     coef[:, :k] = coef[:, :k] @ q
+    exposure = result.exposure.copy()
+    exposure[:k] = exposure[:k] @ q
     head_weight, head_bias = result.head_weight @ q, result.head_bias @ q - offset
     prior_mean, prior_cov = population_prior(coef)
 
-    scale_scores = {s: validation_score(features, prior_mean, s * prior_cov, validation) for s in PRIOR_SCALE_GRID}
+    scale_scores = {s: validation_score(features, prior_mean, s * prior_cov, validation, exposure) for s in PRIOR_SCALE_GRID}
     prior_scale = max(scale_scores, key=scale_scores.get)
 
     if any(item.tags for item in items):
@@ -209,6 +211,7 @@ def build_pack(
         new_item_population=population.mean(0) if population.shape[1] else np.zeros(0),
         prior_mean=prior_mean,
         prior_cov=prior_cov,
+        exposure=exposure,
         popularity=popularity,
         quality=quality,
         descriptors=descriptors,

@@ -67,6 +67,8 @@ class Pack:
         text outside the catalog (the catalog mean: it carries no popularity signal)
     prior_mean : (n_bases,) and prior_cov : (n_bases, n_bases), the population prior of
         coefficients before the validated width ``prior_scale`` is applied
+    exposure : (n_bases,) the shared offset of "would rather watch" comparisons (zero for
+        packs trained on explicit choices only); see :attr:`watch_prior`
     popularity : (n_items,) number of training users who rated/compared each item
     quality : (n_items,) smoothed mean rating among training users (0 where unknown)
     descriptors : list of str and descriptor_embeddings : (n_descriptors, d) float32
@@ -82,6 +84,7 @@ class Pack:
     new_item_population: np.ndarray
     prior_mean: np.ndarray
     prior_cov: np.ndarray
+    exposure: np.ndarray
     popularity: np.ndarray
     quality: np.ndarray
     descriptors: list[str]
@@ -118,6 +121,12 @@ class Pack:
     def prior(self) -> tuple[np.ndarray, np.ndarray]:
         """The prior used for a new user: ``N(prior_mean, prior_scale * prior_cov)``."""
         return self.prior_mean, self.prior_scale * self.prior_cov
+
+    @property
+    def watch_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """The prior for "which would you rather watch?" (implicit) evidence and ranking:
+        ``N(prior_mean + exposure, prior_scale * prior_cov)``."""
+        return self.prior_mean + self.exposure, self.prior_scale * self.prior_cov
 
     def index_of(self, item_id: str) -> int:
         try:
@@ -160,6 +169,7 @@ _ARRAY_FIELDS = (
     "new_item_population",
     "prior_mean",
     "prior_cov",
+    "exposure",
     "popularity",
     "quality",
     "descriptor_embeddings",
@@ -264,6 +274,7 @@ def load_pack(directory: str | Path) -> Pack:
         "new_item_population": (n_bases - n_learned,),
         "prior_mean": (n_bases,),
         "prior_cov": (n_bases, n_bases),
+        "exposure": (n_bases,),
         "popularity": (n_items,),
         "quality": (n_items,),
         "descriptor_embeddings": (n_desc, d),

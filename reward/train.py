@@ -13,6 +13,11 @@ residual for items seen in training (the collaborative part; zero for unseen ite
 user weights. Training minimises the weighted pairwise logistic loss over all training users'
 pairs plus L2 on lambda, W and r, by minibatch Adam from a truncated-SVD start, early-stopped
 on validation users (see :func:`validation_score`).
+
+Watching is not liking: implicit pairs (a rated item over an unrated one) are scored with
+``lambda_u + delta``, where the shared *exposure* offset ``delta`` absorbs what makes people
+watch popular items whether or not they rate them highly. ``lambda_u`` alone answers "which do
+you prefer?"; ``lambda_u + delta`` answers "which would you rather watch?".
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class FitResult:
 
     features: np.ndarray          # (n_items, n_bases)
     coef: np.ndarray              # (n_users, n_bases); rows of non-training users are unused
+    exposure: np.ndarray          # (n_bases,) shared offset of implicit ("would rather watch") pairs
     head_weight: np.ndarray       # (d, K)
     head_bias: np.ndarray         # (K,)
     epochs: int
@@ -190,7 +196,8 @@ class PairSampler:
 
     Explicit: each rating is paired with a random other rating of the same user; pairs with
     equal ratings are dropped. Implicit: each rated item beats an item the user did not rate,
-    drawn uniformly from the catalog and resampled each epoch, with weight ``implicit_weight``.
+    drawn uniformly from the catalog and resampled each epoch, with weight ``implicit_weight``
+    and ``implicit = 1`` so that the model can tell watching from liking.
     """
 
     def __init__(self, data: Interactions, implicit_weight: float):
@@ -207,20 +214,21 @@ class PairSampler:
         self.given = (data.pair_user, data.pair_a, data.pair_b, data.pair_label)
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Arrays ``(user, a, b, label, weight)`` of one epoch, shuffled."""
-        parts = [(*self.given, np.ones(len(self.given[0])))]
+        """Arrays ``(user, a, b, label, weight, implicit)`` of one epoch, shuffled."""
+        n_given = len(self.given[0])
+        parts = [(*self.given, np.ones(n_given), np.zeros(n_given))]
         if len(self.user):
             partner = self.start[self.user] + (rng.random(len(self.user)) * self.count[self.user]).astype(np.int64)
             differ = self.value != self.value[partner]
             label = (self.value[differ] > self.value[partner][differ]).astype(float)
-            parts.append((self.user[differ], self.item[differ], self.item[partner][differ], label, np.ones(differ.sum())))
+            parts.append((self.user[differ], self.item[differ], self.item[partner][differ], label, np.ones(differ.sum()), np.zeros(differ.sum())))
             if self.implicit_weight > 0:
                 negative = rng.integers(0, self.n_items, len(self.user))
                 keys = self.user * self.n_items + negative
                 found = np.searchsorted(self.rated_keys, keys)
                 unrated = self.rated_keys[np.minimum(found, len(self.rated_keys) - 1)] != keys
                 n = unrated.sum()
-                parts.append((self.user[unrated], self.item[unrated], negative[unrated], np.ones(n), np.full(n, self.implicit_weight)))
+                parts.append((self.user[unrated], self.item[unrated], negative[unrated], np.ones(n), np.full(n, self.implicit_weight), np.ones(n)))
         arrays = [np.concatenate(column) for column in zip(*parts)]
         shuffle = rng.permutation(len(arrays[0]))
         return tuple(a[shuffle] for a in arrays)
@@ -273,28 +281,41 @@ def make_validation_users(data: Interactions, users: np.ndarray, n_answers: int,
     return result
 
 
-def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser]) -> float:
-    """Mean held-out ranking quality after a Laplace posterior on each user's query answers.
+def _pair_accuracy(features: np.ndarray, coef: np.ndarray, user: ValidationUser) -> float:
+    """Share of the user's decided EVAL pairs whose winner scores higher."""
+    margin = (features[user.eval_items[:, 0]] - features[user.eval_items[:, 1]]) @ coef
+    decided = user.eval_ratings != 0.5
+    return float(((margin[decided] > 0) == (user.eval_ratings[decided] > 0.5)).mean()) if decided.any() else np.nan
 
-    For rating data, the mean of (a) pairwise accuracy of the EVAL ratings after the explicit
-    answers and (b) ROC AUC of EVAL items against unrated items after the implicit answers.
-    For pair data, the accuracy of the posterior on the user's EVAL pairs.
+
+def _watch_auc(features: np.ndarray, coef: np.ndarray, user: ValidationUser) -> float:
+    """ROC AUC of the user's EVAL items against items the user did not rate."""
+    candidates = np.concatenate([user.eval_items, user.unrated_sample])
+    labels = np.concatenate([np.ones(len(user.eval_items)), np.zeros(len(user.unrated_sample))])
+    return roc_auc(features[candidates] @ coef, labels)
+
+
+def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser],
+                     exposure: np.ndarray | None = None) -> float:
+    """Mean held-out ranking quality with no answers (cold start) and after the query answers.
+
+    Each user's answers give a Laplace posterior (the product's own estimator). For rating
+    data, four numbers per user: pairwise accuracy of the EVAL ratings under the prior mean
+    and after the explicit answers, and ROC AUC of EVAL items against unrated items under the
+    prior mean and after the implicit answers. For pair data, the accuracy on the user's EVAL
+    pairs under the prior mean and after the answers. The implicit ("would rather watch")
+    numbers use the watch prior, shifted by the shared ``exposure`` offset.
     """
+    watch_mean = prior_mean if exposure is None else prior_mean + exposure
     scores = []
     for user in users:
-        mean = laplace_posterior(prior_mean, prior_cov, features, list(user.query_pairs)).mean
+        answered = laplace_posterior(prior_mean, prior_cov, features, list(user.query_pairs)).mean
         if user.eval_items.ndim == 2:
-            margin = features[user.eval_items[:, 0]] @ mean - features[user.eval_items[:, 1]] @ mean
-            decided = user.eval_ratings != 0.5
-            agree = (margin[decided] > 0) == (user.eval_ratings[decided] > 0.5)
-            scores.append(agree.mean() if decided.any() else np.nan)
+            scores += [_pair_accuracy(features, coef, user) for coef in (prior_mean, answered)]
             continue
-        explicit = pairwise_accuracy(features[user.eval_items] @ mean, user.eval_ratings)
-        mean_implicit = laplace_posterior(prior_mean, prior_cov, features, list(user.implicit_pairs)).mean
-        candidates = np.concatenate([user.eval_items, user.unrated_sample])
-        labels = np.concatenate([np.ones(len(user.eval_items)), np.zeros(len(user.unrated_sample))])
-        implicit = roc_auc(features[candidates] @ mean_implicit, labels)
-        scores.append(np.nanmean([explicit, implicit]))
+        watched = laplace_posterior(watch_mean, prior_cov, features, list(user.implicit_pairs)).mean
+        scores += [pairwise_accuracy(features[user.eval_items] @ coef, user.eval_ratings) for coef in (prior_mean, answered)]
+        scores += [_watch_auc(features, coef, user) for coef in (watch_mean, watched)]
     return float(np.nanmean(scores))
 
 
@@ -360,7 +381,8 @@ def fit(
     coef_start = np.zeros((data.n_users, k + n_pop))
     coef_start[:, :k] = user_start
     coef = torch.nn.Parameter(torch.as_tensor(coef_start, dtype=torch.float32))
-    optimizer = torch.optim.Adam([weight, residual, coef], lr=learning_rate)
+    exposure = torch.nn.Parameter(torch.zeros(k + n_pop))
+    optimizer = torch.optim.Adam([weight, residual, coef, exposure], lr=learning_rate)
     sampler = PairSampler(train, hyper.implicit_weight)
 
     def features_of(items: torch.Tensor) -> torch.Tensor:
@@ -371,23 +393,28 @@ def fit(
         with torch.no_grad():
             return features_of(torch.arange(data.n_items)).double().numpy()
 
+    def snapshot() -> tuple[np.ndarray, ...]:
+        return tuple(p.detach().double().numpy().copy() for p in (coef, weight, exposure))
+
     def score(features: np.ndarray) -> float:
         mean, cov = population_prior(coef.detach().double().numpy()[train_users])
-        return validation_score(features, mean, cov, validation_users)
+        return validation_score(features, mean, cov, validation_users, exposure.detach().double().numpy())
 
-    best = (score(all_features()), 0, all_features(), coef.detach().double().numpy().copy(), weight.detach().double().numpy().copy())
+    best = (score(all_features()), 0, all_features(), snapshot())
     history = [{"epoch": 0, "validation": best[0]}]
     stale = 0
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
-        user, a, b, label, w = (torch.as_tensor(x) for x in sampler.sample(rng))
-        label, w = label.float(), w.float()
+        user, a, b, label, w, implicit = (torch.as_tensor(x) for x in sampler.sample(rng))
+        label, w, implicit = label.float(), w.float(), implicit.float()
         n = len(user)
         total = 0.0
         for lo in range(0, n, batch_size):
             sl = slice(lo, lo + batch_size)
             ub, ab, bb = user[sl], a[sl], b[sl]
-            margins = (coef[ub] * (features_of(ab) - features_of(bb))).sum(1)
+            # Implicit pairs ("watched over not watched") add the shared exposure offset.
+            user_coef = coef[ub] + implicit[sl, None] * exposure
+            margins = (user_coef * (features_of(ab) - features_of(bb))).sum(1)
             loss = pairwise_logistic_loss(margins, label[sl], w[sl])
             penalty = (coef[ub] ** 2).sum(1).mean() + ((residual[ab] ** 2).sum(1) + (residual[bb] ** 2).sum(1)).mean()
             penalty = penalty + (weight**2).sum() * len(ub) / n
@@ -401,11 +428,11 @@ def fit(
         history.append({"epoch": epoch, "loss": total / n, "validation": current, "seconds": time.perf_counter() - started})
         log.info("epoch %d: loss %.4f, validation %.4f", epoch, total / n, current)
         if current > best[0]:
-            best = (current, epoch, features, coef.detach().double().numpy().copy(), weight.detach().double().numpy().copy())
+            best = (current, epoch, features, snapshot())
             stale = 0
         else:
             stale += 1
             if stale >= patience:
                 break
-    validation, epoch, features, coef_np, weight_np = best
-    return FitResult(features, coef_np, weight_np, np.zeros(k), epoch, validation, history)
+    validation, epoch, features, (coef_np, weight_np, exposure_np) = best
+    return FitResult(features, coef_np, exposure_np, weight_np, np.zeros(k), epoch, validation, history)
