@@ -131,7 +131,7 @@ def population_coordinates(item: np.ndarray, value: np.ndarray, n_items: int) ->
     # Between-item variance of true means: variance of observed means minus their noise.
     between = item_mean[rated].var() - within * (1 / count[rated]).mean()
     strength = within / max(between, 1e-3 * within)
-    quality = (total + strength * global_mean) / (count + strength)
+    quality = np.divide(total + strength * global_mean, count + strength, out=np.full(n_items, global_mean), where=count + strength > 0)
     coordinates = np.column_stack([np.log1p(count), quality])
     coordinates = (coordinates - coordinates.mean(0)) / np.maximum(coordinates.std(0), 1e-12)
     return coordinates, count, quality

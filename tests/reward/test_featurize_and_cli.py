@@ -1,0 +1,92 @@
+"""The real embedding model, its cache, and `prefchat train` end to end on a tiny data set."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from prefchat.cli import main
+from prefchat.reward import featurize
+from prefchat.reward.pack import load_pack
+
+
+def test_embeddings_are_unit_norm_cached_and_reused(tmp_path, embedding_model, monkeypatch):
+    texts = ["A heist film with a twist.", "A gentle musical about friendship.", "A heist film with a twist."]
+    first = featurize.embed_texts(texts, embedding_model, cache_dir=tmp_path)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(first[0], first[2])
+    assert first[0] @ first[1] < 0.9
+
+    def no_model(model):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(featurize, "load_model", no_model)
+    again = featurize.embed_texts(texts[:2], embedding_model, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again, first[:2])
+
+
+def test_unloadable_model_is_a_named_error(tmp_path):
+    featurize.load_model.cache_clear()
+    with pytest.raises(featurize.EmbeddingError, match="cannot load embedding model"):
+        featurize.embed_texts(["x"], str(tmp_path / "no-such-model"), cache_dir=None)
+
+
+def test_model_key_changes_with_the_weights(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"one")
+    featurize.model_checksum.cache_clear()
+    key_one = featurize.model_key(str(tmp_path / "m"))
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"two")
+    featurize.model_checksum.cache_clear()
+    assert featurize.model_key(str(tmp_path / "m")) != key_one
+
+
+GENRES = ["comedy", "horror", "musical", "drama", "heist"]
+
+
+def write_tiny_dataset(directory, n_users=60, n_items=40, seed=0):
+    """Items with genre tags; users who like some genres and dislike others."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    genre = rng.integers(0, len(GENRES), n_items)
+    with open(directory / "items.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item_id", "title", "text", "tags"])
+        for i in range(n_items):
+            writer.writerow([f"m{i}", f"Film {i}", f"Film {i}, a {GENRES[genre[i]]} film.", GENRES[genre[i]]])
+    taste = rng.normal(size=(n_users, len(GENRES))) * 2
+    with open(directory / "ratings.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "item_id", "rating"])
+        for u in range(n_users):
+            for i in rng.choice(n_items, 15, replace=False):
+                writer.writerow([f"u{u}", f"m{i}", float(np.clip(np.round(3 + taste[u, genre[i]] + rng.normal(scale=0.5)), 1, 5))])
+
+
+def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
+    write_tiny_dataset(tmp_path / "data")
+    code = main(["train", "--items", str(tmp_path / "data/items.csv"), "--ratings", str(tmp_path / "data/ratings.csv"),
+                 "--out", str(tmp_path / "pack"), "--bases", "2", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "population model" in printed and "mean rating baseline" in printed
+    pack = load_pack(tmp_path / "pack")
+    assert pack.n_items == 40 and pack.n_learned == 2 and pack.n_bases == 4
+    split = pack.manifest["split"]
+    assert not set(split["train"]) & set(split["test"]) and not set(split["validation"]) & set(split["test"])
+    assert len(split["train"]) + len(split["validation"]) + len(split["test"]) == 60
+    assert pack.manifest["hyperparameters"]["prior_scale"] in (0.25, 0.5, 1.0, 2.0, 4.0)
+    assert {a.name for a in pack.axes} and set(pack.descriptors) <= set(GENRES)
+    np.testing.assert_allclose(np.linalg.eigvalsh(pack.prior_cov).min() > 0, True)
+
+
+def test_train_command_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    write_tiny_dataset(tmp_path / "data")
+    with open(tmp_path / "data/ratings.csv", "a", encoding="utf-8") as handle:
+        handle.write("u1,nope,4\n")
+    code = main(["train", "--items", str(tmp_path / "data/items.csv"), "--ratings", str(tmp_path / "data/ratings.csv"), "--out", str(tmp_path / "pack")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "ratings.csv, line" in error and "column item_id" in error and "Traceback" not in error
+    assert not (tmp_path / "pack").exists()

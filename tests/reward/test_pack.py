@@ -1,0 +1,100 @@
+"""Pack files: exact round trip, and a clear error for every kind of damage."""
+
+import json
+
+import numpy as np
+import pytest
+
+from prefchat.reward.pack import ARRAYS, ITEMS, MANIFEST, Axis, Item, Pack, PackError, load_pack, save_pack
+
+
+def random_pack(n_items=12, n_learned=3, n_population=2, dim=8, seed=0) -> Pack:
+    rng = np.random.default_rng(seed)
+    n_bases = n_learned + n_population
+    cov = rng.normal(size=(n_bases, n_bases))
+    return Pack(
+        items=[Item(f"i{i}", f"Title {i} ✓", f"text, with \"quotes\"\nand lines {i}", ("drama", f"t{i % 3}")) for i in range(n_items)],
+        embeddings=rng.normal(size=(n_items, dim)).astype(np.float32),
+        features=rng.normal(size=(n_items, n_bases)),
+        head_weight=rng.normal(size=(dim, n_learned)),
+        head_bias=rng.normal(size=n_learned),
+        new_item_population=rng.normal(size=n_population),
+        prior_mean=rng.normal(size=n_bases),
+        prior_cov=cov @ cov.T + np.eye(n_bases),
+        exposure=rng.normal(size=n_bases),
+        popularity=rng.integers(0, 50, n_items).astype(float),
+        quality=rng.uniform(1, 5, n_items),
+        descriptors=["drama", "t0", "t1"],
+        descriptor_embeddings=rng.normal(size=(3, dim)).astype(np.float32),
+        axes=[Axis(k, f"a{k} vs b{k}", (f"a{k}",), (f"b{k}",)) for k in range(n_learned)],
+        manifest={"name": "tiny", "version": "1", "hyperparameters": {"prior_scale": 0.5}, "population_coordinates": ["popularity", "quality"][:n_population]},
+    )
+
+
+def test_round_trip_is_exact(tmp_path):
+    pack = random_pack()
+    loaded = load_pack(save_pack(pack, tmp_path / "p"))
+    assert loaded.items == pack.items and loaded.axes == pack.axes and loaded.descriptors == pack.descriptors
+    for name in ("embeddings", "features", "head_weight", "head_bias", "new_item_population", "prior_mean",
+                 "prior_cov", "exposure", "popularity", "quality", "descriptor_embeddings"):
+        original, again = getattr(pack, name), getattr(loaded, name)
+        assert again.dtype == original.dtype and np.array_equal(again, original), name
+    assert loaded.manifest["name"] == "tiny" and loaded.prior_scale == 0.5
+    np.testing.assert_array_equal(loaded.prior[1], 0.5 * pack.prior_cov)
+    assert loaded.index_of("i3") == 3
+
+
+def test_content_features_of_catalog_text_use_the_head_and_neutral_population(tmp_path):
+    pack = random_pack()
+    phi = pack.content_features(pack.embeddings[:2])
+    np.testing.assert_allclose(phi[:, :3], pack.embeddings[:2].astype(float) @ pack.head_weight + pack.head_bias)
+    np.testing.assert_array_equal(phi[:, 3:], np.broadcast_to(pack.new_item_population, (2, 2)))
+
+
+def test_missing_directory_and_manifest(tmp_path):
+    with pytest.raises(PackError, match="no such pack directory"):
+        load_pack(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PackError, match="no manifest"):
+        load_pack(tmp_path / "empty")
+
+
+def test_damaged_arrays_fail_on_checksum(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    data = bytearray((directory / ARRAYS).read_bytes())
+    data[-5] ^= 0xFF
+    (directory / ARRAYS).write_bytes(bytes(data))
+    with pytest.raises(PackError, match=f"{ARRAYS}: checksum mismatch"):
+        load_pack(directory)
+
+
+def test_missing_file_is_named(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    (directory / ITEMS).unlink()
+    with pytest.raises(PackError, match=f"{ITEMS}: missing"):
+        load_pack(directory)
+
+
+def test_other_format_version_is_refused(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["format_version"] = 99
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="format version 99"):
+        load_pack(directory)
+
+
+def test_shape_mismatch_names_the_array(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["n_bases"] = 7
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="array 'features' has shape"):
+        load_pack(directory)
+
+
+def test_manifest_that_is_not_json(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    (directory / MANIFEST).write_bytes(b"\xff\xfe not json")
+    with pytest.raises(PackError, match="not valid JSON"):
+        load_pack(directory)
