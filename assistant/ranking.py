@@ -1,0 +1,287 @@
+r"""Ranking items for a user: coefficients and semantic summary blended, each pick with a reason.
+
+.. math:: \mathrm{score}(i) = c^\top \phi(i) + \beta\, s(i)
+
+with :math:`s` the :func:`~prefchat.assistant.summary.summary_affinity` of the user's summary and
+the coefficients :math:`c` set by the objective:
+
+- ``"prefer"``: :math:`c = m`, the posterior mean: which of these would the user like more (the
+  question the onboarding asked);
+- ``"watch"``: :math:`c = m + \delta`, with the pack's exposure offset :math:`\delta`
+  (:attr:`~prefchat.reward.pack.Pack.watch_prior`): what to recommend from the catalog, where
+  being the kind of item people pick matters as well as liking it.
+
+:math:`\beta` defaults to the pack's validated ``manifest["hyperparameters"]["beta"]`` (0 when
+absent), chosen by :func:`choose_beta` on validation users. Items are the catalog (features from
+the pack) or texts the caller brings (features from
+:meth:`~prefchat.reward.pack.Pack.content_features` of their embeddings). The per-pack matrices are
+computed once (:func:`~prefchat.assistant.summary.descriptor_index`), so ranking 10k items is a
+few matrix-vector products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
+from ..elicitation.posterior import laplace_posterior
+from ..reward.data import TITLE_LENGTH
+from ..reward.pack import Pack
+from .summary import Summary, descriptor_index, summarize, summary_affinity, summary_weights, text_associations
+
+if TYPE_CHECKING:
+    from ..reward.train import ValidationUser
+
+__all__ = ["BETA_MULTIPLIERS", "OBJECTIVES", "Ranked", "choose_beta", "default_beta", "item_scores", "rank"]
+
+OBJECTIVES = ("prefer", "watch")
+BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
+"""The grid of :func:`choose_beta`, in units of the natural scale."""
+WHY_SHARE = 0.1
+"""A reason is given only if it brings at least this share of the item's positive contributions."""
+WHY_AXES = 2
+"""At most this many axes in a reason (plus one summary descriptor)."""
+POPULATION_WORDS = {"popularity": ("popular", "little known"), "quality": ("well rated", "lower rated")}
+"""How a population coordinate reads at its high and low end."""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One recommendation.
+
+    Attributes
+    ----------
+    index : position in the catalog, or in the caller's candidate list
+    item_id : the catalog item id; None for a candidate text
+    title : the item's title, or the start of the candidate text
+    score : :math:`c^\\top \\phi(i) + \\beta s(i)`
+    why : the largest contributions in words, e.g. "drama/documentary side; well rated; matches 'war'"
+    """
+
+    index: int
+    item_id: str | None
+    title: str
+    score: float
+    why: str
+
+
+def default_beta(pack: Pack) -> float:
+    """The pack's validated summary weight, 0 when it records none."""
+    return float(pack.manifest.get("hyperparameters", {}).get("beta", 0.0))
+
+
+@dataclass(frozen=True, eq=False)
+class _Scoring:
+    """Everything a score is made of: ``features @ coef + association @ weights``."""
+
+    features: np.ndarray      # (n, n_bases)
+    coef: np.ndarray          # (n_bases,)
+    association: np.ndarray   # (n, n_descriptors), or (n, 0) when the summary plays no part
+    weights: np.ndarray       # (n_descriptors,) beta * summary weights, or (0,)
+
+    def scores(self) -> np.ndarray:
+        return self.features @ self.coef + self.association @ self.weights
+
+
+def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str) -> _Scoring:
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
+        raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    outside = candidate_embeddings is not None
+    if outside and objective == "watch":
+        raise ValueError("objective 'watch' ranks the catalog (its exposure offset is about catalog items); "
+                         "rank candidate texts with 'prefer'")
+    beta = default_beta(pack) if beta is None else float(beta)
+    if not np.isfinite(beta):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    features = pack.content_features(candidate_embeddings) if outside else pack.features
+    coef = mean + pack.exposure if objective == "watch" else mean
+    weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
+    if not weights.any():
+        return _Scoring(features, coef, np.zeros((len(features), 0)), np.zeros(0))
+    association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
+    return _Scoring(features, coef, association, weights)
+
+
+def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
+                beta: float | None = None, objective: str = "prefer") -> np.ndarray:
+    """Scores of every catalog item (or of every candidate text), as :func:`rank` orders them.
+
+    Returns
+    -------
+    (n_items,) or (n_candidates,)
+    """
+    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective).scores()
+
+
+def rank(
+    pack: Pack,
+    mean: np.ndarray,
+    summary: Summary | None = None,
+    *,
+    candidates: list[str] | None = None,
+    candidate_embeddings: np.ndarray | None = None,
+    k: int = 10,
+    beta: float | None = None,
+    exclude: Sequence[int] = (),
+    objective: str = "prefer",
+    only: Sequence[int] | None = None,
+) -> list[Ranked]:
+    """The ``k`` best items for a user, best first, ties broken by lower index.
+
+    Parameters
+    ----------
+    pack : the pack the coefficients live in
+    mean : (n_bases,) the user's posterior mean
+    summary : the user's semantic summary; None ranks by coefficients alone
+    candidates : texts to rank instead of the catalog, with their ``candidate_embeddings``
+        (n_candidates, d) from the pack's embedding model
+    k : how many to return (fewer when fewer remain)
+    beta : weight of the summary; default :func:`default_beta`
+    exclude : indices (into the catalog, or into ``candidates``) never returned, e.g. the items
+        asked about or rejected
+    objective : "prefer" or "watch" (catalog only), see the module docstring
+    only : indices to rank among (default: all), e.g. a single item to say why it scores as it does
+    """
+    if (candidates is None) != (candidate_embeddings is None):
+        raise ValueError("pass candidates and candidate_embeddings together, or neither")
+    if candidates is not None and len(candidates) != len(candidate_embeddings):
+        raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective)
+    scores = scoring.scores()
+    excluded = _indices(exclude, len(scores), "exclude")
+    if only is not None:
+        excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
+    centre = pack.features.mean(0)
+    ranked = []
+    for i in top_k(scores, k, excluded):
+        i = int(i)
+        axis_terms = scoring.coef * (scoring.features[i] - centre)
+        descriptor_terms = scoring.association[i] * scoring.weights
+        why = _why(pack, axis_terms, scoring.features[i] > centre, descriptor_terms)
+        if candidates is None:
+            item = pack.items[i]
+            ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
+        else:
+            ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why))
+    return ranked
+
+
+def _indices(values: Sequence[int], n: int, name: str) -> np.ndarray:
+    """``values`` as an index array, each in ``0..n-1``."""
+    values = np.asarray(values, dtype=np.intp).reshape(-1)
+    outside = values[(values < 0) | (values >= n)]
+    if outside.size:
+        raise ValueError(f"{name} holds index {outside[0]}, outside 0..{n - 1}")
+    return values
+
+
+def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
+    """Base ``k`` in words at the end an item sits on: "drama/documentary side", "well rated"."""
+    if k < pack.n_learned:
+        axis = pack.axes[k]
+        words = axis.positive if high else axis.negative
+        return f"{'/'.join(words[:2])} side" if words else axis.name
+    name = pack.manifest.get("population_coordinates", [])[k - pack.n_learned]
+    return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
+
+
+def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms: np.ndarray) -> str:
+    r"""The reasons an item scores high, as "; "-joined phrases.
+
+    Axis :math:`k` contributes :math:`c_k (\phi_k(i) - \bar\phi_k)` (relative to the catalog mean),
+    descriptor :math:`j` contributes :math:`\beta w_j z_{ij}`. Up to :data:`WHY_AXES` axes and the
+    best descriptor are named, each only if it brings at least :data:`WHY_SHARE` of the item's
+    positive contributions.
+    """
+    total = axis_terms[axis_terms > 0].sum() + descriptor_terms[descriptor_terms > 0].sum()
+    if total <= 0:
+        return "close to the average on every axis"
+    reasons = []
+    for k in np.argsort(-axis_terms, kind="stable")[:WHY_AXES]:
+        phrase = _axis_phrase(pack, int(k), bool(high[k]))
+        if axis_terms[k] >= WHY_SHARE * total and phrase not in reasons:
+            reasons.append(phrase)
+    if descriptor_terms.size and descriptor_terms.max() >= WHY_SHARE * total:
+        reasons.append(f"matches '{pack.descriptors[int(np.argmax(descriptor_terms))]}'")
+    return "; ".join(reasons)
+
+
+# --------------------------------------------------------------------------- choosing beta
+
+
+def _held_out(user: ValidationUser, scores: np.ndarray) -> tuple[float, float]:
+    """Pairwise accuracy and AUC of ``scores`` on a validation user's EVAL half.
+
+    Ratings: over the unequally rated EVAL items (:func:`pairwise_accuracy`, :func:`pairwise_auc`).
+    Pairs (``eval_items`` of shape (n, 2)): each pair on its own, ties left out.
+    """
+    if user.eval_items.ndim == 1:
+        mine = scores[user.eval_items]
+        return pairwise_accuracy(mine, user.eval_ratings), pairwise_auc(mine, user.eval_ratings)
+    decided = user.eval_ratings != 0.5
+    if not decided.any():
+        return np.nan, np.nan
+    margin = scores[user.eval_items[decided, 0]] - scores[user.eval_items[decided, 1]]
+    won = user.eval_ratings[decided] > 0.5
+    accuracy = float(np.mean(np.where(margin == 0, 0.5, (margin > 0) == won)))
+    return accuracy, roc_auc(margin, won)
+
+
+def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
+                multipliers: Sequence[float] = BETA_MULTIPLIERS) -> tuple[float, list[dict]]:
+    r"""The summary weight :math:`\beta` that ranks validation users' held-out items best.
+
+    For each validation user (:func:`prefchat.reward.train.make_validation_users`: ten explicit
+    answers from a QUERY half, an EVAL half held out): the Laplace posterior from ``pack.prior``,
+    the summary (:func:`~prefchat.assistant.summary.summarize`), and the "prefer" scores
+    :math:`m^\top\phi + \beta s` for every :math:`\beta` of the grid
+
+    .. math:: \beta = \mu \cdot \mathrm{median}_u \frac{\mathrm{sd}_i(m_u^\top \phi(i))}{\mathrm{sd}_i(s_u(i))},
+              \qquad \mu \in \texttt{multipliers}
+
+    (the median over users whose summary is not empty: at :math:`\mu = 1` the two terms spread
+    alike). The chosen :math:`\beta` maximises mean pairwise accuracy plus mean AUC on the EVAL
+    halves; among equals, the smallest.
+
+    Parameters
+    ----------
+    pack : the trained pack (its items index the users' arrays)
+    validation : validation users, never training or test users
+    multipliers : the grid, in units of the natural scale
+
+    Returns
+    -------
+    beta : float
+    table : one dict per multiplier: ``multiplier``, ``beta``, ``pairwise_accuracy``, ``auc``
+        (means over users), ``n_users``
+    """
+    if not validation:
+        raise ValueError("choose_beta needs at least one validation user, got none")
+    prior_mean, prior_cov = pack.prior
+    fits, ratios = [], []
+    for user in validation:
+        answers = list(user.query_pairs)
+        posterior = laplace_posterior(prior_mean, prior_cov, pack.features, answers)
+        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
+        coefficients, affinity = pack.features @ posterior.mean, summary_affinity(pack, summary)
+        if affinity.std() > 0:
+            ratios.append(coefficients.std() / affinity.std())
+        fits.append((user, coefficients, affinity))
+    scale = float(np.median(ratios)) if ratios else 0.0
+    table = []
+    for multiplier in multipliers:
+        beta = multiplier * scale
+        values = np.array([_held_out(user, coefficients + beta * affinity) for user, coefficients, affinity in fits])
+        table.append({"multiplier": float(multiplier), "beta": beta, "pairwise_accuracy": float(np.nanmean(values[:, 0])),
+                      "auc": float(np.nanmean(values[:, 1])), "n_users": int(np.isfinite(values[:, 0]).sum())})
+    best = max(table, key=lambda row: (row["pairwise_accuracy"] + row["auc"], -row["beta"]))
+    return best["beta"], table

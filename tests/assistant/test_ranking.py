@@ -1,0 +1,233 @@
+"""Ranking: blend of coefficients and summary, determinism, exclusions, candidate texts, reasons, beta.
+
+Uses the conversation tests' tiny pack (``pack`` in conftest.py): 60 tagged items whose learned
+features are the content head applied to the embeddings, so catalog texts ranked as candidates
+must score exactly as the catalog items do.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prefchat.assistant.memory import episodic_scores
+from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, item_scores, rank
+from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, summary_affinity
+from prefchat.elicitation.metrics import pairwise_accuracy
+from prefchat.elicitation.posterior import Comparison, KWayChoice, laplace_posterior
+from prefchat.reward.train import ValidationUser
+
+LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)
+
+
+def with_beta(pack, beta):
+    return replace(pack, manifest={**pack.manifest, "hyperparameters": {**pack.manifest["hyperparameters"], "beta": beta}})
+
+
+def along(pack, base, value):
+    """Coefficients that are zero but for ``value`` on ``base``."""
+    coef = np.zeros(pack.n_bases)
+    coef[base] = value
+    return coef
+
+
+# --------------------------------------------------------------------------- order
+
+
+def test_equal_scores_are_ranked_by_index(pack):
+    ranked = rank(pack, np.zeros(pack.n_bases), k=5, beta=0.0)
+    assert [r.index for r in ranked] == [0, 1, 2, 3, 4]
+    assert [r.item_id for r in ranked] == [item.item_id for item in pack.items[:5]]
+    assert all(r.score == 0.0 for r in ranked)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), beta=st.sampled_from([0.0, 0.5, 3.0]))
+def test_ranking_is_the_sorted_scores(pack, seed, beta):
+    mean = np.random.default_rng(seed).normal(size=pack.n_bases)
+    ranked = rank(pack, mean, LIKES_MUSICALS, k=8, beta=beta)
+    scores = item_scores(pack, mean, LIKES_MUSICALS, beta=beta)
+    assert [r.score for r in ranked] == [float(scores[r.index]) for r in ranked]
+    assert [r.index for r in ranked] == sorted(range(pack.n_items), key=lambda i: (-scores[i], i))[:8]
+    assert rank(pack, mean, LIKES_MUSICALS, k=8, beta=beta) == ranked
+
+
+def test_exclude_and_only_are_honoured(pack):
+    mean = along(pack, 0, 1.0)
+    best = [r.index for r in rank(pack, mean, k=6, beta=0.0)]
+    again = [r.index for r in rank(pack, mean, k=3, beta=0.0, exclude=best[:3])]
+    assert again == best[3:6]
+    assert [r.index for r in rank(pack, mean, k=3, beta=0.0, only=[best[5], best[0]])] == [best[0], best[5]]
+    with pytest.raises(ValueError, match="exclude holds index 60"):
+        rank(pack, mean, exclude=[60])
+    with pytest.raises(ValueError, match="only holds index -1"):
+        rank(pack, mean, only=[-1])
+
+
+def test_only_one_item_says_why_it_scores(pack):
+    mean = along(pack, 0, 2.0)
+    worst = int(np.argmin(item_scores(pack, mean, beta=0.0)))
+    (ranked,) = rank(pack, mean, k=3, beta=0.0, only=[worst])
+    assert ranked.index == worst and ranked.why
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def test_default_beta_is_the_packs(pack):
+    mean = np.random.default_rng(1).normal(size=pack.n_bases)
+    tuned = with_beta(pack, 0.3)
+    expected = tuned.features @ mean + 0.3 * summary_affinity(tuned, LIKES_MUSICALS)
+    np.testing.assert_allclose(item_scores(tuned, mean, LIKES_MUSICALS), expected)
+    untuned = replace(pack, manifest={**pack.manifest, "hyperparameters": {}})
+    np.testing.assert_allclose(item_scores(untuned, mean, LIKES_MUSICALS), untuned.features @ mean)
+
+
+def test_watch_adds_the_exposure_offset(pack):
+    exposed = replace(pack, exposure=np.linspace(-1.0, 1.0, pack.n_bases))
+    mean = np.random.default_rng(2).normal(size=pack.n_bases)
+    np.testing.assert_allclose(item_scores(exposed, mean, objective="watch", beta=0.0), exposed.features @ (mean + exposed.exposure))
+    np.testing.assert_allclose(item_scores(exposed, mean, beta=0.0), exposed.features @ mean)
+    with pytest.raises(ValueError, match="'watch' ranks the catalog"):
+        item_scores(exposed, mean, candidate_embeddings=exposed.embeddings[:2], objective="watch")
+
+
+def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
+    vocabulary = replace(pack, manifest={**pack.manifest, "descriptor_source": "vocabulary"})
+    mean = np.random.default_rng(3).normal(size=pack.n_bases)
+    mean[pack.n_learned :] = 0.0  # a text outside the catalog has no popularity or quality of its own
+    texts = [item.text for item in pack.items]
+    as_catalog = rank(vocabulary, mean, LIKES_MUSICALS, k=pack.n_items, beta=2.0)
+    as_texts = rank(vocabulary, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=pack.embeddings, k=pack.n_items, beta=2.0)
+    assert [r.index for r in as_texts] == [r.index for r in as_catalog]
+    np.testing.assert_allclose([r.score for r in as_texts], [r.score for r in as_catalog], atol=1e-9)
+    assert as_texts[0].item_id is None and as_texts[0].title == texts[as_texts[0].index][:60]
+
+
+def test_candidate_texts_use_content_features(pack):
+    mean = np.random.default_rng(4).normal(size=pack.n_bases)
+    embeddings = pack.embeddings[[5, 1, 9]]
+    expected = pack.content_features(embeddings) @ mean + 2.0 * summary_affinity(pack, LIKES_MUSICALS, embeddings)
+    ranked = rank(pack, mean, LIKES_MUSICALS, candidates=["e", "b", "j"], candidate_embeddings=embeddings, k=3, beta=2.0)
+    assert [r.score for r in ranked] == pytest.approx(sorted(expected, reverse=True))
+    assert {r.title for r in ranked} == {"e", "b", "j"}
+
+
+def test_a_correction_lifts_the_stated_descriptor(pack):
+    musical = np.array(["musical" in item.tags for item in pack.items])
+    mean = laplace_posterior(*pack.prior, pack.features, [Comparison(int(np.argmax(musical)), int(np.argmin(musical)), "b")]).mean
+    dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.3, 1.5),), 1, 0)
+    corrected = apply_correction(dislikes, {"musical": 0.5})
+    before = [r.index for r in rank(pack, mean, dislikes, k=pack.n_items, beta=1.0)]
+    after = [r.index for r in rank(pack, mean, corrected, k=pack.n_items, beta=1.0)]
+    assert musical[after[:10]].sum() > musical[before[:10]].sum()
+    position = {"before": np.flatnonzero(musical[before]), "after": np.flatnonzero(musical[after])}
+    assert (position["after"] <= position["before"]).all() and position["after"].mean() < position["before"].mean() - 5
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+@pytest.mark.parametrize("value, end", [(5.0, "positive"), (-5.0, "negative")])
+def test_why_names_the_dominant_axis_at_the_items_end(pack, value, end):
+    (best,) = rank(pack, along(pack, 0, value), k=1, beta=0.0)
+    assert best.why == f"{getattr(pack.axes[0], end)[0]} side"
+
+
+def test_why_names_population_coordinates_and_summary_descriptors(pack):
+    quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
+    (best,) = rank(pack, along(pack, quality, 1.0), k=1, beta=0.0)
+    assert best.why == "well rated"
+    (best,) = rank(pack, along(pack, quality, 0.01), LIKES_MUSICALS, k=1, beta=10.0)
+    assert best.why.endswith("matches 'musical'") and "musical" in pack.items[best.index].tags
+
+
+def test_why_of_an_average_item(pack):
+    (ranked,) = rank(pack, np.zeros(pack.n_bases), k=1, beta=0.0)
+    assert ranked.why == "close to the average on every axis"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": 0}, "k must be a positive integer, got 0"),
+    ({"k": 2.5}, "2.5"),
+    ({"candidates": ["a"]}, "together"),
+    ({"candidates": ["a", "b"], "candidate_embeddings": np.zeros((1, 32))}, "2 candidates but 1"),
+    ({"objective": "buy"}, "'buy'"),
+    ({"beta": float("inf")}, "inf"),
+])
+def test_bad_arguments_are_value_errors(pack, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rank(pack, np.zeros(pack.n_bases), **kwargs)
+
+
+def test_mean_of_the_wrong_shape_is_a_value_error(pack):
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        rank(pack, np.zeros(3))
+
+
+# --------------------------------------------------------------------------- beta
+
+
+def planted_users(pack, n_users=12, seed=5):
+    """Validation users who answer by, and rate their EVAL items by, random true coefficients."""
+    rng = np.random.default_rng(seed)
+    users = []
+    for _ in range(n_users):
+        true = rng.multivariate_normal(*pack.prior)
+        utility = pack.features @ true
+        query, held_out = np.split(rng.permutation(pack.n_items)[:40], 2)
+        pairs = query.reshape(-1, 2)[:10]
+        answers = tuple(Comparison(int(a), int(b), "a" if utility[a] > utility[b] else "b") for a, b in pairs)
+        users.append(ValidationUser(answers, (), held_out, np.round(utility[held_out]), np.empty(0, np.int64)))
+    return users
+
+
+def test_choose_beta_picks_the_best_row_of_its_table(pack):
+    users = planted_users(pack)
+    beta, table = choose_beta(pack, users)
+    assert [row["multiplier"] for row in table] == list(BETA_MULTIPLIERS)
+    assert table[0]["beta"] == 0.0 and table[-1]["beta"] > table[1]["beta"] > 0
+    np.testing.assert_allclose([row["beta"] / row["multiplier"] for row in table[1:]], table[1]["beta"] / BETA_MULTIPLIERS[1])
+    best = max(table, key=lambda row: row["pairwise_accuracy"] + row["auc"])
+    assert beta == best["beta"]
+    posterior_accuracy = np.mean([
+        pairwise_accuracy(pack.features[u.eval_items] @ laplace_posterior(*pack.prior, pack.features, u.query_pairs).mean, u.eval_ratings)
+        for u in users
+    ])
+    assert table[0]["pairwise_accuracy"] == pytest.approx(posterior_accuracy)
+    assert table[0]["n_users"] == len(users)
+
+
+def test_choose_beta_on_pair_data(pack):
+    rng = np.random.default_rng(6)
+    utility = pack.features @ pack.prior_mean
+    users = []
+    for _ in range(4):
+        pairs = rng.permutation(pack.n_items)[:20].reshape(-1, 2)
+        labels = (utility[pairs[:, 0]] > utility[pairs[:, 1]]).astype(float)
+        users.append(ValidationUser((), (), pairs, labels, np.empty(0, np.int64)))
+    beta, table = choose_beta(pack, users)
+    assert beta == 0.0  # no answers, empty summaries: nothing to weigh
+    assert all(row["pairwise_accuracy"] == 1.0 and row["auc"] == 1.0 for row in table)
+    with pytest.raises(ValueError, match="at least one validation user"):
+        choose_beta(pack, [])
+
+
+# --------------------------------------------------------------------------- episodic baseline
+
+
+def test_episodic_scores_replay_winners_minus_losers(pack):
+    e = pack.embeddings.astype(float)
+    scores = episodic_scores(pack, [Comparison(3, 8, "b"), Comparison(1, 2, "tie"), Comparison(4, 5, "skip")])
+    np.testing.assert_allclose(scores, e @ (e[8] - e[3]), rtol=1e-6)
+    assert scores[8] == pytest.approx(1 - e[3] @ e[8]) and scores[3] == pytest.approx(e[3] @ e[8] - 1)
+    kway = episodic_scores(pack, [KWayChoice((0, 6, 9), 6)])
+    np.testing.assert_allclose(kway, e @ (2 * e[6] - e[0] - e[9]), rtol=1e-6)
+    assert not episodic_scores(pack, []).any()
+    with pytest.raises(ValueError, match="outside the 60"):
+        episodic_scores(pack, [Comparison(3, 60, "a")])
