@@ -1,0 +1,89 @@
+"""Reading an answer to "which do you prefer?" from what the user typed.
+
+:func:`parse_answer` maps free text to one of the four answers of a pairwise question:
+
+====== ==================================================================================
+choice what the user may type (any case, with punctuation, whitespace or emoji around)
+====== ==================================================================================
+a      a, 1, one, first, 1st, left, former, "the first one", "option A", "I'd pick A"
+b      b, 2, two, second, 2nd, right, latter, "the right one", "B please"
+tie    both, either, same, tie, equal, "both are fine", "no preference", "doesn't matter"
+skip   skip, pass, neither, "don't know", dunno, idk, "no idea", "not sure", "never heard of them"
+====== ==================================================================================
+
+"neither" is read as a skip: the user has no preference between the two to tell, and neither
+item is asked about again. Anything else (including "a or b") is not an answer: ``None``, and
+the conversation re-asks. Parsing never raises on a str.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["CHOICES", "normalise", "parse_answer"]
+
+CHOICES = ("a", "b", "tie", "skip")
+
+_PHRASES: dict[str, tuple[str, ...]] = {
+    "a": ("a", "1", "one", "first", "1st", "left", "former"),
+    "b": ("b", "2", "two", "second", "2nd", "right", "latter"),
+    "tie": (
+        "both", "either", "same", "tie", "equal", "equally", "either way", "no preference",
+        "doesnt matter", "dont mind", "dont care", "cant decide", "hard to say", "whatever", "same to me",
+    ),
+    "skip": (
+        "skip", "pass", "neither", "none", "dont know", "dont know either", "dont know them", "dunno", "idk",
+        "no idea", "not sure", "unsure", "never heard of them", "never heard of either", "havent seen either",
+        "dont know any", "no clue",
+    ),
+}
+_ANSWERS = {phrase: choice for choice, phrases in _PHRASES.items() for phrase in phrases}
+
+# Words that frame an answer without changing it: "I'd pick the first one, please".
+_FILLERS = frozenset(
+    (
+        "i id ill im would will pick choose chose take prefer go with say guess think probably definitely "
+        "maybe the one ones option choice answer please pls thanks is its are theyre they fine ok okay "
+        "good better great hmm um uh well oh so like"
+    ).split()
+)
+
+_NOT_WORD = re.compile(r"[^\w\s]+")
+
+
+def normalise(text: str) -> str:
+    """Casefolded words of ``text`` separated by single spaces; apostrophes dropped ("don't" -> "dont"),
+    every other character that is not a letter, digit or space (punctuation, emoji) made a space."""
+    folded = text.casefold().replace("'", "").replace("\u2019", "")
+    return " ".join(_NOT_WORD.sub(" ", folded).replace("_", " ").split())
+
+
+def parse_answer(text: str) -> str | None:
+    """The answer ``text`` gives to a pairwise question, or None if it is not one.
+
+    Parameters
+    ----------
+    text : str
+        What the user typed, e.g. ``"The first one!"``, ``"dunno 🤷"``, ``"B"``.
+
+    Returns
+    -------
+    {"a", "b", "tie", "skip"} or None
+
+    Examples
+    --------
+    >>> parse_answer("  The FIRST one! ")
+    'a'
+    >>> parse_answer("both are fine")
+    'tie'
+    >>> parse_answer("I don't know either")
+    'skip'
+    >>> parse_answer("what is this?") is None
+    True
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"an answer must be a str, got {text!r}")
+    words = normalise(text)
+    if words in _ANSWERS:
+        return _ANSWERS[words]
+    return _ANSWERS.get(" ".join(word for word in words.split() if word not in _FILLERS))
