@@ -1,0 +1,198 @@
+r"""What the user means in the chat, recognised without a language model.
+
+Two stages, the first that decides wins:
+
+1. **Patterns** (:data:`PATTERNS`): keyword regular expressions, tried in order. The intents
+   about one item ("why Heat?", "more like Heat", "👍 Heat") need their item named, which only a
+   pattern can cut out of the message; it becomes :attr:`Intent.argument`.
+2. **Similarity** to example phrasings (:data:`EXAMPLES`) of the intents without an argument,
+   embedded with the pack's sentence model: the message goes to the intent of its most similar
+   example if that cosine similarity reaches ``threshold``,
+
+   .. math:: \hat\jmath = \arg\max_j e(\text{message})^\top e(\text{example}_j), \qquad
+             \text{accepted if } e(\text{message})^\top e(\text{example}_{\hat\jmath}) \ge \tau,
+
+   with unit-norm embeddings :math:`e`. Otherwise the intent is ``help``.
+
+Items are found by title with :func:`match_item` (exact, then substring, then :mod:`difflib`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["EXAMPLES", "INTENTS", "PATTERNS", "Intent", "IntentRecognizer", "match_item", "nearest_example", "title_key"]
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+INTENTS = (
+    "why",
+    "more_like",
+    "less_like",
+    "thumbs_up",
+    "thumbs_down",
+    "profile",
+    "correct",
+    "recommend",
+    "undo",
+    "finish",
+    "start_over",
+    "forget",
+    "confirm_forget",
+    "help",
+)
+"""Every intent; those in :data:`ITEM_INTENTS` carry an item reference as their argument,
+``correct`` carries the whole message."""
+
+ITEM_INTENTS = ("why", "more_like", "less_like", "thumbs_up", "thumbs_down")
+
+CONFIRM_FORGET = "yes, forget me"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A recognised intent: its ``name`` (one of :data:`INTENTS`) and its ``argument``
+    (the item as the user wrote it, the correction text, or "")."""
+
+    name: str
+    argument: str = ""
+
+    def __post_init__(self):
+        if self.name not in INTENTS:
+            raise ValueError(f"intent {self.name!r} is not one of {INTENTS}")
+
+
+def _pattern(expression: str) -> re.Pattern[str]:
+    return re.compile(expression, re.IGNORECASE)
+
+
+_ITEM = r"[\s:,-]*[\"'“]?(?P<item>.+?)[\"'”]?[\s?!.]*$"
+_LIKE = r"(?:\w+\s+)?(?:like|similar\s+to)"
+
+PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("confirm_forget", _pattern(r"^\W*yes\W+forget\s+me\W*$")),
+    ("forget", _pattern(r"\b(?:forget\s+(?:about\s+)?me|(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:me|my\s+(?:data|account|profile)|everything))\b")),
+    ("start_over", _pattern(r"\b(?:start\s+(?:over|again|afresh)|restart|begin\s+again|from\s+scratch|redo\s+(?:the\s+)?questions)\b")),
+    ("undo", _pattern(r"^\W*(?:undo|go\s+back|back|change\s+my\s+(?:last\s+)?answer|oops)\W*$")),
+    ("finish", _pattern(r"^\W*(?:finish|stop|done|enough|that'?s\s+enough|show\s+(?:me\s+)?(?:the\s+)?results)\W*$")),
+    ("why", _pattern(r"^\W*why\b(?:\s+(?:did|do|would)\s+you\s+(?:recommend|suggest|pick|choose|show))?(?:\s+(?:is|was))?" + _ITEM)),
+    ("less_like", _pattern(r"\b(?:less|fewer|nothing|no\s+more)\s+" + _LIKE + _ITEM)),
+    ("more_like", _pattern(r"\b(?:more|something|anything|others?|things)\s+" + _LIKE + _ITEM)),
+    ("thumbs_down", _pattern(r"^\W*(?:👎|-1|thumbs?\s*down|downvote|dislike)(?:\s+(?:to|for|on))?" + _ITEM)),
+    ("thumbs_down", _pattern(r"^\s*(?P<item>.+?)\s*(?:👎|-1|:\s*thumbs?\s*down)\s*$")),
+    ("thumbs_up", _pattern(r"^\W*(?:👍|\+1|thumbs?\s*up|upvote)(?:\s+(?:to|for|on))?" + _ITEM)),
+    ("thumbs_up", _pattern(r"^\s*(?P<item>.+?)\s*(?:👍|\+1|:\s*thumbs?\s*up)\s*$")),
+    ("profile", _pattern(r"\b(?:what\s+do\s+you\s+know\s+about\s+me|what\s+have\s+you\s+learn(?:ed|t)|my\s+(?:profile|summary|tastes?|preferences)|describe\s+me|about\s+me|what\s+do\s+i\s+like)\b")),
+    ("correct", _pattern(r"^\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b")),
+    ("correct", _pattern(r"\bi(?:'m|\s+am)?\s+(?:(?:really|actually|do|don'?t|do\s+not|absolutely|kind\s+of|quite)\s+)*(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|not\s+(?:into|a\s+fan\s+of|keen\s+on)|into|a\s+fan\s+of)\b")),
+    ("correct", _pattern(r"\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b")),
+    ("recommend", _pattern(r"\b(?:recommend\w*|suggest\w*|what\s+(?:should|could)\s+i\s+\w+|show\s+me|my\s+(?:picks|list))\b")),
+)
+"""(intent, pattern) in the order they are tried; item patterns capture the group ``item``."""
+
+EXAMPLES: Mapping[str, tuple[str, ...]] = {
+    "profile": (
+        "what do you know about me",
+        "tell me what you have learned about my taste",
+        "summarise my preferences",
+        "what kind of things do I like",
+    ),
+    "recommend": (
+        "give me some recommendations",
+        "what should I try next",
+        "show me what you picked for me",
+        "any suggestions for me",
+    ),
+    "start_over": ("let's start over", "I want to answer the questions again", "reset my answers"),
+    "forget": ("forget me", "delete all my data", "erase everything you know about me"),
+    "help": ("what can you do", "help", "how does this work", "what are my options"),
+}
+"""Example phrasings of the intents that take no argument, for the similarity stage."""
+
+
+def nearest_example(message: np.ndarray, examples: np.ndarray, threshold: float) -> int | None:
+    r"""Row of the example most similar to the message, if similar enough.
+
+    .. math:: \hat\jmath = \arg\max_j\, E_j^\top u, \qquad \text{None unless } E_{\hat\jmath}^\top u \ge \tau
+
+    Parameters
+    ----------
+    message : (d,) unit-norm embedding u
+    examples : (n_examples, d) unit-norm embeddings E
+    threshold : float, :math:`\tau`
+    """
+    similarity = examples @ message
+    best = int(np.argmax(similarity))
+    return best if similarity[best] >= threshold else None
+
+
+class IntentRecognizer:
+    """Callable ``text -> Intent``: patterns first, then similarity to :data:`EXAMPLES`.
+
+    Parameters
+    ----------
+    embed : callable ``list[str] -> (n, d)`` unit-norm array, optional
+        The pack's sentence embedder; without it only the patterns are used. The examples are
+        embedded on first use.
+    threshold : float
+        Least cosine similarity to an example for the similarity stage to decide.
+    """
+
+    def __init__(self, embed: Embed | None = None, threshold: float = 0.55):
+        self.embed = embed
+        self.threshold = threshold
+        self._names = [name for name, phrasings in EXAMPLES.items() for _ in phrasings]
+        self._examples: np.ndarray | None = None
+
+    def __call__(self, text: str) -> Intent:
+        if not isinstance(text, str):
+            raise ValueError(f"a message must be a str, got {text!r}")
+        text = text.strip()
+        for name, pattern in PATTERNS:
+            found = pattern.search(text)
+            if found:
+                if name in ITEM_INTENTS:
+                    return Intent(name, found["item"].strip())
+                return Intent(name, text if name == "correct" else "")
+        if self.embed is None or not text:
+            return Intent("help")
+        if self._examples is None:
+            self._examples = np.asarray(self.embed([p for phrasings in EXAMPLES.values() for p in phrasings]))
+        best = nearest_example(np.asarray(self.embed([text]))[0], self._examples, self.threshold)
+        return Intent("help" if best is None else self._names[best])
+
+
+_YEAR = re.compile(r"\s*\([^()]*\)\s*$")
+_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*),\s*(?P<article>the|a|an)$")
+
+
+def title_key(title: str) -> str:
+    """A title as people say it: casefolded, a trailing "(1995)" dropped, "Matrix, The" -> "the matrix"."""
+    key = _YEAR.sub("", title.casefold()).strip()
+    return _TRAILING_ARTICLE.sub(r"\g<article> \g<rest>", key)
+
+
+def match_item(query: str, titles: Sequence[str], cutoff: float = 0.6) -> int | None:
+    """Index of the title the user meant by ``query``, or None.
+
+    Titles and query are compared by :func:`title_key`, in order: a title equal to the query;
+    among titles containing the query, the one closest to it (:class:`difflib.SequenceMatcher`
+    ratio, the first on ties); else the closest title with ratio at least ``cutoff``
+    (:func:`difflib.get_close_matches`).
+    """
+    query = title_key(query.strip(" \t\"'“”?!."))
+    if not query:
+        return None
+    keys = [title_key(title) for title in titles]
+    if query in keys:
+        return keys.index(query)
+    containing = [i for i, key in enumerate(keys) if query in key]
+    if containing:
+        return max(containing, key=lambda i: (difflib.SequenceMatcher(None, query, keys[i]).ratio(), -i))
+    close = difflib.get_close_matches(query, keys, n=1, cutoff=cutoff)
+    return keys.index(close[0]) if close else None

@@ -1,0 +1,352 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from prefchat.assistant.errors import NoProfile, SessionClosed, WrongPack
+from prefchat.assistant.session import (
+    Conversation,
+    QuestionTurn,
+    ReaskTurn,
+    ReplyTurn,
+    ResultTurn,
+    SessionOptions,
+    reference_features,
+    replay,
+    session_seed,
+)
+from prefchat.elicitation import Comparison, laplace_posterior
+from prefchat.storage import NotFound, open_store
+
+
+def run(conversation, turn, answer):
+    """Answer questions with ``answer(turn)`` until the result; return the question turns and the result."""
+    questions = []
+    while isinstance(turn, QuestionTurn):
+        questions.append(turn)
+        turn = conversation.answer(turn.session_id, answer(turn))
+    return questions, turn
+
+
+def pair(turn):
+    return frozenset((turn.item_a.item_id, turn.item_b.item_id))
+
+
+# --------------------------------------------------------------------------- a whole session
+
+
+def test_scripted_session_of_ten_questions_stores_profile_and_summary(conversation, store, pack, planted, choose):
+    questions, result = run(conversation, conversation.start("alice"), lambda t: choose(planted, t))
+
+    assert [q.position for q in questions] == list(range(1, 11))
+    assert questions[2].progress == "3 of about 10"
+    assert len({pair(q) for q in questions}) == 10, "a pair was asked twice"
+    assert isinstance(result, ResultTurn) and result.user_id == "alice"
+    assert sum(result.counts.values()) == 10 and set(result.counts) <= {"a", "b"}
+    assert len(result.recommendations) == 10
+    asked = {item for q in questions for item in pair(q)}
+    assert not asked & {r.item_id for r in result.recommendations}, "recommended an item it asked about"
+
+    profile = store.get_profile("alice", "tiny", "1")
+    assert profile.n_answers == 10 and profile.counts == result.counts
+    assert profile.mean[0] > 0 > profile.mean[1], "the planted taste was not learned"
+    summary = store.current_summary("alice", "tiny")
+    assert summary.source == "generated" and summary.text == result.summary_text
+    assert store.get_session(result.session_id).state == "finished"
+
+
+def test_the_stored_posterior_is_the_laplace_posterior_of_the_stored_answers(conversation, store, pack, planted, choose):
+    _, result = run(conversation, conversation.start("alice"), lambda t: choose(planted, t))
+    history = store.session_history(result.session_id)
+    answers = [Comparison(pack.index_of(t.question.item_ids[0]), pack.index_of(t.question.item_ids[1]), t.answer.choice)
+               for t in history]
+    expected = laplace_posterior(*pack.prior, pack.features, answers)
+    np.testing.assert_allclose(store.get_profile("alice").mean, expected.mean, atol=1e-9)
+    np.testing.assert_allclose(store.get_profile("alice").cov, expected.cov, atol=1e-9)
+
+
+def test_anonymous_users_get_an_opaque_id(conversation, store):
+    turn = conversation.start()
+    assert len(turn.user_id) == 32 and store.get_user(turn.user_id).id == turn.user_id
+
+
+def test_stops_early_when_no_question_is_informative_but_not_before_the_minimum(pack, store, planted, choose):
+    options = SessionOptions(min_questions=3, max_questions=10, threshold=1e6)  # every question is "uninformative"
+    questions, result = run(Conversation(pack, store, options=options), Conversation(pack, store, options=options)
+                            .start("alice"), lambda t: choose(planted, t))
+    assert len(questions) == 3 and sum(result.counts.values()) == 3
+
+
+# --------------------------------------------------------------------------- undo, finish early, re-ask, skip
+
+
+def test_undo_asks_the_same_question_again_and_the_new_answer_counts(conversation, store, pack):
+    first = conversation.start("alice")
+    second = conversation.answer(first.session_id, "a")
+    conversation.answer(first.session_id, "a")
+    again = conversation.undo(first.session_id)
+    assert again.position == 2 and pair(again) == pair(second)
+    before = conversation.state(first.session_id)
+    assert before.kinds == ("a",)
+    after_b = conversation.answer(first.session_id, "b")
+    assert after_b.position == 3
+    state = conversation.state(first.session_id)
+    assert state.kinds == ("a", "b")
+    assert not np.allclose(state.posterior.mean, before.posterior.mean)
+
+
+def test_undo_with_nothing_to_undo_keeps_the_first_question(conversation):
+    first = conversation.start("alice")
+    assert conversation.undo(first.session_id) == first
+
+
+def test_finish_early_stores_a_profile_of_the_answers_so_far(conversation, store):
+    turn = conversation.start("alice")
+    for choice in ("a", "b", "tie"):
+        turn = conversation.answer(turn.session_id, choice)
+    result = conversation.finish(turn.session_id)
+    assert result.counts == {"a": 1, "b": 1, "tie": 1}
+    assert store.get_profile("alice").n_answers == 3
+    assert conversation.finish(turn.session_id) == result, "finishing twice should give the same result"
+    with pytest.raises(SessionClosed, match=turn.session_id):
+        conversation.answer(turn.session_id, "a")
+
+
+@pytest.mark.parametrize("text", ["what?", "🤷‍♂️", "a or b", "", "tell me more about the first"])
+def test_gibberish_is_reasked_and_counts_as_nothing(conversation, store, text):
+    first = conversation.start("alice")
+    turn = conversation.answer(first.session_id, text)
+    assert isinstance(turn, ReaskTurn) and turn.question == first and "didn't catch" in turn.text
+    assert [t.answer for t in store.session_history(first.session_id)] == [None]
+
+
+def test_free_text_answers_are_stored_with_what_was_typed(conversation, store):
+    first = conversation.start("alice")
+    conversation.answer(first.session_id, "The second one!")
+    answer = store.session_history(first.session_id)[0].answer
+    assert answer.choice == "b" and answer.raw_text == "The second one!" and answer.latency_ms >= 0
+
+
+def test_skipped_items_are_never_asked_again(pack, store):
+    conversation = Conversation(pack, store, options=SessionOptions(min_questions=25, max_questions=25))
+    first = conversation.start("alice")
+    questions, result = run(conversation, conversation.answer(first.session_id, "skip"), lambda t: "a")
+    assert all(not pair(first) & pair(q) for q in questions), "an item the user did not know was asked again"
+    assert result.counts == {"skip": 1, "a": 24}
+    assert store.get_profile("alice").counts["skip"] == 1
+
+
+# --------------------------------------------------------------------------- sessions are kept apart, resumed
+
+
+def test_interleaved_sessions_never_cross(conversation, store, pack, choose):
+    tastes = {"alice": np.eye(pack.n_bases)[0] * 3, "bob": -np.eye(pack.n_bases)[0] * 3}
+    turns = {user: conversation.start(user) for user in tastes}
+    while any(isinstance(t, QuestionTurn) for t in turns.values()):
+        for user, turn in turns.items():
+            if isinstance(turn, QuestionTurn):
+                turns[user] = conversation.answer(turn.session_id, choose(tastes[user], turn))
+    for user, result in turns.items():
+        history = store.session_history(result.session_id)
+        assert len(history) == 10
+        for turn in history:  # every stored answer is the one this user gives
+            a, b = (pack.features[pack.index_of(item)] for item in turn.question.item_ids)
+            assert turn.answer.choice == ("a" if tastes[user] @ (a - b) > 0 else "b")
+    assert store.get_profile("alice").mean[0] > store.get_profile("bob").mean[0]
+
+
+def test_a_reopened_store_resumes_the_session_where_it_was(pack, db_url, choose, planted):
+    with open_store(db_url) as store:
+        conversation = Conversation(pack, store)
+        turn = conversation.start("alice")
+        for _ in range(4):
+            turn = conversation.answer(turn.session_id, choose(planted, turn))
+        before = conversation.state(turn.session_id).posterior
+    with open_store(db_url) as store:
+        resumed = Conversation(pack, store)
+        assert resumed.resume(turn.session_id) == turn
+        after = resumed.state(turn.session_id).posterior
+        np.testing.assert_array_equal(after.mean, before.mean)
+        np.testing.assert_array_equal(after.cov, before.cov)
+
+
+def test_question_choice_is_a_function_of_the_session(pack, store, planted, choose):
+    """A fresh engine picks, from the stored answers alone, the question the first one recorded."""
+    conversation = Conversation(pack, store)
+    turn = conversation.start("alice")
+    for _ in range(5):
+        turn = conversation.answer(turn.session_id, choose(planted, turn))
+    state = conversation.state(turn.session_id)
+    without_pending = dataclasses.replace(state, history=state.history[:-1], pending=None)
+    question = Conversation(pack, store)._select(without_pending)
+    assert tuple(pack.items[i].item_id for i in question.items) == (turn.item_a.item_id, turn.item_b.item_id)
+
+
+def test_session_seed_is_stable_and_differs_between_sessions():
+    assert session_seed("abc") == session_seed("abc") != session_seed("abd")
+    assert 0 <= session_seed("abc") < 2**64
+
+
+def test_a_session_of_another_pack_is_refused(conversation, store):
+    session = store.start_session(store.create_user("carol").id, "other-pack", "1")
+    with pytest.raises(WrongPack, match="other-pack"):
+        conversation.answer(session.id, "a")
+
+
+def test_unknown_session_is_not_found(conversation):
+    with pytest.raises(NotFound, match="nope"):
+        conversation.answer("nope", "a")
+
+
+# --------------------------------------------------------------------------- grouped items
+
+
+def test_grouped_packs_ask_within_a_group_and_show_its_prompt(pack, store):
+    groups = [i // 6 for i in range(pack.n_items)]
+    grouped = dataclasses.replace(pack, manifest={**pack.manifest, "groups": groups})
+    conversation = Conversation(grouped, store)
+    questions, _ = run(conversation, conversation.start("alice"), lambda t: "a")
+    for q in questions:
+        a, b = (grouped.index_of(card.item_id) for card in (q.item_a, q.item_b))
+        assert groups[a] == groups[b]
+        assert q.prompt == q.item_a.title
+
+
+# --------------------------------------------------------------------------- chat after onboarding
+
+
+@pytest.fixture
+def onboarded(conversation, planted, choose):
+    """alice, after ten answers."""
+    return run(conversation, conversation.start("alice"), lambda t: choose(planted, t))[1]
+
+
+def test_say_during_onboarding_answers_undoes_and_reasks(conversation, store):
+    first = conversation.start("alice")
+    second = conversation.say(first.session_id, "the first one")
+    assert second.position == 2
+    assert conversation.say("alice", "undo") == first
+    assert isinstance(conversation.say("alice", "more like Golden Garden"), ReaskTurn)
+    assert isinstance(conversation.say("alice", "done"), ResultTurn)
+
+
+def test_feedback_is_stored_as_evidence_and_moves_the_profile(conversation, store, pack, onboarded):
+    before = store.get_profile("alice")
+    item = pack.index_of("m020")
+    reference = pack.features.mean(axis=0)
+    reply = conversation.say("alice", f"more like {pack.items[item].title}")
+    assert isinstance(reply, ReplyTurn) and reply.intent == "more_like" and len(reply.recommendations) == 10
+    after = store.get_profile("alice")
+    assert after.version == before.version + 1 and after.counts["more_like"] == 1
+    margin = pack.features[item] - reference
+    assert after.mean @ margin > before.mean @ margin, "'more like' did not raise the item against the average"
+    feedback = store.session_history(onboarded.session_id)[-1]
+    assert feedback.question.item_ids == ("m020",) and feedback.answer.kind == "more_like"
+
+    conversation.say("alice", f"👎 {pack.items[item].title}")
+    assert store.get_profile("alice").mean @ margin < after.mean @ margin
+
+
+def test_why_names_the_item_and_its_reasons(conversation, onboarded):
+    reply = conversation.say("alice", "why Crimson Garden?")
+    assert reply.intent == "why" and reply.recommendations[0].title == "Crimson Garden"
+    assert reply.text.startswith("Crimson Garden: ")
+    assert "could not find" in conversation.say("alice", "why Zzyzx Qwerty?").text
+
+
+def test_profile_question_returns_the_summary(conversation, store, onboarded):
+    reply = conversation.say("alice", "What do you know about me?")
+    assert reply.intent == "profile" and reply.text == store.current_summary("alice", "tiny").text
+
+
+def test_correction_creates_a_new_summary_version_and_changes_the_ranking(conversation, store, pack, onboarded):
+    musicals = {item.item_id for item in pack.items if "musical" in item.tags}
+
+    def musical_places(ranked):
+        return np.mean([place for place, r in enumerate(ranked) if r.item_id in musicals])
+
+    before = conversation.recommend("alice", k=pack.n_items)
+    reply = conversation.say("alice", "actually I love musicals")
+    assert reply.intent == "correct" and "musical" in reply.text
+    history = store.summary_history("alice", "tiny")
+    assert [s.source for s in history] == ["generated", "edited"]
+    assert history[0].superseded_at is not None and history[1].superseded_at is None
+    after = conversation.recommend("alice", k=pack.n_items)
+    assert [r.item_id for r in after[:10]] != [r.item_id for r in before[:10]]
+    assert musical_places(after) < musical_places(before), "musicals did not move up"
+
+
+def test_a_correction_naming_no_known_taste_changes_nothing(conversation, store, onboarded):
+    reply = conversation.say("alice", "actually I love quantum chromodynamics")
+    assert "could not tell" in reply.text
+    assert len(store.summary_history("alice", "tiny")) == 1
+
+
+def test_start_over_begins_a_new_session(conversation, store, onboarded):
+    turn = conversation.say("alice", "start over")
+    assert isinstance(turn, QuestionTurn) and turn.position == 1 and turn.session_id != onboarded.session_id
+
+
+def test_forget_me_needs_confirmation_then_deletes_everything(conversation, store, onboarded):
+    assert "yes, forget me" in conversation.say("alice", "forget me").text
+    assert conversation.say("alice", "recommend").intent == "recommend", "confirmation must follow at once"
+    assert store.export_user("alice")["user"]["id"] == "alice"
+    conversation.say("alice", "please forget me")
+    reply = conversation.say("alice", "Yes, forget me")
+    assert reply.intent == "confirm_forget"
+    with pytest.raises(NotFound):
+        store.export_user("alice")
+
+
+def test_unrecognised_messages_get_help(conversation, onboarded):
+    reply = conversation.say("alice", "hello there")
+    assert reply.intent == "help" and "why <title>" in reply.text
+
+
+def test_a_user_without_a_profile_is_told_to_start(conversation, store):
+    assert "start over" in conversation.say("newcomer", "recommend").text
+    with pytest.raises(NotFound, match="newcomer"):
+        conversation.recommend("newcomer")
+    store.create_user("newcomer")
+    with pytest.raises(NoProfile, match="newcomer"):
+        conversation.recommend("newcomer")
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_reference_features_append_the_catalog_mean():
+    features = np.array([[1.0, 0.0], [3.0, 2.0]])
+    np.testing.assert_array_equal(reference_features(features), [[1, 0], [3, 2], [2, 1]])
+
+
+def test_replay_maps_answers_and_feedback_and_drops_unknown_items(conversation, store):
+    session = store.start_session(store.create_user("dora").id, "tiny", "1")
+    store.record_answer(store.record_question(session.id, ["m001", "m002"]).id, "tie")
+    store.record_answer(store.record_question(session.id, ["m003", "gone"]).id, "a")
+    store.record_feedback(session.id, "m004", "thumbs_down")
+    store.record_question(session.id, ["m005", "m006"])
+    answers, kinds, pending = replay(store.session_history(session.id), conversation.index, 60)
+    assert answers == (Comparison(1, 2, "tie"), Comparison(4, 60, "b"))
+    assert kinds == ("tie", "thumbs_down")
+    assert pending.question.item_ids == ("m005", "m006")
+
+
+@pytest.mark.parametrize(
+    "options, name",
+    [
+        (dict(strategy="psychic"), "psychic"),
+        (dict(min_questions=5, max_questions=3), "3"),
+        (dict(threshold=-1.0), "-1.0"),
+        (dict(pool_size=0), "pool_size"),
+    ],
+)
+def test_session_options_name_the_bad_value(options, name):
+    with pytest.raises(ValueError, match=name):
+        SessionOptions(**options)
+
+
+def test_session_options_round_trip_through_stored_settings():
+    options = SessionOptions(min_questions=2, max_questions=4, strategy="bald")
+    stored = {**dataclasses.asdict(options), "migrated_from": "abc"}
+    assert SessionOptions.from_settings(stored) == options
