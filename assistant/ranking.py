@@ -113,6 +113,9 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
                 beta: float | None = None, objective: str = "prefer") -> np.ndarray:
     """Scores of every catalog item (or of every candidate text), as :func:`rank` orders them.
 
+    Parameters are those of :func:`rank`; ``candidate_embeddings`` (n_candidates, d) scores texts
+    outside the catalog.
+
     Returns
     -------
     (n_items,) or (n_candidates,)

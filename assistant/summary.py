@@ -44,6 +44,7 @@ strongest descriptors of at least medium confidence and :math:`|a_j| \ge` :data:
 from __future__ import annotations
 
 import math
+import operator
 import re
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -157,8 +158,13 @@ class Summary:
     def __post_init__(self):
         for name in ("n_answers", "n_skipped"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
+            try:
+                count = operator.index(value)
+            except TypeError:
+                count = -1
+            if count < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            object.__setattr__(self, name, count)
         names = [w.descriptor for w in self.weights]
         if len(set(names)) != len(names):
             raise ValueError(f"a summary names each descriptor once, got {names}")
@@ -446,6 +452,7 @@ FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its
                     "too", "just", "any", "some", "all", "do", "does", "am", "is", "are", "be", "would", "should",
                     "thanks", "thank", "lot", "lots", "big", "huge", "kind", "sort", "things", "stuff", "anymore"})
 CONJUNCTIONS = frozenset({"and", "or", "&", "plus"})
+NOT_CONTENT = LIKE | DISLIKE | NEGATIONS | FILLER
 _TOKEN = re.compile(r"[a-z0-9&]+(?:[-'][a-z0-9]+)*")
 _CLAUSE = re.compile(r"[,;.!?]+|\bbut\b")
 _NEGATED = re.compile(r"^(?:no|not|non|without)[\s-]+(.+)$")
@@ -469,7 +476,7 @@ def _phrases(tokens: list[str]) -> list[str]:
             if current:
                 phrases.append(" ".join(current))
             current = []
-        elif token not in LIKE | DISLIKE | NEGATIONS | FILLER:
+        elif token not in NOT_CONTENT:
             current.append(token)
     return phrases
 

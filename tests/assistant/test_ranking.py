@@ -88,7 +88,8 @@ def test_default_beta_is_the_packs(pack):
 def test_watch_adds_the_exposure_offset(pack):
     exposed = replace(pack, exposure=np.linspace(-1.0, 1.0, pack.n_bases))
     mean = np.random.default_rng(2).normal(size=pack.n_bases)
-    np.testing.assert_allclose(item_scores(exposed, mean, objective="watch", beta=0.0), exposed.features @ (mean + exposed.exposure))
+    watch = item_scores(exposed, mean, objective="watch", beta=0.0)
+    np.testing.assert_allclose(watch, exposed.features @ (mean + exposed.exposure))
     np.testing.assert_allclose(item_scores(exposed, mean, beta=0.0), exposed.features @ mean)
     with pytest.raises(ValueError, match="'watch' ranks the catalog"):
         item_scores(exposed, mean, candidate_embeddings=exposed.embeddings[:2], objective="watch")
@@ -100,7 +101,8 @@ def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
     mean[pack.n_learned :] = 0.0  # a text outside the catalog has no popularity or quality of its own
     texts = [item.text for item in pack.items]
     as_catalog = rank(vocabulary, mean, LIKES_MUSICALS, k=pack.n_items, beta=2.0)
-    as_texts = rank(vocabulary, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=pack.embeddings, k=pack.n_items, beta=2.0)
+    as_texts = rank(vocabulary, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=pack.embeddings,
+                    k=pack.n_items, beta=2.0)
     assert [r.index for r in as_texts] == [r.index for r in as_catalog]
     np.testing.assert_allclose([r.score for r in as_texts], [r.score for r in as_catalog], atol=1e-9)
     assert as_texts[0].item_id is None and as_texts[0].title == texts[as_texts[0].index][:60]
@@ -195,10 +197,8 @@ def test_choose_beta_picks_the_best_row_of_its_table(pack):
     np.testing.assert_allclose([row["beta"] / row["multiplier"] for row in table[1:]], table[1]["beta"] / BETA_MULTIPLIERS[1])
     best = max(table, key=lambda row: row["pairwise_accuracy"] + row["auc"])
     assert beta == best["beta"]
-    posterior_accuracy = np.mean([
-        pairwise_accuracy(pack.features[u.eval_items] @ laplace_posterior(*pack.prior, pack.features, u.query_pairs).mean, u.eval_ratings)
-        for u in users
-    ])
+    means = [laplace_posterior(*pack.prior, pack.features, u.query_pairs).mean for u in users]
+    posterior_accuracy = np.mean([pairwise_accuracy(pack.features[u.eval_items] @ m, u.eval_ratings) for u, m in zip(users, means)])
     assert table[0]["pairwise_accuracy"] == pytest.approx(posterior_accuracy)
     assert table[0]["n_users"] == len(users)
 

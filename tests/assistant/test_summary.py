@@ -172,10 +172,13 @@ def test_counts_and_top_are_checked(planted_pack):
         summarize(planted_pack, planted_pack.prior_mean, planted_pack.prior_cov, -1, 0)
     with pytest.raises(ValueError, match="top"):
         summarize(planted_pack, planted_pack.prior_mean, planted_pack.prior_cov, 1, 0, top=0)
+    numpy_counts = summarize(planted_pack, planted_pack.prior_mean, planted_pack.prior_cov, np.int64(1), np.int64(0))
+    assert type(numpy_counts.n_answers) is int and numpy_counts.text.endswith("(1 answer).")
 
 
 def test_confidence_levels():
-    assert [confidence_level(c) for c in (0.0, 0.99, 1.0, 1.99, 2.0, math.inf)] == ["low", "low", "medium", "medium", "high", STATED]
+    levels = [confidence_level(c) for c in (0.0, 0.99, 1.0, 1.99, 2.0, math.inf)]
+    assert levels == ["low", "low", "medium", "medium", "high", STATED]
 
 
 def test_descriptor_weights_are_checked():
