@@ -41,6 +41,8 @@ def _print_training_report(pack) -> None:
         print(f"  population model      {report['pairwise_accuracy_population_model']:.4f}")
         print(f"  mean rating baseline  {report['pairwise_accuracy_mean_rating']:.4f}")
         print(f"  popularity (count)    {report['pairwise_accuracy_popularity_count']:.4f}")
+        paired = report["population_minus_mean_rating"]
+        print(f"  population - mean rating, paired: {paired['mean_diff']:+.4f} (95% CI {paired['ci95'][0]:+.4f} .. {paired['ci95'][1]:+.4f})")
     for axis in pack.axes[:6]:
         print(f"  axis {axis.index}: + {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}")
     print(f"took {m['metrics']['seconds_total']:.1f} s (embedding {m['metrics']['seconds_embedding']:.1f} s)")

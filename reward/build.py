@@ -81,7 +81,11 @@ def choose_hyperparameters(search, fixed_bases: int | None, has_ratings: bool):
 
 
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
-    """Zero-answer pairwise accuracy on test users' ratings: population model vs popularity."""
+    """Zero-answer pairwise accuracy on test users' ratings: population model vs popularity.
+
+    Also the paired per-user difference (population model minus mean-rating baseline) with
+    a 95% normal-approximation confidence interval.
+    """
     population, by_mean, by_count = [], [], []
     population_scores = features @ prior_mean
     for u in test_users:
@@ -92,11 +96,16 @@ def test_report(features, prior_mean, quality, popularity, data: Interactions, t
         population.append(pairwise_accuracy(population_scores[items], values))
         by_mean.append(pairwise_accuracy(quality[items], values))
         by_count.append(pairwise_accuracy(popularity[items], values))
+    if not population:
+        return {"n_test_users": 0}
+    diff = np.array(population) - np.array(by_mean)
+    half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     return {
         "n_test_users": len(population),
-        "pairwise_accuracy_population_model": float(np.mean(population)) if population else None,
-        "pairwise_accuracy_mean_rating": float(np.mean(by_mean)) if by_mean else None,
-        "pairwise_accuracy_popularity_count": float(np.mean(by_count)) if by_count else None,
+        "pairwise_accuracy_population_model": float(np.mean(population)),
+        "pairwise_accuracy_mean_rating": float(np.mean(by_mean)),
+        "pairwise_accuracy_popularity_count": float(np.mean(by_count)),
+        "population_minus_mean_rating": {"mean_diff": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)]},
     }
 
 
@@ -181,6 +190,7 @@ def build_pack(
         "population_coordinates": coordinates,
         "descriptor_source": source,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
+        "group_names": list(dataset.items.group_names),
         "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "validation_answers": VALIDATION_ANSWERS},
         "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()}},
         "metrics": {

@@ -243,6 +243,7 @@ class Items:
     item_ids, texts, titles : (n_items,) StringDType arrays
     tags : n_items tuples of descriptors
     groups : (n_items,) int64 group codes, or None when all items may be compared
+    group_names : the group value of each code (shown as the question both items answer)
     """
 
     item_ids: np.ndarray
@@ -250,6 +251,7 @@ class Items:
     titles: np.ndarray
     tags: tuple[tuple[str, ...], ...]
     groups: np.ndarray | None = None
+    group_names: tuple[str, ...] = ()
 
     @property
     def n_items(self) -> int:
@@ -336,8 +338,8 @@ def load_items(path: str | Path) -> Items:
     titles = table["title"] if "title" in table else [""] * table.n_rows
     titles = [title or text[:TITLE_LENGTH] for title, text in zip(titles, texts)]
     tags = tuple(_split_tags(cell) for cell in table.columns.get("tags", [""] * table.n_rows))
-    groups = _factorize(table.nonempty("group"))[0] if "group" in table else None
-    return Items(item_ids, np.array(texts, dtype=STRING), np.array(titles, dtype=STRING), tags, groups)
+    groups, group_names = _factorize(table.nonempty("group")) if "group" in table else (None, [])
+    return Items(item_ids, np.array(texts, dtype=STRING), np.array(titles, dtype=STRING), tags, groups, tuple(str(g) for g in group_names))
 
 
 def _split_tags(cell: str) -> tuple[str, ...]:

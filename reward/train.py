@@ -338,7 +338,7 @@ def fit(
     seed: int = 0,
     max_epochs: int = 30,
     patience: int = 3,
-    batch_size: int = 4096,
+    steps_per_epoch: int = 50,
     learning_rate: float = 0.01,
 ) -> FitResult:
     """Fit features and the training users' coefficients; keep the best validation epoch.
@@ -350,7 +350,19 @@ def fit(
     population : (n_items, P) fixed population coordinates (P may be 0)
     train_users : user indices to fit
     validation_users : held-out users scored by :func:`validation_score` after every epoch
+    steps_per_epoch : minibatches per epoch; the batch size follows from the number of pairs
     """
+    threads = torch.get_num_threads()
+    # The steps are small dense products: handing them to a thread pool costs more than it
+    # saves (4x slower with two threads on a busy 2-core machine), so fit single-threaded.
+    torch.set_num_threads(1)
+    try:
+        return _fit(data, embeddings, population, train_users, validation_users, hyper, seed, max_epochs, patience, steps_per_epoch, learning_rate)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(data, embeddings, population, train_users, validation_users, hyper, seed, max_epochs, patience, steps_per_epoch, learning_rate) -> FitResult:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = data.subset(train_users)
@@ -385,13 +397,13 @@ def fit(
     optimizer = torch.optim.Adam([weight, residual, coef, exposure], lr=learning_rate)
     sampler = PairSampler(train, hyper.implicit_weight)
 
-    def features_of(items: torch.Tensor) -> torch.Tensor:
-        learned = emb_t[items] @ weight + residual[items] * seen_t[items]
-        return torch.cat([learned, pop_t[items]], dim=1)
+    def feature_table() -> torch.Tensor:
+        """phi of every catalog item, (n_items, n_bases): one matmul per step, then gathers."""
+        return torch.cat([emb_t @ weight + residual * seen_t, pop_t], dim=1)
 
     def all_features() -> np.ndarray:
         with torch.no_grad():
-            return features_of(torch.arange(data.n_items)).double().numpy()
+            return feature_table().double().numpy()
 
     def snapshot() -> tuple[np.ndarray, ...]:
         return tuple(p.detach().double().numpy().copy() for p in (coef, weight, exposure))
@@ -408,13 +420,15 @@ def fit(
         user, a, b, label, w, implicit = (torch.as_tensor(x) for x in sampler.sample(rng))
         label, w, implicit = label.float(), w.float(), implicit.float()
         n = len(user)
+        batch_size = max(256, -(-n // steps_per_epoch))
         total = 0.0
         for lo in range(0, n, batch_size):
             sl = slice(lo, lo + batch_size)
             ub, ab, bb = user[sl], a[sl], b[sl]
+            table = feature_table()
             # Implicit pairs ("watched over not watched") add the shared exposure offset.
             user_coef = coef[ub] + implicit[sl, None] * exposure
-            margins = (user_coef * (features_of(ab) - features_of(bb))).sum(1)
+            margins = (user_coef * (table[ab] - table[bb])).sum(1)
             loss = pairwise_logistic_loss(margins, label[sl], w[sl])
             penalty = (coef[ub] ** 2).sum(1).mean() + ((residual[ab] ** 2).sum(1) + (residual[bb] ** 2).sum(1)).mean()
             penalty = penalty + (weight**2).sum() * len(ub) / n

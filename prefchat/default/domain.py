@@ -256,7 +256,8 @@ def response_title(prompt_text: str, answer_number: int) -> str:
 def write_training_csvs(domain: Domain, out_dir: str | Path, population: Population) -> tuple[Path, Path]:
     """Write the generic prefchat training input for the *training* prompts only.
 
-    ``items.csv`` has columns ``item_id,text,title,tags,group`` (tags empty, group = prompt id):
+    ``items.csv`` has columns ``item_id,text,title,tags,group`` (tags empty, group = the prompt
+    text, which the chat shows above the two answers):
     the style annotations are never written. ``pairs.csv`` has columns
     ``user_id,item_a,item_b,choice`` with choice ``a``, ``b`` or ``tie``; "don't know"
     answers (``skip``) produce no row.
@@ -285,7 +286,7 @@ def write_training_csvs(domain: Domain, out_dir: str | Path, population: Populat
             prompt = domain.prompts[p]
             for k, r in enumerate(domain.responses_of(p), start=1):
                 writer.writerow(
-                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, k), "", prompt.prompt_id]
+                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, k), "", prompt.text]
                 )
     pairs_path = out_dir / "pairs.csv"
     with open(pairs_path, "w", encoding="utf-8", newline="") as handle:

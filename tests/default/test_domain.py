@@ -149,7 +149,7 @@ def test_items_csv_has_texts_of_training_prompts_and_no_annotations(domain, popu
         r = domain.index_of(item_id)
         prompt = domain.prompts[domain.group[r]]
         assert text == domain.texts[r], "the text is written verbatim, nothing appended"
-        assert tags == "" and group == prompt.prompt_id and not prompt.heldout
+        assert tags == "" and group == prompt.text and not prompt.heldout
         assert title.startswith(response_title(prompt.text, 1)[: -len(" (answer 1)")])
 
 

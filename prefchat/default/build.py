@@ -1,0 +1,71 @@
+"""Build the embedded default pack, "assistant styles", from files inside prefchat.
+
+The pack is trained like any other (``prefchat train``) on the responses' TEXT and the
+SIMULATED population's choices; the style annotations are never features. It is built on
+first use into ``$PREFCHAT_HOME/packs/default`` and rebuilt when its sources change: the
+prompt files, the simulation settings, the embedding model or prefchat's version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from ..reward.build import build_pack
+from ..reward.data import load_dataset
+from ..reward.featurize import model_checksum
+from ..reward.pack import PackError, load_pack
+from ..settings import Settings
+from .domain import PROMPTS_DIR, load_domain, write_training_csvs
+from .population import simulate_population
+
+NAME = "default"
+N_USERS = 1200
+PAIRS_PER_USER = 40
+SEED = 0
+
+
+def source_digest(model: str) -> str:
+    """SHA-256 over everything the default pack is built from."""
+    from .. import __version__
+
+    digest = hashlib.sha256(f"{__version__}|{N_USERS}|{PAIRS_PER_USER}|{SEED}|{model_checksum(model)}".encode())
+    for path in sorted(PROMPTS_DIR.glob("*.json")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_default_pack(out: Path, model: str, cache_dir: Path | None, progress: bool = False):
+    """Simulate the population, write the training files and train the pack into ``out``."""
+    domain = load_domain()
+    population = simulate_population(domain, n_users=N_USERS, pairs_per_user=PAIRS_PER_USER, seed=SEED)
+    with tempfile.TemporaryDirectory(prefix="prefchat-default-") as work:
+        items, pairs = write_training_csvs(domain, work, population)
+        dataset = load_dataset(items, pairs=pairs)
+        return build_pack(
+            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary="styles", progress=progress,
+            provenance={
+                "domain": "assistant styles (written for prefchat)",
+                "population": population.provenance(),
+                "heldout_prompts": [domain.prompts[p].prompt_id for p in domain.heldout_prompts],
+                "source_digest": source_digest(model),
+            },
+        )
+
+
+def ensure_default_pack(settings: Settings, progress: bool = True) -> Path:
+    """Directory of an up-to-date default pack, building it (well under a minute) if needed."""
+    out = settings.packs_dir / NAME
+    wanted = source_digest(settings.embedding_model)
+    try:
+        if load_pack(out).manifest["data"].get("source_digest") == wanted:
+            return out
+    except (PackError, KeyError, json.JSONDecodeError):
+        pass
+    if progress:
+        print(f"building the default pack in {out} (first run only) ...", flush=True)
+    build_default_pack(out, settings.embedding_model, settings.cache_dir, progress=False)
+    return out
