@@ -288,3 +288,13 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
                       "auc": float(np.nanmean(values[:, 1])), "n_users": int(np.isfinite(values[:, 0]).sum())})
     best = max(table, key=lambda row: (row["pairwise_accuracy"] + row["auc"], -row["beta"]))
     return best["beta"], table
+
+
+def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
+    """The ranking's settings for a new pack: ``({"beta": ...}, {"beta": table})``.
+
+    Passed as ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in
+    the pack's manifest (hyperparameters and selection table).
+    """
+    beta, table = choose_beta(pack, validation)
+    return {"beta": beta}, {"beta": table}

@@ -13,6 +13,7 @@ from .settings import Settings
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from .assistant.ranking import calibrate
     from .reward.build import build_pack
     from .reward.data import load_dataset
 
@@ -22,7 +23,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary,
         provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
-        progress=not args.quiet,
+        progress=not args.quiet, calibrate=calibrate,
     )
     _print_training_report(pack)
     return 0
@@ -33,7 +34,8 @@ def _print_training_report(pack) -> None:
     h = m["hyperparameters"]
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, K={pack.n_learned} learned bases "
           f"+ {len(m['population_coordinates'])} population coordinates")
-    print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} prior_scale={h['prior_scale']}")
+    print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} "
+          f"prior_scale={h['prior_scale']} beta={h.get('beta')}")
     print(f"users: {len(m['split']['train'])} train, {len(m['split']['validation'])} validation, {len(m['split']['test'])} test; skipped: {m['data']['skipped']}")
     report = m["metrics"].get("test_zero_answers") or {}
     if report:

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -122,8 +123,14 @@ def build_pack(
     vocabulary: str = "styles",
     provenance: dict | None = None,
     progress: bool = False,
+    calibrate: Callable[[Pack, list], tuple[dict, dict]] | None = None,
 ) -> Pack:
-    """Train a pack on ``dataset`` and save it to ``out``; see the module docstring."""
+    """Train a pack on ``dataset`` and save it to ``out``; see the module docstring.
+
+    ``calibrate(pack, validation_users) -> (hyperparameters, selection)`` chooses settings of
+    the layers above (the assistant's summary weight ``beta``) on the same validation users;
+    both dicts are merged into the manifest before it is saved.
+    """
     started = time.perf_counter()
     items = [Item(str(i), str(t), str(x), tuple(g)) for i, t, x, g in zip(
         dataset.items.item_ids.tolist(), dataset.items.titles.tolist(), dataset.items.texts.tolist(), dataset.items.tags)]
@@ -229,5 +236,9 @@ def build_pack(
         axes=axes,
         manifest=manifest,
     )
+    if calibrate is not None:
+        chosen, table = calibrate(pack, validation)
+        manifest["hyperparameters"].update(chosen)
+        manifest["selection"].update(table)
     save_pack(pack, out)
     return pack

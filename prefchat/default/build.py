@@ -13,6 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from ..assistant.ranking import calibrate
 from ..reward.build import build_pack
 from ..reward.data import load_dataset
 from ..reward.featurize import model_checksum
@@ -46,7 +47,7 @@ def build_default_pack(out: Path, model: str, cache_dir: Path | None, progress: 
         items, pairs = write_training_csvs(domain, work, population)
         dataset = load_dataset(items, pairs=pairs)
         return build_pack(
-            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary="styles", progress=progress,
+            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary="styles", progress=progress, calibrate=calibrate,
             provenance={
                 "domain": "assistant styles (written for prefchat)",
                 "population": population.provenance(),
