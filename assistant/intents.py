@@ -26,7 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EXAMPLES", "INTENTS", "PATTERNS", "Intent", "IntentRecognizer", "match_item", "nearest_example", "title_key"]
+__all__ = [
+    "EXAMPLES",
+    "INTENTS",
+    "PATTERNS",
+    "Intent",
+    "IntentRecognizer",
+    "match_item",
+    "nearest_example",
+    "title_key",
+]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -71,27 +80,42 @@ def _pattern(expression: str) -> re.Pattern[str]:
     return re.compile(expression, re.IGNORECASE)
 
 
-_ITEM = r"[\s:,-]*[\"'“]?(?P<item>.+?)[\"'”]?[\s?!.]*$"
+_ITEM = r"[\s:,-]*[\"'“]?(?P<item>.+?)[\"'”]?(?:,?\s+please)?[\s?!.]*$"
 _LIKE = r"(?:\w+\s+)?(?:like|similar\s+to)"
+
+_CUE = r"(?:(?:really|actually|do|don'?t|do\s+not|absolutely|kind\s+of|quite)\s+)*"
+_TASTE = r"(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|(?:not\s+)?(?:into|a\s+fan\s+of|keen\s+on))"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("confirm_forget", _pattern(r"^\W*yes\W+forget\s+me\W*$")),
-    ("forget", _pattern(r"\b(?:forget\s+(?:about\s+)?me|(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:me|my\s+(?:data|account|profile)|everything))\b")),
-    ("start_over", _pattern(r"\b(?:start\s+(?:over|again|afresh)|restart|begin\s+again|from\s+scratch|redo\s+(?:the\s+)?questions)\b")),
+    ("forget", _pattern(
+        r"\b(?:forget\s+(?:about\s+)?me"
+        r"|(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:me|my\s+(?:data|account|profile)|everything))\b"
+    )),
+    ("start_over", _pattern(
+        r"\b(?:start\s+(?:over|again|afresh)|restart|begin\s+again|from\s+scratch|redo\s+(?:the\s+)?questions)\b"
+    )),
     ("undo", _pattern(r"^\W*(?:undo|go\s+back|back|change\s+my\s+(?:last\s+)?answer|oops)\W*$")),
     ("finish", _pattern(r"^\W*(?:finish|stop|done|enough|that'?s\s+enough|show\s+(?:me\s+)?(?:the\s+)?results)\W*$")),
-    ("why", _pattern(r"^\W*why\b(?:\s+(?:did|do|would)\s+you\s+(?:recommend|suggest|pick|choose|show))?(?:\s+(?:is|was))?" + _ITEM)),
+    ("why", _pattern(
+        r"^\W*why\b(?:\s+(?:did|do|would)\s+you\s+(?:recommend|suggest|pick|choose|show))?(?:\s+(?:is|was))?" + _ITEM
+    )),
     ("less_like", _pattern(r"\b(?:less|fewer|nothing|no\s+more)\s+" + _LIKE + _ITEM)),
     ("more_like", _pattern(r"\b(?:more|something|anything|others?|things)\s+" + _LIKE + _ITEM)),
     ("thumbs_down", _pattern(r"^\W*(?:👎|-1|thumbs?\s*down|downvote|dislike)(?:\s+(?:to|for|on))?" + _ITEM)),
     ("thumbs_down", _pattern(r"^\s*(?P<item>.+?)\s*(?:👎|-1|:\s*thumbs?\s*down)\s*$")),
     ("thumbs_up", _pattern(r"^\W*(?:👍|\+1|thumbs?\s*up|upvote)(?:\s+(?:to|for|on))?" + _ITEM)),
     ("thumbs_up", _pattern(r"^\s*(?P<item>.+?)\s*(?:👍|\+1|:\s*thumbs?\s*up)\s*$")),
-    ("profile", _pattern(r"\b(?:what\s+do\s+you\s+know\s+about\s+me|what\s+have\s+you\s+learn(?:ed|t)|my\s+(?:profile|summary|tastes?|preferences)|describe\s+me|about\s+me|what\s+do\s+i\s+like)\b")),
+    ("profile", _pattern(
+        r"\b(?:what\s+do\s+you\s+know\s+about\s+me|what\s+have\s+you\s+learn(?:ed|t)"
+        r"|my\s+(?:profile|summary|tastes?|preferences)|describe\s+me|about\s+me|what\s+do\s+i\s+like)\b"
+    )),
     ("correct", _pattern(r"^\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b")),
-    ("correct", _pattern(r"\bi(?:'m|\s+am)?\s+(?:(?:really|actually|do|don'?t|do\s+not|absolutely|kind\s+of|quite)\s+)*(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|not\s+(?:into|a\s+fan\s+of|keen\s+on)|into|a\s+fan\s+of)\b")),
+    ("correct", _pattern(r"\bi(?:'m|\s+am)?\s+" + _CUE + _TASTE + r"\b")),
     ("correct", _pattern(r"\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b")),
-    ("recommend", _pattern(r"\b(?:recommend\w*|suggest\w*|what\s+(?:should|could)\s+i\s+\w+|show\s+me|my\s+(?:picks|list))\b")),
+    ("recommend", _pattern(
+        r"\b(?:recommend\w*|suggest\w*|what\s+(?:should|could)\s+i\s+\w+|show\s+me|my\s+(?:picks|list))\b"
+    )),
 )
 """(intent, pattern) in the order they are tried; item patterns capture the group ``item``."""
 

@@ -166,6 +166,7 @@ HELP = (
     "about you ('what do you know about me?'); take a correction ('actually I love musicals', "
     "'no horror please'); 'start over'; or 'forget me' (deletes everything about you)."
 )
+CORRECTION_NOT_UNDERSTOOD = "I could not tell which taste you mean: try 'I love <genre>' or 'no <genre> please'."
 
 
 # --------------------------------------------------------------------------- options and state
@@ -314,7 +315,8 @@ def pack_embedder(pack: Pack, fallback_model: str, cache_dir: str | Path | None 
     from ..reward.featurize import EmbeddingError, embed_texts, model_checksum
 
     declared = pack.manifest.get("embedding_model", {})
-    model = declared.get("path") if Path(declared.get("path", "")).is_dir() else fallback_model
+    path = declared.get("path")
+    model = path if path and Path(path).is_dir() else fallback_model
     checked = False
 
     def embed(texts: Sequence[str]) -> np.ndarray:
@@ -544,9 +546,12 @@ class Conversation:
         ]
         summary = self.store.current_summary(user_id, source.pack.name)
         if not turns and summary is None:
-            raise NoProfile(f"nothing to carry for user {user_id!r}: no answer about an item of pack "
-                            f"{self.pack.name!r} and no summary")
-        new = self.store.start_session(user_id, self.pack.name, self.pack.version, {**old.settings, "migrated_from": old.id})
+            raise NoProfile(
+                f"nothing to carry for user {user_id!r}: "
+                f"no answer about an item of pack {self.pack.name!r} and no summary"
+            )
+        settings = {**old.settings, "migrated_from": old.id}
+        new = self.store.start_session(user_id, self.pack.name, self.pack.version, settings)
         for turn in turns:
             answer, items = turn.answer, turn.question.item_ids
             if answer.kind in FEEDBACK_KINDS:
@@ -669,12 +674,14 @@ class Conversation:
         return self._result(state, summary)
 
     def _result(self, state: SessionState, summary: Summary | None = None) -> ResultTurn:
-        user_id = state.record.user_id
-        summary = self.summary(user_id) if summary is None else summary
-        ranked = self._recommend(
-            user_id, state.posterior.mean, summary, self._told(state), state.options.n_recommendations
-        )
-        return ResultTurn(state.record.id, user_id, summary.text, tuple(ranked), state.counts)
+        summary = self.summary(state.record.user_id) if summary is None else summary
+        ranked = self._picks(state, summary)
+        return ResultTurn(state.record.id, state.record.user_id, summary.text, ranked, state.counts)
+
+    def _picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
+        """The session's recommendations: its posterior mean and the summary, told items left out."""
+        user_id, told, k = state.record.user_id, self._told(state), state.options.n_recommendations
+        return tuple(self._recommend(user_id, state.posterior.mean, summary, told, k))
 
     def _recommend(
         self, user_id: str, mean: np.ndarray, summary: Summary, told: frozenset[int], k: int
@@ -693,21 +700,16 @@ class Conversation:
         return ReplyTurn(summary.text, "profile")
 
     def _recommend_reply(self, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-        ranked = self._recommend(
-            state.record.user_id, state.posterior.mean, summary, self._told(state), state.options.n_recommendations
-        )
-        return ReplyTurn("Here is what I would pick for you.", "recommend", tuple(ranked))
+        return ReplyTurn("Here is what I would pick for you.", "recommend", self._picks(state, summary))
 
     def _correct_reply(self, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
         corrected = self.correct(state.record.user_id, intent.argument)
         if corrected is None:
-            return ReplyTurn("I could not tell which taste you mean: try 'I love <genre>' or 'no <genre> please'.", "correct")
-        ranked = self._recommend(
-            state.record.user_id, state.posterior.mean, corrected, self._told(state), state.options.n_recommendations
-        )
-        return ReplyTurn(f"Thanks, noted. {corrected.text}", "correct", tuple(ranked))
+            return ReplyTurn(CORRECTION_NOT_UNDERSTOOD, "correct")
+        return ReplyTurn(f"Thanks, noted. {corrected.text}", "correct", self._picks(state, corrected))
 
     def _why(self, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+        """The reasons of one catalog item: ranked alone, all others excluded."""
         item = match_item(intent.argument, self.titles)
         if item is None:
             return ReplyTurn(f"I could not find {intent.argument!r} in the catalog.", "why")
@@ -720,13 +722,13 @@ class Conversation:
         item = match_item(intent.argument, self.titles)
         if item is None:
             return ReplyTurn(f"I could not find {intent.argument!r} in the catalog.", intent.name)
-        user_id = state.record.user_id
-        self.store.record_feedback(state.record.id, self.pack.items[item].item_id, intent.name, raw_text=intent.argument)
+        user_id, item_id = state.record.user_id, self.pack.items[item].item_id
+        self.store.record_feedback(state.record.id, item_id, intent.name, raw_text=intent.argument)
         state = self._state(state.record)
         mean, cov = state.posterior.mean, state.posterior.cov
         self.store.save_profile(user_id, self.pack.name, self.pack.version, mean, cov, state.counts)
-        ranked = self._recommend(user_id, mean, summary, self._told(state), state.options.n_recommendations)
-        return ReplyTurn(f"{_FEEDBACK_WORDS[intent.name]} {self.titles[item]}: noted, your picks are updated.", intent.name, tuple(ranked))
+        text = f"{_FEEDBACK_WORDS[intent.name]} {self.titles[item]}: noted, your picks are updated."
+        return ReplyTurn(text, intent.name, self._picks(state, summary))
 
 
 def _check_active(record: SessionRecord) -> None:

@@ -1,6 +1,17 @@
 """prefchat: onboard a new user in about ten pairwise questions.
 
 Layers (imports flow one way): ``ui -> assistant -> elicitation, reward, storage``.
+``from prefchat import Assistant`` loads the engine on first use, so ``import prefchat`` stays light.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Assistant", "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "Assistant":
+        from .api import Assistant
+
+        return Assistant
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
