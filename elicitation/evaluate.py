@@ -1,0 +1,453 @@
+r"""The benchmark protocol: onboarding sessions against simulated respondents, judged on held-out targets.
+
+Pure: arrays and respondents in, numbers out; reading packs and writing files is
+:mod:`prefchat.evaluation`'s job.
+
+Protocol
+--------
+A :class:`Task` is one held-out test user under one seed: a
+:class:`~prefchat.elicitation.respondents.Respondent` who answers, and
+:class:`~prefchat.elicitation.respondents.Targets` the answers are judged against. For ratings
+(:func:`rating_tasks`) each user's rated items are split, seeded, into a QUERY half the respondent
+knows and an EVAL half only the targets know. Every strategy is scored on the same tasks, so
+differences between strategies are paired per user.
+
+Strategies (names as on the command line):
+
+- ``population``: the prior mean, no answers;
+- ``popularity``: items ranked by the ``popularity`` scores the caller passes (see
+  :func:`popularity_scores`: training-user counts for the implicit protocol, smoothed mean rating
+  for the explicit one);
+- ``random``, ``active``, ``bald``, ``pref-reference``: one session per task, questions from
+  :data:`~prefchat.elicitation.selection.STRATEGIES` over the candidate ``pool`` (and ``groups``),
+  :meth:`~prefchat.elicitation.posterior.Posterior.update` after every answer, the posterior mean
+  scored after each requested number of answers. ``pref-reference`` is scored with its own
+  estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
+  ridge 0.001, no prior), as published;
+- ``kway``: as ``active`` with 4-way questions (:func:`~prefchat.elicitation.selection.active_kway`);
+- ``oracle``: the MAP with the prior on everything the respondent could tell
+  (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
+  :func:`~prefchat.elicitation.posterior.batch_map`.
+
+``population``, ``popularity`` and ``oracle`` do not depend on answers; they report the same value
+at every answer count. An answer count counts questions asked, i.e. clicks: a "don't know" is a
+click (it adds no likelihood, and the skipped items are not asked again). A session that runs out
+of questions keeps its last estimate for the larger counts.
+
+Statistics
+----------
+A user's value in a cell is the mean over seeds (nan where the metric is undefined for the user,
+e.g. all EVAL ratings equal). The cell reports the mean over users and a 95% confidence interval by
+the normal approximation, :math:`\bar x \pm 1.96\, s / \sqrt{n}` with :math:`s` the sample standard
+deviation over the :math:`n` users with a value (:func:`mean_ci`). A paired difference "a minus b"
+is the same statistic of the per-user differences (users with both values). The "don't know" rate
+of a cell is the share of all questions asked, up to that count, over all tasks, that got one;
+null where no question was asked.
+
+JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired``; the command
+adds the rest)::
+
+    {"dataset": str, "pack": str, "protocol": "explicit" | "implicit", "seeds": int,
+     "pool_size": int, "n_test_users": int, "seconds": float,
+     "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
+                  "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null}],
+     "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
+                 "ci95": [lo, hi]}]}
+
+Metric names: ``pairwise_accuracy`` and ``auc`` (explicit), ``recall@20``, ``ndcg@20`` and
+``long_tail_share@20`` (implicit). ``results`` holds one row per strategy x answer count x metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from .posterior import Answer, Comparison, KWayChoice, Posterior, batch_map, ml_fit
+from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
+from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
+
+__all__ = [
+    "PAIRED",
+    "STRATEGY_NAMES",
+    "Evaluation",
+    "Task",
+    "evaluate",
+    "mean_ci",
+    "per_user",
+    "popularity_scores",
+    "rating_tasks",
+    "run_session",
+    "split_half",
+    "summarise",
+]
+
+log = logging.getLogger(__name__)
+
+KWAY_OPTIONS = 4
+SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
+FIXED = ("population", "popularity", "oracle")
+STRATEGY_NAMES = (*FIXED, *SESSIONS)
+PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"))
+PREF_RIDGE = 0.001  # the official PReF code's Sigma = 0.001 I + ...
+Z95 = 1.959963984540054  # standard normal quantile at 0.975
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One held-out user under one seed: who answers, and what the answers are judged against."""
+
+    user_id: str
+    seed: int
+    respondent: Respondent
+    targets: Targets
+
+
+def split_half(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``0..n-1`` split at random into a QUERY half (``n // 2``) and an EVAL half (the rest).
+
+    Returns
+    -------
+    query, held_out : sorted int arrays, disjoint, together ``range(n)``
+    """
+    order = rng.permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+
+
+def rating_tasks(
+    users: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    protocol: str,
+    seeds: Sequence[int],
+    popularity: np.ndarray,
+    k: int = 20,
+) -> list[Task]:
+    """Tasks of the explicit or implicit ratings protocol.
+
+    For each seed and user, :func:`split_half` of the user's ratings, seeded by the seed and the
+    user id (so a user's split does not depend on the other users). The QUERY half goes to a
+    :class:`~prefchat.elicitation.respondents.RatingsRespondent`, the EVAL half to the targets:
+    :class:`~prefchat.elicitation.respondents.RatingTargets` (explicit) or
+    :class:`~prefchat.elicitation.respondents.RankingTargets` over the catalog without the QUERY
+    items, with the head the 20% most popular items (implicit).
+
+    Parameters
+    ----------
+    users : user id -> (items (n,) int array, ratings (n,) array), n >= 2
+    protocol : {"explicit", "implicit"}
+    seeds : the seeds; one task per seed and user, seed-major
+    popularity : (n_items,) array, defines the head for the long-tail share
+    k : cut-off of the implicit metrics
+    """
+    head = head_items(popularity)
+    tasks = []
+    for seed in seeds:
+        for user_id, (items, ratings) in users.items():
+            items, ratings = np.asarray(items, dtype=np.intp), np.asarray(ratings, dtype=float)
+            if items.size < 2:
+                raise ValueError(f"user {user_id!r} has {items.size} rating(s); a QUERY/EVAL split needs two")
+            query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
+            respondent = RatingsRespondent(items[query], ratings[query], protocol)
+            if protocol == "explicit":
+                targets = RatingTargets(items[held_out], ratings[held_out])
+            else:
+                targets = RankingTargets(items[held_out], items[query], head, k)
+            tasks.append(Task(user_id, seed, respondent, targets))
+    return tasks
+
+
+def popularity_scores(protocol: str, popularity: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """The ``popularity`` baseline's item scores.
+
+    Implicit ("would they watch it?"): how many training users rated the item. Explicit ("would
+    they like it?"): how well they rated it (the pack's smoothed mean rating).
+    """
+    return popularity if protocol == "implicit" else quality
+
+
+def _answer(question: Question, choice: str | int | None) -> tuple[Answer | None, bool]:
+    """The respondent's ``choice`` as an answer for the posterior, and whether it was a "don't know".
+
+    A pair's "don't know" is the answer ``skip``; a k-way "don't know" has no answer at all.
+    """
+    if question.is_pair:
+        return Comparison(*question.items, choice), choice == "skip"
+    if choice is None:
+        return None, True
+    return KWayChoice(question.items, choice), False
+
+
+def run_session(
+    strategy: Strategy,
+    features: np.ndarray,
+    prior: Posterior,
+    pool: np.ndarray,
+    respondent: Respondent,
+    n_questions: int,
+    rng: np.random.Generator,
+    groups: np.ndarray | None = None,
+) -> tuple[list[Posterior], list[bool]]:
+    """Ask up to ``n_questions`` questions, updating the posterior after each answer.
+
+    Items of a k-way "don't know" are marked unknown, as a skipped pair's items are.
+
+    Returns
+    -------
+    posteriors : the posterior after 0, 1, ... questions (shorter if the strategy runs out)
+    dont_know : for each question asked, whether the respondent did not know
+    """
+    posterior, unknown = prior, frozenset()
+    posteriors, dont_know = [prior], []
+    for _ in range(n_questions):
+        question = strategy(SelectionState(features, posterior, pool, groups, unknown), rng)
+        if question is None:
+            break
+        answer, skipped = _answer(question, respondent.answer(question))
+        if answer is None:
+            unknown = unknown.union(question.items)
+        else:
+            posterior = posterior.update(features, answer)
+        posteriors.append(posterior)
+        dont_know.append(skipped)
+    return posteriors, dont_know
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Raw results: every metric of every strategy at every answer count, for every task.
+
+    Attributes
+    ----------
+    strategies, answers, metrics : the axes, as tuples
+    user_ids : (n_tasks,) the user of each task
+    values : (n_strategies, n_answers, n_metrics, n_tasks) float array, nan where undefined
+    asked, dont_know : (n_strategies, n_answers, n_tasks) int arrays, questions asked up to each
+        answer count and how many of them got "don't know" (zero for strategies without questions)
+    """
+
+    strategies: tuple[str, ...]
+    answers: tuple[int, ...]
+    metrics: tuple[str, ...]
+    user_ids: np.ndarray
+    values: np.ndarray
+    asked: np.ndarray
+    dont_know: np.ndarray
+
+
+def _check_names(strategies: Sequence[str], answers: Sequence[int]) -> None:
+    unknown = [name for name in strategies if name not in STRATEGY_NAMES]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; known: {', '.join(STRATEGY_NAMES)}")
+    if len(set(strategies)) != len(strategies):
+        raise ValueError(f"a strategy is listed twice in {list(strategies)}")
+    bad = [n for n in answers if not (isinstance(n, (int, np.integer)) and n >= 0)]
+    if bad or not answers:
+        raise ValueError(f"answer counts must be non-negative integers, got {bad[0] if bad else 'none'!r}")
+    if list(answers) != sorted(set(answers)):
+        raise ValueError(f"answer counts must be increasing and distinct, got {list(answers)}")
+
+
+def _score(targets: Targets, scores: np.ndarray, metrics: tuple[str, ...]) -> np.ndarray:
+    result = targets(scores)
+    return np.array([result[metric] for metric in metrics])
+
+
+def _key(name: str) -> int:
+    """A stable integer for seeding from a name (Python's ``hash`` of a str is salted per process)."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def _rng(task: Task, strategy: str) -> np.random.Generator:
+    """The generator of one strategy on one task, whatever else runs and in whichever order."""
+    return np.random.default_rng([task.seed, _key(task.user_id), _key(strategy)])
+
+
+def evaluate(
+    tasks: Sequence[Task],
+    features: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_cov: np.ndarray,
+    strategies: Sequence[str],
+    answers: Sequence[int],
+    pool: np.ndarray,
+    popularity: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    jobs: int = 1,
+) -> Evaluation:
+    """Run every strategy on every task (see the module docstring).
+
+    Parameters
+    ----------
+    tasks : the held-out users x seeds; their targets must share one list of metrics
+    features : (n_items, n_bases) array
+    prior_mean, prior_cov : the population prior
+    strategies : names from :data:`STRATEGY_NAMES`
+    answers : increasing answer counts (clicks) at which to score
+    pool : (n_pool,) int array, the candidate items of the questions
+    popularity : (n_items,) item scores of the ``popularity`` strategy (needed only for it)
+    groups : (n_items,) int array or None, only items of one group are asked together
+    jobs : worker processes, each given a contiguous share of the tasks; the results do not
+        depend on it (every task's random numbers are its own)
+    """
+    _check_names(strategies, answers)
+    if not tasks:
+        raise ValueError("no tasks to evaluate")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    metrics = tuple(tasks[0].targets.metrics)
+    if any(tuple(task.targets.metrics) != metrics for task in tasks):
+        raise ValueError("all tasks must be judged by the same metrics")
+    if "popularity" in strategies and popularity is None:
+        raise ValueError("the popularity strategy needs popularity scores")
+    run = partial(
+        _run_tasks, features=np.asarray(features, dtype=float), prior=Posterior.from_prior(prior_mean, prior_cov),
+        strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
+        groups=groups,
+    )
+    if jobs == 1:
+        parts = [run(list(tasks))]
+    else:
+        shares = [list(share) for share in np.array_split(np.array(tasks, dtype=object), jobs) if len(share)]
+        with ProcessPoolExecutor(len(shares)) as executor:
+            parts = list(executor.map(run, shares))
+    values, asked, dont_know = (np.concatenate(part, axis=-1) for part in zip(*parts))
+    user_ids = np.array([task.user_id for task in tasks], dtype=object)
+    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
+
+
+def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups):
+    """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`."""
+    shape = (len(strategies), len(answers), len(tasks))
+    values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
+    asked, dont_know = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+    for s, name in enumerate(strategies):
+        start = time.perf_counter()
+        if name in FIXED:
+            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity)):
+                values[s, :, :, t] = _score(tasks[t].targets, scores, metrics)
+        else:
+            estimate = _ml_mean if name == "pref-reference" else _posterior_mean
+            for t, task in enumerate(tasks):
+                posteriors, skipped = run_session(
+                    SESSIONS[name], features, prior, pool, task.respondent, answers[-1], _rng(task, name), groups
+                )
+                for a, n in enumerate(answers):
+                    reached = min(n, len(skipped))
+                    coef = estimate(features, posteriors[reached])
+                    values[s, a, :, t] = _score(task.targets, features @ coef, metrics)
+                    asked[s, a, t], dont_know[s, a, t] = reached, sum(skipped[:reached])
+        log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
+    return values, asked, dont_know
+
+
+def _posterior_mean(features: np.ndarray, posterior: Posterior) -> np.ndarray:
+    return posterior.mean
+
+
+def _ml_mean(features: np.ndarray, posterior: Posterior) -> np.ndarray:
+    return ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
+
+
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity):
+    """Item scores of a strategy that does not depend on answers, one array per task."""
+    if name == "population":
+        return [features @ prior.mean] * len(tasks)
+    if name == "popularity":
+        return [np.asarray(popularity, dtype=float)] * len(tasks)
+    evidence = [task.respondent.evidence(len(features), _rng(task, name)) for task in tasks]
+    users = np.concatenate([np.full(len(labels), t) for t, (_, _, labels) in enumerate(evidence)])
+    items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))
+    coef = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov, n_users=len(tasks))
+    return list(coef @ features.T)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    r"""Mean and 95% normal-approximation confidence interval, ignoring nan.
+
+    .. math:: \bar x \pm z_{0.975}\, \frac{s}{\sqrt n}, \qquad s^2 = \frac{1}{n - 1} \sum_i (x_i - \bar x)^2
+
+    Returns
+    -------
+    mean, lo, hi : floats; all nan without values, lo and hi nan with a single value
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (np.nan, np.nan, np.nan)
+    mean = float(values.mean())
+    if values.size < 2:
+        return (mean, np.nan, np.nan)
+    half = Z95 * float(values.std(ddof=1)) / np.sqrt(values.size)
+    return (mean, mean - half, mean + half)
+
+
+def per_user(values: np.ndarray, user_ids: np.ndarray) -> np.ndarray:
+    """Average the last axis (tasks) within each user, ignoring nan.
+
+    Parameters
+    ----------
+    values : (..., n_tasks) array
+    user_ids : (n_tasks,) the user of each task
+
+    Returns
+    -------
+    (..., n_users) array, users in sorted order; nan where a user has no value
+    """
+    _, user = np.unique(user_ids, return_inverse=True)
+    incidence = np.eye(user.max() + 1)[user]  # (n_tasks, n_users)
+    finite = ~np.isnan(values)
+    sums = np.where(finite, values, 0.0) @ incidence
+    counts = finite @ incidence
+    return np.divide(sums, counts, out=np.full_like(sums, np.nan), where=counts > 0)
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _interval(lo: float, hi: float) -> list[float | None]:
+    return [_number(lo), _number(hi)]
+
+
+def summarise(evaluation: Evaluation, paired: Sequence[tuple[str, str]] = PAIRED) -> dict:
+    """The ``n_test_users``, ``results`` and ``paired`` entries of the JSON report (module docstring).
+
+    ``paired`` lists the differences "a minus b" to report; those naming a strategy that was not
+    run are left out. Undefined numbers are None, so the report is valid JSON.
+    """
+    ev = evaluation
+    users = per_user(ev.values, ev.user_ids)
+    results = []
+    for s, strategy in enumerate(ev.strategies):
+        for a, answers in enumerate(ev.answers):
+            n_asked = int(ev.asked[s, a].sum())
+            rate = ev.dont_know[s, a].sum() / n_asked if n_asked else None
+            for m, metric in enumerate(ev.metrics):
+                mean, lo, hi = mean_ci(users[s, a, m])
+                results.append({
+                    "strategy": strategy, "answers": answers, "metric": metric,
+                    "mean": _number(mean), "ci95": _interval(lo, hi),
+                    "dont_know_rate": None if rate is None else float(rate),
+                })
+    differences = []
+    for first, second in paired:
+        if first not in ev.strategies or second not in ev.strategies:
+            continue
+        i, j = ev.strategies.index(first), ev.strategies.index(second)
+        for a, answers in enumerate(ev.answers):
+            for m, metric in enumerate(ev.metrics):
+                mean, lo, hi = mean_ci(users[i, a, m] - users[j, a, m])
+                differences.append({
+                    "a": first, "b": second, "answers": answers, "metric": metric,
+                    "mean_diff": _number(mean), "ci95": _interval(lo, hi),
+                })
+    return {"n_test_users": int(users.shape[-1]), "results": results, "paired": differences}

@@ -1,0 +1,208 @@
+r"""Simulated respondents and the targets their answers are judged against.
+
+The benchmark (:mod:`~prefchat.elicitation.evaluate`) runs an onboarding session against a
+:class:`Respondent`, which answers questions the way a real user would, then scores the resulting
+item scores against :class:`Targets` the respondent never saw. A new evaluation protocol plugs in
+by adding a respondent and its targets; the session loop stays the same.
+
+Held-out ratings give the two protocols here. A test user's rated items are split into a QUERY
+half, the only ratings :class:`RatingsRespondent` knows, and an EVAL half held by the targets:
+
+- ``explicit``: of two items the higher-rated wins, equal ratings are a tie, and an item without a
+  QUERY rating makes the question a "don't know";
+- ``implicit``: as explicit, except that a rated item beats an unrated one ("I would rather watch
+  the one I have seen"); two unrated items are a "don't know".
+
+An EVAL item asked about is unrated to the respondent, so the EVAL half stays hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .metrics import ndcg_at_k, pairwise_accuracy, pairwise_auc, recall_at_k, top_k
+from .selection import Question
+
+__all__ = [
+    "PROTOCOLS",
+    "RankingTargets",
+    "RatingTargets",
+    "RatingsRespondent",
+    "Respondent",
+    "Targets",
+    "head_items",
+]
+
+PROTOCOLS = ("explicit", "implicit")
+
+
+class Respondent(Protocol):
+    """Who answers an evaluation session."""
+
+    def answer(self, question: Question) -> str | int | None:
+        """"a", "b", "tie" or "skip" for a pair; for k options, the item picked or None for "don't know"."""
+
+    def evidence(self, n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Everything the respondent could tell, as pairwise answers ``(items_a, items_b, labels)``.
+
+        The ``oracle`` strategy fits these all at once: the ceiling of what questions could learn.
+        """
+
+
+class Targets(Protocol):
+    """What a session's item scores are judged against: the names of the metrics, and a scorer."""
+
+    metrics: tuple[str, ...]
+
+    def __call__(self, scores: np.ndarray) -> dict[str, float]:
+        """Metric values for item ``scores`` of shape (n_items,); nan where a metric is undefined."""
+
+
+@dataclass(frozen=True, eq=False)
+class RatingsRespondent:
+    """A user who answers from their QUERY ratings only.
+
+    Parameters
+    ----------
+    query_items : (n,) int array, distinct item indices
+    query_ratings : (n,) float array, their ratings; higher is better
+    protocol : {"explicit", "implicit"}, what an unrated item means (see the module docstring)
+    max_pairs : int, cap on the explicit pairs :meth:`evidence` returns
+    """
+
+    query_items: np.ndarray
+    query_ratings: np.ndarray
+    protocol: str
+    max_pairs: int = 3000
+    _rating: dict[int, float] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        items = np.asarray(self.query_items, dtype=np.intp)
+        ratings = np.asarray(self.query_ratings, dtype=float)
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if items.ndim != 1 or items.shape != ratings.shape:
+            raise ValueError(f"query_items {items.shape} and query_ratings {ratings.shape} must be 1-D of one length")
+        if np.unique(items).size != items.size:
+            raise ValueError("query_items lists an item more than once")
+        object.__setattr__(self, "query_items", items)
+        object.__setattr__(self, "query_ratings", ratings)
+        object.__setattr__(self, "_rating", dict(zip(items.tolist(), ratings.tolist())))
+
+    def rating(self, item: int) -> float | None:
+        """The QUERY rating of ``item``, None if the respondent has not rated it."""
+        return self._rating.get(item)
+
+    def answer(self, question: Question) -> str | int | None:
+        """Answer a pair by :meth:`prefer`; k options by the highest rated (first shown among equals).
+
+        A k-way question with no rated option is a "don't know" (None) in both protocols; with some
+        rated, the best of them is picked, which in the implicit protocol also beats every unrated one.
+        """
+        if question.is_pair:
+            return self.prefer(*question.items)
+        ratings = [self.rating(item) for item in question.items]
+        rated = [rating for rating in ratings if rating is not None]
+        return question.items[ratings.index(max(rated))] if rated else None
+
+    def prefer(self, item_a: int, item_b: int) -> str:
+        """"a", "b", "tie" or "skip" for the pair (item_a, item_b)."""
+        a, b = self.rating(item_a), self.rating(item_b)
+        if a is None and b is None:
+            return "skip"
+        if a is None or b is None:
+            if self.protocol == "explicit":
+                return "skip"
+            return "b" if a is None else "a"
+        return "a" if a > b else "b" if b > a else "tie"
+
+    def evidence(self, n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All the QUERY information as pairs won by ``items_a`` (every label is 1).
+
+        Explicit: every unequally rated QUERY pair, higher-rated first, at most ``max_pairs`` of
+        them drawn at random. Implicit: each QUERY item against one distinct item drawn from those
+        without a QUERY rating (fewer when the catalog runs out).
+        """
+        if self.protocol == "explicit":
+            winner, loser = np.nonzero(self.query_ratings[:, None] > self.query_ratings[None, :])
+            if winner.size > self.max_pairs:
+                keep = rng.choice(winner.size, self.max_pairs, replace=False)
+                winner, loser = winner[keep], loser[keep]
+            items_a, items_b = self.query_items[winner], self.query_items[loser]
+        else:
+            unrated = np.setdiff1d(np.arange(n_items), self.query_items)
+            items_b = rng.choice(unrated, min(unrated.size, self.query_items.size), replace=False)
+            items_a = rng.permutation(self.query_items)[: items_b.size]
+        return items_a, items_b, np.ones(items_a.size)
+
+
+def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
+    """Boolean mask of the ``ceil(share * n_items)`` most popular items (ties by lower index).
+
+    Parameters
+    ----------
+    popularity : (n_items,) array, larger is more popular
+    share : float in [0, 1]
+
+    Returns
+    -------
+    (n_items,) bool array
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must lie in [0, 1], got {share!r}")
+    popularity = np.asarray(popularity, dtype=float)
+    head = np.zeros(popularity.size, dtype=bool)
+    head[np.argsort(-popularity, kind="stable")[: int(np.ceil(share * popularity.size))]] = True
+    return head
+
+
+@dataclass(frozen=True, eq=False)
+class RatingTargets:
+    """The EVAL ratings of the explicit protocol: how well scores order them.
+
+    ``pairwise_accuracy`` (threshold 0) and ``auc`` (:func:`~prefchat.elicitation.metrics.pairwise_auc`)
+    over every unequally rated pair of EVAL items; nan when all EVAL ratings are equal.
+    """
+
+    items: np.ndarray
+    ratings: np.ndarray
+    metrics: tuple[str, ...] = ("pairwise_accuracy", "auc")
+
+    def __call__(self, scores: np.ndarray) -> dict[str, float]:
+        mine = scores[self.items]
+        return {"pairwise_accuracy": pairwise_accuracy(mine, self.ratings), "auc": pairwise_auc(mine, self.ratings)}
+
+
+@dataclass(frozen=True, eq=False)
+class RankingTargets:
+    r"""The EVAL items of the implicit protocol: are they at the top of the catalog?
+
+    The catalog is ranked by score without the QUERY items (``exclude``; items asked about stay
+    in), and the top ``k`` judged by
+
+    - ``recall@k`` and ``ndcg@k`` with the EVAL items (``relevant``) as the relevant ones;
+    - ``long_tail_share@k``: the share of the top ``k`` outside the ``head`` (see :func:`head_items`),
+
+      .. math:: \mathrm{LT@}k = \frac{1}{k} \sum_{j=1}^{k} \mathbb{1}(\mathrm{ranked}_j \notin H).
+    """
+
+    relevant: np.ndarray
+    exclude: np.ndarray
+    head: np.ndarray
+    k: int = 20
+    metrics: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "metrics", (f"recall@{self.k}", f"ndcg@{self.k}", f"long_tail_share@{self.k}"))
+
+    def __call__(self, scores: np.ndarray) -> dict[str, float]:
+        ranked = top_k(scores, self.k, exclude=self.exclude)
+        recall, ndcg, long_tail = self.metrics
+        return {
+            recall: recall_at_k(ranked, self.relevant, self.k),
+            ndcg: ndcg_at_k(ranked, self.relevant, self.k),
+            long_tail: float(np.mean(~self.head[ranked])),
+        }

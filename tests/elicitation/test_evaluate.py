@@ -1,0 +1,378 @@
+"""The benchmark protocol: respondents, targets, sessions, statistics and the report."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prefchat.elicitation import Posterior, Question, candidate_pool
+from prefchat.elicitation.evaluate import (
+    SESSIONS,
+    STRATEGY_NAMES,
+    Task,
+    evaluate,
+    mean_ci,
+    per_user,
+    rating_tasks,
+    run_session,
+    split_half,
+    summarise,
+)
+from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
+from prefchat.elicitation.selection import STRATEGIES
+
+N_ITEMS, N_BASES = 60, 3
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A small catalog, a standard normal prior, and 8 users whose ratings follow planted coefficients.
+
+    Each user rates 24 of the 40 most popular items, 1 to 5 stars by the quintile of their true
+    utility, so QUERY and EVAL halves both reach into the candidate pool.
+    """
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(N_ITEMS, N_BASES))
+    popularity = np.sort(rng.gamma(2.0, size=N_ITEMS))[::-1].copy()
+    users = {}
+    for u in range(8):
+        coef = rng.normal(size=N_BASES) * 2.0
+        items = rng.choice(40, size=24, replace=False)
+        utility = features[items] @ coef
+        ratings = 1.0 + np.searchsorted(np.quantile(utility, [0.2, 0.4, 0.6, 0.8]), utility)
+        users[f"u{u}"] = (items, ratings)
+    return {
+        "features": features,
+        "popularity": popularity,
+        "prior_mean": np.zeros(N_BASES),
+        "prior_cov": np.eye(N_BASES),
+        "pool": candidate_pool(features, popularity, size=30, rng=0),
+        "users": users,
+    }
+
+
+def run(world, tasks, strategies=STRATEGY_NAMES, answers=(0, 1, 3, 6)):
+    return evaluate(
+        tasks, world["features"], world["prior_mean"], world["prior_cov"], strategies, answers,
+        pool=world["pool"], popularity=world["popularity"],
+    )
+
+
+# --------------------------------------------------------------------------- respondents
+
+
+@pytest.mark.parametrize(
+    ("protocol", "pair", "expected"),
+    [
+        ("explicit", (1, 2), "b"),
+        ("explicit", (2, 1), "a"),
+        ("explicit", (2, 3), "tie"),
+        ("explicit", (1, 7), "skip"),
+        ("explicit", (7, 8), "skip"),
+        ("implicit", (1, 2), "b"),
+        ("implicit", (2, 3), "tie"),
+        ("implicit", (1, 7), "a"),
+        ("implicit", (7, 1), "b"),
+        ("implicit", (7, 8), "skip"),
+    ],
+)
+def test_pair_answers(protocol, pair, expected):
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), protocol)
+    assert respondent.answer(Question(pair)) == expected
+
+
+@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+def test_kway_answers_pick_the_best_rated_first_shown_among_equals(protocol):
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), protocol)
+    assert respondent.answer(Question((7, 1, 8, 9))) == 1
+    assert respondent.answer(Question((7, 3, 1, 2))) == 3
+    assert respondent.answer(Question((7, 2, 1, 3))) == 2
+    assert respondent.answer(Question((7, 8, 9, 10))) is None
+
+
+def test_respondent_rejects_bad_input():
+    with pytest.raises(ValueError, match="'ranked'"):
+        RatingsRespondent(np.array([1, 2]), np.array([1.0, 2.0]), "ranked")
+    with pytest.raises(ValueError, match="more than once"):
+        RatingsRespondent(np.array([1, 1]), np.array([1.0, 2.0]), "explicit")
+    with pytest.raises(ValueError, match="one length"):
+        RatingsRespondent(np.array([1, 2]), np.array([1.0]), "explicit")
+
+
+def test_explicit_evidence_is_every_unequal_pair_winner_first_up_to_the_cap():
+    items, ratings = np.array([5, 6, 7, 8]), np.array([1.0, 3.0, 3.0, 5.0])
+    a, b, labels = RatingsRespondent(items, ratings, "explicit").evidence(20, np.random.default_rng(0))
+    rating = dict(zip(items.tolist(), ratings.tolist()))
+    assert len(a) == 5 and np.all(labels == 1)  # 6 pairs, one of them equal
+    assert all(rating[i] > rating[j] for i, j in zip(a.tolist(), b.tolist()))
+    capped = RatingsRespondent(items, ratings, "explicit", max_pairs=3).evidence(20, np.random.default_rng(0))
+    assert len(capped[0]) == 3
+
+
+def test_implicit_evidence_is_each_rated_item_against_a_distinct_unrated_one():
+    items = np.array([0, 3, 4])
+    a, b, labels = RatingsRespondent(items, np.ones(3), "implicit").evidence(10, np.random.default_rng(0))
+    assert sorted(a.tolist()) == [0, 3, 4] and np.all(labels == 1)
+    assert len(set(b.tolist())) == 3 and not set(b.tolist()) & {0, 3, 4}
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def test_head_items_known_answer():
+    assert head_items(np.array([3.0, 9.0, 1.0, 9.0, 5.0]), share=0.4).tolist() == [False, True, False, True, False]
+    with pytest.raises(ValueError, match="1.5"):
+        head_items(np.ones(3), share=1.5)
+
+
+def test_rating_targets_known_answer():
+    targets = RatingTargets(np.array([0, 2, 3]), np.array([1.0, 2.0, 3.0]))
+    result = targets(np.array([0.0, 9.0, 2.0, 1.0]))  # orders (2, 3) wrong, (0, 2) and (0, 3) right
+    # AUC of the margins {2, 1, -1} against their negations {-2, -1, 1}: (3 + 2.5 + 1.5) / 9
+    assert result == pytest.approx({"pairwise_accuracy": 2 / 3, "auc": 7 / 9})
+
+
+def test_ranking_targets_rank_the_catalog_without_query_items():
+    head = np.array([True, True, False, False, False, False])
+    targets = RankingTargets(relevant=np.array([2, 4]), exclude=np.array([0]), head=head, k=2)
+    result = targets(np.array([9.0, 5.0, 7.0, 0.0, 1.0, 2.0]))  # top 2 without item 0: items 2, 1
+    assert targets.metrics == ("recall@2", "ndcg@2", "long_tail_share@2")
+    assert result == pytest.approx({"recall@2": 0.5, "ndcg@2": 1.0 / (1.0 + 1.0 / np.log2(3)), "long_tail_share@2": 0.5})
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@given(st.integers(2, 200), st.integers(0, 2**32 - 1))
+def test_split_half_is_a_disjoint_cover(n, seed):
+    query, held_out = split_half(n, np.random.default_rng(seed))
+    assert len(query) == n // 2
+    assert sorted(np.concatenate([query, held_out]).tolist()) == list(range(n))
+
+
+@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+def test_respondents_know_the_query_half_and_targets_hold_the_rest(world, protocol):
+    tasks = rating_tasks(world["users"], protocol, seeds=[0, 1], popularity=world["popularity"])
+    assert [t.seed for t in tasks] == [0] * 8 + [1] * 8
+    for task in tasks:
+        items, ratings = world["users"][task.user_id]
+        query = task.respondent.query_items
+        held_out = task.targets.items if protocol == "explicit" else task.targets.relevant
+        assert not set(query.tolist()) & set(held_out.tolist())
+        assert sorted(np.concatenate([query, held_out]).tolist()) == sorted(items.tolist())
+        rating = dict(zip(items.tolist(), ratings.tolist()))
+        assert task.respondent.query_ratings.tolist() == [rating[i] for i in query.tolist()]
+        if protocol == "implicit":
+            assert task.targets.exclude.tolist() == query.tolist()
+    assert any(
+        a.respondent.query_items.tolist() != b.respondent.query_items.tolist() for a, b in zip(tasks[:8], tasks[8:])
+    ), "the seed should change the split"
+
+
+@dataclass(frozen=True, eq=False)
+class Planted:
+    """Answers like ``inner`` but raises if an EVAL item is answered about as rated; counts EVAL items asked."""
+
+    inner: object
+    held_out: frozenset
+    asked: list
+
+    def answer(self, question):
+        choice = self.inner.answer(question)
+        shown = [item for item in question.items if item in self.held_out]
+        self.asked.extend(shown)
+        if question.is_pair:
+            a, b = question.items
+            winners = {"a": [a], "b": [b], "tie": [a, b], "skip": []}[choice]
+        else:
+            winners = [] if choice is None else [choice]
+        if set(winners) & self.held_out:
+            raise AssertionError(f"EVAL item {sorted(set(winners) & self.held_out)} answered as rated")
+        return choice
+
+    def evidence(self, n_items, rng):
+        a, b, labels = self.inner.evidence(n_items, rng)
+        rated = set(a.tolist()) | (set(b.tolist()) if self.inner.protocol == "explicit" else set())
+        if rated & self.held_out:
+            raise AssertionError(f"EVAL item {sorted(rated & self.held_out)} in the oracle's evidence as rated")
+        return a, b, labels
+
+
+def planted(tasks, asked, leaky_users=None):
+    """The tasks with every respondent wrapped; ``leaky_users`` gives respondents all the ratings instead."""
+    wrapped = []
+    for task in tasks:
+        held_out = task.targets.items if hasattr(task.targets, "items") else task.targets.relevant
+        inner = task.respondent
+        if leaky_users is not None:
+            inner = RatingsRespondent(*leaky_users[task.user_id], inner.protocol)
+        wrapped.append(Task(task.user_id, task.seed, Planted(inner, frozenset(held_out.tolist()), asked), task.targets))
+    return wrapped
+
+
+@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+def test_the_protocol_never_lets_eval_items_be_answered_as_rated(world, protocol):
+    asked = []
+    tasks = rating_tasks(world["users"], protocol, seeds=[0], popularity=world["popularity"])
+    run(world, planted(tasks, asked))
+    assert asked, "no EVAL item was ever shown: the test would prove nothing"
+
+
+def test_the_planted_respondent_catches_a_leak(world):
+    tasks = rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])
+    with pytest.raises(AssertionError, match="EVAL item"):
+        run(world, planted(tasks, [], leaky_users=world["users"]), strategies=("active",))
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class Skipper:
+    """Never knows anything."""
+
+    def answer(self, question):
+        return "skip" if question.is_pair else None
+
+    def evidence(self, n_items, rng):
+        return np.array([0]), np.array([1]), np.array([1.0])
+
+
+def test_session_stops_when_nothing_is_left_to_ask(world):
+    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
+    respondent = RatingsRespondent(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0]), "explicit")
+    posteriors, dont_know = run_session(
+        STRATEGIES["active"], world["features"], prior, np.array([0, 1, 2]), respondent, 10, np.random.default_rng(0)
+    )
+    assert len(dont_know) == 3 and len(posteriors) == 4  # three pairs among three items
+    assert not any(dont_know)
+    assert len(posteriors[-1].answers) == 3
+
+
+def test_a_kway_dont_know_marks_its_options_unknown(world):
+    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
+    pool = np.arange(8)
+    posteriors, dont_know = run_session(SESSIONS["kway"], world["features"], prior, pool, Skipper(), 5, np.random.default_rng(0))
+    assert dont_know == [True, True]  # 4 + 4 options: then every pool item is unknown
+    assert posteriors[-1] is prior
+
+
+def test_dont_know_answers_count_as_clicks_and_change_nothing(world):
+    tasks = [Task("skipper", 0, Skipper(), RatingTargets(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0])))]
+    ev = run(world, tasks, strategies=("population", "active", "kway"), answers=(0, 2, 4))
+    assert ev.asked[1, :, 0].tolist() == [0, 2, 4] and ev.dont_know[1, :, 0].tolist() == [0, 2, 4]
+    np.testing.assert_allclose(ev.values[1], ev.values[0])  # skips leave the prior mean
+    rows = summarise(ev)["results"]
+    assert {r["dont_know_rate"] for r in rows if r["strategy"] == "active" and r["answers"] > 0} == {1.0}
+    assert {r["dont_know_rate"] for r in rows if r["strategy"] == "population" or r["answers"] == 0} == {None}
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_mean_ci_known_answer():
+    mean, lo, hi = mean_ci(np.array([1.0, 2.0, 3.0, 4.0, np.nan]))
+    half = 1.959963984540054 * np.std([1, 2, 3, 4], ddof=1) / 2.0
+    assert (mean, lo, hi) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert mean_ci(np.array([0.7]))[0] == 0.7 and np.isnan(mean_ci(np.array([0.7]))[1:]).all()
+    assert np.isnan(mean_ci(np.array([np.nan]))).all()
+
+
+def test_per_user_averages_seeds_ignoring_nan():
+    values = np.array([[1.0, 2.0, 3.0, np.nan, np.nan]])
+    users = np.array(["b", "a", "b", "a", "c"], dtype=object)
+    np.testing.assert_array_equal(per_user(values, users), [[2.0, 2.0, np.nan]])
+
+
+@pytest.fixture(scope="module")
+def explicit_run(world):
+    tasks = rating_tasks(world["users"], "explicit", seeds=[0, 1], popularity=world["popularity"])
+    return run(world, tasks)
+
+
+def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
+    report = summarise(explicit_run)
+    text = json.dumps(report, allow_nan=False)  # valid JSON: no NaN
+    assert json.loads(text) == report
+    assert report["n_test_users"] == 8
+    rows = report["results"]
+    assert {tuple(row) for row in rows} == {("strategy", "answers", "metric", "mean", "ci95", "dont_know_rate")}
+    cells = sorted((r["strategy"], r["answers"], r["metric"]) for r in rows)
+    expected = sorted((s, n, m) for s in STRATEGY_NAMES for n in (0, 1, 3, 6) for m in ("pairwise_accuracy", "auc"))
+    assert cells == expected
+    paired = report["paired"]
+    assert {tuple(row) for row in paired} == {("a", "b", "answers", "metric", "mean_diff", "ci95")}
+    assert {(r["a"], r["b"]) for r in paired} == {
+        ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active")
+    }
+    assert len(paired) == 4 * 4 * 2
+
+
+def test_answer_independent_strategies_repeat_their_value(explicit_run):
+    for name in ("population", "popularity", "oracle"):
+        values = explicit_run.values[explicit_run.strategies.index(name)]
+        np.testing.assert_array_equal(values, np.broadcast_to(values[:1], values.shape))
+        assert not explicit_run.asked[explicit_run.strategies.index(name)].any()
+
+
+def test_paired_differences_are_means_of_per_user_differences(explicit_run):
+    ev = explicit_run
+    users = sorted(set(ev.user_ids))
+    report = summarise(ev)
+    row = next(r for r in report["paired"] if (r["a"], r["b"], r["answers"], r["metric"]) == ("active", "random", 6, "auc"))
+    a, r, m = ev.strategies.index("active"), ev.strategies.index("random"), ev.metrics.index("auc")
+    per_user_diff = [
+        np.nanmean(ev.values[a, 3, m, ev.user_ids == u]) - np.nanmean(ev.values[r, 3, m, ev.user_ids == u]) for u in users
+    ]
+    assert row["mean_diff"] == pytest.approx(np.mean(per_user_diff))
+    assert row["ci95"] == pytest.approx(list(mean_ci(np.array(per_user_diff))[1:]))
+
+
+def test_oracle_beats_population_on_planted_users(explicit_run):
+    report = summarise(explicit_run)
+    mean = {(r["strategy"], r["metric"]): r["mean"] for r in report["results"] if r["answers"] == 0}
+    assert mean["oracle", "pairwise_accuracy"] > mean["population", "pairwise_accuracy"] + 0.2
+    assert mean["oracle", "auc"] > 0.8
+
+
+def test_answers_help_planted_implicit_users(world):
+    """Users who have watched exactly their 20 favourite items: watching reveals taste."""
+    rng = np.random.default_rng(7)
+    users = {}
+    for u in range(8):
+        favourites = np.argsort(-(world["features"] @ rng.normal(size=N_BASES)))[:20]
+        users[f"w{u}"] = (favourites, np.ones(20))
+    tasks = rating_tasks(users, "implicit", seeds=[0], popularity=world["popularity"])
+    ev = run(world, tasks, strategies=("population", "active", "oracle"), answers=(0, 10))
+    recall = ev.values[:, :, ev.metrics.index("recall@20")].mean(axis=-1)
+    assert recall[1, 1] > recall[0, 1] + 0.1
+    assert recall[2, 1] > recall[1, 1]
+
+
+def test_evaluate_rejects_bad_input(world):
+    tasks = rating_tasks(world["users"], "explicit", seeds=[0], popularity=world["popularity"])
+    with pytest.raises(ValueError, match="'smart'"):
+        run(world, tasks, strategies=("smart",))
+    with pytest.raises(ValueError, match="-1"):
+        run(world, tasks, answers=(-1, 2))
+    with pytest.raises(ValueError, match="popularity scores"):
+        evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ["popularity"], [0], world["pool"])
+    mixed = tasks[:1] + rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])[:1]
+    with pytest.raises(ValueError, match="same metrics"):
+        run(world, mixed)
+    with pytest.raises(ValueError, match="'u0' has 1 rating"):
+        rating_tasks({"u0": (np.array([1]), np.array([2.0]))}, "explicit", [0], world["popularity"])
+
+
+def test_results_do_not_depend_on_task_order_or_worker_processes(world, explicit_run):
+    tasks = rating_tasks(world["users"], "explicit", seeds=[0, 1], popularity=world["popularity"])
+    reordered = run(world, tasks[::-1])
+    np.testing.assert_array_equal(reordered.values[..., ::-1], explicit_run.values)
+    parallel = evaluate(
+        tasks, world["features"], world["prior_mean"], world["prior_cov"], STRATEGY_NAMES, (0, 1, 3, 6),
+        pool=world["pool"], popularity=world["popularity"], jobs=2,
+    )
+    np.testing.assert_array_equal(parallel.values, explicit_run.values)
+    np.testing.assert_array_equal(parallel.dont_know, explicit_run.dont_know)
