@@ -1,0 +1,178 @@
+"""``prefchat eval``: benchmark question strategies on a pack's held-out test users.
+
+Reads the pack and the ratings file, keeps the pack's TEST users only (never training or
+validation users), runs :func:`prefchat.elicitation.evaluate.evaluate`, prints one table per
+metric plus the paired differences, and writes the JSON report whose schema is documented in
+:mod:`prefchat.elicitation.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .elicitation.evaluate import STRATEGY_NAMES, evaluate, popularity_scores, rating_tasks, summarise
+from .elicitation.pool import candidate_pool
+from .elicitation.respondents import PROTOCOLS
+from .packs import resolve_pack
+from .reward.data import STRING, DataError, Items, load_ratings
+from .reward.pack import Pack, load_pack
+from .settings import Settings
+
+DEFAULT_ANSWERS = "0,1,2,5,10,20"
+DEFAULT_STRATEGIES = "population,popularity,random,active,pref-reference,oracle"
+
+
+def _integer(text: str, minimum: int, what: str) -> int:
+    """``text`` as an integer of at least ``minimum``; an argparse error naming it otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{what} {value} is below {minimum}")
+    return value
+
+
+def _answer_counts(text: str) -> list[int]:
+    """``"0,5,1"`` -> ``[0, 1, 5]``: distinct non-negative integers, sorted."""
+    return sorted({_integer(part, 0, "answer count") for part in text.split(",")})
+
+
+def _strategy_names(text: str) -> list[str]:
+    """``"active,random"`` -> ``["active", "random"]``, each a known strategy, in the order given."""
+    names = [part.strip() for part in text.split(",")]
+    for name in names:
+        if name not in STRATEGY_NAMES:
+            raise argparse.ArgumentTypeError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+def _positive(text: str) -> int:
+    return _integer(text, 1, "value")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of ``prefchat eval`` to ``parser``."""
+    parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
+    parser.add_argument("--ratings", required=True, type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp]")
+    parser.add_argument("--protocol", required=True, choices=PROTOCOLS, help="how ratings answer questions")
+    parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
+                        help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
+    parser.add_argument("--strategies", type=_strategy_names, default=_strategy_names(DEFAULT_STRATEGIES),
+                        help=f"comma-separated, from {', '.join(STRATEGY_NAMES)} (default {DEFAULT_STRATEGIES})")
+    parser.add_argument("--seeds", type=_positive, default=2, help="QUERY/EVAL splits per user (default 2)")
+    parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
+    parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
+    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
+
+
+def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The ratings of the pack's test users found in ``path``: user id -> (item indices, ratings).
+
+    Users come in the order of the pack's split; at most ``max_users`` of them.
+    """
+    catalog = Items(
+        item_ids=np.array([item.item_id for item in pack.items], dtype=STRING),
+        texts=np.array([item.text for item in pack.items], dtype=STRING),
+        titles=np.array([item.title for item in pack.items], dtype=STRING),
+        tags=tuple(item.tags for item in pack.items),
+    )
+    try:
+        ratings = load_ratings(path, catalog)
+    except DataError as error:
+        raise DataError(error.path, f"{error.args[0]} (item ids must be those of pack {pack.name!r})") from None
+    user_index = {user_id: u for u, user_id in enumerate(ratings.user_ids.tolist())}
+    test_ids = pack.manifest["split"]["test"]
+    present = [user_id for user_id in test_ids if user_id in user_index][:max_users]
+    if not present:
+        raise ValueError(f"{path}: none of the {len(test_ids)} test users of pack {pack.name!r} has two ratings or more")
+    order = np.argsort(ratings.user, kind="stable")
+    bounds = np.searchsorted(ratings.user[order], np.arange(len(ratings.user_ids) + 1))
+    users = {}
+    for user_id in present:
+        u = user_index[user_id]
+        rows = order[bounds[u] : bounds[u + 1]]
+        users[user_id] = (ratings.item[rows], ratings.rating[rows])
+    return users
+
+
+def run(args: argparse.Namespace, pack: Pack, pack_path: Path) -> dict:
+    """Evaluate as ``args`` ask; the JSON report."""
+    start = time.perf_counter()
+    users = load_test_users(args.ratings, pack, args.users)
+    tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
+    groups = pack.manifest.get("groups")
+    # "Which would you rather watch?" (implicit answers, catalog ranking) shifts the prior by the
+    # pack's exposure offset; "which do you prefer?" between rated items does not.
+    prior = pack.watch_prior if args.protocol == "implicit" else pack.prior
+    evaluation = evaluate(
+        tasks, pack.features, *prior, strategies=args.strategies, answers=args.answers,
+        pool=candidate_pool(pack.features, pack.popularity, size=args.pool_size, rng=0),
+        popularity=popularity_scores(args.protocol, pack.popularity, pack.quality),
+        groups=None if groups is None else np.asarray(groups), jobs=args.jobs,
+    )
+    summary = summarise(evaluation)
+    return {
+        "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
+        "pool_size": args.pool_size, "n_test_users": summary["n_test_users"],
+        "seconds": round(time.perf_counter() - start, 2),
+        "results": summary["results"], "paired": summary["paired"],
+    }
+
+
+def _cell(mean: float | None, ci: list[float | None]) -> str:
+    """``0.642±0.020``: a mean and the half-width of its 95% interval."""
+    if mean is None:
+        return "-"
+    return f"{mean:.3f}" if ci[0] is None else f"{mean:.3f}±{(ci[1] - ci[0]) / 2:.3f}"
+
+
+def format_report(report: dict) -> str:
+    """The report as plain-text tables, one row per strategy and one column per answer count."""
+    results = {(row["strategy"], row["answers"], row["metric"]): row for row in report["results"]}
+    paired = {(row["a"], row["b"], row["answers"], row["metric"]): row for row in report["paired"]}
+    strategies, answers, metrics = ({key[i]: None for key in results} for i in range(3))
+    pairs = {key[:2]: None for key in paired}
+    width = max(len(label) for label in [*strategies, *(f"{a} - {b}" for a, b in pairs), "strategy"]) + 2
+
+    def row(label: str, cells) -> str:
+        return f"{label:<{width}}" + "".join(f"{cell:>14}" for cell in cells)
+
+    lines = [
+        f"{report['dataset']} {report['protocol']}: {report['n_test_users']} test users x {report['seeds']} seeds, "
+        f"pool {report['pool_size']}, {report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."
+    ]
+    for metric in metrics:
+        lines += ["", f"{metric} (mean ± 95% CI half-width over users)", row("strategy", answers)]
+        for s in strategies:
+            lines.append(row(s, (_cell(results[s, n, metric]["mean"], results[s, n, metric]["ci95"]) for n in answers)))
+    lines += ["", "don't-know rate (share of the questions asked)", row("strategy", answers)]
+    for s in strategies:
+        rates = [results[s, n, next(iter(metrics))]["dont_know_rate"] for n in answers]
+        if any(rate is not None for rate in rates):
+            lines.append(row(s, ("-" if rate is None else f"{rate:.2f}" for rate in rates)))
+    for metric in metrics if pairs else ():
+        lines += ["", f"paired differences, {metric} (per-user mean ± 95% CI half-width)", row("a - b", answers)]
+        for a, b in pairs:
+            cells = (_cell(paired[a, b, n, metric]["mean_diff"], paired[a, b, n, metric]["ci95"]) for n in answers)
+            lines.append(row(f"{a} - {b}", cells))
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``prefchat eval``: print the tables, write ``args.json``."""
+    pack_path = resolve_pack(args.pack, Settings.from_env())
+    with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
+        report = run(args, load_pack(pack_path), pack_path)
+    print(format_report(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.json}")
+    return 0

@@ -1,0 +1,137 @@
+"""``prefchat eval`` glue: flags, pack and ratings loading, the printed table and the JSON report."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prefchat import evaluation
+from prefchat.reward.pack import Axis, Item, Pack, save_pack
+
+N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
+TRAIN, TEST = ["t1", "t2", "t3"], ["h1", "h2", "h3", "h4"]
+REAL_PACK, REAL_RATINGS = Path("/tmp/packs/ml"), Path("/tmp/packs/ml-input/ratings.csv")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PREFCHAT_EMBEDDING_MODEL", "unused")
+    return tmp_path
+
+
+@pytest.fixture
+def tiny(env):
+    """A pack of 40 random items saved to disk, and ratings of 3 training and 4 test users."""
+    rng = np.random.default_rng(0)
+    pack = Pack(
+        items=[Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)],
+        embeddings=rng.normal(size=(N_ITEMS, DIM)).astype(np.float32),
+        features=rng.normal(size=(N_ITEMS, N_BASES)),
+        head_weight=rng.normal(size=(DIM, N_LEARNED)),
+        head_bias=np.zeros(N_LEARNED),
+        new_item_population=np.zeros(N_BASES - N_LEARNED),
+        prior_mean=np.zeros(N_BASES),
+        prior_cov=np.eye(N_BASES),
+        exposure=np.full(N_BASES, 0.1),
+        popularity=rng.integers(0, 50, size=N_ITEMS).astype(float),
+        quality=rng.uniform(1, 5, size=N_ITEMS),
+        descriptors=["funny", "dark"],
+        descriptor_embeddings=rng.normal(size=(2, DIM)).astype(np.float32),
+        axes=[Axis(k, f"axis {k}", ("funny",), ("dark",)) for k in range(N_LEARNED)],
+        manifest={"name": "tiny", "groups": None, "split": {"train": TRAIN, "validation": [], "test": TEST}},
+    )
+    pack_dir = save_pack(pack, env / "home" / "packs" / "tiny")
+    lines = ["user_id,item_id,rating"]
+    for user in TRAIN + TEST:
+        for item in rng.choice(N_ITEMS, size=12, replace=False):
+            lines.append(f"{user},m{item},{rng.integers(1, 6)}")
+    ratings = env / "ratings.csv"
+    ratings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return pack_dir, ratings
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser(prog="prefchat eval")
+    evaluation.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def strict_json(path):
+    def refuse(constant):
+        raise ValueError(f"{constant} is not valid JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "metrics"),
+    [("explicit", {"pairwise_accuracy", "auc"}), ("implicit", {"recall@20", "ndcg@20", "long_tail_share@20"})],
+)
+def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protocol, metrics):
+    pack_dir, ratings = tiny
+    out = env / "out" / "report.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", protocol, "--answers", "0,2,1",
+                 "--strategies", "population,popularity,active,kway,oracle", "--seeds", "2", "--pool-size", "15",
+                 "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "seconds", "results", "paired"}
+    assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
+    assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
+    assert {row["metric"] for row in report["results"]} == metrics
+    assert len(report["results"]) == 5 * 3 * len(metrics)
+    assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
+    printed = capsys.readouterr().out
+    assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
+
+
+def test_pack_by_name_and_user_cap(tiny, env):
+    _, ratings = tiny
+    out = env / "report.json"
+    args = parse("--pack", "tiny", "--ratings", str(ratings), "--protocol", "explicit", "--answers", "0,1",
+                 "--strategies", "population,random", "--seeds", "1", "--users", "2", "--json", str(out))
+    assert evaluation.main(args) == 0
+    assert strict_json(out)["n_test_users"] == 2
+
+
+def test_unknown_item_id_is_a_clear_error(tiny, env):
+    pack_dir, ratings = tiny
+    ratings.write_text(ratings.read_text() + "h1,m999,4\n", encoding="utf-8")
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "explicit", "--json", str(env / "r.json"))
+    with pytest.raises(ValueError, match=r"'m999'.*pack 'tiny'"):
+        evaluation.main(args)
+
+
+def test_ratings_without_test_users_are_refused(tiny, env):
+    pack_dir, ratings = tiny
+    ratings.write_text("user_id,item_id,rating\nt1,m1,3\nt1,m2,4\n", encoding="utf-8")
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--json", str(env / "r.json"))
+    with pytest.raises(ValueError, match="none of the 4 test users"):
+        evaluation.main(args)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("--answers", "0,x", "'x'"), ("--answers", "2,-1", "-1"), ("--strategies", "active,smart", "'smart'"), ("--seeds", "0", "0")],
+)
+def test_bad_flags_name_the_value(capsys, flag, value, says):
+    with pytest.raises(SystemExit):
+        parse("--pack", "p", "--ratings", "r.csv", "--protocol", "explicit", "--json", "o.json", flag, value)
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL_PACK.is_dir() and REAL_RATINGS.is_file()), reason="no MovieLens pack at /tmp/packs/ml")
+@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+def test_real_movielens_pack(tmp_path, protocol):
+    out = tmp_path / "report.json"
+    args = parse("--pack", str(REAL_PACK), "--ratings", str(REAL_RATINGS), "--protocol", protocol, "--answers", "0,3",
+                 "--strategies", "population,popularity,active,oracle", "--seeds", "1", "--users", "6", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert report["n_test_users"] == 6
+    assert len(report["results"]) == 4 * 2 * (2 if protocol == "explicit" else 3)
+    assert all(0.0 <= row["mean"] <= 1.0 for row in report["results"])
