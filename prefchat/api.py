@@ -3,17 +3,18 @@
 Example::
 
     from prefchat import Assistant
+    from prefchat.api import QuestionTurn
 
-    assistant = Assistant.open(pack="default", db="sqlite:///prefchat.sqlite")
-    turn = assistant.start("alice")                    # QuestionTurn: turn.item_a vs turn.item_b
-    while hasattr(turn, "item_a"):
-        print(turn.progress, "|", turn.item_a.title, "or", turn.item_b.title)
-        turn = assistant.answer(turn.session_id, "a")  # or "b", "both", "skip", "the second one"
-    print(turn.summary_text)                           # "Enjoys: ... Confidence: ..."
-    for pick in assistant.recommend("alice", k=3):
-        print(pick.title, "because", pick.why)
-    print(assistant.say("alice", "actually I prefer short answers").text)
-    assistant.forget("alice")                          # deletes everything stored about alice
+    with Assistant.open(pack="default", db="sqlite:///prefchat.sqlite") as assistant:
+        turn = assistant.start("alice")
+        while isinstance(turn, QuestionTurn):              # "which do you prefer?"
+            print(turn.progress, "|", turn.item_a.title, "or", turn.item_b.title)
+            turn = assistant.answer(turn.session_id, "a")  # or "b", "both", "skip", "the second one"
+        print(turn.summary_text)                           # "Enjoys: ... Confidence: ..."
+        for pick in assistant.recommend("alice", k=3):
+            print(pick.title, "because", pick.why)
+        print(assistant.say("alice", "actually I prefer short answers").text)
+        assistant.forget("alice")                          # deletes everything stored about alice
 
 Turns are plain frozen objects (:mod:`prefchat.assistant.session`): :class:`QuestionTurn`,
 :class:`ResultTurn`, :class:`ReplyTurn` and :class:`ReaskTurn` (free text that is no answer).

@@ -1,0 +1,84 @@
+"""Kill the process mid-onboarding; a restart resumes the session with the same posterior.
+
+The child runs a session on the tiny pack (saved to disk) with a SQLite file, answering as a
+planted user; after the 6th answer is committed it prints the session id, the posterior mean
+(as JSON, exact float round trip), the 7th question it was shown, and "answered 6". The parent
+SIGKILLs it there, reopens the database and resumes.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from prefchat.assistant.session import Conversation, QuestionTurn
+from prefchat.reward.pack import load_pack
+from prefchat.storage import open_store
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from prefchat.assistant.session import Conversation
+    from prefchat.reward.pack import load_pack
+    from prefchat.storage import open_store
+
+    pack = load_pack(sys.argv[1])
+    conversation = Conversation(pack, open_store(sys.argv[2]))
+    coef = np.zeros(pack.n_bases)
+    coef[:2] = [3.0, -3.0]
+    turn = conversation.start("durable")
+    for k in range(1, 7):
+        a, b = (pack.features[pack.index_of(card.item_id)] for card in (turn.item_a, turn.item_b))
+        turn = conversation.answer(turn.session_id, "a" if coef @ (a - b) > 0 else "b")
+        if k == 6:
+            mean = conversation.state(turn.session_id).posterior.mean
+            print(json.dumps({"session": turn.session_id, "mean": mean.tolist(),
+                              "next": [turn.item_a.item_id, turn.item_b.item_id]}), flush=True)
+        print(f"answered {k}", flush=True)
+    sys.stdin.read()  # wait to be killed
+    """
+)
+
+
+def test_sigkill_after_six_answers_resumes_at_question_seven_with_the_same_posterior(pack_dir, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'durable.sqlite'}"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(pack_dir), db_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        printed = None
+        for line in child.stdout:
+            if line.startswith("{"):
+                printed = json.loads(line)
+            if line.strip() == "answered 6":
+                break
+        else:
+            raise AssertionError(f"the child ended early with status {child.wait()}")
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.stdout.close()
+        child.stdin.close()
+
+    with open_store(db_url) as store:
+        conversation = Conversation(load_pack(pack_dir), store)
+        turn = conversation.resume(printed["session"])
+        assert isinstance(turn, QuestionTurn) and turn.position == 7
+        assert [turn.item_a.item_id, turn.item_b.item_id] == printed["next"]
+        state = conversation.state(printed["session"])
+        assert len(state.kinds) == 6
+        np.testing.assert_allclose(state.posterior.mean, printed["mean"], rtol=0, atol=1e-9)
+        assert store.get_session(printed["session"]).state == "active"
