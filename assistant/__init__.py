@@ -1,1 +1,12 @@
-"""prefchat.assistant."""
+"""prefchat.assistant: the conversation engine. No Gradio and no SQL here.
+
+- :mod:`.session`: :class:`~.session.Conversation` (start, answer, undo, finish, resume, say,
+  recommend, rank, correct, adopt, export, forget) and the turns it returns;
+- :mod:`.parsing`: free-text answers to "which do you prefer?";
+- :mod:`.intents`: what a chat message after onboarding asks for;
+- :mod:`.summary`, :mod:`.ranking`, :mod:`.memory`: the semantic summary, ranking with reasons,
+  the episodic baseline;
+- :mod:`.errors`: the engine's domain exceptions.
+
+Nothing is imported here, so importing one module (e.g. :mod:`.ranking`) stays light.
+"""

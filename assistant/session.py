@@ -93,18 +93,8 @@ _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 # --------------------------------------------------------------------------- turns
 
 
-@dataclass(frozen=True)
-class ItemCard:
-    """One item as the UI shows it."""
-
-    item_id: str
-    title: str
-    text: str
-    tags: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, item: Item) -> ItemCard:
-        return cls(item.item_id, item.title, item.text, tuple(item.tags))
+ItemCard = Item
+"""One item as the UI shows it: ``item_id``, ``title``, ``text``, ``tags`` (the pack's own record)."""
 
 
 @dataclass(frozen=True)
@@ -659,8 +649,8 @@ class Conversation:
             user_id=state.record.user_id,
             position=state.n_answered + 1,
             expected_total=state.options.max_questions,
-            item_a=ItemCard.of(a),
-            item_b=ItemCard.of(b),
+            item_a=a,
+            item_b=b,
             prompt=None if self.groups is None else _PARENTHETICAL.sub("", a.title),
         )
 
