@@ -34,6 +34,7 @@ __all__ = [
     "IntentRecognizer",
     "match_item",
     "nearest_example",
+    "strip_parenthetical",
     "title_key",
 ]
 
@@ -83,6 +84,7 @@ def _pattern(expression: str) -> re.Pattern[str]:
 _ITEM = r"[\s:,-]*[\"'“]?(?P<item>.+?)[\"'”]?(?:,?\s+please)?[\s?!.]*$"
 _LIKE = r"(?:\w+\s+)?(?:like|similar\s+to)"
 
+_STATEMENT = r"^(?!.*\?\W*$)"  # a correction states a taste; "would I enjoy it?" asks
 _CUE = r"(?:(?:really|actually|do|don'?t|do\s+not|absolutely|kind\s+of|quite)\s+)*"
 _TASTE = r"(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|(?:not\s+)?(?:into|a\s+fan\s+of|keen\s+on))"
 
@@ -110,9 +112,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(?:what\s+do\s+you\s+know\s+about\s+me|what\s+have\s+you\s+learn(?:ed|t)"
         r"|my\s+(?:profile|summary|tastes?|preferences)|describe\s+me|about\s+me|what\s+do\s+i\s+like)\b"
     )),
-    ("correct", _pattern(r"^\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b")),
-    ("correct", _pattern(r"\bi(?:'m|\s+am)?\s+" + _CUE + _TASTE + r"\b")),
-    ("correct", _pattern(r"\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b")),
+    ("correct", _pattern(_STATEMENT + r"\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b")),
+    ("correct", _pattern(_STATEMENT + r".*?\bi(?:'m|\s+am)?\s+" + _CUE + _TASTE + r"\b")),
+    ("correct", _pattern(_STATEMENT + r".*?\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b")),
     ("recommend", _pattern(
         r"\b(?:recommend\w*|suggest\w*|what\s+(?:should|could)\s+i\s+\w+|show\s+me|my\s+(?:picks|list))\b"
     )),
@@ -129,6 +131,7 @@ EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "recommend": (
         "give me some recommendations",
         "what should I try next",
+        "what would I enjoy",
         "show me what you picked for me",
         "any suggestions for me",
     ),
@@ -191,13 +194,18 @@ class IntentRecognizer:
         return Intent("help" if best is None else self._names[best])
 
 
-_YEAR = re.compile(r"\s*\([^()]*\)\s*$")
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 _TRAILING_ARTICLE = re.compile(r"^(?P<rest>.*),\s*(?P<article>the|a|an)$")
+
+
+def strip_parenthetical(title: str) -> str:
+    """The title without a trailing parenthetical: "Heat (1995)" -> "Heat", "Rice? (answer 2)" -> "Rice?"."""
+    return _PARENTHETICAL.sub("", title)
 
 
 def title_key(title: str) -> str:
     """A title as people say it: casefolded, a trailing "(1995)" dropped, "Matrix, The" -> "the matrix"."""
-    key = _YEAR.sub("", title.casefold()).strip()
+    key = strip_parenthetical(title.casefold()).strip()
     return _TRAILING_ARTICLE.sub(r"\g<article> \g<rest>", key)
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ from ..elicitation import (
 from ..reward.pack import Item, Pack
 from ..storage import FEEDBACK_KINDS, NotFound, ProfileRecord, SessionRecord, Store, Turn, check_user_id
 from .errors import NoProfile, SessionClosed, WrongPack
-from .intents import CONFIRM_FORGET, Embed, Intent, IntentRecognizer, match_item
+from .intents import CONFIRM_FORGET, Embed, Intent, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer
 from .ranking import Ranked, rank
 from .summary import Summary, apply_correction, parse_correction, summarize
@@ -87,7 +86,6 @@ __all__ = [
 
 _WINS = {"thumbs_up": "a", "more_like": "a", "thumbs_down": "b", "less_like": "b"}
 _FEEDBACK_WORDS = {"thumbs_up": "👍", "more_like": "More like", "thumbs_down": "👎", "less_like": "Less like"}
-_PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 # --------------------------------------------------------------------------- turns
@@ -241,7 +239,6 @@ class SessionState:
         return dict(Counter(self.kinds))
 
 
-
 def session_seed(session_id: str) -> int:
     """A 64-bit seed from a session id: questions are chosen the same way every time it is resumed."""
     return int.from_bytes(hashlib.sha256(session_id.encode("utf-8")).digest()[:8], "little")
@@ -266,10 +263,13 @@ def reference_features(features: np.ndarray) -> np.ndarray:
 def replay(
     history: Sequence[Turn], index: Mapping[str, int], reference: int
 ) -> tuple[tuple[Comparison, ...], tuple[str, ...], Turn | None]:
-    """The comparisons a session's stored history holds, for a pack whose item ids map by ``index``.
+    r"""The comparisons a session's stored history holds, for a pack whose item ids map by ``index``.
 
     A pairwise answer is the comparison of its two items; feedback on item X is X against the
-    item ``reference`` (the population-average item), X winning for thumbs up and "more like".
+    item ``reference`` (the population-average item), X winning for thumbs up and "more like":
+
+    .. math:: P(X \succ \bar\phi \mid \lambda) = \sigma\big(\lambda^\top (\phi(X) - \bar\phi)\big)
+
     Turns about an item missing from ``index`` are left out.
 
     Returns
@@ -651,7 +651,7 @@ class Conversation:
             expected_total=state.options.max_questions,
             item_a=a,
             item_b=b,
-            prompt=None if self.groups is None else _PARENTHETICAL.sub("", a.title),
+            prompt=None if self.groups is None else strip_parenthetical(a.title),
         )
 
     def _finish(self, state: SessionState) -> ResultTurn:

@@ -35,6 +35,7 @@ PHRASINGS = [
     ("no horror please", "correct", "no horror please"),
     ("I really don't like slapstick", "correct", "I really don't like slapstick"),
     ("I'm not into romance", "correct", "I'm not into romance"),
+    ("would I like Heat?", "help", ""),  # a question, not a correction
     ("recommend something", "recommend", ""),
     ("what should I watch tonight?", "recommend", ""),
     ("undo", "undo", ""),
@@ -126,3 +127,21 @@ def test_match_item(query, expected):
 def test_title_key():
     assert title_key("Matrix, The (1999)") == "the matrix"
     assert title_key("How do I cook rice? (answer 3)") == "how do i cook rice?"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("tell me about my tastes", "profile"),
+        ("what are you able to do", "help"),
+        ("give me ideas", "recommend"),
+        ("wipe all my info", "forget"),
+        ("the weather is nice today", "help"),
+        ("ok", "help"),
+    ],
+)
+def test_the_real_embedding_model_and_default_threshold(text, name, embedding_model):
+    from prefchat.reward.featurize import embed_texts
+
+    assert IntentRecognizer(lambda texts: embed_texts(list(texts), embedding_model))(text).name == name

@@ -11,11 +11,13 @@ from prefchat.assistant.session import (
     ReplyTurn,
     ResultTurn,
     SessionOptions,
+    pack_embedder,
     reference_features,
     replay,
     session_seed,
 )
 from prefchat.elicitation import Comparison, laplace_posterior
+from prefchat.reward.featurize import EmbeddingError
 from prefchat.storage import NotFound, open_store
 
 
@@ -350,3 +352,13 @@ def test_session_options_round_trip_through_stored_settings():
     options = SessionOptions(min_questions=2, max_questions=4, strategy="bald")
     stored = {**dataclasses.asdict(options), "migrated_from": "abc"}
     assert SessionOptions.from_settings(stored) == options
+
+
+def test_pack_embedder_refuses_a_model_other_than_the_packs(pack, tmp_path):
+    model = tmp_path / "other-model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"not the pack's weights")
+    declared = {"name": "m", "path": str(tmp_path / "gone"), "checksum": "0" * 64}
+    embed = pack_embedder(dataclasses.replace(pack, manifest={**pack.manifest, "embedding_model": declared}), str(model))
+    with pytest.raises(EmbeddingError, match="other-model"):
+        embed(["hello"])
