@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     training_options(movielens)
     movielens.set_defaults(run=_pack_movielens)
 
+    evaluate = commands.add_parser("eval", help="benchmark question strategies on a pack's held-out test users")
+    from . import evaluation
+
+    evaluation.add_arguments(evaluate)
+    evaluate.set_defaults(run=lambda args, settings: evaluation.main(args))
+
     info = commands.add_parser("info", help="describe a pack")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
     info.set_defaults(run=_info)
