@@ -432,7 +432,7 @@ class Conversation:
         While onboarding, an answer is taken as one and "undo", "done", "start over" and
         "forget me" work (anything else is re-asked); afterwards every intent of
         :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after the next
-        message confirms it.
+        message confirms it (the pending confirmation is kept in this process's memory).
         """
         session, user_id = self._who(who)
         intent = self.recognise(text)
