@@ -192,6 +192,7 @@ def run_session(
     n_questions: int,
     rng: np.random.Generator,
     groups: np.ndarray | None = None,
+    familiarity: np.ndarray | None = None,
 ) -> tuple[list[Posterior], list[bool]]:
     """Ask up to ``n_questions`` questions, updating the posterior after each answer.
 
@@ -205,7 +206,7 @@ def run_session(
     posterior, unknown = prior, frozenset()
     posteriors, dont_know = [prior], []
     for _ in range(n_questions):
-        question = strategy(SelectionState(features, posterior, pool, groups, unknown), rng)
+        question = strategy(SelectionState(features, posterior, pool, groups, unknown, familiarity), rng)
         if question is None:
             break
         answer, skipped = _answer(question, respondent.answer(question))
@@ -278,6 +279,7 @@ def evaluate(
     pool: np.ndarray,
     popularity: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    familiarity: np.ndarray | None = None,
     jobs: int = 1,
 ) -> Evaluation:
     """Run every strategy on every task (see the module docstring).
@@ -292,6 +294,8 @@ def evaluate(
     pool : (n_pool,) int array, the candidate items of the questions
     popularity : (n_items,) item scores of the ``popularity`` strategy (needed only for it)
     groups : (n_items,) int array or None, only items of one group are asked together
+    familiarity : (n_items,) array or None, the chance a user knows each item (see
+        :class:`~prefchat.elicitation.selection.SelectionState`)
     jobs : worker processes, each given a contiguous share of the tasks; the results do not
         depend on it (every task's random numbers are its own)
     """
@@ -308,7 +312,7 @@ def evaluate(
     run = partial(
         _run_tasks, features=np.asarray(features, dtype=float), prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
-        groups=groups,
+        groups=groups, familiarity=familiarity,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -321,7 +325,7 @@ def evaluate(
     return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
 
 
-def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups):
+def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`."""
     shape = (len(strategies), len(answers), len(tasks))
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
@@ -335,7 +339,7 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             estimate = _ml_mean if name == "pref-reference" else _posterior_mean
             for t, task in enumerate(tasks):
                 posteriors, skipped = run_session(
-                    SESSIONS[name], features, prior, pool, task.respondent, answers[-1], _rng(task, name), groups
+                    SESSIONS[name], features, prior, pool, task.respondent, answers[-1], _rng(task, name), groups, familiarity
                 )
                 for a, n in enumerate(answers):
                     reached = min(n, len(skipped))

@@ -37,6 +37,7 @@ __all__ = [
     "bald",
     "bald_information",
     "kway_information",
+    "pair_answerability",
     "pair_information",
     "pair_moments",
     "pref_reference",
@@ -73,6 +74,11 @@ class SelectionState:
     groups : (n_items,) int array or None; if given, only items of one group are asked together
     unknown : frozenset of int, items the user said they do not know, besides those of skipped
         comparisons (see :attr:`unknown_items`)
+    familiarity : (n_items,) array in [0, 1] or None: the chance that a user can judge each item
+        (e.g. the share of training users who rated it). Where items must be known to be judged
+        (films, not texts read on the spot), information is only gained when the user knows
+        both items, so the information-based strategies weigh each pair by
+        :func:`pair_answerability`. None: every item can be judged.
     """
 
     features: np.ndarray
@@ -80,6 +86,7 @@ class SelectionState:
     pool: np.ndarray
     groups: np.ndarray | None = None
     unknown: frozenset[int] = frozenset()
+    familiarity: np.ndarray | None = None
 
     def __post_init__(self):
         features = np.asarray(self.features, dtype=float)
@@ -98,6 +105,10 @@ class SelectionState:
         groups = None if self.groups is None else np.asarray(self.groups)
         if groups is not None and groups.shape != (n_items,):
             raise ValueError(f"groups must have shape ({n_items},), got {groups.shape}")
+        familiarity = None if self.familiarity is None else np.asarray(self.familiarity, dtype=float)
+        if familiarity is not None and (familiarity.shape != (n_items,) or np.any((familiarity < 0) | (familiarity > 1))):
+            raise ValueError(f"familiarity must be ({n_items},) probabilities in [0, 1], got shape {familiarity.shape}")
+        object.__setattr__(self, "familiarity", familiarity)
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "pool", pool)
         object.__setattr__(self, "groups", groups)
@@ -281,23 +292,49 @@ def random_pair(state: SelectionState, rng: np.random.Generator) -> Question | N
     return Question(_shown((items[rows[k]], items[cols[k]]), rng))
 
 
+def pair_answerability(familiarity: np.ndarray) -> np.ndarray:
+    r"""Chance that a user can compare each pair: both items known, independently.
+
+    .. math:: P(\text{answer} \mid i, j) = k_i\, k_j
+
+    Parameters
+    ----------
+    familiarity : (n,) array, the chance :math:`k_i` that the user knows item i
+
+    Returns
+    -------
+    (n, n) array
+    """
+    return np.outer(familiarity, familiarity)
+
+
 def active(state: SelectionState, rng: np.random.Generator) -> Question | None:
     r"""The pair of largest expected information :math:`\tfrac12\log(1 + w(m^\top x)\,x^\top S x)`.
 
-    See :func:`pair_information`; the argmax is taken over the monotone :math:`w\,x^\top S x`.
+    See :func:`pair_information`; without familiarity the argmax is taken over the monotone
+    :math:`w\,x^\top S x`. With familiarity, the information is weighed by the chance of an
+    answer (:func:`pair_answerability`): a "don't know" teaches nothing.
     """
     items, allowed = state.allowed_pairs()
     margin, variance = pair_moments(state.features[items], state.posterior.mean, state.posterior.cov)
     gain = _logistic_weight(margin, out=margin)
     gain *= variance
-    return _best_pair(items, allowed, gain, rng, lambda best: 0.5 * np.log1p(best))
+    if state.familiarity is None:
+        return _best_pair(items, allowed, gain, rng, lambda best: 0.5 * np.log1p(best))
+    expected = 0.5 * np.log1p(gain, out=gain)
+    expected *= pair_answerability(state.familiarity[items])
+    return _best_pair(items, allowed, expected, rng, float)
 
 
 def bald(state: SelectionState, rng: np.random.Generator) -> Question | None:
-    """The pair of largest mutual information between answer and coefficients (:func:`bald_information`)."""
+    """The pair of largest mutual information between answer and coefficients (:func:`bald_information`),
+    weighed by the chance of an answer when the state has familiarity."""
     items, allowed = state.allowed_pairs()
     margin, variance = pair_moments(state.features[items], state.posterior.mean, state.posterior.cov)
-    return _best_pair(items, allowed, bald_information(margin, variance), rng, float)
+    information = bald_information(margin, variance)
+    if state.familiarity is not None:
+        information *= pair_answerability(state.familiarity[items])
+    return _best_pair(items, allowed, information, rng, float)
 
 
 def pref_reference(state: SelectionState, rng: np.random.Generator) -> Question | None:

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path) -> dict:
         tasks, pack.features, *prior, strategies=args.strategies, answers=args.answers,
         pool=candidate_pool(pack.features, pack.popularity, size=args.pool_size, rng=0),
         popularity=popularity_scores(args.protocol, pack.popularity, pack.quality),
-        groups=None if groups is None else np.asarray(groups), jobs=args.jobs,
+        groups=None if groups is None else np.asarray(groups), familiarity=pack.familiarity, jobs=args.jobs,
     )
     summary = summarise(evaluation)
     return {

@@ -128,6 +128,18 @@ class Pack:
         ``N(prior_mean + exposure, prior_scale * prior_cov)``."""
         return self.prior_mean + self.exposure, self.prior_scale * self.prior_cov
 
+    @property
+    def familiarity(self) -> np.ndarray | None:
+        """Chance that a new user can judge each item: the share of training users who rated it.
+
+        None for packs trained on pairwise choices only: their items (texts, answers) are judged
+        by reading them, so every item can be asked about.
+        """
+        n_train = len(self.manifest.get("split", {}).get("train", ()))
+        if not self.manifest.get("data", {}).get("n_ratings") or not n_train:
+            return None
+        return np.clip(self.popularity / n_train, 0.0, 1.0)
+
     def index_of(self, item_id: str) -> int:
         try:
             return self._index[item_id]
