@@ -35,7 +35,7 @@ from .train import (
 
 log = logging.getLogger(__name__)
 
-BASES_GRID = (4, 8, 16)
+BASES_GRID = (4, 8, 16, 32)
 L2_GRID = (1e-4, 1e-3, 1e-2)
 IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)

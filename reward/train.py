@@ -31,7 +31,7 @@ import torch
 from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import svds
 
-from ..elicitation.metrics import pairwise_accuracy, roc_auc
+from ..elicitation.metrics import pairwise_accuracy, recall_at_k, top_k
 from ..elicitation.posterior import Comparison, laplace_posterior
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class ValidationUser:
     implicit_pairs: tuple    # query item beats an unrated item
     eval_items: np.ndarray
     eval_ratings: np.ndarray
-    unrated_sample: np.ndarray
+    query_items: np.ndarray  # excluded from the catalog ranking
 
 
 def make_validation_users(data: Interactions, users: np.ndarray, n_answers: int, seed: int) -> list[ValidationUser]:
@@ -270,7 +270,7 @@ def make_validation_users(data: Interactions, users: np.ndarray, n_answers: int,
             ]
             unrated = np.setdiff1d(rng.integers(0, data.n_items, 400), items)
             implicit = [Comparison(int(items[q[i % len(q)]]), int(unrated[i]), "a") for i in range(min(n_answers, len(unrated)))]
-            result.append(ValidationUser(tuple(answers), tuple(implicit), items[e], values[e], unrated[n_answers:]))
+            result.append(ValidationUser(tuple(answers), tuple(implicit), items[e], values[e], items[q]))
         else:
             a, b, y = data.pair_a[given], data.pair_b[given], data.pair_label[given]
             half = rng.permutation(len(a))
@@ -288,11 +288,9 @@ def _pair_accuracy(features: np.ndarray, coef: np.ndarray, user: ValidationUser)
     return float(((margin[decided] > 0) == (user.eval_ratings[decided] > 0.5)).mean()) if decided.any() else np.nan
 
 
-def _watch_auc(features: np.ndarray, coef: np.ndarray, user: ValidationUser) -> float:
-    """ROC AUC of the user's EVAL items against items the user did not rate."""
-    candidates = np.concatenate([user.eval_items, user.unrated_sample])
-    labels = np.concatenate([np.ones(len(user.eval_items)), np.zeros(len(user.unrated_sample))])
-    return roc_auc(features[candidates] @ coef, labels)
+def _watch_recall(features: np.ndarray, coef: np.ndarray, user: ValidationUser, k: int = 20) -> float:
+    """Recall@k of the user's EVAL items when ranking the catalog without the QUERY items."""
+    return recall_at_k(top_k(features @ coef, k, exclude=user.query_items), user.eval_items, k)
 
 
 def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser],
@@ -301,8 +299,8 @@ def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np
 
     Each user's answers give a Laplace posterior (the product's own estimator). For rating
     data, four numbers per user: pairwise accuracy of the EVAL ratings under the prior mean
-    and after the explicit answers, and ROC AUC of EVAL items against unrated items under the
-    prior mean and after the implicit answers. For pair data, the accuracy on the user's EVAL
+    and after the explicit answers, and Recall@20 of EVAL items when ranking the catalog (without
+    the QUERY items) under the prior mean and after the implicit answers. For pair data, the accuracy on the user's EVAL
     pairs under the prior mean and after the answers. The implicit ("would rather watch")
     numbers use the watch prior, shifted by the shared ``exposure`` offset.
     """
@@ -315,7 +313,7 @@ def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np
             continue
         watched = laplace_posterior(watch_mean, prior_cov, features, list(user.implicit_pairs)).mean
         scores += [pairwise_accuracy(features[user.eval_items] @ coef, user.eval_ratings) for coef in (prior_mean, answered)]
-        scores += [_watch_auc(features, coef, user) for coef in (watch_mean, watched)]
+        scores += [_watch_recall(features, coef, user) for coef in (watch_mean, watched)]
     return float(np.nanmean(scores))
 
 
