@@ -1,0 +1,158 @@
+"""Fixtures of the web tests: a tiny grouped pack, a hashing embedder, and the composed app running.
+
+The pack is shaped like the default "assistant styles" pack: six prompts (the groups, named in
+``manifest["group_names"]``), five answers to each, every answer tagged with two of six styles
+("short answers", "numbered steps", ...), which are also the descriptors. One answer per
+prompt is long, so that the cards must scroll.
+
+``server_url`` is :func:`prefchat.ui.app.create_app` served by uvicorn in a thread on a free
+loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+
+from prefchat.assistant.session import Conversation
+from prefchat.reward.naming import name_axes, tag_matrix
+from prefchat.reward.pack import Item, Pack, load_pack, save_pack
+from prefchat.storage import open_store
+from prefchat.ui.app import create_app
+from prefchat.ui.commands import listen
+
+DIM = 64
+N_LEARNED = 3
+PROMPTS = (
+    "How do I boil an egg?",
+    "How do I fix a flat bicycle tyre?",
+    "How often should I water a cactus?",
+    "How do I start keeping a journal?",
+    "How do I fold a shirt neatly?",
+    "How do I back up my phone's photos?",
+)
+STYLES = {
+    "short answers": "In short: it takes a minute.",
+    "numbered steps": "1. Get ready.\n2. Do the main step.\n3. Check the result.",
+    "friendly tone": "You've totally got this, and it's fun once you try it!",
+    "formal tone": "It is advisable to proceed methodically and to verify each stage.",
+    "jokes": "Fun fact: even the experts got it wrong the first time, and the second.",
+    "long detailed answers": " ".join(["Here is the thorough version, with the background and the reasons behind every step."] * 40),
+}
+
+
+def hashing_embed(texts) -> np.ndarray:
+    """Unit-norm (n, DIM) float32 bag of words, each word (trailing "s" dropped) hashed to one column."""
+    rows = np.zeros((len(texts), DIM))
+    for row, text in zip(rows, texts):
+        for word in re.findall(r"[a-z]+", text.lower()):
+            row[zlib.crc32(word.removesuffix("s").encode()) % DIM] += 1.0
+        row /= np.linalg.norm(row) or 1.0
+    return rows.astype(np.float32)
+
+
+def grouped_pack() -> Pack:
+    """Six prompts, five answers each; the learned bases are random linear maps of the embeddings."""
+    rng = np.random.default_rng(5)
+    styles = list(STYLES)
+    items, groups = [], []
+    for g, prompt in enumerate(PROMPTS):
+        for j in range(5):
+            tags = (styles[j], styles[(j + g % 5 + 1) % len(styles)])
+            text = " ".join(STYLES[tag] for tag in tags)
+            items.append(Item(f"p{g}-a{j}", f"{prompt} (answer {j + 1})", text, tags))
+            groups.append(g)
+    embeddings = hashing_embed([item.text for item in items])
+    head_weight = rng.normal(size=(DIM, N_LEARNED))
+    head_bias = np.zeros(N_LEARNED)
+    popularity = rng.integers(20, 200, len(items)).astype(float)
+    quality = rng.uniform(3.0, 4.5, len(items))
+    population = np.column_stack([np.log(popularity), quality])
+    population = (population - population.mean(0)) / population.std(0)
+    learned = embeddings @ head_weight + head_bias
+    n_bases = N_LEARNED + 2
+    return Pack(
+        items=items,
+        embeddings=embeddings,
+        features=np.hstack([learned, population]),
+        head_weight=head_weight,
+        head_bias=head_bias,
+        new_item_population=np.zeros(2),
+        prior_mean=np.r_[np.zeros(N_LEARNED), 0.2, 0.2],
+        prior_cov=np.eye(n_bases),
+        exposure=np.zeros(n_bases),
+        popularity=popularity,
+        quality=quality,
+        descriptors=styles,
+        descriptor_embeddings=hashing_embed(styles),
+        axes=name_axes(learned, tag_matrix(items, styles), styles),
+        manifest={
+            "name": "tiny-styles",
+            "version": "1",
+            "descriptor_source": "tags",
+            "groups": groups,
+            "group_names": list(PROMPTS),
+            "population_coordinates": ["popularity", "quality"],
+            "hyperparameters": {"beta": 1.0, "prior_scale": 1.0},
+            "embedding_model": {"name": "hashing", "path": "", "checksum": ""},
+        },
+    )
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_pack_dir(tmp_path_factory) -> Path:
+    return save_pack(grouped_pack(), tmp_path_factory.mktemp("ui-packs") / "tiny-styles")
+
+
+@pytest.fixture(scope="session")
+def tiny_pack(tiny_pack_dir) -> Pack:
+    return load_pack(tiny_pack_dir)
+
+
+@pytest.fixture(scope="session")
+def embed():
+    return hashing_embed
+
+
+@pytest.fixture(scope="session")
+def server_db_url(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('ui-db') / 'prefchat.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def server_url(tiny_pack, server_db_url) -> Iterator[str]:
+    """Base URL (no trailing slash) of the whole app: chat at /, REST at /api/v1."""
+    with open_store(server_db_url) as store:
+        app = create_app(Conversation(tiny_pack, store, hashing_embed))
+        with serving(app) as url:
+            yield url

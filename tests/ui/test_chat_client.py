@@ -1,0 +1,151 @@
+"""The chat app end to end through gradio_client: its named endpoints on the running server."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from gradio_client import Client
+
+from prefchat.storage import open_store
+
+MAX_TURNS = 15
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What an endpoint returns: the outputs of :func:`prefchat.ui.chat.build_chat`, by name."""
+
+    session_id: str | None
+    messages: list[str]
+    progress: str
+    prompt: str
+    card_a: str
+    card_b: str
+
+    @property
+    def last(self) -> str:
+        return self.messages[-1]
+
+    @property
+    def asking(self) -> bool:
+        return bool(self.progress)
+
+
+class Visitor:
+    """One gradio_client connection: a browser tab of its own."""
+
+    def __init__(self, url: str):
+        self.client = Client(f"{url}/", verbose=False)
+
+    def __call__(self, endpoint: str, *args: str) -> Screen:
+        session_id, chat, progress, prompt, card_a, card_b, _text = self.client.predict(*args, api_name=f"/{endpoint}")
+        messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
+        return Screen(session_id, messages, progress, prompt, card_a, card_b)
+
+    def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
+        """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""
+        screen, questions = self("start"), []
+        while screen.asking:
+            assert len(questions) < MAX_TURNS, "onboarding never ended"
+            questions.append(screen)
+            screen = self("answer", choices[len(questions) % len(choices) - 1])
+        return screen, questions
+
+
+def question_number(screen: Screen) -> int:
+    return int(re.search(r"Question (\d+) of about 10", screen.progress).group(1))
+
+
+@pytest.fixture
+def visitor(server_url) -> Visitor:
+    return Visitor(server_url)
+
+
+def test_full_onboarding_stores_the_profile_and_a_correction_reranks(visitor, server_db_url, tiny_pack):
+    result, questions = visitor.onboard(["A", "b", "Both fine", "b", "Don't know either"])
+
+    assert [question_number(q) for q in questions] == list(range(1, 11))
+    assert {q.session_id for q in questions} == {result.session_id}
+    first = questions[0]
+    assert "about 10 quick questions, about a minute: pick the one you prefer" in first.messages[0]
+    assert first.prompt.strip("*") in tiny_pack.manifest["group_names"]
+    assert first.card_a.startswith("### A") and first.card_b.startswith("### B")
+    assert result.last.startswith("**Here is what I learned about you.** Enjoys:")
+    assert len(re.findall(r"^\d\. \*\*", result.last, flags=re.MULTILINE)) == 5
+    assert "actually I prefer short answers" in result.last
+    assert (result.prompt, result.card_a, result.card_b) == ("", "", "")
+
+    with open_store(server_db_url) as store:
+        user_id = store.get_session(result.session_id).user_id
+        profile = store.get_profile(user_id, tiny_pack.name, tiny_pack.version)
+        assert profile is not None and profile.mean.shape == (tiny_pack.n_bases,)
+        assert profile.counts == {"a": 2, "b": 4, "tie": 2, "skip": 2}
+        assert store.get_session(result.session_id).state == "finished"
+
+    reply = visitor("say", "actually I prefer short answers")
+    assert reply.last.startswith("Thanks, noted.") and "Stated by you: short answers" in reply.last
+    assert len(re.findall(r"^\d\. \*\*", reply.last, flags=re.MULTILINE)) == 5
+    with open_store(server_db_url) as store:
+        assert store.current_summary(user_id, tiny_pack.name).source == "edited"
+
+    after = visitor("say", "recommend")
+    assert after.last.startswith("Here is what I would pick for you.") and not after.asking
+
+
+def test_typed_answers_undo_and_finish_early(visitor):
+    first = visitor("start")
+    second = visitor("say", "the first one")
+    assert question_number(second) == 2 and second.messages[-2] == "the first one"
+    third = visitor("answer", "b")
+    back = visitor("undo")
+    assert question_number(back) == 2
+    assert (back.card_a, back.card_b) == (second.card_a, second.card_b) != (third.card_a, third.card_b)
+    confused = visitor("say", "what is the weather like")
+    assert confused.last.startswith("Sorry, I didn't catch that.") and question_number(confused) == 2
+    done = visitor("finish")
+    assert not done.asking and "Confidence:" in done.last and "(1 answer)" in done.last
+    assert done.session_id == first.session_id
+
+
+def test_engine_refusals_are_friendly_messages(visitor):
+    visitor("start")
+    visitor("finish")
+    refused = visitor("undo")
+    assert refused.last == "This onboarding is already over. Say 'start over' to answer the questions again."
+    assert not any("Traceback" in message for message in refused.messages)
+    again = visitor("say", "start over")
+    assert question_number(again) == 1 and again.messages[-2].startswith("Hi! I'll ask")
+
+
+def test_resume_continues_a_session_in_another_tab(server_url, visitor):
+    visitor("start")
+    for choice in ("a", "b"):
+        now = visitor("answer", choice)
+    reloaded = Visitor(server_url)("resume", now.session_id)
+    assert reloaded.session_id == now.session_id and question_number(reloaded) == 3
+    assert reloaded.messages[0] == "Welcome back! Let's carry on where we left off, at question 3."
+    assert (reloaded.card_a, reloaded.card_b) == (now.card_a, now.card_b)
+
+    stranger = Visitor(server_url)("resume", "no-such-session")
+    assert stranger.session_id not in (None, now.session_id) and question_number(stranger) == 1
+
+
+def test_two_concurrent_visitors_never_see_each_other(server_url, server_db_url):
+    visitors = [Visitor(server_url), Visitor(server_url)]
+    with ThreadPoolExecutor(2) as pool:
+        (result_a, questions_a), (result_b, questions_b) = pool.map(
+            lambda pair: pair[0].onboard([pair[1]]), zip(visitors, ["a", "b"])
+        )
+
+    assert result_a.session_id != result_b.session_id
+    assert {q.session_id for q in questions_a} == {result_a.session_id}
+    assert {q.session_id for q in questions_b} == {result_b.session_id}
+    assert not any(message in ("b", "B") for message in result_a.messages)
+    assert not any(message in ("a", "A") for message in result_b.messages)
+    with open_store(server_db_url) as store:
+        for result, choice in ((result_a, "a"), (result_b, "b")):
+            answers = [turn.answer.choice for turn in store.session_history(result.session_id)]
+            assert answers == [choice] * 10

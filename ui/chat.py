@@ -1,0 +1,370 @@
+"""The chat onboarding app: about ten "which do you prefer?" questions, then a chat about the results.
+
+Top to bottom: a progress line, the transcript (``gr.Chatbot``, messages format), the open
+question as two cards side by side (stacked on narrow screens) with the buttons A / B /
+Both fine / Don't know either, undo and finish, and a text box for typed answers and, once
+onboarding is over, for chat ("actually I prefer short answers", "why <title>?", "recommend").
+
+Callbacks only translate widgets to :class:`~prefchat.assistant.session.Conversation` calls
+and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
+:class:`ChatState` in ``gr.State``, so two visitors never share anything but the database; the
+session id is also kept in the browser's localStorage (``gr.BrowserState``), so that reloading
+the page resumes the session.
+
+Named endpoints, for gradio_client:
+
+``/start``      a new onboarding session (for the same user when there was one)
+``/resume``     session id -> that session where it stands (a new one if it is unknown)
+``/answer``     "a", "b", "both", "skip" or free text -> the next question, or the results
+``/undo``       take back the last answer
+``/finish``     end onboarding now
+``/say``        free text: answers while onboarding, chat afterwards
+
+Each returns the session id, the transcript, the progress line, the prompt, the two cards and
+the text box.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from html import escape
+
+import gradio as gr
+from fastapi import FastAPI
+
+from ..assistant.errors import AssistantError, NoProfile, SessionClosed, WrongPack
+from ..assistant.ranking import Ranked
+from ..assistant.session import (
+    Conversation,
+    ItemCard,
+    QuestionTurn,
+    ReaskTurn,
+    ReplyTurn,
+    ResultTurn,
+)
+from ..elicitation import ConvergenceError
+from ..reward.featurize import EmbeddingError
+from ..storage import NotFound, StorageError
+
+__all__ = [
+    "CHOICES",
+    "CSS",
+    "ChatState",
+    "advance",
+    "build_chat",
+    "card_markdown",
+    "friendly",
+    "greeting",
+    "mount_chat",
+    "progress_html",
+    "result_message",
+]
+
+logger = logging.getLogger(__name__)
+
+CHOICES = ("A", "B", "Both fine", "Don't know either")
+"""The answer buttons; their labels are valid typed answers too (the engine parses both)."""
+SECONDS_PER_QUESTION = 6
+PICKS_SHOWN = 5
+STORAGE_KEY = "prefchat-session"
+ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
+CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
+INVITATION = (
+    "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
+    "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
+)
+
+CSS = """
+.prefchat-progress { display: flex; align-items: center; gap: 12px; font-weight: 600; }
+.prefchat-progress progress { flex: 1; height: 8px; accent-color: var(--color-accent); }
+.prefchat-prompt { font-size: var(--text-lg); }
+.prefchat-cards { gap: 12px; align-items: stretch; }
+.block.prefchat-card {
+    flex: 1 1 0; min-width: 0; max-height: 22rem; overflow-y: auto; padding: 12px 16px !important;
+    border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
+    background: var(--background-fill-secondary); overflow-wrap: anywhere;
+}
+.prefchat-card code { font-size: 0.85em; }
+.prefchat-chat button[aria-label="Clear"] { display: none; }
+@media (max-width: 640px) {
+    .prefchat-cards { flex-direction: column !important; }
+    .block.prefchat-card { flex: none; max-height: 15rem; }
+    .prefchat-choices { flex-flow: row wrap !important; }
+    .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; }
+}
+"""
+
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
+
+Message = dict[str, str]
+
+# Most specific first: NoProfile and NotFound are both LookupErrors.
+_FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
+    (SessionClosed, "This onboarding is already over. Say 'start over' to answer the questions again."),
+    (NoProfile, "We have not finished the questions yet, so I have nothing to go on. Say 'start over' to begin."),
+    (WrongPack, "That session belongs to another catalog. Say 'start over' to begin a new one."),
+    (NotFound, "I could not find your session any more. Say 'start over' to begin again."),
+    (ConvergenceError, "Sorry, I could not make sense of these answers. Try 'undo', or 'start over'."),
+    (EmbeddingError, "Sorry, my language model is not available right now: buttons and simple commands still work."),
+)
+_EXPECTED = (AssistantError, StorageError, ConvergenceError, EmbeddingError, ValueError)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+# --------------------------------------------------------------------------- what a tab sees
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """What one browser tab (or one gradio_client connection) sees.
+
+    Attributes
+    ----------
+    session_id, user_id : str or None
+        The onboarding session shown, and its user (kept so that "start over" keeps the user).
+    messages : tuple of ``{"role", "content"}`` dicts, the transcript
+    question : QuestionTurn or None, the open question (None once onboarding is over)
+    """
+
+    session_id: str | None = None
+    user_id: str | None = None
+    messages: tuple[Message, ...] = ()
+    question: QuestionTurn | None = None
+
+    def said(self, role: str, text: str) -> ChatState:
+        return replace(self, messages=(*self.messages, {"role": role, "content": text}))
+
+
+def advance(state: ChatState, turn: QuestionTurn | ResultTurn | ReplyTurn | ReaskTurn) -> ChatState:
+    """The state after the engine answered with ``turn`` (the user's words already appended).
+
+    A question of a session other than the one shown is greeted: a new session from the start,
+    a resumed one with a welcome back.
+    """
+    if isinstance(turn, ReaskTurn):
+        return replace(state.said("assistant", turn.text), question=turn.question)
+    if isinstance(turn, QuestionTurn):
+        if turn.session_id != state.session_id:
+            state = state.said("assistant", greeting(turn.expected_total) if turn.position == 1 else welcome_back(turn))
+        return replace(
+            state.said("assistant", question_message(turn)),
+            session_id=turn.session_id,
+            user_id=turn.user_id,
+            question=turn,
+        )
+    if isinstance(turn, ResultTurn):
+        state = state.said("assistant", result_message(turn))
+        return replace(state, session_id=turn.session_id, user_id=turn.user_id, question=None)
+    state = replace(state.said("assistant", reply_message(turn)), question=None)
+    if turn.intent == "confirm_forget":  # the user and all their sessions are gone
+        return ChatState(messages=state.messages)
+    return state
+
+
+def friendly(error: BaseException) -> str:
+    """What the user is told when the engine refuses: no traceback, a way forward."""
+    for kind, text in _FRIENDLY:
+        if isinstance(error, kind):
+            return text
+    if isinstance(error, ValueError):
+        return f"Sorry, I could not do that: {error}"
+    return "Sorry, something went wrong on my side. Please try again, or say 'start over'."
+
+
+# --------------------------------------------------------------------------- words and markup
+
+
+def duration(n_questions: int) -> str:
+    """How long ``n_questions`` questions take, in words ("about a minute")."""
+    minutes = max(1, round(n_questions * SECONDS_PER_QUESTION / 60))
+    return "about a minute" if minutes == 1 else f"about {minutes} minutes"
+
+
+def greeting(n_questions: int) -> str:
+    return (
+        f"Hi! I'll ask about {n_questions} quick questions, {duration(n_questions)}: pick the one you prefer. "
+        "Then I'll tell you what I learned about you and what I would pick for you."
+    )
+
+
+def welcome_back(turn: QuestionTurn) -> str:
+    return f"Welcome back! Let's carry on where we left off, at question {turn.position}."
+
+
+def markdown_text(text: str) -> str:
+    """``text`` shown literally in Markdown (titles may hold ``*``, ``_``, ``#``, ``<``)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def question_message(turn: QuestionTurn) -> str:
+    progress = f"**Question {turn.position} of about {turn.expected_total}.**"
+    if turn.prompt:
+        return f"{progress} *{markdown_text(turn.prompt)}* Which answer do you prefer, A or B?"
+    a, b = (markdown_text(card.title) for card in (turn.item_a, turn.item_b))
+    return f"{progress} Which do you prefer: **A** {a}, or **B** {b}?"
+
+
+def picks_markdown(picks: Sequence[Ranked]) -> str:
+    """A numbered list: each pick's title and the one-line reason for it."""
+    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {pick.why}" for n, pick in enumerate(picks, 1))
+
+
+def result_message(turn: ResultTurn) -> str:
+    parts = [f"**Here is what I learned about you.** {turn.summary_text}"]
+    if turn.recommendations:
+        parts.append("**My top picks for you**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
+    parts.append(INVITATION)
+    return "\n\n".join(parts)
+
+
+def reply_message(turn: ReplyTurn) -> str:
+    if not turn.recommendations:
+        return turn.text
+    return f"{turn.text}\n\n{picks_markdown(turn.recommendations[:PICKS_SHOWN])}"
+
+
+def card_markdown(label: str, card: ItemCard, grouped: bool) -> str:
+    """One option of a question: its label, title (unless the prompt above says it), text and tags."""
+    heading = f"### {label}" if grouped else f"### {label} · {markdown_text(card.title)}"
+    tags = " ".join(f"`{tag}`" for tag in card.tags)
+    return "\n\n".join(part for part in (heading, card.text, tags) if part)
+
+
+def progress_html(question: QuestionTurn | None) -> str:
+    """"Question 4 of about 10" with a bar, or nothing when no question is open."""
+    if question is None:
+        return ""
+    done, total = question.position - 1, max(question.expected_total, question.position)
+    label = f"Question {question.position} of about {question.expected_total}"
+    return (
+        f'<div class="prefchat-progress"><span>{escape(label)}</span>'
+        f'<progress value="{done}" max="{total}" aria-label="{escape(label)}"></progress></div>'
+    )
+
+
+# --------------------------------------------------------------------------- the Blocks
+
+
+def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks:
+    """The onboarding chat for ``conversation`` (its pack and store) as ``gr.Blocks``.
+
+    Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
+    ``build_chat(c).launch(css=CSS, theme=THEME)``.
+    """
+    grouped = conversation.pack.manifest.get("groups") is not None
+
+    def run(state: ChatState, said: str | None, call: Callable[[], object]) -> ChatState:
+        if said is not None:
+            state = state.said("user", said)
+        try:
+            return advance(state, call())
+        except _EXPECTED as error:
+            return state.said("assistant", friendly(error))
+        except Exception as error:  # the UI's edge: log it, show no traceback
+            logger.exception("chat callback failed")
+            return state.said("assistant", friendly(error))
+
+    def start(state: ChatState) -> ChatState:
+        return run(state, None, lambda: conversation.start(state.user_id))
+
+    def resume(saved: str | None, state: ChatState) -> ChatState:
+        if not saved:
+            return start(state)
+        try:
+            turn = conversation.resume(saved)
+        except (LookupError, AssistantError):  # forgotten, finished elsewhere, or another pack
+            return start(state)
+        return run(state, None, lambda: turn)
+
+    def answer(choice: str, state: ChatState) -> ChatState:
+        if state.session_id is None:
+            return start(state)
+        return run(state, choice, lambda: conversation.answer(state.session_id, choice))
+
+    def undo(state: ChatState) -> ChatState:
+        if state.session_id is None:
+            return start(state)
+        return run(state, "Undo", lambda: conversation.undo(state.session_id))
+
+    def finish(state: ChatState) -> ChatState:
+        if state.session_id is None:
+            return start(state)
+        return run(state, "Finish now", lambda: conversation.finish(state.session_id))
+
+    def say(text: str, state: ChatState) -> ChatState:
+        text = text.strip()
+        if not text:
+            return state
+        if state.session_id is None:
+            return start(state.said("user", text))
+        return run(state, text, lambda: conversation.say(state.session_id, text))
+
+    with gr.Blocks(title=title, analytics_enabled=False) as blocks:
+        # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
+        # nothing; a fixed one lets a browser's session survive a server restart.
+        saved = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=STORAGE_KEY)
+        state = gr.State(ChatState())
+        progress = gr.HTML(elem_classes="prefchat-progress-box")
+        chatbot = gr.Chatbot(label=title, show_label=False, elem_classes="prefchat-chat", height="42vh", min_height=260, buttons=["copy_all"])
+        with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
+            prompt = gr.Markdown(elem_classes="prefchat-prompt")
+            with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
+                card_a = gr.Markdown(elem_classes="prefchat-card")
+                card_b = gr.Markdown(elem_classes="prefchat-card")
+            with gr.Row(elem_classes="prefchat-choices"):
+                buttons = [gr.Button(label, variant="primary" if len(label) == 1 else "secondary") for label in CHOICES]
+            with gr.Row():
+                undo_button = gr.Button("Undo last answer", size="sm")
+                finish_button = gr.Button("Finish now", size="sm")
+        with gr.Row():
+            text = gr.Textbox(show_label=False, placeholder=ONBOARDING_HINT, scale=5, max_lines=4, submit_btn="Send")
+        restart = gr.Button("Start over", size="sm", variant="stop")
+
+        def show(state: ChatState, clear_text: bool = False) -> tuple:
+            question = state.question
+            cards = ("", "") if question is None else (
+                card_markdown("A", question.item_a, grouped),
+                card_markdown("B", question.item_b, grouped),
+            )
+            hint = CHAT_HINT if question is None else ONBOARDING_HINT
+            return (
+                state,
+                state.session_id,
+                list(state.messages),
+                progress_html(question),
+                f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
+                *cards,
+                gr.Column(visible=question is not None),
+                gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
+            )
+
+        outputs = [state, saved, chatbot, progress, prompt, card_a, card_b, panel, text]
+        listen = {"outputs": outputs, "show_progress": "minimal"}
+        private = {**listen, "api_visibility": "private"}
+
+        blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)
+        restart.click(lambda s: show(start(s)), [state], api_name="start", **listen)
+        # One endpoint for the four buttons: each sends its own label in place of the typed text.
+        for n, (button, label) in enumerate(zip(buttons, CHOICES)):
+            named = {**listen, "api_name": "answer"} if n == 0 else private
+            js = f"(choice, state) => [{json.dumps(label)}, state]"
+            button.click(lambda choice, s: show(answer(choice, s)), [text, state], js=js, **named)
+        undo_button.click(lambda s: show(undo(s)), [state], api_name="undo", **listen)
+        finish_button.click(lambda s: show(finish(s)), [state], api_name="finish", **listen)
+        text.submit(lambda t, s: show(say(t, s), clear_text=True), [text, state], api_name="say", **listen)
+    return blocks
+
+
+def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwargs) -> FastAPI:
+    """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS.
+
+    ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).
+    Mount at ``"/"`` last: it answers every path no earlier route took.
+    """
+    blocks = build_chat(conversation).queue(default_concurrency_limit=4)
+    options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs}
+    return gr.mount_gradio_app(app, blocks, path, **options)
