@@ -1,0 +1,135 @@
+"""Stored profiles as flat records, written to CSV, JSON or Parquet.
+
+Used by the analyst view's export and by ``prefchat profiles export``. One record per profile
+(a user's posterior for one pack name and version); every value is a scalar, so the three
+formats hold the same table and a file read back with :func:`read_profiles` equals the
+records written.
+
+Schema
+------
+=================  =====  ==========================================================================
+column             type   meaning
+=================  =====  ==========================================================================
+user_id            str    the user's opaque id
+pack_name          str    the pack the profile was built with
+pack_version       str
+profile_version    int    1 on the first save of this profile, one more on each save
+n_answers          int    answers the posterior is built from: the four kinds below plus n_feedback
+n_a, n_b           int    "prefer the first" / "prefer the second" answers
+n_tie              int    "both are fine" (a soft label of 1/2)
+n_skip             int    "don't know either" (no likelihood term)
+n_feedback         int    thumbs up/down and more/less like, given after onboarding
+mean               str    JSON array of n_bases floats: the posterior mean, base k at position k
+                          (the pack's learned axes, then its population coordinates)
+sd                 str    JSON array of n_bases floats: posterior standard deviations, sqrt(diag cov)
+summary            str    the current semantic summary ("" when there is none)
+summary_source     str    "generated", "edited" (by the user) or ""
+updated_at         str    when the profile was last saved, ISO 8601 in UTC
+=================  =====  ==========================================================================
+
+Arrays are JSON text (``json.loads(record["mean"])``) rather than one column per base, because
+profiles of different packs have different numbers of bases. JSON files hold an array of the
+records. Read any of the three with :func:`read_profiles`; with pandas directly, keep it from
+guessing types: ``pd.read_csv(path, dtype=DTYPES, keep_default_na=False)``,
+``pd.read_json(path, orient="records", dtype=False)``, ``pd.read_parquet(path)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..storage import FEEDBACK_KINDS, PAIRWISE_CHOICES, ProfileRecord, Store
+
+__all__ = ["DTYPES", "FORMATS", "profile_record", "profile_records", "read_profiles", "write_profiles"]
+
+FORMATS = ("csv", "json", "parquet")
+
+DTYPES: dict[str, str] = {
+    "user_id": "str",
+    "pack_name": "str",
+    "pack_version": "str",
+    "profile_version": "int64",
+    "n_answers": "int64",
+    **{f"n_{choice}": "int64" for choice in PAIRWISE_CHOICES},
+    "n_feedback": "int64",
+    "mean": "str",
+    "sd": "str",
+    "summary": "str",
+    "summary_source": "str",
+    "updated_at": "str",
+}
+"""Column -> pandas dtype, in the order of the columns."""
+
+
+def profile_record(profile: ProfileRecord, summary_text: str = "", summary_source: str = "") -> dict[str, Any]:
+    """The flat record of one profile (see the module docstring for the schema)."""
+    counts = profile.counts
+    return {
+        "user_id": profile.user_id,
+        "pack_name": profile.pack_name,
+        "pack_version": profile.pack_version,
+        "profile_version": profile.version,
+        "n_answers": profile.n_answers,
+        **{f"n_{choice}": counts.get(choice, 0) for choice in PAIRWISE_CHOICES},
+        "n_feedback": sum(counts.get(kind, 0) for kind in FEEDBACK_KINDS),
+        "mean": json.dumps(profile.mean.tolist()),
+        "sd": json.dumps(np.sqrt(np.diag(profile.cov)).tolist()),
+        "summary": summary_text,
+        "summary_source": summary_source,
+        "updated_at": profile.updated_at.isoformat(),
+    }
+
+
+def profile_records(store: Store, profiles: Iterable[ProfileRecord]) -> list[dict[str, Any]]:
+    """The flat records of ``profiles`` (e.g. ``store.list_profiles(...)``), with their current summaries."""
+    records = []
+    for profile in profiles:
+        summary = store.current_summary(profile.user_id, profile.pack_name)
+        text, source = ("", "") if summary is None else (summary.text, summary.source)
+        records.append(profile_record(profile, text, source))
+    return records
+
+
+def _format(path: Path, format: str | None) -> str:
+    format = (format or path.suffix.lstrip(".")).lower()
+    if format not in FORMATS:
+        raise ValueError(f"export format {format!r} (of {str(path)!r}) is not one of {FORMATS}")
+    return format
+
+
+def _frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(list(records), columns=list(DTYPES)).astype(DTYPES)
+
+
+def write_profiles(records: Iterable[dict[str, Any]], path: str | Path, format: str | None = None) -> Path:
+    """Write profile records to ``path`` as csv, json or parquet (default: from the file's suffix)."""
+    path = Path(path)
+    format = _format(path, format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "json":
+        rows = [{column: record[column] for column in DTYPES} for record in records]
+        path.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    elif format == "csv":
+        _frame(records).to_csv(path, index=False, encoding="utf-8")
+    else:
+        _frame(records).to_parquet(path, index=False)
+    return path
+
+
+def read_profiles(path: str | Path, format: str | None = None) -> pd.DataFrame:
+    """A file written by :func:`write_profiles`, as a DataFrame with the schema's columns and dtypes."""
+    path = Path(path)
+    format = _format(path, format)
+    if format == "csv":
+        frame = pd.read_csv(path, dtype=DTYPES, keep_default_na=False, encoding="utf-8")
+    elif format == "json":
+        frame = pd.read_json(path, orient="records", dtype=False, encoding="utf-8")
+    else:
+        frame = pd.read_parquet(path)
+    return frame.reindex(columns=list(DTYPES)).astype(DTYPES)

@@ -1,0 +1,334 @@
+"""The versioned REST API, for hosts that draw their own UI: ``/api/v1/...``.
+
+::
+
+    from fastapi import FastAPI
+    from prefchat.ui.rest import api_router
+
+    app = FastAPI()
+    app.include_router(api_router(conversation))   # routes under /api/v1 already: no prefix
+
+Routes (JSON in and out; shapes in :mod:`prefchat.ui.schemas`, reference in docs/rest-api.md)::
+
+    POST   /api/v1/sessions                        {user_id?}           -> 201 first turn
+    GET    /api/v1/sessions/{id}/question                               -> current turn
+    POST   /api/v1/sessions/{id}/answers           {choice} | {text}    -> next turn
+    POST   /api/v1/sessions/{id}/undo                                   -> the question again
+    POST   /api/v1/sessions/{id}/finish                                 -> result
+    GET    /api/v1/users/{user_id}/profile                              -> posterior per axis
+    GET    /api/v1/users/{user_id}/summary                              -> summary
+    POST   /api/v1/users/{user_id}/summary/corrections {text}           -> corrected summary
+    GET    /api/v1/users/{user_id}/recommendations?k=10                 -> best catalog items
+    POST   /api/v1/users/{user_id}/rank            {candidates, k?}     -> candidates, best first
+    DELETE /api/v1/users/{user_id}                                      -> 204, everything deleted
+    GET    /api/v1/openapi.json
+
+A turn is ``{"type": "question" | "result" | "reask", ...}``.
+
+Errors
+------
+Every error is ``{"error": {"code": ..., "message": ...}}`` with a 4xx status (a 5xx only for
+a fault of the server): 404 ``not_found`` / ``no_profile``, 409 ``session_closed`` /
+``conflict`` / ``wrong_pack``, 422 ``invalid_request`` (the body or a parameter breaks the
+schema) / ``invalid`` (a value the engine refuses, e.g. a user id with control characters) /
+``correction_not_understood``, 413 ``body_too_large`` (over :data:`MAX_BODY` bytes, by
+Content-Length or as streamed), 400 ``invalid_encoding`` (a body that is not UTF-8), 405
+``method_not_allowed``, 501 ``not_configured`` (ranking texts or corrections on a server
+started without an embedder).
+
+Users and trust
+---------------
+User ids are the host's opaque strings (1 to 128 printable characters), given as
+``user_id`` when a session starts or in the ``X-Prefchat-User`` header. The API does not
+authenticate: it is meant to sit behind the host's backend, which knows who its user is.
+When the header is sent, session routes answer 404 for a session of another user, so a host
+that forwards its user's id cannot be steered into another user's session.
+
+Concurrency
+-----------
+Routes are plain functions run in FastAPI's thread pool against one shared
+:class:`~prefchat.assistant.session.Conversation`, which keeps its state in storage (SQLite
+serialises writers with ``BEGIN IMMEDIATE``). Calls about one session are serialised by a
+lock, so that two concurrent requests of one session cannot both record its next question.
+Every response carries ``Server-Timing: app;dur=<ms>``, the time spent in the route.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+
+from ..assistant.errors import NoProfile, SessionClosed, WrongPack
+from ..assistant.session import Conversation
+from ..storage import Conflict, NotFound, check_user_id
+from .schemas import (
+    MAX_K,
+    AnswerIn,
+    CorrectionIn,
+    ErrorOut,
+    ProfileOut,
+    RankIn,
+    RankingOut,
+    ResultOut,
+    SessionIn,
+    SummaryOut,
+    TurnOut,
+    axis_names,
+    turn_out,
+)
+
+__all__ = ["API_PREFIX", "MAX_BODY", "ApiError", "api_router", "error_response"]
+
+API_PREFIX = "/api/v1"
+MAX_BODY = 1 << 20
+"""Largest request body, in bytes (1 MiB)."""
+MAX_MESSAGE = 500
+"""Error messages are cut to this many characters (they may quote the offending value)."""
+SESSION_LOCKS = 64
+
+log = logging.getLogger(__name__)
+
+UserHeader = Annotated[
+    str | None, Header(alias="X-Prefchat-User", description="The host's id of the user making the request.")
+]
+
+
+class ApiError(HTTPException):
+    """An error answered as ``{"error": {"code": code, "message": message}}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(status, message, headers)
+        self.code = code
+
+
+# Engine and storage exceptions, most specific first.
+_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (NoProfile, 404, "no_profile"),
+    (NotFound, 404, "not_found"),
+    (SessionClosed, 409, "session_closed"),
+    (WrongPack, 409, "wrong_pack"),
+    (Conflict, 409, "conflict"),
+    (ValueError, 422, "invalid"),
+)
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+def error_response(error: Exception) -> JSONResponse:
+    """The JSON error response of an exception raised while answering a request."""
+    if isinstance(error, ApiError):
+        status, code, message = error.status_code, error.code, error.detail
+    elif isinstance(error, RequestValidationError):
+        status, code, message = 422, "invalid_request", _validation_message(error.errors())
+    elif isinstance(error, HTTPException):
+        status, code, message = error.status_code, _HTTP_CODES.get(error.status_code, "error"), str(error.detail)
+    else:
+        known = next(((s, c) for kind, s, c in _STATUS if isinstance(error, kind)), None)
+        if known is None:
+            log.exception("internal error", exc_info=error)
+            status, code, message = 500, "internal", "internal error: the server log has the details"
+        else:
+            (status, code), message = known, str(error)
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 1] + "…"
+    headers = getattr(error, "headers", None)
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    """Pydantic's errors in one line: ``body.choice: Input should be 'a', 'b', 'tie' or 'skip'``."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        detail = error.get("ctx", {}).get("error") if error.get("type") == "json_invalid" else None
+        parts.append(f"{where}: {error['msg']}" + (f" ({detail})" if detail else ""))
+    return "; ".join(parts) or "invalid request"
+
+
+class _BoundedRequest(Request):
+    """A request whose body is at most :data:`MAX_BODY` bytes of UTF-8, else an :class:`ApiError`."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            declared = self.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise _too_large(f"Content-Length is {declared} bytes")
+            chunks, size = [], 0
+            async for chunk in self.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise _too_large("the body streamed is larger")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ApiError(
+                    400, "invalid_encoding", f"the body is not UTF-8: byte {body[error.start]:#04x} at offset {error.start}"
+                ) from None
+            self._body = body
+        return self._body
+
+
+def _too_large(why: str) -> ApiError:
+    return ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY} bytes; {why}", {"Connection": "close"})
+
+
+class _ApiRoute(APIRoute):
+    """Bounded UTF-8 bodies, every error as JSON, and a ``Server-Timing`` header."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def bounded_handler(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(_BoundedRequest(request.scope, request.receive))
+            except Exception as error:  # every error is answered in the API's format
+                response = error_response(error)
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+            return response
+
+        return bounded_handler
+
+
+def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRouter:
+    """The REST API's routes, under :data:`API_PREFIX`.
+
+    Parameters
+    ----------
+    conversation : Conversation, or a callable returning one
+        The engine to serve; a callable is called on every request (e.g. to open the pack on
+        first use: it should return the same cached object each time).
+    """
+    engine: Callable[[], Conversation] = conversation if callable(conversation) else lambda: conversation
+    locks = tuple(threading.Lock() for _ in range(SESSION_LOCKS))
+    errors = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 501)}
+    router = APIRouter(prefix=API_PREFIX, route_class=_ApiRoute, responses=errors, tags=["prefchat"])
+
+    def session(session_id: str, user: str | None) -> tuple[Conversation, threading.Lock]:
+        """The engine and the session's lock; a session of another user than ``user`` is not found."""
+        assistant = engine()
+        if user is not None and assistant.store.get_session(session_id).user_id != check_user_id(user):
+            raise NotFound(f"session {session_id!r} not found")
+        return assistant, locks[hash(session_id) % len(locks)]
+
+    def embedder_needed(assistant: Conversation, purpose: str) -> None:
+        if assistant.embed is None:
+            raise ApiError(501, "not_configured", f"{purpose} need an embedder, and this server was started without one")
+
+    @router.post("/sessions", status_code=201, response_model=TurnOut, summary="Start onboarding")
+    def create_session(body: SessionIn | None = None, x_prefchat_user: UserHeader = None):
+        """Start onboarding for ``user_id`` (body or ``X-Prefchat-User``; created on first sight), or for
+        a new anonymous user; the user's unfinished session of this pack is abandoned. Returns the first
+        question (or the result, if the session asks none)."""
+        named = None if body is None else body.user_id
+        header = None if x_prefchat_user is None else check_user_id(x_prefchat_user)
+        if named is not None and header is not None and named != header:
+            raise ApiError(422, "invalid", f"user_id {named!r} differs from X-Prefchat-User {header!r}")
+        return turn_out(engine().start(named or header))
+
+    @router.get("/sessions/{session_id}/question", response_model=TurnOut, summary="Current question")
+    def current_question(session_id: str, x_prefchat_user: UserHeader = None):
+        """The question waiting for an answer, or the result of a finished session."""
+        assistant, lock = session(session_id, x_prefchat_user)
+        with lock:
+            return turn_out(assistant.resume(session_id))
+
+    @router.post("/sessions/{session_id}/answers", response_model=TurnOut, summary="Answer the current question")
+    def answer(session_id: str, body: AnswerIn, x_prefchat_user: UserHeader = None):
+        """``{"choice": "a"}`` (or b, tie, skip) or ``{"text": "the first one"}``. Returns the next
+        question, the result when onboarding is over, or a ``reask`` turn when the text is no answer
+        (nothing is stored then)."""
+        assistant, lock = session(session_id, x_prefchat_user)
+        with lock:
+            return turn_out(assistant.answer(session_id, body.choice or body.text))
+
+    @router.post("/sessions/{session_id}/undo", response_model=TurnOut, summary="Take back the last answer")
+    def undo(session_id: str, x_prefchat_user: UserHeader = None):
+        """The last answer is undone (kept in the history as undone) and its question asked again."""
+        assistant, lock = session(session_id, x_prefchat_user)
+        with lock:
+            return turn_out(assistant.undo(session_id))
+
+    @router.post("/sessions/{session_id}/finish", response_model=ResultOut, summary="End onboarding now")
+    def finish(session_id: str, x_prefchat_user: UserHeader = None):
+        """Store the profile and summary from the answers so far; a finished session gives its result again."""
+        assistant, lock = session(session_id, x_prefchat_user)
+        with lock:
+            return ResultOut.of(assistant.finish(session_id))
+
+    @router.get("/users/{user_id}/profile", response_model=ProfileOut, summary="The user's coefficients")
+    def profile(user_id: str):
+        """The posterior mean and standard deviation of the user's coefficient on each named axis."""
+        assistant = engine()
+        return ProfileOut.of(assistant.profile(user_id), axis_names(assistant.pack))
+
+    @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
+    def summary(user_id: str):
+        """The semantic preference summary: the text, and the weights behind it."""
+        return SummaryOut.of(user_id, engine().summary(user_id))
+
+    @router.post("/users/{user_id}/summary/corrections", response_model=SummaryOut, summary="Correct the summary")
+    def correct(user_id: str, body: CorrectionIn):
+        """Correct the summary in words ("actually I love musicals"); stored as a new version, and
+        rankings follow it at once. 422 ``correction_not_understood`` when no known taste is named."""
+        assistant = engine()
+        embedder_needed(assistant, "corrections")
+        corrected = assistant.correct(user_id, body.text)
+        if corrected is None:
+            raise ApiError(422, "correction_not_understood", f"no known taste is named in {body.text!r}")
+        return SummaryOut.of(user_id, corrected)
+
+    @router.get("/users/{user_id}/recommendations", response_model=RankingOut, summary="Recommendations")
+    def recommendations(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10):
+        """The ``k`` best catalog items for the user, each with the reasons it scores high."""
+        return RankingOut.of(user_id, engine().recommend(user_id, k))
+
+    @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
+    def rank(user_id: str, body: RankIn):
+        """Best-of-N: rank texts outside the catalog (e.g. drafts of a reply), best first; ``index`` is
+        the position in ``candidates``."""
+        assistant = engine()
+        embedder_needed(assistant, "ranking texts")
+        return RankingOut.of(user_id, assistant.rank(user_id, body.candidates, body.k))
+
+    @router.delete("/users/{user_id}", status_code=204, response_class=Response, summary="Delete the user")
+    def delete_user(user_id: str):
+        """Delete the user and everything stored about them (sessions, answers, profiles, summaries)."""
+        engine().forget(user_id)
+        return Response(status_code=204)
+
+    documented = list(router.routes)
+
+    @router.get("/openapi.json", include_in_schema=False)
+    def openapi(request: Request):
+        """The OpenAPI document of these routes alone (paths under :data:`API_PREFIX`)."""
+        return get_openapi(
+            title="prefchat REST API",
+            version=API_PREFIX.rsplit("/", 1)[-1],
+            summary="Onboard a user in about ten pairwise questions, then rank for them.",
+            routes=documented,
+            servers=[{"url": request.scope.get("root_path") or "/"}],
+        )
+
+    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def unknown(request: Request):
+        """404 in the API's format, or 405 for a known path asked with another method."""
+        allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods}
+        if allowed:
+            message = f"{request.method} is not allowed on {request.url.path}"
+            raise ApiError(405, "method_not_allowed", message, {"Allow": ", ".join(sorted(allowed))})
+        raise ApiError(404, "not_found", f"no route {request.url.path}")
+
+    return router

@@ -1,0 +1,267 @@
+"""JSON shapes of the REST API (:mod:`prefchat.ui.rest`): pydantic models, and the engine's turns in them.
+
+Requests are strict (unknown fields are refused) and bounded (:data:`MAX_TEXT`,
+:data:`MAX_CANDIDATES`, :data:`MAX_CANDIDATE_TEXT`, :data:`MAX_K`), so that a host's bad
+input is a 422 naming the field rather than work for the server. Responses are built from the
+engine's frozen turns with :func:`turn_out`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..assistant.ranking import Ranked
+from ..assistant.session import ItemCard, QuestionTurn, ReaskTurn, ResultTurn
+from ..assistant.summary import Summary
+from ..reward.pack import Pack
+from ..storage import PAIRWISE_CHOICES, ProfileRecord, check_user_id
+
+MAX_TEXT = 2_000
+"""Characters of a typed answer or a summary correction."""
+MAX_CANDIDATES = 100
+"""Texts one rank request may hold."""
+MAX_CANDIDATE_TEXT = 10_000
+"""Characters of one candidate text."""
+MAX_K = 100
+"""Most recommendations or ranked candidates returned at once."""
+
+Choice = Literal["a", "b", "tie", "skip"]
+assert PAIRWISE_CHOICES == Choice.__args__  # the storage layer's answers, spelled once more for OpenAPI
+
+
+def axis_names(pack: Pack) -> list[str]:
+    """One name per base of the pack: the named learned axes, then the population coordinates."""
+    learned = [axis.name for axis in sorted(pack.axes, key=lambda axis: axis.index)]
+    return learned + list(pack.manifest.get("population_coordinates", []))
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _user_id(value: str | None) -> str | None:
+    """:func:`~prefchat.storage.check_user_id` for pydantic: its ValueError becomes a 422."""
+    return None if value is None else check_user_id(value)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class SessionIn(_Request):
+    """Start onboarding; without ``user_id`` (and no ``X-Prefchat-User`` header) an anonymous user is created."""
+
+    user_id: str | None = Field(None, description="The host's opaque user id: 1 to 128 printable characters.")
+
+    _check_user = field_validator("user_id")(_user_id)
+
+
+class AnswerIn(_Request):
+    """Exactly one of ``choice`` (a button) or ``text`` (what the user typed, parsed like the chat does)."""
+
+    choice: Choice | None = Field(None, description="a, b, tie (both are fine) or skip (don't know either).")
+    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT, description="Free text, e.g. 'the first one'.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AnswerIn:
+        if (self.choice is None) == (self.text is None):
+            raise ValueError("give exactly one of 'choice' (a, b, tie, skip) or 'text'")
+        return self
+
+
+class CorrectionIn(_Request):
+    """A correction of the summary in words, e.g. "actually I love musicals"."""
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class RankIn(_Request):
+    """Texts outside the catalog (e.g. N drafts of a reply) to rank for the user, best first."""
+
+    candidates: list[Annotated[str, Field(min_length=1, max_length=MAX_CANDIDATE_TEXT)]] = Field(
+        min_length=1, max_length=MAX_CANDIDATES
+    )
+    k: int | None = Field(None, ge=1, le=MAX_K, description="Return the best k; default all of them.")
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class ItemOut(BaseModel):
+    item_id: str
+    title: str
+    text: str
+    tags: list[str]
+
+    @classmethod
+    def of(cls, card: ItemCard) -> ItemOut:
+        return cls(item_id=card.item_id, title=card.title, text=card.text, tags=list(card.tags))
+
+
+class QuestionOut(BaseModel):
+    """ "Which do you prefer?": answer with ``POST /sessions/{session_id}/answers``."""
+
+    type: Literal["question"] = "question"
+    session_id: str
+    user_id: str
+    position: int = Field(description="Counts answers from 1: '3 of about 10' is position 3.")
+    expected_total: int
+    progress: str
+    prompt: str | None = Field(description="The prompt both items answer, when the pack groups items.")
+    item_a: ItemOut
+    item_b: ItemOut
+
+    @classmethod
+    def of(cls, turn: QuestionTurn) -> QuestionOut:
+        return cls(
+            session_id=turn.session_id,
+            user_id=turn.user_id,
+            position=turn.position,
+            expected_total=turn.expected_total,
+            progress=turn.progress,
+            prompt=turn.prompt,
+            item_a=ItemOut.of(turn.item_a),
+            item_b=ItemOut.of(turn.item_b),
+        )
+
+
+class RankedOut(BaseModel):
+    index: int = Field(description="Position in the catalog, or in the caller's candidate list.")
+    item_id: str | None = Field(description="The catalog item id; null for a candidate text.")
+    title: str
+    score: float
+    why: str
+
+    @classmethod
+    def of(cls, ranked: Ranked) -> RankedOut:
+        return cls(index=ranked.index, item_id=ranked.item_id, title=ranked.title, score=ranked.score, why=ranked.why)
+
+
+class ResultOut(BaseModel):
+    """Onboarding is over: the profile is stored."""
+
+    type: Literal["result"] = "result"
+    session_id: str
+    user_id: str
+    summary: str
+    recommendations: list[RankedOut]
+    counts: dict[str, int] = Field(description="Answers by kind: a, b, tie, skip and feedback kinds.")
+
+    @classmethod
+    def of(cls, turn: ResultTurn) -> ResultOut:
+        return cls(
+            session_id=turn.session_id,
+            user_id=turn.user_id,
+            summary=turn.summary_text,
+            recommendations=[RankedOut.of(r) for r in turn.recommendations],
+            counts=dict(turn.counts),
+        )
+
+
+class ReaskOut(BaseModel):
+    """The text was no answer; nothing was stored and ``question`` stands."""
+
+    type: Literal["reask"] = "reask"
+    session_id: str
+    message: str
+    question: QuestionOut
+
+    @classmethod
+    def of(cls, turn: ReaskTurn) -> ReaskOut:
+        return cls(session_id=turn.question.session_id, message=turn.text, question=QuestionOut.of(turn.question))
+
+
+TurnOut = Annotated[QuestionOut | ResultOut | ReaskOut, Field(discriminator="type")]
+
+
+def turn_out(turn: QuestionTurn | ResultTurn | ReaskTurn) -> QuestionOut | ResultOut | ReaskOut:
+    """The response model of an engine turn."""
+    if isinstance(turn, QuestionTurn):
+        return QuestionOut.of(turn)
+    if isinstance(turn, ResultTurn):
+        return ResultOut.of(turn)
+    return ReaskOut.of(turn)
+
+
+class AxisOut(BaseModel):
+    name: str
+    mean: float
+    sd: float
+
+
+class ProfileOut(BaseModel):
+    """The user's posterior N(mean, cov) over the pack's bases, one entry of ``axes`` per base."""
+
+    user_id: str
+    pack_name: str
+    pack_version: str
+    version: int = Field(description="1 on the first save, one more on each.")
+    n_answers: int
+    counts: dict[str, int]
+    axes: list[AxisOut]
+    cov: list[list[float]]
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, profile: ProfileRecord, names: list[str]) -> ProfileOut:
+        sd = np.sqrt(np.diag(profile.cov))
+        return cls(
+            user_id=profile.user_id,
+            pack_name=profile.pack_name,
+            pack_version=profile.pack_version,
+            version=profile.version,
+            n_answers=profile.n_answers,
+            counts=dict(profile.counts),
+            axes=[AxisOut(name=n, mean=m, sd=s) for n, m, s in zip(names, profile.mean.tolist(), sd.tolist(), strict=True)],
+            cov=profile.cov.tolist(),
+            updated_at=profile.updated_at,
+        )
+
+
+class DescriptorOut(BaseModel):
+    descriptor: str
+    weight: float = Field(description="Positive: enjoys it; negative: not keen.")
+    confidence: str = Field(description="low, medium, high, or 'stated' when the user said so.")
+
+
+class SummaryOut(BaseModel):
+    """The semantic summary: the text the user reads and the weights ranking uses."""
+
+    user_id: str
+    text: str
+    descriptors: list[DescriptorOut]
+    n_answers: int
+    n_skipped: int
+
+    @classmethod
+    def of(cls, user_id: str, summary: Summary) -> SummaryOut:
+        return cls(
+            user_id=user_id,
+            text=summary.text,
+            descriptors=[DescriptorOut(descriptor=w.descriptor, weight=w.weight, confidence=w.level) for w in summary.weights],
+            n_answers=summary.n_answers,
+            n_skipped=summary.n_skipped,
+        )
+
+
+class RankingOut(BaseModel):
+    user_id: str
+    items: list[RankedOut]
+
+    @classmethod
+    def of(cls, user_id: str, ranked: list[Ranked]) -> RankingOut:
+        return cls(user_id=user_id, items=[RankedOut.of(r) for r in ranked])
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable, machine-readable: not_found, invalid_request, session_closed, ...")
+    message: str = Field(description="For people: names the offending value.")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx and 5xx of the API."""
+
+    error: ErrorBody
