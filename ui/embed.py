@@ -27,8 +27,10 @@ from pathlib import Path
 
 import gradio
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
 
 from ..api import Assistant
 from ..assistant.intents import Embed
@@ -46,18 +48,18 @@ FRONTEND = Path(gradio.__file__).parent / "templates" / "frontend"
 def serve_web_component(app: FastAPI, path: str = STATIC_PATH) -> FastAPI:
     """Serve Gradio's ``<gradio-app>`` script at ``{path}/gradio.js`` and its modules under ``{path}/assets``.
 
-    Add it before mounting anything at ``"/"``, which would answer these paths first.
+    The files are public and static, so any origin may load them (``Access-Control-Allow-Origin: *``):
+    a module script from another origin needs it. Add this before mounting anything at ``"/"``,
+    which would answer these paths first.
     """
     script = FRONTEND / "gradio.js"
     if not script.is_file():
         raise FileNotFoundError(f"Gradio's web component script is not at {script}: is gradio {gradio.__version__} complete?")
-    app.add_api_route(
-        f"{path}/gradio.js",
-        lambda: FileResponse(script, media_type="text/javascript"),
-        methods=["GET"],
-        include_in_schema=False,
-    )
-    app.mount(f"{path}/assets", StaticFiles(directory=FRONTEND / "assets"), name="prefchat-web-component")
+    files = Router([
+        Route("/gradio.js", lambda request: FileResponse(script, media_type="text/javascript")),
+        Mount("/assets", StaticFiles(directory=FRONTEND / "assets")),
+    ])
+    app.mount(path, CORSMiddleware(files, allow_origins=["*"], allow_methods=["GET"]), name="prefchat-static")
     return app
 
 

@@ -1,0 +1,154 @@
+"""The chat in a real headless chromium: clicking through onboarding, phone layout, resume, embedding.
+
+Screenshots go to test-artifacts/ui/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from prefchat.ui.embed import iframe_snippet, web_component_snippet
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("NO BROWSER TESTS: chromium is not on PATH (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_at(browser):
+    """``page_at(width, height)``: a page in a fresh context (its own localStorage)."""
+    contexts = []
+
+    def open_page(width: int = 1100, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def wait_for_question(page, number: int) -> None:
+    page.locator(".prefchat-progress", has_text=f"Question {number} of about 10").wait_for()
+
+
+def click(page, label: str) -> None:
+    page.get_by_role("button", name=label, exact=True).click()
+
+
+def boxes(page) -> list[dict]:
+    return [card.bounding_box() for card in page.locator(".block.prefchat-card").all()]
+
+
+def test_click_through_onboarding_to_the_results_and_a_correction(page_at, server_url):
+    page = page_at()
+    page.goto(f"{server_url}/")
+    wait_for_question(page, 1)
+    page.get_by_text("about 10 quick questions, about a minute").wait_for()
+    a, b = boxes(page)
+    assert abs(a["y"] - b["y"]) < 2 and a["x"] + a["width"] <= b["x"], "cards side by side on a wide screen"
+    page.screenshot(path=ARTIFACTS / "question-desktop.png")
+
+    for number, label in enumerate(["A", "B", "Both fine", "Don't know either", "A", "B", "A", "B", "A", "B"], 1):
+        wait_for_question(page, number)
+        click(page, label)
+    page.get_by_text("Here is what I learned about you.").wait_for()
+    assert page.locator(".prefchat-question").is_hidden()
+    assert page.locator(".prefchat-chat ol li").count() == 5
+    page.screenshot(path=ARTIFACTS / "results-desktop.png")
+
+    box = page.get_by_placeholder("Tell me more", exact=False)
+    box.fill("actually I prefer short answers")
+    box.press("Enter")
+    page.get_by_text("Stated by you: short answers").wait_for()
+    assert box.input_value() == ""
+    page.screenshot(path=ARTIFACTS / "correction-desktop.png")
+
+
+def test_phone_viewport_stacks_scrollable_cards(page_at, server_url):
+    page = page_at(390, 844)
+    page.goto(f"{server_url}/")
+    wait_for_question(page, 1)
+    a, b = boxes(page)
+    assert b["y"] >= a["y"] + a["height"], "cards stacked under 640 px"
+    assert a["width"] > 300 and a["x"] + a["width"] <= 390
+    style = page.locator(".block.prefchat-card").first.evaluate(
+        "card => [getComputedStyle(card).overflowY, getComputedStyle(card).maxHeight]"
+    )
+    assert style == ["auto", "240px"]
+    page.screenshot(path=ARTIFACTS / "question-phone.png", full_page=True)
+
+
+def test_reload_resumes_the_session(page_at, server_url):
+    page = page_at()
+    page.goto(f"{server_url}/")
+    for number, label in enumerate(["A", "B"], 1):
+        wait_for_question(page, number)
+        click(page, label)
+    wait_for_question(page, 3)
+    cards = page.locator(".block.prefchat-card").all_inner_texts()
+    page.reload()
+    page.get_by_text("Welcome back! Let's carry on where we left off, at question 3.").wait_for()
+    wait_for_question(page, 3)
+    assert page.locator(".block.prefchat-card").all_inner_texts() == cards
+    click(page, "Undo last answer")
+    wait_for_question(page, 2)
+
+
+@contextlib.contextmanager
+def static_site(directory: Path) -> Iterator[str]:
+    """``directory`` served over HTTP on a free loopback port: another origin than the chat's."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(directory))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+
+
+def test_embed_snippets_render_the_chat_on_another_site(page_at, server_url, tmp_path):
+    host_page = "<!doctype html><html><body><h1>A host site</h1>\n{}\n</body></html>"
+    (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
+    (tmp_path / "iframe.html").write_text(host_page.format(iframe_snippet(f"{server_url}/")))
+    with static_site(tmp_path) as site:
+        page = page_at()
+        page.goto(f"{site}/component.html")
+        page.locator("gradio-app").get_by_role("button", name="A", exact=True).wait_for()
+        page.locator("gradio-app").get_by_role("button", name="B", exact=True).wait_for()
+        page.locator("gradio-app .prefchat-progress", has_text="Question 1 of about 10").wait_for()
+        page.screenshot(path=ARTIFACTS / "embedded-web-component.png")
+
+        framed = page_at()
+        framed.goto(f"{site}/iframe.html")
+        framed.frame_locator("iframe").get_by_role("button", name="B", exact=True).wait_for()
