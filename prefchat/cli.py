@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_arguments(evaluate)
     evaluate.set_defaults(run=lambda args, settings: evaluation.main(args))
 
+    from . import profiles
+
+    profiles.add_arguments(commands)
+
     info = commands.add_parser("info", help="describe a pack")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
     info.set_defaults(run=_info)

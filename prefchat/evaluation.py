@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from .elicitation.evaluate import STRATEGY_NAMES, evaluate, popularity_scores, rating_tasks, summarise
 from .elicitation.pool import candidate_pool
+from .default.benchmark import simulated_tasks
 from .elicitation.respondents import PROTOCOLS
 from .packs import resolve_pack
 from .reward.data import STRING, DataError, Items, load_ratings
@@ -60,8 +61,9 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``prefchat eval`` to ``parser``."""
     parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
-    parser.add_argument("--ratings", required=True, type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp]")
-    parser.add_argument("--protocol", required=True, choices=PROTOCOLS, help="how ratings answer questions")
+    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
+    parser.add_argument("--protocol", required=True, choices=PROTOCOLS + ("simulated",),
+                        help="how questions are answered: from held-out ratings, or by the default pack's simulated users")
     parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
                         help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
     parser.add_argument("--strategies", type=_strategy_names, default=_strategy_names(DEFAULT_STRATEGIES),
@@ -103,20 +105,28 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
     return users
 
 
-def run(args: argparse.Namespace, pack: Pack, pack_path: Path) -> dict:
+def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
     start = time.perf_counter()
-    users = load_test_users(args.ratings, pack, args.users)
-    tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
     groups = pack.manifest.get("groups")
+    features, familiarity = pack.features, pack.familiarity
+    if args.protocol == "simulated":
+        tasks, features = simulated_tasks(pack, range(args.seeds), settings.embedding_model, settings.cache_dir, args.users)
+        # Held-out prompts' responses follow the catalog: they are scored, never asked about.
+        groups = np.concatenate([groups, np.full(len(features) - pack.n_items, -1)])
+    else:
+        if args.ratings is None:
+            raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
+        users = load_test_users(args.ratings, pack, args.users)
+        tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
     # "Which would you rather watch?" (implicit answers, catalog ranking) shifts the prior by the
     # pack's exposure offset; "which do you prefer?" between rated items does not.
     prior = pack.watch_prior if args.protocol == "implicit" else pack.prior
     evaluation = evaluate(
-        tasks, pack.features, *prior, strategies=args.strategies, answers=args.answers,
+        tasks, features, *prior, strategies=args.strategies, answers=args.answers,
         pool=candidate_pool(pack.features, pack.popularity, size=args.pool_size, rng=0),
-        popularity=popularity_scores(args.protocol, pack.popularity, pack.quality),
-        groups=None if groups is None else np.asarray(groups), familiarity=pack.familiarity, jobs=args.jobs,
+        popularity=None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality),
+        groups=None if groups is None else np.asarray(groups), familiarity=familiarity, jobs=args.jobs,
     )
     summary = summarise(evaluation)
     return {
@@ -168,9 +178,10 @@ def format_report(report: dict) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``prefchat eval``: print the tables, write ``args.json``."""
-    pack_path = resolve_pack(args.pack, Settings.from_env())
+    settings = Settings.from_env()
+    pack_path = resolve_pack(args.pack, settings)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
-        report = run(args, load_pack(pack_path), pack_path)
+        report = run(args, load_pack(pack_path), pack_path, settings)
     print(format_report(report))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
