@@ -1,0 +1,337 @@
+"""Analyst review: archetype maths, the tabs' data, the login (real chromium), and the wall between
+the analyst view and the public chat."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from prefchat.assistant.session import Conversation
+from prefchat.settings import Settings
+from prefchat.storage import open_store
+from prefchat.ui import analyst_commands
+from prefchat.ui.analyst import (
+    AnalystNotConfigured,
+    build_analyst,
+    choose_k,
+    coefficient_chart,
+    kmeans,
+    population_view,
+    profile_view,
+    profiles_table,
+    require_credentials,
+    silhouette,
+)
+from prefchat.ui.schemas import axis_names
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+ANALYST, PASSWORD = "ana", "correct horse battery staple"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def blobs(rng, centres, n=20, scale=0.1):
+    """``n`` points around each centre; the blob index of each point."""
+    points = np.vstack([rng.normal(c, scale, size=(n, len(c))) for c in centres])
+    return points, np.repeat(np.arange(len(centres)), n)
+
+
+def same_partition(a, b) -> bool:
+    """Two labelings split the points the same way (labels may be permuted)."""
+    return len(set(zip(a, b))) == len(set(a)) == len(set(b))
+
+
+# --------------------------------------------------------------------------- archetype maths
+
+
+def test_kmeans_recovers_well_separated_blobs():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    points, truth = blobs(rng, centres)
+    centroids, labels = kmeans(points, 3, rng)
+    assert same_partition(labels, truth)
+    for j in range(3):
+        np.testing.assert_allclose(centroids[j], points[labels == j].mean(0))
+        assert np.min(np.linalg.norm(centres - centroids[j], axis=1)) < 0.1
+
+
+def test_kmeans_with_one_cluster_per_point_has_no_error():
+    points = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
+    centroids, labels = kmeans(points, 4, np.random.default_rng(1))
+    np.testing.assert_array_equal(centroids[labels], points)
+
+
+@settings(max_examples=40, deadline=None)
+@given(points=arrays(float, st.tuples(st.integers(3, 25), st.integers(1, 3)), elements=st.floats(-100, 100)),
+       k=st.integers(1, 3), seed=st.integers(0, 2**32 - 1))
+def test_kmeans_ends_at_a_fixed_point(points, k, seed):
+    """Each label is a nearest centroid, and each centroid with members is their mean."""
+    centroids, labels = kmeans(points, k, np.random.default_rng(seed))
+    distances = ((points[:, None] - centroids[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(distances[np.arange(len(points)), labels], distances.min(1))
+    for j in np.unique(labels):
+        np.testing.assert_allclose(centroids[j], points[labels == j].mean(0), atol=1e-9)
+
+
+def test_kmeans_refuses_more_clusters_than_points():
+    with pytest.raises(ValueError, match="k=4"):
+        kmeans(np.zeros((3, 2)), 4, np.random.default_rng(0))
+
+
+def test_silhouette_known_answer():
+    points, labels = np.array([[0.0], [1.0], [10.0], [11.0]]), np.array([0, 0, 1, 1])
+    # a = 1 for every point; b = 10.5 for the outer points, 9.5 for the inner ones
+    expected = ((10.5 - 1) / 10.5 + (9.5 - 1) / 9.5) / 2
+    assert silhouette(points, labels) == pytest.approx(expected)
+    assert silhouette(points, np.array([0, 1, 0, 1])) < 0  # a bad split scores below zero
+
+
+def test_silhouette_of_a_lone_point_is_zero():
+    points = np.array([[0.0], [1.0], [9.0]])
+    # points 0 and 1: a = 1, b = 9 and 8; point 2 alone: 0
+    assert silhouette(points, np.array([0, 0, 1])) == pytest.approx(((9 - 1) / 9 + (8 - 1) / 8) / 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(points=arrays(float, st.tuples(st.integers(2, 20), st.integers(1, 3)), elements=st.floats(-10, 10)),
+       seed=st.integers(0, 1000))
+def test_silhouette_is_between_minus_one_and_one(points, seed):
+    labels = np.random.default_rng(seed).integers(0, 3, len(points))
+    labels[:2] = [0, 1]
+    assert -1.0 <= silhouette(points, labels) <= 1.0
+
+
+def test_choose_k_finds_the_number_of_blobs():
+    rng = np.random.default_rng(2)
+    for n_blobs in (2, 3, 4):
+        points, truth = blobs(rng, 6.0 * np.eye(4)[:n_blobs], n=15, scale=0.3)
+        centroids, labels = choose_k(points, rng)
+        assert len(centroids) == n_blobs and same_partition(labels, truth)
+
+
+def test_choose_k_keeps_one_cluster_without_structure():
+    rng = np.random.default_rng(3)
+    centroids, labels = choose_k(np.zeros((10, 2)), rng)
+    assert len(centroids) == 1 and not labels.any()
+    assert len(choose_k(np.ones((2, 3)), rng)[0]) == 1
+
+
+def test_coefficient_chart_draws_95_percent_intervals():
+    figure = coefficient_chart(["x", "y"], np.array([1.0, -0.5]), np.array([0.5, 2.0]))
+    (bar,) = figure.data
+    assert list(bar.y) == ["x", "y"]
+    np.testing.assert_allclose(bar.error_x.array, 1.959964 * np.array([0.5, 2.0]))
+
+
+# --------------------------------------------------------------------------- the tabs' data
+
+
+NOISE = np.random.default_rng(7).normal(scale=0.5, size=(8, 5))
+LOVERS = {f"lover-{n}": np.array([4.0, -4.0, 0.0, 0.0, 0.0]) + NOISE[n] for n in range(4)}
+HATERS = {f"hater-{n}": np.array([-4.0, 4.0, 0.0, 0.0, 0.0]) + NOISE[4 + n] for n in range(4)}
+
+
+def choice(pack, coef, turn) -> str:
+    a, b = (pack.features[pack.index_of(card.item_id)] for card in (turn.item_a, turn.item_b))
+    return "a" if coef @ (a - b) > 0 else "b"
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory, tiny_pack, embed) -> str:
+    """Eight finished onboardings in two camps, one started only, one user without a session."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'analyst.sqlite'}"
+    with open_store(url) as store:
+        conversation = Conversation(tiny_pack, store, embed)
+        for user_id, coef in {**LOVERS, **HATERS}.items():
+            turn = conversation.start(user_id)
+            while hasattr(turn, "item_a"):
+                turn = conversation.answer(turn.session_id, choice(tiny_pack, coef, turn))
+        conversation.correct("lover-0", "actually I love jokes")
+        conversation.recommend("lover-0", k=3)
+        conversation.start("newcomer")
+        store.create_user("stranger")
+    return url
+
+
+@pytest.fixture
+def store(db_url):
+    with open_store(db_url) as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def analyst_settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("home")
+    return Settings(home, f"sqlite:///{home / 'x.sqlite'}", "unused", ANALYST, PASSWORD)
+
+
+def test_profiles_table_filters(store, tiny_pack):
+    everyone = profiles_table(store)
+    assert sorted(everyone["user"]) == sorted([*LOVERS, *HATERS])
+    assert list(everyone.columns) == ["user", "pack", "version", "answers", "updated (UTC)", "summary"]
+    assert list(profiles_table(store, search="LOVER-")["user"]).count("hater-0") == 0
+    assert len(profiles_table(store, search="lover-")) == 4
+    assert len(profiles_table(store, search="stated by you: JOKES")) == 1  # the corrected summary of lover-0
+    assert len(profiles_table(store, pack_name=tiny_pack.name)) == 8
+    assert profiles_table(store, pack_name="other").empty
+    assert profiles_table(store, since=datetime.now(UTC) + timedelta(days=1)).empty
+    assert len(profiles_table(store, since=datetime.now() - timedelta(days=1))) == 8  # naive dates are UTC
+    assert profiles_table(store, min_answers=11).empty and len(profiles_table(store, min_answers=5)) == 8
+
+
+def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
+    view = profile_view(store, tiny_pack, "lover-0")
+    profile = store.get_profile("lover-0")
+    assert "lover-0" in view.header and "Stated by you: jokes" in view.header
+    (bar,) = view.chart.data
+    names = axis_names(tiny_pack)
+    assert len(set(bar.y)) == len(names) and all(label.startswith(name) for label, name in zip(bar.y, names))
+    np.testing.assert_allclose(bar.x, profile.mean)
+    assert list(view.summaries["source"]) == ["edited", "generated"] and list(view.summaries["current"]) == [True, False]
+    assert len(view.answers) == profile.n_answers and set(view.answers["answer"]) <= {"a", "b"}
+    titles = {item.title for item in tiny_pack.items}
+    assert set(view.answers["item A"]) <= titles and set(view.answers["item B"]) <= titles
+    assert list(view.served["n"]) == [3, 10]  # newest first: recommend(k=3) after the result's ten
+
+
+def test_profile_view_without_a_pack_or_a_profile(store):
+    bare = profile_view(store, None, "hater-1")
+    assert list(bare.chart.data[0].y) == [f"base {k}" for k in range(5)]
+    assert set(bare.answers["item A"]) <= {f"p{g}-a{j}" for g in range(6) for j in range(5)}
+    newcomer = profile_view(store, None, "newcomer")
+    assert newcomer.chart is None and "No profile yet" in newcomer.header
+    with pytest.raises(LookupError, match="nobody"):
+        profile_view(store, None, "nobody")
+
+
+def test_population_view_separates_the_two_camps(store, tiny_pack):
+    profiles = store.list_profiles(pack_name=tiny_pack.name)
+    figure, archetypes = population_view(profiles, axis_names(tiny_pack))
+    assert len({(x, y) for trace in figure.data for x, y in zip(trace.x, trace.y)}) > 2  # users differ
+    assert len(figure.data) == len(archetypes) == 2 and archetypes["users"].sum() == 8
+    camps = [{user for user in trace.text} for trace in figure.data]
+    assert sorted(map(sorted, camps)) == [sorted(HATERS), sorted(LOVERS)]
+    assert figure.layout.xaxis.title.text == axis_names(tiny_pack)[0]
+    assert all("sd)" in leans for leans in archetypes["leans"])
+
+
+# --------------------------------------------------------------------------- access
+
+
+def test_no_credentials_no_analyst_view(store, tiny_pack, analyst_settings, capsys):
+    for missing in ({"analyst_password": None}, {"analyst_user": None}, {"analyst_password": ""}):
+        settings = Settings(**{**analyst_settings.__dict__, **missing})
+        with pytest.raises(AnalystNotConfigured, match="PREFCHAT_ANALYST_PASSWORD"):
+            require_credentials(settings)
+        with pytest.raises(AnalystNotConfigured):
+            build_analyst(store, tiny_pack, settings)
+        args = analyst_commands.add_arguments(argparse.ArgumentParser()).parse_args(["--port", "0"])
+        assert analyst_commands.run(args, settings) == 2
+        assert "no default password" in capsys.readouterr().err
+
+
+def test_every_callback_refuses_a_request_not_signed_in_as_the_analyst(store, tiny_pack, analyst_settings):
+    blocks = build_analyst(store, tiny_pack, analyst_settings)
+    guarded = [f.fn for f in blocks.fns.values() if f.fn and "request" in inspect.signature(f.fn).parameters]
+    assert len(guarded) >= 7
+    for fn in guarded:
+        arguments = [None] * (len(inspect.signature(fn).parameters) - 1)
+        for stranger in (gr.Request(), gr.Request(username="eve")):
+            with pytest.raises(gr.Error, match="Sign in as the analyst"):
+                fn(*arguments, request=stranger)
+
+
+def test_the_analyst_sees_the_tables_and_a_linked_profile(store, tiny_pack, analyst_settings):
+    blocks = build_analyst(store, tiny_pack, analyst_settings)
+    start = next(f.fn for f in blocks.fns.values() if f.fn and f.fn.__name__ == "start")
+    packs, table, versions, user, tabs, header, *_ = start(gr.Request(username=ANALYST, query_params={"user": "hater-2"}))
+    assert len(table) == 8 and versions.value == f"{tiny_pack.name} {tiny_pack.version}"
+    assert user == "hater-2" and "hater-2" in header
+
+
+def test_the_chat_app_exposes_nothing_of_the_analyst(server_url):
+    """The public app (chat + REST) carries no analyst view, data or endpoint, with or without credentials."""
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        config = client.get("/config").text
+        info = client.get("/gradio_api/info").json()
+        for marker in ("analyst", "Delete this user", "Archetypes", "Export the profiles"):
+            assert marker not in config
+        assert not any("analyst" in name or "profiles" in name or "export" in name for name in info["named_endpoints"])
+        for path in ("/analyst", "/analyst/", "/analyst/config", "/api/v1/profiles", "/api/v1/users"):
+            response = client.get(path, auth=(ANALYST, PASSWORD))
+            assert response.status_code in (404, 405) or "analyst review" not in response.text, path
+        assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code in (302, 307, 404, 405)
+
+
+# --------------------------------------------------------------------------- real chromium
+
+
+@pytest.fixture(scope="module")
+def analyst_url(db_url, tiny_pack_dir, tmp_path_factory):
+    """``prefchat analyst`` (the argparse glue) in a subprocess on a free loopback port."""
+    env = {**os.environ, "PREFCHAT_HOME": str(tmp_path_factory.mktemp("home")), "PREFCHAT_ANALYST_USER": ANALYST,
+           "PREFCHAT_ANALYST_PASSWORD": PASSWORD, "GRADIO_ANALYTICS_ENABLED": "False"}
+    code = ("import argparse, sys\nfrom prefchat.settings import Settings\nfrom prefchat.ui import analyst_commands as c\n"
+            "args = c.add_arguments(argparse.ArgumentParser()).parse_args(sys.argv[1:])\n"
+            "sys.exit(c.run(args, Settings.from_env()))")
+    command = [sys.executable, "-c", code, "--db", db_url, "--pack", str(tiny_pack_dir), "--port", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "analyst review on http://" in line, process.stderr.read() if process.poll() is not None else line
+        yield line.split(" on ", 1)[1].split("/ ", 1)[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.browser
+def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_one(analyst_url):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("BROWSER TEST SKIPPED: no chromium on PATH (apt-get install -y chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{analyst_url}/?user=lover-0")
+
+            def sign_in(password):
+                page.get_by_label("username").fill(ANALYST)
+                page.get_by_label("password").fill(password)
+                page.get_by_role("button", name="Login").click()
+
+            sign_in("wrong password")
+            expect(page.get_by_text("Incorrect Credentials")).to_be_visible(timeout=15_000)
+            expect(page.get_by_text("lover-0")).to_have_count(0)
+            page.screenshot(path=ARTIFACTS / "analyst-login-refused.png")
+
+            sign_in(PASSWORD)
+            expect(page.get_by_role("heading", name="lover-0")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Stated by you: jokes").first).to_be_visible()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=15_000)
+            page.screenshot(path=ARTIFACTS / "analyst.png")
+
+            page.get_by_role("tab", name="Population").click()
+            expect(page.get_by_text("8 profiles, 2 archetypes")).to_be_visible(timeout=15_000)
+            page.screenshot(path=ARTIFACTS / "analyst-population.png", full_page=True)
+        finally:
+            browser.close()

@@ -1,0 +1,572 @@
+r"""Analyst review of stored preference profiles: a Gradio app of its own, behind a password.
+
+Three tabs:
+
+- **Profiles**: every stored profile, filtered by text (user id or summary), pack, date and
+  number of answers; a click on a row opens the profile; the profiles shown export to CSV,
+  JSON or Parquet (:mod:`prefchat.ui.export` documents the schema).
+- **Profile**: the summary and its version history, the coefficient on each named axis with
+  its 95% interval, the answer history, the recommendations served; delete the user (after a
+  confirmation). ``?user=<id>`` in the URL opens a profile directly.
+- **Population**: where users sit on the two axes of largest population variance (a pack's
+  bases are ordered by it), coloured by archetype: k-means on the profile means, with
+  :math:`k \in \{2, \dots, 6\}` chosen by the mean silhouette (:func:`choose_k`).
+
+Access
+------
+:func:`analyst_app` serves the view on an app of its own (``prefchat analyst`` runs it on its
+own port) behind Gradio's login, checked against ``Settings.analyst_user`` and
+``Settings.analyst_password``; without both, nothing starts (:class:`AnalystNotConfigured`):
+there is no default password. The chat app never mounts this view. As a second line, every
+callback of :func:`build_analyst` checks that the request is signed in as the analyst, so the
+Blocks shows nothing even if mounted without a login, and none of its events is an API
+endpoint (``api_visibility="private"``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import fastapi
+import gradio as gr
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..reward.pack import Pack
+from ..settings import Settings
+from ..storage import ProfileRecord, Store
+from .export import FORMATS, profile_records, write_profiles
+from .schemas import axis_names
+
+__all__ = [
+    "AnalystNotConfigured",
+    "ClusteringError",
+    "ProfileView",
+    "analyst_app",
+    "build_analyst",
+    "choose_k",
+    "coefficient_chart",
+    "kmeans",
+    "population_view",
+    "profile_view",
+    "profiles_table",
+    "require_credentials",
+    "silhouette",
+]
+
+Z95 = 1.959964
+"""Half-width of a 95% normal interval, in standard deviations."""
+ANY_PACK = "any pack"
+TABLE_COLUMNS = {"user_id": "user", "pack_name": "pack", "pack_version": "version", "n_answers": "answers",
+                 "updated_at": "updated (UTC)", "summary": "summary"}
+"""Export columns shown in the profiles table, and their headers."""
+
+
+class AnalystNotConfigured(RuntimeError):
+    """No analyst user and password are set, so the analyst view refuses to start."""
+
+
+class ClusteringError(RuntimeError):
+    """k-means did not settle within its iteration budget."""
+
+
+def require_credentials(settings: Settings) -> tuple[str, str]:
+    """The analyst's ``(user, password)`` from settings; :class:`AnalystNotConfigured` without both."""
+    if not (settings.analyst_user and settings.analyst_password):
+        raise AnalystNotConfigured(
+            "the analyst view needs a login: set PREFCHAT_ANALYST_USER and PREFCHAT_ANALYST_PASSWORD "
+            "(there is no default password)"
+        )
+    return settings.analyst_user, settings.analyst_password
+
+
+# --------------------------------------------------------------------------- archetypes
+
+
+def _sq_distances(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """(n, k) squared Euclidean distances of every point to every centroid."""
+    return ((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=-1)
+
+
+def _kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    r"""k-means++ seeds: each next centroid is drawn with probability :math:`\propto D(x)^2`,
+    the squared distance to the nearest centroid drawn so far (Arthur and Vassilvitskii, 2007)."""
+    centroids = [points[rng.integers(len(points))]]
+    for _ in range(1, k):
+        nearest = _sq_distances(points, np.asarray(centroids)).min(axis=1)
+        total = nearest.sum()
+        p = nearest / total if total > 0 else None  # all points on the centroids: draw uniformly
+        centroids.append(points[rng.choice(len(points), p=p)])
+    return np.array(centroids, dtype=float)
+
+
+def kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 300
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Lloyd's k-means from a k-means++ start.
+
+    Minimises the within-cluster sum of squares
+
+    .. math:: W = \sum_i \lVert x_i - c_{z_i} \rVert^2
+
+    by alternating :math:`z_i = \arg\min_j \lVert x_i - c_j \rVert^2` and
+    :math:`c_j = \mathrm{mean}\{x_i : z_i = j\}` until no label changes; neither step increases
+    :math:`W`. A centroid left without points keeps its place.
+
+    Parameters
+    ----------
+    points : (n, d) array
+    k : int, 1 <= k <= n
+    rng : numpy Generator, for the seeding
+    max_iter : int
+
+    Returns
+    -------
+    centroids : (k, d) array
+    labels : (n,) int array, values in 0..k-1
+
+    Raises
+    ------
+    ClusteringError
+        If labels still change after ``max_iter`` iterations.
+    """
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or not 1 <= k <= len(points):
+        raise ValueError(f"k={k!r} must be between 1 and the number of points of a 2-d array, shape {points.shape}")
+    centroids = _kmeans_plus_plus(points, k, rng)
+    labels = np.full(len(points), -1)
+    for _ in range(max_iter):
+        nearest = _sq_distances(points, centroids).argmin(axis=1)
+        if np.array_equal(nearest, labels):
+            return centroids, labels
+        labels = nearest
+        for j in range(k):
+            members = points[labels == j]
+            if len(members):
+                centroids[j] = members.mean(axis=0)
+    raise ClusteringError(f"k-means with k={k} on {len(points)} points still moved after {max_iter} iterations")
+
+
+def silhouette(points: np.ndarray, labels: np.ndarray) -> float:
+    r"""Mean silhouette of a clustering (Rousseeuw, 1987).
+
+    .. math::
+
+        s(i) = \frac{b(i) - a(i)}{\max(a(i), b(i))}
+
+    with :math:`a(i)` the mean distance from :math:`x_i` to the other points of its cluster and
+    :math:`b(i)` the smallest mean distance to the points of another cluster; :math:`s(i) = 0`
+    for a point alone in its cluster or when :math:`a(i) = b(i) = 0`.
+
+    Parameters
+    ----------
+    points : (n, d) array
+    labels : (n,) int array with at least two distinct values
+
+    Returns
+    -------
+    float in [-1, 1]
+    """
+    points = np.asarray(points, dtype=float)
+    _, labels = np.unique(labels, return_inverse=True)
+    if labels.max() < 1:
+        raise ValueError("the silhouette needs at least two clusters")
+    distances = np.sqrt(np.maximum(_sq_distances(points, points), 0.0))
+    members = np.eye(labels.max() + 1)[labels]  # (n, k) one-hot
+    sums, sizes = distances @ members, members.sum(axis=0)
+    rows = np.arange(len(points))
+    own = sizes[labels]
+    a = np.divide(sums[rows, labels], own - 1, out=np.zeros(len(points)), where=own > 1)
+    others = sums / sizes
+    others[rows, labels] = np.inf
+    b = others.min(axis=1)
+    scale = np.maximum(a, b)
+    s = np.divide(b - a, scale, out=np.zeros(len(points)), where=(own > 1) & (scale > 0))
+    return float(s.mean())
+
+
+def choose_k(
+    points: np.ndarray, rng: np.random.Generator, ks: Sequence[int] = range(2, 7), n_init: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Archetypes: k-means with the ``k`` of ``ks`` of largest mean silhouette.
+
+    Each ``k`` keeps the best of ``n_init`` seedings (smallest within-cluster sum of squares).
+    Fewer than three points, or no ``k`` with a positive silhouette, give one cluster.
+
+    Returns
+    -------
+    centroids : (k, d) array
+    labels : (n,) int array
+    """
+    points = np.asarray(points, dtype=float)
+    best, best_score = (points.mean(axis=0, keepdims=True), np.zeros(len(points), dtype=int)), 0.0
+    for k in (k for k in ks if k < len(points)):
+        runs = [kmeans(points, k, rng) for _ in range(n_init)]
+        centroids, labels = min(runs, key=lambda run: _sq_distances(points, run[0]).min(axis=1).sum())
+        if len(np.unique(labels)) > 1 and (score := silhouette(points, labels)) > best_score:
+            best, best_score = (centroids, labels), score
+    return best
+
+
+# --------------------------------------------------------------------------- what the tabs show
+
+
+def _since(value: datetime | None) -> datetime | None:
+    """The date picker's value as a timezone-aware datetime (a naive one is taken as UTC)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _filtered(
+    store: Store, search: str | None, pack_name: str | None, since: datetime | None, min_answers: float | None
+) -> list[ProfileRecord]:
+    return store.list_profiles(
+        pack_name=None if pack_name in (None, "", ANY_PACK) else pack_name,
+        since=_since(since),
+        min_answers=None if min_answers is None else int(min_answers),
+        search=(search or "").strip() or None,
+    )
+
+
+def profiles_table(
+    store: Store,
+    search: str | None = None,
+    pack_name: str | None = None,
+    since: datetime | None = None,
+    min_answers: float | None = None,
+) -> pd.DataFrame:
+    """The profiles table: one row per stored profile matching every filter given, newest first."""
+    records = profile_records(store, _filtered(store, search, pack_name, since, min_answers))
+    table = pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+    table["updated_at"] = table["updated_at"].map(_when)
+    return table.rename(columns=TABLE_COLUMNS)
+
+
+def _when(iso: str) -> str:
+    """An ISO 8601 timestamp to the second, as people read it: "2026-05-01 14:03:59"."""
+    return iso[:19].replace("T", " ")
+
+
+def _axis_labels(pack: Pack | None, profile: ProfileRecord) -> list[str]:
+    """One distinct label per base: the axis names of the pack the profile was built with (a name
+    several axes share gets its base number), else "base k"."""
+    if pack is None or pack.name != profile.pack_name or pack.n_bases != len(profile.mean):
+        return [f"base {k}" for k in range(len(profile.mean))]
+    names = axis_names(pack)
+    return [f"{name} (base {k})" if names.count(name) > 1 else name for k, name in enumerate(names)]
+
+
+def coefficient_chart(names: Sequence[str], mean: np.ndarray, sd: np.ndarray) -> go.Figure:
+    r"""The coefficient on each named axis with its 95% interval :math:`m_k \pm 1.96\, \sigma_k`,
+    the first axis on top."""
+    figure = go.Figure(
+        go.Bar(
+            x=np.asarray(mean, dtype=float),
+            y=list(names),
+            orientation="h",
+            error_x={"type": "data", "array": Z95 * np.asarray(sd, dtype=float), "visible": True},
+            marker_color=["#2f7ebc" if m >= 0 else "#d1603d" for m in mean],
+            hovertemplate="%{y}: %{x:.2f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis_title="coefficient (posterior mean, 95% interval)",
+        yaxis={"autorange": "reversed"},
+        height=90 + 32 * len(names),
+        margin={"l": 10, "r": 10, "t": 20, "b": 40},
+        template="plotly_white",
+    )
+    return figure
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """What the Profile tab shows for one user."""
+
+    header: str
+    chart: go.Figure | None
+    summaries: pd.DataFrame
+    answers: pd.DataFrame
+    served: pd.DataFrame
+
+
+def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
+    """The Profile tab for ``user_id`` (the profile of ``pack`` if it has one, else the latest)."""
+    exported = store.export_user(user_id)
+    profile = (pack is not None and store.get_profile(user_id, pack.name, pack.version)) or store.get_profile(user_id)
+    titles = {} if pack is None else {item.item_id: item.title for item in pack.items}
+    current = [s for s in exported["summaries"] if s["superseded_at"] is None]
+    if profile is None:
+        header, chart = f"### {user_id}\n\nNo profile yet: onboarding was not finished.", None
+    else:
+        counts = ", ".join(f"{kind} {n}" for kind, n in sorted(profile.counts.items()))
+        header = (
+            f"### {user_id}\n\n{profile.pack_name} {profile.pack_version} · profile version {profile.version} · "
+            f"{profile.n_answers} answers ({counts or 'none'}) · updated {profile.updated_at:%Y-%m-%d %H:%M} UTC"
+        )
+        sd = np.sqrt(np.diag(profile.cov))
+        chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
+    if current:
+        header += "\n\n" + "\n\n".join(f"**Summary ({s['pack_name']}, {s['source']}):** {s['text']}" for s in current)
+    summaries = pd.DataFrame(
+        [
+            {"created": _when(s["created_at"]), "pack": f"{s['pack_name']} {s['pack_version']}", "source": s["source"],
+             "current": s["superseded_at"] is None, "text": s["text"]}
+            for s in reversed(exported["summaries"])
+        ],
+        columns=["created", "pack", "source", "current", "text"],
+    )
+    questions = {q["id"]: q for q in exported["questions"]}
+    answers = pd.DataFrame(
+        [
+            {
+                "session": questions[a["question_id"]]["session_id"][:8],
+                "position": questions[a["question_id"]]["position"],
+                "item A": titles.get(items[0], items[0]),
+                "item B": titles.get(items[1], items[1]) if len(items) > 1 else "",
+                "answer": a["choice"] or a["kind"],
+                "typed": a["raw_text"],
+                "latency ms": a["latency_ms"],
+                "answered": _when(a["answered_at"]),
+                "undone": a["undone"],
+            }
+            for a in exported["answers"]
+            for items in [questions[a["question_id"]]["item_ids"]]
+        ],
+        columns=["session", "position", "item A", "item B", "answer", "typed", "latency ms", "answered", "undone"],
+    )
+    served = pd.DataFrame(
+        [
+            {"served": _when(r["created_at"]), "pack": f"{r['pack_name']} {r['pack_version']}", "n": len(r["item_ids"]),
+             "items": ", ".join(titles.get(i, i) for i in r["item_ids"][:5]) + (" …" if len(r["item_ids"]) > 5 else "")}
+            for r in reversed(exported["rankings"])
+        ],
+        columns=["served", "pack", "n", "items"],
+    )
+    return ProfileView(header, chart, summaries, answers, served)
+
+
+def _describe(centroid: np.ndarray, centre: np.ndarray, spread: np.ndarray, names: Sequence[str]) -> str:
+    """An archetype in words: its three axes furthest from the population, in population SDs."""
+    z = np.divide(centroid - centre, spread, out=np.zeros_like(centroid), where=spread > 0)
+    top = [k for k in np.argsort(-np.abs(z), kind="stable")[:3] if abs(z[k]) >= 0.25]
+    return "; ".join(f"{'higher' if z[k] > 0 else 'lower'} {names[k]} ({z[k]:+.1f} sd)" for k in top) or "near the average"
+
+
+def population_view(
+    profiles: Sequence[ProfileRecord], names: Sequence[str], seed: int = 0
+) -> tuple[go.Figure, pd.DataFrame]:
+    """Users on the first two axes, coloured by archetype (:func:`choose_k` on the profile means),
+    and one row per archetype. ``profiles`` are of one pack version (one set of ``names``)."""
+    means = np.array([p.mean for p in profiles], dtype=float).reshape(len(profiles), len(names))
+    centroids, labels = choose_k(means, np.random.default_rng(seed)) if len(means) else (means, np.zeros(0, int))
+    figure = go.Figure()
+    for j in range(len(centroids)):
+        inside = labels == j
+        figure.add_trace(
+            go.Scatter(
+                x=means[inside, 0],
+                y=means[inside, 1],
+                mode="markers",
+                name=f"archetype {j + 1} ({int(inside.sum())})",
+                text=[p.user_id for p, keep in zip(profiles, inside, strict=True) if keep],
+                hovertemplate="%{text}<br>%{x:.2f}, %{y:.2f}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        xaxis_title=names[0], yaxis_title=names[1], template="plotly_white", height=520,
+        title=f"{len(means)} profiles, {len(centroids)} archetype{'s' if len(centroids) != 1 else ''}",
+    )
+    centre, spread = (means.mean(axis=0), means.std(axis=0)) if len(means) else (None, None)
+    archetypes = pd.DataFrame(
+        [
+            {"archetype": j + 1, "users": int((labels == j).sum()), "leans": _describe(c, centre, spread, names)}
+            for j, c in enumerate(centroids)
+        ],
+        columns=["archetype", "users", "leans"],
+    )
+    return figure, archetypes
+
+
+def _pack_versions(store: Store) -> list[str]:
+    """ "name version" of every pack with stored profiles, most profiles first."""
+    counts = Counter(f"{p.pack_name} {p.pack_version}" for p in store.list_profiles())
+    return [version for version, _ in counts.most_common()]
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blocks:
+    """The analyst review as Gradio Blocks; serve it with :func:`analyst_app` (behind the login).
+
+    Parameters
+    ----------
+    store : Store
+    pack : Pack or None
+        Names the axes and items of its own profiles; profiles of other packs show "base k"
+        and item ids.
+    settings : Settings
+        Only a request signed in as ``settings.analyst_user`` sees data.
+    """
+    analyst, _ = require_credentials(settings)
+    exports = Path(tempfile.mkdtemp(prefix="prefchat-analyst-"))
+    own_pack = None if pack is None else f"{pack.name} {pack.version}"
+
+    def check(request: gr.Request | None) -> None:
+        if request is None or request.username != analyst:
+            raise gr.Error("Sign in as the analyst to see profiles.")
+
+    with gr.Blocks(title="prefchat · analyst review", analytics_enabled=False) as blocks:
+        gr.Markdown("# prefchat · analyst review")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Profiles", id="profiles"):
+                with gr.Row():
+                    search = gr.Textbox(label="Search", placeholder="user id or summary text", scale=2)
+                    pack_name = gr.Dropdown(label="Pack", choices=[ANY_PACK], value=ANY_PACK)
+                    since = gr.DateTime(label="Updated since", include_time=False, type="datetime", timezone="UTC")
+                    min_answers = gr.Number(label="At least n answers", value=0, precision=0, minimum=0)
+                table = gr.Dataframe(
+                    label="Profiles (click a row to open it)",
+                    interactive=False,
+                    wrap=True,
+                    column_widths=["16%", "9%", "9%", "8%", "14%", "44%"],
+                )
+                with gr.Row():
+                    export_format = gr.Radio(list(FORMATS), value="csv", label="Export the profiles shown as")
+                    export_button = gr.Button("Export")
+                    export_file = gr.File(label="Export", interactive=False)
+            with gr.Tab("Profile", id="profile"):
+                with gr.Row():
+                    user = gr.Textbox(label="User id", scale=3)
+                    open_button = gr.Button("Open", scale=1)
+                header = gr.Markdown()
+                chart = gr.Plot(label="Coefficients")
+                summaries = gr.Dataframe(label="Summary versions, newest first", interactive=False, wrap=True)
+                answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
+                served = gr.Dataframe(label="Recommendations served, newest first", interactive=False, wrap=True)
+                delete_button = gr.Button("Delete this user…", variant="stop")
+                with gr.Row(visible=False) as confirm_row:
+                    confirm_text = gr.Markdown()
+                    confirm_button = gr.Button("Yes, delete everything about this user", variant="stop")
+                    cancel_button = gr.Button("Cancel")
+            with gr.Tab("Population", id="population"):
+                population_pack = gr.Dropdown(label="Pack (name and version)", choices=[])
+                population_plot = gr.Plot(label="Users on the first two axes")
+                archetypes = gr.Dataframe(
+                    label="Archetypes (k-means, k by silhouette)",
+                    interactive=False,
+                    wrap=True,
+                    column_widths=["12%", "10%", "78%"],
+                )
+
+        filters = [search, pack_name, since, min_answers]
+        view = [header, chart, summaries, answers, served, confirm_row]
+
+        def start(request: gr.Request):
+            check(request)
+            versions = _pack_versions(store)
+            names = sorted({v.rsplit(" ", 1)[0] for v in versions})
+            chosen = own_pack if own_pack in versions else (versions[0] if versions else None)
+            wanted = request.query_params.get("user")
+            try:
+                opened = show(wanted, request) if wanted else [gr.skip()] * len(view)
+            except gr.Error as error:
+                opened = [f"### {wanted}\n\n{error.message}", *[gr.skip()] * (len(view) - 1)]
+            return (
+                gr.Dropdown(choices=[ANY_PACK, *names], value=ANY_PACK),
+                profiles_table(store),
+                gr.Dropdown(choices=versions, value=chosen),
+                wanted or gr.skip(),
+                gr.Tabs(selected="profile") if wanted else gr.skip(),
+                *opened,
+            )
+
+        def refresh(search, pack_name, since, min_answers, request: gr.Request):
+            check(request)
+            return profiles_table(store, search, pack_name, since, min_answers)
+
+        def show(user_id: str, request: gr.Request):
+            check(request)
+            user_id = (user_id or "").strip()
+            if not user_id:
+                raise gr.Error("Type a user id first.")
+            try:
+                v = profile_view(store, pack, user_id)
+            except LookupError as error:
+                raise gr.Error(str(error)) from None
+            return v.header, v.chart, v.summaries, v.answers, v.served, gr.Row(visible=False)
+
+        def pick(evt: gr.SelectData, request: gr.Request):
+            check(request)
+            return evt.row_value[0], gr.Tabs(selected="profile")
+
+        def export(format, search, pack_name, since, min_answers, request: gr.Request):
+            check(request)
+            records = profile_records(store, _filtered(store, search, pack_name, since, min_answers))
+            name = f"profiles-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format}"
+            return str(write_profiles(records, exports / name, format))
+
+        def ask(user_id: str, request: gr.Request):
+            check(request)
+            user_id = (user_id or "").strip()
+            if not user_id:
+                raise gr.Error("Open a profile first.")
+            return gr.Row(visible=True), f"Delete **{user_id}** and everything stored about them? This cannot be undone."
+
+        def delete(user_id, search, pack_name, since, min_answers, request: gr.Request):
+            check(request)
+            user_id = (user_id or "").strip()
+            try:
+                store.delete_user(user_id)
+            except LookupError as error:
+                raise gr.Error(str(error)) from None
+            gr.Info(f"Deleted user {user_id}.")
+            empty = pd.DataFrame()
+            return ("", f"User {user_id} was deleted.", None, empty, empty, empty, gr.Row(visible=False),
+                    profiles_table(store, search, pack_name, since, min_answers))
+
+        def population(version: str | None, request: gr.Request):
+            check(request)
+            if not version:
+                return None, pd.DataFrame()
+            name, release = version.rsplit(" ", 1)
+            profiles = store.list_profiles(pack_name=name, pack_version=release)
+            names = _axis_labels(pack, profiles[0]) if profiles else ["base 0", "base 1"]
+            return population_view(profiles, names)
+
+        private = {"api_visibility": "private"}
+        blocks.load(start, None, [pack_name, table, population_pack, user, tabs, *view], **private)
+        for component in filters:
+            component.change(refresh, filters, table, **private)
+        search.submit(refresh, filters, table, **private)
+        table.select(pick, None, [user, tabs], **private).then(show, user, view, **private)
+        export_button.click(export, [export_format, *filters], export_file, **private)
+        open_button.click(show, user, view, **private)
+        user.submit(show, user, view, **private)
+        delete_button.click(ask, user, [confirm_row, confirm_text], **private)
+        cancel_button.click(lambda: gr.Row(visible=False), None, confirm_row, **private)
+        confirm_button.click(delete, [user, *filters], [user, *view, table], **private)
+        population_pack.change(population, population_pack, [population_plot, archetypes], **private)
+    return blocks
+
+
+def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.FastAPI:
+    """The analyst review on an app of its own, behind Gradio's login with the analyst's credentials."""
+    credentials = require_credentials(settings)
+    app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    return gr.mount_gradio_app(
+        app,
+        build_analyst(store, pack, settings),
+        path="/",
+        auth=credentials,
+        auth_message="prefchat analyst review: sign in with the analyst's user and password.",
+        footer_links=[],
+    )
