@@ -5,7 +5,7 @@
     prefchat serve --pack PACK [--db URL] [--host 127.0.0.1] [--port 7860]
     prefchat demo [--host 127.0.0.1] [--port 7860]      # the embedded default pack
 
-Both print the URLs once the port is bound (``--port 0`` picks a free one) and serve until
+Both print the URLs once the port listens (``--port 0`` picks a free one) and serve until
 interrupted.
 """
 
@@ -54,12 +54,17 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (``port`` 0: a free one), for ``uvicorn.Server.run(sockets=...)``."""
+    """A TCP socket listening on ``host:port`` (``port`` 0: a free one), for ``uvicorn.Server.run(sockets=...)``.
+
+    It listens before the server starts, so its URL can be shown at once: connections made
+    meanwhile wait in the backlog.
+    """
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be in 0..65535, got {port!r}")
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen()
     return sock
 
 
@@ -76,5 +81,5 @@ def _serve(conversation: Conversation, host: str, port: int) -> int:
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
     return 0

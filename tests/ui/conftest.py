@@ -6,7 +6,8 @@ The pack is shaped like the default "assistant styles" pack: six prompts (the gr
 prompt is long, so that the cards must scroll.
 
 ``server_url`` is :func:`prefchat.ui.app.create_app` served by uvicorn in a thread on a free
-loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``).
+loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``);
+``visit(url)`` is a :class:`Visitor` of it: a gradio_client connection of its own, as a browser tab.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import uvicorn
+from gradio_client import Client
 
 from prefchat.assistant.session import Conversation
 from prefchat.reward.naming import name_axes, tag_matrix
@@ -31,6 +34,7 @@ from prefchat.ui.app import create_app
 from prefchat.ui.commands import listen
 
 DIM = 64
+MAX_TURNS = 15
 N_LEARNED = 3
 PROMPTS = (
     "How do I boil an egg?",
@@ -129,6 +133,47 @@ def serving(app) -> Iterator[str]:
         sock.close()
 
 
+@dataclass(frozen=True)
+class Screen:
+    """What an endpoint returns: the outputs of :func:`prefchat.ui.chat.build_chat`, by name."""
+
+    session_id: str | None
+    messages: list[str]
+    progress: str
+    prompt: str
+    card_a: str
+    card_b: str
+
+    @property
+    def last(self) -> str:
+        return self.messages[-1]
+
+    @property
+    def asking(self) -> bool:
+        return bool(self.progress)
+
+
+class Visitor:
+    """One gradio_client connection: a browser tab of its own."""
+
+    def __init__(self, url: str):
+        self.client = Client(f"{url}/", verbose=False)
+
+    def __call__(self, endpoint: str, *args: str) -> Screen:
+        session_id, chat, progress, prompt, card_a, card_b, _text = self.client.predict(*args, api_name=f"/{endpoint}")
+        messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
+        return Screen(session_id, messages, progress, prompt, card_a, card_b)
+
+    def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
+        """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""
+        screen, questions = self("start"), []
+        while screen.asking:
+            assert len(questions) < MAX_TURNS, "onboarding never ended"
+            questions.append(screen)
+            screen = self("answer", choices[len(questions) % len(choices) - 1])
+        return screen, questions
+
+
 @pytest.fixture(scope="session")
 def tiny_pack_dir(tmp_path_factory) -> Path:
     return save_pack(grouped_pack(), tmp_path_factory.mktemp("ui-packs") / "tiny-styles")
@@ -147,6 +192,13 @@ def embed():
 @pytest.fixture(scope="session")
 def server_db_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('ui-db') / 'prefchat.sqlite'}"
+
+
+
+@pytest.fixture(scope="session")
+def visit():
+    """``visit(url)``: a :class:`Visitor`, a gradio_client connection of its own (a browser tab)."""
+    return Visitor
 
 
 @pytest.fixture(scope="session")

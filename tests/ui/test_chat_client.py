@@ -4,64 +4,19 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
-from gradio_client import Client
 
 from prefchat.storage import open_store
 
-MAX_TURNS = 15
 
-
-@dataclass(frozen=True)
-class Screen:
-    """What an endpoint returns: the outputs of :func:`prefchat.ui.chat.build_chat`, by name."""
-
-    session_id: str | None
-    messages: list[str]
-    progress: str
-    prompt: str
-    card_a: str
-    card_b: str
-
-    @property
-    def last(self) -> str:
-        return self.messages[-1]
-
-    @property
-    def asking(self) -> bool:
-        return bool(self.progress)
-
-
-class Visitor:
-    """One gradio_client connection: a browser tab of its own."""
-
-    def __init__(self, url: str):
-        self.client = Client(f"{url}/", verbose=False)
-
-    def __call__(self, endpoint: str, *args: str) -> Screen:
-        session_id, chat, progress, prompt, card_a, card_b, _text = self.client.predict(*args, api_name=f"/{endpoint}")
-        messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
-        return Screen(session_id, messages, progress, prompt, card_a, card_b)
-
-    def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
-        """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""
-        screen, questions = self("start"), []
-        while screen.asking:
-            assert len(questions) < MAX_TURNS, "onboarding never ended"
-            questions.append(screen)
-            screen = self("answer", choices[len(questions) % len(choices) - 1])
-        return screen, questions
-
-
-def question_number(screen: Screen) -> int:
+def question_number(screen) -> int:
     return int(re.search(r"Question (\d+) of about 10", screen.progress).group(1))
 
 
 @pytest.fixture
-def visitor(server_url) -> Visitor:
-    return Visitor(server_url)
+def visitor(visit, server_url):
+    return visit(server_url)
 
 
 def test_full_onboarding_stores_the_profile_and_a_correction_reranks(visitor, server_db_url, tiny_pack):
@@ -120,21 +75,21 @@ def test_engine_refusals_are_friendly_messages(visitor):
     assert question_number(again) == 1 and again.messages[-2].startswith("Hi! I'll ask")
 
 
-def test_resume_continues_a_session_in_another_tab(server_url, visitor):
+def test_resume_continues_a_session_in_another_tab(visit, server_url, visitor):
     visitor("start")
     for choice in ("a", "b"):
         now = visitor("answer", choice)
-    reloaded = Visitor(server_url)("resume", now.session_id)
+    reloaded = visit(server_url)("resume", now.session_id)
     assert reloaded.session_id == now.session_id and question_number(reloaded) == 3
     assert reloaded.messages[0] == "Welcome back! Let's carry on where we left off, at question 3."
     assert (reloaded.card_a, reloaded.card_b) == (now.card_a, now.card_b)
 
-    stranger = Visitor(server_url)("resume", "no-such-session")
+    stranger = visit(server_url)("resume", "no-such-session")
     assert stranger.session_id not in (None, now.session_id) and question_number(stranger) == 1
 
 
-def test_two_concurrent_visitors_never_see_each_other(server_url, server_db_url):
-    visitors = [Visitor(server_url), Visitor(server_url)]
+def test_two_concurrent_visitors_never_see_each_other(visit, server_url, server_db_url):
+    visitors = [visit(server_url), visit(server_url)]
     with ThreadPoolExecutor(2) as pool:
         (result_a, questions_a), (result_b, questions_b) = pool.map(
             lambda pair: pair[0].onboard([pair[1]]), zip(visitors, ["a", "b"])
