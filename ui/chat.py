@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 
@@ -39,6 +39,7 @@ from fastapi import FastAPI
 from ..assistant.errors import AssistantError, NoProfile, SessionClosed, WrongPack
 from ..assistant.ranking import Ranked
 from ..assistant.session import (
+    AnyTurn,
     Conversation,
     ItemCard,
     QuestionTurn,
@@ -48,6 +49,7 @@ from ..assistant.session import (
 )
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
+from ..reward.pack import Pack
 from ..storage import NotFound, StorageError
 
 __all__ = [
@@ -59,9 +61,11 @@ __all__ = [
     "card_markdown",
     "friendly",
     "greeting",
+    "group_prompts",
     "mount_chat",
     "progress_html",
     "result_message",
+    "with_group_prompt",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,12 +88,15 @@ CSS = """
 .prefchat-prompt { font-size: var(--text-lg); }
 .prefchat-cards { gap: 12px; align-items: stretch; }
 .block.prefchat-card {
-    flex: 1 1 0; min-width: 0; max-height: 22rem; overflow-y: auto; padding: 12px 16px !important;
+    flex: 1 1 0; min-width: 0; max-height: 20rem; overflow-y: auto; padding: 12px 16px !important;
     border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
     background: var(--background-fill-secondary); overflow-wrap: anywhere;
 }
 .prefchat-card code { font-size: 0.85em; }
+.prefchat-card :is(h1, h2, h3, h4) { font-size: 1.05em; margin: 0.6em 0 0.3em; }
 .prefchat-chat button[aria-label="Clear"] { display: none; }
+/* Once no question is open (its panel leaves the page), the transcript takes the room. */
+.gradio-container:not(:has(.prefchat-question)) .block.prefchat-chat { height: 72vh !important; }
 @media (max-width: 640px) {
     .prefchat-cards { flex-direction: column !important; }
     .block.prefchat-card { flex: none; max-height: 15rem; }
@@ -139,7 +146,7 @@ class ChatState:
         return replace(self, messages=(*self.messages, {"role": role, "content": text}))
 
 
-def advance(state: ChatState, turn: QuestionTurn | ResultTurn | ReplyTurn | ReaskTurn) -> ChatState:
+def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     """The state after the engine answered with ``turn`` (the user's words already appended).
 
     A question of a session other than the one shown is greeted: a new session from the start,
@@ -163,6 +170,23 @@ def advance(state: ChatState, turn: QuestionTurn | ResultTurn | ReplyTurn | Reas
     if turn.intent == "confirm_forget":  # the user and all their sessions are gone
         return ChatState(messages=state.messages)
     return state
+
+
+def group_prompts(pack: Pack) -> dict[str, str]:
+    """Item id -> the full prompt its group answers (``manifest["group_names"]``); empty for ungrouped packs."""
+    groups, names = pack.manifest.get("groups"), pack.manifest.get("group_names")
+    if groups is None or names is None:
+        return {}
+    return {item.item_id: names[group] for item, group in zip(pack.items, groups, strict=True)}
+
+
+def with_group_prompt(turn: AnyTurn, prompts: Mapping[str, str]) -> AnyTurn:
+    """``turn`` with its question's prompt in full (the engine's is cut to the length of a title)."""
+    if isinstance(turn, ReaskTurn):
+        return replace(turn, question=with_group_prompt(turn.question, prompts))
+    if isinstance(turn, QuestionTurn) and turn.item_a.item_id in prompts:
+        return replace(turn, prompt=prompts[turn.item_a.item_id])
+    return turn
 
 
 def friendly(error: BaseException) -> str:
@@ -256,12 +280,13 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
     grouped = conversation.pack.manifest.get("groups") is not None
+    prompts = group_prompts(conversation.pack)
 
-    def run(state: ChatState, said: str | None, call: Callable[[], object]) -> ChatState:
+    def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:
             state = state.said("user", said)
         try:
-            return advance(state, call())
+            return advance(state, with_group_prompt(call(), prompts))
         except _EXPECTED as error:
             return state.said("assistant", friendly(error))
         except Exception as error:  # the UI's edge: log it, show no traceback
@@ -309,7 +334,9 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         saved = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=STORAGE_KEY)
         state = gr.State(ChatState())
         progress = gr.HTML(elem_classes="prefchat-progress-box")
-        chatbot = gr.Chatbot(label=title, show_label=False, elem_classes="prefchat-chat", height="42vh", min_height=260, buttons=["copy_all"])
+        chatbot = gr.Chatbot(
+            label=title, show_label=False, elem_classes="prefchat-chat", height="36vh", min_height=240, buttons=["copy_all"]
+        )
         with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
             prompt = gr.Markdown(elem_classes="prefchat-prompt")
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):

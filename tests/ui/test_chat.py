@@ -1,0 +1,120 @@
+"""The chat's pure parts: what each turn adds to the transcript, and the markup of cards and progress."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from prefchat.assistant.errors import NoProfile, SessionClosed
+from prefchat.assistant.ranking import Ranked
+from prefchat.assistant.session import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
+from prefchat.reward.pack import Item
+from prefchat.storage import NotFound
+from prefchat.ui.chat import (
+    ChatState,
+    advance,
+    card_markdown,
+    duration,
+    friendly,
+    group_prompts,
+    markdown_text,
+    progress_html,
+    result_message,
+    with_group_prompt,
+)
+
+A = Item("i1", "Heat *and* Dust", "A long **text**.", ("drama", "period"))
+B = Item("i2", "Brief_Encounter", "Short.", ())
+
+
+def question(position: int = 1, session_id: str = "s1", prompt: str | None = None) -> QuestionTurn:
+    return QuestionTurn(session_id, "u1", position, 10, A, B, prompt)
+
+
+def contents(state: ChatState) -> list[str]:
+    return [message["content"] for message in state.messages]
+
+
+@given(st.text())
+def test_markdown_text_only_adds_backslashes(text):
+    assert re.sub(r"\\(.)", r"\1", markdown_text(text), flags=re.DOTALL) == text
+
+
+def test_markdown_text_escapes_emphasis_and_html():
+    assert markdown_text("*a* _b_ <i>#") == r"\*a\* \_b\_ \<i\>\#"
+
+
+@pytest.mark.parametrize(("n", "words"), [(1, "about a minute"), (10, "about a minute"), (15, "about 2 minutes")])
+def test_duration(n, words):
+    assert duration(n) == words
+
+
+def test_a_new_session_is_greeted_and_its_question_asked():
+    state = advance(ChatState(), question())
+    assert contents(state)[0].startswith("Hi! I'll ask about 10 quick questions, about a minute: pick the one you prefer.")
+    assert contents(state)[1] == r"**Question 1 of about 10.** Which do you prefer: **A** Heat \*and\* Dust, or **B** Brief\_Encounter?"
+    assert (state.session_id, state.user_id, state.question) == ("s1", "u1", question())
+
+
+def test_the_next_question_of_the_same_session_is_asked_without_greeting():
+    state = advance(advance(ChatState(), question()).said("user", "A"), question(2, prompt="Which film?"))
+    assert contents(state)[2:] == ["A", "**Question 2 of about 10.** *Which film?* Which answer do you prefer, A or B?"]
+
+
+def test_a_resumed_session_is_welcomed_back():
+    state = advance(ChatState(session_id="other"), question(4))
+    assert contents(state)[0] == "Welcome back! Let's carry on where we left off, at question 4."
+
+
+def test_reask_keeps_the_question_open():
+    state = advance(advance(ChatState(), question()), ReaskTurn("Sorry?", question()))
+    assert contents(state)[-1] == "Sorry?" and state.question == question()
+
+
+def test_result_closes_the_question_and_lists_five_picks():
+    picks = tuple(Ranked(i, f"i{i}", f"Title {i}", 1.0 - i / 10, "drama side") for i in range(8))
+    result = ResultTurn("s1", "u1", "Enjoys: drama. Confidence: medium (10 answers).", picks, {"a": 10})
+    state = advance(advance(ChatState(), question()), result)
+    assert state.question is None and state.session_id == "s1"
+    assert contents(state)[-1] == result_message(result)
+    assert result_message(result).startswith("**Here is what I learned about you.** Enjoys: drama.")
+    assert re.findall(r"^(\d)\. \*\*Title \d\*\*: drama side$", result_message(result), re.MULTILINE) == list("12345")
+
+
+def test_forgetting_keeps_the_transcript_and_drops_the_session():
+    state = advance(advance(ChatState(), question()), ReplyTurn("Done: everything about you is deleted.", "confirm_forget"))
+    assert state == ChatState(messages=state.messages) and contents(state)[-1].startswith("Done")
+
+
+def test_cards_show_the_title_only_without_a_prompt_above():
+    assert card_markdown("A", A, grouped=False) == "### A · Heat \\*and\\* Dust\n\nA long **text**.\n\n`drama` `period`"
+    assert card_markdown("B", B, grouped=True) == "### B\n\nShort."
+
+
+def test_progress_line():
+    assert progress_html(None) == ""
+    html = progress_html(question(4))
+    assert "<span>Question 4 of about 10</span>" in html and 'value="3" max="10"' in html
+    assert 'value="11" max="12"' in progress_html(question(12))
+
+
+def test_friendly_messages_name_no_internals():
+    assert friendly(SessionClosed("session 'x' is finished")).startswith("This onboarding is already over.")
+    assert friendly(NoProfile("user 'u' has no profile")).startswith("We have not finished the questions yet")
+    assert friendly(NotFound("no session 'x'")).startswith("I could not find your session")
+    assert friendly(ValueError("text must be a string, got 3")) == "Sorry, I could not do that: text must be a string, got 3"
+    assert "went wrong on my side" in friendly(KeyError("features"))
+
+
+def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack):
+    prompts = group_prompts(tiny_pack)
+    a, b = tiny_pack.items[7], tiny_pack.items[8]
+    cut = QuestionTurn("s1", "u1", 1, 10, a, b, "How do I fix a flat…")
+    full = tiny_pack.manifest["group_names"][1]
+    assert with_group_prompt(cut, prompts).prompt == full == "How do I fix a flat bicycle tyre?"
+    assert with_group_prompt(ReaskTurn("Sorry?", cut), prompts).question.prompt == full
+    assert with_group_prompt(question(), group_prompts(replace(tiny_pack, manifest={}))) == question()
