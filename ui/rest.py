@@ -58,7 +58,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -216,12 +217,14 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
     errors = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 501)}
     router = APIRouter(prefix=API_PREFIX, route_class=_ApiRoute, responses=errors, tags=["prefchat"])
 
-    def session(session_id: str, user: str | None) -> tuple[Conversation, threading.Lock]:
-        """The engine and the session's lock; a session of another user than ``user`` is not found."""
+    @contextmanager
+    def session(session_id: str, user: str | None) -> Iterator[Conversation]:
+        """The engine, while holding the session's lock; a session of another user than ``user`` is not found."""
         assistant = engine()
         if user is not None and assistant.store.get_session(session_id).user_id != check_user_id(user):
             raise NotFound(f"session {session_id!r} not found")
-        return assistant, locks[hash(session_id) % len(locks)]
+        with locks[hash(session_id) % len(locks)]:
+            yield assistant
 
     def embedder_needed(assistant: Conversation, purpose: str) -> None:
         if assistant.embed is None:
@@ -241,8 +244,7 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
     @router.get("/sessions/{session_id}/question", response_model=TurnOut, summary="Current question")
     def current_question(session_id: str, x_prefchat_user: UserHeader = None):
         """The question waiting for an answer, or the result of a finished session."""
-        assistant, lock = session(session_id, x_prefchat_user)
-        with lock:
+        with session(session_id, x_prefchat_user) as assistant:
             return turn_out(assistant.resume(session_id))
 
     @router.post("/sessions/{session_id}/answers", response_model=TurnOut, summary="Answer the current question")
@@ -250,23 +252,20 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
         """``{"choice": "a"}`` (or b, tie, skip) or ``{"text": "the first one"}``. Returns the next
         question, the result when onboarding is over, or a ``reask`` turn when the text is no answer
         (nothing is stored then)."""
-        assistant, lock = session(session_id, x_prefchat_user)
-        with lock:
+        with session(session_id, x_prefchat_user) as assistant:
             return turn_out(assistant.answer(session_id, body.choice or body.text))
 
     @router.post("/sessions/{session_id}/undo", response_model=TurnOut, summary="Take back the last answer")
     def undo(session_id: str, x_prefchat_user: UserHeader = None):
         """The last answer is undone (kept in the history as undone) and its question asked again."""
-        assistant, lock = session(session_id, x_prefchat_user)
-        with lock:
+        with session(session_id, x_prefchat_user) as assistant:
             return turn_out(assistant.undo(session_id))
 
     @router.post("/sessions/{session_id}/finish", response_model=ResultOut, summary="End onboarding now")
     def finish(session_id: str, x_prefchat_user: UserHeader = None):
         """Store the profile and summary from the answers so far; a finished session gives its result again."""
-        assistant, lock = session(session_id, x_prefchat_user)
-        with lock:
-            return ResultOut.of(assistant.finish(session_id))
+        with session(session_id, x_prefchat_user) as assistant:
+            return ResultOut.model_validate(assistant.finish(session_id))
 
     @router.get("/users/{user_id}/profile", response_model=ProfileOut, summary="The user's coefficients")
     def profile(user_id: str):

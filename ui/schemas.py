@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..assistant.ranking import Ranked
-from ..assistant.session import ItemCard, QuestionTurn, ReaskTurn, ResultTurn
+from ..assistant.session import QuestionTurn, ReaskTurn, ResultTurn
 from ..assistant.summary import Summary
 from ..reward.pack import Pack
 from ..storage import PAIRWISE_CHOICES, ProfileRecord, check_user_id
@@ -90,18 +90,20 @@ class RankIn(_Request):
 # --------------------------------------------------------------------------- responses
 
 
-class ItemOut(BaseModel):
+class _Response(BaseModel):
+    """Built from the engine's frozen objects, attribute by attribute (``model_validate(turn)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ItemOut(_Response):
     item_id: str
     title: str
     text: str
     tags: list[str]
 
-    @classmethod
-    def of(cls, card: ItemCard) -> ItemOut:
-        return cls(item_id=card.item_id, title=card.title, text=card.text, tags=list(card.tags))
 
-
-class QuestionOut(BaseModel):
+class QuestionOut(_Response):
     """ "Which do you prefer?": answer with ``POST /sessions/{session_id}/answers``."""
 
     type: Literal["question"] = "question"
@@ -114,51 +116,24 @@ class QuestionOut(BaseModel):
     item_a: ItemOut
     item_b: ItemOut
 
-    @classmethod
-    def of(cls, turn: QuestionTurn) -> QuestionOut:
-        return cls(
-            session_id=turn.session_id,
-            user_id=turn.user_id,
-            position=turn.position,
-            expected_total=turn.expected_total,
-            progress=turn.progress,
-            prompt=turn.prompt,
-            item_a=ItemOut.of(turn.item_a),
-            item_b=ItemOut.of(turn.item_b),
-        )
 
-
-class RankedOut(BaseModel):
+class RankedOut(_Response):
     index: int = Field(description="Position in the catalog, or in the caller's candidate list.")
     item_id: str | None = Field(description="The catalog item id; null for a candidate text.")
     title: str
     score: float
     why: str
 
-    @classmethod
-    def of(cls, ranked: Ranked) -> RankedOut:
-        return cls(index=ranked.index, item_id=ranked.item_id, title=ranked.title, score=ranked.score, why=ranked.why)
 
-
-class ResultOut(BaseModel):
+class ResultOut(_Response):
     """Onboarding is over: the profile is stored."""
 
     type: Literal["result"] = "result"
     session_id: str
     user_id: str
-    summary: str
+    summary: str = Field(validation_alias="summary_text")
     recommendations: list[RankedOut]
     counts: dict[str, int] = Field(description="Answers by kind: a, b, tie, skip and feedback kinds.")
-
-    @classmethod
-    def of(cls, turn: ResultTurn) -> ResultOut:
-        return cls(
-            session_id=turn.session_id,
-            user_id=turn.user_id,
-            summary=turn.summary_text,
-            recommendations=[RankedOut.of(r) for r in turn.recommendations],
-            counts=dict(turn.counts),
-        )
 
 
 class ReaskOut(BaseModel):
@@ -169,21 +144,16 @@ class ReaskOut(BaseModel):
     message: str
     question: QuestionOut
 
-    @classmethod
-    def of(cls, turn: ReaskTurn) -> ReaskOut:
-        return cls(session_id=turn.question.session_id, message=turn.text, question=QuestionOut.of(turn.question))
-
 
 TurnOut = Annotated[QuestionOut | ResultOut | ReaskOut, Field(discriminator="type")]
 
 
 def turn_out(turn: QuestionTurn | ResultTurn | ReaskTurn) -> QuestionOut | ResultOut | ReaskOut:
     """The response model of an engine turn."""
-    if isinstance(turn, QuestionTurn):
-        return QuestionOut.of(turn)
-    if isinstance(turn, ResultTurn):
-        return ResultOut.of(turn)
-    return ReaskOut.of(turn)
+    if isinstance(turn, ReaskTurn):
+        question = QuestionOut.model_validate(turn.question)
+        return ReaskOut(session_id=question.session_id, message=turn.text, question=question)
+    return (QuestionOut if isinstance(turn, QuestionTurn) else ResultOut).model_validate(turn)
 
 
 class AxisOut(BaseModel):
@@ -253,7 +223,7 @@ class RankingOut(BaseModel):
 
     @classmethod
     def of(cls, user_id: str, ranked: list[Ranked]) -> RankingOut:
-        return cls(user_id=user_id, items=[RankedOut.of(r) for r in ranked])
+        return cls(user_id=user_id, items=[RankedOut.model_validate(r) for r in ranked])
 
 
 class ErrorBody(BaseModel):

@@ -22,9 +22,10 @@ from hypothesis.extra.numpy import arrays
 
 from prefchat.assistant.session import Conversation
 from prefchat.settings import Settings
-from prefchat.storage import open_store
+from prefchat.storage import NotFound, open_store
 from prefchat.ui import analyst_commands
 from prefchat.ui.analyst import (
+    ANY_PACK,
     AnalystNotConfigured,
     build_analyst,
     choose_k,
@@ -36,6 +37,7 @@ from prefchat.ui.analyst import (
     require_credentials,
     silhouette,
 )
+from prefchat.ui.export import read_profiles
 from prefchat.ui.schemas import axis_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,6 +264,28 @@ def test_the_analyst_sees_the_tables_and_a_linked_profile(store, tiny_pack, anal
     packs, table, versions, user, tabs, header, *_ = start(gr.Request(username=ANALYST, query_params={"user": "hater-2"}))
     assert len(table) == 8 and versions.value == f"{tiny_pack.name} {tiny_pack.version}"
     assert user == "hater-2" and "hater-2" in header
+
+
+def test_export_and_delete_through_the_callbacks(tmp_path, tiny_pack, analyst_settings):
+    with open_store(f"sqlite:///{tmp_path / 'callbacks.sqlite'}") as store:
+        for user_id in ("keep", "remove"):
+            store.create_user(user_id)
+            store.save_profile(user_id, tiny_pack.name, tiny_pack.version, np.zeros(5), np.eye(5), {"a": 3})
+        blocks = build_analyst(store, tiny_pack, analyst_settings)
+        callbacks = {f.fn.__name__: f.fn for f in blocks.fns.values() if f.fn}
+        me = gr.Request(username=ANALYST)
+
+        exported = callbacks["export"]("parquet", "kee", ANY_PACK, None, 0, request=me)
+        assert read_profiles(exported)["user_id"].tolist() == ["keep"]
+
+        row, question = callbacks["ask"]("remove", request=me)
+        assert row.visible and "remove" in question
+        *_, table = callbacks["delete"]("remove", "", ANY_PACK, None, 0, request=me)
+        assert table["user"].tolist() == ["keep"]
+        with pytest.raises(NotFound):
+            store.get_user("remove")
+        with pytest.raises(gr.Error, match="remove"):
+            callbacks["delete"]("remove", "", ANY_PACK, None, 0, request=me)
 
 
 def test_the_chat_app_exposes_nothing_of_the_analyst(server_url):

@@ -307,6 +307,7 @@ def test_openapi_lists_every_route_and_its_errors(client, conversation):
             }
     assert set(document["paths"]) == {route.path for route in routes}
     assert document["info"]["version"] == "v1"
+    assert "summary" in document["components"]["schemas"]["ResultOut"]["properties"]  # the name sent, not read
     answer = document["components"]["schemas"]["AnswerIn"]["properties"]["choice"]
     assert {"a", "b", "tie", "skip"} <= set(json.dumps(answer).replace('"', " ").split())
 
