@@ -196,6 +196,12 @@ def server_db_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def serve_app():
+    """``with serve_app(app) as url``: any ASGI app served on a free loopback port (see :func:`serving`)."""
+    return serving
+
+
+@pytest.fixture(scope="session")
 def visit():
     """``visit(url)``: a :class:`Visitor`, a gradio_client connection of its own (a browser tab)."""
     return Visitor
