@@ -5,12 +5,16 @@ is up to 10x slower for the small matrix products of question selection.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Session-scoped fixtures run before the per-test home below: give them a private home too,
+# so no test reads or writes the user's own prefchat files.
+os.environ["PREFCHAT_HOME"] = tempfile.mkdtemp(prefix="prefchat-tests-")
 
 from pathlib import Path  # noqa: E402
 
