@@ -51,6 +51,7 @@ from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
 from ..reward.pack import Pack
 from ..storage import NotFound, StorageError
+from .schemas import MAX_TEXT
 
 __all__ = [
     "CHOICES",
@@ -74,6 +75,8 @@ CHOICES = ("A", "B", "Both fine", "Don't know either")
 """The answer buttons; their labels are valid typed answers too (the engine parses both)."""
 SECONDS_PER_QUESTION = 6
 PICKS_SHOWN = 5
+CONCURRENCY = 4
+"""Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
 ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
 CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
@@ -297,13 +300,12 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         return run(state, None, lambda: conversation.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
-        if not saved:
-            return start(state)
+        """The browser's saved session where it stands; a new one if there is none to resume."""
         try:
-            turn = conversation.resume(saved)
-        except (LookupError, AssistantError):  # forgotten, finished elsewhere, or another pack
-            return start(state)
-        return run(state, None, lambda: turn)
+            turn = conversation.resume(saved) if saved else None
+        except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
+            turn = None
+        return start(state) if turn is None else run(state, None, lambda: turn)
 
     def answer(choice: str, state: ChatState) -> ChatState:
         if state.session_id is None:
@@ -348,7 +350,9 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 undo_button = gr.Button("Undo last answer", size="sm")
                 finish_button = gr.Button("Finish now", size="sm")
         with gr.Row():
-            text = gr.Textbox(show_label=False, placeholder=ONBOARDING_HINT, scale=5, max_lines=4, submit_btn="Send")
+            text = gr.Textbox(
+                show_label=False, placeholder=ONBOARDING_HINT, scale=5, max_lines=4, max_length=MAX_TEXT, submit_btn="Send"
+            )
         restart = gr.Button("Start over", size="sm", variant="stop")
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
@@ -392,6 +396,6 @@ def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwar
     ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).
     Mount at ``"/"`` last: it answers every path no earlier route took.
     """
-    blocks = build_chat(conversation).queue(default_concurrency_limit=4)
+    blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
     options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs}
     return gr.mount_gradio_app(app, blocks, path, **options)

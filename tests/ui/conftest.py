@@ -170,7 +170,7 @@ class Visitor:
         while screen.asking:
             assert len(questions) < MAX_TURNS, "onboarding never ended"
             questions.append(screen)
-            screen = self("answer", choices[len(questions) % len(choices) - 1])
+            screen = self("answer", choices[(len(questions) - 1) % len(choices)])
         return screen, questions
 
 
@@ -192,7 +192,6 @@ def embed():
 @pytest.fixture(scope="session")
 def server_db_url(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('ui-db') / 'prefchat.sqlite'}"
-
 
 
 @pytest.fixture(scope="session")
