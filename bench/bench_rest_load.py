@@ -125,6 +125,19 @@ def simulated_user(base: str, n: int, pack, log: Log, think: float, deadline: fl
         log.finished += 1
 
 
+def ready(base: str, deadline: float) -> None:
+    """Wait until the server answers (its port is bound before its app has started)."""
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/openapi.json", timeout=5).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {base} did not answer in time")
+        time.sleep(0.2)
+
+
 def percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.median(values)), float(np.percentile(values, 95))
 
@@ -180,6 +193,7 @@ def main() -> int:
                 print(f"the server did not start: {line!r}", file=sys.stderr)
                 return 1
             base = line.split()[2]
+            ready(base, time.monotonic() + 60)
             print(f"server {base} (pid {server.pid}), pack {pack.name} {pack.version}, {args.users} users, "
                   f"think {args.think} s")
             log, started = Log(), time.monotonic()
