@@ -97,6 +97,7 @@ MAX_BODY = 1 << 20
 MAX_MESSAGE = 500
 """Error messages are cut to this many characters (they may quote the offending value)."""
 SESSION_LOCKS = 64
+"""Locks the sessions are spread over by hash (two sessions sharing one merely wait for each other)."""
 
 log = logging.getLogger(__name__)
 
