@@ -355,6 +355,9 @@ class Conversation:
         self.reference = pack.n_items
         groups = pack.manifest.get("groups")
         self.groups = None if groups is None else np.append(np.asarray(groups), -1)
+        self.group_names = pack.manifest.get("group_names") or ()
+        familiarity = pack.familiarity  # the reference item is never asked about: familiarity 0
+        self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.index = {item.item_id: i for i, item in enumerate(pack.items)}
         self.titles = [item.title for item in pack.items]
         self._pools: dict[int, np.ndarray] = {}
@@ -638,7 +641,7 @@ class Conversation:
         size = state.options.pool_size
         if size not in self._pools:
             self._pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0)
-        selection = SelectionState(self.features, state.posterior, self._pools[size], self.groups)
+        selection = SelectionState(self.features, state.posterior, self._pools[size], self.groups, familiarity=self.familiarity)
         rng = np.random.default_rng([session_seed(state.record.id), len(state.history) + 1])
         return STRATEGIES[state.options.strategy](selection, rng)
 
@@ -651,8 +654,16 @@ class Conversation:
             expected_total=state.options.max_questions,
             item_a=a,
             item_b=b,
-            prompt=None if self.groups is None else strip_parenthetical(a.title),
+            prompt=self._prompt_of(self.index[a.item_id]),
         )
+
+    def _prompt_of(self, item: int) -> str | None:
+        """The shared prompt shown above a grouped question: the group's name (e.g. the question
+        both responses answer), else None."""
+        if self.groups is None:
+            return None
+        group = int(self.groups[item])
+        return self.group_names[group] if group < len(self.group_names) else strip_parenthetical(self.pack.items[item].title)
 
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile and a generated summary, then close the session."""

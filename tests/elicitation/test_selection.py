@@ -234,3 +234,26 @@ def test_state_rejects_bad_pool_and_groups():
         SelectionState(state.features, state.posterior, np.array([0, 1, 1]))
     with pytest.raises(ValueError, match="groups must have shape"):
         SelectionState(state.features, state.posterior, state.pool, groups=np.zeros(3))
+
+
+def test_pair_answerability_known_values():
+    from prefchat.elicitation.selection import pair_answerability
+
+    np.testing.assert_allclose(pair_answerability(np.array([1.0, 0.0, 0.5])),
+                               [[1, 1, 1], [1, 0, 0.5], [1, 0.5, 0.75]])
+
+
+def test_active_avoids_pairs_nobody_knows():
+    from prefchat.elicitation import Posterior
+    from prefchat.elicitation.selection import SelectionState, active
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 3))
+    posterior = Posterior.from_prior(np.zeros(3), np.eye(3))
+    familiarity = np.where(np.arange(40) < 20, 0.0, 0.9)  # the first 20 items: nobody knows them
+    unweighted = active(SelectionState(features, posterior, np.arange(40)), np.random.default_rng(1))
+    weighted = active(SelectionState(features, posterior, np.arange(40), familiarity=familiarity), np.random.default_rng(1))
+    assert min(weighted.items) >= 20 or max(weighted.items) >= 20
+    assert not all(i < 20 for i in weighted.items)
+    # Weighing by the chance of an answer never raises the expected information.
+    assert weighted.information <= 0.5 * np.log1p(np.inf if unweighted.information is None else np.expm1(2 * unweighted.information)) + 1e-12
