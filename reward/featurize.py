@@ -10,8 +10,11 @@ plus the SHA-256 of its weight files, so a changed model never reuses stale vect
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import uuid
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,20 +66,42 @@ def load_model(model: str):
         raise EmbeddingError(f"cannot load embedding model {model!r}: {error}") from error
 
 
+@contextmanager
+def _locked(directory: Path):
+    """Exclusive lock of a cache directory, across threads and processes (``flock`` on a lock file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class EmbeddingCache:
-    """Text-hash -> vector store for one model, kept as two ``.npy`` files."""
+    """Text-hash -> vector store for one model, kept as two ``.npy`` files.
+
+    Every read and every read-merge-write of a directory holds its lock (:func:`_locked`), and
+    files are written under unique temporary names, then renamed into place, so concurrent
+    writers, in threads or processes, never lose or tear each other's entries.
+    """
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self._keys_path = self.directory / "keys.npy"
         self._vectors_path = self.directory / "vectors.npy"
+        self.keys, self.vectors = np.empty(0, dtype="S64"), None
+        if self._keys_path.is_file():
+            with _locked(self.directory):
+                self._read()
+        self._index()
+
+    def _read(self) -> None:
         if self._keys_path.is_file() and self._vectors_path.is_file():
             self.keys = np.load(self._keys_path, allow_pickle=False)
             self.vectors = np.load(self._vectors_path, allow_pickle=False)
-            if len(self.keys) != len(self.vectors):
-                self.keys, self.vectors = np.empty(0, dtype="S64"), None
-        else:
-            self.keys, self.vectors = np.empty(0, dtype="S64"), None
+
+    def _index(self) -> None:
         self._row = {key: row for row, key in enumerate(self.keys.tolist())}
 
     def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,18 +110,21 @@ class EmbeddingCache:
         return rows, self.vectors
 
     def add(self, hashes: np.ndarray, vectors: np.ndarray) -> None:
+        """Merge ``hashes -> vectors`` into the files on disk (re-read under the lock first)."""
         if len(hashes) == 0:
             return
-        fresh = [i for i, h in enumerate(hashes.tolist()) if h not in self._row]
-        hashes, vectors = hashes[fresh], vectors[fresh]
-        self.keys = np.concatenate([self.keys, hashes])
-        self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
-        self._row = {key: row for row, key in enumerate(self.keys.tolist())}
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for path, array in ((self._keys_path, self.keys), (self._vectors_path, self.vectors)):
-            partial = path.with_suffix(".partial.npy")
-            np.save(partial, array, allow_pickle=False)
-            partial.replace(path)
+        with _locked(self.directory):
+            self._read()
+            self._index()
+            fresh = [i for i, h in enumerate(hashes.tolist()) if h not in self._row]
+            if fresh:
+                self.keys = np.concatenate([self.keys, hashes[fresh]])
+                self.vectors = vectors[fresh] if self.vectors is None else np.vstack([self.vectors, vectors[fresh]])
+                for path, array in ((self._vectors_path, self.vectors), (self._keys_path, self.keys)):
+                    partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.npy")
+                    np.save(partial, array, allow_pickle=False)
+                    partial.replace(path)
+            self._index()
 
 
 def embed_texts(

@@ -90,3 +90,22 @@ def test_train_command_reports_bad_input_without_a_traceback(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "ratings.csv, line" in error and "column item_id" in error and "Traceback" not in error
     assert not (tmp_path / "pack").exists()
+
+
+def test_cache_survives_concurrent_writers(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    directory = tmp_path / "cache"
+
+    def add(worker: int) -> None:
+        for i in range(20):
+            text = f"worker {worker} text {i}"
+            featurize.EmbeddingCache(directory).add(featurize.text_hashes([text]), np.full((1, 4), worker * 100 + i, np.float32))
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(add, range(6)))
+    cache = featurize.EmbeddingCache(directory)
+    rows, vectors = cache.lookup(featurize.text_hashes([f"worker {w} text {i}" for w in range(6) for i in range(20)]))
+    assert len(cache.keys) == len(vectors) and rows.min() >= 0  # nothing lost, nothing torn
+    for row, (w, i) in zip(rows, [(w, i) for w in range(6) for i in range(20)]):
+        assert vectors[row, 0] == w * 100 + i

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from prefchat.storage import Store, alembic_config, make_engine, migrate, open_store
 from prefchat.storage.models import Base
 
-PRAGMAS = ("journal_mode", "foreign_keys", "busy_timeout")
+PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
 
 
 def test_migrations_to_head_match_the_models(empty_url):
@@ -61,15 +61,15 @@ def test_alembic_can_open_its_own_connection_from_a_url(tmp_path):
 
 def test_sqlite_pragmas_hold_on_every_connection(tmp_path):
     path = tmp_path / "missing-dir" / "prefchat.sqlite"
-    engine = make_engine(path)  # a path-like is an SQLite file; its directory is created
-    first, second = engine.raw_connection(), engine.raw_connection()  # two pooled connections
-    for connection in (first, second):
+    for _ in range(2):  # a fresh engine (another process) and a reused file
+        engine = make_engine(path)  # a path-like is an SQLite file; its directory is created
+        assert engine.pool.size() == 1  # this process's threads queue for one connection
+        connection = engine.raw_connection()
         pragmas = [connection.cursor().execute(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS]
-        assert pragmas == ["wal", 1, 5000]
-    first.close()
-    second.close()
+        assert pragmas == ["wal", 1, 1, 5000]
+        connection.close()
+        engine.dispose()
     assert path.is_file()
-    engine.dispose()
 
 
 def test_concurrent_writers_to_one_sqlite_file_wait_for_each_other(tmp_path):
