@@ -113,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     profiles.add_arguments(commands)
 
+    from .ui import commands as ui_commands
+
+    serve = commands.add_parser("serve", help="serve the onboarding chat and the REST API for a pack")
+    ui_commands.add_serve_arguments(serve)
+    serve.set_defaults(run=ui_commands.serve)
+    demo = commands.add_parser("demo", help="serve the chat on the embedded default pack and print its URL")
+    ui_commands.add_demo_arguments(demo)
+    demo.set_defaults(run=ui_commands.demo)
+    from .ui import analyst_commands
+
+    analyst = commands.add_parser("analyst", help="serve the analyst review of stored profiles (login required)")
+    analyst_commands.add_arguments(analyst)
+    analyst.set_defaults(run=analyst_commands.run)
+
     info = commands.add_parser("info", help="describe a pack")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
     info.set_defaults(run=_info)
