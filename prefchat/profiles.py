@@ -10,7 +10,8 @@
 
 Every command takes ``--db URL`` (default: ``Settings.db_url``). ``export --format json`` writes
 everything stored about the user (:meth:`~prefchat.storage.Store.export_user`; a list of them
-for ``--all``); csv and parquet write one flat row per profile (:func:`profile_rows`). ``--all``
+for ``--all``); csv and parquet write one flat row per profile, in the schema documented in
+:mod:`prefchat.ui.export` (the analyst view's export). ``--all``
 means every user with a profile. :func:`add_arguments` adds the commands to the ``prefchat``
 parser; each sets ``run(args, settings) -> exit status``.
 """
@@ -18,14 +19,12 @@ parser; each sets ``run(args, settings) -> exit status``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from .settings import Settings
+from .ui.export import profile_records, write_profiles
 
 FORMATS = ("json", "csv", "parquet")
 
@@ -72,44 +71,10 @@ def _store(args: argparse.Namespace, settings: Settings):
     return open_store(args.db or settings.db_url)
 
 
-def profile_rows(store, profiles: Iterable) -> list[dict[str, Any]]:
-    """One flat, JSON-ready row per profile: ids, pack, answer counts, mean and the current summary."""
-    return [
-        {
-            "user_id": p.user_id,
-            "pack_name": p.pack_name,
-            "pack_version": p.pack_version,
-            "version": p.version,
-            "n_answers": p.n_answers,
-            "counts": json.dumps(p.counts, sort_keys=True),
-            "mean": json.dumps(p.mean.tolist()),
-            "summary": getattr(store.current_summary(p.user_id, p.pack_name), "text", ""),
-            "updated_at": p.updated_at.isoformat(),
-        }
-        for p in profiles
-    ]
-
-
-def write_rows(rows: list[dict[str, Any]], format: str, out: Path) -> None:
-    """Write flat rows as csv or parquet."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if format == "csv":
-        with open(out, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["user_id"])
-            writer.writeheader()
-            writer.writerows(rows)
-    elif format == "parquet":
-        import pandas as pd
-
-        pd.DataFrame(rows).to_parquet(out, index=False)
-    else:
-        raise ValueError(f"rows are written as csv or parquet, not {format!r}")
-
-
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
     with _store(args, settings) as store:
         profiles = store.list_profiles(pack_name=args.pack, min_answers=args.min_answers, search=args.search)
-        rows = profile_rows(store, profiles)
+        rows = profile_records(store, profiles)
     for row in rows:
         summary = row["summary"] if len(row["summary"]) <= 60 else row["summary"][:59] + "…"
         print(f"{row['user_id']:<34} {row['pack_name']} {row['pack_version']:<16} {row['n_answers']:>3} answers  "
@@ -144,8 +109,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
                 args.out.write_text(json.dumps(exports if args.all else exports[0], indent=2), encoding="utf-8")
                 written = f"{len(exports)} user{'' if len(exports) == 1 else 's'}"
             else:
-                rows = profile_rows(store, [p for p in profiles if p.user_id in users])
-                write_rows(rows, args.format, args.out)
+                rows = profile_records(store, [p for p in profiles if p.user_id in users])
+                write_profiles(rows, args.out, args.format)
                 written = f"{len(rows)} profile{'' if len(rows) == 1 else 's'}"
         except NotFound as error:
             return _fail(error)

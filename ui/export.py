@@ -36,6 +36,7 @@ guessing types: ``pd.read_csv(path, dtype=DTYPES, keep_default_na=False)``,
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -116,7 +117,9 @@ def write_profiles(records: Iterable[dict[str, Any]], path: str | Path, format: 
         rows = [{column: record[column] for column in DTYPES} for record in records]
         path.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
     elif format == "csv":
-        _frame(records).to_csv(path, index=False, encoding="utf-8")
+        # Quote every text field: a bare carriage return in a summary is otherwise left unquoted
+        # and read back as a line break.
+        _frame(records).to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     else:
         _frame(records).to_parquet(path, index=False)
     return path
