@@ -39,6 +39,7 @@ BASES_GRID = (4, 8, 16, 32)
 L2_GRID = (1e-4, 1e-3, 1e-2)
 IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
+POPULARITY_BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 VALIDATION_ANSWERS = 10
 
 
@@ -176,6 +177,15 @@ def build_pack(
     head_weight, head_bias = result.head_weight @ q, result.head_bias @ q - offset
     prior_mean, prior_cov = population_prior(coef)
 
+    # The exposure offset is fitted to every implicit pair alike; what a user would watch first
+    # (the top of a catalog ranking) leans further on popularity. A boost of the offset along
+    # the popularity coordinate is chosen on validation users, then the prior width.
+    boost_scores = {0.0: None}
+    if "popularity" in coordinates:
+        along = np.eye(len(exposure))[k + coordinates.index("popularity")]
+        boost_scores = {t: validation_score(features, prior_mean, prior_cov, validation, exposure + t * along)
+                        for t in POPULARITY_BOOST_GRID}
+        exposure = exposure + max(boost_scores, key=boost_scores.get) * along
     scale_scores = {s: validation_score(features, prior_mean, s * prior_cov, validation, exposure) for s in PRIOR_SCALE_GRID}
     prior_scale = max(scale_scores, key=scale_scores.get)
 
@@ -198,8 +208,10 @@ def build_pack(
         "descriptor_source": source,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
         "group_names": list(dataset.items.group_names),
-        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "validation_answers": VALIDATION_ANSWERS},
-        "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()}},
+        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "popularity_boost": max(boost_scores, key=lambda t: boost_scores[t] or 0.0),
+                            "validation_answers": VALIDATION_ANSWERS},
+        "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()},
+                      "popularity_boost": {str(t): v for t, v in boost_scores.items()}},
         "metrics": {
             "validation": result.validation,
             "epochs": result.epochs,
