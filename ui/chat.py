@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 
@@ -62,11 +62,9 @@ __all__ = [
     "card_markdown",
     "friendly",
     "greeting",
-    "group_prompts",
     "mount_chat",
     "progress_html",
     "result_message",
-    "with_group_prompt",
 ]
 
 logger = logging.getLogger(__name__)
@@ -175,23 +173,6 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     return state
 
 
-def group_prompts(pack: Pack) -> dict[str, str]:
-    """Item id -> the full prompt its group answers (``manifest["group_names"]``); empty for ungrouped packs."""
-    groups, names = pack.manifest.get("groups"), pack.manifest.get("group_names")
-    if groups is None or names is None:
-        return {}
-    return {item.item_id: names[group] for item, group in zip(pack.items, groups, strict=True)}
-
-
-def with_group_prompt(turn: AnyTurn, prompts: Mapping[str, str]) -> AnyTurn:
-    """``turn`` with its question's prompt in full (the engine's is cut to the length of a title)."""
-    if isinstance(turn, ReaskTurn):
-        return replace(turn, question=with_group_prompt(turn.question, prompts))
-    if isinstance(turn, QuestionTurn) and turn.item_a.item_id in prompts:
-        return replace(turn, prompt=prompts[turn.item_a.item_id])
-    return turn
-
-
 def friendly(error: BaseException) -> str:
     """What the user is told when the engine refuses: no traceback, a way forward."""
     for kind, text in _FRIENDLY:
@@ -283,13 +264,12 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
     grouped = conversation.pack.manifest.get("groups") is not None
-    prompts = group_prompts(conversation.pack)
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:
             state = state.said("user", said)
         try:
-            return advance(state, with_group_prompt(call(), prompts))
+            return advance(state, call())
         except _EXPECTED as error:
             return state.said("assistant", friendly(error))
         except Exception as error:  # the UI's edge: log it, show no traceback

@@ -20,11 +20,9 @@ from prefchat.ui.chat import (
     card_markdown,
     duration,
     friendly,
-    group_prompts,
     markdown_text,
     progress_html,
     result_message,
-    with_group_prompt,
 )
 
 A = Item("i1", "Heat *and* Dust", "A long **text**.", ("drama", "period"))
@@ -110,11 +108,12 @@ def test_friendly_messages_name_no_internals():
     assert "went wrong on my side" in friendly(KeyError("features"))
 
 
-def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack):
-    prompts = group_prompts(tiny_pack)
-    a, b = tiny_pack.items[7], tiny_pack.items[8]
-    cut = QuestionTurn("s1", "u1", 1, 10, a, b, "How do I fix a flat…")
-    full = tiny_pack.manifest["group_names"][1]
-    assert with_group_prompt(cut, prompts).prompt == full == "How do I fix a flat bicycle tyre?"
-    assert with_group_prompt(ReaskTurn("Sorry?", cut), prompts).question.prompt == full
-    assert with_group_prompt(question(), group_prompts(replace(tiny_pack, manifest={}))) == question()
+def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack, embed):
+    from prefchat.assistant.session import Conversation
+    from prefchat.storage import open_store
+
+    with open_store("sqlite://") as store:
+        turn = Conversation(tiny_pack, store, embed).start("u1")
+    groups, names = tiny_pack.manifest["groups"], tiny_pack.manifest["group_names"]
+    assert turn.prompt == names[groups[tiny_pack.index_of(turn.item_a.item_id)]]
+    assert not turn.prompt.endswith("…")
