@@ -62,7 +62,7 @@ from ..elicitation import (
     should_stop,
 )
 from ..reward.pack import Item, Pack
-from ..storage import FEEDBACK_KINDS, NotFound, ProfileRecord, SessionRecord, Store, Turn, check_user_id
+from ..storage import FEEDBACK_KINDS, Conflict, NotFound, ProfileRecord, SessionRecord, Store, Turn, check_user_id
 from .errors import NoProfile, SessionClosed, WrongPack
 from .intents import CONFIRM_FORGET, Embed, Intent, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer
@@ -633,7 +633,13 @@ class Conversation:
         ):
             return self._finish(state)
         item_ids = [self.pack.items[i].item_id for i in question.items]
-        self.store.record_question(state.record.id, item_ids)
+        try:
+            self.store.record_question(state.record.id, item_ids)
+        except Conflict:  # a concurrent call on this session recorded the next question first
+            state = self.state(state.record.id)
+            if state.pending is None:
+                raise
+            item_ids = state.pending.question.item_ids
         return self._question_turn(state, item_ids)
 
     def _select(self, state: SessionState) -> Question | None:

@@ -160,10 +160,18 @@ class Store:
             return None if row is None else _record(SessionRecord, row)
 
     def record_question(self, session_id: str, item_ids: Sequence[str]) -> QuestionRecord:
-        """Record that ``item_ids`` (two for pairwise, k for k-way) were shown, at the next position."""
+        """Record that ``item_ids`` (two for pairwise, k for k-way) were shown, at the next position.
+
+        Raises Conflict while another question of the session is unanswered: of two racing
+        callers, one records the next question and the other is told to show that one.
+        """
         item_ids = _check_item_ids(item_ids, min_count=2)
         with self._transaction() as db:
             session = _active_session(db, session_id)
+            answered = select(AnswerRow.id).where(AnswerRow.question_id == QuestionRow.id, ~AnswerRow.undone).exists()
+            pending = db.scalar(select(QuestionRow.position).where(QuestionRow.session_id == session.id, ~answered).limit(1))
+            if pending is not None:
+                raise Conflict(f"session {session_id!r} has question {pending} unanswered; answer or undo it first")
             return _question_record(_add_question(db, session, item_ids))
 
     def record_answer(

@@ -362,3 +362,27 @@ def test_pack_embedder_refuses_a_model_other_than_the_packs(pack, tmp_path):
     embed = pack_embedder(dataclasses.replace(pack, manifest={**pack.manifest, "embedding_model": declared}), str(model))
     with pytest.raises(EmbeddingError, match="other-model"):
         embed(["hello"])
+
+
+def test_a_racing_call_that_recorded_the_next_question_first_wins(pack, tmp_path, embed, monkeypatch):
+    """Two calls on one session both choose a next question; the one that records it first wins
+    and the other shows that same question (storage refuses a second unanswered question)."""
+    from prefchat.assistant.session import Conversation
+    from prefchat.storage import open_store
+
+    with open_store(f"sqlite:///{tmp_path / 'race.sqlite'}") as store:
+        conversation = Conversation(pack, store, embed)
+        first = conversation.start("racer")
+        record = store.record_question
+        rival = [pack.items[0].item_id, pack.items[1].item_id]
+
+        def concurrent_caller_first(session_id, item_ids):
+            record(session_id, rival)  # the other call got there first
+            return record(session_id, item_ids)
+
+        monkeypatch.setattr(store, "record_question", concurrent_caller_first)
+        turn = conversation.answer(first.session_id, "a")
+        monkeypatch.undo()
+        assert [turn.item_a.item_id, turn.item_b.item_id] == rival
+        history = store.session_history(first.session_id)
+        assert len(history) == 2 and history[-1].answer is None

@@ -468,3 +468,15 @@ def test_the_schema_itself_cascades_deletes_from_users(store):
     with store.engine.begin() as connection:
         connection.execute(delete(UserRow.__table__).where(UserRow.__table__.c.id == "alice"))
     assert not any(rows_referring_to(store.engine, "alice").values())
+
+
+def test_a_second_unanswered_question_is_refused(store):
+    session = store.start_session(store.create_user().id, *PACK)
+    first = store.record_question(session.id, ["x", "y"])
+    with pytest.raises(Conflict, match="question 1 unanswered"):
+        store.record_question(session.id, ["z", "w"])
+    store.record_answer(first.id, "a")
+    assert store.record_question(session.id, ["z", "w"]).position == 2
+    store.undo_last_answer(session.id)  # the second is unanswered; undo reopens the first too
+    with pytest.raises(Conflict):
+        store.record_question(session.id, ["u", "v"])
