@@ -83,17 +83,22 @@ def column_correlations(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def name_axes(features: np.ndarray, matrix: np.ndarray, descriptors: list[str], per_end: int = 3) -> list[Axis]:
     """Name each base by its most correlated descriptors at both ends.
 
+    Axes come in order of population variance; each takes as its name the best descriptor at
+    each end that no earlier axis's name uses, so no two axes read alike.
+
     Parameters
     ----------
     features : (n_items, K) learned bases (population coordinates excluded)
     matrix : (n_items, n_descriptors) descriptor matrix
     """
     correlations = column_correlations(features, matrix)
+    named: set[str] = set()
     axes = []
     for k, row in enumerate(correlations):
         order = np.argsort(-row, kind="stable")
-        positive = tuple(descriptors[j] for j in order[:per_end] if row[j] > 0)
-        negative = tuple(descriptors[j] for j in order[::-1][:per_end] if row[j] < 0)
-        name = f"{positive[0] if positive else '?'} vs {negative[0] if negative else '?'}"
-        axes.append(Axis(k, name, positive, negative))
+        positive = [descriptors[j] for j in order if row[j] > 0]
+        negative = [descriptors[j] for j in order[::-1] if row[j] < 0]
+        ends = [next((d for d in end if d not in named), end[0] if end else "?") for end in (positive, negative)]
+        named.update(ends)
+        axes.append(Axis(k, f"{ends[0]} vs {ends[1]}", tuple(positive[:per_end]), tuple(negative[:per_end])))
     return axes

@@ -98,3 +98,15 @@ def test_manifest_that_is_not_json(tmp_path):
     (directory / MANIFEST).write_bytes(b"\xff\xfe not json")
     with pytest.raises(PackError, match="not valid JSON"):
         load_pack(directory)
+
+
+def test_axis_names_are_distinct_and_follow_the_correlations():
+    from prefchat.reward.naming import name_axes
+
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(200, 4))
+    # Both axes follow descriptor "a" most; the second must take its next best name.
+    features = np.column_stack([matrix[:, 0] - matrix[:, 1], 0.9 * matrix[:, 0] + 0.5 * matrix[:, 2] - matrix[:, 3]])
+    first, second = name_axes(features, matrix, ["a", "b", "c", "d"])
+    assert first.name == "a vs b" and first.positive[0] == "a"
+    assert second.name == "c vs d" and second.positive[0] == "a"
