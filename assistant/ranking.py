@@ -169,7 +169,7 @@ def rank(
         i = int(i)
         axis_terms = scoring.coef * (scoring.features[i] - centre)
         descriptor_terms = scoring.association[i] * scoring.weights
-        why = _why(pack, axis_terms, scoring.features[i] > centre, descriptor_terms)
+        why = _why(pack, axis_terms, scoring.features[i] > centre, descriptor_terms, scoring.weights)
         if candidates is None:
             item = pack.items[i]
             ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
@@ -197,13 +197,14 @@ def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
     return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
 
 
-def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms: np.ndarray) -> str:
+def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms: np.ndarray, weights: np.ndarray) -> str:
     r"""The reasons an item scores high, as "; "-joined phrases.
 
     Axis :math:`k` contributes :math:`c_k (\phi_k(i) - \bar\phi_k)` (relative to the catalog mean),
     descriptor :math:`j` contributes :math:`\beta w_j z_{ij}`. Up to :data:`WHY_AXES` axes and the
     best descriptor are named, each only if it brings at least :data:`WHY_SHARE` of the item's
-    positive contributions.
+    positive contributions. A descriptor the summary likes is "matches 'x'"; one it dislikes
+    contributes when the item is far from it: "avoids 'x'".
     """
     total = axis_terms[axis_terms > 0].sum() + descriptor_terms[descriptor_terms > 0].sum()
     if total <= 0:
@@ -214,7 +215,8 @@ def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms:
         if axis_terms[k] >= WHY_SHARE * total and phrase not in reasons:
             reasons.append(phrase)
     if descriptor_terms.size and descriptor_terms.max() >= WHY_SHARE * total:
-        reasons.append(f"matches '{pack.descriptors[int(np.argmax(descriptor_terms))]}'")
+        j = int(np.argmax(descriptor_terms))
+        reasons.append(f"{'matches' if weights[j] > 0 else 'avoids'} '{pack.descriptors[j]}'")
     return "; ".join(reasons)
 
 

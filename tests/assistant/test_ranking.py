@@ -144,6 +144,9 @@ def test_why_names_population_coordinates_and_summary_descriptors(pack):
     assert best.why == "well rated"
     (best,) = rank(pack, along(pack, quality, 0.01), LIKES_MUSICALS, k=1, beta=10.0)
     assert best.why.endswith("matches 'musical'") and "musical" in pack.items[best.index].tags
+    dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.5, 3.0),), 10, 0)
+    (best,) = rank(pack, along(pack, quality, 0.01), dislikes, k=1, beta=10.0)
+    assert best.why.endswith("avoids 'musical'") and "musical" not in pack.items[best.index].tags
 
 
 def test_why_of_an_average_item(pack):
