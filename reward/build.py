@@ -29,6 +29,7 @@ from .train import (
     make_validation_users,
     population_coordinates,
     population_prior,
+    validation_parts,
     validation_score,
     variance_rotation,
 )
@@ -39,7 +40,7 @@ BASES_GRID = (4, 8, 16, 32)
 L2_GRID = (1e-4, 1e-3, 1e-2)
 IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
-POPULARITY_BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
+BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 VALIDATION_ANSWERS = 10
 
 
@@ -80,6 +81,35 @@ def choose_hyperparameters(search, fixed_bases: int | None, has_ratings: bool):
         best = max((replace(best, **{name: value}) for value in grid), key=run)
     table = [{"hyperparameters": asdict(h), "validation": r.validation, "epochs": r.epochs} for h, r in trials.items()]
     return trials[best], best, table
+
+
+def choose_boosts(features, prior_mean, prior_cov, exposure, validation, coordinates: list[str], n_learned: int):
+    """Weights of the population coordinates in the two priors, chosen on validation users.
+
+    The training users' mean coefficient and the exposure offset are fitted to every pair
+    alike, while a new user is judged by what comes first: the top of a catalog ranking leans
+    further on popularity, the order of what they would rate on quality. Two boosts ``t`` from
+    :data:`BOOST_GRID`, each the best :func:`validation_score`:
+
+    - ``quality_boost``: the "prefer" prior mean moves by ``t`` along the quality coordinate and
+      the exposure offset by ``-t``, so the "watch" prior (their sum) stays where it was;
+    - ``popularity_boost``: the exposure offset moves by ``t`` along popularity ("watch" only).
+
+    Returns the new prior mean and exposure, the chosen boosts and every score tried.
+    """
+    boosts, tables = {}, {}
+    # (coordinate, how the boost moves the prior mean, how it moves the exposure offset)
+    for name, on_mean, on_exposure in (("quality", 1.0, -1.0), ("popularity", 0.0, 1.0)):
+        if name not in coordinates:
+            continue
+        along = np.eye(len(exposure))[n_learned + coordinates.index(name)]
+        scores = {t: validation_score(features, prior_mean + on_mean * t * along, prior_cov, validation,
+                                      exposure + on_exposure * t * along) for t in BOOST_GRID}
+        best = max(scores, key=scores.get)
+        prior_mean = prior_mean + on_mean * best * along
+        exposure = exposure + on_exposure * best * along
+        boosts[f"{name}_boost"], tables[name] = best, {str(t): v for t, v in scores.items()}
+    return prior_mean, exposure, boosts, tables
 
 
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
@@ -177,17 +207,11 @@ def build_pack(
     head_weight, head_bias = result.head_weight @ q, result.head_bias @ q - offset
     prior_mean, prior_cov = population_prior(coef)
 
-    # The exposure offset is fitted to every implicit pair alike; what a user would watch first
-    # (the top of a catalog ranking) leans further on popularity. A boost of the offset along
-    # the popularity coordinate is chosen on validation users, then the prior width.
-    boost_scores = {0.0: None}
-    if "popularity" in coordinates:
-        along = np.eye(len(exposure))[k + coordinates.index("popularity")]
-        boost_scores = {t: validation_score(features, prior_mean, prior_cov, validation, exposure + t * along)
-                        for t in POPULARITY_BOOST_GRID}
-        exposure = exposure + max(boost_scores, key=boost_scores.get) * along
-    scale_scores = {s: validation_score(features, prior_mean, s * prior_cov, validation, exposure) for s in PRIOR_SCALE_GRID}
-    prior_scale = max(scale_scores, key=scale_scores.get)
+    prior_mean, exposure, boosts, boost_tables = choose_boosts(features, prior_mean, prior_cov, exposure, validation, coordinates, k)
+    # Each prior gets the width that serves its own evidence best: "prefer" answers, "watch" answers.
+    scale_scores = {s: validation_parts(features, prior_mean, s * prior_cov, validation, exposure, s * prior_cov) for s in PRIOR_SCALE_GRID}
+    prior_scale = max(scale_scores, key=lambda s: scale_scores[s]["prefer"])
+    watch_scale = prior_scale if not data.has_ratings else max(scale_scores, key=lambda s: scale_scores[s]["watch"])
 
     if any(item.tags for item in items):
         source, descriptors = "tags", frequent_tags(items)
@@ -208,10 +232,10 @@ def build_pack(
         "descriptor_source": source,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
         "group_names": list(dataset.items.group_names),
-        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "popularity_boost": max(boost_scores, key=lambda t: boost_scores[t] or 0.0),
+        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": watch_scale, **boosts,
                             "validation_answers": VALIDATION_ANSWERS},
         "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()},
-                      "popularity_boost": {str(t): v for t, v in boost_scores.items()}},
+                      "boosts": boost_tables},
         "metrics": {
             "validation": result.validation,
             "epochs": result.epochs,

@@ -125,8 +125,9 @@ class Pack:
     @property
     def watch_prior(self) -> tuple[np.ndarray, np.ndarray]:
         """The prior for "which would you rather watch?" (implicit) evidence and ranking:
-        ``N(prior_mean + exposure, prior_scale * prior_cov)``."""
-        return self.prior_mean + self.exposure, self.prior_scale * self.prior_cov
+        ``N(prior_mean + exposure, watch_prior_scale * prior_cov)``, its width validated on its own."""
+        scale = float(self.manifest.get("hyperparameters", {}).get("watch_prior_scale", self.prior_scale))
+        return self.prior_mean + self.exposure, scale * self.prior_cov
 
     @property
     def familiarity(self) -> np.ndarray | None:

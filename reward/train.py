@@ -293,28 +293,35 @@ def _watch_recall(features: np.ndarray, coef: np.ndarray, user: ValidationUser, 
     return recall_at_k(top_k(features @ coef, k, exclude=user.query_items), user.eval_items, k)
 
 
-def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser],
-                     exposure: np.ndarray | None = None) -> float:
-    """Mean held-out ranking quality with no answers (cold start) and after the query answers.
+def validation_parts(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser],
+                     exposure: np.ndarray | None = None, watch_cov: np.ndarray | None = None) -> dict[str, float]:
+    """Held-out ranking quality with no answers (cold start) and after the query answers.
 
-    Each user's answers give a Laplace posterior (the product's own estimator). For rating
-    data, four numbers per user: pairwise accuracy of the EVAL ratings under the prior mean
-    and after the explicit answers, and Recall@20 of EVAL items when ranking the catalog (without
-    the QUERY items) under the prior mean and after the implicit answers. For pair data, the accuracy on the user's EVAL
-    pairs under the prior mean and after the answers. The implicit ("would rather watch")
-    numbers use the watch prior, shifted by the shared ``exposure`` offset.
+    Each user's answers give a Laplace posterior (the product's own estimator). ``prefer``:
+    pairwise accuracy of the EVAL ratings (or, for pair data, of the EVAL pairs) under the prior
+    mean and after the explicit answers. ``watch`` (rating data only, else nan): Recall@20 of
+    EVAL items when ranking the catalog without the QUERY items, under the watch prior
+    (mean shifted by ``exposure``, covariance ``watch_cov``, default ``prior_cov``) and after
+    the implicit answers. Each is the mean of two numbers per user.
     """
     watch_mean = prior_mean if exposure is None else prior_mean + exposure
-    scores = []
+    watch_cov = prior_cov if watch_cov is None else watch_cov
+    prefer, watch = [], []
     for user in users:
         answered = laplace_posterior(prior_mean, prior_cov, features, list(user.query_pairs)).mean
         if user.eval_items.ndim == 2:
-            scores += [_pair_accuracy(features, coef, user) for coef in (prior_mean, answered)]
+            prefer += [_pair_accuracy(features, coef, user) for coef in (prior_mean, answered)]
             continue
-        watched = laplace_posterior(watch_mean, prior_cov, features, list(user.implicit_pairs)).mean
-        scores += [pairwise_accuracy(features[user.eval_items] @ coef, user.eval_ratings) for coef in (prior_mean, answered)]
-        scores += [_watch_recall(features, coef, user) for coef in (watch_mean, watched)]
-    return float(np.nanmean(scores))
+        watched = laplace_posterior(watch_mean, watch_cov, features, list(user.implicit_pairs)).mean
+        prefer += [pairwise_accuracy(features[user.eval_items] @ coef, user.eval_ratings) for coef in (prior_mean, answered)]
+        watch += [_watch_recall(features, coef, user) for coef in (watch_mean, watched)]
+    return {"prefer": float(np.nanmean(prefer)), "watch": float(np.nanmean(watch)) if watch else float("nan")}
+
+
+def validation_score(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, users: list[ValidationUser],
+                     exposure: np.ndarray | None = None) -> float:
+    """The mean of the :func:`validation_parts` a data set has: what fitting and selection maximise."""
+    return float(np.nanmean(list(validation_parts(features, prior_mean, prior_cov, users, exposure).values())))
 
 
 # ----------------------------------------------------------------------------------------
