@@ -603,11 +603,9 @@ class Conversation:
     def _latest_session(self, user_id: str, states: tuple[str, ...] = ("active", "finished")) -> SessionRecord | None:
         """The user's most recent session of this pack in one of ``states`` (None if none, or no such user)."""
         try:
-            sessions = self.store.export_user(user_id)["sessions"]
+            return self.store.latest_session(user_id, self.pack.name, states)
         except NotFound:
             return None
-        mine = [s["id"] for s in sessions if s["pack_name"] == self.pack.name and s["state"] in states]
-        return self.store.get_session(mine[-1]) if mine else None
 
     def _told(self, state: SessionState) -> frozenset[int]:
         """Catalog items the user was asked about or gave feedback on."""

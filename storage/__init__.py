@@ -16,7 +16,7 @@ Store(engine)
     create_user(user_id=None) -> UserRecord             get_user(user_id) -> UserRecord
     start_session(user_id, pack_name, pack_version, settings=None) -> SessionRecord
     get_session(session_id) -> SessionRecord
-    active_session_for_user(user_id, pack_name=None) -> SessionRecord | None
+    latest_session(user_id, pack_name=None, states=("active",)) -> SessionRecord | None
     record_question(session_id, item_ids) -> QuestionRecord
     record_answer(question_id, choice, raw_text="", latency_ms=None) -> AnswerRecord
     record_feedback(session_id, item_id, kind, raw_text="") -> AnswerRecord

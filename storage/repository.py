@@ -50,6 +50,7 @@ from .records import (
     FEEDBACK_KINDS,
     KWAY_EXTRA_CHOICES,
     PAIRWISE_CHOICES,
+    SESSION_STATES,
     SUMMARY_SOURCES,
     AnswerRecord,
     ProfileRecord,
@@ -149,14 +150,20 @@ class Store:
         with self._transaction() as db:
             return _record(SessionRecord, _session(db, session_id))
 
-    def active_session_for_user(self, user_id: str, pack_name: str | None = None) -> SessionRecord | None:
-        """The user's most recently updated active session (with ``pack_name`` if given), or None."""
+    def latest_session(
+        self, user_id: str, pack_name: str | None = None, states: Sequence[str] = ("active",)
+    ) -> SessionRecord | None:
+        """The user's most recently started session in one of ``states`` (with ``pack_name`` if
+        given), or None. NotFound for an unknown user."""
+        unknown = set(states) - set(SESSION_STATES)
+        if unknown:
+            raise ValueError(f"session states {sorted(unknown)} are not among {SESSION_STATES}")
         with self._transaction() as db:
             _user(db, user_id)
-            query = select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.state == "active")
+            query = select(SessionRow).where(SessionRow.user_id == user_id, SessionRow.state.in_(list(states)))
             if pack_name is not None:
                 query = query.where(SessionRow.pack_name == pack_name)
-            row = db.scalars(query.order_by(SessionRow.updated_at.desc()).limit(1)).first()
+            row = db.scalars(query.order_by(SessionRow.created_at.desc()).limit(1)).first()
             return None if row is None else _record(SessionRecord, row)
 
     def record_question(self, session_id: str, item_ids: Sequence[str]) -> QuestionRecord:

@@ -95,7 +95,7 @@ def test_concurrent_writers_to_one_sqlite_file_wait_for_each_other(tmp_path):
     assert errors == []
     with open_store(path) as store:
         for n in range(3):
-            session = store.active_session_for_user(f"writer{n}")
+            session = store.latest_session(f"writer{n}")
             assert len(store.session_history(session.id)) == 15
 
 

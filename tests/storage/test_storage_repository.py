@@ -162,11 +162,11 @@ def test_a_new_session_abandons_the_active_one_for_the_same_pack_only(store):
     new = store.start_session(user.id, *PACK)
     assert store.get_session(old.id).state == "abandoned"
     assert store.get_session(other_pack.id).state == "active"
-    assert store.active_session_for_user(user.id, "movies") == new
-    assert store.active_session_for_user(user.id, "jokes") == other_pack
+    assert store.latest_session(user.id, "movies") == new
+    assert store.latest_session(user.id, "jokes") == other_pack
     store.finish_session(new.id, state="abandoned")
     store.finish_session(other_pack.id)
-    assert store.active_session_for_user(user.id) is None
+    assert store.latest_session(user.id) is None
 
 
 def test_questions_are_numbered_from_one_and_answers_come_back_in_order(store):
@@ -480,3 +480,16 @@ def test_a_second_unanswered_question_is_refused(store):
     store.undo_last_answer(session.id)  # the second is unanswered; undo reopens the first too
     with pytest.raises(Conflict):
         store.record_question(session.id, ["u", "v"])
+
+
+def test_latest_session_in_given_states(store):
+    user = store.create_user()
+    first = store.start_session(user.id, *PACK)
+    store.finish_session(first.id)
+    second = store.start_session(user.id, *PACK)
+    assert store.latest_session(user.id, PACK[0], ("finished",)) == store.get_session(first.id)
+    assert store.latest_session(user.id, PACK[0], ("active", "finished")) == store.get_session(second.id)
+    with pytest.raises(ValueError, match="paused"):
+        store.latest_session(user.id, states=("paused",))
+    with pytest.raises(NotFound):
+        store.latest_session("nobody")
