@@ -49,7 +49,6 @@ from ..assistant.session import (
 )
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
-from ..reward.pack import Pack
 from ..storage import NotFound, StorageError
 from .schemas import MAX_TEXT
 
