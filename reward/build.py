@@ -1,6 +1,7 @@
 """Build a pack from a data set: embed, split users, choose hyperparameters, fit, name, save.
 
-Every hyperparameter (K, L2, implicit-pair weight, prior width) is chosen by code on
+Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
+of each prior, and through ``calibrate`` the layers above's settings) is chosen by code on
 validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..elicitation.metrics import pairwise_accuracy
 from .data import Dataset, train_val_test_users
-from .featurize import embed_texts, model_checksum
+from .featurize import embed_texts, model_checksum, model_name
 from .naming import builtin_vocabulary, descriptor_matrix, frequent_tags, name_axes
 from .pack import Item, Pack, save_pack
 from .train import (
@@ -194,7 +195,8 @@ def build_pack(
     k = result.head_weight.shape[1]
 
     # Rotate learned axes to a diagonal coefficient covariance, by decreasing variance, and
-    # centre the learned features over the catalog (pairwise models cannot see an offset).
+    # centre the learned features over the catalog (pairwise models cannot see an offset): the
+    # content head's bias is that centring, so texts outside the catalog land in the same frame.
     coef = result.coef[train_users]
     q = variance_rotation(coef[:, :k])
     features = result.features.copy()
@@ -204,7 +206,7 @@ def build_pack(
     coef[:, :k] = coef[:, :k] @ q
     exposure = result.exposure.copy()
     exposure[:k] = exposure[:k] @ q
-    head_weight, head_bias = result.head_weight @ q, result.head_bias @ q - offset
+    head_weight, head_bias = result.head_weight @ q, -offset
     prior_mean, prior_cov = population_prior(coef)
 
     prior_mean, exposure, boosts, boost_tables = choose_boosts(features, prior_mean, prior_cov, exposure, validation, coordinates, k)
@@ -227,7 +229,7 @@ def build_pack(
         "name": name,
         "version": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "embedding_model": {"name": Path(model).name if Path(model).exists() else model, "path": model, "checksum": model_checksum(model)},
+        "embedding_model": {"name": model_name(model), "path": model, "checksum": model_checksum(model)},
         "population_coordinates": coordinates,
         "descriptor_source": source,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),

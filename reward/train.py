@@ -84,8 +84,7 @@ class FitResult:
     features: np.ndarray          # (n_items, n_bases)
     coef: np.ndarray              # (n_users, n_bases); rows of non-training users are unused
     exposure: np.ndarray          # (n_bases,) shared offset of implicit ("would rather watch") pairs
-    head_weight: np.ndarray       # (d, K)
-    head_bias: np.ndarray         # (K,)
+    head_weight: np.ndarray       # (d, K); no bias: pairwise differences cannot see one
     epochs: int
     validation: float
     history: list
@@ -454,4 +453,4 @@ def _fit(data, embeddings, population, train_users, validation_users, hyper, see
             if stale >= patience:
                 break
     validation, epoch, features, (coef_np, weight_np, exposure_np) = best
-    return FitResult(features, coef_np, exposure_np, weight_np, np.zeros(k), epoch, validation, history)
+    return FitResult(features, coef_np, exposure_np, weight_np, epoch, validation, history)
