@@ -14,13 +14,13 @@ differences between strategies are paired per user.
 
 Strategies (names as on the command line):
 
-- ``population``: the prior mean, no answers;
+- ``population``: the prior, no answers;
 - ``popularity``: items ranked by the ``popularity`` scores the caller passes (see
   :func:`popularity_scores`: training-user counts for the implicit protocol, smoothed mean rating
   for the explicit one);
 - ``random``, ``active``, ``bald``, ``pref-reference``: one session per task, questions from
   :data:`~prefchat.elicitation.selection.STRATEGIES` over the candidate ``pool`` (and ``groups``),
-  :meth:`~prefchat.elicitation.posterior.Posterior.update` after every answer, the posterior mean
+  :meth:`~prefchat.elicitation.posterior.Posterior.update` after every answer, the posterior
   scored after each requested number of answers. ``pref-reference`` is scored with its own
   estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
   ridge 0.001, no prior), as published;
@@ -28,6 +28,13 @@ Strategies (names as on the command line):
 - ``oracle``: the MAP with the prior on everything the respondent could tell
   (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
   :func:`~prefchat.elicitation.posterior.batch_map`.
+
+How a posterior scores the items: by its mean utility :math:`\phi^\top m`, or, when
+:func:`evaluate` is given base rates (how often the population picks each item at all: the
+implicit protocol's catalog ranking), by the chance the user picks the item averaged over the
+posterior, calibrated so that the prior reproduces the base rates
+(:func:`~prefchat.elicitation.posterior.predictive_logits`). ``oracle`` then uses its Laplace
+covariance; ``pref-reference`` has no prior and keeps its mean utility.
 
 ``population``, ``popularity`` and ``oracle`` do not depend on answers; they report the same value
 at every answer count. An answer count counts questions asked, i.e. clicks: a "don't know" is a
@@ -70,7 +77,7 @@ from functools import partial
 
 import numpy as np
 
-from .posterior import Answer, Comparison, KWayChoice, Posterior, batch_map, ml_fit
+from .posterior import Answer, Comparison, KWayChoice, Posterior, base_rate_offset, batch_map, ml_fit, predictive_logits
 from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
 from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
 
@@ -280,9 +287,10 @@ def evaluate(
     popularity: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     familiarity: np.ndarray | None = None,
+    base_rate: np.ndarray | None = None,
     jobs: int = 1,
 ) -> Evaluation:
-    """Run every strategy on every task (see the module docstring).
+    r"""Run every strategy on every task (see the module docstring).
 
     Parameters
     ----------
@@ -296,6 +304,12 @@ def evaluate(
     groups : (n_items,) int array or None, only items of one group are asked together
     familiarity : (n_items,) array or None, the chance a user knows each item (see
         :class:`~prefchat.elicitation.selection.SelectionState`)
+    base_rate : (n_items,) array in (0, 1) or None. None: a posterior scores items by its mean
+        utility :math:`\phi^\top m`. Given (how often the population picks each item at all, for
+        catalog rankings): by :func:`~prefchat.elicitation.posterior.predictive_logits` with the
+        :func:`~prefchat.elicitation.posterior.base_rate_offset` of the prior, so ``population``
+        ranks by base rate. ``pref-reference`` has no prior to calibrate against and is always
+        scored by its mean utility.
     jobs : worker processes, each given a contiguous share of the tasks; the results do not
         depend on it (every task's random numbers are its own)
     """
@@ -309,10 +323,12 @@ def evaluate(
         raise ValueError("all tasks must be judged by the same metrics")
     if "popularity" in strategies and popularity is None:
         raise ValueError("the popularity strategy needs popularity scores")
+    features = np.asarray(features, dtype=float)
+    offset = None if base_rate is None else base_rate_offset(features, prior_mean, prior_cov, base_rate)
     run = partial(
-        _run_tasks, features=np.asarray(features, dtype=float), prior=Posterior.from_prior(prior_mean, prior_cov),
+        _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
-        groups=groups, familiarity=familiarity,
+        groups=groups, familiarity=familiarity, offset=offset,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -325,50 +341,54 @@ def evaluate(
     return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
 
 
-def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity):
-    """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`."""
+def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, offset):
+    """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`.
+
+    ``offset``: the base-rate offset of the prior, or None to score by mean utility.
+    """
     shape = (len(strategies), len(answers), len(tasks))
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
     for s, name in enumerate(strategies):
         start = time.perf_counter()
         if name in FIXED:
-            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity)):
+            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, offset)):
                 values[s, :, :, t] = _score(tasks[t].targets, scores, metrics)
         else:
-            estimate = _ml_mean if name == "pref-reference" else _posterior_mean
             for t, task in enumerate(tasks):
                 posteriors, skipped = run_session(
                     SESSIONS[name], features, prior, pool, task.respondent, answers[-1], _rng(task, name), groups, familiarity
                 )
                 for a, n in enumerate(answers):
                     reached = min(n, len(skipped))
-                    coef = estimate(features, posteriors[reached])
-                    values[s, a, :, t] = _score(task.targets, features @ coef, metrics)
+                    posterior = posteriors[reached]
+                    if name == "pref-reference":
+                        scores = features @ ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
+                    else:
+                        scores = _item_scores(features, posterior.mean, posterior.cov, offset)
+                    values[s, a, :, t] = _score(task.targets, scores, metrics)
                     asked[s, a, t], dont_know[s, a, t] = reached, sum(skipped[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
     return values, asked, dont_know
 
 
-def _posterior_mean(features: np.ndarray, posterior: Posterior) -> np.ndarray:
-    return posterior.mean
+def _item_scores(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+    """A posterior's item scores: mean utilities, or predictive logits with a base-rate offset."""
+    return features @ mean if offset is None else predictive_logits(features, mean, cov, offset)
 
 
-def _ml_mean(features: np.ndarray, posterior: Posterior) -> np.ndarray:
-    return ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
-
-
-def _fixed_scores(name, tasks, features, prior: Posterior, popularity):
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity, offset):
     """Item scores of a strategy that does not depend on answers, one array per task."""
     if name == "population":
-        return [features @ prior.mean] * len(tasks)
+        return [_item_scores(features, prior.mean, prior.cov, offset)] * len(tasks)
     if name == "popularity":
         return [np.asarray(popularity, dtype=float)] * len(tasks)
     evidence = [task.respondent.evidence(len(features), _rng(task, name)) for task in tasks]
     users = np.concatenate([np.full(len(labels), t) for t, (_, _, labels) in enumerate(evidence)])
     items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))
-    coef = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov, n_users=len(tasks))
-    return list(coef @ features.T)
+    coef, cov = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov,
+                          n_users=len(tasks), return_cov=True)
+    return [_item_scores(features, coef[t], cov[t], offset) for t in range(len(tasks))]
 
 
 # --------------------------------------------------------------------------- statistics

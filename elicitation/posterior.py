@@ -16,6 +16,10 @@ A user has coefficients ``coef`` (:math:`\lambda`, length ``n_bases``) over the 
 With the Gaussian prior :math:`N(\mu_0, \Sigma_0)` the posterior is approximated by Laplace's method:
 :math:`N(m, S)` with :math:`m` the MAP (Newton's method) and :math:`S^{-1}` the Hessian of the
 negative log posterior at :math:`m`. Everything here is pure numpy/scipy on arrays the caller passes.
+
+For a catalog ranking ("which would they pick at all?"), :func:`predictive_logits` averages the
+chance of a pick over the posterior, with item offsets from :func:`base_rate_offset` that make
+the prior reproduce how often the population picks each item.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg, sparse
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import expit, logit, logsumexp, softmax
 
 __all__ = [
     "Answer",
@@ -35,6 +39,7 @@ __all__ = [
     "Evidence",
     "KWayChoice",
     "Posterior",
+    "base_rate_offset",
     "batch_map",
     "kway_log_likelihood",
     "kway_log_likelihood_grad",
@@ -48,6 +53,7 @@ __all__ = [
     "neg_log_posterior",
     "neg_log_posterior_grad",
     "neg_log_posterior_hess",
+    "predictive_logits",
 ]
 
 CHOICES = ("a", "b", "tie", "skip")
@@ -513,7 +519,8 @@ def batch_map(
     n_users: int | None = None,
     tol: float = 1e-9,
     max_iter: int = 50,
-) -> np.ndarray:
+    return_cov: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""MAP coefficients of many users at once from pairwise answers (no k-way terms).
 
     Row ``u`` of the result minimises the :func:`neg_log_posterior` of user ``u``'s pairs,
@@ -532,10 +539,11 @@ def batch_map(
     labels : (n_pairs,) array, 1 if a was preferred, 0 if b, 1/2 for a tie
     prior_mean, prior_cov : the shared Gaussian prior
     n_users : int, optional, default ``users.max() + 1``
+    return_cov : also return each user's Laplace covariance, the inverse Hessian at the MAP
 
     Returns
     -------
-    (n_users, n_bases) array
+    (n_users, n_bases) array, and with ``return_cov`` an (n_users, n_bases, n_bases) array
     """
     features = _features(features)
     prior_mean, _, prior_chol = _gaussian(prior_mean, prior_cov, "prior")
@@ -564,4 +572,71 @@ def batch_map(
         fisher = np.stack([per_user @ (weighted * diffs[:, [k]]) for k in range(diffs.shape[1])], axis=1)
         return grad, precision + fisher
 
-    return _newton(value, derivatives, np.tile(prior_mean, (n_users, 1)), tol, max_iter)
+    coef = _newton(value, derivatives, np.tile(prior_mean, (n_users, 1)), tol, max_iter)
+    if not return_cov:
+        return coef
+    return coef, np.linalg.inv(derivatives(coef)[1])
+
+
+# --------------------------------------------------------------------------- predictive
+
+
+PROBIT_VARIANCE = np.pi / 8.0  # E[sigma(f)], f ~ N(mu, v): ~ sigma(mu / sqrt(1 + pi v / 8))
+
+
+def _utility_variance(features: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    r""":math:`v_i = \phi_i^\top S \phi_i` for every item, without forming :math:`F S F^\top`."""
+    return np.einsum("ik,ik->i", features @ cov, features)
+
+
+def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    r"""Logits of the chance that the user picks each item at all, averaged over the posterior.
+
+    With an item offset :math:`a_i` (see :func:`base_rate_offset`) and :math:`\lambda \sim N(m, S)`,
+    the probit approximation of the logistic-normal integral gives
+
+    .. math:: E\,\sigma(\phi_i^\top \lambda + a_i) \approx \sigma(z_i), \qquad
+              z_i = \frac{\phi_i^\top m + a_i}{\sqrt{1 + \pi v_i / 8}}, \quad v_i = \phi_i^\top S \phi_i.
+
+    Parameters
+    ----------
+    features : (n_items, n_bases) array
+    mean, cov : the posterior
+    offset : (n_items,) array, the :math:`a_i`
+
+    Returns
+    -------
+    (n_items,) array :math:`z`
+    """
+    features = _features(features)
+    return (features @ mean + offset) / np.sqrt(1.0 + PROBIT_VARIANCE * _utility_variance(features, cov))
+
+
+def base_rate_offset(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, base_rate: np.ndarray) -> np.ndarray:
+    r"""Item offsets that make the prior's :func:`predictive_logits` the population's base rates.
+
+    Pairwise answers fix utilities only up to what is common to every item, so how often the
+    population picks each item at all (watches a film, say) is a fact the coefficients do not
+    hold. With :math:`f_i` that base rate, the offset
+
+    .. math:: a_i = \sqrt{1 + \pi v^0_i / 8}\; \operatorname{logit} f_i - \phi_i^\top \mu_0,
+              \qquad v^0_i = \phi_i^\top \Sigma_0 \phi_i,
+
+    gives :math:`z_i = \operatorname{logit} f_i` under the prior, so before any answer items rank
+    by base rate. After answers,
+    :math:`z_i = (\phi_i^\top (m - \mu_0) + \sqrt{1 + \pi v^0_i/8}\,\operatorname{logit} f_i) / \sqrt{1 + \pi v_i/8}`:
+    the base rate, moved by what the answers taught about this user against the population,
+    sharpened as the item's uncertainty shrinks.
+
+    Parameters
+    ----------
+    features : (n_items, n_bases) array
+    prior_mean, prior_cov : the population prior :math:`N(\mu_0, \Sigma_0)`
+    base_rate : (n_items,) array in (0, 1), :math:`f_i`
+    """
+    features = _features(features)
+    base_rate = np.asarray(base_rate, dtype=float)
+    if base_rate.shape != (features.shape[0],) or not np.all((base_rate > 0) & (base_rate < 1)):
+        raise ValueError(f"base_rate must be ({features.shape[0]},) rates strictly between 0 and 1, got shape {base_rate.shape}")
+    scale = np.sqrt(1.0 + PROBIT_VARIANCE * _utility_variance(features, np.asarray(prior_cov, dtype=float)))
+    return scale * logit(base_rate) - features @ np.asarray(prior_mean, dtype=float)

@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 from scipy.special import entr, ndtr, softmax
 
-from .posterior import Answer, Comparison, Posterior, ml_fit
+from .posterior import PROBIT_VARIANCE, Answer, Comparison, Posterior, ml_fit
 
 __all__ = [
     "STRATEGIES",
@@ -203,7 +203,7 @@ def pair_information(margin: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return 0.5 * np.log1p(_logistic_weight(margin) * variance)
 
 
-_PROBIT = np.sqrt(np.pi / 8.0)  # sigma(z) ~ Phi(sqrt(pi/8) z)
+_PROBIT = np.sqrt(PROBIT_VARIANCE)  # sigma(z) ~ Phi(sqrt(pi/8) z)
 _ENTROPY_WIDTH = np.pi * np.log(2.0) / 2.0  # C^2 of Houlsby et al. (2011), eq. 4
 
 

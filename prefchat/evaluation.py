@@ -120,13 +120,15 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
         users = load_test_users(args.ratings, pack, args.users)
         tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
     # "Which would you rather watch?" (implicit answers, catalog ranking) shifts the prior by the
-    # pack's exposure offset; "which do you prefer?" between rated items does not.
+    # pack's exposure offset, and ranks the catalog by the chance of watching, calibrated to how
+    # often the training users watched each item; "which do you prefer?" between rated items does not.
     prior = pack.watch_prior if args.protocol == "implicit" else pack.prior
     evaluation = evaluate(
         tasks, features, *prior, strategies=args.strategies, answers=args.answers,
         pool=candidate_pool(pack.features, pack.popularity, size=args.pool_size, rng=0),
         popularity=None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality),
         groups=None if groups is None else np.asarray(groups), familiarity=familiarity, jobs=args.jobs,
+        base_rate=familiarity if args.protocol == "implicit" else None,
     )
     summary = summarise(evaluation)
     return {

@@ -131,7 +131,12 @@ class Pack:
 
     @property
     def familiarity(self) -> np.ndarray | None:
-        """Chance that a new user can judge each item: the share of training users who rated it.
+        r"""Chance that a new user knows each item: the share of training users who rated it.
+
+        Smoothed as :math:`(c_i + \tfrac12) / (n + 1)`, with :math:`c_i` of the :math:`n`
+        training users rating item i, so that it lies strictly between 0 and 1: it is also the
+        base rate a catalog ranking calibrates to
+        (:func:`~prefchat.elicitation.posterior.base_rate_offset`).
 
         None for packs trained on pairwise choices only: their items (texts, answers) are judged
         by reading them, so every item can be asked about.
@@ -139,7 +144,7 @@ class Pack:
         n_train = len(self.manifest.get("split", {}).get("train", ()))
         if not self.manifest.get("data", {}).get("n_ratings") or not n_train:
             return None
-        return np.clip(self.popularity / n_train, 0.0, 1.0)
+        return np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
 
     def index_of(self, item_id: str) -> int:
         try:

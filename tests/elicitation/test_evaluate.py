@@ -351,6 +351,17 @@ def test_answers_help_planted_implicit_users(world):
     assert recall[2, 1] > recall[1, 1]
 
 
+def test_with_base_rates_the_population_ranks_by_base_rate(world):
+    """A catalog ranking calibrated to base rates starts from them: the prior reproduces them."""
+    users = {name: (items, np.ones(items.size)) for name, (items, _) in world["users"].items()}
+    tasks = rating_tasks(users, "implicit", seeds=[0], popularity=world["popularity"])
+    base_rate = world["popularity"] / (world["popularity"].max() + 1.0)
+    ev = evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("population", "popularity"),
+                  (0,), pool=world["pool"], popularity=world["popularity"], base_rate=base_rate)
+    recall = ev.values[:, 0, ev.metrics.index("recall@20")]
+    np.testing.assert_array_equal(recall[0], recall[1])
+
+
 def test_evaluate_rejects_bad_input(world):
     tasks = rating_tasks(world["users"], "explicit", seeds=[0], popularity=world["popularity"])
     with pytest.raises(ValueError, match="'smart'"):

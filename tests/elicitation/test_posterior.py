@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq, minimize
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from prefchat.elicitation.posterior import (
     Comparison,
@@ -11,6 +11,7 @@ from prefchat.elicitation.posterior import (
     Evidence,
     KWayChoice,
     Posterior,
+    base_rate_offset,
     batch_map,
     kway_log_likelihood,
     kway_log_likelihood_grad,
@@ -24,6 +25,7 @@ from prefchat.elicitation.posterior import (
     neg_log_posterior,
     neg_log_posterior_grad,
     neg_log_posterior_hess,
+    predictive_logits,
 )
 
 # --------------------------------------------------------------------------- answers
@@ -325,3 +327,63 @@ def test_batch_map_matches_one_user_at_a_time():
         answers = [Comparison(a, b, choice[y]) for a, b, y in zip(items_a[mine], items_b[mine], labels[mine])]
         expected = laplace_posterior(prior_mean, prior_cov, features, answers).mean
         np.testing.assert_allclose(means[user], expected, atol=1e-9)
+
+
+def test_batch_map_covariances_are_the_one_user_laplace_covariances():
+    rng = np.random.default_rng(10)
+    features = rng.normal(size=(20, 3))
+    prior_mean, prior_cov = np.zeros(3), np.diag([1.0, 2.0, 0.5])
+    users, items_a, items_b = rng.integers(0, 3, size=24), rng.integers(0, 10, size=24), rng.integers(10, 20, size=24)
+    labels = rng.choice([0.0, 1.0], size=24)
+    means, covs = batch_map(features, users, items_a, items_b, labels, prior_mean, prior_cov, n_users=3, return_cov=True)
+    for user in range(3):
+        mine = users == user
+        answers = [Comparison(a, b, "a" if y else "b") for a, b, y in zip(items_a[mine], items_b[mine], labels[mine])]
+        expected = laplace_posterior(prior_mean, prior_cov, features, answers)
+        np.testing.assert_allclose(means[user], expected.mean, atol=1e-9)
+        np.testing.assert_allclose(covs[user], expected.cov, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- predictive
+
+
+def test_predictive_logits_known_answer():
+    features, offset = np.array([[1.0], [2.0]]), np.array([0.1, -0.2])
+    z = predictive_logits(features, np.array([0.5]), np.array([[0.4]]), offset)
+    np.testing.assert_allclose(z, [0.6 / np.sqrt(1 + np.pi * 0.4 / 8), 0.8 / np.sqrt(1 + np.pi * 1.6 / 8)])
+    # No uncertainty left: the plain utility plus offset.
+    np.testing.assert_allclose(predictive_logits(features, np.array([0.5]), np.zeros((1, 1)), offset), [0.6, 0.8])
+
+
+@pytest.mark.parametrize(("mu", "variance"), [(0.0, 1.0), (1.5, 0.5), (-2.0, 4.0), (3.0, 9.0)])
+def test_predictive_logits_approximate_the_logistic_normal_mean(mu, variance):
+    draws = np.random.default_rng(0).normal(mu, np.sqrt(variance), size=400_000)
+    z = predictive_logits(np.ones((1, 1)), np.array([mu]), np.array([[variance]]), np.zeros(1))
+    assert abs(expit(z[0]) - expit(draws).mean()) < 0.02
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5))
+def test_the_prior_predictive_is_the_base_rate(seed, n_bases):
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(12, n_bases))
+    root = rng.normal(size=(n_bases, n_bases))
+    prior_mean, prior_cov = rng.normal(size=n_bases), root @ root.T + 0.1 * np.eye(n_bases)
+    base_rate = rng.uniform(0.01, 0.99, size=12)
+    offset = base_rate_offset(features, prior_mean, prior_cov, base_rate)
+    np.testing.assert_allclose(predictive_logits(features, prior_mean, prior_cov, offset), logit(base_rate), atol=1e-9)
+
+
+def test_an_answer_moves_the_predictive_towards_the_chosen_item():
+    features = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    prior_mean, prior_cov, base_rate = np.zeros(2), np.eye(2), np.array([0.3, 0.3, 0.3])
+    offset = base_rate_offset(features, prior_mean, prior_cov, base_rate)
+    posterior = laplace_posterior(prior_mean, prior_cov, features, [Comparison(0, 1, "a")])
+    z = predictive_logits(features, posterior.mean, posterior.cov, offset)
+    assert z[0] > logit(0.3) > z[1] and z[2] > logit(0.3)
+
+
+@pytest.mark.parametrize("bad", [np.array([0.0, 0.5]), np.array([0.5, 1.0]), np.array([0.5]), np.array([np.nan, 0.5])])
+def test_base_rate_offset_rejects_rates_outside_the_open_interval(bad):
+    with pytest.raises(ValueError, match="base_rate"):
+        base_rate_offset(np.eye(2), np.zeros(2), np.eye(2), bad)
