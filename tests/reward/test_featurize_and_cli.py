@@ -7,6 +7,7 @@ import pytest
 
 from prefchat.cli import main
 from prefchat.reward import featurize
+from prefchat.reward.build import PRIOR_SCALE_GRID, WATCH_SCALE_GRID
 from prefchat.reward.pack import load_pack
 
 
@@ -76,7 +77,11 @@ def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
     split = pack.manifest["split"]
     assert not set(split["train"]) & set(split["test"]) and not set(split["validation"]) & set(split["test"])
     assert len(split["train"]) + len(split["validation"]) + len(split["test"]) == 60
-    assert pack.manifest["hyperparameters"]["prior_scale"] in (0.25, 0.5, 1.0, 2.0, 4.0)
+    hyper, selection = pack.manifest["hyperparameters"], pack.manifest["selection"]
+    assert hyper["prior_scale"] in PRIOR_SCALE_GRID
+    # The watch prior's width comes from onboarding sessions on validation users: every width is scored.
+    assert set(selection["watch_prior_scale"]) == {str(scale) for scale in WATCH_SCALE_GRID}
+    assert selection["watch_prior_scale"][str(hyper["watch_prior_scale"])] == max(selection["watch_prior_scale"].values())
     assert {a.name for a in pack.axes} and set(pack.descriptors) <= set(GENRES)
     np.testing.assert_allclose(np.linalg.eigvalsh(pack.prior_cov).min() > 0, True)
 
