@@ -47,7 +47,7 @@ def embedding_model() -> str:
 
 @pytest.fixture(scope="session")
 def movielens_pack(movielens_dir, tmp_path_factory) -> Path:
-    """A pack trained once per test session on the real MovieLens data (about two minutes)."""
+    """A pack trained once per test session on the real MovieLens data (about four minutes)."""
     from prefchat.cli import main
 
     out = tmp_path_factory.mktemp("movielens") / "pack"

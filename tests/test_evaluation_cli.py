@@ -2,7 +2,6 @@
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from prefchat.reward.pack import Axis, Item, Pack, save_pack
 
 N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
 TRAIN, TEST = ["t1", "t2", "t3"], ["h1", "h2", "h3", "h4"]
-REAL_PACK, REAL_RATINGS = Path("/tmp/packs/ml"), Path("/tmp/packs/ml-input/ratings.csv")
 
 
 @pytest.fixture
@@ -124,11 +122,11 @@ def test_bad_flags_name_the_value(capsys, flag, value, says):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (REAL_PACK.is_dir() and REAL_RATINGS.is_file()), reason="no MovieLens pack at /tmp/packs/ml")
 @pytest.mark.parametrize("protocol", ["explicit", "implicit"])
-def test_real_movielens_pack(tmp_path, protocol):
+def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     out = tmp_path / "report.json"
-    args = parse("--pack", str(REAL_PACK), "--ratings", str(REAL_RATINGS), "--protocol", protocol, "--answers", "0,3",
+    ratings = movielens_pack.parent / f"{movielens_pack.name}-input" / "ratings.csv"
+    args = parse("--pack", str(movielens_pack), "--ratings", str(ratings), "--protocol", protocol, "--answers", "0,3",
                  "--strategies", "population,popularity,active,oracle", "--seeds", "1", "--users", "6", "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
