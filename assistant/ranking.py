@@ -7,9 +7,18 @@ the coefficients :math:`c` set by the objective:
 
 - ``"prefer"``: :math:`c = m`, the posterior mean: which of these would the user like more (the
   question the onboarding asked);
-- ``"watch"``: :math:`c = m + \delta`, with the pack's exposure offset :math:`\delta`
-  (:attr:`~prefchat.reward.pack.Pack.watch_prior`): what to recommend from the catalog, where
-  being the kind of item people pick matters as well as liking it.
+- ``"watch"``: what to recommend from the catalog, where being the kind of item people pick
+  matters as well as liking it. On packs that know how often the population picks each item
+  (:attr:`~prefchat.reward.pack.Pack.familiarity`, rating data), the chance of a pick averaged
+  over the posterior :math:`N(m, S)` and calibrated to those base rates :math:`f` under the
+  prior :math:`N(\mu_0, \Sigma_0)` (:func:`~prefchat.elicitation.posterior.predictive_logits`):
+
+  .. math:: \mathrm{score}(i) = \frac{(m - \mu_0)^\top \phi(i) + \kappa^0_i \operatorname{logit} f_i}{\kappa_i}
+            + \beta\, s(i), \qquad \kappa_i = \sqrt{1 + \pi\, \phi(i)^\top S \phi(i) / 8},
+
+  with :math:`\kappa^0` the same under the prior: before any answer the catalog ranks by base
+  rate. Elsewhere :math:`c = m + \delta`, with the pack's exposure offset :math:`\delta`
+  (:attr:`~prefchat.reward.pack.Pack.watch_prior`).
 
 :math:`\beta` defaults to the pack's validated ``manifest["hyperparameters"]["beta"]`` (0 when
 absent), chosen by :func:`choose_beta` on validation users. Items are the catalog (features from
@@ -21,6 +30,7 @@ few matrix-vector products.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
-from ..elicitation.posterior import laplace_posterior
+from ..elicitation.posterior import base_rate_offset, laplace_posterior, predictive_scale
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import Pack
 from .summary import Summary, descriptor_index, summarize, summary_affinity, summary_weights, text_associations
@@ -76,21 +86,49 @@ def default_beta(pack: Pack) -> float:
 
 @dataclass(frozen=True, eq=False)
 class _Scoring:
-    """Everything a score is made of: ``features @ coef + association @ weights``."""
+    r"""Everything a score is made of: ``(features @ coef + base) / scale + association @ weights``.
+
+    A linear score has ``base`` 0 and ``scale`` 1; a calibrated "watch" score has ``coef``
+    :math:`m - \mu_0`, ``base`` :math:`\kappa^0 \operatorname{logit} f` and ``scale`` :math:`\kappa`.
+    """
 
     features: np.ndarray      # (n, n_bases)
     coef: np.ndarray          # (n_bases,)
     association: np.ndarray   # (n, n_descriptors), or (n, 0) when the summary plays no part
     weights: np.ndarray       # (n_descriptors,) beta * summary weights, or (0,)
+    base: np.ndarray | float = 0.0   # (n,) base-rate logits of a calibrated score
+    scale: np.ndarray | float = 1.0  # (n,) its kappa
 
     def scores(self) -> np.ndarray:
-        return self.features @ self.coef + self.association @ self.weights
+        return (self.features @ self.coef + self.base) / self.scale + self.association @ self.weights
 
 
-def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str) -> _Scoring:
+_BASE_LOGITS: weakref.WeakKeyDictionary[Pack, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _base_logits(pack: Pack) -> np.ndarray:
+    r""":math:`\kappa^0_i \operatorname{logit} f_i = a_i + \phi(i)^\top \mu_0` with :math:`a` the
+    :func:`~prefchat.elicitation.posterior.base_rate_offset` of the session prior, cached per pack."""
+    base = _BASE_LOGITS.get(pack)
+    if base is None:
+        prior_mean, prior_cov = pack.prior
+        base = base_rate_offset(pack.features, prior_mean, prior_cov, pack.familiarity) + pack.features @ prior_mean
+        _BASE_LOGITS[pack] = base
+    return base
+
+
+def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
+             cov=None) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
+    calibrated = objective == "watch" and pack.familiarity is not None
+    if calibrated:
+        cov = None if cov is None else np.asarray(cov, dtype=np.float64)
+        if cov is None or cov.shape != (pack.n_bases, pack.n_bases) or not np.isfinite(cov).all():
+            raise ValueError(f"objective 'watch' on pack {pack.name!r} ranks by the chance of a pick, which needs the "
+                             f"posterior's cov, finite and ({pack.n_bases}, {pack.n_bases}); got "
+                             f"{'none' if cov is None else f'shape {cov.shape}'}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     outside = candidate_embeddings is not None
@@ -101,16 +139,19 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     if not np.isfinite(beta):
         raise ValueError(f"beta must be finite, got {beta!r}")
     features = pack.content_features(candidate_embeddings) if outside else pack.features
-    coef = mean + pack.exposure if objective == "watch" else mean
+    if calibrated:
+        coef, base, scale = mean - pack.prior_mean, _base_logits(pack), predictive_scale(features, cov)
+    else:
+        coef, base, scale = (mean + pack.exposure if objective == "watch" else mean), 0.0, 1.0
     weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
     if not weights.any():
-        return _Scoring(features, coef, np.zeros((len(features), 0)), np.zeros(0))
+        return _Scoring(features, coef, np.zeros((len(features), 0)), np.zeros(0), base, scale)
     association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
-    return _Scoring(features, coef, association, weights)
+    return _Scoring(features, coef, association, weights, base, scale)
 
 
 def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
-                beta: float | None = None, objective: str = "prefer") -> np.ndarray:
+                beta: float | None = None, objective: str = "prefer", cov: np.ndarray | None = None) -> np.ndarray:
     """Scores of every catalog item (or of every candidate text), as :func:`rank` orders them.
 
     Parameters are those of :func:`rank`; ``candidate_embeddings`` (n_candidates, d) scores texts
@@ -120,7 +161,7 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
     -------
     (n_items,) or (n_candidates,)
     """
-    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective).scores()
+    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov).scores()
 
 
 def rank(
@@ -135,6 +176,7 @@ def rank(
     exclude: Sequence[int] = (),
     objective: str = "prefer",
     only: Sequence[int] | None = None,
+    cov: np.ndarray | None = None,
 ) -> list[Ranked]:
     """The ``k`` best items for a user, best first, ties broken by lower index.
 
@@ -151,6 +193,8 @@ def rank(
         asked about or rejected
     objective : "prefer" or "watch" (catalog only), see the module docstring
     only : indices to rank among (default: all), e.g. a single item to say why it scores as it does
+    cov : (n_bases, n_bases) the user's posterior covariance; needed by "watch" on packs with base
+        rates (:attr:`~prefchat.reward.pack.Pack.familiarity`)
     """
     if (candidates is None) != (candidate_embeddings is None):
         raise ValueError("pass candidates and candidate_embeddings together, or neither")
@@ -158,7 +202,7 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective)
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
@@ -167,15 +211,30 @@ def rank(
     ranked = []
     for i in top_k(scores, k, excluded):
         i = int(i)
-        axis_terms = scoring.coef * (scoring.features[i] - centre)
+        axis_terms, high = _axis_terms(pack, scoring, i, centre)
         descriptor_terms = scoring.association[i] * scoring.weights
-        why = _why(pack, axis_terms, scoring.features[i] > centre, descriptor_terms, scoring.weights)
+        why = _why(pack, axis_terms, high, descriptor_terms, scoring.weights)
         if candidates is None:
             item = pack.items[i]
             ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
         else:
             ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why))
     return ranked
+
+
+def _axis_terms(pack: Pack, scoring: _Scoring, i: int, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""What each base adds to item i's score against the catalog mean, and whether i sits above it.
+
+    :math:`c_k (\phi_k(i) - \bar\phi_k) / \kappa_i`; a calibrated score's base rate is how popular
+    the item is, so its part, :math:`(b_i - \bar b) / \kappa_i`, counts to the popularity coordinate.
+    """
+    scale = scoring.scale if np.ndim(scoring.scale) == 0 else scoring.scale[i]
+    terms = scoring.coef * (scoring.features[i] - centre) / scale
+    high = scoring.features[i] > centre
+    if np.ndim(scoring.base) and "popularity" in pack.manifest.get("population_coordinates", []):
+        k = pack.n_learned + pack.manifest["population_coordinates"].index("popularity")
+        terms[k] += (scoring.base[i] - scoring.base.mean()) / scale
+    return terms, high
 
 
 def _indices(values: Sequence[int], n: int, name: str) -> np.ndarray:

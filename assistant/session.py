@@ -484,7 +484,7 @@ class Conversation:
         profile, summary = self.profile(user_id), self.summary(user_id)
         session = self._latest_session(user_id)
         told = frozenset() if session is None else self._told(self._state(session))
-        return self._recommend(user_id, profile.mean, summary, told, k)
+        return self._recommend(user_id, profile.mean, profile.cov, summary, told, k)
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user."""
@@ -686,13 +686,13 @@ class Conversation:
     def _picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
         """The session's recommendations: its posterior mean and the summary, told items left out."""
         user_id, told, k = state.record.user_id, self._told(state), state.options.n_recommendations
-        return tuple(self._recommend(user_id, state.posterior.mean, summary, told, k))
+        return tuple(self._recommend(user_id, state.posterior.mean, state.posterior.cov, summary, told, k))
 
     def _recommend(
-        self, user_id: str, mean: np.ndarray, summary: Summary, told: frozenset[int], k: int
+        self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int], k: int
     ) -> list[Ranked]:
         """Rank the catalog, record what is served (for analysts) and return it."""
-        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(told), objective="watch")
+        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(told), objective="watch", cov=cov)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
@@ -719,7 +719,8 @@ class Conversation:
         if item is None:
             return ReplyTurn(f"I could not find {intent.argument!r} in the catalog.", "why")
         others = np.delete(np.arange(self.pack.n_items), item)
-        (ranked,) = rank(self.pack, state.posterior.mean, summary, k=1, exclude=others, objective="watch")
+        (ranked,) = rank(self.pack, state.posterior.mean, summary, k=1, exclude=others, objective="watch",
+                         cov=state.posterior.cov)
         return ReplyTurn(f"{ranked.title}: {ranked.why}.", "why", (ranked,))
 
     def _feedback(self, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:

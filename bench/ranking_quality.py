@@ -15,8 +15,8 @@ scores every catalog item:
 - ``episodic``: the answers replayed as nearest neighbours (:mod:`prefchat.assistant.memory`).
 
 Metrics: pairwise accuracy and AUC over the EVAL ratings ("prefer" scores), and Recall@20 of
-the EVAL items in the catalog minus the QUERY items ("watch" scores: coefficients plus the
-exposure offset). Per user the mean over seeds; the table gives the mean over users with a 95%
+the EVAL items in the catalog minus the QUERY items ("watch" scores, as recommendations are
+ranked: the chance of a pick calibrated to base rates, see :mod:`prefchat.assistant.ranking`). Per user the mean over seeds; the table gives the mean over users with a 95%
 interval, and paired per-user differences. Run::
 
     OPENBLAS_NUM_THREADS=1 python bench/ranking_quality.py [--pack DIR] [--data DIR] [--json FILE]
@@ -66,10 +66,10 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float, objective:
     posterior = laplace_posterior(*pack.prior, pack.features, answers)
     summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
     return {
-        "population": item_scores(pack, pack.prior_mean, beta=0.0, objective=objective),
-        "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective),
+        "population": item_scores(pack, pack.prior_mean, beta=0.0, objective=objective, cov=pack.prior[1]),
+        "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective, cov=posterior.cov),
         "summary": summary_affinity(pack, summary),
-        "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective),
+        "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective, cov=posterior.cov),
         "episodic": episodic_scores(pack, answers),
     }
 

@@ -54,6 +54,7 @@ __all__ = [
     "neg_log_posterior_grad",
     "neg_log_posterior_hess",
     "predictive_logits",
+    "predictive_scale",
 ]
 
 CHOICES = ("a", "b", "tie", "skip")
@@ -584,9 +585,12 @@ def batch_map(
 PROBIT_VARIANCE = np.pi / 8.0  # E[sigma(f)], f ~ N(mu, v): ~ sigma(mu / sqrt(1 + pi v / 8))
 
 
-def _utility_variance(features: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    r""":math:`v_i = \phi_i^\top S \phi_i` for every item, without forming :math:`F S F^\top`."""
-    return np.einsum("ik,ik->i", features @ cov, features)
+def predictive_scale(features: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    r""":math:`\kappa_i = \sqrt{1 + \pi v_i / 8}`, :math:`v_i = \phi_i^\top S \phi_i`: how much the
+    uncertainty of item i's utility flattens the chance of a pick (see :func:`predictive_logits`).
+    """
+    variance = np.einsum("ik,ik->i", features @ np.asarray(cov, dtype=float), features)
+    return np.sqrt(1.0 + PROBIT_VARIANCE * variance)
 
 
 def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -609,7 +613,7 @@ def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, o
     (n_items,) array :math:`z`
     """
     features = _features(features)
-    return (features @ mean + offset) / np.sqrt(1.0 + PROBIT_VARIANCE * _utility_variance(features, cov))
+    return (features @ mean + offset) / predictive_scale(features, cov)
 
 
 def base_rate_offset(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, base_rate: np.ndarray) -> np.ndarray:
@@ -636,7 +640,9 @@ def base_rate_offset(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np
     """
     features = _features(features)
     base_rate = np.asarray(base_rate, dtype=float)
-    if base_rate.shape != (features.shape[0],) or not np.all((base_rate > 0) & (base_rate < 1)):
-        raise ValueError(f"base_rate must be ({features.shape[0]},) rates strictly between 0 and 1, got shape {base_rate.shape}")
-    scale = np.sqrt(1.0 + PROBIT_VARIANCE * _utility_variance(features, np.asarray(prior_cov, dtype=float)))
-    return scale * logit(base_rate) - features @ np.asarray(prior_mean, dtype=float)
+    if base_rate.shape != (features.shape[0],):
+        raise ValueError(f"base_rate must have shape ({features.shape[0]},), got {base_rate.shape}")
+    outside = ~((base_rate > 0) & (base_rate < 1))
+    if outside.any():
+        raise ValueError(f"base_rate must lie strictly between 0 and 1, got {base_rate[outside][0]!r} for item {np.flatnonzero(outside)[0]}")
+    return predictive_scale(features, prior_cov) * logit(base_rate) - features @ np.asarray(prior_mean, dtype=float)

@@ -28,7 +28,7 @@ def planted_user(pack, axis: int):
 @pytest.mark.slow
 def test_ten_questions_personalise_the_top_ten(movielens_pack, tmp_path):
     pack = load_pack(movielens_pack)
-    population_top = {r.item_id for r in rank(pack, pack.prior_mean, k=10, objective="watch")}
+    population_top = {r.item_id for r in rank(pack, pack.prior_mean, k=10, objective="watch", cov=pack.prior[1])}
     differing = 0
     options = SessionOptions(min_questions=10, max_questions=10)
     with Assistant.open(pack=pack, db=f"sqlite:///{tmp_path / 'db.sqlite'}", options=options) as assistant:
@@ -43,6 +43,6 @@ def test_ten_questions_personalise_the_top_ten(movielens_pack, tmp_path):
             profile = assistant.profile(user)
             assert sum(profile.counts.values()) == 10
             assert assistant.summary(user).text
-            personal_top = {r.item_id for r in rank(pack, profile.mean, k=10, objective="watch")}
+            personal_top = {r.item_id for r in rank(pack, profile.mean, k=10, objective="watch", cov=profile.cov)}
             differing += personal_top != population_top
     assert differing >= 9

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy.special import logit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from prefchat.assistant.memory import episodic_scores
 from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, item_scores, rank
 from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, summary_affinity
 from prefchat.elicitation.metrics import pairwise_accuracy
-from prefchat.elicitation.posterior import Comparison, KWayChoice, laplace_posterior
+from prefchat.elicitation.posterior import Comparison, KWayChoice, base_rate_offset, laplace_posterior, predictive_logits
 from prefchat.reward.train import ValidationUser
 
 LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)
@@ -93,6 +94,32 @@ def test_watch_adds_the_exposure_offset(pack):
     np.testing.assert_allclose(item_scores(exposed, mean, beta=0.0), exposed.features @ mean)
     with pytest.raises(ValueError, match="'watch' ranks the catalog"):
         item_scores(exposed, mean, candidate_embeddings=exposed.embeddings[:2], objective="watch")
+
+
+def with_base_rates(pack):
+    """The pack as if trained on ratings by 999 users: ``familiarity`` (its base rates) is known."""
+    return replace(pack, manifest={**pack.manifest, "data": {"n_ratings": 100}, "split": {"train": [f"u{i}" for i in range(999)]}})
+
+
+def test_watch_on_a_pack_with_base_rates_is_the_calibrated_chance_of_a_pick(pack):
+    rated = with_base_rates(pack)
+    rng = np.random.default_rng(4)
+    mean, root = rng.normal(size=pack.n_bases), rng.normal(size=(pack.n_bases, pack.n_bases))
+    cov = 0.1 * root @ root.T
+    offset = base_rate_offset(rated.features, *rated.prior, rated.familiarity)
+    expected = predictive_logits(rated.features, mean, cov, offset)
+    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov), expected)
+    # Before any answer the catalog ranks by base rate: the most familiar items first.
+    scores = item_scores(rated, rated.prior_mean, objective="watch", beta=0.0, cov=rated.prior[1])
+    np.testing.assert_allclose(scores, logit(rated.familiarity), atol=1e-9)
+    with pytest.raises(ValueError, match="needs the posterior's cov"):
+        rank(rated, mean, objective="watch")
+
+
+def test_a_popular_pick_says_so(pack):
+    rated = with_base_rates(pack)
+    (top,) = rank(rated, rated.prior_mean, k=1, beta=0.0, objective="watch", cov=rated.prior[1])
+    assert top.index == int(np.argmax(rated.popularity)) and "popular" in top.why
 
 
 def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
