@@ -5,6 +5,8 @@ pairs, and prints the median and 95th percentile of
 
 - the first call on the pack, which builds the per-pack descriptor index (once per pack);
 - ``rank`` over the whole catalog, top 10, summary blended in, with reasons;
+- the same with the "watch" objective recommendations use (the chance of a pick, which needs the
+  posterior covariance of every item's utility);
 - ``rank`` of 6 candidate texts (their embeddings given, as the caller passes them);
 - ``summarize`` of the posterior (256 posterior draws).
 
@@ -50,6 +52,8 @@ def main() -> None:
 
     cases = {
         f"rank catalog ({pack.n_items} items), top 10": lambda: rank(pack, posterior.mean, summary, k=10, beta=1.0, exclude=told),
+        "recommend (watch), top 10": lambda: rank(pack, posterior.mean, summary, k=10, beta=1.0, exclude=told,
+                                                  objective="watch", cov=posterior.cov),
         "rank 6 candidate texts": lambda: rank(pack, posterior.mean, summary, candidates=texts,
                                                candidate_embeddings=embeddings, k=6, beta=1.0),
         "summarize": lambda: summarize(pack, posterior.mean, posterior.cov, len(answers), 0),
