@@ -182,13 +182,25 @@ def pair_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tup
 
 
 def _logistic_weight(margin: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    r""":math:`w = \sigma'(z) = \sigma(z)\,(1 - \sigma(z)) = 1 / (4 \cosh^2(z / 2))`.
+    r""":math:`w = \sigma'(z) = \sigma(z)\,(1 - \sigma(z)) = e^{-|z|} / (1 + e^{-|z|})^2`.
 
-    ``out=margin`` computes it in place.
+    Computed in float32, where numpy's ``exp`` has a vectorised kernel (on AVX2 machines float64
+    ``exp`` and ``cosh`` run element by element: 3.5 ms against 0.7 ms for the 250,000 entries of
+    a 500-item pool). The relative error, about :math:`|z| \cdot 6 \cdot 10^{-8}` from rounding
+    :math:`z`, is far below anything a question choice can notice; :math:`w` underflows to 0 for
+    :math:`|z| > 87`, where it is below 1e-38.
+    ``out=margin`` writes the result into ``margin``.
     """
-    with np.errstate(over="ignore"):  # cosh overflows to inf for |z| > 1400: w = 0, as it should
-        weight = np.cosh(np.multiply(margin, 0.5, out=out), out=out)
-    return np.divide(0.25, np.square(weight, out=out), out=out)
+    e = np.abs(np.atleast_1d(margin), dtype=np.float32)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    denominator = e + np.float32(1.0)
+    np.square(denominator, out=denominator)
+    np.divide(e, denominator, out=e)
+    if out is None:
+        return e.astype(np.float64).reshape(np.shape(margin))[()]
+    np.copyto(out, e)
+    return out
 
 
 def pair_information(margin: np.ndarray, variance: np.ndarray) -> np.ndarray:

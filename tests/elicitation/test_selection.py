@@ -11,6 +11,7 @@ from prefchat.elicitation.posterior import Comparison, KWayChoice, Posterior, ml
 from prefchat.elicitation.selection import (
     STRATEGIES,
     SelectionState,
+    _logistic_weight,
     active,
     active_kway,
     bald_information,
@@ -74,6 +75,18 @@ def test_pair_information_is_the_log_det_reduction():
     assert pair_information(mean @ x, x @ cov @ x) == pytest.approx(expected)
     two_way = kway_information(np.stack([x, np.zeros(3)]), mean, cov)
     assert two_way == pytest.approx(expected)
+
+
+def test_logistic_weight_is_the_derivative_of_the_sigmoid():
+    z = np.linspace(-10.0, 10.0, 401)
+    h = 1e-5
+    finite_difference = (expit(z + h) - expit(z - h)) / (2 * h)
+    np.testing.assert_allclose(_logistic_weight(z), finite_difference, rtol=1e-5)
+    far = np.linspace(-80.0, 80.0, 801)  # float32 inside: relative error |z| * 6e-8 where w is tiny
+    exact = np.exp(-np.abs(far)) / (1 + np.exp(-np.abs(far))) ** 2
+    np.testing.assert_allclose(_logistic_weight(far), exact, rtol=1e-5)
+    into = far.copy()
+    assert _logistic_weight(into, out=into) is into and np.allclose(into, exact, rtol=1e-5, atol=0)
 
 
 def test_logistic_weight_survives_huge_margins():
