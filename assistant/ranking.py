@@ -118,10 +118,16 @@ def _base_logits(pack: Pack) -> np.ndarray:
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
-             cov=None) -> _Scoring:
+             cov: np.ndarray | None = None) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    outside = candidate_embeddings is not None
+    if outside and objective == "watch":
+        raise ValueError("objective 'watch' ranks the catalog (its exposure offset is about catalog items); "
+                         "rank candidate texts with 'prefer'")
     calibrated = objective == "watch" and pack.familiarity is not None
     if calibrated:
         cov = None if cov is None else np.asarray(cov, dtype=np.float64)
@@ -129,12 +135,6 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
             raise ValueError(f"objective 'watch' on pack {pack.name!r} ranks by the chance of a pick, which needs the "
                              f"posterior's cov, finite and ({pack.n_bases}, {pack.n_bases}); got "
                              f"{'none' if cov is None else f'shape {cov.shape}'}")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    outside = candidate_embeddings is not None
-    if outside and objective == "watch":
-        raise ValueError("objective 'watch' ranks the catalog (its exposure offset is about catalog items); "
-                         "rank candidate texts with 'prefer'")
     beta = default_beta(pack) if beta is None else float(beta)
     if not np.isfinite(beta):
         raise ValueError(f"beta must be finite, got {beta!r}")
