@@ -50,11 +50,15 @@ def _print_training_report(pack) -> None:
     print(f"took {m['metrics']['seconds_total']:.1f} s (embedding {m['metrics']['seconds_embedding']:.1f} s)")
 
 
+def converted_dir(out: Path) -> Path:
+    """Where ``prefchat pack movielens --out OUT`` writes the converted CSVs unless ``--work`` says: ``OUT-input``."""
+    return out.with_name(out.name + "-input")
+
+
 def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
     from .reward.movielens import convert_movielens
 
-    out = Path(args.out)
-    converted = Path(args.work or out.with_name(out.name + "-input"))
+    converted = Path(args.work or converted_dir(Path(args.out)))
     convert_movielens(args.source, converted)
     args.items, args.ratings, args.pairs = converted / "items.csv", converted / "ratings.csv", None
     args.name = args.name or "movielens"

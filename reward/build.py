@@ -26,6 +26,7 @@ from .featurize import embed_texts, model_checksum, model_name
 from .naming import builtin_vocabulary, descriptor_matrix, frequent_tags, name_axes
 from .pack import Item, Pack, save_pack
 from .train import (
+    MIN_VALIDATION_EVIDENCE,
     FitResult,
     Hyperparameters,
     Interactions,
@@ -316,7 +317,7 @@ def build_pack(
         watch_users = {}
         for u in val_users.tolist():
             rows = data.rating_user == u
-            if rows.sum() >= 4:
+            if rows.sum() >= MIN_VALIDATION_EVIDENCE:
                 watch_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
         watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, watch_users, seed)
         manifest["hyperparameters"]["watch_prior_scale"] = watch_scale

@@ -248,17 +248,24 @@ class ValidationUser:
     query_items: np.ndarray  # excluded from the catalog ranking
 
 
+MIN_VALIDATION_EVIDENCE = 4
+"""Ratings (or pairs) a validation user needs: a QUERY and an EVAL half of at least two each."""
+
+
 def make_validation_users(data: Interactions, users: np.ndarray, n_answers: int, seed: int) -> list[ValidationUser]:
-    """Split each validation user's ratings in halves and draw ``n_answers`` query pairs."""
+    """Split each validation user's ratings in halves and draw ``n_answers`` query pairs.
+
+    Users with fewer than :data:`MIN_VALIDATION_EVIDENCE` ratings and pairs are left out.
+    """
     rng = np.random.default_rng(seed)
     result = []
     for u in users:
         mask = data.rating_user == u
         items, values = data.rating_item[mask], data.rating_value[mask]
         given = data.pair_user == u
-        if len(items) < 4 and given.sum() < 4:
+        if len(items) < MIN_VALIDATION_EVIDENCE and given.sum() < MIN_VALIDATION_EVIDENCE:
             continue
-        if len(items) >= 4:
+        if len(items) >= MIN_VALIDATION_EVIDENCE:
             half = rng.permutation(len(items))
             q, e = half[: len(items) // 2], half[len(items) // 2 :]
             qa, qb = rng.integers(0, len(q), (2, 4 * n_answers))

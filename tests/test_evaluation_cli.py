@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from prefchat import evaluation
+from prefchat.cli import converted_dir
 from prefchat.reward.pack import Axis, Item, Pack, save_pack
 
 N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
@@ -125,7 +126,7 @@ def test_bad_flags_name_the_value(capsys, flag, value, says):
 @pytest.mark.parametrize("protocol", ["explicit", "implicit"])
 def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     out = tmp_path / "report.json"
-    ratings = movielens_pack.parent / f"{movielens_pack.name}-input" / "ratings.csv"
+    ratings = converted_dir(movielens_pack) / "ratings.csv"
     args = parse("--pack", str(movielens_pack), "--ratings", str(ratings), "--protocol", protocol, "--answers", "0,3",
                  "--strategies", "population,popularity,active,oracle", "--seeds", "1", "--users", "6", "--json", str(out))
     assert evaluation.main(args) == 0
