@@ -6,22 +6,26 @@ with :math:`s` the :func:`~prefchat.assistant.summary.summary_affinity` of the u
 the coefficients :math:`c` set by the objective:
 
 - ``"prefer"``: :math:`c = m`, the posterior mean: which of these would the user like more (the
-  question the onboarding asked);
+  question a "prefer" session asks);
 - ``"watch"``: what to recommend from the catalog, where being the kind of item people pick
   matters as well as liking it. On packs that know how often the population picks each item
-  (:attr:`~prefchat.reward.pack.Pack.familiarity`, rating data), the chance of a pick averaged
-  over the posterior :math:`N(m, S)` and calibrated to those base rates :math:`f` under the
-  prior :math:`N(\mu_0, \Sigma_0)` (:func:`~prefchat.elicitation.posterior.predictive_logits`):
+  (:attr:`~prefchat.reward.pack.Pack.familiarity`, rating data), exactly the session's
+  :meth:`~prefchat.reward.pack.Pack.catalog_score`, the score the benchmark and validation
+  measure: the chance of a pick averaged over the posterior :math:`N(m, S)` and calibrated to
+  those base rates :math:`f` under the session prior :math:`N(\mu_0, \Sigma_0)`
+  (:func:`~prefchat.elicitation.posterior.predictive_logits`):
 
-  .. math:: \mathrm{score}(i) = \frac{(m - \mu_0)^\top \phi(i) + \kappa^0_i \operatorname{logit} f_i}{\kappa_i}
-            + \beta\, s(i), \qquad \kappa_i = \sqrt{1 + \pi\, \phi(i)^\top S \phi(i) / 8},
+  .. math:: \mathrm{score}(i) = \frac{\phi(i)^\top m + a_i}{\kappa_i} + \beta\, s(i), \qquad
+            a_i = \kappa^0_i \operatorname{logit} f_i - \phi(i)^\top \mu_0, \quad
+            \kappa_i = \sqrt{1 + \pi\, \phi(i)^\top S \phi(i) / 8},
 
   with :math:`\kappa^0` the same under the prior: before any answer the catalog ranks by base
-  rate. Elsewhere :math:`c = m + \delta`, with the pack's exposure offset :math:`\delta`
-  (:attr:`~prefchat.reward.pack.Pack.watch_prior`).
+  rate. Elsewhere :math:`c = m`. Either way :math:`m, S` must come from a session of the same
+  objective (:meth:`~prefchat.reward.pack.Pack.session_prior`).
 
-:math:`\beta` defaults to the pack's validated ``manifest["hyperparameters"]["beta"]`` (0 when
-absent), chosen by :func:`choose_beta` on validation users. Items are the catalog (features from
+:math:`\beta` defaults to the pack's, validated on the objective's own scale
+(:meth:`~prefchat.reward.pack.Pack.beta`; :func:`choose_beta` chooses the "prefer" one on
+validation users). Items are the catalog (features from
 the pack) or texts the caller brings (features from
 :meth:`~prefchat.reward.pack.Pack.content_features` of their embeddings). The per-pack matrices are
 computed once (:func:`~prefchat.assistant.summary.descriptor_index`), so ranking 10k items is a
@@ -30,25 +34,25 @@ few matrix-vector products.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
-from ..elicitation.posterior import base_rate_offset, laplace_posterior, predictive_scale
+from ..elicitation.onboarding import replay
+from ..elicitation.posterior import predictive_scale
 from ..reward.data import TITLE_LENGTH
-from ..reward.pack import Pack
+from ..reward.pack import OBJECTIVES, Pack
 from .summary import Summary, descriptor_index, summarize, summary_affinity, summary_weights, text_associations
 
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "OBJECTIVES", "Ranked", "choose_beta", "default_beta", "item_scores", "rank"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "item_scores", "rank"]
 
-OBJECTIVES = ("prefer", "watch")
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
 WHY_SHARE = 0.1
@@ -79,42 +83,32 @@ class Ranked:
     why: str
 
 
-def default_beta(pack: Pack) -> float:
-    """The pack's validated summary weight, 0 when it records none."""
-    return float(pack.manifest.get("hyperparameters", {}).get("beta", 0.0))
-
-
 @dataclass(frozen=True, eq=False)
 class _Scoring:
-    r"""Everything a score is made of: ``(features @ coef + base) / scale + association @ weights``.
+    r"""Everything a score is made of: ``(features @ coef + offset) / scale + association @ weights``.
 
-    A linear score has ``base`` 0 and ``scale`` 1; a calibrated "watch" score has ``coef``
-    :math:`m - \mu_0`, ``base`` :math:`\kappa^0 \operatorname{logit} f` and ``scale`` :math:`\kappa`.
+    A linear score has ``offset`` 0 and ``scale`` 1; a calibrated "watch" score (the session's
+    :meth:`~prefchat.reward.pack.Pack.catalog_score`, term for term) has ``coef`` :math:`m`,
+    ``offset`` :math:`a` and ``scale`` :math:`\kappa`. Reasons read the coefficients against the
+    prior mean ``centre``: :math:`m - \mu_0` is what the answers taught, and
+    :math:`a + \phi^\top \mu_0 = \kappa^0 \operatorname{logit} f` how popular the item is.
     """
 
     features: np.ndarray      # (n, n_bases)
     coef: np.ndarray          # (n_bases,)
     association: np.ndarray   # (n, n_descriptors), or (n, 0) when the summary plays no part
     weights: np.ndarray       # (n_descriptors,) beta * summary weights, or (0,)
-    base: np.ndarray | float = 0.0   # (n,) base-rate logits of a calibrated score
-    scale: np.ndarray | float = 1.0  # (n,) its kappa
+    offset: np.ndarray | float = 0.0  # (n,) the base-rate offset a of a calibrated score
+    scale: np.ndarray | float = 1.0   # (n,) its kappa
+    centre: np.ndarray | float = 0.0  # (n_bases,) the prior mean of a calibrated score
 
     def scores(self) -> np.ndarray:
-        return (self.features @ self.coef + self.base) / self.scale + self.association @ self.weights
+        return (self.features @ self.coef + self.offset) / self.scale + self.association @ self.weights
 
-
-_BASE_LOGITS: weakref.WeakKeyDictionary[Pack, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def _base_logits(pack: Pack) -> np.ndarray:
-    r""":math:`\kappa^0_i \operatorname{logit} f_i = a_i + \phi(i)^\top \mu_0` with :math:`a` the
-    :func:`~prefchat.elicitation.posterior.base_rate_offset` of the session prior, cached per pack."""
-    base = _BASE_LOGITS.get(pack)
-    if base is None:
-        prior_mean, prior_cov = pack.prior
-        base = base_rate_offset(pack.features, prior_mean, prior_cov, pack.familiarity) + pack.features @ prior_mean
-        _BASE_LOGITS[pack] = base
-    return base
+    @cached_property
+    def base_rate_logits(self) -> np.ndarray | float:
+        r""":math:`\kappa^0 \operatorname{logit} f = a + \phi^\top \mu_0` of a calibrated score, 0 of a linear one."""
+        return self.offset + self.features @ self.centre if np.ndim(self.offset) else 0.0
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
@@ -126,28 +120,30 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     outside = candidate_embeddings is not None
     if outside and objective == "watch":
-        raise ValueError("objective 'watch' ranks the catalog (its exposure offset is about catalog items); "
+        raise ValueError("objective 'watch' ranks the catalog (its base rates are about catalog items); "
                          "rank candidate texts with 'prefer'")
-    calibrated = objective == "watch" and pack.familiarity is not None
+    catalog = None if outside else pack.catalog_score(objective)
+    calibrated = catalog is not None and catalog.offset is not None
     if calibrated:
         cov = None if cov is None else np.asarray(cov, dtype=np.float64)
         if cov is None or cov.shape != (pack.n_bases, pack.n_bases) or not np.isfinite(cov).all():
             raise ValueError(f"objective 'watch' on pack {pack.name!r} ranks by the chance of a pick, which needs the "
                              f"posterior's cov, finite and ({pack.n_bases}, {pack.n_bases}); got "
                              f"{'none' if cov is None else f'shape {cov.shape}'}")
-    beta = default_beta(pack) if beta is None else float(beta)
+    beta = pack.beta(objective) if beta is None else float(beta)
     if not np.isfinite(beta):
         raise ValueError(f"beta must be finite, got {beta!r}")
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
-        coef, base, scale = mean - pack.prior_mean, _base_logits(pack), predictive_scale(features, cov)
+        terms = {"offset": catalog.offset, "scale": predictive_scale(features, cov),
+                 "centre": pack.session_prior(objective).prior_mean}
     else:
-        coef, base, scale = (mean + pack.exposure if objective == "watch" else mean), 0.0, 1.0
+        terms = {}
     weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
     if not weights.any():
-        return _Scoring(features, coef, np.zeros((len(features), 0)), np.zeros(0), base, scale)
+        return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
     association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
-    return _Scoring(features, coef, association, weights, base, scale)
+    return _Scoring(features, mean, association, weights, **terms)
 
 
 def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
@@ -188,7 +184,7 @@ def rank(
     candidates : texts to rank instead of the catalog, with their ``candidate_embeddings``
         (n_candidates, d) from the pack's embedding model
     k : how many to return (fewer when fewer remain)
-    beta : weight of the summary; default :func:`default_beta`
+    beta : weight of the summary; default the pack's, validated for ``objective`` (:meth:`~prefchat.reward.pack.Pack.beta`)
     exclude : indices (into the catalog, or into ``candidates``) never returned, e.g. the items
         asked about or rejected
     objective : "prefer" or "watch" (catalog only), see the module docstring
@@ -225,15 +221,17 @@ def rank(
 def _axis_terms(pack: Pack, scoring: _Scoring, i: int, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""What each base adds to item i's score against the catalog mean, and whether i sits above it.
 
-    :math:`c_k (\phi_k(i) - \bar\phi_k) / \kappa_i`; a calibrated score's base rate is how popular
-    the item is, so its part, :math:`(b_i - \bar b) / \kappa_i`, counts to the popularity coordinate.
+    :math:`(c_k - \mu_{0k}) (\phi_k(i) - \bar\phi_k) / \kappa_i`; a calibrated score's base rate
+    :math:`b = a + \phi^\top \mu_0` is how popular the item is, so its part,
+    :math:`(b_i - \bar b) / \kappa_i`, counts to the popularity coordinate.
     """
     scale = scoring.scale if np.ndim(scoring.scale) == 0 else scoring.scale[i]
-    terms = scoring.coef * (scoring.features[i] - centre) / scale
+    terms = (scoring.coef - scoring.centre) * (scoring.features[i] - centre) / scale
     high = scoring.features[i] > centre
-    if np.ndim(scoring.base) and "popularity" in pack.manifest.get("population_coordinates", []):
-        k = pack.n_learned + pack.manifest["population_coordinates"].index("popularity")
-        terms[k] += (scoring.base[i] - scoring.base.mean()) / scale
+    if np.ndim(scoring.offset) and "popularity" in pack.population_coordinates:
+        k = pack.n_learned + pack.population_coordinates.index("popularity")
+        base = scoring.base_rate_logits
+        terms[k] += (base[i] - base.mean()) / scale
     return terms, high
 
 
@@ -252,7 +250,7 @@ def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
         axis = pack.axes[k]
         words = axis.positive if high else axis.negative
         return f"{'/'.join(words[:2])} side" if words else axis.name
-    name = pack.manifest.get("population_coordinates", [])[k - pack.n_learned]
+    name = pack.population_coordinates[k - pack.n_learned]
     return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
 
 
@@ -305,7 +303,8 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     r"""The summary weight :math:`\beta` that ranks validation users' held-out items best.
 
     For each validation user (:func:`prefchat.reward.train.make_validation_users`: ten explicit
-    answers from a QUERY half, an EVAL half held out): the Laplace posterior from ``pack.prior``,
+    answers from a QUERY half, an EVAL half held out): the posterior the onboarding loop holds after
+    them (:func:`~prefchat.elicitation.onboarding.replay` from the "prefer" session prior),
     the summary (:func:`~prefchat.assistant.summary.summarize`), and the "prefer" scores
     :math:`m^\top\phi + \beta s` for every :math:`\beta` of the grid
 
@@ -330,11 +329,11 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     """
     if not validation:
         raise ValueError("choose_beta needs at least one validation user, got none")
-    prior_mean, prior_cov = pack.prior
+    prior = pack.session_prior("prefer")
     fits, ratios = [], []
     for user in validation:
         answers = list(user.query_pairs)
-        posterior = laplace_posterior(prior_mean, prior_cov, pack.features, answers)
+        posterior = replay(prior, pack.features, answers)
         summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
         coefficients, affinity = pack.features @ posterior.mean, summary_affinity(pack, summary)
         if affinity.std() > 0:

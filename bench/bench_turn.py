@@ -7,7 +7,9 @@ whole sessions; the table gives the median and 95th percentile of
 
 - ``turn``: an answer that leads to the next question (target: median <= 30 ms);
 - ``last turn``: the answer that ends onboarding (profile, summary, first recommendations);
-- and, for the turns, their parts: ``rebuild state`` (history + posterior) and ``select``.
+- and, for the turns, their parts: ``rebuild state`` (history + posterior) and ``select``;
+
+and how many database transactions each turn took (the engine's budget: three).
 
 Run::
 
@@ -27,8 +29,11 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from prefchat.assistant.session import Conversation, QuestionTurn  # noqa: E402
+from prefchat.assistant.session import Conversation
+from prefchat.assistant.turns import QuestionTurn  # noqa: E402
+from prefchat.elicitation.onboarding import next_question  # noqa: E402
 from prefchat.reward.pack import load_pack  # noqa: E402
 from prefchat.storage import open_store  # noqa: E402
 
@@ -55,7 +60,10 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     prior_mean, prior_cov = pack.prior
     times = {"turn": [], "last turn": [], "rebuild state": [], "select": []}
+    transactions = {"turn": [], "last turn": []}
     with tempfile.TemporaryDirectory() as tmp, open_store(f"sqlite:///{tmp}/bench.sqlite") as store:
+        begun = []
+        event.listen(store.engine, "begin", lambda connection: begun.append(1))
         conversation = Conversation(pack, store)
         conversation.start("warm-up")  # candidate pool and first-use costs
         for s in range(args.sessions):
@@ -65,16 +73,22 @@ def main() -> None:
                 a, b = (pack.features[pack.index_of(card.item_id)] for card in (turn.item_a, turn.item_b))
                 state, ms = timed(lambda: conversation.state(turn.session_id))
                 times["rebuild state"].append(ms)
-                _, ms = timed(lambda: conversation._select(state))
+                _, ms = timed(lambda: next_question(conversation.features, state.posterior,
+                                                    conversation.policy(state.options), state.n_answered, state.seed))
                 times["select"].append(ms)
+                begun.clear()
                 turn, ms = timed(lambda: conversation.answer(turn.session_id, "a" if coef @ (a - b) > 0 else "b"))
-                times["turn" if isinstance(turn, QuestionTurn) else "last turn"].append(ms)
+                kind = "turn" if isinstance(turn, QuestionTurn) else "last turn"
+                times[kind].append(ms)
+                transactions[kind].append(len(begun))
 
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, {pack.n_bases} bases; "
           f"{args.sessions} sessions on a SQLite file, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     print(f"{'':<16} {'n':>6} {'median ms':>10} {'p95 ms':>10}")
     for name, values in times.items():
         print(row(name, values))
+    for kind, counts in transactions.items():
+        print(f"transactions per {kind}: max {max(counts)}, median {np.median(counts):.0f}")
     verdict = "meets" if np.median(times["turn"]) <= 30 else "MISSES"
     print(f"turn median {np.median(times['turn']):.1f} ms {verdict} the 30 ms target")
 

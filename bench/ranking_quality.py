@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from prefchat.assistant.memory import episodic_scores
-from prefchat.assistant.ranking import choose_beta, default_beta, item_scores
+from prefchat.assistant.ranking import choose_beta, item_scores
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
@@ -135,8 +135,8 @@ def main() -> None:
 
     start = time.perf_counter()
     pack = load_pack(args.pack)
-    if "beta" in pack.manifest.get("hyperparameters", {}):
-        beta, source, table = default_beta(pack), "recorded in the pack", []
+    if "beta" in pack.hyperparameters:
+        beta, source, table = pack.beta("prefer"), "recorded in the pack", []
     else:
         (beta, table), source = validation_beta(pack, args.data), "chosen by choose_beta on validation users"
     users = load_test_users(args.data / "ratings.csv", pack)

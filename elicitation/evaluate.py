@@ -67,6 +67,7 @@ Metric names: ``pairwise_accuracy`` and ``auc`` (explicit), ``recall@20``, ``ndc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import zlib
@@ -77,9 +78,10 @@ from functools import partial
 
 import numpy as np
 
-from .posterior import Answer, Comparison, KWayChoice, Posterior, base_rate_offset, batch_map, ml_fit, predictive_logits
+from .onboarding import CatalogScore, Policy, run_session
+from .posterior import Posterior, base_rate_offset, batch_map, ml_fit
 from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
-from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
+from .selection import STRATEGIES, Strategy, active_kway
 
 __all__ = [
     "PAIRED",
@@ -90,10 +92,11 @@ __all__ = [
     "mean_ci",
     "per_user",
     "popularity_scores",
+    "benchmark_policy",
     "rating_tasks",
-    "run_session",
     "split_half",
     "summarise",
+    "task_seed",
 ]
 
 log = logging.getLogger(__name__)
@@ -178,52 +181,19 @@ def popularity_scores(protocol: str, popularity: np.ndarray, quality: np.ndarray
     return popularity if protocol == "implicit" else quality
 
 
-def _answer(question: Question, choice: str | int | None) -> tuple[Answer | None, bool]:
-    """The respondent's ``choice`` as an answer for the posterior, and whether it was a "don't know".
-
-    A pair's "don't know" is the answer ``skip``; a k-way "don't know" has no answer at all.
-    """
-    if question.is_pair:
-        return Comparison(*question.items, choice), choice == "skip"
-    if choice is None:
-        return None, True
-    return KWayChoice(question.items, choice), False
+def task_seed(task: Task, strategy: str) -> int:
+    """The session seed of one strategy on one task (see :func:`~prefchat.elicitation.onboarding.question_rng`),
+    the same whatever else runs and in whichever order; ``prefchat eval --through-api`` starts
+    its sessions with it, so that they meet the questions this benchmark asks."""
+    digest = hashlib.sha256(f"{task.seed}/{task.user_id}/{strategy}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
 
 
-def run_session(
-    strategy: Strategy,
-    features: np.ndarray,
-    prior: Posterior,
-    pool: np.ndarray,
-    respondent: Respondent,
-    n_questions: int,
-    rng: np.random.Generator,
-    groups: np.ndarray | None = None,
-    familiarity: np.ndarray | None = None,
-) -> tuple[list[Posterior], list[bool]]:
-    """Ask up to ``n_questions`` questions, updating the posterior after each answer.
-
-    Items of a k-way "don't know" are marked unknown, as a skipped pair's items are.
-
-    Returns
-    -------
-    posteriors : the posterior after 0, 1, ... questions (shorter if the strategy runs out)
-    dont_know : for each question asked, whether the respondent did not know
-    """
-    posterior, unknown = prior, frozenset()
-    posteriors, dont_know = [prior], []
-    for _ in range(n_questions):
-        question = strategy(SelectionState(features, posterior, pool, groups, unknown, familiarity), rng)
-        if question is None:
-            break
-        answer, skipped = _answer(question, respondent.answer(question))
-        if answer is None:
-            unknown = unknown.union(question.items)
-        else:
-            posterior = posterior.update(features, answer)
-        posteriors.append(posterior)
-        dont_know.append(skipped)
-    return posteriors, dont_know
+def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
+                     familiarity: np.ndarray | None = None) -> Policy:
+    """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
+    clicks (no early stop), so that every answer count up to it can be scored from one session."""
+    return Policy(SESSIONS[strategy], pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,7 +298,7 @@ def evaluate(
     run = partial(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
-        groups=groups, familiarity=familiarity, offset=offset,
+        groups=groups, familiarity=familiarity, score=CatalogScore(features, offset),
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -341,10 +311,10 @@ def evaluate(
     return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
 
 
-def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, offset):
+def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`.
 
-    ``offset``: the base-rate offset of the prior, or None to score by mean utility.
+    ``score``: the :class:`~prefchat.elicitation.onboarding.CatalogScore` of a posterior.
     """
     shape = (len(strategies), len(answers), len(tasks))
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
@@ -352,35 +322,29 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
     for s, name in enumerate(strategies):
         start = time.perf_counter()
         if name in FIXED:
-            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, offset)):
+            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score)):
                 values[s, :, :, t] = _score(tasks[t].targets, scores, metrics)
         else:
+            policy = benchmark_policy(name, pool, answers[-1], groups, familiarity)
             for t, task in enumerate(tasks):
-                posteriors, skipped = run_session(
-                    SESSIONS[name], features, prior, pool, task.respondent, answers[-1], _rng(task, name), groups, familiarity
-                )
+                session = run_session(features, prior, policy, task.respondent, task_seed(task, name))
                 for a, n in enumerate(answers):
-                    reached = min(n, len(skipped))
-                    posterior = posteriors[reached]
+                    reached = min(n, len(session.questions))
+                    posterior = session.posteriors[reached]
                     if name == "pref-reference":
                         scores = features @ ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
                     else:
-                        scores = _item_scores(features, posterior.mean, posterior.cov, offset)
+                        scores = score(posterior.mean, posterior.cov)
                     values[s, a, :, t] = _score(task.targets, scores, metrics)
-                    asked[s, a, t], dont_know[s, a, t] = reached, sum(skipped[:reached])
+                    asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
     return values, asked, dont_know
 
 
-def _item_scores(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
-    """A posterior's item scores: mean utilities, or predictive logits with a base-rate offset."""
-    return features @ mean if offset is None else predictive_logits(features, mean, cov, offset)
-
-
-def _fixed_scores(name, tasks, features, prior: Posterior, popularity, offset):
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score: CatalogScore):
     """Item scores of a strategy that does not depend on answers, one array per task."""
     if name == "population":
-        return [_item_scores(features, prior.mean, prior.cov, offset)] * len(tasks)
+        return [score(prior.mean, prior.cov)] * len(tasks)
     if name == "popularity":
         return [np.asarray(popularity, dtype=float)] * len(tasks)
     evidence = [task.respondent.evidence(len(features), _rng(task, name)) for task in tasks]
@@ -388,7 +352,7 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, offset):
     items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))
     coef, cov = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov,
                           n_users=len(tasks), return_cov=True)
-    return [_item_scores(features, coef[t], cov[t], offset) for t in range(len(tasks))]
+    return [score(coef[t], cov[t]) for t in range(len(tasks))]
 
 
 # --------------------------------------------------------------------------- statistics

@@ -36,6 +36,7 @@ __all__ = [
     "active_kway",
     "bald",
     "bald_information",
+    "check_stop_rule",
     "kway_information",
     "pair_answerability",
     "pair_information",
@@ -415,6 +416,14 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
+def check_stop_rule(min_questions: int, max_questions: int, threshold: float) -> None:
+    """ValueError naming the bad value unless ``0 <= min_questions <= max_questions`` and ``threshold >= 0``."""
+    if not 0 <= min_questions <= max_questions:
+        raise ValueError(f"need 0 <= min_questions <= max_questions, got {min_questions} and {max_questions}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be non-negative, got {threshold!r}")
+
+
 def should_stop(
     n_answered: int,
     best_information: float | None,
@@ -429,10 +438,7 @@ def should_stop(
     coefficients. ``best_information`` None (a strategy without an estimate) never stops early.
     A strategy returning None (nothing left to ask) is a stop of its own.
     """
-    if not 0 <= min_questions <= max_questions:
-        raise ValueError(f"need 0 <= min_questions <= max_questions, got {min_questions} and {max_questions}")
-    if not threshold >= 0:
-        raise ValueError(f"threshold must be non-negative, got {threshold!r}")
+    check_stop_rule(min_questions, max_questions, threshold)
     if n_answered >= max_questions:
         return True
     return n_answered >= min_questions and best_information is not None and best_information < threshold

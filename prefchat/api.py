@@ -16,7 +16,7 @@ Example::
         print(assistant.say("alice", "actually I prefer short answers").text)
         assistant.forget("alice")                          # deletes everything stored about alice
 
-Turns are plain frozen objects (:mod:`prefchat.assistant.session`): :class:`QuestionTurn`,
+Turns are plain frozen objects (:mod:`prefchat.assistant.turns`): :class:`QuestionTurn`,
 :class:`ResultTurn`, :class:`ReplyTurn` and :class:`ReaskTurn` (free text that is no answer).
 Every answer is committed when given; a session interrupted at any point resumes where it was
 (:meth:`Assistant.resume`). :func:`migrate_profiles` carries stored profiles to a retrained pack.
@@ -24,27 +24,17 @@ Every answer is committed when given; a session interrupted at any point resumes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assistant.errors import NoProfile
 from .assistant.intents import Embed
-from .assistant.session import (
-    Conversation,
-    ItemCard,
-    QuestionTurn,
-    ReaskTurn,
-    ReplyTurn,
-    ResultTurn,
-    SessionOptions,
-    pack_embedder,
-)
-from .elicitation import ConvergenceError
+from .assistant.migration import MigrationReport, migrate_profiles
+from .assistant.session import Conversation
+from .assistant.turns import ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
 from .packs import resolve_pack
+from .reward.featurize import pack_embedder
 from .reward.pack import Pack, load_pack
 from .settings import Settings
-from .storage import StorageError, Store, open_store
+from .storage import open_store
 
 __all__ = [
     "Assistant",
@@ -88,8 +78,8 @@ class Assistant(Conversation):
         db : SQLAlchemy URL or SQLite path; default ``settings.db_url``
         settings : default :meth:`Settings.from_env`
         embed : ``embed(texts) -> (n, d)`` unit-norm embeddings; default the pack's own model
-            (:func:`~prefchat.assistant.session.pack_embedder`, loaded on first use)
-        options : session options (question counts, strategy); default :class:`SessionOptions`
+            (:func:`~prefchat.reward.featurize.pack_embedder`, loaded on first use)
+        options : session options (question counts, strategy, objective); default :class:`SessionOptions`
         """
         settings = Settings.from_env() if settings is None else settings
         pack = open_pack(pack, settings)
@@ -105,33 +95,3 @@ class Assistant(Conversation):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-@dataclass(frozen=True)
-class MigrationReport:
-    """What :func:`migrate_profiles` did: ``carried`` profiles, ``failed`` ones and why (by user id)."""
-
-    carried: int
-    failed: int
-    reasons: Mapping[str, str] = field(default_factory=dict)
-
-
-def migrate_profiles(store: Store, old_pack: Pack, new_pack: Pack) -> MigrationReport:
-    """Carry every profile of ``old_pack`` (its name and version) to ``new_pack``.
-
-    Each user's stored answers are replayed on the new pack's features (those about items the new
-    pack has, matched by ``item_id``) and their current summary carried as a new version; see
-    :meth:`~prefchat.assistant.session.Conversation.adopt`. A user whose answers all concern
-    items the new pack lacks is still carried, through the summary (the posterior is then the
-    new prior); one with neither fails, as does one without a finished session.
-    """
-    old, new = Conversation(old_pack, store), Conversation(new_pack, store)
-    carried, reasons = 0, {}
-    for profile in store.list_profiles(pack_name=old_pack.name, pack_version=old_pack.version):
-        try:
-            new.adopt(profile.user_id, old)
-        except (NoProfile, StorageError, ConvergenceError) as error:
-            reasons[profile.user_id] = str(error)
-        else:
-            carried += 1
-    return MigrationReport(carried, len(reasons), reasons)

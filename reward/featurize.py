@@ -186,3 +186,30 @@ def embed_texts(
             lookup = {h: i for i, h in enumerate(unique_hashes.tolist())}
             return fresh[[lookup[h] for h in hashes.tolist()]]
     return np.ascontiguousarray(cached[rows], dtype=np.float32)
+
+
+def pack_embedder(pack, fallback_model: str, cache_dir: str | Path | None = None):
+    """``embed(texts) -> (n, d)`` unit-norm float32 with the sentence model ``pack`` was built with.
+
+    The model is the one at the path the pack records (:attr:`~prefchat.reward.pack.Pack.embedding_model`),
+    else ``fallback_model``; on first use its checksum is compared with the pack's, so that a
+    different model is never silently used (its embeddings would not match the pack's). Nothing
+    is loaded until the first call.
+    """
+    declared = pack.embedding_model
+    path = declared.get("path")
+    model = path if path and Path(path).is_dir() else fallback_model
+    checked = False
+
+    def embed(texts) -> np.ndarray:
+        nonlocal checked
+        if not checked:
+            if declared.get("checksum") and model_checksum(model) != declared["checksum"]:
+                raise EmbeddingError(
+                    f"embedding model {model!r} is not the one pack {pack.name!r} was built with "
+                    f"(checksum {declared['checksum'][:12]}...)"
+                )
+            checked = True
+        return embed_texts(list(texts), model, cache_dir)
+
+    return embed

@@ -21,14 +21,28 @@ from pathlib import Path
 
 import numpy as np
 
+from ..elicitation.onboarding import CatalogScore
+from ..elicitation.pool import candidate_pool
+from ..elicitation.posterior import Posterior, base_rate_offset
+
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ITEMS = "items.jsonl"
 ARRAYS = "arrays.safetensors"
 
 
+OBJECTIVES = ("prefer", "watch")
+"""What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
+
+
 class PackError(ValueError):
     """A pack directory is missing, damaged or of another format version."""
+
+
+def _objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return objective
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,92 @@ class Pack:
         if not self.manifest.get("data", {}).get("n_ratings") or not n_train:
             return None
         return np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
+
+    # -- what the manifest records, typed: nothing outside reward/ reads ``manifest[...]`` ------------
+
+    @property
+    def hyperparameters(self) -> dict:
+        """Every setting chosen on validation users (K, L2, prior widths, beta, ...), by name."""
+        return dict(self.manifest.get("hyperparameters", {}))
+
+    @property
+    def population_coordinates(self) -> tuple[str, ...]:
+        """Names of the bases after the learned ones (e.g. ``("popularity", "quality")``)."""
+        return tuple(self.manifest.get("population_coordinates", ()))
+
+    @property
+    def groups(self) -> np.ndarray | None:
+        """(n_items,) int array, the group of each item (only items of one group are compared), or None."""
+        groups = self.manifest.get("groups")
+        return None if groups is None else np.asarray(groups, dtype=np.int64)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The shared prompt of each group, by group number (may be shorter than the groups)."""
+        return tuple(self.manifest.get("group_names") or ())
+
+    @property
+    def descriptor_source(self) -> str | None:
+        """Where the descriptors come from: ``"tags"`` of the items or a built-in ``"vocabulary"``."""
+        return self.manifest.get("descriptor_source")
+
+    @property
+    def embedding_model(self) -> dict:
+        """The sentence model the pack was built with: ``{"name", "path", "checksum"}`` (what is known)."""
+        return dict(self.manifest.get("embedding_model", {}))
+
+    @property
+    def test_users(self) -> tuple[str, ...]:
+        """Ids of the held-out test users, never trained or validated on."""
+        return tuple(self.manifest.get("split", {}).get("test", ()))
+
+    # -- the session objective: which prior, which catalog score ---------------------------------
+
+    @property
+    def objective(self) -> str:
+        """What this pack's sessions ask by default, one of :data:`OBJECTIVES`.
+
+        ``"watch"`` ("which would you rather have?") where the population's base rates are known
+        (:attr:`familiarity`: rating data, items that must be known to be judged), with the prior
+        and catalog score validated on exactly that evidence; else ``"prefer"``.
+        """
+        return "watch" if self.familiarity is not None else "prefer"
+
+    def session_prior(self, objective: str) -> Posterior:
+        """The prior of a session with ``objective``: :attr:`watch_prior` for "watch", :attr:`prior` for "prefer"."""
+        return Posterior.from_prior(*(self.watch_prior if _objective(objective) == "watch" else self.prior))
+
+    def catalog_score(self, objective: str) -> CatalogScore:
+        """How a session with ``objective`` scores the catalog (cached per objective).
+
+        "watch" on a pack with base rates: the chance of a pick averaged over the posterior,
+        calibrated so that the session prior reproduces :attr:`familiarity`
+        (:func:`~prefchat.elicitation.posterior.base_rate_offset`); otherwise the mean utility.
+        """
+        cache = self.__dict__.setdefault("_catalog_scores", {})
+        if objective not in cache:
+            offset = None
+            if _objective(objective) == "watch" and self.familiarity is not None:
+                prior = self.session_prior(objective)
+                offset = base_rate_offset(self.features, prior.prior_mean, prior.prior_cov, self.familiarity)
+            cache[objective] = CatalogScore(self.features, offset)
+        return cache[objective]
+
+    def beta(self, objective: str) -> float:
+        """The summary's weight in a ranking of ``objective``, as validated on that scale.
+
+        ``"prefer"``: the validated ``beta``; ``"watch"``: ``watch_beta``, 0 where none was validated
+        (a weight validated on utilities means nothing on calibrated logits).
+        """
+        name = "watch_beta" if _objective(objective) == "watch" else "beta"
+        return float(self.hyperparameters.get(name, 0.0))
+
+    def pool(self, size: int) -> np.ndarray:
+        """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), cached by size."""
+        cache = self.__dict__.setdefault("_pools", {})
+        if size not in cache:
+            cache[size] = candidate_pool(self.features, self.popularity, size=size, rng=0)
+        return cache[size]
 
     def index_of(self, item_id: str) -> int:
         try:

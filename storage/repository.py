@@ -18,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from numbers import Integral
 from typing import Any, TypeVar
@@ -89,7 +91,36 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._transaction = sessionmaker(engine, expire_on_commit=False).begin
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._open = threading.local()  # this thread's transaction of an atomic() block, if any
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Run every call of this store inside the block, in this thread, as one transaction.
+
+        All its writes are committed together when the block ends, or none if it raises; reads
+        inside see one consistent state. Blocks nest (the outermost one commits). Outside a block
+        each call is its own transaction.
+        """
+        if getattr(self._open, "db", None) is not None:
+            yield
+            return
+        with self._sessions.begin() as db:
+            self._open.db = db
+            try:
+                yield
+            finally:
+                self._open.db = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[DBSession]:
+        """The transaction of one call: the enclosing :meth:`atomic` block's, else a new one."""
+        db = getattr(self._open, "db", None)
+        if db is not None:
+            yield db
+            return
+        with self._sessions.begin() as db:
+            yield db
 
     def close(self) -> None:
         self.engine.dispose()

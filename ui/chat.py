@@ -38,15 +38,8 @@ from fastapi import FastAPI
 
 from ..assistant.errors import AssistantError, NoProfile, SessionClosed, WrongPack
 from ..assistant.ranking import Ranked
-from ..assistant.session import (
-    AnyTurn,
-    Conversation,
-    ItemCard,
-    QuestionTurn,
-    ReaskTurn,
-    ReplyTurn,
-    ResultTurn,
-)
+from ..assistant.session import Conversation
+from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
 from ..storage import NotFound, StorageError
@@ -262,7 +255,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
-    grouped = conversation.pack.manifest.get("groups") is not None
+    grouped = conversation.pack.groups is not None
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:

@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..assistant.ranking import Ranked
-from ..assistant.session import QuestionTurn, ReaskTurn, ResultTurn
+from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..assistant.summary import Summary
 from ..reward.pack import Pack
 from ..storage import PAIRWISE_CHOICES, ProfileRecord, check_user_id
@@ -36,7 +36,7 @@ assert PAIRWISE_CHOICES == Choice.__args__  # the storage layer's answers, spell
 def axis_names(pack: Pack) -> list[str]:
     """One name per base of the pack: the named learned axes, then the population coordinates."""
     learned = [axis.name for axis in sorted(pack.axes, key=lambda axis: axis.index)]
-    return learned + list(pack.manifest.get("population_coordinates", []))
+    return learned + list(pack.population_coordinates)
 
 
 class _Request(BaseModel):

@@ -15,7 +15,8 @@ import textwrap
 
 import numpy as np
 
-from prefchat.assistant.session import Conversation, QuestionTurn
+from prefchat.assistant.session import Conversation
+from prefchat.assistant.turns import QuestionTurn
 from prefchat.reward.pack import load_pack
 from prefchat.storage import open_store
 

@@ -86,11 +86,13 @@ def test_default_beta_is_the_packs(pack):
     np.testing.assert_allclose(item_scores(untuned, mean, LIKES_MUSICALS), untuned.features @ mean)
 
 
-def test_watch_adds_the_exposure_offset(pack):
+def test_watch_without_base_rates_is_the_utility_of_a_watch_session(pack):
+    """The exposure offset lives in the "watch" session prior, so the score is the posterior mean's utility."""
     exposed = replace(pack, exposure=np.linspace(-1.0, 1.0, pack.n_bases))
-    mean = np.random.default_rng(2).normal(size=pack.n_bases)
-    watch = item_scores(exposed, mean, objective="watch", beta=0.0)
-    np.testing.assert_allclose(watch, exposed.features @ (mean + exposed.exposure))
+    np.testing.assert_array_equal(exposed.session_prior("watch").prior_mean, exposed.prior_mean + exposed.exposure)
+    np.testing.assert_array_equal(exposed.session_prior("prefer").prior_mean, exposed.prior_mean)
+    mean = np.random.default_rng(2).normal(size=exposed.n_bases)
+    np.testing.assert_allclose(item_scores(exposed, mean, objective="watch", beta=0.0), exposed.features @ mean)
     np.testing.assert_allclose(item_scores(exposed, mean, beta=0.0), exposed.features @ mean)
     with pytest.raises(ValueError, match="'watch' ranks the catalog"):
         item_scores(exposed, mean, candidate_embeddings=exposed.embeddings[:2], objective="watch")

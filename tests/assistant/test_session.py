@@ -4,19 +4,12 @@ import numpy as np
 import pytest
 
 from prefchat.assistant.errors import NoProfile, SessionClosed, WrongPack
-from prefchat.assistant.session import (
-    Conversation,
-    QuestionTurn,
-    ReaskTurn,
-    ReplyTurn,
-    ResultTurn,
-    SessionOptions,
-    pack_embedder,
-    reference_features,
-    replay,
-    session_seed,
-)
+from prefchat.assistant.history import reference_features, session_seed, stored_answers
+from prefchat.assistant.session import Conversation
+from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
+from prefchat.reward.featurize import pack_embedder
 from prefchat.elicitation import Comparison, laplace_posterior
+from prefchat.elicitation.onboarding import next_question
 from prefchat.reward.featurize import EmbeddingError
 from prefchat.storage import NotFound, open_store
 
@@ -46,8 +39,9 @@ def test_scripted_session_of_ten_questions_stores_profile_and_summary(conversati
     assert isinstance(result, ResultTurn) and result.user_id == "alice"
     assert sum(result.counts.values()) == 10 and set(result.counts) <= {"a", "b"}
     assert len(result.recommendations) == 10
-    asked = {item for q in questions for item in pair(q)}
-    assert not asked & {r.item_id for r in result.recommendations}, "recommended an item it asked about"
+    state = conversation.state(result.session_id)
+    chosen = {(q.item_a if kind == "a" else q.item_b).item_id for q, kind in zip(questions, state.kinds)}
+    assert not chosen & {r.item_id for r in result.recommendations}, "recommended an item the user picked"
 
     profile = store.get_profile("alice", "tiny", "1")
     assert profile.n_answers == 10 and profile.counts == result.counts
@@ -180,7 +174,9 @@ def test_question_choice_is_a_function_of_the_session(pack, store, planted, choo
         turn = conversation.answer(turn.session_id, choose(planted, turn))
     state = conversation.state(turn.session_id)
     without_pending = dataclasses.replace(state, history=state.history[:-1], pending=None)
-    question = Conversation(pack, store)._select(without_pending)
+    fresh = Conversation(pack, store)
+    question = next_question(fresh.features, without_pending.posterior, fresh.policy(state.options),
+                             without_pending.n_answered, state.seed)
     assert tuple(pack.items[i].item_id for i in question.items) == (turn.item_a.item_id, turn.item_b.item_id)
 
 
@@ -328,7 +324,7 @@ def test_replay_maps_answers_and_feedback_and_drops_unknown_items(conversation, 
     store.record_answer(store.record_question(session.id, ["m003", "gone"]).id, "a")
     store.record_feedback(session.id, "m004", "thumbs_down")
     store.record_question(session.id, ["m005", "m006"])
-    answers, kinds, pending = replay(store.session_history(session.id), conversation.index, 60)
+    answers, kinds, pending = stored_answers(store.session_history(session.id), conversation.index, 60)
     assert answers == (Comparison(1, 2, "tie"), Comparison(4, 60, "b"))
     assert kinds == ("tie", "thumbs_down")
     assert pending.question.item_ids == ("m005", "m006")

@@ -17,7 +17,6 @@ from prefchat.elicitation.evaluate import (
     mean_ci,
     per_user,
     rating_tasks,
-    run_session,
     split_half,
     summarise,
 )
@@ -238,25 +237,6 @@ class Skipper:
 
     def evidence(self, n_items, rng):
         return np.array([0]), np.array([1]), np.array([1.0])
-
-
-def test_session_stops_when_nothing_is_left_to_ask(world):
-    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
-    respondent = RatingsRespondent(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0]), "explicit")
-    posteriors, dont_know = run_session(
-        STRATEGIES["active"], world["features"], prior, np.array([0, 1, 2]), respondent, 10, np.random.default_rng(0)
-    )
-    assert len(dont_know) == 3 and len(posteriors) == 4  # three pairs among three items
-    assert not any(dont_know)
-    assert len(posteriors[-1].answers) == 3
-
-
-def test_a_kway_dont_know_marks_its_options_unknown(world):
-    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
-    pool = np.arange(8)
-    posteriors, dont_know = run_session(SESSIONS["kway"], world["features"], prior, pool, Skipper(), 5, np.random.default_rng(0))
-    assert dont_know == [True, True]  # 4 + 4 options: then every pool item is unknown
-    assert posteriors[-1] is prior
 
 
 def test_dont_know_answers_count_as_clicks_and_change_nothing(world):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from prefchat.assistant.errors import NoProfile, SessionClosed
 from prefchat.assistant.ranking import Ranked
-from prefchat.assistant.session import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
+from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from prefchat.reward.pack import Item
 from prefchat.storage import NotFound
 from prefchat.ui.chat import (

@@ -1,0 +1,80 @@
+"""The chat after onboarding: one reply per intent of :mod:`~prefchat.assistant.intents`.
+
+Each handler takes the engine, the user's session state, their current summary and the
+recognised intent, and returns a :class:`~prefchat.assistant.turns.ReplyTurn`; the engine
+(:meth:`~prefchat.assistant.session.Conversation.say`) picks the handler from :data:`HANDLERS`.
+The words come from :mod:`~prefchat.assistant.wording`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+
+from ..storage import FEEDBACK_KINDS
+from . import wording
+from .intents import Intent, match_item
+from .ranking import rank
+from .summary import Summary
+from .turns import ReplyTurn, SessionState
+
+if TYPE_CHECKING:
+    from .session import Conversation
+
+__all__ = ["HANDLERS"]
+
+Handler = Callable[["Conversation", SessionState, Summary, Intent], ReplyTurn]
+
+
+def profile(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """"What do you know about me?": the summary."""
+    return ReplyTurn(summary.text, "profile")
+
+
+def recommend(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """"Recommend": the session's picks."""
+    return ReplyTurn(wording.RECOMMENDATIONS, "recommend", engine.picks(state, summary))
+
+
+def correct(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """"Actually I love musicals": a new summary version, and the picks it gives."""
+    corrected = engine.correct(state.record.user_id, intent.argument)
+    if corrected is None:
+        return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
+    return ReplyTurn(wording.corrected(corrected.text), "correct", engine.picks(state, corrected))
+
+
+def why(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
+    item = match_item(intent.argument, engine.titles)
+    if item is None:
+        return ReplyTurn(wording.not_found(intent.argument), "why")
+    posterior = state.posterior
+    (ranked,) = rank(engine.pack, posterior.mean, summary, k=1, only=[item], objective=state.options.objective,
+                     cov=posterior.cov)
+    return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
+
+
+def feedback(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
+    item = match_item(intent.argument, engine.titles)
+    if item is None:
+        return ReplyTurn(wording.not_found(intent.argument), intent.name)
+    store, pack, user_id = engine.store, engine.pack, state.record.user_id
+    with store.atomic():
+        store.record_feedback(state.record.id, pack.items[item].item_id, intent.name, raw_text=intent.argument)
+        state = engine.state(state.record.id)
+        posterior = state.posterior
+        store.save_profile(user_id, pack.name, pack.version, posterior.mean, posterior.cov, state.counts)
+        picks = engine.picks(state, summary)
+    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item]), intent.name, picks)
+
+
+HANDLERS: dict[str, Handler] = {
+    "why": why,
+    "profile": profile,
+    "recommend": recommend,
+    "correct": correct,
+    **{kind: feedback for kind in FEEDBACK_KINDS},
+}
