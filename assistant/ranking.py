@@ -34,13 +34,14 @@ few matrix-vector products.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..elicitation import Comparison, Posterior
 from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
 from ..elicitation.onboarding import replay
 from ..elicitation.posterior import predictive_scale
@@ -51,7 +52,7 @@ from .summary import Summary, descriptor_index, summarize, summary_affinity, sum
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "item_scores", "rank"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "item_scores", "rank", "served_score"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -158,6 +159,26 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
     (n_items,) or (n_candidates,)
     """
     return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov).scores()
+
+
+def served_score(pack: Pack, objective: str) -> Callable[[Posterior], np.ndarray]:
+    """``score(posterior) -> (n_items,)``: the catalog as the app ranks it for a session posterior of ``objective``.
+
+    :func:`item_scores` with the summary the session writes when it finishes (only where the
+    pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0: otherwise the
+    summary adds nothing). The scoring the benchmark passes to
+    :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served.
+    """
+    beta = pack.beta(objective)
+
+    def score(posterior: Posterior) -> np.ndarray:
+        summary = None
+        if beta:
+            skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
+            summary = summarize(pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
+        return item_scores(pack, posterior.mean, summary, objective=objective, cov=posterior.cov)
+
+    return score
 
 
 def rank(

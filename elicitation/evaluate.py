@@ -71,7 +71,7 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -79,7 +79,7 @@ from functools import partial
 import numpy as np
 
 from .onboarding import CatalogScore, Policy, run_session
-from .posterior import Posterior, base_rate_offset, batch_map, ml_fit
+from .posterior import Posterior, batch_map, ml_fit
 from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
 from .selection import STRATEGIES, Strategy, active_kway
 
@@ -257,7 +257,7 @@ def evaluate(
     popularity: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     familiarity: np.ndarray | None = None,
-    base_rate: np.ndarray | None = None,
+    score: Callable[[Posterior], np.ndarray] | None = None,
     jobs: int = 1,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
@@ -274,12 +274,11 @@ def evaluate(
     groups : (n_items,) int array or None, only items of one group are asked together
     familiarity : (n_items,) array or None, the chance a user knows each item (see
         :class:`~prefchat.elicitation.selection.SelectionState`)
-    base_rate : (n_items,) array in (0, 1) or None. None: a posterior scores items by its mean
-        utility :math:`\phi^\top m`. Given (how often the population picks each item at all, for
-        catalog rankings): by :func:`~prefchat.elicitation.posterior.predictive_logits` with the
-        :func:`~prefchat.elicitation.posterior.base_rate_offset` of the prior, so ``population``
-        ranks by base rate. ``pref-reference`` has no prior to calibrate against and is always
-        scored by its mean utility.
+    score : how a posterior scores the items, ``score(posterior) -> (n_items,)``: the objective, as
+        the caller serves it (e.g. :class:`~prefchat.elicitation.onboarding.CatalogScore` with a
+        base-rate offset, so that ``population`` ranks by base rate; or the app's own scoring,
+        summary term included). Default: the mean utility :math:`\phi^\top m`. ``pref-reference``
+        has no prior to calibrate against and is always scored by its mean utility.
     jobs : worker processes, each given a contiguous share of the tasks; the results do not
         depend on it (every task's random numbers are its own)
     """
@@ -294,11 +293,10 @@ def evaluate(
     if "popularity" in strategies and popularity is None:
         raise ValueError("the popularity strategy needs popularity scores")
     features = np.asarray(features, dtype=float)
-    offset = None if base_rate is None else base_rate_offset(features, prior_mean, prior_cov, base_rate)
     run = partial(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
-        groups=groups, familiarity=familiarity, score=CatalogScore(features, offset),
+        groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -314,7 +312,7 @@ def evaluate(
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`.
 
-    ``score``: the :class:`~prefchat.elicitation.onboarding.CatalogScore` of a posterior.
+    ``score``: a posterior's item scores (see :func:`evaluate`).
     """
     shape = (len(strategies), len(answers), len(tasks))
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
@@ -334,17 +332,17 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
                     if name == "pref-reference":
                         scores = features @ ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
                     else:
-                        scores = score(posterior.mean, posterior.cov)
+                        scores = score(posterior)
                     values[s, a, :, t] = _score(task.targets, scores, metrics)
                     asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
     return values, asked, dont_know
 
 
-def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score: CatalogScore):
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score):
     """Item scores of a strategy that does not depend on answers, one array per task."""
     if name == "population":
-        return [score(prior.mean, prior.cov)] * len(tasks)
+        return [score(prior)] * len(tasks)
     if name == "popularity":
         return [np.asarray(popularity, dtype=float)] * len(tasks)
     evidence = [task.respondent.evidence(len(features), _rng(task, name)) for task in tasks]
@@ -352,7 +350,7 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score: Ca
     items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))
     coef, cov = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov,
                           n_users=len(tasks), return_cov=True)
-    return [score(coef[t], cov[t]) for t in range(len(tasks))]
+    return [score(Posterior(coef[t], cov[t], prior.prior_mean, prior.prior_cov)) for t in range(len(tasks))]
 
 
 # --------------------------------------------------------------------------- statistics

@@ -173,11 +173,11 @@ class CatalogScore:
     features: np.ndarray
     offset: np.ndarray | None = None
 
-    def __call__(self, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-        """(n_items,) scores, larger first."""
+    def __call__(self, posterior: Posterior) -> np.ndarray:
+        """(n_items,) scores of ``posterior``'s catalog, larger first."""
         if self.offset is None:
-            return self.features @ mean
-        return predictive_logits(self.features, mean, cov, self.offset)
+            return self.features @ posterior.mean
+        return predictive_logits(self.features, posterior.mean, posterior.cov, self.offset)
 
 
 @dataclass(frozen=True, eq=False)

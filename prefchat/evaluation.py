@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .elicitation.evaluate import STRATEGY_NAMES, evaluate, popularity_scores, rating_tasks, summarise
-from .elicitation.pool import candidate_pool
+from .elicitation.evaluate import (
+    STRATEGY_NAMES,
+    Evaluation,
+    Task,
+    evaluate,
+    popularity_scores,
+    rating_tasks,
+    summarise,
+    task_seed,
+)
+from .assistant.ranking import served_score
+from .elicitation.onboarding import CatalogScore
+from .elicitation.selection import Question
 from .default.benchmark import simulated_tasks
 from .elicitation.respondents import PROTOCOLS
 from .packs import resolve_pack
@@ -72,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
     parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
     parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--through-api", action="store_true",
+                        help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite "
+                             "store) instead of the in-memory loop: the served path")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
@@ -91,7 +106,7 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
     except DataError as error:
         raise DataError(error.path, f"{error.args[0]} (item ids must be those of pack {pack.name!r})") from None
     user_index = {user_id: u for u, user_id in enumerate(ratings.user_ids.tolist())}
-    test_ids = pack.manifest["split"]["test"]
+    test_ids = pack.test_users
     present = [user_id for user_id in test_ids if user_id in user_index][:max_users]
     if not present:
         raise ValueError(f"{path}: none of the {len(test_ids)} test users of pack {pack.name!r} has two ratings or more")
@@ -105,11 +120,16 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
     return users
 
 
+SERVED = ("population", "random", "active", "bald")
+"""Strategies ``--through-api`` runs through the app: those of the served question policy (the
+others are not served: popularity and oracle are references, pref-reference scores with its own
+estimator, k-way questions are not asked by the app yet). ``population`` is a session of no questions."""
+
+
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
     start = time.perf_counter()
-    groups = pack.manifest.get("groups")
-    features, familiarity = pack.features, pack.familiarity
+    groups, features, familiarity = pack.groups, pack.features, pack.familiarity
     if args.protocol == "simulated":
         tasks, features = simulated_tasks(pack, range(args.seeds), settings.embedding_model, settings.cache_dir, args.users)
         # Held-out prompts' responses follow the catalog: they are scored, never asked about.
@@ -119,24 +139,98 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
         tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
-    # "Which would you rather watch?" (implicit answers, catalog ranking) shifts the prior by the
-    # pack's exposure offset, and ranks the catalog by the chance of watching, calibrated to how
-    # often the training users watched each item; "which do you prefer?" between rated items does not.
-    prior = pack.watch_prior if args.protocol == "implicit" else pack.prior
-    evaluation = evaluate(
-        tasks, features, *prior, strategies=args.strategies, answers=args.answers,
-        pool=candidate_pool(pack.features, pack.popularity, size=args.pool_size, rng=0),
-        popularity=None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality),
-        groups=None if groups is None else np.asarray(groups), familiarity=familiarity, jobs=args.jobs,
-        base_rate=familiarity if args.protocol == "implicit" else None,
-    )
+    # "Which would you rather watch?" (implicit answers, catalog ranking): the pack's "watch" session
+    # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
+    objective = "watch" if args.protocol == "implicit" else "prefer"
+    prior = pack.session_prior(objective)
+    # The simulated protocol scores held-out prompts' responses beyond the catalog by their utility.
+    score = CatalogScore(features) if args.protocol == "simulated" else served_score(pack, objective)
+    popularity = None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality)
+    if args.through_api:
+        evaluation = served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size, popularity, settings)
+    else:
+        evaluation = evaluate(
+            tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
+            pool=pack.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
+            jobs=args.jobs, score=score,
+        )
     summary = summarise(evaluation)
     return {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
-        "pool_size": args.pool_size, "n_test_users": summary["n_test_users"],
+        "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
         "seconds": round(time.perf_counter() - start, 2),
         "results": summary["results"], "paired": summary["paired"],
     }
+
+
+def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answers: list[int], pool_size: int,
+                      popularity: np.ndarray | None, settings: Settings) -> Evaluation:
+    """The implicit protocol on the served path: every session through the public Python API.
+
+    For each task, strategy of :data:`SERVED` and answer count ``n``, a new user of an
+    :class:`~prefchat.api.Assistant` on a temporary SQLite store starts a session of exactly
+    ``n`` questions (the benchmark's stop rule, and its seed,
+    :func:`~prefchat.elicitation.evaluate.task_seed`), the task's respondent answers every
+    question shown (by its question id), and what :meth:`~prefchat.api.Assistant.recommend`
+    serves is scored: the served list, in its order, long enough to hold 20 items outside the
+    QUERY half. ``popularity`` and ``oracle`` are not served; they are computed as the benchmark
+    does, on the same tasks, so that the paired differences hold.
+    """
+    from .api import Assistant
+
+    unserved = [name for name in strategies if name not in SERVED and name not in ("popularity", "oracle")]
+    if unserved:
+        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
+                         f"as references); {unserved[0]!r} is not served")
+    if pack.objective != "watch":
+        raise ValueError(f"--through-api measures the served catalog recommendations of a pack with base rates; "
+                         f"pack {pack.name!r} has none (its sessions ask 'which do you prefer?')")
+    prior = pack.session_prior("watch")
+    references = [name for name in strategies if name not in SERVED]
+    reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
+                         pool=pack.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
+                         score=served_score(pack, "watch")) if references else None
+    metrics = tuple(tasks[0].targets.metrics)
+    values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
+    asked, dont_know = (np.zeros((len(strategies), len(answers), len(tasks)), dtype=np.int64) for _ in range(2))
+    with tempfile.TemporaryDirectory() as home, \
+            Assistant.open(pack, db=f"sqlite:///{home}/served.sqlite", settings=settings) as app:
+        for s, name in enumerate(strategies):
+            if name not in SERVED:
+                r = reference.strategies.index(name)
+                values[s], asked[s], dont_know[s] = reference.values[r], reference.asked[r], reference.dont_know[r]
+                continue
+            for t, task in enumerate(tasks):
+                for a, n in enumerate(answers):
+                    if name == "population" and a:  # a session of no questions, whatever the count
+                        values[s, a, :, t] = values[s, 0, :, t]
+                        continue
+                    served, asked[s, a, t], dont_know[s, a, t] = _served_session(
+                        app, task, name, 0 if name == "population" else n, pool_size)
+                    scores = np.full(pack.n_items, -np.inf)
+                    scores[[pack.index_of(pick.item_id) for pick in served]] = [pick.score for pick in served]
+                    values[s, a, :, t] = [task.targets(scores)[metric] for metric in metrics]
+    user_ids = np.array([task.user_id for task in tasks], dtype=object)
+    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
+
+
+def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
+    """One onboarding of ``n`` questions through ``app``; what it recommends, the clicks and the don't-knows."""
+    from .assistant.turns import QuestionTurn, SessionOptions
+
+    policy = "active" if strategy == "population" else strategy  # asks nothing: n is 0
+    options = SessionOptions(min_questions=n, max_questions=n, strategy=policy, pool_size=pool_size,
+                             objective="watch", n_recommendations=1)
+    user = f"eval-{task.seed}-{strategy}-{n}-{task.user_id}"
+    turn = app.start(user, options=options, seed=task_seed(task, strategy))
+    clicks = skips = 0
+    while isinstance(turn, QuestionTurn):
+        question = Question((app.pack.index_of(turn.item_a.item_id), app.pack.index_of(turn.item_b.item_id)))
+        choice = task.respondent.answer(question)
+        clicks, skips = clicks + 1, skips + (choice == "skip")
+        turn = app.answer(turn.session_id, choice, question_id=turn.question_id)
+    depth = min(app.pack.n_items, task.targets.k + len(task.respondent.query_items))
+    return app.recommend(user, k=depth), clicks, skips
 
 
 def _cell(mean: float | None, ci: list[float | None]) -> str:

@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import evaluate, rating_tasks
 from ..elicitation.metrics import pairwise_accuracy
-from ..elicitation.pool import candidate_pool
+from ..elicitation.onboarding import CatalogScore
+from ..elicitation.posterior import base_rate_offset
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import builtin_vocabulary, descriptor_matrix, frequent_tags, name_axes
@@ -47,6 +48,7 @@ IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
 WATCH_SCALE_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 VALIDATION_STRATEGY = "active"  # the served default: the watch prior is validated the way it is used
+SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -140,14 +142,15 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     Returns the chosen scale and ``{scale: recall}`` for every scale tried.
     """
     tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
-    pool = candidate_pool(pack.features, pack.popularity, rng=0)
+    pool = pack.pool(SERVED_POOL_SIZE)
     watch_mean = pack.prior_mean + pack.exposure
     scores = {}
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         for scale in WATCH_SCALE_GRID:
+            offset = base_rate_offset(pack.features, watch_mean, scale * pack.prior_cov, pack.familiarity)
             result = evaluate(tasks, pack.features, watch_mean, scale * pack.prior_cov, strategies=(VALIDATION_STRATEGY,),
                               answers=VALIDATION_SESSION_ANSWERS, pool=pool, familiarity=pack.familiarity,
-                              base_rate=pack.familiarity)
+                              score=CatalogScore(pack.features, offset))
             scores[scale] = float(np.nanmean(result.values[0, :, result.metrics.index("recall@20")]))
     best = max(scores, key=scores.get)
     return best, {str(scale): score for scale, score in scores.items()}

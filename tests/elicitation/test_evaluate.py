@@ -20,6 +20,8 @@ from prefchat.elicitation.evaluate import (
     split_half,
     summarise,
 )
+from prefchat.elicitation.onboarding import CatalogScore
+from prefchat.elicitation.posterior import base_rate_offset
 from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
 from prefchat.elicitation.selection import STRATEGIES
 
@@ -336,8 +338,9 @@ def test_with_base_rates_the_population_ranks_by_base_rate(world):
     users = {name: (items, np.ones(items.size)) for name, (items, _) in world["users"].items()}
     tasks = rating_tasks(users, "implicit", seeds=[0], popularity=world["popularity"])
     base_rate = world["popularity"] / (world["popularity"].max() + 1.0)
+    offset = base_rate_offset(world["features"], world["prior_mean"], world["prior_cov"], base_rate)
     ev = evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("population", "popularity"),
-                  (0,), pool=world["pool"], popularity=world["popularity"], base_rate=base_rate)
+                  (0,), pool=world["pool"], popularity=world["popularity"], score=CatalogScore(world["features"], offset))
     recall = ev.values[:, 0, ev.metrics.index("recall@20")]
     np.testing.assert_array_equal(recall[0], recall[1])
 

@@ -127,10 +127,10 @@ def test_known_items_do_not_depend_on_the_side_shown(pairs):
 
 def test_catalog_score_is_the_mean_utility_or_the_calibrated_predictive(features, prior):
     posterior = replay(prior, features, [Comparison(0, 1, "a"), Comparison(2, 3, "b")])
-    np.testing.assert_array_equal(CatalogScore(features)(posterior.mean, posterior.cov), features @ posterior.mean)
+    np.testing.assert_array_equal(CatalogScore(features)(posterior), features @ posterior.mean)
     base_rate = np.linspace(0.05, 0.6, N_ITEMS)
     offset = base_rate_offset(features, prior.prior_mean, prior.prior_cov, base_rate)
     score = CatalogScore(features, offset)
-    np.testing.assert_array_equal(score(posterior.mean, posterior.cov),
+    np.testing.assert_array_equal(score(posterior),
                                   predictive_logits(features, posterior.mean, posterior.cov, offset))
-    np.testing.assert_allclose(score(prior.mean, prior.cov), np.log(base_rate / (1 - base_rate)))  # the prior's is the base rate
+    np.testing.assert_allclose(score(prior), np.log(base_rate / (1 - base_rate)))  # the prior's is the base rate

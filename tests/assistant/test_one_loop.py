@@ -1,0 +1,152 @@
+"""The contract of one onboarding loop: the public API on a real SQLite store asks what the benchmark asks.
+
+For the same pack, respondent and seed, :class:`~prefchat.api.Assistant` (start, answer,
+recommend) and the benchmark's :func:`~prefchat.elicitation.onboarding.run_session` ask the same
+questions in the same order and end with the same top 20, in every strategy and objective; and
+``prefchat eval --through-api`` reports exactly what ``prefchat eval`` reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+
+from prefchat import evaluation
+from prefchat.api import Assistant
+from prefchat.assistant.ranking import served_score
+from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
+from prefchat.elicitation import Comparison
+from prefchat.elicitation.evaluate import benchmark_policy, rating_tasks, task_seed
+from prefchat.elicitation.metrics import top_k
+from prefchat.elicitation.onboarding import known_items, run_session
+from prefchat.elicitation.selection import Question
+from prefchat.reward.pack import save_pack
+from prefchat.settings import Settings
+
+N_ANSWERS = 10
+
+
+def with_base_rates(pack):
+    """The pack as if trained on ratings of 999 users, with a "watch" exposure offset of its own."""
+    manifest = {**pack.manifest, "data": {"n_ratings": 100}, "split": {"train": [f"u{i}" for i in range(999)], "test": []},
+                "hyperparameters": {**pack.manifest["hyperparameters"], "watch_prior_scale": 4.0}}
+    return dataclasses.replace(pack, manifest=manifest, exposure=np.linspace(-0.5, 0.5, pack.n_bases))
+
+
+@pytest.fixture(scope="module", params=["watch", "prefer"])
+def loop_pack(request, make_pack):
+    pack = make_pack(name="loop")
+    return with_base_rates(pack) if request.param == "watch" else pack
+
+
+def tasks_of(pack, n_users=6):
+    rng = np.random.default_rng(4)
+    users = {}
+    for u in range(n_users):
+        items = rng.choice(pack.n_items, size=24, replace=False)
+        users[f"t{u}"] = (items, rng.integers(1, 6, size=items.size).astype(float))
+    return rating_tasks(users, "implicit", [0], pack.popularity)
+
+
+def benchmark(pack, task, strategy):
+    """The questions and the top 20 of the benchmark's session (the served exclusions applied)."""
+    policy = benchmark_policy(strategy, pack.pool(300), N_ANSWERS, pack.groups, pack.familiarity)
+    session = run_session(pack.features, pack.session_prior(pack.objective), policy, task.respondent,
+                          task_seed(task, strategy))
+    posterior = session.posteriors[-1]
+    scores = served_score(pack, pack.objective)(posterior)
+    top = top_k(scores, 20, exclude=np.array(sorted(known_items(posterior.answers)), dtype=np.intp))
+    return [q.items for q in session.questions], [pack.items[i].item_id for i in top]
+
+
+def served(app, task, strategy):
+    """The questions the app shows and the top 20 it recommends, answered by the same respondent."""
+    options = SessionOptions(min_questions=N_ANSWERS, max_questions=N_ANSWERS, strategy=strategy)
+    turn, questions = app.start(f"user-{task.user_id}-{strategy}", options=options, seed=task_seed(task, strategy)), []
+    while isinstance(turn, QuestionTurn):
+        items = (app.pack.index_of(turn.item_a.item_id), app.pack.index_of(turn.item_b.item_id))
+        questions.append(items)
+        turn = app.answer(turn.session_id, task.respondent.answer(Question(items)), question_id=turn.question_id)
+    assert isinstance(turn, ResultTurn)
+    return questions, [pick.item_id for pick in app.recommend(turn.user_id, k=20)]
+
+
+@pytest.mark.parametrize("strategy", ["active", "random", "bald"])
+def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy, tmp_path, embed):
+    with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        for task in tasks_of(loop_pack):
+            asked, top = served(app, task, strategy)
+            assert (asked, top) == benchmark(loop_pack, task, strategy), f"user {task.user_id}"
+            assert len(asked) == N_ANSWERS
+
+
+def test_a_session_resumed_by_a_fresh_process_asks_what_it_would_have(loop_pack, tmp_path, embed):
+    """The held posterior is a cache: an engine that never saw the session replays it to the same question."""
+    url = f"sqlite:///{tmp_path}/app.sqlite"
+    with Assistant.open(loop_pack, db=url, embed=embed) as app:
+        turn = app.start("resumer", seed=7)
+        for _ in range(4):
+            turn = app.answer(turn.session_id, "a")
+        state = app.state(turn.session_id)
+    with Assistant.open(loop_pack, db=url, embed=embed) as fresh:
+        again = fresh.state(turn.session_id)
+        assert fresh.resume(turn.session_id) == turn
+    np.testing.assert_array_equal(again.posterior.mean, state.posterior.mean)
+    np.testing.assert_array_equal(again.posterior.cov, state.posterior.cov)
+
+
+def test_an_answer_costs_one_fit_and_two_transactions(loop_pack, tmp_path, embed, monkeypatch):
+    with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        turn = app.start("counted")
+        begun, fits = [], []
+        event.listen(app.store.engine, "begin", lambda connection: begun.append(1))
+        update = Comparison.__module__ and type(app.state(turn.session_id).posterior).update
+        monkeypatch.setattr(type(app.state(turn.session_id).posterior), "update",
+                            lambda self, *a, **k: fits.append(1) or update(self, *a, **k))
+        while isinstance(turn, QuestionTurn):
+            begun.clear(), fits.clear()
+            turn = app.answer(turn.session_id, "b")
+            assert len(begun) <= 3 and len(fits) == 1, f"{len(begun)} transactions, {len(fits)} fits"
+
+
+def test_a_retried_answer_is_taken_once(loop_pack, tmp_path, embed):
+    with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        first = app.start("retrier")
+        second = app.answer(first.session_id, "a", question_id=first.question_id)
+        again = app.answer(first.session_id, "a", question_id=first.question_id)  # the reply was lost: retry
+        assert again == second and app.state(first.session_id).n_answered == 1
+        with pytest.raises(Exception, match="not the current question"):
+            app.answer(first.session_id, "b", question_id=first.question_id)  # another answer to an old question
+
+
+def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
+    pack = with_base_rates(make_pack(name="loop"))
+    tasks = tasks_of(pack, n_users=4)
+    users = {task.user_id: (np.r_[task.respondent.query_items, task.targets.relevant],
+                            np.r_[task.respondent.query_ratings, np.ones(task.targets.relevant.size)]) for task in tasks}
+    pack = dataclasses.replace(pack, manifest={**pack.manifest, "split": {**pack.manifest["split"], "test": list(users)}})
+    pack_dir = save_pack(pack, tmp_path / "pack")
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("user_id,item_id,rating\n" + "".join(
+        f"{user},{pack.items[i].item_id},{r}\n" for user, (items, values) in users.items() for i, r in zip(items, values)))
+    parser = argparse.ArgumentParser()
+    evaluation.add_arguments(parser)
+    argv = ["--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,3,10",
+            "--strategies", "population,popularity,random,active,oracle", "--json", str(tmp_path / "r.json")]
+    reports = [evaluation.run(parser.parse_args(argv + flag), pack, pack_dir, Settings.from_env())
+               for flag in ([], ["--through-api"])]
+    assert reports[0]["results"] == reports[1]["results"] and reports[0]["paired"] == reports[1]["paired"]
+    assert [r["through_api"] for r in reports] == [False, True]
+
+
+def test_eval_through_the_api_refuses_what_the_app_does_not_serve(make_pack):
+    pack = with_base_rates(make_pack(name="loop"))
+    with pytest.raises(ValueError, match="'kway' is not served"):
+        evaluation.served_evaluation(pack, tasks_of(pack), ["kway"], [0], 300, None, Settings.from_env())
+    with pytest.raises(ValueError, match="has none"):
+        evaluation.served_evaluation(make_pack(name="loop"), tasks_of(pack), ["active"], [0], 300, None, Settings.from_env())
