@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CHOICES", "normalise", "parse_answer"]
+from ..elicitation.posterior import CHOICES
 
-CHOICES = ("a", "b", "tie", "skip")
+__all__ = ["normalise", "parse_answer"]
 
 _PHRASES: dict[str, tuple[str, ...]] = {
     "a": ("a", "1", "one", "first", "1st", "left", "former"),
@@ -37,6 +37,7 @@ _PHRASES: dict[str, tuple[str, ...]] = {
         "dont know any", "no clue",
     ),
 }
+assert tuple(_PHRASES) == CHOICES  # a phrase list for each of the four answers
 _ANSWERS = {phrase: choice for choice, phrases in _PHRASES.items() for phrase in phrases}
 
 # Words that frame an answer without changing it: "I'd pick the first one, please".

@@ -268,7 +268,7 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
     """The :class:`DescriptorIndex` of ``pack``, cached for as long as the pack lives."""
     index = _INDEXES.get(pack)
     if index is None:
-        association = descriptor_matrix(pack.manifest.get("descriptor_source"), pack.items, pack.descriptors,
+        association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
                                         pack.embeddings, pack.descriptor_embeddings)
         similarity = np.asarray(pack.embeddings, dtype=np.float64) @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
         z = _standardise(association, association.mean(0), association.std(0))

@@ -77,14 +77,14 @@ def main() -> None:
         report["build_seconds"] = round(time.perf_counter() - started, 1)
         rows = domain.indices_of([item.item_id for item in pack.items])
         attributes = domain.attributes[rows]
-        folds = np.asarray(pack.manifest["groups"]) % 5
+        folds = pack.groups % 5
         report["r2_bases"] = dict(zip(DIMENSIONS, np.round(r_squared(pack.features, attributes), 3).tolist()))
         report["r2_bases_out_of_prompt"] = dict(zip(DIMENSIONS, np.round(r_squared(pack.features, attributes, folds), 3).tolist()))
         content = pack.embeddings.astype(float) @ pack.head_weight
         report["r2_content_head_out_of_prompt"] = dict(zip(DIMENSIONS, np.round(r_squared(content, attributes, folds), 3).tolist()))
         embeddings = embed_texts(list(domain.texts), settings.embedding_model, cache_dir=settings.cache_dir).astype(float)
         report["best_of_n_upper_bound_supervised"] = supervised_best_of_n(domain, population, embeddings)
-        report["hyperparameters"] = pack.manifest["hyperparameters"]
+        report["hyperparameters"] = pack.hyperparameters
 
         out = Path(work) / "eval.json"
         prefchat(["eval", "--pack", str(Path(work) / "pack"), "--protocol", "simulated", "--answers", "0,5,10",

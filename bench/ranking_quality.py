@@ -55,9 +55,9 @@ def validation_beta(pack: Pack, data_dir: Path) -> tuple[float, list[dict]]:
     if dataset.items.item_ids.tolist() != [item.item_id for item in pack.items]:
         raise SystemExit(f"{data_dir}: the items are not those of pack {pack.name!r}")
     position = {user_id: u for u, user_id in enumerate(dataset.user_ids.tolist())}
-    users = np.array([position[u] for u in pack.manifest["split"]["validation"] if u in position], dtype=np.int64)
-    n_answers = pack.manifest["hyperparameters"].get("validation_answers", 10)
-    validation = make_validation_users(interactions_of(dataset), users, n_answers, pack.manifest["split"]["seed"])
+    users = np.array([position[u] for u in pack.split["validation"] if u in position], dtype=np.int64)
+    n_answers = pack.hyperparameters.get("validation_answers", 10)
+    validation = make_validation_users(interactions_of(dataset), users, n_answers, pack.split["seed"])
     return choose_beta(pack, validation)
 
 

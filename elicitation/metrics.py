@@ -72,7 +72,16 @@ def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.n
     if exclude is not None and len(exclude):
         scores[np.asarray(exclude)] = -np.inf
     k = min(k, int(np.isfinite(scores).sum()))
-    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    if k < 1:
+        return np.empty(0, dtype=np.intp)
+    if k < len(scores):
+        # argpartition splits ties at the k-th score arbitrarily: keep every item above it and the
+        # lowest-indexed of those equal to it, so that the result never depends on what lies below.
+        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        above = np.flatnonzero(scores > threshold)
+        candidates = np.concatenate([above, np.flatnonzero(scores == threshold)[: k - above.size]])
+    else:
+        candidates = np.arange(len(scores))
     order = np.lexsort((candidates, -scores[candidates]))
     return candidates[order][:k]
 

@@ -155,8 +155,8 @@ class Pack:
         None for packs trained on pairwise choices only: their items (texts, answers) are judged
         by reading them, so every item can be asked about.
         """
-        n_train = len(self.manifest.get("split", {}).get("train", ()))
-        if not self.manifest.get("data", {}).get("n_ratings") or not n_train:
+        n_train = len(self.split.get("train", ()))
+        if not self.provenance.get("n_ratings") or not n_train:
             return None
         return np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
 
@@ -194,9 +194,24 @@ class Pack:
         return dict(self.manifest.get("embedding_model", {}))
 
     @property
+    def split(self) -> dict:
+        """The users' split: ``{"seed", "train", "validation", "test", ...}`` (ids by part)."""
+        return dict(self.manifest.get("split", {}))
+
+    @property
     def test_users(self) -> tuple[str, ...]:
         """Ids of the held-out test users, never trained or validated on."""
-        return tuple(self.manifest.get("split", {}).get("test", ()))
+        return tuple(self.split.get("test", ()))
+
+    @property
+    def provenance(self) -> dict:
+        """Where the training data came from and its counts (``n_users``, ``n_ratings``, ...)."""
+        return dict(self.manifest.get("data", {}))
+
+    @property
+    def metrics(self) -> dict:
+        """Training metrics and the zero-answer report on test users."""
+        return dict(self.manifest.get("metrics", {}))
 
     # -- the session objective: which prior, which catalog score ---------------------------------
 

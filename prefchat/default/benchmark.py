@@ -111,16 +111,16 @@ def simulated_features(pack: Pack, domain: Domain, model: str, cache_dir) -> tup
 
 def simulated_tasks(pack: Pack, seeds, model: str, cache_dir=None, max_users: int | None = None) -> tuple[list[Task], np.ndarray]:
     """Tasks of the pack's held-out simulated users, and the feature matrix to evaluate with."""
-    if not pack.manifest.get("data", {}).get("population", {}).get("simulated"):
+    if not pack.provenance.get("population", {}).get("simulated"):
         raise ValueError(f"pack {pack.name!r} was not trained on a simulated population; the simulated protocol needs the default pack")
-    provenance = pack.manifest["data"]["population"]
+    provenance = pack.provenance["population"]
     domain = load_domain()
     population: Population = simulate_population(domain, n_users=provenance["n_users"], seed=provenance["seed"])
     features, heldout_rows = simulated_features(pack, domain, model, cache_dir)
     response_ids = tuple(item.item_id for item in pack.items)
     heldout_ids = [[domain.response_ids[r] for r in domain.responses_of(p)] for p in domain.heldout_prompts]
-    groups = np.asarray(pack.manifest["groups"])
-    test_users = [int(user_id.split("-")[1]) for user_id in pack.manifest["split"]["test"]][:max_users]
+    groups = pack.groups
+    test_users = [int(user_id.split("-")[1]) for user_id in pack.test_users][:max_users]
     tasks = []
     for seed in seeds:
         for u in test_users:

@@ -62,7 +62,7 @@ def ensure_default_pack(settings: Settings, progress: bool = True) -> Path:
     out = settings.packs_dir / NAME
     wanted = source_digest(settings.embedding_model)
     try:
-        if load_pack(out).manifest["data"].get("source_digest") == wanted:
+        if load_pack(out).provenance.get("source_digest") == wanted:
             return out
     except (PackError, KeyError, json.JSONDecodeError):
         pass

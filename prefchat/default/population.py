@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import expit
 
 from prefchat.elicitation.metrics import roc_auc
+from prefchat.elicitation.posterior import CHOICES
 
 from .domain import DIMENSIONS, Domain
 
@@ -84,7 +85,6 @@ TARGET_AUC = 0.925
 TIE_MARGIN = 0.25
 TIE_PROB = 0.5
 SKIP_RATE = 0.05
-ANSWERS = ("a", "b", "tie", "skip")
 
 
 class CalibrationError(RuntimeError):
@@ -296,7 +296,7 @@ class Population:
 
     def provenance(self) -> dict:
         """JSON-ready description of how this population was simulated, for a pack manifest."""
-        counts = {a: int((self.choice == a).sum()) for a in ANSWERS}
+        counts = {a: int((self.choice == a).sum()) for a in CHOICES}
         return {
             "simulated": True,
             "seed": self.seed,

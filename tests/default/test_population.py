@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from prefchat.default.domain import DIMENSIONS, PROMPTS_DIR, load_domain
+from prefchat.elicitation.posterior import CHOICES
 from prefchat.default.population import (
-    ANSWERS,
     ARCHETYPE_MEANS,
     ARCHETYPE_NAMES,
     WEIGHT_SD,
@@ -196,7 +196,7 @@ def test_simulated_user_utility_and_answer_frequencies(population):
     a, b = ids[int(np.argmax(utilities))], ids[int(np.argmin(utilities))]
     rng = np.random.default_rng(0)
     answers = np.array([user.answer(a, b, rng) for _ in range(4000)])
-    assert set(answers) <= set(ANSWERS)
+    assert set(answers) <= set(CHOICES)
     decided = answers[np.isin(answers, ("a", "b"))]
     expected = user.choice_model.prob_a(utilities.max() - utilities.min())
     assert abs(np.mean(decided == "a") - expected) < 4 * np.sqrt(0.25 / len(decided)) + 1e-9

@@ -134,3 +134,18 @@ def test_catalog_score_is_the_mean_utility_or_the_calibrated_predictive(features
     np.testing.assert_array_equal(score(posterior),
                                   predictive_logits(features, posterior.mean, posterior.cov, offset))
     np.testing.assert_allclose(score(prior), np.log(base_rate / (1 - base_rate)))  # the prior's is the base rate
+
+
+def test_top_k_breaks_ties_by_lower_index_whatever_lies_below():
+    """A tie at the k-th score keeps the lowest-indexed items, so a list cut short (the rest -inf)
+    ranks like the full one: what a served list scores is what the full ranking scores."""
+    from prefchat.elicitation.metrics import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scores = rng.integers(0, 4, size=40).astype(float)
+        k = int(rng.integers(1, 40))
+        full = top_k(scores, k)
+        assert full.tolist() == np.lexsort((np.arange(40), -scores))[:k].tolist()
+        cut = np.where(np.isin(np.arange(40), full), scores, -np.inf)
+        assert top_k(cut, k).tolist() == full.tolist()
