@@ -66,7 +66,7 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
-    from .packs import resolve_pack
+    from .assistant.packs import resolve_pack
     from .reward.pack import load_pack
 
     pack = load_pack(resolve_pack(args.pack, settings))

@@ -20,7 +20,7 @@ from .elicitation.evaluate import STRATEGY_NAMES, evaluate, popularity_scores, r
 from .elicitation.pool import candidate_pool
 from .default.benchmark import simulated_tasks
 from .elicitation.respondents import PROTOCOLS
-from .packs import resolve_pack
+from .assistant.packs import resolve_pack
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
