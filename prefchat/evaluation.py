@@ -3,7 +3,8 @@
 Reads the pack and the ratings file, keeps the pack's TEST users only (never training or
 validation users), runs :func:`prefchat.elicitation.evaluate.evaluate`, prints one table per
 metric plus the paired differences, and writes the JSON report whose schema is documented in
-:mod:`prefchat.elicitation.evaluate`.
+:mod:`prefchat.elicitation.evaluate`. The flags are defined in :mod:`prefchat.cli`
+(:func:`~prefchat.cli.add_eval_arguments`), which imports this module only when the command runs.
 """
 
 from __future__ import annotations
@@ -16,63 +17,13 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .elicitation.evaluate import STRATEGY_NAMES, evaluate, popularity_scores, rating_tasks, summarise
+from .elicitation.evaluate import evaluate, popularity_scores, rating_tasks, summarise
 from .elicitation.pool import candidate_pool
 from .default.benchmark import simulated_tasks
-from .elicitation.respondents import PROTOCOLS
 from .assistant.packs import resolve_pack
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
-
-DEFAULT_ANSWERS = "0,1,2,5,10,20"
-DEFAULT_STRATEGIES = "population,popularity,random,active,pref-reference,oracle"
-
-
-def _integer(text: str, minimum: int, what: str) -> int:
-    """``text`` as an integer of at least ``minimum``; an argparse error naming it otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not an integer") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"{what} {value} is below {minimum}")
-    return value
-
-
-def _answer_counts(text: str) -> list[int]:
-    """``"0,5,1"`` -> ``[0, 1, 5]``: distinct non-negative integers, sorted."""
-    return sorted({_integer(part, 0, "answer count") for part in text.split(",")})
-
-
-def _strategy_names(text: str) -> list[str]:
-    """``"active,random"`` -> ``["active", "random"]``, each a known strategy, in the order given."""
-    names = [part.strip() for part in text.split(",")]
-    for name in names:
-        if name not in STRATEGY_NAMES:
-            raise argparse.ArgumentTypeError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
-    return list(dict.fromkeys(names))
-
-
-def _positive(text: str) -> int:
-    return _integer(text, 1, "value")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``prefchat eval`` to ``parser``."""
-    parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
-    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
-    parser.add_argument("--protocol", required=True, choices=PROTOCOLS + ("simulated",),
-                        help="how questions are answered: from held-out ratings, or by the default pack's simulated users")
-    parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
-                        help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
-    parser.add_argument("--strategies", type=_strategy_names, default=_strategy_names(DEFAULT_STRATEGIES),
-                        help=f"comma-separated, from {', '.join(STRATEGY_NAMES)} (default {DEFAULT_STRATEGIES})")
-    parser.add_argument("--seeds", type=_positive, default=2, help="QUERY/EVAL splits per user (default 2)")
-    parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
-    parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
-    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
-    parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
 def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from prefchat import evaluation
-from prefchat.cli import converted_dir
+from prefchat.cli import add_eval_arguments, converted_dir
 from prefchat.reward.pack import Axis, Item, Pack, save_pack
 
 N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
@@ -54,7 +54,7 @@ def tiny(env):
 
 def parse(*argv):
     parser = argparse.ArgumentParser(prog="prefchat eval")
-    evaluation.add_arguments(parser)
+    add_eval_arguments(parser)
     return parser.parse_args(argv)
 
 
