@@ -48,7 +48,7 @@ class Settings:
         return self.home / "cache"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("PREFCHAT_HOME") or platformdirs.user_data_dir("prefchat")).expanduser()
         db_url = env.get("PREFCHAT_DB") or f"sqlite:///{home / 'prefchat.sqlite'}"

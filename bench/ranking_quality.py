@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.research.memory import episodic_scores
 from prefchat.assistant.ranking import choose_beta, default_beta, item_scores
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
 from prefchat.evaluation import load_test_users
+from prefchat.research.memory import episodic_scores
 from prefchat.reward.pack import Pack, load_pack
 
 METHODS = ("population", "coefficients", "summary", "blend", "episodic")

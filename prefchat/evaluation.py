@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .assistant.packs import resolve_pack
+from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import evaluate, popularity_scores, rating_tasks, summarise
 from .elicitation.pool import candidate_pool
-from .default.benchmark import simulated_tasks
-from .assistant.packs import resolve_pack
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings

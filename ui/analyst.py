@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import fastapi
 import gradio as gr
@@ -38,8 +39,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..reward.pack import Pack
 from ..assistant.settings import Settings
+from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .clusters import choose_k
 from .export import FORMATS, profile_records, write_profiles
@@ -407,7 +408,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             names = _axis_labels(pack, profiles[0]) if profiles else ["base 0", "base 1"]
             return population_view(profiles, names)
 
-        private = {"api_visibility": "private"}
+        private: dict[str, Any] = {"api_visibility": "private"}
         blocks.load(start, None, [pack_name, table, population_pack, user, tabs, *view], **private)
         for component in filters:
             component.change(refresh, filters, table, **private)

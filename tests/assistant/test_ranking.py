@@ -9,14 +9,19 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.special import logit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import logit
 
 from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, item_scores, rank
 from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, summary_affinity
 from prefchat.elicitation.metrics import pairwise_accuracy
-from prefchat.elicitation.posterior import Comparison, KWayChoice, base_rate_offset, laplace_posterior, predictive_logits
+from prefchat.elicitation.posterior import (
+    Comparison,
+    base_rate_offset,
+    laplace_posterior,
+    predictive_logits,
+)
 from prefchat.reward.train import ValidationUser
 
 LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)

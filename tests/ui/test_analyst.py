@@ -16,9 +16,6 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from prefchat.assistant.session import Conversation
 from prefchat.settings import Settings
