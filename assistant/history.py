@@ -82,6 +82,8 @@ def stored_answers(
             answers.append(Comparison(index[items[0]], reference, FEEDBACK_WINS[turn.answer.kind]))
             kinds.append(turn.answer.kind)
         elif len(items) == 2:
-            answers.append(Comparison(index[items[0]], index[items[1]], turn.answer.choice))
-            kinds.append(turn.answer.choice)
+            choice = turn.answer.choice
+            assert choice is not None  # an answer to a question always has its choice
+            answers.append(Comparison(index[items[0]], index[items[1]], choice))
+            kinds.append(choice)
     return tuple(answers), tuple(kinds), pending

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..elicitation import ConvergenceError
-from ..storage import FEEDBACK_KINDS, StorageError, Store
+from ..storage import StorageError, Store
 from .errors import NoProfile
 from .session import Conversation
 from .turns import SessionState
@@ -37,21 +37,20 @@ def adopt(target: Conversation, source: Conversation, user_id: str) -> SessionSt
     old = source.latest_session(user_id, ("finished",))
     if old is None:
         raise NoProfile(f"user {user_id!r} finished no session with pack {source.pack.name!r}")
-    turns = [
-        turn
+    answered = [
+        (turn.question.item_ids, turn.answer)
         for turn in store.session_history(old.id)
         if turn.answer is not None and all(item in target.index for item in turn.question.item_ids)
     ]
     summary = store.current_summary(user_id, source.pack.name)
-    if not turns and summary is None:
+    if not answered and summary is None:
         raise NoProfile(
             f"nothing to carry for user {user_id!r}: no answer about an item of pack {pack.name!r} and no summary"
         )
     with store.atomic():
         new = store.start_session(user_id, pack.name, pack.version, {**old.settings, "migrated_from": old.id})
-        for turn in turns:
-            answer, items = turn.answer, turn.question.item_ids
-            if answer.kind in FEEDBACK_KINDS:
+        for items, answer in answered:
+            if answer.choice is None:  # feedback on one item
                 store.record_feedback(new.id, items[0], answer.kind, raw_text=answer.raw_text)
             else:
                 question = store.record_question(new.id, items)

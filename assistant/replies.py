@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-
 from ..storage import FEEDBACK_KINDS
 from . import wording
 from .intents import Intent, match_item
@@ -51,7 +50,7 @@ def why(engine: Conversation, state: SessionState, summary: Summary, intent: Int
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
     posterior = state.posterior
-    (ranked,) = rank(engine.pack, posterior.mean, summary, k=1, only=[item], objective=state.options.objective,
+    (ranked,) = rank(engine.pack, posterior.mean, summary, k=1, only=[item], objective=state.objective,
                      cov=posterior.cov)
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 

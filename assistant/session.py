@@ -270,8 +270,7 @@ class Conversation:
             if session is None:
                 return self._recommend(user_id, profile.mean, profile.cov, summary, frozenset(), k, self.pack.objective)
             state = self._state(session)
-            return self._recommend(user_id, profile.mean, profile.cov, summary, self.told(state), k,
-                                   state.options.objective)
+            return self._recommend(user_id, profile.mean, profile.cov, summary, self.told(state), k, state.objective)
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.
@@ -326,9 +325,9 @@ class Conversation:
 
     def picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
         """The session's recommendations: its posterior and the summary, told items left out."""
-        posterior, options = state.posterior, state.options
+        posterior = state.posterior
         return tuple(self._recommend(state.record.user_id, posterior.mean, posterior.cov, summary, self.told(state),
-                                     options.n_recommendations, options.objective))
+                                     state.options.n_recommendations, state.objective))
 
     # -- reading state ---------------------------------------------------------------------------
 

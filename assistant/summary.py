@@ -1,7 +1,7 @@
 r"""Semantic memory: a user's reward in words the user can read and correct.
 
 PRIME-style semantic memory distils the answers into a few weighted descriptors ("Enjoys: war,
-documentary. Not keen on: horror.") instead of replaying them; :mod:`prefchat.assistant.memory`
+documentary. Not keen on: horror.") instead of replaying them; :mod:`prefchat.research.memory`
 holds the episodic baseline it is compared against. Everything here is deterministic numpy; no
 language model writes the text.
 

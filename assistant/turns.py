@@ -164,6 +164,12 @@ class SessionState:
     posterior: Posterior
 
     @property
+    def objective(self) -> str:
+        """What the session asks and how it ranks (resolved when it started, see :class:`SessionOptions`)."""
+        assert self.options.objective is not None  # SessionState holds resolved options
+        return self.options.objective
+
+    @property
     def n_answered(self) -> int:
         """Onboarding answers, skips included (a skip is a click)."""
         return sum(kind not in FEEDBACK_KINDS for kind in self.kinds)

@@ -12,7 +12,7 @@ scores every catalog item:
 - ``blend``: :math:`m^\\top\\phi + \\beta s` with the pack's beta, or, when the pack records
   none, the beta :func:`~prefchat.assistant.ranking.choose_beta` picks on the pack's VALIDATION
   users (rebuilt from the data exactly as ``prefchat train`` builds them);
-- ``episodic``: the answers replayed as nearest neighbours (:mod:`prefchat.assistant.memory`).
+- ``episodic``: the answers replayed as nearest neighbours (:mod:`prefchat.research.memory`).
 
 Metrics: pairwise accuracy and AUC over the EVAL ratings ("prefer" scores), and Recall@20 of
 the EVAL items in the catalog minus the QUERY items ("watch" scores, as recommendations are
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.assistant.memory import episodic_scores
 from prefchat.assistant.ranking import choose_beta, item_scores
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
 from prefchat.evaluation import load_test_users
+from prefchat.research.memory import episodic_scores
 from prefchat.reward.pack import Pack, load_pack
 
 METHODS = ("population", "coefficients", "summary", "blend", "episodic")

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from prefchat import evaluation
 from prefchat.assistant.ranking import served_score
+from prefchat.cli import add_eval_arguments
 from prefchat.elicitation.evaluate import evaluate, mean_ci, per_user, rating_tasks
 from prefchat.reward.pack import load_pack
 from prefchat.settings import Settings
@@ -48,7 +49,7 @@ def main() -> None:
     pack = load_pack(options.pack)
     ratings = options.ratings or options.pack.with_name(options.pack.name + "-input") / "ratings.csv"
     cli = argparse.ArgumentParser()
-    evaluation.add_arguments(cli)
+    add_eval_arguments(cli)
     argv = ["--pack", str(options.pack), "--ratings", str(ratings), "--protocol", "implicit", "--answers", options.answers,
             "--strategies", "population,popularity,random,active", "--seeds", str(options.seeds), "--json", "unused"]
     args = cli.parse_args(argv + (["--users", str(options.users)] if options.users else []))

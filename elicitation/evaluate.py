@@ -54,8 +54,8 @@ null where no question was asked.
 JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired``; the command
 adds the rest)::
 
-    {"dataset": str, "pack": str, "protocol": "explicit" | "implicit", "seeds": int,
-     "pool_size": int, "n_test_users": int, "seconds": float,
+    {"dataset": str, "pack": str, "protocol": "explicit" | "implicit" | "simulated", "seeds": int,
+     "pool_size": int, "n_test_users": int, "through_api": bool, "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
                   "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null}],
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,

@@ -118,8 +118,9 @@ def as_answer(question: Question, response: str | int | None) -> Answer | None:
     :class:`~prefchat.elicitation.posterior.Comparison`; a k-way pick (an item of the question) a
     :class:`~prefchat.elicitation.posterior.KWayChoice`; a k-way "don't know" (None) is no answer."""
     if question.is_pair:
-        return Comparison(*question.items, response)
-    return None if response is None else KWayChoice(question.items, response)
+        item_a, item_b = question.items
+        return Comparison(item_a, item_b, str(response))
+    return None if response is None else KWayChoice(question.items, int(response))
 
 
 def replay(prior: Posterior, features: np.ndarray, answers: Sequence[Answer], start: Posterior | None = None) -> Posterior:
@@ -203,8 +204,9 @@ def run_session(features: np.ndarray, prior: Posterior, policy: Policy, responde
     :class:`~prefchat.elicitation.posterior.Comparison`, a k-way question by marking its items
     unknown).
     """
-    posterior, unknown = prior, frozenset()
-    questions, posteriors, dont_know = [], [prior], []
+    posterior, unknown = prior, frozenset[int]()
+    questions: list[Question] = []
+    posteriors, dont_know = [prior], []
     while (question := next_question(features, posterior, policy, len(questions), seed, unknown)) is not None:
         response = respondent.answer(question)
         answer = as_answer(question, response)

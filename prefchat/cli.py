@@ -1,4 +1,12 @@
-"""The ``prefchat`` command line. Heavy libraries are imported inside each command."""
+"""The ``prefchat`` command line. Heavy libraries are imported inside each command.
+
+Building the parser imports no numpy, scipy, torch, gradio, pandas or SQLAlchemy, so that
+``prefchat --help`` and every ``prefchat COMMAND --help`` answer at once (tests/test_cli.py). The
+modules that define flags (:mod:`prefchat.profiles`, :mod:`prefchat.ui.commands`,
+:mod:`prefchat.ui.analyst_commands`) import what their commands need when they run; the flags of
+``prefchat eval`` are here (:func:`add_eval_arguments`), and check strategy and protocol names
+against :mod:`prefchat.elicitation` only when they are parsed.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +74,7 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
-    from .packs import resolve_pack
+    from .assistant.packs import resolve_pack
     from .reward.pack import load_pack
 
     pack = load_pack(resolve_pack(args.pack, settings))
@@ -75,6 +83,79 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     summary["test_zero_answers"] = pack.manifest["metrics"].get("test_zero_answers")
     print(json.dumps(summary, indent=2))
     return 0
+
+
+DEFAULT_ANSWERS = "0,1,2,5,10,20"
+DEFAULT_STRATEGIES = "population,popularity,random,active,pref-reference,oracle"
+
+
+def _integer(text: str, minimum: int, what: str) -> int:
+    """``text`` as an integer of at least ``minimum``; an argparse error naming it otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{what} {value} is below {minimum}")
+    return value
+
+
+def _answer_counts(text: str) -> list[int]:
+    """``"0,5,1"`` -> ``[0, 1, 5]``: distinct non-negative integers, sorted."""
+    return sorted({_integer(part, 0, "answer count") for part in text.split(",")})
+
+
+def _strategy_names(text: str) -> list[str]:
+    """``"active,random"`` -> ``["active", "random"]``, each a known strategy, in the order given."""
+    from .elicitation.evaluate import STRATEGY_NAMES
+
+    names = [part.strip() for part in text.split(",")]
+    for name in names:
+        if name not in STRATEGY_NAMES:
+            raise argparse.ArgumentTypeError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+def _protocol(text: str) -> str:
+    """``text`` if it names a protocol of :mod:`prefchat.elicitation.respondents`, or ``"simulated"``."""
+    from .elicitation.respondents import PROTOCOLS
+
+    known = (*PROTOCOLS, "simulated")
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"unknown protocol {text!r}; known: {', '.join(known)}")
+    return text
+
+
+def _positive(text: str) -> int:
+    return _integer(text, 1, "value")
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of ``prefchat eval`` (run by :func:`prefchat.evaluation.main`) to ``parser``."""
+    parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
+    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
+    parser.add_argument("--protocol", required=True, type=_protocol, metavar="PROTOCOL",
+                        help="how questions are answered: explicit or implicit (from held-out --ratings), "
+                             "or simulated (by the default pack's simulated users)")
+    parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
+                        help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
+    parser.add_argument("--strategies", type=_strategy_names, default=DEFAULT_STRATEGIES,
+                        help=f"comma-separated strategy names (default {DEFAULT_STRATEGIES}; "
+                             "an unknown name is refused with the list of known ones)")
+    parser.add_argument("--seeds", type=_positive, default=2, help="QUERY/EVAL splits per user (default 2)")
+    parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
+    parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
+    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--through-api", action="store_true",
+                        help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite store) "
+                             "instead of the in-memory loop: the served path")
+    parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from . import evaluation
+
+    return evaluation.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     movielens.set_defaults(run=_pack_movielens)
 
     evaluate = commands.add_parser("eval", help="benchmark question strategies on a pack's held-out test users")
-    from . import evaluation
-
-    evaluation.add_arguments(evaluate)
-    evaluate.set_defaults(run=lambda args, settings: evaluation.main(args))
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(run=_eval)
 
     from . import profiles
 

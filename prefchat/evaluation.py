@@ -3,7 +3,8 @@
 Reads the pack and the ratings file, keeps the pack's TEST users only (never training or
 validation users), runs :func:`prefchat.elicitation.evaluate.evaluate`, prints one table per
 metric plus the paired differences, and writes the JSON report whose schema is documented in
-:mod:`prefchat.elicitation.evaluate`.
+:mod:`prefchat.elicitation.evaluate`. The flags are defined in :mod:`prefchat.cli`
+(:func:`~prefchat.cli.add_eval_arguments`), which imports this module only when the command runs.
 """
 
 from __future__ import annotations
@@ -17,77 +18,16 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .elicitation.evaluate import (
-    STRATEGY_NAMES,
-    Evaluation,
-    Task,
-    evaluate,
-    popularity_scores,
-    rating_tasks,
-    summarise,
-    task_seed,
-)
+from .assistant.packs import resolve_pack
 from .assistant.ranking import served_score
-from .elicitation.onboarding import CatalogScore
-from .elicitation.selection import Question
 from .default.benchmark import simulated_tasks
-from .elicitation.respondents import PROTOCOLS
-from .packs import resolve_pack
+from .elicitation.evaluate import Evaluation, Task, evaluate, popularity_scores, rating_tasks, summarise, task_seed
+from .elicitation.onboarding import CatalogScore
+from .elicitation.respondents import RankingTargets, RatingsRespondent
+from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
-
-DEFAULT_ANSWERS = "0,1,2,5,10,20"
-DEFAULT_STRATEGIES = "population,popularity,random,active,pref-reference,oracle"
-
-
-def _integer(text: str, minimum: int, what: str) -> int:
-    """``text`` as an integer of at least ``minimum``; an argparse error naming it otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not an integer") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"{what} {value} is below {minimum}")
-    return value
-
-
-def _answer_counts(text: str) -> list[int]:
-    """``"0,5,1"`` -> ``[0, 1, 5]``: distinct non-negative integers, sorted."""
-    return sorted({_integer(part, 0, "answer count") for part in text.split(",")})
-
-
-def _strategy_names(text: str) -> list[str]:
-    """``"active,random"`` -> ``["active", "random"]``, each a known strategy, in the order given."""
-    names = [part.strip() for part in text.split(",")]
-    for name in names:
-        if name not in STRATEGY_NAMES:
-            raise argparse.ArgumentTypeError(f"unknown strategy {name!r}; known: {', '.join(STRATEGY_NAMES)}")
-    return list(dict.fromkeys(names))
-
-
-def _positive(text: str) -> int:
-    return _integer(text, 1, "value")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of ``prefchat eval`` to ``parser``."""
-    parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
-    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
-    parser.add_argument("--protocol", required=True, choices=PROTOCOLS + ("simulated",),
-                        help="how questions are answered: from held-out ratings, or by the default pack's simulated users")
-    parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
-                        help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
-    parser.add_argument("--strategies", type=_strategy_names, default=_strategy_names(DEFAULT_STRATEGIES),
-                        help=f"comma-separated, from {', '.join(STRATEGY_NAMES)} (default {DEFAULT_STRATEGIES})")
-    parser.add_argument("--seeds", type=_positive, default=2, help="QUERY/EVAL splits per user (default 2)")
-    parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
-    parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
-    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
-    parser.add_argument("--through-api", action="store_true",
-                        help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite "
-                             "store) instead of the in-memory loop: the served path")
-    parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
 def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -182,6 +122,9 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     if unserved:
         raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
                          f"as references); {unserved[0]!r} is not served")
+    if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
+               for task in tasks):
+        raise ValueError("--through-api runs the implicit protocol: the served recommendations are a catalog ranking")
     if pack.objective != "watch":
         raise ValueError(f"--through-api measures the served catalog recommendations of a pack with base rates; "
                          f"pack {pack.name!r} has none (its sessions ask 'which do you prefer?')")
@@ -197,6 +140,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
             Assistant.open(pack, db=f"sqlite:///{home}/served.sqlite", settings=settings) as app:
         for s, name in enumerate(strategies):
             if name not in SERVED:
+                assert reference is not None  # it ran every strategy that is not served
                 r = reference.strategies.index(name)
                 values[s], asked[s], dont_know[s] = reference.values[r], reference.asked[r], reference.dont_know[r]
                 continue
@@ -229,6 +173,7 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
         choice = task.respondent.answer(question)
         clicks, skips = clicks + 1, skips + (choice == "skip")
         turn = app.answer(turn.session_id, choice, question_id=turn.question_id)
+    assert isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
     depth = min(app.pack.n_items, task.targets.k + len(task.respondent.query_items))
     return app.recommend(user, k=depth), clicks, skips
 

@@ -13,7 +13,8 @@ everything stored about the user (:meth:`~prefchat.storage.Store.export_user`; a
 for ``--all``); csv and parquet write one flat row per profile, in the schema documented in
 :mod:`prefchat.ui.export` (the analyst view's export). ``--all``
 means every user with a profile. :func:`add_arguments` adds the commands to the ``prefchat``
-parser; each sets ``run(args, settings) -> exit status``.
+parser; each sets ``run(args, settings) -> exit status`` and imports storage (SQLAlchemy) and
+the export (pandas) when it runs, so that ``prefchat profiles --help`` stays light.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import sys
 from pathlib import Path
 
 from .settings import Settings
-from .ui.export import profile_records, write_profiles
 
 FORMATS = ("json", "csv", "parquet")
 
@@ -72,6 +72,8 @@ def _store(args: argparse.Namespace, settings: Settings):
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    from .ui.export import profile_records
+
     with _store(args, settings) as store:
         profiles = store.list_profiles(pack_name=args.pack, min_answers=args.min_answers, search=args.search)
         rows = profile_records(store, profiles)
@@ -98,6 +100,7 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
     from .storage import NotFound
+    from .ui.export import profile_records, write_profiles
 
     with _store(args, settings) as store:
         profiles = store.list_profiles()

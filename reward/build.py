@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -270,8 +270,8 @@ def build_pack(
     report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
     manifest = {
         "name": name,
-        "version": datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version": datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "embedding_model": {"name": model_name(model), "path": model, "checksum": model_checksum(model)},
         "population_coordinates": coordinates,
         "descriptor_source": source,

@@ -59,7 +59,7 @@ class Interactions:
     def has_ratings(self) -> bool:
         return len(self.rating_user) > 0
 
-    def subset(self, users: np.ndarray) -> "Interactions":
+    def subset(self, users: np.ndarray) -> Interactions:
         """The evidence of ``users`` only (user indices are kept)."""
         keep_r = np.isin(self.rating_user, users)
         keep_p = np.isin(self.pair_user, users)

@@ -16,7 +16,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # so no test reads or writes the user's own prefchat files.
 os.environ["PREFCHAT_HOME"] = tempfile.mkdtemp(prefix="prefchat-tests-")
 
+import importlib.util  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -28,6 +30,15 @@ MOVIELENS = REPO.parent / "shared" / "data" / "movielens-latest-small"
 def _private_home(tmp_path_factory, monkeypatch):
     """Every test gets its own PREFCHAT_HOME, so no test reads or writes the user's files."""
     monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path_factory.mktemp("prefchat-home")))
+
+
+@pytest.fixture(scope="session")
+def assistant_fixtures() -> ModuleType:
+    """tests/assistant/conftest.py as a plain module (its tiny pack and fake embedder), for tests elsewhere."""
+    spec = importlib.util.spec_from_file_location("assistant_test_fixtures", REPO / "tests" / "assistant" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

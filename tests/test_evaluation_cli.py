@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from prefchat import evaluation
-from prefchat.cli import converted_dir
+from prefchat.cli import add_eval_arguments, converted_dir
 from prefchat.reward.pack import Axis, Item, Pack, save_pack
 
 N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
@@ -54,7 +54,7 @@ def tiny(env):
 
 def parse(*argv):
     parser = argparse.ArgumentParser(prog="prefchat eval")
-    evaluation.add_arguments(parser)
+    add_eval_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -77,7 +77,8 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
                  "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
-    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "seconds", "results", "paired"}
+    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "seconds",
+                           "results", "paired"}
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics

@@ -5,23 +5,15 @@ It runs on the tiny synthetic pack of tests/assistant (standing in for "default"
 embedder, in a temporary directory (its SQLite file is relative).
 """
 
-import importlib.util
 import re
 import textwrap
 from pathlib import Path
 
 import prefchat.api
+import prefchat.assistant.api
 from prefchat.reward.pack import save_pack
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _assistant_fixtures():
-    """tests/assistant/conftest.py as a plain module: its tiny pack and fake embedder."""
-    spec = importlib.util.spec_from_file_location("assistant_test_fixtures", ROOT / "tests" / "assistant" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def python_api_example() -> str:
@@ -36,8 +28,8 @@ def python_api_example() -> str:
     return textwrap.dedent(example.group(1))
 
 
-def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys):
-    fixtures = _assistant_fixtures()
+def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys, assistant_fixtures):
+    fixtures = assistant_fixtures
     pack_dir = save_pack(fixtures.tiny_pack(), tmp_path / "tiny")
     resolved = []
 
@@ -45,8 +37,8 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys):
         resolved.append(spec)
         return pack_dir
 
-    monkeypatch.setattr(prefchat.api, "resolve_pack", resolve)
-    monkeypatch.setattr(prefchat.api, "pack_embedder", lambda *args: fixtures.fake_embed)
+    monkeypatch.setattr(prefchat.assistant.api, "resolve_pack", resolve)
+    monkeypatch.setattr(prefchat.assistant.api, "pack_embedder", lambda *args: fixtures.fake_embed)
     monkeypatch.chdir(tmp_path)
 
     example = python_api_example()

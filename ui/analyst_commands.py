@@ -9,7 +9,8 @@ Without both variables it refuses to start (there is no default password). ``--p
 axes and items of that pack's profiles; profiles of other packs show numbered bases and item
 ids. It prints the URL once the port is bound (``--port 0`` picks a free one) and serves until
 interrupted. The login travels in clear over plain HTTP: keep the default loopback host, or put
-the port behind a TLS proxy.
+the port behind a TLS proxy. The view (Gradio), the store (SQLAlchemy) and uvicorn are imported
+when the command runs, so that ``prefchat analyst --help`` stays light.
 """
 
 from __future__ import annotations
@@ -18,13 +19,8 @@ import argparse
 import ipaddress
 import sys
 
-import uvicorn
-
-from ..packs import resolve_pack
-from ..reward.pack import load_pack
-from ..settings import Settings
-from ..storage import open_store
-from .analyst import AnalystNotConfigured, analyst_app, require_credentials
+from ..assistant.packs import resolve_pack
+from ..assistant.settings import Settings
 from .commands import listen
 
 __all__ = ["add_arguments", "run"]
@@ -51,6 +47,12 @@ def _loopback(host: str) -> bool:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the analyst review until interrupted; 2 without credentials or with a bad pack."""
+    import uvicorn
+
+    from ..reward.pack import load_pack
+    from ..storage import open_store
+    from .analyst import AnalystNotConfigured, analyst_app, require_credentials
+
     try:
         user, _ = require_credentials(settings)
         pack = None if args.pack is None else load_pack(resolve_pack(args.pack, settings))

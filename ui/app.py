@@ -12,9 +12,10 @@ login (:func:`prefchat.ui.analyst.analyst_app`), so that the public chat never c
 
 from __future__ import annotations
 
+from importlib import metadata
+
 from fastapi import FastAPI
 
-from .. import __version__
 from ..assistant.session import Conversation
 from .chat import mount_chat
 from .embed import serve_web_component
@@ -25,7 +26,7 @@ __all__ = ["create_app"]
 
 def create_app(conversation: Conversation) -> FastAPI:
     """The chat, the REST API and the web component's script, for one pack and one store."""
-    app = FastAPI(title="prefchat", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="prefchat", version=metadata.version("prefchat"), docs_url=None, redoc_url=None)
     app.include_router(api_router(conversation))
     serve_web_component(app)
     return mount_chat(app, conversation, "/")

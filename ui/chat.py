@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
+from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
@@ -346,7 +347,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             )
 
         outputs = [state, saved, chatbot, progress, prompt, card_a, card_b, panel, text]
-        listen = {"outputs": outputs, "show_progress": "minimal"}
+        listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
         blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)

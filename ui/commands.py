@@ -6,21 +6,21 @@
     prefchat demo [--host 127.0.0.1] [--port 7860]      # the embedded default pack
 
 Both print the URLs once the port listens (``--port 0`` picks a free one) and serve until
-interrupted.
+interrupted. The app (Gradio, the engine, uvicorn) is imported when a command runs, so that
+``prefchat serve --help`` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
 import socket
+from typing import TYPE_CHECKING
 
-import uvicorn
+from ..assistant.packs import DEFAULT
+from ..assistant.settings import Settings
 
-from ..api import Assistant
-from ..assistant.session import Conversation
-from ..packs import DEFAULT
-from ..settings import Settings
-from .app import create_app
+if TYPE_CHECKING:
+    from ..assistant.session import Conversation
 
 __all__ = ["add_demo_arguments", "add_serve_arguments", "demo", "listen", "serve"]
 
@@ -45,11 +45,15 @@ def _add_address_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the chat and REST API of pack ``args.pack``."""
+    from ..assistant.api import Assistant
+
     return _serve(Assistant.open(pack=args.pack, db=args.db, settings=settings), args.host, args.port)
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the embedded default pack (built on first use, well under a minute)."""
+    from ..assistant.api import Assistant
+
     return _serve(Assistant.open(pack=DEFAULT, settings=settings), args.host, args.port)
 
 
@@ -69,6 +73,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def _serve(conversation: Conversation, host: str, port: int) -> int:
+    import uvicorn
+
+    from .app import create_app
+
     app = create_app(conversation)
     sock = listen(host, port)
     shown = f"[{host}]" if ":" in host else host

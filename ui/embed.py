@@ -32,9 +32,9 @@ from starlette.responses import FileResponse
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from ..api import Assistant
+from ..assistant.api import Assistant
 from ..assistant.intents import Embed
-from ..settings import Settings
+from ..assistant.settings import Settings
 from .chat import mount_chat
 
 __all__ = ["STATIC_PATH", "iframe_snippet", "mount", "serve_web_component", "web_component_snippet"]

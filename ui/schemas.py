@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..assistant.ranking import Ranked
-from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..assistant.summary import Summary
+from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..reward.pack import Pack
 from ..storage import PAIRWISE_CHOICES, ProfileRecord, check_user_id
 

@@ -4,6 +4,11 @@ The pack is trained like any other (``prefchat train``) on the responses' TEXT a
 SIMULATED population's choices; the style annotations are never features. It is built on
 first use into ``$PREFCHAT_HOME/packs/default`` and rebuilt when its sources change: the
 prompt files, the simulation settings, the embedding model or prefchat's version.
+
+Only building imports the training code (and torch): an up-to-date pack is found without it.
+The ranking's ``calibrate`` (:func:`prefchat.assistant.ranking.calibrate`) is passed in by the
+caller, as to :func:`~prefchat.reward.build.build_pack`, so that this package stays below
+:mod:`prefchat.assistant`, which resolves the pack name ``default`` to :func:`ensure_default_pack`.
 """
 
 from __future__ import annotations
@@ -11,16 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
-from ..assistant.ranking import calibrate
-from ..reward.build import build_pack
-from ..reward.data import load_dataset
 from ..reward.featurize import model_checksum
-from ..reward.pack import PackError, load_pack
-from ..settings import Settings
+from ..reward.pack import Pack, PackError, load_pack
 from .domain import PROMPTS_DIR, load_domain, write_training_csvs
 from .population import simulate_population
+
+Calibrate = Callable[[Pack, list], tuple[dict, dict]]
+"""``calibrate(pack, validation_users) -> (hyperparameters, selection)``, as :func:`~prefchat.reward.build.build_pack` takes it."""
 
 NAME = "default"
 N_USERS = 1200
@@ -30,17 +36,19 @@ SEED = 0
 
 def source_digest(model: str) -> str:
     """SHA-256 over everything the default pack is built from."""
-    from .. import __version__
-
-    digest = hashlib.sha256(f"{__version__}|{N_USERS}|{PAIRS_PER_USER}|{SEED}|{model_checksum(model)}".encode())
+    version = metadata.version("prefchat")
+    digest = hashlib.sha256(f"{version}|{N_USERS}|{PAIRS_PER_USER}|{SEED}|{model_checksum(model)}".encode())
     for path in sorted(PROMPTS_DIR.glob("*.json")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def build_default_pack(out: Path, model: str, cache_dir: Path | None, progress: bool = False):
+def build_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = False) -> Pack:
     """Simulate the population, write the training files and train the pack into ``out``."""
+    from ..reward.build import build_pack
+    from ..reward.data import load_dataset
+
     domain = load_domain()
     population = simulate_population(domain, n_users=N_USERS, pairs_per_user=PAIRS_PER_USER, seed=SEED)
     with tempfile.TemporaryDirectory(prefix="prefchat-default-") as work:
@@ -57,10 +65,9 @@ def build_default_pack(out: Path, model: str, cache_dir: Path | None, progress: 
         )
 
 
-def ensure_default_pack(settings: Settings, progress: bool = True) -> Path:
-    """Directory of an up-to-date default pack, building it (well under a minute) if needed."""
-    out = settings.packs_dir / NAME
-    wanted = source_digest(settings.embedding_model)
+def ensure_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = True) -> Path:
+    """``out``, holding an up-to-date default pack for embedding ``model``: built (well under a minute) if needed."""
+    wanted = source_digest(model)
     try:
         if load_pack(out).provenance.get("source_digest") == wanted:
             return out
@@ -68,5 +75,5 @@ def ensure_default_pack(settings: Settings, progress: bool = True) -> Path:
         pass
     if progress:
         print(f"building the default pack in {out} (first run only) ...", flush=True)
-    build_default_pack(out, settings.embedding_model, settings.cache_dir, progress=False)
+    build_default_pack(out, model, cache_dir, calibrate, progress=False)
     return out

@@ -19,6 +19,7 @@ from prefchat import evaluation
 from prefchat.api import Assistant
 from prefchat.assistant.ranking import served_score
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
+from prefchat.cli import add_eval_arguments
 from prefchat.elicitation import Comparison
 from prefchat.elicitation.evaluate import benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
@@ -135,7 +136,7 @@ def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_pat
     ratings.write_text("user_id,item_id,rating\n" + "".join(
         f"{user},{pack.items[i].item_id},{r}\n" for user, (items, values) in users.items() for i, r in zip(items, values)))
     parser = argparse.ArgumentParser()
-    evaluation.add_arguments(parser)
+    add_eval_arguments(parser)
     argv = ["--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,3,10",
             "--strategies", "population,popularity,random,active,oracle", "--json", str(tmp_path / "r.json")]
     reports = [evaluation.run(parser.parse_args(argv + flag), pack, pack_dir, Settings.from_env())

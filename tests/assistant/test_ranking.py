@@ -9,15 +9,19 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.special import logit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import logit
 
-from prefchat.assistant.memory import episodic_scores
 from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, item_scores, rank
 from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, summary_affinity
 from prefchat.elicitation.metrics import pairwise_accuracy
-from prefchat.elicitation.posterior import Comparison, KWayChoice, base_rate_offset, laplace_posterior, predictive_logits
+from prefchat.elicitation.posterior import (
+    Comparison,
+    base_rate_offset,
+    laplace_posterior,
+    predictive_logits,
+)
 from prefchat.reward.train import ValidationUser
 
 LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)
@@ -248,18 +252,3 @@ def test_choose_beta_on_pair_data(pack):
     assert all(row["pairwise_accuracy"] == 1.0 and row["auc"] == 1.0 for row in table)
     with pytest.raises(ValueError, match="at least one validation user"):
         choose_beta(pack, [])
-
-
-# --------------------------------------------------------------------------- episodic baseline
-
-
-def test_episodic_scores_replay_winners_minus_losers(pack):
-    e = pack.embeddings.astype(float)
-    scores = episodic_scores(pack, [Comparison(3, 8, "b"), Comparison(1, 2, "tie"), Comparison(4, 5, "skip")])
-    np.testing.assert_allclose(scores, e @ (e[8] - e[3]), rtol=1e-6)
-    assert scores[8] == pytest.approx(1 - e[3] @ e[8]) and scores[3] == pytest.approx(e[3] @ e[8] - 1)
-    kway = episodic_scores(pack, [KWayChoice((0, 6, 9), 6)])
-    np.testing.assert_allclose(kway, e @ (2 * e[6] - e[0] - e[9]), rtol=1e-6)
-    assert not episodic_scores(pack, []).any()
-    with pytest.raises(ValueError, match="outside the 60"):
-        episodic_scores(pack, [Comparison(3, 60, "a")])

@@ -7,10 +7,9 @@ from prefchat.assistant.errors import NoProfile, SessionClosed, WrongPack
 from prefchat.assistant.history import reference_features, session_seed, stored_answers
 from prefchat.assistant.session import Conversation
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
-from prefchat.reward.featurize import pack_embedder
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.elicitation.onboarding import next_question
-from prefchat.reward.featurize import EmbeddingError
+from prefchat.reward.featurize import EmbeddingError, pack_embedder
 from prefchat.storage import NotFound, open_store
 
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from prefchat.default.domain import DIMENSIONS, PROMPTS_DIR, load_domain
-from prefchat.elicitation.posterior import CHOICES
 from prefchat.default.population import (
     ARCHETYPE_MEANS,
     ARCHETYPE_NAMES,
@@ -23,6 +22,7 @@ from prefchat.default.population import (
     true_model_ceiling,
     weighted_auc,
 )
+from prefchat.elicitation.posterior import CHOICES
 
 pytestmark = pytest.mark.skipif(not any(PROMPTS_DIR.glob("*.json")), reason="no prompt files written yet")
 

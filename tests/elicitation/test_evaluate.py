@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefchat.elicitation import Posterior, Question, candidate_pool
+from prefchat.elicitation import Question, candidate_pool
 from prefchat.elicitation.evaluate import (
-    SESSIONS,
     STRATEGY_NAMES,
     Task,
     evaluate,
@@ -23,7 +22,6 @@ from prefchat.elicitation.evaluate import (
 from prefchat.elicitation.onboarding import CatalogScore
 from prefchat.elicitation.posterior import base_rate_offset
 from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
-from prefchat.elicitation.selection import STRATEGIES
 
 N_ITEMS, N_BASES = 60, 3
 

@@ -33,7 +33,7 @@ def test_diverse_items_reach_a_direction_the_popular_ones_miss():
     popularity = np.linspace(200, 1, 200)
     pool = candidate_pool(features, popularity, size=60, diverse_share=1 / 6, depth=3.0, rng=2)
     assert np.any((pool >= 100) & (pool < 110))
-    assert not np.any((candidate_pool(features, popularity, size=60, diverse_share=0.0) >= 100))
+    assert not np.any(candidate_pool(features, popularity, size=60, diverse_share=0.0) >= 100)
 
 
 def test_all_diverse_starts_from_the_most_popular_and_is_deterministic_given_a_seed(catalog):

@@ -12,6 +12,7 @@ from pathlib import Path
 from .settings import Settings
 
 DEFAULT = "default"
+"""The name of the embedded default pack (:mod:`prefchat.default`)."""
 
 
 def resolve_pack(spec: str, settings: Settings) -> Path:
@@ -22,9 +23,10 @@ def resolve_pack(spec: str, settings: Settings) -> Path:
     if path.is_dir():
         return path
     if spec == DEFAULT:
-        from .default.build import ensure_default_pack
+        from ..default.build import ensure_default_pack
+        from .ranking import calibrate
 
-        return ensure_default_pack(settings)
+        return ensure_default_pack(settings.packs_dir / DEFAULT, settings.embedding_model, settings.cache_dir, calibrate)
     named = settings.packs_dir / spec
     if named.is_dir():
         return named
