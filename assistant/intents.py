@@ -4,7 +4,8 @@ Two stages, the first that decides wins:
 
 1. **Patterns** (:data:`PATTERNS`): keyword regular expressions, tried in order. The intents
    about one item ("why Heat?", "more like Heat", "👍 Heat") need their item named, which only a
-   pattern can cut out of the message; it becomes :attr:`Intent.argument`.
+   pattern can locate in the message; it becomes :attr:`Intent.argument`. Matching takes time
+   linear in the message's length (see :data:`PATTERNS`).
 2. **Similarity** to example phrasings (:data:`EXAMPLES`) of the intents without an argument,
    embedded with the pack's sentence model: the message goes to the intent of its most similar
    example if that cosine similarity reaches ``threshold``,
@@ -32,8 +33,11 @@ __all__ = [
     "PATTERNS",
     "Intent",
     "IntentRecognizer",
+    "Rule",
+    "is_question",
     "match_item",
     "nearest_example",
+    "normalise_message",
     "strip_parenthetical",
     "title_key",
 ]
@@ -81,45 +85,100 @@ def _pattern(expression: str) -> re.Pattern[str]:
     return re.compile(expression, re.IGNORECASE)
 
 
-_ITEM = r"[\s:,-]*[\"'“]?(?P<item>.+?)[\"'”]?(?:,?\s+please)?[\s?!.]*$"
-_LIKE = r"(?:\w+\s+)?(?:like|similar\s+to)"
+@dataclass(frozen=True)
+class Rule:
+    """One keyword pattern of :data:`PATTERNS`, and where the item is in a message it matches.
 
-_STATEMENT = r"^(?!.*\?\W*$)"  # a correction states a taste; "would I enjoy it?" asks
+    ``item`` is ``"after"`` (the item is the rest of the message after the match: "why Heat?"),
+    ``"before"`` (the message up to the match: "Heat 👍"; the pattern is anchored at the end)
+    or ``""`` (no item). An "after" pattern's last optional words, in the group ``optional``, are
+    the item when nothing else follows ("why is" asks about "is").
+    ``statement`` rules match only messages that are not questions.
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    item: str = ""
+    statement: bool = False
+
+
+_LIKE = r"(?:\w+\s+)?(?:like|similar\s+to)"
 _CUE = r"(?:(?:really|actually|do|don'?t|do\s+not|absolutely|kind\s+of|quite)\s+)*"
 _TASTE = r"(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|(?:not\s+)?(?:into|a\s+fan\s+of|keen\s+on))"
 
-PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("confirm_forget", _pattern(r"^\W*yes\W+forget\s+me\W*$")),
-    ("forget", _pattern(
+# Matching time is linear in the message's length: a message is first cut to single spaces
+# (:func:`normalise_message`), no pattern puts an unbounded repetition right after a lazy one
+# (an item is cut out by :func:`_item` with string operations, not by a pattern), and "is it a
+# question?" is one scan from the end (:func:`is_question`). Before, "a" + 45,000 spaces + "x"
+# held the process for half a minute.
+PATTERNS: tuple[Rule, ...] = (
+    Rule("confirm_forget", _pattern(r"^\W*yes\W+forget\s+me\W*$")),
+    Rule("forget", _pattern(
         r"\b(?:forget\s+(?:about\s+)?me"
         r"|(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:me|my\s+(?:data|account|profile)|everything))\b"
     )),
-    ("start_over", _pattern(
+    Rule("start_over", _pattern(
         r"\b(?:start\s+(?:over|again|afresh)|restart|begin\s+again|from\s+scratch|redo\s+(?:the\s+)?questions)\b"
     )),
-    ("undo", _pattern(r"^\W*(?:undo|go\s+back|back|change\s+my\s+(?:last\s+)?answer|oops)\W*$")),
-    ("finish", _pattern(r"^\W*(?:finish|stop|done|enough|that'?s\s+enough|show\s+(?:me\s+)?(?:the\s+)?results)\W*$")),
-    ("why", _pattern(
-        r"^\W*why\b(?:\s+(?:did|do|would)\s+you\s+(?:recommend|suggest|pick|choose|show))?(?:\s+(?:is|was))?" + _ITEM
-    )),
-    ("less_like", _pattern(r"\b(?:less|fewer|nothing|no\s+more)\s+" + _LIKE + _ITEM)),
-    ("more_like", _pattern(r"\b(?:more|something|anything|others?|things)\s+" + _LIKE + _ITEM)),
-    ("thumbs_down", _pattern(r"^\W*(?:👎|-1|thumbs?\s*down|downvote|dislike)(?:\s+(?:to|for|on))?" + _ITEM)),
-    ("thumbs_down", _pattern(r"^\s*(?P<item>.+?)\s*(?:👎|-1|:\s*thumbs?\s*down)\s*$")),
-    ("thumbs_up", _pattern(r"^\W*(?:👍|\+1|thumbs?\s*up|upvote)(?:\s+(?:to|for|on))?" + _ITEM)),
-    ("thumbs_up", _pattern(r"^\s*(?P<item>.+?)\s*(?:👍|\+1|:\s*thumbs?\s*up)\s*$")),
-    ("profile", _pattern(
+    Rule("undo", _pattern(r"^\W*(?:undo|go\s+back|back|change\s+my\s+(?:last\s+)?answer|oops)\W*$")),
+    Rule("finish", _pattern(r"^\W*(?:finish|stop|done|enough|that'?s\s+enough|show\s+(?:me\s+)?(?:the\s+)?results)\W*$")),
+    Rule("why", _pattern(
+        r"^\W*why\b(?:\s+(?:did|do|would)\s+you\s+(?:recommend|suggest|pick|choose|show))?(?P<optional>\s+(?:is|was))?"
+    ), item="after"),
+    Rule("less_like", _pattern(r"\b(?:less|fewer|nothing|no\s+more)\s+" + _LIKE), item="after"),
+    Rule("more_like", _pattern(r"\b(?:more|something|anything|others?|things)\s+" + _LIKE), item="after"),
+    Rule("thumbs_down", _pattern(r"^\W*(?:👎|-1|thumbs?\s*down|downvote|dislike)(?P<optional>\s+(?:to|for|on))?"), item="after"),
+    Rule("thumbs_down", _pattern(r"(?:👎|-1|:\s*thumbs?\s*down)\Z"), item="before"),
+    Rule("thumbs_up", _pattern(r"^\W*(?:👍|\+1|thumbs?\s*up|upvote)(?P<optional>\s+(?:to|for|on))?"), item="after"),
+    Rule("thumbs_up", _pattern(r"(?:👍|\+1|:\s*thumbs?\s*up)\Z"), item="before"),
+    Rule("profile", _pattern(
         r"\b(?:what\s+do\s+you\s+know\s+about\s+me|what\s+have\s+you\s+learn(?:ed|t)"
         r"|my\s+(?:profile|summary|tastes?|preferences)|describe\s+me|about\s+me|what\s+do\s+i\s+like)\b"
     )),
-    ("correct", _pattern(_STATEMENT + r"\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b")),
-    ("correct", _pattern(_STATEMENT + r".*?\bi(?:'m|\s+am)?\s+" + _CUE + _TASTE + r"\b")),
-    ("correct", _pattern(_STATEMENT + r".*?\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b")),
-    ("recommend", _pattern(
+    # A correction states a taste; "would I enjoy it?" asks.
+    Rule("correct", _pattern(r"^\W*(?:actually|no|nope|wrong|correction|in\s+fact)\b"), statement=True),
+    Rule("correct", _pattern(r"^.*?\bi(?:'m|\s+am)?\s+" + _CUE + _TASTE + r"\b"), statement=True),
+    Rule("correct", _pattern(r"^.*?\b(?:no|not|never|less|more)\s+\w+(?:\s+\w+)?\s+please\b"), statement=True),
+    Rule("recommend", _pattern(
         r"\b(?:recommend\w*|suggest\w*|what\s+(?:should|could)\s+i\s+\w+|show\s+me|my\s+(?:picks|list))\b"
     )),
 )
-"""(intent, pattern) in the order they are tried; item patterns capture the group ``item``."""
+"""The keyword rules in the order they are tried; the first that matches decides."""
+
+_NON_WORD = re.compile(r"\W*")
+_OPENING = re.compile(r"[\s:,-]*[\"'“]?")
+_CLOSING = "\"'”"
+_TRAILING = frozenset("?!.")
+
+
+def normalise_message(text: str) -> str:
+    """``text`` with every run of whitespace (line breaks too) cut to one space, and stripped."""
+    return " ".join(text.split())
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` ends in a question mark, maybe followed by other non-word characters.
+
+    One scan from the end (of the reversed string), so linear in the length of ``text``.
+    """
+    tail = _NON_WORD.match(text[::-1])  # matches every string, if only the empty prefix
+    return tail is not None and "?" in tail.group()
+
+
+def _item(text: str) -> str:
+    """An item reference as written: the quotes, a trailing "please" and ``?!.`` cut off."""
+    opening = _OPENING.match(text)  # matches every string, if only the empty prefix
+    text = text[opening.end() if opening else 0:]
+    end = len(text)
+    while end and (text[end - 1] in _TRAILING or text[end - 1].isspace()):
+        end -= 1
+    text = text[:end]
+    if text.casefold().endswith("please") and len(text) > 6 and text[-7].isspace():
+        text = text[:-6].rstrip().removesuffix(",")
+    if text[-1:] in _CLOSING:
+        text = text[:-1]
+    return text.strip()
+
 
 EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "profile": (
@@ -179,13 +238,24 @@ class IntentRecognizer:
     def __call__(self, text: str) -> Intent:
         if not isinstance(text, str):
             raise ValueError(f"a message must be a str, got {text!r}")
-        text = text.strip()
-        for name, pattern in PATTERNS:
-            found = pattern.search(text)
-            if found:
-                if name in ITEM_INTENTS:
-                    return Intent(name, found["item"].strip())
-                return Intent(name, text if name == "correct" else "")
+        text = normalise_message(text)
+        question = is_question(text)
+        for rule in PATTERNS:
+            if rule.statement and question:
+                continue
+            found = rule.pattern.search(text)
+            if not found:
+                continue
+            if rule.item == "after":
+                item = _item(text[found.end():])
+                if not item and "optional" in rule.pattern.groupindex and found["optional"]:
+                    item = _item(text[found.start("optional"):])
+            elif rule.item == "before":
+                item = text[:found.start()].strip()
+            else:
+                return Intent(rule.name, text if rule.name == "correct" else "")
+            if item:
+                return Intent(rule.name, item)
         if self.embed is None or not text:
             return Intent("help")
         if self._examples is None:

@@ -13,15 +13,28 @@ Environment variables (all optional):
 ``PREFCHAT_ANALYST_USER`` / ``PREFCHAT_ANALYST_PASSWORD``
     Credentials of the analyst review. There is no default password: without one the
     analyst view refuses to start.
+``PREFCHAT_API_TOKEN``
+    Bearer token(s) of the REST API, comma-separated to rotate them (each at least 16
+    characters). With one, every REST route but its OpenAPI document answers 401 without
+    ``Authorization: Bearer <token>``. Without one, ``prefchat serve`` serves the REST API on
+    loopback only.
+``PREFCHAT_CORS_ORIGINS``
+    Comma-separated origins (``https://shop.example.org``) whose pages may call the server
+    from the browser (the web component on another site). Default: none, so no cross-origin
+    request is answered with CORS headers.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+MIN_API_TOKEN = 16
+"""Fewest characters of a REST API token."""
 
 
 def default_embedding_model() -> str:
@@ -38,6 +51,8 @@ class Settings:
     embedding_model: str
     analyst_user: str | None = None
     analyst_password: str | None = None
+    api_tokens: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def packs_dir(self) -> Path:
@@ -59,4 +74,37 @@ class Settings:
             embedding_model=model,
             analyst_user=env.get("PREFCHAT_ANALYST_USER") or None,
             analyst_password=env.get("PREFCHAT_ANALYST_PASSWORD") or None,
+            api_tokens=_api_tokens(env.get("PREFCHAT_API_TOKEN", "")),
+            cors_origins=_origins(env.get("PREFCHAT_CORS_ORIGINS", "")),
         )
+
+
+def _items(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def check_api_tokens(tokens: Iterable[str]) -> tuple[str, ...]:
+    """``tokens`` if each is at least :data:`MIN_API_TOKEN` visible ASCII characters, else a
+    ValueError naming the token by its position (never quoting it)."""
+    tokens = tuple(tokens)
+    for n, token in enumerate(tokens, 1):
+        if not isinstance(token, str) or len(token) < MIN_API_TOKEN or not token.isascii() or not token.isprintable() or " " in token:
+            raise ValueError(f"API token number {n} must be at least {MIN_API_TOKEN} visible ASCII characters, without spaces")
+    return tokens
+
+
+def _api_tokens(value: str) -> tuple[str, ...]:
+    try:
+        return check_api_tokens(_items(value))
+    except ValueError as error:
+        raise ValueError(f"PREFCHAT_API_TOKEN: {error}") from None
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """The origins of ``PREFCHAT_CORS_ORIGINS``, each ``scheme://host[:port]`` (or ``*``), without a path."""
+    origins = _items(value)
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+            raise ValueError(f"PREFCHAT_CORS_ORIGINS: {origin!r} is not an origin such as 'https://shop.example.org'")
+    return origins

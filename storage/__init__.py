@@ -40,7 +40,7 @@ ValueError for malformed input, naming the value.
 """
 
 from .engine import alembic_config, make_engine, migrate
-from .errors import Conflict, NotFound, StorageError
+from .errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from .records import (
     ANSWER_KINDS,
     FEEDBACK_KINDS,
@@ -66,6 +66,7 @@ __all__ = [
     "SUMMARY_SOURCES",
     "AnswerRecord",
     "Conflict",
+    "DatabaseUnavailable",
     "NotFound",
     "ProfileRecord",
     "QuestionRecord",

@@ -28,7 +28,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+
+from .errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -46,7 +49,10 @@ def make_engine(url: str | os.PathLike[str]) -> Engine:
         ``"sqlite:///relative.sqlite"``, ``"sqlite:////abs/path.sqlite"``, ``"sqlite://"``
         (in memory, one database shared by all threads of this engine),
         ``"postgresql+psycopg://..."``, ...; a path-like is an SQLite file.
-        The parent directory of an SQLite file is created if missing.
+        The directory of an SQLite file is created if missing, but only that one level (like
+        ``mkdir``, not ``mkdir -p``): a mistyped path whose parent directories are missing
+        raises :class:`~prefchat.storage.errors.DatabaseUnavailable` naming the first one
+        instead of silently creating them.
     """
     sa_url = make_url(f"sqlite:///{Path(url)}" if isinstance(url, os.PathLike) else url)
     if sa_url.get_backend_name() != "sqlite":
@@ -55,7 +61,13 @@ def make_engine(url: str | os.PathLike[str]) -> Engine:
     if in_memory:
         engine = create_engine(sa_url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        directory = Path(sa_url.database).parent
+        if not directory.parent.is_dir():
+            missing = next(p for p in reversed([directory, *directory.parents]) if not p.is_dir())
+            raise DatabaseUnavailable(
+                f"cannot open the SQLite file {sa_url.database}: the directory {missing} does not exist (a mistyped path?)"
+            )
+        directory.mkdir(exist_ok=True)
         # SQLite runs one write transaction at a time anyway (BEGIN IMMEDIATE). One pooled
         # connection makes the threads of this process queue for it in order, instead of
         # contending in SQLite's sleeping busy-wait (p95 of 25 concurrent starts: 1.6 s -> 0.18 s).
@@ -95,6 +107,12 @@ def alembic_config(url: str | None = None) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema of ``engine``'s database to ``revision``, in one transaction."""
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except DBAPIError as error:  # unreachable server, refused login, unreadable file: one line, no traceback
+        reason = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        raise DatabaseUnavailable(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {reason}"
+        ) from error

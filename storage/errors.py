@@ -19,3 +19,10 @@ class Conflict(StorageError):
     For example: answering a question twice, asking a question in a finished session,
     creating a user whose id is taken.
     """
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be opened: unreachable server, refused login, missing directory.
+
+    Its message is one line naming the database (without its password) and the reason.
+    """

@@ -16,12 +16,11 @@ when the command runs, so that ``prefchat analyst --help`` stays light.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 
 from ..assistant.packs import resolve_pack
 from ..assistant.settings import Settings
-from .commands import listen
+from .commands import ServeRefused, listen, loopback, run_until_interrupted
 
 __all__ = ["add_arguments", "run"]
 
@@ -38,19 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the analyst review until interrupted; 2 without credentials or with a bad pack."""
     import uvicorn
 
     from ..reward.pack import load_pack
-    from ..storage import open_store
+    from ..storage import DatabaseUnavailable, open_store
     from .analyst import AnalystNotConfigured, analyst_app, require_credentials
 
     try:
@@ -59,12 +51,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (AnalystNotConfigured, ValueError) as error:  # PackError is a ValueError
         print(f"prefchat analyst: {error}", file=sys.stderr)
         return 2
-    with open_store(args.db or settings.db_url) as store:
-        app = analyst_app(store, pack, settings)
+    try:
         sock = listen(args.host, args.port)
+    except ServeRefused as error:
+        print(f"prefchat analyst: {error}", file=sys.stderr)
+        return 2
+    try:
+        store = open_store(args.db or settings.db_url)
+    except DatabaseUnavailable as error:
+        sock.close()
+        print(f"prefchat analyst: {error}", file=sys.stderr)
+        return 2
+    with store:
+        app = analyst_app(store, pack, settings)
         shown = f"[{args.host}]" if ":" in args.host else args.host
         print(f"prefchat analyst review on http://{shown}:{sock.getsockname()[1]}/ (sign in as {user!r})", flush=True)
-        if not _loopback(args.host):
+        if not loopback(args.host):
             print("prefchat analyst: warning: the login travels in clear over plain HTTP; use a TLS proxy", file=sys.stderr)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+        run_until_interrupted(uvicorn.Server(uvicorn.Config(app, log_level="warning")), sock)
     return 0

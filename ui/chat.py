@@ -58,6 +58,7 @@ __all__ = [
     "mount_chat",
     "progress_html",
     "result_message",
+    "too_long",
 ]
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ CONCURRENCY = 4
 STORAGE_KEY = "prefchat-session"
 ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
 CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
+TOO_LONG = (
+    "That message is {n:,} characters long, more than I read ({limit:,}). "
+    "Please say it in fewer words; nothing was stored."
+)
 INVITATION = (
     "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
     "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
@@ -164,6 +169,15 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     if turn.intent == "confirm_forget":  # the user and all their sessions are gone
         return ChatState(messages=state.messages)
     return state
+
+
+def too_long(text: str) -> str | None:
+    """What the user is told when ``text`` is over :data:`~prefchat.ui.schemas.MAX_TEXT` characters, else None.
+
+    The text box stops typing at that length in the browser; this checks it on the server,
+    where any client (gradio_client, a script) may send more.
+    """
+    return TOO_LONG.format(n=len(text), limit=MAX_TEXT) if len(text) > MAX_TEXT else None
 
 
 def friendly(error: BaseException) -> str:
@@ -280,7 +294,15 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             turn = None
         return start(state) if turn is None else run(state, None, lambda: turn)
 
+    def refused(text: str, state: ChatState) -> ChatState | None:
+        """The state with a refusal when ``text`` is too long (neither it nor an answer is stored)."""
+        message = too_long(text)
+        return None if message is None else state.said("user", text[:80] + "…").said("assistant", message)
+
     def answer(choice: str, state: ChatState) -> ChatState:
+        choice = choice if isinstance(choice, str) else ""
+        if (refusal := refused(choice, state)) is not None:
+            return refusal
         if state.session_id is None:
             return start(state)
         return run(state, choice, lambda: conversation.answer(state.session_id, choice))
@@ -296,7 +318,9 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         return run(state, "Finish now", lambda: conversation.finish(state.session_id))
 
     def say(text: str, state: ChatState) -> ChatState:
-        text = text.strip()
+        text = text.strip() if isinstance(text, str) else ""
+        if (refusal := refused(text, state)) is not None:
+            return refusal
         if not text:
             return state
         if state.session_id is None:

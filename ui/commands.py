@@ -13,16 +13,24 @@ interrupted. The app (Gradio, the engine, uvicorn) is imported when a command ru
 from __future__ import annotations
 
 import argparse
+import errno
+import ipaddress
 import socket
+import sys
 from typing import TYPE_CHECKING
 
 from ..assistant.packs import DEFAULT
 from ..assistant.settings import Settings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from ..assistant.session import Conversation
 
-__all__ = ["add_demo_arguments", "add_serve_arguments", "demo", "listen", "serve"]
+__all__ = [
+    "ServeRefused", "add_demo_arguments", "add_serve_arguments", "check_exposure", "demo", "listen", "loopback",
+    "run_until_interrupted", "serve",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -31,6 +39,7 @@ DEFAULT_PORT = 7860
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", required=True, help="a pack directory, a pack name under $PREFCHAT_HOME/packs, or 'default'")
     parser.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
+    parser.add_argument("--no-api", action="store_true", help="serve the chat without the REST API")
     _add_address_arguments(parser)
 
 
@@ -43,18 +52,60 @@ def _add_address_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free one)")
 
 
+class ServeRefused(ValueError):
+    """``serve`` would expose what it must not (the REST API beyond loopback without a token)."""
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, "localhost")."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_exposure(host: str, api: bool, settings: Settings) -> None:
+    """:class:`ServeRefused` when the REST API would listen beyond loopback without ``PREFCHAT_API_TOKEN``."""
+    if api and not settings.api_tokens and not loopback(host):
+        raise ServeRefused(
+            f"refusing to serve the REST API on {host} without a token: set PREFCHAT_API_TOKEN "
+            "(docs/rest-api.md), or pass --no-api to serve the chat alone"
+        )
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the chat and REST API of pack ``args.pack``."""
     from ..assistant.api import Assistant
 
-    return _serve(Assistant.open(pack=args.pack, db=args.db, settings=settings), args.host, args.port)
+    api = not getattr(args, "no_api", False)
+    return _run(lambda: Assistant.open(pack=args.pack, db=args.db, settings=settings), args.host, args.port, settings, api)
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the embedded default pack (built on first use, well under a minute)."""
     from ..assistant.api import Assistant
 
-    return _serve(Assistant.open(pack=DEFAULT, settings=settings), args.host, args.port)
+    return _run(lambda: Assistant.open(pack=DEFAULT, settings=settings), args.host, args.port, settings, True)
+
+
+def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) -> int:
+    """Check what would be exposed, open the engine, serve; one line on stderr and 2 for what stops it."""
+    from ..storage import DatabaseUnavailable
+
+    try:
+        check_exposure(host, api, settings)
+        sock = listen(host, port)  # before the pack loads: a port in use is said at once
+        try:
+            conversation = open_assistant()
+        except BaseException:
+            sock.close()
+            raise
+        return _serve(conversation, sock, host, settings, api)
+    except (ServeRefused, DatabaseUnavailable) as error:
+        print(f"prefchat: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl+C while the pack loads or the server starts: no traceback
+        return 130
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -67,27 +118,43 @@ def listen(host: str, port: int) -> socket.socket:
         raise ValueError(f"port must be in 0..65535, got {port!r}")
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ServeRefused(f"port {port} on {host} is already in use: stop what listens there, or pick another --port") from None
+        raise ServeRefused(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     sock.listen()
     return sock
 
 
-def _serve(conversation: Conversation, host: str, port: int) -> int:
+def _serve(conversation: Conversation, sock: socket.socket, host: str, settings: Settings, api: bool) -> int:
     import uvicorn
 
     from .app import create_app
 
-    app = create_app(conversation)
-    sock = listen(host, port)
+    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
+    rest = (f"  REST API  {url}/api/v1/openapi.json" + (" (bearer token required)" if settings.api_tokens else "") + "\n") if api else ""
     print(
         f"prefchat: pack {conversation.pack.name!r} {conversation.pack.version}\n"
         f"  chat      {url}/\n"
-        f"  REST API  {url}/api/v1/openapi.json\n"
+        f"{rest}"
         f"  embed     <gradio-app src=\"{url}/\"> with {url}/prefchat-static/gradio.js (docs/embedding.md)\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
+    run_until_interrupted(uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)), sock)
     return 0
+
+
+def run_until_interrupted(server: uvicorn.Server, sock: socket.socket) -> None:
+    """``server.run(sockets=[sock])``; Ctrl+C (uvicorn's shutdown, or a KeyboardInterrupt) ends it without a traceback."""
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()

@@ -27,6 +27,11 @@ summary_source     str    "generated", "edited" (by the user) or ""
 updated_at         str    when the profile was last saved, ISO 8601 in UTC
 =================  =====  ==========================================================================
 
+CSV cells are neutralised against formula injection (OWASP): a text cell starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return, or with ``'``, gets a leading ``'``, so that a
+spreadsheet shows it as text instead of running it; :func:`read_profiles` removes exactly that
+one ``'`` again, so the records read back equal the records written.
+
 Arrays are JSON text (``json.loads(record["mean"])``) rather than one column per base, because
 profiles of different packs have different numbers of bases. JSON files hold an array of the
 records. Read any of the three with :func:`read_profiles`; with pandas directly, keep it from
@@ -47,7 +52,7 @@ import pandas as pd
 
 from ..storage import FEEDBACK_KINDS, PAIRWISE_CHOICES, ProfileRecord, Store
 
-__all__ = ["DTYPES", "FORMATS", "profile_record", "profile_records", "read_profiles", "write_profiles"]
+__all__ = ["DTYPES", "FORMATS", "FORMULA_STARTS", "neutralise_cell", "profile_record", "profile_records", "read_profiles", "write_profiles"]
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -104,6 +109,19 @@ def _format(path: Path, format: str | None) -> str:
     return format
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+"""First characters of a CSV text cell that get a leading ``'`` (``'`` itself, so that reading back is exact)."""
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` if it is a str a spreadsheet would take as a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _restore_cell(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def _frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(list(records), columns=list(DTYPES)).astype(DTYPES)
 
@@ -119,7 +137,10 @@ def write_profiles(records: Iterable[dict[str, Any]], path: str | Path, format: 
     elif format == "csv":
         # Quote every text field: a bare carriage return in a summary is otherwise left unquoted
         # and read back as a line break.
-        _frame(records).to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+        frame = _frame(records)
+        text = [column for column, dtype in DTYPES.items() if dtype == "str"]
+        frame[text] = frame[text].map(neutralise_cell)
+        frame.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     else:
         _frame(records).to_parquet(path, index=False)
     return path
@@ -131,6 +152,8 @@ def read_profiles(path: str | Path, format: str | None = None) -> pd.DataFrame:
     format = _format(path, format)
     if format == "csv":
         frame = pd.read_csv(path, dtype=DTYPES, keep_default_na=False, encoding="utf-8")
+        text = [column for column, dtype in DTYPES.items() if dtype == "str"]
+        frame[text] = frame[text].map(_restore_cell)
     elif format == "json":
         frame = pd.read_json(path, orient="records", dtype=False, encoding="utf-8")
     else:

@@ -55,14 +55,15 @@ Every response carries ``Server-Timing: app;dur=<ms>``, the time spent in the ro
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -72,9 +73,11 @@ from starlette.routing import Match
 
 from ..assistant.errors import NoProfile, SessionClosed, WrongPack
 from ..assistant.session import Conversation
+from ..assistant.settings import check_api_tokens
 from ..storage import Conflict, NotFound, check_user_id
 from .schemas import (
     MAX_K,
+    MAX_USER_ID,
     AnswerIn,
     CorrectionIn,
     ErrorOut,
@@ -94,6 +97,8 @@ __all__ = ["API_PREFIX", "MAX_BODY", "ApiError", "api_router", "error_response"]
 API_PREFIX = "/api/v1"
 MAX_BODY = 1 << 20
 """Largest request body, in bytes (1 MiB)."""
+MAX_SESSION_ID = 64
+"""Longest session id accepted in a path (the engine's are 32 hex digits)."""
 MAX_MESSAGE = 500
 """Error messages are cut to this many characters (they may quote the offending value)."""
 SESSION_LOCKS = 64
@@ -101,9 +106,21 @@ SESSION_LOCKS = 64
 
 log = logging.getLogger(__name__)
 
+USER_ID_RULE = f"1 to {MAX_USER_ID} printable characters (no control characters), any Unicode, sent as UTF-8"
 UserHeader = Annotated[
-    str | None, Header(alias="X-Prefchat-User", description="The host's id of the user making the request.")
+    str | None,
+    Header(
+        alias="X-Prefchat-User",
+        description=f"The host's id of the user making the request: {USER_ID_RULE}.",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_USER_ID},
+    ),
 ]
+# The limits are documented here, and checked by check_user_id (a 422 "invalid" naming the id).
+UserPath = Annotated[
+    str,
+    Path(description=f"The host's user id: {USER_ID_RULE}.", json_schema_extra={"minLength": 1, "maxLength": MAX_USER_ID}),
+]
+SessionPath = Annotated[str, Path(description="A session id, as returned when the session started.")]
 
 
 class ApiError(HTTPException):
@@ -121,9 +138,36 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (SessionClosed, 409, "session_closed"),
     (WrongPack, 409, "wrong_pack"),
     (Conflict, 409, "conflict"),
-    (ValueError, 422, "invalid"),
 )
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+# Only these are the client's fault. Any other exception, a ValueError too (e.g. a PackError of a
+# tampered pack), is a fault of the server: a 500 whose details go to the log. The client's values
+# are checked at the edge (:func:`_client_value`), before they reach the engine.
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+def _client_value(check: Callable[[str], str], value: str) -> str:
+    """``check(value)``, its ValueError (which names the value) answered as 422 ``invalid``."""
+    try:
+        return check(value)
+    except ValueError as error:
+        raise ApiError(422, "invalid", str(error)) from None
+
+
+def _session_id(value: str) -> str:
+    if not value.isprintable() or not 1 <= len(value) <= MAX_SESSION_ID:
+        raise ValueError(f"session id {value!r} must be 1 to {MAX_SESSION_ID} printable characters")
+    return value
+
+
+def _header_user(value: str | None) -> str | None:
+    """The ``X-Prefchat-User`` header's user id, read as UTF-8 (HTTP servers hand headers over as Latin-1)."""
+    if value is None:
+        return None
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, "invalid_encoding", f"X-Prefchat-User {value!r} is not UTF-8") from None
+    return _client_value(check_user_id, value)
 
 
 def error_response(error: Exception) -> JSONResponse:
@@ -186,8 +230,27 @@ def _too_large(why: str) -> ApiError:
     return ApiError(413, "body_too_large", f"request bodies are limited to {MAX_BODY} bytes; {why}", {"Connection": "close"})
 
 
+def _authorised(request: Request, tokens: tuple[str, ...]) -> bool:
+    """Whether the request carries ``Authorization: Bearer <one of tokens>`` (compared in constant time)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    given = credentials.strip().encode("latin-1", "replace")
+    found = False
+    for token in tokens:  # every token is compared, so the time says nothing about which matched
+        found |= hmac.compare_digest(given, token.encode("ascii"))
+    return scheme.lower() == "bearer" and found
+
+
+def _unauthorised() -> ApiError:
+    return ApiError(401, "unauthorized", "this API needs 'Authorization: Bearer <token>' with a valid token",
+                    {"WWW-Authenticate": 'Bearer realm="prefchat"'})
+
+
 class _ApiRoute(APIRoute):
-    """Bounded UTF-8 bodies, every error as JSON, and a ``Server-Timing`` header."""
+    """Bounded UTF-8 bodies, every error as JSON, a ``Server-Timing`` header, and the bearer
+    token checked first when :attr:`tokens` are set (a route class per router sets them)."""
+
+    tokens: tuple[str, ...] = ()
+    public: frozenset[str] = frozenset()
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
@@ -195,6 +258,8 @@ class _ApiRoute(APIRoute):
         async def bounded_handler(request: Request) -> Response:
             started = time.perf_counter()
             try:
+                if self.tokens and self.path not in self.public and not _authorised(request, self.tokens):
+                    raise _unauthorised()
                 response = await handler(_BoundedRequest(request.scope, request.receive))
             except Exception as error:  # every error is answered in the API's format
                 response = error_response(error)
@@ -204,7 +269,9 @@ class _ApiRoute(APIRoute):
         return bounded_handler
 
 
-def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRouter:
+def api_router(
+    conversation: Conversation | Callable[[], Conversation], tokens: Sequence[str] | None = None
+) -> APIRouter:
     """The REST API's routes, under :data:`API_PREFIX`.
 
     Parameters
@@ -212,17 +279,28 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
     conversation : Conversation, or a callable returning one
         The engine to serve; a callable is called on every request (e.g. to open the pack on
         first use: it should return the same cached object each time).
+    tokens : sequence of str, optional
+        Bearer tokens (several, to rotate them): every route but ``/openapi.json`` then answers
+        401 unless the request sends ``Authorization: Bearer <one of them>``. Without tokens the
+        API authenticates no one: the host's app must (``prefchat serve`` refuses to listen
+        beyond loopback without one).
     """
     engine: Callable[[], Conversation] = conversation if callable(conversation) else lambda: conversation
     locks = tuple(threading.Lock() for _ in range(SESSION_LOCKS))
-    errors = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 501)}
-    router = APIRouter(prefix=API_PREFIX, route_class=_ApiRoute, responses=errors, tags=["prefchat"])
+    statuses = (400, 401, 404, 409, 413, 422, 501) if tokens else (400, 404, 409, 413, 422, 501)
+    errors = {status: {"model": ErrorOut} for status in statuses}
+    route_class = type("_ApiRoute", (_ApiRoute,), {
+        "tokens": check_api_tokens(tokens or ()), "public": frozenset({f"{API_PREFIX}/openapi.json"}),
+    })
+    router = APIRouter(prefix=API_PREFIX, route_class=route_class, responses=errors, tags=["prefchat"])
 
     @contextmanager
     def session(session_id: str, user: str | None) -> Iterator[Conversation]:
         """The engine, while holding the session's lock; a session of another user than ``user`` is not found."""
         assistant = engine()
-        if user is not None and assistant.store.get_session(session_id).user_id != check_user_id(user):
+        session_id = _client_value(_session_id, session_id)
+        user = _header_user(user)
+        if user is not None and assistant.store.get_session(session_id).user_id != user:
             raise NotFound(f"session {session_id!r} not found")
         with locks[hash(session_id) % len(locks)]:
             yield assistant
@@ -237,19 +315,19 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
         a new anonymous user; the user's unfinished session of this pack is abandoned. Returns the first
         question (or the result, if the session asks none)."""
         named = None if body is None else body.user_id
-        header = None if x_prefchat_user is None else check_user_id(x_prefchat_user)
+        header = _header_user(x_prefchat_user)
         if named is not None and header is not None and named != header:
             raise ApiError(422, "invalid", f"user_id {named!r} differs from X-Prefchat-User {header!r}")
         return turn_out(engine().start(named or header))
 
     @router.get("/sessions/{session_id}/question", response_model=TurnOut, summary="Current question")
-    def current_question(session_id: str, x_prefchat_user: UserHeader = None):
+    def current_question(session_id: SessionPath, x_prefchat_user: UserHeader = None):
         """The question waiting for an answer, or the result of a finished session."""
         with session(session_id, x_prefchat_user) as assistant:
             return turn_out(assistant.resume(session_id))
 
     @router.post("/sessions/{session_id}/answers", response_model=TurnOut, summary="Answer the current question")
-    def answer(session_id: str, body: AnswerIn, x_prefchat_user: UserHeader = None):
+    def answer(session_id: SessionPath, body: AnswerIn, x_prefchat_user: UserHeader = None):
         """``{"choice": "a"}`` (or b, tie, skip) or ``{"text": "the first one"}``. Returns the next
         question, the result when onboarding is over, or a ``reask`` turn when the text is no answer
         (nothing is stored then)."""
@@ -257,32 +335,35 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
             return turn_out(assistant.answer(session_id, body.choice or body.text))
 
     @router.post("/sessions/{session_id}/undo", response_model=TurnOut, summary="Take back the last answer")
-    def undo(session_id: str, x_prefchat_user: UserHeader = None):
+    def undo(session_id: SessionPath, x_prefchat_user: UserHeader = None):
         """The last answer is undone (kept in the history as undone) and its question asked again."""
         with session(session_id, x_prefchat_user) as assistant:
             return turn_out(assistant.undo(session_id))
 
     @router.post("/sessions/{session_id}/finish", response_model=ResultOut, summary="End onboarding now")
-    def finish(session_id: str, x_prefchat_user: UserHeader = None):
+    def finish(session_id: SessionPath, x_prefchat_user: UserHeader = None):
         """Store the profile and summary from the answers so far; a finished session gives its result again."""
         with session(session_id, x_prefchat_user) as assistant:
             return ResultOut.model_validate(assistant.finish(session_id))
 
     @router.get("/users/{user_id}/profile", response_model=ProfileOut, summary="The user's coefficients")
-    def profile(user_id: str):
+    def profile(user_id: UserPath):
         """The posterior mean and standard deviation of the user's coefficient on each named axis."""
+        user_id = _client_value(check_user_id, user_id)
         assistant = engine()
         return ProfileOut.of(assistant.profile(user_id), axis_names(assistant.pack))
 
     @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
-    def summary(user_id: str):
+    def summary(user_id: UserPath):
         """The semantic preference summary: the text, and the weights behind it."""
+        user_id = _client_value(check_user_id, user_id)
         return SummaryOut.of(user_id, engine().summary(user_id))
 
     @router.post("/users/{user_id}/summary/corrections", response_model=SummaryOut, summary="Correct the summary")
-    def correct(user_id: str, body: CorrectionIn):
+    def correct(user_id: UserPath, body: CorrectionIn):
         """Correct the summary in words ("actually I love musicals"); stored as a new version, and
         rankings follow it at once. 422 ``correction_not_understood`` when no known taste is named."""
+        user_id = _client_value(check_user_id, user_id)
         assistant = engine()
         embedder_needed(assistant, "corrections")
         corrected = assistant.correct(user_id, body.text)
@@ -291,38 +372,58 @@ def api_router(conversation: Conversation | Callable[[], Conversation]) -> APIRo
         return SummaryOut.of(user_id, corrected)
 
     @router.get("/users/{user_id}/recommendations", response_model=RankingOut, summary="Recommendations")
-    def recommendations(user_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10):
+    def recommendations(user_id: UserPath, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10):
         """The ``k`` best catalog items for the user, each with the reasons it scores high."""
+        user_id = _client_value(check_user_id, user_id)
         return RankingOut.of(user_id, engine().recommend(user_id, k))
 
     @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
-    def rank(user_id: str, body: RankIn):
+    def rank(user_id: UserPath, body: RankIn):
         """Best-of-N: rank texts outside the catalog (e.g. drafts of a reply), best first; ``index`` is
         the position in ``candidates``."""
+        user_id = _client_value(check_user_id, user_id)
         assistant = engine()
         embedder_needed(assistant, "ranking texts")
         return RankingOut.of(user_id, assistant.rank(user_id, body.candidates, body.k))
 
     @router.delete("/users/{user_id}", status_code=204, response_class=Response, summary="Delete the user")
-    def delete_user(user_id: str):
+    def delete_user(user_id: UserPath):
         """Delete the user and everything stored about them (sessions, answers, profiles, summaries)."""
+        user_id = _client_value(check_user_id, user_id)
         engine().forget(user_id)
         return Response(status_code=204)
 
     documented = list(router.routes)
+    # A user id may hold "/" (sent as is, or as %2F): the same routes once more, with a user id
+    # that spans path segments, tried after the documented ones. ("." and ".." are sent as %2E
+    # and %2E%2E, which clients do not drop as dot segments.)
+    for route in documented:
+        if "{user_id}" in route.path:
+            router.add_api_route(
+                route.path.replace("{user_id}", "{user_id:path}").removeprefix(API_PREFIX), route.endpoint,
+                methods=list(route.methods), status_code=route.status_code, response_model=route.response_model,
+                response_class=route.response_class, include_in_schema=False,
+            )
 
     @router.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request):
-        """The OpenAPI document of these routes alone (paths under :data:`API_PREFIX`)."""
-        return get_openapi(
+        """The OpenAPI document of these routes alone (paths under :data:`API_PREFIX`); public
+        even when the routes need a token (it describes the API, and holds no data)."""
+        document = get_openapi(
             title="prefchat REST API",
             version=API_PREFIX.rsplit("/", 1)[-1],
             summary="Onboard a user in about ten pairwise questions, then rank for them.",
             routes=documented,
             servers=[{"url": request.scope.get("root_path") or "/"}],
         )
+        if route_class.tokens:
+            document.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            document["security"] = [{"bearer": []}]
+        return document
 
-    @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @router.api_route(
+        "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False
+    )
     def unknown(request: Request):
         """404 in the API's format, or 405 for a known path asked with another method."""
         allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods}

@@ -28,6 +28,8 @@ MAX_CANDIDATE_TEXT = 10_000
 """Characters of one candidate text."""
 MAX_K = 100
 """Most recommendations or ranked candidates returned at once."""
+MAX_USER_ID = 128
+"""Characters of a user id (the storage layer's limit, stated in the OpenAPI document)."""
 
 Choice = Literal["a", "b", "tie", "skip"]
 assert PAIRWISE_CHOICES == Choice.__args__  # the storage layer's answers, spelled once more for OpenAPI
@@ -54,7 +56,10 @@ def _user_id(value: str | None) -> str | None:
 class SessionIn(_Request):
     """Start onboarding; without ``user_id`` (and no ``X-Prefchat-User`` header) an anonymous user is created."""
 
-    user_id: str | None = Field(None, description="The host's opaque user id: 1 to 128 printable characters.")
+    user_id: str | None = Field(
+        None, min_length=1, max_length=MAX_USER_ID,
+        description=f"The host's opaque user id: 1 to {MAX_USER_ID} printable characters (no control characters).",
+    )
 
     _check_user = field_validator("user_id")(_user_id)
 

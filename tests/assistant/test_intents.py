@@ -145,3 +145,72 @@ def test_the_real_embedding_model_and_default_threshold(text, name, embedding_mo
     from prefchat.reward.featurize import embed_texts
 
     assert IntentRecognizer(lambda texts: embed_texts(list(texts), embedding_model))(text).name == name
+
+
+# Messages that held the old patterns for seconds to minutes: a lazy item followed by a run the
+# engine rescanned from every position, and "is it a question?" rescanned after every "?".
+HOSTILE = [
+    "a" + " " * 45_000 + "x",
+    "a" + "." * 45_000 + "x",
+    "a" + ". " * 22_500 + "x",
+    "?" * 45_000 + "x",
+    "i" + " " * 45_000 + "x",
+    "more like " + "a" * 45_000 + " x",
+    "i " + "really " * 6_000 + "x",
+    "-1" * 22_500,
+    "no " * 15_000,
+    "yes" + "!" * 45_000 + "x",
+    "Heat" + " " * 45_000 + "👍",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=lambda text: f"{text[:8]!r}..{len(text)}")
+def test_a_45000_character_message_is_recognised_in_well_under_a_second(text):
+    import time
+
+    recognise = IntentRecognizer()
+    started = time.perf_counter()
+    intent = recognise(text)
+    assert time.perf_counter() - started < 1.0
+    assert intent.name in INTENTS
+
+
+def test_matching_time_grows_linearly_with_the_message():
+    import time
+
+    def seconds(n: int) -> float:
+        text = "a" + " " * n + "x"
+        started = time.perf_counter()
+        IntentRecognizer()(text)
+        return time.perf_counter() - started
+
+    seconds(1_000)  # warm up
+    small, large = min(seconds(10_000) for _ in range(3)), min(seconds(80_000) for _ in range(3))
+    assert large < 0.5 and large < 40 * small + 0.05  # quadratic would be 64 times
+
+
+@pytest.mark.parametrize(
+    "text, name, argument",
+    [
+        ("why\nHeat?", "why", "Heat"),  # a line break is a space
+        ("more like   Heat ,  please", "more_like", "Heat"),
+        ("why is", "why", "is"),  # the optional words are the item when nothing follows
+        ("thumbs up to", "thumbs_up", "to"),
+        ("more like ?!", "help", ""),  # punctuation is no item
+        ("I love musicals?!", "help", ""),  # a question is no correction
+    ],
+)
+def test_whitespace_and_punctuation_around_items(text, name, argument):
+    assert IntentRecognizer()(text) == Intent(name, argument)
+
+
+@pytest.mark.parametrize("text", HOSTILE[:5], ids=lambda text: f"{text[:8]!r}..{len(text)}")
+def test_the_engine_answers_a_45000_character_message_in_under_a_second(conversation, text):
+    import time
+
+    first = conversation.start("alice")
+    started = time.perf_counter()
+    conversation.say(first.session_id, text)  # onboarding: parsed as an answer, or re-asked
+    conversation.finish(first.session_id)
+    conversation.say("alice", text)  # after onboarding: an intent
+    assert time.perf_counter() - started < 1.0

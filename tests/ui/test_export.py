@@ -86,3 +86,14 @@ def test_any_text_and_numbers_round_trip(tmp_path, user_id, summary, version, me
     records = [profile_record(profile, summary, "edited")]
     for format in FORMATS:
         assert read_profiles(write_profiles(records, tmp_path / f"h.{format}")).to_dict("records") == records, format
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(\"https://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+                                  "\tx", "\rx", "'=already quoted"])
+def test_csv_cells_are_neutralised_against_formulas_and_read_back_exactly(tmp_path, cell):
+    profile = ProfileRecord(cell, "p", "1", 1, np.zeros(2), np.eye(2), {"a": 1}, 1, UPDATED)
+    records = [profile_record(profile, cell, "edited")]
+    path = write_profiles(records, tmp_path / "f.csv")
+    raw = pd.read_csv(path, dtype=DTYPES, keep_default_na=False)
+    assert raw.loc[0, "user_id"] == "'" + cell and raw.loc[0, "summary"] == "'" + cell  # a spreadsheet shows text
+    assert read_profiles(path).to_dict("records") == records

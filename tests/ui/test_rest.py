@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefchat.assistant.session import Conversation
+from prefchat.reward.pack import PackError
 from prefchat.storage import open_store
-from prefchat.ui.rest import API_PREFIX, MAX_BODY, api_router
+from prefchat.ui.rest import API_PREFIX, MAX_BODY, ApiError, _header_user, api_router
 from prefchat.ui.schemas import MAX_CANDIDATES, MAX_K, axis_names
 
 API = API_PREFIX
@@ -353,3 +354,62 @@ def test_racing_requests_of_one_session_record_its_next_question_once(client, st
             reads = [pool.submit(client.get, f"{session}/question") for _ in range(3)]
         assert all(read.result().status_code == 200 for read in reads)
         assert sum(turn.answer is None for turn in store.session_history(session_id)) == 1
+
+
+# --------------------------------------------------------------------------- issue 14, low items
+
+
+def finish_as(client, user_id: str) -> None:
+    turn = client.post(f"{API}/sessions", json={"user_id": user_id}).json()
+    client.post(f"{API}/sessions/{turn['session_id']}/finish")
+
+
+@pytest.mark.parametrize("user_id, path", [("a/b", "a/b"), ("a/b", "a%2Fb"), ("/", "%2F"), (".", "%2E"), ("..", "%2E%2E"),
+                                           ("x/../y", "x%2F%2E%2E%2Fy")])
+def test_user_ids_with_slashes_and_dots_are_readable_and_deletable(client, store, user_id, path):
+    finish_as(client, user_id)
+    summary = client.get(f"{API}/users/{path}/summary")
+    assert summary.status_code == 200 and summary.json()["user_id"] == user_id
+    assert client.get(f"{API}/users/{path}/recommendations?k=2").status_code == 200
+    assert client.delete(f"{API}/users/{path}").status_code == 204
+    with pytest.raises(LookupError):
+        store.get_user(user_id)
+
+
+def test_the_user_header_is_read_as_utf8(client, store):
+    turn = client.post(f"{API}/sessions", headers={"X-Prefchat-User": "José".encode()})
+    assert turn.status_code == 201 and turn.json()["user_id"] == "José"
+    assert store.get_user("José").id == "José"
+    sid = turn.json()["session_id"]
+    assert client.get(f"{API}/sessions/{sid}/question", headers={"X-Prefchat-User": "José".encode()}).status_code == 200
+    # Latin-1 bytes, not UTF-8 (the test client re-encodes headers as UTF-8, so call the reader directly)
+    with pytest.raises(ApiError) as bad:
+        _header_user(b"Jos\xe9".decode("latin-1"))
+    assert (bad.value.status_code, bad.value.code) == (400, "invalid_encoding")
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "TRACE"])
+def test_other_methods_on_api_paths_are_405(client, method):
+    response = client.request(method, f"{API}/sessions")
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert client.request(method, f"{API}/users/alice/profile").status_code == 405
+
+
+def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, embed, monkeypatch):
+    conversation = Conversation(tiny_pack, store, embed)
+
+    def tampered(*args, **kwargs):
+        raise PackError("arrays.safetensors: checksum mismatch")
+
+    monkeypatch.setattr(conversation, "recommend", tampered)
+    app = FastAPI()
+    app.include_router(api_router(conversation))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get(f"{API}/users/alice/recommendations")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal"
+    assert "checksum" not in response.text  # the details go to the server's log
+
+
+def test_a_malformed_session_id_is_still_the_clients_422(client):
+    response = client.get(f"{API}/sessions/{'s' * 65}/question")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
