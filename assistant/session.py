@@ -423,6 +423,7 @@ class Conversation:
             item_b=b,
             prompt=self._prompt_of(self.index[a.item_id]),
             question_id=question.id,
+            objective=state.objective,
         )
 
     def _prompt_of(self, item: int) -> str | None:

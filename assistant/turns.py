@@ -40,7 +40,8 @@ class QuestionTurn:
     ``position`` counts answers from 1 ("3 of about 10" is position 3, expected_total 10);
     ``prompt`` is the shared prompt of the two items when the pack groups items (e.g. the
     question both assistant responses answer), else None. ``question_id`` names the stored
-    question: an answer that names it is taken once, however often it is sent.
+    question: an answer that names it is taken once, however often it is sent. ``objective``
+    is what the question asks (see :attr:`SessionOptions.objective`).
     """
 
     session_id: str
@@ -51,6 +52,7 @@ class QuestionTurn:
     item_b: ItemCard
     prompt: str | None = None
     question_id: int | None = None
+    objective: str = "prefer"
 
     @property
     def progress(self) -> str:

@@ -1,13 +1,83 @@
-"""Everything the engine says to a person, in one place a product writer can own.
+"""Everything prefchat says to a person, in one place a product writer can own.
 
 Only words live here: which reply is given when is the engine's business
-(:mod:`~prefchat.assistant.session`, :mod:`~prefchat.assistant.replies`). Keep replies short,
-say what happened, and offer a way forward.
+(:mod:`~prefchat.assistant.session`, :mod:`~prefchat.assistant.replies`), and how it is laid out
+(Markdown, buttons) the chat's (:mod:`prefchat.ui.chat`). Keep replies short, say what happened,
+and offer a way forward.
 """
 
 from __future__ import annotations
 
+from ..elicitation import ConvergenceError
+from ..reward.featurize import EmbeddingError
+from ..storage import NotFound
+from .errors import NoProfile, SessionClosed, WrongPack
 from .intents import CONFIRM_FORGET
+
+# -- onboarding ----------------------------------------------------------------------------------
+
+ANSWER_BUTTONS = ("A", "B", "Both fine", "Don't know either")
+"""The answer buttons; their labels are valid typed answers too (the engine parses both)."""
+UNDO_BUTTON, FINISH_BUTTON, START_OVER_BUTTON, SEND_BUTTON = "Undo last answer", "Finish now", "Start over", "Send"
+UNDO_SAID = "Undo"
+"""What the transcript shows the user said when they pressed the undo button."""
+SECONDS_PER_QUESTION = 6
+ASK = {"prefer": "Which do you prefer", "watch": "Which would you pick"}
+"""The question of each session objective (see :data:`~prefchat.reward.pack.OBJECTIVES`)."""
+ASK_GROUPED = {"prefer": "Which answer do you prefer, A or B?", "watch": "Which would you pick, A or B?"}
+"""The question under a shared prompt."""
+PICK = {"prefer": "pick the one you prefer", "watch": "pick the one you would rather have ('don't know either' is fine)"}
+ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
+CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
+LEARNED = "Here is what I learned about you."
+TOP_PICKS = "My top picks for you"
+INVITATION = (
+    "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
+    "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
+)
+TOO_LONG = (
+    "That message is {n:,} characters long, more than I read ({limit:,}). "
+    "Please say it in fewer words; nothing was stored."
+)
+
+
+def duration(n_questions: int) -> str:
+    """How long ``n_questions`` questions take, in words ("about a minute")."""
+    minutes = max(1, round(n_questions * SECONDS_PER_QUESTION / 60))
+    return "about a minute" if minutes == 1 else f"about {minutes} minutes"
+
+
+def greeting(n_questions: int, objective: str) -> str:
+    return (
+        f"Hi! I'll ask about {n_questions} quick questions, {duration(n_questions)}: {PICK[objective]}. "
+        "Then I'll tell you what I learned about you and what I would pick for you."
+    )
+
+
+def welcome_back(position: int) -> str:
+    return f"Welcome back! Let's carry on where we left off, at question {position}."
+
+
+def progress(position: int, expected_total: int) -> str:
+    return f"Question {position} of about {expected_total}"
+
+
+# -- when something goes wrong -------------------------------------------------------------------
+
+# Most specific first: NoProfile and NotFound are both LookupErrors.
+FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
+    (SessionClosed, "This onboarding is already over. Say 'start over' to answer the questions again."),
+    (NoProfile, "We have not finished the questions yet, so I have nothing to go on. Say 'start over' to begin."),
+    (WrongPack, "That session belongs to another catalog. Say 'start over' to begin a new one."),
+    (NotFound, "I could not find your session any more. Say 'start over' to begin again."),
+    (ConvergenceError, "Sorry, I could not make sense of these answers. Try 'undo', or 'start over'."),
+    (EmbeddingError, "Sorry, my language model is not available right now: buttons and simple commands still work."),
+)
+"""What the user is told when the engine refuses, by the kind of refusal."""
+REFUSED = "Sorry, I could not do that: {error}"
+FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start over'."
+
+# -- the chat after onboarding -------------------------------------------------------------------
 
 REASK = "Sorry, I didn't catch that. Type A or B, 'both' if both are fine, or 'skip' if you don't know either."
 HELP = (

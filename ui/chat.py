@@ -37,24 +37,23 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI
 
-from ..assistant.errors import AssistantError, NoProfile, SessionClosed, WrongPack
+from ..assistant import wording
+from ..assistant.errors import AssistantError
 from ..assistant.ranking import Ranked
 from ..assistant.session import Conversation
 from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
-from ..storage import NotFound, StorageError
+from ..storage import StorageError
 from .schemas import MAX_TEXT
 
 __all__ = [
-    "CHOICES",
     "CSS",
     "ChatState",
     "advance",
     "build_chat",
     "card_markdown",
     "friendly",
-    "greeting",
     "mount_chat",
     "progress_html",
     "result_message",
@@ -63,23 +62,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CHOICES = ("A", "B", "Both fine", "Don't know either")
-"""The answer buttons; their labels are valid typed answers too (the engine parses both)."""
-SECONDS_PER_QUESTION = 6
 PICKS_SHOWN = 5
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
-ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
-CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
-TOO_LONG = (
-    "That message is {n:,} characters long, more than I read ({limit:,}). "
-    "Please say it in fewer words; nothing was stored."
-)
-INVITATION = (
-    "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
-    "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
-)
 
 CSS = """
 .prefchat-progress { display: flex; align-items: center; gap: 12px; font-weight: 600; }
@@ -108,15 +94,6 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 
 Message = dict[str, str]
 
-# Most specific first: NoProfile and NotFound are both LookupErrors.
-_FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
-    (SessionClosed, "This onboarding is already over. Say 'start over' to answer the questions again."),
-    (NoProfile, "We have not finished the questions yet, so I have nothing to go on. Say 'start over' to begin."),
-    (WrongPack, "That session belongs to another catalog. Say 'start over' to begin a new one."),
-    (NotFound, "I could not find your session any more. Say 'start over' to begin again."),
-    (ConvergenceError, "Sorry, I could not make sense of these answers. Try 'undo', or 'start over'."),
-    (EmbeddingError, "Sorry, my language model is not available right now: buttons and simple commands still work."),
-)
 _EXPECTED = (AssistantError, StorageError, ConvergenceError, EmbeddingError, ValueError)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
@@ -155,7 +132,9 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
         return replace(state.said("assistant", turn.text), question=turn.question)
     if isinstance(turn, QuestionTurn):
         if turn.session_id != state.session_id:
-            state = state.said("assistant", greeting(turn.expected_total) if turn.position == 1 else welcome_back(turn))
+            hello = wording.greeting(turn.expected_total, turn.objective) if turn.position == 1 else \
+                wording.welcome_back(turn.position)
+            state = state.said("assistant", hello)
         return replace(
             state.said("assistant", question_message(turn)),
             session_id=turn.session_id,
@@ -177,37 +156,20 @@ def too_long(text: str) -> str | None:
     The text box stops typing at that length in the browser; this checks it on the server,
     where any client (gradio_client, a script) may send more.
     """
-    return TOO_LONG.format(n=len(text), limit=MAX_TEXT) if len(text) > MAX_TEXT else None
+    return wording.TOO_LONG.format(n=len(text), limit=MAX_TEXT) if len(text) > MAX_TEXT else None
 
 
 def friendly(error: BaseException) -> str:
     """What the user is told when the engine refuses: no traceback, a way forward."""
-    for kind, text in _FRIENDLY:
+    for kind, text in wording.FRIENDLY:
         if isinstance(error, kind):
             return text
     if isinstance(error, ValueError):
-        return f"Sorry, I could not do that: {error}"
-    return "Sorry, something went wrong on my side. Please try again, or say 'start over'."
+        return wording.REFUSED.format(error=error)
+    return wording.FAULT
 
 
 # --------------------------------------------------------------------------- words and markup
-
-
-def duration(n_questions: int) -> str:
-    """How long ``n_questions`` questions take, in words ("about a minute")."""
-    minutes = max(1, round(n_questions * SECONDS_PER_QUESTION / 60))
-    return "about a minute" if minutes == 1 else f"about {minutes} minutes"
-
-
-def greeting(n_questions: int) -> str:
-    return (
-        f"Hi! I'll ask about {n_questions} quick questions, {duration(n_questions)}: pick the one you prefer. "
-        "Then I'll tell you what I learned about you and what I would pick for you."
-    )
-
-
-def welcome_back(turn: QuestionTurn) -> str:
-    return f"Welcome back! Let's carry on where we left off, at question {turn.position}."
 
 
 def markdown_text(text: str) -> str:
@@ -216,11 +178,11 @@ def markdown_text(text: str) -> str:
 
 
 def question_message(turn: QuestionTurn) -> str:
-    progress = f"**Question {turn.position} of about {turn.expected_total}.**"
+    progress = f"**{wording.progress(turn.position, turn.expected_total)}.**"
     if turn.prompt:
-        return f"{progress} *{markdown_text(turn.prompt)}* Which answer do you prefer, A or B?"
+        return f"{progress} *{markdown_text(turn.prompt)}* {wording.ASK_GROUPED[turn.objective]}"
     a, b = (markdown_text(card.title) for card in (turn.item_a, turn.item_b))
-    return f"{progress} Which do you prefer: **A** {a}, or **B** {b}?"
+    return f"{progress} {wording.ASK[turn.objective]}: **A** {a}, or **B** {b}?"
 
 
 def picks_markdown(picks: Sequence[Ranked]) -> str:
@@ -229,10 +191,10 @@ def picks_markdown(picks: Sequence[Ranked]) -> str:
 
 
 def result_message(turn: ResultTurn) -> str:
-    parts = [f"**Here is what I learned about you.** {turn.summary_text}"]
+    parts = [f"**{wording.LEARNED}** {turn.summary_text}"]
     if turn.recommendations:
-        parts.append("**My top picks for you**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
-    parts.append(INVITATION)
+        parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
+    parts.append(wording.INVITATION)
     return "\n\n".join(parts)
 
 
@@ -254,7 +216,7 @@ def progress_html(question: QuestionTurn | None) -> str:
     if question is None:
         return ""
     done, total = question.position - 1, max(question.expected_total, question.position)
-    label = f"Question {question.position} of about {question.expected_total}"
+    label = wording.progress(question.position, question.expected_total)
     return (
         f'<div class="prefchat-progress"><span>{escape(label)}</span>'
         f'<progress value="{done}" max="{total}" aria-label="{escape(label)}"></progress></div>'
@@ -310,12 +272,12 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     def undo(state: ChatState) -> ChatState:
         if state.session_id is None:
             return start(state)
-        return run(state, "Undo", lambda: conversation.undo(state.session_id))
+        return run(state, wording.UNDO_SAID, lambda: conversation.undo(state.session_id))
 
     def finish(state: ChatState) -> ChatState:
         if state.session_id is None:
             return start(state)
-        return run(state, "Finish now", lambda: conversation.finish(state.session_id))
+        return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(state.session_id))
 
     def say(text: str, state: ChatState) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
@@ -342,15 +304,16 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 card_a = gr.Markdown(elem_classes="prefchat-card")
                 card_b = gr.Markdown(elem_classes="prefchat-card")
             with gr.Row(elem_classes="prefchat-choices"):
-                buttons = [gr.Button(label, variant="primary" if len(label) == 1 else "secondary") for label in CHOICES]
+                buttons = [gr.Button(label, variant="primary" if len(label) == 1 else "secondary") for label in wording.ANSWER_BUTTONS]
             with gr.Row():
-                undo_button = gr.Button("Undo last answer", size="sm")
-                finish_button = gr.Button("Finish now", size="sm")
+                undo_button = gr.Button(wording.UNDO_BUTTON, size="sm")
+                finish_button = gr.Button(wording.FINISH_BUTTON, size="sm")
         with gr.Row():
             text = gr.Textbox(
-                show_label=False, placeholder=ONBOARDING_HINT, scale=5, max_lines=4, max_length=MAX_TEXT, submit_btn="Send"
+                show_label=False, placeholder=wording.ONBOARDING_HINT, scale=5, max_lines=4, max_length=MAX_TEXT,
+                submit_btn=wording.SEND_BUTTON
             )
-        restart = gr.Button("Start over", size="sm", variant="stop")
+        restart = gr.Button(wording.START_OVER_BUTTON, size="sm", variant="stop")
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
             question = state.question
@@ -358,7 +321,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 card_markdown("A", question.item_a, grouped),
                 card_markdown("B", question.item_b, grouped),
             )
-            hint = CHAT_HINT if question is None else ONBOARDING_HINT
+            hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
             return (
                 state,
                 state.session_id,
@@ -377,7 +340,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)
         restart.click(lambda s: show(start(s)), [state], api_name="start", **listen)
         # One endpoint for the four buttons: each sends its own label in place of the typed text.
-        for n, (button, label) in enumerate(zip(buttons, CHOICES)):
+        for n, (button, label) in enumerate(zip(buttons, wording.ANSWER_BUTTONS)):
             named = {**listen, "api_name": "answer"} if n == 0 else private
             js = f"(choice, state) => [{json.dumps(label)}, state]"
             button.click(lambda choice, s: show(answer(choice, s)), [text, state], js=js, **named)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import signal
 import socket
 import sys
 from typing import TYPE_CHECKING
@@ -157,4 +158,7 @@ def run_until_interrupted(server: uvicorn.Server, sock: socket.socket) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # The server has stopped: a Ctrl+C now (or one uvicorn re-raises late) would only
+        # interrupt the interpreter's exit with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sock.close()

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from prefchat.assistant.errors import NoProfile, SessionClosed
 from prefchat.assistant.ranking import Ranked
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
+from prefchat.assistant.wording import duration
 from prefchat.reward.pack import Item
 from prefchat.storage import NotFound
 from prefchat.ui.chat import (
     ChatState,
     advance,
     card_markdown,
-    duration,
     friendly,
     markdown_text,
     progress_html,
