@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..elicitation import Comparison
+from ..elicitation import Answer, Comparison, KWayChoice
 from ..storage import Turn
 
 __all__ = ["FEEDBACK_WINS", "reference_features", "session_seed", "stored_answers"]
@@ -54,11 +54,14 @@ def reference_features(features: np.ndarray) -> np.ndarray:
 
 def stored_answers(
     history: Sequence[Turn], index: Mapping[str, int], reference: int
-) -> tuple[tuple[Comparison, ...], tuple[str, ...], Turn | None]:
-    r"""The comparisons a session's stored history holds, for a pack whose item ids map by ``index``.
+) -> tuple[tuple[Answer, ...], tuple[str, ...], frozenset[int], Turn | None]:
+    r"""The evidence a session's stored history holds, for a pack whose item ids map by ``index``.
 
-    A pairwise answer is the comparison of its two items; feedback on item X is X against the
-    item ``reference`` (the population-average item), X winning for thumbs up and "more like":
+    A pairwise answer is the comparison of its two items; a k-way pick (the chosen item's id) is a
+    :class:`~prefchat.elicitation.KWayChoice` of its options, and a k-way "none of these" makes
+    its options unknown to the user (never asked again) without evidence; feedback on item X is
+    X against the item ``reference`` (the population-average item), X winning for thumbs up and
+    "more like":
 
     .. math:: P(X \succ \bar\phi \mid \lambda) = \sigma\big(\lambda^\top (\phi(X) - \bar\phi)\big)
 
@@ -66,24 +69,36 @@ def stored_answers(
 
     Returns
     -------
-    answers : tuple of Comparison, in the order given
-    kinds : tuple of str, the stored choice or feedback kind of each answer
-    pending : the first unanswered pairwise question whose items are all in ``index``, or None
+    answers : tuple of Answer, in the order given
+    kinds : tuple of str, for every click and feedback in order: the pairwise choice, ``"pick"``
+        or ``"skip"`` of a k-way question, or the feedback kind
+    unknown : frozenset of int, the options of k-way questions answered "none of these"
+    pending : the first unanswered question whose items are all in ``index``, or None
     """
-    answers, kinds, pending = [], [], None
+    answers: list[Answer] = []
+    kinds: list[str] = []
+    unknown: set[int] = set()
+    pending = None
     for turn in history:
         items = turn.question.item_ids
         if not all(item in index for item in items):
             continue
         if turn.answer is None:
-            if pending is None and len(items) == 2:
+            if pending is None and len(items) >= 2:
                 pending = turn
-        elif turn.answer.kind in FEEDBACK_WINS:
+            continue
+        choice = turn.answer.choice
+        if turn.answer.kind in FEEDBACK_WINS:
             answers.append(Comparison(index[items[0]], reference, FEEDBACK_WINS[turn.answer.kind]))
             kinds.append(turn.answer.kind)
         elif len(items) == 2:
-            choice = turn.answer.choice
             assert choice is not None  # an answer to a question always has its choice
             answers.append(Comparison(index[items[0]], index[items[1]], choice))
             kinds.append(choice)
-    return tuple(answers), tuple(kinds), pending
+        elif choice in items:
+            answers.append(KWayChoice(tuple(index[item] for item in items), index[choice]))
+            kinds.append("pick")
+        else:  # "skip" ("tie" is not asked of k options: it is read as none of them)
+            unknown.update(index[item] for item in items)
+            kinds.append("skip")
+    return tuple(answers), tuple(kinds), frozenset(unknown), pending

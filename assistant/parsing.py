@@ -14,6 +14,9 @@ skip   skip, pass, neither, "don't know", dunno, idk, "no idea", "not sure", "ne
 "neither" is read as a skip: the user has no preference between the two to tell, and neither
 item is asked about again. Anything else (including "a or b") is not an answer: ``None``, and
 the conversation re-asks. Parsing never raises on a str.
+
+:func:`parse_pick` reads the answer to "which of these k would you pick?": a position ("1" to
+"k", "the third one", "C") or none of them ("none of these", "don't know").
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import re
 
 from ..elicitation.posterior import CHOICES
 
-__all__ = ["normalise", "parse_answer"]
+__all__ = ["MAX_OPTIONS", "normalise", "parse_answer", "parse_pick"]
 
 _PHRASES: dict[str, tuple[str, ...]] = {
     "a": ("a", "1", "one", "first", "1st", "left", "former"),
@@ -88,3 +91,47 @@ def parse_answer(text: str) -> str | None:
     if words in _ANSWERS:
         return _ANSWERS[words]
     return _ANSWERS.get(" ".join(word for word in words.split() if word not in _FILLERS))
+
+
+MAX_OPTIONS = 6
+"""Most options a "which of these would you pick?" question shows."""
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+_NUMBERS = ("one", "two", "three", "four", "five", "six")
+_POSITIONS = {
+    word: k
+    for k in range(MAX_OPTIONS)
+    for word in (str(k + 1), _ORDINALS[k], _NUMBERS[k], f"{k + 1}{('st', 'nd', 'rd')[k] if k < 3 else 'th'}", "abcdef"[k])
+}
+_NONE = frozenset(_PHRASES["skip"]) | {"none of these", "none of them", "none of those", "dont know any of them"}
+
+
+def parse_pick(text: str, n_options: int) -> int | str | None:
+    """The answer ``text`` gives to "which of these ``n_options`` would you pick?".
+
+    Returns
+    -------
+    int, the position of the option picked (0 for the first; "1" to "k", "the third one",
+    "C"), ``"skip"`` for none of them ("none of these", "don't know any"), or None if it is
+    not an answer (a position beyond the options included)
+
+    Examples
+    --------
+    >>> parse_pick("the third one", 4)
+    2
+    >>> parse_pick("none of these", 4)
+    'skip'
+    >>> parse_pick("5", 4) is None
+    True
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"an answer must be a str, got {text!r}")
+    if not 2 <= n_options <= MAX_OPTIONS:
+        raise ValueError(f"a question shows 2 to {MAX_OPTIONS} options, got {n_options}")
+    words = normalise(text)
+    for candidate in (words, " ".join(word for word in words.split() if word not in _FILLERS)):
+        if candidate in _NONE:
+            return "skip"
+        position = _POSITIONS.get(candidate)
+        if position is not None:
+            return position if position < n_options else None
+    return None

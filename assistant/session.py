@@ -44,15 +44,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..elicitation import STRATEGIES, Posterior
+from ..elicitation import STRATEGIES, Posterior, active_kway
 from ..elicitation.onboarding import Policy, known_items, next_question, replay
 from ..reward.pack import Pack
 from ..storage import (
-    FEEDBACK_KINDS,
     Conflict,
     NotFound,
     ProfileRecord,
@@ -66,7 +66,7 @@ from . import wording
 from .errors import NoProfile, SessionClosed, WrongPack
 from .history import reference_features, session_seed, stored_answers
 from .intents import Embed, IntentRecognizer, strip_parenthetical
-from .parsing import parse_answer
+from .parsing import parse_answer, parse_pick
 from .ranking import Ranked, rank
 from .replies import HANDLERS
 from .summary import Summary, apply_correction, parse_correction, summarize
@@ -123,8 +123,7 @@ class Conversation:
         ``seed`` fixes the questions' random choices (default: from the session id), e.g. to
         meet the questions a benchmark session with that seed asks.
         """
-        options = self.options if options is None else options
-        options = dataclasses.replace(options, objective=options.objective or self.pack.objective)
+        options = self._resolved(self.options if options is None else options)
         settings: dict[str, Any] = dataclasses.asdict(options)
         if seed is not None:
             settings["seed"] = _check_seed(seed)
@@ -136,10 +135,10 @@ class Conversation:
     def resume(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Where a session stands: its current question, or its result once finished."""
         state = self.state(session_id)
-        if state.record.state == "finished":
-            return self._result(state)
-        _check_active(state.record)
         with self.store.atomic():
+            if state.record.state == "finished":
+                return self._result(state)
+            _check_active(state.record)
             return self._advance(state)
 
     def answer(self, session_id: str, text: str, question_id: int | None = None) -> QuestionTurn | ResultTurn | ReaskTurn:
@@ -154,9 +153,12 @@ class Conversation:
         now stands, so a client may retry after a lost reply; naming any other question than the
         current one is a :class:`~prefchat.storage.Conflict`.
         """
-        state = self.state(session_id)
+        return self._answer(self.state(session_id), text, question_id)
+
+    def _answer(self, state: SessionState, text: str, question_id: int | None) -> QuestionTurn | ResultTurn | ReaskTurn:
+        """:meth:`answer` on the session as the caller read it back."""
         if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
-            return self._repeated(state, question_id, parse_answer(text))
+            return self._repeated(state, question_id, text)
         _check_active(state.record)
         with self.store.atomic():
             if state.pending is None:  # interrupted between an answer and the next question
@@ -164,10 +166,11 @@ class Conversation:
                 if isinstance(current, ResultTurn):
                     return current
                 state = self._state(state.record)
-            choice = parse_answer(text)
-            if choice is None:
-                return ReaskTurn(wording.REASK, self._question_turn(state, state.pending.question))
             question = state.pending.question
+            choice = _choice(text, question.item_ids)
+            if choice is None:
+                reask = wording.REASK if len(question.item_ids) == 2 else wording.reask_pick(len(question.item_ids))
+                return ReaskTurn(reask, self._question_turn(state, question))
             latency = datetime.now(UTC) - question.asked_at
             answer = self.store.record_answer(
                 question.id, choice, raw_text=text, latency_ms=max(0, int(latency.total_seconds() * 1000))
@@ -199,7 +202,9 @@ class Conversation:
 
     def policy(self, options: SessionOptions) -> Policy:
         """The question policy of a session run with ``options``: the loop's, over this pack."""
-        return Policy(STRATEGIES[options.strategy], self.pack.pool(options.pool_size), self.groups, self.familiarity,
+        size = options.question_size or self.pack.question_size
+        strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
+        return Policy(strategy, self.pack.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold)
 
     # -- after onboarding ------------------------------------------------------------------------
@@ -212,11 +217,12 @@ class Conversation:
         every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
         the next message confirms it (the pending confirmation is kept in this process's memory).
         """
-        session, user_id = self._who(who)
-        onboarding = session is not None and session.state == "active"
-        if onboarding and parse_answer(text) is not None:
+        with self.store.atomic():
+            session, user_id = self._who(who)
+            state = self._state(session) if session is not None and session.state == "active" else None
+        if state is not None and _is_answer(text, state):
             self._forget_asked.discard(user_id)
-            return self.answer(session.id, text)
+            return self._answer(state, text, None)
         intent = self.recognise(text)
         confirmed = intent.name == "confirm_forget" and user_id in self._forget_asked
         self._forget_asked.discard(user_id)
@@ -230,12 +236,12 @@ class Conversation:
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
         if intent.name == "start_over":
             return self.start(user_id)
-        if onboarding:
+        if state is not None:
             if intent.name == "undo":
-                return self.undo(session.id)
+                return self.undo(state.record.id)
             if intent.name == "finish":
-                return self.finish(session.id)
-            return self.answer(session.id, text)
+                return self.finish(state.record.id)
+            return self._answer(state, text, None)  # not an answer: asked again
         summary = None if session is None else self.store.current_summary(user_id, self.pack.name)
         if summary is None:
             return ReplyTurn(wording.NOT_MET, "help")
@@ -320,7 +326,7 @@ class Conversation:
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
         (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on."""
-        feedback = (answer.item_a for answer, kind in zip(state.answers, state.kinds) if kind in FEEDBACK_KINDS)
+        feedback = (answer.item_a for answer in state.answers if self.reference in answer.items)
         return (known_items(state.answers) | frozenset(feedback)) - {self.reference}
 
     def picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
@@ -334,9 +340,8 @@ class Conversation:
     def _state(self, record: SessionRecord, history: Sequence[Turn] | None = None) -> SessionState:
         """The state of session ``record``, from ``history`` if the caller holds it, else read back."""
         history = tuple(self.store.session_history(record.id) if history is None else history)
-        answers, kinds, pending = stored_answers(history, self.index, self.reference)
-        options = SessionOptions.from_settings(record.settings)
-        options = dataclasses.replace(options, objective=options.objective or self.pack.objective)
+        answers, kinds, unknown, pending = stored_answers(history, self.index, self.reference)
+        options = self._resolved(SessionOptions.from_settings(record.settings))
         prior = self.pack.session_prior(options.objective)
         with self._posteriors_lock:
             held = self._posteriors.get(record.id)
@@ -347,7 +352,15 @@ class Conversation:
             while len(self._posteriors) > POSTERIOR_CACHE:
                 self._posteriors.popitem(last=False)
         seed = int(record.settings.get("seed", session_seed(record.id)))
-        return SessionState(record, options, seed, history, answers, kinds, pending, posterior)
+        return SessionState(record, options, seed, history, answers, kinds, unknown, pending, posterior)
+
+    def _resolved(self, options: SessionOptions) -> SessionOptions:
+        """``options`` with the pack's objective and question size where they say None.
+
+        A session stored before questions had a size is a session of pairs.
+        """
+        return dataclasses.replace(options, objective=options.objective or self.pack.objective,
+                                   question_size=options.question_size or self.pack.question_size)
 
     def _session(self, session_id: str) -> SessionRecord:
         record = self.store.get_session(session_id)
@@ -384,10 +397,10 @@ class Conversation:
 
     # -- moving a session on ---------------------------------------------------------------------
 
-    def _repeated(self, state: SessionState, question_id: int, choice: str | None) -> QuestionTurn | ResultTurn:
+    def _repeated(self, state: SessionState, question_id: int, text: str) -> QuestionTurn | ResultTurn:
         """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict."""
         turn = next((turn for turn in state.history if turn.question.id == question_id), None)
-        if turn is None or turn.answer is None or turn.answer.choice != choice:
+        if turn is None or turn.answer is None or turn.answer.choice != _choice(text, turn.question.item_ids):
             raise Conflict(f"question {question_id} is not the current question of session {state.record.id!r}")
         if state.record.state == "finished":
             return self._result(state)
@@ -400,7 +413,7 @@ class Conversation:
         if state.pending is not None:
             return self._question_turn(state, state.pending.question)
         question = next_question(self.features, state.posterior, self.policy(state.options), state.n_answered,
-                                 state.seed)
+                                 state.seed, state.unknown)
         if question is None:
             return self._finish(state)
         item_ids = [self.pack.items[i].item_id for i in question.items]
@@ -413,7 +426,7 @@ class Conversation:
             return self._question_turn(state, pending.question)
 
     def _question_turn(self, state: SessionState, question: QuestionRecord) -> QuestionTurn:
-        a, b = (self.pack.items[self.index[item_id]] for item_id in question.item_ids)
+        a, b, *more = (self.pack.items[self.index[item_id]] for item_id in question.item_ids)
         return QuestionTurn(
             session_id=state.record.id,
             user_id=state.record.user_id,
@@ -424,6 +437,7 @@ class Conversation:
             prompt=self._prompt_of(self.index[a.item_id]),
             question_id=question.id,
             objective=state.objective,
+            more_items=tuple(more),
         )
 
     def _prompt_of(self, item: int) -> str | None:
@@ -457,6 +471,24 @@ class Conversation:
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
             )
         return ranked
+
+
+def _choice(text: str, item_ids: Sequence[str]) -> str | None:
+    """What ``text`` answers to a question of ``item_ids``, as stored: a pair's "a", "b", "tie" or
+    "skip"; a k-way question's chosen item id (typed as such, or by position) or "skip"; None
+    when it is no answer."""
+    if len(item_ids) == 2:
+        return parse_answer(text)
+    if text.strip() in item_ids:
+        return text.strip()
+    pick = parse_pick(text, len(item_ids))
+    return item_ids[pick] if isinstance(pick, int) else pick
+
+
+def _is_answer(text: str, state: SessionState) -> bool:
+    """Whether ``text`` answers the session's open question (a pair's, when it has none open yet)."""
+    item_ids = ("a", "b") if state.pending is None else state.pending.question.item_ids
+    return _choice(text, item_ids) is not None
 
 
 def _check_active(record: SessionRecord) -> None:

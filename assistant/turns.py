@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..elicitation import STRATEGIES, Comparison, Posterior
+from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.selection import check_stop_rule
 from ..reward.pack import OBJECTIVES, Item
 from ..storage import FEEDBACK_KINDS, SessionRecord, Turn
+from .parsing import MAX_OPTIONS
 from .ranking import Ranked
 
 __all__ = [
@@ -35,7 +36,7 @@ ItemCard = Item
 
 @dataclass(frozen=True)
 class QuestionTurn:
-    """"Which do you prefer?" between ``item_a`` and ``item_b``.
+    """"Which do you prefer?" between ``item_a`` and ``item_b``, or "which would you pick?" among :attr:`items`.
 
     ``position`` counts answers from 1 ("3 of about 10" is position 3, expected_total 10);
     ``prompt`` is the shared prompt of the two items when the pack groups items (e.g. the
@@ -53,6 +54,12 @@ class QuestionTurn:
     prompt: str | None = None
     question_id: int | None = None
     objective: str = "prefer"
+    more_items: tuple[ItemCard, ...] = ()
+
+    @property
+    def items(self) -> tuple[ItemCard, ...]:
+        """The cards shown, in order: two for "which do you prefer?", k for "which of these k would you pick?"."""
+        return (self.item_a, self.item_b, *self.more_items)
 
     @property
     def progress(self) -> str:
@@ -107,6 +114,12 @@ class SessionOptions:
         Items questions are drawn from (:meth:`~prefchat.reward.pack.Pack.pool`).
     n_recommendations : int
         Recommendations shown with the result.
+    question_size : int or None
+        Options a question shows: 2 for pairs, up to
+        :data:`~prefchat.assistant.parsing.MAX_OPTIONS` for "which of these k would you pick?"
+        (:func:`~prefchat.elicitation.selection.active_kway`, so only with the ``active``
+        strategy). None: the pack's validated size (:attr:`~prefchat.reward.pack.Pack.question_size`),
+        resolved when the session starts.
     objective : str or None
         What the questions ask and how the catalog is ranked, one of
         :data:`~prefchat.reward.pack.OBJECTIVES`: it fixes the session's prior
@@ -122,6 +135,7 @@ class SessionOptions:
     pool_size: int = 300
     n_recommendations: int = 10
     objective: str | None = None
+    question_size: int | None = None
 
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
@@ -132,6 +146,11 @@ class SessionOptions:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.objective is not None and self.objective not in OBJECTIVES:
             raise ValueError(f"objective {self.objective!r} is not one of {OBJECTIVES}")
+        size = self.question_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= MAX_OPTIONS):
+            raise ValueError(f"question_size must be an integer from 2 to {MAX_OPTIONS}, got {size!r}")
+        if size is not None and size > 2 and self.strategy != "active":
+            raise ValueError(f"questions of {size} options are chosen by the 'active' strategy, not {self.strategy!r}")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SessionOptions:
@@ -150,8 +169,11 @@ class SessionState:
     options : SessionOptions, with the objective resolved
     seed : int, the session's question seed (see :func:`~prefchat.elicitation.onboarding.question_rng`)
     history : tuple of Turn, every stored question with its live answer
-    answers : tuple of Comparison, what the posterior is conditioned on, in order
-    kinds : tuple of str, the stored kind of each answer ("a", "b", "tie", "skip" or a feedback kind)
+    answers : tuple of Answer, what the posterior is conditioned on, in order
+    kinds : tuple of str, the stored kind of each click and feedback ("a", "b", "tie", "skip",
+        "pick" for a k-way pick, or a feedback kind)
+    unknown : frozenset of int, items of k-way questions answered "none of these" (a skipped
+        pair's items are unknown through its comparison)
     pending : Turn or None, the first question still unanswered
     posterior : Posterior
     """
@@ -160,8 +182,9 @@ class SessionState:
     options: SessionOptions
     seed: int
     history: tuple[Turn, ...]
-    answers: tuple[Comparison, ...]
+    answers: tuple[Answer, ...]
     kinds: tuple[str, ...]
+    unknown: frozenset[int]
     pending: Turn | None
     posterior: Posterior
 
@@ -170,6 +193,12 @@ class SessionState:
         """What the session asks and how it ranks (resolved when it started, see :class:`SessionOptions`)."""
         assert self.options.objective is not None  # SessionState holds resolved options
         return self.options.objective
+
+    @property
+    def question_size(self) -> int:
+        """Options a question of this session shows (resolved when it started)."""
+        assert self.options.question_size is not None  # SessionState holds resolved options
+        return self.options.question_size
 
     @property
     def n_answered(self) -> int:

@@ -80,6 +80,11 @@ FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start
 # -- the chat after onboarding -------------------------------------------------------------------
 
 REASK = "Sorry, I didn't catch that. Type A or B, 'both' if both are fine, or 'skip' if you don't know either."
+
+
+def reask_pick(n_options: int) -> str:
+    """Free text that is no answer to "which of these ``n_options`` would you pick?"."""
+    return f"Sorry, I didn't catch that. Type a number from 1 to {n_options}, or 'none of these' if you know none."
 HELP = (
     "I can: show your recommendations ('recommend'); explain one ('why <title>?'); learn from "
     "'more like <title>', 'less like <title>', '👍 <title>' or '👎 <title>'; tell you what I know "

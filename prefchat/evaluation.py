@@ -21,7 +21,16 @@ from threadpoolctl import threadpool_limits
 from .assistant.packs import resolve_pack
 from .assistant.ranking import served_score
 from .default.benchmark import simulated_tasks
-from .elicitation.evaluate import Evaluation, Task, evaluate, popularity_scores, rating_tasks, summarise, task_seed
+from .elicitation.evaluate import (
+    KWAY_OPTIONS,
+    Evaluation,
+    Task,
+    evaluate,
+    popularity_scores,
+    rating_tasks,
+    summarise,
+    task_seed,
+)
 from .elicitation.onboarding import CatalogScore
 from .elicitation.respondents import RankingTargets, RatingsRespondent
 from .elicitation.selection import Question
@@ -60,10 +69,11 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
     return users
 
 
-SERVED = ("population", "random", "active", "bald")
-"""Strategies ``--through-api`` runs through the app: those of the served question policy (the
-others are not served: popularity and oracle are references, pref-reference scores with its own
-estimator, k-way questions are not asked by the app yet). ``population`` is a session of no questions."""
+SERVED = ("population", "random", "active", "bald", "kway")
+"""Strategies ``--through-api`` runs through the app: those of the served question policy
+(``kway`` as sessions of :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS`-option questions;
+``population`` as a session of no questions). The others are not served: popularity and oracle
+are references, and pref-reference scores with its own estimator."""
 
 
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
@@ -162,17 +172,22 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     """One onboarding of ``n`` questions through ``app``; what it recommends, the clicks and the don't-knows."""
     from .assistant.turns import QuestionTurn, SessionOptions
 
-    policy = "active" if strategy == "population" else strategy  # asks nothing: n is 0
+    kway = strategy == "kway"
+    policy = "active" if strategy in ("population", "kway") else strategy  # population asks nothing: n is 0
     options = SessionOptions(min_questions=n, max_questions=n, strategy=policy, pool_size=pool_size,
-                             objective="watch", n_recommendations=1)
+                             objective="watch", n_recommendations=1, question_size=KWAY_OPTIONS if kway else 2)
     user = f"eval-{task.seed}-{strategy}-{n}-{task.user_id}"
     turn = app.start(user, options=options, seed=task_seed(task, strategy))
     clicks = skips = 0
     while isinstance(turn, QuestionTurn):
-        question = Question((app.pack.index_of(turn.item_a.item_id), app.pack.index_of(turn.item_b.item_id)))
-        choice = task.respondent.answer(question)
-        clicks, skips = clicks + 1, skips + (choice == "skip")
-        turn = app.answer(turn.session_id, choice, question_id=turn.question_id)
+        question = Question(tuple(app.pack.index_of(card.item_id) for card in turn.items))
+        response = task.respondent.answer(question)
+        if kway:  # typed as a person would: a position, or none of them
+            text = "none of these" if response is None else str(question.items.index(int(response)) + 1)
+        else:
+            text = str(response)
+        clicks, skips = clicks + 1, skips + (response in ("skip", None))
+        turn = app.answer(turn.session_id, text, question_id=turn.question_id)
     assert isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
     depth = min(app.pack.n_items, task.targets.k + len(task.respondent.query_items))
     return app.recommend(user, k=depth), clicks, skips

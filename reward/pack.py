@@ -31,6 +31,8 @@ ITEMS = "items.jsonl"
 ARRAYS = "arrays.safetensors"
 
 
+ANSWERABLE = ("known", "on-sight")
+"""How items can be judged: only when known, or on sight (see :attr:`Pack.answerable`)."""
 OBJECTIVES = ("prefer", "watch")
 """What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
 
@@ -152,11 +154,12 @@ class Pack:
         base rate a catalog ranking calibrates to
         (:func:`~prefchat.elicitation.posterior.base_rate_offset`).
 
-        None for packs trained on pairwise choices only: their items (texts, answers) are judged
-        by reading them, so every item can be asked about.
+        None for packs whose items are judged on sight (:attr:`answerable`; texts, answers, jokes)
+        or trained on pairwise choices only: every item can be asked about, and no base rate
+        calibrates the catalog.
         """
         n_train = len(self.split.get("train", ()))
-        if not self.provenance.get("n_ratings") or not n_train:
+        if self.answerable != "known" or not self.provenance.get("n_ratings") or not n_train:
             return None
         return np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
 
@@ -214,6 +217,28 @@ class Pack:
         return dict(self.manifest.get("metrics", {}))
 
     # -- the session objective: which prior, which catalog score ---------------------------------
+
+    @property
+    def answerable(self) -> str:
+        """How the pack's items can be judged, one of :data:`ANSWERABLE`.
+
+        ``"known"``: only by someone who knows them (films, music artists): questions are weighed
+        by the chance the user knows an item (:attr:`familiarity`) and sessions ask "which would
+        you pick?". ``"on-sight"``: by reading them (a joke, an assistant's answer, a dish with a
+        description): any item can be asked about. Recorded by ``prefchat train --answerable``
+        (see :func:`~prefchat.reward.build.infer_answerable` for ``auto``); packs from before it
+        was recorded are "known" when trained on ratings, as they were served.
+        """
+        recorded = self.manifest.get("answerable")
+        if recorded is not None:
+            return recorded
+        return "known" if self.provenance.get("n_ratings") else "on-sight"
+
+    @property
+    def question_size(self) -> int:
+        """Options a question shows unless a session says otherwise: 2 (pairs) or the k that pack
+        validation chose for "which of these k would you pick?" (``hyperparameters["question_size"]``)."""
+        return int(self.hyperparameters.get("question_size", 2))
 
     @property
     def objective(self) -> str:

@@ -21,7 +21,7 @@ from prefchat.assistant.ranking import served_score
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
 from prefchat.cli import add_eval_arguments
 from prefchat.elicitation import Comparison
-from prefchat.elicitation.evaluate import benchmark_policy, rating_tasks, task_seed
+from prefchat.elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.onboarding import known_items, run_session
 from prefchat.elicitation.selection import Question
@@ -66,17 +66,21 @@ def benchmark(pack, task, strategy):
 
 def served(app, task, strategy):
     """The questions the app shows and the top 20 it recommends, answered by the same respondent."""
-    options = SessionOptions(min_questions=N_ANSWERS, max_questions=N_ANSWERS, strategy=strategy)
+    kway = strategy == "kway"
+    options = SessionOptions(min_questions=N_ANSWERS, max_questions=N_ANSWERS, strategy="active" if kway else strategy,
+                             question_size=KWAY_OPTIONS if kway else 2)
     turn, questions = app.start(f"user-{task.user_id}-{strategy}", options=options, seed=task_seed(task, strategy)), []
     while isinstance(turn, QuestionTurn):
-        items = (app.pack.index_of(turn.item_a.item_id), app.pack.index_of(turn.item_b.item_id))
+        items = tuple(app.pack.index_of(card.item_id) for card in turn.items)
         questions.append(items)
-        turn = app.answer(turn.session_id, task.respondent.answer(Question(items)), question_id=turn.question_id)
+        response = task.respondent.answer(Question(items))
+        text = response if not kway else "none of these" if response is None else str(items.index(response) + 1)
+        turn = app.answer(turn.session_id, text, question_id=turn.question_id)
     assert isinstance(turn, ResultTurn)
     return questions, [pick.item_id for pick in app.recommend(turn.user_id, k=20)]
 
 
-@pytest.mark.parametrize("strategy", ["active", "random", "bald"])
+@pytest.mark.parametrize("strategy", ["active", "random", "bald", "kway"])
 def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy, tmp_path, embed):
     with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         for task in tasks_of(loop_pack):
@@ -138,7 +142,7 @@ def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_pat
     parser = argparse.ArgumentParser()
     add_eval_arguments(parser)
     argv = ["--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,3,10",
-            "--strategies", "population,popularity,random,active,oracle", "--json", str(tmp_path / "r.json")]
+            "--strategies", "population,popularity,random,active,kway,oracle", "--json", str(tmp_path / "r.json")]
     reports = [evaluation.run(parser.parse_args(argv + flag), pack, pack_dir, Settings.from_env())
                for flag in ([], ["--through-api"])]
     assert reports[0]["results"] == reports[1]["results"] and reports[0]["paired"] == reports[1]["paired"]
@@ -147,7 +151,7 @@ def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_pat
 
 def test_eval_through_the_api_refuses_what_the_app_does_not_serve(make_pack):
     pack = with_base_rates(make_pack(name="loop"))
-    with pytest.raises(ValueError, match="'kway' is not served"):
-        evaluation.served_evaluation(pack, tasks_of(pack), ["kway"], [0], 300, None, Settings.from_env())
+    with pytest.raises(ValueError, match="'pref-reference' is not served"):
+        evaluation.served_evaluation(pack, tasks_of(pack), ["pref-reference"], [0], 300, None, Settings.from_env())
     with pytest.raises(ValueError, match="has none"):
         evaluation.served_evaluation(make_pack(name="loop"), tasks_of(pack), ["active"], [0], 300, None, Settings.from_env())

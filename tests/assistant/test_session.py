@@ -7,7 +7,7 @@ from prefchat.assistant.errors import NoProfile, SessionClosed, WrongPack
 from prefchat.assistant.history import reference_features, session_seed, stored_answers
 from prefchat.assistant.session import Conversation
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
-from prefchat.elicitation import Comparison, laplace_posterior
+from prefchat.elicitation import Comparison, KWayChoice, laplace_posterior
 from prefchat.elicitation.onboarding import next_question
 from prefchat.reward.featurize import EmbeddingError, pack_embedder
 from prefchat.storage import NotFound, open_store
@@ -323,10 +323,21 @@ def test_replay_maps_answers_and_feedback_and_drops_unknown_items(conversation, 
     store.record_answer(store.record_question(session.id, ["m003", "gone"]).id, "a")
     store.record_feedback(session.id, "m004", "thumbs_down")
     store.record_question(session.id, ["m005", "m006"])
-    answers, kinds, pending = stored_answers(store.session_history(session.id), conversation.index, 60)
+    answers, kinds, unknown, pending = stored_answers(store.session_history(session.id), conversation.index, 60)
     assert answers == (Comparison(1, 2, "tie"), Comparison(4, 60, "b"))
-    assert kinds == ("tie", "thumbs_down")
+    assert kinds == ("tie", "thumbs_down") and unknown == frozenset()
     assert pending.question.item_ids == ("m005", "m006")
+
+
+def test_replay_maps_kway_picks_and_none_of_these(conversation, store):
+    session = store.start_session(store.create_user("kim").id, "tiny", "1")
+    store.record_answer(store.record_question(session.id, ["m001", "m002", "m003"]).id, "m002")
+    store.record_answer(store.record_question(session.id, ["m004", "m005", "m006", "m007"]).id, "skip")
+    store.record_question(session.id, ["m008", "m009", "m010"])
+    answers, kinds, unknown, pending = stored_answers(store.session_history(session.id), conversation.index, 60)
+    assert answers == (KWayChoice((1, 2, 3), 2),)
+    assert kinds == ("pick", "skip") and unknown == {4, 5, 6, 7}
+    assert pending.question.item_ids == ("m008", "m009", "m010")
 
 
 @pytest.mark.parametrize(
