@@ -34,7 +34,7 @@ few matrix-vector products.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -52,7 +52,7 @@ from .summary import Summary, descriptor_index, summarize, summary_affinity, sum
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "item_scores", "rank", "served_score"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "item_scores", "rank"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -161,24 +161,26 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
     return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov).scores()
 
 
-def served_score(pack: Pack, objective: str) -> Callable[[Posterior], np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class ServedScore:
     """``score(posterior) -> (n_items,)``: the catalog as the app ranks it for a session posterior of ``objective``.
 
     :func:`item_scores` with the summary the session writes when it finishes (only where the
     pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0: otherwise the
     summary adds nothing). The scoring the benchmark passes to
-    :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served.
+    :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served; a class
+    rather than a closure so that the benchmark's worker processes can take it.
     """
-    beta = pack.beta(objective)
 
-    def score(posterior: Posterior) -> np.ndarray:
+    pack: Pack
+    objective: str
+
+    def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
-        if beta:
+        if self.pack.beta(self.objective):
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
-            summary = summarize(pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
-        return item_scores(pack, posterior.mean, summary, objective=objective, cov=posterior.cov)
-
-    return score
+            summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
+        return item_scores(self.pack, posterior.mean, summary, objective=self.objective, cov=posterior.cov)
 
 
 def rank(

@@ -27,7 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from prefchat import evaluation
-from prefchat.assistant.ranking import served_score
+from prefchat.assistant.ranking import ServedScore
 from prefchat.cli import add_eval_arguments
 from prefchat.elicitation.evaluate import evaluate, mean_ci, per_user, rating_tasks
 from prefchat.reward.pack import load_pack
@@ -63,7 +63,7 @@ def main() -> None:
         runs["benchmark"] = evaluate(
             tasks, pack.features, prior.prior_mean, prior.prior_cov, args.strategies, args.answers,
             pool=pack.pool(args.pool_size), popularity=pack.popularity, familiarity=pack.familiarity,
-            score=served_score(pack, "watch"))
+            score=ServedScore(pack, "watch"))
         seconds["benchmark"] = time.perf_counter() - start
         start = time.perf_counter()
         runs["served"] = evaluation.served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size,

@@ -55,7 +55,8 @@ JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired`
 adds the rest)::
 
     {"dataset": str, "pack": str, "protocol": "explicit" | "implicit" | "simulated", "seeds": int,
-     "pool_size": int, "n_test_users": int, "through_api": bool, "seconds": float,
+     "pool_size": int, "n_test_users": int, "through_api": bool, "answerable": "known" | "on-sight",
+     "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
                   "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null}],
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
@@ -73,7 +74,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -118,6 +119,9 @@ class Task:
     seed: int
     respondent: Respondent
     targets: Targets
+    pool: np.ndarray | None = None
+    """The items this respondent may be asked about, or None for the shared pool: on-sight
+    protocols ask each user only about what they rated (see :func:`rating_tasks`)."""
 
 
 def split_half(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +141,7 @@ def rating_tasks(
     seeds: Sequence[int],
     popularity: np.ndarray,
     k: int = 20,
+    on_sight: bool = False,
 ) -> list[Task]:
     """Tasks of the explicit or implicit ratings protocol.
 
@@ -154,6 +159,10 @@ def rating_tasks(
     seeds : the seeds; one task per seed and user, seed-major
     popularity : (n_items,) array, defines the head for the long-tail share
     k : cut-off of the implicit metrics
+    on_sight : items judged on sight (jokes, dishes, texts: see
+        :attr:`~prefchat.reward.pack.Pack.answerable`): a person could answer about any item, a
+        simulated one only about the items they rated, so each task's questions come from its
+        QUERY items (``Task.pool``; the EVAL half stays hidden from the selector)
     """
     head = head_items(popularity)
     tasks = []
@@ -168,7 +177,7 @@ def rating_tasks(
                 targets = RatingTargets(items[held_out], ratings[held_out])
             else:
                 targets = RankingTargets(items[held_out], items[query], head, k)
-            tasks.append(Task(user_id, seed, respondent, targets))
+            tasks.append(Task(user_id, seed, respondent, targets, np.sort(items[query]) if on_sight else None))
     return tasks
 
 
@@ -323,8 +332,9 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score)):
                 values[s, :, :, t] = _score(tasks[t].targets, scores, metrics)
         else:
-            policy = benchmark_policy(name, pool, answers[-1], groups, familiarity)
+            shared = benchmark_policy(name, pool, answers[-1], groups, familiarity)
             for t, task in enumerate(tasks):
+                policy = shared if task.pool is None else replace(shared, pool=task.pool)
                 session = run_session(features, prior, policy, task.respondent, task_seed(task, name))
                 for a, n in enumerate(answers):
                     reached = min(n, len(session.questions))

@@ -113,10 +113,13 @@ def next_question(
     return question
 
 
-def as_answer(question: Question, response: str | int | None) -> Answer | None:
+def as_answer(question: Question, response: str | int | KWayChoice | None) -> Answer | None:
     """A response to ``question`` as evidence: a pair's "a", "b", "tie" or "skip" is a
     :class:`~prefchat.elicitation.posterior.Comparison`; a k-way pick (an item of the question) a
-    :class:`~prefchat.elicitation.posterior.KWayChoice`; a k-way "don't know" (None) is no answer."""
+    :class:`~prefchat.elicitation.posterior.KWayChoice` of all its options (a KWayChoice given
+    as the response is taken as it is); a k-way "don't know" (None) is no answer."""
+    if isinstance(response, KWayChoice):
+        return response
     if question.is_pair:
         item_a, item_b = question.items
         return Comparison(item_a, item_b, str(response))

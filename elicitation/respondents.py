@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from .metrics import ndcg_at_k, pairwise_accuracy, pairwise_auc, recall_at_k, top_k
+from .posterior import KWayChoice
 from .selection import Question
 
 __all__ = [
@@ -42,8 +43,9 @@ PROTOCOLS = ("explicit", "implicit")
 class Respondent(Protocol):
     """Who answers an evaluation session."""
 
-    def answer(self, question: Question) -> str | int | None:
-        """"a", "b", "tie" or "skip" for a pair; for k options, the item picked or None for "don't know"."""
+    def answer(self, question: Question) -> str | int | KWayChoice | None:
+        """"a", "b", "tie" or "skip" for a pair; for k options, the item picked (or the k-way answer
+        itself, when it compares fewer options than were shown), or None for "don't know"."""
 
     def evidence(self, n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Everything the respondent could tell, as pairwise answers ``(items_a, items_b, labels)``.
@@ -96,17 +98,25 @@ class RatingsRespondent:
         """The QUERY rating of ``item``, None if the respondent has not rated it."""
         return self._rating.get(item)
 
-    def answer(self, question: Question) -> str | int | None:
+    def answer(self, question: Question) -> str | int | KWayChoice | None:
         """Answer a pair by :meth:`prefer`; k options by the highest rated (first shown among equals).
 
-        A k-way question with no rated option is a "don't know" (None) in both protocols; with some
-        rated, the best of them is picked, which in the implicit protocol also beats every unrated one.
+        A k-way question with no rated option is a "don't know" (None) in both protocols. With some
+        rated, the best of them is picked: in the implicit protocol it also beats every unrated
+        one (the item id); in the explicit protocol it beats the rated options only, so the
+        answer is the :class:`~prefchat.elicitation.posterior.KWayChoice` among them (None when
+        just one is rated: nothing is compared).
         """
         if question.is_pair:
             return self.prefer(*question.items)
         ratings = [self.rating(item) for item in question.items]
-        rated = [rating for rating in ratings if rating is not None]
-        return question.items[ratings.index(max(rated))] if rated else None
+        rated = [(item, rating) for item, rating in zip(question.items, ratings) if rating is not None]
+        if not rated:
+            return None
+        best = question.items[ratings.index(max(rating for _, rating in rated))]
+        if self.protocol == "implicit":
+            return best
+        return KWayChoice(tuple(item for item, _ in rated), best) if len(rated) > 1 else None
 
     def prefer(self, item_a: int, item_b: int) -> str:
         """"a", "b", "tie" or "skip" for the pair (item_a, item_b)."""

@@ -146,6 +146,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
     parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
     parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--answerable", choices=("known", "on-sight"), default=None,
+                        help="how the simulated users judge items (default: the pack's): 'on-sight' asks each "
+                             "user only about the items they rated, unweighted by familiarity")
     parser.add_argument("--through-api", action="store_true",
                         help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite store) "
                              "instead of the in-memory loop: the served path")

@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .assistant.packs import resolve_pack
-from .assistant.ranking import served_score
+from .assistant.ranking import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
@@ -32,6 +32,7 @@ from .elicitation.evaluate import (
     task_seed,
 )
 from .elicitation.onboarding import CatalogScore
+from .elicitation.posterior import KWayChoice
 from .elicitation.respondents import RankingTargets, RatingsRespondent
 from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
@@ -79,7 +80,9 @@ are references, and pref-reference scores with its own estimator."""
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
     start = time.perf_counter()
-    groups, features, familiarity = pack.groups, pack.features, pack.familiarity
+    on_sight = (args.answerable or pack.answerable) == "on-sight"
+    groups, features = pack.groups, pack.features
+    familiarity = None if on_sight else pack.familiarity
     if args.protocol == "simulated":
         tasks, features = simulated_tasks(pack, range(args.seeds), settings.embedding_model, settings.cache_dir, args.users)
         # Held-out prompts' responses follow the catalog: they are scored, never asked about.
@@ -88,13 +91,13 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
         if args.ratings is None:
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
-        tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity)
+        tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
     # "Which would you rather watch?" (implicit answers, catalog ranking): the pack's "watch" session
     # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
     objective = "watch" if args.protocol == "implicit" else "prefer"
     prior = pack.session_prior(objective)
     # The simulated protocol scores held-out prompts' responses beyond the catalog by their utility.
-    score = CatalogScore(features) if args.protocol == "simulated" else served_score(pack, objective)
+    score = CatalogScore(features) if args.protocol == "simulated" else ServedScore(pack, objective)
     popularity = None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality)
     if args.through_api:
         evaluation = served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size, popularity, settings)
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     return {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
         "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
+        "answerable": "on-sight" if on_sight else "known",
         "seconds": round(time.perf_counter() - start, 2),
         "results": summary["results"], "paired": summary["paired"],
     }
@@ -142,7 +146,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     references = [name for name in strategies if name not in SERVED]
     reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
                          pool=pack.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
-                         score=served_score(pack, "watch")) if references else None
+                         score=ServedScore(pack, "watch")) if references else None
     metrics = tuple(tasks[0].targets.metrics)
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = (np.zeros((len(strategies), len(answers), len(tasks)), dtype=np.int64) for _ in range(2))
@@ -183,6 +187,7 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
         question = Question(tuple(app.pack.index_of(card.item_id) for card in turn.items))
         response = task.respondent.answer(question)
         if kway:  # typed as a person would: a position, or none of them
+            assert not isinstance(response, KWayChoice)  # the implicit respondent picks among all shown
             text = "none of these" if response is None else str(question.items.index(int(response)) + 1)
         else:
             text = str(response)

@@ -77,8 +77,8 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
                  "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
-    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "seconds",
-                           "results", "paired"}
+    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "answerable",
+                           "seconds", "results", "paired"}
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics

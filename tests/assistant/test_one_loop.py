@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from prefchat import evaluation
 from prefchat.api import Assistant
-from prefchat.assistant.ranking import served_score
+from prefchat.assistant.ranking import ServedScore
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
 from prefchat.cli import add_eval_arguments
 from prefchat.elicitation import Comparison
@@ -59,7 +59,7 @@ def benchmark(pack, task, strategy):
     session = run_session(pack.features, pack.session_prior(pack.objective), policy, task.respondent,
                           task_seed(task, strategy))
     posterior = session.posteriors[-1]
-    scores = served_score(pack, pack.objective)(posterior)
+    scores = ServedScore(pack, pack.objective)(posterior)
     top = top_k(scores, 20, exclude=np.array(sorted(known_items(posterior.answers)), dtype=np.intp))
     return [q.items for q in session.questions], [pack.items[i].item_id for i in top]
 

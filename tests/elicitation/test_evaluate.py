@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefchat.elicitation import Question, candidate_pool
+from prefchat.elicitation import KWayChoice, Question, candidate_pool
 from prefchat.elicitation.evaluate import (
     STRATEGY_NAMES,
     Task,
@@ -83,13 +83,31 @@ def test_pair_answers(protocol, pair, expected):
     assert respondent.answer(Question(pair)) == expected
 
 
-@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
-def test_kway_answers_pick_the_best_rated_first_shown_among_equals(protocol):
-    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), protocol)
+def test_implicit_kway_answers_pick_the_best_rated_first_shown_among_equals():
+    """Rated beats unrated ("the one I have seen"), so the pick beats every option shown."""
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "implicit")
     assert respondent.answer(Question((7, 1, 8, 9))) == 1
     assert respondent.answer(Question((7, 3, 1, 2))) == 3
     assert respondent.answer(Question((7, 2, 1, 3))) == 2
     assert respondent.answer(Question((7, 8, 9, 10))) is None
+
+
+def test_explicit_kway_answers_rank_the_pick_above_the_rated_options_only():
+    """An unrated option is one the respondent cannot judge: the evidence compares the rated ones."""
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "explicit")
+    assert respondent.answer(Question((7, 3, 1, 2))) == KWayChoice((3, 1, 2), 3)
+    assert respondent.answer(Question((7, 2, 1, 3))) == KWayChoice((2, 1, 3), 2)
+    assert respondent.answer(Question((7, 1, 8, 9))) is None  # one rated: nothing compared
+    assert respondent.answer(Question((7, 8, 9, 10))) is None
+
+
+def test_on_sight_tasks_ask_each_user_about_their_query_items_only(world):
+    tasks = rating_tasks(world["users"], "explicit", seeds=[0], popularity=world["popularity"], on_sight=True)
+    for task in tasks:
+        assert task.pool.tolist() == sorted(task.respondent.query_items.tolist())
+    ev = evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("active",), (0, 6),
+                  pool=world["pool"])
+    assert ev.dont_know[0, 1].sum() == 0  # every question is about rated items: none is a "don't know"
 
 
 def test_respondent_rejects_bad_input():
