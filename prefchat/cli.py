@@ -29,7 +29,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
     pack = build_pack(
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
-        n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary,
+        n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
         provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
         progress=not args.quiet, calibrate=calibrate,
     )
@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--holdout-users", type=float, default=0.2, help="share of users held out for testing (default 0.2)")
         p.add_argument("--vocabulary", default="styles", help="built-in descriptor vocabulary for items without tags")
+        p.add_argument("--answerable", choices=("auto", "known", "on-sight"), default="auto",
+                       help="items judged only when known (films) or on sight (texts, jokes, dishes); "
+                            "auto infers it from how the ratings spread over the items (default)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     train = commands.add_parser("train", help="learn base rewards from items + ratings/pairs and save a pack")

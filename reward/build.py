@@ -1,8 +1,8 @@
 """Build a pack from a data set: embed, split users, choose hyperparameters, fit, name, save.
 
 Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
-of each prior, the "watch" one by onboarding sessions, and through ``calibrate`` the layers
-above's settings) is chosen by code on validation users carved from the training users, and recorded in the manifest with the
+of each prior, the "watch" one by onboarding sessions, pairs or k-way questions by onboarding
+sessions, and through ``calibrate`` the layers above's settings) is chosen by code on validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..elicitation.evaluate import evaluate, rating_tasks
+from ..elicitation.evaluate import KWAY_OPTIONS, evaluate, rating_tasks
 from ..elicitation.metrics import pairwise_accuracy
 from ..elicitation.onboarding import CatalogScore
 from ..elicitation.posterior import base_rate_offset
@@ -156,6 +156,71 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     return best, {str(scale): score for scale, score in scores.items()}
 
 
+ANSWERABLE_GINI = 0.5
+"""Gini coefficient of the items' rating counts from which ``auto`` deems items must be known."""
+
+
+def rating_gini(counts: np.ndarray) -> float:
+    r"""Gini coefficient of how often each item was rated: 0 when every item was rated as often,
+    near 1 when a few items take all the ratings.
+
+    .. math:: G = \frac{\sum_{i=1}^{n} (2i - n - 1)\, c_{(i)}}{n \sum_{i=1}^{n} c_i}
+
+    with :math:`c_{(1)} \le \dots \le c_{(n)}` the counts sorted.
+    """
+    counts = np.sort(np.asarray(counts, dtype=float))
+    n, total = counts.size, counts.sum()
+    if n == 0 or total <= 0:
+        return 0.0
+    return float(((2 * np.arange(1, n + 1) - n - 1) * counts).sum() / (n * total))
+
+
+def infer_answerable(requested: str, has_ratings: bool, counts: np.ndarray) -> tuple[str, dict]:
+    """How the pack's items can be judged (see :attr:`~prefchat.reward.pack.Pack.answerable`), and why.
+
+    ``requested`` "known" or "on-sight" is taken as it is. ``auto``: data of pairwise choices
+    only are "on-sight" (people compared what they read); ratings are "known" when they
+    concentrate on a few items (:func:`rating_gini` of the training users' counts at least
+    :data:`ANSWERABLE_GINI`: people rate what they have met, as with films, where the head takes
+    most ratings and the tail almost none) and "on-sight" when spread evenly over the catalog (items
+    handed out to be rated, as jokes or dishes in a study, where everyone can judge anything
+    shown). Returns the choice and ``{"requested", "gini", "threshold"}`` for the manifest.
+    """
+    gini = rating_gini(counts) if has_ratings else None
+    if requested in ("known", "on-sight"):
+        chosen = requested
+    elif requested == "auto":
+        chosen = "known" if gini is not None and gini >= ANSWERABLE_GINI else "on-sight"
+    else:
+        raise ValueError(f"answerable must be 'auto', 'known' or 'on-sight', got {requested!r}")
+    return chosen, {"requested": requested, "gini": gini, "threshold": ANSWERABLE_GINI}
+
+
+def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[int, dict]:
+    """Pairs or "which of these :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS` would you pick?",
+    chosen by onboarding sessions on validation users at equal clicks.
+
+    The served policy (``active``, the served pool and familiarity, the session prior and catalog
+    score of the pack's objective) asks pairs, then k-way questions, in the protocol of the pack's
+    items: "would rather watch" answers (implicit, Recall@20) where items must be known, answers
+    about the items each user rated (explicit, on sight, pairwise accuracy) where they are judged
+    on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks wins;
+    ties go to pairs, which take less reading. Returns the size and ``{size: score}``.
+    """
+    known = pack.answerable == "known"
+    protocol, metric = ("implicit", "recall@20") if known else ("explicit", "pairwise_accuracy")
+    tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
+    prior = pack.session_prior(pack.objective)
+    with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
+        result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=("active", "kway"),
+                          answers=VALIDATION_SESSION_ANSWERS, pool=pack.pool(SERVED_POOL_SIZE),
+                          familiarity=pack.familiarity, score=pack.catalog_score(pack.objective))
+    values = result.values[:, :, result.metrics.index(metric)]
+    scores = {2: float(np.nanmean(values[0])), KWAY_OPTIONS: float(np.nanmean(values[1]))}
+    best = max(scores, key=lambda size: (scores[size], -size))
+    return best, {str(size): score for size, score in scores.items()}
+
+
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
     """Zero-answer pairwise accuracy on test users' ratings: population model vs popularity.
 
@@ -196,6 +261,7 @@ def build_pack(
     holdout_users: float = 0.2,
     validation_users: float = 0.1,
     vocabulary: str = "styles",
+    answerable: str = "auto",
     provenance: dict | None = None,
     progress: bool = False,
     calibrate: Callable[[Pack, list], tuple[dict, dict]] | None = None,
@@ -228,6 +294,7 @@ def build_pack(
         quality = np.zeros(data.n_items)
         coordinates = []
     validation = make_validation_users(data, val_users, VALIDATION_ANSWERS, seed)
+    answerable, answerable_evidence = infer_answerable(answerable, data.has_ratings, popularity)
 
     def search(hyper: Hyperparameters) -> FitResult:
         result = fit(data, embeddings, population, train_users, validation, hyper, seed=seed)
@@ -275,11 +342,12 @@ def build_pack(
         "embedding_model": {"name": model_name(model), "path": model, "checksum": model_checksum(model)},
         "population_coordinates": coordinates,
         "descriptor_source": source,
+        "answerable": answerable,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
         "group_names": list(dataset.items.group_names),
         "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": prior_scale, **boosts,
                             "validation_answers": VALIDATION_ANSWERS},
-        "selection": {"trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()},
+        "selection": {"answerable": answerable_evidence, "trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()},
                       "boosts": boost_tables},
         "metrics": {
             "validation": result.validation,
@@ -317,13 +385,16 @@ def build_pack(
         manifest=manifest,
     )
     if data.has_ratings:
-        watch_users = {}
+        session_users = {}
         for u in val_users.tolist():
             rows = data.rating_user == u
             if rows.sum() >= MIN_VALIDATION_EVIDENCE:
-                watch_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
-        watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, watch_users, seed)
-        manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
+                session_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
+        if answerable == "known":  # the "watch" prior serves sessions of items that must be known
+            watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
+            manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
+        size, manifest["selection"]["question_size"] = choose_question_size(pack, session_users, seed)
+        manifest["hyperparameters"]["question_size"] = size
     if calibrate is not None:
         chosen, table = calibrate(pack, validation)
         manifest["hyperparameters"].update(chosen)

@@ -17,3 +17,6 @@ def test_movielens_pack_population_model_is_at_least_the_mean_rating_baseline(mo
     assert pack.n_items == 9742 and pack.manifest["population_coordinates"] == ["popularity", "quality"]
     trials = pack.manifest["selection"]["trials"]
     assert len(trials) >= 5 and all("validation" in t for t in trials)
+    # Films must be known to be judged: ratings concentrate on the head, and sessions ask "which would you pick?".
+    assert pack.answerable == "known" and pack.manifest["selection"]["answerable"]["gini"] >= 0.5
+    assert pack.question_size in (2, 4) and set(pack.manifest["selection"]["question_size"]) == {"2", "4"}

@@ -110,3 +110,18 @@ def test_axis_names_are_distinct_and_follow_the_correlations():
     first, second = name_axes(features, matrix, ["a", "b", "c", "d"])
     assert first.name == "a vs b" and first.positive[0] == "a"
     assert second.name == "c vs d" and second.positive[0] == "a"
+
+
+def test_on_sight_packs_ask_by_preference_and_weigh_no_familiarity():
+    from dataclasses import replace
+
+    base = random_pack()
+    trained = {**base.manifest, "data": {"n_ratings": 500}, "split": {"train": [f"u{i}" for i in range(99)]}}
+    known = replace(base, manifest={**trained, "answerable": "known"})
+    on_sight = replace(base, manifest={**trained, "answerable": "on-sight"})
+    legacy = replace(base, manifest=trained)  # packs from before answerability was recorded
+    assert known.familiarity is not None and known.objective == "watch"
+    assert on_sight.familiarity is None and on_sight.objective == "prefer"
+    assert legacy.answerable == "known" and legacy.objective == "watch"
+    assert base.question_size == 2
+    assert replace(base, manifest={**base.manifest, "hyperparameters": {"question_size": 4}}).question_size == 4
