@@ -62,6 +62,12 @@ class QuestionTurn:
         return (self.item_a, self.item_b, *self.more_items)
 
     @property
+    def words(self) -> int:
+        """Words a person reads to answer: the shared prompt, and every card's title and text."""
+        shown = [self.prompt or "", *(f"{card.title} {card.text}" for card in self.items)]
+        return sum(len(text.split()) for text in shown)
+
+    @property
     def progress(self) -> str:
         return f"{self.position} of about {self.expected_total}"
 

@@ -22,6 +22,9 @@ UNDO_BUTTON, FINISH_BUTTON, START_OVER_BUTTON, SEND_BUTTON = "Undo last answer",
 UNDO_SAID = "Undo"
 """What the transcript shows the user said when they pressed the undo button."""
 SECONDS_PER_QUESTION = 6
+"""Time to decide and click, besides reading the cards."""
+READING_WPM = 238
+"""Words a minute an adult reads silently (Brysbaert 2019: 238 for non-fiction in English)."""
 ASK = {"prefer": "Which do you prefer", "watch": "Which would you pick"}
 """The question of each session objective (see :data:`~prefchat.reward.pack.OBJECTIVES`)."""
 ASK_GROUPED = {"prefer": "Which answer do you prefer, A or B?", "watch": "Which would you pick, A or B?"}
@@ -41,16 +44,23 @@ TOO_LONG = (
 )
 
 
-def duration(n_questions: int) -> str:
-    """How long ``n_questions`` questions take, in words ("about a minute")."""
-    minutes = max(1, round(n_questions * SECONDS_PER_QUESTION / 60))
+def duration(n_questions: int, words_per_question: int = 0) -> str:
+    """How long ``n_questions`` questions take, in words ("about a minute"), reading their cards included.
+
+    .. math:: t = n \left(t_\text{click} + \frac{60\, w}{\text{WPM}}\right)
+
+    with :math:`w` the words a question shows (:attr:`~prefchat.assistant.turns.QuestionTurn.words`).
+    """
+    seconds = n_questions * (SECONDS_PER_QUESTION + 60 * words_per_question / READING_WPM)
+    minutes = max(1, round(seconds / 60))
     return "about a minute" if minutes == 1 else f"about {minutes} minutes"
 
 
-def greeting(n_questions: int, objective: str) -> str:
+def greeting(n_questions: int, objective: str, words_per_question: int = 0) -> str:
+    quick = "quick " if words_per_question * 60 / READING_WPM < SECONDS_PER_QUESTION else ""
     return (
-        f"Hi! I'll ask about {n_questions} quick questions, {duration(n_questions)}: {PICK[objective]}. "
-        "Then I'll tell you what I learned about you and what I would pick for you."
+        f"Hi! I'll ask about {n_questions} {quick}questions, {duration(n_questions, words_per_question)}: "
+        f"{PICK[objective]}. Then I'll tell you what I learned about you and what I would pick for you."
     )
 
 

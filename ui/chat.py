@@ -132,7 +132,7 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
         return replace(state.said("assistant", turn.text), question=turn.question)
     if isinstance(turn, QuestionTurn):
         if turn.session_id != state.session_id:
-            hello = wording.greeting(turn.expected_total, turn.objective) if turn.position == 1 else \
+            hello = wording.greeting(turn.expected_total, turn.objective, turn.words) if turn.position == 1 else \
                 wording.welcome_back(turn.position)
             state = state.said("assistant", hello)
         return replace(

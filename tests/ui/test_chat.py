@@ -50,6 +50,12 @@ def test_duration(n, words):
     assert duration(n) == words
 
 
+@pytest.mark.parametrize(("n", "words", "said"), [(10, 238, "about 11 minutes"), (10, 24, "about 2 minutes"), (5, 0, "about a minute")])
+def test_duration_counts_the_reading(n, words, said):
+    """Each question: 6 s to decide, plus its words at 238 a minute (two 117-word answers: a minute)."""
+    assert duration(n, words) == said
+
+
 def test_a_new_session_is_greeted_and_its_question_asked():
     state = advance(ChatState(), question())
     assert contents(state)[0].startswith("Hi! I'll ask about 10 quick questions, about a minute: pick the one you prefer.")
