@@ -47,7 +47,7 @@ TOO_LONG = (
 def duration(n_questions: int, words_per_question: int = 0) -> str:
     """How long ``n_questions`` questions take, in words ("about a minute"), reading their cards included.
 
-    .. math:: t = n \left(t_\text{click} + \frac{60\, w}{\text{WPM}}\right)
+    .. math:: t = n \\left(t_\text{click} + \frac{60\\, w}{\text{WPM}}\right)
 
     with :math:`w` the words a question shows (:attr:`~prefchat.assistant.turns.QuestionTurn.words`).
     """

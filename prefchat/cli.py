@@ -38,14 +38,15 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_training_report(pack) -> None:
-    m = pack.manifest
-    h = m["hyperparameters"]
+    h, split, metrics = pack.hyperparameters, pack.split, pack.metrics
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, K={pack.n_learned} learned bases "
-          f"+ {len(m['population_coordinates'])} population coordinates")
+          f"+ {len(pack.population_coordinates)} population coordinates")
     print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} "
-          f"prior_scale={h['prior_scale']} beta={h.get('beta')}")
-    print(f"users: {len(m['split']['train'])} train, {len(m['split']['validation'])} validation, {len(m['split']['test'])} test; skipped: {m['data']['skipped']}")
-    report = m["metrics"].get("test_zero_answers") or {}
+          f"prior_scale={h['prior_scale']} beta={h.get('beta')} question_size={pack.question_size}")
+    print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
+    print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
+          f"skipped: {pack.provenance['skipped']}")
+    report = metrics.get("test_zero_answers") or {}
     if report:
         print(f"held-out test users ({report['n_test_users']}), pairwise accuracy with no answers:")
         print(f"  population model      {report['pairwise_accuracy_population_model']:.4f}")
@@ -55,7 +56,7 @@ def _print_training_report(pack) -> None:
         print(f"  population - mean rating, paired: {paired['mean_diff']:+.4f} (95% CI {paired['ci95'][0]:+.4f} .. {paired['ci95'][1]:+.4f})")
     for axis in pack.axes[:6]:
         print(f"  axis {axis.index}: + {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}")
-    print(f"took {m['metrics']['seconds_total']:.1f} s (embedding {m['metrics']['seconds_embedding']:.1f} s)")
+    print(f"took {metrics['seconds_total']:.1f} s (embedding {metrics['seconds_embedding']:.1f} s)")
 
 
 def converted_dir(out: Path) -> Path:
@@ -78,9 +79,13 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     from .reward.pack import load_pack
 
     pack = load_pack(resolve_pack(args.pack, settings))
-    summary = {k: pack.manifest[k] for k in ("name", "version", "created", "n_items", "n_bases", "hyperparameters", "population_coordinates")}
-    summary["axes"] = [a.name for a in pack.axes]
-    summary["test_zero_answers"] = pack.manifest["metrics"].get("test_zero_answers")
+    summary = {
+        "name": pack.name, "version": pack.version, "created": pack.created, "n_items": pack.n_items,
+        "n_bases": pack.n_bases, "answerable": pack.answerable, "objective": pack.objective,
+        "question_size": pack.question_size, "hyperparameters": pack.hyperparameters,
+        "population_coordinates": list(pack.population_coordinates), "axes": [a.name for a in pack.axes],
+        "test_zero_answers": pack.metrics.get("test_zero_answers"),
+    }
     print(json.dumps(summary, indent=2))
     return 0
 

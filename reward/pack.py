@@ -129,6 +129,11 @@ class Pack:
         return self.manifest.get("version", "0")
 
     @property
+    def created(self) -> str | None:
+        """When the pack was built (ISO 8601), if recorded."""
+        return self.manifest.get("created")
+
+    @property
     def prior_scale(self) -> float:
         """Validated width multiplier of the prior covariance (chosen on validation users)."""
         return float(self.manifest.get("hyperparameters", {}).get("prior_scale", 1.0))

@@ -253,3 +253,25 @@ def test_relative_imports_resolve_to_installed_names(tmp_path, module, line, exp
     path.write_text(line + "\n", encoding="utf-8")
     known = {"prefchat.evaluation", "prefchat.ui.commands", "prefchat.ui.chat"}
     assert [target for target, _ in imports(module, path, known)] == [expected]
+
+
+def manifest_reads(root: Path) -> list[str]:
+    """``file:line`` of every read of a pack's ``.manifest`` outside reward/ (typed ``Pack`` properties serve them)."""
+    found = []
+    for module, path in modules(root).items():
+        if package_of(module) == "reward":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "manifest" and isinstance(node.ctx, ast.Load):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_only_reward_reads_a_packs_manifest():
+    assert manifest_reads(ROOT) == []
+
+
+def test_a_manifest_read_outside_reward_is_reported(tmp_path):
+    read = "def beta(pack):\n    return pack.manifest['hyperparameters']['beta']\n"
+    files = {"assistant/engine.py": read, "reward/pack.py": read}
+    assert manifest_reads(write_tree(tmp_path, files)) == ["assistant/engine.py:2"]
