@@ -267,7 +267,9 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             return refusal
         if state.session_id is None:
             return start(state)
-        return run(state, choice, lambda: conversation.answer(state.session_id, choice))
+        # The question shown is named, so a copy of the click (a retry, a double click) is taken once.
+        question_id = None if state.question is None else state.question.question_id
+        return run(state, choice, lambda: conversation.answer(state.session_id, choice, question_id))
 
     def undo(state: ChatState) -> ChatState:
         if state.session_id is None:
