@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
-from .engine import make_engine, migrate
+from .engine import checkpoint, make_engine, migrate
 from .errors import Conflict, NotFound
 from .models import (
     ITEM_ID_MAX,
@@ -556,8 +556,17 @@ class Store:
         """Delete the user and every row that refers to them, in every table.
 
         The deletes are explicit, children first, so they do not depend on the database
-        enforcing ``ON DELETE CASCADE`` (which the schema also declares).
+        enforcing ``ON DELETE CASCADE`` (which the schema also declares). On SQLite the deleted
+        rows are overwritten (``secure_delete``) and, unless the call runs inside an
+        :meth:`atomic` block, the write-ahead log is checkpointed and truncated once the delete
+        is committed, so that the user's id and answers are not left in the ``-wal`` file
+        (:func:`~prefchat.storage.engine.checkpoint`).
         """
+        self._delete_user(user_id)
+        if getattr(self._open, "db", None) is None:
+            checkpoint(self.engine)
+
+    def _delete_user(self, user_id: str) -> None:
         with self._transaction() as db:
             _user(db, user_id, lock=True)
             session_ids = select(SessionRow.id).where(SessionRow.user_id == user_id)
