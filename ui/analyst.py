@@ -17,7 +17,8 @@ Access
 :func:`analyst_app` serves the view on an app of its own (``prefchat analyst`` runs it on its
 own port) behind Gradio's login, checked against ``Settings.analyst_user`` and
 ``Settings.analyst_password``; without both, nothing starts (:class:`AnalystNotConfigured`):
-there is no default password. The chat app never mounts this view. As a second line, every
+there is no default password. Wrong passwords are logged, slowed down and locked out
+(:class:`LoginThrottle`). The chat app never mounts this view. As a second line, every
 callback of :func:`build_analyst` checks that the request is signed in as the analyst, so the
 Blocks shows nothing even if mounted without a login, and none of its events is an API
 endpoint (``api_visibility="private"``).
@@ -25,9 +26,13 @@ endpoint (``api_visibility="private"``).
 
 from __future__ import annotations
 
+import hmac
+import logging
 import tempfile
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +53,7 @@ from .schemas import axis_names
 
 __all__ = [
     "AnalystNotConfigured",
+    "LoginThrottle",
     "ProfileView",
     "analyst_app",
     "build_analyst",
@@ -58,12 +64,57 @@ __all__ = [
     "require_credentials",
 ]
 
+log = logging.getLogger(__name__)
+
 Z95 = 1.959964
 """Half-width of a 95% normal interval, in standard deviations."""
 ANY_PACK = "any pack"
 TABLE_COLUMNS = {"user_id": "user", "pack_name": "pack", "pack_version": "version", "n_answers": "answers",
                  "updated_at": "updated (UTC)", "summary": "summary"}
 """Export columns shown in the profiles table, and their headers."""
+
+
+class LoginThrottle:
+    """Gradio's ``auth`` callable for the analyst: the password checked in constant time, and
+    repeated failures slowed down and then locked out.
+
+    After :attr:`free` failures in a row, every further attempt waits :attr:`base_delay`
+    seconds, doubled at each failure (at most :attr:`max_delay`), and the login is locked for
+    that long: while locked even the right password is refused. A success resets the count.
+    Every failure is logged (a warning naming the user name tried and the count) and so is
+    every lockout. The count is per process and shared by all clients: one analyst account
+    exists, and an attacker rotating addresses must not get fresh tries (the price: a flood of
+    wrong passwords also keeps the analyst out until it stops, for at most ``max_delay``).
+    """
+
+    free = 5
+    base_delay = 1.0
+    max_delay = 300.0
+
+    def __init__(self, user: str, password: str, clock: Callable[[], float] = time.monotonic):
+        self.user, self.password, self.clock = user, password, clock
+        self.failures = 0
+        self.locked_until = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, user: str, password: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now < self.locked_until:
+                log.warning("analyst login refused while locked out (%.0f s left), user %r", self.locked_until - now, user)
+                return False
+            right = hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
+                password.encode(), self.password.encode())
+            if right:
+                self.failures = 0
+                return True
+            self.failures += 1
+            log.warning("analyst login failed for user %r (%d in a row)", user, self.failures)
+            if self.failures >= self.free:
+                delay = min(self.max_delay, self.base_delay * 2 ** (self.failures - self.free))
+                self.locked_until = now + delay
+                log.warning("analyst login locked for %.0f s after %d failures", delay, self.failures)
+            return False
 
 
 class AnalystNotConfigured(RuntimeError):
@@ -432,7 +483,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
         app,
         build_analyst(store, pack, settings),
         path="/",
-        auth=credentials,
+        auth=LoginThrottle(*credentials),
         auth_message="prefchat analyst review: sign in with the analyst's user and password.",
         footer_links=[],
     )

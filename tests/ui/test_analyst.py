@@ -267,3 +267,34 @@ def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_on
             page.screenshot(path=ARTIFACTS / "analyst-population.png", full_page=True)
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- finding 8: login throttling
+
+
+def test_the_login_locks_out_after_failures_with_a_growing_backoff(caplog):
+    from prefchat.ui.analyst import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(ANALYST, PASSWORD, clock=lambda: now[0])
+    with caplog.at_level("WARNING", logger="prefchat.ui.analyst"):
+        assert not any(throttle(ANALYST, f"guess {n}") for n in range(300))
+        assert not throttle(ANALYST, PASSWORD), "the right password worked at once after 300 wrong ones"
+    assert "analyst login failed for user 'ana'" in caplog.text and "locked for" in caplog.text
+    # Only the first five count before the lock: the others were refused unchecked while locked.
+    assert throttle.failures == 5 and throttle.locked_until == 1.0
+    now[0] = 1.5
+    assert not throttle(ANALYST, "guess again")
+    assert throttle.locked_until == 1.5 + 2.0, "the lockout doubles at each failure"
+    now[0] = 10.0
+    assert throttle(ANALYST, PASSWORD) and throttle.failures == 0
+    assert throttle(ANALYST, PASSWORD) and not throttle("eve", PASSWORD)
+
+
+def test_the_analyst_app_uses_the_throttled_login(store, tiny_pack, analyst_settings, serve_app):
+    from prefchat.ui.analyst import analyst_app
+
+    with serve_app(analyst_app(store, tiny_pack, analyst_settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        codes = [client.post("/login", data={"username": ANALYST, "password": f"wrong {n}"}).status_code for n in range(6)]
+        assert set(codes) == {400}
+        assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 400, "not locked out"
