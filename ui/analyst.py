@@ -27,6 +27,7 @@ endpoint (``api_visibility="private"``).
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import tempfile
 import threading
@@ -47,6 +48,7 @@ import plotly.graph_objects as go
 from ..assistant.settings import Settings
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
+from .chat import markdown_text
 from .clusters import choose_k
 from .export import FORMATS, profile_records, write_profiles
 from .schemas import axis_names
@@ -221,17 +223,19 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
     titles = {} if pack is None else {item.item_id: item.title for item in pack.items}
     current = [s for s in exported["summaries"] if s["superseded_at"] is None]
     if profile is None:
-        header, chart = f"### {user_id}\n\nNo profile yet: onboarding was not finished.", None
+        header, chart = f"### {markdown_text(user_id)}\n\nNo profile yet: onboarding was not finished.", None
     else:
         counts = ", ".join(f"{kind} {n}" for kind, n in sorted(profile.counts.items()))
         header = (
-            f"### {user_id}\n\n{profile.pack_name} {profile.pack_version} · profile version {profile.version} · "
+            f"### {markdown_text(user_id)}\n\n{markdown_text(profile.pack_name)} {markdown_text(profile.pack_version)} · "
+            f"profile version {profile.version} · "
             f"{profile.n_answers} answers ({counts or 'none'}) · updated {profile.updated_at:%Y-%m-%d %H:%M} UTC"
         )
         sd = np.sqrt(np.diag(profile.cov))
         chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
     if current:
-        header += "\n\n" + "\n\n".join(f"**Summary ({s['pack_name']}, {s['source']}):** {s['text']}" for s in current)
+        header += "\n\n" + "\n\n".join(
+            f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}" for s in current)
     summaries = pd.DataFrame(
         [
             {"created": _when(s["created_at"]), "pack": f"{s['pack_name']} {s['pack_version']}", "source": s["source"],
@@ -293,7 +297,7 @@ def population_view(
                 y=means[inside, 1],
                 mode="markers",
                 name=f"archetype {j + 1} ({int(inside.sum())})",
-                text=[p.user_id for p, keep in zip(profiles, inside, strict=True) if keep],
+                text=[html.escape(p.user_id) for p, keep in zip(profiles, inside, strict=True) if keep],  # Plotly reads tags
                 hovertemplate="%{text}<br>%{x:.2f}, %{y:.2f}<extra></extra>",
             )
         )
@@ -343,6 +347,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
 
     with gr.Blocks(title="prefchat · analyst review", analytics_enabled=False) as blocks:
         gr.Markdown("# prefchat · analyst review")
+        text = {"latex_delimiters": [], "sanitize_html": True}  # every Markdown here shows stored text
         with gr.Tabs() as tabs:
             with gr.Tab("Profiles", id="profiles"):
                 with gr.Row():
@@ -364,14 +369,14 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                 with gr.Row():
                     user = gr.Textbox(label="User id", scale=3)
                     open_button = gr.Button("Open", scale=1)
-                header = gr.Markdown()
+                header = gr.Markdown(**text)
                 chart = gr.Plot(label="Coefficients")
                 summaries = gr.Dataframe(label="Summary versions, newest first", interactive=False, wrap=True)
                 answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
                 served = gr.Dataframe(label="Recommendations served, newest first", interactive=False, wrap=True)
                 delete_button = gr.Button("Delete this user…", variant="stop")
                 with gr.Row(visible=False) as confirm_row:
-                    confirm_text = gr.Markdown()
+                    confirm_text = gr.Markdown(**text)
                     confirm_button = gr.Button("Yes, delete everything about this user", variant="stop")
                     cancel_button = gr.Button("Cancel")
             with gr.Tab("Population", id="population"):
@@ -396,7 +401,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 opened = show(wanted, request) if wanted else [gr.skip()] * len(view)
             except gr.Error as error:
-                opened = [f"### {wanted}\n\n{error.message}", *[gr.skip()] * (len(view) - 1)]
+                opened = [f"### {markdown_text(wanted)}\n\n{markdown_text(error.message)}", *[gr.skip()] * (len(view) - 1)]
             return (
                 gr.Dropdown(choices=[ANY_PACK, *names], value=ANY_PACK),
                 profiles_table(store),
@@ -418,7 +423,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 v = profile_view(store, pack, user_id)
             except LookupError as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(html.escape(str(error))) from None  # toasts render HTML
             return v.header, v.chart, v.summaries, v.answers, v.served, gr.Row(visible=False)
 
         def pick(evt: gr.SelectData, request: gr.Request):
@@ -436,7 +441,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             user_id = (user_id or "").strip()
             if not user_id:
                 raise gr.Error("Open a profile first.")
-            return gr.Row(visible=True), f"Delete **{user_id}** and everything stored about them? This cannot be undone."
+            return gr.Row(visible=True), f"Delete **{markdown_text(user_id)}** and everything stored about them? This cannot be undone."
 
         def delete(user_id, search, pack_name, since, min_answers, request: gr.Request):
             check(request)
@@ -444,10 +449,10 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 store.delete_user(user_id)
             except LookupError as error:
-                raise gr.Error(str(error)) from None
-            gr.Info(f"Deleted user {user_id}.")
+                raise gr.Error(html.escape(str(error))) from None
+            gr.Info(f"Deleted user {html.escape(user_id)}.")
             empty = pd.DataFrame()
-            return ("", f"User {user_id} was deleted.", None, empty, empty, empty, gr.Row(visible=False),
+            return ("", f"User {markdown_text(user_id)} was deleted.", None, empty, empty, empty, gr.Row(visible=False),
                     profiles_table(store, search, pack_name, since, min_answers))
 
         def population(version: str | None, request: gr.Request):

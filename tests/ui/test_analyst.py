@@ -298,3 +298,26 @@ def test_the_analyst_app_uses_the_throttled_login(store, tiny_pack, analyst_sett
         codes = [client.post("/login", data={"username": ANALYST, "password": f"wrong {n}"}).status_code for n in range(6)]
         assert set(codes) == {400}
         assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 400, "not locked out"
+
+
+# --------------------------------------------------------------------------- finding 4: stored text shown as text
+
+
+@pytest.mark.parametrize("user_id", ["https://evil.example/login", "<img src=http://127.0.0.1:9/x>", "bob<!-- hidden -->",
+                                     "[Session expired: click here](https://evil.example)", "$x$"])
+def test_hostile_user_ids_and_summaries_are_escaped_on_the_profile_page(tmp_path, tiny_pack, user_id):
+    import re
+
+    from prefchat.ui.analyst import population_view
+
+    with open_store(f"sqlite:///{tmp_path / 'hostile.sqlite'}") as store:
+        store.create_user(user_id)
+        profile = store.save_profile(user_id, tiny_pack.name, tiny_pack.version, np.zeros(5), np.eye(5), {"a": 1})
+        store.add_summary(user_id, tiny_pack.name, tiny_pack.version, f"Enjoys: {user_id}", {})
+        header = profile_view(store, tiny_pack, user_id).header
+    unescaped = re.sub(r"\\.", "", header)  # what Markdown reads as syntax
+    for active in ("](", "<", "$", "://"):
+        assert active not in unescaped, (active, header)
+    assert re.sub(r"\\(.)", r"\1", header).count(user_id) == 2, "the id and the summary show as written"
+    figure, _ = population_view([profile], axis_names(tiny_pack))
+    assert "<" not in "".join(figure.data[0].text), "Plotly renders tags in hover text"
