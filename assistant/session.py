@@ -119,6 +119,11 @@ class Conversation:
     ) -> QuestionTurn | ResultTurn:
         """Start onboarding (a new anonymous user without ``user_id``); the first question.
 
+        The user's unfinished session of this pack is abandoned, unless it has no answer yet and
+        the same options: then it is that session's first question (concurrent starts for one
+        user, from any thread or process, meet in one session). A user named for the first time
+        is created, also when another process creates them at the same moment.
+
         ``options`` default to the engine's; their objective, when None, becomes the pack's.
         ``seed`` fixes the questions' random choices (default: from the session id), e.g. to
         meet the questions a benchmark session with that seed asks.
@@ -128,14 +133,19 @@ class Conversation:
         if seed is not None:
             settings["seed"] = _check_seed(seed)
         with self.store.atomic():
-            user_id = self.store.create_user().id if user_id is None else self._user(user_id)
-            record = self.store.start_session(user_id, self.pack.name, self.pack.version, settings)
-            return self._advance(self._state(record, ()))
+            if user_id is None:
+                record = self.store.start_session(self.store.create_user().id, self.pack.name, self.pack.version, settings)
+                return self._advance(self._state(record, ()))
+            # A user's unanswered session with the same options is taken up again rather than
+            # abandoned, so that concurrent starts for one user (two tabs, a retry) meet in one session.
+            record = self.store.start_session(self._user(user_id), self.pack.name, self.pack.version, settings,
+                                              reuse_unanswered=True)
+            return self._advance(self._state(record))
 
     def resume(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Where a session stands: its current question, or its result once finished."""
-        state = self.state(session_id)
         with self.store.atomic():
+            state = self._locked(session_id)
             if state.record.state == "finished":
                 return self._result(state)
             _check_active(state.record)
@@ -153,14 +163,16 @@ class Conversation:
         now stands, so a client may retry after a lost reply; naming any other question than the
         current one is a :class:`~prefchat.storage.Conflict`.
         """
-        return self._answer(self.state(session_id), text, question_id)
+        with self.store.atomic():
+            return self._answer(self._locked(session_id), text, question_id)
 
     def _answer(self, state: SessionState, text: str, question_id: int | None) -> QuestionTurn | ResultTurn | ReaskTurn:
-        """:meth:`answer` on the session as the caller read it back."""
-        if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
-            return self._repeated(state, question_id, text)
-        _check_active(state.record)
+        """:meth:`answer` on the session's state as read under its lock (:meth:`_locked`), in the caller's
+        :meth:`~prefchat.storage.Store.atomic` block."""
         with self.store.atomic():
+            if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
+                return self._repeated(state, question_id, text)
+            _check_active(state.record)
             if state.pending is None:  # interrupted between an answer and the next question
                 current = self._advance(state)
                 if isinstance(current, ResultTurn):
@@ -180,19 +192,19 @@ class Conversation:
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Take back the last answer; its question is asked again."""
-        record = self._session(session_id)
-        _check_active(record)
         with self.store.atomic():
+            record = self._session(session_id, lock=True)
+            _check_active(record)
             self.store.undo_last_answer(session_id)
             return self._advance(self._state(record))
 
     def finish(self, session_id: str) -> ResultTurn:
         """End onboarding now and store the profile (a finished session just gives its result)."""
-        state = self.state(session_id)
-        if state.record.state == "finished":
-            return self._result(state)
-        _check_active(state.record)
         with self.store.atomic():
+            state = self._locked(session_id)
+            if state.record.state == "finished":
+                return self._result(state)
+            _check_active(state.record)
             return self._finish(state)
 
     def state(self, session_id: str) -> SessionState:
@@ -219,10 +231,10 @@ class Conversation:
         """
         with self.store.atomic():
             session, user_id = self._who(who)
-            state = self._state(session) if session is not None and session.state == "active" else None
-        if state is not None and _is_answer(text, state):
-            self._forget_asked.discard(user_id)
-            return self._answer(state, text, None)
+            state = self._locked(session.id) if session is not None and session.state == "active" else None
+            if state is not None and _is_answer(text, state):
+                self._forget_asked.discard(user_id)
+                return self._answer(state, text, None)
         intent = self.recognise(text)
         confirmed = intent.name == "confirm_forget" and user_id in self._forget_asked
         self._forget_asked.discard(user_id)
@@ -241,7 +253,7 @@ class Conversation:
                 return self.undo(state.record.id)
             if intent.name == "finish":
                 return self.finish(state.record.id)
-            return self._answer(state, text, None)  # not an answer: asked again
+            return self.answer(state.record.id, text)  # not an answer: asked again
         summary = None if session is None else self.store.current_summary(user_id, self.pack.name)
         if summary is None:
             return ReplyTurn(wording.NOT_MET, "help")
@@ -362,18 +374,21 @@ class Conversation:
         return dataclasses.replace(options, objective=options.objective or self.pack.objective,
                                    question_size=options.question_size or self.pack.question_size)
 
-    def _session(self, session_id: str) -> SessionRecord:
-        record = self.store.get_session(session_id)
+    def _locked(self, session_id: str) -> SessionState:
+        """The session's state read after taking its lock, inside the caller's :meth:`~prefchat.storage.Store.atomic`
+        block: calls about one session (from any thread or process) then run one after the other,
+        each on the state the previous one committed."""
+        return self._state(self._session(session_id, lock=True))
+
+    def _session(self, session_id: str, lock: bool = False) -> SessionRecord:
+        record = self.store.get_session(session_id, lock=lock)
         if record.pack_name != self.pack.name:
             raise WrongPack(f"session {session_id!r} is of pack {record.pack_name!r}, not {self.pack.name!r}")
         return record
 
     def _user(self, user_id: str) -> str:
         """The id of user ``user_id``, created on first sight."""
-        try:
-            return self.store.get_user(check_user_id(user_id)).id
-        except NotFound:
-            return self.store.create_user(user_id).id
+        return self.store.ensure_user(check_user_id(user_id)).id
 
     def _who(self, who: str) -> tuple[SessionRecord | None, str]:
         """The session ``who`` names, or user ``who``'s latest session of this pack (None if none)."""

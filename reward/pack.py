@@ -8,7 +8,8 @@ Layout of a pack directory::
     arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors
 
 Nothing is loaded with pickle: JSON for text, safetensors for arrays. Loading checks the
-format version, the checksums and every shape, and raises :class:`PackError` naming the
+format version, the checksums (of the two files, and of the manifest itself: its
+``manifest_checksum`` is the sha256 of the rest of it as canonical JSON) and every shape, and raises :class:`PackError` naming the
 file and the problem.
 """
 
@@ -347,6 +348,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+MANIFEST_CHECKSUM = "manifest_checksum"
+"""The manifest's own checksum: sha256 of the rest of it as canonical JSON (:func:`_manifest_checksum`)."""
+
+
+def _manifest_checksum(manifest: dict) -> str:
+    """sha256 of the manifest without its own checksum, as JSON with sorted keys and no spaces."""
+    rest = {key: value for key, value in manifest.items() if key != MANIFEST_CHECKSUM}
+    text = json.dumps(rest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def save_pack(pack: Pack, directory: str | Path) -> Path:
     """Write ``pack`` to ``directory`` (created if needed) and return the directory."""
     from safetensors.numpy import save_file
@@ -370,6 +382,8 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
         axes=[{"index": a.index, "name": a.name, "positive": list(a.positive), "negative": list(a.negative)} for a in pack.axes],
         checksums={ITEMS: _sha256(directory / ITEMS), ARRAYS: _sha256(directory / ARRAYS)},
     )
+    manifest.pop(MANIFEST_CHECKSUM, None)
+    manifest[MANIFEST_CHECKSUM] = _manifest_checksum(manifest)
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return directory
 
@@ -398,8 +412,13 @@ def _read_manifest(directory: Path) -> dict:
 
 def _read_items(path: Path) -> list[Item]:
     items = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise PackError(f"{path}, line {line_number}: not UTF-8 (byte {raw[error.start]:#04x} at column "
+                                f"{error.start + 1})") from None
             try:
                 record = json.loads(line)
                 items.append(Item(str(record["item_id"]), record["title"], record["text"], tuple(record["tags"])))
@@ -426,9 +445,12 @@ def load_pack(directory: str | Path) -> Pack:
     if missing:
         raise PackError(f"{directory / ARRAYS}: missing arrays {missing}")
 
-    n_items, n_bases, n_learned = manifest["n_items"], manifest["n_bases"], manifest["n_learned"]
-    d = manifest["embedding_dim"]
-    n_desc = len(manifest["descriptors"])
+    try:
+        n_items, n_bases, n_learned = int(manifest["n_items"]), int(manifest["n_bases"]), int(manifest["n_learned"])
+        d = int(manifest["embedding_dim"])
+        n_desc = len(manifest["descriptors"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackError(f"{directory / MANIFEST}: bad or missing field ({error!r})") from None
     expected = {
         "embeddings": (n_items, d),
         "features": (n_items, n_bases),
@@ -447,5 +469,11 @@ def load_pack(directory: str | Path) -> Pack:
             raise PackError(f"{directory / ARRAYS}: array {name!r} has shape {arrays[name].shape}, manifest says {shape}")
     if len(items) != n_items:
         raise PackError(f"{directory / ITEMS}: {len(items)} items, manifest says {n_items}")
+    # Checked after the shapes, so that an edit those catch is named by them; any other edit
+    # (a hyperparameter, an axis, a name) is caught here, before the pack is used.
+    if MANIFEST_CHECKSUM not in manifest:
+        raise PackError(f"{directory / MANIFEST}: no {MANIFEST_CHECKSUM} (written by an older prefchat); rebuild the pack")
+    if manifest[MANIFEST_CHECKSUM] != _manifest_checksum(manifest):
+        raise PackError(f"{directory / MANIFEST}: checksum mismatch, the manifest is damaged or was edited")
     axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
     return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, **arrays)

@@ -28,10 +28,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
-from .engine import make_engine, migrate
+from .engine import checkpoint, make_engine, migrate
 from .errors import Conflict, NotFound
 from .models import (
     ITEM_ID_MAX,
@@ -141,6 +142,25 @@ class Store:
                 raise Conflict(f"user {user_id!r} already exists")
             return _record(UserRecord, _added(db, UserRow(id=user_id, created_at=_now())))
 
+    def ensure_user(self, user_id: str) -> UserRecord:
+        """The user ``user_id``, created on first sight.
+
+        Safe against a concurrent creation by another process: the insert runs in a savepoint,
+        and when it loses the race on the primary key the row the winner committed is read
+        instead (no Conflict, no IntegrityError).
+        """
+        user_id = check_user_id(user_id)
+        with self._transaction() as db:
+            row = db.get(UserRow, user_id)
+            if row is not None:
+                return _record(UserRecord, row)
+            try:
+                with db.begin_nested():
+                    row = _added(db, UserRow(id=user_id, created_at=_now()))
+            except IntegrityError:  # created meanwhile by a concurrent transaction, now committed
+                row = _user(db, user_id)
+            return _record(UserRecord, row)
+
     def get_user(self, user_id: str) -> UserRecord:
         with self._transaction() as db:
             return _record(UserRecord, _user(db, user_id))
@@ -148,17 +168,39 @@ class Store:
     # -- sessions, questions, answers ----------------------------------------------------
 
     def start_session(
-        self, user_id: str, pack_name: str, pack_version: str, settings: Mapping[str, Any] | None = None
+        self,
+        user_id: str,
+        pack_name: str,
+        pack_version: str,
+        settings: Mapping[str, Any] | None = None,
+        reuse_unanswered: bool = False,
     ) -> SessionRecord:
         """Start an onboarding session; the user's active sessions with this pack are abandoned.
 
         ``settings`` is a JSON object, e.g. ``{"min_questions": 6, "max_questions": 10,
-        "strategy": "infogain"}``.
+        "strategy": "infogain"}``. With ``reuse_unanswered``, the user's active session of this
+        pack and version is returned as it is when it has the same settings and no answer yet:
+        two starts at once (a double click, a retry, two tabs opening) then give one session,
+        instead of one that the other has already abandoned. The user's row is locked first, so
+        concurrent starts for one user run one after the other.
         """
         pack_name, pack_version = _check_pack(pack_name, pack_version)
         settings = _check_json_object({} if settings is None else settings, "settings")
         with self._transaction() as db:
             _user(db, user_id, lock=True)
+            if reuse_unanswered:
+                answered = (
+                    select(AnswerRow.id).join(QuestionRow)
+                    .where(QuestionRow.session_id == SessionRow.id, ~AnswerRow.undone).exists()
+                )
+                fresh = db.scalars(
+                    select(SessionRow).where(
+                        SessionRow.user_id == user_id, SessionRow.pack_name == pack_name,
+                        SessionRow.pack_version == pack_version, SessionRow.state == "active", ~answered,
+                    ).order_by(SessionRow.created_at.desc()).limit(1)
+                ).first()
+                if fresh is not None and fresh.settings == settings:
+                    return _record(SessionRecord, fresh)
             now = _now()
             db.execute(
                 update(SessionRow)
@@ -177,9 +219,12 @@ class Store:
             )
             return _record(SessionRecord, _added(db, row))
 
-    def get_session(self, session_id: str) -> SessionRecord:
+    def get_session(self, session_id: str, lock: bool = False) -> SessionRecord:
+        """The session; with ``lock``, its row is locked until the enclosing :meth:`atomic` block
+        ends (``SELECT ... FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` already serialises writers),
+        so that a read-then-write of one session by two processes runs one after the other."""
         with self._transaction() as db:
-            return _record(SessionRecord, _session(db, session_id))
+            return _record(SessionRecord, _session(db, session_id, lock))
 
     def latest_session(
         self, user_id: str, pack_name: str | None = None, states: Sequence[str] = ("active",)
@@ -511,8 +556,17 @@ class Store:
         """Delete the user and every row that refers to them, in every table.
 
         The deletes are explicit, children first, so they do not depend on the database
-        enforcing ``ON DELETE CASCADE`` (which the schema also declares).
+        enforcing ``ON DELETE CASCADE`` (which the schema also declares). On SQLite the deleted
+        rows are overwritten (``secure_delete``) and, unless the call runs inside an
+        :meth:`atomic` block, the write-ahead log is checkpointed and truncated once the delete
+        is committed, so that the user's id and answers are not left in the ``-wal`` file
+        (:func:`~prefchat.storage.engine.checkpoint`).
         """
+        self._delete_user(user_id)
+        if getattr(self._open, "db", None) is None:
+            checkpoint(self.engine)
+
+    def _delete_user(self, user_id: str) -> None:
         with self._transaction() as db:
             _user(db, user_id, lock=True)
             session_ids = select(SessionRow.id).where(SessionRow.user_id == user_id)

@@ -17,6 +17,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ["PREFCHAT_HOME"] = tempfile.mkdtemp(prefix="prefchat-tests-")
 
 import importlib.util  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
 
@@ -24,6 +26,7 @@ import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MOVIELENS = REPO.parent / "shared" / "data" / "movielens-latest-small"
+POSTGRES_URL = os.environ.get("PREFCHAT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +67,36 @@ def movielens_pack(movielens_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("movielens") / "pack"
     assert main(["pack", "movielens", "--from", str(movielens_dir), "--out", str(out), "--quiet"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[Callable[[], str]]:
+    """Factory of fresh PostgreSQL schemas: each call returns a URL whose search_path is a new
+    schema. All of them are dropped at the end of the test session.
+
+    The server is ``PREFCHAT_TEST_POSTGRES_URL`` (default: the local test server); without one
+    that answers, the tests that ask for a schema skip, naming the URL."""
+    from sqlalchemy import create_engine, make_url
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        admin = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with admin.connect():
+            pass
+    except (ImportError, OperationalError) as exc:
+        pytest.skip(f"PostgreSQL tests SKIPPED: no server usable at {POSTGRES_URL}: {exc}")
+    created: list[str] = []
+
+    def new_schema() -> str:
+        name = f"prefchat_test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        created.append(name)
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={name}"})
+        return url.render_as_string(hide_password=False)
+
+    yield new_schema
+    with admin.begin() as connection:
+        for name in created:
+            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    admin.dispose()

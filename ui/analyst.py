@@ -17,7 +17,8 @@ Access
 :func:`analyst_app` serves the view on an app of its own (``prefchat analyst`` runs it on its
 own port) behind Gradio's login, checked against ``Settings.analyst_user`` and
 ``Settings.analyst_password``; without both, nothing starts (:class:`AnalystNotConfigured`):
-there is no default password. The chat app never mounts this view. As a second line, every
+there is no default password. Wrong passwords are logged, slowed down and locked out
+(:class:`LoginThrottle`). The chat app never mounts this view. As a second line, every
 callback of :func:`build_analyst` checks that the request is signed in as the analyst, so the
 Blocks shows nothing even if mounted without a login, and none of its events is an API
 endpoint (``api_visibility="private"``).
@@ -25,9 +26,14 @@ endpoint (``api_visibility="private"``).
 
 from __future__ import annotations
 
+import hmac
+import html
+import logging
 import tempfile
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,12 +48,14 @@ import plotly.graph_objects as go
 from ..assistant.settings import Settings
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
+from .chat import markdown_text
 from .clusters import choose_k
 from .export import FORMATS, profile_records, write_profiles
 from .schemas import axis_names
 
 __all__ = [
     "AnalystNotConfigured",
+    "LoginThrottle",
     "ProfileView",
     "analyst_app",
     "build_analyst",
@@ -58,12 +66,57 @@ __all__ = [
     "require_credentials",
 ]
 
+log = logging.getLogger(__name__)
+
 Z95 = 1.959964
 """Half-width of a 95% normal interval, in standard deviations."""
 ANY_PACK = "any pack"
 TABLE_COLUMNS = {"user_id": "user", "pack_name": "pack", "pack_version": "version", "n_answers": "answers",
                  "updated_at": "updated (UTC)", "summary": "summary"}
 """Export columns shown in the profiles table, and their headers."""
+
+
+class LoginThrottle:
+    """Gradio's ``auth`` callable for the analyst: the password checked in constant time, and
+    repeated failures slowed down and then locked out.
+
+    After :attr:`free` failures in a row, every further attempt waits :attr:`base_delay`
+    seconds, doubled at each failure (at most :attr:`max_delay`), and the login is locked for
+    that long: while locked even the right password is refused. A success resets the count.
+    Every failure is logged (a warning naming the user name tried and the count) and so is
+    every lockout. The count is per process and shared by all clients: one analyst account
+    exists, and an attacker rotating addresses must not get fresh tries (the price: a flood of
+    wrong passwords also keeps the analyst out until it stops, for at most ``max_delay``).
+    """
+
+    free = 5
+    base_delay = 1.0
+    max_delay = 300.0
+
+    def __init__(self, user: str, password: str, clock: Callable[[], float] = time.monotonic):
+        self.user, self.password, self.clock = user, password, clock
+        self.failures = 0
+        self.locked_until = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, user: str, password: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now < self.locked_until:
+                log.warning("analyst login refused while locked out (%.0f s left), user %r", self.locked_until - now, user)
+                return False
+            right = hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
+                password.encode(), self.password.encode())
+            if right:
+                self.failures = 0
+                return True
+            self.failures += 1
+            log.warning("analyst login failed for user %r (%d in a row)", user, self.failures)
+            if self.failures >= self.free:
+                delay = min(self.max_delay, self.base_delay * 2 ** (self.failures - self.free))
+                self.locked_until = now + delay
+                log.warning("analyst login locked for %.0f s after %d failures", delay, self.failures)
+            return False
 
 
 class AnalystNotConfigured(RuntimeError):
@@ -170,17 +223,19 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
     titles = {} if pack is None else {item.item_id: item.title for item in pack.items}
     current = [s for s in exported["summaries"] if s["superseded_at"] is None]
     if profile is None:
-        header, chart = f"### {user_id}\n\nNo profile yet: onboarding was not finished.", None
+        header, chart = f"### {markdown_text(user_id)}\n\nNo profile yet: onboarding was not finished.", None
     else:
         counts = ", ".join(f"{kind} {n}" for kind, n in sorted(profile.counts.items()))
         header = (
-            f"### {user_id}\n\n{profile.pack_name} {profile.pack_version} · profile version {profile.version} · "
+            f"### {markdown_text(user_id)}\n\n{markdown_text(profile.pack_name)} {markdown_text(profile.pack_version)} · "
+            f"profile version {profile.version} · "
             f"{profile.n_answers} answers ({counts or 'none'}) · updated {profile.updated_at:%Y-%m-%d %H:%M} UTC"
         )
         sd = np.sqrt(np.diag(profile.cov))
         chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
     if current:
-        header += "\n\n" + "\n\n".join(f"**Summary ({s['pack_name']}, {s['source']}):** {s['text']}" for s in current)
+        header += "\n\n" + "\n\n".join(
+            f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}" for s in current)
     summaries = pd.DataFrame(
         [
             {"created": _when(s["created_at"]), "pack": f"{s['pack_name']} {s['pack_version']}", "source": s["source"],
@@ -242,7 +297,7 @@ def population_view(
                 y=means[inside, 1],
                 mode="markers",
                 name=f"archetype {j + 1} ({int(inside.sum())})",
-                text=[p.user_id for p, keep in zip(profiles, inside, strict=True) if keep],
+                text=[html.escape(p.user_id) for p, keep in zip(profiles, inside, strict=True) if keep],  # Plotly reads tags
                 hovertemplate="%{text}<br>%{x:.2f}, %{y:.2f}<extra></extra>",
             )
         )
@@ -292,6 +347,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
 
     with gr.Blocks(title="prefchat · analyst review", analytics_enabled=False) as blocks:
         gr.Markdown("# prefchat · analyst review")
+        text = {"latex_delimiters": [], "sanitize_html": True}  # every Markdown here shows stored text
         with gr.Tabs() as tabs:
             with gr.Tab("Profiles", id="profiles"):
                 with gr.Row():
@@ -313,14 +369,14 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                 with gr.Row():
                     user = gr.Textbox(label="User id", scale=3)
                     open_button = gr.Button("Open", scale=1)
-                header = gr.Markdown()
+                header = gr.Markdown(**text)
                 chart = gr.Plot(label="Coefficients")
                 summaries = gr.Dataframe(label="Summary versions, newest first", interactive=False, wrap=True)
                 answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
                 served = gr.Dataframe(label="Recommendations served, newest first", interactive=False, wrap=True)
                 delete_button = gr.Button("Delete this user…", variant="stop")
                 with gr.Row(visible=False) as confirm_row:
-                    confirm_text = gr.Markdown()
+                    confirm_text = gr.Markdown(**text)
                     confirm_button = gr.Button("Yes, delete everything about this user", variant="stop")
                     cancel_button = gr.Button("Cancel")
             with gr.Tab("Population", id="population"):
@@ -345,7 +401,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 opened = show(wanted, request) if wanted else [gr.skip()] * len(view)
             except gr.Error as error:
-                opened = [f"### {wanted}\n\n{error.message}", *[gr.skip()] * (len(view) - 1)]
+                opened = [f"### {markdown_text(wanted)}\n\n{markdown_text(error.message)}", *[gr.skip()] * (len(view) - 1)]
             return (
                 gr.Dropdown(choices=[ANY_PACK, *names], value=ANY_PACK),
                 profiles_table(store),
@@ -367,7 +423,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 v = profile_view(store, pack, user_id)
             except LookupError as error:
-                raise gr.Error(str(error)) from None
+                raise gr.Error(html.escape(str(error))) from None  # toasts render HTML
             return v.header, v.chart, v.summaries, v.answers, v.served, gr.Row(visible=False)
 
         def pick(evt: gr.SelectData, request: gr.Request):
@@ -385,7 +441,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             user_id = (user_id or "").strip()
             if not user_id:
                 raise gr.Error("Open a profile first.")
-            return gr.Row(visible=True), f"Delete **{user_id}** and everything stored about them? This cannot be undone."
+            return gr.Row(visible=True), f"Delete **{markdown_text(user_id)}** and everything stored about them? This cannot be undone."
 
         def delete(user_id, search, pack_name, since, min_answers, request: gr.Request):
             check(request)
@@ -393,10 +449,10 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
             try:
                 store.delete_user(user_id)
             except LookupError as error:
-                raise gr.Error(str(error)) from None
-            gr.Info(f"Deleted user {user_id}.")
+                raise gr.Error(html.escape(str(error))) from None
+            gr.Info(f"Deleted user {html.escape(user_id)}.")
             empty = pd.DataFrame()
-            return ("", f"User {user_id} was deleted.", None, empty, empty, empty, gr.Row(visible=False),
+            return ("", f"User {markdown_text(user_id)} was deleted.", None, empty, empty, empty, gr.Row(visible=False),
                     profiles_table(store, search, pack_name, since, min_answers))
 
         def population(version: str | None, request: gr.Request):
@@ -432,7 +488,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
         app,
         build_analyst(store, pack, settings),
         path="/",
-        auth=credentials,
+        auth=LoginThrottle(*credentials),
         auth_message="prefchat analyst review: sign in with the analyst's user and password.",
         footer_links=[],
     )

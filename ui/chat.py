@@ -53,7 +53,10 @@ __all__ = [
     "advance",
     "build_chat",
     "card_markdown",
+    "code_span",
     "friendly",
+    "markdown_safe",
+    "markdown_text",
     "mount_chat",
     "progress_html",
     "result_message",
@@ -95,7 +98,12 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 Message = dict[str, str]
 
 _EXPECTED = (AssistantError, StorageError, ConvergenceError, EmbeddingError, ValueError)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$&@!])")
+# What Markdown reads as links without brackets: "https://", "www." (GFM autolinks).
+_AUTOLINK = re.compile(r"(?<=[A-Za-z])(:)(?=//)|(?<=www)(\.)", re.IGNORECASE)
+# Of a pack's own texts, only what could reach out or run: HTML and entities, links and images,
+# autolinks and e-mail addresses, LaTeX. Emphasis, lists and code stay Markdown.
+_MARKDOWN_ACTIVE = re.compile(r"([\\<&\[\]$@])")
 
 
 # --------------------------------------------------------------------------- what a tab sees
@@ -173,8 +181,23 @@ def friendly(error: BaseException) -> str:
 
 
 def markdown_text(text: str) -> str:
-    """``text`` shown literally in Markdown (titles may hold ``*``, ``_``, ``#``, ``<``)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """``text`` shown literally in Markdown: no emphasis, HTML, links (bracketed or bare), images
+    or ``$...$`` LaTeX, only backslashes added. For everything a user or a pack supplies: ids,
+    titles, summaries, the user's own words."""
+    return _AUTOLINK.sub(r"\\\g<0>", _MARKDOWN_SPECIAL.sub(r"\\\1", text))
+
+
+def markdown_safe(text: str) -> str:
+    """A pack's item text as Markdown that can neither reach out nor run: its emphasis, lists and
+    code render, but HTML, entities, links, images, autolinks and LaTeX show as written."""
+    return _AUTOLINK.sub(r"\\\g<0>", _MARKDOWN_ACTIVE.sub(r"\\\1", text))
+
+
+def code_span(text: str) -> str:
+    """``text`` as one Markdown code span (literal inside), fenced by more backticks than it holds."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def question_message(turn: QuestionTurn) -> str:
@@ -187,11 +210,11 @@ def question_message(turn: QuestionTurn) -> str:
 
 def picks_markdown(picks: Sequence[Ranked]) -> str:
     """A numbered list: each pick's title and the one-line reason for it."""
-    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {pick.why}" for n, pick in enumerate(picks, 1))
+    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {markdown_text(pick.why)}" for n, pick in enumerate(picks, 1))
 
 
 def result_message(turn: ResultTurn) -> str:
-    parts = [f"**{wording.LEARNED}** {turn.summary_text}"]
+    parts = [f"**{wording.LEARNED}** {markdown_text(turn.summary_text)}"]
     if turn.recommendations:
         parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
     parts.append(wording.INVITATION)
@@ -200,15 +223,15 @@ def result_message(turn: ResultTurn) -> str:
 
 def reply_message(turn: ReplyTurn) -> str:
     if not turn.recommendations:
-        return turn.text
-    return f"{turn.text}\n\n{picks_markdown(turn.recommendations[:PICKS_SHOWN])}"
+        return markdown_text(turn.text)
+    return f"{markdown_text(turn.text)}\n\n{picks_markdown(turn.recommendations[:PICKS_SHOWN])}"
 
 
 def card_markdown(label: str, card: ItemCard, grouped: bool) -> str:
     """One option of a question: its label, title (unless the prompt above says it), text and tags."""
     heading = f"### {label}" if grouped else f"### {label} · {markdown_text(card.title)}"
-    tags = " ".join(f"`{tag}`" for tag in card.tags)
-    return "\n\n".join(part for part in (heading, card.text, tags) if part)
+    tags = " ".join(code_span(tag) for tag in card.tags)
+    return "\n\n".join(part for part in (heading, markdown_safe(card.text), tags) if part)
 
 
 def progress_html(question: QuestionTurn | None) -> str:
@@ -236,14 +259,14 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:
-            state = state.said("user", said)
+            state = state.said("user", markdown_text(said))
         try:
             return advance(state, call())
         except _EXPECTED as error:
-            return state.said("assistant", friendly(error))
+            return state.said("assistant", markdown_text(friendly(error)))
         except Exception as error:  # the UI's edge: log it, show no traceback
             logger.exception("chat callback failed")
-            return state.said("assistant", friendly(error))
+            return state.said("assistant", markdown_text(friendly(error)))
 
     def start(state: ChatState) -> ChatState:
         return run(state, None, lambda: conversation.start(state.user_id))
@@ -259,7 +282,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     def refused(text: str, state: ChatState) -> ChatState | None:
         """The state with a refusal when ``text`` is too long (neither it nor an answer is stored)."""
         message = too_long(text)
-        return None if message is None else state.said("user", text[:80] + "…").said("assistant", message)
+        return None if message is None else state.said("user", markdown_text(text[:80]) + "…").said("assistant", message)
 
     def answer(choice: str, state: ChatState) -> ChatState:
         choice = choice if isinstance(choice, str) else ""
@@ -267,7 +290,9 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             return refusal
         if state.session_id is None:
             return start(state)
-        return run(state, choice, lambda: conversation.answer(state.session_id, choice))
+        # The question shown is named, so a copy of the click (a retry, a double click) is taken once.
+        question_id = None if state.question is None else state.question.question_id
+        return run(state, choice, lambda: conversation.answer(state.session_id, choice, question_id))
 
     def undo(state: ChatState) -> ChatState:
         if state.session_id is None:
@@ -286,7 +311,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         if not text:
             return state
         if state.session_id is None:
-            return start(state.said("user", text))
+            return start(state.said("user", markdown_text(text)))
         return run(state, text, lambda: conversation.say(state.session_id, text))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
@@ -296,13 +321,14 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         state = gr.State(ChatState())
         progress = gr.HTML(elem_classes="prefchat-progress-box")
         chatbot = gr.Chatbot(
-            label=title, show_label=False, elem_classes="prefchat-chat", height="36vh", min_height=240, buttons=["copy_all"]
+            label=title, show_label=False, elem_classes="prefchat-chat", height="36vh", min_height=240, buttons=["copy_all"],
+            latex_delimiters=[], sanitize_html=True,
         )
         with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
-            prompt = gr.Markdown(elem_classes="prefchat-prompt")
+            prompt = gr.Markdown(elem_classes="prefchat-prompt", latex_delimiters=[])
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
-                card_a = gr.Markdown(elem_classes="prefchat-card")
-                card_b = gr.Markdown(elem_classes="prefchat-card")
+                card_a = gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[])
+                card_b = gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[])
             with gr.Row(elem_classes="prefchat-choices"):
                 buttons = [gr.Button(label, variant="primary" if len(label) == 1 else "secondary") for label in wording.ANSWER_BUTTONS]
             with gr.Row():

@@ -47,9 +47,10 @@ that forwards its user's id cannot be steered into another user's session.
 Concurrency
 -----------
 Routes are plain functions run in FastAPI's thread pool against one shared
-:class:`~prefchat.assistant.session.Conversation`, which keeps its state in storage (SQLite
-serialises writers with ``BEGIN IMMEDIATE``). Calls about one session are serialised by a
-lock, so that two concurrent requests of one session cannot both record its next question.
+:class:`~prefchat.assistant.session.Conversation`, which keeps its state in storage and takes
+the session's row lock before reading it, so that calls about one session run one after the
+other in any number of processes; within a process they also queue on a lock here. An answer
+that names its ``question_id`` is taken once, however often it is sent.
 Every response carries ``Server-Timing: app;dur=<ms>``, the time spent in the route.
 """
 
@@ -332,7 +333,7 @@ def api_router(
         question, the result when onboarding is over, or a ``reask`` turn when the text is no answer
         (nothing is stored then)."""
         with session(session_id, x_prefchat_user) as assistant:
-            return turn_out(assistant.answer(session_id, body.choice or body.text))
+            return turn_out(assistant.answer(session_id, body.choice or body.text, body.question_id))
 
     @router.post("/sessions/{session_id}/undo", response_model=TurnOut, summary="Take back the last answer")
     def undo(session_id: SessionPath, x_prefchat_user: UserHeader = None):

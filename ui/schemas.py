@@ -30,6 +30,8 @@ MAX_K = 100
 """Most recommendations or ranked candidates returned at once."""
 MAX_USER_ID = 128
 """Characters of a user id (the storage layer's limit, stated in the OpenAPI document)."""
+MAX_QUESTION_ID = 2**31 - 1
+"""Largest question id (a signed 32-bit integer, as the database stores it)."""
 
 Choice = Literal["a", "b", "tie", "skip"]
 assert PAIRWISE_CHOICES == Choice.__args__  # the storage layer's answers, spelled once more for OpenAPI
@@ -69,6 +71,12 @@ class AnswerIn(_Request):
 
     choice: Choice | None = Field(None, description="a, b, tie (both are fine) or skip (don't know either).")
     text: str | None = Field(None, min_length=1, max_length=MAX_TEXT, description="Free text, e.g. 'the first one'.")
+    question_id: int | None = Field(
+        None, ge=1, le=MAX_QUESTION_ID,
+        description="The `question_id` of the question answered (from its turn). With it, the answer is taken once "
+                    "however often it is sent: a copy of an answer already taken returns where the session stands "
+                    "now, and an answer to another question than the current one is a 409 `conflict`.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AnswerIn:
@@ -120,6 +128,7 @@ class QuestionOut(_Response):
     prompt: str | None = Field(description="The prompt both items answer, when the pack groups items.")
     item_a: ItemOut
     item_b: ItemOut
+    question_id: int = Field(description="The stored question: send it with the answer to make the answer idempotent.")
 
 
 class RankedOut(_Response):

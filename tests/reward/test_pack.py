@@ -125,3 +125,42 @@ def test_on_sight_packs_ask_by_preference_and_weigh_no_familiarity():
     assert legacy.answerable == "known" and legacy.objective == "watch"
     assert base.question_size == 2
     assert replace(base, manifest={**base.manifest, "hyperparameters": {"question_size": 4}}).question_size == 4
+
+
+def test_an_edited_manifest_fails_on_its_own_checksum(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["hyperparameters"]["prior_scale"] = 50.0  # loads by every shape; would serve a wrong prior
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match=f"{MANIFEST}: checksum mismatch"):
+        load_pack(directory)
+    del manifest["manifest_checksum"]
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match="no manifest_checksum"):
+        load_pack(directory)
+
+
+def test_a_manifest_missing_a_field_is_named_not_a_traceback(tmp_path):
+    directory = save_pack(random_pack(), tmp_path / "p")
+    manifest = json.loads((directory / MANIFEST).read_text())
+    del manifest["embedding_dim"]
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match=f"{MANIFEST}: bad or missing field .*embedding_dim"):
+        load_pack(directory)
+
+
+def test_items_that_are_not_utf8_name_the_file_and_line(tmp_path):
+    import hashlib
+
+    directory = save_pack(random_pack(), tmp_path / "p")
+    lines = (directory / ITEMS).read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b"Title", b"T\xe9tle")  # Latin-1, not UTF-8
+    (directory / ITEMS).write_bytes(b"".join(lines))
+    manifest = json.loads((directory / MANIFEST).read_text())  # re-signed, so only the encoding is wrong
+    manifest["checksums"][ITEMS] = hashlib.sha256((directory / ITEMS).read_bytes()).hexdigest()
+    manifest.pop("manifest_checksum")
+    text = json.dumps(manifest, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    manifest["manifest_checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(PackError, match=rf"{ITEMS}, line 3: not UTF-8 \(byte 0xe9"):
+        load_pack(directory)

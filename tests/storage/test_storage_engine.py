@@ -116,3 +116,20 @@ def test_an_in_memory_database_is_shared_by_all_threads_of_its_engine():
         thread.start()
         thread.join()
         assert seen == [user]
+
+
+def test_a_deleted_user_is_left_neither_in_the_database_file_nor_in_its_wal(tmp_path):
+    path = tmp_path / "forget.sqlite"
+    secret = "forgotten-user-7f3a9c"
+    with open_store(f"sqlite:///{path}") as store:
+        store.create_user("kept-user")
+        store.create_user(secret)
+        session = store.start_session(secret, "pack", "1", {"note": secret})
+        question = store.record_question(session.id, ["x1", "x2"])
+        store.record_answer(question.id, "a", raw_text=f"typed by {secret}")
+        store.add_summary(secret, "pack", "1", f"summary of {secret}", {})
+        store.delete_user(secret)
+        files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+        leaks = [p.name for p in files if secret.encode() in p.read_bytes()]
+        assert not leaks, f"the deleted user's id is still in {leaks}"
+        assert store.get_user("kept-user").id == "kept-user"

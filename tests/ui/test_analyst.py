@@ -267,3 +267,57 @@ def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_on
             page.screenshot(path=ARTIFACTS / "analyst-population.png", full_page=True)
         finally:
             browser.close()
+
+
+# --------------------------------------------------------------------------- finding 8: login throttling
+
+
+def test_the_login_locks_out_after_failures_with_a_growing_backoff(caplog):
+    from prefchat.ui.analyst import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(ANALYST, PASSWORD, clock=lambda: now[0])
+    with caplog.at_level("WARNING", logger="prefchat.ui.analyst"):
+        assert not any(throttle(ANALYST, f"guess {n}") for n in range(300))
+        assert not throttle(ANALYST, PASSWORD), "the right password worked at once after 300 wrong ones"
+    assert "analyst login failed for user 'ana'" in caplog.text and "locked for" in caplog.text
+    # Only the first five count before the lock: the others were refused unchecked while locked.
+    assert throttle.failures == 5 and throttle.locked_until == 1.0
+    now[0] = 1.5
+    assert not throttle(ANALYST, "guess again")
+    assert throttle.locked_until == 1.5 + 2.0, "the lockout doubles at each failure"
+    now[0] = 10.0
+    assert throttle(ANALYST, PASSWORD) and throttle.failures == 0
+    assert throttle(ANALYST, PASSWORD) and not throttle("eve", PASSWORD)
+
+
+def test_the_analyst_app_uses_the_throttled_login(store, tiny_pack, analyst_settings, serve_app):
+    from prefchat.ui.analyst import analyst_app
+
+    with serve_app(analyst_app(store, tiny_pack, analyst_settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        codes = [client.post("/login", data={"username": ANALYST, "password": f"wrong {n}"}).status_code for n in range(6)]
+        assert set(codes) == {400}
+        assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 400, "not locked out"
+
+
+# --------------------------------------------------------------------------- finding 4: stored text shown as text
+
+
+@pytest.mark.parametrize("user_id", ["https://evil.example/login", "<img src=http://127.0.0.1:9/x>", "bob<!-- hidden -->",
+                                     "[Session expired: click here](https://evil.example)", "$x$"])
+def test_hostile_user_ids_and_summaries_are_escaped_on_the_profile_page(tmp_path, tiny_pack, user_id):
+    import re
+
+    from prefchat.ui.analyst import population_view
+
+    with open_store(f"sqlite:///{tmp_path / 'hostile.sqlite'}") as store:
+        store.create_user(user_id)
+        profile = store.save_profile(user_id, tiny_pack.name, tiny_pack.version, np.zeros(5), np.eye(5), {"a": 1})
+        store.add_summary(user_id, tiny_pack.name, tiny_pack.version, f"Enjoys: {user_id}", {})
+        header = profile_view(store, tiny_pack, user_id).header
+    unescaped = re.sub(r"\\.", "", header)  # what Markdown reads as syntax
+    for active in ("](", "<", "$", "://"):
+        assert active not in unescaped, (active, header)
+    assert re.sub(r"\\(.)", r"\1", header).count(user_id) == 2, "the id and the summary show as written"
+    figure, _ = population_view([profile], axis_names(tiny_pack))
+    assert "<" not in "".join(figure.data[0].text), "Plotly renders tags in hover text"

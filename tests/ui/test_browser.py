@@ -152,3 +152,32 @@ def test_embed_snippets_render_the_chat_on_another_site(page_at, server_url, tmp
         framed = page_at()
         framed.goto(f"{site}/iframe.html")
         framed.frame_locator("iframe").get_by_role("button", name="B", exact=True).wait_for()
+
+
+PAYLOADS = (
+    "[Session expired: click here](https://evil.example/login)",
+    "<img src=http://127.0.0.1:9/beacon.png>",
+    "bob<!-- hidden -->",
+    "$x^2$ and $$y$$",
+    "see https://evil.example/bare or www.evil.example",
+)
+
+
+def test_typed_payloads_show_as_literal_text(page_at, server_url):
+    """Finding 4: the user's echoed words render as text: no link, image, comment or LaTeX."""
+    page = page_at()
+    page.goto(f"{server_url}/")
+    wait_for_question(page, 1)
+    box = page.locator("textarea").first
+    chat = page.locator(".prefchat-chat")
+    for payload in PAYLOADS:
+        box.fill(payload)
+        box.press("Enter")
+        chat.get_by_text(payload, exact=False).last.wait_for()
+    page.screenshot(path=ARTIFACTS / "escaped-payloads.png", full_page=True)
+    text = chat.inner_text()
+    for payload in PAYLOADS:
+        assert payload in text, f"{payload!r} is not shown as written"
+    assert chat.locator("a[href*='evil']").count() == 0
+    assert chat.locator("img[src*='127.0.0.1:9']").count() == 0
+    assert chat.locator(".katex, math").count() == 0

@@ -122,3 +122,20 @@ def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack, embed):
     groups, names = tiny_pack.manifest["groups"], tiny_pack.manifest["group_names"]
     assert turn.prompt == names[groups[tiny_pack.index_of(turn.item_a.item_id)]]
     assert not turn.prompt.endswith("…")
+
+
+HOSTILE = ("[click](https://evil.example)", "<img src=http://127.0.0.1:9/x>", "bob<!-- hidden -->", "$x$",
+           "https://evil.example", "www.evil.example", "a@evil.example", "&lt;b&gt;")
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_a_card_shows_hostile_pack_text_tags_and_title_as_written(payload):
+    from prefchat.ui.chat import code_span, markdown_text
+
+    heading, text, tags = card_markdown("A", Item("i", payload, f"**kept** {payload}", (payload,)), grouped=False).split("\n\n")
+    for shown in (heading, text, markdown_text(payload)):
+        unescaped = re.sub(r"\\.", "", shown)  # what Markdown reads as syntax: the characters not escaped
+        for active in ("](", "<", "$", "://", "www.", "@", "&"):
+            assert active not in unescaped, (active, shown)
+    assert text.startswith("**kept** "), "a pack's own emphasis still renders"
+    assert tags == code_span(payload) and code_span("a`b") == "``a`b``" and code_span("`x") == "`` `x ``"

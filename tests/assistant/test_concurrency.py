@@ -1,0 +1,96 @@
+"""Two engines on one database, as two server processes are: answers and starts that race.
+
+Each engine is a :class:`Conversation` with a :class:`Store` (and a connection pool) of its own,
+so the only thing they share is the database: an SQLite file, or a PostgreSQL schema. Threads
+drive them at once, released together by a barrier.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from prefchat.assistant.session import Conversation
+from prefchat.assistant.turns import QuestionTurn
+from prefchat.storage import open_store
+
+COPIES = 8
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_url(request, tmp_path) -> str:
+    """A new SQLite file, or a new PostgreSQL schema (``postgres_schema`` of tests/conftest.py)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return request.getfixturevalue("postgres_schema")()
+
+
+@pytest.fixture
+def engines(pack, embed, shared_url) -> Iterator[tuple[Conversation, Conversation]]:
+    with open_store(shared_url) as one, open_store(shared_url) as two:
+        yield Conversation(pack, one, embed), Conversation(pack, two, embed)
+
+
+def at_once(calls: list[Callable[[], object]]) -> list[object]:
+    """Run ``calls`` in threads released together; their results (or the exceptions they raised)."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        try:
+            return call()
+        except Exception as error:  # kept, so that the test names it
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_copies_of_one_answer_through_two_engines_store_one_answer(engines):
+    one, two = engines
+    first = one.start("alice")
+    calls = [lambda e=e: e.answer(first.session_id, "a", first.question_id) for e in (one, two) * (COPIES // 2)]
+    turns = at_once(calls)
+    assert not [t for t in turns if isinstance(t, Exception)], turns
+    assert all(isinstance(t, QuestionTurn) for t in turns)
+    assert {t.question_id for t in turns} == {turns[0].question_id} and turns[0].position == 2
+    history = one.store.session_history(first.session_id)
+    assert [turn.answer is not None for turn in history] == [True, False], "one answer and one next question"
+    # A retry long after (a client that lost the reply) still stores nothing and gets that turn.
+    assert two.answer(first.session_id, "a", first.question_id) == turns[0]
+    assert len(one.store.session_history(first.session_id)) == 2
+
+
+def test_answers_without_a_question_id_through_two_engines_queue_up(engines):
+    """Old clients: each copy answers the question current when its turn comes; never a fault."""
+    one, two = engines
+    first = one.start("alice")
+    turns = at_once([lambda e=e: e.answer(first.session_id, "b") for e in (one, two) * (COPIES // 2)])
+    assert not [t for t in turns if isinstance(t, Exception)], turns
+    history = one.store.session_history(first.session_id)
+    answered = [turn for turn in history if turn.answer is not None]
+    assert len(answered) == COPIES and [t.question.position for t in answered] == list(range(1, COPIES + 1))
+    assert sum(turn.answer is None for turn in history) <= 1
+
+
+def test_concurrent_starts_for_one_new_user_meet_in_one_session(engines):
+    one, two = engines
+    turns = at_once([lambda e=e: e.start("newcomer") for e in (one, two) * (COPIES // 2)])
+    assert not [t for t in turns if isinstance(t, Exception)], turns
+    assert len({t.session_id for t in turns}) == 1, "concurrent starts gave sessions that abandon each other"
+    session = one.store.get_session(turns[0].session_id)
+    assert session.state == "active"
+    assert {t.question_id for t in turns} == {turns[0].question_id}
+    assert one.answer(session.id, "a", turns[0].question_id).position == 2
+
+
+def test_a_start_after_an_answer_still_begins_a_new_session(engines):
+    one, two = engines
+    first = one.start("alice")
+    one.answer(first.session_id, "a", first.question_id)
+    again = two.start("alice")
+    assert again.session_id != first.session_id and again.position == 1
+    assert one.store.get_session(first.session_id).state == "abandoned"
