@@ -48,7 +48,8 @@ def create_app(
     # A CORSMiddleware on the parent app makes Gradio's own CORS handling stand aside.
     app.add_middleware(
         CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Content-Type", "Authorization", "X-Prefchat-User"], allow_credentials=False,
+        # x-gradio-user: the web component's queue requests name their browser session with it.
+        allow_headers=["Content-Type", "Authorization", "X-Prefchat-User", "X-Gradio-User"], allow_credentials=False,
     )
     if api:
         app.include_router(api_router(conversation, api_tokens))

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from prefchat.assistant.session import Conversation
+from prefchat.storage import open_store
+from prefchat.ui.app import create_app
 from prefchat.ui.embed import iframe_snippet, web_component_snippet
 
 pytestmark = pytest.mark.browser
@@ -73,7 +76,7 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     page = page_at()
     page.goto(f"{server_url}/")
     wait_for_question(page, 1)
-    page.get_by_text("about 10 quick questions, about a minute").wait_for()
+    page.get_by_text("about 10 questions, about 4 minutes").wait_for()  # the estimate counts reading the cards
     a, b = boxes(page)
     assert abs(a["y"] - b["y"]) < 2 and a["x"] + a["width"] <= b["x"], "cards side by side on a wide screen"
     page.screenshot(path=ARTIFACTS / "question-desktop.png")
@@ -137,11 +140,14 @@ def static_site(directory: Path) -> Iterator[str]:
             server.shutdown()
 
 
-def test_embed_snippets_render_the_chat_on_another_site(page_at, server_url, tmp_path):
+def test_embed_snippets_render_the_chat_on_another_site(page_at, serve_app, tiny_pack, server_db_url, embed, tmp_path):
+    """The host site's origin is on the server's CORS allow-list (``PREFCHAT_CORS_ORIGINS``), as
+    docs/embedding.md asks of a host that embeds the web component: CORS is off by default."""
     host_page = "<!doctype html><html><body><h1>A host site</h1>\n{}\n</body></html>"
-    (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
-    (tmp_path / "iframe.html").write_text(host_page.format(iframe_snippet(f"{server_url}/")))
-    with static_site(tmp_path) as site:
+    with static_site(tmp_path) as site, open_store(server_db_url) as store, \
+            serve_app(create_app(Conversation(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
+        (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
+        (tmp_path / "iframe.html").write_text(host_page.format(iframe_snippet(f"{server_url}/")))
         page = page_at()
         page.goto(f"{site}/component.html")
         page.locator("gradio-app").get_by_role("button", name="A", exact=True).wait_for()
