@@ -167,18 +167,24 @@ def served_score(pack: Pack, objective: str) -> Callable[[Posterior], np.ndarray
     :func:`item_scores` with the summary the session writes when it finishes (only where the
     pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0: otherwise the
     summary adds nothing). The scoring the benchmark passes to
-    :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served.
+    :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served; an
+    object rather than a closure, so that ``evaluate(..., jobs=2)`` can hand it to its workers.
     """
-    beta = pack.beta(objective)
+    return _ServedScore(pack, objective)
 
-    def score(posterior: Posterior) -> np.ndarray:
+
+@dataclass(frozen=True, eq=False)
+class _ServedScore:
+    pack: Pack
+    objective: str
+
+    def __call__(self, posterior: Posterior) -> np.ndarray:
+        pack, objective = self.pack, self.objective
         summary = None
-        if beta:
+        if pack.beta(objective):
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
         return item_scores(pack, posterior.mean, summary, objective=objective, cov=posterior.cov)
-
-    return score
 
 
 def rank(
