@@ -53,6 +53,7 @@ INTENTS = (
     "profile",
     "correct",
     "recommend",
+    "less_obvious",
     "undo",
     "finish",
     "start_over",
@@ -119,6 +120,12 @@ PATTERNS: tuple[Rule, ...] = (
     )),
     Rule("start_over", _pattern(
         r"\b(?:start\s+(?:over|again|afresh)|restart|begin\s+again|from\s+scratch|redo\s+(?:the\s+)?questions)\b"
+    )),
+    # Before "less like", "correct" ("less obvious please") and "recommend" ("show me ..."): the exposure control.
+    Rule("less_obvious", _pattern(
+        r"\b(?:less\s+(?:obvious|popular|mainstream|known)|lesser[-\s]known|more\s+(?:obscure|niche|unusual)"
+        r"|hidden\s+gems?|off\s+the\s+beaten\s+(?:path|track)|not\s+(?:so\s+|the\s+)?(?:obvious|mainstream)"
+        r"|deep\s+cuts?)\b"
     )),
     Rule("undo", _pattern(r"^\W*(?:undo|go\s+back|back|change\s+my\s+(?:last\s+)?answer|oops)\W*$")),
     Rule("finish", _pattern(r"^\W*(?:finish|stop|done|enough|that'?s\s+enough|show\s+(?:me\s+)?(?:the\s+)?results)\W*$")),

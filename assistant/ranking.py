@@ -102,9 +102,10 @@ class _Scoring:
     offset: np.ndarray | float = 0.0  # (n,) the base-rate offset a of a calibrated score
     scale: np.ndarray | float = 1.0   # (n,) its kappa
     centre: np.ndarray | float = 0.0  # (n_bases,) the prior mean of a calibrated score
+    penalty: np.ndarray | float = 0.0  # (n,) the exposure control's gamma logit f
 
     def scores(self) -> np.ndarray:
-        return (self.features @ self.coef + self.offset) / self.scale + self.association @ self.weights
+        return (self.features @ self.coef + self.offset) / self.scale + self.association @ self.weights - self.penalty
 
     @cached_property
     def base_rate_logits(self) -> np.ndarray | float:
@@ -113,7 +114,7 @@ class _Scoring:
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
-             cov: np.ndarray | None = None) -> _Scoring:
+             cov: np.ndarray | None = None, discount: float | None = None) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
@@ -123,7 +124,9 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     if outside and objective == "watch":
         raise ValueError("objective 'watch' ranks the catalog (its base rates are about catalog items); "
                          "rank candidate texts with 'prefer'")
-    catalog = None if outside else pack.catalog_score(objective)
+    if discount is not None and not (np.isfinite(discount) and discount >= 0):
+        raise ValueError(f"discount must be finite and >= 0, got {discount!r}")
+    catalog = None if outside else pack.discounted(objective, discount)
     calibrated = catalog is not None and catalog.offset is not None
     if calibrated:
         cov = None if cov is None else np.asarray(cov, dtype=np.float64)
@@ -137,7 +140,7 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
         terms = {"offset": catalog.offset, "scale": predictive_scale(features, cov),
-                 "centre": pack.session_prior(objective).prior_mean}
+                 "centre": pack.session_prior(objective).prior_mean, "penalty": catalog.penalty()}
     else:
         terms = {}
     weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
@@ -148,7 +151,8 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
 
 
 def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
-                beta: float | None = None, objective: str = "prefer", cov: np.ndarray | None = None) -> np.ndarray:
+                beta: float | None = None, objective: str = "prefer", cov: np.ndarray | None = None,
+                discount: float | None = None) -> np.ndarray:
     """Scores of every catalog item (or of every candidate text), as :func:`rank` orders them.
 
     Parameters are those of :func:`rank`; ``candidate_embeddings`` (n_candidates, d) scores texts
@@ -158,7 +162,7 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
     -------
     (n_items,) or (n_candidates,)
     """
-    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov).scores()
+    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount).scores()
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,18 +173,22 @@ class ServedScore:
     pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0: otherwise the
     summary adds nothing). The scoring the benchmark passes to
     :func:`~prefchat.elicitation.evaluate.evaluate`, so that it measures what is served; a class
-    rather than a closure so that the benchmark's worker processes can take it.
+    rather than a closure so that the benchmark's worker processes can take it. ``discount``:
+    the exposure control, default the pack's validated one
+    (:attr:`~prefchat.reward.pack.Pack.exposure_discount`), as :func:`rank` serves it.
     """
 
     pack: Pack
     objective: str
+    discount: float | None = None
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
         if self.pack.beta(self.objective):
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
-        return item_scores(self.pack, posterior.mean, summary, objective=self.objective, cov=posterior.cov)
+        return item_scores(self.pack, posterior.mean, summary, objective=self.objective, cov=posterior.cov,
+                           discount=self.discount)
 
 
 def rank(
@@ -196,8 +204,9 @@ def rank(
     objective: str = "prefer",
     only: Sequence[int] | None = None,
     cov: np.ndarray | None = None,
+    discount: float | None = None,
 ) -> list[Ranked]:
-    """The ``k`` best items for a user, best first, ties broken by lower index.
+    r"""The ``k`` best items for a user, best first, ties broken by lower index.
 
     Parameters
     ----------
@@ -214,6 +223,9 @@ def rank(
     only : indices to rank among (default: all), e.g. a single item to say why it scores as it does
     cov : (n_bases, n_bases) the user's posterior covariance; needed by "watch" on packs with base
         rates (:attr:`~prefchat.reward.pack.Pack.familiarity`)
+    discount : the exposure control of a "watch" catalog ranking, :math:`\gamma \ge 0`
+        (:class:`~prefchat.elicitation.onboarding.CatalogScore`); default the pack's validated
+        :attr:`~prefchat.reward.pack.Pack.exposure_discount`
     """
     if (candidates is None) != (candidate_embeddings is None):
         raise ValueError("pass candidates and candidate_embeddings together, or neither")
@@ -221,7 +233,7 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov)
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:

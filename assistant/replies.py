@@ -36,6 +36,13 @@ def recommend(engine: Conversation, state: SessionState, summary: Summary, inten
     return ReplyTurn(wording.RECOMMENDATIONS, "recommend", engine.picks(state, summary))
 
 
+def less_obvious(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
+    (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
+    picks = engine.picks(state, summary, discount=engine.pack.less_obvious_discount)
+    return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
+
+
 def correct(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
     corrected = engine.correct(state.record.user_id, intent.argument)
@@ -74,6 +81,7 @@ HANDLERS: dict[str, Handler] = {
     "why": why,
     "profile": profile,
     "recommend": recommend,
+    "less_obvious": less_obvious,
     "correct": correct,
     **{kind: feedback for kind in FEEDBACK_KINDS},
 }

@@ -276,19 +276,23 @@ class Conversation:
             raise NoProfile(f"user {user_id!r} has no summary for pack {self.pack.name!r}")
         return Summary.from_structured(record.text, record.structured)
 
-    def recommend(self, user_id: str, k: int = 10) -> list[Ranked]:
+    def recommend(self, user_id: str, k: int = 10, discount: float | None = None) -> list[Ranked]:
         """The ``k`` best catalog items for the user (recorded for analysts).
 
         Ranked as the user's latest session scores the catalog, without the items its answers
         show the user knows and those they gave feedback on; exactly what the benchmark measures.
+        ``discount``: the exposure control (:func:`~prefchat.assistant.ranking.rank`), default the
+        pack's validated one; ``pack.less_obvious_discount`` gives "less obvious picks".
         """
         with self.store.atomic():
             profile, summary = self.profile(user_id), self.summary(user_id)
             session = self.latest_session(user_id)
             if session is None:
-                return self._recommend(user_id, profile.mean, profile.cov, summary, frozenset(), k, self.pack.objective)
+                return self._recommend(user_id, profile.mean, profile.cov, summary, frozenset(), k, self.pack.objective,
+                                       discount)
             state = self._state(session)
-            return self._recommend(user_id, profile.mean, profile.cov, summary, self.told(state), k, state.objective)
+            return self._recommend(user_id, profile.mean, profile.cov, summary, self.told(state), k, state.objective,
+                                   discount)
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.
@@ -341,11 +345,11 @@ class Conversation:
         feedback = (answer.item_a for answer in state.answers if self.reference in answer.items)
         return (known_items(state.answers) | frozenset(feedback)) - {self.reference}
 
-    def picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
+    def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
         """The session's recommendations: its posterior and the summary, told items left out."""
         posterior = state.posterior
         return tuple(self._recommend(state.record.user_id, posterior.mean, posterior.cov, summary, self.told(state),
-                                     state.options.n_recommendations, state.objective))
+                                     state.options.n_recommendations, state.objective, discount))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -478,9 +482,10 @@ class Conversation:
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts)
 
     def _recommend(self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int],
-                   k: int, objective: str) -> list[Ranked]:
+                   k: int, objective: str, discount: float | None = None) -> list[Ranked]:
         """Rank the catalog as a session of ``objective`` scores it, record what is served (for analysts), return it."""
-        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(told), objective=objective, cov=cov)
+        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(told), objective=objective, cov=cov,
+                      discount=discount)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]

@@ -104,6 +104,7 @@ HELP = (
 CORRECTION_NOT_UNDERSTOOD = "I could not tell which taste you mean: try 'I love <genre>' or 'no <genre> please'."
 NOT_MET = "We have not met yet: say 'start over' to answer a few questions first."
 RECOMMENDATIONS = "Here is what I would pick for you."
+LESS_OBVIOUS = "Here are less obvious picks: fewer of the films everyone has seen, more that suit you in particular."
 FORGET_ASK = f"This deletes everything I know about you. Type '{CONFIRM_FORGET}' to confirm."
 FORGET_UNASKED = "Say 'forget me' first, then confirm."
 FORGOTTEN = "Done: everything about you is deleted."

@@ -27,7 +27,13 @@ Strategies (names as on the command line):
 - ``kway``: as ``active`` with 4-way questions (:func:`~prefchat.elicitation.selection.active_kway`);
 - ``oracle``: the MAP with the prior on everything the respondent could tell
   (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
-  :func:`~prefchat.elicitation.posterior.batch_map`.
+  :func:`~prefchat.elicitation.posterior.batch_map`;
+- peers (:mod:`~prefchat.elicitation.peers`, passed as ``peers``): ``ease`` and ``ials`` score the
+  catalog from the items the answers of the ``active`` session revealed as known
+  (:func:`~prefchat.elicitation.onboarding.known_items`: a pair's winner, both items of a tie, a
+  k-way pick), the same session, seed and questions as ``active``'s, so ``active - ease`` is paired
+  question for question; ``ease-oracle`` and ``ials-oracle`` are given the whole QUERY half, the
+  peers' ceiling beside ``oracle``.
 
 How a posterior scores the items: by its mean utility :math:`\phi^\top m`, or, when
 :func:`evaluate` is given base rates (how often the population picks each item at all: the
@@ -36,7 +42,7 @@ posterior, calibrated so that the prior reproduces the base rates
 (:func:`~prefchat.elicitation.posterior.predictive_logits`). ``oracle`` then uses its Laplace
 covariance; ``pref-reference`` has no prior and keeps its mean utility.
 
-``population``, ``popularity`` and ``oracle`` do not depend on answers; they report the same value
+``population``, ``popularity``, ``oracle`` and the ``-oracle`` peers do not depend on answers; they report the same value
 at every answer count. An answer count counts questions asked, i.e. clicks: a "don't know" is a
 click (it adds no likelihood, and the skipped items are not asked again). A session that runs out
 of questions keeps its last estimate for the larger counts.
@@ -62,8 +68,13 @@ adds the rest)::
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
                  "ci95": [lo, hi]}]}
 
-Metric names: ``pairwise_accuracy`` and ``auc`` (explicit), ``recall@20``, ``ndcg@20`` and
-``long_tail_share@20`` (implicit). ``results`` holds one row per strategy x answer count x metric.
+Metric names: ``pairwise_accuracy`` and ``auc`` (explicit), ``recall@20``, ``ndcg@20``,
+``long_tail_share@20`` and ``tail_recall@20`` (implicit, per user), and ``coverage@20`` (implicit,
+per cell: the share of the catalog in at least one task's top 20; its ``ci95`` is null).
+``results`` holds one row per strategy x answer count x metric. Given ``cohorts`` (e.g. ``niche``,
+the quartile of test users whose items are least popular on average), every metric is repeated for
+the cohort's users under the name ``METRIC|COHORT`` (``recall@20|niche``), in ``results`` and
+``paired`` alike.
 """
 
 from __future__ import annotations
@@ -72,14 +83,15 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 
-from .onboarding import CatalogScore, Policy, run_session
+from .onboarding import CatalogScore, Policy, Session, known_items, run_session
+from .peers import Peer
 from .posterior import Posterior, batch_map, ml_fit
 from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
 from .selection import STRATEGIES, Strategy, active_kway
@@ -94,6 +106,8 @@ __all__ = [
     "per_user",
     "popularity_scores",
     "benchmark_policy",
+    "catalog_coverage",
+    "popularity_bias",
     "rating_tasks",
     "split_half",
     "summarise",
@@ -104,9 +118,15 @@ log = logging.getLogger(__name__)
 
 KWAY_OPTIONS = 4
 SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
-FIXED = ("population", "popularity", "oracle")
-STRATEGY_NAMES = (*FIXED, *SESSIONS)
-PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"))
+PEERS = ("ease", "ials")
+"""Peers by name (:mod:`~prefchat.elicitation.peers`); each gives a session strategy (fed the
+``active`` session's known items) and its ``-oracle`` (fed the whole QUERY half)."""
+PEER_SESSION = "active"
+FIXED = ("population", "popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
+STRATEGY_NAMES = (*FIXED, *SESSIONS, *PEERS)
+PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
+          ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"))
+COVERAGE = "coverage@20"
 PREF_RIDGE = 0.001  # the official PReF code's Sigma = 0.001 I + ...
 Z95 = 1.959963984540054  # standard normal quantile at 0.975
 
@@ -216,6 +236,8 @@ class Evaluation:
     values : (n_strategies, n_answers, n_metrics, n_tasks) float array, nan where undefined
     asked, dont_know : (n_strategies, n_answers, n_tasks) int arrays, questions asked up to each
         answer count and how many of them got "don't know" (zero for strategies without questions)
+    top : (n_strategies, n_answers, n_tasks, k) int array, each task's ranked top k (-1 pads), or
+        None where the targets rank no catalog (explicit protocol)
     """
 
     strategies: tuple[str, ...]
@@ -225,6 +247,7 @@ class Evaluation:
     values: np.ndarray
     asked: np.ndarray
     dont_know: np.ndarray
+    top: np.ndarray | None = None
 
 
 def _check_names(strategies: Sequence[str], answers: Sequence[int]) -> None:
@@ -268,6 +291,7 @@ def evaluate(
     familiarity: np.ndarray | None = None,
     score: Callable[[Posterior], np.ndarray] | None = None,
     jobs: int = 1,
+    peers: Mapping[str, Peer] | None = None,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -290,6 +314,8 @@ def evaluate(
         has no prior to calibrate against and is always scored by its mean utility.
     jobs : worker processes, each given a contiguous share of the tasks; the results do not
         depend on it (every task's random numbers are its own)
+    peers : name in :data:`PEERS` -> fitted :class:`~prefchat.elicitation.peers.Peer`, needed by
+        the peer strategies (``ease``, ``ease-oracle``, ...)
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -301,11 +327,15 @@ def evaluate(
         raise ValueError("all tasks must be judged by the same metrics")
     if "popularity" in strategies and popularity is None:
         raise ValueError("the popularity strategy needs popularity scores")
+    missing = [name for name in strategies if _peer_name(name) and _peer_name(name) not in (peers or {})]
+    if missing:
+        raise ValueError(f"strategy {missing[0]!r} needs a fitted {_peer_name(missing[0])!r} peer; none was given")
     features = np.asarray(features, dtype=float)
     run = partial(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
+        peers=dict(peers or {}),
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -313,44 +343,78 @@ def evaluate(
         shares = [list(share) for share in np.array_split(np.array(tasks, dtype=object), jobs) if len(share)]
         with ProcessPoolExecutor(len(shares)) as executor:
             parts = list(executor.map(run, shares))
-    values, asked, dont_know = (np.concatenate(part, axis=-1) for part in zip(*parts))
+    fields = list(zip(*parts))
+    values, asked, dont_know = (np.concatenate(field, axis=-1) for field in fields[:3])
+    top = None if fields[3][0] is None else np.concatenate(fields[3], axis=2)
     user_ids = np.array([task.user_id for task in tasks], dtype=object)
-    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
+    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know, top)
 
 
-def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score):
-    """:func:`evaluate` on some tasks: the arrays ``values``, ``asked`` and ``dont_know`` of :class:`Evaluation`.
+def _peer_name(strategy: str) -> str | None:
+    """The peer a strategy scores with (``ease`` for ``ease`` and ``ease-oracle``), None for the others."""
+    name = strategy.removesuffix("-oracle")
+    return name if name in PEERS else None
 
-    ``score``: a posterior's item scores (see :func:`evaluate`).
+
+def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
+               peers):
+    """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
+
+    ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
+    reuses that session when ``active`` runs too (the session is the same either way).
     """
     shape = (len(strategies), len(answers), len(tasks))
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+    ranks = hasattr(tasks[0].targets, "ranked")
+    top = np.full((*shape, tasks[0].targets.k), -1, dtype=np.int64) if ranks else None
+    sessions: dict[tuple[str, int], Session] = {}
+
+    def judge(s: int, a: int | slice, t: int, scores: np.ndarray) -> None:
+        values[s, a, :, t] = _score(tasks[t].targets, scores, metrics)
+        if top is not None:
+            ranked = tasks[t].targets.ranked(scores)
+            top[s, a, t, :] = -1
+            top[s, a, t, : len(ranked)] = ranked
+
     for s, name in enumerate(strategies):
         start = time.perf_counter()
         if name in FIXED:
-            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score)):
-                values[s, :, :, t] = _score(tasks[t].targets, scores, metrics)
+            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score, peers)):
+                judge(s, slice(None), t, scores)
         else:
-            shared = benchmark_policy(name, pool, answers[-1], groups, familiarity)
+            peer = peers.get(name) if _peer_name(name) else None
+            session_name = PEER_SESSION if peer is not None else name
+            shared = benchmark_policy(session_name, pool, answers[-1], groups, familiarity)
             for t, task in enumerate(tasks):
+                key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)
-                session = run_session(features, prior, policy, task.respondent, task_seed(task, name))
+                session = sessions.get(key) or run_session(features, prior, policy, task.respondent,
+                                                           task_seed(task, session_name))
+                if session_name == PEER_SESSION:
+                    sessions[key] = session
                 for a, n in enumerate(answers):
                     reached = min(n, len(session.questions))
                     posterior = session.posteriors[reached]
-                    if name == "pref-reference":
+                    if peer is not None:
+                        scores = peer.scores(known_items(posterior.answers))
+                    elif name == "pref-reference":
                         scores = features @ ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
                     else:
                         scores = score(posterior)
-                    values[s, a, :, t] = _score(task.targets, scores, metrics)
+                    judge(s, a, t, scores)
                     asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
-    return values, asked, dont_know
+    return values, asked, dont_know, top
 
 
-def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score):
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers):
     """Item scores of a strategy that does not depend on answers, one array per task."""
+    if _peer_name(name):
+        query = [getattr(task.respondent, "query_items", None) for task in tasks]
+        if any(items is None for items in query):
+            raise ValueError(f"strategy {name!r} needs respondents with QUERY items (the ratings protocols)")
+        return [peers[_peer_name(name)].scores(items) for items in query]
     if name == "population":
         return [score(prior)] * len(tasks)
     if name == "popularity":
@@ -414,36 +478,118 @@ def _interval(lo: float, hi: float) -> list[float | None]:
     return [_number(lo), _number(hi)]
 
 
-def summarise(evaluation: Evaluation, paired: Sequence[tuple[str, str]] = PAIRED) -> dict:
+def summarise(evaluation: Evaluation, paired: Sequence[tuple[str, str]] = PAIRED,
+              cohorts: Mapping[str, Collection[str]] | None = None, n_items: int | None = None) -> dict:
     """The ``n_test_users``, ``results`` and ``paired`` entries of the JSON report (module docstring).
 
     ``paired`` lists the differences "a minus b" to report; those naming a strategy that was not
-    run are left out. Undefined numbers are None, so the report is valid JSON.
+    run are left out. ``cohorts`` (name -> user ids) repeats every metric for those users as
+    ``METRIC|NAME``. ``n_items`` (the catalog size) adds ``coverage@20`` where the evaluation
+    kept each task's top list. Undefined numbers are None, so the report is valid JSON.
     """
     ev = evaluation
     users = per_user(ev.values, ev.user_ids)
+    order = np.unique(ev.user_ids)
+    metrics, columns = list(ev.metrics), [users]
+    for cohort, members in (cohorts or {}).items():
+        outside = ~np.isin(order, np.asarray(list(members), dtype=object))
+        masked = users.copy()
+        masked[..., outside] = np.nan
+        metrics += [f"{metric}|{cohort}" for metric in ev.metrics]
+        columns.append(masked)
+    users = np.concatenate(columns, axis=2)
+    coverage: dict[str, np.ndarray] = {}
+    if ev.top is not None and n_items:
+        coverage[COVERAGE] = catalog_coverage(ev.top, n_items)
+        for cohort, members in (cohorts or {}).items():
+            coverage[f"{COVERAGE}|{cohort}"] = catalog_coverage(ev.top[:, :, np.isin(ev.user_ids, list(members))], n_items)
     results = []
     for s, strategy in enumerate(ev.strategies):
         for a, answers in enumerate(ev.answers):
             n_asked = int(ev.asked[s, a].sum())
             rate = ev.dont_know[s, a].sum() / n_asked if n_asked else None
-            for m, metric in enumerate(ev.metrics):
+            for m, metric in enumerate(metrics):
                 mean, lo, hi = mean_ci(users[s, a, m])
                 results.append({
                     "strategy": strategy, "answers": answers, "metric": metric,
                     "mean": _number(mean), "ci95": _interval(lo, hi),
                     "dont_know_rate": None if rate is None else float(rate),
                 })
+            for metric, share in coverage.items():
+                results.append({"strategy": strategy, "answers": answers, "metric": metric,
+                                "mean": _number(share[s, a]), "ci95": [None, None],
+                                "dont_know_rate": None if rate is None else float(rate)})
     differences = []
     for first, second in paired:
         if first not in ev.strategies or second not in ev.strategies:
             continue
         i, j = ev.strategies.index(first), ev.strategies.index(second)
         for a, answers in enumerate(ev.answers):
-            for m, metric in enumerate(ev.metrics):
+            for m, metric in enumerate(metrics):
                 mean, lo, hi = mean_ci(users[i, a, m] - users[j, a, m])
                 differences.append({
                     "a": first, "b": second, "answers": answers, "metric": metric,
                     "mean_diff": _number(mean), "ci95": _interval(lo, hi),
                 })
     return {"n_test_users": int(users.shape[-1]), "results": results, "paired": differences}
+
+
+def catalog_coverage(top: np.ndarray, n_items: int) -> np.ndarray:
+    r"""Share of the catalog in at least one task's top list, per strategy and answer count.
+
+    .. math:: \mathrm{Coverage@}k = \frac{|\bigcup_t \mathrm{top}_k(t)|}{n_{\mathrm{items}}}
+
+    Parameters
+    ----------
+    top : (n_strategies, n_answers, n_tasks, k) int array, -1 pads
+    n_items : catalog size
+
+    Returns
+    -------
+    (n_strategies, n_answers) float array; nan without tasks
+    """
+    shares = np.full(top.shape[:2], np.nan)
+    if top.shape[2] == 0:
+        return shares
+    for s in range(top.shape[0]):
+        for a in range(top.shape[1]):
+            items = top[s, a].reshape(-1)
+            shares[s, a] = np.unique(items[items >= 0]).size / n_items
+    return shares
+
+
+POPULARITY_DECILES = 10
+
+
+def popularity_bias(evaluation: Evaluation, popularity: np.ndarray, relevant: Sequence[np.ndarray],
+                    answers: Sequence[int] | None = None) -> dict:
+    """Exposure by popularity decile, against the users' own items: the data of a popularity-bias plot.
+
+    The catalog is cut into :data:`POPULARITY_DECILES` equal-sized deciles by training popularity
+    (decile 1 the most popular tenth, ties by lower index). For each strategy and answer count,
+    the share of all top-list slots (over every task) that fall in each decile; ``users`` is the
+    same share of the test users' own held-out items (``relevant``, one array per task). A
+    ranking without popularity bias follows ``users``; one that shows only the head piles into
+    decile 1.
+
+    Returns
+    -------
+    ``{"deciles": [1..10], "users": [10 shares], "exposure": [{"strategy", "answers", "shares"}]}``
+    """
+    if evaluation.top is None:
+        raise ValueError("popularity_bias needs an evaluation that kept its top lists (the implicit protocol)")
+    order = np.argsort(-np.asarray(popularity, dtype=float), kind="stable")
+    decile = np.empty(len(order), dtype=np.int64)
+    decile[order] = np.arange(len(order)) * POPULARITY_DECILES // len(order)
+
+    def shares(items: np.ndarray) -> list[float]:
+        counts = np.bincount(decile[items[items >= 0]], minlength=POPULARITY_DECILES).astype(float)
+        return (counts / max(counts.sum(), 1.0)).tolist()
+
+    own = shares(np.concatenate([np.asarray(r, dtype=np.int64) for r in relevant])) if len(relevant) else []
+    rows = []
+    for s, strategy in enumerate(evaluation.strategies):
+        for a, n in enumerate(evaluation.answers):
+            if answers is None or n in answers:
+                rows.append({"strategy": strategy, "answers": n, "shares": shares(evaluation.top[s, a].reshape(-1))})
+    return {"deciles": list(range(1, POPULARITY_DECILES + 1)), "users": own, "exposure": rows}

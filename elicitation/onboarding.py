@@ -168,20 +168,43 @@ class CatalogScore:
     :func:`~prefchat.elicitation.posterior.predictive_logits` ("which would you rather watch?"
     over a catalog whose base rates are known).
 
+    With ``discount`` :math:`\gamma > 0` (the exposure control) the score of item :math:`i` drops
+    by :math:`\gamma \operatorname{logit} f_i`, :math:`f` the base rates (``base_rates``): at
+    :math:`\gamma = 1` a calibrated score ranks by lift over the population's own pick rate, so
+    what everyone picks anyway stops crowding out what this user picks more than others do.
+
     Attributes
     ----------
     features : (n_items, n_bases) array
     offset : (n_items,) array or None
+    discount : float, :math:`\gamma \ge 0`
+    base_rates : (n_items,) array in (0, 1) or None; needed when ``discount`` is not 0
     """
 
     features: np.ndarray
     offset: np.ndarray | None = None
+    discount: float = 0.0
+    base_rates: np.ndarray | None = None
+
+    def __post_init__(self):
+        if not (np.isfinite(self.discount) and self.discount >= 0):
+            raise ValueError(f"discount must be finite and >= 0, got {self.discount!r}")
+        if self.discount and self.base_rates is None:
+            raise ValueError("a discount needs the base rates it discounts")
+
+    def penalty(self) -> np.ndarray | float:
+        r""":math:`\gamma \operatorname{logit} f` (n_items,), or 0 without a discount."""
+        if not self.discount:
+            return 0.0
+        assert self.base_rates is not None
+        rates = np.asarray(self.base_rates, dtype=np.float64)
+        return self.discount * (np.log(rates) - np.log1p(-rates))
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         """(n_items,) scores of ``posterior``'s catalog, larger first."""
         if self.offset is None:
-            return self.features @ posterior.mean
-        return predictive_logits(self.features, posterior.mean, posterior.cov, self.offset)
+            return self.features @ posterior.mean - self.penalty()
+        return predictive_logits(self.features, posterior.mean, posterior.cov, self.offset) - self.penalty()
 
 
 @dataclass(frozen=True, eq=False)

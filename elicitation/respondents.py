@@ -196,7 +196,12 @@ class RankingTargets:
     - ``recall@k`` and ``ndcg@k`` with the EVAL items (``relevant``) as the relevant ones;
     - ``long_tail_share@k``: the share of the top ``k`` outside the ``head`` (see :func:`head_items`),
 
-      .. math:: \mathrm{LT@}k = \frac{1}{k} \sum_{j=1}^{k} \mathbb{1}(\mathrm{ranked}_j \notin H).
+      .. math:: \mathrm{LT@}k = \frac{1}{k} \sum_{j=1}^{k} \mathbb{1}(\mathrm{ranked}_j \notin H);
+
+    - ``tail_recall@k``: ``recall@k`` of the EVAL items outside the head only (the ranked list is
+      the same; nan for a user with no EVAL item in the tail),
+
+      .. math:: \mathrm{TR@}k = \frac{|\mathrm{top}_k \cap E \setminus H|}{\min(|E \setminus H|, k)}.
     """
 
     relevant: np.ndarray
@@ -206,13 +211,20 @@ class RankingTargets:
     metrics: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "metrics", (f"recall@{self.k}", f"ndcg@{self.k}", f"long_tail_share@{self.k}"))
+        object.__setattr__(self, "metrics", (f"recall@{self.k}", f"ndcg@{self.k}", f"long_tail_share@{self.k}",
+                                             f"tail_recall@{self.k}"))
+
+    def ranked(self, scores: np.ndarray) -> np.ndarray:
+        """The top ``k`` items of ``scores`` without the QUERY items, best first."""
+        return top_k(scores, self.k, exclude=self.exclude)
 
     def __call__(self, scores: np.ndarray) -> dict[str, float]:
-        ranked = top_k(scores, self.k, exclude=self.exclude)
-        recall, ndcg, long_tail = self.metrics
+        ranked = self.ranked(scores)
+        recall, ndcg, long_tail, tail_recall = self.metrics
+        relevant = np.asarray(self.relevant, dtype=np.intp)
         return {
-            recall: recall_at_k(ranked, self.relevant, self.k),
-            ndcg: ndcg_at_k(ranked, self.relevant, self.k),
+            recall: recall_at_k(ranked, relevant, self.k),
+            ndcg: ndcg_at_k(ranked, relevant, self.k),
             long_tail: float(np.mean(~self.head[ranked])),
+            tail_recall: recall_at_k(ranked, relevant[~self.head[relevant]], self.k),
         }

@@ -23,15 +23,18 @@ from .assistant.ranking import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
+    PEERS,
     Evaluation,
     Task,
     evaluate,
+    popularity_bias,
     popularity_scores,
     rating_tasks,
     summarise,
     task_seed,
 )
 from .elicitation.onboarding import CatalogScore
+from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose_peer, implicit_matrix
 from .elicitation.posterior import KWayChoice
 from .elicitation.respondents import RankingTargets, RatingsRespondent
 from .elicitation.selection import Question
@@ -45,6 +48,14 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
 
     Users come in the order of the pack's split; at most ``max_users`` of them.
     """
+    users = load_users(path, pack, pack.test_users, max_users)
+    if not users:
+        raise ValueError(f"{path}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has two ratings or more")
+    return users
+
+
+def load_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The ratings of the users ``ids`` (e.g. a part of the pack's split) found in ``path``, in that order."""
     catalog = Items(
         item_ids=np.array([item.item_id for item in pack.items], dtype=STRING),
         texts=np.array([item.text for item in pack.items], dtype=STRING),
@@ -56,10 +67,7 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
     except DataError as error:
         raise DataError(error.path, f"{error.args[0]} (item ids must be those of pack {pack.name!r})") from None
     user_index = {user_id: u for u, user_id in enumerate(ratings.user_ids.tolist())}
-    test_ids = pack.test_users
-    present = [user_id for user_id in test_ids if user_id in user_index][:max_users]
-    if not present:
-        raise ValueError(f"{path}: none of the {len(test_ids)} test users of pack {pack.name!r} has two ratings or more")
+    present = [user_id for user_id in ids if user_id in user_index][:max_users]
     order = np.argsort(ratings.user, kind="stable")
     bounds = np.searchsorted(ratings.user[order], np.arange(len(ratings.user_ids) + 1))
     users = {}
@@ -68,6 +76,50 @@ def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dic
         rows = order[bounds[u] : bounds[u + 1]]
         users[user_id] = (ratings.item[rows], ratings.rating[rows])
     return users
+
+
+def fit_peers(pack: Pack, path: Path, names: set[str], seed: int = 0) -> tuple[dict[str, Peer], dict]:
+    """The peers ``names`` (of :data:`~prefchat.elicitation.evaluate.PEERS`), fitted on the pack's TRAINING users.
+
+    The ratings file holds everyone: only the rows of the users the pack trained on
+    (:attr:`~prefchat.reward.pack.Pack.split`) make the 0/1 matrix. Each peer's setting is chosen by
+    :func:`~prefchat.elicitation.peers.choose_peer` on the pack's VALIDATION users (QUERY/EVAL halves
+    as the benchmark splits them, ``seed``), never on test users. Returns the peers and, per peer,
+    the chosen setting with the score of every setting tried (the report's ``peers`` entry).
+    """
+    train = load_users(path, pack, pack.split.get("train", ()))
+    validation = load_users(path, pack, pack.split.get("validation", ()))
+    if not train or not validation:
+        raise ValueError(f"{path}: peers need the training and validation users of pack {pack.name!r}; found "
+                         f"{len(train)} and {len(validation)}")
+    rows = np.concatenate([np.full(len(items), u) for u, (items, _) in enumerate(train.values())])
+    cols = np.concatenate([items for items, _ in train.values()])
+    matrix = implicit_matrix(rows, cols, len(train), pack.n_items)
+    held = []
+    for task in rating_tasks(validation, "implicit", [seed], pack.popularity):
+        assert isinstance(task.respondent, RatingsRespondent) and isinstance(task.targets, RankingTargets)
+        held.append((task.respondent.query_items, task.targets.relevant))
+    peers: dict[str, Peer] = {}
+    report: dict[str, dict] = {}
+    grids: dict[str, tuple[str, list]] = {
+        "ease": ("l2", [(l2, lambda l2=l2: Ease.fit(matrix, l2)) for l2 in EASE_L2_GRID]),
+        "ials": ("factors, alpha", [(list(fa), lambda fa=fa: Ials.fit(matrix, factors=fa[0], alpha=fa[1], seed=seed)) for fa in IALS_GRID]),
+    }
+    for name in sorted(names):
+        label, grid = grids[name]
+        candidates = [(setting, make()) for setting, make in grid]
+        best, table = choose_peer(candidates, held)
+        peers[name] = candidates[best][1]
+        report[name] = {label: candidates[best][0], "validation_users": len(held), "selection": table,
+                        "train_users": len(train)}
+    return peers, report
+
+
+def niche_users(users: dict[str, tuple[np.ndarray, np.ndarray]], popularity: np.ndarray) -> list[str]:
+    """The quartile of ``users`` whose rated items are least popular on average (the ``niche`` cohort)."""
+    ids = list(users)
+    mean = np.array([np.mean(popularity[users[u][0]]) for u in ids])
+    return [ids[i] for i in np.argsort(mean, kind="stable")[: max(1, len(ids) // 4)]]
 
 
 SERVED = ("population", "random", "active", "bald", "kway")
@@ -83,6 +135,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features
     familiarity = None if on_sight else pack.familiarity
+    cohorts: dict[str, list[str]] = {}
     if args.protocol == "simulated":
         tasks, features = simulated_tasks(pack, range(args.seeds), settings.embedding_model, settings.cache_dir, args.users)
         # Held-out prompts' responses follow the catalog: they are scored, never asked about.
@@ -92,6 +145,12 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
         tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
+        if args.protocol == "implicit":
+            cohorts = {"niche": niche_users(users, pack.popularity)}
+    wanted = {name.removesuffix("-oracle") for name in args.strategies} & set(PEERS)
+    if wanted and args.protocol != "implicit":
+        raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the implicit protocol only")
+    peers, peer_report = fit_peers(pack, args.ratings, wanted) if wanted else ({}, {})
     # "Which would you rather watch?" (implicit answers, catalog ranking): the pack's "watch" session
     # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
     objective = "watch" if args.protocol == "implicit" else "prefer"
@@ -100,25 +159,33 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     score = CatalogScore(features) if args.protocol == "simulated" else ServedScore(pack, objective)
     popularity = None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality)
     if args.through_api:
-        evaluation = served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size, popularity, settings)
+        evaluation = served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size, popularity, settings,
+                                       peers=peers)
     else:
         evaluation = evaluate(
             tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
             pool=pack.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
-            jobs=args.jobs, score=score,
+            jobs=args.jobs, score=score, peers=peers,
         )
-    summary = summarise(evaluation)
-    return {
+    summary = summarise(evaluation, cohorts=cohorts, n_items=pack.n_items)
+    report = {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
         "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
         "answerable": "on-sight" if on_sight else "known",
         "seconds": round(time.perf_counter() - start, 2),
         "results": summary["results"], "paired": summary["paired"],
     }
+    if evaluation.top is not None:
+        relevant = [task.targets.relevant for task in tasks if isinstance(task.targets, RankingTargets)]
+        report["popularity_bias"] = popularity_bias(evaluation, pack.popularity, relevant)
+        report["cohorts"] = {name: len(members) for name, members in cohorts.items()}
+    if peer_report:
+        report["peers"] = peer_report
+    return report
 
 
 def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answers: list[int], pool_size: int,
-                      popularity: np.ndarray | None, settings: Settings) -> Evaluation:
+                      popularity: np.ndarray | None, settings: Settings, peers: dict | None = None) -> Evaluation:
     """The implicit protocol on the served path: every session through the public Python API.
 
     For each task, strategy of :data:`SERVED` and answer count ``n``, a new user of an
@@ -132,7 +199,8 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     """
     from .api import Assistant
 
-    unserved = [name for name in strategies if name not in SERVED and name not in ("popularity", "oracle")]
+    unserved = [name for name in strategies
+                if name not in SERVED and name not in ("popularity", "oracle", *PEERS, *(f"{p}-oracle" for p in PEERS))]
     if unserved:
         raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
                          f"as references); {unserved[0]!r} is not served")
@@ -146,10 +214,13 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     references = [name for name in strategies if name not in SERVED]
     reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
                          pool=pack.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
-                         score=ServedScore(pack, "watch")) if references else None
+                         score=ServedScore(pack, "watch"), peers=peers) if references else None
     metrics = tuple(tasks[0].targets.metrics)
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = (np.zeros((len(strategies), len(answers), len(tasks)), dtype=np.int64) for _ in range(2))
+    assert isinstance(tasks[0].targets, RankingTargets)
+    k = tasks[0].targets.k
+    top = np.full((len(strategies), len(answers), len(tasks), k), -1, dtype=np.int64)
     with tempfile.TemporaryDirectory() as home, \
             Assistant.open(pack, db=f"sqlite:///{home}/served.sqlite", settings=settings) as app:
         for s, name in enumerate(strategies):
@@ -157,19 +228,24 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
                 assert reference is not None  # it ran every strategy that is not served
                 r = reference.strategies.index(name)
                 values[s], asked[s], dont_know[s] = reference.values[r], reference.asked[r], reference.dont_know[r]
+                assert reference.top is not None
+                top[s] = reference.top[r]
                 continue
             for t, task in enumerate(tasks):
                 for a, n in enumerate(answers):
                     if name == "population" and a:  # a session of no questions, whatever the count
-                        values[s, a, :, t] = values[s, 0, :, t]
+                        values[s, a, :, t], top[s, a, t] = values[s, 0, :, t], top[s, 0, t]
                         continue
                     served, asked[s, a, t], dont_know[s, a, t] = _served_session(
                         app, task, name, 0 if name == "population" else n, pool_size)
                     scores = np.full(pack.n_items, -np.inf)
                     scores[[pack.index_of(pick.item_id) for pick in served]] = [pick.score for pick in served]
                     values[s, a, :, t] = [task.targets(scores)[metric] for metric in metrics]
+                    assert isinstance(task.targets, RankingTargets)
+                    ranked = task.targets.ranked(scores)
+                    top[s, a, t, : len(ranked)] = ranked
     user_ids = np.array([task.user_id for task in tasks], dtype=object)
-    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know)
+    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know, top)
 
 
 def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
@@ -229,11 +305,21 @@ def format_report(report: dict) -> str:
         rates = [results[s, n, next(iter(metrics))]["dont_know_rate"] for n in answers]
         if any(rate is not None for rate in rates):
             lines.append(row(s, ("-" if rate is None else f"{rate:.2f}" for rate in rates)))
-    for metric in metrics if pairs else ():
+    for metric in {key[3]: None for key in paired}:
         lines += ["", f"paired differences, {metric} (per-user mean ± 95% CI half-width)", row("a - b", answers)]
         for a, b in pairs:
             cells = (_cell(paired[a, b, n, metric]["mean_diff"], paired[a, b, n, metric]["ci95"]) for n in answers)
             lines.append(row(f"{a} - {b}", cells))
+    bias = report.get("popularity_bias")
+    if bias:
+        last = max(row["answers"] for row in bias["exposure"])
+        lines += ["", f"popularity bias: share of top-20 slots by popularity decile (1 = most popular tenth of the "
+                      f"catalog) at {last} answers, against the test users' own held-out items",
+                  row("decile", bias["deciles"])]
+        lines.append(row("users' own", (f"{share:.3f}" for share in bias["users"])))
+        for entry in bias["exposure"]:
+            if entry["answers"] == last:
+                lines.append(row(entry["strategy"], (f"{share:.3f}" for share in entry["shares"])))
     return "\n".join(lines)
 
 

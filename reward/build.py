@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..elicitation.evaluate import KWAY_OPTIONS, evaluate, rating_tasks
+from ..elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, evaluate, rating_tasks, task_seed
 from ..elicitation.metrics import pairwise_accuracy
-from ..elicitation.onboarding import CatalogScore
+from ..elicitation.onboarding import CatalogScore, run_session
 from ..elicitation.posterior import base_rate_offset
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
@@ -52,6 +52,10 @@ SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
+DISCOUNT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03}
+"""The recall constraints of the exposure control: the served default may cost at most 0.01
+validation Recall@20 against no discount, the "less obvious picks" setting at most 0.03."""
 VALIDATION_ANSWERS = 10
 
 
@@ -219,6 +223,44 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
     scores = {2: float(np.nanmean(values[0])), KWAY_OPTIONS: float(np.nanmean(values[1]))}
     best = max(scores, key=lambda size: (scores[size], -size))
     return best, {str(size): score for size, score in scores.items()}
+
+
+def choose_exposure_discount(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
+    """The exposure control's settings, chosen by onboarding sessions on validation users under a recall constraint.
+
+    The sessions of :func:`choose_watch_scale` (the served strategy and pool, the pack's final
+    "watch" prior), each posterior after :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
+    catalog with every discount of :data:`DISCOUNT_GRID`
+    (:meth:`~prefchat.reward.pack.Pack.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
+    the discount with the largest mean long-tail share whose mean Recall@20 is within the tolerance
+    of the undiscounted ranking's (the smaller discount among equals).
+
+    Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
+    """
+    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    prior = pack.session_prior("watch")
+    policy = benchmark_policy(VALIDATION_STRATEGY, pack.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
+                              familiarity=pack.familiarity)
+    scorers = [pack.discounted("watch", discount) for discount in DISCOUNT_GRID]
+    values = np.full((len(DISCOUNT_GRID), 2, len(tasks) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    with threadpool_limits(limits=1):
+        column = 0
+        for task in tasks:
+            session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, VALIDATION_STRATEGY))
+            for n in VALIDATION_SESSION_ANSWERS:
+                posterior = session.posteriors[min(n, len(session.questions))]
+                for d, scorer in enumerate(scorers):
+                    result = task.targets(scorer(posterior))
+                    values[d, :, column] = result["recall@20"], result["long_tail_share@20"]
+                column += 1
+    means = np.nanmean(values, axis=2)
+    grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t)}
+            for d, (r, t) in zip(DISCOUNT_GRID, means)]
+    chosen = {}
+    for name, tolerance in RECALL_TOLERANCE.items():
+        allowed = [row for row in grid if row["recall@20"] >= grid[0]["recall@20"] - tolerance]
+        chosen[name] = max(allowed, key=lambda row: (row["long_tail_share@20"], -row["discount"]))["discount"]
+    return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE)}
 
 
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
@@ -393,6 +435,10 @@ def build_pack(
         if answerable == "known":  # the "watch" prior serves sessions of items that must be known
             watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
             manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
+            pack.__dict__.pop("_catalog_scores", None)  # the "watch" prior just changed
+            discounts, manifest["selection"]["exposure_discount"] = choose_exposure_discount(pack, session_users, seed)
+            manifest["hyperparameters"].update(discounts)
+            pack.__dict__.pop("_catalog_scores", None)
         size, manifest["selection"]["question_size"] = choose_question_size(pack, session_users, seed)
         manifest["hyperparameters"]["question_size"] = size
     if calibrate is not None:

@@ -260,6 +260,26 @@ class Pack:
         """The prior of a session with ``objective``: :attr:`watch_prior` for "watch", :attr:`prior` for "prefer"."""
         return Posterior.from_prior(*(self.watch_prior if _objective(objective) == "watch" else self.prior))
 
+    @property
+    def exposure_discount(self) -> float:
+        r"""The validated exposure control :math:`\gamma` of a "watch" catalog ranking (0 where none was
+        validated): see :class:`~prefchat.elicitation.onboarding.CatalogScore` and ``choose_exposure_discount``."""
+        return float(self.hyperparameters.get("exposure_discount", 0.0))
+
+    @property
+    def less_obvious_discount(self) -> float:
+        r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
+        return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
+
+    def discounted(self, objective: str, discount: float | None) -> CatalogScore:
+        """:meth:`catalog_score` with exposure ``discount`` (default :attr:`exposure_discount` for "watch", 0 else)."""
+        score = self.catalog_score(objective)
+        if discount is None:
+            discount = self.exposure_discount if score.offset is not None else 0.0
+        if not discount:
+            return score
+        return CatalogScore(score.features, score.offset, float(discount), self.familiarity)
+
     def catalog_score(self, objective: str) -> CatalogScore:
         """How a session with ``objective`` scores the catalog (cached per objective).
 

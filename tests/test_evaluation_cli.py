@@ -67,7 +67,8 @@ def strict_json(path):
 
 @pytest.mark.parametrize(
     ("protocol", "metrics"),
-    [("explicit", {"pairwise_accuracy", "auc"}), ("implicit", {"recall@20", "ndcg@20", "long_tail_share@20"})],
+    [("explicit", {"pairwise_accuracy", "auc"}), ("implicit", {f"{m}{c}" for m in ("recall@20", "ndcg@20", "long_tail_share@20", "tail_recall@20", "coverage@20")
+                  for c in ("", "|niche")})],
 )
 def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protocol, metrics):
     pack_dir, ratings = tiny
@@ -77,12 +78,14 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
                  "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
-    assert set(report) == {"dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "answerable",
-                           "seconds", "results", "paired"}
+    assert set(report) - {"popularity_bias", "cohorts"} == {"dataset", "pack", "protocol", "seeds", "pool_size",
+                                                           "n_test_users", "through_api", "answerable", "seconds",
+                                                           "results", "paired"}
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics
     assert len(report["results"]) == 5 * 3 * len(metrics)
+    assert ("popularity_bias" in report) == (protocol == "implicit")
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed

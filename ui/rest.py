@@ -373,10 +373,15 @@ def api_router(
         return SummaryOut.of(user_id, corrected)
 
     @router.get("/users/{user_id}/recommendations", response_model=RankingOut, summary="Recommendations")
-    def recommendations(user_id: UserPath, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10):
-        """The ``k`` best catalog items for the user, each with the reasons it scores high."""
+    def recommendations(user_id: UserPath, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+                        less_obvious: Annotated[bool, Query(description="fewer of the items everyone knows")] = False):
+        """The ``k`` best catalog items for the user, each with the reasons it scores high.
+
+        ``less_obvious=true`` ranks with the pack's stronger exposure control (validated under a
+        recall constraint), as the chat's "show me less obvious picks" does."""
         user_id = _client_value(check_user_id, user_id)
-        return RankingOut.of(user_id, engine().recommend(user_id, k))
+        app = engine()
+        return RankingOut.of(user_id, app.recommend(user_id, k, app.pack.less_obvious_discount if less_obvious else None))
 
     @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
     def rank(user_id: UserPath, body: RankIn):

@@ -122,6 +122,23 @@ def test_watch_on_a_pack_with_base_rates_is_the_calibrated_chance_of_a_pick(pack
         rank(rated, mean, objective="watch")
 
 
+def test_the_exposure_discount_lowers_each_item_by_gamma_logit_of_its_base_rate(pack):
+    """The exposure control: at gamma the watch score drops by gamma logit f; the validated default is the pack's."""
+    rated = with_base_rates(pack)
+    mean, cov = rated.prior_mean, rated.prior[1]
+    plain = item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=0.0)
+    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=0.5),
+                               plain - 0.5 * logit(rated.familiarity))
+    # at gamma = 1 the prior's ranking is the base rate's lift over itself: all equal
+    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=1.0), 0.0, atol=1e-9)
+    validated = replace(rated, manifest={**rated.manifest, "hyperparameters": {"exposure_discount": 0.25}})
+    np.testing.assert_allclose(item_scores(validated, mean, objective="watch", beta=0.0, cov=cov),
+                               plain - 0.25 * logit(rated.familiarity))
+    assert validated.less_obvious_discount == 0.25  # no stronger setting validated: the same
+    with pytest.raises(ValueError, match="discount"):
+        item_scores(rated, mean, objective="watch", cov=cov, discount=-1.0)
+
+
 def test_a_popular_pick_says_so(pack):
     rated = with_base_rates(pack)
     (top,) = rank(rated, rated.prior_mean, k=1, beta=0.0, objective="watch", cov=rated.prior[1])

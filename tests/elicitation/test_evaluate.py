@@ -15,11 +15,13 @@ from prefchat.elicitation.evaluate import (
     evaluate,
     mean_ci,
     per_user,
+    popularity_bias,
     rating_tasks,
     split_half,
     summarise,
 )
-from prefchat.elicitation.onboarding import CatalogScore
+from prefchat.elicitation.onboarding import CatalogScore, known_items
+from prefchat.elicitation.peers import Ease, Ials, implicit_matrix
 from prefchat.elicitation.posterior import base_rate_offset
 from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
 
@@ -43,7 +45,10 @@ def world():
         utility = features[items] @ coef
         ratings = 1.0 + np.searchsorted(np.quantile(utility, [0.2, 0.4, 0.6, 0.8]), utility)
         users[f"u{u}"] = (items, ratings)
+    rows = np.concatenate([np.full(24, u) for u in range(8)])
+    matrix = implicit_matrix(rows, np.concatenate([items for items, _ in users.values()]), 8, N_ITEMS)
     return {
+        "peers": {"ease": Ease.fit(matrix, 10.0), "ials": Ials.fit(matrix, factors=3, alpha=4.0, iterations=3)},
         "features": features,
         "popularity": popularity,
         "prior_mean": np.zeros(N_BASES),
@@ -56,7 +61,7 @@ def world():
 def run(world, tasks, strategies=STRATEGY_NAMES, answers=(0, 1, 3, 6)):
     return evaluate(
         tasks, world["features"], world["prior_mean"], world["prior_cov"], strategies, answers,
-        pool=world["pool"], popularity=world["popularity"],
+        pool=world["pool"], popularity=world["popularity"], peers=world["peers"],
     )
 
 
@@ -156,8 +161,12 @@ def test_ranking_targets_rank_the_catalog_without_query_items():
     head = np.array([True, True, False, False, False, False])
     targets = RankingTargets(relevant=np.array([2, 4]), exclude=np.array([0]), head=head, k=2)
     result = targets(np.array([9.0, 5.0, 7.0, 0.0, 1.0, 2.0]))  # top 2 without item 0: items 2, 1
-    assert targets.metrics == ("recall@2", "ndcg@2", "long_tail_share@2")
-    assert result == pytest.approx({"recall@2": 0.5, "ndcg@2": 1.0 / (1.0 + 1.0 / np.log2(3)), "long_tail_share@2": 0.5})
+    assert targets.metrics == ("recall@2", "ndcg@2", "long_tail_share@2", "tail_recall@2")
+    # EVAL items 2 and 4 are both in the tail; item 2 is ranked: tail recall 1/2
+    assert result == pytest.approx({"recall@2": 0.5, "ndcg@2": 1.0 / (1.0 + 1.0 / np.log2(3)), "long_tail_share@2": 0.5,
+                                    "tail_recall@2": 0.5})
+    head_only = RankingTargets(relevant=np.array([0, 1]), exclude=np.array([0]), head=head, k=2)
+    assert np.isnan(head_only(np.zeros(6))["tail_recall@2"])  # no EVAL item in the tail: undefined
 
 
 # --------------------------------------------------------------------------- tasks
@@ -209,6 +218,10 @@ class Planted:
         if set(winners) & self.held_out:
             raise AssertionError(f"EVAL item {sorted(set(winners) & self.held_out)} answered as rated")
         return choice
+
+    @property
+    def query_items(self):  # what the peers' ceilings (ease-oracle, ials-oracle) are given
+        return self.inner.query_items
 
     def evidence(self, n_items, rng):
         a, b, labels = self.inner.evidence(n_items, rng)
@@ -303,9 +316,10 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
     paired = report["paired"]
     assert {tuple(row) for row in paired} == {("a", "b", "answers", "metric", "mean_diff", "ci95")}
     assert {(r["a"], r["b"]) for r in paired} == {
-        ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active")
+        ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
+        ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
     }
-    assert len(paired) == 4 * 4 * 2
+    assert len(paired) == 8 * 4 * 2
 
 
 def test_answer_independent_strategies_repeat_their_value(explicit_run):
@@ -382,7 +396,46 @@ def test_results_do_not_depend_on_task_order_or_worker_processes(world, explicit
     np.testing.assert_array_equal(reordered.values[..., ::-1], explicit_run.values)
     parallel = evaluate(
         tasks, world["features"], world["prior_mean"], world["prior_cov"], STRATEGY_NAMES, (0, 1, 3, 6),
-        pool=world["pool"], popularity=world["popularity"], jobs=2,
+        pool=world["pool"], popularity=world["popularity"], jobs=2, peers=world["peers"],
     )
     np.testing.assert_array_equal(parallel.values, explicit_run.values)
     np.testing.assert_array_equal(parallel.dont_know, explicit_run.dont_know)
+
+
+def test_a_peer_is_fed_exactly_what_the_active_session_revealed(world):
+    """``ease`` runs on the questions of ``active`` (same session, same seed) and scores the items
+    those answers show the user knows; ``ease-oracle`` scores the whole QUERY half."""
+    tasks = rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])
+    result = run(world, tasks, ("active", "ease", "ease-oracle"), answers=(0, 4))
+    np.testing.assert_array_equal(result.asked[0], result.asked[1])
+    np.testing.assert_array_equal(result.dont_know[0], result.dont_know[1])
+    from prefchat.elicitation.evaluate import benchmark_policy, task_seed
+    from prefchat.elicitation.onboarding import run_session
+    from prefchat.elicitation.posterior import Posterior
+
+    task = tasks[0]
+    session = run_session(world["features"], Posterior.from_prior(world["prior_mean"], world["prior_cov"]),
+                          benchmark_policy("active", world["pool"], 4), task.respondent, task_seed(task, "active"))
+    expected = task.targets(world["peers"]["ease"].scores(known_items(session.posteriors[4].answers)))
+    assert result.values[1, 1, :, 0] == pytest.approx([expected[m] for m in result.metrics], nan_ok=True)
+    oracle = task.targets(world["peers"]["ease"].scores(task.respondent.query_items))
+    assert result.values[2, 0, :, 0] == pytest.approx([oracle[m] for m in result.metrics], nan_ok=True)
+    with pytest.raises(ValueError, match="needs a fitted 'ease' peer"):
+        evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("ease",), (0,), pool=world["pool"])
+
+
+def test_niche_cohort_coverage_and_popularity_bias(world):
+    tasks = rating_tasks(world["users"], "implicit", seeds=[0, 1], popularity=world["popularity"])
+    result = run(world, tasks, ("population", "active"), answers=(0, 3))
+    report = summarise(result, cohorts={"niche": ["u1", "u2"]}, n_items=N_ITEMS)
+    rows = {(r["strategy"], r["answers"], r["metric"]): r for r in report["results"]}
+    users = per_user(result.values, result.user_ids)  # users sorted: u0..u7
+    m = result.metrics.index("recall@20")
+    assert rows["active", 3, "recall@20|niche"]["mean"] == pytest.approx(np.nanmean(users[1, 1, m, 1:3]))
+    # population ranks the same catalog for everyone: its coverage is 20 items (minus QUERY exclusions vary)
+    top = result.top[0, 0]
+    assert rows["population", 0, "coverage@20"]["mean"] == pytest.approx(np.unique(top[top >= 0]).size / N_ITEMS)
+    assert rows["population", 0, "coverage@20"]["ci95"] == [None, None]
+    bias = popularity_bias(result, world["popularity"], [t.targets.relevant for t in tasks])
+    assert len(bias["users"]) == 10 and sum(bias["users"]) == pytest.approx(1.0)
+    assert all(sum(row["shares"]) == pytest.approx(1.0) for row in bias["exposure"])
