@@ -16,8 +16,10 @@ from .intents import CONFIRM_FORGET
 
 # -- onboarding ----------------------------------------------------------------------------------
 
-ANSWER_BUTTONS = ("A", "B", "Both fine", "Don't know either")
-"""The answer buttons; their labels are valid typed answers too (the engine parses both)."""
+OPTION_LABELS = ("A", "B", "C", "D", "E", "F")
+"""The labels of a question's cards, and of the buttons that pick them (valid typed answers too)."""
+BOTH_BUTTON, NEITHER_BUTTON, NONE_BUTTON = "Both fine", "Don't know either", "None of these"
+"""A pair's "both are fine" and "don't know either"; a k-way question's "none of these"."""
 UNDO_BUTTON, FINISH_BUTTON, START_OVER_BUTTON, SEND_BUTTON = "Undo last answer", "Finish now", "Start over", "Send"
 UNDO_SAID = "Undo"
 """What the transcript shows the user said when they pressed the undo button."""
@@ -29,6 +31,12 @@ ASK = {"prefer": "Which do you prefer", "watch": "Which would you pick"}
 """The question of each session objective (see :data:`~prefchat.reward.pack.OBJECTIVES`)."""
 ASK_GROUPED = {"prefer": "Which answer do you prefer, A or B?", "watch": "Which would you pick, A or B?"}
 """The question under a shared prompt."""
+
+
+def ask_of(n_options: int, grouped: bool) -> str:
+    """The question of ``n_options`` cards (more than two): "Which of these 4 answers would you pick?"."""
+    noun = " answers" if grouped else ""
+    return f"Which of these {n_options}{noun} would you pick?"
 PICK = {"prefer": "pick the one you prefer", "watch": "pick the one you would rather have ('don't know either' is fine)"}
 ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
 CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"

@@ -39,6 +39,7 @@ from fastapi import FastAPI
 
 from ..assistant import wording
 from ..assistant.errors import AssistantError
+from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.ranking import Ranked
 from ..assistant.session import Conversation
 from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
@@ -74,9 +75,10 @@ CSS = """
 .prefchat-progress { display: flex; align-items: center; gap: 12px; font-weight: 600; }
 .prefchat-progress progress { flex: 1; height: 8px; accent-color: var(--color-accent); }
 .prefchat-prompt { font-size: var(--text-lg); }
-.prefchat-cards { gap: 12px; align-items: stretch; }
+.prefchat-cards { gap: 12px; align-items: stretch; flex-wrap: wrap !important; }
+/* Two cards side by side; four in a 2 x 2 grid; an odd last one takes the row. */
 .block.prefchat-card {
-    flex: 1 1 0; min-width: 0; max-height: 20rem; overflow-y: auto; padding: 12px 16px !important;
+    flex: 1 1 calc(50% - 12px); min-width: calc(50% - 12px); max-height: 20rem; overflow-y: auto; padding: 12px 16px !important;
     border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
     background: var(--background-fill-secondary); overflow-wrap: anywhere;
 }
@@ -87,7 +89,7 @@ CSS = """
 .gradio-container:not(:has(.prefchat-question)) .block.prefchat-chat { height: 72vh !important; }
 @media (max-width: 640px) {
     .prefchat-cards { flex-direction: column !important; }
-    .block.prefchat-card { flex: none; max-height: 15rem; }
+    .block.prefchat-card { flex: none; min-width: 0; max-height: 15rem; }
     .prefchat-choices { flex-flow: row wrap !important; }
     .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; }
 }
@@ -202,8 +204,11 @@ def code_span(text: str) -> str:
 
 def question_message(turn: QuestionTurn) -> str:
     progress = f"**{wording.progress(turn.position, turn.expected_total)}.**"
+    prompt = f" *{markdown_text(turn.prompt)}*" if turn.prompt else ""
+    if len(turn.items) > 2:
+        return f"{progress}{prompt} {wording.ask_of(len(turn.items), bool(turn.prompt))}"
     if turn.prompt:
-        return f"{progress} *{markdown_text(turn.prompt)}* {wording.ASK_GROUPED[turn.objective]}"
+        return f"{progress}{prompt} {wording.ASK_GROUPED[turn.objective]}"
     a, b = (markdown_text(card.title) for card in (turn.item_a, turn.item_b))
     return f"{progress} {wording.ASK[turn.objective]}: **A** {a}, or **B** {b}?"
 
@@ -326,11 +331,15 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         )
         with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
             prompt = gr.Markdown(elem_classes="prefchat-prompt", latex_delimiters=[])
+            # As many cards and pick buttons as a question can have; show() shows those of the question asked.
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
-                card_a = gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[])
-                card_b = gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[])
+                cards = [gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[], visible=n < 2)
+                         for n in range(MAX_OPTIONS)]
             with gr.Row(elem_classes="prefchat-choices"):
-                buttons = [gr.Button(label, variant="primary" if len(label) == 1 else "secondary") for label in wording.ANSWER_BUTTONS]
+                picks = [gr.Button(label, variant="primary", visible=n < 2) for n, label in enumerate(wording.OPTION_LABELS)]
+                both, neither = gr.Button(wording.BOTH_BUTTON), gr.Button(wording.NEITHER_BUTTON)
+                none = gr.Button(wording.NONE_BUTTON, visible=False)
+            buttons = [*picks, both, neither, none]
             with gr.Row():
                 undo_button = gr.Button(wording.UNDO_BUTTON, size="sm")
                 finish_button = gr.Button(wording.FINISH_BUTTON, size="sm")
@@ -343,10 +352,16 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
             question = state.question
-            cards = ("", "") if question is None else (
-                card_markdown("A", question.item_a, grouped),
-                card_markdown("B", question.item_b, grouped),
-            )
+            shown = () if question is None else question.items
+            texts = [card_markdown(wording.OPTION_LABELS[n], card, grouped) for n, card in enumerate(shown)]
+            texts += [""] * (MAX_OPTIONS - len(texts))
+            # Cards A and B are always there (their values are what API callers read); the others come and go.
+            more_cards = [gr.Markdown(texts[n], visible=n < len(shown)) for n in range(2, MAX_OPTIONS)]
+            pair = len(shown) <= 2
+            button_updates = [
+                *(gr.Button(visible=n < max(2, len(shown))) for n in range(MAX_OPTIONS)),
+                gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
+            ]
             hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
             return (
                 state,
@@ -354,19 +369,24 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 list(state.messages),
                 progress_html(question),
                 f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
-                *cards,
+                *texts[:2],
                 gr.Column(visible=question is not None),
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
+                *more_cards,
+                *button_updates,
             )
 
-        outputs = [state, saved, chatbot, progress, prompt, card_a, card_b, panel, text]
+        # The first outputs are what gradio_client callers read (cards A and B among them); the
+        # further cards and the buttons' visibility follow.
+        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons]
         listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
         blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)
         restart.click(lambda s: show(start(s)), [state], api_name="start", **listen)
-        # One endpoint for the four buttons: each sends its own label in place of the typed text.
-        for n, (button, label) in enumerate(zip(buttons, wording.ANSWER_BUTTONS)):
+        # One endpoint for every answer button: each sends its own label in place of the typed text.
+        labels = [*wording.OPTION_LABELS, wording.BOTH_BUTTON, wording.NEITHER_BUTTON, wording.NONE_BUTTON]
+        for n, (button, label) in enumerate(zip(buttons, labels, strict=True)):
             named = {**listen, "api_name": "answer"} if n == 0 else private
             js = f"(choice, state) => [{json.dumps(label)}, state]"
             button.click(lambda choice, s: show(answer(choice, s)), [text, state], js=js, **named)

@@ -160,7 +160,8 @@ class Visitor:
         self.client = Client(f"{url}/", verbose=False)
 
     def __call__(self, endpoint: str, *args: str) -> Screen:
-        session_id, chat, progress, prompt, card_a, card_b, _text = self.client.predict(*args, api_name=f"/{endpoint}")
+        outputs = self.client.predict(*args, api_name=f"/{endpoint}")
+        session_id, chat, progress, prompt, card_a, card_b, _text = outputs[:7]  # then the cards of k-way questions
         messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
         return Screen(session_id, messages, progress, prompt, card_a, card_b)
 

@@ -187,3 +187,33 @@ def test_typed_payloads_show_as_literal_text(page_at, server_url):
     assert chat.locator("a[href*='evil']").count() == 0
     assert chat.locator("img[src*='127.0.0.1:9']").count() == 0
     assert chat.locator(".katex, math").count() == 0
+
+
+def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at, serve_app, tiny_pack, tmp_path, embed):
+    """"Which of these 4 would you pick?": four cards, two by two on a wide screen, one under another
+    on a phone; "C" picks the third card, and "None of these" stands in for a pair's buttons."""
+    from prefchat.assistant.turns import SessionOptions
+
+    with open_store(f"sqlite:///{tmp_path / 'kway.sqlite'}") as store, \
+            serve_app(create_app(Conversation(tiny_pack, store, embed, SessionOptions(question_size=4)))) as url:
+        page = page_at()
+        page.goto(f"{url}/")
+        wait_for_question(page, 1)
+        cards = page.locator(".block.prefchat-card")
+        cards.nth(3).wait_for()
+        assert cards.count() == 4 and all(card.is_visible() for card in cards.all())  # hidden ones leave the page
+        a, b, c, d = boxes(page)[:4]
+        assert abs(a["y"] - b["y"]) < 2 and abs(c["y"] - d["y"]) < 2 and c["y"] > a["y"] + a["height"] - 2, "2 x 2"
+        for label in ("A", "B", "C", "D", "None of these"):
+            assert page.get_by_role("button", name=label, exact=True).is_visible()
+        for label in ("Both fine", "Don't know either", "E"):
+            assert page.get_by_role("button", name=label, exact=True).is_hidden()
+        page.screenshot(path=ARTIFACTS / "question-4-way.png")
+        click(page, "C")
+        wait_for_question(page, 2)
+        click(page, "None of these")
+        wait_for_question(page, 3)
+        page.set_viewport_size({"width": 390, "height": 844})
+        a, b = boxes(page)[:2]
+        assert b["y"] >= a["y"] + a["height"] - 2, "cards one under another on a phone"
+        page.screenshot(path=ARTIFACTS / "question-4-way-phone.png")

@@ -21,6 +21,7 @@ from prefchat.ui.chat import (
     friendly,
     markdown_text,
     progress_html,
+    question_message,
     result_message,
 )
 
@@ -139,3 +140,11 @@ def test_a_card_shows_hostile_pack_text_tags_and_title_as_written(payload):
             assert active not in unescaped, (active, shown)
     assert text.startswith("**kept** "), "a pack's own emphasis still renders"
     assert tags == code_span(payload) and code_span("a`b") == "``a`b``" and code_span("`x") == "`` `x ``"
+
+
+def test_a_kway_question_asks_which_of_the_k_to_pick():
+    C = Item("i3", "Third", "Third text.", ())
+    turn = QuestionTurn("s1", "u1", 1, 10, A, B, "How do I boil an egg?", 7, "prefer", (C, C))
+    assert question_message(turn) == "**Question 1 of about 10.** *How do I boil an egg?* Which of these 4 answers would you pick?"
+    ungrouped = QuestionTurn("s1", "u1", 1, 10, A, B, None, 7, "watch", (C,))
+    assert question_message(ungrouped).endswith("Which of these 3 would you pick?")
