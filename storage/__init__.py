@@ -41,6 +41,7 @@ ValueError for malformed input, naming the value.
 
 from .engine import alembic_config, make_engine, migrate
 from .errors import Conflict, DatabaseUnavailable, NotFound, StorageError
+from .models import ITEM_ID_MAX
 from .records import (
     ANSWER_KINDS,
     FEEDBACK_KINDS,
@@ -59,6 +60,7 @@ from .records import (
 from .repository import Store, check_user_id, open_store
 
 __all__ = [
+    "ITEM_ID_MAX",
     "ANSWER_KINDS",
     "FEEDBACK_KINDS",
     "PAIRWISE_CHOICES",

@@ -41,6 +41,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", required=True, help="a pack directory, a pack name under $PREFCHAT_HOME/packs, or 'default'")
     parser.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
     parser.add_argument("--no-api", action="store_true", help="serve the chat without the REST API")
+    parser.add_argument("--question-size", type=int, default=None,
+                        help="cards a question shows: 2 for pairs, more for 'which of these k would you pick?' "
+                             "(default: the size the pack's validation chose)")
     _add_address_arguments(parser)
 
 
@@ -77,9 +80,16 @@ def check_exposure(host: str, api: bool, settings: Settings) -> None:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the chat and REST API of pack ``args.pack``."""
     from ..assistant.api import Assistant
+    from ..assistant.turns import SessionOptions
 
+    try:
+        options = SessionOptions(question_size=getattr(args, "question_size", None))
+    except ValueError as error:
+        print(f"prefchat: error: --question-size: {error}", file=sys.stderr)
+        return 2
     api = not getattr(args, "no_api", False)
-    return _run(lambda: Assistant.open(pack=args.pack, db=args.db, settings=settings), args.host, args.port, settings, api)
+    return _run(lambda: Assistant.open(pack=args.pack, db=args.db, settings=settings, options=options), args.host,
+                args.port, settings, api)
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,7 +18,7 @@ from ..assistant.ranking import Ranked
 from ..assistant.summary import Summary
 from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..reward.pack import Pack
-from ..storage import PAIRWISE_CHOICES, ProfileRecord, check_user_id
+from ..storage import ITEM_ID_MAX, PAIRWISE_CHOICES, ProfileRecord, check_user_id
 
 MAX_TEXT = 2_000
 """Characters of a typed answer or a summary correction."""
@@ -67,10 +67,16 @@ class SessionIn(_Request):
 
 
 class AnswerIn(_Request):
-    """Exactly one of ``choice`` (a button) or ``text`` (what the user typed, parsed like the chat does)."""
+    """Exactly one of ``choice`` (a pair's button), ``item_id`` (the card picked in a question of
+    more than two items) or ``text`` (what the user typed, parsed like the chat does)."""
 
-    choice: Choice | None = Field(None, description="a, b, tie (both are fine) or skip (don't know either).")
-    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT, description="Free text, e.g. 'the first one'.")
+    choice: Choice | None = Field(None, description="A pair's answer: a, b, tie (both are fine) or skip (don't know either).")
+    item_id: str | None = Field(
+        None, min_length=1, max_length=ITEM_ID_MAX,
+        description="The item picked among a question's `items` (k-way questions); 'skip' for none of them.",
+    )
+    text: str | None = Field(None, min_length=1, max_length=MAX_TEXT,
+                             description="Free text, e.g. 'the first one', '3', 'none of these'.")
     question_id: int | None = Field(
         None, ge=1, le=MAX_QUESTION_ID,
         description="The `question_id` of the question answered (from its turn). With it, the answer is taken once "
@@ -80,9 +86,16 @@ class AnswerIn(_Request):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AnswerIn:
-        if (self.choice is None) == (self.text is None):
-            raise ValueError("give exactly one of 'choice' (a, b, tie, skip) or 'text'")
+        if sum(value is not None for value in (self.choice, self.item_id, self.text)) != 1:
+            raise ValueError("give exactly one of 'choice' (a, b, tie, skip), 'item_id' or 'text'")
         return self
+
+    @property
+    def answer(self) -> str:
+        """What the engine parses: the choice, the picked item's id, or the text."""
+        answer = self.choice or self.item_id or self.text
+        assert answer is not None  # exactly one is given
+        return answer
 
 
 class CorrectionIn(_Request):
@@ -128,6 +141,8 @@ class QuestionOut(_Response):
     prompt: str | None = Field(description="The prompt both items answer, when the pack groups items.")
     item_a: ItemOut
     item_b: ItemOut
+    items: list[ItemOut] = Field(description="Every card shown, in order: item_a and item_b for a pair, k of them for "
+                                             "'which of these k would you pick?' (answer with `item_id`).")
     question_id: int = Field(description="The stored question: send it with the answer to make the answer idempotent.")
 
 

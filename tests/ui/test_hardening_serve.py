@@ -199,3 +199,15 @@ def test_ctrl_c_on_serve_prints_no_traceback(tiny_pack_dir, tmp_path):
     _, err = process.communicate(timeout=30)
     assert "Traceback" not in err, err
     assert process.returncode in (0, -signal.SIGINT, 130)
+
+
+def test_a_question_size_out_of_range_is_one_line_not_a_traceback(capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="prefchat")
+    commands.add_serve_arguments(parser)
+    args = parser.parse_args(["--pack", "default", "--question-size", "9"])
+    assert commands.serve(args, Settings.from_env()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prefchat: error: --question-size: question_size must be an integer from 2 to 6, got 9")
+    assert err.count("\n") == 1

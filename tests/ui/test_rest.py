@@ -413,3 +413,29 @@ def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, em
 def test_a_malformed_session_id_is_still_the_clients_422(client):
     response = client.get(f"{API}/sessions/{'s' * 65}/question")
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
+
+
+def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tiny_pack, store, embed):
+    from prefchat.assistant.turns import SessionOptions
+
+    with client_for(Conversation(tiny_pack, store, embed, SessionOptions(question_size=4))) as client:
+        turn = client.post(f"{API}/sessions", json={"user_id": "kim"}).json()
+        assert turn["type"] == "question" and len(turn["items"]) == 4
+        assert turn["items"][:2] == [turn["item_a"], turn["item_b"]]
+        answers = f"{API}/sessions/{turn['session_id']}/answers"
+        picked = turn["items"][2]["item_id"]
+        second = client.post(answers, json={"item_id": picked, "question_id": turn["question_id"]}).json()
+        assert second["type"] == "question" and second["position"] == 2 and len(second["items"]) == 4
+        third = client.post(answers, json={"text": "none of these"}).json()
+        assert third["position"] == 3
+        wrong = client.post(answers, json={"item_id": "not-shown"}).json()
+        assert wrong["type"] == "reask" and "1 to 4" in wrong["message"]
+        both = client.post(answers, json={"choice": "a", "item_id": picked})
+        assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
+    state = Conversation(tiny_pack, store, embed).state(turn["session_id"])
+    assert state.kinds == ("pick", "skip") and state.answers[0].chosen == tiny_pack.index_of(picked)
+
+
+def test_a_pair_lists_its_two_items(client):
+    turn = client.post(f"{API}/sessions", json={"user_id": "pat"}).json()
+    assert turn["items"] == [turn["item_a"], turn["item_b"]]
