@@ -46,3 +46,18 @@ def test_ten_questions_personalise_the_top_ten(movielens_pack, tmp_path):
             personal_top = {r.item_id for r in rank(pack, profile.mean, k=10, objective="watch", cov=profile.cov)}
             differing += personal_top != population_top
     assert differing >= 9
+
+
+@pytest.mark.slow
+def test_a_four_way_session_shows_four_cards_takes_1_and_recommends(movielens_pack, tmp_path):
+    pack = load_pack(movielens_pack)
+    options = SessionOptions(min_questions=10, max_questions=10, question_size=4)
+    with Assistant.open(pack=pack, db=f"sqlite:///{tmp_path / 'db.sqlite'}", options=options) as assistant:
+        turn, shown = assistant.start("four-way"), []
+        while isinstance(turn, QuestionTurn):
+            shown.append(len(turn.items))
+            turn = assistant.answer(turn.session_id, "1", question_id=turn.question_id)
+        assert shown == [4] * 10 and isinstance(turn, ResultTurn)
+        assert assistant.profile("four-way").counts == {"pick": 10}
+        picks = assistant.recommend("four-way", k=20)
+        assert len(picks) == 20 and len({p.item_id for p in picks}) == 20
