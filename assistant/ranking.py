@@ -175,7 +175,8 @@ def served_score(pack: Pack, objective: str) -> Callable[[Posterior], np.ndarray
         summary = None
         if beta:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
-            summary = summarize(pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
+            summary = summarize(pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
+                                answers=posterior.answers)
         return item_scores(pack, posterior.mean, summary, objective=objective, cov=posterior.cov)
 
     return score
@@ -355,7 +356,7 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     for user in validation:
         answers = list(user.query_pairs)
         posterior = replay(prior, pack.features, answers)
-        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
+        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
         coefficients, affinity = pack.features @ posterior.mean, summary_affinity(pack, summary)
         if affinity.std() > 0:
             ratios.append(coefficients.std() / affinity.std())

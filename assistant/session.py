@@ -437,7 +437,8 @@ class Conversation:
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile, a generated summary and the first recommendations; close the session."""
         user_id, posterior, counts = state.record.user_id, state.posterior, state.counts
-        summary = summarize(self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0))
+        summary = summarize(self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0),
+                            answers=state.answers)
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
             self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())

@@ -77,6 +77,32 @@ FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
 REFUSED = "Sorry, I could not do that: {error}"
 FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start over'."
 
+# -- the summary ---------------------------------------------------------------------------------
+
+ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
+NO_PREFERENCES = "No strong preferences yet."
+
+
+def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: int, n_skipped: int,
+                 stated: list[tuple[str, bool]]) -> str:
+    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium (10
+    answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
+    (descriptor, liked) pairs, so that what the user said reads with its direction."""
+    sentences = []
+    if liked:
+        sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
+    if disliked:
+        sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
+    if not sentences:
+        sentences.append(NO_PREFERENCES)
+    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
+    sentences.append(f"Confidence: {level} ({counts}).")
+    if stated:
+        said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
+        sentences.append(f"Stated by you: {'; '.join(said)}.")
+    return " ".join(sentences)
+
+
 # -- the chat after onboarding -------------------------------------------------------------------
 
 REASK = "Sorry, I didn't catch that. Type A or B, 'both' if both are fine, or 'skip' if you don't know either."

@@ -189,6 +189,12 @@ class Pack:
         return self.manifest.get("descriptor_source")
 
     @property
+    def descriptor_definitions(self) -> dict[str, str]:
+        """Descriptors the vocabulary defines by a text measure or another descriptor
+        (:func:`~prefchat.reward.naming.read_vocabulary`); empty for packs built before them."""
+        return dict(self.manifest.get("descriptor_definitions") or {})
+
+    @property
     def embedding_model(self) -> dict:
         """The sentence model the pack was built with: ``{"name", "path", "checksum"}`` (what is known)."""
         return dict(self.manifest.get("embedding_model", {}))
