@@ -42,17 +42,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..elicitation import Comparison, Posterior
-from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
+from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, recall_at_k, roc_auc, top_k
 from ..elicitation.onboarding import replay
 from ..elicitation.posterior import predictive_scale
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import OBJECTIVES, Pack
-from .summary import Summary, descriptor_index, summarize, summary_affinity, summary_weights, text_associations
+from .summary import (
+    STATED_WEIGHT,
+    Summary,
+    apply_correction,
+    descriptor_index,
+    summarize,
+    summary_affinity,
+    summary_weights,
+    text_associations,
+)
 
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "item_scores", "rank", "served_score"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "choose_beta", "choose_watch_beta", "item_scores", "rank", "served_score",
+           "strongest_stated"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -131,8 +141,9 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
             raise ValueError(f"objective 'watch' on pack {pack.name!r} ranks by the chance of a pick, which needs the "
                              f"posterior's cov, finite and ({pack.n_bases}, {pack.n_bases}); got "
                              f"{'none' if cov is None else f'shape {cov.shape}'}")
+    stated_beta = pack.beta(objective, stated=True) if beta is None else float(beta)
     beta = pack.beta(objective) if beta is None else float(beta)
-    if not np.isfinite(beta):
+    if not (np.isfinite(beta) and np.isfinite(stated_beta)):
         raise ValueError(f"beta must be finite, got {beta!r}")
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
@@ -140,7 +151,10 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
                  "centre": pack.session_prior(objective).prior_mean}
     else:
         terms = {}
-    weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
+    if summary is None:
+        weights = np.zeros(0)
+    else:
+        weights = beta * summary_weights(pack, summary, stated=False) + stated_beta * summary_weights(pack, summary, stated=True)
     if not weights.any():
         return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
     association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
@@ -372,11 +386,161 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     return best["beta"], table
 
 
-def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
-    """The ranking's settings for a new pack: ``({"beta": ...}, {"beta": table})``.
+WATCH_BETA_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+"""The grid of :func:`choose_watch_beta`, in units of its natural scale: all positive, so that what a
+user states always moves their recommendations."""
+STATED_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""The grid of the stated weight, in units of its natural scale."""
+HONOURED = 0.9
+"""Share of validation users whose statement, either way, must move their top 20 its way (:func:`_honoured`)."""
+STATED_SIMULATION_ANSWERS = 10
+"""Answers of a simulated user before they state a preference (the served session's length)."""
 
-    Passed as ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in
-    the pack's manifest (hyperparameters and selection table).
+
+def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple[str, float] | None:
+    r"""The like or dislike a user whose held-out picks are ``items`` would state: the descriptor
+    they pick most above, or below, what the crowd's picks would lead one to expect.
+
+    .. math:: \mathrm{lift}_j = \frac{o_j - e_j}{\sqrt{e_j}}, \qquad
+              o_j = \sum_{i \in \text{items}} A_{ij}, \quad
+              e_j = |\text{items}| \frac{\sum_i p_i A_{ij}}{\sum_i p_i}
+
+    with :math:`p` the training users' pick counts (:attr:`~prefchat.reward.pack.Pack.popularity`)
+    and :math:`A` the 0/1 descriptor matrix of a tags pack (the standardised association
+    otherwise, shifted to be non-negative). ``None`` when no descriptor is carried by at least
+    ``min_items`` of the items or expected there.
+
+    Returns
+    -------
+    (descriptor, +STATED_WEIGHT or -STATED_WEIGHT)
+    """
+    index = descriptor_index(pack)
+    association = index.association - index.association.min(0)
+    weights = np.asarray(pack.popularity, dtype=np.float64)
+    share = weights @ association / max(weights.sum(), 1e-12)
+    observed, expected = association[np.asarray(items)].sum(0), len(items) * share
+    lift = np.divide(observed - expected, np.sqrt(expected), out=np.zeros_like(expected), where=expected > 0)
+    carried = (association[np.asarray(items)] > 0).sum(0)
+    lift[(carried < min_items) & (expected < min_items)] = 0.0
+    if not np.any(lift):
+        return None
+    j = int(np.argmax(np.abs(lift)))
+    return pack.descriptors[j], float(np.sign(lift[j]) * STATED_WEIGHT)
+
+
+def _recall(scores: np.ndarray, user: ValidationUser, k: int = 20) -> float:
+    ranked = top_k(scores, k, np.asarray(user.query_items))
+    return recall_at_k(ranked, user.eval_items, k)
+
+
+def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[dict]:
+    """For each user: the "watch" session posterior after their first answers, the summary the
+    session writes, and that summary corrected by the preference they state (:func:`strongest_stated`
+    of their EVAL half). The simulation behind :func:`choose_watch_beta` and ``bench/stated_preference.py``."""
+    prior = pack.session_prior("watch")
+    fits = []
+    for user in users:
+        answers = list(user.implicit_pairs)[:STATED_SIMULATION_ANSWERS]
+        posterior = replay(prior, pack.features, answers)
+        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
+        said = strongest_stated(pack, user.eval_items)
+        corrected = summary if said is None else apply_correction(summary, dict([said]), pack)
+        base = item_scores(pack, posterior.mean, None, objective="watch", cov=posterior.cov)
+        stated_only = Summary("", corrected.stated, 0, 0)
+        generated_only = Summary("", tuple(w for w in corrected.weights if not w.stated), 0, 0)
+        fits.append({"user": user, "base": base, "generated": summary_affinity(pack, generated_only),
+                     "stated": summary_affinity(pack, stated_only), "said": said})
+    return fits
+
+
+def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
+                      multipliers: Sequence[float] = WATCH_BETA_MULTIPLIERS) -> tuple[dict, list[dict]]:
+    r"""The summary's weights on the scale "watch" recommendations are served on: calibrated logits.
+
+    Simulated on validation users (:func:`stated_preference_fits`): each answers
+    :data:`STATED_SIMULATION_ANSWERS` questions of their QUERY half, the session writes its
+    summary, and the user states their strongest like or dislike from their EVAL half. The
+    catalog is ranked by :math:`\ell + \beta s_\text{gen} + \beta_\text{stated} s_\text{stated}`
+    (:math:`\ell` the calibrated watch logits, :func:`item_scores`; the summary's generated and
+    stated descriptors apart), QUERY items left out, and scored by Recall@20 of the EVAL items.
+    Each weight runs over its grid
+
+    .. math:: \mu \cdot \mathrm{median}_u \frac{\mathrm{sd}_i(\ell_u(i))}{\mathrm{sd}_i(s_u(i))},
+              \qquad \mu \in \{0\} \cup \texttt{multipliers}
+
+    :math:`\beta` first (generated summary alone: 0 is allowed, it may not help), the best mean
+    winning, the smallest among equals. Then :math:`\beta_\text{stated}`, whose job is different:
+    what a user states must move their picks, whatever it costs the average Recall@20. It is the
+    smallest weight of :data:`STATED_MULTIPLIERS` at which, over users and every descriptor of the
+    pack, at least :data:`HONOURED` of the statements, said as a dislike and as a like, move the
+    top 20 their way (:func:`_honoured`); the table records the Recall@20 of every weight tried, so the cost is
+    on record (on MovieLens the Recall@20-best stated weight moved nearly nothing).
+
+    Returns
+    -------
+    chosen : ``{"watch_beta": ..., "watch_stated_beta": ...}``
+    table : one dict per setting tried (``weight``, ``multiplier``, ``beta``, ``recall``, ``n_users``),
+        the first row the ranking without any summary
+    """
+    fits = [f for f in stated_preference_fits(pack, [u for u in validation if u.eval_items.ndim == 1]) if f["said"]]
+    if not fits:
+        raise ValueError("choose_watch_beta needs validation users with ratings and a preference to state, got none")
+
+    def scale(key: str) -> float:
+        ratios = [f["base"].std() / f[key].std() for f in fits if f[key].std() > 0]
+        return float(np.median(ratios)) if ratios else 0.0
+
+    def recall(beta: float, stated_beta: float) -> float:
+        return float(np.nanmean([_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
+                                 for f in fits]))
+
+    table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, 0.0), "n_users": len(fits)}]
+    generated = []
+    for multiplier in (0.0, *multipliers):
+        beta = multiplier * scale("generated")
+        generated.append({"weight": "watch_beta", "multiplier": float(multiplier), "beta": beta,
+                          "recall": recall(beta, 0.0), "n_users": len(fits)})
+    best = max(generated, key=lambda row: (row["recall"], -row["beta"]))["beta"]
+    association = descriptor_index(pack).association
+    for f in fits:
+        f["with_generated"] = f["base"] + best * f["generated"]
+    stated = []
+    for multiplier in STATED_MULTIPLIERS:
+        beta = multiplier * scale("stated")
+        stated.append({"weight": "watch_stated_beta", "multiplier": float(multiplier), "beta": beta,
+                       "recall": recall(best, beta), "n_users": len(fits),
+                       "honoured": float(np.mean([_honoured(f, association, beta) for f in fits]))})
+    honoured = [row for row in stated if row["honoured"] >= HONOURED]
+    best_stated = honoured[0]["beta"] if honoured else stated[-1]["beta"]
+    return {"watch_beta": best, "watch_stated_beta": best_stated}, table + generated + stated
+
+
+def _honoured(fit: dict, association: np.ndarray, stated_beta: float, k: int = 20) -> float:
+    """The share of the pack's descriptors whose statement, either way, moves the user's top ``k``
+    its way: a dislike at least halves the descriptor's share of the top k, a like raises it (or
+    keeps a full top k full)."""
+    exclude = np.asarray(fit["user"].query_items)
+    base, carried = fit["with_generated"], association > 0
+    honoured = []
+    for j in range(association.shape[1]):
+        push = stated_beta * STATED_WEIGHT * association[:, j]
+        before, disliked, liked = (float(carried[top_k(scores, k, exclude), j].mean()) for scores in (base, base - push, base + push))
+        honoured.append(disliked <= before / 2 and (liked > before or before == 1.0))
+    return float(np.mean(honoured))
+
+
+def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
+    """The ranking's settings for a new pack: ``({"beta", "watch_beta", "watch_stated_beta"}, {tables})``.
+
+    ``beta`` weights the summary on the "prefer" scale (:func:`choose_beta`); on packs whose
+    sessions rank the catalog by calibrated "watch" logits (rating data, with base rates),
+    ``watch_beta`` weights it on that scale (:func:`choose_watch_beta`). Passed as
+    ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in the pack's
+    manifest (hyperparameters and selection tables).
     """
     beta, table = choose_beta(pack, validation)
-    return {"beta": beta}, {"beta": table}
+    chosen, tables = {"beta": beta}, {"beta": table}
+    if pack.familiarity is not None and pack.descriptors:
+        watch, tables["watch_beta"] = choose_watch_beta(pack, validation)
+        chosen.update(watch)
+    return chosen, tables

@@ -38,10 +38,17 @@ def recommend(engine: Conversation, state: SessionState, summary: Summary, inten
 
 def correct(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
+    before = engine.preview(state, summary)
     corrected = engine.correct(state.record.user_id, intent.argument)
     if corrected is None:
         return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
-    return ReplyTurn(wording.corrected(corrected.text), "correct", engine.picks(state, corrected))
+    picks = engine.picks(state, corrected)
+    return ReplyTurn(wording.corrected(corrected.text, _moved(before, picks)), "correct", picks)
+
+
+def _moved(before, after) -> bool:
+    """Did the picks change (which items, or their order)?"""
+    return [p.index for p in before] != [p.index for p in after]
 
 
 def why(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
@@ -61,13 +68,15 @@ def feedback(engine: Conversation, state: SessionState, summary: Summary, intent
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), intent.name)
     store, pack, user_id = engine.store, engine.pack, state.record.user_id
+    before = engine.preview(state, summary)
     with store.atomic():
         store.record_feedback(state.record.id, pack.items[item].item_id, intent.name, raw_text=intent.argument)
         state = engine.state(state.record.id)
         posterior = state.posterior
         store.save_profile(user_id, pack.name, pack.version, posterior.mean, posterior.cov, state.counts)
+        summary = engine.regenerate_summary(state)
         picks = engine.picks(state, summary)
-    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item]), intent.name, picks)
+    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item], _moved(before, picks)), intent.name, picks)
 
 
 HANDLERS: dict[str, Handler] = {

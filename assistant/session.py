@@ -40,6 +40,7 @@ rebuilds
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -69,11 +70,14 @@ from .intents import Embed, IntentRecognizer, strip_parenthetical
 from .parsing import parse_answer
 from .ranking import Ranked, rank
 from .replies import HANDLERS
-from .summary import Summary, apply_correction, parse_correction, summarize
+from .summary import Summary, apply_correction, describe, parse_correction, summarize
 from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState
 
 __all__ = ["Conversation"]
 
+FORGET_STATED = re.compile(r"\b(?:forget|drop|clear|without)\b.{0,30}\b(?:said|told|stated|corrections?|preferences?)\b",
+                           re.IGNORECASE)
+""""start over" with this in it also drops what the user stated ("start over and forget what I said")."""
 POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
 
@@ -229,6 +233,8 @@ class Conversation:
             self.forget(user_id)
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
         if intent.name == "start_over":
+            if FORGET_STATED.search(text):
+                self.forget_stated(user_id)
             return self.start(user_id)
         if onboarding:
             if intent.name == "undo":
@@ -303,11 +309,41 @@ class Conversation:
         weights = parse_correction(self.pack, text, self._embedder("corrections"))
         if weights is None:
             return None
-        corrected = apply_correction(self.summary(user_id), weights)
+        corrected = apply_correction(self.summary(user_id), weights, self.pack)
         self.store.add_summary(
             user_id, self.pack.name, self.pack.version, corrected.text, corrected.structured(), source="edited"
         )
         return corrected
+
+    def regenerate_summary(self, state: SessionState) -> Summary:
+        """The summary of the session's posterior now (after feedback, say), what the user stated kept;
+        stored as a new version."""
+        posterior, counts = state.posterior, state.counts
+        summary = self._with_stated(state.record.user_id, summarize(
+            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers))
+        self.store.add_summary(state.record.user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
+        return summary
+
+    def forget_stated(self, user_id: str) -> None:
+        """Drop what the user stated in words from their summary (a new version, source "edited")."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return
+        summary = Summary.from_structured(record.text, record.structured)
+        if summary.stated:
+            kept = tuple(w for w in summary.weights if not w.stated)
+            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
+            self.store.add_summary(user_id, self.pack.name, self.pack.version, plain.text, plain.structured(), source="edited")
+
+    def _with_stated(self, user_id: str, summary: Summary) -> Summary:
+        """``summary`` with the weights the user stated in their current summary carried over: a new
+        session or new evidence does not silently drop what the user said."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return summary
+        stated = {w.descriptor: w.weight for w in Summary.from_structured(record.text, record.structured).stated
+                  if w.descriptor in self.pack.descriptors}
+        return apply_correction(summary, stated, self.pack) if stated else summary
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user, JSON-serialisable."""
@@ -324,10 +360,16 @@ class Conversation:
         return (known_items(state.answers) | frozenset(feedback)) - {self.reference}
 
     def picks(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
-        """The session's recommendations: its posterior and the summary, told items left out."""
+        """The session's recommendations: its posterior and the summary, told items left out (recorded)."""
         posterior = state.posterior
         return tuple(self._recommend(state.record.user_id, posterior.mean, posterior.cov, summary, self.told(state),
                                      state.options.n_recommendations, state.objective))
+
+    def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
+        """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
+        posterior = state.posterior
+        return tuple(rank(self.pack, posterior.mean, summary, k=state.options.n_recommendations,
+                          exclude=sorted(self.told(state)), objective=state.objective, cov=posterior.cov))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -437,8 +479,8 @@ class Conversation:
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile, a generated summary and the first recommendations; close the session."""
         user_id, posterior, counts = state.record.user_id, state.posterior, state.counts
-        summary = summarize(self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0),
-                            answers=state.answers)
+        summary = self._with_stated(user_id, summarize(self.pack, posterior.mean, posterior.cov, state.n_answered,
+                                                       counts.get("skip", 0), answers=state.answers))
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
             self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())

@@ -549,12 +549,15 @@ def apply_correction(summary: Summary, weights: Mapping[str, float], pack: Pack 
     return Summary(describe(ordered, summary.n_answers, summary.n_skipped), ordered, summary.n_answers, summary.n_skipped)
 
 
-def summary_weights(pack: Pack, summary: Summary) -> np.ndarray:
+def summary_weights(pack: Pack, summary: Summary, stated: bool | None = None) -> np.ndarray:
     """(n_descriptors,) the summary's weights on the pack's descriptors; descriptors the pack does
-    not know (a summary carried over from another pack) contribute nothing."""
+    not know (a summary carried over from another pack) contribute nothing. ``stated`` True or
+    False keeps only the stated, or only the generated, weights."""
     columns = descriptor_index(pack).columns
     vector = np.zeros(len(pack.descriptors))
     for w in summary.weights:
+        if stated is not None and w.stated != stated:
+            continue
         if w.descriptor in columns:
             vector[columns[w.descriptor]] = w.weight
     return vector

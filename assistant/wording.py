@@ -33,7 +33,7 @@ LEARNED = "Here is what I learned about you."
 TOP_PICKS = "My top picks for you"
 INVITATION = (
     "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
-    "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
+    "and I'll take it into account at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
 )
 TOO_LONG = (
     "That message is {n:,} characters long, more than I read ({limit:,}). "
@@ -126,9 +126,13 @@ def not_found(name: str) -> str:
     return f"I could not find {name!r} in the catalog."
 
 
-def corrected(summary_text: str) -> str:
-    """A correction was stored; the new summary follows."""
-    return f"Thanks, noted. {summary_text}"
+PICKS_MOVED = "Your picks are updated."
+PICKS_KEPT = "Your picks stay as they were: this did not outweigh the rest of what I know about you."
+
+
+def corrected(summary_text: str, moved: bool = True) -> str:
+    """A correction was stored; the new summary follows, and whether the picks changed."""
+    return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_KEPT}"
 
 
 def reason(title: str, why: str) -> str:
@@ -136,6 +140,6 @@ def reason(title: str, why: str) -> str:
     return f"{title}: {why}."
 
 
-def feedback_noted(kind: str, title: str) -> str:
+def feedback_noted(kind: str, title: str, moved: bool = True) -> str:
     """Feedback of ``kind`` (a :data:`~prefchat.storage.FEEDBACK_KINDS`) on ``title`` was learned from."""
-    return f"{FEEDBACK_WORDS[kind]} {title}: noted, your picks are updated."
+    return f"{FEEDBACK_WORDS[kind]} {title}: noted. {PICKS_MOVED if moved else PICKS_KEPT}"
