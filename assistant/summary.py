@@ -540,10 +540,11 @@ def apply_correction(summary: Summary, weights: Mapping[str, float], pack: Pack 
     stated = [DescriptorWeight(descriptor, float(weight), math.inf) for descriptor, weight in weights.items()]
     replaced = set(weights)
     if pack is not None:
-        index = descriptor_index(pack)
+        group, _ = descriptor_groups(pack.descriptors, pack.descriptor_definitions)
+        column = {d: j for j, d in enumerate(pack.descriptors)}
         for descriptor in weights:
-            if descriptor in index.columns:
-                replaced.update(pack.descriptors[j] for j in index.members(index.columns[descriptor]))
+            if descriptor in column:
+                replaced.update(pack.descriptors[j] for j in np.flatnonzero(group == group[column[descriptor]]))
     kept = [w for w in summary.weights if w.descriptor not in replaced]
     ordered = _ordered(kept + stated)
     return Summary(describe(ordered, summary.n_answers, summary.n_skipped), ordered, summary.n_answers, summary.n_skipped)
@@ -589,7 +590,10 @@ LIKE = frozenset({"love", "loves", "loved", "like", "likes", "liked", "prefer", 
 DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "avoid", "stop", "detest", "skip", "ditch", "drop", "tired"})
 MORE = frozenset({"more", "lots"})
 LESS = frozenset({"less", "fewer", "lose"})
-EXCESS = frozenset({"too", "overly", "so"})
+EXCESS = frozenset({"too", "overly"})
+REQUESTS = frozenset({"use", "give", "keep", "make", "add", "include", "be", "show", "write"})
+"""Imperatives that ask for what follows ("use numbered steps", "keep it short"), when no other
+verb governs the clause ("stop using emoji" stays a dislike)."""
 NEGATIONS = frozenset({"no", "not", "never", "don't", "dont", "doesn't", "didn't", "isn't", "aren't", "won't", "can't",
                        "cannot", "without", "nor", "none", "neither"})
 FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its", "it's", "they", "them", "a", "an", "the",
@@ -600,12 +604,16 @@ FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its
                     "ones", "answers", "answer", "responses", "response", "replies", "reply", "movies", "movie", "films",
                     "film", "there", "if", "than", "what", "when", "though", "keep", "make", "being",
                     "well", "quite", "pretty", "rather", "instead", "usually", "always", "generally", "personally",
-                    "maybe", "ok", "okay", "fine", "now", "then", "prefer"})
-CONJUNCTIONS = frozenset({"and", "or", "&", "plus", "nor"})
-_MARKERS = LIKE | DISLIKE | MORE | LESS | EXCESS | NEGATIONS | FILLER | CONJUNCTIONS
+                    "maybe", "ok", "okay", "fine", "now", "then", "prefer", "so", "tone", "style"})
+CONJUNCTIONS = frozenset({"and", "or", "&", "plus", "nor", "with"})
+_MARKERS = LIKE | DISLIKE | MORE | LESS | EXCESS | NEGATIONS | FILLER | CONJUNCTIONS | REQUESTS
 _TOKEN = re.compile(r"[a-z0-9&]+(?:[-'][a-z0-9]+)*")
 _CLAUSE = re.compile(r"[,;.!?]+|\bbut\b|\bexcept\b")
 _NEGATED = re.compile(r"^(?:.*\s)?(?:no|not|non|without)[\s-]+(.+)$")
+
+
+EXCESSIVE = 2
+"""The local sign of a phrase after "too": a dislike whatever governs it."""
 
 
 def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tuple[int, str]], int | None]:
@@ -634,17 +642,21 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
         current, local, local_marked = [], 1, False
 
     for token in tokens:
-        if token in LIKE or token in DISLIKE:
+        if token in LIKE or token in DISLIKE or (token in REQUESTS and verb is None):
             flush(False)
-            verb = (1 if token in LIKE else -1) * pending
+            verb = (-1 if token in DISLIKE else 1) * pending
             pending, marked, excess = 1, False, False
+        elif token in REQUESTS or token == "please" and verb is None:
+            if token == "please" and not phrases and not current:
+                continue
+            if token == "please":
+                verb = 1
         elif token in NEGATIONS or token in LESS or token in MORE or token in EXCESS:
             if current:  # "answers without emoji": a marker inside a phrase starts a new one
                 flush(False)
             if token in EXCESS:
-                if token != "so" or not marked:
-                    excess = True
-                    marked = True
+                excess = True
+                marked = True
             else:
                 pending *= 1 if token in MORE else -1
                 marked = True
@@ -655,35 +667,55 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
             continue
         else:
             if not current:
-                local, local_marked = (-1 if excess else pending), marked
+                local, local_marked = (EXCESSIVE if excess else pending), marked
                 pending, marked, excess = 1, False, False
             current.append(token)
     flush(False)
+    if verb is None and "please" in tokens and not any(marked for marked, _ in phrases):
+        verb = 1  # "beginner friendly please": a request
     governing = verb if verb is not None else inherited
     result: list[tuple[int, str]] = []
     for local_sign, phrase in phrases:
-        if governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
-            if result:
-                result.append((result[-1][0], phrase))
-            continue
-        result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
+        if local_sign == EXCESSIVE:  # "not too long", "don't be too formal": too much of it, whatever the verb
+            result.append((-1, phrase))
+        elif governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
+            result.append((result[-1][0] if result else 0, phrase))
+        else:
+            result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
     return result, governing
 
 
-def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings a phrase is matched against, and the sign a match carries.
+def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings a phrase is matched against, the sign a match carries and the descriptor each is of.
 
-    A descriptor that is itself negative ("answers without emoji") is matched by its core
-    ("emoji") with sign -1, so "less emoji" gives it a positive weight rather than a negative one.
+    Every descriptor, and each of its content words ("short" of "short and concise": people say
+    "shorter", not the vocabulary's phrase). A descriptor that is itself negative ("answers
+    without emoji") is matched by its core ("emoji") with sign -1, so "less emoji" gives it a
+    positive weight rather than a negative one.
     """
-    targets = np.array(pack.descriptor_embeddings, dtype=np.float64)
-    signs = np.ones(len(pack.descriptors))
-    negated = [(j, match.group(1)) for j, d in enumerate(pack.descriptors) if (match := _NEGATED.match(d))]
-    if negated:
-        rows = [j for j, _ in negated]
-        targets[rows] = embed([core for _, core in negated])
-        signs[rows] = -1.0
-    return targets, signs
+    texts, signs, owners = [], [], []
+    for j, descriptor in enumerate(pack.descriptors):
+        match = _NEGATED.match(descriptor)
+        core, sign = (match.group(1), -1.0) if match else (descriptor, 1.0)
+        words = [w for w in _TOKEN.findall(core) if w not in _MARKERS] if " " in core else []
+        for text in dict.fromkeys([core, *words]):
+            texts.append(text)
+            signs.append(sign)
+            owners.append(j)
+    own = {d: j for j, d in enumerate(pack.descriptors)}
+    embedded = np.asarray(embed(texts), dtype=np.float64) if texts else np.zeros((0, pack.descriptor_embeddings.shape[1]))
+    for row, text in enumerate(texts):  # the descriptors' own embeddings, as the pack stores them
+        if own.get(text) == owners[row] and signs[row] > 0:
+            embedded[row] = pack.descriptor_embeddings[owners[row]]
+    return embedded, np.array(signs), np.array(owners)
+
+
+def _best_per_descriptor(similarity: np.ndarray, owners: np.ndarray, n_descriptors: int) -> np.ndarray:
+    """(n_phrases, n_descriptors): each descriptor's best similarity over its targets."""
+    best = np.full((similarity.shape[0], n_descriptors), -np.inf)
+    for column, owner in enumerate(owners):
+        best[:, owner] = np.maximum(best[:, owner], similarity[:, column])
+    return best
 
 
 def _nearest(similarity: np.ndarray) -> list[int]:
@@ -749,13 +781,19 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
     for clause in _CLAUSE.split(text.lower().replace("\u2019", "'")):
         phrases, polarity = _clause_phrases(_TOKEN.findall(clause), polarity)
         wanted += phrases
+    if any(sign for sign, _ in wanted):  # "short answers with examples, no emoji": a list of wishes
+        wanted = [(sign or 1, phrase) for sign, phrase in wanted]
+    wanted = [(sign, phrase) for sign, phrase in wanted if sign]
     if not wanted or not pack.descriptors:
         return None
-    targets, signs = _match_targets(pack, embed)
-    similarity = np.asarray(embed([phrase for _, phrase in wanted]), dtype=np.float64) @ targets.T
+    targets, signs, owners = _match_targets(pack, embed)
+    similarity = _best_per_descriptor(np.asarray(embed([phrase for _, phrase in wanted]), dtype=np.float64) @ targets.T,
+                                      owners, len(pack.descriptors))
+    sign_of = np.ones(len(pack.descriptors))
+    sign_of[owners] = signs
     weights: dict[str, float] = {}
     for (polarity, _), row in zip(wanted, similarity):
         for j in _nearest(row):
             weights.pop(pack.descriptors[j], None)
-            weights[pack.descriptors[j]] = float(polarity * signs[j] * STATED_WEIGHT)
+            weights[pack.descriptors[j]] = float(polarity * sign_of[j] * STATED_WEIGHT)
     return _one_per_group(pack, weights) or None

@@ -234,8 +234,8 @@ def test_no_stated_taste_is_none(planted_pack, embed, text):
 def test_a_negative_descriptor_takes_the_opposite_sign(planted_pack, embed):
     styles = ["uses emoji", "no emoji", "musical"]
     pack = replace(planted_pack, descriptors=styles, descriptor_embeddings=embed(styles))
-    assert parse_correction(pack, "less emoji", embed) == {"no emoji": STATED_WEIGHT}
-    assert parse_correction(pack, "I like emoji", embed) == {"no emoji": -STATED_WEIGHT}
+    assert parse_correction(pack, "less emoji", embed) == {"uses emoji": -STATED_WEIGHT, "no emoji": STATED_WEIGHT}
+    assert parse_correction(pack, "I like emoji", embed) == {"uses emoji": STATED_WEIGHT, "no emoji": -STATED_WEIGHT}
 
 
 @settings(max_examples=40, deadline=None)
