@@ -47,6 +47,7 @@ from ..elicitation.onboarding import replay
 from ..elicitation.posterior import predictive_scale
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import OBJECTIVES, Pack
+from . import wording
 from .summary import (
     STATED_WEIGHT,
     Summary,
@@ -241,11 +242,11 @@ def rank(
         excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
     centre = pack.features.mean(0)
     ranked = []
+    matches = _summary_matches(pack, summary, candidate_embeddings, candidates)
     for i in top_k(scores, k, excluded):
         i = int(i)
         axis_terms, high = _axis_terms(pack, scoring, i, centre)
-        descriptor_terms = scoring.association[i] * scoring.weights
-        why = _why(pack, axis_terms, high, descriptor_terms, scoring.weights)
+        why = _why(pack, axis_terms, high, matches, i, summary)
         if candidates is None:
             item = pack.items[i]
             ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
@@ -290,27 +291,53 @@ def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
     return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
 
 
-def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms: np.ndarray, weights: np.ndarray) -> str:
-    r"""The reasons an item scores high, as "; "-joined phrases.
+def _summary_matches(pack: Pack, summary: Summary | None, candidate_embeddings, candidates) -> np.ndarray | None:
+    r"""(n, n_descriptors) how each item meets each of the summary's descriptors, :math:`w_j z_{ij}`
+    (positive: an item high on a liked descriptor, or low on a disliked one); None without a summary."""
+    if summary is None or not summary.weights:
+        return None
+    if candidate_embeddings is None:
+        association = descriptor_index(pack).association
+    else:
+        association = text_associations(pack, candidate_embeddings, list(candidates))
+    return association * summary_weights(pack, summary)
 
-    Axis :math:`k` contributes :math:`c_k (\phi_k(i) - \bar\phi_k)` (relative to the catalog mean),
-    descriptor :math:`j` contributes :math:`\beta w_j z_{ij}`. Up to :data:`WHY_AXES` axes and the
-    best descriptor are named, each only if it brings at least :data:`WHY_SHARE` of the item's
-    positive contributions. A descriptor the summary likes is "matches 'x'"; one it dislikes
-    contributes when the item is far from it: "avoids 'x'".
+
+def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, matches: np.ndarray | None, i: int,
+         summary: Summary | None) -> str:
+    r"""One short sentence naming the user's own preferences item ``i`` meets (:func:`wording.pick_reason`).
+
+    The summary's descriptors the item meets best (:math:`w_j z_{ij} \ge 1/2` of a stated
+    weight's worth, at most :data:`WHY_AXES`), liked ones as "as you like" ("as you said" when
+    stated, all of them), disliked ones it stays clear of as "not x"; else the learned axis on which the user's
+    answers lift the item most, :math:`(c_k - \mu_{0k})(\phi_k(i) - \bar\phi_k)`, if it brings at
+    least :data:`WHY_SHARE` of the item's positive contributions, named by a descriptor of that
+    end the item carries ("sci-fi, which you pick more than most"). Popularity or rating is added only next to a personal reason, never alone.
     """
-    total = axis_terms[axis_terms > 0].sum() + descriptor_terms[descriptor_terms > 0].sum()
-    if total <= 0:
-        return "close to the average on every axis"
-    reasons = []
-    for k in np.argsort(-axis_terms, kind="stable")[:WHY_AXES]:
-        phrase = _axis_phrase(pack, int(k), bool(high[k]))
-        if axis_terms[k] >= WHY_SHARE * total and phrase not in reasons:
-            reasons.append(phrase)
-    if descriptor_terms.size and descriptor_terms.max() >= WHY_SHARE * total:
-        j = int(np.argmax(descriptor_terms))
-        reasons.append(f"{'matches' if weights[j] > 0 else 'avoids'} '{pack.descriptors[j]}'")
-    return "; ".join(reasons)
+    liked, avoided, stated = [], [], True
+    if matches is not None and summary is not None:
+        by_name = {w.descriptor: w for w in summary.weights}
+        row = matches[i]
+        for j in np.argsort(-row, kind="stable")[:WHY_AXES]:
+            weight = by_name.get(pack.descriptors[int(j)])
+            if weight is None or row[j] < 0.5 * abs(weight.weight):
+                continue
+            (liked if weight.weight > 0 else avoided).append(weight.descriptor)
+            stated &= weight.stated
+    learned = axis_terms[: pack.n_learned]
+    total = axis_terms[axis_terms > 0].sum()
+    axis = None
+    if learned.size and learned.max() > 0 and learned.max() >= WHY_SHARE * total:
+        k = int(np.argmax(learned))
+        words = pack.axes[k].positive if high[k] else pack.axes[k].negative
+        if i < pack.n_items and pack.descriptor_source == "tags":  # only a word the item itself carries
+            tags = {tag.casefold() for tag in pack.items[i].tags}
+            words = tuple(w for w in words if w.casefold() in tags)
+        axis = words[0] if words else None
+    population = [(axis_terms[pack.n_learned + c], name) for c, name in enumerate(pack.population_coordinates)]
+    best = max(population, default=(0.0, ""))
+    popular = POPULATION_WORDS.get(best[1], ("",))[0] if best[0] > 0 and best[0] >= WHY_SHARE * total else None
+    return wording.pick_reason(liked, avoided, stated, axis, popular)
 
 
 # --------------------------------------------------------------------------- choosing beta

@@ -135,6 +135,27 @@ def corrected(summary_text: str, moved: bool = True) -> str:
     return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_KEPT}"
 
 
+NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
+
+
+def pick_reason(liked: list[str], avoided: list[str], stated: bool, axis: str | None, popular: str | None) -> str:
+    """One short sentence saying which of the user's own preferences a pick meets, e.g. "short and
+    concise, concrete examples: as you like" or "sci-fi, which you pick more than most; popular too".
+    A population reason (``popular``: "popular", "well rated") is only ever added to a personal one."""
+    parts = []
+    if liked:
+        parts.append(f"{', '.join(liked)}: as you {'said' if stated else 'like'}")
+    if avoided:
+        parts.append(f"not {' or '.join(avoided)}, as you {'asked' if stated else 'prefer'}")
+    if axis and not parts:
+        parts.append(f"{axis}, which you pick more than most")
+    if not parts:
+        return NO_PERSONAL_REASON
+    if popular:
+        parts.append(f"{popular} too")
+    return "; ".join(parts)
+
+
 def reason(title: str, why: str) -> str:
     """Why one item scores as it does."""
     return f"{title}: {why}."
