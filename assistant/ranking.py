@@ -314,7 +314,9 @@ def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, matches: np.ndarr
     least :data:`WHY_SHARE` of the item's positive contributions, named by a descriptor of that
     end the item carries ("sci-fi, which you pick more than most"). Popularity or rating is added only next to a personal reason, never alone.
     """
-    liked, avoided, stated = [], [], True
+    liked: list[str] = []
+    avoided: list[str] = []
+    stated = True
     if matches is not None and summary is not None:
         by_name = {w.descriptor: w for w in summary.weights}
         row = matches[i]
