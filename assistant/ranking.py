@@ -85,7 +85,8 @@ class Ranked:
     item_id : the catalog item id; None for a candidate text
     title : the item's title, or the start of the candidate text
     score : :math:`c^\\top \\phi(i) + \\beta s(i)`
-    why : the largest contributions in words, e.g. "drama/documentary side; well rated; matches 'war'"
+    why : one sentence naming the user's preferences the item meets, e.g. "war: as you like"
+    text : the item's text (what the user would read: a response, a description), or the candidate text
     """
 
     index: int
@@ -93,6 +94,7 @@ class Ranked:
     title: str
     score: float
     why: str
+    text: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +126,7 @@ class _Scoring:
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
-             cov: np.ndarray | None = None) -> _Scoring:
+             cov: np.ndarray | None = None, candidate_texts: Sequence[str] | None = None) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
@@ -158,7 +160,8 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
         weights = beta * summary_weights(pack, summary, stated=False) + stated_beta * summary_weights(pack, summary, stated=True)
     if not weights.any():
         return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
-    association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
+    association = (text_associations(pack, candidate_embeddings, None if candidate_texts is None else list(candidate_texts))
+                   if outside else descriptor_index(pack).association)
     return _Scoring(features, mean, association, weights, **terms)
 
 
@@ -235,23 +238,24 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov)
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, candidates)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
         excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
     centre = pack.features.mean(0)
     ranked = []
-    matches = _summary_matches(pack, summary, candidate_embeddings, candidates)
+    association = (descriptor_index(pack).association if candidates is None
+                   else text_associations(pack, candidate_embeddings, list(candidates)))
     for i in top_k(scores, k, excluded):
         i = int(i)
         axis_terms, high = _axis_terms(pack, scoring, i, centre)
-        why = _why(pack, axis_terms, high, matches, i, summary)
+        why = _why(pack, axis_terms, high, association[i], summary)
         if candidates is None:
             item = pack.items[i]
-            ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
+            ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text))
         else:
-            ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why))
+            ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why, candidates[i]))
     return ranked
 
 
@@ -291,20 +295,7 @@ def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
     return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
 
 
-def _summary_matches(pack: Pack, summary: Summary | None, candidate_embeddings, candidates) -> np.ndarray | None:
-    r"""(n, n_descriptors) how each item meets each of the summary's descriptors, :math:`w_j z_{ij}`
-    (positive: an item high on a liked descriptor, or low on a disliked one); None without a summary."""
-    if summary is None or not summary.weights:
-        return None
-    if candidate_embeddings is None:
-        association = descriptor_index(pack).association
-    else:
-        association = text_associations(pack, candidate_embeddings, list(candidates))
-    return association * summary_weights(pack, summary)
-
-
-def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, matches: np.ndarray | None, i: int,
-         summary: Summary | None) -> str:
+def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, association: np.ndarray, summary: Summary | None) -> str:
     r"""One short sentence naming the user's own preferences item ``i`` meets (:func:`wording.pick_reason`).
 
     The summary's descriptors the item meets best (:math:`w_j z_{ij} \ge 1/2` of a stated
@@ -317,9 +308,9 @@ def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, matches: np.ndarr
     liked: list[str] = []
     avoided: list[str] = []
     stated = True
-    if matches is not None and summary is not None:
+    if summary is not None and summary.weights:
         by_name = {w.descriptor: w for w in summary.weights}
-        row = matches[i]
+        row = association * summary_weights(pack, summary)  # w_j z_ij: positive where the item meets w_j
         for j in np.argsort(-row, kind="stable")[:WHY_AXES]:
             weight = by_name.get(pack.descriptors[int(j)])
             if weight is None or row[j] < 0.5 * abs(weight.weight):
@@ -332,9 +323,8 @@ def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, matches: np.ndarr
     if learned.size and learned.max() > 0 and learned.max() >= WHY_SHARE * total:
         k = int(np.argmax(learned))
         words = pack.axes[k].positive if high[k] else pack.axes[k].negative
-        if i < pack.n_items and pack.descriptor_source == "tags":  # only a word the item itself carries
-            tags = {tag.casefold() for tag in pack.items[i].tags}
-            words = tuple(w for w in words if w.casefold() in tags)
+        columns = descriptor_index(pack).columns  # only a word the item itself carries (above the catalog mean)
+        words = tuple(w for w in words if w in columns and association[columns[w]] > 0)
         axis = words[0] if words else None
     population = [(axis_terms[pack.n_learned + c], name) for c, name in enumerate(pack.population_coordinates)]
     best = max(population, default=(0.0, ""))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..storage import FEEDBACK_KINDS
 from . import wording
-from .intents import Intent, match_item
+from .intents import Intent
 from .ranking import rank
 from .summary import Summary
 from .turns import ReplyTurn, SessionState
@@ -53,7 +53,7 @@ def _moved(before, after) -> bool:
 
 def why(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
-    item = match_item(intent.argument, engine.titles)
+    item = engine.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
     posterior = state.posterior
@@ -64,7 +64,7 @@ def why(engine: Conversation, state: SessionState, summary: Summary, intent: Int
 
 def feedback(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
-    item = match_item(intent.argument, engine.titles)
+    item = engine.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), intent.name)
     store, pack, user_id = engine.store, engine.pack, state.record.user_id

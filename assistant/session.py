@@ -66,18 +66,20 @@ from ..storage import (
 from . import wording
 from .errors import NoProfile, SessionClosed, WrongPack
 from .history import reference_features, session_seed, stored_answers
-from .intents import Embed, IntentRecognizer, strip_parenthetical
+from .intents import Embed, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer
 from .ranking import Ranked, rank
 from .replies import HANDLERS
 from .summary import Summary, apply_correction, describe, parse_correction, summarize
-from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState
+from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
 
 FORGET_STATED = re.compile(r"\b(?:forget|drop|clear|without)\b.{0,30}\b(?:said|told|stated|corrections?|preferences?)\b",
                            re.IGNORECASE)
 """"start over" with this in it also drops what the user stated ("start over and forget what I said")."""
+SHOWCASE = 3
+"""Held-out prompts a result shows the user's pick for (on packs that hold prompts out)."""
 POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
 
@@ -353,6 +355,39 @@ class Conversation:
         """Delete the user and everything stored about them."""
         self.store.delete_user(user_id)
 
+    def find_item(self, name: str) -> int | None:
+        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
+        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
+        finds titles."""
+        query = name.strip(" \t\"'“”?!.")
+        if query in self.index:
+            return self.index[query]
+        folded = query.casefold()
+        exact = [i for i, title in enumerate(self.titles) if title.casefold() == folded]
+        return exact[0] if exact else match_item(query, self.titles)
+
+    def showcase(self, state: SessionState, n: int = SHOWCASE) -> tuple[Showcase, ...]:
+        """For ``n`` prompts the pack never trained on (the default pack's held-out prompts), the
+        response ranked first for this user, and the crowd's first when it differs: what the
+        profile does on questions the user never saw. Empty for other packs, or without an embedder."""
+        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+            return ()
+        from ..default.domain import load_domain
+
+        domain = load_domain()
+        wanted = set(self.pack.provenance["heldout_prompts"])
+        prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted][:n]
+        mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
+        summary = self.summary(state.record.user_id)
+        shown = []
+        for p in prompts:
+            texts = [domain.texts[r] for r in domain.responses_of(p)]
+            embeddings = self.embed(texts)
+            mine = rank(self.pack, mean, summary, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
+            crowd = rank(self.pack, self.pack.prior_mean, None, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
+            shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
+        return tuple(shown)
+
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
         (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on."""
@@ -485,11 +520,13 @@ class Conversation:
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
             self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
             self.store.finish_session(state.record.id)
-            return ResultTurn(state.record.id, user_id, summary.text, self.picks(state, summary), counts)
+            picks = self.picks(state, summary)
+        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self.showcase(state))
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.summary(state.record.user_id)
-        return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts)
+        return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
+                          self.showcase(state))
 
     def _recommend(self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int],
                    k: int, objective: str) -> list[Ranked]:

@@ -31,6 +31,13 @@ ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
 CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
 LEARNED = "Here is what I learned about you."
 TOP_PICKS = "My top picks for you"
+SHOWCASE = "On questions you have not seen, I would answer you like this"
+CROWD_PICK = "Most people would get this one instead:"
+
+
+def showcase_why(why: str) -> str:
+    """Under the response picked for the user on a held-out prompt."""
+    return f"Why this one: {why}."
 INVITATION = (
     "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
     "and I'll take it into account at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."

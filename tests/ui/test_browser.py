@@ -89,7 +89,7 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     box = page.get_by_placeholder("Tell me more", exact=False)
     box.fill("actually I prefer short answers")
     box.press("Enter")
-    page.get_by_text("Stated by you: short answers").wait_for()
+    page.get_by_text("Stated by you: enjoys short answers").wait_for()
     assert box.input_value() == ""
     page.screenshot(path=ARTIFACTS / "correction-desktop.png")
 
