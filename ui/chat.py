@@ -66,6 +66,7 @@ logger = logging.getLogger(__name__)
 PICKS_SHOWN = 5
 EXCERPT = 280
 """Characters of a pick's text shown under it."""
+_LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
@@ -200,17 +201,22 @@ def excerpt(pick: Ranked) -> str:
     if not text or text.startswith(strip_parenthetical(pick.title).rstrip(".?! ")):
         return ""
     short = text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
-    return f"\n   > {markdown_text(short)}"
+    return f"\n   > {quoted(short)}"
+
+
+def quoted(text: str) -> str:
+    """``text`` as one literal Markdown line: a leading "1." or "-" would start a list."""
+    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", markdown_text(" ".join(text.split())))
 
 
 def showcase_markdown(turn: ResultTurn) -> str:
     """The held-out prompts: the response picked for this user, and the crowd's when it differs."""
     lines = [f"**{wording.SHOWCASE}**"]
     for shown in turn.showcase:
-        lines.append(f"*{markdown_text(shown.prompt)}*\n\n> {markdown_text(' '.join(shown.picked.split()))}\n\n"
+        lines.append(f"*{markdown_text(shown.prompt)}*\n\n> {quoted(shown.picked)}\n\n"
                      f"{wording.showcase_why(shown.why)}")
         if shown.crowd is not None:
-            lines.append(f"{wording.CROWD_PICK}\n\n> {markdown_text(' '.join(shown.crowd.split()))}")
+            lines.append(f"{wording.CROWD_PICK}\n\n> {quoted(shown.crowd)}")
     return "\n\n".join(lines)
 
 

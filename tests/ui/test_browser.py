@@ -152,3 +152,42 @@ def test_embed_snippets_render_the_chat_on_another_site(page_at, server_url, tmp
         framed = page_at()
         framed.goto(f"{site}/iframe.html")
         framed.frame_locator("iframe").get_by_role("button", name="B", exact=True).wait_for()
+
+
+@pytest.fixture(scope="module")
+def default_url(serve_app, tmp_path_factory):
+    """The whole app on the real default pack (built here, about 30 s) with its own embedder."""
+    from prefchat.assistant.api import Assistant
+    from prefchat.assistant.ranking import calibrate
+    from prefchat.default.build import ensure_default_pack
+    from prefchat.settings import Settings
+    from prefchat.ui.app import create_app
+
+    home = tmp_path_factory.mktemp("default-home")
+    settings = Settings.from_env({"PREFCHAT_HOME": str(home)})
+    pack = ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, calibrate,
+                               progress=False)
+    assistant = Assistant.open(pack=pack, db=f"sqlite:///{home / 'prefchat.sqlite'}", settings=settings)
+    with serve_app(create_app(assistant)) as url:
+        yield url
+    assistant.close()
+
+
+@pytest.mark.slow
+def test_the_default_packs_result_screen_shows_responses_not_only_prompt_titles(page_at, default_url):
+    from prefchat.assistant import wording
+
+    page = page_at()
+    page.goto(f"{default_url}/")
+    for number in range(1, 11):
+        wait_for_question(page, number)
+        click(page, "A")
+    page.get_by_text(wording.LEARNED).wait_for()
+    chat = page.locator(".prefchat-chat")
+    page.get_by_text(wording.SHOWCASE).wait_for()
+    page.screenshot(path=ARTIFACTS / "default-results-desktop.png", full_page=True)
+    quotes = chat.locator("blockquote")
+    assert quotes.count() >= 5 + 3, "each pick and each held-out prompt quotes a response"
+    texts = [quotes.nth(n).inner_text() for n in range(quotes.count())]
+    assert all(len(text) > 40 and "(answer" not in text for text in texts), texts
+    assert chat.locator("ol li").count() == 5
