@@ -447,7 +447,8 @@ def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple
     return pack.descriptors[j], float(np.sign(lift[j]) * STATED_WEIGHT)
 
 
-def _recall(scores: np.ndarray, user: ValidationUser, k: int = 20) -> float:
+def held_out_recall(scores: np.ndarray, user: ValidationUser, k: int = 20) -> float:
+    """Recall@k of the user's EVAL items in the catalog ranked by ``scores``, QUERY items left out."""
     ranked = top_k(scores, k, np.asarray(user.query_items))
     return recall_at_k(ranked, user.eval_items, k)
 
@@ -510,7 +511,7 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
         return float(np.median(ratios)) if ratios else 0.0
 
     def recall(beta: float, stated_beta: float) -> float:
-        return float(np.nanmean([_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
+        return float(np.nanmean([held_out_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
                                  for f in fits]))
 
     table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, 0.0), "n_users": len(fits)}]
