@@ -266,7 +266,7 @@ def build_pack(
         (descriptors, definitions), source = read_vocabulary(vocabulary), "vocabulary"
         descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir)
     matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings, definitions)
-    axes = name_axes(features[:, :k], matrix, descriptors)
+    axes = name_axes(features[:, :k], matrix, descriptors, titles=[item.title for item in items])
 
     report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
     manifest = {

@@ -205,21 +205,38 @@ def column_correlations(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         return np.where(norms > 0, (v.T @ a) / norms, 0.0)
 
 
-def name_axes(features: np.ndarray, matrix: np.ndarray, descriptors: list[str], per_end: int = 3) -> list[Axis]:
-    """Name each base by its most correlated descriptors at both ends.
+MIN_FIT = 0.2
+"""Least correlation of a descriptor with an axis end for the descriptor to name it; an axis no
+descriptor fits this well is named by exemplar items instead (the vocabulary does not fit the
+domain: styles words on a data set of jokes)."""
+EXEMPLAR_LENGTH = 40
+"""Characters of an exemplar item's title in an axis name."""
+
+
+def name_axes(features: np.ndarray, matrix: np.ndarray, descriptors: list[str], per_end: int = 3,
+              titles: list[str] | None = None, min_fit: float = MIN_FIT) -> list[Axis]:
+    """Name each base by its most correlated descriptors at both ends, or by exemplar items.
 
     Axes come in order of population variance; each takes as its name the best descriptor at
-    each end that no earlier axis's name uses, so no two axes read alike.
+    each end that no earlier axis's name uses, so no two axes read alike. When ``titles`` are
+    given and no descriptor correlates with the axis by at least ``min_fit`` (either end), the
+    axis is named by the items furthest along each end instead: 'like "A" vs like "B"'.
 
     Parameters
     ----------
     features : (n_items, K) learned bases (population coordinates excluded)
     matrix : (n_items, n_descriptors) descriptor matrix
+    titles : the items' titles, for exemplar names
     """
-    correlations = column_correlations(features, matrix)
+    correlations = column_correlations(features, matrix) if len(descriptors) else np.zeros((features.shape[1], 0))
     named: set[str] = set()
     axes = []
     for k, row in enumerate(correlations):
+        if titles is not None and (not row.size or np.abs(row).max() < min_fit):
+            order = np.argsort(-features[:, k], kind="stable")
+            top, bottom = (_short(titles[int(side[0])]) for side in (order, order[::-1]))
+            axes.append(Axis(k, f'like "{top}" vs like "{bottom}"', (), ()))
+            continue
         order = np.argsort(-row, kind="stable")
         positive = [descriptors[j] for j in order if row[j] > 0]
         negative = [descriptors[j] for j in order[::-1] if row[j] < 0]
@@ -227,3 +244,7 @@ def name_axes(features: np.ndarray, matrix: np.ndarray, descriptors: list[str], 
         named.update(ends)
         axes.append(Axis(k, f"{ends[0]} vs {ends[1]}", tuple(positive[:per_end]), tuple(negative[:per_end])))
     return axes
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= EXEMPLAR_LENGTH else title[: EXEMPLAR_LENGTH - 1].rstrip() + "…"

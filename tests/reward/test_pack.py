@@ -110,3 +110,34 @@ def test_axis_names_are_distinct_and_follow_the_correlations():
     first, second = name_axes(features, matrix, ["a", "b", "c", "d"])
     assert first.name == "a vs b" and first.positive[0] == "a"
     assert second.name == "c vs d" and second.positive[0] == "a"
+
+
+def test_axes_no_descriptor_fits_are_named_by_exemplar_items():
+    """A vocabulary that does not fit the domain (styles words on jokes) names no axis."""
+    from prefchat.reward.naming import name_axes
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(50, 2))
+    fitting = np.column_stack([features[:, 0] + 0.1 * rng.normal(size=50), rng.normal(size=50)])
+    titles = [f"joke {i}" for i in range(50)]
+    first, second = name_axes(features, fitting, ["fits", "noise"], titles=titles, min_fit=0.5)
+    assert first.name.startswith("fits vs") and first.positive == ("fits",)
+    top, bottom = int(np.argmax(features[:, 1])), int(np.argmin(features[:, 1]))
+    assert second.name == f'like "joke {top}" vs like "joke {bottom}"' and second.positive == ()
+
+
+def test_a_vocabulary_file_with_definitions(tmp_path):
+    from prefchat.reward.naming import descriptor_groups, read_vocabulary
+
+    path = tmp_path / "jokes.txt"
+    path.write_text("# a pack author's words\npuns\nlong setups ~ words\none-liners ~ -words\nclean ~ -puns\n", encoding="utf-8")
+    descriptors, definitions = read_vocabulary(path)
+    assert descriptors == ["puns", "long setups", "one-liners", "clean"]
+    assert definitions == {"long setups": "words", "one-liners": "-words", "clean": "-puns"}
+    group, sign = descriptor_groups(descriptors, definitions)
+    assert group[1] == group[2] and sign[1] == -sign[2] and group[3] == group[0] and sign[3] == -1
+    path.write_text("puns ~ sarcasm\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        read_vocabulary(path)
+    with pytest.raises(ValueError, match="no built-in"):
+        read_vocabulary("nonexistent")
