@@ -42,17 +42,28 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..elicitation import Comparison, Posterior
-from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, roc_auc, top_k
+from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, recall_at_k, roc_auc, top_k
 from ..elicitation.onboarding import replay
 from ..elicitation.posterior import predictive_scale
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import OBJECTIVES, Pack
-from .summary import Summary, descriptor_index, summarize, summary_affinity, summary_weights, text_associations
+from . import wording
+from .summary import (
+    STATED_WEIGHT,
+    Summary,
+    apply_correction,
+    descriptor_index,
+    summarize,
+    summary_affinity,
+    summary_weights,
+    text_associations,
+)
 
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "item_scores", "rank"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "choose_watch_beta", "item_scores", "rank",
+           "strongest_stated"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -74,7 +85,8 @@ class Ranked:
     item_id : the catalog item id; None for a candidate text
     title : the item's title, or the start of the candidate text
     score : :math:`c^\\top \\phi(i) + \\beta s(i)`
-    why : the largest contributions in words, e.g. "drama/documentary side; well rated; matches 'war'"
+    why : one sentence naming the user's preferences the item meets, e.g. "war: as you like"
+    text : the item's text (what the user would read: a response, a description), or the candidate text
     """
 
     index: int
@@ -82,6 +94,7 @@ class Ranked:
     title: str
     score: float
     why: str
+    text: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +127,8 @@ class _Scoring:
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
-             cov: np.ndarray | None = None, discount: float | None = None) -> _Scoring:
+             cov: np.ndarray | None = None, discount: float | None = None,
+             candidate_texts: Sequence[str] | None = None) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
@@ -134,8 +148,9 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
             raise ValueError(f"objective 'watch' on pack {pack.name!r} ranks by the chance of a pick, which needs the "
                              f"posterior's cov, finite and ({pack.n_bases}, {pack.n_bases}); got "
                              f"{'none' if cov is None else f'shape {cov.shape}'}")
+    stated_beta = pack.beta(objective, stated=True) if beta is None else float(beta)
     beta = pack.beta(objective) if beta is None else float(beta)
-    if not np.isfinite(beta):
+    if not (np.isfinite(beta) and np.isfinite(stated_beta)):
         raise ValueError(f"beta must be finite, got {beta!r}")
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
@@ -143,10 +158,14 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
                  "centre": pack.session_prior(objective).prior_mean, "penalty": catalog.penalty()}
     else:
         terms = {}
-    weights = beta * summary_weights(pack, summary) if summary is not None else np.zeros(0)
+    if summary is None:
+        weights = np.zeros(0)
+    else:
+        weights = beta * summary_weights(pack, summary, stated=False) + stated_beta * summary_weights(pack, summary, stated=True)
     if not weights.any():
         return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
-    association = text_associations(pack, candidate_embeddings) if outside else descriptor_index(pack).association
+    association = (text_associations(pack, candidate_embeddings, None if candidate_texts is None else list(candidate_texts))
+                   if outside else descriptor_index(pack).association)
     return _Scoring(features, mean, association, weights, **terms)
 
 
@@ -186,7 +205,8 @@ class ServedScore:
         summary = None
         if self.pack.beta(self.objective):
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
-            summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped)
+            summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
+                                answers=posterior.answers)
         return item_scores(self.pack, posterior.mean, summary, objective=self.objective, cov=posterior.cov,
                            discount=self.discount)
 
@@ -233,23 +253,24 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount)
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount, candidates)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
         excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
     centre = pack.features.mean(0)
     ranked = []
+    association = (descriptor_index(pack).association if candidates is None
+                   else text_associations(pack, candidate_embeddings, list(candidates)))
     for i in top_k(scores, k, excluded):
         i = int(i)
         axis_terms, high = _axis_terms(pack, scoring, i, centre)
-        descriptor_terms = scoring.association[i] * scoring.weights
-        why = _why(pack, axis_terms, high, descriptor_terms, scoring.weights)
+        why = _why(pack, axis_terms, high, association[i], summary)
         if candidates is None:
             item = pack.items[i]
-            ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why))
+            ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text))
         else:
-            ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why))
+            ranked.append(Ranked(i, None, candidates[i][:TITLE_LENGTH], float(scores[i]), why, candidates[i]))
     return ranked
 
 
@@ -289,27 +310,41 @@ def _axis_phrase(pack: Pack, k: int, high: bool) -> str:
     return POPULATION_WORDS.get(name, (f"high {name}", f"low {name}"))[0 if high else 1]
 
 
-def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, descriptor_terms: np.ndarray, weights: np.ndarray) -> str:
-    r"""The reasons an item scores high, as "; "-joined phrases.
+def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, association: np.ndarray, summary: Summary | None) -> str:
+    r"""One short sentence naming the user's own preferences item ``i`` meets (:func:`wording.pick_reason`).
 
-    Axis :math:`k` contributes :math:`c_k (\phi_k(i) - \bar\phi_k)` (relative to the catalog mean),
-    descriptor :math:`j` contributes :math:`\beta w_j z_{ij}`. Up to :data:`WHY_AXES` axes and the
-    best descriptor are named, each only if it brings at least :data:`WHY_SHARE` of the item's
-    positive contributions. A descriptor the summary likes is "matches 'x'"; one it dislikes
-    contributes when the item is far from it: "avoids 'x'".
+    The summary's descriptors the item meets best (:math:`w_j z_{ij} \ge 1/2` of a stated
+    weight's worth, at most :data:`WHY_AXES`), liked ones as "as you like" ("as you said" when
+    stated, all of them), disliked ones it stays clear of as "not x"; else the learned axis on which the user's
+    answers lift the item most, :math:`(c_k - \mu_{0k})(\phi_k(i) - \bar\phi_k)`, if it brings at
+    least :data:`WHY_SHARE` of the item's positive contributions, named by a descriptor of that
+    end the item carries ("sci-fi, which you pick more than most"). Popularity or rating is added only next to a personal reason, never alone.
     """
-    total = axis_terms[axis_terms > 0].sum() + descriptor_terms[descriptor_terms > 0].sum()
-    if total <= 0:
-        return "close to the average on every axis"
-    reasons = []
-    for k in np.argsort(-axis_terms, kind="stable")[:WHY_AXES]:
-        phrase = _axis_phrase(pack, int(k), bool(high[k]))
-        if axis_terms[k] >= WHY_SHARE * total and phrase not in reasons:
-            reasons.append(phrase)
-    if descriptor_terms.size and descriptor_terms.max() >= WHY_SHARE * total:
-        j = int(np.argmax(descriptor_terms))
-        reasons.append(f"{'matches' if weights[j] > 0 else 'avoids'} '{pack.descriptors[j]}'")
-    return "; ".join(reasons)
+    liked: list[str] = []
+    avoided: list[str] = []
+    stated = True
+    if summary is not None and summary.weights:
+        by_name = {w.descriptor: w for w in summary.weights}
+        row = association * summary_weights(pack, summary)  # w_j z_ij: positive where the item meets w_j
+        for j in np.argsort(-row, kind="stable")[:WHY_AXES]:
+            weight = by_name.get(pack.descriptors[int(j)])
+            if weight is None or row[j] < 0.5 * abs(weight.weight):
+                continue
+            (liked if weight.weight > 0 else avoided).append(weight.descriptor)
+            stated &= weight.stated
+    learned = axis_terms[: pack.n_learned]
+    total = axis_terms[axis_terms > 0].sum()
+    axis = None
+    if learned.size and learned.max() > 0 and learned.max() >= WHY_SHARE * total:
+        k = int(np.argmax(learned))
+        words = pack.axes[k].positive if high[k] else pack.axes[k].negative
+        columns = descriptor_index(pack).columns  # only a word the item itself carries (above the catalog mean)
+        words = tuple(w for w in words if w in columns and association[columns[w]] > 0)
+        axis = words[0] if words else None
+    population = [(axis_terms[pack.n_learned + c], name) for c, name in enumerate(pack.population_coordinates)]
+    best = max(population, default=(0.0, ""))
+    popular = POPULATION_WORDS.get(best[1], ("",))[0] if best[0] > 0 and best[0] >= WHY_SHARE * total else None
+    return wording.pick_reason(liked, avoided, stated, axis, popular)
 
 
 # --------------------------------------------------------------------------- choosing beta
@@ -369,7 +404,7 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     for user in validation:
         answers = list(user.query_pairs)
         posterior = replay(prior, pack.features, answers)
-        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
+        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
         coefficients, affinity = pack.features @ posterior.mean, summary_affinity(pack, summary)
         if affinity.std() > 0:
             ratios.append(coefficients.std() / affinity.std())
@@ -385,11 +420,162 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     return best["beta"], table
 
 
-def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
-    """The ranking's settings for a new pack: ``({"beta": ...}, {"beta": table})``.
+WATCH_BETA_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+"""The grid of :func:`choose_watch_beta`, in units of its natural scale: all positive, so that what a
+user states always moves their recommendations."""
+STATED_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""The grid of the stated weight, in units of its natural scale."""
+HONOURED = 0.9
+"""Share of validation users whose statement, either way, must move their top 20 its way (:func:`_honoured`)."""
+STATED_SIMULATION_ANSWERS = 10
+"""Answers of a simulated user before they state a preference (the served session's length)."""
 
-    Passed as ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in
-    the pack's manifest (hyperparameters and selection table).
+
+def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple[str, float] | None:
+    r"""The like or dislike a user whose held-out picks are ``items`` would state: the descriptor
+    they pick most above, or below, what the crowd's picks would lead one to expect.
+
+    .. math:: \mathrm{lift}_j = \frac{o_j - e_j}{\sqrt{e_j}}, \qquad
+              o_j = \sum_{i \in \text{items}} A_{ij}, \quad
+              e_j = |\text{items}| \frac{\sum_i p_i A_{ij}}{\sum_i p_i}
+
+    with :math:`p` the training users' pick counts (:attr:`~prefchat.reward.pack.Pack.popularity`)
+    and :math:`A` the 0/1 descriptor matrix of a tags pack (the standardised association
+    otherwise, shifted to be non-negative). ``None`` when no descriptor is carried by at least
+    ``min_items`` of the items or expected there.
+
+    Returns
+    -------
+    (descriptor, +STATED_WEIGHT or -STATED_WEIGHT)
+    """
+    index = descriptor_index(pack)
+    association = index.association - index.association.min(0)
+    weights = np.asarray(pack.popularity, dtype=np.float64)
+    share = weights @ association / max(weights.sum(), 1e-12)
+    observed, expected = association[np.asarray(items)].sum(0), len(items) * share
+    lift = np.divide(observed - expected, np.sqrt(expected), out=np.zeros_like(expected), where=expected > 0)
+    carried = (association[np.asarray(items)] > 0).sum(0)
+    lift[(carried < min_items) & (expected < min_items)] = 0.0
+    if not np.any(lift):
+        return None
+    j = int(np.argmax(np.abs(lift)))
+    return pack.descriptors[j], float(np.sign(lift[j]) * STATED_WEIGHT)
+
+
+def held_out_recall(scores: np.ndarray, user: ValidationUser, k: int = 20) -> float:
+    """Recall@k of the user's EVAL items in the catalog ranked by ``scores``, QUERY items left out."""
+    ranked = top_k(scores, k, np.asarray(user.query_items))
+    return recall_at_k(ranked, user.eval_items, k)
+
+
+def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[dict]:
+    """For each user: the "watch" session posterior after their first answers, the summary the
+    session writes, and that summary corrected by the preference they state (:func:`strongest_stated`
+    of their EVAL half). The simulation behind :func:`choose_watch_beta` and ``bench/stated_preference.py``."""
+    prior = pack.session_prior("watch")
+    fits = []
+    for user in users:
+        answers = list(user.implicit_pairs)[:STATED_SIMULATION_ANSWERS]
+        posterior = replay(prior, pack.features, answers)
+        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
+        said = strongest_stated(pack, user.eval_items)
+        corrected = summary if said is None else apply_correction(summary, dict([said]), pack)
+        base = item_scores(pack, posterior.mean, None, objective="watch", cov=posterior.cov)
+        stated_only = Summary("", corrected.stated, 0, 0)
+        generated_only = Summary("", tuple(w for w in corrected.weights if not w.stated), 0, 0)
+        fits.append({"user": user, "base": base, "generated": summary_affinity(pack, generated_only),
+                     "stated": summary_affinity(pack, stated_only), "said": said})
+    return fits
+
+
+def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
+                      multipliers: Sequence[float] = WATCH_BETA_MULTIPLIERS) -> tuple[dict, list[dict]]:
+    r"""The summary's weights on the scale "watch" recommendations are served on: calibrated logits.
+
+    Simulated on validation users (:func:`stated_preference_fits`): each answers
+    :data:`STATED_SIMULATION_ANSWERS` questions of their QUERY half, the session writes its
+    summary, and the user states their strongest like or dislike from their EVAL half. The
+    catalog is ranked by :math:`\ell + \beta s_\text{gen} + \beta_\text{stated} s_\text{stated}`
+    (:math:`\ell` the calibrated watch logits, :func:`item_scores`; the summary's generated and
+    stated descriptors apart), QUERY items left out, and scored by Recall@20 of the EVAL items.
+    Each weight runs over its grid
+
+    .. math:: \mu \cdot \mathrm{median}_u \frac{\mathrm{sd}_i(\ell_u(i))}{\mathrm{sd}_i(s_u(i))},
+              \qquad \mu \in \{0\} \cup \texttt{multipliers}
+
+    :math:`\beta` first (generated summary alone: 0 is allowed, it may not help), the best mean
+    winning, the smallest among equals. Then :math:`\beta_\text{stated}`, whose job is different:
+    what a user states must move their picks, whatever it costs the average Recall@20. It is the
+    smallest weight of :data:`STATED_MULTIPLIERS` at which, over users and every descriptor of the
+    pack, at least :data:`HONOURED` of the statements, said as a dislike and as a like, move the
+    top 20 their way (:func:`_honoured`); the table records the Recall@20 of every weight tried, so the cost is
+    on record (on MovieLens the Recall@20-best stated weight moved nearly nothing).
+
+    Returns
+    -------
+    chosen : ``{"watch_beta": ..., "watch_stated_beta": ...}``
+    table : one dict per setting tried (``weight``, ``multiplier``, ``beta``, ``recall``, ``n_users``),
+        the first row the ranking without any summary
+    """
+    fits = [f for f in stated_preference_fits(pack, [u for u in validation if u.eval_items.ndim == 1]) if f["said"]]
+    if not fits:
+        raise ValueError("choose_watch_beta needs validation users with ratings and a preference to state, got none")
+
+    def scale(key: str) -> float:
+        ratios = [f["base"].std() / f[key].std() for f in fits if f[key].std() > 0]
+        return float(np.median(ratios)) if ratios else 0.0
+
+    def recall(beta: float, stated_beta: float) -> float:
+        return float(np.nanmean([held_out_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
+                                 for f in fits]))
+
+    table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, 0.0), "n_users": len(fits)}]
+    generated = []
+    for multiplier in (0.0, *multipliers):
+        beta = multiplier * scale("generated")
+        generated.append({"weight": "watch_beta", "multiplier": float(multiplier), "beta": beta,
+                          "recall": recall(beta, 0.0), "n_users": len(fits)})
+    best = max(generated, key=lambda row: (row["recall"], -row["beta"]))["beta"]
+    association = descriptor_index(pack).association
+    for f in fits:
+        f["with_generated"] = f["base"] + best * f["generated"]
+    stated = []
+    for multiplier in STATED_MULTIPLIERS:
+        beta = multiplier * scale("stated")
+        stated.append({"weight": "watch_stated_beta", "multiplier": float(multiplier), "beta": beta,
+                       "recall": recall(best, beta), "n_users": len(fits),
+                       "honoured": float(np.mean([_honoured(f, association, beta) for f in fits]))})
+    honoured = [row for row in stated if row["honoured"] >= HONOURED]
+    best_stated = honoured[0]["beta"] if honoured else stated[-1]["beta"]
+    return {"watch_beta": best, "watch_stated_beta": best_stated}, table + generated + stated
+
+
+def _honoured(fit: dict, association: np.ndarray, stated_beta: float, k: int = 20) -> float:
+    """The share of the pack's descriptors whose statement, either way, moves the user's top ``k``
+    its way: a dislike at least halves the descriptor's share of the top k, a like raises it (or
+    keeps a full top k full)."""
+    exclude = np.asarray(fit["user"].query_items)
+    base, carried = fit["with_generated"], association > 0
+    honoured = []
+    for j in range(association.shape[1]):
+        push = stated_beta * STATED_WEIGHT * association[:, j]
+        before, disliked, liked = (float(carried[top_k(scores, k, exclude), j].mean()) for scores in (base, base - push, base + push))
+        honoured.append(disliked <= before / 2 and (liked > before or before == 1.0))
+    return float(np.mean(honoured))
+
+
+def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
+    """The ranking's settings for a new pack: ``({"beta", "watch_beta", "watch_stated_beta"}, {tables})``.
+
+    ``beta`` weights the summary on the "prefer" scale (:func:`choose_beta`); on packs whose
+    sessions rank the catalog by calibrated "watch" logits (rating data, with base rates),
+    ``watch_beta`` weights it on that scale (:func:`choose_watch_beta`). Passed as
+    ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in the pack's
+    manifest (hyperparameters and selection tables).
     """
     beta, table = choose_beta(pack, validation)
-    return {"beta": beta}, {"beta": table}
+    chosen, tables = {"beta": beta}, {"beta": table}
+    if pack.familiarity is not None and pack.descriptors:
+        watch, tables["watch_beta"] = choose_watch_beta(pack, validation)
+        chosen.update(watch)
+    return chosen, tables

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..storage import FEEDBACK_KINDS
 from . import wording
-from .intents import Intent, match_item
+from .intents import Intent
 from .ranking import rank
 from .summary import Summary
 from .turns import ReplyTurn, SessionState
@@ -45,15 +45,22 @@ def less_obvious(engine: Conversation, state: SessionState, summary: Summary, in
 
 def correct(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
+    before = engine.preview(state, summary)
     corrected = engine.correct(state.record.user_id, intent.argument)
     if corrected is None:
         return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
-    return ReplyTurn(wording.corrected(corrected.text), "correct", engine.picks(state, corrected))
+    picks = engine.picks(state, corrected)
+    return ReplyTurn(wording.corrected(corrected.text, _moved(before, picks)), "correct", picks)
+
+
+def _moved(before, after) -> bool:
+    """Did the picks change (which items, or their order)?"""
+    return [p.index for p in before] != [p.index for p in after]
 
 
 def why(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
-    item = match_item(intent.argument, engine.titles)
+    item = engine.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
     posterior = state.posterior
@@ -64,17 +71,19 @@ def why(engine: Conversation, state: SessionState, summary: Summary, intent: Int
 
 def feedback(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
-    item = match_item(intent.argument, engine.titles)
+    item = engine.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), intent.name)
     store, pack, user_id = engine.store, engine.pack, state.record.user_id
+    before = engine.preview(state, summary)
     with store.atomic():
         store.record_feedback(state.record.id, pack.items[item].item_id, intent.name, raw_text=intent.argument)
         state = engine.state(state.record.id)
         posterior = state.posterior
         store.save_profile(user_id, pack.name, pack.version, posterior.mean, posterior.cov, state.counts)
+        summary = engine.regenerate_summary(state)
         picks = engine.picks(state, summary)
-    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item]), intent.name, picks)
+    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item], _moved(before, picks)), intent.name, picks)
 
 
 HANDLERS: dict[str, Handler] = {

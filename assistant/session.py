@@ -40,6 +40,7 @@ rebuilds
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -65,15 +66,20 @@ from ..storage import (
 from . import wording
 from .errors import NoProfile, SessionClosed, WrongPack
 from .history import reference_features, session_seed, stored_answers
-from .intents import Embed, IntentRecognizer, strip_parenthetical
+from .intents import Embed, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer, parse_pick
 from .ranking import Ranked, rank
 from .replies import HANDLERS
-from .summary import Summary, apply_correction, parse_correction, summarize
-from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState
+from .summary import Summary, apply_correction, describe, parse_correction, summarize
+from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
 
+FORGET_STATED = re.compile(r"\b(?:forget|drop|clear|without)\b.{0,30}\b(?:said|told|stated|corrections?|preferences?)\b",
+                           re.IGNORECASE)
+""""start over" with this in it also drops what the user stated ("start over and forget what I said")."""
+SHOWCASE = 3
+"""Held-out prompts a result shows the user's pick for (on packs that hold prompts out)."""
 POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
 
@@ -247,6 +253,8 @@ class Conversation:
             self.forget(user_id)
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
         if intent.name == "start_over":
+            if FORGET_STATED.search(text):
+                self.forget_stated(user_id)
             return self.start(user_id)
         if state is not None:
             if intent.name == "undo":
@@ -325,11 +333,41 @@ class Conversation:
         weights = parse_correction(self.pack, text, self._embedder("corrections"))
         if weights is None:
             return None
-        corrected = apply_correction(self.summary(user_id), weights)
+        corrected = apply_correction(self.summary(user_id), weights, self.pack)
         self.store.add_summary(
             user_id, self.pack.name, self.pack.version, corrected.text, corrected.structured(), source="edited"
         )
         return corrected
+
+    def regenerate_summary(self, state: SessionState) -> Summary:
+        """The summary of the session's posterior now (after feedback, say), what the user stated kept;
+        stored as a new version."""
+        posterior, counts = state.posterior, state.counts
+        summary = self._with_stated(state.record.user_id, summarize(
+            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers))
+        self.store.add_summary(state.record.user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
+        return summary
+
+    def forget_stated(self, user_id: str) -> None:
+        """Drop what the user stated in words from their summary (a new version, source "edited")."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return
+        summary = Summary.from_structured(record.text, record.structured)
+        if summary.stated:
+            kept = tuple(w for w in summary.weights if not w.stated)
+            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
+            self.store.add_summary(user_id, self.pack.name, self.pack.version, plain.text, plain.structured(), source="edited")
+
+    def _with_stated(self, user_id: str, summary: Summary) -> Summary:
+        """``summary`` with the weights the user stated in their current summary carried over: a new
+        session or new evidence does not silently drop what the user said."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return summary
+        stated = {w.descriptor: w.weight for w in Summary.from_structured(record.text, record.structured).stated
+                  if w.descriptor in self.pack.descriptors}
+        return apply_correction(summary, stated, self.pack) if stated else summary
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user, JSON-serialisable."""
@@ -339,6 +377,39 @@ class Conversation:
         """Delete the user and everything stored about them."""
         self.store.delete_user(user_id)
 
+    def find_item(self, name: str) -> int | None:
+        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
+        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
+        finds titles."""
+        query = name.strip(" \t\"'“”?!.")
+        if query in self.index:
+            return self.index[query]
+        folded = query.casefold()
+        exact = [i for i, title in enumerate(self.titles) if title.casefold() == folded]
+        return exact[0] if exact else match_item(query, self.titles)
+
+    def showcase(self, state: SessionState, n: int = SHOWCASE) -> tuple[Showcase, ...]:
+        """For ``n`` prompts the pack never trained on (the default pack's held-out prompts), the
+        response ranked first for this user, and the crowd's first when it differs: what the
+        profile does on questions the user never saw. Empty for other packs, or without an embedder."""
+        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+            return ()
+        from ..default.domain import load_domain
+
+        domain = load_domain()
+        wanted = set(self.pack.provenance["heldout_prompts"])
+        prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted][:n]
+        mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
+        summary = self.summary(state.record.user_id)
+        shown = []
+        for p in prompts:
+            texts = [domain.texts[r] for r in domain.responses_of(p)]
+            embeddings = self.embed(texts)
+            mine = rank(self.pack, mean, summary, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
+            crowd = rank(self.pack, self.pack.prior_mean, None, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
+            shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
+        return tuple(shown)
+
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
         (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on."""
@@ -346,10 +417,16 @@ class Conversation:
         return (known_items(state.answers) | frozenset(feedback)) - {self.reference}
 
     def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
-        """The session's recommendations: its posterior and the summary, told items left out."""
+        """The session's recommendations: its posterior and the summary, told items left out (recorded)."""
         posterior = state.posterior
         return tuple(self._recommend(state.record.user_id, posterior.mean, posterior.cov, summary, self.told(state),
                                      state.options.n_recommendations, state.objective, discount))
+
+    def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
+        """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
+        posterior = state.posterior
+        return tuple(rank(self.pack, posterior.mean, summary, k=state.options.n_recommendations,
+                          exclude=sorted(self.told(state)), objective=state.objective, cov=posterior.cov))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -470,16 +547,19 @@ class Conversation:
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile, a generated summary and the first recommendations; close the session."""
         user_id, posterior, counts = state.record.user_id, state.posterior, state.counts
-        summary = summarize(self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0))
+        summary = self._with_stated(user_id, summarize(self.pack, posterior.mean, posterior.cov, state.n_answered,
+                                                       counts.get("skip", 0), answers=state.answers))
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
             self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
             self.store.finish_session(state.record.id)
-            return ResultTurn(state.record.id, user_id, summary.text, self.picks(state, summary), counts)
+            picks = self.picks(state, summary)
+        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self.showcase(state))
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.summary(state.record.user_id)
-        return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts)
+        return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
+                          self.showcase(state))
 
     def _recommend(self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int],
                    k: int, objective: str, discount: float | None = None) -> list[Ranked]:

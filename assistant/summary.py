@@ -47,19 +47,22 @@ import math
 import operator
 import re
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..reward.naming import descriptor_matrix
+from ..elicitation.posterior import Answer, KWayChoice
+from ..reward.naming import TEXT_MEASURES, define_columns, descriptor_groups, descriptor_matrix
 from ..reward.pack import Pack
+from . import wording
 
 __all__ = [
     "STATED",
     "DescriptorIndex",
     "DescriptorWeight",
     "Summary",
+    "answer_evidence",
     "apply_correction",
     "confidence_level",
     "correlation_sd",
@@ -169,6 +172,21 @@ class Summary:
         if len(set(names)) != len(names):
             raise ValueError(f"a summary names each descriptor once, got {names}")
 
+    @property
+    def likes(self) -> tuple[str, ...]:
+        """The descriptors the user enjoys, strongest first (the "Enjoys:" of the text)."""
+        return tuple(w.descriptor for w in self.weights if w.weight > 0)
+
+    @property
+    def dislikes(self) -> tuple[str, ...]:
+        """The descriptors the user is not keen on, strongest first (the "Not keen on:" of the text)."""
+        return tuple(w.descriptor for w in self.weights if w.weight < 0)
+
+    @property
+    def stated(self) -> tuple[DescriptorWeight, ...]:
+        """The weights the user stated in words (:func:`apply_correction`)."""
+        return tuple(w for w in self.weights if w.stated)
+
     def structured(self) -> dict:
         """JSON-ready weights: ``{descriptor: {"weight", "sign", "confidence", "score"}, "_meta": {...}}``.
 
@@ -205,8 +223,9 @@ class Summary:
 
 
 def _ordered(weights: Iterable[DescriptorWeight]) -> tuple[DescriptorWeight, ...]:
-    """Liked before disliked; within each, stated first, then by decreasing strength."""
-    return tuple(sorted(weights, key=lambda w: (w.weight < 0, not w.stated, -abs(w.weight))))
+    """Liked before disliked; within each, strongest first (a stated weight before a generated one
+    of the same strength)."""
+    return tuple(sorted(weights, key=lambda w: (w.weight < 0, -abs(w.weight), not w.stated)))
 
 
 def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: int) -> str:
@@ -214,21 +233,10 @@ def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: i
     (10 answers, 1 skipped)."; the overall confidence is the level of the median generated one."""
     liked = [w.descriptor for w in weights if w.weight > 0]
     disliked = [w.descriptor for w in weights if w.weight < 0]
-    sentences = []
-    if liked:
-        sentences.append(f"Enjoys: {', '.join(liked)}.")
-    if disliked:
-        sentences.append(f"Not keen on: {', '.join(disliked)}.")
-    if not sentences:
-        sentences.append("No strong preferences yet.")
     generated = [w.confidence for w in weights if not w.stated]
     level = confidence_level(float(np.median(generated))) if generated else "low"
-    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
-    sentences.append(f"Confidence: {level} ({counts}).")
-    stated = [w.descriptor for w in weights if w.stated]
-    if stated:
-        sentences.append(f"Stated by you: {', '.join(stated)}.")
-    return " ".join(sentences)
+    stated = [(w.descriptor, w.weight > 0) for w in weights if w.stated]
+    return wording.summary_text(liked, disliked, level, n_answers, n_skipped, stated)
 
 
 # --------------------------------------------------------------------------- per-pack statistics
@@ -246,6 +254,9 @@ class DescriptorIndex:
         :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`)
     cross : (n_descriptors, n_learned) the :math:`b_j` of the module docstring
     gram : (n_learned, n_learned) :math:`C`
+    group, sign : (n_descriptors,) which descriptors name one direction, and each one's sign in
+        it (:func:`~prefchat.reward.naming.descriptor_groups`): a summary names a group once
+    negated : (n_descriptors,) bool, the descriptor is itself a negation ("answers without emoji")
     """
 
     columns: dict[str, int]
@@ -254,11 +265,28 @@ class DescriptorIndex:
     similarity_sd: np.ndarray
     cross: np.ndarray
     gram: np.ndarray
+    group: np.ndarray
+    sign: np.ndarray
+    negated: np.ndarray
+
+    def members(self, j: int) -> np.ndarray:
+        """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""
+        return np.flatnonzero(self.group == self.group[j])
 
 
 def _standardise(values: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
     """``(values - mean) / sd`` by column, 0 where ``sd`` is 0."""
     return np.divide(values - mean, sd, out=np.zeros(np.shape(values)), where=sd > 0)
+
+
+def _within_groups(groups: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """``values`` centred over the catalog, or within each group when the pack groups its items."""
+    if groups is None:
+        return values - values.mean(0)
+    groups = np.asarray(groups)
+    sums = np.zeros((groups.max() + 1, values.shape[1]))
+    np.add.at(sums, groups, values)
+    return values - (sums / np.bincount(groups)[:, None])[groups]
 
 
 _INDEXES: weakref.WeakKeyDictionary[Pack, DescriptorIndex] = weakref.WeakKeyDictionary()
@@ -268,25 +296,34 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
     """The :class:`DescriptorIndex` of ``pack``, cached for as long as the pack lives."""
     index = _INDEXES.get(pack)
     if index is None:
+        definitions = pack.descriptor_definitions
         association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
-                                        pack.embeddings, pack.descriptor_embeddings)
-        similarity = np.asarray(pack.embeddings, dtype=np.float64) @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
+                                        pack.embeddings, pack.descriptor_embeddings, definitions)
+        if pack.descriptor_source == "vocabulary":  # texts outside the catalog are measured alike
+            similarity = association
+        else:
+            similarity = np.asarray(pack.embeddings, dtype=np.float64) @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
         z = _standardise(association, association.mean(0), association.std(0))
+        group, sign = descriptor_groups(pack.descriptors, definitions)
         learned = pack.features[:, : pack.n_learned]
-        centred = learned - learned.mean(0)
+        within, centred = _within_groups(pack.groups, z), _within_groups(pack.groups, learned)
+        within = _standardise(within, 0.0, within.std(0))
         index = DescriptorIndex(
             columns={d: j for j, d in enumerate(pack.descriptors)},
             association=z,
             similarity_mean=similarity.mean(0),
             similarity_sd=similarity.std(0),
-            cross=z.T @ centred / pack.n_items,
+            cross=within.T @ centred / pack.n_items,
             gram=centred.T @ centred / pack.n_items,
+            group=group,
+            sign=sign,
+            negated=np.array([bool(_NEGATED.match(d)) for d in pack.descriptors], dtype=bool),
         )
         _INDEXES[pack] = index
     return index
 
 
-def text_associations(pack: Pack, embeddings: np.ndarray) -> np.ndarray:
+def text_associations(pack: Pack, embeddings: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
     r"""Standardised association of texts outside the catalog with every descriptor.
 
     .. math:: z_j(t) = \frac{\cos(e(t), e(d_j)) - \overline{\cos}_j}{\sigma_j(\cos)}
@@ -296,9 +333,13 @@ def text_associations(pack: Pack, embeddings: np.ndarray) -> np.ndarray:
     :math:`A` is 0/1 tags, unknown for a new text) it is the content-only stand-in on the same
     standardised scale.
 
+    A descriptor the vocabulary defines by a text measure is measured on ``texts``; without them
+    it is taken at the catalog mean (0).
+
     Parameters
     ----------
     embeddings : (n, d) unit-norm sentence embeddings of the texts
+    texts : the n texts themselves, optional
 
     Returns
     -------
@@ -307,8 +348,18 @@ def text_associations(pack: Pack, embeddings: np.ndarray) -> np.ndarray:
     embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
     if embeddings.shape[1] != pack.embeddings.shape[1]:
         raise ValueError(f"embeddings of width {embeddings.shape[1]}, pack {pack.name!r} uses {pack.embeddings.shape[1]}")
+    if texts is not None and len(texts) != len(embeddings):
+        raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
     index = descriptor_index(pack)
     similarity = embeddings @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
+    definitions = pack.descriptor_definitions
+    if pack.descriptor_source == "vocabulary" and definitions:
+        similarity = define_columns(similarity, list(texts) if texts is not None else [""] * len(similarity),
+                                    pack.descriptors, definitions)
+        if texts is None:
+            measured = np.isin(index.group, [index.group[j] for j, d in enumerate(pack.descriptors)
+                                             if definitions.get(d, "").removeprefix("-") in TEXT_MEASURES])
+            similarity[:, measured] = index.similarity_mean[measured]
     return _standardise(similarity, index.similarity_mean, index.similarity_sd)
 
 
@@ -368,7 +419,42 @@ def _posterior(pack: Pack, mean, cov) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov
 
 
-def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_skipped: int, top: int = 4) -> Summary:
+def _wins(answers: Iterable[Answer]) -> Iterator[tuple[int, int]]:
+    """The (winner, loser) pairs the answers state: none for a tie or a skip."""
+    for answer in answers:
+        if isinstance(answer, KWayChoice):
+            yield from ((answer.chosen, other) for other in answer.options if other != answer.chosen)
+        elif answer.choice in ("a", "b"):
+            yield (answer.item_a, answer.item_b) if answer.choice == "a" else (answer.item_b, answer.item_a)
+
+
+def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:
+    r"""How far the user's own choices lean towards each descriptor: a t statistic.
+
+    .. math:: d_{pj} = z_{w_p j} - z_{l_p j}, \qquad
+              t_j = \frac{\bar d_j}{\sqrt{(\overline{d^2}_j + 1) / n}}
+
+    over the decided answers :math:`p = 1..n` (winner :math:`w_p`, loser :math:`l_p`; an item
+    outside the catalog, the reference item of feedback, at the catalog mean :math:`z = 0`). The
+    :math:`+1` keeps a few agreeing answers from looking certain.
+
+    Returns
+    -------
+    (n_descriptors,), zeros without a decided answer
+    """
+    z = descriptor_index(pack).association
+    pairs = list(_wins(answers))
+    if not pairs:
+        return np.zeros(z.shape[1])
+    padded = np.vstack([z, np.zeros((1, z.shape[1]))])
+    winners, losers = (np.minimum([p[side] for p in pairs], pack.n_items) for side in (0, 1))
+    differences = padded[winners] - padded[losers]
+    n = len(pairs)
+    return differences.mean(0) / np.sqrt(((differences**2).mean(0) + 1e-3) / n)
+
+
+def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_skipped: int, top: int = 4,
+              answers: Sequence[Answer] | None = None) -> Summary:
     r"""The semantic summary of a user with posterior :math:`N(m, S)` (see the module docstring).
 
     .. math:: a_j = \rho_j(m) - \rho_j(\mu_0), \qquad c_j = |a_j| / \mathrm{sd}_j
@@ -380,6 +466,20 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     cov : (n_bases, n_bases) posterior covariance :math:`S`
     n_answers, n_skipped : answer counts, for the text
     top : at most this many descriptors on each side (enjoys / not keen on)
+    answers : the answers behind the posterior (item indices into the catalog); given, each
+        descriptor's strength combines the posterior's :math:`a_j / \mathrm{sd}_j` with what the
+        choices themselves show, :math:`t_j` of :func:`answer_evidence` (Stouffer's method),
+
+        .. math:: q_j = \big(a_j / \mathrm{sd}_j + t_j\big) / \sqrt 2, \qquad c_j = |q_j|,
+
+        and the descriptor is named on the side of :math:`\operatorname{sign}(q_j)` with weight
+        :math:`\operatorname{sign}(q_j) \max(|a_j|, \text{MIN\_AFFINITY})`: a descriptor the
+        reward model cannot express well (the bases see structure and humour least) is still said
+        when every answer chose it, and nothing is said against both sources.
+
+    Returns a summary naming, on each side, the at most ``top`` strongest descriptors with
+    :math:`c_j \ge 1` and :math:`|a_j| \ge` :data:`MIN_AFFINITY` (or :math:`|t_j| \ge 1`), each
+    group of descriptors once (:func:`_spokesmen`), strongest first.
     """
     mean, cov = _posterior(pack, mean, cov)
     if not isinstance(top, int) or top < 1:
@@ -387,35 +487,78 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     index, k = descriptor_index(pack), pack.n_learned
     affinity = descriptor_correlations(index, mean[:k]) - descriptor_correlations(index, pack.prior_mean[:k])
     sd = correlation_sd(index, mean[:k], cov[:k, :k])
-    confidence = np.divide(np.abs(affinity), sd, out=np.zeros_like(affinity), where=sd > 0)
-    shown = (confidence >= 1.0) & (np.abs(affinity) >= MIN_AFFINITY)
-    liked = [j for j in np.argsort(-affinity, kind="stable") if shown[j] and affinity[j] > 0][:top]
-    disliked = [j for j in np.argsort(affinity, kind="stable") if shown[j] and affinity[j] < 0][:top]
-    weights = _ordered(DescriptorWeight(pack.descriptors[j], float(affinity[j]), float(confidence[j])) for j in liked + disliked)
+    strength = np.divide(affinity, sd, out=np.zeros_like(affinity), where=sd > 0)  # signed a_j / sd_j
+    relevant = np.abs(affinity) >= MIN_AFFINITY
+    if answers is not None:
+        evidence = answer_evidence(pack, answers)
+        strength = (strength + evidence) / math.sqrt(2.0)  # Stouffer's combination of the two z scores
+        relevant |= np.abs(evidence) >= 1.0
+    confidence = np.abs(strength)
+    shown = (confidence >= 1.0) & relevant & _spokesmen(index, strength)
+    liked = [j for j in np.argsort(-strength, kind="stable") if shown[j] and strength[j] > 0][:top]
+    disliked = [j for j in np.argsort(strength, kind="stable") if shown[j] and strength[j] < 0][:top]
+    weights = _ordered(DescriptorWeight(pack.descriptors[j], float(np.sign(strength[j]) * max(abs(affinity[j]), MIN_AFFINITY)),
+                                        float(confidence[j])) for j in liked + disliked)
     return Summary(describe(weights, n_answers, n_skipped), weights, n_answers, n_skipped)
 
 
-def apply_correction(summary: Summary, weights: Mapping[str, float]) -> Summary:
+def _spokesmen(index: DescriptorIndex, affinity: np.ndarray) -> np.ndarray:
+    """(n_descriptors,) bool: the one descriptor that speaks for each group.
+
+    Members of a group have the same affinity up to their sign, so the group is named once, by its
+    first member on the liked side (``affinity > 0``; when none is, its first member that is no
+    negation, on the disliked side): "Enjoys: short and concise" rather than
+    also "Not keen on: long and detailed", and "Enjoys: answers without emoji" rather than "Not
+    keen on: answers without emoji". A descriptor of its own is named on either side, except a
+    negation on the disliked side (it would read as a double negative), which is never named.
+    """
+    chosen = np.zeros(len(affinity), dtype=bool)
+    for g in np.unique(index.group):
+        members = np.flatnonzero(index.group == g)
+        if len(members) == 1:
+            j = members[0]
+            chosen[j] = not (index.negated[j] and affinity[j] < 0)
+            continue
+        liked = [j for j in members if affinity[j] > 0]
+        if liked:
+            chosen[min(liked, key=lambda j: (bool(index.negated[j]), j))] = True
+        elif plain := [j for j in members if affinity[j] < 0 and not index.negated[j]]:
+            chosen[plain[0]] = True  # a group with no member on the liked side is named where it is
+    return chosen
+
+
+def apply_correction(summary: Summary, weights: Mapping[str, float], pack: Pack | None = None) -> Summary:
     """A new summary with the user's stated ``weights`` (from :func:`parse_correction`).
 
-    A stated descriptor replaces a generated weight of the same descriptor, whatever its sign,
-    with confidence :data:`STATED`; the other weights and the counts are kept. ``summary``
-    itself is unchanged (storage keeps old versions).
+    A stated descriptor replaces a weight of the same descriptor (and, given the ``pack``, of any
+    descriptor of its group: one direction is stated once), whatever its sign, with confidence
+    :data:`STATED`; the other weights and the counts are kept. ``summary`` itself is unchanged
+    (storage keeps old versions).
     """
     if not weights:
         raise ValueError("a correction needs at least one descriptor weight, got none")
     stated = [DescriptorWeight(descriptor, float(weight), math.inf) for descriptor, weight in weights.items()]
-    kept = [w for w in summary.weights if w.descriptor not in weights]
+    replaced = set(weights)
+    if pack is not None:
+        group, _ = descriptor_groups(pack.descriptors, pack.descriptor_definitions)
+        column = {d: j for j, d in enumerate(pack.descriptors)}
+        for descriptor in weights:
+            if descriptor in column:
+                replaced.update(pack.descriptors[j] for j in np.flatnonzero(group == group[column[descriptor]]))
+    kept = [w for w in summary.weights if w.descriptor not in replaced]
     ordered = _ordered(kept + stated)
     return Summary(describe(ordered, summary.n_answers, summary.n_skipped), ordered, summary.n_answers, summary.n_skipped)
 
 
-def summary_weights(pack: Pack, summary: Summary) -> np.ndarray:
+def summary_weights(pack: Pack, summary: Summary, stated: bool | None = None) -> np.ndarray:
     """(n_descriptors,) the summary's weights on the pack's descriptors; descriptors the pack does
-    not know (a summary carried over from another pack) contribute nothing."""
+    not know (a summary carried over from another pack) contribute nothing. ``stated`` True or
+    False keeps only the stated, or only the generated, weights."""
     columns = descriptor_index(pack).columns
     vector = np.zeros(len(pack.descriptors))
     for w in summary.weights:
+        if stated is not None and w.stated != stated:
+            continue
         if w.descriptor in columns:
             vector[columns[w.descriptor]] = w.weight
     return vector
@@ -442,59 +585,137 @@ def summary_affinity(pack: Pack, summary: Summary, item_embeddings: np.ndarray |
 
 # --------------------------------------------------------------------------- corrections
 
-LIKE = frozenset({"love", "loves", "loved", "like", "likes", "liked", "prefer", "prefers", "more", "enjoy", "enjoys",
-                  "adore", "want", "fan", "into", "keen", "favourite", "favorite"})
-DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "less", "fewer", "avoid", "stop", "detest"})
+LIKE = frozenset({"love", "loves", "loved", "like", "likes", "liked", "prefer", "prefers", "enjoy", "enjoys", "adore",
+                  "want", "wants", "fan", "into", "keen", "favourite", "favorite", "rather", "appreciate", "need"})
+DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "avoid", "stop", "detest", "skip", "ditch", "drop", "tired"})
+MORE = frozenset({"more", "lots"})
+LESS = frozenset({"less", "fewer", "lose"})
+EXCESS = frozenset({"too", "overly"})
+REQUESTS = frozenset({"use", "give", "keep", "make", "add", "include", "be", "show", "write"})
+"""Imperatives that ask for what follows ("use numbered steps", "keep it short"), when no other
+verb governs the clause ("stop using emoji" stays a dislike)."""
 NEGATIONS = frozenset({"no", "not", "never", "don't", "dont", "doesn't", "didn't", "isn't", "aren't", "won't", "can't",
-                       "cannot", "without", "nor", "none"})
-FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its", "they", "them", "a", "an", "the", "of",
-                    "on", "to", "for", "with", "about", "in", "at", "please", "actually", "really", "very", "much", "so",
-                    "too", "just", "any", "some", "all", "do", "does", "am", "is", "are", "be", "would", "should",
-                    "thanks", "thank", "lot", "lots", "big", "huge", "kind", "sort", "things", "stuff", "anymore"})
-CONJUNCTIONS = frozenset({"and", "or", "&", "plus"})
-NOT_CONTENT = LIKE | DISLIKE | NEGATIONS | FILLER
+                       "cannot", "without", "nor", "none", "neither"})
+FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its", "it's", "they", "them", "a", "an", "the",
+                    "of", "on", "to", "for", "with", "about", "in", "at", "please", "actually", "really", "very", "much",
+                    "just", "any", "some", "all", "do", "does", "am", "is", "are", "be", "would", "should", "could",
+                    "thanks", "thank", "lot", "big", "huge", "kind", "sort", "things", "stuff", "anymore", "also", "bit",
+                    "little", "have", "get", "give", "use", "using", "way", "those", "these", "that", "this", "one",
+                    "ones", "answers", "answer", "responses", "response", "replies", "reply", "movies", "movie", "films",
+                    "film", "there", "if", "than", "what", "when", "though", "keep", "make", "being",
+                    "well", "quite", "pretty", "rather", "instead", "usually", "always", "generally", "personally",
+                    "maybe", "ok", "okay", "fine", "now", "then", "prefer", "so", "tone", "style"})
+CONJUNCTIONS = frozenset({"and", "or", "&", "plus", "nor", "with"})
+_MARKERS = LIKE | DISLIKE | MORE | LESS | EXCESS | NEGATIONS | FILLER | CONJUNCTIONS | REQUESTS
 _TOKEN = re.compile(r"[a-z0-9&]+(?:[-'][a-z0-9]+)*")
-_CLAUSE = re.compile(r"[,;.!?]+|\bbut\b")
-_NEGATED = re.compile(r"^(?:no|not|non|without)[\s-]+(.+)$")
+_CLAUSE = re.compile(r"[,;.!?]+|\bbut\b|\bexcept\b")
+_NEGATED = re.compile(r"^(?:.*\s)?(?:no|not|non|without)[\s-]+(.+)$")
 
 
-def _polarity(tokens: list[str]) -> int | None:
-    """+1 or -1 for a clause, None when it says neither: each like/dislike cue and each negation
-    flips the sign ("not a fan of" -1, "no more" -1, "don't hate" +1)."""
-    cues = [1 for t in tokens if t in LIKE] + [-1 for t in tokens if t in DISLIKE]
-    negations = sum(t in NEGATIONS for t in tokens)
-    if not cues and not negations:
-        return None
-    return math.prod(cues) * (-1) ** negations
+EXCESSIVE = 2
+"""The local sign of a phrase after "too": a dislike whatever governs it."""
 
 
-def _phrases(tokens: list[str]) -> list[str]:
-    """The object phrases of a clause: its content words, split at conjunctions."""
-    phrases, current = [], []
-    for token in tokens + ["and"]:
-        if token in CONJUNCTIONS:
-            if current:
-                phrases.append(" ".join(current))
-            current = []
-        elif token not in NOT_CONTENT:
-            current.append(token)
-    return phrases
+def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tuple[int, str]], int | None]:
+    """The object phrases of one clause with their polarity, and the clause's verb polarity.
 
-
-def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings a phrase is matched against, and the sign a match carries.
-
-    A descriptor that is itself negative ("no emoji") is matched by its core ("emoji") with
-    sign -1, so "less emoji" gives "no emoji" a positive weight rather than a negative one.
+    Negation has a scope (Jespersen's "nexal" vs "special" negation, kept to what chat messages
+    need): a negation before a like/dislike verb flips the verb ("I don't like horror", "not a fan
+    of slapstick") and so every phrase the verb governs; a negation, "less"/"fewer" or "too" right
+    before a phrase flips that phrase alone ("shorter answers and no jokes", "not too long"). "or"
+    and "nor" carry a phrase's negation on ("no jokes or emoji"); without a verb, so does "and"
+    ("more musicals and slapstick"). A clause without a verb inherits the previous clause's
+    ("I love musicals, not horror").
     """
-    targets = np.array(pack.descriptor_embeddings, dtype=np.float64)
-    signs = np.ones(len(pack.descriptors))
-    negated = [(j, match.group(1)) for j, d in enumerate(pack.descriptors) if (match := _NEGATED.match(d))]
-    if negated:
-        rows = [j for j, _ in negated]
-        targets[rows] = embed([core for _, core in negated])
-        signs[rows] = -1.0
-    return targets, signs
+    verb: int | None = None
+    pending, marked, excess = 1, False, False
+    phrases: list[tuple[int, str]] = []
+    current: list[str] = []
+    local, local_marked = 1, False
+
+    def flush(carry: bool) -> None:
+        nonlocal current, local, local_marked, pending, marked
+        if current:
+            phrases.append((local if local_marked else 0, " ".join(current)))
+        if carry and current and local_marked:
+            pending, marked = local, True
+        current, local, local_marked = [], 1, False
+
+    for token in tokens:
+        if token in LIKE or token in DISLIKE or (token in REQUESTS and verb is None):
+            flush(False)
+            verb = (-1 if token in DISLIKE else 1) * pending
+            pending, marked, excess = 1, False, False
+        elif token in REQUESTS or token == "please" and verb is None:
+            if token == "please" and not phrases and not current:
+                continue
+            if token == "please":
+                verb = 1
+        elif token in NEGATIONS or token in LESS or token in MORE or token in EXCESS:
+            if current:  # "answers without emoji": a marker inside a phrase starts a new one
+                flush(False)
+            if token in EXCESS:
+                excess = True
+                marked = True
+            else:
+                pending *= 1 if token in MORE else -1
+                marked = True
+        elif token in CONJUNCTIONS:
+            flush(token in ("or", "nor"))
+            excess = False
+        elif token in FILLER:
+            continue
+        else:
+            if not current:
+                local, local_marked = (EXCESSIVE if excess else pending), marked
+                pending, marked, excess = 1, False, False
+            current.append(token)
+    flush(False)
+    if verb is None and "please" in tokens and not any(marked for marked, _ in phrases):
+        verb = 1  # "beginner friendly please": a request
+    governing = verb if verb is not None else inherited
+    result: list[tuple[int, str]] = []
+    for local_sign, phrase in phrases:
+        if local_sign == EXCESSIVE:  # "not too long", "don't be too formal": too much of it, whatever the verb
+            result.append((-1, phrase))
+        elif governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
+            result.append((result[-1][0] if result else 0, phrase))
+        else:
+            result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
+    return result, governing
+
+
+def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings a phrase is matched against, the sign a match carries and the descriptor each is of.
+
+    Every descriptor, and each of its content words ("short" of "short and concise": people say
+    "shorter", not the vocabulary's phrase). A descriptor that is itself negative ("answers
+    without emoji") is matched by its core ("emoji") with sign -1, so "less emoji" gives it a
+    positive weight rather than a negative one.
+    """
+    texts, signs, owners = [], [], []
+    for j, descriptor in enumerate(pack.descriptors):
+        match = _NEGATED.match(descriptor)
+        core, sign = (match.group(1), -1.0) if match else (descriptor, 1.0)
+        words = [w for w in _TOKEN.findall(core) if w not in _MARKERS] if " " in core else []
+        for text in dict.fromkeys([core, *words]):
+            texts.append(text)
+            signs.append(sign)
+            owners.append(j)
+    own = {d: j for j, d in enumerate(pack.descriptors)}
+    embedded = np.asarray(embed(texts), dtype=np.float64) if texts else np.zeros((0, pack.descriptor_embeddings.shape[1]))
+    for row, text in enumerate(texts):  # the descriptors' own embeddings, as the pack stores them
+        if own.get(text) == owners[row] and signs[row] > 0:
+            embedded[row] = pack.descriptor_embeddings[owners[row]]
+    return embedded, np.array(signs), np.array(owners)
+
+
+def _best_per_descriptor(similarity: np.ndarray, owners: np.ndarray, n_descriptors: int) -> np.ndarray:
+    """(n_phrases, n_descriptors): each descriptor's best similarity over its targets."""
+    best = np.full((similarity.shape[0], n_descriptors), -np.inf)
+    for column, owner in enumerate(owners):
+        best[:, owner] = np.maximum(best[:, owner], similarity[:, column])
+    return best
 
 
 def _nearest(similarity: np.ndarray) -> list[int]:
@@ -505,15 +726,43 @@ def _nearest(similarity: np.ndarray) -> list[int]:
     return [int(j) for j in order if similarity[j] >= floor]
 
 
+def _one_per_group(pack: Pack, weights: dict[str, float]) -> dict[str, float]:
+    """Stated weights with each group's direction stated once, by a descriptor that is no negation.
+
+    "I like emoji" matches "uses emoji" (+) and the core of "answers without emoji" (-): one
+    direction, kept as ``{"uses emoji": +w}``; "less emoji" becomes ``{"uses emoji": -w}``.
+    """
+    group, sign = descriptor_groups(pack.descriptors, pack.descriptor_definitions)
+    column = {d: j for j, d in enumerate(pack.descriptors)}
+    negated = [bool(_NEGATED.match(d)) for d in pack.descriptors]
+    result: dict[str, float] = {}
+    done: set[int] = set()
+    for descriptor in weights:
+        j = column[descriptor]
+        if group[j] in done:
+            continue
+        done.add(int(group[j]))
+        members = np.flatnonzero(group == group[j])
+        direction = sum(w * sign[column[d]] for d, w in weights.items() if column[d] in members)
+        if direction == 0:
+            continue
+        plain = [int(m) for m in members if not negated[m]] or [int(m) for m in members]
+        liked = [m for m in plain if sign[m] * direction > 0]
+        chosen = j if j in plain else (liked[0] if liked else plain[0])
+        result[pack.descriptors[chosen]] = float(np.sign(direction * sign[chosen]) * STATED_WEIGHT)
+    return result
+
+
 def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndarray]) -> dict[str, float] | None:
     """Descriptor weights a user states in words, e.g. "actually I love musicals" -> ``{"musical": +0.5}``.
 
-    Each clause (split at punctuation and "but") gets a polarity from its cue words (love, like,
-    prefer, more, enjoy... against hate, dislike, less, avoid...; each negation flips it: "not a
-    fan of slapstick" is negative, "no horror please" too); a clause without a cue inherits the
-    previous clause's polarity. Its content words, split at "and"/"or", are object phrases; each
-    phrase is embedded and matched to the nearest descriptors (:func:`_nearest`). Every match
-    gets weight :math:`\\pm` :data:`STATED_WEIGHT`; a later clause overrides an earlier one.
+    Each clause (split at punctuation, "but" and "except") is read by :func:`_clause_phrases`:
+    object phrases (content words, split at conjunctions and at negations) each with a polarity
+    from the verb that governs it and the negation in its own scope ("I prefer shorter answers
+    and no jokes": shorter +, jokes -). Each phrase is embedded and matched to the nearest
+    descriptors (:func:`_nearest`); every match gets weight :math:`\\pm` :data:`STATED_WEIGHT`, a
+    later phrase overriding an earlier one, and a direction the pack names by several
+    descriptors is stated once (:func:`_one_per_group`).
 
     Parameters
     ----------
@@ -530,16 +779,21 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
     wanted: list[tuple[int, str]] = []
     polarity = None
     for clause in _CLAUSE.split(text.lower().replace("\u2019", "'")):
-        tokens = _TOKEN.findall(clause)
-        polarity = _polarity(tokens) or polarity
-        if polarity is not None:
-            wanted += [(polarity, phrase) for phrase in _phrases(tokens)]
+        phrases, polarity = _clause_phrases(_TOKEN.findall(clause), polarity)
+        wanted += phrases
+    if any(sign for sign, _ in wanted):  # "short answers with examples, no emoji": a list of wishes
+        wanted = [(sign or 1, phrase) for sign, phrase in wanted]
+    wanted = [(sign, phrase) for sign, phrase in wanted if sign]
     if not wanted or not pack.descriptors:
         return None
-    targets, signs = _match_targets(pack, embed)
-    similarity = np.asarray(embed([phrase for _, phrase in wanted]), dtype=np.float64) @ targets.T
-    weights = {}
+    targets, signs, owners = _match_targets(pack, embed)
+    similarity = _best_per_descriptor(np.asarray(embed([phrase for _, phrase in wanted]), dtype=np.float64) @ targets.T,
+                                      owners, len(pack.descriptors))
+    sign_of = np.ones(len(pack.descriptors))
+    sign_of[owners] = signs
+    weights: dict[str, float] = {}
     for (polarity, _), row in zip(wanted, similarity):
         for j in _nearest(row):
-            weights[pack.descriptors[j]] = float(polarity * signs[j] * STATED_WEIGHT)
-    return weights or None
+            weights.pop(pack.descriptors[j], None)
+            weights[pack.descriptors[j]] = float(polarity * sign_of[j] * STATED_WEIGHT)
+    return _one_per_group(pack, weights) or None

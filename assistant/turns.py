@@ -28,6 +28,7 @@ __all__ = [
     "ResultTurn",
     "SessionOptions",
     "SessionState",
+    "Showcase",
 ]
 
 ItemCard = Item
@@ -73,14 +74,27 @@ class QuestionTurn:
 
 
 @dataclass(frozen=True)
+class Showcase:
+    """One prompt the pack never trained on: the response picked for this user (and why), and the
+    crowd's pick when it is another one (None when they agree)."""
+
+    prompt: str
+    picked: str
+    why: str
+    crowd: str | None
+
+
+@dataclass(frozen=True)
 class ResultTurn:
-    """Onboarding is over: the user's summary, first recommendations and answer counts."""
+    """Onboarding is over: the user's summary, first recommendations and answer counts, and on packs
+    that hold prompts out, what the user's profile picks there (:class:`Showcase`)."""
 
     session_id: str
     user_id: str
     summary_text: str
     recommendations: tuple[Ranked, ...]
     counts: Mapping[str, int]
+    showcase: tuple[Showcase, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,16 @@ ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
 CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
 LEARNED = "Here is what I learned about you."
 TOP_PICKS = "My top picks for you"
+SHOWCASE = "On questions you have not seen, I would answer you like this"
+CROWD_PICK = "Most people would get this one instead:"
+
+
+def showcase_why(why: str) -> str:
+    """Under the response picked for the user on a held-out prompt."""
+    return f"Why this one: {why}."
 INVITATION = (
     "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
-    "and I'll re-rank at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
+    "and I'll take it into account at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
 )
 TOO_LONG = (
     "That message is {n:,} characters long, more than I read ({limit:,}). "
@@ -95,6 +102,32 @@ FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
 REFUSED = "Sorry, I could not do that: {error}"
 FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start over'."
 
+# -- the summary ---------------------------------------------------------------------------------
+
+ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
+NO_PREFERENCES = "No strong preferences yet."
+
+
+def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: int, n_skipped: int,
+                 stated: list[tuple[str, bool]]) -> str:
+    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium (10
+    answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
+    (descriptor, liked) pairs, so that what the user said reads with its direction."""
+    sentences = []
+    if liked:
+        sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
+    if disliked:
+        sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
+    if not sentences:
+        sentences.append(NO_PREFERENCES)
+    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
+    sentences.append(f"Confidence: {level} ({counts}).")
+    if stated:
+        said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
+        sentences.append(f"Stated by you: {'; '.join(said)}.")
+    return " ".join(sentences)
+
+
 # -- the chat after onboarding -------------------------------------------------------------------
 
 REASK = "Sorry, I didn't catch that. Type A or B, 'both' if both are fine, or 'skip' if you don't know either."
@@ -124,9 +157,34 @@ def not_found(name: str) -> str:
     return f"I could not find {name!r} in the catalog."
 
 
-def corrected(summary_text: str) -> str:
-    """A correction was stored; the new summary follows."""
-    return f"Thanks, noted. {summary_text}"
+PICKS_MOVED = "Your picks are updated."
+PICKS_KEPT = "Your picks stay as they were: this did not outweigh the rest of what I know about you."
+
+
+def corrected(summary_text: str, moved: bool = True) -> str:
+    """A correction was stored; the new summary follows, and whether the picks changed."""
+    return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_KEPT}"
+
+
+NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
+
+
+def pick_reason(liked: list[str], avoided: list[str], stated: bool, axis: str | None, popular: str | None) -> str:
+    """One short sentence saying which of the user's own preferences a pick meets, e.g. "short and
+    concise, concrete examples: as you like" or "sci-fi, which you pick more than most; popular too".
+    A population reason (``popular``: "popular", "well rated") is only ever added to a personal one."""
+    parts = []
+    if liked:
+        parts.append(f"{', '.join(liked)}: as you {'said' if stated else 'like'}")
+    if avoided:
+        parts.append(f"not {' or '.join(avoided)}, as you {'asked' if stated else 'prefer'}")
+    if axis and not parts:
+        parts.append(f"{axis}, which you pick more than most")
+    if not parts:
+        return NO_PERSONAL_REASON
+    if popular:
+        parts.append(f"{popular} too")
+    return "; ".join(parts)
 
 
 def reason(title: str, why: str) -> str:
@@ -134,6 +192,6 @@ def reason(title: str, why: str) -> str:
     return f"{title}: {why}."
 
 
-def feedback_noted(kind: str, title: str) -> str:
+def feedback_noted(kind: str, title: str, moved: bool = True) -> str:
     """Feedback of ``kind`` (a :data:`~prefchat.storage.FEEDBACK_KINDS`) on ``title`` was learned from."""
-    return f"{FEEDBACK_WORDS[kind]} {title}: noted, your picks are updated."
+    return f"{FEEDBACK_WORDS[kind]} {title}: noted. {PICKS_MOVED if moved else PICKS_KEPT}"

@@ -3,7 +3,8 @@
 Protocol (MovieLens-style ratings; the pack's TEST users only): each user's ratings are split,
 seeded, into a QUERY half and an EVAL half (:func:`prefchat.elicitation.evaluate.rating_tasks`).
 Ten answers are drawn from the QUERY half as random unequally rated pairs, the higher rated
-winning; they give the Laplace posterior (``pack.prior``) and the summary. Each method then
+winning; replayed by the onboarding loop from each objective's session prior they give the
+posterior and the summary the session writes (the served path). Each method then
 scores every catalog item:
 
 - ``population``: the prior mean, no answers (reference);
@@ -34,8 +35,9 @@ import numpy as np
 
 from prefchat.assistant.ranking import choose_beta, item_scores
 from prefchat.assistant.summary import summarize, summary_affinity
-from prefchat.elicitation import Comparison, laplace_posterior
+from prefchat.elicitation import Comparison
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
+from prefchat.elicitation.onboarding import replay
 from prefchat.evaluation import load_test_users
 from prefchat.research.memory import episodic_scores
 from prefchat.reward.pack import Pack, load_pack
@@ -61,12 +63,18 @@ def validation_beta(pack: Pack, data_dir: Path) -> tuple[float, list[dict]]:
     return choose_beta(pack, validation)
 
 
-def method_scores(pack: Pack, answers: list[Comparison], beta: float, objective: str) -> dict[str, np.ndarray]:
-    """Every method's scores of the catalog for one user (see the module docstring)."""
-    posterior = laplace_posterior(*pack.prior, pack.features, answers)
-    summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
+def method_scores(pack: Pack, answers: list[Comparison], beta: float | None, objective: str) -> dict[str, np.ndarray]:
+    """Every method's scores of the catalog for one user (see the module docstring).
+
+    The served path: the posterior the onboarding loop holds after the answers, from the session
+    prior of ``objective``; the summary the session writes (with the answers' evidence); "blend"
+    scores as :func:`~prefchat.assistant.ranking.item_scores` serves them, with the pack's
+    weight for that objective when ``beta`` is None."""
+    prior = pack.session_prior(objective)
+    posterior = replay(prior, pack.features, answers)
+    summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
     return {
-        "population": item_scores(pack, pack.prior_mean, beta=0.0, objective=objective, cov=pack.prior[1]),
+        "population": item_scores(pack, prior.prior_mean, beta=0.0, objective=objective, cov=prior.prior_cov),
         "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective, cov=posterior.cov),
         "summary": summary_affinity(pack, summary),
         "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective, cov=posterior.cov),
@@ -74,7 +82,7 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float, objective:
     }
 
 
-def evaluate(pack: Pack, users: dict, beta: float, seeds: int, n_answers: int) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers: int) -> tuple[np.ndarray, np.ndarray]:
     """Values (methods, metrics, tasks) and the user of each task."""
     explicit = rating_tasks(users, "explicit", range(seeds), pack.popularity)
     implicit = rating_tasks(users, "implicit", range(seeds), pack.popularity, k=20)
@@ -113,7 +121,7 @@ def print_report(summary: dict, beta: float, source: str, table: list[dict]) -> 
         for row in table:
             print(f"  x{row['multiplier']:<5} beta {row['beta']:.4f}   "
                   f"accuracy {row['pairwise_accuracy']:.4f}   auc {row['auc']:.4f}")
-    print(f"beta = {beta:.4f} ({source}); {summary['n_test_users']} test users\n")
+    print(f"beta = {'as served' if beta is None else f'{beta:.4f}'} ({source}); {summary['n_test_users']} test users\n")
     print(f"{'method':<14}" + "".join(f"{metric:>26}" for metric in METRICS))
     for method in METHODS:
         cells = [r for r in summary["results"] if r["method"] == method]
@@ -135,8 +143,8 @@ def main() -> None:
 
     start = time.perf_counter()
     pack = load_pack(args.pack)
-    if "beta" in pack.hyperparameters:
-        beta, source, table = pack.beta("prefer"), "recorded in the pack", []
+    if "beta" in pack.hyperparameters:  # each objective with its own recorded weight, as served
+        beta, source, table = None, f"recorded in the pack: prefer {pack.beta('prefer'):.4f}, watch {pack.beta('watch'):.4f}", []
     else:
         (beta, table), source = validation_beta(pack, args.data), "chosen by choose_beta on validation users"
     users = load_test_users(args.data / "ratings.csv", pack)

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--bases", type=int, default=None, help="K learned bases (default: chosen on validation users)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--holdout-users", type=float, default=0.2, help="share of users held out for testing (default 0.2)")
-        p.add_argument("--vocabulary", default="styles", help="built-in descriptor vocabulary for items without tags")
+        p.add_argument("--vocabulary", default="styles", metavar="NAME|FILE",
+                       help="descriptor vocabulary for items without tags: a built-in name (styles) or a file, one descriptor a line, optionally '~ measure' (see reward/naming.py)")
         p.add_argument("--answerable", choices=("auto", "known", "on-sight"), default="auto",
                        help="items judged only when known (films) or on sight (texts, jokes, dishes); "
                             "auto infers it from how the ratings spread over the items (default)")

@@ -24,7 +24,7 @@ from ..elicitation.onboarding import CatalogScore, run_session
 from ..elicitation.posterior import base_rate_offset
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
-from .naming import builtin_vocabulary, descriptor_matrix, frequent_tags, name_axes
+from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
 from .train import (
     MIN_VALIDATION_EVIDENCE,
@@ -367,14 +367,15 @@ def build_pack(
     scale_scores = {s: validation_parts(features, prior_mean, s * prior_cov, validation)["prefer"] for s in PRIOR_SCALE_GRID}
     prior_scale = max(scale_scores, key=scale_scores.get)
 
+    definitions: dict[str, str] = {}
     if any(item.tags for item in items):
         source, descriptors = "tags", frequent_tags(items)
         descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir) if descriptors else np.zeros((0, embeddings.shape[1]), np.float32)
     else:
-        source, descriptors = "vocabulary", builtin_vocabulary(vocabulary)
+        (descriptors, definitions), source = read_vocabulary(vocabulary), "vocabulary"
         descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir)
-    matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings)
-    axes = name_axes(features[:, :k], matrix, descriptors)
+    matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings, definitions)
+    axes = name_axes(features[:, :k], matrix, descriptors, titles=[item.title for item in items])
 
     report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
     manifest = {
@@ -385,6 +386,7 @@ def build_pack(
         "population_coordinates": coordinates,
         "descriptor_source": source,
         "answerable": answerable,
+        "descriptor_definitions": definitions,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
         "group_names": list(dataset.items.group_names),
         "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": prior_scale, **boosts,

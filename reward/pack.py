@@ -198,6 +198,12 @@ class Pack:
         return self.manifest.get("descriptor_source")
 
     @property
+    def descriptor_definitions(self) -> dict[str, str]:
+        """Descriptors the vocabulary defines by a text measure or another descriptor
+        (:func:`~prefchat.reward.naming.read_vocabulary`); empty for packs built before them."""
+        return dict(self.manifest.get("descriptor_definitions") or {})
+
+    @property
     def embedding_model(self) -> dict:
         """The sentence model the pack was built with: ``{"name", "path", "checksum"}`` (what is known)."""
         return dict(self.manifest.get("embedding_model", {}))
@@ -296,14 +302,19 @@ class Pack:
             cache[objective] = CatalogScore(self.features, offset)
         return cache[objective]
 
-    def beta(self, objective: str) -> float:
+    def beta(self, objective: str, stated: bool = False) -> float:
         """The summary's weight in a ranking of ``objective``, as validated on that scale.
 
         ``"prefer"``: the validated ``beta``; ``"watch"``: ``watch_beta``, 0 where none was validated
-        (a weight validated on utilities means nothing on calibrated logits).
+        (a weight validated on utilities means nothing on calibrated logits). ``stated``: the weight
+        of what the user stated in words (``stated_beta``, ``watch_stated_beta``), validated by
+        simulated statements; where none was, the summary's own.
         """
         name = "watch_beta" if _objective(objective) == "watch" else "beta"
-        return float(self.hyperparameters.get(name, 0.0))
+        generated = float(self.hyperparameters.get(name, 0.0))
+        if not stated:
+            return generated
+        return float(self.hyperparameters.get(name.replace("beta", "stated_beta"), generated))
 
     def pool(self, size: int) -> np.ndarray:
         """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), cached by size."""

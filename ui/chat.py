@@ -39,6 +39,7 @@ from fastapi import FastAPI
 
 from ..assistant import wording
 from ..assistant.errors import AssistantError
+from ..assistant.intents import strip_parenthetical
 from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.ranking import Ranked
 from ..assistant.session import Conversation
@@ -67,6 +68,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PICKS_SHOWN = 5
+EXCERPT = 280
+"""Characters of a pick's text shown under it."""
+_LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
@@ -214,14 +218,42 @@ def question_message(turn: QuestionTurn) -> str:
 
 
 def picks_markdown(picks: Sequence[Ranked]) -> str:
-    """A numbered list: each pick's title and the one-line reason for it."""
-    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {markdown_text(pick.why)}" for n, pick in enumerate(picks, 1))
+    """A numbered list: each pick's title, the one-line reason for it, and its text when the text is
+    what the user reads (a response rather than a film's description)."""
+    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {markdown_text(pick.why)}{excerpt(pick)}" for n, pick in enumerate(picks, 1))
+
+
+def excerpt(pick: Ranked) -> str:
+    """The start of a pick's text, quoted under it, unless the text only repeats the title."""
+    text = " ".join(pick.text.split())
+    if not text or text.startswith(strip_parenthetical(pick.title).rstrip(".?! ")):
+        return ""
+    short = text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+    return f"\n   > {quoted(short)}"
+
+
+def quoted(text: str) -> str:
+    """``text`` as one literal Markdown line: a leading "1." or "-" would start a list."""
+    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", markdown_text(" ".join(text.split())))
+
+
+def showcase_markdown(turn: ResultTurn) -> str:
+    """The held-out prompts: the response picked for this user, and the crowd's when it differs."""
+    lines = [f"**{wording.SHOWCASE}**"]
+    for shown in turn.showcase:
+        lines.append(f"*{markdown_text(shown.prompt)}*\n\n> {quoted(shown.picked)}\n\n"
+                     f"{wording.showcase_why(shown.why)}")
+        if shown.crowd is not None:
+            lines.append(f"{wording.CROWD_PICK}\n\n> {quoted(shown.crowd)}")
+    return "\n\n".join(lines)
 
 
 def result_message(turn: ResultTurn) -> str:
     parts = [f"**{wording.LEARNED}** {markdown_text(turn.summary_text)}"]
     if turn.recommendations:
         parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
+    if turn.showcase:
+        parts.append(showcase_markdown(turn))
     parts.append(wording.INVITATION)
     return "\n\n".join(parts)
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 from ..reward.featurize import model_checksum
@@ -32,6 +32,8 @@ NAME = "default"
 N_USERS = 1200
 PAIRS_PER_USER = 40
 SEED = 0
+VOCABULARY = "styles"
+"""The descriptor vocabulary (``reward/vocabularies/styles.txt``); its text is part of the digest."""
 
 
 def source_digest(model: str) -> str:
@@ -41,6 +43,7 @@ def source_digest(model: str) -> str:
     for path in sorted(PROMPTS_DIR.glob("*.json")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    digest.update((resources.files("prefchat.reward") / "vocabularies" / f"{VOCABULARY}.txt").read_bytes())
     return digest.hexdigest()
 
 
@@ -55,7 +58,7 @@ def build_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate:
         items, pairs = write_training_csvs(domain, work, population)
         dataset = load_dataset(items, pairs=pairs)
         return build_pack(
-            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary="styles", progress=progress, calibrate=calibrate,
+            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary=VOCABULARY, progress=progress, calibrate=calibrate,
             provenance={
                 "domain": "assistant styles (written for prefchat)",
                 "population": population.provenance(),

@@ -139,10 +139,14 @@ def test_the_exposure_discount_lowers_each_item_by_gamma_logit_of_its_base_rate(
         item_scores(rated, mean, objective="watch", cov=cov, discount=-1.0)
 
 
-def test_a_popular_pick_says_so(pack):
+def test_popular_is_never_the_only_reason(pack):
+    from prefchat.assistant import wording
+
     rated = with_base_rates(pack)
     (top,) = rank(rated, rated.prior_mean, k=1, beta=0.0, objective="watch", cov=rated.prior[1])
-    assert top.index == int(np.argmax(rated.popularity)) and "popular" in top.why
+    assert top.index == int(np.argmax(rated.popularity)) and top.why == wording.NO_PERSONAL_REASON
+    for pick in rank(rated, along(rated, 0, 5.0), k=10, beta=0.0, objective="watch", cov=rated.prior[1]):
+        assert pick.why.split(";")[0] not in ("popular", "well rated", "popular too"), pick.why
 
 
 def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
@@ -183,25 +187,27 @@ def test_a_correction_lifts_the_stated_descriptor(pack):
 
 
 @pytest.mark.parametrize("value, end", [(5.0, "positive"), (-5.0, "negative")])
-def test_why_names_the_dominant_axis_at_the_items_end(pack, value, end):
+def test_why_names_the_users_axis_at_the_items_end(pack, value, end):
     (best,) = rank(pack, along(pack, 0, value), k=1, beta=0.0)
-    assert best.why == f"{getattr(pack.axes[0], end)[0]} side"
+    assert best.why == f"{getattr(pack.axes[0], end)[0]}, which you pick more than most"
 
 
-def test_why_names_population_coordinates_and_summary_descriptors(pack):
+def test_why_names_the_summary_descriptors_the_item_meets(pack):
     quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
-    (best,) = rank(pack, along(pack, quality, 1.0), k=1, beta=0.0)
-    assert best.why == "well rated"
     (best,) = rank(pack, along(pack, quality, 0.01), LIKES_MUSICALS, k=1, beta=10.0)
-    assert best.why.endswith("matches 'musical'") and "musical" in pack.items[best.index].tags
-    dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.5, 3.0),), 10, 0)
-    (best,) = rank(pack, along(pack, quality, 0.01), dislikes, k=1, beta=10.0)
-    assert best.why.endswith("avoids 'musical'") and "musical" not in pack.items[best.index].tags
+    assert best.why.startswith("musical: as you like") and "musical" in pack.items[best.index].tags
+    stated = apply_correction(Summary("", (), 0, 0), {"musical": -0.5})
+    (best,) = rank(pack, along(pack, quality, 0.01), stated, k=1, beta=10.0)
+    assert best.why.startswith("not musical, as you asked") and "musical" not in pack.items[best.index].tags
+    (best,) = rank(pack, along(pack, quality, 1.0), k=1, beta=0.0)
+    assert "well rated" not in best.why or ";" in best.why  # a rating is never the reason alone
 
 
 def test_why_of_an_average_item(pack):
+    from prefchat.assistant import wording
+
     (ranked,) = rank(pack, np.zeros(pack.n_bases), k=1, beta=0.0)
-    assert ranked.why == "close to the average on every axis"
+    assert ranked.why == wording.NO_PERSONAL_REASON
 
 
 # --------------------------------------------------------------------------- bad input

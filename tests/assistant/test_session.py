@@ -392,3 +392,42 @@ def test_a_racing_call_that_recorded_the_next_question_first_wins(pack, tmp_path
         assert [turn.item_a.item_id, turn.item_b.item_id] == rival
         history = store.session_history(first.session_id)
         assert len(history) == 2 and history[-1].answer is None
+
+
+# --------------------------------------------------------------------------- the summary follows the profile
+
+
+def onboarded_answers(store) -> int:
+    return store.summary_history("alice", "tiny")[0].structured["_meta"]["n_answers"]
+
+
+def test_feedback_regenerates_the_summary_and_keeps_what_was_stated(conversation, store, pack, onboarded):
+    conversation.say("alice", "actually I love musicals")
+    versions = len(store.summary_history("alice", "tiny"))
+    conversation.say("alice", f"more like {pack.items[pack.index_of('m020')].title}")
+    history = store.summary_history("alice", "tiny")
+    assert len(history) == versions + 1 and history[-1].source == "generated"
+    summary = conversation.summary("alice")
+    assert summary.n_answers == onboarded_answers(store)  # answers to questions; the feedback is evidence, not an answer
+    assert [(w.descriptor, w.weight > 0) for w in summary.stated] == [("musical", True)]
+
+
+def test_start_over_keeps_stated_corrections_unless_asked_to_forget_them(conversation, store, planted, choose, onboarded):
+    conversation.say("alice", "no horror please")
+    turn = conversation.say("alice", "start over")
+    run(conversation, turn, lambda t: choose(planted, t))
+    assert [(w.descriptor, w.weight < 0) for w in conversation.summary("alice").stated] == [("horror", True)]
+    assert "Stated by you: not keen on horror." in conversation.summary("alice").text
+    turn = conversation.say("alice", "start over and forget what I said")
+    run(conversation, turn, lambda t: choose(planted, t))
+    assert conversation.summary("alice").stated == ()
+
+
+def test_replies_claim_a_rerank_only_when_the_picks_moved(conversation, onboarded, monkeypatch):
+    from prefchat.assistant import wording
+
+    reply = conversation.say("alice", "actually I love musicals")
+    moved = [r.item_id for r in reply.recommendations] != [r.item_id for r in onboarded.recommendations]
+    assert reply.text.endswith(wording.PICKS_MOVED if moved else wording.PICKS_KEPT)
+    again = conversation.say("alice", "actually I love musicals")  # the same statement again moves nothing
+    assert again.text.endswith(wording.PICKS_KEPT)

@@ -234,8 +234,8 @@ def test_no_stated_taste_is_none(planted_pack, embed, text):
 def test_a_negative_descriptor_takes_the_opposite_sign(planted_pack, embed):
     styles = ["uses emoji", "no emoji", "musical"]
     pack = replace(planted_pack, descriptors=styles, descriptor_embeddings=embed(styles))
-    assert parse_correction(pack, "less emoji", embed) == {"no emoji": STATED_WEIGHT}
-    assert parse_correction(pack, "I like emoji", embed) == {"no emoji": -STATED_WEIGHT}
+    assert parse_correction(pack, "less emoji", embed) == {"uses emoji": -STATED_WEIGHT, "no emoji": STATED_WEIGHT}
+    assert parse_correction(pack, "I like emoji", embed) == {"uses emoji": STATED_WEIGHT, "no emoji": -STATED_WEIGHT}
 
 
 @settings(max_examples=40, deadline=None)
@@ -256,7 +256,8 @@ def test_apply_correction_overrides_and_keeps_the_old_version(planted_pack):
     assert by_name["x"].weight == -STATED_WEIGHT and by_name["x"].level == STATED
     assert by_name["y"] in before.weights
     assert after.text.startswith("Enjoys: musical.")
-    assert "Not keen on: x, y" in after.text and after.text.endswith("Stated by you: musical, x.")
+    assert after.dislikes[0] == "y" and "x" in after.dislikes  # strongest first: y's generated weight is the larger
+    assert after.text.endswith("Stated by you: enjoys musical; not keen on x.")
     with pytest.raises(ValueError, match="none"):
         apply_correction(before, {})
 
@@ -294,7 +295,7 @@ def test_texts_outside_a_vocabulary_pack_score_like_catalog_items(content_pack):
 @pytest.mark.slow
 def test_corrections_with_the_real_embedding_model(planted_pack, embedding_model):
     from prefchat.reward.featurize import embed_texts
-    from prefchat.reward.naming import builtin_vocabulary
+    from prefchat.reward.naming import read_vocabulary
 
     def embed(texts):
         return embed_texts(texts, embedding_model)
@@ -305,7 +306,8 @@ def test_corrections_with_the_real_embedding_model(planted_pack, embedding_model
     assert parse_correction(movies, "no horror please", embed) == {"horror": -STATED_WEIGHT}
     assert parse_correction(movies, "not a fan of slapstick", embed) == {"slapstick": -STATED_WEIGHT}
     assert parse_correction(movies, "I love blorf xqzvw", embed) is None
-    vocabulary = builtin_vocabulary("styles")
-    styles = replace(planted_pack, descriptors=vocabulary, descriptor_embeddings=embed(vocabulary))
+    vocabulary, definitions = read_vocabulary("styles")
+    styles = replace(planted_pack, descriptors=vocabulary, descriptor_embeddings=embed(vocabulary),
+                     manifest={**planted_pack.manifest, "descriptor_definitions": definitions})
     assert parse_correction(styles, "I prefer short answers", embed) == {"short and concise": STATED_WEIGHT}
-    assert parse_correction(styles, "less emoji", embed) == {"no emoji": STATED_WEIGHT}
+    assert parse_correction(styles, "less emoji", embed) == {"uses emoji": -STATED_WEIGHT}

@@ -164,3 +164,34 @@ def test_items_that_are_not_utf8_name_the_file_and_line(tmp_path):
     (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(PackError, match=rf"{ITEMS}, line 3: not UTF-8 \(byte 0xe9"):
         load_pack(directory)
+
+
+def test_axes_no_descriptor_fits_are_named_by_exemplar_items():
+    """A vocabulary that does not fit the domain (styles words on jokes) names no axis."""
+    from prefchat.reward.naming import name_axes
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(50, 2))
+    fitting = np.column_stack([features[:, 0] + 0.1 * rng.normal(size=50), rng.normal(size=50)])
+    titles = [f"joke {i}" for i in range(50)]
+    first, second = name_axes(features, fitting, ["fits", "noise"], titles=titles, min_fit=0.5)
+    assert first.name.startswith("fits vs") and first.positive == ("fits",)
+    top, bottom = int(np.argmax(features[:, 1])), int(np.argmin(features[:, 1]))
+    assert second.name == f'like "joke {top}" vs like "joke {bottom}"' and second.positive == ()
+
+
+def test_a_vocabulary_file_with_definitions(tmp_path):
+    from prefchat.reward.naming import descriptor_groups, read_vocabulary
+
+    path = tmp_path / "jokes.txt"
+    path.write_text("# a pack author's words\npuns\nlong setups ~ words\none-liners ~ -words\nclean ~ -puns\n", encoding="utf-8")
+    descriptors, definitions = read_vocabulary(path)
+    assert descriptors == ["puns", "long setups", "one-liners", "clean"]
+    assert definitions == {"long setups": "words", "one-liners": "-words", "clean": "-puns"}
+    group, sign = descriptor_groups(descriptors, definitions)
+    assert group[1] == group[2] and sign[1] == -sign[2] and group[3] == group[0] and sign[3] == -1
+    path.write_text("puns ~ sarcasm\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        read_vocabulary(path)
+    with pytest.raises(ValueError, match="no built-in"):
+        read_vocabulary("nonexistent")

@@ -96,7 +96,7 @@ def test_profiles_table_filters(store, tiny_pack):
     assert list(everyone.columns) == ["user", "pack", "version", "answers", "updated (UTC)", "summary"]
     assert list(profiles_table(store, search="LOVER-")["user"]).count("hater-0") == 0
     assert len(profiles_table(store, search="lover-")) == 4
-    assert len(profiles_table(store, search="stated by you: JOKES")) == 1  # the corrected summary of lover-0
+    assert len(profiles_table(store, search="stated by you: enjoys JOKES")) == 1  # the corrected summary of lover-0
     assert len(profiles_table(store, pack_name=tiny_pack.name)) == 8
     assert profiles_table(store, pack_name="other").empty
     assert profiles_table(store, since=datetime.now(UTC) + timedelta(days=1)).empty
@@ -107,7 +107,7 @@ def test_profiles_table_filters(store, tiny_pack):
 def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
     view = profile_view(store, tiny_pack, "lover-0")
     profile = store.get_profile("lover-0")
-    assert "lover-0" in view.header and "Stated by you: jokes" in view.header
+    assert "lover-0" in view.header and "Stated by you: enjoys jokes" in view.header
     (bar,) = view.chart.data
     names = axis_names(tiny_pack)
     assert len(set(bar.y)) == len(names) and all(label.startswith(name) for label, name in zip(bar.y, names))
@@ -258,7 +258,7 @@ def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_on
 
             sign_in(PASSWORD)
             expect(page.get_by_role("heading", name="lover-0")).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Stated by you: jokes").first).to_be_visible()
+            expect(page.get_by_text("Stated by you: enjoys jokes").first).to_be_visible()
             expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=15_000)
             page.screenshot(path=ARTIFACTS / "analyst.png")
 

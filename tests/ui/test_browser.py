@@ -92,7 +92,7 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     box = page.get_by_placeholder("Tell me more", exact=False)
     box.fill("actually I prefer short answers")
     box.press("Enter")
-    page.get_by_text("Stated by you: short answers").wait_for()
+    page.get_by_text("Stated by you: enjoys short answers").wait_for()
     assert box.input_value() == ""
     page.screenshot(path=ARTIFACTS / "correction-desktop.png")
 
@@ -217,3 +217,42 @@ def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at
         a, b = boxes(page)[:2]
         assert b["y"] >= a["y"] + a["height"] - 2, "cards one under another on a phone"
         page.screenshot(path=ARTIFACTS / "question-4-way-phone.png")
+
+
+@pytest.fixture(scope="module")
+def default_url(serve_app, tmp_path_factory):
+    """The whole app on the real default pack (built here, about 30 s) with its own embedder."""
+    from prefchat.assistant.api import Assistant
+    from prefchat.assistant.ranking import calibrate
+    from prefchat.default.build import ensure_default_pack
+    from prefchat.settings import Settings
+    from prefchat.ui.app import create_app
+
+    home = tmp_path_factory.mktemp("default-home")
+    settings = Settings.from_env({"PREFCHAT_HOME": str(home)})
+    pack = ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, calibrate,
+                               progress=False)
+    assistant = Assistant.open(pack=pack, db=f"sqlite:///{home / 'prefchat.sqlite'}", settings=settings)
+    with serve_app(create_app(assistant)) as url:
+        yield url
+    assistant.close()
+
+
+@pytest.mark.slow
+def test_the_default_packs_result_screen_shows_responses_not_only_prompt_titles(page_at, default_url):
+    from prefchat.assistant import wording
+
+    page = page_at()
+    page.goto(f"{default_url}/")
+    for number in range(1, 11):
+        wait_for_question(page, number)
+        click(page, "A")
+    page.get_by_text(wording.LEARNED).wait_for()
+    chat = page.locator(".prefchat-chat")
+    page.get_by_text(wording.SHOWCASE).wait_for()
+    page.screenshot(path=ARTIFACTS / "default-results-desktop.png", full_page=True)
+    quotes = chat.locator("blockquote")
+    assert quotes.count() >= 5 + 3, "each pick and each held-out prompt quotes a response"
+    texts = [quotes.nth(n).inner_text() for n in range(quotes.count())]
+    assert all(len(text) > 40 and "(answer" not in text for text in texts), texts
+    assert chat.locator("ol li").count() == 5

@@ -43,7 +43,7 @@ def test_full_onboarding_stores_the_profile_and_a_correction_reranks(visitor, se
         assert store.get_session(result.session_id).state == "finished"
 
     reply = visitor("say", "actually I prefer short answers")
-    assert reply.last.startswith("Thanks, noted.") and "Stated by you: short answers" in reply.last
+    assert reply.last.startswith("Thanks, noted.") and "Stated by you: enjoys short answers" in reply.last
     assert len(re.findall(r"^\d\. \*\*", reply.last, flags=re.MULTILINE)) == 5
     with open_store(server_db_url) as store:
         assert store.current_summary(user_id, tiny_pack.name).source == "edited"
