@@ -258,7 +258,7 @@ def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_on
 
             sign_in(PASSWORD)
             expect(page.get_by_role("heading", name="lover-0")).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("Stated by you: enjoys jokes").first).to_be_visible()
+            expect(page.locator("p").filter(has_text="Stated by you: enjoys jokes").first).to_be_visible()
             expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=15_000)
             page.screenshot(path=ARTIFACTS / "analyst.png")
 
