@@ -114,6 +114,7 @@ class Conversation:
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.index = {item.item_id: i for i, item in enumerate(pack.items)}
         self.titles = [item.title for item in pack.items]
+        self._tags = _tag_index(pack)
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
         self._forget_asked: set[str] = set()
@@ -410,6 +411,13 @@ class Conversation:
             shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
 
+    def _unwanted(self, summary: Summary) -> frozenset[int]:
+        """Catalog items carrying a tag the user stated a dislike of (on packs whose descriptors are tags)."""
+        if self.pack.descriptor_source != "tags":
+            return frozenset()
+        dislikes = [w.descriptor.casefold() for w in summary.stated if w.weight < 0]
+        return frozenset().union(*(self._tags.get(tag, frozenset()) for tag in dislikes))
+
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
         (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on."""
@@ -563,14 +571,28 @@ class Conversation:
 
     def _recommend(self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int],
                    k: int, objective: str, discount: float | None = None) -> list[Ranked]:
-        """Rank the catalog as a session of ``objective`` scores it, record what is served (for analysts), return it."""
-        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(told), objective=objective, cov=cov,
+        """Rank the catalog as a session of ``objective`` scores it, record what is served (for analysts), return it.
+
+        Besides ``told``, the items carrying a tag the user said they do not want ("no horror
+        please") are left out: a stated dislike is an instruction, not only a weight.
+        """
+        exclude = told | self._unwanted(summary)
+        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(exclude), objective=objective, cov=cov,
                       discount=discount)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
             )
         return ranked
+
+
+def _tag_index(pack: Pack) -> dict[str, frozenset[int]]:
+    """Casefolded tag -> the catalog items carrying it."""
+    index: dict[str, set[int]] = {}
+    for i, item in enumerate(pack.items):
+        for tag in item.tags:
+            index.setdefault(tag.casefold(), set()).add(i)
+    return {tag: frozenset(items) for tag, items in index.items()}
 
 
 def _choice(text: str, item_ids: Sequence[str]) -> str | None:

@@ -431,3 +431,13 @@ def test_replies_claim_a_rerank_only_when_the_picks_moved(conversation, onboarde
     assert reply.text.endswith(wording.PICKS_MOVED if moved else wording.PICKS_KEPT)
     again = conversation.say("alice", "actually I love musicals")  # the same statement again moves nothing
     assert again.text.endswith(wording.PICKS_KEPT)
+
+
+def test_a_stated_dislike_leaves_its_tag_out_of_the_picks(conversation, pack, planted, choose):
+    """"no horror please" is an instruction: no pick carries the tag, however well it scores."""
+    _, result = run(conversation, conversation.start("hana"), lambda t: choose(planted, t))
+    reply = conversation.say("hana", "no horror please")
+    assert "not keen on horror" in conversation.summary("hana").text
+    picks = conversation.recommend("hana", k=30)
+    assert len(picks) == 30 and not any("horror" in pack.items[p.index].tags for p in picks)
+    assert not any("horror" in pack.items[p.index].tags for p in reply.recommendations)
