@@ -64,9 +64,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with store:
         app = analyst_app(store, pack, settings)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # before the URL: see commands._serve
         shown = f"[{args.host}]" if ":" in args.host else args.host
         print(f"prefchat analyst review on http://{shown}:{sock.getsockname()[1]}/ (sign in as {user!r})", flush=True)
         if not loopback(args.host):
             print("prefchat analyst: warning: the login travels in clear over plain HTTP; use a TLS proxy", file=sys.stderr)
-        run_until_interrupted(uvicorn.Server(uvicorn.Config(app, log_level="warning")), sock)
+        run_until_interrupted(server, sock)
     return 0

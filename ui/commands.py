@@ -146,6 +146,9 @@ def _serve(conversation: Conversation, sock: socket.socket, host: str, settings:
     from .app import create_app
 
     app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api)
+    # Configured before "Press Ctrl+C" is shown: a Ctrl+C then meets the running server, not
+    # uvicorn setting up its logging (where it left a traceback).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     rest = (f"  REST API  {url}/api/v1/openapi.json" + (" (bearer token required)" if settings.api_tokens else "") + "\n") if api else ""
@@ -157,7 +160,7 @@ def _serve(conversation: Conversation, sock: socket.socket, host: str, settings:
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    run_until_interrupted(uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)), sock)
+    run_until_interrupted(server, sock)
     return 0
 
 
