@@ -176,26 +176,25 @@ class Conversation:
     def _answer(self, state: SessionState, text: str, question_id: int | None) -> QuestionTurn | ResultTurn | ReaskTurn:
         """:meth:`answer` on the session's state as read under its lock (:meth:`_locked`), in the caller's
         :meth:`~prefchat.storage.Store.atomic` block."""
-        with self.store.atomic():
-            if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
-                return self._repeated(state, question_id, text)
-            _check_active(state.record)
-            if state.pending is None:  # interrupted between an answer and the next question
-                current = self._advance(state)
-                if isinstance(current, ResultTurn):
-                    return current
-                state = self._state(state.record)
-            question = state.pending.question
-            choice = _choice(text, question.item_ids)
-            if choice is None:
-                reask = wording.REASK if len(question.item_ids) == 2 else wording.reask_pick(len(question.item_ids))
-                return ReaskTurn(reask, self._question_turn(state, question))
-            latency = datetime.now(UTC) - question.asked_at
-            answer = self.store.record_answer(
-                question.id, choice, raw_text=text, latency_ms=max(0, int(latency.total_seconds() * 1000))
-            )
-            history = tuple(Turn(turn.question, answer) if turn is state.pending else turn for turn in state.history)
-            return self._advance(self._state(state.record, history))
+        if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
+            return self._repeated(state, question_id, text)
+        _check_active(state.record)
+        if state.pending is None:  # interrupted between an answer and the next question
+            current = self._advance(state)
+            if isinstance(current, ResultTurn):
+                return current
+            state = self._state(state.record)
+        question = state.pending.question
+        choice = _choice(text, question.item_ids)
+        if choice is None:
+            reask = wording.REASK if len(question.item_ids) == 2 else wording.reask_pick(len(question.item_ids))
+            return ReaskTurn(reask, self._question_turn(state, question))
+        latency = datetime.now(UTC) - question.asked_at
+        answer = self.store.record_answer(
+            question.id, choice, raw_text=text, latency_ms=max(0, int(latency.total_seconds() * 1000))
+        )
+        history = tuple(Turn(turn.question, answer) if turn is state.pending else turn for turn in state.history)
+        return self._advance(self._state(state.record, history))
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Take back the last answer; its question is asked again."""
@@ -502,15 +501,15 @@ class Conversation:
     # -- moving a session on ---------------------------------------------------------------------
 
     def _repeated(self, state: SessionState, question_id: int, text: str) -> QuestionTurn | ResultTurn:
-        """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict."""
+        """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict
+        (in :meth:`_answer`'s caller's atomic block)."""
         turn = next((turn for turn in state.history if turn.question.id == question_id), None)
         if turn is None or turn.answer is None or turn.answer.choice != _choice(text, turn.question.item_ids):
             raise Conflict(f"question {question_id} is not the current question of session {state.record.id!r}")
         if state.record.state == "finished":
             return self._result(state)
         _check_active(state.record)
-        with self.store.atomic():
-            return self._advance(state)
+        return self._advance(state)
 
     def _advance(self, state: SessionState) -> QuestionTurn | ResultTurn:
         """The current question (recorded first if new), or the result when it is time to stop."""
