@@ -9,7 +9,9 @@ Callbacks only translate widgets to :class:`~prefchat.assistant.session.Conversa
 and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
 :class:`ChatState` in ``gr.State``, so two visitors never share anything but the database; the
 session id is also kept in the browser's localStorage (``gr.BrowserState``), so that reloading
-the page resumes the session.
+the page resumes the session. That id is all the browser keeps: Gradio's run history (every
+call's inputs and outputs, in localStorage) is off (:func:`mount_chat`), and once the user is
+forgotten the id is removed from localStorage too (:data:`FORGET_IN_BROWSER`).
 
 Named endpoints, for gradio_client:
 
@@ -51,6 +53,7 @@ from .schemas import MAX_TEXT
 
 __all__ = [
     "CSS",
+    "FORGET_IN_BROWSER",
     "ChatState",
     "advance",
     "build_chat",
@@ -74,6 +77,11 @@ _LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
+"""The browser's localStorage key of the session id."""
+FORGET_IN_BROWSER = f"(saved) => {{ if (!saved) {{ window.localStorage.removeItem({json.dumps(STORAGE_KEY)}); }} }}"
+"""Runs in the browser whenever the saved session id changes: an emptied one (the user was
+forgotten) is removed from localStorage, where Gradio's BrowserState would leave the last id it
+wrote (it writes no empty value)."""
 
 CSS = """
 .prefchat-progress { display: flex; align-items: center; gap: 12px; font-weight: 600; }
@@ -425,6 +433,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         undo_button.click(lambda s: show(undo(s)), [state], api_name="undo", **listen)
         finish_button.click(lambda s: show(finish(s)), [state], api_name="finish", **listen)
         text.submit(lambda t, s: show(say(t, s), clear_text=True), [text, state], api_name="say", **listen)
+        saved.change(None, saved, None, js=FORGET_IN_BROWSER, queue=False)
     return blocks
 
 
@@ -432,8 +441,10 @@ def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwar
     """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS.
 
     ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).
-    Mount at ``"/"`` last: it answers every path no earlier route took.
+    Mount at ``"/"`` last: it answers every path no earlier route took. Gradio's run history is
+    always off: it would keep every answer, summary and recommendation in the visitor's
+    localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
     blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
-    options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs}
+    options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

@@ -160,6 +160,54 @@ def test_embed_snippets_render_the_chat_on_another_site(page_at, serve_app, tiny
         framed.frame_locator("iframe").get_by_role("button", name="B", exact=True).wait_for()
 
 
+def local_storage(page) -> dict[str, str]:
+    """Everything the page's origin keeps in localStorage."""
+    return page.evaluate("() => Object.fromEntries(Object.entries(window.localStorage))")
+
+
+@pytest.mark.parametrize("where", ["chat", "web component"])
+def test_forget_me_clears_what_the_browser_keeps(page_at, serve_app, tiny_pack, embed, tmp_path, where):
+    """Finding 9: after "forget me" and its confirmation, a reload shows a new visitor's greeting, and
+    localStorage (the chat's origin, or the host page's for the web component) holds nothing of the
+    conversation: no run history of Gradio's, no saved session id."""
+    from prefchat.assistant import wording
+    from prefchat.assistant.intents import CONFIRM_FORGET
+    from prefchat.ui.chat import STORAGE_KEY
+
+    marker = "marzipan zeppelin"
+    host_page = "<!doctype html><html><body><h1>A host site</h1>\n{}\n</body></html>"
+    with static_site(tmp_path) as site, open_store(f"sqlite:///{tmp_path / 'forget.sqlite'}") as store, \
+            serve_app(create_app(Conversation(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
+        (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
+        page = page_at()
+        page.goto(f"{server_url}/" if where == "chat" else f"{site}/component.html")
+        root = page.locator("gradio-app")
+        progress = root.locator(".prefchat-progress")
+        for number, label in enumerate(["A", "B"], 1):
+            progress.filter(has_text=f"Question {number} of about 10").wait_for()
+            root.get_by_role("button", name=label, exact=True).click()
+        progress.filter(has_text="Question 3 of about 10").wait_for()
+        box = root.locator("textarea").first
+        chat = root.locator(".prefchat-chat")
+        for typed, reply in ((marker, marker), ("forget me", wording.FORGET_ASK), (CONFIRM_FORGET, wording.FORGOTTEN)):
+            box.fill(typed)
+            box.press("Enter")
+            chat.get_by_text(reply, exact=False).last.wait_for()
+        page.wait_for_function(f"() => window.localStorage.getItem({STORAGE_KEY!r}) === null")
+        assert local_storage(page) == {}, "the browser kept something after 'forget me'"
+
+        page.reload()
+        progress.filter(has_text="Question 1 of about 10").wait_for()
+        root.get_by_text("about 10 questions", exact=False).first.wait_for()
+        page.screenshot(path=ARTIFACTS / f"forgotten-{where.replace(' ', '-')}.png")
+        shown = chat.inner_text()
+        for trace in (marker, "forget me", wording.FORGOTTEN, "Welcome back"):
+            assert trace not in shown, f"{trace!r} is on the page after 'forget me' and a reload"
+        kept = local_storage(page)
+        assert set(kept) <= {STORAGE_KEY}, f"localStorage holds {sorted(kept)}"  # the new visitor's session only
+        assert not any(marker in value or "forget" in value for value in kept.values())
+
+
 PAYLOADS = (
     "[Session expired: click here](https://evil.example/login)",
     "<img src=http://127.0.0.1:9/beacon.png>",
