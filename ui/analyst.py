@@ -3,8 +3,8 @@ r"""Analyst review of stored preference profiles: a Gradio app of its own, behin
 Three tabs:
 
 - **Profiles**: every stored profile, filtered by text (user id or summary), pack, date and
-  number of answers; a click on a row opens the profile; the profiles shown export to CSV,
-  JSON or Parquet (:mod:`prefchat.ui.export` documents the schema).
+  number of answers; a click on a row opens the profile; a link downloads the profiles shown
+  as CSV, JSON or Parquet (:mod:`prefchat.ui.export` documents the schema).
 - **Profile**: the summary and its version history, the coefficient on each named axis with
   its 95% interval, the answer history, the recommendations served; delete the user (after a
   confirmation). ``?user=<id>`` in the URL opens a profile directly.
@@ -22,6 +22,15 @@ there is no default password. Wrong passwords are logged, slowed down and locked
 callback of :func:`build_analyst` checks that the request is signed in as the analyst, so the
 Blocks shows nothing even if mounted without a login, and none of its events is an API
 endpoint (``api_visibility="private"``).
+
+Exports
+-------
+The download link points at :data:`EXPORT_ROUTE` on the analyst's own app, which answers only
+a browser signed in as the analyst (Gradio's session cookie; 401 otherwise). The file is built
+in memory from the store at each request and sent with ``Cache-Control: no-store``: no export
+is ever written to disk, so none lands in Gradio's cache (a folder every Gradio app on the
+machine serves), and a deleted user is in no export made after the delete. Gradio's run
+history is off, so the browser keeps no copy of what the callbacks returned.
 """
 
 from __future__ import annotations
@@ -29,37 +38,40 @@ from __future__ import annotations
 import hmac
 import html
 import logging
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import fastapi
 import gradio as gr
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from gradio.routes import App as GradioApp
+from starlette.routing import Mount
 
 from ..assistant.settings import Settings
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text
 from .clusters import choose_k
-from .export import FORMATS, profile_records, write_profiles
+from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes
 from .schemas import axis_names
 
 __all__ = [
+    "EXPORT_ROUTE",
     "AnalystNotConfigured",
     "LoginThrottle",
     "ProfileView",
     "analyst_app",
     "build_analyst",
     "coefficient_chart",
+    "export_link",
     "population_view",
     "profile_view",
     "profiles_table",
@@ -74,6 +86,10 @@ ANY_PACK = "any pack"
 TABLE_COLUMNS = {"user_id": "user", "pack_name": "pack", "pack_version": "version", "n_answers": "answers",
                  "updated_at": "updated (UTC)", "summary": "summary"}
 """Export columns shown in the profiles table, and their headers."""
+EXPORT_ROUTE = "/export/profiles.{format}"
+"""Where the analyst's app serves the profiles a filter shows, as a download (signed-in analyst only)."""
+MAX_SEARCH = 500
+"""Characters of the search text the download route takes."""
 
 
 class LoginThrottle:
@@ -166,6 +182,22 @@ def profiles_table(
     table = pd.DataFrame(records, columns=list(TABLE_COLUMNS))
     table["updated_at"] = table["updated_at"].map(_when)
     return table.rename(columns=TABLE_COLUMNS)
+
+
+def export_link(
+    format: str, search: str | None = None, pack_name: str | None = None, since: datetime | None = None,
+    min_answers: float | None = None,
+) -> str:
+    """HTML of the download link of the profiles the filters show, relative to the analyst's page."""
+    after = _since(since)
+    query = {
+        "search": (search or "").strip(),
+        "pack": "" if pack_name in (None, ANY_PACK) else pack_name,
+        "since": "" if after is None else after.isoformat(),
+        "min_answers": "" if not min_answers else str(int(min_answers)),
+    }
+    href = EXPORT_ROUTE.format(format=format).lstrip("/") + ("?" + urlencode({k: v for k, v in query.items() if v}) if any(query.values()) else "")
+    return f'<a href="{html.escape(href)}" download>Download the profiles shown ({html.escape(format.upper())})</a>'
 
 
 def _when(iso: str) -> str:
@@ -338,7 +370,6 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
         Only a request signed in as ``settings.analyst_user`` sees data.
     """
     analyst, _ = require_credentials(settings)
-    exports = Path(tempfile.mkdtemp(prefix="prefchat-analyst-"))
     own_pack = None if pack is None else f"{pack.name} {pack.version}"
 
     def check(request: gr.Request | None) -> None:
@@ -363,8 +394,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                 )
                 with gr.Row():
                     export_format = gr.Radio(list(FORMATS), value="csv", label="Export the profiles shown as")
-                    export_button = gr.Button("Export")
-                    export_file = gr.File(label="Export", interactive=False)
+                    export_file = gr.HTML(export_link("csv"))
             with gr.Tab("Profile", id="profile"):
                 with gr.Row():
                     user = gr.Textbox(label="User id", scale=3)
@@ -432,9 +462,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
 
         def export(format, search, pack_name, since, min_answers, request: gr.Request):
             check(request)
-            records = profile_records(store, _filtered(store, search, pack_name, since, min_answers))
-            name = f"profiles-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format}"
-            return str(write_profiles(records, exports / name, format))
+            return export_link(format, search, pack_name, since, min_answers)
 
         def ask(user_id: str, request: gr.Request):
             check(request)
@@ -468,9 +496,10 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
         blocks.load(start, None, [pack_name, table, population_pack, user, tabs, *view], **private)
         for component in filters:
             component.change(refresh, filters, table, **private)
+        for component in (export_format, *filters):
+            component.change(export, [export_format, *filters], export_file, **private)
         search.submit(refresh, filters, table, **private)
         table.select(pick, None, [user, tabs], **private).then(show, user, view, **private)
-        export_button.click(export, [export_format, *filters], export_file, **private)
         open_button.click(show, user, view, **private)
         user.submit(show, user, view, **private)
         delete_button.click(ask, user, [confirm_row, confirm_text], **private)
@@ -480,15 +509,48 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
     return blocks
 
 
+def _signed_in(gradio_app: GradioApp, request: fastapi.Request) -> str | None:
+    """The user ``request`` is signed in as on ``gradio_app``, by its session cookie (read as Gradio's
+    own routes read it), or None."""
+    cookies = request.cookies
+    token = cookies.get(f"access-token-{gradio_app.cookie_id}") or cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
+    return gradio_app.tokens.get(token) if token else None
+
+
 def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.FastAPI:
-    """The analyst review on an app of its own, behind Gradio's login with the analyst's credentials."""
+    """The analyst review on an app of its own, behind Gradio's login with the analyst's credentials,
+    and the download route of the profiles a filter shows (:data:`EXPORT_ROUTE`), behind the same login."""
     credentials = require_credentials(settings)
     app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    return gr.mount_gradio_app(
+    gradio_apps: list[GradioApp] = []  # the Gradio app mounted below, which holds the login's sessions
+
+    @app.get(EXPORT_ROUTE, include_in_schema=False)
+    def download(
+        request: fastapi.Request, format: str, search: Annotated[str, fastapi.Query(max_length=MAX_SEARCH)] = "",
+        pack: str = "", since: str = "", min_answers: Annotated[int, fastapi.Query(ge=0)] = 0,
+    ) -> fastapi.Response:
+        """The profiles the filters show, as a file built in memory from the store (never on disk)."""
+        if not gradio_apps or _signed_in(gradio_apps[0], request) != credentials[0]:
+            return fastapi.responses.PlainTextResponse("sign in as the analyst first", status_code=401)
+        if format not in FORMATS:
+            return fastapi.responses.PlainTextResponse(f"no export format {format!r}: one of {', '.join(FORMATS)}", status_code=404)
+        try:
+            after = datetime.fromisoformat(since) if since else None
+        except ValueError:
+            return fastapi.responses.PlainTextResponse(f"since={since!r} is not an ISO 8601 date", status_code=422)
+        records = profile_records(store, _filtered(store, search, pack or None, after, min_answers))
+        name = f"profiles-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format}"
+        return fastapi.Response(profiles_bytes(records, format), media_type=MEDIA_TYPES[format], headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+    gr.mount_gradio_app(
         app,
         build_analyst(store, pack, settings),
         path="/",
         auth=LoginThrottle(*credentials),
         auth_message="prefchat analyst review: sign in with the analyst's user and password.",
         footer_links=[],
+        run_history=False,
     )
+    gradio_apps.extend(route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, GradioApp))
+    return app

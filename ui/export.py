@@ -1,6 +1,7 @@
 """Stored profiles as flat records, written to CSV, JSON or Parquet.
 
-Used by the analyst view's export and by ``prefchat profiles export``. One record per profile
+Used by the analyst view's download route (built in memory, never written to disk) and by
+``prefchat profiles export`` (written where the analyst asks). One record per profile
 (a user's posterior for one pack name and version); every value is a scalar, so the three
 formats hold the same table and a file read back with :func:`read_profiles` equals the
 records written.
@@ -42,6 +43,7 @@ guessing types: ``pd.read_csv(path, dtype=DTYPES, keep_default_na=False)``,
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -52,7 +54,10 @@ import pandas as pd
 
 from ..storage import FEEDBACK_KINDS, PAIRWISE_CHOICES, ProfileRecord, Store
 
-__all__ = ["DTYPES", "FORMATS", "FORMULA_STARTS", "neutralise_cell", "profile_record", "profile_records", "read_profiles", "write_profiles"]
+__all__ = [
+    "DTYPES", "FORMATS", "FORMULA_STARTS", "MEDIA_TYPES", "neutralise_cell", "profile_record", "profile_records",
+    "profiles_bytes", "read_profiles", "write_profiles",
+]
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -126,23 +131,34 @@ def _frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(list(records), columns=list(DTYPES)).astype(DTYPES)
 
 
-def write_profiles(records: Iterable[dict[str, Any]], path: str | Path, format: str | None = None) -> Path:
-    """Write profile records to ``path`` as csv, json or parquet (default: from the file's suffix)."""
-    path = Path(path)
-    format = _format(path, format)
-    path.parent.mkdir(parents=True, exist_ok=True)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "parquet": "application/vnd.apache.parquet"}
+"""The HTTP media type of each format (the analyst's download route)."""
+
+
+def profiles_bytes(records: Iterable[dict[str, Any]], format: str) -> bytes:
+    """Profile records as the bytes of a csv, json or parquet file, built in memory."""
+    format = _format(Path(f"profiles.{format}"), format)
     if format == "json":
         rows = [{column: record[column] for column in DTYPES} for record in records]
-        path.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
-    elif format == "csv":
+        return json.dumps(rows, indent=2, ensure_ascii=False).encode("utf-8")
+    if format == "csv":
         # Quote every text field: a bare carriage return in a summary is otherwise left unquoted
         # and read back as a line break.
         frame = _frame(records)
         text = [column for column, dtype in DTYPES.items() if dtype == "str"]
         frame[text] = frame[text].map(neutralise_cell)
-        frame.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
-    else:
-        _frame(records).to_parquet(path, index=False)
+        return frame.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+    buffer = io.BytesIO()
+    _frame(records).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def write_profiles(records: Iterable[dict[str, Any]], path: str | Path, format: str | None = None) -> Path:
+    """Write profile records to ``path`` as csv, json or parquet (default: from the file's suffix)."""
+    path = Path(path)
+    format = _format(path, format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(profiles_bytes(records, format))
     return path
 
 

@@ -174,7 +174,7 @@ def test_the_analyst_sees_the_tables_and_a_linked_profile(store, tiny_pack, anal
     assert user == "hater-2" and "hater-2" in header
 
 
-def test_export_and_delete_through_the_callbacks(tmp_path, tiny_pack, analyst_settings):
+def test_export_link_and_delete_through_the_callbacks(tmp_path, tiny_pack, analyst_settings):
     with open_store(f"sqlite:///{tmp_path / 'callbacks.sqlite'}") as store:
         for user_id in ("keep", "remove"):
             store.create_user(user_id)
@@ -183,8 +183,10 @@ def test_export_and_delete_through_the_callbacks(tmp_path, tiny_pack, analyst_se
         callbacks = {f.fn.__name__: f.fn for f in blocks.fns.values() if f.fn}
         me = gr.Request(username=ANALYST)
 
-        exported = callbacks["export"]("parquet", "kee", ANY_PACK, None, 0, request=me)
-        assert read_profiles(exported)["user_id"].tolist() == ["keep"]
+        link = callbacks["export"]("parquet", "a&b <x>", ANY_PACK, datetime(2026, 5, 1), 3, request=me)
+        assert link.startswith('<a href="export/profiles.parquet?search=a%26b+%3Cx%3E&amp;since=2026-05-01T00%3A00%3A00%2B00%3A00'
+                               '&amp;min_answers=3" download>')
+        assert 'href="export/profiles.csv" ' in callbacks["export"]("csv", "", ANY_PACK, None, 0, request=me)
 
         row, question = callbacks["ask"]("remove", request=me)
         assert row.visible and "remove" in question
@@ -194,6 +196,48 @@ def test_export_and_delete_through_the_callbacks(tmp_path, tiny_pack, analyst_se
             store.get_user("remove")
         with pytest.raises(gr.Error, match="remove"):
             callbacks["delete"]("remove", "", ANY_PACK, None, 0, request=me)
+
+
+def test_exports_are_streamed_to_the_signed_in_analyst_and_never_cached(tmp_path, tiny_pack, analyst_settings, serve_app,
+                                                                          monkeypatch):
+    """Finding 3: an export is built in memory by a route of the analyst's app that needs the login;
+    nothing lands in Gradio's cache (which every Gradio app on the machine serves), and a deleted
+    user is in no later export."""
+    from prefchat.ui.analyst import analyst_app
+
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    marker = "export-marker-7f3a"
+    with open_store(f"sqlite:///{tmp_path / 'export.sqlite'}") as store:
+        for user_id in (f"{marker}-keep", f"{marker}-remove", "=HYPERLINK(\"http://evil.example\")"):
+            store.create_user(user_id)
+            store.save_profile(user_id, tiny_pack.name, tiny_pack.version, np.zeros(5), np.eye(5), {"a": 3})
+        with serve_app(analyst_app(store, tiny_pack, analyst_settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/export/profiles.csv").status_code == 401, "an export without the login"
+            assert httpx.get(f"{url}/export/profiles.csv", cookies={"access-token-unsecure-x": "forged"}).status_code == 401
+            assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 200
+
+            for format in ("csv", "json", "parquet"):
+                response = client.get(f"/export/profiles.{format}")
+                assert response.status_code == 200, response.text
+                assert response.headers["cache-control"] == "no-store"
+                assert response.headers["content-disposition"].startswith("attachment; filename=\"profiles-")
+                (tmp_path / f"download.{format}").write_bytes(response.content)
+                assert sorted(read_profiles(tmp_path / f"download.{format}")["user_id"]) == sorted(
+                    [f"{marker}-keep", f"{marker}-remove", "=HYPERLINK(\"http://evil.example\")"])
+            assert '"\'=HYPERLINK' in client.get("/export/profiles.csv").text, "CSV cells are neutralised"
+            filtered = client.get("/export/profiles.json", params={"search": "keep", "min_answers": 1}).json()
+            assert [record["user_id"] for record in filtered] == [f"{marker}-keep"]
+            assert client.get("/export/profiles.xlsx").status_code == 404
+            assert client.get("/export/profiles.csv", params={"since": "yesterday"}).status_code == 422
+
+            store.delete_user(f"{marker}-remove")
+            for format in ("csv", "json"):
+                assert f"{marker}-remove" not in client.get(f"/export/profiles.{format}").text
+            client.get("/logout")
+            assert client.get("/export/profiles.csv").status_code == 401, "an export after signing out"
+    cached = [path for path in cache.rglob("*") if path.is_file()] if cache.exists() else []
+    assert not [path for path in cached if marker.encode() in path.read_bytes()], "an export is in Gradio's cache"
 
 
 def test_the_chat_app_exposes_nothing_of_the_analyst(server_url):
@@ -261,6 +305,11 @@ def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_on
             expect(page.locator("p").filter(has_text="Stated by you: enjoys jokes").first).to_be_visible()
             expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=15_000)
             page.screenshot(path=ARTIFACTS / "analyst.png")
+
+            page.get_by_role("tab", name="Profiles").click()
+            with page.expect_download() as download:
+                page.get_by_text("Download the profiles shown (CSV)").click()
+            assert sorted(read_profiles(download.value.path(), "csv")["user_id"]) == sorted([*LOVERS, *HATERS])
 
             page.get_by_role("tab", name="Population").click()
             expect(page.get_by_text("8 profiles, 2 archetypes")).to_be_visible(timeout=15_000)
