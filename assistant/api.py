@@ -54,7 +54,7 @@ class Assistant(Conversation):
         settings = Settings.from_env() if settings is None else settings
         pack = open_pack(pack, settings)
         store = open_store(settings.db_url if db is None else db)
-        embed = pack_embedder(pack, settings.embedding_model, settings.cache_dir) if embed is None else embed
+        embed = pack_embedder(pack, settings.embedding_model) if embed is None else embed
         return cls(pack, store, embed, options)
 
     def close(self) -> None:

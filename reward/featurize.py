@@ -5,7 +5,11 @@ loaded by name or path with ``HF_HUB_OFFLINE=1``: prefchat never downloads weigh
 
 The cache lives in ``<cache_dir>/embeddings/<model key>/`` as two ``.npy`` files (text hashes
 and vectors) read with ``allow_pickle=False``. The model key is the model's directory name
-plus the SHA-256 of its weight files, so a changed model never reuses stale vectors.
+plus the SHA-256 of its weight files, so a changed model never reuses stale vectors. It holds
+the texts of packs and benchmarks (items, descriptors, simulated users) only: what users type
+or send (summaries, corrections, candidates to rank) goes through :func:`pack_embedder`, which
+keeps at most :data:`SERVED_CACHE` vectors in memory (:class:`RecentEmbeddings`) and writes
+nothing to disk.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx")
+SERVED_CACHE = 4096
+"""Vectors the served embedder keeps in memory (about 6 MB at 384 dimensions), least recently used out first."""
 
 
 class EmbeddingError(RuntimeError):
@@ -188,18 +197,58 @@ def embed_texts(
     return np.ascontiguousarray(cached[rows], dtype=np.float32)
 
 
-def pack_embedder(pack, fallback_model: str, cache_dir: str | Path | None = None):
+class RecentEmbeddings:
+    """``embed(texts)`` through ``encode``, remembering the vectors of the last ``capacity`` distinct
+    texts in memory (an LRU keyed by the SHA-256 of the text), so that a bounded amount of what
+    users send is held, and only while the process lives. Safe to call from several threads."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], capacity: int = SERVED_CACHE):
+        if capacity < 0:
+            raise ValueError(f"capacity must be 0 or more vectors, got {capacity!r}")
+        self.encode, self.capacity = encode, capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            raise ValueError("embed: no texts given")
+        keys = [hashlib.sha256(text.encode("utf-8")).digest() for text in texts]
+        with self._lock:
+            known = {key: self._vectors[key] for key in keys if key in self._vectors}
+            for key in known:
+                self._vectors.move_to_end(key)
+        missing = {key: text for key, text in zip(keys, texts) if key not in known}
+        if missing:
+            fresh = self.encode(list(missing.values()))
+            known.update(zip(missing, fresh))
+            with self._lock:
+                for key in missing:
+                    self._vectors[key] = known[key]
+                    self._vectors.move_to_end(key)
+                while len(self._vectors) > self.capacity:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+
+def pack_embedder(pack, fallback_model: str, capacity: int = SERVED_CACHE):
     """``embed(texts) -> (n, d)`` unit-norm float32 with the sentence model ``pack`` was built with.
 
     The model is the one at the path the pack records (:attr:`~prefchat.reward.pack.Pack.embedding_model`),
     else ``fallback_model``; on first use its checksum is compared with the pack's, so that a
     different model is never silently used (its embeddings would not match the pack's). Nothing
-    is loaded until the first call.
+    is loaded until the first call. The texts are users' (summaries, corrections, candidates),
+    so they never reach the disk cache: at most ``capacity`` vectors are kept, in memory
+    (:class:`RecentEmbeddings`).
     """
     declared = pack.embedding_model
     path = declared.get("path")
     model = path if path and Path(path).is_dir() else fallback_model
     checked = False
+    recent = RecentEmbeddings(lambda texts: embed_texts(texts, model), capacity)
 
     def embed(texts) -> np.ndarray:
         nonlocal checked
@@ -210,6 +259,6 @@ def pack_embedder(pack, fallback_model: str, cache_dir: str | Path | None = None
                     f"(checksum {declared['checksum'][:12]}...)"
                 )
             checked = True
-        return embed_texts(list(texts), model, cache_dir)
+        return recent(texts)
 
     return embed

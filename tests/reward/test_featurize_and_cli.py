@@ -27,6 +27,49 @@ def test_embeddings_are_unit_norm_cached_and_reused(tmp_path, embedding_model, m
     np.testing.assert_array_equal(again, first[:2])
 
 
+def test_recent_embeddings_keep_a_bounded_number_of_vectors_least_recently_used_out_first():
+    encoded = []
+
+    def encode(texts):
+        encoded.append(list(texts))
+        return np.array([[len(text), ord(text[0])] for text in texts], dtype=np.float64)
+
+    recent = featurize.RecentEmbeddings(encode, capacity=3)
+    first = recent(["aa", "b", "aa"])
+    assert first.dtype == np.float32 and first.tolist() == [[2, 97], [1, 98], [2, 97]]
+    assert encoded == [["aa", "b"]], "each distinct missing text is encoded once"
+    recent(["c"])
+    recent(["aa"])  # "aa" is now the most recent, "b" the least
+    recent(["d"])  # over capacity: "b" goes
+    assert len(recent) == 3 and encoded[-1] == ["d"]
+    recent(["aa", "c", "d"])
+    assert encoded[-1] == ["d"], "kept texts are answered from memory"
+    recent(["b"])
+    assert encoded[-1] == ["b"], "the least recently used text was evicted"
+    for n in range(100):
+        recent([f"text {n}"])
+    assert len(recent) == 3
+    assert len(featurize.RecentEmbeddings(encode, capacity=0)(["x"])) == 1
+    with pytest.raises(ValueError, match="no texts"):
+        recent([])
+
+
+def test_the_served_embedder_keeps_users_texts_off_the_disk(tmp_path, embedding_model, monkeypatch):
+    """Low finding: texts users send (/rank candidates, corrections) never reach the persistent
+    embedding cache; the served embedder remembers a bounded number of them in memory only."""
+    from types import SimpleNamespace
+
+    def no_disk_cache(directory):
+        raise AssertionError(f"the served embedder opened the disk cache {directory}")
+
+    expected = featurize.embed_texts(["a user's draft reply", "another draft"], embedding_model)
+    monkeypatch.setattr(featurize, "EmbeddingCache", no_disk_cache)
+    embed = featurize.pack_embedder(SimpleNamespace(name="p", embedding_model={}), embedding_model, capacity=2)
+    np.testing.assert_allclose(embed(["a user's draft reply", "another draft"]), expected, atol=1e-6)
+    monkeypatch.setattr(featurize, "load_model", lambda model: pytest.fail("the texts should be in memory"))
+    np.testing.assert_array_equal(embed(["another draft"]), expected[1:])
+
+
 def test_unloadable_model_is_a_named_error(tmp_path):
     featurize.load_model.cache_clear()
     with pytest.raises(featurize.EmbeddingError, match="cannot load embedding model"):
