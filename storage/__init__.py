@@ -10,7 +10,8 @@ open_store(url) -> Store                      engine + migrations to head, ready
 make_engine(url) -> Engine                    SQLite: WAL, busy_timeout=5000, foreign_keys=ON
 migrate(engine, revision="head")              create or upgrade the schema (Alembic)
 alembic_config(url=None) -> alembic Config    for writing new revisions
-check_user_id(user_id) -> str                 ValueError unless 1..128 printable characters
+check_user_id(user_id) -> str                 ValueError unless it matches USER_ID_PATTERN (1..128 characters, no
+                                              control, separator or invisible format character)
 
 Store(engine)
     create_user(user_id=None) -> UserRecord             get_user(user_id) -> UserRecord
@@ -41,7 +42,7 @@ ValueError for malformed input, naming the value.
 
 from .engine import alembic_config, make_engine, migrate
 from .errors import Conflict, DatabaseUnavailable, NotFound, StorageError
-from .models import ITEM_ID_MAX
+from .models import ITEM_ID_MAX, SESSION_ID_MAX
 from .records import (
     ANSWER_KINDS,
     FEEDBACK_KINDS,
@@ -57,13 +58,14 @@ from .records import (
     Turn,
     UserRecord,
 )
-from .repository import Store, check_user_id, open_store
+from .repository import USER_ID_PATTERN, Store, check_user_id, open_store
 
 __all__ = [
     "ITEM_ID_MAX",
     "ANSWER_KINDS",
     "FEEDBACK_KINDS",
     "PAIRWISE_CHOICES",
+    "SESSION_ID_MAX",
     "SESSION_STATES",
     "SUMMARY_SOURCES",
     "AnswerRecord",
@@ -78,6 +80,7 @@ __all__ = [
     "Store",
     "SummaryRecord",
     "Turn",
+    "USER_ID_PATTERN",
     "UserRecord",
     "alembic_config",
     "check_user_id",

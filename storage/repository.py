@@ -5,7 +5,7 @@ Other layers call only :class:`Store` and get plain frozen records back
 committed before the method returns, so a process killed between two answers loses
 nothing that was acknowledged.
 
-Ids: users have opaque string ids (1..128 printable characters; anonymous users get a
+Ids: users have opaque string ids (1..128 characters of :data:`USER_ID_PATTERN`; anonymous users get a
 uuid4 hex), sessions get a uuid4 hex, questions, answers, summaries and rankings get
 integers. An unknown id raises :class:`~prefchat.storage.errors.NotFound` naming it;
 malformed input raises :class:`ValueError` naming the value; a request the stored state
@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -584,9 +585,25 @@ class Store:
 # -- validation: pure functions, ValueError naming the offending value ---------------------
 
 
+_NOT_IN_USER_IDS = ((0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x061C, 0x061C), (0x180E, 0x180E), (0x200B, 0x200F),
+                    (0x2028, 0x202E), (0x2060, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
+USER_ID_PATTERN = "^[^" + "".join(
+    f"\\u{low:04x}" + ("" if low == high else f"-\\u{high:04x}") for low, high in _NOT_IN_USER_IDS) + f"]{{1,{USER_ID_MAX}}}$"
+"""What a user id is, as a regular expression (Python's and ECMAScript's alike, for the OpenAPI
+document): 1 to 128 characters, none of them a control character (C0, C1), a line or paragraph
+separator, or an invisible format character (soft hyphen, zero-width and bidirectional
+controls, byte order mark). Every printable string is one. Lone surrogates, which UTF-8 cannot
+carry, are refused too (:func:`check_user_id`)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_user_id(user_id: object) -> str:
-    """Return ``user_id`` if it is a valid opaque user id: a str of 1..128 printable characters."""
-    return _check_name(user_id, "user id", USER_ID_MAX)
+    """Return ``user_id`` if it is a valid opaque user id: a str matching :data:`USER_ID_PATTERN`
+    without lone surrogates."""
+    if not isinstance(user_id, str) or re.fullmatch(USER_ID_PATTERN, user_id) is None or _SURROGATE.search(user_id):
+        raise ValueError(f"user id {user_id!r} must be a str of 1 to {USER_ID_MAX} characters, none of them a control, "
+                         "separator or invisible format character")
+    return user_id
 
 
 def _check_name(value: object, what: str, max_length: int) -> str:

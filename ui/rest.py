@@ -38,7 +38,7 @@ started without an embedder).
 
 Users and trust
 ---------------
-User ids are the host's opaque strings (1 to 128 printable characters), given as
+User ids are the host's opaque strings (1 to 128 characters of ``USER_ID_PATTERN``), given as
 ``user_id`` when a session starts or in the ``X-Prefchat-User`` header. The API does not
 authenticate: it is meant to sit behind the host's backend, which knows who its user is.
 When the header is sent, session routes answer 404 for a session of another user, so a host
@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -75,7 +76,7 @@ from starlette.routing import Match
 from ..assistant.errors import NoProfile, SessionClosed, WrongPack
 from ..assistant.session import Conversation
 from ..assistant.settings import check_api_tokens
-from ..storage import Conflict, NotFound, check_user_id
+from ..storage import SESSION_ID_MAX, USER_ID_PATTERN, Conflict, NotFound, check_user_id
 from .schemas import (
     MAX_K,
     MAX_USER_ID,
@@ -98,8 +99,10 @@ __all__ = ["API_PREFIX", "MAX_BODY", "ApiError", "api_router", "error_response"]
 API_PREFIX = "/api/v1"
 MAX_BODY = 1 << 20
 """Largest request body, in bytes (1 MiB)."""
-MAX_SESSION_ID = 64
-"""Longest session id accepted in a path (the engine's are 32 hex digits)."""
+MAX_SESSION_ID = SESSION_ID_MAX
+"""Longest session id accepted in a path: storage's limit (the engine's are 32 hex digits)."""
+SESSION_ID_PATTERN = f"^[0-9A-Za-z_-]{{1,{MAX_SESSION_ID}}}$"
+"""What a session id in a path may be (the engine's are 32 hex digits); anything else is a 422."""
 MAX_MESSAGE = 500
 """Error messages are cut to this many characters (they may quote the offending value)."""
 SESSION_LOCKS = 64
@@ -107,21 +110,23 @@ SESSION_LOCKS = 64
 
 log = logging.getLogger(__name__)
 
-USER_ID_RULE = f"1 to {MAX_USER_ID} printable characters (no control characters), any Unicode, sent as UTF-8"
+USER_ID_RULE = (f"1 to {MAX_USER_ID} characters, any Unicode but control characters, surrogates, line separators and "
+                "invisible format characters (the pattern), sent as UTF-8")
+USER_ID_LIMITS = {"minLength": 1, "maxLength": MAX_USER_ID, "pattern": USER_ID_PATTERN}
 UserHeader = Annotated[
     str | None,
     Header(
         alias="X-Prefchat-User",
         description=f"The host's id of the user making the request: {USER_ID_RULE}.",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_USER_ID},
+        json_schema_extra=USER_ID_LIMITS,
     ),
 ]
 # The limits are documented here, and checked by check_user_id (a 422 "invalid" naming the id).
-UserPath = Annotated[
-    str,
-    Path(description=f"The host's user id: {USER_ID_RULE}.", json_schema_extra={"minLength": 1, "maxLength": MAX_USER_ID}),
-]
-SessionPath = Annotated[str, Path(description="A session id, as returned when the session started.")]
+UserPath = Annotated[str, Path(description=f"The host's user id: {USER_ID_RULE}.", json_schema_extra=USER_ID_LIMITS)]
+SessionPath = Annotated[str, Path(
+    description="A session id, as returned when the session started.",
+    json_schema_extra={"minLength": 1, "maxLength": MAX_SESSION_ID, "pattern": SESSION_ID_PATTERN},
+)]
 
 
 class ApiError(HTTPException):
@@ -155,8 +160,8 @@ def _client_value(check: Callable[[str], str], value: str) -> str:
 
 
 def _session_id(value: str) -> str:
-    if not value.isprintable() or not 1 <= len(value) <= MAX_SESSION_ID:
-        raise ValueError(f"session id {value!r} must be 1 to {MAX_SESSION_ID} printable characters")
+    if re.fullmatch(SESSION_ID_PATTERN, value) is None:
+        raise ValueError(f"session id {value!r} must be 1 to {MAX_SESSION_ID} letters, digits, '-' or '_'")
     return value
 
 

@@ -18,7 +18,7 @@ from ..assistant.ranking import Ranked
 from ..assistant.summary import Summary
 from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..reward.pack import Pack
-from ..storage import ITEM_ID_MAX, PAIRWISE_CHOICES, ProfileRecord, check_user_id
+from ..storage import ITEM_ID_MAX, PAIRWISE_CHOICES, USER_ID_PATTERN, ProfileRecord, check_user_id
 
 MAX_TEXT = 2_000
 """Characters of a typed answer or a summary correction."""
@@ -59,8 +59,9 @@ class SessionIn(_Request):
     """Start onboarding; without ``user_id`` (and no ``X-Prefchat-User`` header) an anonymous user is created."""
 
     user_id: str | None = Field(
-        None, min_length=1, max_length=MAX_USER_ID,
-        description=f"The host's opaque user id: 1 to {MAX_USER_ID} printable characters (no control characters).",
+        None, min_length=1, max_length=MAX_USER_ID, json_schema_extra={"pattern": USER_ID_PATTERN},
+        description=f"The host's opaque user id: 1 to {MAX_USER_ID} characters, none of them a control, separator or "
+                    "invisible format character (the pattern).",
     )
 
     _check_user = field_validator("user_id")(_user_id)
@@ -69,6 +70,10 @@ class SessionIn(_Request):
 class AnswerIn(_Request):
     """Exactly one of ``choice`` (a pair's button), ``item_id`` (the card picked in a question of
     more than two items) or ``text`` (what the user typed, parsed like the chat does)."""
+
+    # "Exactly one" for OpenAPI: of the three, one and only one is a string (the others absent or null).
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": [field], "properties": {field: {"type": "string"}}} for field in ("choice", "item_id", "text")]})
 
     choice: Choice | None = Field(None, description="A pair's answer: a, b, tie (both are fine) or skip (don't know either).")
     item_id: str | None = Field(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from prefchat.assistant.session import Conversation
 from prefchat.reward.pack import PackError
-from prefchat.storage import open_store
+from prefchat.storage import USER_ID_PATTERN, open_store
 from prefchat.ui.rest import API_PREFIX, MAX_BODY, ApiError, _header_user, api_router
 from prefchat.ui.schemas import MAX_CANDIDATES, MAX_K, axis_names
 
@@ -288,7 +290,8 @@ def test_no_json_body_makes_a_5xx(client, session_id, body):
 @given(user_id=st.text(max_size=140))
 def test_no_user_id_makes_a_5xx(client, user_id):
     response = client.post(f"{API}/sessions", json={"user_id": user_id})
-    valid = 1 <= len(user_id) <= 128 and user_id.isprintable()
+    valid = re.fullmatch(USER_ID_PATTERN, user_id) is not None and not any(0xD800 <= ord(c) <= 0xDFFF for c in user_id)
+    assert valid or not user_id.isprintable() or not 1 <= len(user_id) <= 128, "every printable id is valid"
     assert response.status_code == (201 if valid else 422), response.text
 
 
@@ -410,9 +413,42 @@ def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, em
     assert "checksum" not in response.text  # the details go to the server's log
 
 
-def test_a_malformed_session_id_is_still_the_clients_422(client):
-    response = client.get(f"{API}/sessions/{'s' * 65}/question")
-    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
+@pytest.mark.parametrize("session_id", ["s" * 65, "s" * 33, "0123abcd.", "caf\u00e9"])
+def test_a_malformed_session_id_is_still_the_clients_422(client, session_id):
+    """Storage keeps session ids of up to 32 characters: a longer one was a 500 (found by schemathesis)."""
+    response = client.get(f"{API}/sessions/{session_id}/question")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid", response.text
+
+
+@functools.cache
+def documented_user_id():
+    """A validator of the user id path parameter as the OpenAPI document states it."""
+    import jsonschema_rs
+
+    app = FastAPI()
+    app.include_router(api_router(lambda: None))
+    with TestClient(app) as client:
+        document = client.get(f"{API}/openapi.json").json()
+    (parameter,) = document["paths"][f"{API}/users/{{user_id}}/profile"]["get"]["parameters"]
+    assert parameter["schema"]["pattern"] == USER_ID_PATTERN
+    return jsonschema_rs.validator_for({key: parameter["schema"][key] for key in ("type", "minLength", "maxLength", "pattern")})
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=140, alphabet=st.characters(exclude_categories=["Cs"])))
+def test_the_openapi_pattern_of_user_ids_accepts_exactly_what_the_server_accepts(text):
+    """The pattern an OpenAPI client validates with (an ECMAScript-style regex, here Rust's, as
+    schemathesis checks it) and the server's check agree on every id, so that a request the
+    document allows is never refused and one it forbids is never taken."""
+    from prefchat.storage import check_user_id
+
+    validator = documented_user_id()
+    try:
+        check_user_id(text)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert validator.is_valid(text) == accepted, repr(text)
 
 
 def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tiny_pack, store, embed):
