@@ -68,6 +68,9 @@ def main() -> int:
         server = subprocess.Popen(command + ([] if args.token else ["--no-token"]), env=env, stdout=subprocess.PIPE, text=True)
         try:
             line = server.stdout.readline()
+            while line and not line.startswith("listening on "):  # e.g. "building the default pack ..."
+                print(line.strip(), flush=True)
+                line = server.stdout.readline()
             if not line.startswith("listening on "):
                 print(f"the server did not start: {line!r}", file=sys.stderr)
                 return 2

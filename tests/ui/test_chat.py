@@ -142,6 +142,21 @@ def test_a_card_shows_hostile_pack_text_tags_and_title_as_written(payload):
     assert tags == code_span(payload) and code_span("a`b") == "``a`b``" and code_span("`x") == "`` `x ``"
 
 
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_results_and_replies_show_hostile_summaries_titles_and_reasons_as_written(payload):
+    """Finding 4 in the chat: a summary, a pick's title, reason and text, and a reply are stored or
+    pack text, so they reach the transcript with every link, tag, comment and LaTeX escaped."""
+    from prefchat.ui.chat import reply_message
+
+    picks = (Ranked(0, "i0", f"Title {payload}", 1.0, f"because {payload}", f"Text that quotes {payload} at length."),)
+    shown = [result_message(ResultTurn("s1", "u1", f"Enjoys: {payload}.", picks, {"a": 10})),
+             reply_message(ReplyTurn(f"Noted {payload}", "correct", picks))]
+    for message in shown:
+        unescaped = re.sub(r"\\.", "", message)
+        for active in ("](", "<", "$", "://", "www.", "@", "&"):
+            assert active not in unescaped, (active, message)
+
+
 def test_a_kway_question_asks_which_of_the_k_to_pick():
     C = Item("i3", "Third", "Third text.", ())
     turn = QuestionTurn("s1", "u1", 1, 10, A, B, "How do I boil an egg?", 7, "prefer", (C, C))
