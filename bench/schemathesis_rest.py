@@ -91,10 +91,10 @@ def main() -> int:
     print(output[output.find("=== FAILURES"):] if "=== FAILURES" in output else output[output.find("=== SUMMARY"):])
     tested = re.search(r"Tested: (\d+)", output)
     cases = re.search(r"(\d+) generated", output)
-    failures = re.search(r"(\d+) found (\d+) unique failures", output)
+    failures = re.search(r"found (\d+) unique failures?", output)
     print(f"schemathesis {args.max_examples} cases/operation, seed {args.seed}: operations tested "
           f"{tested.group(1) if tested else '?'}, cases {cases.group(1) if cases else '?'}, "
-          f"unique failures {failures.group(2) if failures else 0}, {seconds:.0f} s, exit {result.returncode}")
+          f"unique failures {failures.group(1) if failures else 0}, {seconds:.0f} s, exit {result.returncode}")
     if result.stderr.strip():
         print(result.stderr[-2000:], file=sys.stderr)
     return result.returncode

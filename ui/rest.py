@@ -432,9 +432,11 @@ def api_router(
             document["security"] = [{"bearer": []}]
         return document
 
-    @router.api_route(
-        "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False
-    )
+    # The methods HTTP APIs use (CONNECT aside), QUERY too: one left out fell through to what the host mounted at "/"
+    # (the chat answered QUERY with its own 404).
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]
+
+    @router.api_route("/{path:path}", methods=methods, include_in_schema=False)
     def unknown(request: Request):
         """404 in the API's format, or 405 for a known path asked with another method."""
         allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods}

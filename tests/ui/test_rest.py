@@ -391,11 +391,19 @@ def test_the_user_header_is_read_as_utf8(client, store):
     assert (bad.value.status_code, bad.value.code) == (400, "invalid_encoding")
 
 
-@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "TRACE"])
-def test_other_methods_on_api_paths_are_405(client, method):
-    response = client.request(method, f"{API}/sessions")
-    assert response.status_code == 405 and response.headers["Allow"] == "POST"
-    assert client.request(method, f"{API}/users/alice/profile").status_code == 405
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "TRACE", "QUERY"])
+def test_other_methods_on_api_paths_are_405(client, conversation, method):
+    """Also in the whole app, where the chat mounted at "/" answered QUERY with its own 404 (found by schemathesis)."""
+    from prefchat.ui.app import create_app
+
+    with TestClient(create_app(conversation), raise_server_exceptions=False) as whole:
+        for served in (client, whole):
+            response = served.request(method, f"{API}/sessions")
+            assert response.status_code == 405 and response.headers["Allow"] == "POST", response.text
+            assert served.request(method, f"{API}/users/alice/profile").status_code == 405
+            if method != "HEAD":
+                assert response.json()["error"]["code"] == "method_not_allowed"
+                assert served.request(method, f"{API}/nowhere").json()["error"]["code"] == "not_found"
 
 
 def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, embed, monkeypatch):
