@@ -1,7 +1,7 @@
 """Schemathesis against the REST API: every check, every phase, bounded and offline (issue 14's acceptance).
 
-The schemathesis command line runs against the API served on a free loopback port, with and
-without a bearer token, with the settings in bench/schemathesis.toml (which the longer run of
+The schemathesis command line runs against ``prefchat serve``'s app (chat and REST API,
+:func:`prefchat.ui.app.create_app`) on a free loopback port, with and without a bearer token, with the settings in bench/schemathesis.toml (which the longer run of
 bench/schemathesis_rest.py shares). Any 5xx, any response that breaks the OpenAPI document
 (status, content type, headers, body schema), any schema-valid request refused or invalid one
 accepted, and any route that answers without its token fails the test with schemathesis's report.
@@ -15,18 +15,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 
 from prefchat.assistant.session import Conversation
 from prefchat.storage import open_store
-from prefchat.ui.rest import API_PREFIX, api_router
+from prefchat.ui.app import create_app
+from prefchat.ui.rest import API_PREFIX
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "bench" / "schemathesis.toml"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 TOKEN = "schemathesis-test-token-0123456789"
-MAX_EXAMPLES = 15
-"""Test cases per operation and phase: about 20 s here; bench/schemathesis_rest.py runs more."""
+MAX_EXAMPLES = 10
+"""Cases per operation and phase (under a minute a run on this 2-core machine); bench/schemathesis_rest.py runs more."""
 
 
 def schemathesis_run(url: str, *arguments: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -41,9 +41,7 @@ def schemathesis_run(url: str, *arguments: str, cwd: Path, timeout: float = 600)
 def test_schemathesis_finds_no_5xx_and_no_conformance_failure(serve_app, tiny_pack, embed, tmp_path, tokens):
     assert SCHEMATHESIS.is_file(), "schemathesis is a test requirement (pyproject.toml [test], requirements.lock)"
     with open_store(f"sqlite:///{tmp_path / 'schemathesis.sqlite'}") as store:
-        app = FastAPI()
-        app.include_router(api_router(Conversation(tiny_pack, store, embed), tokens))
-        with serve_app(app) as url:
+        with serve_app(create_app(Conversation(tiny_pack, store, embed), api_tokens=tokens)) as url:
             auth = ["--header", f"Authorization: Bearer {TOKEN}"] if tokens else []
             result = schemathesis_run(url, "--max-examples", str(MAX_EXAMPLES), "--seed", "14", *auth, cwd=tmp_path)
     report = result.stdout[-8000:] + result.stderr[-2000:]
