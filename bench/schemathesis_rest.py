@@ -7,6 +7,11 @@ real embedder, with a bearer token (``--token``, the default) or without. Agains
 negative data; ``--max-examples`` cases per operation and phase) with the settings in
 bench/schemathesis.toml, which name the API's two deliberate refusals of schema-valid requests.
 
+The server warms up before the run (one throwaway session started, finished and forgotten),
+so that the first call needing the embedding model does not pay its loading: that cold call
+took 15 to 43 s here under a load average of 5 to 18, the next ones 0.08 s, and schemathesis's
+response time check (10 s) counts it. ``--cold`` leaves the warm-up out.
+
 Counted as failures: any 5xx; a status, content type, header or body the OpenAPI document does
 not describe; a schema-valid request refused or an invalid one accepted; a route that answers
 without its token. Printed: schemathesis's summary, then one line of figures (operations
@@ -34,7 +39,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 TOKEN = "bench-schemathesis-token-0123456789"
 
 
-def serve(pack: str, db: str, token: bool) -> None:
+def serve(pack: str, db: str, token: bool, warm: bool) -> None:
     """The server process: the app on a free loopback port, announced on stdout."""
     import uvicorn
 
@@ -44,6 +49,10 @@ def serve(pack: str, db: str, token: bool) -> None:
     from prefchat.ui.commands import listen
 
     assistant = Assistant.open(pack=pack, db=db, settings=Settings.from_env())
+    if warm:
+        turn = assistant.start(None)
+        assistant.finish(turn.session_id)
+        assistant.forget(turn.user_id)
     sock = listen("127.0.0.1", 0)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]} pack {assistant.pack.name}", flush=True)
     app = create_app(assistant, api_tokens=[TOKEN] if token else None)
@@ -56,16 +65,18 @@ def main() -> int:
     parser.add_argument("--max-examples", type=int, default=100, help="cases per operation and phase (default 100)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-token", dest="token", action="store_false", help="serve the REST API without a bearer token")
+    parser.add_argument("--cold", dest="warm", action="store_false", help="no warm-up: the first embedding call loads the model")
     parser.add_argument("--serve", metavar="DB", help=argparse.SUPPRESS)  # internal: run the server process
     args = parser.parse_args()
     if args.serve:
-        serve(args.pack, args.serve, args.token)
+        serve(args.pack, args.serve, args.token, args.warm)
         return 0
     schemathesis = Path(sys.executable).with_name("schemathesis")
     with tempfile.TemporaryDirectory(prefix="prefchat-schemathesis-") as work:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
         command = [sys.executable, __file__, "--pack", args.pack, "--serve", f"sqlite:///{work}/bench.sqlite"]
-        server = subprocess.Popen(command + ([] if args.token else ["--no-token"]), env=env, stdout=subprocess.PIPE, text=True)
+        command += ([] if args.token else ["--no-token"]) + ([] if args.warm else ["--cold"])
+        server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
         try:
             line = server.stdout.readline()
             while line and not line.startswith("listening on "):  # e.g. "building the default pack ..."
