@@ -475,7 +475,10 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
         and the descriptor is named on the side of :math:`\operatorname{sign}(q_j)` with weight
         :math:`\operatorname{sign}(q_j) \max(|a_j|, \text{MIN\_AFFINITY})`: a descriptor the
         reward model cannot express well (the bases see structure and humour least) is still said
-        when every answer chose it, and nothing is said against both sources.
+        when every answer chose it; and a descriptor is only said on the side the choices
+        themselves lean to, :math:`\operatorname{sign}(t_j) = \operatorname{sign}(q_j)` (the
+        posterior of a few learned bases ties descriptors together, e.g. emoji-avoiders' "serious and
+        dry" when their own picks had more jokes; a descriptor no answer told apart is not said).
 
     Returns a summary naming, on each side, the at most ``top`` strongest descriptors with
     :math:`c_j \ge 1` and :math:`|a_j| \ge` :data:`MIN_AFFINITY` (or :math:`|t_j| \ge 1`), each
@@ -489,12 +492,14 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     sd = correlation_sd(index, mean[:k], cov[:k, :k])
     strength = np.divide(affinity, sd, out=np.zeros_like(affinity), where=sd > 0)  # signed a_j / sd_j
     relevant = np.abs(affinity) >= MIN_AFFINITY
+    agrees = np.ones(len(strength), dtype=bool)
     if answers is not None:
         evidence = answer_evidence(pack, answers)
         strength = (strength + evidence) / math.sqrt(2.0)  # Stouffer's combination of the two z scores
         relevant |= np.abs(evidence) >= 1.0
+        agrees = np.sign(evidence) == np.sign(strength)  # never said against the user's own choices
     confidence = np.abs(strength)
-    shown = (confidence >= 1.0) & relevant & _spokesmen(index, strength)
+    shown = (confidence >= 1.0) & relevant & agrees & _spokesmen(index, strength)
     liked = [j for j in np.argsort(-strength, kind="stable") if shown[j] and strength[j] > 0][:top]
     disliked = [j for j in np.argsort(strength, kind="stable") if shown[j] and strength[j] < 0][:top]
     weights = _ordered(DescriptorWeight(pack.descriptors[j], float(np.sign(strength[j]) * max(abs(affinity[j]), MIN_AFFINITY)),
