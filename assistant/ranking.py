@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
 __all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "choose_watch_beta", "item_scores", "like_factor",
-           "liked_carriers", "rank", "stated_exclusions", "strongest_stated"]
+           "liked_carriers", "picks_fit", "rank", "stated_exclusions", "strongest_stated"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -528,6 +528,20 @@ def liked_carriers(pack: Pack, summary: Summary) -> np.ndarray:
     index = descriptor_index(pack)
     columns = [index.columns[w.descriptor] for w in summary.stated if w.weight > 0 and w.descriptor in index.columns]
     return index.association[:, columns] > 0
+
+
+def picks_fit(pack: Pack, summary: Summary, picks: Sequence[int]) -> bool:
+    """Whether the catalog items ``picks`` already are what the user stated: none carries a
+    descriptor they said they dislike, every one carries each they said they like (association
+    above the catalog mean; on a tags pack, the tag)."""
+    index = descriptor_index(pack)
+    carried = index.association[np.asarray(picks, dtype=np.intp)] > 0
+    for w in summary.stated:
+        if w.descriptor in index.columns:
+            column = carried[:, index.columns[w.descriptor]]
+            if (column.any() if w.weight < 0 else not column.all()):
+                return False
+    return True
 
 
 def held_out_recall(scores: np.ndarray, user: ValidationUser, k: int = 20, exclude: np.ndarray | None = None) -> float:

@@ -20,6 +20,7 @@ from prefchat.assistant.ranking import (
     choose_beta,
     item_scores,
     like_factor,
+    picks_fit,
     rank,
     stated_exclusions,
     strongest_stated,
@@ -346,3 +347,15 @@ def test_a_stated_like_always_moves_the_picks_its_way(pack, store, embed):
         served = engine._served(coef, np.eye(tiny.n_bases), summary, (), 5, "prefer", None)
         count = [sum(column[r.index] for r in rank(tiny, coef, s, k=5)) for s in (None, served)]
         assert count[1] > count[0] or count[0] == 5, (tag, count)
+
+
+def test_picks_fit_what_the_user_stated(pack):
+    tag = pack.descriptors[0]
+    carriers = [i for i, item in enumerate(pack.items) if tag in item.tags]
+    others = [i for i in range(pack.n_items) if i not in carriers]
+    dislike = Summary("", (DescriptorWeight(tag, -0.5, math.inf),), 0, 0)
+    like = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
+    assert picks_fit(pack, dislike, others[:5]) and not picks_fit(pack, dislike, others[:4] + carriers[:1])
+    assert picks_fit(pack, like, carriers[:3]) and not picks_fit(pack, like, carriers[:2] + others[:1])
+    inferred = Summary("", (DescriptorWeight(tag, -0.5, 3.0),), 0, 0)  # nothing stated: nothing to fit
+    assert picks_fit(pack, inferred, carriers[:3])
