@@ -23,7 +23,9 @@ the coefficients :math:`c` set by the objective:
   rate. Elsewhere :math:`c = m`. Either way :math:`m, S` must come from a session of the same
   objective (:meth:`~prefchat.reward.pack.Pack.session_prior`).
 
-:math:`\beta` defaults to the pack's, validated on the objective's own scale
+The summary's weights the user stated are weighted apart, :math:`\beta_\text{stated}`, on the scale
+of :func:`~prefchat.assistant.summary.stated_affinity` (on a tags pack every stated tag moves its
+items alike). :math:`\beta` defaults to the pack's, validated on the objective's own scale
 (:meth:`~prefchat.reward.pack.Pack.beta`; :func:`choose_beta` chooses the "prefer" one on
 validation users). Items are the catalog (features from
 the pack) or texts the caller brings (features from
@@ -34,7 +36,7 @@ few matrix-vector products.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -53,6 +55,7 @@ from .summary import (
     Summary,
     apply_correction,
     descriptor_index,
+    stated_affinity,
     summarize,
     summary_affinity,
     summary_weights,
@@ -62,8 +65,8 @@ from .summary import (
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "choose_watch_beta", "item_scores", "rank",
-           "strongest_stated"]
+__all__ = ["BETA_MULTIPLIERS", "Ranked", "ServedScore", "choose_beta", "choose_watch_beta", "item_scores", "like_factor",
+           "liked_carriers", "picks_fit", "rank", "stated_exclusions", "strongest_stated"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -161,7 +164,8 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     if summary is None:
         weights = np.zeros(0)
     else:
-        weights = beta * summary_weights(pack, summary, stated=False) + stated_beta * summary_weights(pack, summary, stated=True)
+        weights = (beta * summary_weights(pack, summary, stated=False)
+                   + stated_beta * descriptor_index(pack).stated_unit * summary_weights(pack, summary, stated=True))
     if not weights.any():
         return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
     association = (text_associations(pack, candidate_embeddings, None if candidate_texts is None else list(candidate_texts))
@@ -444,6 +448,11 @@ def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple
     otherwise, shifted to be non-negative). ``None`` when no descriptor is carried by at least
     ``min_items`` of the items or expected there.
 
+    On a tags pack a dislike is only said of a tag *none* of the items carries: a person who says
+    "no horror please" picks no horror (and the served path then leaves horror out, see
+    :func:`stated_exclusions`); one who picked 30 dramas where the crowd picks 45 watches less
+    drama than most, which is no dislike.
+
     Returns
     -------
     (descriptor, +STATED_WEIGHT or -STATED_WEIGHT)
@@ -456,22 +465,98 @@ def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple
     lift = np.divide(observed - expected, np.sqrt(expected), out=np.zeros_like(expected), where=expected > 0)
     carried = (association[np.asarray(items)] > 0).sum(0)
     lift[(carried < min_items) & (expected < min_items)] = 0.0
+    if pack.descriptor_source == "tags":
+        lift[(lift < 0) & (carried > 0)] = 0.0
     if not np.any(lift):
         return None
     j = int(np.argmax(np.abs(lift)))
     return pack.descriptors[j], float(np.sign(lift[j]) * STATED_WEIGHT)
 
 
-def held_out_recall(scores: np.ndarray, user: ValidationUser, k: int = 20) -> float:
-    """Recall@k of the user's EVAL items in the catalog ranked by ``scores``, QUERY items left out."""
-    ranked = top_k(scores, k, np.asarray(user.query_items))
+def stated_exclusions(pack: Pack, summary: Summary | None) -> np.ndarray:
+    """Catalog items a recommendation leaves out because the user said they do not want what they
+    carry: on a pack whose descriptors are its items' tags, the items carrying a tag the user
+    stated a dislike of ("no horror please" is an instruction, not only a weight). Elsewhere
+    (descriptors measured or embedded, present in every item to a degree) none.
+
+    Returns
+    -------
+    (n,) sorted catalog indices
+    """
+    if summary is None or pack.descriptor_source != "tags":
+        return np.zeros(0, dtype=np.intp)
+    index = descriptor_index(pack)
+    columns = [index.columns[w.descriptor] for w in summary.stated if w.weight < 0 and w.descriptor in index.columns]
+    if not columns:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero((index.association[:, columns] > 0).any(axis=1))
+
+
+LIKE_FACTORS = tuple(2.0**m for m in range(21))
+"""Factors of the validated stated weight a stated like may be served with (:func:`like_factor`):
+doubling, so the one served is at most twice the least that moves the picks."""
+
+
+def like_factor(scores: Callable[[float], np.ndarray], carried: np.ndarray, k: int,
+                exclude: Sequence[int] | np.ndarray = ()) -> float:
+    """The factor a user's stated likes are served with: the first of :data:`LIKE_FACTORS` at which
+    the top ``k`` by ``scores(factor)`` holds more items carrying each liked descriptor than
+    ``scores(0.0)`` (the picks without the likes), or is full of them; the last when none is.
+
+    The validated weight moves most statements (:func:`choose_watch_beta`); where it does not ("I
+    love documentaries" from a user whose profile ranks no documentary near the top), the like
+    still moves the picks its way: what a user states always moves their recommendations.
+
+    Parameters
+    ----------
+    scores : factor -> (n,) scores, the stated likes' weights times the factor
+    carried : (n, L) bool, item i carries liked descriptor l (association above the catalog's mean)
+    exclude : items never in the top k
+    """
+    exclude = np.asarray(exclude, dtype=np.intp)
+    before = carried[top_k(scores(0.0), k, exclude)].sum(0)
+    for factor in LIKE_FACTORS:
+        after = carried[top_k(scores(factor), k, exclude)].sum(0)
+        if np.all((after > before) | (before == min(k, len(carried)))):
+            return factor
+    return LIKE_FACTORS[-1]
+
+
+def liked_carriers(pack: Pack, summary: Summary) -> np.ndarray:
+    """(n_items, L) bool: catalog item i carries the l-th descriptor the user stated a like of
+    (association above the catalog mean; on a tags pack, the tag)."""
+    index = descriptor_index(pack)
+    columns = [index.columns[w.descriptor] for w in summary.stated if w.weight > 0 and w.descriptor in index.columns]
+    return index.association[:, columns] > 0
+
+
+def picks_fit(pack: Pack, summary: Summary, picks: Sequence[int]) -> bool:
+    """Whether the catalog items ``picks`` already are what the user stated: none carries a
+    descriptor they said they dislike, every one carries each they said they like (association
+    above the catalog mean; on a tags pack, the tag)."""
+    index = descriptor_index(pack)
+    carried = index.association[np.asarray(picks, dtype=np.intp)] > 0
+    for w in summary.stated:
+        if w.descriptor in index.columns:
+            column = carried[:, index.columns[w.descriptor]]
+            if (column.any() if w.weight < 0 else not column.all()):
+                return False
+    return True
+
+
+def held_out_recall(scores: np.ndarray, user: ValidationUser, k: int = 20, exclude: np.ndarray | None = None) -> float:
+    """Recall@k of the user's EVAL items in the catalog ranked by ``scores``, QUERY items (and
+    ``exclude``, what the user's statements leave out) left out."""
+    left_out = np.asarray(user.query_items) if exclude is None else np.union1d(user.query_items, exclude)
+    ranked = top_k(scores, k, left_out.astype(np.intp))
     return recall_at_k(ranked, user.eval_items, k)
 
 
 def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[dict]:
     """For each user: the "watch" session posterior after their first answers, the summary the
     session writes, and that summary corrected by the preference they state (:func:`strongest_stated`
-    of their EVAL half). The simulation behind :func:`choose_watch_beta` and ``bench/stated_preference.py``."""
+    of their EVAL half), with what the statement leaves out as served (:func:`stated_exclusions`).
+    The simulation behind :func:`choose_watch_beta` and ``bench/stated_preference.py``."""
     prior = pack.session_prior("watch")
     fits = []
     for user in users:
@@ -484,8 +569,21 @@ def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[
         stated_only = Summary("", corrected.stated, 0, 0)
         generated_only = Summary("", tuple(w for w in corrected.weights if not w.stated), 0, 0)
         fits.append({"user": user, "base": base, "generated": summary_affinity(pack, generated_only),
-                     "stated": summary_affinity(pack, stated_only), "said": said})
+                     "stated": stated_affinity(pack, stated_only), "said": said,
+                     "excluded": stated_exclusions(pack, stated_only), "carried": liked_carriers(pack, stated_only)})
     return fits
+
+
+def served_statement(fit: dict, beta: float, stated_beta: float, k: int = 20) -> np.ndarray:
+    """Scores of one simulated user's catalog after their statement, as the app serves it: the
+    generated summary at ``beta``, the statement at ``stated_beta`` (a like times its
+    :func:`like_factor`); what a stated dislike leaves out is ``fit["excluded"]``."""
+    base = fit["base"] + beta * fit["generated"]
+    if not fit["carried"].shape[1]:
+        return base + stated_beta * fit["stated"]
+    exclude = np.union1d(fit["user"].query_items, fit["excluded"]).astype(np.intp)
+    factor = like_factor(lambda f: base + f * stated_beta * fit["stated"], fit["carried"], k, exclude)
+    return base + factor * stated_beta * fit["stated"]
 
 
 def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
@@ -505,11 +603,12 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
 
     :math:`\beta` first (generated summary alone: 0 is allowed, it may not help), the best mean
     winning, the smallest among equals. Then :math:`\beta_\text{stated}`, whose job is different:
-    what a user states must move their picks, whatever it costs the average Recall@20. It is the
-    smallest weight of :data:`STATED_MULTIPLIERS` at which, over users and every descriptor of the
-    pack, at least :data:`HONOURED` of the statements, said as a dislike and as a like, move the
-    top 20 their way (:func:`_honoured`); the table records the Recall@20 of every weight tried, so the cost is
-    on record (on MovieLens the Recall@20-best stated weight moved nearly nothing).
+    what a user states must move their picks. Among the weights of :data:`STATED_MULTIPLIERS` at
+    which, over users and every descriptor of the pack, at least :data:`HONOURED` of the statements,
+    said as a dislike and as a like, move the top 20 their way (:func:`_honoured`), it is the one of
+    best Recall@20 with the simulated statements served as the app serves them (a stated dislike on
+    a tags pack leaves its items out, :func:`stated_exclusions`), the smallest among equals; the
+    largest tried when none is honoured. The table records the Recall@20 of every weight tried.
 
     Returns
     -------
@@ -525,18 +624,22 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
         ratios = [f["base"].std() / f[key].std() for f in fits if f[key].std() > 0]
         return float(np.median(ratios)) if ratios else 0.0
 
-    def recall(beta: float, stated_beta: float) -> float:
-        return float(np.nanmean([held_out_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
+    def recall(beta: float, stated_beta: float | None) -> float:
+        """Mean Recall@20 with the generated summary at ``beta`` and, unless None, the statement as served."""
+        if stated_beta is None:
+            return float(np.nanmean([held_out_recall(f["base"] + beta * f["generated"], f["user"]) for f in fits]))
+        return float(np.nanmean([held_out_recall(served_statement(f, beta, stated_beta), f["user"], exclude=f["excluded"])
                                  for f in fits]))
 
-    table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, 0.0), "n_users": len(fits)}]
+    table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, None), "n_users": len(fits)}]
     generated = []
     for multiplier in (0.0, *multipliers):
         beta = multiplier * scale("generated")
         generated.append({"weight": "watch_beta", "multiplier": float(multiplier), "beta": beta,
-                          "recall": recall(beta, 0.0), "n_users": len(fits)})
+                          "recall": recall(beta, None), "n_users": len(fits)})
     best = max(generated, key=lambda row: (row["recall"], -row["beta"]))["beta"]
-    association = descriptor_index(pack).association
+    index = descriptor_index(pack)
+    association = index.association * index.stated_unit  # what a stated weight moves, as served
     for f in fits:
         f["with_generated"] = f["base"] + best * f["generated"]
     stated = []
@@ -544,22 +647,25 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
         beta = multiplier * scale("stated")
         stated.append({"weight": "watch_stated_beta", "multiplier": float(multiplier), "beta": beta,
                        "recall": recall(best, beta), "n_users": len(fits),
-                       "honoured": float(np.mean([_honoured(f, association, beta) for f in fits]))})
+                       "honoured": float(np.mean([_honoured(f, association, beta, pack.descriptor_source == "tags")
+                                                  for f in fits]))})
     honoured = [row for row in stated if row["honoured"] >= HONOURED]
-    best_stated = honoured[0]["beta"] if honoured else stated[-1]["beta"]
+    best_stated = max(honoured, key=lambda row: (row["recall"], -row["beta"]))["beta"] if honoured else stated[-1]["beta"]
     return {"watch_beta": best, "watch_stated_beta": best_stated}, table + generated + stated
 
 
-def _honoured(fit: dict, association: np.ndarray, stated_beta: float, k: int = 20) -> float:
+def _honoured(fit: dict, association: np.ndarray, stated_beta: float, excludes: bool, k: int = 20) -> float:
     """The share of the pack's descriptors whose statement, either way, moves the user's top ``k``
     its way: a dislike at least halves the descriptor's share of the top k, a like raises it (or
-    keeps a full top k full)."""
+    keeps a full top k full). A dislike is served as :func:`rank` serves it: with ``excludes`` (a
+    tags pack, :func:`stated_exclusions`) the items carrying the descriptor are left out as well."""
     exclude = np.asarray(fit["user"].query_items)
     base, carried = fit["with_generated"], association > 0
     honoured = []
     for j in range(association.shape[1]):
         push = stated_beta * STATED_WEIGHT * association[:, j]
-        before, disliked, liked = (float(carried[top_k(scores, k, exclude), j].mean()) for scores in (base, base - push, base + push))
+        before, liked = (float(carried[top_k(scores, k, exclude), j].mean()) for scores in (base, base + push))
+        disliked = 0.0 if excludes else float(carried[top_k(base - push, k, exclude), j].mean())
         honoured.append(disliked <= before / 2 and (liked > before or before == 1.0))
     return float(np.mean(honoured))
 

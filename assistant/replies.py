@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..storage import FEEDBACK_KINDS
 from . import wording
 from .intents import Intent
-from .ranking import rank
+from .ranking import picks_fit, rank
 from .summary import Summary
 from .turns import ReplyTurn, SessionState
 
@@ -50,7 +50,9 @@ def correct(engine: Conversation, state: SessionState, summary: Summary, intent:
     if corrected is None:
         return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
     picks = engine.picks(state, corrected)
-    return ReplyTurn(wording.corrected(corrected.text, _moved(before, picks)), "correct", picks)
+    moved = _moved(before, picks)
+    fit = not moved and picks_fit(engine.pack, corrected, [p.index for p in picks])
+    return ReplyTurn(wording.corrected(corrected.text, moved, fit), "correct", picks)
 
 
 def _moved(before, after) -> bool:

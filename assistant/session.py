@@ -68,9 +68,9 @@ from .errors import NoProfile, SessionClosed, WrongPack
 from .history import reference_features, session_seed, stored_answers
 from .intents import Embed, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer, parse_pick
-from .ranking import Ranked, rank
+from .ranking import Ranked, item_scores, like_factor, liked_carriers, rank, stated_exclusions
 from .replies import HANDLERS
-from .summary import Summary, apply_correction, describe, parse_correction, summarize
+from .summary import Summary, apply_correction, describe, parse_correction, scale_stated_likes, summarize
 from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
@@ -114,7 +114,6 @@ class Conversation:
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.index = {item.item_id: i for i, item in enumerate(pack.items)}
         self.titles = [item.title for item in pack.items]
-        self._tags = _tag_index(pack)
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
         self._forget_asked: set[str] = set()
@@ -411,11 +410,8 @@ class Conversation:
         return tuple(shown)
 
     def _unwanted(self, summary: Summary) -> frozenset[int]:
-        """Catalog items carrying a tag the user stated a dislike of (on packs whose descriptors are tags)."""
-        if self.pack.descriptor_source != "tags":
-            return frozenset()
-        dislikes = [w.descriptor.casefold() for w in summary.stated if w.weight < 0]
-        return frozenset().union(*(self._tags.get(tag, frozenset()) for tag in dislikes))
+        """Catalog items carrying a tag the user stated a dislike of (:func:`~prefchat.assistant.ranking.stated_exclusions`)."""
+        return frozenset(stated_exclusions(self.pack, summary).tolist())
 
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
@@ -432,8 +428,24 @@ class Conversation:
     def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
         """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
         posterior = state.posterior
-        return tuple(rank(self.pack, posterior.mean, summary, k=state.options.n_recommendations,
-                          exclude=sorted(self.told(state)), objective=state.objective, cov=posterior.cov))
+        exclude = sorted(self.told(state) | self._unwanted(summary))
+        k = state.options.n_recommendations
+        served = self._served(posterior.mean, posterior.cov, summary, exclude, k, state.objective, None)
+        return tuple(rank(self.pack, posterior.mean, served, k=k, exclude=exclude, objective=state.objective, cov=posterior.cov))
+
+    def _served(self, mean: np.ndarray, cov: np.ndarray, summary: Summary, exclude: Sequence[int], k: int, objective: str,
+                discount: float | None) -> Summary:
+        """``summary`` as its stated likes are served: their weights times :func:`~prefchat.assistant.ranking.like_factor`,
+        so that "I love documentaries" brings documentaries into the top ``k`` even where the validated weight would not."""
+        carried = liked_carriers(self.pack, summary)
+        if not carried.shape[1]:
+            return summary
+
+        def scores(factor: float) -> np.ndarray:
+            return item_scores(self.pack, mean, scale_stated_likes(summary, factor), objective=objective, cov=cov,
+                               discount=discount)
+
+        return scale_stated_likes(summary, like_factor(scores, carried, k, exclude))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -573,25 +585,17 @@ class Conversation:
         """Rank the catalog as a session of ``objective`` scores it, record what is served (for analysts), return it.
 
         Besides ``told``, the items carrying a tag the user said they do not want ("no horror
-        please") are left out: a stated dislike is an instruction, not only a weight.
+        please") are left out: a stated dislike is an instruction, not only a weight; and a stated
+        like is served strong enough to move the picks its way (:meth:`_served`).
         """
-        exclude = told | self._unwanted(summary)
-        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(exclude), objective=objective, cov=cov,
-                      discount=discount)
+        exclude = sorted(told | self._unwanted(summary))
+        served = self._served(mean, cov, summary, exclude, k, objective, discount)
+        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
             )
         return ranked
-
-
-def _tag_index(pack: Pack) -> dict[str, frozenset[int]]:
-    """Casefolded tag -> the catalog items carrying it."""
-    index: dict[str, set[int]] = {}
-    for i, item in enumerate(pack.items):
-        for tag in item.tags:
-            index.setdefault(tag.casefold(), set()).add(i)
-    return {tag: frozenset(items) for tag, items in index.items()}
 
 
 def _choice(text: str, item_ids: Sequence[str]) -> str | None:

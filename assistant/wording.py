@@ -159,11 +159,13 @@ def not_found(name: str) -> str:
 
 PICKS_MOVED = "Your picks are updated."
 PICKS_KEPT = "Your picks stay as they were: this did not outweigh the rest of what I know about you."
+PICKS_FIT = "Your picks stay as they were: they already fit what you said."
 
 
-def corrected(summary_text: str, moved: bool = True) -> str:
-    """A correction was stored; the new summary follows, and whether the picks changed."""
-    return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_KEPT}"
+def corrected(summary_text: str, moved: bool = True, fit: bool = False) -> str:
+    """A correction was stored; the new summary follows, and whether the picks changed (or, ``fit``,
+    did not need to: "no documentaries please" when none of them was one)."""
+    return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_FIT if fit else PICKS_KEPT}"
 
 
 NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"

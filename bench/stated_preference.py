@@ -5,8 +5,12 @@ Each test user (their ratings split into QUERY and EVAL halves exactly as valida
 the "watch" session writes its summary; then the user states their strongest like or dislike,
 read off their EVAL half (:func:`prefchat.assistant.ranking.strongest_stated`). The catalog,
 QUERY items left out, is ranked as the app serves it: calibrated watch logits alone, plus the
-generated summary (``watch_beta``), plus the statement (``watch_stated_beta``). Recall@20 of the
-EVAL items, mean over users with a 95% interval, and the paired change.
+generated summary (``watch_beta``), plus the statement as the app serves it
+(:func:`prefchat.assistant.ranking.served_statement`: ``watch_stated_beta``, a like raised by its
+``like_factor`` where that weight alone would not move the top 20, and a stated dislike on a tags
+pack leaving out the items carrying it). Recall@20 of the EVAL items, mean over users
+with a 95% interval, and the paired changes: against the logits alone, and what the statement
+itself adds over the generated summary, for likes and dislikes apart.
 
     python bench/stated_preference.py --pack /tmp/packs-summary/ml --data /tmp/packs/ml-input [--json OUT.json]
 """
@@ -22,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from prefchat.assistant.ranking import held_out_recall, stated_preference_fits  # noqa: E402
+from prefchat.assistant.ranking import held_out_recall, served_statement, stated_preference_fits  # noqa: E402
 from prefchat.elicitation.evaluate import mean_ci  # noqa: E402
 from prefchat.reward.build import interactions_of  # noqa: E402
 from prefchat.reward.data import load_dataset  # noqa: E402
@@ -41,7 +45,7 @@ def run(pack_dir: Path, data_dir: Path) -> dict:
     rows = {
         "logits alone": [held_out_recall(f["base"], f["user"]) for f in fits],
         "with the generated summary": [held_out_recall(f["base"] + beta * f["generated"], f["user"]) for f in fits],
-        "with the statement too": [held_out_recall(f["base"] + beta * f["generated"] + stated_beta * f["stated"], f["user"])
+        "with the statement too": [held_out_recall(served_statement(f, beta, stated_beta), f["user"], exclude=f["excluded"])
                                    for f in fits],
     }
     report = {"n_test_users": len(fits), "watch_beta": beta, "watch_stated_beta": stated_beta,
@@ -50,6 +54,12 @@ def run(pack_dir: Path, data_dir: Path) -> dict:
     base = np.array(rows["logits alone"])
     report["paired"] = {name: dict(zip(("mean_diff", "lo", "hi"), mean_ci(np.array(v) - base)))
                         for name, v in rows.items() if name != "logits alone"}
+    change = np.array(rows["with the statement too"]) - np.array(rows["with the generated summary"])
+    for label, side in (("likes", np.array([f["said"][1] > 0 for f in fits])), ("dislikes", np.array([f["said"][1] < 0 for f in fits]))):
+        if side.any():
+            report["paired"][f"the statement, {label} only"] = dict(zip(("mean_diff", "lo", "hi"), mean_ci(change[side])))
+    report["stated"] = [{"said": list(f["said"]), "excluded": len(f["excluded"]),
+                         "change": float(c)} for f, c in zip(fits, change)]
     return report
 
 

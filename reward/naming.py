@@ -48,6 +48,10 @@ def _per_100_words(pattern: re.Pattern[str]) -> Callable[[str], float]:
     return lambda text: 100.0 * len(pattern.findall(text)) / max(1, len(_words(text)))
 
 
+def _count(pattern: re.Pattern[str]) -> Callable[[str], float]:
+    return lambda text: float(np.log1p(len(pattern.findall(text))))
+
+
 TEXT_MEASURES: dict[str, Callable[[str], float]] = {
     "words": lambda text: float(np.log1p(len(_words(text)))),
     "emoji": lambda text: float(np.log1p(sum(unicodedata.category(c) == "So" for c in text))),
@@ -56,15 +60,19 @@ TEXT_MEASURES: dict[str, Callable[[str], float]] = {
     "long words": lambda text: float(np.mean([len(w) >= 9 for w in _words(text)])) if _words(text) else 0.0,
     "second person": _per_100_words(re.compile(r"\byou(?:r|rs|'re|'ll|'ve|'d)?\b", re.I)),
     "exclamations": _per_100_words(re.compile(r"!")),
-    "hedges": _per_100_words(re.compile(r"\b(?:might|may|usually|generally|probably|depends|perhaps|likely|typically|"
-                                        r"often|not sure|check|consult|careful)\b", re.I)),
-    "code and numbers": _per_100_words(re.compile(r"`[^`]+`|\d+(?:[.,]\d+)*")),
+    "hedges": _count(re.compile(r"\b(?:might|may|usually|generally|probably|depends|perhaps|likely|typically|"
+                                r"often|not sure|check|consult|careful)\b", re.I)),
+    "code and numbers": _count(re.compile(r"`[^`]+`|\d+(?:[.,]\d+)*")),
     "examples": _per_100_words(re.compile(r"\b(?:for example|for instance|e\.g\.|such as|imagine|think of|as if|"
                                           r"like an?|say)\b", re.I)),
 }
 """Text measures a vocabulary may define a descriptor by (``short and concise ~ -words``): how a
-text is written, which its embedding barely sees. Counts are log1p or per 100 words, so that a
-measure is comparable across texts of different lengths."""
+text is written, which its embedding barely sees. What an answer *has* (emoji, list lines, caveats,
+code and figures) is a log1p count: a reader calls an answer cautious by the caveats it makes, and
+one caveat in a two-line answer does not make it more cautious than five in a long one (as a
+density, "hedges" read one short answer's "usually" as the most cautious of its prompt). How an
+answer *sounds* (contractions, "you", exclamations, examples) is a rate per 100 words, comparable
+across lengths."""
 
 
 def read_vocabulary(spec: str | Path) -> tuple[list[str], dict[str, str]]:

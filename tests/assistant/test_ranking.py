@@ -5,6 +5,7 @@ features are the content head applied to the embeddings, so catalog texts ranked
 must score exactly as the catalog items do.
 """
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -13,8 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logit
 
-from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, item_scores, rank
-from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, summary_affinity
+from prefchat.assistant.ranking import (
+    BETA_MULTIPLIERS,
+    LIKE_FACTORS,
+    choose_beta,
+    item_scores,
+    like_factor,
+    picks_fit,
+    rank,
+    stated_exclusions,
+    strongest_stated,
+)
+from prefchat.assistant.session import Conversation
+from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, scale_stated_likes, summary_affinity
 from prefchat.elicitation.metrics import pairwise_accuracy
 from prefchat.elicitation.posterior import (
     Comparison,
@@ -275,3 +287,75 @@ def test_choose_beta_on_pair_data(pack):
     assert all(row["pairwise_accuracy"] == 1.0 and row["auc"] == 1.0 for row in table)
     with pytest.raises(ValueError, match="at least one validation user"):
         choose_beta(pack, [])
+
+
+# --------------------------------------------------------------------------- stated preferences as served
+
+
+def test_a_stated_dislike_of_a_tag_leaves_its_items_out(pack):
+    tag = pack.descriptors[0]
+    carriers = [i for i, item in enumerate(pack.items) if tag in item.tags]
+    disliked = Summary("", (DescriptorWeight(tag, -0.5, math.inf), DescriptorWeight(pack.descriptors[1], 0.5, math.inf)), 0, 0)
+    assert stated_exclusions(pack, disliked).tolist() == carriers
+    generated = Summary("", (DescriptorWeight(tag, -0.5, 3.0),), 0, 0)  # inferred, not said: a weight only
+    assert stated_exclusions(pack, generated).size == 0
+    vocabulary = replace(pack, manifest={**pack.manifest, "descriptor_source": "vocabulary"})
+    assert stated_exclusions(vocabulary, disliked).size == 0  # every text is "about" every word a little
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 59), min_size=3, max_size=25, unique=True))
+def test_a_simulated_dislike_is_of_a_tag_the_user_never_picked(pack, picks):
+    said = strongest_stated(pack, np.array(picks))
+    if said is not None and said[1] < 0:
+        assert not any(said[0] in pack.items[i].tags for i in picks), (said, picks)
+
+
+def test_like_factor_is_the_first_that_moves_the_top_k():
+    carried = np.array([[False]] * 6 + [[True]] * 4)  # items 6..9 carry the liked tag, ranked last
+    base = np.linspace(10.0, 1.0, 10)
+    push = carried[:, 0] * 1.0
+    assert like_factor(lambda f: base + f * push, carried, k=3) == 8.0  # 8 lifts item 6 (score 4+8) above item 2 (8)
+    assert like_factor(lambda f: base + f * 100 * push, carried, k=3) == 1.0
+    assert like_factor(lambda f: base + f * 1e-3 * push, carried, k=3) == 4096.0  # doubling: at most twice the least (4 / 1e-3)
+    assert like_factor(lambda f: base + f * 1e-9 * push, carried, k=3) == LIKE_FACTORS[-1]  # the most it will do
+    full = np.ones((10, 1), dtype=bool)
+    assert like_factor(lambda f: base, full, k=3) == 1.0  # a top k full of the tag stays full
+
+
+def test_scaling_stated_likes_leaves_the_rest_alone():
+    summary = Summary("text", (DescriptorWeight("a", 0.5, math.inf), DescriptorWeight("b", -0.5, math.inf),
+                               DescriptorWeight("c", 0.2, 2.0)), 10, 1)
+    doubled = scale_stated_likes(summary, 2.0)
+    assert [w.weight for w in doubled.weights] == [1.0, -0.5, 0.2] and doubled.text == "text"
+    assert [w.descriptor for w in scale_stated_likes(summary, 0.0).weights] == ["b", "c"]
+    with pytest.raises(ValueError, match="factor"):
+        scale_stated_likes(summary, -1.0)
+
+
+def test_a_stated_like_always_moves_the_picks_its_way(pack, store, embed):
+    """Every tag of the pack, stated as a like by a user whose profile ranks it low: the picks as
+    the engine serves them hold more of it than before (or were full of it), even with a validated
+    stated weight far too small to move anything alone."""
+    tiny = with_beta(pack, 1e-3)
+    engine = Conversation(tiny, store, embed)
+    for tag in tiny.descriptors:
+        column = np.array([tag in item.tags for item in tiny.items], dtype=float)
+        coef = np.linalg.lstsq(tiny.features, -column, rcond=None)[0]  # the tag's items score lowest
+        summary = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
+        assert [r.index for r in rank(tiny, coef, summary, k=5)] == [r.index for r in rank(tiny, coef, None, k=5)]
+        served = engine._served(coef, np.eye(tiny.n_bases), summary, (), 5, "prefer", None)
+        count = [sum(column[r.index] for r in rank(tiny, coef, s, k=5)) for s in (None, served)]
+        assert count[1] > count[0] or count[0] == 5, (tag, count)
+
+
+def test_picks_fit_what_the_user_stated(pack):
+    tag = pack.descriptors[0]
+    carriers = [i for i, item in enumerate(pack.items) if tag in item.tags]
+    others = [i for i in range(pack.n_items) if i not in carriers]
+    dislike = Summary("", (DescriptorWeight(tag, -0.5, math.inf),), 0, 0)
+    like = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
+    assert picks_fit(pack, dislike, others[:5]) and not picks_fit(pack, dislike, others[:4] + carriers[:1])
+    assert picks_fit(pack, like, carriers[:3]) and not picks_fit(pack, like, carriers[:2] + others[:1])
+    inferred = Summary("", (DescriptorWeight(tag, -0.5, 3.0),), 0, 0)  # nothing stated: nothing to fit
+    assert picks_fit(pack, inferred, carriers[:3])

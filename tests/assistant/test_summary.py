@@ -15,15 +15,18 @@ from prefchat.assistant.summary import (
     STATED_WEIGHT,
     DescriptorWeight,
     Summary,
+    answer_evidence,
     apply_correction,
     confidence_level,
     descriptor_correlations,
     descriptor_index,
     parse_correction,
+    stated_affinity,
     summarize,
     summary_affinity,
     text_associations,
 )
+from prefchat.elicitation.posterior import Comparison
 from prefchat.reward.naming import column_correlations, descriptor_matrix
 from prefchat.reward.pack import Axis, Item, Pack
 
@@ -127,6 +130,21 @@ def test_user_along_base_0_enjoys_x_and_is_not_keen_on_y(planted_pack):
     assert summary.text.startswith("Enjoys: x")
     assert "Not keen on: y" in summary.text
     assert summary.text.endswith("Confidence: high (10 answers, 1 skipped).")
+
+
+def test_a_descriptor_is_never_said_against_the_users_own_choices(planted_pack):
+    """The posterior leans far towards "x"; every answer the user gave picked a "y" item over an
+    "x" one. Whatever the posterior says, the summary does not tell this user they enjoy "x"."""
+    mean, cov = x_lover(planted_pack)
+    answers = [Comparison(x, y, "b") for x, y in zip(range(0, 8), range(8, 16))]
+    without = summarize(planted_pack, mean, cov, 8, 0)
+    assert "x" in without.likes
+    summary = summarize(planted_pack, mean, cov, 8, 0, answers=answers)
+    evidence = answer_evidence(planted_pack, answers)
+    assert evidence[0] < 0 < evidence[1]
+    assert "x" not in summary.likes and "y" not in summary.dislikes
+    for w in summary.weights:
+        assert np.sign(evidence[planted_pack.descriptors.index(w.descriptor)]) == w.sign, summary.text
 
 
 def test_user_at_the_prior_mean_has_no_strong_preferences(planted_pack):
@@ -273,6 +291,22 @@ def test_summary_affinity_is_weighted_standardised_association(planted_pack):
     z_x, z_horror = ((z - z.mean()) / z.std() for z in (z_x, z_horror))
     np.testing.assert_allclose(affinity, 2.0 * z_x - z_horror)
     assert affinity[tags == "x"].min() > affinity[tags == "musical"].max() > affinity[tags == "horror"].max()
+
+
+def test_a_stated_tag_moves_its_items_alike_whatever_its_frequency(planted_pack):
+    """On a tags pack a stated like moves every item carrying the tag by the weight times
+    (1 - share), the same for a tag on 8 of 40 items as for one on 16 (z alone would move the
+    rarer tag's items further); the generated summary keeps the standardised scale."""
+    items = list(planted_pack.items)
+    items[:8] = [replace(item, tags=("x", "musical")) for item in items[:8]]  # musical: 16 of 40
+    pack = replace(planted_pack, items=items)
+    for tag, share in (("x", 8 / 40), ("musical", 16 / 40)):
+        stated = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
+        carriers = np.array([tag in item.tags for item in pack.items])
+        affinity = stated_affinity(pack, stated)
+        np.testing.assert_allclose(affinity[carriers], 0.5 * (1 - share))
+        np.testing.assert_allclose(affinity[~carriers], -0.5 * share)
+        np.testing.assert_allclose(summary_affinity(pack, stated), 0.5 * descriptor_index(pack).association[:, pack.descriptors.index(tag)])
 
 
 def test_unknown_descriptors_contribute_nothing(planted_pack):

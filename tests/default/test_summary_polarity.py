@@ -68,11 +68,13 @@ def test_planted_users_read_their_own_descriptor_on_the_right_side(default_pack_
 @pytest.mark.slow
 def test_scripted_users_find_their_dimension_on_the_right_side(default_pack_dir, bench):
     """The 18 scripted users of bench/summary_polarity.py (every style dimension, chased and avoided),
-    through the public API. Issue 12 asks for 17 of 18; measured 15 (humour chased, technical
-    depth chased and hedging avoided are not named: see the bench's association table)."""
+    through the public API. Issue 12 asks for 17 of 18; measured 16 (humour chased: its evidence
+    is second to emoji's, which the four learned bases tie it to; technical depth chased: the
+    measure "code and numbers" leans against 4 of the user's 10 choices). Nothing is ever said
+    against the user's own choices."""
     report = bench.run(str(default_pack_dir))
     assert report["n_users"] == 18
-    assert report["right_side"] >= 15, [r["text"] for r in report["users"] if not r["right_side"]]
+    assert report["right_side"] >= 16, [r["text"] for r in report["users"] if not r["right_side"]]
     emoji = {(r["dimension"], r["direction"]): r for r in report["users"]}
     assert "answers without emoji" in emoji["emoji", "avoids"]["likes"]
     assert "uses emoji" in emoji["emoji", "chases"]["likes"]
