@@ -432,8 +432,9 @@ class Conversation:
     def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
         """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
         posterior = state.posterior
+        told = self.told(state)
         return tuple(rank(self.pack, posterior.mean, summary, k=state.options.n_recommendations,
-                          exclude=sorted(self.told(state)), objective=state.objective, cov=posterior.cov))
+                          exclude=sorted(told), objective=state.objective, cov=posterior.cov, known=told))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -577,7 +578,7 @@ class Conversation:
         """
         exclude = told | self._unwanted(summary)
         ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(exclude), objective=objective, cov=cov,
-                      discount=discount)
+                      discount=discount, known=told)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
