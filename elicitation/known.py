@@ -136,7 +136,9 @@ class KnownModel:
     Attributes
     ----------
     features : (n_items, K) the base rewards :math:`\phi`
-    emission : (n_items, K) :math:`\Pi`, what knowing an item says about :math:`\theta`
+    emission : (n_items, K) :math:`\Pi`, what knowing an item says about :math:`\theta`; both tables
+        are kept in single precision (a catalog ranking reads all of one: half the bytes, a tenth
+        of the time, far below the model's own error)
     prior_mean : (K,) :math:`\mu` and prior_cov : (K, K) :math:`\Sigma`
     within : (K, K) :math:`\Psi`
     tau : the validated width of a known item's likelihood
@@ -157,6 +159,8 @@ class KnownModel:
                 raise ValueError(f"known model: {name} has shape {np.shape(getattr(self, name))}, expected {shape}")
         if not (np.isfinite(self.tau) and self.tau > 0):
             raise ValueError(f"known model: tau must be finite and positive, got {self.tau!r}")
+        for name in ("features", "emission"):
+            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float32))
 
     @property
     def n_bases(self) -> int:
@@ -198,7 +202,8 @@ class KnownModel:
             raise ValueError(f"known item index outside 0..{len(self.features) - 1}")
         basis, omega, within_precision = self._basis()
         shrink = 1.0 / (1.0 + index.size * omega)
-        return shrink, self.__dict__["_cache"][3] + basis.T @ (within_precision @ self.emission[index].sum(0))
+        total = self.emission[index].sum(0, dtype=np.float64)
+        return shrink, self.__dict__["_cache"][3] + basis.T @ (within_precision @ total)
 
     def scores(self, known: Collection[int]) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""
@@ -207,9 +212,9 @@ class KnownModel:
     def scores_of(self, sets: Sequence[Collection[int]]) -> np.ndarray:
         """(n_sets, n_items): :meth:`scores` of each set of known items, in one matrix product."""
         means = np.stack([self.posterior_mean(known) for known in sets]) if len(sets) else np.zeros((0, self.n_bases))
-        linear = means @ self.features.T
-        floor = SCORE_FLOOR * np.maximum(linear.max(1, initial=SCORE_FLOOR), SCORE_FLOOR)
-        return np.log(np.maximum(linear, floor[:, None]))
+        linear = self.features @ means.T.astype(np.float32)  # (n_items, n_sets)
+        floor = SCORE_FLOOR * np.maximum(linear.max(0, initial=SCORE_FLOOR), SCORE_FLOOR)
+        return np.log(np.maximum(linear, floor)).T
 
 
 @dataclass(frozen=True, eq=False)

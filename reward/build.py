@@ -55,7 +55,8 @@ SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
-DISCOUNT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+DISCOUNT_GRID = tuple(step / 10 for step in range(16))
+"""The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
 RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03}
 """The recall constraints of the exposure control: the served default may cost at most 0.01
 validation Recall@20 against no discount, the "less obvious picks" setting at most 0.03."""
@@ -257,15 +258,17 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
 
     Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
     """
-    scorers = [pack.discounted("watch", discount) for discount in DISCOUNT_GRID]
+    # A discount only subtracts its gamma logit f from the undiscounted score (CatalogScore.penalty).
+    base, penalties = pack.catalog_score("watch"), [pack.discounted("watch", discount).penalty() for discount in DISCOUNT_GRID]
     values = np.full((len(DISCOUNT_GRID), 2, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
     with threadpool_limits(limits=1):
         column = 0
         for task, session in sessions:
             for n in VALIDATION_SESSION_ANSWERS:
                 posterior = session.posteriors[min(n, len(session.questions))]
-                for d, scorer in enumerate(scorers):
-                    result = task.targets(scorer(posterior))
+                scores = base(posterior)
+                for d, penalty in enumerate(penalties):
+                    result = task.targets(scores - penalty)
                     values[d, :, column] = result["recall@20"], result["long_tail_share@20"]
                 column += 1
     means = np.nanmean(values, axis=2)

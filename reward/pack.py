@@ -388,7 +388,6 @@ _ARRAY_FIELDS = (
 
 KNOWN_PREFIX = "known_"
 _KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
-_KNOWN_TABLES = ("features", "emission")
 """The arrays of a :class:`~prefchat.elicitation.known.KnownModel`, saved as ``known_<name>``."""
 
 
@@ -423,10 +422,7 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
     if pack.known is not None:
-        # The (n_items, K) tables in single precision: half the bytes, far below the model's own error.
-        arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name),
-                                                                 dtype=np.float32 if name in _KNOWN_TABLES else np.float64)
-                       for name in _KNOWN_FIELDS})
+        arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name)) for name in _KNOWN_FIELDS})
     save_file(arrays, str(directory / ARRAYS))
     manifest = dict(pack.manifest)
     manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau}
@@ -548,8 +544,7 @@ def _read_known(directory: Path, manifest: dict, arrays: dict[str, np.ndarray]) 
         raise PackError(f"{directory / ARRAYS}: the known-items model is incomplete (manifest 'known' {recorded!r}, "
                         f"missing arrays {missing})")
     try:
-        model = KnownModel(**{name: arrays[KNOWN_PREFIX + name].astype(np.float64) for name in _KNOWN_FIELDS},
-                           tau=float(recorded["tau"]))
+        model = KnownModel(**{name: arrays[KNOWN_PREFIX + name] for name in _KNOWN_FIELDS}, tau=float(recorded["tau"]))
     except (KeyError, TypeError, ValueError) as error:
         raise PackError(f"{directory / ARRAYS}: bad known-items model ({error})") from None
     if model.features.shape != (int(manifest["n_items"]), int(recorded.get("n_bases", -1))):
