@@ -5,7 +5,8 @@ Layout of a pack directory::
     manifest.json        format version, name, embedding model, shapes, hyperparameters,
                          metrics, provenance, user split, axis names, file checksums
     items.jsonl          one item per line: {"item_id", "title", "text", "tags"}
-    arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors
+    arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors,
+                         and the known-items model where there is one (``known_*``)
 
 Nothing is loaded with pickle: JSON for text, safetensors for arrays. Loading checks the
 format version, the checksums (of the two files, and of the manifest itself: its
