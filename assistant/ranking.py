@@ -20,7 +20,10 @@ the coefficients :math:`c` set by the objective:
             \kappa_i = \sqrt{1 + \pi\, \phi(i)^\top S \phi(i) / 8},
 
   with :math:`\kappa^0` the same under the prior: before any answer the catalog ranks by base
-  rate. Elsewhere :math:`c = m`. Either way :math:`m, S` must come from a session of the same
+  rate. On a pack with a known-items model (:attr:`~prefchat.reward.pack.Pack.known_model`) the
+  linear part is that model's score of the items the user is known to know (``known``,
+  :class:`~prefchat.elicitation.known.KnownItemsScore`) instead; reasons still read :math:`m`
+  on the learned axes. Elsewhere :math:`c = m`. Either way :math:`m, S` must come from a session of the same
   objective (:meth:`~prefchat.reward.pack.Pack.session_prior`).
 
 The summary's weights the user stated are weighted apart, :math:`\beta_\text{stated}`, on the scale
@@ -36,7 +39,7 @@ few matrix-vector products.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -44,8 +47,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..elicitation import Comparison, Posterior
+from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, recall_at_k, roc_auc, top_k
-from ..elicitation.onboarding import replay
+from ..elicitation.onboarding import known_items, replay
 from ..elicitation.posterior import predictive_scale
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import OBJECTIVES, Pack
@@ -119,8 +123,11 @@ class _Scoring:
     scale: np.ndarray | float = 1.0   # (n,) its kappa
     centre: np.ndarray | float = 0.0  # (n_bases,) the prior mean of a calibrated score
     penalty: np.ndarray | float = 0.0  # (n,) the exposure control's gamma logit f
+    base: np.ndarray | None = None     # (n,) a known-items score, discount included, in place of the linear part
 
     def scores(self) -> np.ndarray:
+        if self.base is not None:
+            return self.base + self.association @ self.weights
         return (self.features @ self.coef + self.offset) / self.scale + self.association @ self.weights - self.penalty
 
     @cached_property
@@ -131,7 +138,7 @@ class _Scoring:
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
              cov: np.ndarray | None = None, discount: float | None = None,
-             candidate_texts: Sequence[str] | None = None) -> _Scoring:
+             candidate_texts: Sequence[str] | None = None, known: Collection[int] = ()) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
@@ -145,6 +152,12 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
         raise ValueError(f"discount must be finite and >= 0, got {discount!r}")
     catalog = None if outside else pack.discounted(objective, discount)
     calibrated = catalog is not None and catalog.offset is not None
+    if isinstance(catalog, KnownItemsScore):
+        # The order is the known-items model's; reasons read the session posterior on the learned axes.
+        terms: dict = {"base": catalog.known(known), "centre": pack.session_prior(objective).prior_mean}
+        calibrated = False
+    else:
+        terms = {}
     if calibrated:
         cov = None if cov is None else np.asarray(cov, dtype=np.float64)
         if cov is None or cov.shape != (pack.n_bases, pack.n_bases) or not np.isfinite(cov).all():
@@ -157,10 +170,9 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
         raise ValueError(f"beta must be finite, got {beta!r}")
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
+        assert catalog is not None
         terms = {"offset": catalog.offset, "scale": predictive_scale(features, cov),
                  "centre": pack.session_prior(objective).prior_mean, "penalty": catalog.penalty()}
-    else:
-        terms = {}
     if summary is None:
         weights = np.zeros(0)
     else:
@@ -175,7 +187,7 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
 
 def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
                 beta: float | None = None, objective: str = "prefer", cov: np.ndarray | None = None,
-                discount: float | None = None) -> np.ndarray:
+                discount: float | None = None, known: Collection[int] = ()) -> np.ndarray:
     """Scores of every catalog item (or of every candidate text), as :func:`rank` orders them.
 
     Parameters are those of :func:`rank`; ``candidate_embeddings`` (n_candidates, d) scores texts
@@ -185,7 +197,7 @@ def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *,
     -------
     (n_items,) or (n_candidates,)
     """
-    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount).scores()
+    return _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount, known=known).scores()
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,7 +224,7 @@ class ServedScore:
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
         return item_scores(self.pack, posterior.mean, summary, objective=self.objective, cov=posterior.cov,
-                           discount=self.discount)
+                           discount=self.discount, known=known_items(posterior.answers))
 
 
 def rank(
@@ -229,6 +241,7 @@ def rank(
     only: Sequence[int] | None = None,
     cov: np.ndarray | None = None,
     discount: float | None = None,
+    known: Collection[int] = (),
 ) -> list[Ranked]:
     r"""The ``k`` best items for a user, best first, ties broken by lower index.
 
@@ -250,6 +263,9 @@ def rank(
     discount : the exposure control of a "watch" catalog ranking, :math:`\gamma \ge 0`
         (:class:`~prefchat.elicitation.onboarding.CatalogScore`); default the pack's validated
         :attr:`~prefchat.reward.pack.Pack.exposure_discount`
+    known : catalog items the user is known to know (:func:`~prefchat.elicitation.onboarding.known_items`
+        of their answers): the evidence of a "watch" ranking on a pack with a known-items model
+        (:attr:`~prefchat.reward.pack.Pack.known_model`); elsewhere unused
     """
     if (candidates is None) != (candidate_embeddings is None):
         raise ValueError("pass candidates and candidate_embeddings together, or neither")
@@ -257,7 +273,7 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount, candidates)
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount, candidates, known)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
@@ -565,7 +581,7 @@ def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[
         summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
         said = strongest_stated(pack, user.eval_items)
         corrected = summary if said is None else apply_correction(summary, dict([said]), pack)
-        base = item_scores(pack, posterior.mean, None, objective="watch", cov=posterior.cov)
+        base = item_scores(pack, posterior.mean, None, objective="watch", cov=posterior.cov, known=known_items(answers))
         stated_only = Summary("", corrected.stated, 0, 0)
         generated_only = Summary("", tuple(w for w in corrected.weights if not w.stated), 0, 0)
         fits.append({"user": user, "base": base, "generated": summary_affinity(pack, generated_only),

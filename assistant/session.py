@@ -43,7 +43,7 @@ import dataclasses
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -428,13 +428,15 @@ class Conversation:
     def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
         """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
         posterior = state.posterior
-        exclude = sorted(self.told(state) | self._unwanted(summary))
+        told = self.told(state)
+        exclude = sorted(told | self._unwanted(summary))
         k = state.options.n_recommendations
-        served = self._served(posterior.mean, posterior.cov, summary, exclude, k, state.objective, None)
-        return tuple(rank(self.pack, posterior.mean, served, k=k, exclude=exclude, objective=state.objective, cov=posterior.cov))
+        served = self._served(posterior.mean, posterior.cov, summary, exclude, k, state.objective, None, told)
+        return tuple(rank(self.pack, posterior.mean, served, k=k, exclude=exclude, objective=state.objective,
+                          cov=posterior.cov, known=told))
 
     def _served(self, mean: np.ndarray, cov: np.ndarray, summary: Summary, exclude: Sequence[int], k: int, objective: str,
-                discount: float | None) -> Summary:
+                discount: float | None, known: Collection[int]) -> Summary:
         """``summary`` as its stated likes are served: their weights times :func:`~prefchat.assistant.ranking.like_factor`,
         so that "I love documentaries" brings documentaries into the top ``k`` even where the validated weight would not."""
         carried = liked_carriers(self.pack, summary)
@@ -443,7 +445,7 @@ class Conversation:
 
         def scores(factor: float) -> np.ndarray:
             return item_scores(self.pack, mean, scale_stated_likes(summary, factor), objective=objective, cov=cov,
-                               discount=discount)
+                               discount=discount, known=known)
 
         return scale_stated_likes(summary, like_factor(scores, carried, k, exclude))
 
@@ -589,8 +591,8 @@ class Conversation:
         like is served strong enough to move the picks its way (:meth:`_served`).
         """
         exclude = sorted(told | self._unwanted(summary))
-        served = self._served(mean, cov, summary, exclude, k, objective, discount)
-        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount)
+        served = self._served(mean, cov, summary, exclude, k, objective, discount, told)
+        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount, known=told)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]

@@ -24,7 +24,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from prefchat import Assistant  # noqa: E402
-from prefchat.api import QuestionTurn  # noqa: E402
+from prefchat.api import QuestionTurn, SessionOptions  # noqa: E402
 
 GENRES = ("Horror", "Romance", "Documentary", "Animation", "Musical")
 SCRIPTS = {"first": lambda position: "a", "alternate": lambda position: "ab"[position % 2],
@@ -52,9 +52,11 @@ def run(pack: str, script: str = "first") -> dict:
                 user = f"{label}-{genre}"
                 onboard(assistant, user, script)
                 row["before"] = share(assistant, user, genre)
+                shown = [p.item_id for p in assistant.recommend(user, k=SessionOptions().n_recommendations)]
                 reply = assistant.say(user, text)
                 row[f"after_{label}"] = share(assistant, user, genre)
                 row[f"reply_{label}"] = reply.text
+                row[f"moved_{label}"] = [p.item_id for p in reply.recommendations] != shown  # the picks the reply shows
             row["falls_by_half"] = row["after_no"] <= row["before"] / 2 and (row["before"] > 0 or row["after_no"] == 0)
             row["rises"] = row["after_love"] > row["before"]
             rows.append(row)

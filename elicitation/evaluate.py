@@ -92,7 +92,7 @@ import numpy as np
 
 from .onboarding import CatalogScore, Policy, Session, known_items, run_session
 from .peers import Peer
-from .posterior import Posterior, batch_map, ml_fit
+from .posterior import Comparison, Posterior, batch_map, ml_fit
 from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
 from .selection import STRATEGIES, Strategy, active_kway
 
@@ -424,7 +424,11 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, pe
     items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))
     coef, cov = batch_map(features, users, items_a, items_b, labels, prior.prior_mean, prior.prior_cov,
                           n_users=len(tasks), return_cov=True)
-    return [score(Posterior(coef[t], cov[t], prior.prior_mean, prior.prior_cov)) for t in range(len(tasks))]
+    # Each posterior holds the answers it is conditioned on, so that a score reading them (the items a
+    # known-items model is given, :class:`~prefchat.elicitation.known.KnownItemsScore`) sees them all.
+    answered = [tuple(Comparison(int(a), int(b), {1.0: "a", 0.0: "b", 0.5: "tie"}[float(y)]) for a, b, y in zip(*part))
+                for part in evidence]
+    return [score(Posterior(coef[t], cov[t], prior.prior_mean, prior.prior_cov, answered[t])) for t in range(len(tasks))]
 
 
 # --------------------------------------------------------------------------- statistics

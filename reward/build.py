@@ -18,10 +18,13 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, evaluate, rating_tasks, task_seed
+from ..elicitation.evaluate import KWAY_OPTIONS, Task, benchmark_policy, evaluate, rating_tasks, task_seed
+from ..elicitation.known import KnownModel, components, population, spectral_bases
 from ..elicitation.metrics import pairwise_accuracy
-from ..elicitation.onboarding import CatalogScore, run_session
+from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
+from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.posterior import base_rate_offset
+from ..elicitation.respondents import RatingsRespondent
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
@@ -52,7 +55,8 @@ SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
-DISCOUNT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+DISCOUNT_GRID = tuple(step / 10 for step in range(16))
+"""The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
 RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03}
 """The recall constraints of the exposure control: the served default may cost at most 0.01
 validation Recall@20 against no discount, the "less obvious picks" setting at most 0.03."""
@@ -225,11 +229,28 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
     return best, {str(size): score for size, score in scores.items()}
 
 
-def choose_exposure_discount(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
+def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> list[tuple[Task, Session]]:
+    """The served onboarding sessions of validation users that the "watch" settings are chosen by.
+
+    The served strategy (:data:`VALIDATION_STRATEGY`) over the served pool, weighed by the pack's
+    familiarity, with its "watch" session prior, in the benchmark's implicit protocol
+    (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS` splits per user),
+    :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
+    """
+    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    prior = pack.session_prior("watch")
+    policy = benchmark_policy(VALIDATION_STRATEGY, pack.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
+                              familiarity=pack.familiarity)
+    with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
+        return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, VALIDATION_STRATEGY)))
+                for task in tasks]
+
+
+def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[dict, dict]:
     """The exposure control's settings, chosen by onboarding sessions on validation users under a recall constraint.
 
-    The sessions of :func:`choose_watch_scale` (the served strategy and pool, the pack's final
-    "watch" prior), each posterior after :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
+    The :func:`validation_sessions` of the pack's final "watch" prior, each posterior after
+    :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
     catalog with every discount of :data:`DISCOUNT_GRID`
     (:meth:`~prefchat.reward.pack.Pack.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
     the discount with the largest mean long-tail share whose mean Recall@20 is within the tolerance
@@ -237,20 +258,17 @@ def choose_exposure_discount(pack: Pack, users: dict[str, tuple[np.ndarray, np.n
 
     Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
     """
-    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
-    prior = pack.session_prior("watch")
-    policy = benchmark_policy(VALIDATION_STRATEGY, pack.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
-                              familiarity=pack.familiarity)
-    scorers = [pack.discounted("watch", discount) for discount in DISCOUNT_GRID]
-    values = np.full((len(DISCOUNT_GRID), 2, len(tasks) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    # A discount only subtracts its gamma logit f from the undiscounted score (CatalogScore.penalty).
+    base, penalties = pack.catalog_score("watch"), [pack.discounted("watch", discount).penalty() for discount in DISCOUNT_GRID]
+    values = np.full((len(DISCOUNT_GRID), 2, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
     with threadpool_limits(limits=1):
         column = 0
-        for task in tasks:
-            session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, VALIDATION_STRATEGY))
+        for task, session in sessions:
             for n in VALIDATION_SESSION_ANSWERS:
                 posterior = session.posteriors[min(n, len(session.questions))]
-                for d, scorer in enumerate(scorers):
-                    result = task.targets(scorer(posterior))
+                scores = base(posterior)
+                for d, penalty in enumerate(penalties):
+                    result = task.targets(scores - penalty)
                     values[d, :, column] = result["recall@20"], result["long_tail_share@20"]
                 column += 1
     means = np.nanmean(values, axis=2)
@@ -261,6 +279,61 @@ def choose_exposure_discount(pack: Pack, users: dict[str, tuple[np.ndarray, np.n
         allowed = [row for row in grid if row["recall@20"] >= grid[0]["recall@20"] - tolerance]
         chosen[name] = max(allowed, key=lambda row: (row["long_tail_share@20"], -row["discount"]))["discount"]
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE)}
+
+
+KNOWN_L2_GRID = EASE_L2_GRID
+KNOWN_BASES_GRID = (64, 128, 256, 512)
+KNOWN_TAU_GRID = (0.25, 0.5, 1.0, 2.0)
+
+
+def choose_known_model(pack: Pack, matrix, sessions: list[tuple[Task, Session]]) -> tuple[KnownModel, dict, dict]:
+    """The "watch" catalog model (:mod:`~prefchat.elicitation.known`), its settings chosen on validation users.
+
+    The :func:`validation_sessions` give each validation task the items its answers after each of
+    :data:`VALIDATION_SESSION_ANSWERS` clicks show the user knows
+    (:func:`~prefchat.elicitation.onboarding.known_items`); the whole QUERY half is the ceiling as
+    evidence grows. A setting's score is the mean Recall@20 over those evidence sets. EASE's L2
+    first, over :data:`KNOWN_L2_GRID` with every component and :math:`\\tau = 1`, on the QUERY
+    halves (as EASE's own is chosen, :func:`~prefchat.elicitation.peers.choose_peer`); then the number
+    of bases of :data:`KNOWN_BASES_GRID` (at most the rank of ``matrix``) with the width
+    :math:`\\tau` of :data:`KNOWN_TAU_GRID` together; the fewer bases among equals.
+
+    ``matrix``: the training users' 0/1 matrix. Returns the model, its hyperparameters
+    ``{"known_l2", "known_bases", "known_tau"}`` and the score of every setting tried.
+    """
+    evidence = []
+    for task, session in sessions:
+        assert isinstance(task.respondent, RatingsRespondent)
+        sets = [known_items(session.posteriors[min(n, len(session.questions))].answers) for n in VALIDATION_SESSION_ANSWERS]
+        evidence += [(task, known) for known in (*sets, frozenset(task.respondent.query_items.tolist()))]
+    populations: dict[tuple, tuple[np.ndarray, ...]] = {}
+    with threadpool_limits(limits=1):
+        def score(model: KnownModel, sets=evidence) -> float:
+            scores = model.scores_of([known for _, known in sets])
+            return float(np.nanmean([task.targets(row)["recall@20"] for (task, _), row in zip(sets, scores)]))
+
+        def make(l2: float, k: int | None, tau: float) -> KnownModel:
+            if (l2, k) not in populations:
+                emission, features = spectral_bases(values, vectors, l2)
+                emission, features = emission[:, :k], features[:, :k]
+                populations[l2, k] = (features, emission, *population(matrix, emission))
+            features, emission, mean, cov, within = populations[l2, k]
+            return KnownModel(features, emission, mean, cov, within, tau)
+
+        values, vectors = components(matrix, max(KNOWN_BASES_GRID))
+        ceiling = evidence[len(VALIDATION_SESSION_ANSWERS)::len(VALIDATION_SESSION_ANSWERS) + 1]
+        l2_scores = {l2: score(make(l2, None, 1.0), ceiling) for l2 in KNOWN_L2_GRID}
+        l2 = max(l2_scores, key=lambda value: (l2_scores[value], -value))
+        rank = len(values)
+        grid = []
+        for k in sorted({min(k, rank) for k in KNOWN_BASES_GRID}):
+            for tau in KNOWN_TAU_GRID:
+                grid.append({"bases": k, "tau": tau, "recall@20": score(make(l2, k, tau))})
+    best = max(grid, key=lambda row: (row["recall@20"], -row["bases"], -abs(np.log(row["tau"]))))
+    chosen = {"known_l2": l2, "known_bases": best["bases"], "known_tau": best["tau"]}
+    table = {"l2": {str(value): result for value, result in l2_scores.items()}, "grid": grid,
+             "evidence": [*(f"{n} answers" for n in VALIDATION_SESSION_ANSWERS), "query half"]}
+    return make(l2, best["bases"], best["tau"]), chosen, table
 
 
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
@@ -438,7 +511,12 @@ def build_pack(
             watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
             manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
             pack.__dict__.pop("_catalog_scores", None)  # the "watch" prior just changed
-            discounts, manifest["selection"]["exposure_discount"] = choose_exposure_discount(pack, session_users, seed)
+            sessions = validation_sessions(pack, session_users, seed)
+            matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
+            known, chosen, manifest["selection"]["known_model"] = choose_known_model(pack, matrix, sessions)
+            pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
+            manifest["hyperparameters"].update(chosen)
+            discounts, manifest["selection"]["exposure_discount"] = choose_exposure_discount(pack, sessions)
             manifest["hyperparameters"].update(discounts)
             pack.__dict__.pop("_catalog_scores", None)
         size, manifest["selection"]["question_size"] = choose_question_size(pack, session_users, seed)

@@ -5,7 +5,8 @@ Layout of a pack directory::
     manifest.json        format version, name, embedding model, shapes, hyperparameters,
                          metrics, provenance, user split, axis names, file checksums
     items.jsonl          one item per line: {"item_id", "title", "text", "tags"}
-    arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors
+    arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors,
+                         and the known-items model where there is one (``known_*``)
 
 Nothing is loaded with pickle: JSON for text, safetensors for arrays. Loading checks the
 format version, the checksums (of the two files, and of the manifest itself: its
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..elicitation.known import KnownItemsScore, KnownModel
 from ..elicitation.onboarding import CatalogScore
 from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
@@ -91,6 +93,8 @@ class Pack:
     descriptors : list of str and descriptor_embeddings : (n_descriptors, d) float32
     axes : list of Axis, one per learned base
     manifest : dict, everything else (see module docstring)
+    known : the "watch" model of items that must be known (base rewards with item-item structure
+        and the conjugate posterior of the items a user knows), or None: see :attr:`known_model`
     """
 
     items: list[Item]
@@ -108,6 +112,7 @@ class Pack:
     descriptor_embeddings: np.ndarray
     axes: list[Axis]
     manifest: dict = field(default_factory=dict)
+    known: KnownModel | None = None
 
     @property
     def n_items(self) -> int:
@@ -284,23 +289,34 @@ class Pack:
             discount = self.exposure_discount if score.offset is not None else 0.0
         if not discount:
             return score
-        return CatalogScore(score.features, score.offset, float(discount), self.familiarity)
+        return replace(score, discount=float(discount), base_rates=self.familiarity)
 
     def catalog_score(self, objective: str) -> CatalogScore:
         """How a session with ``objective`` scores the catalog (cached per objective).
 
-        "watch" on a pack with base rates: the chance of a pick averaged over the posterior,
-        calibrated so that the session prior reproduces :attr:`familiarity`
+        "watch" on a pack with base rates: the :attr:`known_model`'s score of the items the answers
+        show the user knows (:class:`~prefchat.elicitation.known.KnownItemsScore`) where the pack
+        has one, else the chance of a pick averaged over the posterior, calibrated so that the
+        session prior reproduces :attr:`familiarity`
         (:func:`~prefchat.elicitation.posterior.base_rate_offset`); otherwise the mean utility.
         """
         cache = self.__dict__.setdefault("_catalog_scores", {})
         if objective not in cache:
             offset = None
+            if _objective(objective) == "watch" and self.known_model is not None:
+                cache[objective] = KnownItemsScore(self.known_model.features, model=self.known_model)
+                return cache[objective]
             if _objective(objective) == "watch" and self.familiarity is not None:
                 prior = self.session_prior(objective)
                 offset = base_rate_offset(self.features, prior.prior_mean, prior.prior_cov, self.familiarity)
             cache[objective] = CatalogScore(self.features, offset)
         return cache[objective]
+
+    @property
+    def known_model(self) -> KnownModel | None:
+        """The "watch" catalog model (:mod:`~prefchat.elicitation.known`) of a pack whose items must
+        be known and that has base rates (:attr:`familiarity`); None elsewhere."""
+        return self.known if self.familiarity is not None else None
 
     def beta(self, objective: str, stated: bool = False) -> float:
         """The summary's weight in a ranking of ``objective``, as validated on that scale.
@@ -371,6 +387,11 @@ _ARRAY_FIELDS = (
 )
 
 
+KNOWN_PREFIX = "known_"
+_KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
+"""The arrays of a :class:`~prefchat.elicitation.known.KnownModel`, saved as ``known_<name>``."""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -401,8 +422,11 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
             record = {"item_id": item.item_id, "title": item.title, "text": item.text, "tags": list(item.tags)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
+    if pack.known is not None:
+        arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name)) for name in _KNOWN_FIELDS})
     save_file(arrays, str(directory / ARRAYS))
     manifest = dict(pack.manifest)
+    manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau}
     manifest.update(
         format_version=FORMAT_VERSION,
         n_items=pack.n_items,
@@ -507,4 +531,24 @@ def load_pack(directory: str | Path) -> Pack:
     if manifest[MANIFEST_CHECKSUM] != _manifest_checksum(manifest):
         raise PackError(f"{directory / MANIFEST}: checksum mismatch, the manifest is damaged or was edited")
     axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
-    return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, **arrays)
+    known = _read_known(directory, manifest, {name: arrays.pop(name) for name in list(arrays) if name.startswith(KNOWN_PREFIX)})
+    return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, known=known, **arrays)
+
+
+def _read_known(directory: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> KnownModel | None:
+    """The pack's :class:`~prefchat.elicitation.known.KnownModel` from its ``known_*`` arrays (None without one)."""
+    recorded = manifest.get("known")
+    if recorded is None and not arrays:
+        return None
+    missing = [KNOWN_PREFIX + name for name in _KNOWN_FIELDS if KNOWN_PREFIX + name not in arrays]
+    if recorded is None or missing:
+        raise PackError(f"{directory / ARRAYS}: the known-items model is incomplete (manifest 'known' {recorded!r}, "
+                        f"missing arrays {missing})")
+    try:
+        model = KnownModel(**{name: arrays[KNOWN_PREFIX + name] for name in _KNOWN_FIELDS}, tau=float(recorded["tau"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackError(f"{directory / ARRAYS}: bad known-items model ({error})") from None
+    if model.features.shape != (int(manifest["n_items"]), int(recorded.get("n_bases", -1))):
+        raise PackError(f"{directory / ARRAYS}: array 'known_features' has shape {model.features.shape}, manifest says "
+                        f"({manifest['n_items']}, {recorded.get('n_bases')})")
+    return model

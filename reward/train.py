@@ -31,6 +31,7 @@ import torch
 from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import svds
 
+from ..elicitation.known import ledoit_wolf
 from ..elicitation.metrics import pairwise_accuracy, recall_at_k, top_k
 from ..elicitation.posterior import Comparison, laplace_posterior
 
@@ -151,25 +152,6 @@ def svd_start(user: np.ndarray, item: np.ndarray, value: np.ndarray, n_users: in
     order = np.argsort(-s)
     root = np.sqrt(s[order])
     return u[:, order] * root, vt[order].T * root
-
-
-def ledoit_wolf(samples: np.ndarray) -> np.ndarray:
-    """Ledoit-Wolf shrinkage of the sample covariance towards a scaled identity.
-
-    .. math:: \\hat\\Sigma = (1 - \\delta) S + \\delta \\mu I, \\quad
-              \\mu = \\mathrm{tr}(S)/p, \\quad
-              \\delta = \\min\\Big(1, \\frac{\\frac1{n^2}\\sum_i \\|x_i x_i^\\top - S\\|_F^2}{\\|S - \\mu I\\|_F^2}\\Big)
-
-    (Ledoit & Wolf 2004, Lemma 3.2-3.4.)
-    """
-    x = samples - samples.mean(0)
-    n, p = x.shape
-    cov = x.T @ x / n
-    mu = np.trace(cov) / p
-    target_distance = ((cov - mu * np.eye(p)) ** 2).sum()
-    spread = (((x[:, :, None] * x[:, None, :]) - cov) ** 2).sum() / n**2
-    delta = 1.0 if target_distance == 0 else min(1.0, spread / target_distance)
-    return (1 - delta) * cov + delta * mu * np.eye(p)
 
 
 def variance_rotation(coef: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from prefchat.assistant.ranking import (
 )
 from prefchat.assistant.session import Conversation
 from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, scale_stated_likes, summary_affinity
+from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.metrics import pairwise_accuracy
 from prefchat.elicitation.posterior import (
     Comparison,
@@ -149,6 +150,33 @@ def test_the_exposure_discount_lowers_each_item_by_gamma_logit_of_its_base_rate(
     assert validated.less_obvious_discount == 0.25  # no stronger setting validated: the same
     with pytest.raises(ValueError, match="discount"):
         item_scores(rated, mean, objective="watch", cov=cov, discount=-1.0)
+
+
+def with_known_model(pack):
+    """:func:`with_base_rates` plus a known-items model fitted to 80 planted users of two tastes."""
+    rng = np.random.default_rng(8)
+    taste = np.array([item.tags[0] == pack.items[0].tags[0] for item in pack.items])
+    x = np.array([(rng.random(pack.n_items) < np.where(taste == (u % 2 == 0), 0.4, 0.05)) for u in range(80)], float)
+    emission, features = spectral_bases(*components(x), 5.0)
+    return replace(with_base_rates(pack), known=KnownModel(features, emission, *population(x, emission), tau=1.0))
+
+
+def test_watch_on_a_pack_with_a_known_items_model_ranks_by_it_and_keeps_the_summary_and_discount(pack):
+    known_pack = with_known_model(pack)
+    model, told = known_pack.known, [0, 1, 2]
+    mean, cov = known_pack.prior_mean, known_pack.prior[1]
+    np.testing.assert_allclose(item_scores(known_pack, mean, objective="watch", beta=0.0, cov=cov, known=told),
+                               model.scores(told), rtol=1e-6)
+    np.testing.assert_allclose(item_scores(known_pack, mean, objective="watch", beta=0.0, cov=cov, known=told, discount=0.5),
+                               model.scores(told) - 0.5 * logit(known_pack.familiarity), rtol=1e-6)
+    blended = item_scores(known_pack, mean, LIKES_MUSICALS, objective="watch", beta=2.0, cov=cov, known=told)
+    np.testing.assert_allclose(blended, model.scores(told) + 2.0 * summary_affinity(known_pack, LIKES_MUSICALS), rtol=1e-6)
+    picks = rank(known_pack, mean, k=5, beta=0.0, objective="watch", cov=cov, known=told, exclude=told)
+    assert [p.index for p in picks] == list(np.argsort(-np.where(np.isin(np.arange(pack.n_items), told), -np.inf,
+                                                                     model.scores(told)), kind="stable")[:5])
+    assert all(p.why for p in picks)  # reasons read the learned axes, as before
+    # "prefer" is untouched by the known-items model
+    np.testing.assert_allclose(item_scores(known_pack, mean, objective="prefer", beta=0.0), known_pack.features @ mean)
 
 
 def test_popular_is_never_the_only_reason(pack):

@@ -1,11 +1,26 @@
 """Pack files: exact round trip, and a clear error for every kind of damage."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
-from prefchat.reward.pack import ARRAYS, ITEMS, MANIFEST, Axis, Item, Pack, PackError, load_pack, save_pack
+from prefchat.elicitation.known import KnownModel
+from prefchat.reward.pack import (
+    ARRAYS,
+    ITEMS,
+    MANIFEST,
+    Axis,
+    Item,
+    Pack,
+    PackError,
+    _manifest_checksum,
+    _sha256,
+    load_pack,
+    save_pack,
+)
 
 
 def random_pack(n_items=12, n_learned=3, n_population=2, dim=8, seed=0) -> Pack:
@@ -195,3 +210,34 @@ def test_a_vocabulary_file_with_definitions(tmp_path):
         read_vocabulary(path)
     with pytest.raises(ValueError, match="no built-in"):
         read_vocabulary("nonexistent")
+
+
+def _with_known(pack: Pack, n_bases=3, seed=1) -> Pack:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(2, n_bases, n_bases))
+    model = KnownModel(rng.normal(size=(pack.n_items, n_bases)), rng.normal(size=(pack.n_items, n_bases)),
+                       rng.normal(size=n_bases), a @ a.T + np.eye(n_bases), b @ b.T + np.eye(n_bases), tau=0.5)
+    return replace(pack, known=model)
+
+
+def test_a_known_items_model_round_trips_and_ranks_what_watch_serves(tmp_path):
+    pack = _with_known(random_pack())
+    loaded = load_pack(save_pack(pack, tmp_path / "p"))
+    assert loaded.known is not None and loaded.known.tau == 0.5
+    for name in ("features", "emission", "prior_mean", "prior_cov", "within"):
+        original, again = getattr(pack.known, name), getattr(loaded.known, name)
+        assert again.dtype == original.dtype and np.array_equal(again, original), name
+    assert load_pack(save_pack(random_pack(), tmp_path / "q")).known is None  # packs without one still load
+
+
+def test_an_incomplete_known_items_model_is_named(tmp_path):
+    directory = save_pack(_with_known(random_pack()), tmp_path / "p")
+    arrays = load_file(str(directory / ARRAYS))
+    del arrays["known_within"]
+    save_file(arrays, str(directory / ARRAYS))
+    manifest = json.loads((directory / MANIFEST).read_text())
+    manifest["checksums"][ARRAYS] = _sha256(directory / ARRAYS)
+    manifest["manifest_checksum"] = _manifest_checksum(manifest)
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackError, match=r"known-items model is incomplete.*known_within"):
+        load_pack(directory)

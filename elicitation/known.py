@@ -1,0 +1,239 @@
+r"""The "watch" model of packs whose items must be known: base rewards carrying EASE's item-item
+structure, and the conjugate posterior of the items a user is known to know.
+
+Bases. With the training users' 0/1 matrix :math:`X = U S V^\top` (thin SVD, rank
+:math:`r \le n_\text{train}`) and EASE's :math:`P = (X^\top X + \lambda I)^{-1}` (Steck 2019),
+Woodbury gives :math:`X^\top (X X^\top + \lambda I)^{-1} X = V \operatorname{diag}(c) V^\top`,
+:math:`c_k = s_k^2 / (s_k^2 + \lambda)`, so EASE's score of an item :math:`j` a user with the row
+:math:`x` has not met is exactly
+
+.. math:: (x^\top \hat B)_j = \frac{(x^\top V \operatorname{diag}(c) V^\top)_j}{\lambda P_{jj}}
+          = (x^\top \Pi)^\top \phi_j, \qquad
+          \Pi = V \operatorname{diag}(\sqrt c), \quad
+          \phi_j = \frac{\Pi_j}{1 - \sum_k c_k V_{jk}^2},
+
+a PReF model: a user is the coefficients :math:`x^\top \Pi` over :math:`r` base rewards
+:math:`\phi` (:func:`components`, :func:`spectral_bases`; the K components of largest :math:`c` truncate it).
+
+Posterior. A user's coefficient :math:`\theta` is the mean of :math:`\Pi_i` over the items the
+user knows; a known item is a draw :math:`\Pi_i \sim N(\theta, \tau \Psi)`, the population prior
+:math:`\theta \sim N(\mu, \Sigma)` (:func:`population`: the training users' :math:`\theta_u`, their
+mean and Ledoit-Wolf covariance; :math:`\Psi` their pooled within-user scatter). Given the set
+:math:`R` of items revealed as known the posterior is Gaussian, with no per-user fit
+(:meth:`KnownModel.posterior`):
+
+.. math:: S^{-1} = \Sigma^{-1} + \tfrac{|R|}{\tau} \Psi^{-1}, \qquad
+          m = S \big(\Sigma^{-1} \mu + \tfrac{1}{\tau} \Psi^{-1} \textstyle\sum_{i \in R} \Pi_i\big).
+
+As :math:`|R|` grows, :math:`m \to x^\top \Pi / |R|`: EASE's ranking, truncated to K. With few
+items it leans on the population: before any answer the catalog ranks by what the average user
+knows. :math:`\lambda`, K and :math:`\tau` are chosen on validation users when a pack is built.
+
+The catalog score (:class:`KnownItemsScore`) is :math:`\log \phi_j^\top m`, the log of a
+least-squares estimate of the chance the user knows :math:`j`, so the exposure control's
+:math:`\gamma \operatorname{logit} f_j` divides it by about :math:`f_j^\gamma`: at :math:`\gamma = 1`
+it ranks by lift over the population's own rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import eigh
+from scipy.sparse.linalg import svds
+
+from .onboarding import CatalogScore, known_items
+from .posterior import Posterior
+
+__all__ = ["KnownItemsScore", "KnownModel", "components", "ledoit_wolf", "population", "spectral_bases"]
+
+SCORE_FLOOR = 1e-9
+"""Scores :math:`\\phi^\\top m` below this share of the largest one are floored before the log."""
+
+
+DENSE_SVD_LIMIT = 4000
+"""Above this many users and items both, :func:`components` takes a truncated sparse SVD."""
+
+
+def components(matrix, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values :math:`s` (decreasing, the non-zero ones) and right vectors :math:`V` (n_items, r) of ``matrix``.
+
+    ``matrix``: the 0/1 training matrix, dense or scipy sparse. ``k``: keep that many (default all;
+    a matrix larger than :data:`DENSE_SVD_LIMIT` both ways needs one and gets a truncated sparse SVD).
+    """
+    if min(matrix.shape) > DENSE_SVD_LIMIT:
+        if k is None:
+            raise ValueError(f"a {matrix.shape} matrix needs k, the components of its truncated SVD")
+        _, s, vt = svds(sparse.csr_matrix(matrix, dtype=np.float64), k=min(k, min(matrix.shape) - 1), random_state=0)
+        order = np.argsort(-s)
+        s, vt = s[order], vt[order]
+    else:
+        dense = matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+        _, s, vt = np.linalg.svd(dense.astype(np.float64), full_matrices=False)
+    keep = s > 1e-9 * s.max()
+    return s[keep][:k], vt[keep][:k].T
+
+
+def spectral_bases(values: np.ndarray, vectors: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(Pi, phi)`` of the module docstring, each (n_items, K), from the :func:`components` kept.
+
+    Components come by decreasing :math:`c`, so ``[:, :K]`` truncates. With truncated components,
+    :math:`P_{jj}` is that of the kept ones. Items no training user rated have :math:`\Pi_j = \phi_j = 0`.
+    """
+    if not l2 > 0:
+        raise ValueError(f"l2 must be positive, got {l2!r}")
+    c = values**2 / (values**2 + l2)
+    emission = vectors * np.sqrt(c)
+    return emission, emission / (1.0 - (vectors**2 * c).sum(1))[:, None]
+
+
+def ledoit_wolf(samples: np.ndarray) -> np.ndarray:
+    r"""Ledoit-Wolf shrinkage of the sample covariance towards a scaled identity.
+
+    .. math:: \hat\Sigma = (1 - \delta) S + \delta \mu I, \quad
+              \mu = \mathrm{tr}(S)/p, \quad
+              \delta = \min\Big(1, \frac{\frac1{n^2}\sum_i \|x_i x_i^\top - S\|_F^2}{\|S - \mu I\|_F^2}\Big)
+
+    (Ledoit & Wolf 2004, Lemma 3.2-3.4), with :math:`\sum_i \|x_i x_i^\top - S\|_F^2 =
+    \sum_i \|x_i\|^4 - n \|S\|_F^2`, so no (n, p, p) array is formed.
+    """
+    x = samples - samples.mean(0)
+    n, p = x.shape
+    cov = x.T @ x / n
+    mu = np.trace(cov) / p
+    target_distance = ((cov - mu * np.eye(p)) ** 2).sum()
+    spread = (((x**2).sum(1) ** 2).sum() - n * (cov**2).sum()) / n**2
+    delta = 1.0 if target_distance == 0 else min(1.0, max(spread, 0.0) / target_distance)
+    return (1 - delta) * cov + delta * mu * np.eye(p)
+
+
+def population(matrix: np.ndarray, emission: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The prior :math:`N(\mu, \Sigma)` and within-user scatter :math:`\Psi` of the training users.
+
+    .. math:: \theta_u = \frac{x_u^\top \Pi}{n_u}, \qquad
+              \Psi = \frac{\sum_u \sum_{i \in x_u} (\Pi_i - \theta_u)(\Pi_i - \theta_u)^\top}{\sum_u n_u}
+                   = \frac{\Pi^\top \operatorname{diag}(X^\top 1)\, \Pi - \sum_u n_u \theta_u \theta_u^\top}{\sum_u n_u}
+
+    Users who rated nothing are left out.
+    """
+    x = sparse.csr_matrix(matrix, dtype=np.float64)
+    counts = np.asarray(x.sum(1)).ravel()
+    x, counts = x[counts > 0], counts[counts > 0]
+    theta = (x @ emission) / counts[:, None]
+    scatter = emission.T @ (emission * np.asarray(x.sum(0)).ravel()[:, None]) - (theta.T * counts) @ theta
+    within = scatter / counts.sum()
+    within = 0.5 * (within + within.T) + 1e-9 * np.trace(within) / len(within) * np.eye(len(within))
+    return theta.mean(0), ledoit_wolf(theta), within
+
+
+@dataclass(frozen=True, eq=False)
+class KnownModel:
+    r"""The known-items model of the module docstring.
+
+    Attributes
+    ----------
+    features : (n_items, K) the base rewards :math:`\phi`
+    emission : (n_items, K) :math:`\Pi`, what knowing an item says about :math:`\theta`; both tables
+        are kept in single precision (a catalog ranking reads all of one: half the bytes, a tenth
+        of the time, far below the model's own error)
+    prior_mean : (K,) :math:`\mu` and prior_cov : (K, K) :math:`\Sigma`
+    within : (K, K) :math:`\Psi`
+    tau : the validated width of a known item's likelihood
+    """
+
+    features: np.ndarray
+    emission: np.ndarray
+    prior_mean: np.ndarray
+    prior_cov: np.ndarray
+    within: np.ndarray
+    tau: float
+
+    def __post_init__(self):
+        n, k = np.shape(self.features)
+        shapes = {"emission": (n, k), "prior_mean": (k,), "prior_cov": (k, k), "within": (k, k)}
+        for name, shape in shapes.items():
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(f"known model: {name} has shape {np.shape(getattr(self, name))}, expected {shape}")
+        if not (np.isfinite(self.tau) and self.tau > 0):
+            raise ValueError(f"known model: tau must be finite and positive, got {self.tau!r}")
+        for name in ("features", "emission"):
+            object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float32))
+
+    @property
+    def n_bases(self) -> int:
+        return self.features.shape[1]
+
+    def _basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The joint eigenbasis of the two precisions, computed once.
+
+        :math:`V^\top \Sigma^{-1} V = I`, :math:`V^\top \Psi^{-1} V = \operatorname{diag}(\omega)`
+        (the generalised symmetric eigenproblem), so that
+        :math:`S = V \operatorname{diag}(1 / (1 + |R| \omega / \tau)) V^\top` for any :math:`|R|`.
+        Returns :math:`V`, :math:`\omega / \tau` and :math:`\Psi^{-1} / \tau`.
+        """
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            within_precision = np.linalg.inv(self.within)
+            within_precision = 0.5 * (within_precision + within_precision.T)
+            prior_precision = np.linalg.inv(self.prior_cov)
+            omega, basis = eigh(within_precision, 0.5 * (prior_precision + prior_precision.T))
+            cache = (basis, omega / self.tau, within_precision / self.tau, basis.T @ (prior_precision @ self.prior_mean))
+            object.__setattr__(self, "_cache", cache)
+        return cache[:3]
+
+    def posterior(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
+        r"""The posterior mean :math:`m` and covariance :math:`S` given the items ``known`` (module docstring)."""
+        shrink, rotated = self._rotated(known)
+        basis = self._basis()[0]
+        return basis @ (shrink * rotated), (basis * shrink) @ basis.T
+
+    def posterior_mean(self, known: Collection[int]) -> np.ndarray:
+        """:math:`m` of :meth:`posterior` alone, in :math:`O(K^2)`."""
+        shrink, rotated = self._rotated(known)
+        return self._basis()[0] @ (shrink * rotated)
+
+    def _rotated(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`1 / (1 + |R| \omega / \tau)` and :math:`V^\top (\Sigma^{-1} \mu + \Psi^{-1} \sum_R \Pi_i / \tau)`."""
+        index = np.fromiter((int(i) for i in known), dtype=np.intp, count=len(known))
+        if index.size and (index.min() < 0 or index.max() >= len(self.features)):
+            raise ValueError(f"known item index outside 0..{len(self.features) - 1}")
+        basis, omega, within_precision = self._basis()
+        shrink = 1.0 / (1.0 + index.size * omega)
+        total = self.emission[index].sum(0, dtype=np.float64)
+        return shrink, self.__dict__["_cache"][3] + basis.T @ (within_precision @ total)
+
+    def scores(self, known: Collection[int]) -> np.ndarray:
+        r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""
+        return self.scores_of([known])[0]
+
+    def scores_of(self, sets: Sequence[Collection[int]]) -> np.ndarray:
+        """(n_sets, n_items): :meth:`scores` of each set of known items, in one matrix product."""
+        means = np.stack([self.posterior_mean(known) for known in sets]) if len(sets) else np.zeros((0, self.n_bases))
+        linear = self.features @ means.T.astype(np.float32)  # (n_items, n_sets)
+        floor = SCORE_FLOOR * np.maximum(linear.max(0, initial=SCORE_FLOOR), SCORE_FLOOR)
+        return np.log(np.maximum(linear, floor)).T
+
+
+@dataclass(frozen=True, eq=False)
+class KnownItemsScore(CatalogScore):
+    r"""The "watch" catalog score of a pack with a :class:`KnownModel`: :meth:`KnownModel.scores` of the
+    items the posterior's answers show the user knows (:func:`~prefchat.elicitation.onboarding.known_items`),
+    less the exposure control's :math:`\gamma \operatorname{logit} f` (:class:`CatalogScore`)."""
+
+    model: KnownModel | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.model is None:
+            raise ValueError("a known-items score needs its model")
+
+    def known(self, known: Collection[int]) -> np.ndarray:
+        """(n_items,) scores given the items ``known``."""
+        assert self.model is not None
+        return self.model.scores(known) - self.penalty()
+
+    def __call__(self, posterior: Posterior) -> np.ndarray:
+        return self.known(known_items(posterior.answers))
