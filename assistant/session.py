@@ -45,7 +45,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -112,9 +112,7 @@ class Conversation:
         self.groups = None if groups is None else np.append(groups, -1)
         familiarity = pack.familiarity  # the reference item is never asked about: familiarity 0
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
-        self.index = {item.item_id: i for i, item in enumerate(pack.items)}
-        self.titles = [item.title for item in pack.items]
-        self._tags = _tag_index(pack)
+        self.index = pack.item_index
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
         self._forget_asked: set[str] = set()
@@ -410,12 +408,23 @@ class Conversation:
             shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
 
-    def _unwanted(self, summary: Summary) -> frozenset[int]:
-        """Catalog items carrying a tag the user stated a dislike of (on packs whose descriptors are tags)."""
+    def _unwanted(self, summary: Summary) -> np.ndarray:
+        """Catalog items carrying a tag the user stated a dislike of (on packs whose descriptors are tags), sorted."""
+        none = np.empty(0, dtype=np.intp)
         if self.pack.descriptor_source != "tags":
-            return frozenset()
+            return none
         dislikes = [w.descriptor.casefold() for w in summary.stated if w.weight < 0]
-        return frozenset().union(*(self._tags.get(tag, frozenset()) for tag in dislikes))
+        return np.unique(np.concatenate([none, *(self._tags.get(tag, none) for tag in dislikes)]))
+
+    @cached_property
+    def titles(self) -> list[str]:
+        """Every item's title, by catalog position (read on the first search by title)."""
+        return [item.title for item in self.pack.items]
+
+    @cached_property
+    def _tags(self) -> dict[str, np.ndarray]:
+        """Casefolded tag -> the catalog items carrying it (read on the first stated dislike)."""
+        return _tag_index(self.pack)
 
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
@@ -575,8 +584,8 @@ class Conversation:
         Besides ``told``, the items carrying a tag the user said they do not want ("no horror
         please") are left out: a stated dislike is an instruction, not only a weight.
         """
-        exclude = told | self._unwanted(summary)
-        ranked = rank(self.pack, mean, summary, k=k, exclude=sorted(exclude), objective=objective, cov=cov,
+        exclude = np.union1d(np.fromiter(told, dtype=np.intp, count=len(told)), self._unwanted(summary))
+        ranked = rank(self.pack, mean, summary, k=k, exclude=exclude, objective=objective, cov=cov,
                       discount=discount)
         if ranked:
             self.store.record_ranking(
@@ -585,13 +594,13 @@ class Conversation:
         return ranked
 
 
-def _tag_index(pack: Pack) -> dict[str, frozenset[int]]:
-    """Casefolded tag -> the catalog items carrying it."""
-    index: dict[str, set[int]] = {}
+def _tag_index(pack: Pack) -> dict[str, np.ndarray]:
+    """Casefolded tag -> the catalog items carrying it, sorted."""
+    index: dict[str, list[int]] = {}
     for i, item in enumerate(pack.items):
-        for tag in item.tags:
-            index.setdefault(tag.casefold(), set()).add(i)
-    return {tag: frozenset(items) for tag, items in index.items()}
+        for tag in dict.fromkeys(tag.casefold() for tag in item.tags):
+            index.setdefault(tag, []).append(i)
+    return {tag: np.asarray(items, dtype=np.intp) for tag, items in index.items()}
 
 
 def _choice(text: str, item_ids: Sequence[str]) -> str | None:

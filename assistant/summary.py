@@ -249,6 +249,7 @@ class DescriptorIndex:
     Attributes
     ----------
     columns : dict, descriptor -> column j
+    centre : (n_bases,) the catalog mean of :math:`\phi`
     association : (n_items, n_descriptors) :math:`z_{ij}`, the standardised association
     similarity_mean, similarity_sd : (n_descriptors,) catalog mean and standard deviation of
         :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`)
@@ -260,6 +261,7 @@ class DescriptorIndex:
     """
 
     columns: dict[str, int]
+    centre: np.ndarray
     association: np.ndarray
     similarity_mean: np.ndarray
     similarity_sd: np.ndarray
@@ -289,6 +291,23 @@ def _within_groups(groups: np.ndarray | None, values: np.ndarray) -> np.ndarray:
     return values - (sums / np.bincount(groups)[:, None])[groups]
 
 
+def _similarity_moments(embeddings: np.ndarray, descriptor_embeddings: np.ndarray,
+                        chunk: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
+    r"""Catalog mean and standard deviation of :math:`\cos(e(i), e(d_j))` for every descriptor j,
+    summed over rows in chunks (a million items' embeddings are never copied whole):
+
+    .. math:: \bar s_j = \frac1n \sum_i s_{ij}, \qquad \sigma_j = \sqrt{\frac1n \sum_i (s_{ij} - \bar s_j)^2}
+
+    computed in two passes, so that the variance does not lose its digits to the mean.
+    """
+    targets = np.asarray(descriptor_embeddings, dtype=np.float64).T
+    n = len(embeddings)
+    blocks = [slice(start, start + chunk) for start in range(0, n, chunk)]
+    mean = sum((np.asarray(embeddings[block], dtype=np.float64) @ targets).sum(0) for block in blocks) / n
+    variance = sum(((np.asarray(embeddings[block], dtype=np.float64) @ targets - mean) ** 2).sum(0) for block in blocks) / n
+    return mean, np.sqrt(variance)
+
+
 _INDEXES: weakref.WeakKeyDictionary[Pack, DescriptorIndex] = weakref.WeakKeyDictionary()
 
 
@@ -300,9 +319,9 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
                                         pack.embeddings, pack.descriptor_embeddings, definitions)
         if pack.descriptor_source == "vocabulary":  # texts outside the catalog are measured alike
-            similarity = association
+            similarity_mean, similarity_sd = association.mean(0), association.std(0)
         else:
-            similarity = np.asarray(pack.embeddings, dtype=np.float64) @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
+            similarity_mean, similarity_sd = _similarity_moments(pack.embeddings, pack.descriptor_embeddings)
         z = _standardise(association, association.mean(0), association.std(0))
         group, sign = descriptor_groups(pack.descriptors, definitions)
         learned = pack.features[:, : pack.n_learned]
@@ -310,9 +329,10 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         within = _standardise(within, 0.0, within.std(0))
         index = DescriptorIndex(
             columns={d: j for j, d in enumerate(pack.descriptors)},
+            centre=pack.features.mean(0),
             association=z,
-            similarity_mean=similarity.mean(0),
-            similarity_sd=similarity.std(0),
+            similarity_mean=similarity_mean,
+            similarity_sd=similarity_sd,
             cross=within.T @ centred / pack.n_items,
             gram=centred.T @ centred / pack.n_items,
             group=group,
