@@ -49,6 +49,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -251,8 +252,10 @@ class DescriptorIndex:
     columns : dict, descriptor -> column j
     centre : (n_bases,) the catalog mean of :math:`\phi`
     association : (n_items, n_descriptors) :math:`z_{ij}`, the standardised association
-    similarity_mean, similarity_sd : (n_descriptors,) catalog mean and standard deviation of
-        :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`)
+    similarity : ``(mean, sd)``, each (n_descriptors,), the catalog mean and standard deviation of
+        :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`);
+        computed on first use from ``embeddings`` (n_items, d) and ``descriptor_embeddings`` (a tags
+        pack: so that serving the catalog never reads its embeddings), known at once for a vocabulary pack
     cross : (n_descriptors, n_learned) the :math:`b_j` of the module docstring
     gram : (n_learned, n_learned) :math:`C`
     group, sign : (n_descriptors,) which descriptors name one direction, and each one's sign in
@@ -263,13 +266,21 @@ class DescriptorIndex:
     columns: dict[str, int]
     centre: np.ndarray
     association: np.ndarray
-    similarity_mean: np.ndarray
-    similarity_sd: np.ndarray
     cross: np.ndarray
     gram: np.ndarray
     group: np.ndarray
     sign: np.ndarray
     negated: np.ndarray
+    embeddings: np.ndarray | None = None
+    descriptor_embeddings: np.ndarray | None = None
+    known_similarity: tuple[np.ndarray, np.ndarray] | None = None
+
+    @cached_property
+    def similarity(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.known_similarity is not None:
+            return self.known_similarity
+        assert self.embeddings is not None and self.descriptor_embeddings is not None
+        return _similarity_moments(self.embeddings, self.descriptor_embeddings)
 
     def members(self, j: int) -> np.ndarray:
         """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""
@@ -319,9 +330,9 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
                                         pack.embeddings, pack.descriptor_embeddings, definitions)
         if pack.descriptor_source == "vocabulary":  # texts outside the catalog are measured alike
-            similarity_mean, similarity_sd = association.mean(0), association.std(0)
+            similarity = {"known_similarity": (association.mean(0), association.std(0))}
         else:
-            similarity_mean, similarity_sd = _similarity_moments(pack.embeddings, pack.descriptor_embeddings)
+            similarity = {"embeddings": pack.embeddings, "descriptor_embeddings": pack.descriptor_embeddings}
         z = _standardise(association, association.mean(0), association.std(0))
         group, sign = descriptor_groups(pack.descriptors, definitions)
         learned = pack.features[:, : pack.n_learned]
@@ -331,13 +342,12 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
             columns={d: j for j, d in enumerate(pack.descriptors)},
             centre=pack.features.mean(0),
             association=z,
-            similarity_mean=similarity_mean,
-            similarity_sd=similarity_sd,
             cross=within.T @ centred / pack.n_items,
             gram=centred.T @ centred / pack.n_items,
             group=group,
             sign=sign,
             negated=np.array([bool(_NEGATED.match(d)) for d in pack.descriptors], dtype=bool),
+            **similarity,
         )
         _INDEXES[pack] = index
     return index
@@ -379,8 +389,8 @@ def text_associations(pack: Pack, embeddings: np.ndarray, texts: list[str] | Non
         if texts is None:
             measured = np.isin(index.group, [index.group[j] for j, d in enumerate(pack.descriptors)
                                              if definitions.get(d, "").removeprefix("-") in TEXT_MEASURES])
-            similarity[:, measured] = index.similarity_mean[measured]
-    return _standardise(similarity, index.similarity_mean, index.similarity_sd)
+            similarity[:, measured] = index.similarity[0][measured]
+    return _standardise(similarity, *index.similarity)
 
 
 def descriptor_correlations(index: DescriptorIndex, coef: np.ndarray) -> np.ndarray:
