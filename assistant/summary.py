@@ -271,15 +271,14 @@ class DescriptorIndex:
     group: np.ndarray
     sign: np.ndarray
     negated: np.ndarray
-    embeddings: np.ndarray | None = None
-    descriptor_embeddings: np.ndarray | None = None
+    embeddings: np.ndarray
+    descriptor_embeddings: np.ndarray
     known_similarity: tuple[np.ndarray, np.ndarray] | None = None
 
     @cached_property
     def similarity(self) -> tuple[np.ndarray, np.ndarray]:
         if self.known_similarity is not None:
             return self.known_similarity
-        assert self.embeddings is not None and self.descriptor_embeddings is not None
         return _similarity_moments(self.embeddings, self.descriptor_embeddings)
 
     def members(self, j: int) -> np.ndarray:
@@ -329,10 +328,7 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         definitions = pack.descriptor_definitions
         association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
                                         pack.embeddings, pack.descriptor_embeddings, definitions)
-        if pack.descriptor_source == "vocabulary":  # texts outside the catalog are measured alike
-            similarity = {"known_similarity": (association.mean(0), association.std(0))}
-        else:
-            similarity = {"embeddings": pack.embeddings, "descriptor_embeddings": pack.descriptor_embeddings}
+        vocabulary = pack.descriptor_source == "vocabulary"  # texts outside the catalog are measured alike
         z = _standardise(association, association.mean(0), association.std(0))
         group, sign = descriptor_groups(pack.descriptors, definitions)
         learned = pack.features[:, : pack.n_learned]
@@ -347,7 +343,9 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
             group=group,
             sign=sign,
             negated=np.array([bool(_NEGATED.match(d)) for d in pack.descriptors], dtype=bool),
-            **similarity,
+            embeddings=pack.embeddings,
+            descriptor_embeddings=pack.descriptor_embeddings,
+            known_similarity=(association.mean(0), association.std(0)) if vocabulary else None,
         )
         _INDEXES[pack] = index
     return index
