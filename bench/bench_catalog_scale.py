@@ -14,7 +14,8 @@ Targets at 1,000,000 items: load <= 10 s, top-20 <= 50 ms, next question <= 10 m
      pool, descriptor index, base-rate offsets) once;
    - ``select_ms``: median of the ``answer`` calls that return the next question, over
      ``--users`` full onboardings: the posterior update, the next question (pool + selection)
-     and the store's commit;
+     and the store's commit; ``question_ms``: the next question alone (the engine's policy: pool
+     and selection, no store), after five answers;
    - ``first_finish_s`` and ``finish_ms``: the answer that ends an onboarding (summary and
      recommendations), the first one building the descriptor index once per pack;
    - ``rank_ms``: median of ``recommend(user, k=20)`` (the first one included: the ranking's
@@ -90,10 +91,12 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
     from fastapi.testclient import TestClient
 
     from prefchat.api import Assistant, QuestionTurn
+    from prefchat.elicitation import Comparison
+    from prefchat.elicitation.onboarding import next_question, replay
     from prefchat.ui.rest import api_router
 
     rng = np.random.default_rng(0)
-    load, first, answers, finishes, ranks, rests = (Clock() for _ in range(6))
+    load, first, answers, finishes, ranks, rests, questions = (Clock() for _ in range(7))
     with tempfile.TemporaryDirectory() as tmp:
         with load:
             assistant = Assistant.open(pack=directory, db=f"sqlite:///{tmp}/scale.sqlite")
@@ -115,6 +118,15 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
             with ranks:
                 assistant.recommend(f"user{r % users}", k=20)
 
+        # The next question alone (pool + selection, no store): the engine's features and policy,
+        # a posterior after five answers to pool pairs.
+        policy, pool = assistant.policy(assistant.options), assistant.pack.pool(assistant.options.pool_size)
+        answers_given = [Comparison(*rng.choice(pool, 2, replace=False), "a") for _ in range(5)]
+        posterior = replay(assistant.pack.session_prior(assistant.pack.objective), assistant.features, answers_given)
+        for r in range(repeat):
+            with questions:
+                next_question(assistant.features, posterior, policy, len(answers_given), r)
+
         app = FastAPI()
         app.include_router(api_router(assistant))
         with TestClient(app) as client:
@@ -130,9 +142,10 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
         "rank_ms": ranks.ms()[0],
         "select_ms": answers.ms()[0],
+        "question_ms": questions.ms()[0],
         "rest_p95_ms": rests.ms(95)[0],
         "cpu": {"load_s": round(load.cpu[0], 3), "rank_ms": ranks.ms()[1], "select_ms": answers.ms()[1],
-                "rest_p95_ms": rests.ms(95)[1], "first_question_s": round(first.cpu[0], 3),
+                "question_ms": questions.ms()[1], "rest_p95_ms": rests.ms(95)[1], "first_question_s": round(first.cpu[0], 3),
                 "first_finish_s": round(finishes.cpu[0], 3)},
         "first_question_s": round(first.wall[0], 3),
         "first_finish_s": round(finishes.wall[0], 3),
