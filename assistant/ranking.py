@@ -39,6 +39,7 @@ few matrix-vector products.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -130,10 +131,14 @@ class _Scoring:
             return self.base + self.association @ self.weights
         return (self.features @ self.coef + self.offset) / self.scale + self.association @ self.weights - self.penalty
 
+    def base_rate_logit(self, i: int) -> float:
+        r""":math:`b_i = \kappa^0_i \operatorname{logit} f_i = a_i + \phi(i)^\top \mu_0` of a calibrated score."""
+        return float(self.offset[i] + self.features[i] @ self.centre)
+
     @cached_property
-    def base_rate_logits(self) -> np.ndarray | float:
-        r""":math:`\kappa^0 \operatorname{logit} f = a + \phi^\top \mu_0` of a calibrated score, 0 of a linear one."""
-        return self.offset + self.features @ self.centre if np.ndim(self.offset) else 0.0
+    def offset_mean(self) -> float:
+        """The catalog mean of the offset :math:`a` (with the catalog mean of phi, that of :math:`b`)."""
+        return float(np.mean(self.offset))
 
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
@@ -171,8 +176,9 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     features = pack.content_features(candidate_embeddings) if outside else pack.features
     if calibrated:
         assert catalog is not None
-        terms = {"offset": catalog.offset, "scale": predictive_scale(features, cov),
-                 "centre": pack.session_prior(objective).prior_mean, "penalty": catalog.penalty()}
+        prior = pack.session_prior(objective)
+        terms = {"offset": catalog.offset, "scale": predictive_scale(features, cov, _prior_variance(pack, objective)),
+                 "centre": prior.prior_mean, "penalty": catalog.penalty()}
     if summary is None:
         weights = np.zeros(0)
     else:
@@ -183,6 +189,20 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
     association = (text_associations(pack, candidate_embeddings, None if candidate_texts is None else list(candidate_texts))
                    if outside else descriptor_index(pack).association)
     return _Scoring(features, mean, association, weights, **terms)
+
+
+_PRIOR_VARIANCES: weakref.WeakKeyDictionary[Pack, dict[str, tuple[np.ndarray, np.ndarray]]] = weakref.WeakKeyDictionary()
+
+
+def _prior_variance(pack: Pack, objective: str) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(S_0, v^0)``: the session prior's covariance and :math:`v^0_i = \phi_i^\top S_0 \phi_i` of every
+    catalog item, computed once per pack and objective (the ``reference`` of
+    :func:`~prefchat.elicitation.posterior.predictive_scale`: a posterior then costs O(n r K))."""
+    cache = _PRIOR_VARIANCES.setdefault(pack, {})
+    if objective not in cache:
+        prior_cov = pack.session_prior(objective).prior_cov
+        cache[objective] = (prior_cov, np.einsum("ik,ik->i", pack.features @ prior_cov, pack.features))
+    return cache[objective]
 
 
 def item_scores(pack: Pack, mean: np.ndarray, summary: Summary | None = None, *, candidate_embeddings: np.ndarray | None = None,
@@ -278,7 +298,7 @@ def rank(
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
         excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
-    centre = pack.features.mean(0)
+    centre = descriptor_index(pack).centre
     ranked = []
     association = (descriptor_index(pack).association if candidates is None
                    else text_associations(pack, candidate_embeddings, list(candidates)))
@@ -306,8 +326,8 @@ def _axis_terms(pack: Pack, scoring: _Scoring, i: int, centre: np.ndarray) -> tu
     high = scoring.features[i] > centre
     if np.ndim(scoring.offset) and "popularity" in pack.population_coordinates:
         k = pack.n_learned + pack.population_coordinates.index("popularity")
-        base = scoring.base_rate_logits
-        terms[k] += (base[i] - base.mean()) / scale
+        base_mean = scoring.offset_mean + centre @ scoring.centre  # the mean of b, without computing every b
+        terms[k] += (scoring.base_rate_logit(i) - base_mean) / scale
     return terms, high
 
 

@@ -45,7 +45,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -112,8 +112,7 @@ class Conversation:
         self.groups = None if groups is None else np.append(groups, -1)
         familiarity = pack.familiarity  # the reference item is never asked about: familiarity 0
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
-        self.index = {item.item_id: i for i, item in enumerate(pack.items)}
-        self.titles = [item.title for item in pack.items]
+        self.index = pack.item_index
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
         self._forget_asked: set[str] = set()
@@ -409,9 +408,18 @@ class Conversation:
             shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
 
-    def _unwanted(self, summary: Summary) -> frozenset[int]:
-        """Catalog items carrying a tag the user stated a dislike of (:func:`~prefchat.assistant.ranking.stated_exclusions`)."""
-        return frozenset(stated_exclusions(self.pack, summary).tolist())
+    def _unwanted(self, summary: Summary) -> np.ndarray:
+        """Catalog items carrying a tag the user stated a dislike of (:func:`~prefchat.assistant.ranking.stated_exclusions`), sorted."""
+        return stated_exclusions(self.pack, summary)
+
+    def _excluded(self, told: frozenset[int], summary: Summary) -> np.ndarray:
+        """What a recommendation leaves out: ``told`` and :meth:`_unwanted`, sorted."""
+        return np.union1d(np.fromiter(told, dtype=np.intp, count=len(told)), self._unwanted(summary))
+
+    @cached_property
+    def titles(self) -> list[str]:
+        """Every item's title, by catalog position (read on the first search by title)."""
+        return [item.title for item in self.pack.items]
 
     def told(self, state: SessionState) -> frozenset[int]:
         """Catalog items a recommendation leaves out: those the answers show the user knows
@@ -429,7 +437,7 @@ class Conversation:
         """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
         posterior = state.posterior
         told = self.told(state)
-        exclude = sorted(told | self._unwanted(summary))
+        exclude = self._excluded(told, summary)
         k = state.options.n_recommendations
         served = self._served(posterior.mean, posterior.cov, summary, exclude, k, state.objective, None, told)
         return tuple(rank(self.pack, posterior.mean, served, k=k, exclude=exclude, objective=state.objective,
@@ -590,9 +598,10 @@ class Conversation:
         please") are left out: a stated dislike is an instruction, not only a weight; and a stated
         like is served strong enough to move the picks its way (:meth:`_served`).
         """
-        exclude = sorted(told | self._unwanted(summary))
+        exclude = self._excluded(told, summary)
         served = self._served(mean, cov, summary, exclude, k, objective, discount, told)
-        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount, known=told)
+        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount,
+                      known=told)
         if ranked:
             self.store.record_ranking(
                 user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]

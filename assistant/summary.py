@@ -49,6 +49,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -251,9 +252,12 @@ class DescriptorIndex:
     Attributes
     ----------
     columns : dict, descriptor -> column j
+    centre : (n_bases,) the catalog mean of :math:`\phi`
     association : (n_items, n_descriptors) :math:`z_{ij}`, the standardised association
-    similarity_mean, similarity_sd : (n_descriptors,) catalog mean and standard deviation of
-        :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`)
+    similarity : ``(mean, sd)``, each (n_descriptors,), the catalog mean and standard deviation of
+        :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`);
+        computed on first use from ``embeddings`` (n_items, d) and ``descriptor_embeddings`` (a tags
+        pack: so that serving the catalog never reads its embeddings), known at once for a vocabulary pack
     cross : (n_descriptors, n_learned) the :math:`b_j` of the module docstring
     gram : (n_learned, n_learned) :math:`C`
     group, sign : (n_descriptors,) which descriptors name one direction, and each one's sign in
@@ -269,15 +273,23 @@ class DescriptorIndex:
     """
 
     columns: dict[str, int]
+    centre: np.ndarray
     association: np.ndarray
-    similarity_mean: np.ndarray
-    similarity_sd: np.ndarray
     cross: np.ndarray
     gram: np.ndarray
     group: np.ndarray
     sign: np.ndarray
     negated: np.ndarray
     stated_unit: np.ndarray
+    embeddings: np.ndarray
+    descriptor_embeddings: np.ndarray
+    known_similarity: tuple[np.ndarray, np.ndarray] | None = None
+
+    @cached_property
+    def similarity(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.known_similarity is not None:
+            return self.known_similarity
+        return _similarity_moments(self.embeddings, self.descriptor_embeddings)
 
     def members(self, j: int) -> np.ndarray:
         """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""
@@ -299,6 +311,23 @@ def _within_groups(groups: np.ndarray | None, values: np.ndarray) -> np.ndarray:
     return values - (sums / np.bincount(groups)[:, None])[groups]
 
 
+def _similarity_moments(embeddings: np.ndarray, descriptor_embeddings: np.ndarray,
+                        chunk: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
+    r"""Catalog mean and standard deviation of :math:`\cos(e(i), e(d_j))` for every descriptor j,
+    summed over rows in chunks (a million items' embeddings are never copied whole):
+
+    .. math:: \bar s_j = \frac1n \sum_i s_{ij}, \qquad \sigma_j = \sqrt{\frac1n \sum_i (s_{ij} - \bar s_j)^2}
+
+    computed in two passes, so that the variance does not lose its digits to the mean.
+    """
+    targets = np.asarray(descriptor_embeddings, dtype=np.float64).T
+    n = len(embeddings)
+    blocks = [slice(start, start + chunk) for start in range(0, n, chunk)]
+    mean = sum((np.asarray(embeddings[block], dtype=np.float64) @ targets).sum(0) for block in blocks) / n
+    variance = sum(((np.asarray(embeddings[block], dtype=np.float64) @ targets - mean) ** 2).sum(0) for block in blocks) / n
+    return mean, np.sqrt(variance)
+
+
 _INDEXES: weakref.WeakKeyDictionary[Pack, DescriptorIndex] = weakref.WeakKeyDictionary()
 
 
@@ -309,10 +338,7 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         definitions = pack.descriptor_definitions
         association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
                                         pack.embeddings, pack.descriptor_embeddings, definitions)
-        if pack.descriptor_source == "vocabulary":  # texts outside the catalog are measured alike
-            similarity = association
-        else:
-            similarity = np.asarray(pack.embeddings, dtype=np.float64) @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
+        vocabulary = pack.descriptor_source == "vocabulary"  # texts outside the catalog are measured alike
         z = _standardise(association, association.mean(0), association.std(0))
         group, sign = descriptor_groups(pack.descriptors, definitions)
         learned = pack.features[:, : pack.n_learned]
@@ -320,15 +346,17 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         within = _standardise(within, 0.0, within.std(0))
         index = DescriptorIndex(
             columns={d: j for j, d in enumerate(pack.descriptors)},
+            centre=pack.features.mean(0),
             association=z,
-            similarity_mean=similarity.mean(0),
-            similarity_sd=similarity.std(0),
             cross=within.T @ centred / pack.n_items,
             gram=centred.T @ centred / pack.n_items,
             group=group,
             sign=sign,
             negated=np.array([bool(_NEGATED.match(d)) for d in pack.descriptors], dtype=bool),
             stated_unit=association.std(0) if pack.descriptor_source == "tags" else np.ones(len(pack.descriptors)),
+            embeddings=pack.embeddings,
+            descriptor_embeddings=pack.descriptor_embeddings,
+            known_similarity=(association.mean(0), association.std(0)) if vocabulary else None,
         )
         _INDEXES[pack] = index
     return index
@@ -370,8 +398,8 @@ def text_associations(pack: Pack, embeddings: np.ndarray, texts: list[str] | Non
         if texts is None:
             measured = np.isin(index.group, [index.group[j] for j, d in enumerate(pack.descriptors)
                                              if definitions.get(d, "").removeprefix("-") in TEXT_MEASURES])
-            similarity[:, measured] = index.similarity_mean[measured]
-    return _standardise(similarity, index.similarity_mean, index.similarity_sd)
+            similarity[:, measured] = index.similarity[0][measured]
+    return _standardise(similarity, *index.similarity)
 
 
 def descriptor_correlations(index: DescriptorIndex, coef: np.ndarray) -> np.ndarray:

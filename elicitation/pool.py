@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metrics import top_k
+
 __all__ = ["candidate_pool"]
 
 
-def _standardise(features: np.ndarray) -> np.ndarray:
-    """Each base centred and scaled to unit variance (constant bases left at zero)."""
+def _standardiser(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale that centre each base over the catalog and scale it to unit variance
+    (constant bases: scale 1, left at zero), applied as ``(x - mean) / scale`` to the rows needed."""
     scale = features.std(axis=0)
-    return (features - features.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    return features.mean(axis=0), np.where(scale > 0, scale, 1.0)
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,17 +74,20 @@ def candidate_pool(
         raise ValueError(f"depth must be at least 1, got {depth}")
     rng = np.random.default_rng(rng)
 
-    ranking = np.argsort(-popularity, kind="stable")
     size = min(size, n_items)
+    ranking = top_k(popularity, max(size, int(depth * size)))  # argsort(-popularity, stable)[:that], not a full sort
     n_popular = size - round(diverse_share * size)
     pool = list(ranking[:n_popular])
-    reach = ranking[n_popular : max(size, int(depth * size))]
-    z = _standardise(features)
+    reach = ranking[n_popular:]
+    mean, scale = _standardiser(features)
+    z_reach = (features[reach] - mean) / scale  # standardised over the catalog, computed for these rows only
+    z_pool = (features[ranking[:n_popular]] - mean) / scale
     available = np.ones(reach.size, dtype=bool)
     if not pool:  # no popular part: start from the most popular item, as k-means++ starts from one
         pool.append(reach[0])
+        z_pool = z_reach[:1]
         available[0] = False
-    nearest = _squared_distances(z[reach], z[pool]).min(axis=1)
+    nearest = _squared_distances(z_reach, z_pool).min(axis=1)
     while len(pool) < size:
         weight = np.where(available, nearest, 0.0)
         if weight.sum() == 0:  # every remaining item coincides with one in the pool
@@ -89,5 +95,5 @@ def candidate_pool(
         pick = rng.choice(reach.size, p=weight / weight.sum())
         available[pick] = False
         pool.append(reach[pick])
-        nearest = np.minimum(nearest, _squared_distances(z[reach], z[reach[[pick]]])[:, 0])
+        nearest = np.minimum(nearest, _squared_distances(z_reach, z_reach[[pick]])[:, 0])
     return np.asarray(pool, dtype=np.intp)

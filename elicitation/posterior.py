@@ -256,7 +256,7 @@ class Evidence:
 
     @classmethod
     def from_answers(cls, features: np.ndarray, answers: Sequence[Answer]) -> Evidence:
-        features = _features(features)
+        features = _feature_matrix(features)
         n_items = features.shape[0]
         pairs, labels, by_k = [], [], {}
         for answer in answers:
@@ -279,7 +279,10 @@ class Evidence:
             )
             for group in by_k.values()
         )
-        return cls(features[index[:, 0]] - features[index[:, 1]], np.asarray(labels, dtype=float), kway)
+        diffs = features[index[:, 0]] - features[index[:, 1]]
+        if not (np.isfinite(diffs).all() and all(np.isfinite(options).all() for options, _ in kway)):
+            raise ValueError("features of the answered items must be finite")
+        return cls(diffs, np.asarray(labels, dtype=float), kway)
 
 
 def neg_log_posterior(
@@ -370,9 +373,19 @@ def _newton(
     )
 
 
-def _features(features) -> np.ndarray:
+def _feature_matrix(features) -> np.ndarray:
+    """``features`` as an (n_items, n_bases) float array; only the rows used are checked finite
+    (:meth:`Evidence.from_answers`): an answer reads two rows, not a whole catalog."""
     features = np.asarray(features, dtype=float)
-    if features.ndim != 2 or not np.all(np.isfinite(features)):
+    if features.ndim != 2:
+        raise ValueError(f"features must be an (n_items, n_bases) array, got shape {features.shape}")
+    return features
+
+
+def _features(features) -> np.ndarray:
+    """:func:`_feature_matrix`, every row checked finite (for what reads every row)."""
+    features = _feature_matrix(features)
+    if not np.all(np.isfinite(features)):
         raise ValueError(f"features must be a finite (n_items, n_bases) array, got shape {features.shape}")
     return features
 
@@ -473,7 +486,7 @@ def laplace_posterior(
         Newton iterations allowed before :class:`ConvergenceError`.
     """
     prior_mean, prior_cov, prior_chol = _gaussian(prior_mean, prior_cov, "prior")
-    features = _features(features)
+    features = _feature_matrix(features)
     if features.shape[1] != prior_mean.size:
         raise ValueError(f"features have {features.shape[1]} bases but the prior has {prior_mean.size}")
     precision = _precision(prior_chol)
@@ -587,11 +600,28 @@ def batch_map(
 PROBIT_VARIANCE = np.pi / 8.0  # E[sigma(f)], f ~ N(mu, v): ~ sigma(mu / sqrt(1 + pi v / 8))
 
 
-def predictive_scale(features: np.ndarray, cov: np.ndarray) -> np.ndarray:
+def predictive_scale(features: np.ndarray, cov: np.ndarray,
+                     reference: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     r""":math:`\kappa_i = \sqrt{1 + \pi v_i / 8}`, :math:`v_i = \phi_i^\top S \phi_i`: how much the
     uncertainty of item i's utility flattens the chance of a pick (see :func:`predictive_logits`).
+
+    With ``reference`` :math:`(S_0, v^0)`, the variances :math:`v^0_i = \phi_i^\top S_0 \phi_i` of
+    every item under a covariance already known (the session prior), :math:`v` is taken from the
+    difference, of rank r after r pairwise answers:
+
+    .. math:: v_i = v^0_i + \sum_j \lambda_j (\phi_i^\top u_j)^2, \qquad S - S_0 = \sum_j \lambda_j u_j u_j^\top
+
+    (eigenvalues :math:`|\lambda_j|` above :math:`10^{-12}` of the largest), O(n r K) instead of
+    O(n K^2); the direct form where the difference is not of low rank.
     """
-    variance = np.einsum("ik,ik->i", features @ np.asarray(cov, dtype=float), features)
+    cov = np.asarray(cov, dtype=float)
+    if reference is not None:
+        values, vectors = np.linalg.eigh(cov - reference[0])
+        keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
+        if 2 * keep.sum() <= len(values):
+            variance = np.maximum(reference[1] + (features @ vectors[:, keep]) ** 2 @ values[keep], 0.0)
+            return np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+    variance = np.einsum("ik,ik->i", features @ cov, features)
     return np.sqrt(1.0 + PROBIT_VARIANCE * variance)
 
 

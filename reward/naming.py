@@ -172,7 +172,8 @@ def descriptor_matrix(source: str, items: list[Item], descriptors: list[str],
         matrix = np.asarray(item_embeddings, dtype=np.float64) @ np.asarray(descriptor_embeddings, dtype=np.float64).T
     else:
         raise ValueError(f"unknown descriptor source {source!r}; expected 'tags' or 'vocabulary'")
-    return define_columns(matrix, [item.text for item in items], descriptors, definitions or {})
+    texts = [item.text for item in items] if definitions else []  # read only where a definition measures them
+    return define_columns(matrix, texts, descriptors, definitions or {})
 
 
 def define_columns(matrix: np.ndarray, texts: list[str], descriptors: list[str], definitions: dict[str, str]) -> np.ndarray:

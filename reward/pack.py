@@ -5,19 +5,30 @@ Layout of a pack directory::
     manifest.json        format version, name, embedding model, shapes, hyperparameters,
                          metrics, provenance, user split, axis names, file checksums
     items.jsonl          one item per line: {"item_id", "title", "text", "tags"}
+    item_ids.npy         the item ids in catalog order, a fixed-width unicode array (optional:
+                         packs written before it have their ids read from items.jsonl)
     arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors,
                          and the known-items model where there is one (``known_*``)
 
-Nothing is loaded with pickle: JSON for text, safetensors for arrays. Loading checks the
-format version, the checksums (of the two files, and of the manifest itself: its
-``manifest_checksum`` is the sha256 of the rest of it as canonical JSON) and every shape, and raises :class:`PackError` naming the
-file and the problem.
+Nothing is loaded with pickle: JSON for text, safetensors and .npy (``allow_pickle=False``) for
+arrays. Loading checks the format version, the checksums (of the files, and of the manifest
+itself: its ``manifest_checksum`` is the sha256 of the rest of it as canonical JSON), that the
+items are UTF-8, and every shape, and raises :class:`PackError` naming the file and the problem.
+
+Loading reads nothing whole it does not need: the arrays are memory-mapped (the operating system
+pages them in as they are used), and an item is parsed from its line of items.jsonl when it is
+asked for (:class:`Items`: the line offsets are found while the file is checksummed), so that a
+catalog of a million items loads in seconds. A line that is not a valid item record raises
+:class:`PackError` naming it when it is read.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import mmap
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +42,7 @@ from ..elicitation.posterior import Posterior, base_rate_offset
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ITEMS = "items.jsonl"
+ITEM_IDS = "item_ids.npy"
 ARRAYS = "arrays.safetensors"
 
 
@@ -58,6 +70,74 @@ class Item:
     tags: tuple[str, ...] = ()
 
 
+class ItemIndex(Mapping[str, int]):
+    """item id -> catalog position, over an array of ids (sorted once; no dict of a million keys)."""
+
+    def __init__(self, ids: np.ndarray):
+        self.ids = np.asarray(ids, dtype=str)
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+
+    def _find(self, item_id: object) -> int | None:
+        if not isinstance(item_id, str) or not len(self._sorted):
+            return None
+        j = int(np.searchsorted(self._sorted, item_id))
+        return int(self._order[j]) if j < len(self._sorted) and self._sorted[j] == item_id else None
+
+    def __getitem__(self, item_id: str) -> int:
+        i = self._find(item_id)
+        if i is None:
+            raise KeyError(item_id)
+        return i
+
+    def __contains__(self, item_id: object) -> bool:
+        return self._find(item_id) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class Items(Sequence[Item]):
+    """A loaded pack's items, each parsed from its line of items.jsonl when it is asked for.
+
+    ``offsets`` : (n + 1,) int64, where each line starts, then the file's size; ``ids`` : (n,)
+    the item ids. The file is memory-mapped: only the lines read are paged in.
+    """
+
+    def __init__(self, path: Path, offsets: np.ndarray, ids: np.ndarray):
+        self.path, self.offsets, self.ids = path, offsets, ids
+        self._n = len(offsets) - 1
+        with open(path, "rb") as handle:
+            self._data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if offsets[-1] else b""
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = int(i)
+        if not -self._n <= i < self._n:
+            raise IndexError(f"item {i} out of range for {self._n} items")
+        i %= self._n
+        return _item_record(self.path, i + 1, self._data[self.offsets[i] : self.offsets[i + 1]])
+
+    def __iter__(self) -> Iterator[Item]:
+        bounds = self.offsets.tolist()
+        return (_item_record(self.path, i + 1, self._data[bounds[i] : bounds[i + 1]]) for i in range(self._n))
+
+    def __eq__(self, other: object) -> bool:  # equal to a list of the same items, as the list it stands for
+        return isinstance(other, Sequence) and len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self):  # a map cannot be pickled (e.g. to a worker process): the other side maps the file again
+        return Items, (self.path, self.offsets, self.ids)
+
+
 @dataclass(frozen=True)
 class Axis:
     """A named base: the descriptors most correlated with each end of it."""
@@ -77,7 +157,7 @@ class Pack:
 
     Attributes
     ----------
-    items : list of Item, length n_items
+    items : sequence of Item, length n_items (a list, or the lazily read :class:`Items` of a loaded pack)
     embeddings : (n_items, d) float32, frozen sentence embeddings e(i)
     features : (n_items, n_bases) float64, phi(i) for every catalog item
     head_weight : (d, n_learned) float64 and head_bias : (n_learned,), the content map
@@ -97,7 +177,7 @@ class Pack:
         and the conjugate posterior of the items a user knows), or None: see :attr:`known_model`
     """
 
-    items: list[Item]
+    items: Sequence[Item]
     embeddings: np.ndarray
     features: np.ndarray
     head_weight: np.ndarray
@@ -341,15 +421,17 @@ class Pack:
 
     def index_of(self, item_id: str) -> int:
         try:
-            return self._index[item_id]
+            return self.item_index[item_id]
         except KeyError:
             raise KeyError(f"item {item_id!r} is not in pack {self.name!r}") from None
 
     @property
-    def _index(self) -> dict[str, int]:
+    def item_index(self) -> ItemIndex:
+        """item id -> catalog position (built once per pack, from the ids alone)."""
         cached = self.__dict__.get("_index_cache")
         if cached is None:
-            cached = {item.item_id: i for i, item in enumerate(self.items)}
+            ids = self.items.ids if isinstance(self.items, Items) else [item.item_id for item in self.items]
+            cached = ItemIndex(np.asarray(ids, dtype=str))
             object.__setattr__(self, "_index_cache", cached)
         return cached
 
@@ -417,10 +499,13 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    ids = []
     with open(directory / ITEMS, "w", encoding="utf-8") as handle:
         for item in pack.items:
             record = {"item_id": item.item_id, "title": item.title, "text": item.text, "tags": list(item.tags)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            ids.append(item.item_id)
+    np.save(directory / ITEM_IDS, np.asarray(ids, dtype=str), allow_pickle=False)
     arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
     if pack.known is not None:
         arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name)) for name in _KNOWN_FIELDS})
@@ -435,7 +520,7 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
         embedding_dim=int(pack.embeddings.shape[1]),
         descriptors=list(pack.descriptors),
         axes=[{"index": a.index, "name": a.name, "positive": list(a.positive), "negative": list(a.negative)} for a in pack.axes],
-        checksums={ITEMS: _sha256(directory / ITEMS), ARRAYS: _sha256(directory / ARRAYS)},
+        checksums={name: _sha256(directory / name) for name in (ITEMS, ITEM_IDS, ARRAYS)},
     )
     manifest.pop(MANIFEST_CHECKSUM, None)
     manifest[MANIFEST_CHECKSUM] = _manifest_checksum(manifest)
@@ -456,46 +541,128 @@ def _read_manifest(directory: Path) -> dict:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise PackError(f"{path}: pack format version {version!r}, this prefchat reads version {FORMAT_VERSION}")
-    for name in (ITEMS, ARRAYS):
-        expected = manifest.get("checksums", {}).get(name)
-        if not (directory / name).is_file():
-            raise PackError(f"{directory / name}: missing")
-        if expected != _sha256(directory / name):
-            raise PackError(f"{directory / name}: checksum mismatch, the file is damaged or was edited")
     return manifest
 
 
-def _read_items(path: Path) -> list[Item]:
-    items = []
+def _check_file(directory: Path, name: str, manifest: dict, digest: str | None = None) -> None:
+    """The file exists and has the checksum the manifest records (``digest``: already computed)."""
+    if not (directory / name).is_file():
+        raise PackError(f"{directory / name}: missing")
+    expected = manifest.get("checksums", {}).get(name)
+    if expected != (digest or _sha256(directory / name)):
+        raise PackError(f"{directory / name}: checksum mismatch, the file is damaged or was edited")
+
+
+def _scan_lines(path: Path) -> tuple[str, np.ndarray]:
+    """The sha256 of a text file and where each of its lines starts, then its size, in one pass;
+    raises :class:`PackError` naming the line if the file is not UTF-8."""
+    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    starts, position = [np.zeros(1, dtype=np.int64)], 0
+    with open(path, "rb") as handle:
+        try:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+                decoder.decode(block)
+                starts.append(position + 1 + np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
+                position += len(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            _name_bad_line(path)
+            raise
+    offsets = np.concatenate(starts)
+    return digest.hexdigest(), offsets if offsets[-1] == position else np.append(offsets, position)
+
+
+def _name_bad_line(path: Path) -> None:
+    """Raise :class:`PackError` naming the first line of ``path`` that is not UTF-8."""
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise PackError(f"{path}, line {line_number}: not UTF-8 (byte {raw[error.start]:#04x} at column "
                                 f"{error.start + 1})") from None
-            try:
-                record = json.loads(line)
-                items.append(Item(str(record["item_id"]), record["title"], record["text"], tuple(record["tags"])))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise PackError(f"{path}, line {line_number}: bad item record ({error!r})") from None
-    return items
+
+
+def _item_record(path: Path, line_number: int, raw: bytes) -> Item:
+    """The item on one line of items.jsonl."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+        return Item(str(record["item_id"]), record["title"], record["text"], tuple(record["tags"]))
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise PackError(f"{path}, line {line_number}: bad item record ({error!r})") from None
+
+
+def _read_items(directory: Path, manifest: dict) -> Items:
+    """The checked items of a pack: offsets found while checksumming, ids from item_ids.npy (or,
+    for a pack written before it, from every line, which parses and so checks them all)."""
+    path = directory / ITEMS
+    if not path.is_file():
+        raise PackError(f"{path}: missing")
+    digest, offsets = _scan_lines(path)
+    _check_file(directory, ITEMS, manifest, digest)
+    n_lines = len(offsets) - 1
+    if ITEM_IDS not in manifest.get("checksums", {}):
+        with open(path, "rb") as handle:
+            ids = np.asarray([_item_record(path, n + 1, raw).item_id for n, raw in enumerate(handle)], dtype=str)
+        return Items(path, offsets, ids)
+    _check_file(directory, ITEM_IDS, manifest)
+    try:
+        ids = np.load(directory / ITEM_IDS, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise PackError(f"{directory / ITEM_IDS}: unreadable ({error})") from None
+    if ids.dtype.kind != "U" or ids.shape != (n_lines,):
+        raise PackError(f"{directory / ITEM_IDS}: {ids.dtype} ids of shape {ids.shape}, {path} has {n_lines} lines")
+    return Items(path, offsets, ids)
+
+
+_SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+                       "I8": "i1", "U8": "u1", "BOOL": "?"}
+
+
+def _map_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file, memory-mapped read-only.
+
+    The format: an 8-byte little-endian header size n, n bytes of JSON
+    ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data, the offsets
+    counted from its start.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        n = int.from_bytes(handle.read(8), "little")
+        if size < 8 or n > size - 8:
+            raise PackError(f"{path}: unreadable (header of {n} bytes in a file of {size})")
+        try:
+            header = json.loads(handle.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise PackError(f"{path}: unreadable header ({error})") from None
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    arrays = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape = np.dtype(_SAFETENSORS_DTYPES[spec["dtype"]]), tuple(int(x) for x in spec["shape"])
+            begin, end = (8 + n + int(x) for x in spec["data_offsets"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise PackError(f"{path}: unreadable entry for {name!r} ({error!r})") from None
+        count = int(np.prod(shape))
+        if not 8 + n <= begin <= end <= size or end - begin != count * dtype.itemsize:
+            raise PackError(f"{path}: array {name!r} of shape {shape} does not fit its bytes [{begin}, {end})")
+        arrays[name] = (np.frombuffer(data, dtype=dtype, count=count, offset=begin) if count
+                        else np.empty(0, dtype=dtype)).reshape(shape)
+    return arrays
 
 
 def load_pack(directory: str | Path) -> Pack:
-    """Load and check a pack written by :func:`save_pack`."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
+    """Load and check a pack written by :func:`save_pack` (see the module docstring)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PackError(f"{directory}: no such pack directory")
     manifest = _read_manifest(directory)
-    items = _read_items(directory / ITEMS)
-    try:
-        arrays = load_file(str(directory / ARRAYS))
-    except (SafetensorError, OSError) as error:
-        raise PackError(f"{directory / ARRAYS}: unreadable ({error})") from None
+    items = _read_items(directory, manifest)
+    _check_file(directory, ARRAYS, manifest)
+    arrays = _map_arrays(directory / ARRAYS)
     missing = [name for name in _ARRAY_FIELDS if name not in arrays]
     if missing:
         raise PackError(f"{directory / ARRAYS}: missing arrays {missing}")
