@@ -372,7 +372,7 @@ def test_a_stated_like_always_moves_the_picks_its_way(pack, store, embed):
         coef = np.linalg.lstsq(tiny.features, -column, rcond=None)[0]  # the tag's items score lowest
         summary = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
         assert [r.index for r in rank(tiny, coef, summary, k=5)] == [r.index for r in rank(tiny, coef, None, k=5)]
-        served = engine._served(coef, np.eye(tiny.n_bases), summary, (), 5, "prefer", None)
+        served = engine._served(coef, np.eye(tiny.n_bases), summary, (), 5, "prefer", None, ())
         count = [sum(column[r.index] for r in rank(tiny, coef, s, k=5)) for s in (None, served)]
         assert count[1] > count[0] or count[0] == 5, (tag, count)
 
