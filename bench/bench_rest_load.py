@@ -230,8 +230,8 @@ def start_server(pack: str, db: str, workers: int) -> tuple[subprocess.Popen, st
                "--workers", str(workers), "--port", "0"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     for line in server.stdout:
-        if line.strip().startswith("chat"):
-            base = line.split()[1].rstrip("/")
+        if line.strip().startswith("health"):
+            base = line.split()[1].rstrip(",").removesuffix("/healthz")
             threading.Thread(target=server.stdout.read, daemon=True).start()  # keep the pipe drained
             return server, base
     raise RuntimeError(f"the server did not start (exit status {server.wait()})")

@@ -39,6 +39,7 @@ def create_app(
     api_tokens: Sequence[str] | None = None,
     cors_origins: Sequence[str] = (),
     api: bool = True,
+    chat: bool = True,
 ) -> FastAPI:
     """The chat, the REST API and the web component's script, for one pack and one store.
 
@@ -51,6 +52,9 @@ def create_app(
         none: no cross-origin request gets CORS headers, whatever name the server is reached
         under (Gradio's own policy, which allows any origin on a public name, is replaced)
     api : False serves the chat without the REST API
+    chat : False serves the REST API without the chat and the web component (``serve --workers N``:
+        Gradio keeps a browser tab's state and its event stream in the process that served the tab,
+        so the chat cannot be spread over several processes on one port)
     """
     draining = threading.Event()
 
@@ -70,6 +74,8 @@ def create_app(
     )
     if api:
         app.include_router(api_router(conversation, api_tokens))
+    if not chat:
+        return app
     serve_web_component(app)
     return mount_chat(app, conversation, "/")
 

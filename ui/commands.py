@@ -13,7 +13,8 @@ With ``--workers N`` (N > 1) this process binds the port, resolves the pack (bui
 default pack if needed) and migrates the database once, then uvicorn's supervisor spawns N
 worker processes (``spawn``, never ``fork``) that each load the pack and serve
 :func:`prefchat.ui.worker.app` on the shared socket, and starts a new one when one dies. All state is in the
-database, so any worker may take any request. SIGTERM or Ctrl+C: every worker stops taking new
+database, so any worker may take any REST request. The workers serve the REST API and the
+health routes, not the chat (see :mod:`prefchat.ui.worker`): serve the chat with one process. SIGTERM or Ctrl+C: every worker stops taking new
 connections, its ``/readyz`` answers 503, and the answers in flight finish (for up to
 :data:`SHUTDOWN_GRACE` seconds).
 """
@@ -26,7 +27,6 @@ import ipaddress
 import signal
 import socket
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 from ..assistant.packs import DEFAULT
@@ -151,14 +151,16 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
 def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, workers: int) -> int:
     """``serve --workers N``: check, resolve the pack and migrate once here, then supervise N worker processes."""
     from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
 
     from ..assistant.packs import resolve_pack
     from ..storage import DatabaseUnavailable, in_memory, open_store
-    from .worker import worker_config
+    from .worker import Supervisor, worker_config
 
     db = args.db or settings.db_url
     try:
+        if not api:
+            raise ServeRefused(f"--workers {workers} serves the REST API alone (the chat needs one process: "
+                               "docs/deployment.md), and --no-api leaves nothing to serve")
         check_exposure(args.host, api, settings)
         if in_memory(db):
             raise ServeRefused(f"--workers {workers} needs one database for all processes, and {db!r} is in memory "
@@ -171,23 +173,20 @@ def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, worker
         return 2
     except KeyboardInterrupt:
         return 130
-    config = worker_config(workers, SHUTDOWN_GRACE, pack=str(pack), db=str(db), api=api,
+    config = worker_config(workers, SHUTDOWN_GRACE, pack=str(pack), db=str(db),
                            question_size=getattr(args, "question_size", None))
-    _announce(_url(args.host, sock), repr(pack.name), f"({workers} worker processes)", settings, api)
-    supervisor = Multiprocess(config, sockets=[sock])
-    # The workers are spawned from this thread with SIGINT blocked, and inherit that (prefchat.ui.worker);
-    # a thread that does not block it takes the Ctrl+C for this process, which the supervisor handles.
-    threading.Thread(target=threading.Event().wait, name="sigint", daemon=True).start()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    supervisor = None
     try:
+        supervisor = Supervisor(config, sockets=[sock])  # its signal handlers, before "Press Ctrl+C" is shown
+        _announce(_url(args.host, sock), repr(pack.name), f"({workers} worker processes: the REST API alone)",
+                  settings, api, chat=False)
         supervisor.run()
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         sock.close()
-    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+    if supervisor is not None and any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         print("prefchat: error: a worker process failed to start (its error is above)", file=sys.stderr)
         return 2
     return 0
@@ -233,13 +232,14 @@ def _url(host: str, sock: socket.socket) -> str:
     return f"http://{shown}:{sock.getsockname()[1]}"
 
 
-def _announce(url: str, pack: str, detail: str, settings: Settings, api: bool) -> None:
+def _announce(url: str, pack: str, detail: str, settings: Settings, api: bool, chat: bool = True) -> None:
     rest = (f"  REST API  {url}/api/v1/openapi.json" + (" (bearer token required)" if settings.api_tokens else "") + "\n") if api else ""
+    chat_lines = (f"  chat      {url}/\n"
+                  f"  embed     <gradio-app src=\"{url}/\"> with {url}/prefchat-static/gradio.js (docs/embedding.md)\n")
     print(
         f"prefchat: pack {pack} {detail}\n"
-        f"  chat      {url}/\n"
         f"{rest}"
-        f"  embed     <gradio-app src=\"{url}/\"> with {url}/prefchat-static/gradio.js (docs/embedding.md)\n"
+        f"{chat_lines if chat else ''}"
         f"  health    {url}/healthz, {url}/readyz\n"
         "Press Ctrl+C to stop.",
         flush=True,

@@ -85,6 +85,13 @@ def test_workers_refuse_an_in_memory_database(tiny_pack_dir, tmp_path, capsys):
     assert err.count("\n") == 1 and "in memory" in err and "PostgreSQL" in err
 
 
+def test_workers_refuse_no_api(tiny_pack_dir, tmp_path, capsys):
+    args = argparse.Namespace(pack=str(tiny_pack_dir), db=f"sqlite:///{tmp_path / 'n.sqlite'}", host="127.0.0.1", port=0,
+                              no_api=True, workers=2)
+    assert commands.serve(args, Settings(home=tmp_path, db_url="sqlite://", embedding_model="x")) == 2
+    assert "REST API alone" in capsys.readouterr().err
+
+
 def test_db_upgrade_creates_the_schema_once(tmp_path, capsys):
     from prefchat.cli import main
 
@@ -126,6 +133,7 @@ def test_serve_with_two_workers_onboards_over_rest_survives_a_killed_worker_and_
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "two workers were not ready within 120 s"
             time.sleep(0.2)
+        assert httpx.get(f"{base}/", timeout=10).status_code == 404, "workers serve the REST API, not the chat"
         with httpx.Client(base_url=f"{base}/api/v1", timeout=30) as client:
             turn = client.post("/sessions", json={"user_id": "alice"}).json()
             sent, killed = [], None
@@ -142,9 +150,11 @@ def test_serve_with_two_workers_onboards_over_rest_survives_a_killed_worker_and_
             stored = [t.answer.choice for t in store.session_history(turn["session_id"]) if t.answer is not None]
         assert stored == sent
         deadline = time.monotonic() + 60
-        while len(worker_pids(process.pid)) < 2 or killed in worker_pids(process.pid):
+        while len(worker_pids(process.pid)) < 2 or killed in worker_pids(process.pid) or not all(
+                _serving(pid) for pid in worker_pids(process.pid)):
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.2)
+        time.sleep(1)  # the replacement has entered uvicorn's server (see prefchat.ui.worker: Signals)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl+C in a terminal: the whole process group
         _, err = process.communicate(timeout=60)
         assert "Traceback" not in err, err
@@ -153,6 +163,12 @@ def test_serve_with_two_workers_onboards_over_rest_survives_a_killed_worker_and_
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _serving(pid: int) -> bool:
+    """Whether worker ``pid`` runs uvicorn's server: its health-check thread has started."""
+    status = open(f"/proc/{pid}/status").read()
+    return int(status.split("Threads:")[1].split()[0]) > 1
 
 
 def _ready(base: str) -> bool:
