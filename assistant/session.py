@@ -30,8 +30,10 @@ rebuilds
   feedback, see :mod:`~prefchat.assistant.history`);
 - the **posterior**: :func:`~prefchat.elicitation.onboarding.replay` of those answers from the
   prior, one update per answer. The posterior last computed for a session is kept in memory and
-  continued, so an answer costs one fit; replaying from scratch (after a restart, or in another
-  process) gives the same posterior bit for bit;
+  continued, so an answer costs one fit; it is continued only when its answers begin those just
+  read back (:func:`~prefchat.elicitation.onboarding.replay` compares them), so an answer or an
+  undo committed by another process is never served stale; replaying from scratch (after a
+  restart, or in another process) gives the same posterior bit for bit;
 - the **next question**: the first recorded question still unanswered (after a restart, or after
   an undo), else :func:`~prefchat.elicitation.onboarding.next_question` with the session's seed,
   so that a resumed session asks the question an uninterrupted one would have asked.
@@ -44,7 +46,8 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 from typing import Any
 
@@ -82,6 +85,8 @@ SHOWCASE = 3
 """Held-out prompts a result shows the user's pick for (on packs that hold prompts out)."""
 POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
+FORGET_CONFIRM = timedelta(minutes=10)
+"""How long after "forget me" a "yes, delete everything" still confirms it."""
 
 
 class Conversation:
@@ -115,7 +120,8 @@ class Conversation:
         self.index = pack.item_index
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
-        self._forget_asked: set[str] = set()
+        self._showcase: tuple[tuple[str, list[str], np.ndarray], ...] | None = None
+        self._showcase_lock = threading.Lock()
 
     # -- onboarding ------------------------------------------------------------------------------
 
@@ -231,22 +237,22 @@ class Conversation:
         While onboarding, an answer is taken as one (before any intent is looked for) and
         "undo", "done", "start over" and "forget me" work (anything else is re-asked); afterwards
         every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
-        the next message confirms it (the pending confirmation is kept in this process's memory).
+        the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
+        (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
         """
         with self.store.atomic():
             session, user_id = self._who(who)
             state = self._locked(session.id) if session is not None and session.state == "active" else None
+            asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
             if state is not None and _is_answer(text, state):
-                self._forget_asked.discard(user_id)
                 return self._answer(state, text, None)
         intent = self.recognise(text)
-        confirmed = intent.name == "confirm_forget" and user_id in self._forget_asked
-        self._forget_asked.discard(user_id)
         if intent.name == "forget":
-            self._forget_asked.add(user_id)
+            with suppress(NotFound):  # a user never stored has nothing to forget
+                self.store.ask_forget(user_id, FORGET_CONFIRM)
             return ReplyTurn(wording.FORGET_ASK, "forget")
         if intent.name == "confirm_forget":
-            if not confirmed:
+            if not asked:
                 return ReplyTurn(wording.FORGET_UNASKED, "help")
             self.forget(user_id)
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
@@ -390,23 +396,38 @@ class Conversation:
         """For ``n`` prompts the pack never trained on (the default pack's held-out prompts), the
         response ranked first for this user, and the crowd's first when it differs: what the
         profile does on questions the user never saw. Empty for other packs, or without an embedder."""
-        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+        prompts = self.showcase_prompts()[:n]
+        if not prompts:
             return ()
-        from ..default.domain import load_domain
-
-        domain = load_domain()
-        wanted = set(self.pack.provenance["heldout_prompts"])
-        prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted][:n]
         mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
         summary = self.summary(state.record.user_id)
         shown = []
-        for p in prompts:
-            texts = [domain.texts[r] for r in domain.responses_of(p)]
-            embeddings = self.embed(texts)
+        for prompt, texts, embeddings in prompts:
             mine = rank(self.pack, mean, summary, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
             crowd = rank(self.pack, self.pack.prior_mean, None, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
-            shown.append(Showcase(domain.prompts[p].text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
+            shown.append(Showcase(prompt, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
+
+    def showcase_prompts(self) -> tuple[tuple[str, list[str], np.ndarray], ...]:
+        """The held-out prompts :meth:`showcase` may show: each prompt's text, its responses and their
+        embeddings (empty without an embedder, or on packs that hold no prompt out).
+
+        Computed on first use and kept: they depend on the pack alone. A server calls it before it
+        serves (:mod:`prefchat.ui.commands`), so that no request, holding its session's lock, waits
+        for the embedding model to load.
+        """
+        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+            return ()
+        with self._showcase_lock:
+            if self._showcase is None:
+                from ..default.domain import load_domain
+
+                domain = load_domain()
+                wanted = set(self.pack.provenance["heldout_prompts"])
+                prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
+                texts = [[domain.texts[r] for r in domain.responses_of(p)] for p in prompts]
+                self._showcase = tuple((domain.prompts[p].text, t, self.embed(t)) for p, t in zip(prompts, texts))
+            return self._showcase
 
     def _unwanted(self, summary: Summary) -> np.ndarray:
         """Catalog items carrying a tag the user stated a dislike of (:func:`~prefchat.assistant.ranking.stated_exclusions`), sorted."""

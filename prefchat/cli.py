@@ -160,6 +160,19 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from .storage import DatabaseUnavailable, open_store
+
+    url = args.db or settings.db_url
+    try:
+        open_store(url).close()
+    except DatabaseUnavailable as error:
+        print(f"prefchat: error: {error}", file=sys.stderr)
+        return 2
+    print("database schema is up to date")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from . import evaluation
 
@@ -221,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyst = commands.add_parser("analyst", help="serve the analyst review of stored profiles (login required)")
     analyst_commands.add_arguments(analyst)
     analyst.set_defaults(run=analyst_commands.run)
+
+    db = commands.add_parser("db", help="the database prefchat stores in")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="create the schema, or upgrade it to this version's "
+                                                     "(run once per deploy, before starting the servers)")
+    upgrade.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
+    upgrade.set_defaults(run=_db_upgrade)
 
     info = commands.add_parser("info", help="describe a pack")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")

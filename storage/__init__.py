@@ -9,6 +9,7 @@ Public API
 open_store(url) -> Store                      engine + migrations to head, ready to use
 make_engine(url) -> Engine                    SQLite: WAL, busy_timeout=5000, foreign_keys=ON
 migrate(engine, revision="head")              create or upgrade the schema (Alembic)
+in_memory(url) -> bool                        an in-memory SQLite URL (one database per process)
 alembic_config(url=None) -> alembic Config    for writing new revisions
 check_user_id(user_id) -> str                 ValueError unless it matches USER_ID_PATTERN (1..128 characters, no
                                               control, separator or invisible format character)
@@ -33,6 +34,9 @@ Store(engine)
     current_summary(user_id, pack_name) -> SummaryRecord | None
     summary_history(user_id, pack_name) -> list[SummaryRecord]
     record_ranking(user_id, pack_name, pack_version, item_ids, scores) -> RankingRecord
+    ask_forget(user_id, ttl)                            a "forget me" pending for ttl
+    take_forget(user_id) -> bool                        pending and unexpired; dropped either way
+    reachable() -> bool                                 the database answers SELECT 1
     export_user(user_id) -> dict                        JSON-serialisable, everything
     delete_user(user_id)                                every row referring to the user
 
@@ -40,7 +44,7 @@ Errors: NotFound (unknown id, names it), Conflict (state forbids it), both Stora
 ValueError for malformed input, naming the value.
 """
 
-from .engine import alembic_config, make_engine, migrate
+from .engine import alembic_config, in_memory, make_engine, migrate
 from .errors import Conflict, DatabaseUnavailable, NotFound, StorageError
 from .models import ITEM_ID_MAX, SESSION_ID_MAX
 from .records import (
@@ -84,6 +88,7 @@ __all__ = [
     "UserRecord",
     "alembic_config",
     "check_user_id",
+    "in_memory",
     "make_engine",
     "migrate",
     "open_store",

@@ -80,6 +80,14 @@ def make_engine(url: str | os.PathLike[str]) -> Engine:
     return engine
 
 
+def in_memory(url: str | os.PathLike[str]) -> bool:
+    """Whether ``url`` is an in-memory SQLite database: one per process, so never shared by two processes."""
+    if isinstance(url, os.PathLike):
+        return False
+    sa_url = make_url(url)
+    return sa_url.get_backend_name() == "sqlite" and sa_url.database in (None, "", ":memory:")
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
     # Hand transaction control to SQLAlchemy (see _begin_immediate), then set the pragmas.
     dbapi_connection.isolation_level = None

@@ -188,3 +188,15 @@ class RankingRow(Base):
     item_ids: Mapped[list[str]] = mapped_column(JSON)
     scores: Mapped[list[float]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ForgetRequestRow(Base):
+    """A "forget me" the user asked for and has not confirmed yet; a confirmation counts until ``expires_at``.
+
+    Kept in the database, not in a process, so that the confirmation may reach any server process.
+    """
+
+    __tablename__ = "forget_requests"
+
+    user_id: Mapped[str] = mapped_column(String(USER_ID_MAX), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

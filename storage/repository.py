@@ -23,13 +23,13 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from numbers import Integral
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, func, or_, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -43,6 +43,7 @@ from .models import (
     USER_ID_MAX,
     AnswerRow,
     Base,
+    ForgetRequestRow,
     ProfileRow,
     QuestionRow,
     RankingRow,
@@ -70,7 +71,7 @@ R = TypeVar("R")
 Row = TypeVar("Row", bound=Base)
 
 EXPORT_FORMAT = "prefchat-user-export/1"
-USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow)  # the tables with a user_id column
+USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow, ForgetRequestRow)  # the tables with a user_id column
 
 
 def open_store(url: str | os.PathLike[str]) -> Store:
@@ -126,6 +127,16 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def reachable(self) -> bool:
+        """Whether the database answers a ``SELECT 1`` now (for a readiness probe); never raises for an
+        unreachable server, a refused login or an unreadable file."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError:
+            return False
+        return True
 
     def __enter__(self) -> Store:
         return self
@@ -515,6 +526,32 @@ class Store:
             )
             return _ranking_record(_added(db, row))
 
+    # -- confirmations -------------------------------------------------------------------
+
+    def ask_forget(self, user_id: str, ttl: timedelta) -> None:
+        """Record that the user asked to be forgotten: :meth:`take_forget` says so for ``ttl`` from now.
+
+        NotFound for an unknown user (there is nothing to forget). Asking again restarts the clock.
+        """
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)  # concurrent asks of one user run one after the other
+            row, expires_at = db.get(ForgetRequestRow, user_id), _now() + ttl
+            if row is None:
+                _added(db, ForgetRequestRow(user_id=user_id, expires_at=expires_at))
+            else:
+                row.expires_at = expires_at
+
+    def take_forget(self, user_id: str) -> bool:
+        """Whether the user has an unexpired "forget me" pending; it is dropped either way (taken once:
+        of two processes reading it at once, one gets True)."""
+        with self._transaction() as db:
+            row = db.get(ForgetRequestRow, check_user_id(user_id), with_for_update=True)
+            if row is None:
+                return False
+            db.delete(row)
+            db.flush()
+            return row.expires_at > _now()
+
     # -- the user's data as a whole ------------------------------------------------------
 
     def export_user(self, user_id: str) -> dict[str, Any]:
@@ -692,10 +729,18 @@ def _now() -> datetime:
 
 
 def _get(db: DBSession, model: type[Row], key: object, what: str, lock: bool = False) -> Row:
-    """The row of ``model`` with primary key ``key`` (locked for update if ``lock``), or NotFound."""
+    """The row of ``model`` with primary key ``key`` (locked for update if ``lock``), or NotFound.
+
+    A row this transaction has locked already is not asked for again (a lock is held until the
+    transaction ends, and the row is in the session's identity map): one round trip, not one per call.
+    """
+    locked = db.info.setdefault("locked", set())
+    lock = lock and (model, key) not in locked
     row = db.get(model, key, with_for_update=lock)
     if row is None:
         raise NotFound(f"{what} {key!r} not found")
+    if lock:
+        locked.add((model, key))
     return row
 
 

@@ -2,12 +2,21 @@
 
 ::
 
-    prefchat serve --pack PACK [--db URL] [--host 127.0.0.1] [--port 7860]
+    prefchat serve --pack PACK [--db URL] [--host 127.0.0.1] [--port 7860] [--workers N]
     prefchat demo [--host 127.0.0.1] [--port 7860]      # the embedded default pack
 
 Both print the URLs once the port listens (``--port 0`` picks a free one) and serve until
 interrupted. The app (Gradio, the engine, uvicorn) is imported when a command runs, so that
 ``prefchat serve --help`` stays light.
+
+With ``--workers N`` (N > 1) this process binds the port, resolves the pack (building the
+default pack if needed) and migrates the database once, then uvicorn's supervisor spawns N
+worker processes (``spawn``, never ``fork``) that each load the pack and serve
+:func:`prefchat.ui.worker.app` on the shared socket, and starts a new one when one dies. All state is in the
+database, so any worker may take any REST request. The workers serve the REST API and the
+health routes, not the chat (see :mod:`prefchat.ui.worker`): serve the chat with one process. SIGTERM or Ctrl+C: every worker stops taking new
+connections, its ``/readyz`` answers 503, and the answers in flight finish (for up to
+:data:`SHUTDOWN_GRACE` seconds).
 """
 
 from __future__ import annotations
@@ -35,6 +44,9 @@ __all__ = [
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+SHUTDOWN_GRACE = 10
+"""Seconds a stopping server waits for the requests in flight (uvicorn's ``timeout_graceful_shutdown``)."""
+MAX_WORKERS = 64
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +56,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--question-size", type=int, default=None,
                         help="cards a question shows: 2 for pairs, more for 'which of these k would you pick?' "
                              "(default: the size the pack's validation chose)")
+    parser.add_argument("--workers", type=_workers, default=1,
+                        help="server processes sharing the port (default 1); each loads the pack "
+                             "(docs/deployment.md: memory per worker); any number can share one database")
     _add_address_arguments(parser)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} workers: give 1 to {MAX_WORKERS}")
+    return value
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +113,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"prefchat: error: --question-size: {error}", file=sys.stderr)
         return 2
     api = not getattr(args, "no_api", False)
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        return _run_workers(args, settings, api, workers)
     return _run(lambda: Assistant.open(pack=args.pack, db=args.db, settings=settings, options=options), args.host,
                 args.port, settings, api)
 
@@ -108,6 +136,7 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
         sock = listen(host, port)  # before the pack loads: a port in use is said at once
         try:
             conversation = open_assistant()
+            conversation.showcase_prompts()  # loaded before serving, not by a request holding a session's lock
         except BaseException:
             sock.close()
             raise
@@ -117,6 +146,50 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
         return 2
     except KeyboardInterrupt:  # Ctrl+C while the pack loads or the server starts: no traceback
         return 130
+
+
+def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, workers: int) -> int:
+    """``serve --workers N``: check, resolve the pack and migrate once here, then supervise N worker processes."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    from ..assistant.packs import resolve_pack
+    from ..storage import DatabaseUnavailable, in_memory, open_store
+    from .worker import Supervisor, worker_config
+
+    db = args.db or settings.db_url
+    try:
+        if not api:
+            raise ServeRefused(f"--workers {workers} serves the REST API alone (the chat needs one process: "
+                               "docs/deployment.md), and --no-api leaves nothing to serve")
+        check_exposure(args.host, api, settings)
+        if in_memory(db):
+            raise ServeRefused(f"--workers {workers} needs one database for all processes, and {db!r} is in memory "
+                               "(one per process): give an SQLite file or a PostgreSQL URL")
+        pack = resolve_pack(args.pack, settings)  # the default pack is built here, once
+        open_store(db).close()  # migrated once, before the workers open it
+        sock = listen(args.host, args.port)
+    except (ServeRefused, DatabaseUnavailable) as error:
+        print(f"prefchat: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    config = worker_config(workers, SHUTDOWN_GRACE, pack=str(pack), db=str(db),
+                           question_size=getattr(args, "question_size", None))
+    supervisor = None
+    try:
+        supervisor = Supervisor(config, sockets=[sock])  # its signal handlers, before "Press Ctrl+C" is shown
+        _announce(_url(args.host, sock), repr(pack.name), f"({workers} worker processes: the REST API alone)",
+                  settings, api, chat=False)
+        supervisor.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sock.close()
+    if supervisor is not None and any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        print("prefchat: error: a worker process failed to start (its error is above)", file=sys.stderr)
+        return 2
+    return 0
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -148,20 +221,29 @@ def _serve(conversation: Conversation, sock: socket.socket, host: str, settings:
     app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api)
     # Configured before "Press Ctrl+C" is shown: a Ctrl+C then meets the running server, not
     # uvicorn setting up its logging (where it left a traceback).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE))
+    _announce(_url(host, sock), repr(conversation.pack.name), conversation.pack.version, settings, api)
+    run_until_interrupted(server, sock)
+    return 0
+
+
+def _url(host: str, sock: socket.socket) -> str:
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{sock.getsockname()[1]}"
+    return f"http://{shown}:{sock.getsockname()[1]}"
+
+
+def _announce(url: str, pack: str, detail: str, settings: Settings, api: bool, chat: bool = True) -> None:
     rest = (f"  REST API  {url}/api/v1/openapi.json" + (" (bearer token required)" if settings.api_tokens else "") + "\n") if api else ""
+    chat_lines = (f"  chat      {url}/\n"
+                  f"  embed     <gradio-app src=\"{url}/\"> with {url}/prefchat-static/gradio.js (docs/embedding.md)\n")
     print(
-        f"prefchat: pack {conversation.pack.name!r} {conversation.pack.version}\n"
-        f"  chat      {url}/\n"
+        f"prefchat: pack {pack} {detail}\n"
         f"{rest}"
-        f"  embed     <gradio-app src=\"{url}/\"> with {url}/prefchat-static/gradio.js (docs/embedding.md)\n"
+        f"{chat_lines if chat else ''}"
+        f"  health    {url}/healthz, {url}/readyz\n"
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    run_until_interrupted(server, sock)
-    return 0
 
 
 def run_until_interrupted(server: uvicorn.Server, sock: socket.socket) -> None:

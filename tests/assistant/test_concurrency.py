@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from prefchat.assistant.session import Conversation
 from prefchat.assistant.turns import QuestionTurn
-from prefchat.storage import open_store
+from prefchat.storage import NotFound, open_store
 
 COPIES = 8
 
@@ -32,6 +34,16 @@ def shared_url(request, tmp_path) -> str:
 def engines(pack, embed, shared_url) -> Iterator[tuple[Conversation, Conversation]]:
     with open_store(shared_url) as one, open_store(shared_url) as two:
         yield Conversation(pack, one, embed), Conversation(pack, two, embed)
+
+
+@pytest.fixture
+def onboard(planted, choose) -> Callable[[Conversation, str], None]:
+    """``onboard(engine, user)``: the user's whole onboarding through ``engine``."""
+    def run(engine: Conversation, user: str) -> None:
+        turn = engine.start(user)
+        while isinstance(turn, QuestionTurn):
+            turn = engine.answer(turn.session_id, choose(planted, turn), turn.question_id)
+    return run
 
 
 def at_once(calls: list[Callable[[], object]]) -> list[object]:
@@ -94,3 +106,58 @@ def test_a_start_after_an_answer_still_begins_a_new_session(engines):
     again = two.start("alice")
     assert again.session_id != first.session_id and again.position == 1
     assert one.store.get_session(first.session_id).state == "abandoned"
+
+
+def test_two_engines_take_turns_through_one_onboarding_and_forget_me(engines, pack, planted, choose):
+    """One user's onboarding answered alternately by two engines (two processes behind a load balancer
+    without sticky sessions): the same questions and posterior as one engine would give, and a
+    "forget me" asked on one engine is confirmed on the other."""
+    one, two = engines
+    turn, n = one.start("alice", seed=7), 0
+    while isinstance(turn, QuestionTurn):
+        engine = (one, two)[n % 2]
+        turn = engine.answer(turn.session_id, choose(planted, turn), turn.question_id)
+        n += 1
+    assert turn.session_id and one.profile("alice").n_answers == two.profile("alice").n_answers == n
+    # Each engine's posterior is the one replayed from scratch from the stored answers.
+    alone = Conversation(pack, two.store)
+    for engine in (one, two):
+        assert np.array_equal(engine.state(turn.session_id).posterior.mean, alone.state(turn.session_id).posterior.mean)
+    assert "yes, forget me" in one.say("alice", "forget me").text
+    assert two.say("alice", "Yes, forget me").intent == "confirm_forget"
+    with pytest.raises(NotFound):
+        one.store.export_user("alice")
+
+
+def test_a_forget_me_is_confirmed_once_and_not_after_another_message(engines, onboard):
+    one, two = engines
+    onboard(one, "bob")
+    one.say("bob", "forget me")
+    assert two.say("bob", "recommend").intent == "recommend"
+    assert one.say("bob", "Yes, forget me").intent == "help", "the confirmation must follow the request at once"
+    assert one.store.get_user("bob").id == "bob"
+
+
+def test_an_expired_forget_me_is_not_confirmed(engines, onboard, monkeypatch):
+    one, two = engines
+    onboard(one, "carol")
+    monkeypatch.setattr("prefchat.assistant.session.FORGET_CONFIRM", timedelta(seconds=-1))
+    one.say("carol", "forget me")
+    assert two.say("carol", "Yes, forget me").intent == "help"
+    assert one.store.get_user("carol").id == "carol"
+
+
+def test_a_held_posterior_is_not_served_after_another_engine_changed_the_session(engines, pack):
+    """Engine one holds the posterior after its answer; engine two undoes it and answers otherwise:
+    one's next turn uses the stored answers, not its stale posterior."""
+    one, two = engines
+    first = one.start("dave", seed=3)
+    second = one.answer(first.session_id, "a", first.question_id)
+    one.answer(second.session_id, "a", second.question_id)
+    two.undo(first.session_id)
+    two.answer(first.session_id, "b")
+    held = one.state(first.session_id)
+    fresh = Conversation(pack, two.store).state(first.session_id)
+    assert [a.choice for a in held.answers] == ["a", "b"]
+    assert np.array_equal(held.posterior.mean, fresh.posterior.mean)
+    assert np.array_equal(held.posterior.cov, fresh.posterior.cov)

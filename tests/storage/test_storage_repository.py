@@ -48,6 +48,7 @@ def populate(store: Store, user_id: str) -> None:
     store.add_summary(user_id, *PACK, "Enjoys: heists.", {"heist": {"weight": 0.9, "sign": 1, "confidence": "low"}})
     store.add_summary(user_id, *PACK, "Enjoys: heists, musicals.", {}, source="edited")
     store.record_ranking(user_id, *PACK, ["item3", "item1"], [2.5, 1.0])
+    store.ask_forget(user_id, timedelta(minutes=10))
 
 
 def rows_referring_to(engine: Engine, user_id: str) -> dict[str, set]:
@@ -427,6 +428,27 @@ def test_ranking_round_trip_and_validation(store):
         store.record_ranking(user.id, *PACK, ["i1", "i2"], [1.0])
     with pytest.raises(ValueError, match="scores"):
         store.record_ranking(user.id, *PACK, ["i1"], [np.nan])
+
+
+# -- confirmations -------------------------------------------------------------------------
+
+
+def test_a_forget_request_is_taken_once_and_only_before_it_expires(store):
+    store.create_user("alice")
+    assert store.take_forget("alice") is False
+    store.ask_forget("alice", timedelta(minutes=10))
+    store.ask_forget("alice", timedelta(minutes=10))  # asked twice: one request
+    assert store.take_forget("alice") is True
+    assert store.take_forget("alice") is False, "taken once"
+    store.ask_forget("alice", timedelta(seconds=-1))
+    assert store.take_forget("alice") is False, "expired"
+    assert store.take_forget("nobody") is False
+    with pytest.raises(NotFound, match="nobody"):
+        store.ask_forget("nobody", timedelta(minutes=10))
+
+
+def test_reachable_says_whether_the_database_answers(store):
+    assert store.reachable()
 
 
 # -- the user's data as a whole ------------------------------------------------------------
