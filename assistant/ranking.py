@@ -463,8 +463,10 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
 WATCH_BETA_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_watch_beta`, in units of its natural scale: all positive, so that what a
 user states always moves their recommendations."""
-STATED_MULTIPLIERS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-"""The grid of the stated weight, in units of its natural scale."""
+STATED_MULTIPLIERS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""The grid of the stated weight, in units of its natural scale: it reaches three decades below it,
+because a scale whose spread is dominated by a few items (the known-items model's log scores) makes
+the natural unit far too strong."""
 HONOURED = 0.9
 """Share of validation users whose statement, either way, must move their top 20 its way (:func:`_honoured`)."""
 STATED_SIMULATION_ANSWERS = 10
