@@ -519,9 +519,14 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
         posterior of a few learned bases ties descriptors together, e.g. emoji-avoiders' "serious and
         dry" when their own picks had more jokes; a descriptor no answer told apart is not said).
 
-    Returns a summary naming, on each side, the at most ``top`` strongest descriptors with
+    Returns a summary naming, on each side, at most ``top`` of the descriptors with
     :math:`c_j \ge 1` and :math:`|a_j| \ge` :data:`MIN_AFFINITY` (or :math:`|t_j| \ge 1`), each
-    group of descriptors once (:func:`_spokesmen`), strongest first.
+    group of descriptors once (:func:`_spokesmen`), strongest first. Which ``top`` are named: with
+    ``answers``, those the choices themselves lean to most, largest :math:`|t_j|`; without, largest
+    :math:`c_j`. The posterior's lean is not evidence of its own beside :math:`t_j` (it is
+    computed from the same answers), and on a few learned bases it spreads one strong
+    descriptor's lean to its neighbours: a user who always chose the jokes got emoji, warmth and
+    prose named before the jokes.
     """
     mean, cov = _posterior(pack, mean, cov)
     if not isinstance(top, int) or top < 1:
@@ -539,8 +544,9 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
         agrees = np.sign(evidence) == np.sign(strength)  # never said against the user's own choices
     confidence = np.abs(strength)
     shown = (confidence >= 1.0) & relevant & agrees & _spokesmen(index, strength)
-    liked = [j for j in np.argsort(-strength, kind="stable") if shown[j] and strength[j] > 0][:top]
-    disliked = [j for j in np.argsort(strength, kind="stable") if shown[j] and strength[j] < 0][:top]
+    order = strength if answers is None else np.sign(strength) * np.abs(evidence)
+    liked = [j for j in np.argsort(-order, kind="stable") if shown[j] and strength[j] > 0][:top]
+    disliked = [j for j in np.argsort(order, kind="stable") if shown[j] and strength[j] < 0][:top]
     weights = _ordered(DescriptorWeight(pack.descriptors[j], float(np.sign(strength[j]) * max(abs(affinity[j]), MIN_AFFINITY)),
                                         float(confidence[j])) for j in liked + disliked)
     return Summary(describe(weights, n_answers, n_skipped), weights, n_answers, n_skipped)
