@@ -347,7 +347,7 @@ def descriptor_index(pack: Pack) -> DescriptorIndex:
         index = DescriptorIndex(
             columns={d: j for j, d in enumerate(pack.descriptors)},
             centre=pack.features.mean(0),
-            association=z,
+            association=np.asfortranarray(z),  # by column: a ranking reads the columns a summary names
             cross=within.T @ centred / pack.n_items,
             gram=centred.T @ centred / pack.n_items,
             group=group,

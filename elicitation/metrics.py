@@ -63,27 +63,43 @@ def pairwise_auc(scores: np.ndarray, ratings: np.ndarray) -> float:
     return roc_auc(np.concatenate([diff, -diff]), np.concatenate([np.ones(len(a)), np.zeros(len(a))]))
 
 
+SAMPLE_STRIDE = 64
+""":func:`top_k` over more than ``SAMPLE_STRIDE * k`` scores first keeps those at or above the
+``k``-th best of every ``SAMPLE_STRIDE``-th score."""
+
+
 def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
     """Indices of the ``k`` highest scores, best first, ties broken by lower index.
 
-    ``exclude`` (indices) are never returned.
+    ``exclude`` (indices) are never returned, nor are scores that are not finite. Over a long
+    catalog the ranking reads only the scores at or above a cut :math:`t`, the ``k``-th best of
+    a strided sample: at least ``k`` scores reach :math:`t`, so the top ``k`` and every score tied
+    with the ``k``-th are among them and the result is the full ranking's.
     """
-    scores = np.array(scores, dtype=float)
+    cost = np.negative(np.asarray(scores, dtype=float))  # a copy, lowest first
     if exclude is not None and len(exclude):
-        scores[np.asarray(exclude)] = -np.inf
-    k = min(k, int(np.isfinite(scores).sum()))
+        cost[np.asarray(exclude)] = np.inf
+    cost[np.isnan(cost)] = np.inf
+    index = None
+    if k >= 1 and len(cost) > SAMPLE_STRIDE * k:
+        sample = cost[::SAMPLE_STRIDE]
+        cut = np.partition(sample, k - 1)[k - 1]
+        if np.isfinite(cut):
+            index = np.flatnonzero(cost <= cut)
+            cost = cost[index]
+    k = min(k, int(np.isfinite(cost).sum()))
     if k < 1:
         return np.empty(0, dtype=np.intp)
-    if k < len(scores):
+    if k < len(cost):
         # argpartition splits ties at the k-th score arbitrarily: keep every item above it and the
         # lowest-indexed of those equal to it, so that the result never depends on what lies below.
-        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
-        above = np.flatnonzero(scores > threshold)
-        candidates = np.concatenate([above, np.flatnonzero(scores == threshold)[: k - above.size]])
+        threshold = cost[np.argpartition(cost, k - 1)[k - 1]]
+        above = np.flatnonzero(cost < threshold)
+        candidates = np.concatenate([above, np.flatnonzero(cost == threshold)[: k - above.size]])
     else:
-        candidates = np.arange(len(scores))
-    order = np.lexsort((candidates, -scores[candidates]))
-    return candidates[order][:k]
+        candidates = np.arange(len(cost))
+    best = candidates[np.lexsort((candidates, cost[candidates]))][:k]
+    return best if index is None else index[best]
 
 
 def recall_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:

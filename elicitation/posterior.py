@@ -54,6 +54,7 @@ __all__ = [
     "neg_log_posterior_grad",
     "neg_log_posterior_hess",
     "predictive_logits",
+    "predictive_moments",
     "predictive_scale",
 ]
 
@@ -603,7 +604,16 @@ PROBIT_VARIANCE = np.pi / 8.0  # E[sigma(f)], f ~ N(mu, v): ~ sigma(mu / sqrt(1 
 def predictive_scale(features: np.ndarray, cov: np.ndarray,
                      reference: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     r""":math:`\kappa_i = \sqrt{1 + \pi v_i / 8}`, :math:`v_i = \phi_i^\top S \phi_i`: how much the
-    uncertainty of item i's utility flattens the chance of a pick (see :func:`predictive_logits`).
+    uncertainty of item i's utility flattens the chance of a pick (see :func:`predictive_logits`);
+    ``reference`` as in :func:`predictive_moments`."""
+    cov = np.asarray(cov, dtype=float)
+    return predictive_moments(features, np.zeros(len(cov)), cov, reference)[1]
+
+
+def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
+                       reference: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Every item's mean utility :math:`\phi_i^\top m` and :math:`\kappa_i` of :func:`predictive_scale`,
+    from one product over the features (a catalog is read once, not twice), in the features' precision.
 
     With ``reference`` :math:`(S_0, v^0)`, the variances :math:`v^0_i = \phi_i^\top S_0 \phi_i` of
     every item under a covariance already known (the session prior), :math:`v` is taken from the
@@ -614,15 +624,18 @@ def predictive_scale(features: np.ndarray, cov: np.ndarray,
     (eigenvalues :math:`|\lambda_j|` above :math:`10^{-12}` of the largest), O(n r K) instead of
     O(n K^2); the direct form where the difference is not of low rank.
     """
-    cov = np.asarray(cov, dtype=float)
+    mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
     if reference is not None:
         values, vectors = np.linalg.eigh(cov - reference[0])
         keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
         if 2 * keep.sum() <= len(values):
-            variance = np.maximum(reference[1] + (features @ vectors[:, keep]) ** 2 @ values[keep], 0.0)
-            return np.sqrt(1.0 + PROBIT_VARIANCE * variance)
-    variance = np.einsum("ik,ik->i", features @ cov, features)
-    return np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+            product = features @ np.column_stack([mean, vectors[:, keep]]).astype(features.dtype)
+            change = np.einsum("ij,ij,j->i", product[:, 1:], product[:, 1:], values[keep].astype(features.dtype))
+            variance = np.maximum(reference[1] + change, 0.0)
+            return product[:, 0], np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+    product = features @ np.column_stack([mean, cov]).astype(features.dtype)
+    variance = np.einsum("ik,ik->i", product[:, 1:], features)
+    return product[:, 0], np.sqrt(1.0 + PROBIT_VARIANCE * variance)
 
 
 def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -644,8 +657,8 @@ def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, o
     -------
     (n_items,) array :math:`z`
     """
-    features = _features(features)
-    return (features @ mean + offset) / predictive_scale(features, cov)
+    linear, scale = predictive_moments(_features(features), mean, cov)
+    return (linear + offset) / scale
 
 
 def base_rate_offset(features: np.ndarray, prior_mean: np.ndarray, prior_cov: np.ndarray, base_rate: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefchat.elicitation.metrics import top_k
+from prefchat.elicitation.metrics import SAMPLE_STRIDE, top_k
 from prefchat.elicitation.pool import candidate_pool
 from prefchat.elicitation.posterior import predictive_scale
 from prefchat.reward.pack import ITEM_IDS, ITEMS, MANIFEST, Items, PackError, load_pack, save_pack
@@ -105,6 +105,20 @@ def test_top_k_is_a_full_sorts_top_k(values, k, data):
     exclude = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), max_size=5)), dtype=np.intp)
     kept = np.setdiff1d(np.arange(len(scores)), exclude)
     full = kept[np.argsort(-scores[kept], kind="stable")][:k]  # ties by lower index, as top_k promises
+    assert top_k(scores, k, exclude).tolist() == full.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20), st.integers(0, 4000), st.integers(2, 50), st.integers(0, 2**32 - 1))
+def test_top_k_of_a_long_catalog_reads_a_sampled_cut_and_is_still_the_full_sorts(k, n_extra, levels, seed):
+    """Longer than SAMPLE_STRIDE * k, the prefiltered path: many ties, excluded items, nan and -inf."""
+    rng = np.random.default_rng(seed)
+    n = SAMPLE_STRIDE * k + 1 + n_extra
+    scores = rng.integers(0, levels, n).astype(float)
+    scores[rng.choice(n, n // 50, replace=False)] = rng.choice([np.nan, -np.inf], n // 50)
+    exclude = rng.choice(n, min(n, 3 * k), replace=False)
+    kept = np.setdiff1d(np.flatnonzero(np.isfinite(scores)), exclude)
+    full = kept[np.argsort(-scores[kept], kind="stable")][:k]
     assert top_k(scores, k, exclude).tolist() == full.tolist()
 
 
