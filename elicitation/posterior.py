@@ -625,6 +625,9 @@ def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     O(n K^2); the direct form where the difference is not of low rank.
     """
     mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
+    features = np.asarray(features)
+    if features.dtype != np.float32:
+        features = features.astype(np.float64, copy=False)
     if reference is not None:
         values, vectors = np.linalg.eigh(cov - reference[0])
         keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from prefchat.elicitation.metrics import SAMPLE_STRIDE, top_k
 from prefchat.elicitation.pool import candidate_pool
-from prefchat.elicitation.posterior import predictive_scale
+from prefchat.elicitation.posterior import predictive_moments, predictive_scale
 from prefchat.reward.pack import ITEM_IDS, ITEMS, MANIFEST, Items, PackError, load_pack, save_pack
 from prefchat.reward.synthetic import synthetic_pack
 
@@ -160,3 +160,24 @@ def test_the_predictive_scale_from_a_low_rank_change_is_the_direct_one(n_answers
     cov = np.linalg.inv(np.linalg.inv(prior) + diffs.T @ np.diag(rng.uniform(0.05, 0.25, n_answers)) @ diffs)
     reference = (prior, np.einsum("ik,ik->i", features @ prior, features))
     np.testing.assert_allclose(predictive_scale(features, cov, reference), predictive_scale(features, cov), rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_answers", [0, 3, 20])
+def test_predictive_moments_are_the_mean_utility_and_the_direct_scale_in_either_precision(n_answers):
+    """One product gives phi m and kappa, with or without the prior's variances, and in single
+    precision to 1e-5 of the double-precision values."""
+    rng = np.random.default_rng(10 + n_answers)
+    features, k = rng.normal(size=(300, 8)), 8
+    a = rng.normal(size=(k, k))
+    prior = a @ a.T + np.eye(k)
+    diffs = rng.normal(size=(n_answers, k))
+    cov = np.linalg.inv(np.linalg.inv(prior) + diffs.T @ np.diag(rng.uniform(0.05, 0.25, n_answers)) @ diffs)
+    mean = rng.normal(size=k)
+    direct = np.sqrt(1.0 + np.pi / 8.0 * np.einsum("ik,kl,il->i", features, cov, features))
+    for reference in (None, (prior, np.einsum("ik,ik->i", features @ prior, features))):
+        linear, scale = predictive_moments(features, mean, cov, reference)
+        np.testing.assert_allclose(linear, features @ mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(scale, direct, rtol=1e-10)
+        linear, scale = predictive_moments(features.astype(np.float32), mean, cov, reference)
+        np.testing.assert_allclose(linear, features @ mean, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(scale, direct, rtol=1e-5)
