@@ -37,7 +37,7 @@ from prefchat.assistant.ranking import choose_beta, item_scores
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
-from prefchat.elicitation.onboarding import replay
+from prefchat.elicitation.onboarding import known_items, replay
 from prefchat.evaluation import load_test_users
 from prefchat.research.memory import episodic_scores
 from prefchat.reward.pack import Pack, load_pack
@@ -72,12 +72,13 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float | None, obj
     weight for that objective when ``beta`` is None."""
     prior = pack.session_prior(objective)
     posterior = replay(prior, pack.features, answers)
+    known = known_items(answers)  # what a "watch" ranking with a known-items model reads, as served
     summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
     return {
         "population": item_scores(pack, prior.prior_mean, beta=0.0, objective=objective, cov=prior.prior_cov),
-        "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective, cov=posterior.cov),
+        "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective, cov=posterior.cov, known=known),
         "summary": summary_affinity(pack, summary),
-        "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective, cov=posterior.cov),
+        "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective, cov=posterior.cov, known=known),
         "episodic": episodic_scores(pack, answers),
     }
 
