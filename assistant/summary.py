@@ -485,9 +485,12 @@ def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:
     pairs = list(_wins(answers))
     if not pairs:
         return np.zeros(z.shape[1])
-    padded = np.vstack([z, np.zeros((1, z.shape[1]))])
-    winners, losers = (np.minimum([p[side] for p in pairs], pack.n_items) for side in (0, 1))
-    differences = padded[winners] - padded[losers]
+    def rows(items: list[int]) -> np.ndarray:  # an item outside the catalog at z = 0, the matrix not copied
+        index = np.asarray(items, dtype=np.intp)
+        inside = index < pack.n_items
+        return np.where(inside[:, None], z[np.where(inside, index, 0)], 0.0)
+
+    differences = rows([p[0] for p in pairs]) - rows([p[1] for p in pairs])
     n = len(pairs)
     return differences.mean(0) / np.sqrt(((differences**2).mean(0) + 1e-3) / n)
 

@@ -147,6 +147,17 @@ def test_a_descriptor_is_never_said_against_the_users_own_choices(planted_pack):
         assert np.sign(evidence[planted_pack.descriptors.index(w.descriptor)]) == w.sign, summary.text
 
 
+def test_answer_evidence_is_the_t_statistic_of_the_winners_lead_an_outside_item_at_zero(planted_pack):
+    """Known answer of t_j = mean(d) / sqrt((mean(d^2) + 1e-3) / n), d = z(winner) - z(loser); an
+    item outside the catalog (feedback's reference item, index n_items) counts as z = 0."""
+    z = descriptor_index(planted_pack).association
+    outside = planted_pack.n_items
+    answers = [Comparison(0, 9, "a"), Comparison(3, 12, "b"), Comparison(5, outside, "a"), Comparison(1, 2, "tie")]
+    d = np.stack([z[0] - z[9], z[12] - z[3], z[5]])
+    expected = d.mean(0) / np.sqrt(((d**2).mean(0) + 1e-3) / 3)
+    np.testing.assert_allclose(answer_evidence(planted_pack, answers), expected, rtol=1e-12)
+
+
 def test_user_at_the_prior_mean_has_no_strong_preferences(planted_pack):
     summary = summarize(planted_pack, planted_pack.prior_mean, planted_pack.prior_cov, 0, 0)
     assert summary.weights == ()
