@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ["PREFCHAT_HOME"] = tempfile.mkdtemp(prefix="prefchat-tests-")
 
 import importlib.util  # noqa: E402
+import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -35,13 +36,25 @@ def _private_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path_factory.mktemp("prefchat-home")))
 
 
+def _module(name: str, path: Path) -> ModuleType:
+    """The file at ``path`` imported as the module ``name`` (registered, so its dataclasses resolve)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def assistant_fixtures() -> ModuleType:
     """tests/assistant/conftest.py as a plain module (its tiny pack and fake embedder), for tests elsewhere."""
-    spec = importlib.util.spec_from_file_location("assistant_test_fixtures", REPO / "tests" / "assistant" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _module("assistant_test_fixtures", REPO / "tests" / "assistant" / "conftest.py")
+
+
+@pytest.fixture(scope="session")
+def load_bench() -> Callable[[str], ModuleType]:
+    """``load_bench("summary_polarity")``: the script bench/summary_polarity.py as a module."""
+    return lambda name: _module(name, REPO / "bench" / f"{name}.py")
 
 
 @pytest.fixture(scope="session")

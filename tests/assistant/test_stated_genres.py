@@ -1,25 +1,17 @@
 """A stated genre moves MovieLens picks its way, through the public API (bench/stated_genres.py)."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
 from prefchat.reward.pack import load_pack
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "stated_genres.py"
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", ["first", "alternate", "skip"])
-def test_no_genre_halves_its_share_and_love_genre_raises_it(movielens_pack, answers):
+def test_no_genre_halves_its_share_and_love_genre_raises_it(movielens_pack, answers, load_bench):
     """Whatever the onboarding answers: "I love documentary movies" from a profile that ranks no
     documentary near the top still brings one in."""
-    spec = importlib.util.spec_from_file_location("stated_genres", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench
-    spec.loader.exec_module(bench)
+    bench = load_bench("stated_genres")
     report = bench.run(str(movielens_pack), answers)
     # What a user states is weighed by its own validated weight (the generated summary's, watch_beta,
     # may well be 0: validation decides whether it helps the ranking at all).

@@ -1,7 +1,5 @@
 """The summary says what the user said, on the default pack: planted users and scripted sessions."""
 
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +12,6 @@ from prefchat.default.build import ensure_default_pack
 from prefchat.reward.pack import load_pack
 from prefchat.settings import Settings
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "summary_polarity.py"
-
 
 @pytest.fixture(scope="module")
 def default_pack_dir(tmp_path_factory) -> Path:
@@ -25,12 +21,8 @@ def default_pack_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("summary_polarity", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_bench):
+    return load_bench("summary_polarity")
 
 
 def planted(pack, index, j: int, sign: float):
