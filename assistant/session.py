@@ -378,8 +378,13 @@ class Conversation:
         return self.store.export_user(user_id)
 
     def forget(self, user_id: str) -> None:
-        """Delete the user and everything stored about them."""
+        """Delete the user and everything stored about them, and the vectors of recent texts the
+        embedder holds in memory when it holds any (a ``clear()`` method, as
+        :class:`~prefchat.reward.featurize.RecentEmbeddings` has: they are not kept per user)."""
         self.store.delete_user(user_id)
+        clear = getattr(self.embed, "clear", None)
+        if callable(clear):
+            clear()
 
     def find_item(self, name: str) -> int | None:
         """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a

@@ -212,6 +212,11 @@ class RecentEmbeddings:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def clear(self) -> None:
+        """Forget every vector held (the texts are not kept per user, so a user's deletion clears them all)."""
+        with self._lock:
+            self._vectors.clear()
+
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:

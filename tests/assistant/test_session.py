@@ -9,7 +9,7 @@ from prefchat.assistant.session import Conversation
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
 from prefchat.elicitation import Comparison, KWayChoice, laplace_posterior
 from prefchat.elicitation.onboarding import next_question
-from prefchat.reward.featurize import EmbeddingError, pack_embedder
+from prefchat.reward.featurize import EmbeddingError, RecentEmbeddings, pack_embedder
 from prefchat.storage import NotFound, open_store
 
 
@@ -291,6 +291,17 @@ def test_forget_me_needs_confirmation_then_deletes_everything(conversation, stor
     conversation.say("alice", "please forget me")
     reply = conversation.say("alice", "Yes, forget me")
     assert reply.intent == "confirm_forget"
+    with pytest.raises(NotFound):
+        store.export_user("alice")
+
+
+def test_forget_me_clears_the_embedders_recent_texts(conversation, store, onboarded, embed):
+    """The served embedder keeps recent texts' vectors in memory, not per user: a deletion clears them."""
+    conversation.embed = recent = RecentEmbeddings(embed)
+    conversation.rank("alice", ["a text alice sent", "another one"])
+    assert len(recent) >= 2
+    conversation.forget("alice")
+    assert len(recent) == 0
     with pytest.raises(NotFound):
         store.export_user("alice")
 
