@@ -32,6 +32,8 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit, logit, logsumexp, softmax
 
+from .blocks import each_block
+
 __all__ = [
     "Answer",
     "Comparison",
@@ -622,7 +624,10 @@ def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     .. math:: v_i = v^0_i + \sum_j \lambda_j (\phi_i^\top u_j)^2, \qquad S - S_0 = \sum_j \lambda_j u_j u_j^\top
 
     (eigenvalues :math:`|\lambda_j|` above :math:`10^{-12}` of the largest), O(n r K) instead of
-    O(n K^2); the direct form where the difference is not of low rank.
+    O(n K^2), computed as :math:`\sum_j \operatorname{sign}(\lambda_j) (\phi_i^\top w_j)^2` with
+    :math:`w_j = \sqrt{|\lambda_j|}\, u_j`, block by block of rows
+    (:func:`~prefchat.elicitation.blocks.each_block`); the direct form where the difference is not
+    of low rank.
     """
     mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
     features = np.asarray(features)
@@ -632,13 +637,33 @@ def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
         values, vectors = np.linalg.eigh(cov - reference[0])
         keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
         if 2 * keep.sum() <= len(values):
-            product = features @ np.column_stack([mean, vectors[:, keep]]).astype(features.dtype)
-            change = np.einsum("ij,ij,j->i", product[:, 1:], product[:, 1:], values[keep].astype(features.dtype))
-            variance = np.maximum(reference[1] + change, 0.0)
-            return product[:, 0], np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+            directions = vectors[:, keep] * np.sqrt(np.abs(values[keep]))
+            return _low_rank_moments(features, np.column_stack([mean, directions]).astype(features.dtype),
+                                     np.sign(values[keep]).astype(features.dtype), np.asarray(reference[1]))
     product = features @ np.column_stack([mean, cov]).astype(features.dtype)
     variance = np.einsum("ik,ik->i", product[:, 1:], features)
     return product[:, 0], np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+
+
+def _low_rank_moments(features: np.ndarray, weights: np.ndarray, signs: np.ndarray,
+                      reference_variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`predictive_moments` of ``weights`` :math:`[m, w_1, \dots, w_r]`: each block of rows'
+    product, its squares and :math:`\kappa` computed in place, in the features' precision."""
+    linear, scale = np.empty(len(features), features.dtype), np.empty(len(features), features.dtype)
+
+    def block(rows: slice) -> None:
+        product = features[rows] @ weights
+        linear[rows] = product[:, 0]
+        squares = np.square(product[:, 1:], out=product[:, 1:])
+        variance = np.matmul(squares, signs, out=scale[rows])
+        variance += reference_variance[rows]
+        np.maximum(variance, 0.0, out=variance)
+        variance *= PROBIT_VARIANCE
+        variance += 1.0
+        np.sqrt(variance, out=variance)
+
+    each_block(len(features), block)
+    return linear, scale
 
 
 def predictive_logits(features: np.ndarray, mean: np.ndarray, cov: np.ndarray, offset: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefchat.elicitation.blocks import BLOCK_ROWS
 from prefchat.elicitation.metrics import SAMPLE_STRIDE, top_k
 from prefchat.elicitation.pool import candidate_pool
 from prefchat.elicitation.posterior import predictive_moments, predictive_scale
@@ -181,3 +182,22 @@ def test_predictive_moments_are_the_mean_utility_and_the_direct_scale_in_either_
         linear, scale = predictive_moments(features.astype(np.float32), mean, cov, reference)
         np.testing.assert_allclose(linear, features @ mean, rtol=0, atol=1e-4)
         np.testing.assert_allclose(scale, direct, rtol=1e-5)
+
+
+def test_predictive_moments_over_several_row_blocks_and_a_change_of_either_sign_are_the_direct_ones():
+    """A catalog of more rows than one block, and a posterior wider than the prior in one direction
+    (an eigenvalue of S - S_0 above 0, as a prior shrunk by a correction can give)."""
+    rng = np.random.default_rng(7)
+    features, k = rng.normal(size=(2 * BLOCK_ROWS + 123, 8)), 8
+    prior = np.eye(k)
+    u = np.linalg.qr(rng.normal(size=(k, 3)))[0]
+    cov = prior + u @ np.diag([0.5, -0.4, -0.7]) @ u.T
+    mean = rng.normal(size=k)
+    reference = (prior, np.einsum("ik,ik->i", features @ prior, features))
+    direct = np.sqrt(1.0 + np.pi / 8.0 * np.einsum("ik,kl,il->i", features, cov, features))
+    linear, scale = predictive_moments(features, mean, cov, reference)
+    np.testing.assert_allclose(linear, features @ mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scale, direct, rtol=1e-10)
+    linear, scale = predictive_moments(features.astype(np.float32), mean, cov, reference)
+    assert linear.dtype == scale.dtype == np.float32
+    np.testing.assert_allclose(scale, direct, rtol=1e-5)
