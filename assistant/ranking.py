@@ -143,7 +143,7 @@ class _Scoring:
 
 def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, beta: float | None, objective: str,
              cov: np.ndarray | None = None, discount: float | None = None,
-             candidate_texts: Sequence[str] | None = None, known: Collection[int] = ()) -> _Scoring:
+             candidate_associations: np.ndarray | None = None, known: Collection[int] = ()) -> _Scoring:
     mean = np.asarray(mean, dtype=np.float64)
     if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
         raise ValueError(f"mean must be {pack.n_bases} finite coefficients for pack {pack.name!r}, got shape {mean.shape}")
@@ -187,8 +187,11 @@ def _scoring(pack: Pack, mean, summary: Summary | None, candidate_embeddings, be
                    + stated_beta * descriptor_index(pack).stated_unit * summary_weights(pack, summary, stated=True))
     if not weights.any():
         return _Scoring(features, mean, np.zeros((len(features), 0)), np.zeros(0), **terms)
-    association = (text_associations(pack, candidate_embeddings, None if candidate_texts is None else list(candidate_texts))
-                   if outside else descriptor_index(pack).association)
+    if not outside:
+        association = descriptor_index(pack).association
+    else:
+        association = (text_associations(pack, candidate_embeddings) if candidate_associations is None
+                       else candidate_associations)
     return _Scoring(features, mean, association, weights, **terms)
 
 
@@ -268,6 +271,7 @@ def rank(
     *,
     candidates: list[str] | None = None,
     candidate_embeddings: np.ndarray | None = None,
+    candidate_associations: np.ndarray | None = None,
     k: int = 10,
     beta: float | None = None,
     exclude: Sequence[int] = (),
@@ -286,6 +290,9 @@ def rank(
     summary : the user's semantic summary; None ranks by coefficients alone
     candidates : texts to rank instead of the catalog, with their ``candidate_embeddings``
         (n_candidates, d) from the pack's embedding model
+    candidate_associations : (n_candidates, n_descriptors) the candidates'
+        :func:`~prefchat.assistant.summary.text_associations`, where the caller holds them already
+        (texts asked about again and again); default computed from ``candidates``
     k : how many to return (fewer when fewer remain)
     beta : weight of the summary; default the pack's, validated for ``objective`` (:meth:`~prefchat.reward.pack.Pack.beta`)
     exclude : indices (into the catalog, or into ``candidates``) never returned, e.g. the items
@@ -307,15 +314,23 @@ def rank(
         raise ValueError(f"{len(candidates)} candidates but {len(candidate_embeddings)} candidate embeddings")
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount, candidates, known)
+    if candidates is None:
+        association = descriptor_index(pack).association
+    elif candidate_associations is None:
+        association = text_associations(pack, candidate_embeddings, list(candidates))
+    else:
+        association = np.asarray(candidate_associations, dtype=np.float64)
+        if association.shape != (len(candidates), len(pack.descriptors)):
+            raise ValueError(f"candidate_associations of shape {association.shape}, need "
+                             f"({len(candidates)}, {len(pack.descriptors)}): one row per candidate, one column per descriptor")
+    scoring = _scoring(pack, mean, summary, candidate_embeddings, beta, objective, cov, discount,
+                       None if candidates is None else association, known)
     scores = scoring.scores()
     excluded = _indices(exclude, len(scores), "exclude")
     if only is not None:
         excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
     centre = descriptor_index(pack).centre
     ranked = []
-    association = (descriptor_index(pack).association if candidates is None
-                   else text_associations(pack, candidate_embeddings, list(candidates)))
     for i in top_k(scores, k, excluded):
         i = int(i)
         axis_terms, high = _axis_terms(pack, scoring, i, centre)

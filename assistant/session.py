@@ -73,7 +73,15 @@ from .intents import Embed, IntentRecognizer, match_item, strip_parenthetical
 from .parsing import parse_answer, parse_pick
 from .ranking import Ranked, item_scores, like_factor, liked_carriers, rank, stated_exclusions
 from .replies import HANDLERS
-from .summary import Summary, apply_correction, describe, parse_correction, scale_stated_likes, summarize
+from .summary import (
+    Summary,
+    apply_correction,
+    describe,
+    parse_correction,
+    scale_stated_likes,
+    summarize,
+    text_associations,
+)
 from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
@@ -87,6 +95,16 @@ POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
 FORGET_CONFIRM = timedelta(minutes=10)
 """How long after "forget me" a "yes, delete everything" still confirms it."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ShowcasePrompt:
+    """A prompt the pack held out, as :meth:`Conversation.showcase` ranks its responses for every user."""
+
+    text: str
+    responses: list[str]
+    embeddings: np.ndarray    # (n_responses, d) of the pack's embedding model
+    associations: np.ndarray  # (n_responses, n_descriptors) their text_associations: pack data, computed once
 
 
 class Conversation:
@@ -120,7 +138,7 @@ class Conversation:
         self.index = pack.item_index
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
-        self._showcase: tuple[tuple[str, list[str], np.ndarray], ...] | None = None
+        self._showcase: tuple[ShowcasePrompt, ...] | None = None
         self._showcase_lock = threading.Lock()
 
     # -- onboarding ------------------------------------------------------------------------------
@@ -407,15 +425,17 @@ class Conversation:
         mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
         summary = self.summary(state.record.user_id)
         shown = []
-        for prompt, texts, embeddings in prompts:
-            mine = rank(self.pack, mean, summary, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
-            crowd = rank(self.pack, self.pack.prior_mean, None, candidates=texts, candidate_embeddings=embeddings, k=1)[0]
-            shown.append(Showcase(prompt, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
+        for prompt in prompts:
+            texts = {"candidates": prompt.responses, "candidate_embeddings": prompt.embeddings,
+                     "candidate_associations": prompt.associations, "k": 1}
+            mine = rank(self.pack, mean, summary, **texts)[0]
+            crowd = rank(self.pack, self.pack.prior_mean, None, **texts)[0]
+            shown.append(Showcase(prompt.text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
 
-    def showcase_prompts(self) -> tuple[tuple[str, list[str], np.ndarray], ...]:
-        """The held-out prompts :meth:`showcase` may show: each prompt's text, its responses and their
-        embeddings (empty without an embedder, or on packs that hold no prompt out).
+    def showcase_prompts(self) -> tuple[ShowcasePrompt, ...]:
+        """The held-out prompts :meth:`showcase` may show (empty without an embedder, or on packs
+        that hold no prompt out).
 
         Computed on first use and kept: they depend on the pack alone. A server calls it before it
         serves (:mod:`prefchat.ui.commands`), so that no request, holding its session's lock, waits
@@ -431,7 +451,8 @@ class Conversation:
                 wanted = set(self.pack.provenance["heldout_prompts"])
                 prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
                 texts = [[domain.texts[r] for r in domain.responses_of(p)] for p in prompts]
-                self._showcase = tuple((domain.prompts[p].text, t, self.embed(t)) for p, t in zip(prompts, texts))
+                self._showcase = tuple(ShowcasePrompt(domain.prompts[p].text, t, embeddings, text_associations(self.pack, embeddings, t))
+                                       for p, t in zip(prompts, texts) for embeddings in [self.embed(t)])
             return self._showcase
 
     def _unwanted(self, summary: Summary) -> np.ndarray:

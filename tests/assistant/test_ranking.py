@@ -26,7 +26,14 @@ from prefchat.assistant.ranking import (
     strongest_stated,
 )
 from prefchat.assistant.session import Conversation
-from prefchat.assistant.summary import DescriptorWeight, Summary, apply_correction, scale_stated_likes, summary_affinity
+from prefchat.assistant.summary import (
+    DescriptorWeight,
+    Summary,
+    apply_correction,
+    scale_stated_likes,
+    summary_affinity,
+    text_associations,
+)
 from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.metrics import pairwise_accuracy
 from prefchat.elicitation.posterior import (
@@ -211,6 +218,19 @@ def test_candidate_texts_use_content_features(pack):
     ranked = rank(pack, mean, LIKES_MUSICALS, candidates=["e", "b", "j"], candidate_embeddings=embeddings, k=3, beta=2.0)
     assert [r.score for r in ranked] == pytest.approx(sorted(expected, reverse=True))
     assert {r.title for r in ranked} == {"e", "b", "j"}
+
+
+def test_candidate_associations_held_by_the_caller_rank_as_those_computed_and_are_checked(pack):
+    """The showcase passes the associations it computed once; the order, scores and reasons are the same."""
+    mean = np.random.default_rng(5).normal(size=pack.n_bases)
+    texts, embeddings = ["e", "b", "j", "a"], pack.embeddings[[5, 1, 9, 0]]
+    computed = rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings, k=4, beta=2.0)
+    held = rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings, k=4, beta=2.0,
+                candidate_associations=text_associations(pack, embeddings, texts))
+    assert held == computed
+    with pytest.raises(ValueError, match=r"candidate_associations of shape \(3, .*one row per candidate"):
+        rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings,
+             candidate_associations=text_associations(pack, embeddings[:3], texts[:3]))
 
 
 def test_a_correction_lifts_the_stated_descriptor(pack):
