@@ -426,10 +426,10 @@ class Conversation:
         summary = self.summary(state.record.user_id)
         shown = []
         for prompt in prompts:
-            texts = {"candidates": prompt.responses, "candidate_embeddings": prompt.embeddings,
-                     "candidate_associations": prompt.associations, "k": 1}
-            mine = rank(self.pack, mean, summary, **texts)[0]
-            crowd = rank(self.pack, self.pack.prior_mean, None, **texts)[0]
+            responses = {"candidates": prompt.responses, "candidate_embeddings": prompt.embeddings,
+                         "candidate_associations": prompt.associations, "k": 1}
+            mine = rank(self.pack, mean, summary, **responses)[0]
+            crowd = rank(self.pack, self.pack.prior_mean, None, **responses)[0]
             shown.append(Showcase(prompt.text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)
 
@@ -451,8 +451,12 @@ class Conversation:
                 wanted = set(self.pack.provenance["heldout_prompts"])
                 prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
                 texts = [[domain.texts[r] for r in domain.responses_of(p)] for p in prompts]
-                self._showcase = tuple(ShowcasePrompt(domain.prompts[p].text, t, embeddings, text_associations(self.pack, embeddings, t))
-                                       for p, t in zip(prompts, texts) for embeddings in [self.embed(t)])
+                showcase = []
+                for p, responses in zip(prompts, texts):
+                    embeddings = self.embed(responses)
+                    associations = text_associations(self.pack, embeddings, responses)
+                    showcase.append(ShowcasePrompt(domain.prompts[p].text, responses, embeddings, associations))
+                self._showcase = tuple(showcase)
             return self._showcase
 
     def _unwanted(self, summary: Summary) -> np.ndarray:
