@@ -1,23 +1,45 @@
-"""The engine opened from names: :class:`Assistant`.
+"""The assistant: onboarding sessions and the chat after them, opened from names.
 
-Public as :mod:`prefchat.api` (``from prefchat import Assistant``), which documents the example;
-defined here, below :mod:`prefchat.ui`, so that the web side opens the same assistant.
+:class:`Assistant` is the session lifecycle of :class:`~prefchat.assistant.session.Conversation`
+with what comes after onboarding: chat messages (:meth:`Assistant.say`, the replies in
+:mod:`~prefchat.assistant.replies`), the stored profile and summary, recommendations, ranking
+texts, corrections and forgetting. Public as :mod:`prefchat.api` (``from prefchat import
+Assistant``), which documents the example; defined here, below :mod:`prefchat.ui`, so that the web
+side opens the same assistant.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..reward.featurize import pack_embedder
 from ..reward.pack import Pack, load_pack
-from ..storage import open_store
-from .intents import Embed
+from ..storage import NotFound, ProfileRecord, SessionRecord, Store, open_store
+from . import wording
+from .errors import NoProfile
+from .history import stored_answers, told_items
+from .intents import Embed, IntentRecognizer, match_item
 from .packs import resolve_pack
+from .recommender import Candidates, Ranked, Taste
+from .replies import HANDLERS
 from .session import Conversation
 from .settings import Settings
-from .turns import SessionOptions
+from .summary import Summary, apply_correction, describe, parse_correction, summarize
+from .turns import AnyTurn, ReplyTurn, SessionOptions, SessionState
 
 __all__ = ["Assistant", "open_pack"]
+
+FORGET_STATED = re.compile(r"\b(?:forget|drop|clear|without)\b.{0,30}\b(?:said|told|stated|corrections?|preferences?)\b",
+                           re.IGNORECASE)
+""""start over" with this in it also drops what the user stated ("start over and forget what I said")."""
+FORGET_CONFIRM = timedelta(minutes=10)
+"""How long after "forget me" a "yes, delete everything" still confirms it."""
 
 
 def open_pack(pack: str | Path | Pack, settings: Settings) -> Pack:
@@ -26,9 +48,14 @@ def open_pack(pack: str | Path | Pack, settings: Settings) -> Pack:
 
 
 class Assistant(Conversation):
-    """The conversation engine (:class:`~prefchat.assistant.session.Conversation`), opened from
-    names: ``start``, ``answer``, ``undo``, ``finish``, ``resume``, ``say``, ``profile``,
-    ``summary``, ``recommend``, ``rank``, ``correct``, ``export``, ``forget``."""
+    """Onboarding sessions (:class:`~prefchat.assistant.session.Conversation`: ``start``, ``answer``,
+    ``undo``, ``finish``, ``resume``) and the chat after them: ``say``, ``profile``, ``summary``,
+    ``recommend``, ``rank``, ``correct``, ``export``, ``forget``. Parameters as :class:`Conversation`'s;
+    :meth:`open` opens one from names."""
+
+    def __init__(self, pack: Pack, store: Store, embed: Embed | None = None, options: SessionOptions | None = None):
+        super().__init__(pack, store, embed, options)
+        self.recognise = IntentRecognizer(embed)
 
     @classmethod
     def open(
@@ -65,3 +92,169 @@ class Assistant(Conversation):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def say(self, who: str, text: str) -> AnyTurn:
+        """A chat message from the user of session ``who``, or from user ``who``.
+
+        While onboarding, an answer is taken as one (before any intent is looked for) and
+        "undo", "done", "start over" and "forget me" work (anything else is re-asked); afterwards
+        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
+        the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
+        (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
+        """
+        with self.store.atomic():
+            session, user_id = self._who(who)
+            state = self._locked(session.id) if session is not None and session.state == "active" else None
+            asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
+            if state is not None and self.is_answer(text, state):
+                return self._answer(state, text, None)
+        intent = self.recognise(text)
+        if intent.name == "forget":
+            with suppress(NotFound):  # a user never stored has nothing to forget
+                self.store.ask_forget(user_id, FORGET_CONFIRM)
+            return ReplyTurn(wording.FORGET_ASK, "forget")
+        if intent.name == "confirm_forget":
+            if not asked:
+                return ReplyTurn(wording.FORGET_UNASKED, "help")
+            self.forget(user_id)
+            return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
+        if intent.name == "start_over":
+            if FORGET_STATED.search(text):
+                self.forget_stated(user_id)
+            return self.start(user_id)
+        if state is not None:
+            if intent.name == "undo":
+                return self.undo(state.record.id)
+            if intent.name == "finish":
+                return self.finish(state.record.id)
+            return self.answer(state.record.id, text)  # not an answer: asked again
+        summary = None if session is None else self.store.current_summary(user_id, self.pack.name)
+        if session is None or summary is None:
+            return ReplyTurn(wording.NOT_MET, "help")
+        handler = HANDLERS.get(intent.name)
+        if handler is None:
+            return ReplyTurn(wording.HELP, "help")
+        return handler(self, self.state(session.id), Summary.from_structured(summary.text, summary.structured), intent)
+
+    def profile(self, user_id: str) -> ProfileRecord:
+        """The user's stored profile for this pack: posterior mean and cov, answer counts."""
+        profile = self.store.get_profile(user_id, self.pack.name, self.pack.version)
+        if profile is None:
+            raise NoProfile(f"user {user_id!r} has no profile for pack {self.pack.name!r} {self.pack.version!r}")
+        return profile
+
+    def recommend(self, user_id: str, k: int = 10, discount: float | None = None) -> list[Ranked]:
+        """The ``k`` best catalog items for the user (recorded for analysts).
+
+        Ranked as the user's latest session scores the catalog
+        (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), without the items its
+        answers show the user knows and those they gave feedback on (read from the stored answers);
+        exactly what the benchmark measures. ``discount``: the exposure control, default the pack's
+        validated one; ``pack.less_obvious_discount`` gives "less obvious picks".
+        """
+        with self.store.atomic():
+            profile, summary = self.profile(user_id), self.summary(user_id)
+            session = self.latest_session(user_id)
+            objective, told = self.pack.objective, frozenset[int]()
+            if session is not None:
+                objective = self.options_of(session).objective or objective
+                answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
+                told = told_items(answers, self.reference)
+            taste = Taste(profile.mean, profile.cov, summary, objective, told)
+            return list(self.recorded(user_id, self.recommender.recommend(taste, k, discount)))
+
+    def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
+        """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.
+
+        Texts are ranked by "which would you prefer?": a profile learned in a "watch" session
+        is read as a preference by taking off the pack's exposure offset,
+        :math:`\\lambda = \\lambda_\\text{watch} - \\delta` (see :attr:`~prefchat.reward.pack.Pack.watch_prior`).
+        """
+        candidates = list(candidates)
+        if not candidates:
+            raise ValueError("rank needs at least one candidate text, got none")
+        with self.store.atomic():
+            mean, summary = self.profile(user_id).mean, self.summary(user_id)
+            session = self.latest_session(user_id)
+        if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
+            mean = mean - self.pack.exposure
+        texts = Candidates(candidates, self._embedder("ranking texts")(candidates))
+        return self.recommender.rank(Taste(mean, summary=summary), len(candidates) if k is None else k, candidates=texts)
+
+    def correct(self, user_id: str, text: str) -> Summary | None:
+        """Correct the summary in words ("actually I love musicals"); None when no known taste is named.
+
+        The corrected summary is stored as a new version (source "edited"; the old one is kept,
+        superseded) and rankings follow it at once.
+        """
+        weights = parse_correction(self.pack, text, self._embedder("corrections"))
+        if weights is None:
+            return None
+        corrected = apply_correction(self.summary(user_id), weights, self.pack)
+        self.store.add_summary(
+            user_id, self.pack.name, self.pack.version, corrected.text, corrected.structured(), source="edited"
+        )
+        return corrected
+
+    def regenerate_summary(self, state: SessionState) -> Summary:
+        """The summary of the session's posterior now (after feedback, say), what the user stated kept;
+        stored as a new version."""
+        posterior, counts = state.posterior, state.counts
+        summary = self._with_stated(state.record.user_id, summarize(
+            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers))
+        self.store.add_summary(state.record.user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
+        return summary
+
+    def forget_stated(self, user_id: str) -> None:
+        """Drop what the user stated in words from their summary (a new version, source "edited")."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return
+        summary = Summary.from_structured(record.text, record.structured)
+        if summary.stated:
+            kept = tuple(w for w in summary.weights if not w.stated)
+            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
+            self.store.add_summary(user_id, self.pack.name, self.pack.version, plain.text, plain.structured(), source="edited")
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the user, JSON-serialisable."""
+        return self.store.export_user(user_id)
+
+    def forget(self, user_id: str) -> None:
+        """Delete the user and everything stored about them, and the vectors of recent texts the
+        embedder holds in memory when it holds any (a ``clear()`` method, as
+        :class:`~prefchat.reward.featurize.RecentEmbeddings` has: they are not kept per user)."""
+        self.store.delete_user(user_id)
+        clear = getattr(self.embed, "clear", None)
+        if callable(clear):
+            clear()
+
+    def find_item(self, name: str) -> int | None:
+        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
+        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
+        finds titles."""
+        query = name.strip(" \t\"'“”?!.")
+        if query in self.index:
+            return self.index[query]
+        folded = query.casefold()
+        exact = [i for i, title in enumerate(self.titles) if title.casefold() == folded]
+        return exact[0] if exact else match_item(query, self.titles)
+
+    @cached_property
+    def titles(self) -> list[str]:
+        """Every item's title, by catalog position (read on the first search by title)."""
+        return [item.title for item in self.pack.items]
+
+    def _who(self, who: str) -> tuple[SessionRecord | None, str]:
+        """The session ``who`` names, or user ``who``'s latest session of this pack (None if none)."""
+        try:
+            session = self._session(who)
+        except NotFound:
+            return self.latest_session(who), who
+        return session, session.user_id
+
+    def _embedder(self, purpose: str) -> Embed:
+        if self.embed is None:
+            raise ValueError(f"{purpose} need an embedder: pass embed= (see pack_embedder)")
+        return self.embed
+

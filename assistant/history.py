@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..elicitation import Answer, Comparison, KWayChoice
+from ..elicitation.onboarding import known_items
 from ..storage import Turn
 
-__all__ = ["FEEDBACK_WINS", "reference_features", "session_seed", "stored_answers"]
+__all__ = ["FEEDBACK_WINS", "reference_features", "session_seed", "stored_answers", "told_items"]
 
 FEEDBACK_WINS = {"thumbs_up": "a", "more_like": "a", "thumbs_down": "b", "less_like": "b"}
 """Feedback on X as the choice of the comparison (X, average item)."""
@@ -102,3 +103,11 @@ def stored_answers(
             unknown.update(index[item] for item in items)
             kinds.append("skip")
     return tuple(answers), tuple(kinds), frozenset(unknown), pending
+
+
+def told_items(answers: Sequence[Answer], reference: int) -> frozenset[int]:
+    """Catalog items a recommendation leaves out: those the answers show the user knows
+    (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on (compared
+    with the item ``reference``); read from the answers, no posterior needed."""
+    feedback = (answer.item_a for answer in answers if isinstance(answer, Comparison) and reference in answer.items)
+    return (known_items(answers) | frozenset(feedback)) - {reference}

@@ -2,7 +2,7 @@
 
 Each handler takes the engine, the user's session state, their current summary and the
 recognised intent, and returns a :class:`~prefchat.assistant.turns.ReplyTurn`; the engine
-(:meth:`~prefchat.assistant.session.Conversation.say`) picks the handler from :data:`HANDLERS`.
+(:meth:`~prefchat.assistant.api.Assistant.say`) picks the handler from :data:`HANDLERS`.
 The words come from :mod:`~prefchat.assistant.wording`.
 """
 
@@ -14,36 +14,36 @@ from typing import TYPE_CHECKING
 from ..storage import FEEDBACK_KINDS
 from . import wording
 from .intents import Intent
-from .ranking import picks_fit, rank
+from .recommender import Taste, picks_fit
 from .summary import Summary
 from .turns import ReplyTurn, SessionState
 
 if TYPE_CHECKING:
-    from .session import Conversation
+    from .api import Assistant
 
 __all__ = ["HANDLERS"]
 
-Handler = Callable[["Conversation", SessionState, Summary, Intent], ReplyTurn]
+Handler = Callable[["Assistant", SessionState, Summary, Intent], ReplyTurn]
 
 
-def profile(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def profile(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"What do you know about me?": the summary."""
     return ReplyTurn(summary.text, "profile")
 
 
-def recommend(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def recommend(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Recommend": the session's picks."""
     return ReplyTurn(wording.RECOMMENDATIONS, "recommend", engine.picks(state, summary))
 
 
-def less_obvious(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def less_obvious(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
     (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
     picks = engine.picks(state, summary, discount=engine.pack.less_obvious_discount)
     return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
 
 
-def correct(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def correct(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
     before = engine.preview(state, summary)
     corrected = engine.correct(state.record.user_id, intent.argument)
@@ -60,18 +60,17 @@ def _moved(before, after) -> bool:
     return [p.index for p in before] != [p.index for p in after]
 
 
-def why(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def why(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
     item = engine.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
     posterior = state.posterior
-    (ranked,) = rank(engine.pack, posterior.mean, summary, k=1, only=[item], objective=state.objective,
-                     cov=posterior.cov)
+    (ranked,) = engine.recommender.rank(Taste(posterior.mean, posterior.cov, summary, state.objective), 1, only=[item])
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 
 
-def feedback(engine: Conversation, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def feedback(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
     item = engine.find_item(intent.argument)
     if item is None:

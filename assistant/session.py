@@ -14,9 +14,9 @@ One loop
 The questions, the posterior and the ranking are those of the onboarding loop
 (:mod:`~prefchat.elicitation.onboarding`), the same one that ``prefchat eval`` measures and pack
 validation tunes, with its three parts explicit: the session's **prior**
-(:meth:`~prefchat.reward.pack.Pack.session_prior` of the session's objective), its **question
+(:meth:`~prefchat.reward.serving.Serving.session_prior` of the session's objective), its **question
 policy** (:meth:`policy`: strategy, pool, groups, familiarity, stop rule) and its **catalog
-score** (:meth:`~prefchat.reward.pack.Pack.catalog_score`, with the items the answers show the
+score** (:attr:`~prefchat.reward.serving.ObjectiveServing.catalog_score`, with the items the answers show the
 user knows left out, :func:`~prefchat.elicitation.onboarding.known_items`).
 
 The state lives in storage, not in memory
@@ -42,24 +42,21 @@ rebuilds
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
-from contextlib import suppress
-from datetime import UTC, datetime, timedelta
-from functools import cached_property, partial
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..elicitation import STRATEGIES, Posterior, active_kway
-from ..elicitation.onboarding import Policy, known_items, next_question, replay
+from ..elicitation.onboarding import Policy, next_question, replay
 from ..reward.pack import Pack
 from ..storage import (
     Conflict,
     NotFound,
-    ProfileRecord,
     QuestionRecord,
     SessionRecord,
     Store,
@@ -68,44 +65,22 @@ from ..storage import (
 )
 from . import wording
 from .errors import NoProfile, SessionClosed, WrongPack
-from .history import reference_features, session_seed, stored_answers
-from .intents import Embed, IntentRecognizer, match_item, strip_parenthetical
+from .history import reference_features, session_seed, stored_answers, told_items
+from .intents import Embed, strip_parenthetical
 from .parsing import parse_answer, parse_pick
-from .ranking import Ranked, item_scores, like_factor, liked_carriers, rank, stated_exclusions
-from .replies import HANDLERS
+from .recommender import Ranked, Recommender, Taste
+from .showcase import HeldOutPrompts
 from .summary import (
     Summary,
     apply_correction,
-    describe,
-    parse_correction,
-    scale_stated_likes,
     summarize,
-    text_associations,
 )
-from .turns import AnyTurn, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions, SessionState, Showcase
+from .turns import QuestionTurn, ReaskTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
 
-FORGET_STATED = re.compile(r"\b(?:forget|drop|clear|without)\b.{0,30}\b(?:said|told|stated|corrections?|preferences?)\b",
-                           re.IGNORECASE)
-""""start over" with this in it also drops what the user stated ("start over and forget what I said")."""
-SHOWCASE = 3
-"""Held-out prompts a result shows the user's pick for (on packs that hold prompts out)."""
 POSTERIOR_CACHE = 4096
 """Sessions whose latest posterior is kept in memory (least recently used first out)."""
-FORGET_CONFIRM = timedelta(minutes=10)
-"""How long after "forget me" a "yes, delete everything" still confirms it."""
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class ShowcasePrompt:
-    """A prompt the pack held out, as :meth:`Conversation.showcase` ranks its responses for every user."""
-
-    text: str
-    responses: list[str]
-    embeddings: np.ndarray    # (n_responses, d) of the pack's embedding model
-    associations: np.ndarray  # (n_responses, n_descriptors) their text_associations: pack data, computed once
-
 
 class Conversation:
     """Onboarding sessions and the chat after them, for one pack and one store.
@@ -128,7 +103,6 @@ class Conversation:
         self.store = store
         self.embed = embed
         self.options = SessionOptions() if options is None else options
-        self.recognise = IntentRecognizer(embed)
         self.features = reference_features(pack.features)
         self.reference = pack.n_items
         groups = pack.groups
@@ -138,8 +112,8 @@ class Conversation:
         self.index = pack.item_index
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._posteriors_lock = threading.Lock()
-        self._showcase: tuple[ShowcasePrompt, ...] | None = None
-        self._showcase_lock = threading.Lock()
+        self.recommender = Recommender(pack)
+        self.showcase = HeldOutPrompts(self.recommender, embed)
 
     # -- onboarding ------------------------------------------------------------------------------
 
@@ -244,269 +218,8 @@ class Conversation:
         """The question policy of a session run with ``options``: the loop's, over this pack."""
         size = options.question_size or self.pack.question_size
         strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
-        return Policy(strategy, self.pack.pool(options.pool_size), self.groups, self.familiarity,
+        return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold)
-
-    # -- after onboarding ------------------------------------------------------------------------
-
-    def say(self, who: str, text: str) -> AnyTurn:
-        """A chat message from the user of session ``who``, or from user ``who``.
-
-        While onboarding, an answer is taken as one (before any intent is looked for) and
-        "undo", "done", "start over" and "forget me" work (anything else is re-asked); afterwards
-        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
-        the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
-        (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
-        """
-        with self.store.atomic():
-            session, user_id = self._who(who)
-            state = self._locked(session.id) if session is not None and session.state == "active" else None
-            asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
-            if state is not None and _is_answer(text, state):
-                return self._answer(state, text, None)
-        intent = self.recognise(text)
-        if intent.name == "forget":
-            with suppress(NotFound):  # a user never stored has nothing to forget
-                self.store.ask_forget(user_id, FORGET_CONFIRM)
-            return ReplyTurn(wording.FORGET_ASK, "forget")
-        if intent.name == "confirm_forget":
-            if not asked:
-                return ReplyTurn(wording.FORGET_UNASKED, "help")
-            self.forget(user_id)
-            return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
-        if intent.name == "start_over":
-            if FORGET_STATED.search(text):
-                self.forget_stated(user_id)
-            return self.start(user_id)
-        if state is not None:
-            if intent.name == "undo":
-                return self.undo(state.record.id)
-            if intent.name == "finish":
-                return self.finish(state.record.id)
-            return self.answer(state.record.id, text)  # not an answer: asked again
-        summary = None if session is None else self.store.current_summary(user_id, self.pack.name)
-        if summary is None:
-            return ReplyTurn(wording.NOT_MET, "help")
-        handler = HANDLERS.get(intent.name)
-        if handler is None:
-            return ReplyTurn(wording.HELP, "help")
-        return handler(self, self.state(session.id), Summary.from_structured(summary.text, summary.structured), intent)
-
-    def profile(self, user_id: str) -> ProfileRecord:
-        """The user's stored profile for this pack: posterior mean and cov, answer counts."""
-        profile = self.store.get_profile(user_id, self.pack.name, self.pack.version)
-        if profile is None:
-            raise NoProfile(f"user {user_id!r} has no profile for pack {self.pack.name!r} {self.pack.version!r}")
-        return profile
-
-    def summary(self, user_id: str) -> Summary:
-        """The user's current semantic summary for this pack."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            raise NoProfile(f"user {user_id!r} has no summary for pack {self.pack.name!r}")
-        return Summary.from_structured(record.text, record.structured)
-
-    def recommend(self, user_id: str, k: int = 10, discount: float | None = None) -> list[Ranked]:
-        """The ``k`` best catalog items for the user (recorded for analysts).
-
-        Ranked as the user's latest session scores the catalog, without the items its answers
-        show the user knows and those they gave feedback on; exactly what the benchmark measures.
-        ``discount``: the exposure control (:func:`~prefchat.assistant.ranking.rank`), default the
-        pack's validated one; ``pack.less_obvious_discount`` gives "less obvious picks".
-        """
-        with self.store.atomic():
-            profile, summary = self.profile(user_id), self.summary(user_id)
-            session = self.latest_session(user_id)
-            if session is None:
-                return self._recommend(user_id, profile.mean, profile.cov, summary, frozenset(), k, self.pack.objective,
-                                       discount)
-            state = self._state(session)
-            return self._recommend(user_id, profile.mean, profile.cov, summary, self.told(state), k, state.objective,
-                                   discount)
-
-    def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
-        """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.
-
-        Texts are ranked by "which would you prefer?": a profile learned in a "watch" session
-        is read as a preference by taking off the pack's exposure offset,
-        :math:`\\lambda = \\lambda_\\text{watch} - \\delta` (see :attr:`~prefchat.reward.pack.Pack.watch_prior`).
-        """
-        candidates = list(candidates)
-        if not candidates:
-            raise ValueError("rank needs at least one candidate text, got none")
-        with self.store.atomic():
-            mean, summary = self.profile(user_id).mean, self.summary(user_id)
-            session = self.latest_session(user_id)
-        if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
-            mean = mean - self.pack.exposure
-        return rank(
-            self.pack, mean, summary,
-            candidates=candidates,
-            candidate_embeddings=self._embedder("ranking texts")(candidates),
-            k=len(candidates) if k is None else k,
-        )
-
-    def correct(self, user_id: str, text: str) -> Summary | None:
-        """Correct the summary in words ("actually I love musicals"); None when no known taste is named.
-
-        The corrected summary is stored as a new version (source "edited"; the old one is kept,
-        superseded) and rankings follow it at once.
-        """
-        weights = parse_correction(self.pack, text, self._embedder("corrections"))
-        if weights is None:
-            return None
-        corrected = apply_correction(self.summary(user_id), weights, self.pack)
-        self.store.add_summary(
-            user_id, self.pack.name, self.pack.version, corrected.text, corrected.structured(), source="edited"
-        )
-        return corrected
-
-    def regenerate_summary(self, state: SessionState) -> Summary:
-        """The summary of the session's posterior now (after feedback, say), what the user stated kept;
-        stored as a new version."""
-        posterior, counts = state.posterior, state.counts
-        summary = self._with_stated(state.record.user_id, summarize(
-            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers))
-        self.store.add_summary(state.record.user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
-        return summary
-
-    def forget_stated(self, user_id: str) -> None:
-        """Drop what the user stated in words from their summary (a new version, source "edited")."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            return
-        summary = Summary.from_structured(record.text, record.structured)
-        if summary.stated:
-            kept = tuple(w for w in summary.weights if not w.stated)
-            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
-            self.store.add_summary(user_id, self.pack.name, self.pack.version, plain.text, plain.structured(), source="edited")
-
-    def _with_stated(self, user_id: str, summary: Summary) -> Summary:
-        """``summary`` with the weights the user stated in their current summary carried over: a new
-        session or new evidence does not silently drop what the user said."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            return summary
-        stated = {w.descriptor: w.weight for w in Summary.from_structured(record.text, record.structured).stated
-                  if w.descriptor in self.pack.descriptors}
-        return apply_correction(summary, stated, self.pack) if stated else summary
-
-    def export(self, user_id: str) -> dict[str, Any]:
-        """Everything stored about the user, JSON-serialisable."""
-        return self.store.export_user(user_id)
-
-    def forget(self, user_id: str) -> None:
-        """Delete the user and everything stored about them, and the vectors of recent texts the
-        embedder holds in memory when it holds any (a ``clear()`` method, as
-        :class:`~prefchat.reward.featurize.RecentEmbeddings` has: they are not kept per user)."""
-        self.store.delete_user(user_id)
-        clear = getattr(self.embed, "clear", None)
-        if callable(clear):
-            clear()
-
-    def find_item(self, name: str) -> int | None:
-        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
-        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
-        finds titles."""
-        query = name.strip(" \t\"'“”?!.")
-        if query in self.index:
-            return self.index[query]
-        folded = query.casefold()
-        exact = [i for i, title in enumerate(self.titles) if title.casefold() == folded]
-        return exact[0] if exact else match_item(query, self.titles)
-
-    def showcase(self, state: SessionState, n: int = SHOWCASE) -> tuple[Showcase, ...]:
-        """For ``n`` prompts the pack never trained on (the default pack's held-out prompts), the
-        response ranked first for this user, and the crowd's first when it differs: what the
-        profile does on questions the user never saw. Empty for other packs, or without an embedder."""
-        prompts = self.showcase_prompts()[:n]
-        if not prompts:
-            return ()
-        mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
-        summary = self.summary(state.record.user_id)
-        shown = []
-        for prompt in prompts:
-            responses = {"candidates": prompt.responses, "candidate_embeddings": prompt.embeddings,
-                         "candidate_associations": prompt.associations, "k": 1}
-            mine = rank(self.pack, mean, summary, **responses)[0]
-            crowd = rank(self.pack, self.pack.prior_mean, None, **responses)[0]
-            shown.append(Showcase(prompt.text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
-        return tuple(shown)
-
-    def showcase_prompts(self) -> tuple[ShowcasePrompt, ...]:
-        """The held-out prompts :meth:`showcase` may show (empty without an embedder, or on packs
-        that hold no prompt out).
-
-        Computed on first use and kept: they depend on the pack alone. A server calls it before it
-        serves (:mod:`prefchat.ui.commands`), so that no request, holding its session's lock, waits
-        for the embedding model to load.
-        """
-        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
-            return ()
-        with self._showcase_lock:
-            if self._showcase is None:
-                from ..default.domain import load_domain
-
-                domain = load_domain()
-                wanted = set(self.pack.provenance["heldout_prompts"])
-                prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
-                texts = [[domain.texts[r] for r in domain.responses_of(p)] for p in prompts]
-                showcase = []
-                for p, responses in zip(prompts, texts):
-                    embeddings = self.embed(responses)
-                    associations = text_associations(self.pack, embeddings, responses)
-                    showcase.append(ShowcasePrompt(domain.prompts[p].text, responses, embeddings, associations))
-                self._showcase = tuple(showcase)
-            return self._showcase
-
-    def _unwanted(self, summary: Summary) -> np.ndarray:
-        """Catalog items carrying a tag the user stated a dislike of (:func:`~prefchat.assistant.ranking.stated_exclusions`), sorted."""
-        return stated_exclusions(self.pack, summary)
-
-    def _excluded(self, told: frozenset[int], summary: Summary) -> np.ndarray:
-        """What a recommendation leaves out: ``told`` and :meth:`_unwanted`, sorted."""
-        return np.union1d(np.fromiter(told, dtype=np.intp, count=len(told)), self._unwanted(summary))
-
-    @cached_property
-    def titles(self) -> list[str]:
-        """Every item's title, by catalog position (read on the first search by title)."""
-        return [item.title for item in self.pack.items]
-
-    def told(self, state: SessionState) -> frozenset[int]:
-        """Catalog items a recommendation leaves out: those the answers show the user knows
-        (:func:`~prefchat.elicitation.onboarding.known_items`) and those they gave feedback on."""
-        feedback = (answer.item_a for answer in state.answers if self.reference in answer.items)
-        return (known_items(state.answers) | frozenset(feedback)) - {self.reference}
-
-    def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
-        """The session's recommendations: its posterior and the summary, told items left out (recorded)."""
-        posterior = state.posterior
-        return tuple(self._recommend(state.record.user_id, posterior.mean, posterior.cov, summary, self.told(state),
-                                     state.options.n_recommendations, state.objective, discount))
-
-    def preview(self, state: SessionState, summary: Summary) -> tuple[Ranked, ...]:
-        """What :meth:`picks` would return, without recording it (to tell whether a change moved them)."""
-        posterior = state.posterior
-        told = self.told(state)
-        exclude = self._excluded(told, summary)
-        k = state.options.n_recommendations
-        served = self._served(posterior.mean, posterior.cov, summary, exclude, k, state.objective, None, told)
-        return tuple(rank(self.pack, posterior.mean, served, k=k, exclude=exclude, objective=state.objective,
-                          cov=posterior.cov, known=told))
-
-    def _served(self, mean: np.ndarray, cov: np.ndarray, summary: Summary, exclude: Sequence[int], k: int, objective: str,
-                discount: float | None, known: Collection[int]) -> Summary:
-        """``summary`` as its stated likes are served: their weights times :func:`~prefchat.assistant.ranking.like_factor`,
-        so that "I love documentaries" brings documentaries into the top ``k`` even where the validated weight would not."""
-        carried = liked_carriers(self.pack, summary)
-        if not carried.shape[1]:
-            return summary
-
-        def scores(factor: float) -> np.ndarray:
-            return item_scores(self.pack, mean, scale_stated_likes(summary, factor), objective=objective, cov=cov,
-                               discount=discount, known=known)
-
-        return scale_stated_likes(summary, like_factor(scores, carried, k, exclude))
 
     # -- reading state ---------------------------------------------------------------------------
 
@@ -514,8 +227,8 @@ class Conversation:
         """The state of session ``record``, from ``history`` if the caller holds it, else read back."""
         history = tuple(self.store.session_history(record.id) if history is None else history)
         answers, kinds, unknown, pending = stored_answers(history, self.index, self.reference)
-        options = self._resolved(SessionOptions.from_settings(record.settings))
-        prior = self.pack.session_prior(options.objective)
+        options = self.options_of(record)
+        prior = self.pack.serving.session_prior(options.objective)
         with self._posteriors_lock:
             held = self._posteriors.get(record.id)
         posterior = replay(prior, self.features, answers, start=held if held is not None and _same_prior(held, prior) else None)
@@ -526,6 +239,10 @@ class Conversation:
                 self._posteriors.popitem(last=False)
         seed = int(record.settings.get("seed", session_seed(record.id)))
         return SessionState(record, options, seed, history, answers, kinds, unknown, pending, posterior)
+
+    def options_of(self, record: SessionRecord) -> SessionOptions:
+        """The options session ``record`` was started with, resolved (:meth:`_resolved`)."""
+        return self._resolved(SessionOptions.from_settings(record.settings))
 
     def _resolved(self, options: SessionOptions) -> SessionOptions:
         """``options`` with the pack's objective and question size where they say None.
@@ -551,13 +268,22 @@ class Conversation:
         """The id of user ``user_id``, created on first sight."""
         return self.store.ensure_user(check_user_id(user_id)).id
 
-    def _who(self, who: str) -> tuple[SessionRecord | None, str]:
-        """The session ``who`` names, or user ``who``'s latest session of this pack (None if none)."""
-        try:
-            session = self._session(who)
-        except NotFound:
-            return self.latest_session(who), who
-        return session, session.user_id
+    def summary(self, user_id: str) -> Summary:
+        """The user's current semantic summary for this pack."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            raise NoProfile(f"user {user_id!r} has no summary for pack {self.pack.name!r}")
+        return Summary.from_structured(record.text, record.structured)
+
+    def _with_stated(self, user_id: str, summary: Summary) -> Summary:
+        """``summary`` with the weights the user stated in their current summary carried over: a new
+        session or new evidence does not silently drop what the user said."""
+        record = self.store.current_summary(user_id, self.pack.name)
+        if record is None:
+            return summary
+        stated = {w.descriptor: w.weight for w in Summary.from_structured(record.text, record.structured).stated
+                  if w.descriptor in self.pack.descriptors}
+        return apply_correction(summary, stated, self.pack) if stated else summary
 
     def latest_session(self, user_id: str, states: tuple[str, ...] = ("active", "finished")) -> SessionRecord | None:
         """The user's most recent session of this pack in one of ``states`` (None if none, or no such user)."""
@@ -565,11 +291,6 @@ class Conversation:
             return self.store.latest_session(user_id, self.pack.name, states)
         except NotFound:
             return None
-
-    def _embedder(self, purpose: str) -> Embed:
-        if self.embed is None:
-            raise ValueError(f"{purpose} need an embedder: pass embed= (see pack_embedder)")
-        return self.embed
 
     # -- moving a session on ---------------------------------------------------------------------
 
@@ -634,29 +355,47 @@ class Conversation:
             self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
             self.store.finish_session(state.record.id)
             picks = self.picks(state, summary)
-        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self.showcase(state))
+        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state))
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.summary(state.record.user_id)
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
-                          self.showcase(state))
+                          self._shown(state))
 
-    def _recommend(self, user_id: str, mean: np.ndarray, cov: np.ndarray, summary: Summary, told: frozenset[int],
-                   k: int, objective: str, discount: float | None = None) -> list[Ranked]:
-        """Rank the catalog as a session of ``objective`` scores it, record what is served (for analysts), return it.
 
-        Besides ``told``, the items carrying a tag the user said they do not want ("no horror
-        please") are left out: a stated dislike is an instruction, not only a weight; and a stated
-        like is served strong enough to move the picks its way (:meth:`_served`).
-        """
-        exclude = self._excluded(told, summary)
-        served = self._served(mean, cov, summary, exclude, k, objective, discount, told)
-        ranked = rank(self.pack, mean, served, k=k, exclude=exclude, objective=objective, cov=cov, discount=discount,
-                      known=told)
+    def is_answer(self, text: str, state: SessionState) -> bool:
+        """Whether ``text`` answers the session's open question (a pair's, when it has none open yet)."""
+        item_ids = ("a", "b") if state.pending is None else state.pending.question.item_ids
+        return _choice(text, item_ids) is not None
+
+    def _shown(self, state: SessionState) -> tuple[Showcase, ...]:
+        """The held-out prompts' picks for the session's user (:class:`~prefchat.assistant.showcase.HeldOutPrompts`),
+        ranked by "which do you prefer?": a "watch" profile less the pack's exposure offset."""
+        if not self.showcase.prompts():
+            return ()
+        mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
+        return self.showcase.shown(mean, self.summary(state.record.user_id))
+
+    # -- recommending ----------------------------------------------------------------------------
+
+    def taste(self, state: SessionState, summary: Summary | None) -> Taste:
+        """What the session knows of its user, as the :class:`~prefchat.assistant.recommender.Recommender` ranks it."""
+        posterior = state.posterior
+        return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference))
+
+    def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
+        """The session's recommendations (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), not recorded."""
+        return tuple(self.recommender.recommend(self.taste(state, summary), state.options.n_recommendations, discount))
+
+    def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
+        """:meth:`preview`, recorded for analysts."""
+        return tuple(self.recorded(state.record.user_id, self.preview(state, summary, discount)))
+
+    def recorded(self, user_id: str, ranked: Sequence[Ranked]) -> Sequence[Ranked]:
+        """``ranked``, stored as what was served to the user (for analysts)."""
         if ranked:
-            self.store.record_ranking(
-                user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked], [r.score for r in ranked]
-            )
+            self.store.record_ranking(user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked],
+                                      [r.score for r in ranked])
         return ranked
 
 
@@ -670,12 +409,6 @@ def _choice(text: str, item_ids: Sequence[str]) -> str | None:
         return text.strip()
     pick = parse_pick(text, len(item_ids))
     return item_ids[pick] if isinstance(pick, int) else pick
-
-
-def _is_answer(text: str, state: SessionState) -> bool:
-    """Whether ``text`` answers the session's open question (a pair's, when it has none open yet)."""
-    item_ids = ("a", "b") if state.pending is None else state.pending.question.item_ids
-    return _choice(text, item_ids) is not None
 
 
 def _check_active(record: SessionRecord) -> None:

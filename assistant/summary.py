@@ -606,7 +606,7 @@ def apply_correction(summary: Summary, weights: Mapping[str, float], pack: Pack 
 def scale_stated_likes(summary: Summary, factor: float) -> Summary:
     """``summary`` with the weights of the likes the user stated times ``factor`` (0 leaves them
     out), text and everything else kept: how a like is served when the validated weight alone
-    would not move the picks (:func:`~prefchat.assistant.ranking.like_factor`)."""
+    would not move the picks (:func:`~prefchat.assistant.recommender.like_factor`)."""
     if not (math.isfinite(factor) and factor >= 0):
         raise ValueError(f"factor must be finite and >= 0, got {factor!r}")
     weights = tuple(replace(w, weight=w.weight * factor) if w.stated and w.weight > 0 else w

@@ -14,10 +14,11 @@ from typing import Any
 
 from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.selection import check_stop_rule
-from ..reward.pack import OBJECTIVES, Item
+from ..reward.pack import Item
+from ..reward.serving import OBJECTIVES
 from ..storage import FEEDBACK_KINDS, SessionRecord, Turn
 from .parsing import MAX_OPTIONS
-from .ranking import Ranked
+from .recommender import Ranked
 
 __all__ = [
     "AnyTurn",
@@ -131,7 +132,7 @@ class SessionOptions:
     threshold : float
         Stop early when the best next question carries fewer nats than this.
     pool_size : int
-        Items questions are drawn from (:meth:`~prefchat.reward.pack.Pack.pool`).
+        Items questions are drawn from (:meth:`~prefchat.reward.serving.Serving.pool`).
     n_recommendations : int
         Recommendations shown with the result.
     question_size : int or None
@@ -143,8 +144,8 @@ class SessionOptions:
     objective : str or None
         What the questions ask and how the catalog is ranked, one of
         :data:`~prefchat.reward.pack.OBJECTIVES`: it fixes the session's prior
-        (:meth:`~prefchat.reward.pack.Pack.session_prior`) and catalog score
-        (:meth:`~prefchat.reward.pack.Pack.catalog_score`). None: the pack's own
+        (:meth:`~prefchat.reward.serving.Serving.session_prior`) and catalog score
+        (:attr:`~prefchat.reward.serving.ObjectiveServing.catalog_score`). None: the pack's own
         (:attr:`~prefchat.reward.pack.Pack.objective`), resolved when the session starts.
     """
 

@@ -120,9 +120,9 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
 
         # The next question alone (pool + selection, no store): the engine's features and policy,
         # a posterior after five answers to pool pairs.
-        policy, pool = assistant.policy(assistant.options), assistant.pack.pool(assistant.options.pool_size)
+        policy, pool = assistant.policy(assistant.options), assistant.pack.serving.pool(assistant.options.pool_size)
         answers_given = [Comparison(*rng.choice(pool, 2, replace=False), "a") for _ in range(5)]
-        posterior = replay(assistant.pack.session_prior(assistant.pack.objective), assistant.features, answers_given)
+        posterior = replay(assistant.pack.serving.session_prior(assistant.pack.objective), assistant.features, answers_given)
         for r in range(repeat):
             with questions:
                 next_question(assistant.features, posterior, policy, len(answers_given), r)

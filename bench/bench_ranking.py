@@ -23,7 +23,7 @@ import time
 import numpy as np
 from bench_selection import timings
 
-from prefchat.assistant.ranking import rank
+from prefchat.assistant.recommender import Candidates, Recommender, Taste
 from prefchat.assistant.summary import descriptor_index, summarize
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.reward.pack import load_pack
@@ -50,18 +50,20 @@ def main() -> None:
     picks = rng.choice(pack.n_items, 6, replace=False)
     texts, embeddings = [pack.items[i].text for i in picks], pack.embeddings[picks]
 
+    recommender, known = Recommender(pack, beta=1.0), frozenset(told)
+    prefer = Taste(posterior.mean, posterior.cov, summary, "prefer", known)
+    watch = Taste(posterior.mean, posterior.cov, summary, "watch", known)
     cases = {
-        f"rank catalog ({pack.n_items} items), top 10": lambda: rank(pack, posterior.mean, summary, k=10, beta=1.0, exclude=told),
-        "recommend (watch), top 10": lambda: rank(pack, posterior.mean, summary, k=10, beta=1.0, exclude=told,
-                                                  objective="watch", cov=posterior.cov),
-        "rank 6 candidate texts": lambda: rank(pack, posterior.mean, summary, candidates=texts,
-                                               candidate_embeddings=embeddings, k=6, beta=1.0),
+        f"rank catalog ({pack.n_items} items), top 10": lambda: recommender.recommend(prefer, 10),
+        "recommend (watch), top 10": lambda: recommender.recommend(watch, 10),
+        "rank 6 candidate texts": lambda: recommender.rank(Taste(posterior.mean, summary=summary), 6,
+                                                           candidates=Candidates(texts, embeddings)),
         "summarize": lambda: summarize(pack, posterior.mean, posterior.cov, len(answers), 0),
     }
     for name, call in cases.items():
         median, p95 = timings(call, args.repeat)
         print(f"{name:<40} median {median:7.2f} ms   p95 {p95:7.2f} ms")
-    for ranked in rank(pack, posterior.mean, summary, k=3, beta=1.0, exclude=told):
+    for ranked in recommender.recommend(prefer, 3):
         print(f"  {ranked.title}: {ranked.why}")
 
 

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.assistant.ranking import choose_beta, item_scores
+from prefchat.assistant.ranking import choose_beta
+from prefchat.assistant.recommender import Recommender, Taste
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
@@ -68,17 +69,18 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float | None, obj
 
     The served path: the posterior the onboarding loop holds after the answers, from the session
     prior of ``objective``; the summary the session writes (with the answers' evidence); "blend"
-    scores as :func:`~prefchat.assistant.ranking.item_scores` serves them, with the pack's
+    scores as :meth:`~prefchat.assistant.recommender.Recommender.scores` serves them, with the pack's
     weight for that objective when ``beta`` is None."""
-    prior = pack.session_prior(objective)
+    prior = pack.serving.session_prior(objective)
     posterior = replay(prior, pack.features, answers)
     known = known_items(answers)  # what a "watch" ranking with a known-items model reads, as served
     summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
+    alone, blended = Recommender(pack, beta=0.0), Recommender(pack, beta=beta)
     return {
-        "population": item_scores(pack, prior.prior_mean, beta=0.0, objective=objective, cov=prior.prior_cov),
-        "coefficients": item_scores(pack, posterior.mean, beta=0.0, objective=objective, cov=posterior.cov, known=known),
+        "population": alone.scores(Taste(prior.prior_mean, prior.prior_cov, objective=objective)),
+        "coefficients": alone.scores(Taste(posterior.mean, posterior.cov, None, objective, known)),
         "summary": summary_affinity(pack, summary),
-        "blend": item_scores(pack, posterior.mean, summary, beta=beta, objective=objective, cov=posterior.cov, known=known),
+        "blend": blended.scores(Taste(posterior.mean, posterior.cov, summary, objective, known)),
         "episodic": episodic_scores(pack, answers),
     }
 

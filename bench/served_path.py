@@ -27,7 +27,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from prefchat import evaluation
-from prefchat.assistant.ranking import ServedScore
+from prefchat.assistant.recommender import ServedScore
 from prefchat.cli import add_eval_arguments
 from prefchat.elicitation.evaluate import evaluate, mean_ci, per_user, rating_tasks
 from prefchat.reward.pack import load_pack
@@ -56,13 +56,13 @@ def main() -> None:
     settings = Settings.from_env()
     users = evaluation.load_test_users(ratings, pack, args.users)
     tasks = rating_tasks(users, "implicit", range(args.seeds), pack.popularity)
-    prior = pack.session_prior("watch")
+    prior = pack.serving.session_prior("watch")
     runs, seconds = {}, {}
     with threadpool_limits(limits=1):
         start = time.perf_counter()
         runs["benchmark"] = evaluate(
             tasks, pack.features, prior.prior_mean, prior.prior_cov, args.strategies, args.answers,
-            pool=pack.pool(args.pool_size), popularity=pack.popularity, familiarity=pack.familiarity,
+            pool=pack.serving.pool(args.pool_size), popularity=pack.popularity, familiarity=pack.familiarity,
             score=ServedScore(pack, "watch"))
         seconds["benchmark"] = time.perf_counter() - start
         start = time.perf_counter()

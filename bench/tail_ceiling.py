@@ -71,7 +71,7 @@ def run(pack_path: str, ratings: Path) -> dict:
     pack = load_pack(pack_path)
     sessions = validation_sessions(pack, load_test_users(ratings, pack), seed=0)
     head = head_items(pack.popularity)
-    served, known = pack.catalog_score("watch"), pack.known_model
+    served, known = pack.serving.objective("watch").catalog_score, pack.known_model
     scorers = {"served, 10 answers": lambda task, posterior: served(posterior),
                "popularity": lambda task, posterior: np.log(pack.popularity + 1e-9)}
     if known is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .assistant.packs import resolve_pack
-from .assistant.ranking import ServedScore
+from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     # "Which would you rather watch?" (implicit answers, catalog ranking): the pack's "watch" session
     # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
     objective = "watch" if args.protocol == "implicit" else "prefer"
-    prior = pack.session_prior(objective)
+    prior = pack.serving.session_prior(objective)
     # The simulated protocol scores held-out prompts' responses beyond the catalog by their utility.
     score = CatalogScore(features) if args.protocol == "simulated" else ServedScore(pack, objective)
     popularity = None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality)
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     else:
         evaluation = evaluate(
             tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
-            pool=pack.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
+            pool=pack.serving.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
             jobs=args.jobs, score=score, peers=peers,
         )
     summary = summarise(evaluation, cohorts=cohorts, n_items=pack.n_items)
@@ -210,10 +210,10 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     if pack.objective != "watch":
         raise ValueError(f"--through-api measures the served catalog recommendations of a pack with base rates; "
                          f"pack {pack.name!r} has none (its sessions ask 'which do you prefer?')")
-    prior = pack.session_prior("watch")
+    prior = pack.serving.session_prior("watch")
     references = [name for name in strategies if name not in SERVED]
     reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
-                         pool=pack.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
+                         pool=pack.serving.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
                          score=ServedScore(pack, "watch"), peers=peers) if references else None
     metrics = tuple(tasks[0].targets.metrics)
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)

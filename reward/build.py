@@ -150,7 +150,7 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     Returns the chosen scale and ``{scale: recall}`` for every scale tried.
     """
     tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
-    pool = pack.pool(SERVED_POOL_SIZE)
+    pool = pack.serving.pool(SERVED_POOL_SIZE)
     watch_mean = pack.prior_mean + pack.exposure
     scores = {}
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
@@ -218,11 +218,11 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
     known = pack.answerable == "known"
     protocol, metric = ("implicit", "recall@20") if known else ("explicit", "pairwise_accuracy")
     tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
-    prior = pack.session_prior(pack.objective)
+    prior = pack.serving.session_prior(pack.objective)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=("active", "kway"),
-                          answers=VALIDATION_SESSION_ANSWERS, pool=pack.pool(SERVED_POOL_SIZE),
-                          familiarity=pack.familiarity, score=pack.catalog_score(pack.objective))
+                          answers=VALIDATION_SESSION_ANSWERS, pool=pack.serving.pool(SERVED_POOL_SIZE),
+                          familiarity=pack.familiarity, score=pack.serving.objective(pack.objective).catalog_score)
     values = result.values[:, :, result.metrics.index(metric)]
     scores = {2: float(np.nanmean(values[0])), KWAY_OPTIONS: float(np.nanmean(values[1]))}
     best = max(scores, key=lambda size: (scores[size], -size))
@@ -238,8 +238,8 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
     """
     tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
-    prior = pack.session_prior("watch")
-    policy = benchmark_policy(VALIDATION_STRATEGY, pack.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
+    prior = pack.serving.session_prior("watch")
+    policy = benchmark_policy(VALIDATION_STRATEGY, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
                               familiarity=pack.familiarity)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, VALIDATION_STRATEGY)))
@@ -252,14 +252,15 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     The :func:`validation_sessions` of the pack's final "watch" prior, each posterior after
     :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
     catalog with every discount of :data:`DISCOUNT_GRID`
-    (:meth:`~prefchat.reward.pack.Pack.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
+    (:meth:`~prefchat.reward.serving.ObjectiveServing.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
     the discount with the largest mean long-tail share whose mean Recall@20 is within the tolerance
     of the undiscounted ranking's (the smaller discount among equals).
 
     Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
     """
     # A discount only subtracts its gamma logit f from the undiscounted score (CatalogScore.penalty).
-    base, penalties = pack.catalog_score("watch"), [pack.discounted("watch", discount).penalty() for discount in DISCOUNT_GRID]
+    watch = pack.serving.objective("watch")
+    base, penalties = watch.catalog_score, [watch.discounted(discount).penalty() for discount in DISCOUNT_GRID]
     values = np.full((len(DISCOUNT_GRID), 2, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
     with threadpool_limits(limits=1):
         column = 0
@@ -510,7 +511,7 @@ def build_pack(
         if answerable == "known":  # the "watch" prior serves sessions of items that must be known
             watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
             manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
-            pack.__dict__.pop("_catalog_scores", None)  # the "watch" prior just changed
+            pack = replace(pack)  # a pack whose serving is derived again: the "watch" prior just changed
             sessions = validation_sessions(pack, session_users, seed)
             matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
             known, chosen, manifest["selection"]["known_model"] = choose_known_model(pack, matrix, sessions)
@@ -518,7 +519,7 @@ def build_pack(
             manifest["hyperparameters"].update(chosen)
             discounts, manifest["selection"]["exposure_discount"] = choose_exposure_discount(pack, sessions)
             manifest["hyperparameters"].update(discounts)
-            pack.__dict__.pop("_catalog_scores", None)
+            pack = replace(pack)
         size, manifest["selection"]["question_size"] = choose_question_size(pack, session_users, seed)
         manifest["hyperparameters"]["question_size"] = size
     if calibrate is not None:

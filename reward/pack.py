@@ -29,15 +29,14 @@ import hashlib
 import json
 import mmap
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ..elicitation.known import KnownItemsScore, KnownModel
-from ..elicitation.onboarding import CatalogScore
-from ..elicitation.pool import candidate_pool
-from ..elicitation.posterior import Posterior, base_rate_offset
+from ..elicitation.known import KnownModel
+from .serving import Serving, check_objective
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -48,18 +47,8 @@ ARRAYS = "arrays.safetensors"
 
 ANSWERABLE = ("known", "on-sight")
 """How items can be judged: only when known, or on sight (see :attr:`Pack.answerable`)."""
-OBJECTIVES = ("prefer", "watch")
-"""What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
-
-
 class PackError(ValueError):
     """A pack directory is missing, damaged or of another format version."""
-
-
-def _objective(objective: str) -> str:
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    return objective
 
 
 @dataclass(frozen=True)
@@ -347,9 +336,11 @@ class Pack:
         """
         return "watch" if self.familiarity is not None else "prefer"
 
-    def session_prior(self, objective: str) -> Posterior:
-        """The prior of a session with ``objective``: :attr:`watch_prior` for "watch", :attr:`prior` for "prefer"."""
-        return Posterior.from_prior(*(self.watch_prior if _objective(objective) == "watch" else self.prior))
+    @cached_property
+    def serving(self) -> Serving:
+        """What serving derives from this pack (session priors, catalog scores, question pools),
+        computed once each: :class:`~prefchat.reward.serving.Serving`."""
+        return Serving(self)
 
     @property
     def exposure_discount(self) -> float:
@@ -361,36 +352,6 @@ class Pack:
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
-
-    def discounted(self, objective: str, discount: float | None) -> CatalogScore:
-        """:meth:`catalog_score` with exposure ``discount`` (default :attr:`exposure_discount` for "watch", 0 else)."""
-        score = self.catalog_score(objective)
-        if discount is None:
-            discount = self.exposure_discount if score.offset is not None else 0.0
-        if not discount:
-            return score
-        return replace(score, discount=float(discount), base_rates=self.familiarity)
-
-    def catalog_score(self, objective: str) -> CatalogScore:
-        """How a session with ``objective`` scores the catalog (cached per objective).
-
-        "watch" on a pack with base rates: the :attr:`known_model`'s score of the items the answers
-        show the user knows (:class:`~prefchat.elicitation.known.KnownItemsScore`) where the pack
-        has one, else the chance of a pick averaged over the posterior, calibrated so that the
-        session prior reproduces :attr:`familiarity`
-        (:func:`~prefchat.elicitation.posterior.base_rate_offset`); otherwise the mean utility.
-        """
-        cache = self.__dict__.setdefault("_catalog_scores", {})
-        if objective not in cache:
-            offset = None
-            if _objective(objective) == "watch" and self.known_model is not None:
-                cache[objective] = KnownItemsScore(self.known_model.features, model=self.known_model)
-                return cache[objective]
-            if _objective(objective) == "watch" and self.familiarity is not None:
-                prior = self.session_prior(objective)
-                offset = base_rate_offset(self.features, prior.prior_mean, prior.prior_cov, self.familiarity)
-            cache[objective] = CatalogScore(self.features, offset)
-        return cache[objective]
 
     @property
     def known_model(self) -> KnownModel | None:
@@ -406,18 +367,11 @@ class Pack:
         of what the user stated in words (``stated_beta``, ``watch_stated_beta``), validated by
         simulated statements; where none was, the summary's own.
         """
-        name = "watch_beta" if _objective(objective) == "watch" else "beta"
+        name = "watch_beta" if check_objective(objective) == "watch" else "beta"
         generated = float(self.hyperparameters.get(name, 0.0))
         if not stated:
             return generated
         return float(self.hyperparameters.get(name.replace("beta", "stated_beta"), generated))
-
-    def pool(self, size: int) -> np.ndarray:
-        """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), cached by size."""
-        cache = self.__dict__.setdefault("_pools", {})
-        if size not in cache:
-            cache[size] = candidate_pool(self.features, self.popularity, size=size, rng=0)
-        return cache[size]
 
     def index_of(self, item_id: str) -> int:
         try:
@@ -425,15 +379,11 @@ class Pack:
         except KeyError:
             raise KeyError(f"item {item_id!r} is not in pack {self.name!r}") from None
 
-    @property
+    @cached_property
     def item_index(self) -> ItemIndex:
         """item id -> catalog position (built once per pack, from the ids alone)."""
-        cached = self.__dict__.get("_index_cache")
-        if cached is None:
-            ids = self.items.ids if isinstance(self.items, Items) else [item.item_id for item in self.items]
-            cached = ItemIndex(np.asarray(ids, dtype=str))
-            object.__setattr__(self, "_index_cache", cached)
-        return cached
+        ids = self.items.ids if isinstance(self.items, Items) else [item.item_id for item in self.items]
+        return ItemIndex(np.asarray(ids, dtype=str))
 
     def content_features(self, embeddings: np.ndarray) -> np.ndarray:
         """phi for texts outside the catalog: content head plus neutral population coordinates.

@@ -26,7 +26,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 
-from ..assistant.session import Conversation
+from ..assistant.api import Assistant
 from .chat import mount_chat
 from .embed import serve_web_component
 from .rest import api_router
@@ -35,7 +35,7 @@ __all__ = ["create_app", "health_routes"]
 
 
 def create_app(
-    conversation: Conversation,
+    conversation: Assistant,
     api_tokens: Sequence[str] | None = None,
     cors_origins: Sequence[str] = (),
     api: bool = True,
@@ -80,7 +80,7 @@ def create_app(
     return mount_chat(app, conversation, "/")
 
 
-def health_routes(conversation: Conversation, draining: threading.Event) -> APIRouter:
+def health_routes(conversation: Assistant, draining: threading.Event) -> APIRouter:
     """``GET /healthz`` and ``GET /readyz``: tiny, unauthenticated, for a load balancer or an orchestrator.
 
     ``/healthz`` (liveness) is 200 while the process answers at all. ``/readyz`` (readiness) is 200

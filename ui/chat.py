@@ -5,7 +5,7 @@ question as two cards side by side (stacked on narrow screens) with the buttons 
 Both fine / Don't know either, undo and finish, and a text box for typed answers and, once
 onboarding is over, for chat ("actually I prefer short answers", "why <title>?", "recommend").
 
-Callbacks only translate widgets to :class:`~prefchat.assistant.session.Conversation` calls
+Callbacks only translate widgets to :class:`~prefchat.assistant.api.Assistant` calls
 and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
 :class:`ChatState` in ``gr.State``, so two visitors never share anything but the database; the
 session id is also kept in the browser's localStorage (``gr.BrowserState``), so that reloading
@@ -40,11 +40,11 @@ import gradio as gr
 from fastapi import FastAPI
 
 from ..assistant import wording
+from ..assistant.api import Assistant
 from ..assistant.errors import AssistantError
 from ..assistant.intents import strip_parenthetical
 from ..assistant.parsing import MAX_OPTIONS
-from ..assistant.ranking import Ranked
-from ..assistant.session import Conversation
+from ..assistant.recommender import Ranked
 from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
@@ -294,7 +294,7 @@ def progress_html(question: QuestionTurn | None) -> str:
 # --------------------------------------------------------------------------- the Blocks
 
 
-def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks:
+def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
     """The onboarding chat for ``conversation`` (its pack and store) as ``gr.Blocks``.
 
     Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
@@ -437,7 +437,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     return blocks
 
 
-def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwargs) -> FastAPI:
+def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", **kwargs) -> FastAPI:
     """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS.
 
     ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).

@@ -35,7 +35,7 @@ from ..assistant.settings import Settings
 if TYPE_CHECKING:
     import uvicorn
 
-    from ..assistant.session import Conversation
+    from ..assistant.api import Assistant
 
 __all__ = [
     "ServeRefused", "add_demo_arguments", "add_serve_arguments", "check_exposure", "demo", "listen", "loopback",
@@ -136,7 +136,7 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
         sock = listen(host, port)  # before the pack loads: a port in use is said at once
         try:
             conversation = open_assistant()
-            conversation.showcase_prompts()  # loaded before serving, not by a request holding a session's lock
+            conversation.showcase.prompts()  # loaded before serving, not by a request holding a session's lock
         except BaseException:
             sock.close()
             raise
@@ -213,7 +213,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(conversation: Conversation, sock: socket.socket, host: str, settings: Settings, api: bool) -> int:
+def _serve(conversation: Assistant, sock: socket.socket, host: str, settings: Settings, api: bool) -> int:
     import uvicorn
 
     from .app import create_app

@@ -47,7 +47,7 @@ that forwards its user's id cannot be steered into another user's session.
 Concurrency
 -----------
 Routes are plain functions run in FastAPI's thread pool against one shared
-:class:`~prefchat.assistant.session.Conversation`, which keeps its state in storage and takes
+:class:`~prefchat.assistant.api.Assistant`, which keeps its state in storage and takes
 the session's row lock before reading it, so that calls about one session run one after the
 other in any number of processes; within a process they also queue on a lock here. An answer
 that names its ``question_id`` is taken once, however often it is sent.
@@ -73,8 +73,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from ..assistant.api import Assistant
 from ..assistant.errors import NoProfile, SessionClosed, WrongPack
-from ..assistant.session import Conversation
 from ..assistant.settings import check_api_tokens
 from ..storage import SESSION_ID_MAX, USER_ID_PATTERN, Conflict, NotFound, check_user_id
 from .schemas import (
@@ -276,13 +276,13 @@ class _ApiRoute(APIRoute):
 
 
 def api_router(
-    conversation: Conversation | Callable[[], Conversation], tokens: Sequence[str] | None = None
+    conversation: Assistant | Callable[[], Assistant], tokens: Sequence[str] | None = None
 ) -> APIRouter:
     """The REST API's routes, under :data:`API_PREFIX`.
 
     Parameters
     ----------
-    conversation : Conversation, or a callable returning one
+    conversation : Assistant, or a callable returning one
         The engine to serve; a callable is called on every request (e.g. to open the pack on
         first use: it should return the same cached object each time).
     tokens : sequence of str, optional
@@ -291,7 +291,7 @@ def api_router(
         API authenticates no one: the host's app must (``prefchat serve`` refuses to listen
         beyond loopback without one).
     """
-    engine: Callable[[], Conversation] = conversation if callable(conversation) else lambda: conversation
+    engine: Callable[[], Assistant] = conversation if callable(conversation) else lambda: conversation
     locks = tuple(threading.Lock() for _ in range(SESSION_LOCKS))
     statuses = (400, 401, 404, 409, 413, 422, 501) if tokens else (400, 404, 409, 413, 422, 501)
     errors = {status: {"model": ErrorOut} for status in statuses}
@@ -301,7 +301,7 @@ def api_router(
     router = APIRouter(prefix=API_PREFIX, route_class=route_class, responses=errors, tags=["prefchat"])
 
     @contextmanager
-    def session(session_id: str, user: str | None) -> Iterator[Conversation]:
+    def session(session_id: str, user: str | None) -> Iterator[Assistant]:
         """The engine, while holding the session's lock; a session of another user than ``user`` is not found."""
         assistant = engine()
         session_id = _client_value(_session_id, session_id)
@@ -311,7 +311,7 @@ def api_router(
         with locks[hash(session_id) % len(locks)]:
             yield assistant
 
-    def embedder_needed(assistant: Conversation, purpose: str) -> None:
+    def embedder_needed(assistant: Assistant, purpose: str) -> None:
         if assistant.embed is None:
             raise ApiError(501, "not_configured", f"{purpose} need an embedder, and this server was started without one")
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..assistant.ranking import Ranked
+from ..assistant.recommender import Ranked
 from ..assistant.summary import Summary
 from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
 from ..reward.pack import Pack

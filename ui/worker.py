@@ -64,5 +64,5 @@ def app() -> FastAPI:
     settings = Settings.from_env()
     conversation = Assistant.open(pack=arguments["pack"], db=arguments["db"], settings=settings,
                                   options=SessionOptions(question_size=arguments["question_size"]))
-    conversation.showcase_prompts()  # loaded before serving, not by a request holding a session's lock
+    conversation.showcase.prompts()  # loaded before serving, not by a request holding a session's lock
     return create_app(conversation, settings.api_tokens, settings.cors_origins, chat=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.reward.pack import Axis, Item, Pack, load_pack, save_pack
 from prefchat.storage import open_store
 
@@ -129,8 +129,8 @@ def store(db_url):
 
 
 @pytest.fixture
-def conversation(pack, store) -> Conversation:
-    return Conversation(pack, store, fake_embed)
+def conversation(pack, store) -> Assistant:
+    return Assistant(pack, store, fake_embed)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from prefchat.api import Assistant, MigrationReport, QuestionTurn, migrate_profiles
-from prefchat.assistant.session import Conversation
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.profiles import add_arguments
 from prefchat.reward.pack import save_pack
@@ -91,7 +90,7 @@ def test_correct_returns_none_and_stores_nothing_when_no_taste_is_named(assistan
 
 
 def test_without_an_embedder_text_ranking_and_corrections_are_value_errors(pack, store, choose, planted):
-    conversation = Conversation(pack, store)
+    conversation = Assistant(pack, store)
     onboard(conversation, "alice", choose, planted)
     with pytest.raises(ValueError, match="embedder"):
         conversation.rank("alice", ["a musical story"])
@@ -109,7 +108,7 @@ def retrained(make_pack):
 
 
 def test_migrate_carries_answers_and_summary_to_the_new_pack(pack, retrained, store, embed, choose, planted):
-    old = Conversation(pack, store, embed)
+    old = Assistant(pack, store, embed)
     onboard(old, "alice", choose, planted)
     old.say("alice", "more like Golden Garden")
     old.say("alice", "actually I love musicals")
@@ -132,7 +131,7 @@ def test_migrate_carries_answers_and_summary_to_the_new_pack(pack, retrained, st
     assert history[-1].pack_version == "2" and history[-1].source == "edited"
     assert history[-1].text == history[-2].text and "musical" in history[-1].text
 
-    new = Conversation(retrained, store, embed)
+    new = Assistant(retrained, store, embed)
     assert len(new.recommend("alice", k=5)) == 5
     assert new.say("alice", "more like Golden Garden").intent == "more_like"
     assert store.get_profile("alice", "tiny", "2").counts["more_like"] == 2

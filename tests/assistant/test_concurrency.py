@@ -1,6 +1,6 @@
 """Two engines on one database, as two server processes are: answers and starts that race.
 
-Each engine is a :class:`Conversation` with a :class:`Store` (and a connection pool) of its own,
+Each engine is a :class:`Assistant` with a :class:`Store` (and a connection pool) of its own,
 so the only thing they share is the database: an SQLite file, or a PostgreSQL schema. Threads
 drive them at once, released together by a barrier.
 """
@@ -15,7 +15,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.assistant.turns import QuestionTurn
 from prefchat.storage import NotFound, open_store
 
@@ -31,15 +31,15 @@ def shared_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def engines(pack, embed, shared_url) -> Iterator[tuple[Conversation, Conversation]]:
+def engines(pack, embed, shared_url) -> Iterator[tuple[Assistant, Assistant]]:
     with open_store(shared_url) as one, open_store(shared_url) as two:
-        yield Conversation(pack, one, embed), Conversation(pack, two, embed)
+        yield Assistant(pack, one, embed), Assistant(pack, two, embed)
 
 
 @pytest.fixture
-def onboard(planted, choose) -> Callable[[Conversation, str], None]:
+def onboard(planted, choose) -> Callable[[Assistant, str], None]:
     """``onboard(engine, user)``: the user's whole onboarding through ``engine``."""
-    def run(engine: Conversation, user: str) -> None:
+    def run(engine: Assistant, user: str) -> None:
         turn = engine.start(user)
         while isinstance(turn, QuestionTurn):
             turn = engine.answer(turn.session_id, choose(planted, turn), turn.question_id)
@@ -120,7 +120,7 @@ def test_two_engines_take_turns_through_one_onboarding_and_forget_me(engines, pa
         n += 1
     assert turn.session_id and one.profile("alice").n_answers == two.profile("alice").n_answers == n
     # Each engine's posterior is the one replayed from scratch from the stored answers.
-    alone = Conversation(pack, two.store)
+    alone = Assistant(pack, two.store)
     for engine in (one, two):
         assert np.array_equal(engine.state(turn.session_id).posterior.mean, alone.state(turn.session_id).posterior.mean)
     assert "yes, forget me" in one.say("alice", "forget me").text
@@ -141,7 +141,7 @@ def test_a_forget_me_is_confirmed_once_and_not_after_another_message(engines, on
 def test_an_expired_forget_me_is_not_confirmed(engines, onboard, monkeypatch):
     one, two = engines
     onboard(one, "carol")
-    monkeypatch.setattr("prefchat.assistant.session.FORGET_CONFIRM", timedelta(seconds=-1))
+    monkeypatch.setattr("prefchat.assistant.api.FORGET_CONFIRM", timedelta(seconds=-1))
     one.say("carol", "forget me")
     assert two.say("carol", "Yes, forget me").intent == "help"
     assert one.store.get_user("carol").id == "carol"
@@ -157,7 +157,7 @@ def test_a_held_posterior_is_not_served_after_another_engine_changed_the_session
     two.undo(first.session_id)
     two.answer(first.session_id, "b")
     held = one.state(first.session_id)
-    fresh = Conversation(pack, two.store).state(first.session_id)
+    fresh = Assistant(pack, two.store).state(first.session_id)
     assert [a.choice for a in held.answers] == ["a", "b"]
     assert np.array_equal(held.posterior.mean, fresh.posterior.mean)
     assert np.array_equal(held.posterior.cov, fresh.posterior.cov)

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.assistant.turns import QuestionTurn
 from prefchat.reward.pack import load_pack
 from prefchat.storage import open_store
@@ -24,12 +24,12 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from prefchat.assistant.session import Conversation
+    from prefchat.assistant.api import Assistant
     from prefchat.reward.pack import load_pack
     from prefchat.storage import open_store
 
     pack = load_pack(sys.argv[1])
-    conversation = Conversation(pack, open_store(sys.argv[2]))
+    conversation = Assistant(pack, open_store(sys.argv[2]))
     coef = np.zeros(pack.n_bases)
     coef[:2] = [3.0, -3.0]
     turn = conversation.start("durable")
@@ -81,7 +81,7 @@ def test_sigkill_after_six_answers_resumes_at_question_seven_with_the_same_poste
     printed = killed_after_six_answers(CHILD, pack_dir, db_url, tmp_path)
 
     with open_store(db_url) as store:
-        conversation = Conversation(load_pack(pack_dir), store)
+        conversation = Assistant(load_pack(pack_dir), store)
         turn = conversation.resume(printed["session"])
         assert isinstance(turn, QuestionTurn) and turn.position == 7
         assert [turn.item_a.item_id, turn.item_b.item_id] == printed["next"]
@@ -95,13 +95,13 @@ KWAY_CHILD = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    from prefchat.assistant.session import Conversation
+    from prefchat.assistant.api import Assistant
     from prefchat.assistant.turns import SessionOptions
     from prefchat.reward.pack import load_pack
     from prefchat.storage import open_store
 
     pack = load_pack(sys.argv[1])
-    conversation = Conversation(pack, open_store(sys.argv[2]), options=SessionOptions(question_size=4))
+    conversation = Assistant(pack, open_store(sys.argv[2]), options=SessionOptions(question_size=4))
     coef = np.zeros(pack.n_bases)
     coef[:2] = [3.0, -3.0]
     turn = conversation.start("durable-kway")
@@ -124,7 +124,7 @@ def test_sigkill_mid_kway_onboarding_resumes_the_same_kway_question(pack_dir, tm
     printed = killed_after_six_answers(KWAY_CHILD, pack_dir, db_url, tmp_path)
 
     with open_store(db_url) as store:
-        conversation = Conversation(load_pack(pack_dir), store)
+        conversation = Assistant(load_pack(pack_dir), store)
         turn = conversation.resume(printed["session"])
         assert isinstance(turn, QuestionTurn) and turn.position == 7
         assert [card.item_id for card in turn.items] == printed["next"] and len(turn.items) == 4

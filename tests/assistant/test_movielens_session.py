@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from prefchat.api import Assistant, QuestionTurn, ResultTurn, SessionOptions
-from prefchat.assistant.ranking import rank
+from prefchat.assistant.recommender import Recommender, Taste
 from prefchat.elicitation.onboarding import known_items
 from prefchat.elicitation.posterior import Comparison
 from prefchat.reward.pack import load_pack
@@ -47,11 +47,10 @@ def test_ten_questions_personalise_the_top_ten(movielens_pack, tmp_path):
             assert assistant.summary(user).text
             # "watch" ranks by what the answers show the user knows (the pack's known-items model
             # where it has one); the population's top 10 without the same items, for a fair comparison
-            told = sorted(known_items(answers))
-            population_top = {r.item_id for r in rank(pack, pack.prior_mean, k=10, objective="watch", cov=pack.prior[1],
-                                                      exclude=told)}
-            personal_top = {r.item_id for r in rank(pack, profile.mean, k=10, objective="watch", cov=profile.cov,
-                                                    known=told, exclude=told)}
+            told, recommender = known_items(answers), Recommender(pack)
+            population_top = {r.item_id for r in recommender.rank(Taste(pack.prior_mean, pack.prior[1], objective="watch"),
+                                                                  10, exclude=sorted(told))}
+            personal_top = {r.item_id for r in recommender.recommend(Taste(profile.mean, profile.cov, None, "watch", told), 10)}
             differing += personal_top != population_top
     assert differing >= 9
 

@@ -17,10 +17,10 @@ from sqlalchemy import event
 
 from prefchat import evaluation
 from prefchat.api import Assistant
-from prefchat.assistant.ranking import ServedScore
+from prefchat.assistant.recommender import ServedScore
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
 from prefchat.cli import add_eval_arguments
-from prefchat.elicitation import Comparison
+from prefchat.elicitation import STRATEGIES, Comparison
 from prefchat.elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.onboarding import known_items, run_session
@@ -55,8 +55,8 @@ def tasks_of(pack, n_users=6):
 
 def benchmark(pack, task, strategy):
     """The questions and the top 20 of the benchmark's session (the served exclusions applied)."""
-    policy = benchmark_policy(strategy, pack.pool(300), N_ANSWERS, pack.groups, pack.familiarity)
-    session = run_session(pack.features, pack.session_prior(pack.objective), policy, task.respondent,
+    policy = benchmark_policy(strategy, pack.serving.pool(300), N_ANSWERS, pack.groups, pack.familiarity)
+    session = run_session(pack.features, pack.serving.session_prior(pack.objective), policy, task.respondent,
                           task_seed(task, strategy))
     posterior = session.posteriors[-1]
     scores = ServedScore(pack, pack.objective)(posterior)
@@ -80,7 +80,7 @@ def served(app, task, strategy):
     return questions, [pick.item_id for pick in app.recommend(turn.user_id, k=20)]
 
 
-@pytest.mark.parametrize("strategy", ["active", "random", "bald", "kway"])
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "kway"])
 def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy, tmp_path, embed):
     with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         for task in tasks_of(loop_pack):

@@ -14,18 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logit
 
-from prefchat.assistant.ranking import (
-    BETA_MULTIPLIERS,
+from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, strongest_stated
+from prefchat.assistant.recommender import (
     LIKE_FACTORS,
-    choose_beta,
-    item_scores,
+    Candidates,
+    Recommender,
+    Taste,
     like_factor,
     picks_fit,
-    rank,
     stated_exclusions,
-    strongest_stated,
 )
-from prefchat.assistant.session import Conversation
 from prefchat.assistant.summary import (
     DescriptorWeight,
     Summary,
@@ -62,7 +60,7 @@ def along(pack, base, value):
 
 
 def test_equal_scores_are_ranked_by_index(pack):
-    ranked = rank(pack, np.zeros(pack.n_bases), k=5, beta=0.0)
+    ranked = Recommender(pack, beta=0.0).rank(Taste(np.zeros(pack.n_bases)), 5)
     assert [r.index for r in ranked] == [0, 1, 2, 3, 4]
     assert [r.item_id for r in ranked] == [item.item_id for item in pack.items[:5]]
     assert all(r.score == 0.0 for r in ranked)
@@ -72,29 +70,30 @@ def test_equal_scores_are_ranked_by_index(pack):
 @given(seed=st.integers(0, 10_000), beta=st.sampled_from([0.0, 0.5, 3.0]))
 def test_ranking_is_the_sorted_scores(pack, seed, beta):
     mean = np.random.default_rng(seed).normal(size=pack.n_bases)
-    ranked = rank(pack, mean, LIKES_MUSICALS, k=8, beta=beta)
-    scores = item_scores(pack, mean, LIKES_MUSICALS, beta=beta)
+    recommender, taste = Recommender(pack, beta=beta), Taste(mean, summary=LIKES_MUSICALS)
+    ranked = recommender.rank(taste, 8)
+    scores = recommender.scores(taste)
     assert [r.score for r in ranked] == [float(scores[r.index]) for r in ranked]
     assert [r.index for r in ranked] == sorted(range(pack.n_items), key=lambda i: (-scores[i], i))[:8]
-    assert rank(pack, mean, LIKES_MUSICALS, k=8, beta=beta) == ranked
+    assert recommender.rank(taste, 8) == ranked
 
 
 def test_exclude_and_only_are_honoured(pack):
-    mean = along(pack, 0, 1.0)
-    best = [r.index for r in rank(pack, mean, k=6, beta=0.0)]
-    again = [r.index for r in rank(pack, mean, k=3, beta=0.0, exclude=best[:3])]
+    recommender, taste = Recommender(pack, beta=0.0), Taste(along(pack, 0, 1.0))
+    best = [r.index for r in recommender.rank(taste, 6)]
+    again = [r.index for r in recommender.rank(taste, 3, exclude=best[:3])]
     assert again == best[3:6]
-    assert [r.index for r in rank(pack, mean, k=3, beta=0.0, only=[best[5], best[0]])] == [best[0], best[5]]
+    assert [r.index for r in recommender.rank(taste, 3, only=[best[5], best[0]])] == [best[0], best[5]]
     with pytest.raises(ValueError, match="exclude holds index 60"):
-        rank(pack, mean, exclude=[60])
+        recommender.rank(taste, exclude=[60])
     with pytest.raises(ValueError, match="only holds index -1"):
-        rank(pack, mean, only=[-1])
+        recommender.rank(taste, only=[-1])
 
 
 def test_only_one_item_says_why_it_scores(pack):
-    mean = along(pack, 0, 2.0)
-    worst = int(np.argmin(item_scores(pack, mean, beta=0.0)))
-    (ranked,) = rank(pack, mean, k=3, beta=0.0, only=[worst])
+    recommender, taste = Recommender(pack, beta=0.0), Taste(along(pack, 0, 2.0))
+    worst = int(np.argmin(recommender.scores(taste)))
+    (ranked,) = recommender.rank(taste, 3, only=[worst])
     assert ranked.index == worst and ranked.why
 
 
@@ -105,21 +104,22 @@ def test_default_beta_is_the_packs(pack):
     mean = np.random.default_rng(1).normal(size=pack.n_bases)
     tuned = with_beta(pack, 0.3)
     expected = tuned.features @ mean + 0.3 * summary_affinity(tuned, LIKES_MUSICALS)
-    np.testing.assert_allclose(item_scores(tuned, mean, LIKES_MUSICALS), expected)
+    np.testing.assert_allclose(Recommender(tuned).scores(Taste(mean, summary=LIKES_MUSICALS)), expected)
     untuned = replace(pack, manifest={**pack.manifest, "hyperparameters": {}})
-    np.testing.assert_allclose(item_scores(untuned, mean, LIKES_MUSICALS), untuned.features @ mean)
+    np.testing.assert_allclose(Recommender(untuned).scores(Taste(mean, summary=LIKES_MUSICALS)), untuned.features @ mean)
 
 
 def test_watch_without_base_rates_is_the_utility_of_a_watch_session(pack):
     """The exposure offset lives in the "watch" session prior, so the score is the posterior mean's utility."""
     exposed = replace(pack, exposure=np.linspace(-1.0, 1.0, pack.n_bases))
-    np.testing.assert_array_equal(exposed.session_prior("watch").prior_mean, exposed.prior_mean + exposed.exposure)
-    np.testing.assert_array_equal(exposed.session_prior("prefer").prior_mean, exposed.prior_mean)
+    np.testing.assert_array_equal(exposed.serving.session_prior("watch").prior_mean, exposed.prior_mean + exposed.exposure)
+    np.testing.assert_array_equal(exposed.serving.session_prior("prefer").prior_mean, exposed.prior_mean)
     mean = np.random.default_rng(2).normal(size=exposed.n_bases)
-    np.testing.assert_allclose(item_scores(exposed, mean, objective="watch", beta=0.0), exposed.features @ mean)
-    np.testing.assert_allclose(item_scores(exposed, mean, beta=0.0), exposed.features @ mean)
+    recommender = Recommender(exposed, beta=0.0)
+    np.testing.assert_allclose(recommender.scores(Taste(mean, objective="watch")), exposed.features @ mean)
+    np.testing.assert_allclose(recommender.scores(Taste(mean)), exposed.features @ mean)
     with pytest.raises(ValueError, match="'watch' ranks the catalog"):
-        item_scores(exposed, mean, candidate_embeddings=exposed.embeddings[:2], objective="watch")
+        recommender.scores(Taste(mean, objective="watch"), Candidates(["a", "b"], exposed.embeddings[:2]))
 
 
 def with_base_rates(pack):
@@ -134,31 +134,30 @@ def test_watch_on_a_pack_with_base_rates_is_the_calibrated_chance_of_a_pick(pack
     cov = 0.1 * root @ root.T
     offset = base_rate_offset(rated.features, *rated.prior, rated.familiarity)
     expected = predictive_logits(rated.features, mean, cov, offset)
-    # The served catalog pass reads the features in single precision (ranking._single): 1e-7 of a unit.
-    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov), expected, rtol=0, atol=1e-5)
+    recommender = Recommender(rated, beta=0.0)
+    # The served catalog pass reads the features in single precision (Serving.single_features): 1e-7 of a unit.
+    np.testing.assert_allclose(recommender.scores(Taste(mean, cov, objective="watch")), expected, rtol=0, atol=1e-5)
     # Before any answer the catalog ranks by base rate: the most familiar items first.
-    scores = item_scores(rated, rated.prior_mean, objective="watch", beta=0.0, cov=rated.prior[1])
+    scores = recommender.scores(Taste(rated.prior_mean, rated.prior[1], objective="watch"))
     np.testing.assert_allclose(scores, logit(rated.familiarity), rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="needs the posterior's cov"):
-        rank(rated, mean, objective="watch")
+        recommender.rank(Taste(mean, objective="watch"))
 
 
 def test_the_exposure_discount_lowers_each_item_by_gamma_logit_of_its_base_rate(pack):
     """The exposure control: at gamma the watch score drops by gamma logit f; the validated default is the pack's."""
     rated = with_base_rates(pack)
-    mean, cov = rated.prior_mean, rated.prior[1]
-    plain = item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=0.0)
-    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=0.5),
-                               plain - 0.5 * logit(rated.familiarity))
+    recommender, taste = Recommender(rated, beta=0.0), Taste(rated.prior_mean, rated.prior[1], objective="watch")
+    plain = recommender.scores(taste, discount=0.0)
+    np.testing.assert_allclose(recommender.scores(taste, discount=0.5), plain - 0.5 * logit(rated.familiarity))
     # at gamma = 1 the prior's ranking is the base rate's lift over itself: all equal
     # (to 1e-7: the catalog pass is single precision)
-    np.testing.assert_allclose(item_scores(rated, mean, objective="watch", beta=0.0, cov=cov, discount=1.0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(recommender.scores(taste, discount=1.0), 0.0, atol=1e-6)
     validated = replace(rated, manifest={**rated.manifest, "hyperparameters": {"exposure_discount": 0.25}})
-    np.testing.assert_allclose(item_scores(validated, mean, objective="watch", beta=0.0, cov=cov),
-                               plain - 0.25 * logit(rated.familiarity))
+    np.testing.assert_allclose(Recommender(validated, beta=0.0).scores(taste), plain - 0.25 * logit(rated.familiarity))
     assert validated.less_obvious_discount == 0.25  # no stronger setting validated: the same
     with pytest.raises(ValueError, match="discount"):
-        item_scores(rated, mean, objective="watch", cov=cov, discount=-1.0)
+        recommender.scores(taste, discount=-1.0)
 
 
 def with_known_model(pack):
@@ -174,27 +173,28 @@ def test_watch_on_a_pack_with_a_known_items_model_ranks_by_it_and_keeps_the_summ
     known_pack = with_known_model(pack)
     model, told = known_pack.known, [0, 1, 2]
     mean, cov = known_pack.prior_mean, known_pack.prior[1]
-    np.testing.assert_allclose(item_scores(known_pack, mean, objective="watch", beta=0.0, cov=cov, known=told),
-                               model.scores(told), rtol=1e-6)
-    np.testing.assert_allclose(item_scores(known_pack, mean, objective="watch", beta=0.0, cov=cov, known=told, discount=0.5),
+    recommender, taste = Recommender(known_pack, beta=0.0), Taste(mean, cov, objective="watch", known=frozenset(told))
+    np.testing.assert_allclose(recommender.scores(taste), model.scores(told), rtol=1e-6)
+    np.testing.assert_allclose(recommender.scores(taste, discount=0.5),
                                model.scores(told) - 0.5 * logit(known_pack.familiarity), rtol=1e-6)
-    blended = item_scores(known_pack, mean, LIKES_MUSICALS, objective="watch", beta=2.0, cov=cov, known=told)
+    blended = Recommender(known_pack, beta=2.0).scores(replace(taste, summary=LIKES_MUSICALS))
     np.testing.assert_allclose(blended, model.scores(told) + 2.0 * summary_affinity(known_pack, LIKES_MUSICALS), rtol=1e-6)
-    picks = rank(known_pack, mean, k=5, beta=0.0, objective="watch", cov=cov, known=told, exclude=told)
+    picks = recommender.recommend(taste, 5)
     assert [p.index for p in picks] == list(np.argsort(-np.where(np.isin(np.arange(pack.n_items), told), -np.inf,
                                                                      model.scores(told)), kind="stable")[:5])
     assert all(p.why for p in picks)  # reasons read the learned axes, as before
     # "prefer" is untouched by the known-items model
-    np.testing.assert_allclose(item_scores(known_pack, mean, objective="prefer", beta=0.0), known_pack.features @ mean)
+    np.testing.assert_allclose(recommender.scores(Taste(mean)), known_pack.features @ mean)
 
 
 def test_popular_is_never_the_only_reason(pack):
     from prefchat.assistant import wording
 
     rated = with_base_rates(pack)
-    (top,) = rank(rated, rated.prior_mean, k=1, beta=0.0, objective="watch", cov=rated.prior[1])
+    recommender = Recommender(rated, beta=0.0)
+    (top,) = recommender.rank(Taste(rated.prior_mean, rated.prior[1], objective="watch"), 1)
     assert top.index == int(np.argmax(rated.popularity)) and top.why == wording.NO_PERSONAL_REASON
-    for pick in rank(rated, along(rated, 0, 5.0), k=10, beta=0.0, objective="watch", cov=rated.prior[1]):
+    for pick in recommender.rank(Taste(along(rated, 0, 5.0), rated.prior[1], objective="watch"), 10):
         assert pick.why.split(";")[0] not in ("popular", "well rated", "popular too"), pick.why
 
 
@@ -203,9 +203,9 @@ def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
     mean = np.random.default_rng(3).normal(size=pack.n_bases)
     mean[pack.n_learned :] = 0.0  # a text outside the catalog has no popularity or quality of its own
     texts = [item.text for item in pack.items]
-    as_catalog = rank(vocabulary, mean, LIKES_MUSICALS, k=pack.n_items, beta=2.0)
-    as_texts = rank(vocabulary, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=pack.embeddings,
-                    k=pack.n_items, beta=2.0)
+    recommender, taste = Recommender(vocabulary, beta=2.0), Taste(mean, summary=LIKES_MUSICALS)
+    as_catalog = recommender.rank(taste, pack.n_items)
+    as_texts = recommender.rank(taste, pack.n_items, candidates=Candidates(texts, pack.embeddings))
     assert [r.index for r in as_texts] == [r.index for r in as_catalog]
     np.testing.assert_allclose([r.score for r in as_texts], [r.score for r in as_catalog], atol=1e-9)
     assert as_texts[0].item_id is None and as_texts[0].title == texts[as_texts[0].index][:60]
@@ -215,7 +215,8 @@ def test_candidate_texts_use_content_features(pack):
     mean = np.random.default_rng(4).normal(size=pack.n_bases)
     embeddings = pack.embeddings[[5, 1, 9]]
     expected = pack.content_features(embeddings) @ mean + 2.0 * summary_affinity(pack, LIKES_MUSICALS, embeddings)
-    ranked = rank(pack, mean, LIKES_MUSICALS, candidates=["e", "b", "j"], candidate_embeddings=embeddings, k=3, beta=2.0)
+    ranked = Recommender(pack, beta=2.0).rank(Taste(mean, summary=LIKES_MUSICALS), 3,
+                                              candidates=Candidates(["e", "b", "j"], embeddings))
     assert [r.score for r in ranked] == pytest.approx(sorted(expected, reverse=True))
     assert {r.title for r in ranked} == {"e", "b", "j"}
 
@@ -224,13 +225,12 @@ def test_candidate_associations_held_by_the_caller_rank_as_those_computed_and_ar
     """The showcase passes the associations it computed once; the order, scores and reasons are the same."""
     mean = np.random.default_rng(5).normal(size=pack.n_bases)
     texts, embeddings = ["e", "b", "j", "a"], pack.embeddings[[5, 1, 9, 0]]
-    computed = rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings, k=4, beta=2.0)
-    held = rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings, k=4, beta=2.0,
-                candidate_associations=text_associations(pack, embeddings, texts))
+    recommender, taste = Recommender(pack, beta=2.0), Taste(mean, summary=LIKES_MUSICALS)
+    computed = recommender.rank(taste, 4, candidates=Candidates(texts, embeddings))
+    held = recommender.rank(taste, 4, candidates=Candidates(texts, embeddings, text_associations(pack, embeddings, texts)))
     assert held == computed
     with pytest.raises(ValueError, match=r"candidate_associations of shape \(3, .*one row per candidate"):
-        rank(pack, mean, LIKES_MUSICALS, candidates=texts, candidate_embeddings=embeddings,
-             candidate_associations=text_associations(pack, embeddings[:3], texts[:3]))
+        recommender.rank(taste, candidates=Candidates(texts, embeddings, text_associations(pack, embeddings[:3], texts[:3])))
 
 
 def test_a_correction_lifts_the_stated_descriptor(pack):
@@ -238,8 +238,9 @@ def test_a_correction_lifts_the_stated_descriptor(pack):
     mean = laplace_posterior(*pack.prior, pack.features, [Comparison(int(np.argmax(musical)), int(np.argmin(musical)), "b")]).mean
     dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.3, 1.5),), 1, 0)
     corrected = apply_correction(dislikes, {"musical": 0.5})
-    before = [r.index for r in rank(pack, mean, dislikes, k=pack.n_items, beta=1.0)]
-    after = [r.index for r in rank(pack, mean, corrected, k=pack.n_items, beta=1.0)]
+    recommender = Recommender(pack, beta=1.0)
+    before = [r.index for r in recommender.rank(Taste(mean, summary=dislikes), pack.n_items)]
+    after = [r.index for r in recommender.rank(Taste(mean, summary=corrected), pack.n_items)]
     assert musical[after[:10]].sum() > musical[before[:10]].sum()
     position = {"before": np.flatnonzero(musical[before]), "after": np.flatnonzero(musical[after])}
     assert (position["after"] <= position["before"]).all() and position["after"].mean() < position["before"].mean() - 5
@@ -250,47 +251,43 @@ def test_a_correction_lifts_the_stated_descriptor(pack):
 
 @pytest.mark.parametrize("value, end", [(5.0, "positive"), (-5.0, "negative")])
 def test_why_names_the_users_axis_at_the_items_end(pack, value, end):
-    (best,) = rank(pack, along(pack, 0, value), k=1, beta=0.0)
+    (best,) = Recommender(pack, beta=0.0).rank(Taste(along(pack, 0, value)), 1)
     assert best.why == f"{getattr(pack.axes[0], end)[0]}, which you pick more than most"
 
 
 def test_why_names_the_summary_descriptors_the_item_meets(pack):
     quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
-    (best,) = rank(pack, along(pack, quality, 0.01), LIKES_MUSICALS, k=1, beta=10.0)
+    recommender = Recommender(pack, beta=10.0)
+    (best,) = recommender.rank(Taste(along(pack, quality, 0.01), summary=LIKES_MUSICALS), 1)
     assert best.why.startswith("musical: as you like") and "musical" in pack.items[best.index].tags
     stated = apply_correction(Summary("", (), 0, 0), {"musical": -0.5})
-    (best,) = rank(pack, along(pack, quality, 0.01), stated, k=1, beta=10.0)
+    (best,) = recommender.rank(Taste(along(pack, quality, 0.01), summary=stated), 1)
     assert best.why.startswith("not musical, as you asked") and "musical" not in pack.items[best.index].tags
-    (best,) = rank(pack, along(pack, quality, 1.0), k=1, beta=0.0)
+    (best,) = Recommender(pack, beta=0.0).rank(Taste(along(pack, quality, 1.0)), 1)
     assert "well rated" not in best.why or ";" in best.why  # a rating is never the reason alone
 
 
 def test_why_of_an_average_item(pack):
     from prefchat.assistant import wording
 
-    (ranked,) = rank(pack, np.zeros(pack.n_bases), k=1, beta=0.0)
+    (ranked,) = Recommender(pack, beta=0.0).rank(Taste(np.zeros(pack.n_bases)), 1)
     assert ranked.why == wording.NO_PERSONAL_REASON
 
 
 # --------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"k": 0}, "k must be a positive integer, got 0"),
-    ({"k": 2.5}, "2.5"),
-    ({"candidates": ["a"]}, "together"),
-    ({"candidates": ["a", "b"], "candidate_embeddings": np.zeros((1, 32))}, "2 candidates but 1"),
-    ({"objective": "buy"}, "'buy'"),
-    ({"beta": float("inf")}, "inf"),
+@pytest.mark.parametrize("call, match", [
+    (lambda pack: Recommender(pack).rank(Taste(np.zeros(pack.n_bases)), 0), "k must be a positive integer, got 0"),
+    (lambda pack: Recommender(pack).rank(Taste(np.zeros(pack.n_bases)), 2.5), "2.5"),
+    (lambda pack: Candidates(["a", "b"], np.zeros((1, 32))), "2 candidates but 1"),
+    (lambda pack: Taste(np.zeros(pack.n_bases), objective="buy"), "'buy'"),
+    (lambda pack: Recommender(pack, beta=float("inf")), "inf"),
+    (lambda pack: Recommender(pack).rank(Taste(np.zeros(3))), r"shape \(3,\)"),
 ])
-def test_bad_arguments_are_value_errors(pack, kwargs, match):
+def test_bad_arguments_are_value_errors(pack, call, match):
     with pytest.raises(ValueError, match=match):
-        rank(pack, np.zeros(pack.n_bases), **kwargs)
-
-
-def test_mean_of_the_wrong_shape_is_a_value_error(pack):
-    with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        rank(pack, np.zeros(3))
+        call(pack)
 
 
 # --------------------------------------------------------------------------- beta
@@ -383,19 +380,19 @@ def test_scaling_stated_likes_leaves_the_rest_alone():
         scale_stated_likes(summary, -1.0)
 
 
-def test_a_stated_like_always_moves_the_picks_its_way(pack, store, embed):
+def test_a_stated_like_always_moves_the_picks_its_way(pack):
     """Every tag of the pack, stated as a like by a user whose profile ranks it low: the picks as
-    the engine serves them hold more of it than before (or were full of it), even with a validated
-    stated weight far too small to move anything alone."""
+    the recommender serves them hold more of it than before (or were full of it), even with a
+    validated stated weight far too small to move anything alone."""
     tiny = with_beta(pack, 1e-3)
-    engine = Conversation(tiny, store, embed)
+    recommender = Recommender(tiny)
     for tag in tiny.descriptors:
         column = np.array([tag in item.tags for item in tiny.items], dtype=float)
         coef = np.linalg.lstsq(tiny.features, -column, rcond=None)[0]  # the tag's items score lowest
         summary = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
-        assert [r.index for r in rank(tiny, coef, summary, k=5)] == [r.index for r in rank(tiny, coef, None, k=5)]
-        served = engine._served(coef, np.eye(tiny.n_bases), summary, (), 5, "prefer", None, ())
-        count = [sum(column[r.index] for r in rank(tiny, coef, s, k=5)) for s in (None, served)]
+        liked, plain = Taste(coef, np.eye(tiny.n_bases), summary), Taste(coef)
+        assert [r.index for r in recommender.rank(liked, 5)] == [r.index for r in recommender.rank(plain, 5)]
+        count = [sum(column[r.index] for r in picks) for picks in (recommender.rank(plain, 5), recommender.recommend(liked, 5))]
         assert count[1] > count[0] or count[0] == 5, (tag, count)
 
 

@@ -3,9 +3,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from prefchat.assistant.api import Assistant
 from prefchat.assistant.errors import NoProfile, SessionClosed, WrongPack
 from prefchat.assistant.history import reference_features, session_seed, stored_answers
-from prefchat.assistant.session import Conversation
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn, SessionOptions
 from prefchat.elicitation import Comparison, KWayChoice, laplace_posterior
 from prefchat.elicitation.onboarding import next_question
@@ -67,7 +67,7 @@ def test_anonymous_users_get_an_opaque_id(conversation, store):
 
 def test_stops_early_when_no_question_is_informative_but_not_before_the_minimum(pack, store, planted, choose):
     options = SessionOptions(min_questions=3, max_questions=10, threshold=1e6)  # every question is "uninformative"
-    questions, result = run(Conversation(pack, store, options=options), Conversation(pack, store, options=options)
+    questions, result = run(Assistant(pack, store, options=options), Assistant(pack, store, options=options)
                             .start("alice"), lambda t: choose(planted, t))
     assert len(questions) == 3 and sum(result.counts.values()) == 3
 
@@ -123,7 +123,7 @@ def test_free_text_answers_are_stored_with_what_was_typed(conversation, store):
 
 
 def test_skipped_items_are_never_asked_again(pack, store):
-    conversation = Conversation(pack, store, options=SessionOptions(min_questions=25, max_questions=25))
+    conversation = Assistant(pack, store, options=SessionOptions(min_questions=25, max_questions=25))
     first = conversation.start("alice")
     questions, result = run(conversation, conversation.answer(first.session_id, "skip"), lambda t: "a")
     assert all(not pair(first) & pair(q) for q in questions), "an item the user did not know was asked again"
@@ -152,13 +152,13 @@ def test_interleaved_sessions_never_cross(conversation, store, pack, choose):
 
 def test_a_reopened_store_resumes_the_session_where_it_was(pack, db_url, choose, planted):
     with open_store(db_url) as store:
-        conversation = Conversation(pack, store)
+        conversation = Assistant(pack, store)
         turn = conversation.start("alice")
         for _ in range(4):
             turn = conversation.answer(turn.session_id, choose(planted, turn))
         before = conversation.state(turn.session_id).posterior
     with open_store(db_url) as store:
-        resumed = Conversation(pack, store)
+        resumed = Assistant(pack, store)
         assert resumed.resume(turn.session_id) == turn
         after = resumed.state(turn.session_id).posterior
         np.testing.assert_array_equal(after.mean, before.mean)
@@ -167,13 +167,13 @@ def test_a_reopened_store_resumes_the_session_where_it_was(pack, db_url, choose,
 
 def test_question_choice_is_a_function_of_the_session(pack, store, planted, choose):
     """A fresh engine picks, from the stored answers alone, the question the first one recorded."""
-    conversation = Conversation(pack, store)
+    conversation = Assistant(pack, store)
     turn = conversation.start("alice")
     for _ in range(5):
         turn = conversation.answer(turn.session_id, choose(planted, turn))
     state = conversation.state(turn.session_id)
     without_pending = dataclasses.replace(state, history=state.history[:-1], pending=None)
-    fresh = Conversation(pack, store)
+    fresh = Assistant(pack, store)
     question = next_question(fresh.features, without_pending.posterior, fresh.policy(state.options),
                              without_pending.n_answered, state.seed)
     assert tuple(pack.items[i].item_id for i in question.items) == (turn.item_a.item_id, turn.item_b.item_id)
@@ -201,7 +201,7 @@ def test_unknown_session_is_not_found(conversation):
 def test_grouped_packs_ask_within_a_group_and_show_its_prompt(pack, store):
     groups = [i // 6 for i in range(pack.n_items)]
     grouped = dataclasses.replace(pack, manifest={**pack.manifest, "groups": groups})
-    conversation = Conversation(grouped, store)
+    conversation = Assistant(grouped, store)
     questions, _ = run(conversation, conversation.start("alice"), lambda t: "a")
     for q in questions:
         a, b = (grouped.index_of(card.item_id) for card in (q.item_a, q.item_b))
@@ -384,11 +384,11 @@ def test_pack_embedder_refuses_a_model_other_than_the_packs(pack, tmp_path):
 def test_a_racing_call_that_recorded_the_next_question_first_wins(pack, tmp_path, embed, monkeypatch):
     """Two calls on one session both choose a next question; the one that records it first wins
     and the other shows that same question (storage refuses a second unanswered question)."""
-    from prefchat.assistant.session import Conversation
+    from prefchat.assistant.api import Assistant
     from prefchat.storage import open_store
 
     with open_store(f"sqlite:///{tmp_path / 'race.sqlite'}") as store:
-        conversation = Conversation(pack, store, embed)
+        conversation = Assistant(pack, store, embed)
         first = conversation.start("racer")
         record = store.record_question
         rival = [pack.items[0].item_id, pack.items[1].item_id]

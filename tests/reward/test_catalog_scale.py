@@ -39,7 +39,7 @@ def test_the_synthetic_pack_round_trips(tmp_path):
     for name in ARRAY_FIELDS:
         assert np.array_equal(getattr(loaded, name), getattr(pack, name)) and getattr(loaded, name).dtype == getattr(pack, name).dtype
     assert loaded.familiarity is not None and loaded.objective == "watch" and loaded.answerable == "known"
-    assert loaded.index_of("17") == 17 and loaded.pool(30).shape == (30,)
+    assert loaded.index_of("17") == 17 and loaded.serving.pool(30).shape == (30,)
 
 
 def test_lazy_items_are_the_items_written(tmp_path):

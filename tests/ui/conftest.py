@@ -26,7 +26,7 @@ import pytest
 import uvicorn
 from gradio_client import Client
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.reward.naming import name_axes, tag_matrix
 from prefchat.reward.pack import Item, Pack, load_pack, save_pack
 from prefchat.storage import open_store
@@ -211,6 +211,6 @@ def visit():
 def server_url(tiny_pack, server_db_url) -> Iterator[str]:
     """Base URL (no trailing slash) of the whole app: chat at /, REST at /api/v1."""
     with open_store(server_db_url) as store:
-        app = create_app(Conversation(tiny_pack, store, hashing_embed))
+        app = create_app(Assistant(tiny_pack, store, hashing_embed))
         with serving(app) as url:
             yield url

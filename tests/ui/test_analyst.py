@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.settings import Settings
 from prefchat.storage import NotFound, open_store
 from prefchat.ui import analyst_commands
@@ -66,7 +66,7 @@ def db_url(tmp_path_factory, tiny_pack, embed) -> str:
     """Eight finished onboardings in two camps, one started only, one user without a session."""
     url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'analyst.sqlite'}"
     with open_store(url) as store:
-        conversation = Conversation(tiny_pack, store, embed)
+        conversation = Assistant(tiny_pack, store, embed)
         for user_id, coef in {**LOVERS, **HATERS}.items():
             turn = conversation.start(user_id)
             while hasattr(turn, "item_a"):

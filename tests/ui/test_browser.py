@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.storage import open_store
 from prefchat.ui.app import create_app
 from prefchat.ui.embed import iframe_snippet, web_component_snippet
@@ -145,7 +145,7 @@ def test_embed_snippets_render_the_chat_on_another_site(page_at, serve_app, tiny
     docs/embedding.md asks of a host that embeds the web component: CORS is off by default."""
     host_page = "<!doctype html><html><body><h1>A host site</h1>\n{}\n</body></html>"
     with static_site(tmp_path) as site, open_store(server_db_url) as store, \
-            serve_app(create_app(Conversation(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
+            serve_app(create_app(Assistant(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
         (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
         (tmp_path / "iframe.html").write_text(host_page.format(iframe_snippet(f"{server_url}/")))
         page = page_at()
@@ -177,7 +177,7 @@ def test_forget_me_clears_what_the_browser_keeps(page_at, serve_app, tiny_pack, 
     marker = "marzipan zeppelin"
     host_page = "<!doctype html><html><body><h1>A host site</h1>\n{}\n</body></html>"
     with static_site(tmp_path) as site, open_store(f"sqlite:///{tmp_path / 'forget.sqlite'}") as store, \
-            serve_app(create_app(Conversation(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
+            serve_app(create_app(Assistant(tiny_pack, store, embed), cors_origins=(site,))) as server_url:
         (tmp_path / "component.html").write_text(host_page.format(web_component_snippet(server_url)))
         page = page_at()
         page.goto(f"{server_url}/" if where == "chat" else f"{site}/component.html")
@@ -243,7 +243,7 @@ def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at
     from prefchat.assistant.turns import SessionOptions
 
     with open_store(f"sqlite:///{tmp_path / 'kway.sqlite'}") as store, \
-            serve_app(create_app(Conversation(tiny_pack, store, embed, SessionOptions(question_size=4)))) as url:
+            serve_app(create_app(Assistant(tiny_pack, store, embed, SessionOptions(question_size=4)))) as url:
         page = page_at()
         page.goto(f"{url}/")
         wait_for_question(page, 1)

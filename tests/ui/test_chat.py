@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prefchat.assistant.errors import NoProfile, SessionClosed
-from prefchat.assistant.ranking import Ranked
+from prefchat.assistant.recommender import Ranked
 from prefchat.assistant.turns import QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from prefchat.assistant.wording import duration
 from prefchat.reward.pack import Item
@@ -115,11 +115,11 @@ def test_friendly_messages_name_no_internals():
 
 
 def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack, embed):
-    from prefchat.assistant.session import Conversation
+    from prefchat.assistant.api import Assistant
     from prefchat.storage import open_store
 
     with open_store("sqlite://") as store:
-        turn = Conversation(tiny_pack, store, embed).start("u1")
+        turn = Assistant(tiny_pack, store, embed).start("u1")
     groups, names = tiny_pack.manifest["groups"], tiny_pack.manifest["group_names"]
     assert turn.prompt == names[groups[tiny_pack.index_of(turn.item_a.item_id)]]
     assert not turn.prompt.endswith("…")

@@ -13,7 +13,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.settings import Settings
 from prefchat.storage import DatabaseUnavailable, make_engine, open_store
 from prefchat.ui import commands
@@ -33,7 +33,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def secured(tiny_pack, store, embed):
-    app = create_app(Conversation(tiny_pack, store, embed), api_tokens=[TOKEN, OLD_TOKEN])
+    app = create_app(Assistant(tiny_pack, store, embed), api_tokens=[TOKEN, OLD_TOKEN])
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -102,7 +102,7 @@ def test_short_tokens_are_refused_without_quoting_them():
 
 
 def test_cors_is_off_by_default_under_any_host_name(tiny_pack, store, embed):
-    app = create_app(Conversation(tiny_pack, store, embed))
+    app = create_app(Assistant(tiny_pack, store, embed))
     with TestClient(app, base_url="http://prefchat.example.org") as client:
         headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"}
         preflight = client.options(f"{API}/users/alice", headers=headers)
@@ -113,7 +113,7 @@ def test_cors_is_off_by_default_under_any_host_name(tiny_pack, store, embed):
 
 
 def test_cors_answers_only_the_allow_list(tiny_pack, store, embed):
-    app = create_app(Conversation(tiny_pack, store, embed), cors_origins=["https://shop.example.org"])
+    app = create_app(Assistant(tiny_pack, store, embed), cors_origins=["https://shop.example.org"])
     with TestClient(app, base_url="http://prefchat.example.org") as client:
         good = client.get("/config", headers={"Origin": "https://shop.example.org"})
         assert good.headers["access-control-allow-origin"] == "https://shop.example.org"

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.storage import open_store
 from prefchat.ui.app import create_app
 from prefchat.ui.rest import API_PREFIX, api_router
@@ -35,7 +35,7 @@ def clients(tiny_pack, embed, db_url):
         apps = []
         for store in (one, two):
             app = FastAPI()
-            app.include_router(api_router(Conversation(tiny_pack, store, embed)))
+            app.include_router(api_router(Assistant(tiny_pack, store, embed)))
             apps.append(TestClient(app, raise_server_exceptions=False))
         with apps[0] as first, apps[1] as second:
             yield first, second, one
@@ -97,7 +97,7 @@ def test_an_answer_to_another_question_than_the_current_is_a_conflict(clients):
 def test_the_chat_answer_endpoint_names_the_question_shown(tiny_pack, embed, db_url, serve_app, visit):
     """The chat passes the id of the question it shows, so a copy of a click is taken once."""
     with open_store(db_url) as store:
-        conversation = Conversation(tiny_pack, store, embed)
+        conversation = Assistant(tiny_pack, store, embed)
         with serve_app(create_app(conversation)) as url:
             visitor = visit(url)
             first = visitor("start")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.reward.pack import PackError
 from prefchat.storage import USER_ID_PATTERN, open_store
 from prefchat.ui.rest import API_PREFIX, MAX_BODY, ApiError, _header_user, api_router
@@ -24,7 +24,7 @@ from prefchat.ui.schemas import MAX_CANDIDATES, MAX_K, axis_names
 API = API_PREFIX
 
 
-def client_for(conversation: Conversation) -> TestClient:
+def client_for(conversation: Assistant) -> TestClient:
     app = FastAPI()
     app.include_router(api_router(conversation))
     return TestClient(app, raise_server_exceptions=False)
@@ -37,8 +37,8 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def conversation(tiny_pack, store, embed) -> Conversation:
-    return Conversation(tiny_pack, store, embed)
+def conversation(tiny_pack, store, embed) -> Assistant:
+    return Assistant(tiny_pack, store, embed)
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_delete_user(client):
 
 
 def test_without_an_embedder_ranking_is_not_configured(tiny_pack, store):
-    with client_for(Conversation(tiny_pack, store)) as client:
+    with client_for(Assistant(tiny_pack, store)) as client:
         onboard(client, "hal", lambda q: "a")
         assert_error(client.post(f"{API}/users/hal/rank", json={"candidates": ["x"]}), 501, "not_configured")
         assert_error(client.post(f"{API}/users/hal/summary/corrections", json={"text": "I love jokes"}), 501)
@@ -407,7 +407,7 @@ def test_other_methods_on_api_paths_are_405(client, conversation, method):
 
 
 def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, embed, monkeypatch):
-    conversation = Conversation(tiny_pack, store, embed)
+    conversation = Assistant(tiny_pack, store, embed)
 
     def tampered(*args, **kwargs):
         raise PackError("arrays.safetensors: checksum mismatch")
@@ -462,7 +462,7 @@ def test_the_openapi_pattern_of_user_ids_accepts_exactly_what_the_server_accepts
 def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tiny_pack, store, embed):
     from prefchat.assistant.turns import SessionOptions
 
-    with client_for(Conversation(tiny_pack, store, embed, SessionOptions(question_size=4))) as client:
+    with client_for(Assistant(tiny_pack, store, embed, SessionOptions(question_size=4))) as client:
         turn = client.post(f"{API}/sessions", json={"user_id": "kim"}).json()
         assert turn["type"] == "question" and len(turn["items"]) == 4
         assert turn["items"][:2] == [turn["item_a"], turn["item_b"]]
@@ -476,7 +476,7 @@ def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tin
         assert wrong["type"] == "reask" and "1 to 4" in wrong["message"]
         both = client.post(answers, json={"choice": "a", "item_id": picked})
         assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
-    state = Conversation(tiny_pack, store, embed).state(turn["session_id"])
+    state = Assistant(tiny_pack, store, embed).state(turn["session_id"])
     assert state.kinds == ("pick", "skip") and state.answers[0].chosen == tiny_pack.index_of(picked)
 
 

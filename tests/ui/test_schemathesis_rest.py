@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.storage import open_store
 from prefchat.ui.app import create_app
 from prefchat.ui.rest import API_PREFIX
@@ -41,7 +41,7 @@ def schemathesis_run(url: str, *arguments: str, cwd: Path, timeout: float = 600)
 def test_schemathesis_finds_no_5xx_and_no_conformance_failure(serve_app, tiny_pack, embed, tmp_path, tokens):
     assert SCHEMATHESIS.is_file(), "schemathesis is a test requirement (pyproject.toml [test], requirements.lock)"
     with open_store(f"sqlite:///{tmp_path / 'schemathesis.sqlite'}") as store:
-        with serve_app(create_app(Conversation(tiny_pack, store, embed), api_tokens=tokens)) as url:
+        with serve_app(create_app(Assistant(tiny_pack, store, embed), api_tokens=tokens)) as url:
             auth = ["--header", f"Authorization: Bearer {TOKEN}"] if tokens else []
             result = schemathesis_run(url, "--max-examples", str(MAX_EXAMPLES), "--seed", "14", *auth, cwd=tmp_path)
     report = result.stdout[-8000:] + result.stderr[-2000:]

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.settings import Settings
 from prefchat.storage import Store, make_engine, open_store
 from prefchat.ui import commands
@@ -38,7 +38,7 @@ def store(tmp_path):
 
 
 def test_healthz_and_readyz_answer_without_the_token(tiny_pack, store, embed):
-    with TestClient(create_app(Conversation(tiny_pack, store, embed), api_tokens=[TOKEN])) as client:
+    with TestClient(create_app(Assistant(tiny_pack, store, embed), api_tokens=[TOKEN])) as client:
         assert client.get("/api/v1/users/x/summary").status_code == 401
         alive = client.get("/healthz")
         assert alive.status_code == 200 and alive.json() == {"status": "alive"}
@@ -49,7 +49,7 @@ def test_healthz_and_readyz_answer_without_the_token(tiny_pack, store, embed):
 
 def test_readyz_is_503_when_the_database_is_unreachable(tiny_pack, embed):
     unreachable = Store(make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing?connect_timeout=2"))
-    with TestClient(create_app(Conversation(tiny_pack, unreachable, embed))) as client:
+    with TestClient(create_app(Assistant(tiny_pack, unreachable, embed))) as client:
         assert client.get("/healthz").status_code == 200, "alive: the process answers"
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json() == {"status": "database unreachable"}
@@ -58,7 +58,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(tiny_pack, embed):
 def test_readyz_is_503_while_draining(tiny_pack, store, embed):
     draining = threading.Event()
     app = FastAPI()
-    app.include_router(health_routes(Conversation(tiny_pack, store, embed), draining))
+    app.include_router(health_routes(Assistant(tiny_pack, store, embed), draining))
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 200
         draining.set()

@@ -1,0 +1,126 @@
+r"""What serving derives from a pack: the session priors, the catalog scores, the question pool.
+
+A :class:`~prefchat.reward.pack.Pack` is the saved artefact, read through typed views. Everything
+computed from it to serve sessions lives here, in one object per pack
+(:attr:`Pack.serving <prefchat.reward.pack.Pack.serving>`), each value computed on first use and
+kept with one idiom, :func:`functools.cached_property`: per objective in an :class:`ObjectiveServing`,
+the rest on :class:`Serving` (the question pools, one per size asked for, in a dict that is one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..elicitation.known import KnownItemsScore
+from ..elicitation.onboarding import CatalogScore
+from ..elicitation.pool import candidate_pool
+from ..elicitation.posterior import Posterior, base_rate_offset
+
+if TYPE_CHECKING:
+    from .pack import Pack
+
+__all__ = ["ObjectiveServing", "Serving"]
+
+OBJECTIVES = ("prefer", "watch")
+"""What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
+
+
+def check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return objective
+
+
+class ObjectiveServing:
+    """How sessions of one objective are served on a pack: their prior and their catalog score."""
+
+    def __init__(self, pack: Pack, objective: str):
+        self.pack, self.objective = pack, check_objective(objective)
+
+    @cached_property
+    def prior(self) -> Posterior:
+        """The session prior: :attr:`~prefchat.reward.pack.Pack.watch_prior` for "watch", :attr:`~prefchat.reward.pack.Pack.prior` for "prefer"."""
+        pack = self.pack
+        return Posterior.from_prior(*(pack.watch_prior if self.objective == "watch" else pack.prior))
+
+    @cached_property
+    def catalog_score(self) -> CatalogScore:
+        """How a session scores the catalog.
+
+        "watch" on a pack with base rates: the :attr:`~prefchat.reward.pack.Pack.known_model`'s
+        score of the items the answers show the user knows
+        (:class:`~prefchat.elicitation.known.KnownItemsScore`) where the pack has one, else the
+        chance of a pick averaged over the posterior, calibrated so that the session prior
+        reproduces :attr:`~prefchat.reward.pack.Pack.familiarity`
+        (:func:`~prefchat.elicitation.posterior.base_rate_offset`); otherwise the mean utility.
+        """
+        pack = self.pack
+        if self.objective == "watch" and pack.known_model is not None:
+            return KnownItemsScore(pack.known_model.features, model=pack.known_model)
+        if self.objective == "watch" and pack.familiarity is not None:
+            offset = base_rate_offset(pack.features, self.prior.prior_mean, self.prior.prior_cov, pack.familiarity)
+            return CatalogScore(pack.features, offset)
+        return CatalogScore(pack.features)
+
+    @cached_property
+    def prior_variance(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(S_0, v^0)``: the prior's covariance and :math:`v^0_i = \phi_i^\top S_0 \phi_i` of every
+        catalog item (the ``reference`` of :func:`~prefchat.elicitation.posterior.predictive_scale`:
+        a posterior then costs O(n r K))."""
+        features, prior_cov = self.pack.features, self.prior.prior_cov
+        return prior_cov, np.einsum("ik,ik->i", features @ prior_cov, features)
+
+    def discounted(self, discount: float | None) -> CatalogScore:
+        """:attr:`catalog_score` with exposure ``discount`` (default the pack's
+        :attr:`~prefchat.reward.pack.Pack.exposure_discount` for a calibrated score, 0 else)."""
+        score = self.catalog_score
+        if discount is None:
+            discount = self.pack.exposure_discount if score.offset is not None else 0.0
+        if not discount:
+            return score
+        return replace(score, discount=float(discount), base_rates=self.pack.familiarity)
+
+
+class Serving:
+    """Everything serving derives from one pack, computed once."""
+
+    def __init__(self, pack: Pack):
+        self.pack = pack
+
+    @cached_property
+    def prefer(self) -> ObjectiveServing:
+        return ObjectiveServing(self.pack, "prefer")
+
+    @cached_property
+    def watch(self) -> ObjectiveServing:
+        return ObjectiveServing(self.pack, "watch")
+
+    def objective(self, objective: str) -> ObjectiveServing:
+        """The serving of sessions with ``objective``, one of :data:`OBJECTIVES`."""
+        return self.watch if check_objective(objective) == "watch" else self.prefer
+
+    def session_prior(self, objective: str) -> Posterior:
+        """The prior of a session with ``objective`` (:attr:`ObjectiveServing.prior`)."""
+        return self.objective(objective).prior
+
+    @cached_property
+    def single_features(self) -> np.ndarray:
+        """The catalog's features in single precision, for the products that read every item: half
+        the bytes and twice the speed of double precision, with errors (about :math:`10^{-7}` of a
+        score) far below the model's own, as the known-items model keeps its tables."""
+        return np.ascontiguousarray(self.pack.features, dtype=np.float32)
+
+    @cached_property
+    def pools(self) -> dict[int, np.ndarray]:
+        """The question pools computed so far, by size (:meth:`pool`)."""
+        return {}
+
+    def pool(self, size: int) -> np.ndarray:
+        """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), of ``size`` items."""
+        if size not in self.pools:
+            self.pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0)
+        return self.pools[size]
