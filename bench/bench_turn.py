@@ -9,7 +9,8 @@ whole sessions; the table gives the median and 95th percentile of
 - ``last turn``: the answer that ends onboarding (profile, summary, first recommendations);
 - and, for the turns, their parts: ``rebuild state`` (history + posterior) and ``select``;
 
-and how many database transactions each turn took (the engine's budget: three).
+and how many database transactions and SQL statements each turn took (the engine's budget: three
+transactions, and eight statements for an answer that leads to the next question, BEGIN included).
 
 Run::
 
@@ -60,10 +61,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     prior_mean, prior_cov = pack.prior
     times = {"turn": [], "last turn": [], "rebuild state": [], "select": []}
-    transactions = {"turn": [], "last turn": []}
+    transactions: dict[str, list[int]] = {"turn": [], "last turn": []}
+    statements: dict[str, list[int]] = {"turn": [], "last turn": []}
     with tempfile.TemporaryDirectory() as tmp, open_store(f"sqlite:///{tmp}/bench.sqlite") as store:
-        begun = []
+        begun, executed = [], []
         event.listen(store.engine, "begin", lambda connection: begun.append(1))
+        event.listen(store.engine, "before_cursor_execute", lambda *args: executed.append(1))
         conversation = Conversation(pack, store)
         conversation.start("warm-up")  # candidate pool and first-use costs
         for s in range(args.sessions):
@@ -76,11 +79,12 @@ def main() -> None:
                 _, ms = timed(lambda: next_question(conversation.features, state.posterior,
                                                     conversation.policy(state.options), state.n_answered, state.seed))
                 times["select"].append(ms)
-                begun.clear()
+                begun.clear(), executed.clear()
                 turn, ms = timed(lambda: conversation.answer(turn.session_id, "a" if coef @ (a - b) > 0 else "b"))
                 kind = "turn" if isinstance(turn, QuestionTurn) else "last turn"
                 times[kind].append(ms)
                 transactions[kind].append(len(begun))
+                statements[kind].append(len(executed))
 
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, {pack.n_bases} bases; "
           f"{args.sessions} sessions on a SQLite file, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
@@ -89,6 +93,8 @@ def main() -> None:
         print(row(name, values))
     for kind, counts in transactions.items():
         print(f"transactions per {kind}: max {max(counts)}, median {np.median(counts):.0f}")
+    for kind, counts in statements.items():
+        print(f"SQL statements per {kind}: max {max(counts)}, median {np.median(counts):.0f}")
     verdict = "meets" if np.median(times["turn"]) <= 30 else "MISSES"
     print(f"turn median {np.median(times['turn']):.1f} ms {verdict} the 30 ms target")
 

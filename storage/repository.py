@@ -28,7 +28,7 @@ from numbers import Integral
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, or_, select, text, update
+from sqlalchemy import Engine, case, delete, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -264,10 +264,14 @@ class Store:
         with self._transaction() as db:
             session = _active_session(db, session_id)
             answered = select(AnswerRow.id).where(AnswerRow.question_id == QuestionRow.id, ~AnswerRow.undone).exists()
-            pending = db.scalar(select(QuestionRow.position).where(QuestionRow.session_id == session.id, ~answered).limit(1))
+            with db.no_autoflush:  # the session's row is written with the question, not before this read
+                last, pending = db.execute(  # one query for both: the last position, and the first one unanswered
+                    select(func.max(QuestionRow.position), func.min(case((~answered, QuestionRow.position))))
+                    .where(QuestionRow.session_id == session.id)
+                ).one()
             if pending is not None:
                 raise Conflict(f"session {session_id!r} has question {pending} unanswered; answer or undo it first")
-            return _question_record(_add_question(db, session, item_ids))
+            return _question_record(_add_question(db, session, item_ids, last))
 
     def record_answer(
         self, question_id: int, choice: str, raw_text: str = "", latency_ms: int | None = None
@@ -340,7 +344,7 @@ class Store:
                 .order_by(QuestionRow.position)
             ).all()
             return [
-                Turn(_question_record(question), None if answer is None else _record(AnswerRecord, answer))
+                Turn(_question_record(_held(db, question)), None if answer is None else _record(AnswerRecord, answer))
                 for question, answer in rows
             ]
 
@@ -731,8 +735,9 @@ def _now() -> datetime:
 def _get(db: DBSession, model: type[Row], key: object, what: str, lock: bool = False) -> Row:
     """The row of ``model`` with primary key ``key`` (locked for update if ``lock``), or NotFound.
 
-    A row this transaction has locked already is not asked for again (a lock is held until the
-    transaction ends, and the row is in the session's identity map): one round trip, not one per call.
+    A row this transaction has read already is not asked for again: it is in the session's identity
+    map, held there (:func:`_held`: the map only keeps rows something refers to), and a lock is held
+    until the transaction ends. One round trip per row and transaction, not one per call.
     """
     locked = db.info.setdefault("locked", set())
     lock = lock and (model, key) not in locked
@@ -741,6 +746,13 @@ def _get(db: DBSession, model: type[Row], key: object, what: str, lock: bool = F
         raise NotFound(f"{what} {key!r} not found")
     if lock:
         locked.add((model, key))
+    return _held(db, row)
+
+
+def _held(db: DBSession, row: Row) -> Row:
+    """``row``, referred to until the transaction ends, so that the session's identity map (which
+    holds its rows weakly) answers a later :func:`_get` of it without a query."""
+    db.info.setdefault("held", []).append(row)
     return row
 
 
@@ -767,8 +779,10 @@ def _active_session(db: DBSession, session_id: object) -> SessionRow:
     return session
 
 
-def _add_question(db: DBSession, session: SessionRow, item_ids: Sequence[str]) -> QuestionRow:
-    last = db.scalar(select(func.max(QuestionRow.position)).where(QuestionRow.session_id == session.id))
+def _add_question(db: DBSession, session: SessionRow, item_ids: Sequence[str], last: int | None = None) -> QuestionRow:
+    """Insert the question after position ``last`` (default: read the session's last position)."""
+    if last is None:
+        last = db.scalar(select(func.max(QuestionRow.position)).where(QuestionRow.session_id == session.id))
     row = QuestionRow(session_id=session.id, position=(last or 0) + 1, item_ids=list(item_ids), asked_at=_now())
     session.updated_at = row.asked_at
     return _added(db, row)
@@ -792,8 +806,11 @@ def _add_answer(
         answered_at=_now(),
         undone=False,
     )
+    _added(db, row)
+    # Touched after the insert is flushed, so that the session's row is written once per
+    # transaction (with the next question, or at commit), not once per row added.
     session.updated_at = row.answered_at
-    return _added(db, row)
+    return row
 
 
 def _profiles_of_pack(query: Any, pack_name: str | None, pack_version: str | None) -> Any:

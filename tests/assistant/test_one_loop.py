@@ -20,7 +20,7 @@ from prefchat.api import Assistant
 from prefchat.assistant.recommender import ServedScore
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
 from prefchat.cli import add_eval_arguments
-from prefchat.elicitation import STRATEGIES, Comparison
+from prefchat.elicitation import STRATEGIES
 from prefchat.elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.onboarding import known_items, run_session
@@ -104,18 +104,23 @@ def test_a_session_resumed_by_a_fresh_process_asks_what_it_would_have(loop_pack,
     np.testing.assert_array_equal(again.posterior.cov, state.posterior.cov)
 
 
-def test_an_answer_costs_one_fit_and_two_transactions(loop_pack, tmp_path, embed, monkeypatch):
+def test_an_answer_costs_one_fit_two_transactions_and_eight_statements(loop_pack, tmp_path, embed, monkeypatch):
+    """Eight statements, BEGIN included: the session read under its lock, its history, the check that the
+    question is unanswered, the answer, the next position, the next question and the session's row."""
     with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         turn = app.start("counted")
-        begun, fits = [], []
+        begun, fits, statements = [], [], []
         event.listen(app.store.engine, "begin", lambda connection: begun.append(1))
-        update = Comparison.__module__ and type(app.state(turn.session_id).posterior).update
+        event.listen(app.store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        update = type(app.state(turn.session_id).posterior).update
         monkeypatch.setattr(type(app.state(turn.session_id).posterior), "update",
                             lambda self, *a, **k: fits.append(1) or update(self, *a, **k))
         while isinstance(turn, QuestionTurn):
-            begun.clear(), fits.clear()
+            begun.clear(), fits.clear(), statements.clear()
             turn = app.answer(turn.session_id, "b")
             assert len(begun) <= 3 and len(fits) == 1, f"{len(begun)} transactions, {len(fits)} fits"
+            if isinstance(turn, QuestionTurn):
+                assert len(statements) <= 8, "\n".join(statements)
 
 
 def test_a_retried_answer_is_taken_once(loop_pack, tmp_path, embed):
