@@ -22,15 +22,15 @@ from ..reward.featurize import pack_embedder
 from ..reward.pack import Pack, load_pack
 from ..storage import NotFound, ProfileRecord, SessionRecord, Store, open_store
 from . import wording
-from .errors import NoProfile
 from .history import stored_answers, told_items
 from .intents import Embed, IntentRecognizer, match_item
 from .packs import resolve_pack
+from .parsing import parse_choice
 from .recommender import Candidates, Ranked, Taste
 from .replies import HANDLERS
 from .session import Conversation
 from .settings import Settings
-from .summary import Summary, apply_correction, describe, parse_correction, summarize
+from .summary import Summary, apply_correction, parse_correction, summarize
 from .turns import AnyTurn, ReplyTurn, SessionOptions, SessionState
 
 __all__ = ["Assistant", "open_pack"]
@@ -104,9 +104,9 @@ class Assistant(Conversation):
         """
         with self.store.atomic():
             session, user_id = self._who(who)
-            state = self._locked(session.id) if session is not None and session.state == "active" else None
+            state = self.sessions.locked(session.id) if session is not None and session.state == "active" else None
             asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
-            if state is not None and self.is_answer(text, state):
+            if state is not None and _is_answer(text, state):
                 return self._answer(state, text, None)
         intent = self.recognise(text)
         if intent.name == "forget":
@@ -120,7 +120,7 @@ class Assistant(Conversation):
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
         if intent.name == "start_over":
             if FORGET_STATED.search(text):
-                self.forget_stated(user_id)
+                self.memory.forget_stated(user_id)
             return self.start(user_id)
         if state is not None:
             if intent.name == "undo":
@@ -134,14 +134,15 @@ class Assistant(Conversation):
         handler = HANDLERS.get(intent.name)
         if handler is None:
             return ReplyTurn(wording.HELP, "help")
-        return handler(self, self.state(session.id), Summary.from_structured(summary.text, summary.structured), intent)
+        return handler(self, self.sessions.state(session), Summary.from_structured(summary.text, summary.structured), intent)
 
     def profile(self, user_id: str) -> ProfileRecord:
         """The user's stored profile for this pack: posterior mean and cov, answer counts."""
-        profile = self.store.get_profile(user_id, self.pack.name, self.pack.version)
-        if profile is None:
-            raise NoProfile(f"user {user_id!r} has no profile for pack {self.pack.name!r} {self.pack.version!r}")
-        return profile
+        return self.memory.profile(user_id)
+
+    def summary(self, user_id: str) -> Summary:
+        """The user's current semantic summary for this pack."""
+        return self.memory.summary(user_id)
 
     def recommend(self, user_id: str, k: int = 10, discount: float | None = None) -> list[Ranked]:
         """The ``k`` best catalog items for the user (recorded for analysts).
@@ -157,11 +158,11 @@ class Assistant(Conversation):
             session = self.latest_session(user_id)
             objective, told = self.pack.objective, frozenset[int]()
             if session is not None:
-                objective = self.options_of(session).objective or objective
+                objective = self.sessions.options(session).objective or objective
                 answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
                 told = told_items(answers, self.reference)
             taste = Taste(profile.mean, profile.cov, summary, objective, told)
-            return list(self.recorded(user_id, self.recommender.recommend(taste, k, discount)))
+            return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.
@@ -190,31 +191,14 @@ class Assistant(Conversation):
         weights = parse_correction(self.pack, text, self._embedder("corrections"))
         if weights is None:
             return None
-        corrected = apply_correction(self.summary(user_id), weights, self.pack)
-        self.store.add_summary(
-            user_id, self.pack.name, self.pack.version, corrected.text, corrected.structured(), source="edited"
-        )
-        return corrected
+        return self.memory.keep(user_id, apply_correction(self.summary(user_id), weights, self.pack), source="edited")
 
     def regenerate_summary(self, state: SessionState) -> Summary:
         """The summary of the session's posterior now (after feedback, say), what the user stated kept;
         stored as a new version."""
-        posterior, counts = state.posterior, state.counts
-        summary = self._with_stated(state.record.user_id, summarize(
-            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers))
-        self.store.add_summary(state.record.user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
-        return summary
-
-    def forget_stated(self, user_id: str) -> None:
-        """Drop what the user stated in words from their summary (a new version, source "edited")."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            return
-        summary = Summary.from_structured(record.text, record.structured)
-        if summary.stated:
-            kept = tuple(w for w in summary.weights if not w.stated)
-            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
-            self.store.add_summary(user_id, self.pack.name, self.pack.version, plain.text, plain.structured(), source="edited")
+        posterior, counts, user_id = state.posterior, state.counts, state.record.user_id
+        return self.memory.keep(user_id, self.memory.with_stated(user_id, summarize(
+            self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0), answers=state.answers)))
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user, JSON-serialisable."""
@@ -248,7 +232,7 @@ class Assistant(Conversation):
     def _who(self, who: str) -> tuple[SessionRecord | None, str]:
         """The session ``who`` names, or user ``who``'s latest session of this pack (None if none)."""
         try:
-            session = self._session(who)
+            session = self.sessions.record(who)
         except NotFound:
             return self.latest_session(who), who
         return session, session.user_id
@@ -258,3 +242,8 @@ class Assistant(Conversation):
             raise ValueError(f"{purpose} need an embedder: pass embed= (see pack_embedder)")
         return self.embed
 
+
+def _is_answer(text: str, state: SessionState) -> bool:
+    """Whether ``text`` answers the session's open question (a pair's, when it has none open yet)."""
+    item_ids = ("a", "b") if state.pending is None else state.pending.question.item_ids
+    return parse_choice(text, item_ids) is not None

@@ -22,10 +22,11 @@ the conversation re-asks. Parsing never raises on a str.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..elicitation.posterior import CHOICES
 
-__all__ = ["MAX_OPTIONS", "normalise", "parse_answer", "parse_pick"]
+__all__ = ["MAX_OPTIONS", "normalise", "parse_answer", "parse_choice", "parse_pick"]
 
 _PHRASES: dict[str, tuple[str, ...]] = {
     "a": ("a", "1", "one", "first", "1st", "left", "former"),
@@ -135,3 +136,15 @@ def parse_pick(text: str, n_options: int) -> int | str | None:
         if position is not None:
             return position if position < n_options else None
     return None
+
+
+def parse_choice(text: str, item_ids: Sequence[str]) -> str | None:
+    """What ``text`` answers to a question of ``item_ids``, as stored: a pair's "a", "b", "tie" or
+    "skip" (:func:`parse_answer`); a k-way question's chosen item id (typed as such, or by
+    position, :func:`parse_pick`) or "skip"; None when it is no answer."""
+    if len(item_ids) == 2:
+        return parse_answer(text)
+    if text.strip() in item_ids:
+        return text.strip()
+    pick = parse_pick(text, len(item_ids))
+    return item_ids[pick] if isinstance(pick, int) else pick

@@ -1,13 +1,12 @@
-r"""The conversation engine: about ten pairwise questions, then a chat about the results.
+r"""Onboarding sessions: about ten questions, then the result.
 
 A session is a small state machine driven by :class:`Conversation`::
 
-    start -> QuestionTurn -> answer -> QuestionTurn ... -> ResultTurn -> say -> ReplyTurn ...
+    start -> QuestionTurn -> answer -> QuestionTurn ... -> ResultTurn
                              (undo, finish early; gibberish -> ReaskTurn)
 
 Every call returns a plain frozen turn (:mod:`~prefchat.assistant.turns`) that the UI renders;
-every word it says comes from :mod:`~prefchat.assistant.wording`, and the replies after
-onboarding from :mod:`~prefchat.assistant.replies`.
+every word it says comes from :mod:`~prefchat.assistant.wording`.
 
 One loop
 --------
@@ -19,71 +18,44 @@ policy** (:meth:`policy`: strategy, pool, groups, familiarity, stop rule) and it
 score** (:attr:`~prefchat.reward.serving.ObjectiveServing.catalog_score`, with the items the answers show the
 user knows left out, :func:`~prefchat.elicitation.onboarding.known_items`).
 
-The state lives in storage, not in memory
------------------------------------------
-Each answer is committed with the next question in one transaction
-(:meth:`~prefchat.storage.Store.atomic`), or with the profile, the summary and the served
-recommendations when it is the last. Every call reads the session back in one transaction and
-rebuilds
-
-- the **answers**: one :class:`~prefchat.elicitation.Comparison` per answered question (and per
-  feedback, see :mod:`~prefchat.assistant.history`);
-- the **posterior**: :func:`~prefchat.elicitation.onboarding.replay` of those answers from the
-  prior, one update per answer. The posterior last computed for a session is kept in memory and
-  continued, so an answer costs one fit; it is continued only when its answers begin those just
-  read back (:func:`~prefchat.elicitation.onboarding.replay` compares them), so an answer or an
-  undo committed by another process is never served stale; replaying from scratch (after a
-  restart, or in another process) gives the same posterior bit for bit;
-- the **next question**: the first recorded question still unanswered (after a restart, or after
-  an undo), else :func:`~prefchat.elicitation.onboarding.next_question` with the session's seed,
-  so that a resumed session asks the question an uninterrupted one would have asked.
+Each answer is committed with the next question in one transaction, and every call reads the
+session back (:class:`~prefchat.assistant.state.SessionReader`): a killed process resumes at the
+question an uninterrupted session would have asked. What is kept of the user (profile, summary,
+served rankings) is :class:`~prefchat.assistant.memory.Memory`; the top k is the
+:class:`~prefchat.assistant.recommender.Recommender`'s; the chat after onboarding is
+:class:`~prefchat.assistant.api.Assistant`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from ..elicitation import STRATEGIES, Posterior, active_kway
-from ..elicitation.onboarding import Policy, next_question, replay
+from ..elicitation import STRATEGIES, active_kway
+from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
-from ..storage import (
-    Conflict,
-    NotFound,
-    QuestionRecord,
-    SessionRecord,
-    Store,
-    Turn,
-    check_user_id,
-)
+from ..storage import Conflict, QuestionRecord, SessionRecord, Store, Turn, check_user_id
 from . import wording
-from .errors import NoProfile, SessionClosed, WrongPack
-from .history import reference_features, session_seed, stored_answers, told_items
+from .errors import SessionClosed
+from .history import told_items
 from .intents import Embed, strip_parenthetical
-from .parsing import parse_answer, parse_pick
+from .memory import Memory
+from .parsing import parse_choice
 from .recommender import Ranked, Recommender, Taste
 from .showcase import HeldOutPrompts
-from .summary import (
-    Summary,
-    apply_correction,
-    summarize,
-)
+from .state import SessionReader
+from .summary import Summary, summarize
 from .turns import QuestionTurn, ReaskTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation"]
 
-POSTERIOR_CACHE = 4096
-"""Sessions whose latest posterior is kept in memory (least recently used first out)."""
 
 class Conversation:
-    """Onboarding sessions and the chat after them, for one pack and one store.
+    """Onboarding sessions of one pack, kept in one store.
 
     Parameters
     ----------
@@ -91,27 +63,20 @@ class Conversation:
     store : Store
     embed : callable ``list[str] -> (n, d)`` unit-norm array, optional
         The pack's sentence embedder (see :func:`~prefchat.reward.featurize.pack_embedder`): for
-        intents phrased freely, corrections of the summary and ranking texts outside the catalog.
-        Without it intents are recognised by their patterns alone, and :meth:`correct` and
-        :meth:`rank` raise.
+        the held-out prompts a result shows, and the chat after onboarding.
     options : SessionOptions, optional
         For new sessions; a resumed session keeps the options it was started with.
     """
 
     def __init__(self, pack: Pack, store: Store, embed: Embed | None = None, options: SessionOptions | None = None):
-        self.pack = pack
-        self.store = store
-        self.embed = embed
+        self.pack, self.store, self.embed = pack, store, embed
         self.options = SessionOptions() if options is None else options
-        self.features = reference_features(pack.features)
-        self.reference = pack.n_items
-        groups = pack.groups
+        self.sessions = SessionReader(pack, store)
+        self.features, self.reference, self.index = self.sessions.features, self.sessions.reference, pack.item_index
+        groups, familiarity = pack.groups, pack.familiarity  # the reference item is never asked about
         self.groups = None if groups is None else np.append(groups, -1)
-        familiarity = pack.familiarity  # the reference item is never asked about: familiarity 0
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
-        self.index = pack.item_index
-        self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
-        self._posteriors_lock = threading.Lock()
+        self.memory = Memory(pack, store)
         self.recommender = Recommender(pack)
         self.showcase = HeldOutPrompts(self.recommender, embed)
 
@@ -131,24 +96,24 @@ class Conversation:
         ``seed`` fixes the questions' random choices (default: from the session id), e.g. to
         meet the questions a benchmark session with that seed asks.
         """
-        options = self._resolved(self.options if options is None else options)
+        options = self.sessions.resolved(self.options if options is None else options)
         settings: dict[str, Any] = dataclasses.asdict(options)
         if seed is not None:
             settings["seed"] = _check_seed(seed)
         with self.store.atomic():
             if user_id is None:
                 record = self.store.start_session(self.store.create_user().id, self.pack.name, self.pack.version, settings)
-                return self._advance(self._state(record, ()))
+                return self._advance(self.sessions.state(record, ()))
             # A user's unanswered session with the same options is taken up again rather than
             # abandoned, so that concurrent starts for one user (two tabs, a retry) meet in one session.
-            record = self.store.start_session(self._user(user_id), self.pack.name, self.pack.version, settings,
+            record = self.store.start_session(self.store.ensure_user(check_user_id(user_id)).id, self.pack.name, self.pack.version, settings,
                                               reuse_unanswered=True)
-            return self._advance(self._state(record))
+            return self._advance(self.sessions.state(record))
 
     def resume(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Where a session stands: its current question, or its result once finished."""
         with self.store.atomic():
-            state = self._locked(session_id)
+            state = self.sessions.locked(session_id)
             if state.record.state == "finished":
                 return self._result(state)
             _check_active(state.record)
@@ -167,7 +132,7 @@ class Conversation:
         current one is a :class:`~prefchat.storage.Conflict`.
         """
         with self.store.atomic():
-            return self._answer(self._locked(session_id), text, question_id)
+            return self._answer(self.sessions.locked(session_id), text, question_id)
 
     def _answer(self, state: SessionState, text: str, question_id: int | None) -> QuestionTurn | ResultTurn | ReaskTurn:
         """:meth:`answer` on the session's state as read under its lock (:meth:`_locked`), in the caller's
@@ -179,9 +144,9 @@ class Conversation:
             current = self._advance(state)
             if isinstance(current, ResultTurn):
                 return current
-            state = self._state(state.record)
+            state = self.sessions.state(state.record)
         question = state.pending.question
-        choice = _choice(text, question.item_ids)
+        choice = parse_choice(text, question.item_ids)
         if choice is None:
             reask = wording.REASK if len(question.item_ids) == 2 else wording.reask_pick(len(question.item_ids))
             return ReaskTurn(reask, self._question_turn(state, question))
@@ -190,20 +155,20 @@ class Conversation:
             question.id, choice, raw_text=text, latency_ms=max(0, int(latency.total_seconds() * 1000))
         )
         history = tuple(Turn(turn.question, answer) if turn is state.pending else turn for turn in state.history)
-        return self._advance(self._state(state.record, history))
+        return self._advance(self.sessions.state(state.record, history))
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Take back the last answer; its question is asked again."""
         with self.store.atomic():
-            record = self._session(session_id, lock=True)
+            record = self.sessions.record(session_id, lock=True)
             _check_active(record)
             self.store.undo_last_answer(session_id)
-            return self._advance(self._state(record))
+            return self._advance(self.sessions.state(record))
 
     def finish(self, session_id: str) -> ResultTurn:
         """End onboarding now and store the profile (a finished session just gives its result)."""
         with self.store.atomic():
-            state = self._locked(session_id)
+            state = self.sessions.locked(session_id)
             if state.record.state == "finished":
                 return self._result(state)
             _check_active(state.record)
@@ -212,7 +177,7 @@ class Conversation:
     def state(self, session_id: str) -> SessionState:
         """The session as rebuilt from storage (see the module docstring), read in one transaction."""
         with self.store.atomic():
-            return self._state(self._session(session_id))
+            return self.sessions.state(self.sessions.record(session_id))
 
     def policy(self, options: SessionOptions) -> Policy:
         """The question policy of a session run with ``options``: the loop's, over this pack."""
@@ -221,76 +186,9 @@ class Conversation:
         return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold)
 
-    # -- reading state ---------------------------------------------------------------------------
-
-    def _state(self, record: SessionRecord, history: Sequence[Turn] | None = None) -> SessionState:
-        """The state of session ``record``, from ``history`` if the caller holds it, else read back."""
-        history = tuple(self.store.session_history(record.id) if history is None else history)
-        answers, kinds, unknown, pending = stored_answers(history, self.index, self.reference)
-        options = self.options_of(record)
-        prior = self.pack.serving.session_prior(options.objective)
-        with self._posteriors_lock:
-            held = self._posteriors.get(record.id)
-        posterior = replay(prior, self.features, answers, start=held if held is not None and _same_prior(held, prior) else None)
-        with self._posteriors_lock:
-            self._posteriors[record.id] = posterior
-            self._posteriors.move_to_end(record.id)
-            while len(self._posteriors) > POSTERIOR_CACHE:
-                self._posteriors.popitem(last=False)
-        seed = int(record.settings.get("seed", session_seed(record.id)))
-        return SessionState(record, options, seed, history, answers, kinds, unknown, pending, posterior)
-
-    def options_of(self, record: SessionRecord) -> SessionOptions:
-        """The options session ``record`` was started with, resolved (:meth:`_resolved`)."""
-        return self._resolved(SessionOptions.from_settings(record.settings))
-
-    def _resolved(self, options: SessionOptions) -> SessionOptions:
-        """``options`` with the pack's objective and question size where they say None.
-
-        A session stored before questions had a size is a session of pairs.
-        """
-        return dataclasses.replace(options, objective=options.objective or self.pack.objective,
-                                   question_size=options.question_size or self.pack.question_size)
-
-    def _locked(self, session_id: str) -> SessionState:
-        """The session's state read after taking its lock, inside the caller's :meth:`~prefchat.storage.Store.atomic`
-        block: calls about one session (from any thread or process) then run one after the other,
-        each on the state the previous one committed."""
-        return self._state(self._session(session_id, lock=True))
-
-    def _session(self, session_id: str, lock: bool = False) -> SessionRecord:
-        record = self.store.get_session(session_id, lock=lock)
-        if record.pack_name != self.pack.name:
-            raise WrongPack(f"session {session_id!r} is of pack {record.pack_name!r}, not {self.pack.name!r}")
-        return record
-
-    def _user(self, user_id: str) -> str:
-        """The id of user ``user_id``, created on first sight."""
-        return self.store.ensure_user(check_user_id(user_id)).id
-
-    def summary(self, user_id: str) -> Summary:
-        """The user's current semantic summary for this pack."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            raise NoProfile(f"user {user_id!r} has no summary for pack {self.pack.name!r}")
-        return Summary.from_structured(record.text, record.structured)
-
-    def _with_stated(self, user_id: str, summary: Summary) -> Summary:
-        """``summary`` with the weights the user stated in their current summary carried over: a new
-        session or new evidence does not silently drop what the user said."""
-        record = self.store.current_summary(user_id, self.pack.name)
-        if record is None:
-            return summary
-        stated = {w.descriptor: w.weight for w in Summary.from_structured(record.text, record.structured).stated
-                  if w.descriptor in self.pack.descriptors}
-        return apply_correction(summary, stated, self.pack) if stated else summary
-
     def latest_session(self, user_id: str, states: tuple[str, ...] = ("active", "finished")) -> SessionRecord | None:
         """The user's most recent session of this pack in one of ``states`` (None if none, or no such user)."""
-        try:
-            return self.store.latest_session(user_id, self.pack.name, states)
-        except NotFound:
-            return None
+        return self.sessions.latest(user_id, states)
 
     # -- moving a session on ---------------------------------------------------------------------
 
@@ -298,7 +196,7 @@ class Conversation:
         """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict
         (in :meth:`_answer`'s caller's atomic block)."""
         turn = next((turn for turn in state.history if turn.question.id == question_id), None)
-        if turn is None or turn.answer is None or turn.answer.choice != _choice(text, turn.question.item_ids):
+        if turn is None or turn.answer is None or turn.answer.choice != parse_choice(text, turn.question.item_ids):
             raise Conflict(f"question {question_id} is not the current question of session {state.record.id!r}")
         if state.record.state == "finished":
             return self._result(state)
@@ -317,7 +215,7 @@ class Conversation:
         try:
             return self._question_turn(state, self.store.record_question(state.record.id, item_ids))
         except Conflict:  # a concurrent call on this session recorded the next question first: show that one
-            pending = self._state(state.record).pending
+            pending = self.sessions.state(state.record).pending
             if pending is None:
                 raise
             return self._question_turn(state, pending.question)
@@ -348,25 +246,20 @@ class Conversation:
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile, a generated summary and the first recommendations; close the session."""
         user_id, posterior, counts = state.record.user_id, state.posterior, state.counts
-        summary = self._with_stated(user_id, summarize(self.pack, posterior.mean, posterior.cov, state.n_answered,
-                                                       counts.get("skip", 0), answers=state.answers))
+        summary = self.memory.with_stated(user_id, summarize(self.pack, posterior.mean, posterior.cov, state.n_answered,
+                                                             counts.get("skip", 0), answers=state.answers))
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
-            self.store.add_summary(user_id, self.pack.name, self.pack.version, summary.text, summary.structured())
+            self.memory.keep(user_id, summary)
             self.store.finish_session(state.record.id)
             picks = self.picks(state, summary)
         return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state))
 
     def _result(self, state: SessionState) -> ResultTurn:
-        summary = self.summary(state.record.user_id)
+        summary = self.memory.summary(state.record.user_id)
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
                           self._shown(state))
 
-
-    def is_answer(self, text: str, state: SessionState) -> bool:
-        """Whether ``text`` answers the session's open question (a pair's, when it has none open yet)."""
-        item_ids = ("a", "b") if state.pending is None else state.pending.question.item_ids
-        return _choice(text, item_ids) is not None
 
     def _shown(self, state: SessionState) -> tuple[Showcase, ...]:
         """The held-out prompts' picks for the session's user (:class:`~prefchat.assistant.showcase.HeldOutPrompts`),
@@ -374,7 +267,7 @@ class Conversation:
         if not self.showcase.prompts():
             return ()
         mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
-        return self.showcase.shown(mean, self.summary(state.record.user_id))
+        return self.showcase.shown(mean, self.memory.summary(state.record.user_id))
 
     # -- recommending ----------------------------------------------------------------------------
 
@@ -389,26 +282,7 @@ class Conversation:
 
     def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
         """:meth:`preview`, recorded for analysts."""
-        return tuple(self.recorded(state.record.user_id, self.preview(state, summary, discount)))
-
-    def recorded(self, user_id: str, ranked: Sequence[Ranked]) -> Sequence[Ranked]:
-        """``ranked``, stored as what was served to the user (for analysts)."""
-        if ranked:
-            self.store.record_ranking(user_id, self.pack.name, self.pack.version, [r.item_id for r in ranked],
-                                      [r.score for r in ranked])
-        return ranked
-
-
-def _choice(text: str, item_ids: Sequence[str]) -> str | None:
-    """What ``text`` answers to a question of ``item_ids``, as stored: a pair's "a", "b", "tie" or
-    "skip"; a k-way question's chosen item id (typed as such, or by position) or "skip"; None
-    when it is no answer."""
-    if len(item_ids) == 2:
-        return parse_answer(text)
-    if text.strip() in item_ids:
-        return text.strip()
-    pick = parse_pick(text, len(item_ids))
-    return item_ids[pick] if isinstance(pick, int) else pick
+        return tuple(self.memory.recorded(state.record.user_id, self.preview(state, summary, discount)))
 
 
 def _check_active(record: SessionRecord) -> None:
@@ -421,6 +295,3 @@ def _check_seed(seed: object) -> int:
         raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
     return int(seed)
 
-
-def _same_prior(posterior: Posterior, prior: Posterior) -> bool:
-    return np.array_equal(posterior.prior_mean, prior.prior_mean) and np.array_equal(posterior.prior_cov, prior.prior_cov)
