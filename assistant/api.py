@@ -22,6 +22,7 @@ from ..reward.featurize import pack_embedder
 from ..reward.pack import Pack, load_pack
 from ..storage import NotFound, ProfileRecord, SessionRecord, Store, open_store
 from . import wording
+from .corrections import parse_correction
 from .history import stored_answers, told_items
 from .intents import Embed, IntentRecognizer, match_item
 from .packs import resolve_pack
@@ -30,7 +31,7 @@ from .recommender import Candidates, Ranked, Taste
 from .replies import HANDLERS
 from .session import Conversation
 from .settings import Settings
-from .summary import Summary, apply_correction, parse_correction, summarize
+from .summary import Summary, apply_correction, summarize
 from .turns import AnyTurn, ReplyTurn, SessionOptions, SessionState
 
 __all__ = ["Assistant", "open_pack"]

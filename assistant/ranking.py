@@ -20,7 +20,6 @@ from .summary import (
     STATED_WEIGHT,
     Summary,
     apply_correction,
-    descriptor_index,
     stated_affinity,
     summarize,
     summary_affinity,
@@ -141,7 +140,7 @@ def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple
     -------
     (descriptor, +STATED_WEIGHT or -STATED_WEIGHT)
     """
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     association = index.association - index.association.min(0)
     weights = np.asarray(pack.popularity, dtype=np.float64)
     share = weights @ association / max(weights.sum(), 1e-12)
@@ -251,7 +250,7 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
         generated.append({"weight": "watch_beta", "multiplier": float(multiplier), "beta": beta,
                           "recall": recall(beta, None), "n_users": len(fits)})
     best = max(generated, key=lambda row: (row["recall"], -row["beta"]))["beta"]
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     association = index.association * index.stated_unit  # what a stated weight moves, as served
     for f in fits:
         f["with_generated"] = f["base"] + best * f["generated"]

@@ -61,10 +61,11 @@ from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import predictive_moments
 from ..reward.data import TITLE_LENGTH
+from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
 from ..reward.serving import check_objective
 from . import wording
-from .summary import Summary, descriptor_index, scale_stated_likes, summarize, summary_weights, text_associations
+from .summary import Summary, scale_stated_likes, summarize, summary_weights
 
 __all__ = ["LIKE_FACTORS", "Candidates", "Ranked", "Recommender", "ServedScore", "Taste", "like_factor",
            "liked_carriers", "picks_fit", "stated_exclusions"]
@@ -272,7 +273,7 @@ class Recommender:
 
     @property
     def _index(self):
-        return descriptor_index(self.pack)
+        return self.pack.serving.descriptors
 
     def _beta(self, objective: str, stated: bool = False) -> float:
         return self.pack.beta(objective, stated=stated) if self.beta is None else float(self.beta)
@@ -323,7 +324,7 @@ class Recommender:
 
     def _associations(self, candidates: Candidates) -> np.ndarray:
         if candidates.associations is None:
-            return text_associations(self.pack, candidates.embeddings, list(candidates.texts))
+            return text_associations(self.pack.serving.descriptors, candidates.embeddings, list(candidates.texts))
         association = np.asarray(candidates.associations, dtype=np.float64)
         if association.shape != (len(candidates.texts), len(self.pack.descriptors)):
             raise ValueError(f"candidate_associations of shape {association.shape}, need "
@@ -412,7 +413,7 @@ def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, association: np.n
     if learned.size and learned.max() > 0 and learned.max() >= WHY_SHARE * total:
         k = int(np.argmax(learned))
         words = pack.axes[k].positive if high[k] else pack.axes[k].negative
-        columns = descriptor_index(pack).columns  # only a word the item itself carries (above the catalog mean)
+        columns = pack.serving.descriptors.columns  # only a word the item itself carries (above the catalog mean)
         words = tuple(w for w in words if w in columns and association[columns[w]] > 0)
         axis = words[0] if words else None
     population = [(axis_terms[pack.n_learned + c], name) for c, name in enumerate(pack.population_coordinates)]
@@ -436,7 +437,7 @@ def stated_exclusions(pack: Pack, summary: Summary | None) -> np.ndarray:
     """
     if summary is None or pack.descriptor_source != "tags":
         return np.zeros(0, dtype=np.intp)
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     columns = [index.columns[w.descriptor] for w in summary.stated if w.weight < 0 and w.descriptor in index.columns]
     if not columns:
         return np.zeros(0, dtype=np.intp)
@@ -472,7 +473,7 @@ def like_factor(scores: Callable[[float], np.ndarray], carried: np.ndarray, k: i
 def liked_carriers(pack: Pack, summary: Summary) -> np.ndarray:
     """(n_items, L) bool: catalog item i carries the l-th descriptor the user stated a like of
     (association above the catalog mean; on a tags pack, the tag)."""
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     columns = [index.columns[w.descriptor] for w in summary.stated if w.weight > 0 and w.descriptor in index.columns]
     return index.association[:, columns] > 0
 
@@ -481,7 +482,7 @@ def picks_fit(pack: Pack, summary: Summary, picks: Sequence[int]) -> bool:
     """Whether the catalog items ``picks`` already are what the user stated: none carries a
     descriptor they said they dislike, every one carries each they said they like (association
     above the catalog mean; on a tags pack, the tag)."""
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     carried = index.association[np.asarray(picks, dtype=np.intp)] > 0
     for w in summary.stated:
         if w.descriptor in index.columns:

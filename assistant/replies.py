@@ -1,49 +1,66 @@
 """The chat after onboarding: one reply per intent of :mod:`~prefchat.assistant.intents`.
 
-Each handler takes the engine, the user's session state, their current summary and the
-recognised intent, and returns a :class:`~prefchat.assistant.turns.ReplyTurn`; the engine
-(:meth:`~prefchat.assistant.api.Assistant.say`) picks the handler from :data:`HANDLERS`.
+Each handler takes the assistant (what it needs of one: :class:`Chat`), the user's session state,
+their current summary and the recognised intent, and returns a
+:class:`~prefchat.assistant.turns.ReplyTurn`; :meth:`~prefchat.assistant.api.Assistant.say` picks
+the handler from :data:`HANDLERS`.
 The words come from :mod:`~prefchat.assistant.wording`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ..storage import FEEDBACK_KINDS
+from ..reward.pack import Pack
+from ..storage import FEEDBACK_KINDS, Store
 from . import wording
 from .intents import Intent
-from .recommender import Taste, picks_fit
+from .recommender import Ranked, Recommender, Taste, picks_fit
 from .summary import Summary
 from .turns import ReplyTurn, SessionState
 
-if TYPE_CHECKING:
-    from .api import Assistant
-
-__all__ = ["HANDLERS"]
-
-Handler = Callable[["Assistant", SessionState, Summary, Intent], ReplyTurn]
+__all__ = ["HANDLERS", "Chat"]
 
 
-def profile(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+class Chat(Protocol):
+    """What a reply needs of the assistant (:class:`~prefchat.assistant.api.Assistant` is one)."""
+
+    pack: Pack
+    store: Store
+    recommender: Recommender
+
+    @property
+    def titles(self) -> list[str]: ...
+    def state(self, session_id: str) -> SessionState: ...
+    def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
+    def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
+    def correct(self, user_id: str, text: str) -> Summary | None: ...
+    def regenerate_summary(self, state: SessionState) -> Summary: ...
+    def find_item(self, name: str) -> int | None: ...
+
+
+Handler = Callable[[Chat, SessionState, Summary, Intent], ReplyTurn]
+
+
+def profile(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"What do you know about me?": the summary."""
     return ReplyTurn(summary.text, "profile")
 
 
-def recommend(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def recommend(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Recommend": the session's picks."""
     return ReplyTurn(wording.RECOMMENDATIONS, "recommend", engine.picks(state, summary))
 
 
-def less_obvious(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def less_obvious(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
     (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
     picks = engine.picks(state, summary, discount=engine.pack.less_obvious_discount)
     return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
 
 
-def correct(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def correct(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
     before = engine.preview(state, summary)
     corrected = engine.correct(state.record.user_id, intent.argument)
@@ -60,7 +77,7 @@ def _moved(before, after) -> bool:
     return [p.index for p in before] != [p.index for p in after]
 
 
-def why(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def why(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
     item = engine.find_item(intent.argument)
     if item is None:
@@ -70,7 +87,7 @@ def why(engine: Assistant, state: SessionState, summary: Summary, intent: Intent
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 
 
-def feedback(engine: Assistant, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def feedback(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
     item = engine.find_item(intent.argument)
     if item is None:

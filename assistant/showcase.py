@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
 from .intents import Embed
 from .recommender import Candidates, Recommender, Taste
-from .summary import Summary, text_associations
+from .summary import Summary
 from .turns import Showcase
 
 __all__ = ["SHOWCASE", "HeldOutPrompts", "ShowcasePrompt"]
@@ -82,7 +83,7 @@ class HeldOutPrompts:
                 for p in prompts:
                     responses = [domain.texts[r] for r in domain.responses_of(p)]
                     embeddings = self.embed(responses)
-                    candidates = Candidates(responses, embeddings, text_associations(self.pack, embeddings, responses))
+                    candidates = Candidates(responses, embeddings, text_associations(self.pack.serving.descriptors, embeddings, responses))
                     showcase.append(ShowcasePrompt(domain.prompts[p].text, candidates))
                 self._prompts = tuple(showcase)
             return self._prompts

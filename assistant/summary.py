@@ -7,11 +7,9 @@ language model writes the text.
 
 Descriptors
 -----------
-A pack names descriptors (its items' tags, or a vocabulary embedded with the pack's model) and
-associates every catalog item with each of them, :math:`A \in \mathbb{R}^{n \times J}`
-(:func:`prefchat.reward.naming.descriptor_matrix`). Standardised over the catalog,
-
-.. math:: z_{ij} = (A_{ij} - \bar A_j) / \sigma(A_j) \qquad (0 \text{ for a constant column}).
+A pack names descriptors and associates every catalog item with each of them, standardised over
+the catalog, :math:`z_{ij}` (:mod:`prefchat.reward.descriptors`). Corrections in words are read by
+:mod:`~prefchat.assistant.corrections`.
 
 Affinity of a user with a descriptor
 ------------------------------------
@@ -45,22 +43,19 @@ from __future__ import annotations
 
 import math
 import operator
-import re
-import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 import numpy as np
 
 from ..elicitation.posterior import Answer, KWayChoice
-from ..reward.naming import TEXT_MEASURES, define_columns, descriptor_groups, descriptor_matrix
+from ..reward.descriptors import DescriptorIndex, text_associations
+from ..reward.naming import descriptor_groups
 from ..reward.pack import Pack
 from . import wording
 
 __all__ = [
     "STATED",
-    "DescriptorIndex",
     "DescriptorWeight",
     "Summary",
     "answer_evidence",
@@ -68,15 +63,12 @@ __all__ = [
     "confidence_level",
     "correlation_sd",
     "descriptor_correlations",
-    "descriptor_index",
     "describe",
-    "parse_correction",
     "scale_stated_likes",
     "stated_affinity",
     "summarize",
     "summary_affinity",
     "summary_weights",
-    "text_associations",
 ]
 
 N_SAMPLES = 256
@@ -90,13 +82,6 @@ STATED = "stated by user"
 STATED_WEIGHT = 0.5
 """Magnitude of a stated descriptor's weight: a correlation difference larger than nearly every
 generated one, so that what the user said outweighs what was inferred."""
-MATCH_THRESHOLD = 0.5
-"""Least cosine similarity between a phrase and a descriptor for a match (all-MiniLM-L6-v2 puts
-unrelated short phrases at 0.2-0.45 and near-synonyms, "musicals"/"musical", at 0.8)."""
-MATCH_MARGIN = 0.1
-"""Further descriptors match a phrase only within this similarity of the best one."""
-MAX_MATCHES = 3
-"""At most this many descriptors per phrase."""
 META = "_meta"
 """Key of :meth:`Summary.structured` holding the answer counts."""
 
@@ -245,163 +230,6 @@ def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: i
 # --------------------------------------------------------------------------- per-pack statistics
 
 
-@dataclass(frozen=True, eq=False)
-class DescriptorIndex:
-    r"""A pack's descriptor statistics, computed once per pack by :func:`descriptor_index`.
-
-    Attributes
-    ----------
-    columns : dict, descriptor -> column j
-    centre : (n_bases,) the catalog mean of :math:`\phi`
-    association : (n_items, n_descriptors) :math:`z_{ij}`, the standardised association
-    similarity : ``(mean, sd)``, each (n_descriptors,), the catalog mean and standard deviation of
-        :math:`\cos(e(i), e(d_j))`, to standardise texts outside the catalog (:func:`text_associations`);
-        computed on first use from ``embeddings`` (n_items, d) and ``descriptor_embeddings`` (a tags
-        pack: so that serving the catalog never reads its embeddings), known at once for a vocabulary pack
-    cross : (n_descriptors, n_learned) the :math:`b_j` of the module docstring
-    gram : (n_learned, n_learned) :math:`C`
-    group, sign : (n_descriptors,) which descriptors name one direction, and each one's sign in
-        it (:func:`~prefchat.reward.naming.descriptor_groups`): a summary names a group once
-    negated : (n_descriptors,) bool, the descriptor is itself a negation ("answers without emoji")
-    stated_unit : (n_descriptors,) the factor a stated weight is served with (:func:`stated_affinity`):
-        on a tags pack the standard deviation :math:`\sigma_j` of the 0/1 column, so that a stated
-        :math:`w_j` moves the items carrying the tag by :math:`w_j` against the rest, the same for
-        every tag; :math:`w_j z_{ij}` alone would move them by :math:`w_j / \sqrt{p_j (1 - p_j)}`
-        (:math:`p_j` the tag's share of the catalog), which for a tag on 1% of the catalog is 5
-        times what "drama" (on 45%) gets, and fills a top 20 with every item of a rare tag a user
-        said they like. 1 elsewhere.
-    """
-
-    columns: dict[str, int]
-    centre: np.ndarray
-    association: np.ndarray
-    cross: np.ndarray
-    gram: np.ndarray
-    group: np.ndarray
-    sign: np.ndarray
-    negated: np.ndarray
-    stated_unit: np.ndarray
-    embeddings: np.ndarray
-    descriptor_embeddings: np.ndarray
-    known_similarity: tuple[np.ndarray, np.ndarray] | None = None
-
-    @cached_property
-    def similarity(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.known_similarity is not None:
-            return self.known_similarity
-        return _similarity_moments(self.embeddings, self.descriptor_embeddings)
-
-    def members(self, j: int) -> np.ndarray:
-        """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""
-        return np.flatnonzero(self.group == self.group[j])
-
-
-def _standardise(values: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """``(values - mean) / sd`` by column, 0 where ``sd`` is 0."""
-    return np.divide(values - mean, sd, out=np.zeros(np.shape(values)), where=sd > 0)
-
-
-def _within_groups(groups: np.ndarray | None, values: np.ndarray) -> np.ndarray:
-    """``values`` centred over the catalog, or within each group when the pack groups its items."""
-    if groups is None:
-        return values - values.mean(0)
-    groups = np.asarray(groups)
-    sums = np.zeros((groups.max() + 1, values.shape[1]))
-    np.add.at(sums, groups, values)
-    return values - (sums / np.bincount(groups)[:, None])[groups]
-
-
-def _similarity_moments(embeddings: np.ndarray, descriptor_embeddings: np.ndarray,
-                        chunk: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
-    r"""Catalog mean and standard deviation of :math:`\cos(e(i), e(d_j))` for every descriptor j,
-    summed over rows in chunks (a million items' embeddings are never copied whole):
-
-    .. math:: \bar s_j = \frac1n \sum_i s_{ij}, \qquad \sigma_j = \sqrt{\frac1n \sum_i (s_{ij} - \bar s_j)^2}
-
-    computed in two passes, so that the variance does not lose its digits to the mean.
-    """
-    targets = np.asarray(descriptor_embeddings, dtype=np.float64).T
-    n = len(embeddings)
-    blocks = [slice(start, start + chunk) for start in range(0, n, chunk)]
-    mean = sum((np.asarray(embeddings[block], dtype=np.float64) @ targets).sum(0) for block in blocks) / n
-    variance = sum(((np.asarray(embeddings[block], dtype=np.float64) @ targets - mean) ** 2).sum(0) for block in blocks) / n
-    return mean, np.sqrt(variance)
-
-
-_INDEXES: weakref.WeakKeyDictionary[Pack, DescriptorIndex] = weakref.WeakKeyDictionary()
-
-
-def descriptor_index(pack: Pack) -> DescriptorIndex:
-    """The :class:`DescriptorIndex` of ``pack``, cached for as long as the pack lives."""
-    index = _INDEXES.get(pack)
-    if index is None:
-        definitions = pack.descriptor_definitions
-        association = descriptor_matrix(pack.descriptor_source, pack.items, pack.descriptors,
-                                        pack.embeddings, pack.descriptor_embeddings, definitions)
-        vocabulary = pack.descriptor_source == "vocabulary"  # texts outside the catalog are measured alike
-        z = _standardise(association, association.mean(0), association.std(0))
-        group, sign = descriptor_groups(pack.descriptors, definitions)
-        learned = pack.features[:, : pack.n_learned]
-        within, centred = _within_groups(pack.groups, z), _within_groups(pack.groups, learned)
-        within = _standardise(within, 0.0, within.std(0))
-        index = DescriptorIndex(
-            columns={d: j for j, d in enumerate(pack.descriptors)},
-            centre=pack.features.mean(0),
-            association=np.asfortranarray(z),  # by column: a ranking reads the columns a summary names
-            cross=within.T @ centred / pack.n_items,
-            gram=centred.T @ centred / pack.n_items,
-            group=group,
-            sign=sign,
-            negated=np.array([bool(_NEGATED.match(d)) for d in pack.descriptors], dtype=bool),
-            stated_unit=association.std(0) if pack.descriptor_source == "tags" else np.ones(len(pack.descriptors)),
-            embeddings=pack.embeddings,
-            descriptor_embeddings=pack.descriptor_embeddings,
-            known_similarity=(association.mean(0), association.std(0)) if vocabulary else None,
-        )
-        _INDEXES[pack] = index
-    return index
-
-
-def text_associations(pack: Pack, embeddings: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
-    r"""Standardised association of texts outside the catalog with every descriptor.
-
-    .. math:: z_j(t) = \frac{\cos(e(t), e(d_j)) - \overline{\cos}_j}{\sigma_j(\cos)}
-
-    with the mean and standard deviation of the same similarity over the catalog. For a
-    vocabulary pack this is exactly :math:`z_{ij}` of a catalog item; for a tags pack (whose
-    :math:`A` is 0/1 tags, unknown for a new text) it is the content-only stand-in on the same
-    standardised scale.
-
-    A descriptor the vocabulary defines by a text measure is measured on ``texts``; without them
-    it is taken at the catalog mean (0).
-
-    Parameters
-    ----------
-    embeddings : (n, d) unit-norm sentence embeddings of the texts
-    texts : the n texts themselves, optional
-
-    Returns
-    -------
-    (n, n_descriptors)
-    """
-    embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
-    if embeddings.shape[1] != pack.embeddings.shape[1]:
-        raise ValueError(f"embeddings of width {embeddings.shape[1]}, pack {pack.name!r} uses {pack.embeddings.shape[1]}")
-    if texts is not None and len(texts) != len(embeddings):
-        raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
-    index = descriptor_index(pack)
-    similarity = embeddings @ np.asarray(pack.descriptor_embeddings, dtype=np.float64).T
-    definitions = pack.descriptor_definitions
-    if pack.descriptor_source == "vocabulary" and definitions:
-        similarity = define_columns(similarity, list(texts) if texts is not None else [""] * len(similarity),
-                                    pack.descriptors, definitions)
-        if texts is None:
-            measured = np.isin(index.group, [index.group[j] for j, d in enumerate(pack.descriptors)
-                                             if definitions.get(d, "").removeprefix("-") in TEXT_MEASURES])
-            similarity[:, measured] = index.similarity[0][measured]
-    return _standardise(similarity, *index.similarity)
-
-
 def descriptor_correlations(index: DescriptorIndex, coef: np.ndarray) -> np.ndarray:
     r"""Correlation of the personal reward with every descriptor, :math:`\rho_j(\lambda)`.
 
@@ -481,7 +309,7 @@ def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:
     -------
     (n_descriptors,), zeros without a decided answer
     """
-    z = descriptor_index(pack).association
+    z = pack.serving.descriptors.association
     pairs = list(_wins(answers))
     if not pairs:
         return np.zeros(z.shape[1])
@@ -534,7 +362,7 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     mean, cov = _posterior(pack, mean, cov)
     if not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive integer, got {top!r}")
-    index, k = descriptor_index(pack), pack.n_learned
+    index, k = pack.serving.descriptors, pack.n_learned
     affinity = descriptor_correlations(index, mean[:k]) - descriptor_correlations(index, pack.prior_mean[:k])
     sd = correlation_sd(index, mean[:k], cov[:k, :k])
     strength = np.divide(affinity, sd, out=np.zeros_like(affinity), where=sd > 0)  # signed a_j / sd_j
@@ -618,7 +446,7 @@ def summary_weights(pack: Pack, summary: Summary, stated: bool | None = None) ->
     """(n_descriptors,) the summary's weights on the pack's descriptors; descriptors the pack does
     not know (a summary carried over from another pack) contribute nothing. ``stated`` True or
     False keeps only the stated, or only the generated, weights."""
-    columns = descriptor_index(pack).columns
+    columns = pack.serving.descriptors.columns
     vector = np.zeros(len(pack.descriptors))
     for w in summary.weights:
         if stated is not None and w.stated != stated:
@@ -643,7 +471,7 @@ def summary_affinity(pack: Pack, summary: Summary, item_embeddings: np.ndarray |
     -------
     (n_items,) or (n,)
     """
-    association = descriptor_index(pack).association if item_embeddings is None else text_associations(pack, item_embeddings)
+    association = pack.serving.descriptors.association if item_embeddings is None else text_associations(pack.serving.descriptors, item_embeddings)
     return association @ summary_weights(pack, summary)
 
 
@@ -656,221 +484,5 @@ def stated_affinity(pack: Pack, summary: Summary) -> np.ndarray:
     with :math:`u_j` the :attr:`DescriptorIndex.stated_unit` (on a tags pack :math:`u_j z_{ij} =
     A_{ij} - \bar A_j`: every stated tag moves its items alike).
     """
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     return index.association @ (index.stated_unit * summary_weights(pack, summary, stated=True))
-
-
-# --------------------------------------------------------------------------- corrections
-
-LIKE = frozenset({"love", "loves", "loved", "like", "likes", "liked", "prefer", "prefers", "enjoy", "enjoys", "adore",
-                  "want", "wants", "fan", "into", "keen", "favourite", "favorite", "rather", "appreciate", "need"})
-DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "avoid", "stop", "detest", "skip", "ditch", "drop", "tired"})
-MORE = frozenset({"more", "lots"})
-LESS = frozenset({"less", "fewer", "lose"})
-EXCESS = frozenset({"too", "overly"})
-REQUESTS = frozenset({"use", "give", "keep", "make", "add", "include", "be", "show", "write"})
-"""Imperatives that ask for what follows ("use numbered steps", "keep it short"), when no other
-verb governs the clause ("stop using emoji" stays a dislike)."""
-NEGATIONS = frozenset({"no", "not", "never", "don't", "dont", "doesn't", "didn't", "isn't", "aren't", "won't", "can't",
-                       "cannot", "without", "nor", "none", "neither"})
-FILLER = frozenset({"i", "i'm", "i'd", "im", "me", "my", "we", "you", "it", "its", "it's", "they", "them", "a", "an", "the",
-                    "of", "on", "to", "for", "with", "about", "in", "at", "please", "actually", "really", "very", "much",
-                    "just", "any", "some", "all", "do", "does", "am", "is", "are", "be", "would", "should", "could",
-                    "thanks", "thank", "lot", "big", "huge", "kind", "sort", "things", "stuff", "anymore", "also", "bit",
-                    "little", "have", "get", "give", "use", "using", "way", "those", "these", "that", "this", "one",
-                    "ones", "answers", "answer", "responses", "response", "replies", "reply", "movies", "movie", "films",
-                    "film", "there", "if", "than", "what", "when", "though", "keep", "make", "being",
-                    "well", "quite", "pretty", "rather", "instead", "usually", "always", "generally", "personally",
-                    "maybe", "ok", "okay", "fine", "now", "then", "prefer", "so", "tone", "style"})
-CONJUNCTIONS = frozenset({"and", "or", "&", "plus", "nor", "with"})
-_MARKERS = LIKE | DISLIKE | MORE | LESS | EXCESS | NEGATIONS | FILLER | CONJUNCTIONS | REQUESTS
-_TOKEN = re.compile(r"[a-z0-9&]+(?:[-'][a-z0-9]+)*")
-_CLAUSE = re.compile(r"[,;.!?]+|\bbut\b|\bexcept\b")
-_NEGATED = re.compile(r"^(?:.*\s)?(?:no|not|non|without)[\s-]+(.+)$")
-
-
-EXCESSIVE = 2
-"""The local sign of a phrase after "too": a dislike whatever governs it."""
-
-
-def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tuple[int, str]], int | None]:
-    """The object phrases of one clause with their polarity, and the clause's verb polarity.
-
-    Negation has a scope (Jespersen's "nexal" vs "special" negation, kept to what chat messages
-    need): a negation before a like/dislike verb flips the verb ("I don't like horror", "not a fan
-    of slapstick") and so every phrase the verb governs; a negation, "less"/"fewer" or "too" right
-    before a phrase flips that phrase alone ("shorter answers and no jokes", "not too long"). "or"
-    and "nor" carry a phrase's negation on ("no jokes or emoji"); without a verb, so does "and"
-    ("more musicals and slapstick"). A clause without a verb inherits the previous clause's
-    ("I love musicals, not horror").
-    """
-    verb: int | None = None
-    pending, marked, excess = 1, False, False
-    phrases: list[tuple[int, str]] = []
-    current: list[str] = []
-    local, local_marked = 1, False
-
-    def flush(carry: bool) -> None:
-        nonlocal current, local, local_marked, pending, marked
-        if current:
-            phrases.append((local if local_marked else 0, " ".join(current)))
-        if carry and current and local_marked:
-            pending, marked = local, True
-        current, local, local_marked = [], 1, False
-
-    for token in tokens:
-        if token in LIKE or token in DISLIKE or (token in REQUESTS and verb is None):
-            flush(False)
-            verb = (-1 if token in DISLIKE else 1) * pending
-            pending, marked, excess = 1, False, False
-        elif token in REQUESTS or token == "please" and verb is None:
-            if token == "please" and not phrases and not current:
-                continue
-            if token == "please":
-                verb = 1
-        elif token in NEGATIONS or token in LESS or token in MORE or token in EXCESS:
-            if current:  # "answers without emoji": a marker inside a phrase starts a new one
-                flush(False)
-            if token in EXCESS:
-                excess = True
-                marked = True
-            else:
-                pending *= 1 if token in MORE else -1
-                marked = True
-        elif token in CONJUNCTIONS:
-            flush(token in ("or", "nor"))
-            excess = False
-        elif token in FILLER:
-            continue
-        else:
-            if not current:
-                local, local_marked = (EXCESSIVE if excess else pending), marked
-                pending, marked, excess = 1, False, False
-            current.append(token)
-    flush(False)
-    if verb is None and "please" in tokens and not any(marked for marked, _ in phrases):
-        verb = 1  # "beginner friendly please": a request
-    governing = verb if verb is not None else inherited
-    result: list[tuple[int, str]] = []
-    for local_sign, phrase in phrases:
-        if local_sign == EXCESSIVE:  # "not too long", "don't be too formal": too much of it, whatever the verb
-            result.append((-1, phrase))
-        elif governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
-            result.append((result[-1][0] if result else 0, phrase))
-        else:
-            result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
-    return result, governing
-
-
-def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Embeddings a phrase is matched against, the sign a match carries and the descriptor each is of.
-
-    Every descriptor, and each of its content words ("short" of "short and concise": people say
-    "shorter", not the vocabulary's phrase). A descriptor that is itself negative ("answers
-    without emoji") is matched by its core ("emoji") with sign -1, so "less emoji" gives it a
-    positive weight rather than a negative one.
-    """
-    texts, signs, owners = [], [], []
-    for j, descriptor in enumerate(pack.descriptors):
-        match = _NEGATED.match(descriptor)
-        core, sign = (match.group(1), -1.0) if match else (descriptor, 1.0)
-        words = [w for w in _TOKEN.findall(core) if w not in _MARKERS] if " " in core else []
-        for text in dict.fromkeys([core, *words]):
-            texts.append(text)
-            signs.append(sign)
-            owners.append(j)
-    own = {d: j for j, d in enumerate(pack.descriptors)}
-    embedded = np.asarray(embed(texts), dtype=np.float64) if texts else np.zeros((0, pack.descriptor_embeddings.shape[1]))
-    for row, text in enumerate(texts):  # the descriptors' own embeddings, as the pack stores them
-        if own.get(text) == owners[row] and signs[row] > 0:
-            embedded[row] = pack.descriptor_embeddings[owners[row]]
-    return embedded, np.array(signs), np.array(owners)
-
-
-def _best_per_descriptor(similarity: np.ndarray, owners: np.ndarray, n_descriptors: int) -> np.ndarray:
-    """(n_phrases, n_descriptors): each descriptor's best similarity over its targets."""
-    best = np.full((similarity.shape[0], n_descriptors), -np.inf)
-    for column, owner in enumerate(owners):
-        best[:, owner] = np.maximum(best[:, owner], similarity[:, column])
-    return best
-
-
-def _nearest(similarity: np.ndarray) -> list[int]:
-    """Columns matching one phrase: above :data:`MATCH_THRESHOLD`, within :data:`MATCH_MARGIN` of
-    the best, at most :data:`MAX_MATCHES`, most similar first."""
-    order = np.argsort(-similarity, kind="stable")[:MAX_MATCHES]
-    floor = max(MATCH_THRESHOLD, similarity[order[0]] - MATCH_MARGIN)
-    return [int(j) for j in order if similarity[j] >= floor]
-
-
-def _one_per_group(pack: Pack, weights: dict[str, float]) -> dict[str, float]:
-    """Stated weights with each group's direction stated once, by a descriptor that is no negation.
-
-    "I like emoji" matches "uses emoji" (+) and the core of "answers without emoji" (-): one
-    direction, kept as ``{"uses emoji": +w}``; "less emoji" becomes ``{"uses emoji": -w}``.
-    """
-    group, sign = descriptor_groups(pack.descriptors, pack.descriptor_definitions)
-    column = {d: j for j, d in enumerate(pack.descriptors)}
-    negated = [bool(_NEGATED.match(d)) for d in pack.descriptors]
-    result: dict[str, float] = {}
-    done: set[int] = set()
-    for descriptor in weights:
-        j = column[descriptor]
-        if group[j] in done:
-            continue
-        done.add(int(group[j]))
-        members = np.flatnonzero(group == group[j])
-        direction = sum(w * sign[column[d]] for d, w in weights.items() if column[d] in members)
-        if direction == 0:
-            continue
-        plain = [int(m) for m in members if not negated[m]] or [int(m) for m in members]
-        liked = [m for m in plain if sign[m] * direction > 0]
-        chosen = j if j in plain else (liked[0] if liked else plain[0])
-        result[pack.descriptors[chosen]] = float(np.sign(direction * sign[chosen]) * STATED_WEIGHT)
-    return result
-
-
-def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndarray]) -> dict[str, float] | None:
-    """Descriptor weights a user states in words, e.g. "actually I love musicals" -> ``{"musical": +0.5}``.
-
-    Each clause (split at punctuation, "but" and "except") is read by :func:`_clause_phrases`:
-    object phrases (content words, split at conjunctions and at negations) each with a polarity
-    from the verb that governs it and the negation in its own scope ("I prefer shorter answers
-    and no jokes": shorter +, jokes -). Each phrase is embedded and matched to the nearest
-    descriptors (:func:`_nearest`); every match gets weight :math:`\\pm` :data:`STATED_WEIGHT`, a
-    later phrase overriding an earlier one, and a direction the pack names by several
-    descriptors is stated once (:func:`_one_per_group`).
-
-    Parameters
-    ----------
-    text : what the user wrote
-    embed : ``embed(texts) -> (n, d)`` unit-norm embeddings, with the pack's model
-
-    Returns
-    -------
-    dict descriptor -> weight, or None when no phrase with a polarity matches a descriptor
-    (the caller asks again)
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a string, got {text!r}")
-    wanted: list[tuple[int, str]] = []
-    polarity = None
-    for clause in _CLAUSE.split(text.lower().replace("\u2019", "'")):
-        phrases, polarity = _clause_phrases(_TOKEN.findall(clause), polarity)
-        wanted += phrases
-    if any(sign for sign, _ in wanted):  # "short answers with examples, no emoji": a list of wishes
-        wanted = [(sign or 1, phrase) for sign, phrase in wanted]
-    wanted = [(sign, phrase) for sign, phrase in wanted if sign]
-    if not wanted or not pack.descriptors:
-        return None
-    targets, signs, owners = _match_targets(pack, embed)
-    similarity = _best_per_descriptor(np.asarray(embed([phrase for _, phrase in wanted]), dtype=np.float64) @ targets.T,
-                                      owners, len(pack.descriptors))
-    sign_of = np.ones(len(pack.descriptors))
-    sign_of[owners] = signs
-    weights: dict[str, float] = {}
-    for (polarity, _), row in zip(wanted, similarity):
-        for j in _nearest(row):
-            weights.pop(pack.descriptors[j], None)
-            weights[pack.descriptors[j]] = float(polarity * sign_of[j] * STATED_WEIGHT)
-    return _one_per_group(pack, weights) or None

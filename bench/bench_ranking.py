@@ -24,7 +24,7 @@ import numpy as np
 from bench_selection import timings
 
 from prefchat.assistant.recommender import Candidates, Recommender, Taste
-from prefchat.assistant.summary import descriptor_index, summarize
+from prefchat.assistant.summary import summarize
 from prefchat.elicitation import Comparison, laplace_posterior
 from prefchat.reward.pack import load_pack
 
@@ -38,8 +38,8 @@ def main() -> None:
     pack = load_pack(args.pack)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
-    descriptor_index(pack)
-    print(f"pack {pack.name}: {pack.n_items} items, {pack.n_bases} bases, {len(pack.descriptors)} descriptors")
+    index = pack.serving.descriptors
+    print(f"pack {pack.name}: {pack.n_items} items, {pack.n_bases} bases, {len(index.columns)} descriptors")
     print(f"descriptor index (first call only): {1e3 * (time.perf_counter() - start):.1f} ms")
 
     answers = [Comparison(*rng.choice(pack.n_items, 2, replace=False), rng.choice(["a", "b"])) for _ in range(10)]

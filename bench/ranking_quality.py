@@ -17,7 +17,7 @@ scores every catalog item:
 
 Metrics: pairwise accuracy and AUC over the EVAL ratings ("prefer" scores), and Recall@20 of
 the EVAL items in the catalog minus the QUERY items ("watch" scores, as recommendations are
-ranked: the chance of a pick calibrated to base rates, see :mod:`prefchat.assistant.ranking`). Per user the mean over seeds; the table gives the mean over users with a 95%
+ranked: the chance of a pick calibrated to base rates, see :mod:`prefchat.assistant.recommender`). Per user the mean over seeds; the table gives the mean over users with a 95%
 interval, and paired per-user differences. Run::
 
     OPENBLAS_NUM_THREADS=1 python bench/ranking_quality.py [--pack DIR] [--data DIR] [--json FILE]

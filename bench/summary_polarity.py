@@ -29,7 +29,6 @@ import numpy as np  # noqa: E402
 
 from prefchat import Assistant  # noqa: E402
 from prefchat.api import QuestionTurn  # noqa: E402
-from prefchat.assistant.summary import descriptor_index  # noqa: E402
 from prefchat.default.domain import DIMENSIONS, load_domain  # noqa: E402
 
 ENDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -79,7 +78,7 @@ def run(pack: str) -> dict:
                 rows.append({"dimension": dimension, "direction": "chases" if chase else "avoids",
                              "right_side": judge(dimension, chase, summary.likes, summary.dislikes),
                              "likes": list(summary.likes), "dislikes": list(summary.dislikes), "text": summary.text})
-        index = descriptor_index(assistant.pack)
+        index = assistant.pack.serving.descriptors
         order = [attributes[item.item_id] for item in assistant.pack.items]
         truth = np.array(order)
         associations = {}

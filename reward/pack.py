@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..elicitation.known import KnownModel
+from .items import Axis, Item
 from .serving import Serving, check_objective
 
 FORMAT_VERSION = 1
@@ -49,14 +50,6 @@ ANSWERABLE = ("known", "on-sight")
 """How items can be judged: only when known, or on sight (see :attr:`Pack.answerable`)."""
 class PackError(ValueError):
     """A pack directory is missing, damaged or of another format version."""
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: str
-    title: str
-    text: str
-    tags: tuple[str, ...] = ()
 
 
 class ItemIndex(Mapping[str, int]):
@@ -125,16 +118,6 @@ class Items(Sequence[Item]):
 
     def __reduce__(self):  # a map cannot be pickled (e.g. to a worker process): the other side maps the file again
         return Items, (self.path, self.offsets, self.ids)
-
-
-@dataclass(frozen=True)
-class Axis:
-    """A named base: the descriptors most correlated with each end of it."""
-
-    index: int
-    name: str
-    positive: tuple[str, ...]
-    negative: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,4 @@
-r"""What serving derives from a pack: the session priors, the catalog scores, the question pool.
+r"""What serving derives from a pack: session priors, catalog scores, question pools, descriptor statistics.
 
 A :class:`~prefchat.reward.pack.Pack` is the saved artefact, read through typed views. Everything
 computed from it to serve sessions lives here, in one object per pack
@@ -11,22 +11,38 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from ..elicitation.known import KnownItemsScore
+from ..elicitation.known import KnownItemsScore, KnownModel
 from ..elicitation.onboarding import CatalogScore
 from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
+from .descriptors import DescribedItems, DescriptorIndex, descriptor_index
 
-if TYPE_CHECKING:
-    from .pack import Pack
-
-__all__ = ["ObjectiveServing", "Serving"]
+__all__ = ["OBJECTIVES", "ObjectiveServing", "Servable", "Serving", "check_objective"]
 
 OBJECTIVES = ("prefer", "watch")
 """What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
+
+
+class Servable(DescribedItems, Protocol):
+    """What serving reads of a pack: a :class:`~prefchat.reward.pack.Pack` is one (this module
+    does not import it: the pack holds its :class:`Serving`)."""
+
+    @property
+    def popularity(self) -> np.ndarray: ...
+    @property
+    def prior(self) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def watch_prior(self) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def familiarity(self) -> np.ndarray | None: ...
+    @property
+    def known_model(self) -> KnownModel | None: ...
+    @property
+    def exposure_discount(self) -> float: ...
 
 
 def check_objective(objective: str) -> str:
@@ -38,7 +54,7 @@ def check_objective(objective: str) -> str:
 class ObjectiveServing:
     """How sessions of one objective are served on a pack: their prior and their catalog score."""
 
-    def __init__(self, pack: Pack, objective: str):
+    def __init__(self, pack: Servable, objective: str):
         self.pack, self.objective = pack, check_objective(objective)
 
     @cached_property
@@ -88,7 +104,7 @@ class ObjectiveServing:
 class Serving:
     """Everything serving derives from one pack, computed once."""
 
-    def __init__(self, pack: Pack):
+    def __init__(self, pack: Servable):
         self.pack = pack
 
     @cached_property
@@ -106,6 +122,11 @@ class Serving:
     def session_prior(self, objective: str) -> Posterior:
         """The prior of a session with ``objective`` (:attr:`ObjectiveServing.prior`)."""
         return self.objective(objective).prior
+
+    @cached_property
+    def descriptors(self) -> DescriptorIndex:
+        """The pack's descriptor statistics (:func:`~prefchat.reward.descriptors.descriptor_index`)."""
+        return descriptor_index(self.pack)
 
     @cached_property
     def single_features(self) -> np.ndarray:

@@ -12,7 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from prefchat.assistant.summary import STATED_WEIGHT, Summary, apply_correction, parse_correction
+from prefchat.assistant.corrections import parse_correction
+from prefchat.assistant.summary import STATED_WEIGHT, Summary, apply_correction
 from prefchat.reward.naming import descriptor_groups, read_vocabulary
 
 from .test_summary import planted_pack as planted_pack_fixture

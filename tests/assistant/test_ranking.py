@@ -30,7 +30,6 @@ from prefchat.assistant.summary import (
     apply_correction,
     scale_stated_likes,
     summary_affinity,
-    text_associations,
 )
 from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.metrics import pairwise_accuracy
@@ -40,6 +39,7 @@ from prefchat.elicitation.posterior import (
     laplace_posterior,
     predictive_logits,
 )
+from prefchat.reward.descriptors import text_associations
 from prefchat.reward.train import ValidationUser
 
 LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)
@@ -227,10 +227,10 @@ def test_candidate_associations_held_by_the_caller_rank_as_those_computed_and_ar
     texts, embeddings = ["e", "b", "j", "a"], pack.embeddings[[5, 1, 9, 0]]
     recommender, taste = Recommender(pack, beta=2.0), Taste(mean, summary=LIKES_MUSICALS)
     computed = recommender.rank(taste, 4, candidates=Candidates(texts, embeddings))
-    held = recommender.rank(taste, 4, candidates=Candidates(texts, embeddings, text_associations(pack, embeddings, texts)))
+    held = recommender.rank(taste, 4, candidates=Candidates(texts, embeddings, text_associations(pack.serving.descriptors, embeddings, texts)))
     assert held == computed
     with pytest.raises(ValueError, match=r"candidate_associations of shape \(3, .*one row per candidate"):
-        recommender.rank(taste, candidates=Candidates(texts, embeddings, text_associations(pack, embeddings[:3], texts[:3])))
+        recommender.rank(taste, candidates=Candidates(texts, embeddings, text_associations(pack.serving.descriptors, embeddings[:3], texts[:3])))
 
 
 def test_a_correction_lifts_the_stated_descriptor(pack):

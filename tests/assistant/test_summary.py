@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefchat.assistant.corrections import parse_correction
 from prefchat.assistant.summary import (
     STATED,
     STATED_WEIGHT,
@@ -19,14 +20,12 @@ from prefchat.assistant.summary import (
     apply_correction,
     confidence_level,
     descriptor_correlations,
-    descriptor_index,
-    parse_correction,
     stated_affinity,
     summarize,
     summary_affinity,
-    text_associations,
 )
 from prefchat.elicitation.posterior import Comparison
+from prefchat.reward.descriptors import text_associations
 from prefchat.reward.naming import column_correlations, descriptor_matrix
 from prefchat.reward.pack import Axis, Item, Pack
 
@@ -103,19 +102,19 @@ def test_correlations_equal_pearson_over_the_catalog(planted_pack):
     matrix = descriptor_matrix("tags", planted_pack.items, planted_pack.descriptors, planted_pack.embeddings,
                                planted_pack.descriptor_embeddings)
     expected = column_correlations(reward[:, None], matrix)[0]
-    got = descriptor_correlations(descriptor_index(planted_pack), coef)
+    got = descriptor_correlations(planted_pack.serving.descriptors, coef)
     np.testing.assert_allclose(got, expected, atol=1e-12)
-    many = descriptor_correlations(descriptor_index(planted_pack), np.stack([coef, 2 * coef, -coef]))
+    many = descriptor_correlations(planted_pack.serving.descriptors, np.stack([coef, 2 * coef, -coef]))
     np.testing.assert_allclose(many, [expected, expected, -expected], atol=1e-12)
 
 
 def test_zero_coefficients_correlate_with_nothing(planted_pack):
-    assert not descriptor_correlations(descriptor_index(planted_pack), np.zeros(2)).any()
+    assert not descriptor_correlations(planted_pack.serving.descriptors, np.zeros(2)).any()
 
 
 def test_index_is_computed_once_per_pack(planted_pack, content_pack):
-    assert descriptor_index(planted_pack) is descriptor_index(planted_pack)
-    assert descriptor_index(content_pack) is not descriptor_index(planted_pack)
+    assert planted_pack.serving.descriptors is planted_pack.serving.descriptors
+    assert content_pack.serving.descriptors is not planted_pack.serving.descriptors
 
 
 # --------------------------------------------------------------------------- summaries
@@ -150,7 +149,7 @@ def test_a_descriptor_is_never_said_against_the_users_own_choices(planted_pack):
 def test_answer_evidence_is_the_t_statistic_of_the_winners_lead_an_outside_item_at_zero(planted_pack):
     """Known answer of t_j = mean(d) / sqrt((mean(d^2) + 1e-3) / n), d = z(winner) - z(loser); an
     item outside the catalog (feedback's reference item, index n_items) counts as z = 0."""
-    z = descriptor_index(planted_pack).association
+    z = planted_pack.serving.descriptors.association
     outside = planted_pack.n_items
     answers = [Comparison(0, 9, "a"), Comparison(3, 12, "b"), Comparison(5, outside, "a"), Comparison(1, 2, "tie")]
     d = np.stack([z[0] - z[9], z[12] - z[3], z[5]])
@@ -317,7 +316,7 @@ def test_a_stated_tag_moves_its_items_alike_whatever_its_frequency(planted_pack)
         affinity = stated_affinity(pack, stated)
         np.testing.assert_allclose(affinity[carriers], 0.5 * (1 - share))
         np.testing.assert_allclose(affinity[~carriers], -0.5 * share)
-        np.testing.assert_allclose(summary_affinity(pack, stated), 0.5 * descriptor_index(pack).association[:, pack.descriptors.index(tag)])
+        np.testing.assert_allclose(summary_affinity(pack, stated), 0.5 * pack.serving.descriptors.association[:, pack.descriptors.index(tag)])
 
 
 def test_unknown_descriptors_contribute_nothing(planted_pack):
@@ -331,7 +330,7 @@ def test_texts_outside_a_vocabulary_pack_score_like_catalog_items(content_pack):
     np.testing.assert_allclose(summary_affinity(content_pack, summary, content_pack.embeddings[:7]),
                                summary_affinity(content_pack, summary)[:7], atol=1e-12)
     with pytest.raises(ValueError, match="width 3"):
-        text_associations(content_pack, np.ones((2, 3)))
+        text_associations(content_pack.serving.descriptors, np.ones((2, 3)))
 
 
 # --------------------------------------------------------------------------- the real model

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from prefchat.assistant.ranking import calibrate
-from prefchat.assistant.summary import descriptor_index, summarize
+from prefchat.assistant.summary import summarize
 from prefchat.default.build import ensure_default_pack
 from prefchat.reward.pack import load_pack
 from prefchat.settings import Settings
@@ -41,7 +41,7 @@ def test_planted_users_read_their_own_descriptor_on_the_right_side(default_pack_
     loaded = load_pack(default_pack_dir)
     # a crowd without a lean on the learned bases: the summary is relative to the prior mean
     pack = replace(loaded, prior_mean=np.r_[np.zeros(loaded.n_learned), loaded.prior_mean[loaded.n_learned:]])
-    index = descriptor_index(pack)
+    index = pack.serving.descriptors
     for j, descriptor in enumerate(pack.descriptors):
         members = index.members(j)
         for sign in (1.0, -1.0):
