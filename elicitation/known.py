@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -166,44 +167,41 @@ class KnownModel:
     def n_bases(self) -> int:
         return self.features.shape[1]
 
-    def _basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @cached_property
+    def _eigen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         r"""The joint eigenbasis of the two precisions, computed once.
 
         :math:`V^\top \Sigma^{-1} V = I`, :math:`V^\top \Psi^{-1} V = \operatorname{diag}(\omega)`
         (the generalised symmetric eigenproblem), so that
         :math:`S = V \operatorname{diag}(1 / (1 + |R| \omega / \tau)) V^\top` for any :math:`|R|`.
-        Returns :math:`V`, :math:`\omega / \tau` and :math:`\Psi^{-1} / \tau`.
+        Returns :math:`V`, :math:`\omega / \tau`, :math:`\Psi^{-1} / \tau` and :math:`V^\top \Sigma^{-1} \mu`.
         """
-        cache = self.__dict__.get("_cache")
-        if cache is None:
-            within_precision = np.linalg.inv(self.within)
-            within_precision = 0.5 * (within_precision + within_precision.T)
-            prior_precision = np.linalg.inv(self.prior_cov)
-            omega, basis = eigh(within_precision, 0.5 * (prior_precision + prior_precision.T))
-            cache = (basis, omega / self.tau, within_precision / self.tau, basis.T @ (prior_precision @ self.prior_mean))
-            object.__setattr__(self, "_cache", cache)
-        return cache[:3]
+        within_precision = np.linalg.inv(self.within)
+        within_precision = 0.5 * (within_precision + within_precision.T)
+        prior_precision = np.linalg.inv(self.prior_cov)
+        omega, basis = eigh(within_precision, 0.5 * (prior_precision + prior_precision.T))
+        return basis, omega / self.tau, within_precision / self.tau, basis.T @ (prior_precision @ self.prior_mean)
 
     def posterior(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
         r"""The posterior mean :math:`m` and covariance :math:`S` given the items ``known`` (module docstring)."""
         shrink, rotated = self._rotated(known)
-        basis = self._basis()[0]
+        basis = self._eigen[0]
         return basis @ (shrink * rotated), (basis * shrink) @ basis.T
 
     def posterior_mean(self, known: Collection[int]) -> np.ndarray:
         """:math:`m` of :meth:`posterior` alone, in :math:`O(K^2)`."""
         shrink, rotated = self._rotated(known)
-        return self._basis()[0] @ (shrink * rotated)
+        return self._eigen[0] @ (shrink * rotated)
 
     def _rotated(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
         r""":math:`1 / (1 + |R| \omega / \tau)` and :math:`V^\top (\Sigma^{-1} \mu + \Psi^{-1} \sum_R \Pi_i / \tau)`."""
         index = np.fromiter((int(i) for i in known), dtype=np.intp, count=len(known))
         if index.size and (index.min() < 0 or index.max() >= len(self.features)):
             raise ValueError(f"known item index outside 0..{len(self.features) - 1}")
-        basis, omega, within_precision = self._basis()
+        basis, omega, within_precision, prior_term = self._eigen
         shrink = 1.0 / (1.0 + index.size * omega)
         total = self.emission[index].sum(0, dtype=np.float64)
-        return shrink, self.__dict__["_cache"][3] + basis.T @ (within_precision @ total)
+        return shrink, prior_term + basis.T @ (within_precision @ total)
 
     def scores(self, known: Collection[int]) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""

@@ -123,6 +123,22 @@ def test_an_answer_costs_one_fit_two_transactions_and_eight_statements(loop_pack
                 assert len(statements) <= 8, "\n".join(statements)
 
 
+def test_a_recommendation_in_a_fresh_process_replays_no_answer(loop_pack, tmp_path, embed, monkeypatch):
+    """What a top k leaves out is read from the stored answers: no posterior is refitted to serve it."""
+    url = f"sqlite:///{tmp_path}/app.sqlite"
+    with Assistant.open(loop_pack, db=url, embed=embed) as app:
+        turn = app.start("replayless", seed=3)
+        while isinstance(turn, QuestionTurn):
+            turn = app.answer(turn.session_id, "a")
+        served = app.recommend("replayless", k=20)
+    fits = []
+    update = type(app.state(turn.session_id).posterior).update
+    monkeypatch.setattr(type(app.state(turn.session_id).posterior), "update",
+                        lambda self, *a, **k: fits.append(1) or update(self, *a, **k))
+    with Assistant.open(loop_pack, db=url, embed=embed) as fresh:
+        assert fresh.recommend("replayless", k=20) == served and not fits
+
+
 def test_a_retried_answer_is_taken_once(loop_pack, tmp_path, embed):
     with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         first = app.start("retrier")

@@ -406,3 +406,17 @@ def test_picks_fit_what_the_user_stated(pack):
     assert picks_fit(pack, like, carriers[:3]) and not picks_fit(pack, like, carriers[:2] + others[:1])
     inferred = Summary("", (DescriptorWeight(tag, -0.5, 3.0),), 0, 0)  # nothing stated: nothing to fit
     assert picks_fit(pack, inferred, carriers[:3])
+
+
+def test_a_stated_like_costs_one_catalog_scoring_more(pack, monkeypatch):
+    """The served score is linear in a like's factor: the search for it scores the catalog once, not once per factor."""
+    tiny, scorings = with_beta(pack, 1e-3), []
+    base = Recommender._base
+    monkeypatch.setattr(Recommender, "_base", lambda self, *args: scorings.append(1) or base(self, *args))
+    tag = tiny.descriptors[0]
+    coef = np.linalg.lstsq(tiny.features, -np.array([tag in item.tags for item in tiny.items], float), rcond=None)[0]
+    liked = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
+    for summary, expected in ((None, 1), (liked, 2)):
+        scorings.clear()
+        Recommender(tiny).recommend(Taste(coef, summary=summary), 5)
+        assert len(scorings) == expected, (summary, len(scorings))
