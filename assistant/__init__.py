@@ -1,14 +1,18 @@
-"""prefchat.assistant: the conversation engine. No Gradio and no SQL here.
+"""prefchat.assistant: the assistant. No Gradio and no SQL here.
 
-- :mod:`.session`: :class:`~.session.Conversation` (start, answer, undo, finish, resume, say,
-  recommend, rank, correct, adopt, export, forget) and the turns it returns;
+- :mod:`.session`: :class:`~.session.Conversation`, onboarding sessions (start, answer, undo,
+  finish, resume), their state read back from storage (:mod:`.state`) and the turns they return
+  (:mod:`.turns`);
+- :mod:`.recommender`: :class:`~.recommender.Recommender`, the one path every top k comes from;
+- :mod:`.api`: :class:`~.api.Assistant`, sessions and the chat after them (say, recommend, rank,
+  correct, export, forget), opened from a pack name and a database URL (public as
+  :mod:`prefchat.api`); its replies (:mod:`.replies`) and what it keeps of a user (:mod:`.memory`);
 - :mod:`.parsing`: free-text answers to "which do you prefer?";
 - :mod:`.intents`: what a chat message after onboarding asks for;
-- :mod:`.summary`, :mod:`.ranking`: the semantic summary, ranking with reasons;
-- :mod:`.api`: :class:`~.api.Assistant`, the engine opened from a pack name and a database URL
-  (public as :mod:`prefchat.api`);
+- :mod:`.summary`, :mod:`.corrections`: the semantic summary, and corrections of it in words;
+- :mod:`.ranking`: the summary's weights, chosen on validation users when a pack is built;
 - :mod:`.settings`, :mod:`.packs`: the one settings object, and finding a pack by name or path;
-- :mod:`.errors`: the engine's domain exceptions.
+- :mod:`.errors`: the assistant's domain exceptions.
 
-Nothing is imported here, so importing one module (e.g. :mod:`.ranking`) stays light.
+Nothing is imported here, so importing one module (e.g. :mod:`.recommender`) stays light.
 """

@@ -1,4 +1,4 @@
-"""Domain exceptions of the conversation engine; the UI turns them into friendly messages.
+"""Domain exceptions of the assistant; the UI turns them into friendly messages.
 
 Unknown users and sessions raise the storage layer's :class:`~prefchat.storage.NotFound`;
 malformed input raises :class:`ValueError` naming the value, as everywhere in prefchat.
@@ -6,7 +6,7 @@ malformed input raises :class:`ValueError` naming the value, as everywhere in pr
 
 
 class AssistantError(Exception):
-    """Base class of the conversation engine's domain exceptions."""
+    """Base class of the assistant's domain exceptions."""
 
 
 class SessionClosed(AssistantError):

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..elicitation import Answer, Comparison, KWayChoice
 from ..elicitation.onboarding import known_items
-from ..storage import Turn
+from ..storage import Exchange
 
 __all__ = ["FEEDBACK_WINS", "reference_features", "session_seed", "stored_answers", "told_items"]
 
@@ -54,8 +54,8 @@ def reference_features(features: np.ndarray) -> np.ndarray:
 
 
 def stored_answers(
-    history: Sequence[Turn], index: Mapping[str, int], reference: int
-) -> tuple[tuple[Answer, ...], tuple[str, ...], frozenset[int], Turn | None]:
+    history: Sequence[Exchange], index: Mapping[str, int], reference: int
+) -> tuple[tuple[Answer, ...], tuple[str, ...], frozenset[int], Exchange | None]:
     r"""The evidence a session's stored history holds, for a pack whose item ids map by ``index``.
 
     A pairwise answer is the comparison of its two items; a k-way pick (the chosen item's id) is a
@@ -80,18 +80,18 @@ def stored_answers(
     kinds: list[str] = []
     unknown: set[int] = set()
     pending = None
-    for turn in history:
-        items = turn.question.item_ids
+    for exchange in history:
+        items = exchange.question.item_ids
         if not all(item in index for item in items):
             continue
-        if turn.answer is None:
+        if exchange.answer is None:
             if pending is None and len(items) >= 2:
-                pending = turn
+                pending = exchange
             continue
-        choice = turn.answer.choice
-        if turn.answer.kind in FEEDBACK_WINS:
-            answers.append(Comparison(index[items[0]], reference, FEEDBACK_WINS[turn.answer.kind]))
-            kinds.append(turn.answer.kind)
+        choice = exchange.answer.choice
+        if exchange.answer.kind in FEEDBACK_WINS:
+            answers.append(Comparison(index[items[0]], reference, FEEDBACK_WINS[exchange.answer.kind]))
+            kinds.append(exchange.answer.kind)
         elif len(items) == 2:
             assert choice is not None  # an answer to a question always has its choice
             answers.append(Comparison(index[items[0]], index[items[1]], choice))

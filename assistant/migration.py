@@ -38,9 +38,9 @@ def adopt(target: Conversation, source: Conversation, user_id: str) -> SessionSt
     if old is None:
         raise NoProfile(f"user {user_id!r} finished no session with pack {source.pack.name!r}")
     answered = [
-        (turn.question.item_ids, turn.answer)
-        for turn in store.session_history(old.id)
-        if turn.answer is not None and all(item in target.index for item in turn.question.item_ids)
+        (exchange.question.item_ids, exchange.answer)
+        for exchange in store.session_history(old.id)
+        if exchange.answer is not None and all(item in target.index for item in exchange.question.item_ids)
     ]
     summary = store.current_summary(user_id, source.pack.name)
     if not answered and summary is None:

@@ -162,7 +162,7 @@ class _Scoring:
     features: np.ndarray      # (n, n_bases)
     coef: np.ndarray          # (n_bases,)
     base: np.ndarray          # (n,)
-    association: np.ndarray   # (n, n_descriptors)
+    association: np.ndarray | None  # (n, n_descriptors), or None where the weights are all 0
     weights: np.ndarray       # (n_descriptors,) beta * summary weights, zeros when the summary plays no part
     offset: np.ndarray | float = 0.0  # (n,) the base-rate offset a of a calibrated score
     scale: np.ndarray | float = 1.0   # (n,) its kappa
@@ -170,7 +170,10 @@ class _Scoring:
 
     def scores(self) -> np.ndarray:
         used = np.flatnonzero(self.weights)  # a summary names a few descriptors: read their columns only
-        return self.base + self.association[:, used] @ self.weights[used] if used.size else self.base
+        if not used.size:
+            return self.base
+        assert self.association is not None  # given wherever a weight is not 0
+        return self.base + self.association[:, used] @ self.weights[used]
 
     def base_rate_logit(self, i: int) -> float:
         r""":math:`b_i = \kappa^0_i \operatorname{logit} f_i = a_i + \phi(i)^\top \mu_0` of a calibrated score."""
@@ -218,7 +221,8 @@ class Recommender:
         """
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        scoring = self._scoring(taste, candidates, discount)
+        association = self._index.association if candidates is None else self._associations(candidates)
+        scoring = self._scoring(taste, candidates, discount, association)
         scores = scoring.scores()
         excluded = _indices(exclude, len(scores), "exclude")
         if only is not None:
@@ -228,7 +232,7 @@ class Recommender:
         for i in top_k(scores, k, excluded):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
-            why = _why(self.pack, axis_terms, high, scoring.association[i], taste.summary)
+            why = _why(self.pack, axis_terms, high, association[i], taste.summary)
             if candidates is None:
                 item = self.pack.items[i]
                 ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text))
@@ -278,7 +282,10 @@ class Recommender:
     def _beta(self, objective: str, stated: bool = False) -> float:
         return self.pack.beta(objective, stated=stated) if self.beta is None else float(self.beta)
 
-    def _scoring(self, taste: Taste, candidates: Candidates | None, discount: float | None) -> _Scoring:
+    def _scoring(self, taste: Taste, candidates: Candidates | None, discount: float | None,
+                 association: np.ndarray | None = None) -> _Scoring:
+        """The parts of ``taste``'s scores; ``association``: the items' descriptor associations where the
+        caller holds them (read here only where the summary weighs a descriptor)."""
         pack = self.pack
         mean = np.asarray(taste.mean, dtype=np.float64)
         if mean.shape != (pack.n_bases,) or not np.isfinite(mean).all():
@@ -289,14 +296,17 @@ class Recommender:
         if discount is not None and not (np.isfinite(discount) and discount >= 0):
             raise ValueError(f"discount must be finite and >= 0, got {discount!r}")
         weights = self._weights(taste)
+        if association is None and weights.any():
+            association = self._index.association if candidates is None else self._associations(candidates)
         if candidates is not None:
             features = pack.content_features(candidates.embeddings)
-            return _Scoring(features, mean, features @ mean, self._associations(candidates), weights)
-        return self._base(taste, mean, discount, weights)
+            return _Scoring(features, mean, features @ mean, association, weights)
+        return self._base(taste, mean, discount, weights, association)
 
-    def _base(self, taste: Taste, mean: np.ndarray, discount: float | None, weights: np.ndarray) -> _Scoring:
+    def _base(self, taste: Taste, mean: np.ndarray, discount: float | None, weights: np.ndarray,
+              association: np.ndarray | None) -> _Scoring:
         """The catalog's score of the objective: one scorer per kind of :class:`~prefchat.elicitation.onboarding.CatalogScore`."""
-        pack, association = self.pack, self._index.association
+        pack = self.pack
         serving = pack.serving.objective(taste.objective)
         catalog = serving.discounted(discount)
         if isinstance(catalog, KnownItemsScore):  # the order is the known-items model's; reasons read m on the learned axes

@@ -43,32 +43,32 @@ class Chat(Protocol):
 Handler = Callable[[Chat, SessionState, Summary, Intent], ReplyTurn]
 
 
-def profile(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def profile(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"What do you know about me?": the summary."""
     return ReplyTurn(summary.text, "profile")
 
 
-def recommend(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def recommend(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Recommend": the session's picks."""
-    return ReplyTurn(wording.RECOMMENDATIONS, "recommend", engine.picks(state, summary))
+    return ReplyTurn(wording.RECOMMENDATIONS, "recommend", chat.picks(state, summary))
 
 
-def less_obvious(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
     (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
-    picks = engine.picks(state, summary, discount=engine.pack.less_obvious_discount)
+    picks = chat.picks(state, summary, discount=chat.pack.less_obvious_discount)
     return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
 
 
-def correct(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def correct(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """"Actually I love musicals": a new summary version, and the picks it gives."""
-    before = engine.preview(state, summary)
-    corrected = engine.correct(state.record.user_id, intent.argument)
+    before = chat.preview(state, summary)
+    corrected = chat.correct(state.record.user_id, intent.argument)
     if corrected is None:
         return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
-    picks = engine.picks(state, corrected)
+    picks = chat.picks(state, corrected)
     moved = _moved(before, picks)
-    fit = not moved and picks_fit(engine.pack, corrected, [p.index for p in picks])
+    fit = not moved and picks_fit(chat.pack, corrected, [p.index for p in picks])
     return ReplyTurn(wording.corrected(corrected.text, moved, fit), "correct", picks)
 
 
@@ -77,31 +77,31 @@ def _moved(before, after) -> bool:
     return [p.index for p in before] != [p.index for p in after]
 
 
-def why(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def why(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
-    item = engine.find_item(intent.argument)
+    item = chat.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
     posterior = state.posterior
-    (ranked,) = engine.recommender.rank(Taste(posterior.mean, posterior.cov, summary, state.objective), 1, only=[item])
+    (ranked,) = chat.recommender.rank(Taste(posterior.mean, posterior.cov, summary, state.objective), 1, only=[item])
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 
 
-def feedback(engine: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+def feedback(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
     """Thumbs up/down or more/less like an item: stored as evidence, the profile refitted and saved."""
-    item = engine.find_item(intent.argument)
+    item = chat.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), intent.name)
-    store, pack, user_id = engine.store, engine.pack, state.record.user_id
-    before = engine.preview(state, summary)
+    store, pack, user_id = chat.store, chat.pack, state.record.user_id
+    before = chat.preview(state, summary)
     with store.atomic():
         store.record_feedback(state.record.id, pack.items[item].item_id, intent.name, raw_text=intent.argument)
-        state = engine.state(state.record.id)
+        state = chat.state(state.record.id)
         posterior = state.posterior
         store.save_profile(user_id, pack.name, pack.version, posterior.mean, posterior.cov, state.counts)
-        summary = engine.regenerate_summary(state)
-        picks = engine.picks(state, summary)
-    return ReplyTurn(wording.feedback_noted(intent.name, engine.titles[item], _moved(before, picks)), intent.name, picks)
+        summary = chat.regenerate_summary(state)
+        picks = chat.picks(state, summary)
+    return ReplyTurn(wording.feedback_noted(intent.name, chat.titles[item], _moved(before, picks)), intent.name, picks)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -38,7 +38,7 @@ import numpy as np
 from ..elicitation import STRATEGIES, active_kway
 from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
-from ..storage import Conflict, QuestionRecord, SessionRecord, Store, Turn, check_user_id
+from ..storage import Conflict, Exchange, QuestionRecord, SessionRecord, Store, check_user_id
 from . import wording
 from .errors import SessionClosed
 from .history import told_items
@@ -92,7 +92,7 @@ class Conversation:
         user, from any thread or process, meet in one session). A user named for the first time
         is created, also when another process creates them at the same moment.
 
-        ``options`` default to the engine's; their objective, when None, becomes the pack's.
+        ``options`` default to the conversation's; their objective, when None, becomes the pack's.
         ``seed`` fixes the questions' random choices (default: from the session id), e.g. to
         meet the questions a benchmark session with that seed asks.
         """
@@ -154,7 +154,7 @@ class Conversation:
         answer = self.store.record_answer(
             question.id, choice, raw_text=text, latency_ms=max(0, int(latency.total_seconds() * 1000))
         )
-        history = tuple(Turn(turn.question, answer) if turn is state.pending else turn for turn in state.history)
+        history = tuple(Exchange(e.question, answer) if e is state.pending else e for e in state.history)
         return self._advance(self.sessions.state(state.record, history))
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
@@ -195,8 +195,8 @@ class Conversation:
     def _repeated(self, state: SessionState, question_id: int, text: str) -> QuestionTurn | ResultTurn:
         """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict
         (in :meth:`_answer`'s caller's atomic block)."""
-        turn = next((turn for turn in state.history if turn.question.id == question_id), None)
-        if turn is None or turn.answer is None or turn.answer.choice != parse_choice(text, turn.question.item_ids):
+        asked = next((exchange for exchange in state.history if exchange.question.id == question_id), None)
+        if asked is None or asked.answer is None or asked.answer.choice != parse_choice(text, asked.question.item_ids):
             raise Conflict(f"question {question_id} is not the current question of session {state.record.id!r}")
         if state.record.state == "finished":
             return self._result(state)

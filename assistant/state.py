@@ -30,7 +30,7 @@ import numpy as np
 from ..elicitation import Posterior
 from ..elicitation.onboarding import replay
 from ..reward.pack import Pack
-from ..storage import NotFound, SessionRecord, Store, Turn
+from ..storage import Exchange, NotFound, SessionRecord, Store
 from .errors import WrongPack
 from .history import reference_features, session_seed, stored_answers
 from .turns import SessionOptions, SessionState
@@ -58,7 +58,7 @@ class SessionReader:
         self._posteriors: OrderedDict[str, Posterior] = OrderedDict()
         self._lock = threading.Lock()
 
-    def state(self, record: SessionRecord, history: Sequence[Turn] | None = None) -> SessionState:
+    def state(self, record: SessionRecord, history: Sequence[Exchange] | None = None) -> SessionState:
         """The state of session ``record``, from ``history`` if the caller holds it, else read back."""
         history = tuple(self.store.session_history(record.id) if history is None else history)
         answers, kinds, unknown, pending = stored_answers(history, self.pack.item_index, self.reference)

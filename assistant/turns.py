@@ -1,4 +1,4 @@
-"""What the engine returns and how a session is run: frozen turns the UI renders, and the options.
+"""What the assistant returns and how a session is run: frozen turns the UI renders, and the options.
 
 Every call of :class:`~prefchat.assistant.session.Conversation` returns one of
 :class:`QuestionTurn`, :class:`ResultTurn`, :class:`ReplyTurn` or :class:`ReaskTurn`.
@@ -16,7 +16,7 @@ from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.selection import check_stop_rule
 from ..reward.pack import Item
 from ..reward.serving import OBJECTIVES
-from ..storage import FEEDBACK_KINDS, SessionRecord, Turn
+from ..storage import FEEDBACK_KINDS, Exchange, SessionRecord
 from .parsing import MAX_OPTIONS
 from .recommender import Ranked
 
@@ -189,24 +189,24 @@ class SessionState:
     record : SessionRecord
     options : SessionOptions, with the objective resolved
     seed : int, the session's question seed (see :func:`~prefchat.elicitation.onboarding.question_rng`)
-    history : tuple of Turn, every stored question with its live answer
+    history : tuple of Exchange, every stored question with its live answer
     answers : tuple of Answer, what the posterior is conditioned on, in order
     kinds : tuple of str, the stored kind of each click and feedback ("a", "b", "tie", "skip",
         "pick" for a k-way pick, or a feedback kind)
     unknown : frozenset of int, items of k-way questions answered "none of these" (a skipped
         pair's items are unknown through its comparison)
-    pending : Turn or None, the first question still unanswered
+    pending : Exchange or None, the first question still unanswered
     posterior : Posterior
     """
 
     record: SessionRecord
     options: SessionOptions
     seed: int
-    history: tuple[Turn, ...]
+    history: tuple[Exchange, ...]
     answers: tuple[Answer, ...]
     kinds: tuple[str, ...]
     unknown: frozenset[int]
-    pending: Turn | None
+    pending: Exchange | None
     posterior: Posterior
 
     @property

@@ -1,6 +1,6 @@
 """Everything prefchat says to a person, in one place a product writer can own.
 
-Only words live here: which reply is given when is the engine's business
+Only words live here: which reply is given when is the assistant's business
 (:mod:`~prefchat.assistant.session`, :mod:`~prefchat.assistant.replies`), and how it is laid out
 (Markdown, buttons) the chat's (:mod:`prefchat.ui.chat`). Keep replies short, say what happened,
 and offer a way forward.
@@ -98,7 +98,7 @@ FRIENDLY: tuple[tuple[type[BaseException], str], ...] = (
     (ConvergenceError, "Sorry, I could not make sense of these answers. Try 'undo', or 'start over'."),
     (EmbeddingError, "Sorry, my language model is not available right now: buttons and simple commands still work."),
 )
-"""What the user is told when the engine refuses, by the kind of refusal."""
+"""What the user is told when the assistant refuses, by the kind of refusal."""
 REFUSED = "Sorry, I could not do that: {error}"
 FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start over'."
 

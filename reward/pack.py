@@ -17,7 +17,7 @@ items are UTF-8, and every shape, and raises :class:`PackError` naming the file 
 
 Loading reads nothing whole it does not need: the arrays are memory-mapped (the operating system
 pages them in as they are used), and an item is parsed from its line of items.jsonl when it is
-asked for (:class:`Items`: the line offsets are found while the file is checksummed), so that a
+asked for (:class:`ItemLines`: the line offsets are found while the file is checksummed), so that a
 catalog of a million items loads in seconds. A line that is not a valid item record raises
 :class:`PackError` naming it when it is read.
 """
@@ -82,7 +82,7 @@ class ItemIndex(Mapping[str, int]):
         return len(self.ids)
 
 
-class Items(Sequence[Item]):
+class ItemLines(Sequence[Item]):
     """A loaded pack's items, each parsed from its line of items.jsonl when it is asked for.
 
     ``offsets`` : (n + 1,) int64, where each line starts, then the file's size; ``ids`` : (n,)
@@ -117,7 +117,7 @@ class Items(Sequence[Item]):
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self):  # a map cannot be pickled (e.g. to a worker process): the other side maps the file again
-        return Items, (self.path, self.offsets, self.ids)
+        return ItemLines, (self.path, self.offsets, self.ids)
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,7 +129,7 @@ class Pack:
 
     Attributes
     ----------
-    items : sequence of Item, length n_items (a list, or the lazily read :class:`Items` of a loaded pack)
+    items : sequence of Item, length n_items (a list, or the lazily read :class:`ItemLines` of a loaded pack)
     embeddings : (n_items, d) float32, frozen sentence embeddings e(i)
     features : (n_items, n_bases) float64, phi(i) for every catalog item
     head_weight : (d, n_learned) float64 and head_bias : (n_learned,), the content map
@@ -365,7 +365,7 @@ class Pack:
     @cached_property
     def item_index(self) -> ItemIndex:
         """item id -> catalog position (built once per pack, from the ids alone)."""
-        ids = self.items.ids if isinstance(self.items, Items) else [item.item_id for item in self.items]
+        ids = self.items.ids if isinstance(self.items, ItemLines) else [item.item_id for item in self.items]
         return ItemIndex(np.asarray(ids, dtype=str))
 
     def content_features(self, embeddings: np.ndarray) -> np.ndarray:
@@ -526,7 +526,7 @@ def _item_record(path: Path, line_number: int, raw: bytes) -> Item:
         raise PackError(f"{path}, line {line_number}: bad item record ({error!r})") from None
 
 
-def _read_items(directory: Path, manifest: dict) -> Items:
+def _read_items(directory: Path, manifest: dict) -> ItemLines:
     """The checked items of a pack: offsets found while checksumming, ids from item_ids.npy (or,
     for a pack written before it, from every line, which parses and so checks them all)."""
     path = directory / ITEMS
@@ -538,7 +538,7 @@ def _read_items(directory: Path, manifest: dict) -> Items:
     if ITEM_IDS not in manifest.get("checksums", {}):
         with open(path, "rb") as handle:
             ids = np.asarray([_item_record(path, n + 1, raw).item_id for n, raw in enumerate(handle)], dtype=str)
-        return Items(path, offsets, ids)
+        return ItemLines(path, offsets, ids)
     _check_file(directory, ITEM_IDS, manifest)
     try:
         ids = np.load(directory / ITEM_IDS, allow_pickle=False)
@@ -546,7 +546,7 @@ def _read_items(directory: Path, manifest: dict) -> Items:
         raise PackError(f"{directory / ITEM_IDS}: unreadable ({error})") from None
     if ids.dtype.kind != "U" or ids.shape != (n_lines,):
         raise PackError(f"{directory / ITEM_IDS}: {ids.dtype} ids of shape {ids.shape}, {path} has {n_lines} lines")
-    return Items(path, offsets, ids)
+    return ItemLines(path, offsets, ids)
 
 
 _SAFETENSORS_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",

@@ -23,7 +23,7 @@ Store(engine)
     record_answer(question_id, choice, raw_text="", latency_ms=None) -> AnswerRecord
     record_feedback(session_id, item_id, kind, raw_text="") -> AnswerRecord
     undo_last_answer(session_id) -> AnswerRecord | None
-    session_history(session_id) -> list[Turn]           questions in order, live answers
+    session_history(session_id) -> list[Exchange]       questions in order, live answers
     finish_session(session_id, state="finished") -> SessionRecord
     save_profile(user_id, pack_name, pack_version, mean, cov, counts) -> ProfileRecord
     get_profile(user_id, pack_name=None, pack_version=None) -> ProfileRecord | None
@@ -54,12 +54,12 @@ from .records import (
     SESSION_STATES,
     SUMMARY_SOURCES,
     AnswerRecord,
+    Exchange,
     ProfileRecord,
     QuestionRecord,
     RankingRecord,
     SessionRecord,
     SummaryRecord,
-    Turn,
     UserRecord,
 )
 from .repository import USER_ID_PATTERN, Store, check_user_id, open_store
@@ -83,7 +83,7 @@ __all__ = [
     "StorageError",
     "Store",
     "SummaryRecord",
-    "Turn",
+    "Exchange",
     "USER_ID_PATTERN",
     "UserRecord",
     "alembic_config",

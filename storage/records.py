@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-SessionState = Literal["active", "finished", "abandoned"]
 SESSION_STATES: tuple[str, ...] = ("active", "finished", "abandoned")
 
 PAIRWISE_CHOICES: tuple[str, ...] = ("a", "b", "tie", "skip")
@@ -47,7 +46,7 @@ class SessionRecord:
     user_id: str
     pack_name: str
     pack_version: str
-    state: SessionState
+    state: Literal["active", "finished", "abandoned"]  # one of SESSION_STATES
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -87,8 +86,10 @@ class AnswerRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
-    """A question and its live answer (None while unanswered or after undo)."""
+class Exchange:
+    """A question asked in a session and its live answer (None while unanswered or after undo).
+
+    Not to be confused with the turns the assistant returns (:mod:`prefchat.assistant.turns`)."""
 
     question: QuestionRecord
     answer: AnswerRecord | None

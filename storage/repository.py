@@ -58,12 +58,12 @@ from .records import (
     SESSION_STATES,
     SUMMARY_SOURCES,
     AnswerRecord,
+    Exchange,
     ProfileRecord,
     QuestionRecord,
     RankingRecord,
     SessionRecord,
     SummaryRecord,
-    Turn,
     UserRecord,
 )
 
@@ -329,7 +329,7 @@ class Store:
             session.updated_at = _now()
             return _record(AnswerRecord, row)
 
-    def session_history(self, session_id: str) -> list[Turn]:
+    def session_history(self, session_id: str) -> list[Exchange]:
         """Every question of the session in order, each with its live answer or None.
 
         Undone answers are left out; the first turn without an answer (or position
@@ -344,7 +344,7 @@ class Store:
                 .order_by(QuestionRow.position)
             ).all()
             return [
-                Turn(_question_record(_held(db, question)), None if answer is None else _record(AnswerRecord, answer))
+                Exchange(_question_record(_held(db, question)), None if answer is None else _record(AnswerRecord, answer))
                 for question, answer in rows
             ]
 

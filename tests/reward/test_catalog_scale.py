@@ -14,7 +14,7 @@ from prefchat.elicitation.blocks import BLOCK_ROWS
 from prefchat.elicitation.metrics import SAMPLE_STRIDE, top_k
 from prefchat.elicitation.pool import candidate_pool
 from prefchat.elicitation.posterior import predictive_moments, predictive_scale
-from prefchat.reward.pack import ITEM_IDS, ITEMS, MANIFEST, Items, PackError, load_pack, save_pack
+from prefchat.reward.pack import ITEM_IDS, ITEMS, MANIFEST, ItemLines, PackError, load_pack, save_pack
 from prefchat.reward.synthetic import synthetic_pack
 
 from .test_pack import random_pack
@@ -45,7 +45,7 @@ def test_the_synthetic_pack_round_trips(tmp_path):
 def test_lazy_items_are_the_items_written(tmp_path):
     pack = random_pack(n_items=25)
     loaded = load_pack(save_pack(pack, tmp_path / "p"))
-    assert isinstance(loaded.items, Items) and len(loaded.items) == 25
+    assert isinstance(loaded.items, ItemLines) and len(loaded.items) == 25
     assert [loaded.items[i] for i in range(25)] == list(pack.items) == list(loaded.items)
     assert loaded.items[-1] == pack.items[-1] and loaded.items[3:7] == list(pack.items[3:7])
     assert loaded.items == pack.items  # a loaded pack's items compare equal to the list they stand for
