@@ -106,8 +106,8 @@ class Conversation:
                 return self._advance(self.sessions.state(record, ()))
             # A user's unanswered session with the same options is taken up again rather than
             # abandoned, so that concurrent starts for one user (two tabs, a retry) meet in one session.
-            record = self.store.start_session(self.store.ensure_user(check_user_id(user_id)).id, self.pack.name, self.pack.version, settings,
-                                              reuse_unanswered=True)
+            user = self.store.ensure_user(check_user_id(user_id)).id
+            record = self.store.start_session(user, self.pack.name, self.pack.version, settings, reuse_unanswered=True)
             return self._advance(self.sessions.state(record))
 
     def resume(self, session_id: str) -> QuestionTurn | ResultTurn:
