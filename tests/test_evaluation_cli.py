@@ -8,9 +8,9 @@ import pytest
 
 from prefchat import evaluation
 from prefchat.cli import add_eval_arguments, converted_dir
-from prefchat.reward.pack import Axis, Item, Pack, save_pack
+from prefchat.reward.pack import Axis, Item, save_pack
 
-N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
+N_ITEMS, N_BASES, N_LEARNED = 40, 4, 2
 TRAIN, TEST = ["t1", "t2", "t3"], ["h1", "h2", "h3", "h4"]
 
 
@@ -22,25 +22,18 @@ def env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def tiny(env):
+def tiny(env, small_pack, embed):
     """A pack of 40 random items saved to disk, and ratings of 3 training and 4 test users."""
     rng = np.random.default_rng(0)
-    pack = Pack(
-        items=[Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)],
-        embeddings=rng.normal(size=(N_ITEMS, DIM)).astype(np.float32),
+    pack = small_pack(
+        [Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)], n_learned=N_LEARNED,
+        manifest={"name": "tiny", "split": {"train": TRAIN, "validation": [], "test": TEST}},
         features=rng.normal(size=(N_ITEMS, N_BASES)),
-        head_weight=rng.normal(size=(DIM, N_LEARNED)),
-        head_bias=np.zeros(N_LEARNED),
-        new_item_population=np.zeros(N_BASES - N_LEARNED),
-        prior_mean=np.zeros(N_BASES),
-        prior_cov=np.eye(N_BASES),
         exposure=np.full(N_BASES, 0.1),
         popularity=rng.integers(0, 50, size=N_ITEMS).astype(float),
-        quality=rng.uniform(1, 5, size=N_ITEMS),
         descriptors=["funny", "dark"],
-        descriptor_embeddings=rng.normal(size=(2, DIM)).astype(np.float32),
+        descriptor_embeddings=embed(["funny", "dark"]),
         axes=[Axis(k, f"axis {k}", ("funny",), ("dark",)) for k in range(N_LEARNED)],
-        manifest={"name": "tiny", "groups": None, "split": {"train": TRAIN, "validation": [], "test": TEST}},
     )
     pack_dir = save_pack(pack, env / "home" / "packs" / "tiny")
     lines = ["user_id,item_id,rating"]

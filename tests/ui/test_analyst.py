@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -277,10 +276,7 @@ def analyst_url(db_url, tiny_pack_dir, tmp_path_factory):
 
 
 @pytest.mark.browser
-def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_one(analyst_url):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("BROWSER TEST SKIPPED: no chromium on PATH (apt-get install -y chromium)")
+def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_one(analyst_url, chromium):
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)

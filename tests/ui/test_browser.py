@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,6 @@ from prefchat.ui.embed import iframe_snippet, web_component_snippet
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -32,14 +30,12 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("NO BROWSER TESTS: chromium is not on PATH (apt-get install -y chromium)")
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
         yield browser
         browser.close()
 
