@@ -15,8 +15,8 @@ domain, built by an explicit step (``prefchat demo``, ``prefchat pack default``)
 ``research`` the baselines only benchmarks use. A package may import what the DAG reaches from it
 (ui may use elicitation directly), nothing else.
 
-Third-party libraries stay in their package: gradio in ui, SQLAlchemy and Alembic in storage,
-torch and sentence-transformers in reward. Every import counts, also one inside a function or
+Third-party libraries stay in their package: gradio and scikit-learn in ui, SQLAlchemy and Alembic
+in storage, torch and sentence-transformers in reward, implicit in elicitation. Every import counts, also one inside a function or
 under ``TYPE_CHECKING``. And no module takes part in an import cycle through the imports run when
 it is loaded (module level, class bodies) or read by type checkers (``if TYPE_CHECKING:``): an
 import inside a function is the only lazy one. :func:`problems` returns what breaks the rules,
@@ -79,6 +79,8 @@ THIRD_PARTY = {  # library -> the only package that may import it
     "alembic": "storage",
     "torch": "reward",
     "sentence_transformers": "reward",
+    "implicit": "elicitation",
+    "sklearn": "ui",
 }
 SERVING = ("prefchat.ui.app", "prefchat.assistant.api")
 """What the chat, the REST API and the Python API import from."""

@@ -319,7 +319,7 @@ def population_view(
     """Users on the first two axes, coloured by archetype (:func:`choose_k` on the profile means),
     and one row per archetype. ``profiles`` are of one pack version (one set of ``names``)."""
     means = np.array([p.mean for p in profiles], dtype=float).reshape(len(profiles), len(names))
-    centroids, labels = choose_k(means, np.random.default_rng(seed)) if len(means) else (means, np.zeros(0, int))
+    centroids, labels = choose_k(means, seed) if len(means) else (means, np.zeros(0, int))
     figure = go.Figure()
     for j in range(len(centroids)):
         inside = labels == j
