@@ -86,7 +86,8 @@ def store(db_url):
 @pytest.fixture(scope="module")
 def analyst_settings(tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("home")
-    return Settings(home, f"sqlite:///{home / 'x.sqlite'}", "unused", ANALYST, PASSWORD)
+    return Settings(home=home, db_url=f"sqlite:///{home / 'x.sqlite'}", embedding_model="unused",
+                    analyst_user=ANALYST, analyst_password=PASSWORD)
 
 
 def test_profiles_table_filters(store, tiny_pack):

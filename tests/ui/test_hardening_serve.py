@@ -139,7 +139,7 @@ def test_serve_refuses_rest_beyond_loopback_without_a_token(tiny_pack_dir, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "PREFCHAT_API_TOKEN" in err and "--no-api" in err
     commands.check_exposure("0.0.0.0", False, settings)  # the chat alone may go public
-    commands.check_exposure("0.0.0.0", True, Settings(tmp_path, "sqlite://", "x", api_tokens=(TOKEN,)))
+    commands.check_exposure("0.0.0.0", True, Settings(home=tmp_path, db_url="sqlite://", embedding_model="x", api_tokens=(TOKEN,)))
     commands.check_exposure("127.0.0.1", True, settings)
     commands.check_exposure("::1", True, settings)
 
