@@ -71,8 +71,8 @@ class Settings(BaseModel):
     db_url: str
     embedding_model: str
     analyst_user: str | None = None
-    analyst_password: str | None = Field(None, repr=False)
-    api_tokens: tuple[str, ...] = Field((), repr=False)
+    analyst_password: str | None = Field(default=None, repr=False)
+    api_tokens: tuple[str, ...] = Field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
 
     @property

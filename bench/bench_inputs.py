@@ -7,7 +7,8 @@
   from every position), and how the time grows from 10,000 to 80,000 characters (linear: about 8
   times; quadratic: 64 times).
 
-Prints one line per figure (medians of ``--runs`` runs), and writes them as JSON with ``--json``::
+Prints one line per figure (medians of ``--runs`` runs, in ms), and writes them as JSON (seconds)
+with ``--json``::
 
     .venv/bin/python bench/bench_inputs.py [--movielens ../shared/data/movielens-latest-small] [--json OUT]
 """
@@ -20,6 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +81,8 @@ def measure(movielens: Path | None, runs: int) -> dict[str, float]:
     recognise = IntentRecognizer()
     for name, text in HOSTILE.items():
         figures[f"recognise a hostile message ({name}, {len(text):,} characters)"] = median_seconds(
-            lambda text=text: recognise(text), runs)
-    small, large = (median_seconds(lambda n=n: recognise("a" + " " * n + "x"), runs) for n in (10_000, 80_000))
+            partial(recognise, text), runs)
+    small, large = (median_seconds(partial(recognise, "a" + " " * n + "x"), runs) for n in (10_000, 80_000))
     figures["growth of recognition time, 10,000 to 80,000 characters (ratio)"] = large / small
     return figures
 
@@ -93,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     figures = measure(args.movielens, args.runs)
     for name, value in figures.items():
-        print(f"{name}: {value:.2f}" + ("" if "ratio" in name else " s"))
+        print(f"{name}: {value:.2f}" if "ratio" in name else f"{name}: {1e3 * value:.1f} ms")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 

@@ -291,6 +291,7 @@ def start_server(pack: str, db: str, workers: int) -> tuple[subprocess.Popen, st
     command = [str(Path(sys.executable).with_name("prefchat")), "serve", "--pack", pack, "--db", db,
                "--workers", str(workers), "--port", "0"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
     for line in server.stdout:
         if line.strip().startswith("health"):
             base = line.split()[1].rstrip(",").removesuffix("/healthz")

@@ -174,6 +174,7 @@ def _private_home(tmp_path_factory, monkeypatch):
 def _module(name: str, path: Path) -> ModuleType:
     """The file at ``path`` imported as the module ``name`` (registered, so its dataclasses resolve)."""
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -24,7 +24,8 @@ def python_api_example() -> str:
         if block:
             return block.group(1)
     docstring = prefchat.api.__doc__
-    example = re.search(r"Example::\n\n(.*?)\n\n(?=\S)", docstring, re.S)
+    example = re.search(r"Example::\n\n(.*?)\n\n(?=\S)", docstring or "", re.S)
+    assert example is not None, "neither README.md nor prefchat.api's docstring holds the example"
     return textwrap.dedent(example.group(1))
 
 

@@ -58,7 +58,7 @@ def test_settings_are_frozen_refuse_unknown_names_and_keep_secrets_out_of_their_
     settings = Settings(home=tmp_path, db_url="sqlite://", embedding_model="m", analyst_password="hunter2",
                         api_tokens=(TOKEN,))
     with pytest.raises(ValidationError):
-        settings.db_url = "sqlite:///other"  # type: ignore[misc]
+        settings.db_url = "sqlite:///other"
     with pytest.raises(ValidationError, match="databse"):
-        Settings(home=tmp_path, db_url="sqlite://", embedding_model="m", databse="x")  # type: ignore[call-arg]
+        Settings(home=tmp_path, db_url="sqlite://", embedding_model="m", databse="x")
     assert "hunter2" not in repr(settings) and TOKEN not in repr(settings)

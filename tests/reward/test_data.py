@@ -204,7 +204,7 @@ def _csv(header, rows):
     return buffer.getvalue()
 
 
-texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1).filter(str.strip)
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1).filter(str.strip)
 
 
 @settings(max_examples=50, deadline=None)

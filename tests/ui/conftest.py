@@ -121,7 +121,7 @@ class Visitor:
 
     def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
         """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""
-        screen, questions = self("start"), []
+        screen, questions = self("start"), list[Screen]()
         while screen.asking:
             assert len(questions) < MAX_TURNS, "onboarding never ended"
             questions.append(screen)

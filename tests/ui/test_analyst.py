@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from prefchat.assistant.session import Conversation
+from prefchat.assistant.turns import AnyTurn, QuestionTurn
 from prefchat.settings import Settings
 from prefchat.storage import NotFound, open_store
 from prefchat.ui import analyst_commands
@@ -67,8 +68,8 @@ def db_url(tmp_path_factory, tiny_pack, embed) -> str:
     with open_store(url) as store:
         conversation = Conversation(tiny_pack, store, embed)
         for user_id, coef in {**LOVERS, **HATERS}.items():
-            turn = conversation.start(user_id)
-            while hasattr(turn, "item_a"):
+            turn: AnyTurn = conversation.start(user_id)
+            while isinstance(turn, QuestionTurn):
                 turn = conversation.answer(turn.session_id, choice(tiny_pack, coef, turn))
         conversation.correct("lover-0", "actually I love jokes")
         conversation.recommend("lover-0", k=3)

@@ -11,7 +11,9 @@ from prefchat.storage import open_store
 
 
 def question_number(screen) -> int:
-    return int(re.search(r"Question (\d+) of about 10", screen.progress).group(1))
+    found = re.search(r"Question (\d+) of about 10", screen.progress)
+    assert found is not None, screen.progress
+    return int(found.group(1))
 
 
 @pytest.fixture
