@@ -296,7 +296,7 @@ class DescriptorIndex:
         return np.flatnonzero(self.group == self.group[j])
 
 
-def _standardise(values: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+def _standardise(values: np.ndarray, mean: np.ndarray | float, sd: np.ndarray) -> np.ndarray:
     """``(values - mean) / sd`` by column, 0 where ``sd`` is 0."""
     return np.divide(values - mean, sd, out=np.zeros(np.shape(values)), where=sd > 0)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -150,7 +150,7 @@ def frequent_tags(items: list[Item], min_share: float = 0.002, min_count: int = 
     return ranked[:limit]
 
 
-def tag_matrix(items: list[Item], descriptors: list[str]) -> np.ndarray:
+def tag_matrix(items: Sequence[Item], descriptors: list[str]) -> np.ndarray:
     """(n_items, n_descriptors) 0/1 matrix: item i carries descriptor j (case-folded)."""
     column = {d: j for j, d in enumerate(descriptors)}
     matrix = np.zeros((len(items), len(descriptors)))
@@ -162,7 +162,7 @@ def tag_matrix(items: list[Item], descriptors: list[str]) -> np.ndarray:
     return matrix
 
 
-def descriptor_matrix(source: str, items: list[Item], descriptors: list[str],
+def descriptor_matrix(source: str | None, items: Sequence[Item], descriptors: list[str],
                       item_embeddings: np.ndarray, descriptor_embeddings: np.ndarray,
                       definitions: dict[str, str] | None = None) -> np.ndarray:
     """Association of every item with every descriptor (see the module docstring)."""

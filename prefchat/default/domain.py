@@ -131,7 +131,7 @@ def _require(record: dict, key: str, kind: type, source: str, where: str) -> Any
     if key not in record:
         raise PromptFileError(source, f"{where}{key}", "missing")
     value = record[key]
-    if not isinstance(value, kind) or (kind is str and not value.strip()):
+    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
         raise PromptFileError(source, f"{where}{key}", f"expected a non-empty {kind.__name__}, got {value!r}")
     return value
 

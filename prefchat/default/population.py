@@ -338,13 +338,13 @@ def sample_pairs(
     -------
     pair_user, item_a, item_b : (n_users * pairs_per_user,) int
     """
-    first, second = [], []
+    firsts, seconds = [], []
     for p in prompts:
         responses = domain.responses_of(p)
         a, b = np.triu_indices(len(responses), k=1)
-        first.append(responses[a])
-        second.append(responses[b])
-    first, second = np.concatenate(first), np.concatenate(second)
+        firsts.append(responses[a])
+        seconds.append(responses[b])
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
     if not 0 < pairs_per_user <= len(first):
         raise ValueError(f"pairs_per_user must be in [1, {len(first)}] (distinct within-prompt pairs), got {pairs_per_user}")
     picked = np.argsort(rng.random((n_users, len(first))), axis=1)[:, :pairs_per_user].ravel()
