@@ -11,7 +11,7 @@ from prefchat.cli import add_eval_arguments, converted_dir
 from prefchat.reward.pack import Axis, Item, save_pack
 
 N_ITEMS, N_BASES, N_LEARNED = 40, 4, 2
-TRAIN, TEST = ["t1", "t2", "t3"], ["h1", "h2", "h3", "h4"]
+TRAIN, VALIDATION, TEST = ["t1", "t2", "t3"], ["v1", "v2"], ["h1", "h2", "h3", "h4"]
 
 
 @pytest.fixture
@@ -23,11 +23,11 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tiny(env, small_pack, embed):
-    """A pack of 40 random items saved to disk, and ratings of 3 training and 4 test users."""
+    """A pack of 40 random items saved to disk, and ratings of 3 training, 2 validation and 4 test users."""
     rng = np.random.default_rng(0)
     pack = small_pack(
         [Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)], n_learned=N_LEARNED,
-        manifest={"name": "tiny", "split": {"train": TRAIN, "validation": [], "test": TEST}},
+        manifest={"name": "tiny", "split": {"train": TRAIN, "validation": VALIDATION, "test": TEST}},
         features=rng.normal(size=(N_ITEMS, N_BASES)),
         exposure=np.full(N_BASES, 0.1),
         popularity=rng.integers(0, 50, size=N_ITEMS).astype(float),
@@ -37,7 +37,7 @@ def tiny(env, small_pack, embed):
     )
     pack_dir = save_pack(pack, env / "home" / "packs" / "tiny")
     lines = ["user_id,item_id,rating"]
-    for user in TRAIN + TEST:
+    for user in TRAIN + VALIDATION + TEST:
         for item in rng.choice(N_ITEMS, size=12, replace=False):
             lines.append(f"{user},m{item},{rng.integers(1, 6)}")
     ratings = env / "ratings.csv"
@@ -82,6 +82,24 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
+
+
+def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(tiny, env):
+    from prefchat.elicitation.peers import EASE_L2_GRID, IALS_GRID
+
+    pack_dir, ratings = tiny
+    out = env / "report.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,2",
+                 "--strategies", "active,ease,ials,ials-oracle", "--seeds", "1", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    ials, ease = report["peers"]["ials"], report["peers"]["ease"]
+    assert (ials["train_users"], ials["validation_users"]) == (len(TRAIN), len(VALIDATION))
+    assert [row["setting"] for row in ials["selection"]] == [list(setting) for setting in IALS_GRID]
+    assert [row["setting"] for row in ease["selection"]] == list(EASE_L2_GRID)
+    best = max(row["recall@20"] for row in ials["selection"])
+    assert ials["factors, alpha"] == next(row["setting"] for row in ials["selection"] if row["recall@20"] == best)
+    assert {row["strategy"] for row in report["results"]} == {"active", "ease", "ials", "ials-oracle"}
 
 
 def test_pack_by_name_and_user_cap(tiny, env):
