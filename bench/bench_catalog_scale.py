@@ -69,7 +69,8 @@ class Clock:
 
     def ms(self, percentile: float = 50) -> tuple[float, float]:
         """(wall, CPU) percentile in milliseconds."""
-        return tuple(round(1e3 * float(np.percentile(values, percentile)), 2) for values in (self.wall, self.cpu))
+        wall, cpu = (round(1e3 * float(np.percentile(values, percentile)), 2) for values in (self.wall, self.cpu))
+        return wall, cpu
 
 
 def build(n_items: int, directory: Path) -> float:
@@ -91,6 +92,7 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
     from fastapi.testclient import TestClient
 
     from prefchat.api import Assistant, QuestionTurn
+    from prefchat.assistant.turns import AnyTurn
     from prefchat.elicitation import Comparison
     from prefchat.elicitation.onboarding import next_question, replay
     from prefchat.ui.rest import api_router
@@ -101,7 +103,7 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
         with load:
             assistant = Assistant.open(pack=directory, db=f"sqlite:///{tmp}/scale.sqlite")
         with first:
-            turn = assistant.start("user0")
+            turn: AnyTurn = assistant.start("user0")
         for u in range(users):
             if u:
                 turn = assistant.start(f"user{u}")
@@ -121,7 +123,7 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
         # The next question alone (pool + selection, no store): the engine's features and policy,
         # a posterior after five answers to pool pairs.
         policy, pool = assistant.policy(assistant.options), assistant.pack.serving.pool(assistant.options.pool_size)
-        answers_given = [Comparison(*rng.choice(pool, 2, replace=False), "a") for _ in range(5)]
+        answers_given = [Comparison(int(a), int(b), "a") for a, b in (rng.choice(pool, 2, replace=False) for _ in range(5))]
         posterior = replay(assistant.pack.serving.session_prior(assistant.pack.objective), assistant.features, answers_given)
         for r in range(repeat):
             with questions:

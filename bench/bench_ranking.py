@@ -42,7 +42,7 @@ def main() -> None:
     print(f"pack {pack.name}: {pack.n_items} items, {pack.n_bases} bases, {len(index.columns)} descriptors")
     print(f"descriptor index (first call only): {1e3 * (time.perf_counter() - start):.1f} ms")
 
-    answers = [Comparison(*rng.choice(pack.n_items, 2, replace=False), rng.choice(["a", "b"])) for _ in range(10)]
+    answers = [Comparison(int(a), int(b), str(rng.choice(["a", "b"]))) for a, b in (rng.choice(pack.n_items, 2, replace=False) for _ in range(10))]
     posterior = laplace_posterior(*pack.prior, pack.features, answers)
     summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0)
     print(f"summary: {summary.text}")

@@ -25,6 +25,13 @@ stopped by the deadline. Measured per turn (starting a session, answering): the 
 target is server time p95 <= 250 ms. Exit status 0 when nothing is lost, crossed or unrecovered
 and the target is met.
 
+Worker CPU per request: every ``--sample`` seconds the CPU time (user + system, from
+``/proc/PID/stat``) of every worker process (the server itself when N = 1) is read, and the CPU
+the workers spent in the interval is divided by the requests answered in it; the table gives the
+median and 95th percentile over the intervals, the whole run's CPU over all its requests, and each
+worker's CPU seconds (how evenly the load spread). A worker counts from its first sample, so the
+CPU a replacement spends loading the pack is left out; the supervisor's own CPU is not a worker's.
+
 Run::
 
     python bench/bench_rest_load.py                     # default pack, 1 process, SQLite, 50 users
@@ -222,6 +229,61 @@ def killer(server_pid: int, workers: int, log: Log, when: int, out: dict) -> Non
             return
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (``/proc/PID/stat`` fields 14 and 15), None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuSampler(threading.Thread):
+    """Samples the workers' CPU time and the requests answered every ``interval`` seconds until stopped."""
+
+    def __init__(self, workers, log: Log, interval: float):
+        super().__init__(daemon=True)
+        self.workers, self.log, self.interval = workers, log, interval
+        self.stopped = threading.Event()
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (CPU seconds at its first sample, at its last)
+        self.intervals: list[tuple[float, int]] = []  # (workers' CPU seconds, requests answered) per interval
+
+    def sample(self, requests_before: int) -> int:
+        spent, requests = 0.0, self.log.requests
+        for pid in self.workers():
+            now = cpu_seconds(pid)
+            if now is None:
+                continue
+            first, last = self.seen.get(pid, (now, now))
+            spent += now - last
+            self.seen[pid] = (first, now)
+        if requests > requests_before:
+            self.intervals.append((spent, requests - requests_before))
+        return requests
+
+    def run(self) -> None:
+        requests = self.sample(self.log.requests)  # the first sample: where each worker's CPU starts
+        while not self.stopped.wait(self.interval):
+            requests = self.sample(requests)
+
+    def stop(self) -> dict:
+        """The figures: CPU ms per request (median and p95 over intervals, whole run) and each worker's CPU seconds."""
+        self.stopped.set()
+        self.join()
+        self.sample(self.log.requests)
+        per_request = [1e3 * spent / n for spent, n in self.intervals]
+        median, p95 = percentiles(per_request)
+        total = sum(spent for spent, _ in self.intervals)
+        answered = sum(n for _, n in self.intervals)
+        return {"cpu_ms_per_request_p50": round(median, 1), "cpu_ms_per_request_p95": round(p95, 1),
+                "cpu_ms_per_request_run": round(1e3 * total / answered, 1) if answered else float("nan"),
+                "cpu_intervals": len(self.intervals),
+                "worker_cpu_s": [round(last - first, 1) for first, last in self.seen.values()]}
+
+
 def start_server(pack: str, db: str, workers: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -229,6 +291,7 @@ def start_server(pack: str, db: str, workers: int) -> tuple[subprocess.Popen, st
     command = [str(Path(sys.executable).with_name("prefchat")), "serve", "--pack", pack, "--db", db,
                "--workers", str(workers), "--port", "0"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
     for line in server.stdout:
         if line.strip().startswith("health"):
             base = line.split()[1].rstrip(",").removesuffix("/healthz")
@@ -254,7 +317,7 @@ def percentiles(values: list[float]) -> tuple[float, float]:
     return (float(np.median(values)), float(np.percentile(values, 95))) if values else (float("nan"), float("nan"))
 
 
-def report(log: Log, users: int, wall: float, lost: int) -> dict:
+def report(log: Log, users: int, wall: float, lost: int, cpu: dict, interval: float) -> dict:
     """Print the table; the figures of the JSON report."""
     print(f"\n{'requests':<16}{'n':>6}{'server p50':>12}{'server p95':>12}{'client p50':>12}{'client p95':>12}   (ms)")
     for name in [*log.server_ms, "all turns"]:
@@ -271,7 +334,10 @@ def report(log: Log, users: int, wall: float, lost: int) -> dict:
         print(f"  {message}")
     print(f"server time per turn: median {median:.1f} ms, p95 {p95:.1f} ms (target <= {TARGET_P95_MS:.0f}): "
           f"{'met' if p95 <= TARGET_P95_MS else 'NOT met'}")
-    return {"lost_answers": lost, "cross_talk": len(log.cross_talk), "unrecovered_errors": len(log.unrecovered),
+    print(f"worker CPU per request: median {cpu['cpu_ms_per_request_p50']:.1f} ms, p95 {cpu['cpu_ms_per_request_p95']:.1f} ms "
+          f"over {cpu['cpu_intervals']} intervals of {interval:g} s; {cpu['cpu_ms_per_request_run']:.1f} ms over the run; "
+          f"CPU seconds per worker {cpu['worker_cpu_s']}")
+    return {**cpu, "lost_answers": lost, "cross_talk": len(log.cross_talk), "unrecovered_errors": len(log.unrecovered),
             "p50_ms": round(median, 1), "p95_ms": round(p95, 1), "throughput_rps": round(log.requests / wall, 1),
             "finished": log.finished, "retries": log.retried}
 
@@ -285,6 +351,7 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds a user takes to answer")
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds after which every user stops")
     parser.add_argument("--kill-one", action="store_true", help="SIGKILL one worker process mid-run (needs --workers >= 2)")
+    parser.add_argument("--sample", type=float, default=2.0, help="seconds between samples of the workers' CPU time")
     parser.add_argument("--json", type=Path, help="where to write the figures")
     args = parser.parse_args()
     if args.kill_one and args.workers < 2:
@@ -307,6 +374,8 @@ def main() -> int:
                   f"{args.users} users, think {args.think} s, run {run}", flush=True)
             log, started = Log(), time.monotonic()
             deadline = started + args.deadline
+            sampler = CpuSampler(lambda: children(server.pid) if args.workers > 1 else [server.pid], log, args.sample)
+            sampler.start()
             threads = [threading.Thread(target=simulated_user, daemon=True,
                                         args=(base, f"load-{run}-{n:03d}", n, pack, log, args.think, deadline))
                        for n in range(args.users)]
@@ -319,6 +388,7 @@ def main() -> int:
             for thread in threads:
                 thread.join(max(0.0, deadline + 35 - time.monotonic()))
             wall = time.monotonic() - started
+            cpu = sampler.stop()
             if any(thread.is_alive() for thread in threads):
                 log.fail("some users were still waiting at the deadline")
             workers_after = children(server.pid) if args.workers > 1 else [server.pid]
@@ -327,7 +397,7 @@ def main() -> int:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
         lost = check_stored(db, log)
-    figures = {"workers": args.workers, "users": args.users, **report(log, args.users, wall, lost),
+    figures = {"workers": args.workers, "users": args.users, **report(log, args.users, wall, lost, cpu, args.sample),
                "db": db.split("://")[0], "think_s": args.think, "worker_rss_mb": rss_after, **killed}
     print(f"worker RSS at the end: {rss_after} MB")
     if args.kill_one and not killed.get("restarted"):

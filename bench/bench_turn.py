@@ -60,7 +60,7 @@ def main() -> None:
     pack = load_pack(args.pack)
     rng = np.random.default_rng(args.seed)
     prior_mean, prior_cov = pack.prior
-    times = {"turn": [], "last turn": [], "rebuild state": [], "select": []}
+    times: dict[str, list[float]] = {"turn": [], "last turn": [], "rebuild state": [], "select": []}
     transactions: dict[str, list[int]] = {"turn": [], "last turn": []}
     statements: dict[str, list[int]] = {"turn": [], "last turn": []}
     with tempfile.TemporaryDirectory() as tmp, open_store(f"sqlite:///{tmp}/bench.sqlite") as store:

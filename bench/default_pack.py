@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -70,7 +71,7 @@ def main() -> None:
     settings = Settings.from_env()
     domain = load_domain()
     population = simulate_population(domain, n_users=N_USERS, pairs_per_user=PAIRS_PER_USER, seed=SEED)
-    report = {"true_model_auc_ceiling": true_model_ceiling(population)}
+    report: dict[str, Any] = {"true_model_auc_ceiling": true_model_ceiling(population)}
 
     with tempfile.TemporaryDirectory() as work:
         started = time.perf_counter()
@@ -78,6 +79,7 @@ def main() -> None:
         report["build_seconds"] = round(time.perf_counter() - started, 1)
         rows = domain.indices_of([item.item_id for item in pack.items])
         attributes = domain.attributes[rows]
+        assert pack.groups is not None  # the default pack's items are grouped by prompt
         folds = pack.groups % 5
         report["r2_bases"] = dict(zip(DIMENSIONS, np.round(r_squared(pack.features, attributes), 3).tolist()))
         report["r2_bases_out_of_prompt"] = dict(zip(DIMENSIONS, np.round(r_squared(pack.features, attributes, folds), 3).tolist()))

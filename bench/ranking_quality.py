@@ -39,6 +39,7 @@ from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison
 from prefchat.elicitation.evaluate import mean_ci, per_user, rating_tasks
 from prefchat.elicitation.onboarding import known_items, replay
+from prefchat.elicitation.respondents import RatingsRespondent
 from prefchat.evaluation import load_test_users
 from prefchat.research.memory import episodic_scores
 from prefchat.reward.pack import Pack, load_pack
@@ -91,6 +92,7 @@ def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers:
     implicit = rating_tasks(users, "implicit", range(seeds), pack.popularity, k=20)
     values = np.full((len(METHODS), len(METRICS), len(explicit)), np.nan)
     for t, (rated, watched) in enumerate(zip(explicit, implicit)):
+        assert isinstance(rated.respondent, RatingsRespondent)
         respondent = replace(rated.respondent, max_pairs=n_answers)
         winners, losers, _ = respondent.evidence(pack.n_items, np.random.default_rng([rated.seed, t]))
         answers = [Comparison(int(a), int(b), "a") for a, b in zip(winners, losers)]
@@ -118,7 +120,7 @@ def report(values: np.ndarray, user_ids: np.ndarray) -> dict:
     return {"n_test_users": int(users.shape[-1]), "results": results, "paired": paired}
 
 
-def print_report(summary: dict, beta: float, source: str, table: list[dict]) -> None:
+def print_report(summary: dict, beta: float | None, source: str, table: list[dict]) -> None:
     if table:
         print("beta chosen on validation users:")
         for row in table:
@@ -146,6 +148,8 @@ def main() -> None:
 
     start = time.perf_counter()
     pack = load_pack(args.pack)
+    beta: float | None
+    table: list[dict]
     if "beta" in pack.hyperparameters:  # each objective with its own recorded weight, as served
         beta, source, table = None, f"recorded in the pack: prefer {pack.beta('prefer'):.4f}, watch {pack.beta('watch'):.4f}", []
     else:

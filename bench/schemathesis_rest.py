@@ -77,6 +77,7 @@ def main() -> int:
         command = [sys.executable, __file__, "--pack", args.pack, "--serve", f"sqlite:///{work}/bench.sqlite"]
         command += ([] if args.token else ["--no-token"]) + ([] if args.warm else ["--cold"])
         server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        assert server.stdout is not None
         try:
             line = server.stdout.readline()
             while line and not line.startswith("listening on "):  # e.g. "building the default pack ..."

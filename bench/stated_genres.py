@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -47,7 +48,7 @@ def run(pack: str, script: str = "first") -> dict:
     rows = []
     with tempfile.TemporaryDirectory() as work, Assistant.open(pack=pack, db=f"sqlite:///{work}/bench.sqlite") as assistant:
         for genre in GENRES:
-            row = {"genre": genre}
+            row: dict[str, Any] = {"genre": genre}
             for label, text in (("no", f"no {genre.lower()} please"), ("love", f"I love {genre.lower()} movies")):
                 user = f"{label}-{genre}"
                 onboard(assistant, user, script)

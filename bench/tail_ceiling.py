@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from prefchat.elicitation.metrics import top_k  # noqa: E402
-from prefchat.elicitation.respondents import head_items  # noqa: E402
+from prefchat.elicitation.respondents import RankingTargets, head_items  # noqa: E402
 from prefchat.evaluation import load_test_users  # noqa: E402
 from prefchat.reward.build import validation_sessions  # noqa: E402
 from prefchat.reward.pack import load_pack  # noqa: E402
@@ -76,10 +76,11 @@ def run(pack_path: str, ratings: Path) -> dict:
                "popularity": lambda task, posterior: np.log(pack.popularity + 1e-9)}
     if known is not None:
         scorers["known-items model, whole QUERY half"] = lambda task, posterior: known.scores(task.targets.exclude)
-    quota = {share: [] for share in SHARES}
-    ceiling = {name: ([], []) for name in scorers}
+    quota: dict[float, list[list[float]]] = {share: [] for share in SHARES}
+    ceiling: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in scorers}
     with threadpool_limits(limits=1):
         for task, session in sessions:
+            assert isinstance(task.targets, RankingTargets)  # the implicit protocol's
             posterior = session.posteriors[min(ANSWERS, len(session.questions))]
             scores = served(posterior)
             for share in SHARES:

@@ -193,6 +193,7 @@ def rating_tasks(
                 raise ValueError(f"user {user_id!r} has {items.size} rating(s); a QUERY/EVAL split needs two")
             query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
             respondent = RatingsRespondent(items[query], ratings[query], protocol)
+            targets: Targets
             if protocol == "explicit":
                 targets = RatingTargets(items[held_out], ratings[held_out])
             else:

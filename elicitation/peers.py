@@ -19,15 +19,18 @@ from the Woodbury identity without forming any :math:`n_i \times n_i` matrix,
 
 so :math:`x^\top \hat B = x - (x^\top P) \oslash \mathrm{diag}\, P`, exactly.
 
-iALS (Hu, Koren & Volinsky 2008): confidence :math:`c_{ui} = 1 + \alpha x_{ui}`, preference
-:math:`x_{ui}`, alternating ridge solves of
+iALS (Hu, Koren & Volinsky 2008), fitted by the ``implicit`` library (its
+``AlternatingLeastSquares``, exact Cholesky solves): confidence :math:`c_{ui} = 1 + \alpha x_{ui}`,
+preference :math:`x_{ui}`, alternating ridge solves of
 
 .. math:: \min_{U, V} \sum_{u, i} c_{ui} (x_{ui} - u_u^\top v_i)^2 + \lambda (\|U\|^2 + \|V\|^2),
 
-and a new user folded in by the same user step with :math:`V` fixed (eq. 4):
+and a new user folded in by the same user step with :math:`V` fixed (eq. 4; ``recalculate_user``):
 :math:`u = (V^\top V + \alpha V_x^\top V_x + \lambda I)^{-1} (1 + \alpha) V_x^\top 1`.
+``implicit`` weighs an observed entry by the value it is given, so it is given :math:`1 + \alpha`.
 
-Pure numpy/scipy: the caller (:mod:`prefchat.evaluation`) reads the training users' rows.
+numpy, scipy and ``implicit`` (CPU only): the caller (:mod:`prefchat.evaluation`) reads the
+training users' rows.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from implicit.cpu.als import AlternatingLeastSquares
 from scipy.linalg import cho_factor, cho_solve
 from scipy.sparse import csr_matrix
+from threadpoolctl import threadpool_limits
 
 from .metrics import recall_at_k, top_k
 
@@ -128,55 +133,34 @@ class Ease(Peer):
 
 @dataclass(frozen=True, eq=False)
 class Ials(Peer):
-    """iALS item factors ``item_factors`` (n_items x f) and the fold-in settings (module docstring)."""
+    """iALS fitted by ``implicit`` (module docstring); ``model`` holds the item factors and the settings."""
 
-    item_factors: np.ndarray
-    alpha: float
-    l2: float
+    model: AlternatingLeastSquares
 
     @classmethod
     def fit(cls, matrix, factors: int, alpha: float, l2: float = IALS_L2, iterations: int = IALS_ITERATIONS,
             seed: int = 0) -> Ials:
         if factors < 1 or alpha <= 0 or l2 <= 0:
             raise ValueError(f"iALS needs factors >= 1, alpha > 0 and l2 > 0; got {factors}, {alpha}, {l2}")
-        by_user = csr_matrix(matrix, dtype=np.float64)
-        by_item = by_user.T.tocsr()
-        rng = np.random.default_rng(seed)
-        users = rng.normal(0, 0.01, (by_user.shape[0], factors))
-        items = rng.normal(0, 0.01, (by_user.shape[1], factors))
-        for _ in range(iterations):
-            users = _als_step(by_user, items, alpha, l2)
-            items = _als_step(by_item, users, alpha, l2)
-        return cls(items, float(alpha), float(l2))
+        # implicit's alpha scales the matrix it is given: 1 + alpha on a 0/1 matrix is c = 1 + alpha x.
+        # One thread and single-threaded BLAS: the row solves are small, and the benchmark runs in --jobs processes.
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(factors=factors, regularization=l2, alpha=1.0 + alpha, dtype=np.float64,
+                                            use_cg=False, iterations=iterations, num_threads=1, random_state=seed)
+            model.fit(csr_matrix(matrix, dtype=np.float64), show_progress=False)
+        return cls(model)
 
     @property
     def n_items(self) -> int:  # type: ignore[override]
-        return self.item_factors.shape[0]
+        return self.model.item_factors.shape[0]
 
     def scores(self, known: Iterable[int]) -> np.ndarray:
-        """Fold-in (Hu et al. 2008, eq. 4 with the item factors fixed), then :math:`V u`."""
+        """Fold-in (Hu et al. 2008, eq. 4 with the item factors fixed: ``recalculate_user``), then :math:`V u`."""
         index = _row(known, self.n_items)
-        v = self.item_factors
-        seen = v[index]
-        a = v.T @ v + self.alpha * seen.T @ seen + self.l2 * np.eye(v.shape[1])
-        user = np.linalg.solve(a, (1.0 + self.alpha) * seen.sum(0))
-        return v @ user
-
-
-def _als_step(rows: csr_matrix, fixed: np.ndarray, alpha: float, l2: float) -> np.ndarray:
-    r"""One half-step of iALS: every row's ridge solve against the ``fixed`` factors.
-
-    .. math:: u_r = (F^\top F + \alpha F_r^\top F_r + \lambda I)^{-1} (1 + \alpha) F_r^\top 1
-    """
-    base = fixed.T @ fixed + l2 * np.eye(fixed.shape[1])
-    out = np.zeros((rows.shape[0], fixed.shape[1]))
-    for r in range(rows.shape[0]):
-        index = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
-        if index.size == 0:
-            continue
-        seen = fixed[index]
-        out[r] = np.linalg.solve(base + alpha * seen.T @ seen, (1.0 + alpha) * seen.sum(0))
-    return out
+        row = csr_matrix((np.ones(index.size), (np.zeros(index.size, dtype=np.intp), index)), shape=(1, self.n_items))
+        with threadpool_limits(1, "blas"):
+            user = self.model.recalculate_user(0, row)
+        return self.model.item_factors @ np.ravel(user)
 
 
 def choose_peer(candidates: Sequence[tuple[object, Peer]],

@@ -261,7 +261,9 @@ class Evidence:
     def from_answers(cls, features: np.ndarray, answers: Sequence[Answer]) -> Evidence:
         features = _feature_matrix(features)
         n_items = features.shape[0]
-        pairs, labels, by_k = [], [], {}
+        pairs: list[tuple[int, int]] = []
+        labels: list[float] = []
+        by_k: dict[int, list[KWayChoice]] = {}
         for answer in answers:
             for item in answer.items:
                 if item >= n_items:

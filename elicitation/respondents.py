@@ -57,7 +57,9 @@ class Respondent(Protocol):
 class Targets(Protocol):
     """What a session's item scores are judged against: the names of the metrics, and a scorer."""
 
-    metrics: tuple[str, ...]
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The names of the metrics, the keys of what a call returns (read-only: frozen dataclasses hold it)."""
 
     def __call__(self, scores: np.ndarray) -> dict[str, float]:
         """Metric values for item ``scores`` of shape (n_items,); nan where a metric is undefined."""

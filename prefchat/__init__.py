@@ -1,6 +1,6 @@
 """prefchat: onboard a new user in about ten pairwise questions.
 
-Layers (imports flow one way): ``ui -> assistant -> elicitation, reward, storage``.
+Layers: imports flow one way, down the DAG of README.md's "Where things live" (held by tests/test_layering.py).
 ``from prefchat import Assistant`` loads the engine on first use, so ``import prefchat`` stays light.
 """
 

@@ -252,9 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
     try:
-        return args.run(args, settings)
+        return args.run(args, Settings.from_env())
     except (ValueError, OSError) as error:  # named, user-facing errors: no traceback
         print(f"prefchat: error: {error}", file=sys.stderr)
         return 2

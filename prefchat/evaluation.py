@@ -276,9 +276,10 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
 
 def _cell(mean: float | None, ci: list[float | None]) -> str:
     """``0.642±0.020``: a mean and the half-width of its 95% interval."""
+    low, high = ci
     if mean is None:
         return "-"
-    return f"{mean:.3f}" if ci[0] is None else f"{mean:.3f}±{(ci[1] - ci[0]) / 2:.3f}"
+    return f"{mean:.3f}" if low is None or high is None else f"{mean:.3f}±{(high - low) / 2:.3f}"
 
 
 def format_report(report: dict) -> str:

@@ -338,7 +338,7 @@ def load_items(path: str | Path) -> Items:
     titles = table["title"] if "title" in table else [""] * table.n_rows
     titles = [title or text[:TITLE_LENGTH] for title, text in zip(titles, texts)]
     tags = tuple(_split_tags(cell) for cell in table.columns.get("tags", [""] * table.n_rows))
-    groups, group_names = _factorize(table.nonempty("group")) if "group" in table else (None, [])
+    groups, group_names = _factorize(table.nonempty("group")) if "group" in table else (None, np.array([], dtype=str))
     return Items(item_ids, np.array(texts, dtype=STRING), np.array(titles, dtype=STRING), tags, groups, tuple(str(g) for g in group_names))
 
 
@@ -414,7 +414,7 @@ def load_dataset(
     present = [part.user_ids for part in (rated, paired) if part is not None]
     codes, user_ids = _factorize(np.concatenate(present).tolist())
     if not len(user_ids):
-        raise DataError(ratings, "no user has two or more ratings; there is nothing to learn from")
+        raise DataError(ratings or pairs or items, "no user has two or more ratings; there is nothing to learn from")
     skipped = {}
     if rated is not None:  # its users come first: their codes are unchanged
         rated = replace(rated, user_ids=user_ids)

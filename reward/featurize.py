@@ -108,7 +108,8 @@ class EmbeddingCache:
         self.directory = Path(directory)
         self._keys_path = self.directory / "keys.npy"
         self._vectors_path = self.directory / "vectors.npy"
-        self.keys, self.vectors = np.empty(0, dtype="S64"), None
+        self.keys: np.ndarray = np.empty(0, dtype="S64")
+        self.vectors: np.ndarray | None = None
         if self._keys_path.is_file():
             with _locked(self.directory):
                 self._read()
@@ -122,8 +123,8 @@ class EmbeddingCache:
     def _index(self) -> None:
         self._row = {key: row for row, key in enumerate(self.keys.tolist())}
 
-    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the cached vectors for ``hashes`` (-1 where missing) and the vectors."""
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows of the cached vectors for ``hashes`` (-1 where missing) and the vectors (None while empty)."""
         rows = np.array([self._row.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
         return rows, self.vectors
 
@@ -138,7 +139,8 @@ class EmbeddingCache:
             if fresh:
                 self.keys = np.concatenate([self.keys, hashes[fresh]])
                 self.vectors = vectors[fresh] if self.vectors is None else np.vstack([self.vectors, vectors[fresh]])
-                for path, array in ((self._vectors_path, self.vectors), (self._keys_path, self.keys)):
+                arrays: tuple[tuple[Path, np.ndarray], ...] = ((self._vectors_path, self.vectors), (self._keys_path, self.keys))
+                for path, array in arrays:
                     partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.npy")
                     np.save(partial, array, allow_pickle=False)
                     partial.replace(path)
@@ -194,6 +196,7 @@ def embed_texts(
         else:
             lookup = {h: i for i, h in enumerate(unique_hashes.tolist())}
             return fresh[[lookup[h] for h in hashes.tolist()]]
+    assert cached is not None  # every text was found in the cache or has just been added to it
     return np.ascontiguousarray(cached[rows], dtype=np.float32)
 
 

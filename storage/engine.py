@@ -63,7 +63,7 @@ def make_engine(url: str | os.PathLike[str]) -> Engine:
     if in_memory:
         engine = create_engine(sa_url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        directory = Path(sa_url.database).parent
+        directory = Path(str(sa_url.database)).parent
         if not directory.parent.is_dir():
             missing = next(p for p in reversed([directory, *directory.parents]) if not p.is_dir())
             raise DatabaseUnavailable(

@@ -515,9 +515,9 @@ class Store:
         """Record a ranking served to the user: ``item_ids`` best first, with their ``scores``."""
         pack_name, pack_version = _check_pack(pack_name, pack_version)
         item_ids = _check_item_ids(item_ids, min_count=1)
-        scores = np.asarray(scores, dtype=float)
-        if scores.shape != (len(item_ids),) or not np.all(np.isfinite(scores)):
-            raise ValueError(f"scores must be {len(item_ids)} finite numbers, one per item; got {scores!r}")
+        values = np.asarray(scores, dtype=float)
+        if values.shape != (len(item_ids),) or not np.all(np.isfinite(values)):
+            raise ValueError(f"scores must be {len(item_ids)} finite numbers, one per item; got {values!r}")
         with self._transaction() as db:
             _user(db, user_id)
             row = RankingRow(
@@ -525,7 +525,7 @@ class Store:
                 pack_name=pack_name,
                 pack_version=pack_version,
                 item_ids=list(item_ids),
-                scores=scores.tolist(),
+                scores=values.tolist(),
                 created_at=_now(),
             )
             return _ranking_record(_added(db, row))

@@ -74,14 +74,14 @@ def test_eval_help_names_every_protocol_and_the_flags_check_names_when_parsed(ca
     assert "unknown protocol 'guessed'; known: explicit, implicit, simulated" in capsys.readouterr().err
 
 
-def test_demo_on_a_cached_default_pack_imports_no_torch(tmp_path, assistant_fixtures):
+def test_demo_on_a_cached_default_pack_imports_no_torch(tmp_path, small_pack):
     """``prefchat demo`` up to the server's start: the cached pack is loaded, the app built, and
     neither torch nor the sentence model's libraries are imported."""
     from prefchat.default.build import NAME, source_digest
     from prefchat.reward.pack import save_pack
 
     model = "unused-model-name"
-    pack = assistant_fixtures.tiny_pack(name=NAME)
+    pack = small_pack(manifest={"name": NAME})
     save_pack(replace(pack, manifest={**pack.manifest, "data": {"source_digest": source_digest(model)}}), tmp_path / "packs" / NAME)
     env = {**os.environ, "PREFCHAT_HOME": str(tmp_path), "PREFCHAT_EMBEDDING_MODEL": model}
     code = (

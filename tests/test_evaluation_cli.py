@@ -8,10 +8,10 @@ import pytest
 
 from prefchat import evaluation
 from prefchat.cli import add_eval_arguments, converted_dir
-from prefchat.reward.pack import Axis, Item, Pack, save_pack
+from prefchat.reward.pack import Axis, Item, save_pack
 
-N_ITEMS, N_BASES, N_LEARNED, DIM = 40, 4, 2, 8
-TRAIN, TEST = ["t1", "t2", "t3"], ["h1", "h2", "h3", "h4"]
+N_ITEMS, N_BASES, N_LEARNED = 40, 4, 2
+TRAIN, VALIDATION, TEST = ["t1", "t2", "t3"], ["v1", "v2"], ["h1", "h2", "h3", "h4"]
 
 
 @pytest.fixture
@@ -22,29 +22,22 @@ def env(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def tiny(env):
-    """A pack of 40 random items saved to disk, and ratings of 3 training and 4 test users."""
+def tiny(env, small_pack, embed):
+    """A pack of 40 random items saved to disk, and ratings of 3 training, 2 validation and 4 test users."""
     rng = np.random.default_rng(0)
-    pack = Pack(
-        items=[Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)],
-        embeddings=rng.normal(size=(N_ITEMS, DIM)).astype(np.float32),
+    pack = small_pack(
+        [Item(f"m{i}", f"Movie {i}", f"Movie {i}, a film") for i in range(N_ITEMS)], n_learned=N_LEARNED,
+        manifest={"name": "tiny", "split": {"train": TRAIN, "validation": VALIDATION, "test": TEST}},
         features=rng.normal(size=(N_ITEMS, N_BASES)),
-        head_weight=rng.normal(size=(DIM, N_LEARNED)),
-        head_bias=np.zeros(N_LEARNED),
-        new_item_population=np.zeros(N_BASES - N_LEARNED),
-        prior_mean=np.zeros(N_BASES),
-        prior_cov=np.eye(N_BASES),
         exposure=np.full(N_BASES, 0.1),
         popularity=rng.integers(0, 50, size=N_ITEMS).astype(float),
-        quality=rng.uniform(1, 5, size=N_ITEMS),
         descriptors=["funny", "dark"],
-        descriptor_embeddings=rng.normal(size=(2, DIM)).astype(np.float32),
+        descriptor_embeddings=embed(["funny", "dark"]),
         axes=[Axis(k, f"axis {k}", ("funny",), ("dark",)) for k in range(N_LEARNED)],
-        manifest={"name": "tiny", "groups": None, "split": {"train": TRAIN, "validation": [], "test": TEST}},
     )
     pack_dir = save_pack(pack, env / "home" / "packs" / "tiny")
     lines = ["user_id,item_id,rating"]
-    for user in TRAIN + TEST:
+    for user in TRAIN + VALIDATION + TEST:
         for item in rng.choice(N_ITEMS, size=12, replace=False):
             lines.append(f"{user},m{item},{rng.integers(1, 6)}")
     ratings = env / "ratings.csv"
@@ -89,6 +82,24 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
+
+
+def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(tiny, env):
+    from prefchat.elicitation.peers import EASE_L2_GRID, IALS_GRID
+
+    pack_dir, ratings = tiny
+    out = env / "report.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,2",
+                 "--strategies", "active,ease,ials,ials-oracle", "--seeds", "1", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    ials, ease = report["peers"]["ials"], report["peers"]["ease"]
+    assert (ials["train_users"], ials["validation_users"]) == (len(TRAIN), len(VALIDATION))
+    assert [row["setting"] for row in ials["selection"]] == [list(setting) for setting in IALS_GRID]
+    assert [row["setting"] for row in ease["selection"]] == list(EASE_L2_GRID)
+    best = max(row["recall@20"] for row in ials["selection"])
+    assert ials["factors, alpha"] == next(row["setting"] for row in ials["selection"] if row["recall@20"] == best)
+    assert {row["strategy"] for row in report["results"]} == {"active", "ease", "ials", "ials-oracle"}
 
 
 def test_pack_by_name_and_user_cap(tiny, env):

@@ -1,7 +1,7 @@
 """The Python API example runs as written: README.md's first ```python block after "## Python API",
 or, until the README has that section, the example in prefchat.api's docstring.
 
-It runs on the tiny synthetic pack of tests/assistant (standing in for "default") with the fake
+It runs on the small synthetic pack of tests/conftest.py (standing in for "default") with the fake
 embedder, in a temporary directory (its SQLite file is relative).
 """
 
@@ -24,13 +24,13 @@ def python_api_example() -> str:
         if block:
             return block.group(1)
     docstring = prefchat.api.__doc__
-    example = re.search(r"Example::\n\n(.*?)\n\n(?=\S)", docstring, re.S)
+    example = re.search(r"Example::\n\n(.*?)\n\n(?=\S)", docstring or "", re.S)
+    assert example is not None, "neither README.md nor prefchat.api's docstring holds the example"
     return textwrap.dedent(example.group(1))
 
 
-def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys, assistant_fixtures):
-    fixtures = assistant_fixtures
-    pack_dir = save_pack(fixtures.tiny_pack(), tmp_path / "tiny")
+def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys, small_pack, embed):
+    pack_dir = save_pack(small_pack(), tmp_path / "small")
     resolved = []
 
     def resolve(spec, settings):
@@ -38,7 +38,7 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys, assistant_fi
         return pack_dir
 
     monkeypatch.setattr(prefchat.assistant.api, "resolve_pack", resolve)
-    monkeypatch.setattr(prefchat.assistant.api, "pack_embedder", lambda *args: fixtures.fake_embed)
+    monkeypatch.setattr(prefchat.assistant.api, "pack_embedder", lambda *args: embed)
     monkeypatch.chdir(tmp_path)
 
     example = python_api_example()

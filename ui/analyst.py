@@ -319,7 +319,7 @@ def population_view(
     """Users on the first two axes, coloured by archetype (:func:`choose_k` on the profile means),
     and one row per archetype. ``profiles`` are of one pack version (one set of ``names``)."""
     means = np.array([p.mean for p in profiles], dtype=float).reshape(len(profiles), len(names))
-    centroids, labels = choose_k(means, np.random.default_rng(seed)) if len(means) else (means, np.zeros(0, int))
+    centroids, labels = choose_k(means, seed) if len(means) else (means, np.zeros(0, int))
     figure = go.Figure()
     for j in range(len(centroids)):
         inside = labels == j
@@ -337,7 +337,7 @@ def population_view(
         xaxis_title=names[0], yaxis_title=names[1], template="plotly_white", height=520,
         title=f"{len(means)} profiles, {len(centroids)} archetype{'s' if len(centroids) != 1 else ''}",
     )
-    centre, spread = (means.mean(axis=0), means.std(axis=0)) if len(means) else (None, None)
+    centre, spread = (means.mean(axis=0), means.std(axis=0)) if len(means) else (np.zeros(len(names)), np.zeros(len(names)))
     archetypes = pd.DataFrame(
         [
             {"archetype": j + 1, "users": int((labels == j).sum()), "leans": _describe(c, centre, spread, names)}
@@ -378,7 +378,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
 
     with gr.Blocks(title="prefchat · analyst review", analytics_enabled=False) as blocks:
         gr.Markdown("# prefchat · analyst review")
-        text = {"latex_delimiters": [], "sanitize_html": True}  # every Markdown here shows stored text
+        text: dict[str, Any] = {"latex_delimiters": [], "sanitize_html": True}  # every Markdown here shows stored text
         with gr.Tabs() as tabs:
             with gr.Tab("Profiles", id="profiles"):
                 with gr.Row():
@@ -419,7 +419,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                     column_widths=["12%", "10%", "78%"],
                 )
 
-        filters = [search, pack_name, since, min_answers]
+        filters: list[gr.Textbox | gr.Dropdown | gr.DateTime | gr.Number | gr.Radio] = [search, pack_name, since, min_answers]
         view = [header, chart, summaries, answers, served, confirm_row]
 
         def start(request: gr.Request):

@@ -333,21 +333,21 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
         choice = choice if isinstance(choice, str) else ""
         if (refusal := refused(choice, state)) is not None:
             return refusal
-        if state.session_id is None:
+        if (session_id := state.session_id) is None:
             return start(state)
         # The question shown is named, so a copy of the click (a retry, a double click) is taken once.
         question_id = None if state.question is None else state.question.question_id
-        return run(state, choice, lambda: conversation.answer(state.session_id, choice, question_id))
+        return run(state, choice, lambda: conversation.answer(session_id, choice, question_id))
 
     def undo(state: ChatState) -> ChatState:
-        if state.session_id is None:
+        if (session_id := state.session_id) is None:
             return start(state)
-        return run(state, wording.UNDO_SAID, lambda: conversation.undo(state.session_id))
+        return run(state, wording.UNDO_SAID, lambda: conversation.undo(session_id))
 
     def finish(state: ChatState) -> ChatState:
-        if state.session_id is None:
+        if (session_id := state.session_id) is None:
             return start(state)
-        return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(state.session_id))
+        return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(session_id))
 
     def say(text: str, state: ChatState) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
@@ -355,9 +355,9 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
             return refusal
         if not text:
             return state
-        if state.session_id is None:
+        if (session_id := state.session_id) is None:
             return start(state.said("user", markdown_text(text)))
-        return run(state, text, lambda: conversation.say(state.session_id, text))
+        return run(state, text, lambda: conversation.say(session_id, text))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects

@@ -61,7 +61,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -197,7 +197,7 @@ def error_response(error: Exception) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def _validation_message(errors: list[dict[str, Any]]) -> str:
+def _validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """Pydantic's errors in one line: ``body.choice: Input should be 'a', 'b', 'tie' or 'skip'``."""
     parts = []
     for error in errors:
@@ -294,10 +294,9 @@ def api_router(
     engine: Callable[[], Assistant] = conversation if callable(conversation) else lambda: conversation
     locks = tuple(threading.Lock() for _ in range(SESSION_LOCKS))
     statuses = (400, 401, 404, 409, 413, 422, 501) if tokens else (400, 404, 409, 413, 422, 501)
-    errors = {status: {"model": ErrorOut} for status in statuses}
-    route_class = type("_ApiRoute", (_ApiRoute,), {
-        "tokens": check_api_tokens(tokens or ()), "public": frozenset({f"{API_PREFIX}/openapi.json"}),
-    })
+    errors: dict[int | str, dict[str, Any]] = {status: {"model": ErrorOut} for status in statuses}
+    checked = check_api_tokens(tokens or ())
+    route_class = type("_ApiRoute", (_ApiRoute,), {"tokens": checked, "public": frozenset({f"{API_PREFIX}/openapi.json"})})
     router = APIRouter(prefix=API_PREFIX, route_class=route_class, responses=errors, tags=["prefchat"])
 
     @contextmanager
@@ -404,7 +403,7 @@ def api_router(
         engine().forget(user_id)
         return Response(status_code=204)
 
-    documented = list(router.routes)
+    documented = [route for route in router.routes if isinstance(route, APIRoute)]  # all of them: route_class
     # A user id may hold "/" (sent as is, or as %2F): the same routes once more, with a user id
     # that spans path segments, tried after the documented ones. ("." and ".." are sent as %2E
     # and %2E%2E, which clients do not drop as dot segments.)
@@ -412,7 +411,7 @@ def api_router(
         if "{user_id}" in route.path:
             router.add_api_route(
                 route.path.replace("{user_id}", "{user_id:path}").removeprefix(API_PREFIX), route.endpoint,
-                methods=list(route.methods), status_code=route.status_code, response_model=route.response_model,
+                methods=list(route.methods or ()), status_code=route.status_code, response_model=route.response_model,
                 response_class=route.response_class, include_in_schema=False,
             )
 
@@ -427,7 +426,7 @@ def api_router(
             routes=documented,
             servers=[{"url": request.scope.get("root_path") or "/"}],
         )
-        if route_class.tokens:
+        if checked:
             document.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
             document["security"] = [{"bearer": []}]
         return document
@@ -439,7 +438,7 @@ def api_router(
     @router.api_route("/{path:path}", methods=methods, include_in_schema=False)
     def unknown(request: Request):
         """404 in the API's format, or 405 for a known path asked with another method."""
-        allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods}
+        allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods or ()}
         if allowed:
             message = f"{request.method} is not allowed on {request.url.path}"
             raise ApiError(405, "method_not_allowed", message, {"Allow": ", ".join(sorted(allowed))})

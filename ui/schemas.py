@@ -9,7 +9,7 @@ engine's frozen turns with :func:`turn_out`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,7 +34,7 @@ MAX_QUESTION_ID = 2**31 - 1
 """Largest question id (a signed 32-bit integer, as the database stores it)."""
 
 Choice = Literal["a", "b", "tie", "skip"]
-assert PAIRWISE_CHOICES == Choice.__args__  # the storage layer's answers, spelled once more for OpenAPI
+assert PAIRWISE_CHOICES == get_args(Choice)  # the storage layer's answers, spelled once more for OpenAPI
 
 
 def axis_names(pack: Pack) -> list[str]:

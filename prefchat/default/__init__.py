@@ -1,11 +1,11 @@
 """The embedded default domain: "assistant styles", with a SIMULATED population.
 
-:mod:`.domain` loads the prompt files (prompts, candidate responses, style annotations) and
-writes the generic training CSVs; :mod:`.population` simulates users who choose between
-responses, so that the default pack builds offline from files in the project.
+:mod:`.domain` loads the prompt files (prompts, candidate responses, style annotations);
+:mod:`.population` simulates users who choose between responses and writes their choices as the
+generic training CSVs, so that the default pack builds offline from files in the project.
 """
 
-from .domain import DIMENSIONS, Domain, Prompt, PromptFileError, load_domain, write_training_csvs
+from .domain import DIMENSIONS, Domain, Prompt, PromptFileError, load_domain
 from .population import (
     CalibrationError,
     ChoiceModel,
@@ -14,6 +14,7 @@ from .population import (
     calibrate_temperature,
     simulate_population,
     true_model_ceiling,
+    write_training_csvs,
 )
 
 __all__ = [

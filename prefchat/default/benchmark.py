@@ -120,6 +120,8 @@ def simulated_tasks(pack: Pack, seeds, model: str, cache_dir=None, max_users: in
     response_ids = tuple(item.item_id for item in pack.items)
     heldout_ids = [[domain.response_ids[r] for r in domain.responses_of(p)] for p in domain.heldout_prompts]
     groups = pack.groups
+    if groups is None:
+        raise ValueError(f"pack {pack.name!r} has no groups: the default benchmark needs the prompt of every response")
     test_users = [int(user_id.split("-")[1]) for user_id in pack.test_users][:max_users]
     tasks = []
     for seed in seeds:

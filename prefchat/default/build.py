@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ..reward.featurize import model_checksum
 from ..reward.pack import Pack, PackError, load_pack
-from .domain import PROMPTS_DIR, load_domain, write_training_csvs
-from .population import simulate_population
+from .domain import PROMPTS_DIR, load_domain
+from .population import simulate_population, write_training_csvs
 
 Calibrate = Callable[[Pack, list], tuple[dict, dict]]
 """``calibrate(pack, validation_users) -> (hyperparameters, selection)``, as :func:`~prefchat.reward.build.build_pack` takes it."""

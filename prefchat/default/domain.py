@@ -9,7 +9,8 @@ candidate answers to it::
 
 ``attributes`` annotates every response on the nine style :data:`DIMENSIONS`, each in
 [0, 1]. The annotations exist only to *simulate* users (:mod:`prefchat.default.population`);
-they are never model features: :func:`write_training_csvs` writes texts, never annotations.
+they are never model features: :func:`~prefchat.default.population.write_training_csvs` writes
+texts, never annotations.
 
 Prompts are split deterministically: sorted by ``prompt_id``, every
 :data:`HELDOUT_EVERY`-th prompt (the 6th, 12th, ...; 6 of 36) is held out for best-of-N
@@ -18,18 +19,14 @@ evaluation and never appears in training data; the rest are onboarding/training 
 
 from __future__ import annotations
 
-import csv
 import json
 import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .population import Population
 
 DIMENSIONS: tuple[str, ...] = (
     "length",
@@ -52,8 +49,6 @@ HELDOUT_EVERY = 6
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
-ITEMS_COLUMNS = ("item_id", "text", "title", "tags", "group")
-PAIRS_COLUMNS = ("user_id", "item_a", "item_b", "choice")
 TITLE_WIDTH = 60
 
 
@@ -136,7 +131,7 @@ def _require(record: dict, key: str, kind: type, source: str, where: str) -> Any
     if key not in record:
         raise PromptFileError(source, f"{where}{key}", "missing")
     value = record[key]
-    if not isinstance(value, kind) or (kind is str and not value.strip()):
+    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
         raise PromptFileError(source, f"{where}{key}", f"expected a non-empty {kind.__name__}, got {value!r}")
     return value
 
@@ -251,48 +246,3 @@ def load_domain(directory: str | Path | None = None) -> Domain:
 def response_title(prompt_text: str, answer_number: int) -> str:
     """Catalog title of a response: the prompt shortened, then ``" (answer k)"``."""
     return f"{textwrap.shorten(prompt_text, width=TITLE_WIDTH, placeholder='…')} (answer {answer_number})"
-
-
-def write_training_csvs(domain: Domain, out_dir: str | Path, population: Population) -> tuple[Path, Path]:
-    """Write the generic prefchat training input for the *training* prompts only.
-
-    ``items.csv`` has columns ``item_id,text,title,tags,group`` (tags empty, group = the prompt
-    text, which the chat shows above the two answers):
-    the style annotations are never written. ``pairs.csv`` has columns
-    ``user_id,item_a,item_b,choice`` with choice ``a``, ``b`` or ``tie``; "don't know"
-    answers (``skip``) produce no row.
-
-    Returns
-    -------
-    (items_path, pairs_path)
-
-    Raises
-    ------
-    ValueError
-        If a simulated pair names a response outside the training prompts.
-    """
-    paired = np.concatenate([population.item_a, population.item_b])
-    outside = np.flatnonzero(~np.isin(domain.group[paired], domain.training_prompts))
-    if outside.size:
-        bad = domain.response_ids[paired[outside[0]]]
-        raise ValueError(f"simulated pair with response {bad!r} is outside the training prompts")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    items_path = out_dir / "items.csv"
-    with open(items_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(ITEMS_COLUMNS)
-        for p in domain.training_prompts:
-            prompt = domain.prompts[p]
-            for k, r in enumerate(domain.responses_of(p), start=1):
-                writer.writerow(
-                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, k), "", prompt.text]
-                )
-    pairs_path = out_dir / "pairs.csv"
-    with open(pairs_path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PAIRS_COLUMNS)
-        for u, a, b, choice in zip(population.pair_user, population.item_a, population.item_b, population.choice):
-            if choice != "skip":
-                writer.writerow([population.user_ids[u], domain.response_ids[a], domain.response_ids[b], choice])
-    return items_path, pairs_path

@@ -28,8 +28,10 @@ simulated answers, the ceiling any learned model can approach.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
@@ -37,7 +39,11 @@ from scipy.special import expit
 from prefchat.elicitation.metrics import roc_auc
 from prefchat.elicitation.posterior import CHOICES
 
-from .domain import DIMENSIONS, Domain
+from .domain import DIMENSIONS, Domain, response_title
+
+ITEMS_COLUMNS = ("item_id", "text", "title", "tags", "group")
+PAIRS_COLUMNS = ("user_id", "item_a", "item_b", "choice")
+"""The columns of the training input :func:`write_training_csvs` writes."""
 
 ARCHETYPES: dict[str, tuple[float, dict[str, float]]] = {
     # name: (share of the population, mean weight per dimension; unnamed dimensions are 0)
@@ -332,13 +338,13 @@ def sample_pairs(
     -------
     pair_user, item_a, item_b : (n_users * pairs_per_user,) int
     """
-    first, second = [], []
+    firsts, seconds = [], []
     for p in prompts:
         responses = domain.responses_of(p)
         a, b = np.triu_indices(len(responses), k=1)
-        first.append(responses[a])
-        second.append(responses[b])
-    first, second = np.concatenate(first), np.concatenate(second)
+        firsts.append(responses[a])
+        seconds.append(responses[b])
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
     if not 0 < pairs_per_user <= len(first):
         raise ValueError(f"pairs_per_user must be in [1, {len(first)}] (distinct within-prompt pairs), got {pairs_per_user}")
     picked = np.argsort(rng.random((n_users, len(first))), axis=1)[:, :pairs_per_user].ravel()
@@ -405,3 +411,48 @@ def true_model_ceiling(population: Population, pairs_per_user: int = 40, seed: i
     choice = population.choice_model.answer(diff, rng)
     decided = np.isin(choice, ("a", "b"))
     return roc_auc(diff[decided], choice[decided] == "a")
+
+
+def write_training_csvs(domain: Domain, out_dir: str | Path, population: Population) -> tuple[Path, Path]:
+    """Write the generic prefchat training input for the *training* prompts only.
+
+    ``items.csv`` has columns ``item_id,text,title,tags,group`` (tags empty, group = the prompt
+    text, which the chat shows above the two answers):
+    the style annotations are never written. ``pairs.csv`` has columns
+    ``user_id,item_a,item_b,choice`` with choice ``a``, ``b`` or ``tie``; "don't know"
+    answers (``skip``) produce no row.
+
+    Returns
+    -------
+    (items_path, pairs_path)
+
+    Raises
+    ------
+    ValueError
+        If a simulated pair names a response outside the training prompts.
+    """
+    paired = np.concatenate([population.item_a, population.item_b])
+    outside = np.flatnonzero(~np.isin(domain.group[paired], domain.training_prompts))
+    if outside.size:
+        bad = domain.response_ids[paired[outside[0]]]
+        raise ValueError(f"simulated pair with response {bad!r} is outside the training prompts")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items_path = out_dir / "items.csv"
+    with open(items_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ITEMS_COLUMNS)
+        for p in domain.training_prompts:
+            prompt = domain.prompts[p]
+            for k, r in enumerate(domain.responses_of(p), start=1):
+                writer.writerow(
+                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, k), "", prompt.text]
+                )
+    pairs_path = out_dir / "pairs.csv"
+    with open(pairs_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PAIRS_COLUMNS)
+        for u, a, b, choice in zip(population.pair_user, population.item_a, population.item_b, population.choice):
+            if choice != "skip":
+                writer.writerow([population.user_ids[u], domain.response_ids[a], domain.response_ids[b], choice])
+    return items_path, pairs_path

@@ -19,7 +19,7 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     run_migrations(connection)
 else:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as own_connection:
         run_migrations(own_connection)
     engine.dispose()

@@ -102,9 +102,9 @@ def test_without_an_embedder_text_ranking_and_corrections_are_value_errors(pack,
 
 
 @pytest.fixture
-def retrained(make_pack):
+def retrained(small_pack):
     """The pack retrained: other features, and ten items fewer."""
-    return make_pack(version="2", seed=1, n_items=50)
+    return small_pack(50, seed=1, manifest={"name": "tiny", "version": "2"})
 
 
 def test_migrate_carries_answers_and_summary_to_the_new_pack(pack, retrained, store, embed, choose, planted):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from prefchat.assistant.api import Assistant
-from prefchat.assistant.turns import QuestionTurn
+from prefchat.assistant.turns import AnyTurn, QuestionTurn
 from prefchat.storage import NotFound, open_store
 
 COPIES = 8
@@ -40,7 +40,7 @@ def engines(pack, embed, shared_url) -> Iterator[tuple[Assistant, Assistant]]:
 def onboard(planted, choose) -> Callable[[Assistant, str], None]:
     """``onboard(engine, user)``: the user's whole onboarding through ``engine``."""
     def run(engine: Assistant, user: str) -> None:
-        turn = engine.start(user)
+        turn: AnyTurn = engine.start(user)
         while isinstance(turn, QuestionTurn):
             turn = engine.answer(turn.session_id, choose(planted, turn), turn.question_id)
     return run

@@ -16,7 +16,7 @@ from prefchat.assistant.corrections import parse_correction
 from prefchat.assistant.summary import STATED_WEIGHT, Summary, apply_correction
 from prefchat.reward.naming import descriptor_groups, read_vocabulary
 
-from .test_summary import planted_pack as planted_pack_fixture
+from .test_summary import planted
 
 STYLES, GENRES = "styles", "genres"
 MOVIE_GENRES = ["drama", "comedy", "thriller", "action", "romance", "adventure", "crime", "horror", "sci-fi", "fantasy",
@@ -78,13 +78,13 @@ TABLE = [
 
 
 @pytest.fixture(scope="module")
-def packs(embedding_model):
+def packs(embedding_model, small_pack):
     from prefchat.reward.featurize import embed_texts
 
     def embed(texts):
         return embed_texts(texts, embedding_model)
 
-    base = planted_pack_fixture.__wrapped__()
+    base = planted(small_pack)
     vocabulary, definitions = read_vocabulary("styles")
     styles = replace(base, descriptors=vocabulary, descriptor_embeddings=embed(vocabulary),
                      manifest={**base.manifest, "descriptor_source": "vocabulary", "descriptor_definitions": definitions})

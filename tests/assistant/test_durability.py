@@ -58,8 +58,9 @@ def killed_after_six_answers(child_source: str, pack_dir, db_url: str, tmp_path)
         text=True,
         env=env,
     )
+    assert child.stdout is not None and child.stdin is not None
     try:
-        printed = None
+        printed: dict | None = None
         for line in child.stdout:
             if line.startswith("{"):
                 printed = json.loads(line)
@@ -73,6 +74,7 @@ def killed_after_six_answers(child_source: str, pack_dir, db_url: str, tmp_path)
         child.kill()
         child.stdout.close()
         child.stdin.close()
+    assert printed is not None, "the child printed no JSON line"
     return printed
 
 

@@ -12,6 +12,7 @@ from prefchat.assistant.intents import (
     nearest_example,
     title_key,
 )
+from prefchat.assistant.turns import ReplyTurn, ResultTurn
 
 PHRASINGS = [
     ("why Heat?", "why", "Heat"),
@@ -168,28 +169,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=lambda text: f"{text[:8]!r}..{len(text)}")
-def test_a_45000_character_message_is_recognised_in_well_under_a_second(text):
-    import time
-
-    recognise = IntentRecognizer()
-    started = time.perf_counter()
-    intent = recognise(text)
-    assert time.perf_counter() - started < 1.0
-    assert intent.name in INTENTS
-
-
-def test_matching_time_grows_linearly_with_the_message():
-    import time
-
-    def seconds(n: int) -> float:
-        text = "a" + " " * n + "x"
-        started = time.perf_counter()
-        IntentRecognizer()(text)
-        return time.perf_counter() - started
-
-    seconds(1_000)  # warm up
-    small, large = min(seconds(10_000) for _ in range(3)), min(seconds(80_000) for _ in range(3))
-    assert large < 0.5 and large < 40 * small + 0.05  # quadratic would be 64 times
+def test_a_45000_character_message_is_recognised(text):
+    # How long it takes, and how that grows with the message: bench/bench_inputs.py.
+    assert IntentRecognizer()(text).name in INTENTS
 
 
 @pytest.mark.parametrize(
@@ -208,12 +190,8 @@ def test_whitespace_and_punctuation_around_items(text, name, argument):
 
 
 @pytest.mark.parametrize("text", HOSTILE[:5], ids=lambda text: f"{text[:8]!r}..{len(text)}")
-def test_the_engine_answers_a_45000_character_message_in_under_a_second(conversation, text):
-    import time
-
+def test_the_engine_answers_a_45000_character_message(conversation, text):
     first = conversation.start("alice")
-    started = time.perf_counter()
     conversation.say(first.session_id, text)  # onboarding: parsed as an answer, or re-asked
     conversation.finish(first.session_id)
-    conversation.say("alice", text)  # after onboarding: an intent
-    assert time.perf_counter() - started < 1.0
+    assert isinstance(conversation.say("alice", text), ReplyTurn | ResultTurn)  # after onboarding: an intent

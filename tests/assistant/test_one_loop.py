@@ -39,8 +39,8 @@ def with_base_rates(pack):
 
 
 @pytest.fixture(scope="module", params=["watch", "prefer"])
-def loop_pack(request, make_pack):
-    pack = make_pack(name="loop")
+def loop_pack(request, small_pack):
+    pack = small_pack(manifest={"name": "loop"})
     return with_base_rates(pack) if request.param == "watch" else pack
 
 
@@ -149,9 +149,9 @@ def test_a_retried_answer_is_taken_once(loop_pack, tmp_path, embed):
             app.answer(first.session_id, "b", question_id=first.question_id)  # another answer to an old question
 
 
-def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_path, monkeypatch):
+def test_eval_through_the_api_reports_what_the_benchmark_does(small_pack, tmp_path, monkeypatch):
     monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
-    pack = with_base_rates(make_pack(name="loop"))
+    pack = with_base_rates(small_pack(manifest={"name": "loop"}))
     tasks = tasks_of(pack, n_users=4)
     users = {task.user_id: (np.r_[task.respondent.query_items, task.targets.relevant],
                             np.r_[task.respondent.query_ratings, np.ones(task.targets.relevant.size)]) for task in tasks}
@@ -170,9 +170,9 @@ def test_eval_through_the_api_reports_what_the_benchmark_does(make_pack, tmp_pat
     assert [r["through_api"] for r in reports] == [False, True]
 
 
-def test_eval_through_the_api_refuses_what_the_app_does_not_serve(make_pack):
-    pack = with_base_rates(make_pack(name="loop"))
+def test_eval_through_the_api_refuses_what_the_app_does_not_serve(small_pack):
+    pack = with_base_rates(small_pack(manifest={"name": "loop"}))
     with pytest.raises(ValueError, match="'pref-reference' is not served"):
         evaluation.served_evaluation(pack, tasks_of(pack), ["pref-reference"], [0], 300, None, Settings.from_env())
     with pytest.raises(ValueError, match="has none"):
-        evaluation.served_evaluation(make_pack(name="loop"), tasks_of(pack), ["active"], [0], 300, None, Settings.from_env())
+        evaluation.served_evaluation(small_pack(manifest={"name": "loop"}), tasks_of(pack), ["active"], [0], 300, None, Settings.from_env())

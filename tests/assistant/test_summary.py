@@ -2,7 +2,6 @@
 
 import json
 import math
-import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -29,30 +28,10 @@ from prefchat.reward.descriptors import text_associations
 from prefchat.reward.naming import column_correlations, descriptor_matrix
 from prefchat.reward.pack import Axis, Item, Pack
 
-TRIGRAM_DIM = 64
 TAGS = ("x", "y", "musical", "horror", "slapstick")
 
 
-def trigram_embed(texts: list[str]) -> np.ndarray:
-    """Unit-norm bag of character trigrams hashed into TRIGRAM_DIM dimensions: words sharing most
-    trigrams ("musicals", "musical") are close, unrelated words nearly orthogonal."""
-    vectors = np.zeros((len(texts), TRIGRAM_DIM))
-    for row, text in enumerate(texts):
-        for word in text.lower().split():
-            padded = f" {word} "
-            for start in range(len(padded) - 2):
-                vectors[row, zlib.crc32(padded[start : start + 3].encode()) % TRIGRAM_DIM] += 1.0
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def embed():
-    return trigram_embed
-
-
-@pytest.fixture(scope="module")
-def planted_pack() -> Pack:
+def planted(small_pack) -> Pack:
     """40 items, eight per tag of TAGS; learned base 0 is +1 on "x" items, -1 on "y" items (plus
     noise), base 1 is noise; then the population coordinates popularity and quality."""
     rng = np.random.default_rng(11)
@@ -62,23 +41,20 @@ def planted_pack() -> Pack:
     planted = np.array([{"x": 1.0, "y": -1.0}.get(tag, 0.0) for tag in tags])
     learned = np.column_stack([planted + 0.1 * rng.normal(size=n_items), rng.normal(size=n_items)])
     population = rng.normal(size=(n_items, 2))
-    return Pack(
-        items=items,
-        embeddings=trigram_embed([item.text for item in items]),
+    return small_pack(
+        items, n_learned=n_learned, seed=11, manifest={"name": "planted"},
         features=np.hstack([learned - learned.mean(0), population]),
-        head_weight=rng.normal(size=(TRIGRAM_DIM, n_learned)),
-        head_bias=rng.normal(size=n_learned),
         new_item_population=population.mean(0),
         prior_mean=np.array([0.0, 0.3, 0.5, 0.5]),
-        prior_cov=np.eye(4),
-        exposure=np.zeros(4),
         popularity=np.ones(n_items),
         quality=np.ones(n_items),
-        descriptors=list(TAGS),
-        descriptor_embeddings=trigram_embed(list(TAGS)),
         axes=[Axis(0, "x vs y", ("x",), ("y",)), Axis(1, "musical vs horror", ("musical",), ("horror",))],
-        manifest={"name": "planted", "descriptor_source": "tags", "population_coordinates": ["popularity", "quality"]},
     )
+
+
+@pytest.fixture(scope="module")
+def planted_pack(small_pack) -> Pack:
+    return planted(small_pack)
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,13 @@ import pytest
 from prefchat.default.domain import (
     DIMENSIONS,
     HELDOUT_EVERY,
-    ITEMS_COLUMNS,
     MIN_RESPONSES,
-    PAIRS_COLUMNS,
     PROMPTS_DIR,
     PromptFileError,
     load_domain,
     response_title,
-    write_training_csvs,
 )
-from prefchat.default.population import simulate_population
+from prefchat.default.population import ITEMS_COLUMNS, PAIRS_COLUMNS, simulate_population, write_training_csvs
 
 PROMPT_FILES = sorted(PROMPTS_DIR.glob("*.json"))
 pytestmark = pytest.mark.skipif(not PROMPT_FILES, reason="no prompt files written yet")

@@ -48,6 +48,18 @@ def test_ials_fold_in_recommends_the_users_community():
     assert set(others[np.argsort(-scores[others])[:4]]) <= set(range(8, 12))
 
 
+def test_ials_fold_in_is_the_user_step_of_hu_2008_with_the_item_factors_fixed():
+    x = _blocks(np.random.default_rng(4))
+    alpha, l2, known = 10.0, 1.0, [1, 6, 7]
+    ials = Ials.fit(implicit_matrix(*np.nonzero(x), *x.shape), factors=4, alpha=alpha, l2=l2)
+    v = ials.model.item_factors
+    seen = v[known]
+    user = np.linalg.solve(v.T @ v + alpha * seen.T @ seen + l2 * np.eye(4), (1 + alpha) * seen.sum(0))  # eq. 4
+    np.testing.assert_allclose(ials.scores(known), v @ user, atol=1e-10)
+    with pytest.raises(ValueError, match="outside 0..11: 12"):
+        ials.scores([12])
+
+
 def test_choose_peer_picks_the_better_l2_and_reports_every_setting():
     x = _blocks(np.random.default_rng(3))
     users = [(np.array([0, 1]), np.array([2, 3])), (np.array([6, 7]), np.array([8, 9]))]

@@ -1,4 +1,4 @@
-"""The episodic-memory baseline of bench/ranking_quality.py, on the tiny pack of tests/assistant."""
+"""The episodic-memory baseline of bench/ranking_quality.py, on the small pack of tests/conftest.py."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ from prefchat.research.memory import episodic_scores
 
 
 @pytest.fixture(scope="module")
-def pack(assistant_fixtures):
-    return assistant_fixtures.tiny_pack()
+def pack(small_pack):
+    return small_pack()
 
 
 def test_episodic_scores_replay_winners_minus_losers(pack):

@@ -17,8 +17,6 @@ from prefchat.elicitation.posterior import predictive_moments, predictive_scale
 from prefchat.reward.pack import ITEM_IDS, ITEMS, MANIFEST, ItemLines, PackError, load_pack, save_pack
 from prefchat.reward.synthetic import synthetic_pack
 
-from .test_pack import random_pack
-
 ARRAY_FIELDS = ("embeddings", "features", "head_weight", "head_bias", "new_item_population", "prior_mean", "prior_cov",
                 "exposure", "popularity", "quality", "descriptor_embeddings")
 
@@ -42,7 +40,7 @@ def test_the_synthetic_pack_round_trips(tmp_path):
     assert loaded.index_of("17") == 17 and loaded.serving.pool(30).shape == (30,)
 
 
-def test_lazy_items_are_the_items_written(tmp_path):
+def test_lazy_items_are_the_items_written(tmp_path, random_pack):
     pack = random_pack(n_items=25)
     loaded = load_pack(save_pack(pack, tmp_path / "p"))
     assert isinstance(loaded.items, ItemLines) and len(loaded.items) == 25
@@ -58,7 +56,7 @@ def test_lazy_items_are_the_items_written(tmp_path):
     assert list(again) == list(pack.items)
 
 
-def test_a_pack_written_before_item_ids_loads_the_same_items(tmp_path):
+def test_a_pack_written_before_item_ids_loads_the_same_items(tmp_path, random_pack):
     pack = random_pack(n_items=12)
     directory = save_pack(pack, tmp_path / "p")
     (directory / ITEM_IDS).unlink()
@@ -69,7 +67,7 @@ def test_a_pack_written_before_item_ids_loads_the_same_items(tmp_path):
     assert list(loaded.items) == list(pack.items) and loaded.index_of("i5") == 5
 
 
-def test_ids_that_do_not_match_the_items_are_named(tmp_path):
+def test_ids_that_do_not_match_the_items_are_named(tmp_path, random_pack):
     directory = save_pack(random_pack(n_items=12), tmp_path / "p")
     np.save(directory / ITEM_IDS, np.array(["a", "b"]), allow_pickle=False)
     manifest = json.loads((directory / MANIFEST).read_text())
@@ -79,7 +77,7 @@ def test_ids_that_do_not_match_the_items_are_named(tmp_path):
         load_pack(directory)
 
 
-def test_a_bad_item_line_is_named_when_read(tmp_path):
+def test_a_bad_item_line_is_named_when_read(tmp_path, random_pack):
     directory = save_pack(random_pack(n_items=5), tmp_path / "p")
     lines = (directory / ITEMS).read_bytes().splitlines(keepends=True)
     lines[3] = b'{"item_id": "i3", "title": "no text"}\n'
@@ -93,7 +91,7 @@ def test_a_bad_item_line_is_named_when_read(tmp_path):
         loaded.items[3]
 
 
-def test_loaded_arrays_are_read_only(tmp_path):
+def test_loaded_arrays_are_read_only(tmp_path, random_pack):
     loaded = load_pack(save_pack(random_pack(), tmp_path / "p"))
     with pytest.raises(ValueError, match="read-only"):
         loaded.features[0, 0] = 1.0

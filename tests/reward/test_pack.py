@@ -12,8 +12,6 @@ from prefchat.reward.pack import (
     ARRAYS,
     ITEMS,
     MANIFEST,
-    Axis,
-    Item,
     Pack,
     PackError,
     _manifest_checksum,
@@ -23,30 +21,7 @@ from prefchat.reward.pack import (
 )
 
 
-def random_pack(n_items=12, n_learned=3, n_population=2, dim=8, seed=0) -> Pack:
-    rng = np.random.default_rng(seed)
-    n_bases = n_learned + n_population
-    cov = rng.normal(size=(n_bases, n_bases))
-    return Pack(
-        items=[Item(f"i{i}", f"Title {i} ✓", f"text, with \"quotes\"\nand lines {i}", ("drama", f"t{i % 3}")) for i in range(n_items)],
-        embeddings=rng.normal(size=(n_items, dim)).astype(np.float32),
-        features=rng.normal(size=(n_items, n_bases)),
-        head_weight=rng.normal(size=(dim, n_learned)),
-        head_bias=rng.normal(size=n_learned),
-        new_item_population=rng.normal(size=n_population),
-        prior_mean=rng.normal(size=n_bases),
-        prior_cov=cov @ cov.T + np.eye(n_bases),
-        exposure=rng.normal(size=n_bases),
-        popularity=rng.integers(0, 50, n_items).astype(float),
-        quality=rng.uniform(1, 5, n_items),
-        descriptors=["drama", "t0", "t1"],
-        descriptor_embeddings=rng.normal(size=(3, dim)).astype(np.float32),
-        axes=[Axis(k, f"a{k} vs b{k}", (f"a{k}",), (f"b{k}",)) for k in range(n_learned)],
-        manifest={"name": "tiny", "version": "1", "hyperparameters": {"prior_scale": 0.5}, "population_coordinates": ["popularity", "quality"][:n_population]},
-    )
-
-
-def test_round_trip_is_exact(tmp_path):
+def test_round_trip_is_exact(tmp_path, random_pack):
     pack = random_pack()
     loaded = load_pack(save_pack(pack, tmp_path / "p"))
     assert loaded.items == pack.items and loaded.axes == pack.axes and loaded.descriptors == pack.descriptors
@@ -59,7 +34,7 @@ def test_round_trip_is_exact(tmp_path):
     assert loaded.index_of("i3") == 3
 
 
-def test_content_features_of_catalog_text_use_the_head_and_neutral_population(tmp_path):
+def test_content_features_of_catalog_text_use_the_head_and_neutral_population(tmp_path, random_pack):
     pack = random_pack()
     phi = pack.content_features(pack.embeddings[:2])
     np.testing.assert_allclose(phi[:, :3], pack.embeddings[:2].astype(float) @ pack.head_weight + pack.head_bias)
@@ -74,7 +49,7 @@ def test_missing_directory_and_manifest(tmp_path):
         load_pack(tmp_path / "empty")
 
 
-def test_damaged_arrays_fail_on_checksum(tmp_path):
+def test_damaged_arrays_fail_on_checksum(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     data = bytearray((directory / ARRAYS).read_bytes())
     data[-5] ^= 0xFF
@@ -83,14 +58,14 @@ def test_damaged_arrays_fail_on_checksum(tmp_path):
         load_pack(directory)
 
 
-def test_missing_file_is_named(tmp_path):
+def test_missing_file_is_named(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     (directory / ITEMS).unlink()
     with pytest.raises(PackError, match=f"{ITEMS}: missing"):
         load_pack(directory)
 
 
-def test_other_format_version_is_refused(tmp_path):
+def test_other_format_version_is_refused(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     manifest = json.loads((directory / MANIFEST).read_text())
     manifest["format_version"] = 99
@@ -99,7 +74,7 @@ def test_other_format_version_is_refused(tmp_path):
         load_pack(directory)
 
 
-def test_shape_mismatch_names_the_array(tmp_path):
+def test_shape_mismatch_names_the_array(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     manifest = json.loads((directory / MANIFEST).read_text())
     manifest["n_bases"] = 7
@@ -108,7 +83,7 @@ def test_shape_mismatch_names_the_array(tmp_path):
         load_pack(directory)
 
 
-def test_manifest_that_is_not_json(tmp_path):
+def test_manifest_that_is_not_json(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     (directory / MANIFEST).write_bytes(b"\xff\xfe not json")
     with pytest.raises(PackError, match="not valid JSON"):
@@ -127,7 +102,7 @@ def test_axis_names_are_distinct_and_follow_the_correlations():
     assert second.name == "c vs d" and second.positive[0] == "a"
 
 
-def test_on_sight_packs_ask_by_preference_and_weigh_no_familiarity():
+def test_on_sight_packs_ask_by_preference_and_weigh_no_familiarity(random_pack):
     from dataclasses import replace
 
     base = random_pack()
@@ -142,7 +117,7 @@ def test_on_sight_packs_ask_by_preference_and_weigh_no_familiarity():
     assert replace(base, manifest={**base.manifest, "hyperparameters": {"question_size": 4}}).question_size == 4
 
 
-def test_an_edited_manifest_fails_on_its_own_checksum(tmp_path):
+def test_an_edited_manifest_fails_on_its_own_checksum(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     manifest = json.loads((directory / MANIFEST).read_text())
     manifest["hyperparameters"]["prior_scale"] = 50.0  # loads by every shape; would serve a wrong prior
@@ -155,7 +130,7 @@ def test_an_edited_manifest_fails_on_its_own_checksum(tmp_path):
         load_pack(directory)
 
 
-def test_a_manifest_missing_a_field_is_named_not_a_traceback(tmp_path):
+def test_a_manifest_missing_a_field_is_named_not_a_traceback(tmp_path, random_pack):
     directory = save_pack(random_pack(), tmp_path / "p")
     manifest = json.loads((directory / MANIFEST).read_text())
     del manifest["embedding_dim"]
@@ -164,7 +139,7 @@ def test_a_manifest_missing_a_field_is_named_not_a_traceback(tmp_path):
         load_pack(directory)
 
 
-def test_items_that_are_not_utf8_name_the_file_and_line(tmp_path):
+def test_items_that_are_not_utf8_name_the_file_and_line(tmp_path, random_pack):
     import hashlib
 
     directory = save_pack(random_pack(), tmp_path / "p")
@@ -220,7 +195,7 @@ def _with_known(pack: Pack, n_bases=3, seed=1) -> Pack:
     return replace(pack, known=model)
 
 
-def test_a_known_items_model_round_trips_and_ranks_what_watch_serves(tmp_path):
+def test_a_known_items_model_round_trips_and_ranks_what_watch_serves(tmp_path, random_pack):
     pack = _with_known(random_pack())
     loaded = load_pack(save_pack(pack, tmp_path / "p"))
     assert loaded.known is not None and loaded.known.tau == 0.5
@@ -230,7 +205,7 @@ def test_a_known_items_model_round_trips_and_ranks_what_watch_serves(tmp_path):
     assert load_pack(save_pack(random_pack(), tmp_path / "q")).known is None  # packs without one still load
 
 
-def test_an_incomplete_known_items_model_is_named(tmp_path):
+def test_an_incomplete_known_items_model_is_named(tmp_path, random_pack):
     directory = save_pack(_with_known(random_pack()), tmp_path / "p")
     arrays = load_file(str(directory / ARRAYS))
     del arrays["known_within"]

@@ -19,6 +19,7 @@ def run_until(url: str, n_answers: int) -> list[str]:
     writer = subprocess.Popen(
         [sys.executable, str(WRITER), url, str(n_answers)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    assert writer.stdout is not None and writer.stdin is not None
     watchdog = threading.Timer(60, writer.kill)  # never hang the suite
     watchdog.start()
     lines: list[str] = []

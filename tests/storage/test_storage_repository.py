@@ -33,7 +33,7 @@ def ask_and_answer(store: Store, session_id: str, choices: list[str]) -> None:
 
 
 def live_choices(store: Store, session_id: str) -> list[str | None]:
-    return [turn.answer and turn.answer.choice for turn in store.session_history(session_id)]
+    return [turn.answer.choice if turn.answer else None for turn in store.session_history(session_id)]
 
 
 def populate(store: Store, user_id: str) -> None:

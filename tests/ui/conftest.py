@@ -1,4 +1,4 @@
-"""Fixtures of the web tests: a tiny grouped pack, a hashing embedder, and the composed app running.
+"""Fixtures of the web tests: a tiny grouped pack and the composed app running.
 
 The pack is shaped like the default "assistant styles" pack: six prompts (the groups, named in
 ``manifest["group_names"]``), five answers to each, every answer tagged with two of six styles
@@ -13,15 +13,12 @@ loopback port, for the whole test session, on a fresh SQLite file (``server_db_u
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import uvicorn
 from gradio_client import Client
@@ -33,7 +30,6 @@ from prefchat.storage import open_store
 from prefchat.ui.app import create_app
 from prefchat.ui.commands import listen
 
-DIM = 64
 MAX_TURNS = 15
 N_LEARNED = 3
 PROMPTS = (
@@ -54,19 +50,8 @@ STYLES = {
 }
 
 
-def hashing_embed(texts) -> np.ndarray:
-    """Unit-norm (n, DIM) float32 bag of words, each word (trailing "s" dropped) hashed to one column."""
-    rows = np.zeros((len(texts), DIM))
-    for row, text in zip(rows, texts):
-        for word in re.findall(r"[a-z]+", text.lower()):
-            row[zlib.crc32(word.removesuffix("s").encode()) % DIM] += 1.0
-        row /= np.linalg.norm(row) or 1.0
-    return rows.astype(np.float32)
-
-
-def grouped_pack() -> Pack:
-    """Six prompts, five answers each; the learned bases are random linear maps of the embeddings."""
-    rng = np.random.default_rng(5)
+def grouped_pack(small_pack) -> Pack:
+    """Six prompts, five answers each, by tests/conftest.py's :func:`small_pack`; axes named by the styles."""
     styles = list(STYLES)
     items, groups = [], []
     for g, prompt in enumerate(PROMPTS):
@@ -75,41 +60,10 @@ def grouped_pack() -> Pack:
             text = " ".join(STYLES[tag] for tag in tags)
             items.append(Item(f"p{g}-a{j}", f"{prompt} (answer {j + 1})", text, tags))
             groups.append(g)
-    embeddings = hashing_embed([item.text for item in items])
-    head_weight = rng.normal(size=(DIM, N_LEARNED))
-    head_bias = np.zeros(N_LEARNED)
-    popularity = rng.integers(20, 200, len(items)).astype(float)
-    quality = rng.uniform(3.0, 4.5, len(items))
-    population = np.column_stack([np.log(popularity), quality])
-    population = (population - population.mean(0)) / population.std(0)
-    learned = embeddings @ head_weight + head_bias
-    n_bases = N_LEARNED + 2
-    return Pack(
-        items=items,
-        embeddings=embeddings,
-        features=np.hstack([learned, population]),
-        head_weight=head_weight,
-        head_bias=head_bias,
-        new_item_population=np.zeros(2),
-        prior_mean=np.r_[np.zeros(N_LEARNED), 0.2, 0.2],
-        prior_cov=np.eye(n_bases),
-        exposure=np.zeros(n_bases),
-        popularity=popularity,
-        quality=quality,
-        descriptors=styles,
-        descriptor_embeddings=hashing_embed(styles),
-        axes=name_axes(learned, tag_matrix(items, styles), styles),
-        manifest={
-            "name": "tiny-styles",
-            "version": "1",
-            "descriptor_source": "tags",
-            "groups": groups,
-            "group_names": list(PROMPTS),
-            "population_coordinates": ["popularity", "quality"],
-            "hyperparameters": {"beta": 1.0, "prior_scale": 1.0},
-            "embedding_model": {"name": "hashing", "path": "", "checksum": ""},
-        },
-    )
+    pack = small_pack(items, n_learned=N_LEARNED, seed=5, manifest={
+        "name": "tiny-styles", "groups": groups, "group_names": list(PROMPTS)})
+    assert pack.descriptors == styles
+    return replace(pack, axes=name_axes(pack.features[:, :N_LEARNED], tag_matrix(items, styles), styles))
 
 
 @contextlib.contextmanager
@@ -167,7 +121,7 @@ class Visitor:
 
     def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
         """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""
-        screen, questions = self("start"), []
+        screen, questions = self("start"), list[Screen]()
         while screen.asking:
             assert len(questions) < MAX_TURNS, "onboarding never ended"
             questions.append(screen)
@@ -176,18 +130,13 @@ class Visitor:
 
 
 @pytest.fixture(scope="session")
-def tiny_pack_dir(tmp_path_factory) -> Path:
-    return save_pack(grouped_pack(), tmp_path_factory.mktemp("ui-packs") / "tiny-styles")
+def tiny_pack_dir(tmp_path_factory, small_pack) -> Path:
+    return save_pack(grouped_pack(small_pack), tmp_path_factory.mktemp("ui-packs") / "tiny-styles")
 
 
 @pytest.fixture(scope="session")
 def tiny_pack(tiny_pack_dir) -> Pack:
     return load_pack(tiny_pack_dir)
-
-
-@pytest.fixture(scope="session")
-def embed():
-    return hashing_embed
 
 
 @pytest.fixture(scope="session")
@@ -208,9 +157,9 @@ def visit():
 
 
 @pytest.fixture(scope="session")
-def server_url(tiny_pack, server_db_url) -> Iterator[str]:
+def server_url(tiny_pack, server_db_url, embed) -> Iterator[str]:
     """Base URL (no trailing slash) of the whole app: chat at /, REST at /api/v1."""
     with open_store(server_db_url) as store:
-        app = create_app(Assistant(tiny_pack, store, hashing_embed))
+        app = create_app(Assistant(tiny_pack, store, embed))
         with serving(app) as url:
             yield url

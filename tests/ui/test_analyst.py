@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from prefchat.assistant.api import Assistant
+from prefchat.assistant.turns import AnyTurn, QuestionTurn
 from prefchat.settings import Settings
 from prefchat.storage import NotFound, open_store
 from prefchat.ui import analyst_commands
@@ -68,8 +68,8 @@ def db_url(tmp_path_factory, tiny_pack, embed) -> str:
     with open_store(url) as store:
         conversation = Assistant(tiny_pack, store, embed)
         for user_id, coef in {**LOVERS, **HATERS}.items():
-            turn = conversation.start(user_id)
-            while hasattr(turn, "item_a"):
+            turn: AnyTurn = conversation.start(user_id)
+            while isinstance(turn, QuestionTurn):
                 turn = conversation.answer(turn.session_id, choice(tiny_pack, coef, turn))
         conversation.correct("lover-0", "actually I love jokes")
         conversation.recommend("lover-0", k=3)
@@ -87,7 +87,8 @@ def store(db_url):
 @pytest.fixture(scope="module")
 def analyst_settings(tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("home")
-    return Settings(home, f"sqlite:///{home / 'x.sqlite'}", "unused", ANALYST, PASSWORD)
+    return Settings(home=home, db_url=f"sqlite:///{home / 'x.sqlite'}", embedding_model="unused",
+                    analyst_user=ANALYST, analyst_password=PASSWORD)
 
 
 def test_profiles_table_filters(store, tiny_pack):
@@ -277,10 +278,7 @@ def analyst_url(db_url, tiny_pack_dir, tmp_path_factory):
 
 
 @pytest.mark.browser
-def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_one(analyst_url):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("BROWSER TEST SKIPPED: no chromium on PATH (apt-get install -y chromium)")
+def test_login_rejects_a_wrong_password_and_shows_the_profile_after_the_right_one(analyst_url, chromium):
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +21,6 @@ from prefchat.ui.embed import iframe_snippet, web_component_snippet
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -32,14 +30,12 @@ TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("NO BROWSER TESTS: chromium is not on PATH (apt-get install -y chromium)")
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
         yield browser
         browser.close()
 
@@ -239,7 +235,7 @@ def test_typed_payloads_show_as_literal_text(page_at, server_url):
 
 def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at, serve_app, tiny_pack, tmp_path, embed):
     """"Which of these 4 would you pick?": four cards, two by two on a wide screen, one under another
-    on a phone; "C" picks the third card, and "None of these" stands in for a pair's buttons."""
+    on a phone; "None of these" stands in for a pair's buttons, and "C" picks the third card."""
     from prefchat.assistant.turns import SessionOptions
 
     with open_store(f"sqlite:///{tmp_path / 'kway.sqlite'}") as store, \
@@ -257,9 +253,10 @@ def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at
         for label in ("Both fine", "Don't know either", "E"):
             assert page.get_by_role("button", name=label, exact=True).is_hidden()
         page.screenshot(path=ARTIFACTS / "question-4-way.png")
-        click(page, "C")
-        wait_for_question(page, 2)
         click(page, "None of these")
+        wait_for_question(page, 2)
+        cards.nth(3).wait_for()  # after a pick the next question may be a pair; after "none of these", 4 again
+        click(page, "C")
         wait_for_question(page, 3)
         page.set_viewport_size({"width": 390, "height": 844})
         a, b = boxes(page)[:2]

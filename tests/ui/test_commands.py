@@ -38,8 +38,16 @@ def command(*argv: str, timeout: float) -> Iterator[dict[str, str]]:
         [sys.executable, "-c", SCRIPT, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
-    printed, deadline = [], time.monotonic() + timeout
+    stdout = process.stdout
+    assert stdout is not None
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    printed: list[str] = []
+    deadline = time.monotonic() + timeout
     try:
         while not printed or not printed[-1].startswith("Press Ctrl+C"):
             try:

@@ -75,7 +75,7 @@ def test_format_comes_from_the_suffix_or_is_refused(tmp_path):
         write_profiles([], tmp_path / "x.xlsx")
 
 
-text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -140,18 +139,22 @@ def test_serve_refuses_rest_beyond_loopback_without_a_token(tiny_pack_dir, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "PREFCHAT_API_TOKEN" in err and "--no-api" in err
     commands.check_exposure("0.0.0.0", False, settings)  # the chat alone may go public
-    commands.check_exposure("0.0.0.0", True, Settings(tmp_path, "sqlite://", "x", api_tokens=(TOKEN,)))
+    commands.check_exposure("0.0.0.0", True, Settings(home=tmp_path, db_url="sqlite://", embedding_model="x", api_tokens=(TOKEN,)))
     commands.check_exposure("127.0.0.1", True, settings)
     commands.check_exposure("::1", True, settings)
 
 
-def test_a_port_in_use_is_one_line_at_once(tiny_pack_dir, tmp_path, capsys):
+def test_a_port_in_use_is_one_line_at_once(tiny_pack_dir, tmp_path, capsys, monkeypatch):
+    import prefchat.assistant.api
+
+    def never(*args, **kwargs):
+        raise AssertionError("the pack was opened before the port was checked")
+
+    monkeypatch.setattr(prefchat.assistant.api.Assistant, "open", never)  # "at once": before the pack loads
     with commands.listen("127.0.0.1", 0) as taken:
         port = taken.getsockname()[1]
         settings = Settings(home=tmp_path, db_url="sqlite://", embedding_model="x")
-        started = time.monotonic()
         assert commands.serve(serve_args(tiny_pack_dir, f"sqlite:///{tmp_path / 'p.sqlite'}", port=port), settings) == 2
-        assert time.monotonic() - started < 2
     err = capsys.readouterr().err
     assert err == f"prefchat: error: port {port} on 127.0.0.1 is already in use: stop what listens there, or pick another --port\n"
 

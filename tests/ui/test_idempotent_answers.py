@@ -108,7 +108,7 @@ def test_the_chat_answer_endpoint_names_the_question_shown(tiny_pack, embed, db_
                 asked.append(question_id)
                 return original(session_id, text, question_id)
 
-            conversation.answer = spy  # type: ignore[method-assign]
+            conversation.answer = spy
             second = visitor("answer", "A")
             history = store.session_history(first.session_id)
             assert asked == [history[0].question.id], "the chat did not send the id of the question shown"

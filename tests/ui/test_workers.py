@@ -151,10 +151,9 @@ def test_serve_with_two_workers_onboards_over_rest_survives_a_killed_worker_and_
         assert stored == sent
         deadline = time.monotonic() + 60
         while len(worker_pids(process.pid)) < 2 or killed in worker_pids(process.pid) or not all(
-                _serving(pid) for pid in worker_pids(process.pid)):
+                _serving(pid) for pid in worker_pids(process.pid)):  # see prefchat.ui.worker: Signals
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.2)
-        time.sleep(1)  # the replacement has entered uvicorn's server (see prefchat.ui.worker: Signals)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl+C in a terminal: the whole process group
         _, err = process.communicate(timeout=60)
         assert "Traceback" not in err, err
@@ -166,9 +165,11 @@ def test_serve_with_two_workers_onboards_over_rest_survives_a_killed_worker_and_
 
 
 def _serving(pid: int) -> bool:
-    """Whether worker ``pid`` runs uvicorn's server: its health-check thread has started."""
+    """Whether worker ``pid`` runs uvicorn's server: it has installed uvicorn's handlers of SIGINT
+    and SIGTERM (``Server.capture_signals``), so SIGTERM is in the mask of caught signals."""
     status = open(f"/proc/{pid}/status").read()
-    return int(status.split("Threads:")[1].split()[0]) > 1
+    caught = int(status.split("SigCgt:")[1].split()[0], 16)
+    return bool(caught >> (signal.SIGTERM - 1) & 1)
 
 
 def _ready(base: str) -> bool:
