@@ -79,7 +79,8 @@ def main() -> None:
                 _, ms = timed(lambda: next_question(conversation.features, state.posterior,
                                                     conversation.policy(state.options), state.n_answered, state.seed))
                 times["select"].append(ms)
-                begun.clear(), executed.clear()
+                begun.clear()
+                executed.clear()
                 turn, ms = timed(lambda: conversation.answer(turn.session_id, "a" if coef @ (a - b) > 0 else "b"))
                 kind = "turn" if isinstance(turn, QuestionTurn) else "last turn"
                 times[kind].append(ms)

@@ -259,9 +259,6 @@ PENDING = {  # problem -> the change on another branch that removes it (each cas
     "assistant imports prefchat.default":
         "issue 23 (pending): a server never builds the default pack; assistant/packs.py and assistant/session.py "
         "stop importing prefchat.default",
-    "import cycle between modules: prefchat.assistant.replies -> prefchat.assistant.session":
-        "issue 28, branch pathcore (pending): the Recommender rewrites assistant/session.py, which "
-        "assistant/replies.py imports under TYPE_CHECKING while session.py imports replies",
 }
 
 

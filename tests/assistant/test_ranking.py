@@ -279,7 +279,7 @@ def test_why_of_an_average_item(pack):
 
 @pytest.mark.parametrize("call, match", [
     (lambda pack: Recommender(pack).rank(Taste(np.zeros(pack.n_bases)), 0), "k must be a positive integer, got 0"),
-    (lambda pack: Recommender(pack).rank(Taste(np.zeros(pack.n_bases)), 2.5), "2.5"),
+    (lambda pack: Recommender(pack).rank(Taste(np.zeros(pack.n_bases)), 2.5), "2.5"),  # type: ignore[arg-type]
     (lambda pack: Candidates(["a", "b"], np.zeros((1, 32))), "2 candidates but 1"),
     (lambda pack: Taste(np.zeros(pack.n_bases), objective="buy"), "'buy'"),
     (lambda pack: Recommender(pack, beta=float("inf")), "inf"),
