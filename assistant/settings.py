@@ -21,13 +21,18 @@ Environment variables (all optional):
 ``PREFCHAT_CORS_ORIGINS``
     Comma-separated origins (``https://shop.example.org``) whose pages may call the server
     from the browser (the web component on another site). Default: none, so no cross-origin
-    request is answered with CORS headers.
+    request is answered with CORS headers. The analyst app follows the same list.
+``PREFCHAT_HEADER_TIMEOUT`` / ``PREFCHAT_BODY_TIMEOUT``
+    Seconds a client may take to send a request's headers (default 30), and then its body
+    (default 60), on every server prefchat runs; a connection that takes longer is answered
+    408 and closed. A phone on a slow train link sends a chat message's few kilobytes in
+    seconds; a client holding a connection open half-sent is cut off.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,12 @@ import platformdirs
 
 MIN_API_TOKEN = 16
 """Fewest characters of a REST API token."""
+HEADER_TIMEOUT = 30.0
+"""Default seconds to send a request's headers (``PREFCHAT_HEADER_TIMEOUT``)."""
+BODY_TIMEOUT = 60.0
+"""Default seconds to send a request's body once its headers are in (``PREFCHAT_BODY_TIMEOUT``)."""
+MAX_TIMEOUT = 3600.0
+"""Longest read timeout a setting may give."""
 
 
 def default_embedding_model() -> str:
@@ -53,6 +64,8 @@ class Settings:
     analyst_password: str | None = None
     api_tokens: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
+    header_timeout: float = HEADER_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
 
     @property
     def packs_dir(self) -> Path:
@@ -76,6 +89,8 @@ class Settings:
             analyst_password=env.get("PREFCHAT_ANALYST_PASSWORD") or None,
             api_tokens=_api_tokens(env.get("PREFCHAT_API_TOKEN", "")),
             cors_origins=_origins(env.get("PREFCHAT_CORS_ORIGINS", "")),
+            header_timeout=_seconds(env, "PREFCHAT_HEADER_TIMEOUT", HEADER_TIMEOUT),
+            body_timeout=_seconds(env, "PREFCHAT_BODY_TIMEOUT", BODY_TIMEOUT),
         )
 
 
@@ -108,3 +123,17 @@ def _origins(value: str) -> tuple[str, ...]:
         if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
             raise ValueError(f"PREFCHAT_CORS_ORIGINS: {origin!r} is not an origin such as 'https://shop.example.org'")
     return origins
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """The number of seconds in variable ``name`` (``default`` when unset): more than 0, at most :data:`MAX_TIMEOUT`."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ValueError(f"{name}: {text!r} must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds")
+    return value
