@@ -24,12 +24,12 @@ from importlib import metadata
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from starlette.middleware.cors import CORSMiddleware
 
 from ..assistant.session import Conversation
 from .chat import mount_chat
 from .embed import serve_web_component
-from .rest import api_router
+from .guards import guard
+from .rest import API_PREFIX, api_router
 
 __all__ = ["create_app", "health_routes"]
 
@@ -66,12 +66,7 @@ def create_app(
     app = FastAPI(title="prefchat", version=metadata.version("prefchat"), docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.include_router(health_routes(conversation, draining))
-    # A CORSMiddleware on the parent app makes Gradio's own CORS handling stand aside.
-    app.add_middleware(
-        CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
-        # x-gradio-user: the web component's queue requests name their browser session with it.
-        allow_headers=["Content-Type", "Authorization", "X-Prefchat-User", "X-Gradio-User"], allow_credentials=False,
-    )
+    guard(app, cors_origins, bounded_elsewhere=(API_PREFIX,))  # CORS, no uploads, bounded bodies and rates
     if api:
         app.include_router(api_router(conversation, api_tokens))
     if not chat:
