@@ -36,9 +36,9 @@ __all__ = ["ADDRESSES", "BURST", "CLIENT", "MAX_BODY", "RATE", "RateLimit", "gua
 
 MAX_BODY = 64 * 1024
 """Largest body, in bytes, of a request to the chat or the analyst app (a typed message is at most 2,000 characters)."""
-BURST = 60
+BURST = 120
 """POSTs a client address may send at once."""
-RATE = 10.0
+RATE = 20.0
 """POSTs a second a client address may send after its burst."""
 ADDRESSES = 10_000
 """Client addresses whose rate is remembered (the least recent are forgotten first)."""
