@@ -75,6 +75,11 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
+    @property
+    def resume_key_file(self) -> Path:
+        """The key that signs the chat's resume tokens (created by ``prefchat serve`` on first use)."""
+        return self.home / "chat-resume.key"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

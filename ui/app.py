@@ -40,6 +40,7 @@ def create_app(
     cors_origins: Sequence[str] = (),
     api: bool = True,
     chat: bool = True,
+    resume_key: bytes | None = None,
 ) -> FastAPI:
     """The chat, the REST API and the web component's script, for one pack and one store.
 
@@ -55,6 +56,8 @@ def create_app(
     chat : False serves the REST API without the chat and the web component (``serve --workers N``:
         Gradio keeps a browser tab's state and its event stream in the process that served the tab,
         so the chat cannot be spread over several processes on one port)
+    resume_key : signs the resume tokens the chat keeps in browsers (:mod:`prefchat.ui.ownership`);
+        default: a key of this app's own
     """
     draining = threading.Event()
 
@@ -72,7 +75,7 @@ def create_app(
     if not chat:
         return app
     serve_web_component(app)
-    return mount_chat(app, conversation, "/")
+    return mount_chat(app, conversation, "/", resume_key=resume_key)
 
 
 def health_routes(conversation: Conversation, draining: threading.Event) -> APIRouter:

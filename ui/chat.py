@@ -8,21 +8,22 @@ onboarding is over, for chat ("actually I prefer short answers", "why <title>?",
 Callbacks only translate widgets to :class:`~prefchat.assistant.session.Conversation` calls
 and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
 :class:`ChatState` in ``gr.State``, so two visitors never share anything but the database; the
-session id is also kept in the browser's localStorage (``gr.BrowserState``), so that reloading
-the page resumes the session. That id is all the browser keeps: Gradio's run history (every
+session's resume token (:mod:`prefchat.ui.ownership`) is also kept in the browser's localStorage
+(``gr.BrowserState``), so that reloading the page resumes the session. That token is all the browser keeps: Gradio's run history (every
 call's inputs and outputs, in localStorage) is off (:func:`mount_chat`), and once the user is
 forgotten the id is removed from localStorage too (:data:`FORGET_IN_BROWSER`).
 
 Named endpoints, for gradio_client:
 
 ``/start``      a new onboarding session (for the same user when there was one)
-``/resume``     session id -> that session where it stands (a new one if it is unknown)
+``/resume``     resume token -> that session where it stands (a new one for any other value)
 ``/answer``     "a", "b", "both", "skip" or free text -> the next question, or the results
 ``/undo``       take back the last answer
 ``/finish``     end onboarding now
 ``/say``        free text: answers while onboarding, chat afterwards
 
-Each returns the session id, the transcript, the progress line, the prompt, the two cards and
+Each returns the resume token (the session id, a dot and the chat's signature of it:
+:mod:`prefchat.ui.ownership`; a session id alone resumes nothing), the transcript, the progress line, the prompt, the two cards and
 the text box.
 """
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
@@ -49,6 +51,7 @@ from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyT
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
 from ..storage import StorageError
+from .ownership import KEY_BYTES, owned_session, resume_token
 from .schemas import MAX_TEXT
 
 __all__ = [
@@ -294,13 +297,17 @@ def progress_html(question: QuestionTurn | None) -> str:
 # --------------------------------------------------------------------------- the Blocks
 
 
-def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks:
+def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: bytes | None = None) -> gr.Blocks:
     """The onboarding chat for ``conversation`` (its pack and store) as ``gr.Blocks``.
+
+    ``resume_key`` signs the resume tokens kept in browsers (:mod:`prefchat.ui.ownership`;
+    default: a key of this chat's own, so tokens do not outlive the process).
 
     Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
     grouped = conversation.pack.groups is not None
+    key = secrets.token_bytes(KEY_BYTES) if resume_key is None else resume_key
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:
@@ -317,9 +324,10 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         return run(state, None, lambda: conversation.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
-        """The browser's saved session where it stands; a new one if there is none to resume."""
+        """The session of the browser's resume token where it stands; a new one if there is none to resume."""
+        session_id = owned_session(key, saved)
         try:
-            turn = conversation.resume(saved) if saved else None
+            turn = conversation.resume(session_id) if session_id else None
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
         return start(state) if turn is None else run(state, None, lambda: turn)
@@ -405,7 +413,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
             return (
                 state,
-                state.session_id,
+                None if state.session_id is None else resume_token(key, state.session_id),
                 list(state.messages),
                 progress_html(question),
                 f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
@@ -437,14 +445,16 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
     return blocks
 
 
-def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwargs) -> FastAPI:
-    """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS.
+def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", resume_key: bytes | None = None,
+               **kwargs) -> FastAPI:
+    """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS
+    (``resume_key``: see :func:`build_chat`).
 
     ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).
     Mount at ``"/"`` last: it answers every path no earlier route took. Gradio's run history is
     always off: it would keep every answer, summary and recommendation in the visitor's
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
-    blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
+    blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY)
     options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

@@ -217,9 +217,11 @@ def _serve(conversation: Conversation, sock: socket.socket, host: str, settings:
     import uvicorn
 
     from .app import create_app
+    from .ownership import load_key
     from .server import server_config
 
-    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api)
+    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api,
+                     resume_key=load_key(settings.resume_key_file))
     # Configured before "Press Ctrl+C" is shown: a Ctrl+C then meets the running server, not
     # uvicorn setting up its logging (where it left a traceback).
     server = uvicorn.Server(server_config(app, settings, timeout_graceful_shutdown=SHUTDOWN_GRACE))
