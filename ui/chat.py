@@ -17,14 +17,17 @@ Named endpoints, for gradio_client:
 
 ``/start``      a new onboarding session (for the same user when there was one)
 ``/resume``     resume token -> that session where it stands (a new one for any other value)
-``/answer``     "a", "b", "both", "skip" or free text -> the next question, or the results
+``/answer``     "a", "b", "both", "skip" or free text, and the question id shown -> the next question, or the results
 ``/undo``       take back the last answer
 ``/finish``     end onboarding now
-``/say``        free text: answers while onboarding, chat afterwards
+``/say``        free text (and the question id shown): answers while onboarding, chat afterwards
 
 Each returns the resume token (the session id, a dot and the chat's signature of it:
 :mod:`prefchat.ui.ownership`; a session id alone resumes nothing), the transcript, the progress line, the prompt, the two cards and
-the text box.
+the text box, and last the id of the question shown (0 once onboarding is over). ``/answer``
+and ``/say`` take that id after the text: an answer naming the question it answers is taken once
+however often it is sent (:meth:`~prefchat.assistant.session.Conversation.answer`); without it
+(0, the default), the tab's open question is named.
 """
 
 from __future__ import annotations
@@ -337,14 +340,20 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
         message = too_long(text)
         return None if message is None else state.said("user", markdown_text(text[:80]) + "…").said("assistant", message)
 
-    def answer(choice: str, state: ChatState) -> ChatState:
+    def asked(shown: object, state: ChatState) -> int | None:
+        """The question the page showed when the user answered (the hidden ``shown``, sent with the answer), else
+        the tab's open question: a copy of the answer (a retry, a double click, a resent message) is then taken once."""
+        if isinstance(shown, int | float) and not isinstance(shown, bool) and 1 <= shown < 2**63:
+            return int(shown)
+        return None if state.question is None else state.question.question_id
+
+    def answer(choice: str, shown: object, state: ChatState) -> ChatState:
         choice = choice if isinstance(choice, str) else ""
         if (refusal := refused(choice, state)) is not None:
             return refusal
         if state.session_id is None:
             return start(state)
-        # The question shown is named, so a copy of the click (a retry, a double click) is taken once.
-        question_id = None if state.question is None else state.question.question_id
+        question_id = asked(shown, state)
         return run(state, choice, lambda: conversation.answer(state.session_id, choice, question_id))
 
     def undo(state: ChatState) -> ChatState:
@@ -357,7 +366,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
             return start(state)
         return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(state.session_id))
 
-    def say(text: str, state: ChatState) -> ChatState:
+    def say(text: str, shown: object, state: ChatState) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
         if (refusal := refused(text, state)) is not None:
             return refusal
@@ -365,7 +374,8 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
             return state
         if state.session_id is None:
             return start(state.said("user", markdown_text(text)))
-        return run(state, text, lambda: conversation.say(state.session_id, text))
+        question_id = asked(shown, state)
+        return run(state, text, lambda: conversation.say(state.session_id, text, question_id))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
@@ -397,6 +407,8 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
                 submit_btn=wording.SEND_BUTTON
             )
         restart = gr.Button(wording.START_OVER_BUTTON, size="sm", variant="stop")
+        # The id of the question on the page: the browser sends it back with every answer, clicked or typed.
+        shown_question = gr.Number(0, visible=False, precision=0, label="question id")  # 0: none given
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
             question = state.question
@@ -422,11 +434,13 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
                 *more_cards,
                 *button_updates,
+                0 if question is None else question.question_id,
             )
 
         # The first outputs are what gradio_client callers read (cards A and B among them); the
         # further cards and the buttons' visibility follow.
-        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons]
+        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons,
+                   shown_question]
         listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
@@ -436,11 +450,13 @@ def build_chat(conversation: Conversation, title: str = "prefchat", resume_key: 
         labels = [*wording.OPTION_LABELS, wording.BOTH_BUTTON, wording.NEITHER_BUTTON, wording.NONE_BUTTON]
         for n, (button, label) in enumerate(zip(buttons, labels, strict=True)):
             named = {**listen, "api_name": "answer"} if n == 0 else private
-            js = f"(choice, state) => [{json.dumps(label)}, state]"
-            button.click(lambda choice, s: show(answer(choice, s)), [text, state], js=js, **named)
+            js = f"(choice, shown, state) => [{json.dumps(label)}, shown, state]"
+            button.click(lambda choice, question_id, s: show(answer(choice, question_id, s)), [text, shown_question, state],
+                         js=js, **named)
         undo_button.click(lambda s: show(undo(s)), [state], api_name="undo", **listen)
         finish_button.click(lambda s: show(finish(s)), [state], api_name="finish", **listen)
-        text.submit(lambda t, s: show(say(t, s), clear_text=True), [text, state], api_name="say", **listen)
+        text.submit(lambda t, question_id, s: show(say(t, question_id, s), clear_text=True), [text, shown_question, state],
+                    api_name="say", **listen)
         saved.change(None, saved, None, js=FORGET_IN_BROWSER, queue=False)
     return blocks
 

@@ -12,7 +12,7 @@ Routes (JSON in and out; shapes in :mod:`prefchat.ui.schemas`, reference in docs
 
     POST   /api/v1/sessions                        {user_id?}           -> 201 first turn
     GET    /api/v1/sessions/{id}/question                               -> current turn
-    POST   /api/v1/sessions/{id}/answers           {choice} | {text}    -> next turn
+    POST   /api/v1/sessions/{id}/answers           {choice | text, question_id} -> next turn
     POST   /api/v1/sessions/{id}/undo                                   -> the question again
     POST   /api/v1/sessions/{id}/finish                                 -> result
     GET    /api/v1/users/{user_id}/profile                              -> posterior per axis
@@ -49,8 +49,8 @@ Concurrency
 Routes are plain functions run in FastAPI's thread pool against one shared
 :class:`~prefchat.assistant.session.Conversation`, which keeps its state in storage and takes
 the session's row lock before reading it, so that calls about one session run one after the
-other in any number of processes; within a process they also queue on a lock here. An answer
-that names its ``question_id`` is taken once, however often it is sent.
+other in any number of processes; within a process they also queue on a lock here. Every answer
+names its ``question_id`` (required), so it is taken once, however often it is sent.
 Every response carries ``Server-Timing: app;dur=<ms>``, the time spent in the route.
 """
 
