@@ -110,8 +110,9 @@ SESSION_LOCKS = 64
 
 log = logging.getLogger(__name__)
 
-USER_ID_RULE = (f"1 to {MAX_USER_ID} characters, any Unicode but control characters, surrogates, line separators and "
-                "invisible format characters (the pattern), sent as UTF-8")
+USER_ID_RULE = (f"1 to {MAX_USER_ID} characters of visible text: any Unicode but control characters, surrogates, spaces "
+                "other than U+0020, line separators, invisible format characters and characters that show as blank, "
+                "without a space at either end (the pattern), sent as UTF-8")
 USER_ID_LIMITS = {"minLength": 1, "maxLength": MAX_USER_ID, "pattern": USER_ID_PATTERN}
 UserHeader = Annotated[
     str | None,

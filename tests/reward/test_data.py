@@ -137,6 +137,14 @@ BAD_FILES = [  # name, content, line, column, the message says
     ("ratings.csv", R + "u,m1,4\nu,m9,2\n", 3, "item_id", "'m9' is not an item id of the items file"),
     ("ratings.csv", R + ",m1,4\n", 2, "user_id", "empty user_id"),
     ("ratings.csv", R + "u,m1,4\nv,m1,2\nu,m1,5\n", 4, "item_id", "user 'u' rated item 'm1' twice, first on line 2"),
+    # issue 24, findings 7 and 9: ids are visible text (a NUL id trained, then every session on the pack was a 500)
+    ("items.csv", "item_id,text\n1,a\nm\x002,b\n", 3, "item_id", "'m\\x002' is not visible text"),
+    ("items.csv", "item_id,text\n1,a\n\u3164,b\n", 3, "item_id", "is not visible text"),
+    ("items.csv", "item_id,text\n1,a\n\u2800,b\n", 3, "item_id", "is not visible text"),
+    ("ratings.csv", R + "u,m1,4\n\u00a0,m1,2\n", 3, "user_id", "empty user_id"),  # cells are stripped
+    ("ratings.csv", R + "u,m1,4\na\u00a0b,m1,2\n", 3, "user_id", "'a\\xa0b' is not visible text"),
+    ("ratings.csv", R + "u\u200bv,m1,4\n", 2, "user_id", "is not visible text"),
+    ("pairs.csv", P + "x,m1,m2,a\n\u3164,m1,m2,b\n", 3, "user_id", "is not visible text"),
     ("pairs.csv", P + "x,m1,m2,left\n", 2, "choice", "'left' is not one of a, b, tie"),
     ("pairs.csv", P + "x,m1,m2,A\n", 2, "choice", "'A' is not one of a, b, tie"),
     ("pairs.csv", P + "x,m1,zz,a\n", 2, "item_b", "'zz' is not an item id"),

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefchat.assistant.session import Conversation
+from prefchat.reward.data import visible_id
 from prefchat.reward.pack import PackError
 from prefchat.storage import USER_ID_PATTERN, open_store
 from prefchat.ui.rest import API_PREFIX, MAX_BODY, ApiError, _header_user, api_router
@@ -295,7 +296,7 @@ def test_no_json_body_makes_a_5xx(client, session_id, body):
 def test_no_user_id_makes_a_5xx(client, user_id):
     response = client.post(f"{API}/sessions", json={"user_id": user_id})
     valid = re.fullmatch(USER_ID_PATTERN, user_id) is not None and not any(0xD800 <= ord(c) <= 0xDFFF for c in user_id)
-    assert valid or not user_id.isprintable() or not 1 <= len(user_id) <= 128, "every printable id is valid"
+    assert valid or not visible_id(user_id) or not 1 <= len(user_id) <= 128, "every visible id is valid"
     assert response.status_code == (201 if valid else 422), response.text
 
 
