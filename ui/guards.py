@@ -4,8 +4,9 @@
   server is reached under; none by default. A ``CORSMiddleware`` on the parent app also makes
   Gradio's own policy (which reflects any origin, ``null`` included, on a public host name)
   stand aside.
-- **No uploads**: neither app takes a file, so Gradio's upload route answers 403 to everyone
-  before reading a byte (nothing reaches Gradio's temporary folder, and no server path is shown).
+- **No uploads, no deep links**: neither app takes a file, so Gradio's upload route answers 403
+  to everyone before reading a byte (nothing reaches Gradio's temporary folder, and no server
+  path is shown); nor makes deep links (:data:`REFUSED_ROUTES`).
 - **Bounded bodies**: a request body over :data:`MAX_BODY` bytes is answered 413, by its
   ``Content-Length`` or once that many bytes have streamed (a body is read whole, within the
   server's body timeout, before the route sees it); routes under a ``bounded_elsewhere`` prefix (the REST API,
@@ -14,6 +15,8 @@
   :data:`RATE` a second after that (a token bucket per address, the :data:`ADDRESSES` most recent
   kept); more are answered 429 with ``Retry-After``. A person clicking and typing never comes
   near it; a script flooding the chat's queue does.
+- **Tabs kept to their browser**: a Gradio ``session_hash`` is honoured only from the browser
+  that named it first (:mod:`prefchat.ui.tabs`), so a hash read from a URL in a log is not enough.
 
 Header and body read timeouts are the server's (:mod:`prefchat.ui.server`).
 """
@@ -32,6 +35,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .tabs import TabOwners, session_hashes, tab_cookie, with_tab_cookie
+
 __all__ = ["ADDRESSES", "BURST", "CLIENT", "MAX_BODY", "RATE", "RateLimit", "guard"]
 
 MAX_BODY = 64 * 1024
@@ -42,7 +47,10 @@ RATE = 20.0
 """POSTs a second a client address may send after its burst."""
 ADDRESSES = 10_000
 """Client addresses whose rate is remembered (the least recent are forgotten first)."""
-UPLOAD_ROUTE = "/gradio_api/upload"
+REFUSED_ROUTES = {"/gradio_api/upload": "this app takes no files",
+                  "/gradio_api/deep_link": "this app makes no deep links"}
+"""Gradio routes neither app uses, answered 403: uploads, and deep links (which copy a tab's state, its
+transcript, into a file on the server, out of reach of "forget me")."""
 CLIENT: ContextVar[str] = ContextVar("prefchat_client", default="")
 """The address of the client whose request is being served (as uvicorn reports it: behind a proxy
 it trusts, the address the proxy forwarded), for code that Gradio calls without the request (the login)."""
@@ -86,10 +94,11 @@ class RateLimit:
 
 
 class _Guard:
-    """The ASGI middleware of :func:`guard` (uploads refused, bodies and rates bounded)."""
+    """The ASGI middleware of :func:`guard` (uploads refused, bodies and rates bounded, tabs kept to their browser)."""
 
     def __init__(self, app: ASGIApp, bounded_elsewhere: tuple[str, ...], limit: RateLimit):
         self.app, self.bounded_elsewhere, self.limit = app, bounded_elsewhere, limit
+        self.tabs = TabOwners()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
@@ -97,8 +106,9 @@ class _Guard:
         if scope["type"] != "http" or scope["path"].startswith(self.bounded_elsewhere):
             await self.app(scope, receive, send)
             return
-        if scope["path"].rstrip("/").endswith(UPLOAD_ROUTE):
-            await _refuse(send, 403, "this app takes no files")
+        refused = next((why for route, why in REFUSED_ROUTES.items() if scope["path"].rstrip("/").endswith(route)), None)
+        if refused is not None:
+            await _refuse(send, 403, refused)
             return
         if scope["method"] == "POST":
             wait = self.limit.wait(CLIENT.get())
@@ -119,7 +129,11 @@ class _Guard:
             if size > MAX_BODY:
                 await _refuse(send, 413, f"request bodies are limited to {MAX_BODY} bytes")
                 return
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        body, owner = b"".join(chunks), tab_cookie(scope)
+        if not all(self.tabs.claim(named, owner) for named in session_hashes(scope, body)):
+            await _refuse(send, 403, "this tab belongs to another browser")
+            return
+        await self.app(scope, _replay(body, receive), send if owner else with_tab_cookie(send, scope))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -1,8 +1,9 @@
 """What both web apps put in front of their routes (issue 24, findings 1 and 2): the CORS policy of
-``serve`` on the analyst app too, no uploads, bounded bodies and rates."""
+``serve`` on the analyst app too, no uploads, bounded bodies and rates; and (finding 10) tabs kept to their browser."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from prefchat.ui.analyst import analyst_app
 from prefchat.ui.app import create_app
 from prefchat.ui.guards import BURST, MAX_BODY, RateLimit, guard
 from prefchat.ui.rest import MAX_BODY as REST_MAX_BODY
+from prefchat.ui.tabs import TabOwners
 
 PUBLIC = "http://prefchat.example.org"  # a name that is not localhost: Gradio's own CORS policy reflected any origin there
 EVIL = ("https://evil.example", "null")
@@ -130,3 +132,30 @@ def test_a_flood_of_posts_from_one_address_is_slowed_with_retry_after():
         refused = client.post("/act")
     assert codes[:BURST] == [200] * BURST and 429 in codes
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
+# --------------------------------------------------------------------------- finding 10: session hashes
+
+
+def test_a_tabs_session_hash_read_from_a_log_does_not_reach_its_transcript(server_url, visit):
+    """Whoever knew a tab's session_hash (it travels in query strings) could read its transcript
+    (``deep_link`` copies a tab's state) and act as the tab; now only the browser that named it first may."""
+    victim = visit(server_url)
+    victim("start")
+    victim("say", "b")
+    session_hash = victim.client.session_hash
+    with httpx.Client(base_url=server_url, timeout=30) as attacker:
+        assert attacker.get("/gradio_api/deep_link", params={"session_hash": session_hash}).status_code == 403
+        joined = attacker.post("/gradio_api/queue/join", json={"data": ["forget me", 0], "fn_index": 0,
+                                                                "session_hash": session_hash, "trigger_id": None})
+        assert joined.status_code == 403 and "another browser" in joined.text
+        assert attacker.get("/gradio_api/queue/data", params={"session_hash": session_hash}).status_code == 403
+        assert attacker.get(f"/gradio_api/heartbeat/{session_hash}").status_code == 403
+    assert "Question 3" in victim("say", "a").progress, "the tab's own browser is still served"
+
+
+def test_tab_owners_known_answers():
+    owners = TabOwners()
+    assert owners.claim("h1", "cookie-a") and owners.claim("h1", "cookie-a")
+    assert not owners.claim("h1", "cookie-b") and not owners.claim("h1", "")
+    assert owners.claim("h2", "") and owners.claim("h2", "") and not owners.claim("h2", "cookie-a")
