@@ -90,12 +90,15 @@ def visible_id(text: str) -> bool:
 def first_invisible(ids: Sequence[str] | np.ndarray) -> int | None:
     """The position of the first id of ``ids`` that is not :func:`visible_id`, else None.
 
-    One pass over all of them joined (a million ids in milliseconds), then one id at a time only
+    One pass over all of them joined (a million ids in about 0.2 s), then one id at a time only
     when that pass finds something.
     """
-    joined = "\x1f".join(np.asarray(ids, dtype=str).tolist())
-    if not joined.replace("\x1f", "").isprintable() or _BLANK.search(joined) or re.search("^[ \x1f]|\x1f | \x1f|[ \x1f]$|\x1f\x1f", joined):
-        return next((n for n, text in enumerate(np.asarray(ids, dtype=str).tolist()) if not visible_id(text)), None)
+    texts = ids.tolist() if isinstance(ids, np.ndarray) else [str(text) for text in ids]  # (numpy keeps no trailing NUL)
+    joined = "\x1f".join(texts)  # a separator no id can hold (it is not printable)
+    padded = (texts and not joined) or joined.startswith((" ", "\x1f")) or joined.endswith((" ", "\x1f")) or any(
+        edge in joined for edge in ("\x1f ", " \x1f", "\x1f\x1f"))
+    if padded or not joined.replace("\x1f", "").isprintable() or _BLANK.search(joined):
+        return next((n for n, text in enumerate(texts) if not visible_id(text)), None)
     return None
 
 

@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from prefchat.reward.data import (
     FEWER_THAN_TWO,
     DataError,
+    first_invisible,
     load_dataset,
     load_items,
     load_pairs,
     load_ratings,
     read_table,
     train_val_test_users,
+    visible_id,
 )
 
 ITEMS = """item_id,text,tags
@@ -316,3 +318,11 @@ def test_split_rejects_repeated_ids_and_too_few_users():
         train_val_test_users(["a", "b", "a"])
     with pytest.raises(ValueError, match="3 users are too few"):
         train_val_test_users(["a", "b", "c"], holdout=0.5, validation=0.4)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \x00\x1f\u00a0\u3164\u2800\u200bé"), max_size=4), max_size=6))
+def test_first_invisible_is_the_first_id_that_is_not_visible(ids):
+    """The fast pass over the joined ids finds the same id as checking them one by one."""
+    expected = next((n for n, text in enumerate(ids) if not visible_id(text)), None)
+    assert first_invisible(ids) == expected
