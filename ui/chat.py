@@ -82,6 +82,8 @@ EXCERPT = 280
 _LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
+QUEUE_SIZE = 256
+"""Calls waiting in the chat's queue at most, from all tabs together; beyond, Gradio answers that the queue is full."""
 STORAGE_KEY = "prefchat-session"
 """The browser's localStorage key of the session id."""
 FORGET_IN_BROWSER = f"(saved) => {{ if (!saved) {{ window.localStorage.removeItem({json.dumps(STORAGE_KEY)}); }} }}"
@@ -471,6 +473,7 @@ def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", resume
     always off: it would keep every answer, summary and recommendation in the visitor's
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
-    blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY)
+    blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
+                                                                     max_size=QUEUE_SIZE)
     options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

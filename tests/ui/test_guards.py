@@ -107,6 +107,17 @@ def test_the_rest_api_keeps_its_own_bound_and_error_format(tiny_pack, store, emb
         assert refused.status_code == 413 and refused.json()["error"]["code"] == "body_too_large"
 
 
+def test_the_chats_queue_is_bounded(tiny_pack, store, embed):
+    from gradio.routes import App as GradioApp
+    from starlette.routing import Mount
+
+    from prefchat.ui.chat import QUEUE_SIZE
+
+    app = create_app(Conversation(tiny_pack, store, embed))
+    (gradio_app,) = [route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, GradioApp)]
+    assert gradio_app.get_blocks()._queue.max_size == QUEUE_SIZE
+
+
 def test_a_token_bucket_per_address_known_answers():
     now = [0.0]
     limit = RateLimit(3, 2.0, clock=lambda: now[0])
