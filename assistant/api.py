@@ -94,7 +94,7 @@ class Assistant(Conversation):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def say(self, who: str, text: str) -> AnyTurn:
+    def say(self, who: str, text: str, question_id: int | None = None) -> AnyTurn:
         """A chat message from the user of session ``who``, or from user ``who``.
 
         While onboarding, an answer is taken as one (before any intent is looked for) and
@@ -102,13 +102,14 @@ class Assistant(Conversation):
         every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
         the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
         (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
+        ``question_id`` names the question a typed answer answers, as for :meth:`answer`.
         """
         with self.store.atomic():
             session, user_id = self._who(who)
             state = self.sessions.locked(session.id) if session is not None and session.state == "active" else None
             asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
             if state is not None and _is_answer(text, state):
-                return self._answer(state, text, None)
+                return self._answer(state, text, question_id)
         intent = self.recognise(text)
         if intent.name == "forget":
             with suppress(NotFound):  # a user never stored has nothing to forget

@@ -21,7 +21,12 @@ Environment variables (all optional):
 ``PREFCHAT_CORS_ORIGINS``
     Comma-separated origins (``https://shop.example.org``) whose pages may call the server
     from the browser (the web component on another site). Default: none, so no cross-origin
-    request is answered with CORS headers.
+    request is answered with CORS headers. The analyst app follows the same list.
+``PREFCHAT_HEADER_TIMEOUT`` / ``PREFCHAT_BODY_TIMEOUT``
+    Seconds a client may take to send a request's headers (default 30), and then its body
+    (default 60), on every server prefchat runs; a connection that takes longer is answered
+    408 and closed. A phone on a slow train link sends a chat message's few kilobytes in
+    seconds; a client holding a connection open half-sent is cut off.
 """
 
 from __future__ import annotations
@@ -43,12 +48,22 @@ ENVIRONMENT = {
     "analyst_password": "PREFCHAT_ANALYST_PASSWORD",
     "api_tokens": "PREFCHAT_API_TOKEN",
     "cors_origins": "PREFCHAT_CORS_ORIGINS",
+    "header_timeout": "PREFCHAT_HEADER_TIMEOUT",
+    "body_timeout": "PREFCHAT_BODY_TIMEOUT",
 }
 """Each setting's environment variable (the module docstring says what each means)."""
 
 
 class SettingsError(ValueError):
     """A setting is not valid: one line naming its environment variable (never quoting a secret)."""
+
+
+HEADER_TIMEOUT = 30.0
+"""Default seconds to send a request's headers (``PREFCHAT_HEADER_TIMEOUT``)."""
+BODY_TIMEOUT = 60.0
+"""Default seconds to send a request's body once its headers are in (``PREFCHAT_BODY_TIMEOUT``)."""
+MAX_TIMEOUT = 3600.0
+"""Longest read timeout a setting may give."""
 
 
 def default_embedding_model() -> str:
@@ -74,6 +89,8 @@ class Settings(BaseModel):
     analyst_password: str | None = Field(default=None, repr=False)
     api_tokens: tuple[str, ...] = Field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
+    header_timeout: float = HEADER_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
 
     @property
     def packs_dir(self) -> Path:
@@ -82,6 +99,11 @@ class Settings(BaseModel):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def resume_key_file(self) -> Path:
+        """The key that signs the chat's resume tokens (created by ``prefchat serve`` on first use)."""
+        return self.home / "chat-resume.key"
 
     @field_validator("api_tokens", "cors_origins", mode="before")
     @classmethod
@@ -101,6 +123,13 @@ class Settings(BaseModel):
             scheme, _, rest = origin.partition("://")
             if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
                 raise ValueError(f"{origin!r} is not an origin such as 'https://shop.example.org'")
+        return value
+
+    @field_validator("header_timeout", "body_timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= MAX_TIMEOUT:
+            raise ValueError(f"{value!r} must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds")
         return value
 
     @classmethod

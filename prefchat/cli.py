@@ -173,6 +173,24 @@ def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _db_forget_report(args: argparse.Namespace, settings: Settings) -> int:
+    from .storage import DatabaseUnavailable, forget_report, make_engine
+
+    try:
+        engine = make_engine(args.db or settings.db_url)
+        try:
+            residues = forget_report(engine)
+        finally:
+            engine.dispose()
+    except DatabaseUnavailable as error:
+        print(f"prefchat: error: {error}", file=sys.stderr)
+        return 2
+    print(f"Where a deleted user could still be, in {engine.url.render_as_string()} (docs/deployment.md, Forgetting):")
+    for residue in residues:
+        print(f"- {residue.place}: {residue.finding}\n    run: {residue.action}")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from . import evaluation
 
@@ -241,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(run once per deploy, before starting the servers)")
     upgrade.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
     upgrade.set_defaults(run=_db_upgrade)
+    report = db_commands.add_parser("forget-report", help="where a deleted user could still be (dead rows, write-ahead "
+                                                         "log, archives, replicas, logs, backups) and what clears it")
+    report.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
+    report.set_defaults(run=_db_forget_report)
 
     info = commands.add_parser("info", help="describe a pack")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")

@@ -13,7 +13,7 @@ stripped from every field.
 =========== ========= ==================================================================
 column      required  meaning
 =========== ========= ==================================================================
-``item_id`` yes       unique identifier (any text)
+``item_id`` yes       unique identifier (visible text: see :data:`VISIBLE_ID`)
 ``text``    yes       the text that is embedded: a description, an answer, a joke
 ``title``   no        short display name; default: the first 60 characters of ``text``
 ``tags``    no        ``|``-separated descriptors (genres, topics), used to name axes
@@ -26,7 +26,7 @@ column      required  meaning
 =============== ========= ==============================================================
 column          required  meaning
 =============== ========= ==============================================================
-``user_id``     yes       any text
+``user_id``     yes       visible text (:data:`VISIBLE_ID`)
 ``item_id``     yes       an ``item_id`` of ``items.csv``
 ``rating``      yes       a finite number on any scale; higher is better
 ``timestamp``   no        a number, e.g. seconds since 1970
@@ -40,7 +40,7 @@ counted in :attr:`Dataset.skipped` (``{"users_with_fewer_than_two_ratings": n}``
 =============== ========= ==============================================================
 column          required  meaning
 =============== ========= ==============================================================
-``user_id``     yes       any text; a user in both ratings and pairs is one user
+``user_id``     yes       visible text; a user in both ratings and pairs is one user
 ``item_a``      yes       an ``item_id`` of ``items.csv``
 ``item_b``      yes       another ``item_id``, of the same group if there are groups
 ``choice``      yes       ``a`` (item_a preferred), ``b`` or ``tie``
@@ -60,6 +60,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -72,6 +73,33 @@ CHOICES = {"a": 1.0, "b": 0.0, "tie": 0.5}
 FEWER_THAN_TWO = "users_with_fewer_than_two_ratings"
 STRING = np.dtypes.StringDType()
 _KNOWN_ITEM = "an item id of the items file"
+VISIBLE_ID = "visible text: printable characters, no blank-looking ones, no space at either end"
+"""What every id (of an item or a user) is, in words."""
+BLANK_LOOKING = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+"""Characters that Python counts printable but that show as nothing: a combining grapheme joiner,
+Hangul fillers, Khmer inherent vowels, the blank Braille pattern. (Every other blank one, U+00A0
+and the other spaces, zero-width and format characters, is not printable.)"""
+_BLANK = re.compile(f"[{BLANK_LOOKING}]")
+
+
+def visible_id(text: str) -> bool:
+    """Whether ``text`` is an id a person can see and tell apart: :data:`VISIBLE_ID`."""
+    return bool(text) and text.isprintable() and text.strip() == text and _BLANK.search(text) is None
+
+
+def first_invisible(ids: Sequence[str] | np.ndarray) -> int | None:
+    """The position of the first id of ``ids`` that is not :func:`visible_id`, else None.
+
+    One pass over all of them joined (a million ids in about 0.2 s), then one id at a time only
+    when that pass finds something.
+    """
+    texts = ids.tolist() if isinstance(ids, np.ndarray) else [str(text) for text in ids]  # (numpy keeps no trailing NUL)
+    joined = "\x1f".join(texts)  # a separator no id can hold (it is not printable)
+    padded = (texts and not joined) or joined.startswith((" ", "\x1f")) or joined.endswith((" ", "\x1f")) or any(
+        edge in joined for edge in ("\x1f ", " \x1f", "\x1f\x1f"))
+    if padded or not joined.replace("\x1f", "").isprintable() or _BLANK.search(joined):
+        return next((n for n, text in enumerate(texts) if not visible_id(text)), None)
+    return None
 
 
 class DataError(ValueError):
@@ -120,6 +148,14 @@ class Table:
         cells = self.columns[column]
         if not all(cells):
             raise self.error(cells.index(""), column, f"empty {column}")
+        return cells
+
+    def ids(self, column: str) -> list[str]:
+        """The cells of ``column``, ids; raises on the first empty one, or the first that is not :data:`VISIBLE_ID`."""
+        cells = self.nonempty(column)
+        bad = first_invisible(cells)
+        if bad is not None:
+            raise self.error(bad, column, f"{cells[bad]!r} is not {VISIBLE_ID}")
         return cells
 
     def numbers(self, column: str) -> np.ndarray:
@@ -328,7 +364,7 @@ class Dataset:
 def load_items(path: str | Path) -> Items:
     """Read ``items.csv`` (see the module docstring)."""
     table = read_table(path, ("item_id", "text"), ("title", "tags", "group"))
-    item_ids = np.array(table.nonempty("item_id"), dtype=STRING)
+    item_ids = np.array(table.ids("item_id"), dtype=STRING)
     repeat = _first_repeat(item_ids)
     if repeat is not None:
         first, again = repeat
@@ -350,7 +386,7 @@ def _split_tags(cell: str) -> tuple[str, ...]:
 def load_ratings(path: str | Path, items: Items) -> Ratings:
     """Read ``ratings.csv`` against the catalog ``items``; skip users with fewer than two ratings."""
     table = read_table(path, ("user_id", "item_id", "rating"), ("timestamp",))
-    user, user_ids = _factorize(table.nonempty("user_id"))
+    user, user_ids = _factorize(table.ids("user_id"))
     item = np.array(table.lookup("item_id", items.index, _KNOWN_ITEM), dtype=np.int64)
     rating = table.numbers("rating")
     timestamp = table.numbers("timestamp") if "timestamp" in table else None
@@ -379,7 +415,7 @@ def load_ratings(path: str | Path, items: Items) -> Ratings:
 def load_pairs(path: str | Path, items: Items) -> Pairs:
     """Read ``pairs.csv`` against the catalog ``items``."""
     table = read_table(path, ("user_id", "item_a", "item_b", "choice"))
-    user, user_ids = _factorize(table.nonempty("user_id"))
+    user, user_ids = _factorize(table.ids("user_id"))
     item_a, item_b = (
         np.array(table.lookup(column, items.index, _KNOWN_ITEM), dtype=np.int64) for column in ("item_a", "item_b")
     )

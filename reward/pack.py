@@ -38,6 +38,8 @@ import numpy as np
 from ..elicitation.known import KnownModel
 from .items import Axis, Item
 from .serving import Serving, check_objective
+from .data import VISIBLE_ID, first_invisible
+from .manifest import MAX_DEPTH, ManifestError, check_manifest
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -469,12 +471,17 @@ def _read_manifest(directory: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PackError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise PackError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(manifest, dict):
         raise PackError(f"{path}: expected a JSON object")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise PackError(f"{path}: pack format version {version!r}, this prefchat reads version {FORMAT_VERSION}")
-    return manifest
+    try:
+        return check_manifest(manifest, path)
+    except ManifestError as error:
+        raise PackError(str(error)) from None
 
 
 def _check_file(directory: Path, name: str, manifest: dict, digest: str | None = None) -> None:
@@ -594,6 +601,8 @@ def load_pack(directory: str | Path) -> Pack:
         raise PackError(f"{directory}: no such pack directory")
     manifest = _read_manifest(directory)
     items = _read_items(directory, manifest)
+    if (bad := first_invisible(items.ids)) is not None:
+        raise PackError(f"{directory / ITEMS}, line {bad + 1}: item id {str(items.ids[bad])!r} is not {VISIBLE_ID}")
     _check_file(directory, ARRAYS, manifest)
     arrays = _map_arrays(directory / ARRAYS)
     missing = [name for name in _ARRAY_FIELDS if name not in arrays]

@@ -63,6 +63,7 @@ from .records import (
     UserRecord,
 )
 from .repository import USER_ID_PATTERN, Store, check_user_id, open_store
+from .residue import Residue, forget_report
 
 __all__ = [
     "ITEM_ID_MAX",
@@ -85,9 +86,11 @@ __all__ = [
     "SummaryRecord",
     "Exchange",
     "USER_ID_PATTERN",
+    "Residue",
     "UserRecord",
     "alembic_config",
     "check_user_id",
+    "forget_report",
     "in_memory",
     "make_engine",
     "migrate",

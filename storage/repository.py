@@ -626,15 +626,18 @@ class Store:
 # -- validation: pure functions, ValueError naming the offending value ---------------------
 
 
-_NOT_IN_USER_IDS = ((0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x061C, 0x061C), (0x180E, 0x180E), (0x200B, 0x200F),
-                    (0x2028, 0x202E), (0x2060, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB))
-USER_ID_PATTERN = "^[^" + "".join(
-    f"\\u{low:04x}" + ("" if low == high else f"-\\u{high:04x}") for low, high in _NOT_IN_USER_IDS) + f"]{{1,{USER_ID_MAX}}}$"
+_NOT_IN_USER_IDS = ((0x00, 0x1F), (0x7F, 0xA0), (0xAD, 0xAD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+                    (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180E, 0x180E), (0x2000, 0x200F), (0x2028, 0x202F),
+                    (0x205F, 0x206F), (0x2800, 0x2800), (0x3000, 0x3000), (0x3164, 0x3164), (0xFEFF, 0xFEFF),
+                    (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB))
+_NOT_IN = "".join(f"\\u{low:04x}" + ("" if low == high else f"-\\u{high:04x}") for low, high in _NOT_IN_USER_IDS)
+USER_ID_PATTERN = f"^[^{_NOT_IN} ](?:[^{_NOT_IN}]{{0,{USER_ID_MAX - 2}}}[^{_NOT_IN} ])?$"
 """What a user id is, as a regular expression (Python's and ECMAScript's alike, for the OpenAPI
-document): 1 to 128 characters, none of them a control character (C0, C1), a line or paragraph
-separator, or an invisible format character (soft hyphen, zero-width and bidirectional
-controls, byte order mark). Every printable string is one. Lone surrogates, which UTF-8 cannot
-carry, are refused too (:func:`check_user_id`)."""
+document): 1 to 128 characters of visible text, none of them a control character (C0, C1), a
+space other than U+0020 (no-break, ideographic, ...), a line or paragraph separator, an invisible
+format character (soft hyphen, zero-width and bidirectional controls, byte order mark) or a
+character that shows as blank (Hangul fillers, the blank Braille pattern, ...), and no space at
+either end. Lone surrogates, which UTF-8 cannot carry, are refused too (:func:`check_user_id`)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -642,8 +645,8 @@ def check_user_id(user_id: object) -> str:
     """Return ``user_id`` if it is a valid opaque user id: a str matching :data:`USER_ID_PATTERN`
     without lone surrogates."""
     if not isinstance(user_id, str) or re.fullmatch(USER_ID_PATTERN, user_id) is None or _SURROGATE.search(user_id):
-        raise ValueError(f"user id {user_id!r} must be a str of 1 to {USER_ID_MAX} characters, none of them a control, "
-                         "separator or invisible format character")
+        raise ValueError(f"user id {user_id!r} must be 1 to {USER_ID_MAX} characters of visible text: no control, "
+                         "separator, invisible or blank-looking character, and no space at either end")
     return user_id
 
 

@@ -17,8 +17,9 @@ Access
 :func:`analyst_app` serves the view on an app of its own (``prefchat analyst`` runs it on its
 own port) behind Gradio's login, checked against ``Settings.analyst_user`` and
 ``Settings.analyst_password``; without both, nothing starts (:class:`AnalystNotConfigured`):
-there is no default password. Wrong passwords are logged, slowed down and locked out
-(:class:`LoginThrottle`). The chat app never mounts this view. As a second line, every
+there is no default password. Wrong passwords are logged, slowed down and locked out per
+client address (:class:`LoginThrottle`). Cross-origin requests follow ``PREFCHAT_CORS_ORIGINS``
+as the chat's do (none by default), and the app takes no uploads (:mod:`prefchat.ui.guards`). The chat app never mounts this view. As a second line, every
 callback of :func:`build_analyst` checks that the request is signed in as the analyst, so the
 Blocks shows nothing even if mounted without a login, and none of its events is an API
 endpoint (``api_visibility="private"``).
@@ -40,7 +41,7 @@ import html
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ from ..storage import ProfileRecord, Store
 from .chat import markdown_text
 from .clusters import choose_k
 from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes
+from .guards import ADDRESSES, CLIENT, guard
 from .schemas import axis_names
 
 __all__ = [
@@ -92,47 +94,78 @@ MAX_SEARCH = 500
 """Characters of the search text the download route takes."""
 
 
+@dataclass
+class _Tries:
+    """Failed logins in a row from one client address with one user name, and until when they are locked out."""
+
+    failures: int = 0
+    locked_until: float = 0.0
+
+
 class LoginThrottle:
     """Gradio's ``auth`` callable for the analyst: the password checked in constant time, and
-    repeated failures slowed down and then locked out.
+    repeated failures slowed down and then locked out, per client address and user name.
 
-    After :attr:`free` failures in a row, every further attempt waits :attr:`base_delay`
-    seconds, doubled at each failure (at most :attr:`max_delay`), and the login is locked for
-    that long: while locked even the right password is refused. A success resets the count.
-    Every failure is logged (a warning naming the user name tried and the count) and so is
-    every lockout. The count is per process and shared by all clients: one analyst account
-    exists, and an attacker rotating addresses must not get fresh tries (the price: a flood of
-    wrong passwords also keeps the analyst out until it stops, for at most ``max_delay``).
+    After :attr:`free` failures in a row from one address with one user name, every further
+    attempt of theirs waits :attr:`base_delay` seconds, doubled at each failure (at most
+    :attr:`max_delay`): while locked, even the right password is refused to them. A success
+    resets their count. Another address is not locked out with them, so a flood of wrong
+    passwords from elsewhere never keeps the analyst out.
+
+    A global ceiling slows an attacker rotating addresses: once more than :attr:`ceiling`
+    failures from all clients together fall within :attr:`window` seconds, a first failure
+    already locks its address and user name (:attr:`free` drops to 1). An address that has not
+    failed is still checked, so the analyst still signs in. Every failure is logged (a warning
+    naming the address, the user name tried and the count), and so is every lockout. The
+    :data:`~prefchat.ui.guards.ADDRESSES` most recent address and user name pairs are remembered.
     """
 
     free = 5
     base_delay = 1.0
     max_delay = 300.0
+    ceiling = 50
+    window = 600.0
+    max_user = 128
+    """Characters of a tried user name that are remembered and logged."""
 
     def __init__(self, user: str, password: str, clock: Callable[[], float] = time.monotonic):
         self.user, self.password, self.clock = user, password, clock
-        self.failures = 0
-        self.locked_until = 0.0
+        self.tries: OrderedDict[tuple[str, str], _Tries] = OrderedDict()
+        self.recent: deque[float] = deque()  # when the recent failures (of every client) happened
         self._lock = threading.Lock()
 
     def __call__(self, user: str, password: str) -> bool:
+        key = (CLIENT.get(), user[: self.max_user])
         with self._lock:
             now = self.clock()
-            if now < self.locked_until:
-                log.warning("analyst login refused while locked out (%.0f s left), user %r", self.locked_until - now, user)
+            tries = self.tries.pop(key, None) or _Tries()
+            if now < tries.locked_until:
+                log.warning("analyst login refused while locked out (%.0f s left), address %r, user %r",
+                            tries.locked_until - now, *key)
+                self._remember(key, tries)
                 return False
             right = hmac.compare_digest(user.encode(), self.user.encode()) & hmac.compare_digest(
                 password.encode(), self.password.encode())
             if right:
-                self.failures = 0
                 return True
-            self.failures += 1
-            log.warning("analyst login failed for user %r (%d in a row)", user, self.failures)
-            if self.failures >= self.free:
-                delay = min(self.max_delay, self.base_delay * 2 ** (self.failures - self.free))
-                self.locked_until = now + delay
-                log.warning("analyst login locked for %.0f s after %d failures", delay, self.failures)
+            while self.recent and self.recent[0] <= now - self.window:
+                self.recent.popleft()
+            self.recent.append(now)
+            free = 1 if len(self.recent) > self.ceiling else self.free
+            tries.failures += 1
+            log.warning("analyst login failed from address %r for user %r (%d in a row)", *key, tries.failures)
+            if tries.failures >= free:
+                delay = min(self.max_delay, self.base_delay * 2 ** (tries.failures - free))
+                tries.locked_until = now + delay
+                log.warning("analyst login locked for %.0f s for address %r and user %r after %d failures", delay, *key,
+                            tries.failures)
+            self._remember(key, tries)
             return False
+
+    def _remember(self, key: tuple[str, str], tries: _Tries) -> None:
+        self.tries[key] = tries
+        while len(self.tries) > ADDRESSES:
+            self.tries.popitem(last=False)
 
 
 class AnalystNotConfigured(RuntimeError):
@@ -522,6 +555,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
     and the download route of the profiles a filter shows (:data:`EXPORT_ROUTE`), behind the same login."""
     credentials = require_credentials(settings)
     app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    guard(app, settings.cors_origins)  # the same CORS policy as the chat's, no uploads, bounded bodies and rates
     gradio_apps: list[GradioApp] = []  # the Gradio app mounted below, which holds the login's sessions
 
     @app.get(EXPORT_ROUTE, include_in_schema=False)

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from ..reward.pack import load_pack
     from ..storage import DatabaseUnavailable, open_store
     from .analyst import AnalystNotConfigured, analyst_app, require_credentials
+    from .server import server_config
 
     try:
         user, _ = require_credentials(settings)
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     with store:
         app = analyst_app(store, pack, settings)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))  # before the URL: see commands._serve
+        server = uvicorn.Server(server_config(app, settings))  # before the URL: see commands._serve
         shown = f"[{args.host}]" if ":" in args.host else args.host
         print(f"prefchat analyst review on http://{shown}:{sock.getsockname()[1]}/ (sign in as {user!r})", flush=True)
         if not loopback(args.host):

@@ -24,12 +24,12 @@ from importlib import metadata
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from starlette.middleware.cors import CORSMiddleware
 
 from ..assistant.api import Assistant
 from .chat import mount_chat
 from .embed import serve_web_component
-from .rest import api_router
+from .guards import guard
+from .rest import API_PREFIX, api_router
 
 __all__ = ["create_app", "health_routes"]
 
@@ -40,6 +40,7 @@ def create_app(
     cors_origins: Sequence[str] = (),
     api: bool = True,
     chat: bool = True,
+    resume_key: bytes | None = None,
 ) -> FastAPI:
     """The chat, the REST API and the web component's script, for one pack and one store.
 
@@ -55,6 +56,8 @@ def create_app(
     chat : False serves the REST API without the chat and the web component (``serve --workers N``:
         Gradio keeps a browser tab's state and its event stream in the process that served the tab,
         so the chat cannot be spread over several processes on one port)
+    resume_key : signs the resume tokens the chat keeps in browsers (:mod:`prefchat.ui.ownership`);
+        default: a key of this app's own
     """
     draining = threading.Event()
 
@@ -66,18 +69,13 @@ def create_app(
     app = FastAPI(title="prefchat", version=metadata.version("prefchat"), docs_url=None, redoc_url=None,
                   lifespan=lifespan)
     app.include_router(health_routes(conversation, draining))
-    # A CORSMiddleware on the parent app makes Gradio's own CORS handling stand aside.
-    app.add_middleware(
-        CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
-        # x-gradio-user: the web component's queue requests name their browser session with it.
-        allow_headers=["Content-Type", "Authorization", "X-Prefchat-User", "X-Gradio-User"], allow_credentials=False,
-    )
+    guard(app, cors_origins, bounded_elsewhere=(API_PREFIX,))  # CORS, no uploads, bounded bodies and rates
     if api:
         app.include_router(api_router(conversation, api_tokens))
     if not chat:
         return app
     serve_web_component(app)
-    return mount_chat(app, conversation, "/")
+    return mount_chat(app, conversation, "/", resume_key=resume_key)
 
 
 def health_routes(conversation: Assistant, draining: threading.Event) -> APIRouter:

@@ -8,22 +8,26 @@ onboarding is over, for chat ("actually I prefer short answers", "why <title>?",
 Callbacks only translate widgets to :class:`~prefchat.assistant.api.Assistant` calls
 and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
 :class:`ChatState` in ``gr.State``, so two visitors never share anything but the database; the
-session id is also kept in the browser's localStorage (``gr.BrowserState``), so that reloading
-the page resumes the session. That id is all the browser keeps: Gradio's run history (every
+session's resume token (:mod:`prefchat.ui.ownership`) is also kept in the browser's localStorage
+(``gr.BrowserState``), so that reloading the page resumes the session. That token is all the browser keeps: Gradio's run history (every
 call's inputs and outputs, in localStorage) is off (:func:`mount_chat`), and once the user is
 forgotten the id is removed from localStorage too (:data:`FORGET_IN_BROWSER`).
 
 Named endpoints, for gradio_client:
 
 ``/start``      a new onboarding session (for the same user when there was one)
-``/resume``     session id -> that session where it stands (a new one if it is unknown)
-``/answer``     "a", "b", "both", "skip" or free text -> the next question, or the results
+``/resume``     resume token -> that session where it stands (a new one for any other value)
+``/answer``     "a", "b", "both", "skip" or free text, and the question id shown -> the next question, or the results
 ``/undo``       take back the last answer
 ``/finish``     end onboarding now
-``/say``        free text: answers while onboarding, chat afterwards
+``/say``        free text (and the question id shown): answers while onboarding, chat afterwards
 
-Each returns the session id, the transcript, the progress line, the prompt, the two cards and
-the text box.
+Each returns the resume token (the session id, a dot and the chat's signature of it:
+:mod:`prefchat.ui.ownership`; a session id alone resumes nothing), the transcript, the progress line, the prompt, the two cards and
+the text box, and last the id of the question shown (0 once onboarding is over). ``/answer``
+and ``/say`` take that id after the text: an answer naming the question it answers is taken once
+however often it is sent (:meth:`~prefchat.assistant.session.Conversation.answer`); without it
+(0, the default), the tab's open question is named.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from html import escape
@@ -49,6 +54,7 @@ from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyT
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
 from ..storage import StorageError
+from .ownership import KEY_BYTES, owned_session, resume_token
 from .schemas import MAX_TEXT
 
 __all__ = [
@@ -76,6 +82,8 @@ EXCERPT = 280
 _LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
+QUEUE_SIZE = 256
+"""Calls waiting in the chat's queue at most, from all tabs together; beyond, Gradio answers that the queue is full."""
 STORAGE_KEY = "prefchat-session"
 """The browser's localStorage key of the session id."""
 FORGET_IN_BROWSER = f"(saved) => {{ if (!saved) {{ window.localStorage.removeItem({json.dumps(STORAGE_KEY)}); }} }}"
@@ -294,13 +302,17 @@ def progress_html(question: QuestionTurn | None) -> str:
 # --------------------------------------------------------------------------- the Blocks
 
 
-def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
+def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: bytes | None = None) -> gr.Blocks:
     """The onboarding chat for ``conversation`` (its pack and store) as ``gr.Blocks``.
+
+    ``resume_key`` signs the resume tokens kept in browsers (:mod:`prefchat.ui.ownership`;
+    default: a key of this chat's own, so tokens do not outlive the process).
 
     Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
     grouped = conversation.pack.groups is not None
+    key = secrets.token_bytes(KEY_BYTES) if resume_key is None else resume_key
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
         if said is not None:
@@ -317,9 +329,10 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
         return run(state, None, lambda: conversation.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
-        """The browser's saved session where it stands; a new one if there is none to resume."""
+        """The session of the browser's resume token where it stands; a new one if there is none to resume."""
+        session_id = owned_session(key, saved)
         try:
-            turn = conversation.resume(saved) if saved else None
+            turn = conversation.resume(session_id) if session_id else None
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
         return start(state) if turn is None else run(state, None, lambda: turn)
@@ -329,14 +342,20 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
         message = too_long(text)
         return None if message is None else state.said("user", markdown_text(text[:80]) + "…").said("assistant", message)
 
-    def answer(choice: str, state: ChatState) -> ChatState:
+    def asked(shown: object, state: ChatState) -> int | None:
+        """The question the page showed when the user answered (the hidden ``shown``, sent with the answer), else
+        the tab's open question: a copy of the answer (a retry, a double click, a resent message) is then taken once."""
+        if isinstance(shown, int | float) and not isinstance(shown, bool) and 1 <= shown < 2**63:
+            return int(shown)
+        return None if state.question is None else state.question.question_id
+
+    def answer(choice: str, shown: object, state: ChatState) -> ChatState:
         choice = choice if isinstance(choice, str) else ""
         if (refusal := refused(choice, state)) is not None:
             return refusal
         if (session_id := state.session_id) is None:
             return start(state)
-        # The question shown is named, so a copy of the click (a retry, a double click) is taken once.
-        question_id = None if state.question is None else state.question.question_id
+        question_id = asked(shown, state)
         return run(state, choice, lambda: conversation.answer(session_id, choice, question_id))
 
     def undo(state: ChatState) -> ChatState:
@@ -349,7 +368,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
             return start(state)
         return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(session_id))
 
-    def say(text: str, state: ChatState) -> ChatState:
+    def say(text: str, shown: object, state: ChatState) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
         if (refusal := refused(text, state)) is not None:
             return refusal
@@ -357,7 +376,8 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
             return state
         if (session_id := state.session_id) is None:
             return start(state.said("user", markdown_text(text)))
-        return run(state, text, lambda: conversation.say(session_id, text))
+        question_id = asked(shown, state)
+        return run(state, text, lambda: conversation.say(session_id, text, question_id))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
@@ -389,6 +409,8 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
                 submit_btn=wording.SEND_BUTTON
             )
         restart = gr.Button(wording.START_OVER_BUTTON, size="sm", variant="stop")
+        # The id of the question on the page: the browser sends it back with every answer, clicked or typed.
+        shown_question = gr.Number(0, visible=False, precision=0, label="question id")  # 0: none given
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
             question = state.question
@@ -405,7 +427,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
             hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
             return (
                 state,
-                state.session_id,
+                None if state.session_id is None else resume_token(key, state.session_id),
                 list(state.messages),
                 progress_html(question),
                 f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
@@ -414,11 +436,13 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
                 *more_cards,
                 *button_updates,
+                0 if question is None else question.question_id,
             )
 
         # The first outputs are what gradio_client callers read (cards A and B among them); the
         # further cards and the buttons' visibility follow.
-        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons]
+        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons,
+                   shown_question]
         listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
@@ -428,23 +452,28 @@ def build_chat(conversation: Assistant, title: str = "prefchat") -> gr.Blocks:
         labels = [*wording.OPTION_LABELS, wording.BOTH_BUTTON, wording.NEITHER_BUTTON, wording.NONE_BUTTON]
         for n, (button, label) in enumerate(zip(buttons, labels, strict=True)):
             named = {**listen, "api_name": "answer"} if n == 0 else private
-            js = f"(choice, state) => [{json.dumps(label)}, state]"
-            button.click(lambda choice, s: show(answer(choice, s)), [text, state], js=js, **named)
+            js = f"(choice, shown, state) => [{json.dumps(label)}, shown, state]"
+            button.click(lambda choice, question_id, s: show(answer(choice, question_id, s)), [text, shown_question, state],
+                         js=js, **named)
         undo_button.click(lambda s: show(undo(s)), [state], api_name="undo", **listen)
         finish_button.click(lambda s: show(finish(s)), [state], api_name="finish", **listen)
-        text.submit(lambda t, s: show(say(t, s), clear_text=True), [text, state], api_name="say", **listen)
+        text.submit(lambda t, question_id, s: show(say(t, question_id, s), clear_text=True), [text, shown_question, state],
+                    api_name="say", **listen)
         saved.change(None, saved, None, js=FORGET_IN_BROWSER, queue=False)
     return blocks
 
 
-def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", **kwargs) -> FastAPI:
-    """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS.
+def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", resume_key: bytes | None = None,
+               **kwargs) -> FastAPI:
+    """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS
+    (``resume_key``: see :func:`build_chat`).
 
     ``kwargs`` go to :func:`gradio.mount_gradio_app` (e.g. ``root_path`` behind a proxy).
     Mount at ``"/"`` last: it answers every path no earlier route took. Gradio's run history is
     always off: it would keep every answer, summary and recommendation in the visitor's
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
-    blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
+    blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
+                                                                     max_size=QUEUE_SIZE)
     options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

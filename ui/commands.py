@@ -173,7 +173,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, worker
         return 2
     except KeyboardInterrupt:
         return 130
-    config = worker_config(workers, SHUTDOWN_GRACE, pack=str(pack), db=str(db),
+    config = worker_config(workers, SHUTDOWN_GRACE, settings, pack=str(pack), db=str(db),
                            question_size=getattr(args, "question_size", None))
     supervisor = None
     try:
@@ -217,11 +217,14 @@ def _serve(conversation: Assistant, sock: socket.socket, host: str, settings: Se
     import uvicorn
 
     from .app import create_app
+    from .ownership import load_key
+    from .server import server_config
 
-    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api)
+    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api,
+                     resume_key=load_key(settings.resume_key_file))
     # Configured before "Press Ctrl+C" is shown: a Ctrl+C then meets the running server, not
     # uvicorn setting up its logging (where it left a traceback).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE))
+    server = uvicorn.Server(server_config(app, settings, timeout_graceful_shutdown=SHUTDOWN_GRACE))
     _announce(_url(host, sock), repr(conversation.pack.name), conversation.pack.version, settings, api)
     run_until_interrupted(server, sock)
     return 0

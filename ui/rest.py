@@ -12,7 +12,7 @@ Routes (JSON in and out; shapes in :mod:`prefchat.ui.schemas`, reference in docs
 
     POST   /api/v1/sessions                        {user_id?}           -> 201 first turn
     GET    /api/v1/sessions/{id}/question                               -> current turn
-    POST   /api/v1/sessions/{id}/answers           {choice} | {text}    -> next turn
+    POST   /api/v1/sessions/{id}/answers           {choice | text, question_id} -> next turn
     POST   /api/v1/sessions/{id}/undo                                   -> the question again
     POST   /api/v1/sessions/{id}/finish                                 -> result
     GET    /api/v1/users/{user_id}/profile                              -> posterior per axis
@@ -49,8 +49,8 @@ Concurrency
 Routes are plain functions run in FastAPI's thread pool against one shared
 :class:`~prefchat.assistant.api.Assistant`, which keeps its state in storage and takes
 the session's row lock before reading it, so that calls about one session run one after the
-other in any number of processes; within a process they also queue on a lock here. An answer
-that names its ``question_id`` is taken once, however often it is sent.
+other in any number of processes; within a process they also queue on a lock here. Every answer
+names its ``question_id`` (required), so it is taken once, however often it is sent.
 Every response carries ``Server-Timing: app;dur=<ms>``, the time spent in the route.
 """
 
@@ -110,8 +110,9 @@ SESSION_LOCKS = 64
 
 log = logging.getLogger(__name__)
 
-USER_ID_RULE = (f"1 to {MAX_USER_ID} characters, any Unicode but control characters, surrogates, line separators and "
-                "invisible format characters (the pattern), sent as UTF-8")
+USER_ID_RULE = (f"1 to {MAX_USER_ID} characters of visible text: any Unicode but control characters, surrogates, spaces "
+                "other than U+0020, line separators, invisible format characters and characters that show as blank, "
+                "without a space at either end (the pattern), sent as UTF-8")
 USER_ID_LIMITS = {"minLength": 1, "maxLength": MAX_USER_ID, "pattern": USER_ID_PATTERN}
 UserHeader = Annotated[
     str | None,

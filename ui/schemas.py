@@ -82,11 +82,12 @@ class AnswerIn(_Request):
     )
     text: str | None = Field(None, min_length=1, max_length=MAX_TEXT,
                              description="Free text, e.g. 'the first one', '3', 'none of these'.")
-    question_id: int | None = Field(
-        None, ge=1, le=MAX_QUESTION_ID,
-        description="The `question_id` of the question answered (from its turn). With it, the answer is taken once "
-                    "however often it is sent: a copy of an answer already taken returns where the session stands "
-                    "now, and an answer to another question than the current one is a 409 `conflict`.",
+    question_id: int = Field(
+        ge=1, le=MAX_QUESTION_ID,
+        description="The `question_id` of the question answered (from its turn), required: the answer is taken once "
+                    "however often it is sent (a retry after a lost reply stores nothing again): a copy of an answer "
+                    "already taken returns where the session stands now, and an answer to another question than the "
+                    "current one is a 409 `conflict`.",
     )
 
     @model_validator(mode="after")

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from ..assistant.settings import Settings
+from .server import server_config
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -45,18 +48,16 @@ class Supervisor(Multiprocess):
             signal.signal(signal.SIGINT, handler)
 
 
-def worker_config(workers: int, grace: int, **arguments: Any) -> uvicorn.Config:
+def worker_config(workers: int, grace: int, settings: Settings, **arguments: Any) -> uvicorn.Config:
     """The configuration of ``workers`` processes serving :func:`app` with ``arguments`` (pack, db,
-    question_size), each stopping within ``grace`` seconds of SIGTERM."""
+    question_size), each stopping within ``grace`` seconds of SIGTERM, with the read timeouts of ``settings``."""
     os.environ[ARGS] = json.dumps(arguments)
-    return uvicorn.Config(f"{__name__}:app", factory=True, workers=workers, log_level="warning",
-                          timeout_graceful_shutdown=grace)
+    return server_config(f"{__name__}:app", settings, factory=True, workers=workers, timeout_graceful_shutdown=grace)
 
 
 def app() -> FastAPI:
     """The app of this worker: :func:`~prefchat.ui.app.create_app` on the pack and database ``serve`` named."""
     from ..assistant.api import Assistant
-    from ..assistant.settings import Settings
     from ..assistant.turns import SessionOptions
     from .app import create_app
 

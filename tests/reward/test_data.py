@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from prefchat.reward.data import (
     FEWER_THAN_TWO,
     DataError,
+    first_invisible,
     load_dataset,
     load_items,
     load_pairs,
     load_ratings,
     read_table,
     train_val_test_users,
+    visible_id,
 )
 
 ITEMS = """item_id,text,tags
@@ -136,6 +138,14 @@ BAD_FILES = [  # name, content, line, column, the message says
     ("ratings.csv", R + "u,m1,4\nu,m9,2\n", 3, "item_id", "'m9' is not an item id of the items file"),
     ("ratings.csv", R + ",m1,4\n", 2, "user_id", "empty user_id"),
     ("ratings.csv", R + "u,m1,4\nv,m1,2\nu,m1,5\n", 4, "item_id", "user 'u' rated item 'm1' twice, first on line 2"),
+    # issue 24, findings 7 and 9: ids are visible text (a NUL id trained, then every session on the pack was a 500)
+    ("items.csv", "item_id,text\n1,a\nm\x002,b\n", 3, "item_id", "'m\\x002' is not visible text"),
+    ("items.csv", "item_id,text\n1,a\n\u3164,b\n", 3, "item_id", "is not visible text"),
+    ("items.csv", "item_id,text\n1,a\n\u2800,b\n", 3, "item_id", "is not visible text"),
+    ("ratings.csv", R + "u,m1,4\n\u00a0,m1,2\n", 3, "user_id", "empty user_id"),  # cells are stripped
+    ("ratings.csv", R + "u,m1,4\na\u00a0b,m1,2\n", 3, "user_id", "'a\\xa0b' is not visible text"),
+    ("ratings.csv", R + "u\u200bv,m1,4\n", 2, "user_id", "is not visible text"),
+    ("pairs.csv", P + "x,m1,m2,a\n\u3164,m1,m2,b\n", 3, "user_id", "is not visible text"),
     ("pairs.csv", P + "x,m1,m2,left\n", 2, "choice", "'left' is not one of a, b, tie"),
     ("pairs.csv", P + "x,m1,m2,A\n", 2, "choice", "'A' is not one of a, b, tie"),
     ("pairs.csv", P + "x,m1,zz,a\n", 2, "item_b", "'zz' is not an item id"),
@@ -295,3 +305,11 @@ def test_split_rejects_repeated_ids_and_too_few_users():
         train_val_test_users(["a", "b", "a"])
     with pytest.raises(ValueError, match="3 users are too few"):
         train_val_test_users(["a", "b", "c"], holdout=0.5, validation=0.4)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \x00\x1f\u00a0\u3164\u2800\u200bé"), max_size=4), max_size=6))
+def test_first_invisible_is_the_first_id_that_is_not_visible(ids):
+    """The fast pass over the joined ids finds the same id as checking them one by one."""
+    expected = next((n for n, text in enumerate(ids) if not visible_id(text)), None)
+    assert first_invisible(ids) == expected

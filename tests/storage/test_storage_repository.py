@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 from sqlalchemy import delete, or_, select
 from sqlalchemy.engine import Engine
 
+from prefchat.reward.data import visible_id
 from prefchat.storage import Conflict, NotFound, Store, check_user_id
 from prefchat.storage.models import Base, UserRow
 
@@ -102,8 +103,8 @@ def test_bad_user_ids_are_rejected_naming_them(store, bad):
 
 
 @with_store(max_examples=30)
-@given(user_id=st.text(min_size=1, max_size=128).filter(str.isprintable))
-def test_any_printable_user_id_round_trips(store, user_id):
+@given(user_id=st.text(min_size=1, max_size=128).filter(visible_id))
+def test_any_visible_user_id_round_trips(store, user_id):
     assert store.create_user(user_id).id == user_id
     assert store.get_user(user_id).id == user_id
     store.delete_user(user_id)
@@ -115,6 +116,14 @@ def test_any_printable_user_id_round_trips(store, user_id):
 def test_user_ids_with_control_characters_are_rejected(user_id):
     with pytest.raises(ValueError):
         check_user_id(user_id)
+
+
+@pytest.mark.parametrize("user_id", [" ", "\u00a0", "\u3164", "\u2800", "\u115f\u1160", "\uffa0", " alice", "alice ",
+                                     "a\u3000b", "\u200b", "a\u0000b"])
+def test_user_ids_that_show_as_blank_or_padded_are_rejected(store, user_id):
+    """Issue 24, finding 9: ids that display as blank (space, U+00A0, U+3164, U+2800) were accepted."""
+    with pytest.raises(ValueError, match="visible text"):
+        store.create_user(user_id)
 
 
 def test_unknown_ids_raise_not_found_naming_the_id(store):

@@ -91,12 +91,17 @@ def serving(app) -> Iterator[str]:
 class Screen:
     """What an endpoint returns: the outputs of :func:`prefchat.ui.chat.build_chat`, by name."""
 
-    session_id: str | None
+    token: str | None
     messages: list[str]
     progress: str
     prompt: str
     card_a: str
     card_b: str
+
+    @property
+    def session_id(self) -> str | None:
+        """The session the resume token names (:mod:`prefchat.ui.ownership`)."""
+        return None if self.token is None else self.token.rpartition(".")[0]
 
     @property
     def last(self) -> str:
@@ -115,9 +120,9 @@ class Visitor:
 
     def __call__(self, endpoint: str, *args: str) -> Screen:
         outputs = self.client.predict(*args, api_name=f"/{endpoint}")
-        session_id, chat, progress, prompt, card_a, card_b, _text = outputs[:7]  # then the cards of k-way questions
+        token, chat, progress, prompt, card_a, card_b, _text = outputs[:7]  # then the cards of k-way questions
         messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
-        return Screen(session_id, messages, progress, prompt, card_a, card_b)
+        return Screen(token, messages, progress, prompt, card_a, card_b)
 
     def onboard(self, choices: list[str]) -> tuple[Screen, list[Screen]]:
         """Start, then answer with ``choices`` in turn (cycled) until the results; the result and the questions."""

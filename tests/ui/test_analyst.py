@@ -327,24 +327,68 @@ def test_the_login_locks_out_after_failures_with_a_growing_backoff(caplog):
     with caplog.at_level("WARNING", logger="prefchat.ui.analyst"):
         assert not any(throttle(ANALYST, f"guess {n}") for n in range(300))
         assert not throttle(ANALYST, PASSWORD), "the right password worked at once after 300 wrong ones"
-    assert "analyst login failed for user 'ana'" in caplog.text and "locked for" in caplog.text
+    assert "analyst login failed from address '' for user 'ana'" in caplog.text and "locked for" in caplog.text
     # Only the first five count before the lock: the others were refused unchecked while locked.
-    assert throttle.failures == 5 and throttle.locked_until == 1.0
+    (tries,) = throttle.tries.values()
+    assert tries.failures == 5 and tries.locked_until == 1.0
     now[0] = 1.5
     assert not throttle(ANALYST, "guess again")
-    assert throttle.locked_until == 1.5 + 2.0, "the lockout doubles at each failure"
+    assert tries.locked_until == 1.5 + 2.0, "the lockout doubles at each failure"
     now[0] = 10.0
-    assert throttle(ANALYST, PASSWORD) and throttle.failures == 0
+    assert throttle(ANALYST, PASSWORD) and not throttle.tries
     assert throttle(ANALYST, PASSWORD) and not throttle("eve", PASSWORD)
 
 
-def test_the_analyst_app_uses_the_throttled_login(store, tiny_pack, analyst_settings, serve_app):
+def signed_in_from(throttle, address: str, user: str, password: str) -> bool:
+    from prefchat.ui.guards import CLIENT
+
+    token = CLIENT.set(address)
+    try:
+        return throttle(user, password)
+    finally:
+        CLIENT.reset(token)
+
+
+def test_a_flood_from_elsewhere_never_locks_the_analyst_out():
+    """Finding 4 of issue 24: one wrong password every 5 minutes from another address kept the analyst out for good."""
+    from prefchat.ui.analyst import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(ANALYST, PASSWORD, clock=lambda: now[0])
+    for n in range(300):
+        now[0] = 300.0 * n
+        assert not signed_in_from(throttle, "203.0.113.9", ANALYST, f"guess {n}")
+    assert signed_in_from(throttle, "198.51.100.7", ANALYST, PASSWORD)
+    assert not signed_in_from(throttle, "203.0.113.9", ANALYST, PASSWORD), "the attacker's address stays locked"
+
+
+def test_past_the_global_ceiling_one_failure_locks_an_address_but_the_analyst_still_signs_in():
+    from prefchat.ui.analyst import LoginThrottle
+
+    now = [0.0]
+    throttle = LoginThrottle(ANALYST, PASSWORD, clock=lambda: now[0])
+    for n in range(throttle.ceiling + 1):  # an attacker rotating addresses, one guess each
+        assert not signed_in_from(throttle, f"10.0.{n // 256}.{n % 256}", ANALYST, f"guess {n}")
+    assert not signed_in_from(throttle, "10.9.9.9", ANALYST, "one more guess")
+    assert throttle.tries[("10.9.9.9", ANALYST)].locked_until == 1.0, "the first failure locked it"
+    assert not signed_in_from(throttle, "10.9.9.9", ANALYST, PASSWORD), "locked: even the right password waits"
+    assert signed_in_from(throttle, "192.0.2.1", ANALYST, PASSWORD), "an address that never failed is checked"
+    now[0] = throttle.window + 1  # the crowd is gone: five free tries again
+    assert not any(signed_in_from(throttle, "10.8.8.8", ANALYST, f"typo {n}") for n in range(4))
+    assert ("10.8.8.8", ANALYST) in throttle.tries and throttle.tries[("10.8.8.8", ANALYST)].locked_until == 0.0
+
+
+def test_the_analyst_app_uses_the_throttled_login_per_client_address(store, tiny_pack, analyst_settings, serve_app):
     from prefchat.ui.analyst import analyst_app
 
     with serve_app(analyst_app(store, tiny_pack, analyst_settings)) as url, httpx.Client(base_url=url, timeout=30) as client:
-        codes = [client.post("/login", data={"username": ANALYST, "password": f"wrong {n}"}).status_code for n in range(6)]
+        attacker = {"X-Forwarded-For": "203.0.113.9"}  # uvicorn takes it from a proxy on loopback, as this client is
+        codes = [client.post("/login", data={"username": ANALYST, "password": f"wrong {n}"}, headers=attacker).status_code
+                 for n in range(6)]
         assert set(codes) == {400}
-        assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 400, "not locked out"
+        locked = client.post("/login", data={"username": ANALYST, "password": PASSWORD}, headers=attacker)
+        assert locked.status_code == 400, "not locked out"
+        assert client.post("/login", data={"username": ANALYST, "password": PASSWORD}).status_code == 200
 
 
 # --------------------------------------------------------------------------- finding 4: stored text shown as text

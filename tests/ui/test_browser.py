@@ -13,6 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from prefchat.assistant.api import Assistant
 from prefchat.storage import open_store
@@ -91,6 +92,33 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     page.get_by_text("Stated by you: enjoys short answers").wait_for()
     assert box.input_value() == ""
     page.screenshot(path=ARTIFACTS / "correction-desktop.png")
+
+
+def test_every_clicked_and_typed_answer_sends_the_id_of_the_question_shown(page_at, server_url, server_db_url):
+    """Issue 24, finding 5: the page holds the id of the question it shows and sends it with each answer."""
+    import json
+
+    page = page_at()
+    sent: list[list] = []
+    page.on("request", lambda request: "/queue/join" in request.url and sent.append(
+        json.loads(request.post_data or "{}").get("data", [])))
+    page.goto(f"{server_url}/")
+    wait_for_question(page, 1)
+    click(page, "A")
+    wait_for_question(page, 2)
+    box = page.get_by_placeholder("Or type your answer", exact=False)
+    box.fill("b")
+    box.press("Enter")
+    wait_for_question(page, 3)
+    answers = [data for data in sent if data and data[0] in ("A", "b")]
+    assert [data[0] for data in answers] == ["A", "b"], sent
+    clicked, typed = (data[1] for data in answers)
+    with open_store(server_db_url) as store:
+        with store.engine.connect() as connection:
+            session_id = connection.execute(text("SELECT session_id FROM questions WHERE id = :id"), {"id": clicked}).scalar_one()
+        history = store.session_history(session_id)
+    assert [turn.question.id for turn in history[:2]] == [clicked, typed]
+    assert [turn.answer.choice for turn in history[:2]] == ["a", "b"]
 
 
 def test_phone_viewport_stacks_scrollable_cards(page_at, server_url):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from prefchat.storage import open_store
@@ -83,7 +84,7 @@ def test_resume_continues_a_session_in_another_tab(visit, server_url, visitor):
     visitor("start")
     for choice in ("a", "b"):
         now = visitor("answer", choice)
-    reloaded = visit(server_url)("resume", now.session_id)
+    reloaded = visit(server_url)("resume", now.token)
     assert reloaded.session_id == now.session_id and question_number(reloaded) == 3
     assert reloaded.messages[0] == "Welcome back! Let's carry on where we left off, at question 3."
     assert (reloaded.card_a, reloaded.card_b) == (now.card_a, now.card_b)
@@ -117,3 +118,19 @@ def test_a_message_over_the_limit_is_refused_on_the_server(visitor, endpoint):
     assert refused.last.startswith("That message is 45,002 characters long, more than I read (2,000).")
     assert question_number(refused) == question_number(first) == 1  # nothing was stored
     assert len(refused.messages[-2]) < 100  # the transcript does not carry the whole message
+
+
+def test_a_session_id_alone_resumes_nothing(visit, server_url, server_db_url):
+    """Issue 24, finding 3: a REST session's id (or a chat session's, without its token) on /resume
+    started nothing of that session: no transcript, no "forget me" of its user."""
+    started = httpx.post(f"{server_url}/api/v1/sessions", json={"user_id": "rest-user"}, timeout=30).json()
+    visitor = visit(server_url)
+    for foreign in (started["session_id"], started["session_id"] + ".0123", f"{started['session_id']}.{'0' * 64}"):
+        stranger = visitor("resume", foreign)
+        assert stranger.session_id != started["session_id"] and question_number(stranger) == 1
+        assert not any("Welcome back" in message for message in stranger.messages)
+    visitor("say", "forget me")
+    visitor("say", "yes")
+    with open_store(server_db_url) as store:
+        assert store.get_user("rest-user").id == "rest-user"
+        assert len(store.session_history(started["session_id"])) == 1

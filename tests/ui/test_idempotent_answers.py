@@ -58,7 +58,8 @@ def test_every_question_turn_carries_its_question_id(clients):
     turn = first_client.post(f"{API}/sessions", json={"user_id": "alice"}).json()
     (stored,) = store.session_history(turn["session_id"])
     assert turn["question_id"] == stored.question.id
-    reask = first_client.post(f"{API}/sessions/{turn['session_id']}/answers", json={"text": "hmm"}).json()
+    reask = first_client.post(f"{API}/sessions/{turn['session_id']}/answers",
+                              json={"text": "hmm", "question_id": turn["question_id"]}).json()
     assert reask["question"]["question_id"] == stored.question.id
     schema = first_client.get(f"{API}/openapi.json").json()["components"]["schemas"]
     assert "question_id" in schema["QuestionOut"]["required"] and "question_id" in schema["AnswerIn"]["properties"]
@@ -113,3 +114,30 @@ def test_the_chat_answer_endpoint_names_the_question_shown(tiny_pack, embed, db_
             history = store.session_history(first.session_id)
             assert asked == [history[0].question.id], "the chat did not send the id of the question shown"
             assert second.asking and len(history) == 2
+
+
+def test_rest_answers_without_a_question_id_are_refused_so_a_retry_stores_nothing(clients):
+    """Issue 24, finding 5: eight copies of an answer without ``question_id`` were stored at positions 2 to 9."""
+    one, two, store = clients
+    first = one.post(f"{API}/sessions", json={"user_id": "cal"}).json()
+    url = f"{API}/sessions/{first['session_id']}/answers"
+    responses = post_at_once([(client, url, {"choice": "a"}) for client in (one, two) * (COPIES // 2)])
+    assert {r.status_code for r in responses} == {422}
+    assert all("question_id" in r.json()["error"]["message"] for r in responses)
+    assert [t.answer for t in store.session_history(first["session_id"])] == [None]
+
+
+@pytest.mark.parametrize("endpoint, said", [("say", "the second one"), ("say", "b"), ("answer", "B")])
+def test_a_chat_answer_sent_twice_with_the_question_shown_is_taken_once(tiny_pack, embed, db_url, serve_app, visit,
+                                                                        endpoint, said):
+    """Issue 24, finding 5: a typed answer carried no question id, so a resent one was stored again."""
+    with open_store(db_url) as store:
+        with serve_app(create_app(Conversation(tiny_pack, store, embed))) as url:
+            visitor = visit(url)
+            first = visitor("start")
+            (question,) = store.session_history(first.session_id)
+            once = visitor(endpoint, said, question.question.id)
+            twice = visitor(endpoint, said, question.question.id)
+            history = store.session_history(first.session_id)
+    assert [t.answer.choice if t.answer else None for t in history] == ["b", None]
+    assert once.progress == twice.progress and "Question 2" in twice.progress

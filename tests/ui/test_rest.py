@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefchat.assistant.api import Assistant
+from prefchat.reward.data import visible_id
 from prefchat.reward.pack import PackError
 from prefchat.storage import USER_ID_PATTERN, open_store
 from prefchat.ui.rest import API_PREFIX, MAX_BODY, ApiError, _header_user, api_router
@@ -60,7 +61,8 @@ def onboard(client, user_id: str, answer) -> tuple[dict, list[dict]]:
     questions = []
     while turn["type"] == "question":
         questions.append(turn)
-        turn = client.post(f"{API}/sessions/{turn['session_id']}/answers", json={"choice": answer(turn)}).json()
+        turn = client.post(f"{API}/sessions/{turn['session_id']}/answers",
+                           json={"choice": answer(turn), "question_id": turn["question_id"]}).json()
     return turn, questions
 
 
@@ -105,10 +107,11 @@ def test_text_answers_reask_and_undo(client):
     first = client.post(f"{API}/sessions", json={"user_id": "bea"}).json()
     answers = f"{API}/sessions/{first['session_id']}/answers"
 
-    reask = client.post(answers, json={"text": "banana bread"}).json()
+    asked = first["question_id"]
+    reask = client.post(answers, json={"text": "banana bread", "question_id": asked}).json()
     assert reask["type"] == "reask" and reask["message"] and reask["question"] == first
 
-    second = client.post(answers, json={"text": "The first one!"}).json()
+    second = client.post(answers, json={"text": "The first one!", "question_id": asked}).json()
     assert second["type"] == "question" and second["position"] == 2
 
     again = client.post(f"{API}/sessions/{first['session_id']}/undo").json()
@@ -119,14 +122,14 @@ def test_text_answers_reask_and_undo(client):
 def test_finish_early_then_the_session_is_closed(client):
     first = client.post(f"{API}/sessions", json={"user_id": "cy"}).json()
     session = f"{API}/sessions/{first['session_id']}"
-    client.post(f"{session}/answers", json={"choice": "tie"})
-    client.post(f"{session}/answers", json={"choice": "skip"})
+    second = client.post(f"{session}/answers", json={"choice": "tie", "question_id": first["question_id"]}).json()
+    client.post(f"{session}/answers", json={"choice": "skip", "question_id": second["question_id"]})
 
     result = client.post(f"{session}/finish").json()
     assert result["type"] == "result" and result["counts"] == {"tie": 1, "skip": 1}
     assert client.post(f"{session}/finish").json() == result  # finishing again gives the result again
     assert client.get(f"{session}/question").json()["type"] == "result"
-    assert_error(client.post(f"{session}/answers", json={"choice": "a"}), 409, "session_closed")
+    assert_error(client.post(f"{session}/answers", json={"choice": "a", "question_id": 10**6}), 409)
     assert_error(client.post(f"{session}/undo"), 409, "session_closed")
 
 
@@ -143,11 +146,12 @@ def test_anonymous_and_header_users(client):
 
 
 def test_the_header_keeps_users_out_of_other_sessions(client):
-    session = client.post(f"{API}/sessions", json={"user_id": "dan"}).json()["session_id"]
+    first = client.post(f"{API}/sessions", json={"user_id": "dan"}).json()
+    session, body = first["session_id"], {"choice": "a", "question_id": first["question_id"]}
     intruder = {"X-Prefchat-User": "eve"}
     assert_error(client.get(f"{API}/sessions/{session}/question", headers=intruder), 404, "not_found")
-    assert_error(client.post(f"{API}/sessions/{session}/answers", json={"choice": "a"}, headers=intruder), 404)
-    owner = client.post(f"{API}/sessions/{session}/answers", json={"choice": "a"}, headers={"X-Prefchat-User": "dan"})
+    assert_error(client.post(f"{API}/sessions/{session}/answers", json=body, headers=intruder), 404)
+    owner = client.post(f"{API}/sessions/{session}/answers", json=body, headers={"X-Prefchat-User": "dan"})
     assert owner.json()["position"] == 2
 
 
@@ -211,11 +215,12 @@ def session_id(client) -> str:
 JSON = {"content-type": "application/json"}
 BAD_REQUESTS = {
     "unknown session": ("get", "/sessions/0123abcd/question", {}, 404, "not_found"),
-    "unknown session answered": ("post", "/sessions/0123abcd/answers", {"json": {"choice": "a"}}, 404, "not_found"),
+    "unknown session answered": ("post", "/sessions/0123abcd/answers", {"json": {"choice": "a", "question_id": 1}}, 404, "not_found"),
     "unknown session undone": ("post", "/sessions/0123abcd/undo", {}, 404, "not_found"),
     "unknown session finished": ("post", "/sessions/0123abcd/finish", {}, 404, "not_found"),
     "malformed choice": ("post", "/sessions/{sid}/answers", {"json": {"choice": "c"}}, 422, "invalid_request"),
     "no answer": ("post", "/sessions/{sid}/answers", {"json": {}}, 422, "invalid_request"),
+    "no question id": ("post", "/sessions/{sid}/answers", {"json": {"choice": "a"}}, 422, "invalid_request"),
     "no body": ("post", "/sessions/{sid}/answers", {}, 422, "invalid_request"),
     "choice and text": ("post", "/sessions/{sid}/answers", {"json": {"choice": "a", "text": "a"}}, 422, None),
     "empty text": ("post", "/sessions/{sid}/answers", {"json": {"text": ""}}, 422, "invalid_request"),
@@ -292,7 +297,7 @@ def test_no_json_body_makes_a_5xx(client, session_id, body):
 def test_no_user_id_makes_a_5xx(client, user_id):
     response = client.post(f"{API}/sessions", json={"user_id": user_id})
     valid = re.fullmatch(USER_ID_PATTERN, user_id) is not None and not any(0xD800 <= ord(c) <= 0xDFFF for c in user_id)
-    assert valid or not user_id.isprintable() or not 1 <= len(user_id) <= 128, "every printable id is valid"
+    assert valid or not visible_id(user_id) or not 1 <= len(user_id) <= 128, "every visible id is valid"
     assert response.status_code == (201 if valid else 422), response.text
 
 
@@ -353,8 +358,9 @@ def test_racing_requests_of_one_session_record_its_next_question_once(client, st
     session_id = client.post(f"{API}/sessions", json={"user_id": "race"}).json()["session_id"]
     session = f"{API}/sessions/{session_id}"
     for _ in range(4):
+        asked = client.get(f"{session}/question").json()["question_id"]
         with ThreadPoolExecutor(4) as pool:
-            pool.submit(client.post, f"{session}/answers", json={"choice": "a"})
+            pool.submit(client.post, f"{session}/answers", json={"choice": "a", "question_id": asked})
             reads = [pool.submit(client.get, f"{session}/question") for _ in range(3)]
         assert all(read.result().status_code == 200 for read in reads)
         assert sum(turn.answer is None for turn in store.session_history(session_id)) == 1
@@ -475,9 +481,9 @@ def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tin
         picked = second["items"][2]["item_id"]
         third = client.post(answers, json={"item_id": picked, "question_id": second["question_id"]}).json()
         assert third["position"] == 3
-        wrong = client.post(answers, json={"item_id": "not-shown"}).json()
+        wrong = client.post(answers, json={"item_id": "not-shown", "question_id": third["question_id"]}).json()
         assert wrong["type"] == "reask" and "1 to 4" in wrong["message"]
-        both = client.post(answers, json={"choice": "a", "item_id": picked})
+        both = client.post(answers, json={"choice": "a", "item_id": picked, "question_id": third["question_id"]})
         assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
     state = Assistant(tiny_pack, store, embed).state(turn["session_id"])
     assert state.kinds == ("skip", "pick") and state.answers[-1].chosen == tiny_pack.index_of(picked)  # a skip adds no answer
