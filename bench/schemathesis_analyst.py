@@ -37,6 +37,7 @@ import httpx
 import numpy as np
 import uvicorn
 from fastapi.openapi.utils import get_openapi
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from prefchat.settings import Settings
@@ -54,7 +55,8 @@ def document(app) -> dict:
     """An OpenAPI document of the analyst app's routes and of the Gradio app mounted in it."""
     routes = [route for route in app.routes if not isinstance(route, Mount)]
     for mount in (route for route in app.routes if isinstance(route, Mount)):
-        routes += mount.app.routes
+        if isinstance(mount.app, Starlette):  # Gradio's app, a FastAPI one
+            routes += mount.app.routes
     return get_openapi(title="prefchat analyst", version="1", routes=routes)
 
 
@@ -67,7 +69,8 @@ def main() -> int:
     failed = False
     guards.BURST, guards.RATE = 10**9, 1e9  # every case reaches its handler (see the module docstring)
     with tempfile.TemporaryDirectory(prefix="prefchat-schemathesis-analyst-") as work:
-        settings = Settings(Path(work), f"sqlite:///{work}/a.sqlite", "unused", USER, PASSWORD)
+        settings = Settings(home=Path(work), db_url=f"sqlite:///{work}/a.sqlite", embedding_model="unused",
+                            analyst_user=USER, analyst_password=PASSWORD)
         with open_store(settings.db_url) as store:
             for n in range(5):
                 store.create_user(f"user-{n}")

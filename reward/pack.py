@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from ..elicitation.known import KnownModel
-from .items import Axis, Item
-from .serving import Serving, check_objective
 from .data import VISIBLE_ID, first_invisible
+from .items import Axis, Item
 from .manifest import MAX_DEPTH, ManifestError, check_manifest
+from .serving import Serving, check_objective
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

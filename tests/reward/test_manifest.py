@@ -21,11 +21,11 @@ from prefchat.reward.pack import (
     save_pack,
 )
 
-from .test_pack import checksummed_again, random_pack
+from .test_pack import checksummed_again
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
+def saved(tmp_path_factory, random_pack):
     return save_pack(random_pack(), tmp_path_factory.mktemp("manifest") / "p")
 
 
@@ -108,7 +108,7 @@ def test_depth_is_the_nesting_of_lists_and_objects(value):
     assert depth(value) == reference(value)
 
 
-def test_an_item_id_with_a_nul_byte_fails_at_load_naming_the_line(tmp_path):
+def test_an_item_id_with_a_nul_byte_fails_at_load_naming_the_line(tmp_path, random_pack):
     """Issue 24, finding 7 at serving: a pack holding such an id (built before the check, or edited) is refused."""
     directory = save_pack(random_pack(), tmp_path / "p")
     ids = np.load(directory / ITEM_IDS).tolist()

@@ -30,7 +30,8 @@ def store(tmp_path):
 
 
 def settings(tmp_path, origins=()) -> Settings:
-    return Settings(tmp_path, "sqlite://", "x", "ana", "correct horse battery staple", cors_origins=tuple(origins))
+    return Settings(home=tmp_path, db_url="sqlite://", embedding_model="x", analyst_user="ana",
+                    analyst_password="correct horse battery staple", cors_origins=tuple(origins))
 
 
 @pytest.fixture(params=["chat", "analyst"])

@@ -132,7 +132,7 @@ def test_a_chat_answer_sent_twice_with_the_question_shown_is_taken_once(tiny_pac
                                                                         endpoint, said):
     """Issue 24, finding 5: a typed answer carried no question id, so a resent one was stored again."""
     with open_store(db_url) as store:
-        with serve_app(create_app(Conversation(tiny_pack, store, embed))) as url:
+        with serve_app(create_app(Assistant(tiny_pack, store, embed))) as url:
             visitor = visit(url)
             first = visitor("start")
             (question,) = store.session_history(first.session_id)
