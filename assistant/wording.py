@@ -205,7 +205,7 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
     if guessed:
         reasons.append(f"I cannot count {' or '.join(guessed)}, only guess it from what an item is about, "
                        "and that did not outweigh your answers")
-    return f"Your top {k} stay as they were: {'; '.join(reasons) or 'nothing else fits better'}."
+    return f"Your top {k} stay as they were: {'; '.join(reasons)}."
 
 
 NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
