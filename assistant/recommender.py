@@ -68,7 +68,7 @@ from . import wording
 from .summary import Summary, scale_stated_likes, summarize, summary_weights
 
 __all__ = ["LIKE_FACTORS", "Candidates", "Ranked", "Recommender", "ServedScore", "Taste", "like_factor",
-           "liked_carriers", "picks_fit", "stated_exclusions"]
+           "liked_carriers", "stated_exclusions", "stated_misses"]
 
 WHY_SHARE = 0.1
 """A reason is given only if it brings at least this share of the item's positive contributions."""
@@ -206,7 +206,7 @@ class Recommender:
         return self._scoring(taste, candidates, discount).scores()
 
     def rank(self, taste: Taste, k: int = 10, *, candidates: Candidates | None = None, exclude: Sequence[int] | np.ndarray = (),
-             only: Sequence[int] | None = None, discount: float | None = None) -> list[Ranked]:
+             only: Sequence[int] | np.ndarray | None = None, discount: float | None = None) -> list[Ranked]:
         r"""The ``k`` best items (of the catalog, or ``candidates``) for ``taste``, best first, ties broken by lower index.
 
         Parameters
@@ -243,9 +243,23 @@ class Recommender:
 
     def recommend(self, taste: Taste, k: int, discount: float | None = None) -> list[Ranked]:
         """The served top ``k`` of the catalog: :meth:`rank` without the items :meth:`left_out`, a
-        stated like served strong enough to move the picks its way (:func:`like_factor`)."""
+        stated like served strong enough to move the picks its way (:func:`like_factor`), and the
+        items that go against fewer of the user's stated, measured preferences before those that go
+        against more (:func:`stated_misses`: "no emoji please" puts every answer with emoji below
+        every one without)."""
         exclude = self.left_out(taste)
-        return self.rank(self.served(taste, k, exclude, discount), k, exclude=exclude, discount=discount)
+        served = self.served(taste, k, exclude, discount)
+        misses = stated_misses(self.pack, taste.summary)
+        if not misses.any():
+            return self.rank(served, k, exclude=exclude, discount=discount)
+        picks: list[Ranked] = []
+        for level in np.unique(misses):
+            if len(picks) == k:
+                break
+            tier = np.setdiff1d(np.flatnonzero(misses == level), exclude)
+            if tier.size:
+                picks += self.rank(served, k - len(picks), exclude=exclude, only=tier, discount=discount)
+        return picks
 
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag
@@ -482,21 +496,30 @@ def like_factor(scores: Callable[[float], np.ndarray], carried: np.ndarray, k: i
 
 def liked_carriers(pack: Pack, summary: Summary) -> np.ndarray:
     """(n_items, L) bool: catalog item i carries the l-th descriptor the user stated a like of
-    (association above the catalog mean; on a tags pack, the tag)."""
+    (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`; on a tags pack, the tag)."""
     index = pack.serving.descriptors
     columns = [index.columns[w.descriptor] for w in summary.stated if w.weight > 0 and w.descriptor in index.columns]
-    return index.association[:, columns] > 0
+    return index.carried[:, columns]
 
 
-def picks_fit(pack: Pack, summary: Summary, picks: Sequence[int]) -> bool:
-    """Whether the catalog items ``picks`` already are what the user stated: none carries a
-    descriptor they said they dislike, every one carries each they said they like (association
-    above the catalog mean; on a tags pack, the tag)."""
+def stated_misses(pack: Pack, summary: Summary | None) -> np.ndarray:
+    r"""(n_items,) how many of the user's stated preferences for a measured descriptor each item
+    goes against: it carries one they said they dislike, or lacks one they said they like.
+
+    .. math:: \mathrm{miss}_i = \sum_{j \text{ stated}} [w_j < 0]\, c_{ij} + [w_j > 0]\, (1 - c_{ij})
+
+    with :math:`c` the :attr:`~prefchat.reward.descriptors.DescriptorIndex.carried` matrix, over
+    descriptors a text measure defines (emoji, length, lists, examples...): what the pack counts
+    in an answer rather than guesses from its embedding. A statement is an instruction:
+    :meth:`Recommender.recommend` serves fewer misses first. On a tags pack none: a stated
+    dislike leaves its items out (:func:`stated_exclusions`) and a stated like is a weight.
+    """
+    misses = np.zeros(pack.n_items, dtype=np.intp)
+    if summary is None or pack.descriptor_source == "tags":
+        return misses
     index = pack.serving.descriptors
-    carried = index.association[np.asarray(picks, dtype=np.intp)] > 0
     for w in summary.stated:
-        if w.descriptor in index.columns:
-            column = carried[:, index.columns[w.descriptor]]
-            if (column.any() if w.weight < 0 else not column.all()):
-                return False
-    return True
+        j = index.columns.get(w.descriptor)
+        if j is not None and index.measured[j]:
+            misses += index.carried[:, j] if w.weight < 0 else ~index.carried[:, j]
+    return misses

@@ -16,8 +16,8 @@ from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, Store
 from . import wording
 from .intents import Intent
-from .recommender import Ranked, Recommender, Taste, picks_fit
-from .summary import Summary
+from .recommender import Ranked, Recommender, Taste
+from .summary import DescriptorWeight, Summary
 from .turns import ReplyTurn, SessionState
 
 __all__ = ["HANDLERS", "Chat"]
@@ -67,9 +67,37 @@ def correct(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -
     if corrected is None:
         return ReplyTurn(wording.CORRECTION_NOT_UNDERSTOOD, "correct")
     picks = chat.picks(state, corrected)
-    moved = _moved(before, picks)
-    fit = not moved and picks_fit(chat.pack, corrected, [p.index for p in picks])
-    return ReplyTurn(wording.corrected(corrected.text, moved, fit), "correct", picks)
+    said = [w for w in corrected.stated if w not in summary.stated]
+    return ReplyTurn(wording.corrected(corrected.text, _change(chat.pack, said or list(corrected.stated), not said,
+                                                               before, picks)), "correct", picks)
+
+
+def _change(pack: Pack, said: list[DescriptorWeight], repeated: bool, before: tuple[Ranked, ...],
+            after: tuple[Ranked, ...]) -> str:
+    """What a correction did to the picks, counted on the lists before and after it: how many are
+    new, and for each descriptor ``said`` that the pack counts in an item
+    (:attr:`~prefchat.reward.descriptors.DescriptorIndex.measured`) how many picks carry it
+    before and after; when none changed, why (:func:`~prefchat.assistant.wording.picks_kept`)."""
+    index, k = pack.serving.descriptors, len(after)
+    counts, fit, unfit, guessed = [], [], [], []
+    for w in said:
+        j = index.columns.get(w.descriptor)
+        if j is None or not index.measured[j]:
+            guessed.append(w.descriptor)
+            continue
+        carried = index.carried[:, j]
+        n_before, n_after = (int(sum(carried[p.index] for p in picks)) for picks in (before, after))
+        counts.append((w.descriptor, n_before, n_after))
+        if n_after == (k if w.weight > 0 else 0):
+            fit.append((w.descriptor, n_after))
+        else:
+            unfit.append(w.descriptor)
+    n_new = len({p.index for p in after} - {p.index for p in before})
+    if n_new:
+        return wording.picks_changed(n_new, k, counts)
+    if _moved(before, after):
+        return wording.picks_reordered(k, counts)
+    return wording.picks_kept(k, repeated, fit, [] if repeated else unfit, [] if repeated else guessed)
 
 
 def _moved(before, after) -> bool:

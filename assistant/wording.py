@@ -159,13 +159,53 @@ def not_found(name: str) -> str:
 
 PICKS_MOVED = "Your picks are updated."
 PICKS_KEPT = "Your picks stay as they were: this did not outweigh the rest of what I know about you."
-PICKS_FIT = "Your picks stay as they were: they already fit what you said."
 
 
-def corrected(summary_text: str, moved: bool = True, fit: bool = False) -> str:
-    """A correction was stored; the new summary follows, and whether the picks changed (or, ``fit``,
-    did not need to: "no documentaries please" when none of them was one)."""
-    return f"Thanks, noted. {summary_text} {PICKS_MOVED if moved else PICKS_FIT if fit else PICKS_KEPT}"
+def corrected(summary_text: str, change: str) -> str:
+    """A correction was stored; the new summary follows, then what it did to the picks (:func:`picks_changed`,
+    :func:`picks_reordered` or :func:`picks_kept`)."""
+    return f"Thanks, noted. {summary_text} {change}"
+
+
+def _share(n: int, k: int) -> str:
+    """``n`` of ``k`` picks in words: "none", "2 of 5", "all 5"."""
+    return "none" if n == 0 else f"all {k}" if n == k else f"{n} of {k}"
+
+
+def _counts(counts: list[tuple[str, int, int]], k: int) -> str:
+    """How many picks carry each descriptor said, before and now: "uses emoji: 2 of 5 before, none now"."""
+    return "; ".join(f"{descriptor}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
+
+
+def picks_changed(n_new: int, k: int, counts: list[tuple[str, int, int]]) -> str:
+    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (uses emoji: 2 of 5
+    before, none now)."; ``counts`` holds (descriptor, picks carrying it before, after) of what
+    the user said that the pack can count."""
+    changed = f"All of your top {k} changed" if n_new == k else f"{n_new} of your top {k} changed"
+    return changed + (f" ({_counts(counts, k)})." if counts else ".")
+
+
+def picks_reordered(k: int, counts: list[tuple[str, int, int]]) -> str:
+    """The same ``k`` picks, in a new order."""
+    return f"Your top {k} are the same {k}, in a new order" + (f" ({_counts(counts, k)})." if counts else ".")
+
+
+def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[str], guessed: list[str]) -> str:
+    """The ``k`` picks did not change, and why: the user had said so already (``repeated``); they
+    already fit what was said (``fit``: descriptor, picks carrying it); nothing else in the catalog
+    fits ``unfit`` better; or the pack cannot count ``guessed`` in an item, only guess it from its
+    embedding, and the guess did not outweigh the answers."""
+    reasons = []
+    if repeated:
+        reasons.append("you had told me so already")
+    if fit:
+        reasons.append("they already fit what you said (" + "; ".join(f"{d}: {_share(n, k)}" for d, n in fit) + ")")
+    if unfit:
+        reasons.append(f"nothing else in the catalog fits {' or '.join(unfit)} better")
+    if guessed:
+        reasons.append(f"I cannot count {' or '.join(guessed)}, only guess it from what an item is about, "
+                       "and that did not outweigh your answers")
+    return f"Your top {k} stay as they were: {'; '.join(reasons)}."
 
 
 NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"

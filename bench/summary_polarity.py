@@ -55,10 +55,12 @@ def judge(dimension: str, chase: bool, likes, dislikes) -> bool:
     return right and not wrong
 
 
-def scripted_session(assistant: Assistant, attributes: dict[str, np.ndarray], dimension: str, chase: bool):
-    """One scripted user's onboarding through the public API; their summary."""
+def scripted_session(assistant: Assistant, attributes: dict[str, np.ndarray], dimension: str, chase: bool,
+                     user: str | None = None):
+    """One scripted user's onboarding through the public API (as ``user``, default named after
+    what they do); their summary."""
     column = DIMENSIONS.index(dimension)
-    user = f"{'chase' if chase else 'avoid'}-{dimension}"
+    user = user or f"{'chase' if chase else 'avoid'}-{dimension}"
     turn = assistant.start(user, seed=0)
     while isinstance(turn, QuestionTurn):
         a, b = (attributes[card.item_id][column] for card in (turn.item_a, turn.item_b))

@@ -23,10 +23,31 @@ import numpy as np
 from .items import Item
 from .naming import TEXT_MEASURES, define_columns, descriptor_groups, descriptor_matrix
 
-__all__ = ["NEGATED", "DescribedItems", "DescriptorIndex", "descriptor_index", "text_associations"]
+__all__ = ["ABSENT_SHARE", "NEGATED", "DescribedItems", "DescriptorIndex", "descriptor_index", "presence_threshold",
+           "text_associations"]
 
 NEGATED = re.compile(r"^(?:.*\s)?(?:no|not|non|without)[\s-]+(.+)$")
 """A descriptor that is itself a negation ("answers without emoji"), its core in group 1."""
+ABSENT_SHARE = 0.05
+"""Least share of the catalog at a descriptor's least association for that least value to be its
+absence (:func:`presence_threshold`): a count such as emoji is 0 for many answers, while a
+length has one shortest answer, or two that tie."""
+
+
+def presence_threshold(z: np.ndarray) -> float:
+    r"""The association above which an item *carries* a descriptor, from its catalog column ``z``.
+
+    .. math:: t = \begin{cases} \min_i z_i & \text{if } \tfrac1n |\{i : z_i = \min z\}| \ge s \\
+                                0 & \text{otherwise} \end{cases}
+
+    with :math:`s` = :data:`ABSENT_SHARE`: a descriptor that many items share their least value
+    of is a count whose least value is its absence ("uses emoji": an answer with one emoji has
+    emoji, though fewer than most), one that few do is a degree, carried above the catalog mean
+    ("long and detailed": longer than most).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    least = z.min()
+    return float(least) if np.mean(np.isclose(z, least)) >= ABSENT_SHARE else 0.0
 
 
 class DescribedItems(Protocol):
@@ -100,6 +121,24 @@ class DescriptorIndex:
         if self.known_similarity is not None:
             return self.known_similarity
         return _similarity_moments(self.embeddings, self.descriptor_embeddings)
+
+    @cached_property
+    def measured(self) -> np.ndarray:
+        """(n_descriptors,) bool: the descriptor's group is defined by a text measure
+        (:data:`~prefchat.reward.naming.TEXT_MEASURES`: emoji, length, lists...), so that which
+        item carries it is counted, not guessed from an embedding; on a tags pack, every tag."""
+        if self.source == "tags":
+            return np.ones(len(self.descriptors), dtype=bool)
+        defined = [self.group[j] for j, d in enumerate(self.descriptors)
+                   if self.definitions.get(d, "").removeprefix("-") in TEXT_MEASURES]
+        return np.isin(self.group, defined)
+
+    @cached_property
+    def carried(self) -> np.ndarray:
+        """(n_items, n_descriptors) bool: item i carries descriptor j, its association above
+        :func:`presence_threshold` of the column (on a tags pack: the tag)."""
+        thresholds = np.array([presence_threshold(column) for column in self.association.T])
+        return self.association > thresholds
 
     def members(self, j: int) -> np.ndarray:
         """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""
@@ -203,7 +242,5 @@ def text_associations(index: DescriptorIndex, embeddings: np.ndarray, texts: lis
         similarity = define_columns(similarity, list(texts) if texts is not None else [""] * len(similarity),
                                     index.descriptors, definitions)
         if texts is None:
-            measured = np.isin(index.group, [index.group[j] for j, d in enumerate(index.descriptors)
-                                             if definitions.get(d, "").removeprefix("-") in TEXT_MEASURES])
-            similarity[:, measured] = index.similarity[0][measured]
+            similarity[:, index.measured] = index.similarity[0][index.measured]
     return _standardise(similarity, *index.similarity)

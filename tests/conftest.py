@@ -188,6 +188,12 @@ def load_bench() -> Callable[[str], ModuleType]:
 
 
 @pytest.fixture(scope="session")
+def count_said() -> Callable[[str], int]:
+    """A number of picks as a correction's reply words it, read back: "none" -> 0, "all 10" -> 10, "3 of 10" -> 3."""
+    return lambda words: 0 if words == "none" else int(words.split()[1] if words.startswith("all") else words.split()[0])
+
+
+@pytest.fixture(scope="session")
 def movielens_dir() -> Path:
     if not (MOVIELENS / "ratings.csv").is_file():
         missing(f"MovieLens tests SKIPPED: MovieLens is not at {MOVIELENS}: the tests that train on real data need ../shared/data")

@@ -21,8 +21,8 @@ from prefchat.assistant.recommender import (
     Recommender,
     Taste,
     like_factor,
-    picks_fit,
     stated_exclusions,
+    stated_misses,
 )
 from prefchat.assistant.summary import (
     DescriptorWeight,
@@ -39,7 +39,7 @@ from prefchat.elicitation.posterior import (
     laplace_posterior,
     predictive_logits,
 )
-from prefchat.reward.descriptors import text_associations
+from prefchat.reward.descriptors import ABSENT_SHARE, presence_threshold, text_associations
 from prefchat.reward.train import ValidationUser
 
 LIKES_MUSICALS = Summary("Enjoys: musical.", (DescriptorWeight("musical", 0.5, 3.0),), 10, 0)
@@ -396,16 +396,24 @@ def test_a_stated_like_always_moves_the_picks_its_way(pack):
         assert count[1] > count[0] or count[0] == 5, (tag, count)
 
 
-def test_picks_fit_what_the_user_stated(pack):
-    tag = pack.descriptors[0]
-    carriers = [i for i, item in enumerate(pack.items) if tag in item.tags]
-    others = [i for i in range(pack.n_items) if i not in carriers]
-    dislike = Summary("", (DescriptorWeight(tag, -0.5, math.inf),), 0, 0)
-    like = Summary("", (DescriptorWeight(tag, 0.5, math.inf),), 0, 0)
-    assert picks_fit(pack, dislike, others[:5]) and not picks_fit(pack, dislike, others[:4] + carriers[:1])
-    assert picks_fit(pack, like, carriers[:3]) and not picks_fit(pack, like, carriers[:2] + others[:1])
-    inferred = Summary("", (DescriptorWeight(tag, -0.5, 3.0),), 0, 0)  # nothing stated: nothing to fit
-    assert picks_fit(pack, inferred, carriers[:3])
+def test_an_item_carries_a_count_when_it_has_any_and_a_degree_above_the_mean():
+    emoji = np.log1p([0, 0, 0, 1, 1, 2, 3, 5, 9])  # many answers have none: the least value is the absence
+    z = (emoji - emoji.mean()) / emoji.std()
+    assert presence_threshold(z) == z.min() and z[3] < 0  # one emoji is fewer than most, and still emoji
+    length = np.log1p(np.arange(20, 420, 10))  # one shortest answer of 40: carried above the mean
+    assert presence_threshold((length - length.mean()) / length.std()) == 0.0
+    n = int(round(1 / ABSENT_SHARE))  # the least value held by exactly the share that makes it an absence
+    assert presence_threshold(np.r_[-1.0, np.linspace(0.5, 1.0, n - 1)]) == -1.0
+    assert presence_threshold(np.r_[-1.0, np.linspace(0.5, 1.0, n)]) == 0.0
+
+
+def test_a_tag_is_carried_by_the_items_with_the_tag_and_a_tags_pack_demotes_nothing(pack):
+    index = pack.serving.descriptors
+    for j, tag in enumerate(pack.descriptors):
+        assert (index.carried[:, j] == [tag in item.tags for item in pack.items]).all(), tag
+    assert index.measured.all()
+    dislike = Summary("", (DescriptorWeight(pack.descriptors[0], -0.5, math.inf),), 0, 0)
+    assert not stated_misses(pack, dislike).any()  # a stated dislike of a tag leaves its items out instead
 
 
 def test_a_stated_like_costs_one_catalog_scoring_more(pack, monkeypatch):

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -434,14 +435,24 @@ def test_start_over_keeps_stated_corrections_unless_asked_to_forget_them(convers
     assert conversation.summary("alice").stated == ()
 
 
-def test_replies_claim_a_rerank_only_when_the_picks_moved(conversation, onboarded, monkeypatch):
-    from prefchat.assistant import wording
-
+def test_replies_claim_a_rerank_only_when_the_picks_moved(conversation, pack, onboarded, count_said):
+    """How many picks are new, and how many are musicals before and now, as the reply says."""
     reply = conversation.say("alice", "actually I love musicals")
-    moved = [r.item_id for r in reply.recommendations] != [r.item_id for r in onboarded.recommendations]
-    assert reply.text.endswith(wording.PICKS_MOVED if moved else wording.PICKS_KEPT)
+    before, after = ([r.index for r in picks] for picks in (onboarded.recommendations, reply.recommendations))
+    new, k = len(set(after) - set(before)), len(after)
+    assert before != after
+    said = re.search(r"(\d+|All) of your top (\d+) changed" if new else rf"Your top {k} are the same {k}, in a new order",
+                     reply.text)
+    assert said is not None, reply.text
+    if new:
+        assert (k if said[1] == "All" else int(said[1]), int(said[2])) == (new, k), reply.text
+    musical = re.search(r"\(musical: (none|all \d+|\d+ of \d+) before, (none|all \d+|\d+ of \d+) now\)\.$", reply.text)
+    assert musical is not None, reply.text
+    assert [count_said(musical[1]), count_said(musical[2])] == [sum("musical" in pack.items[i].tags for i in picks)
+                                                        for picks in (before, after)]
     again = conversation.say("alice", "actually I love musicals")  # the same statement again moves nothing
-    assert again.text.endswith(wording.PICKS_KEPT)
+    assert [r.index for r in again.recommendations] == after
+    assert again.text.endswith(f"Your top {k} stay as they were: you had told me so already."), again.text
 
 
 def test_a_stated_dislike_leaves_its_tag_out_of_the_picks(conversation, pack, planted, choose):

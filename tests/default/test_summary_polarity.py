@@ -1,23 +1,12 @@
 """The summary says what the user said, on the default pack: planted users and scripted sessions."""
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from prefchat.assistant.ranking import calibrate
 from prefchat.assistant.summary import summarize
-from prefchat.default.build import ensure_default_pack
 from prefchat.reward.pack import load_pack
-from prefchat.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def default_pack_dir(tmp_path_factory) -> Path:
-    settings = Settings.from_env({"PREFCHAT_HOME": str(tmp_path_factory.mktemp("home"))})
-    return ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, calibrate,
-                               progress=False)
 
 
 @pytest.fixture(scope="module")
