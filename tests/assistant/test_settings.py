@@ -25,19 +25,23 @@ def test_defaults_and_an_empty_variable_is_unset(tmp_path):
 def test_every_variable_reaches_its_setting(tmp_path):
     env = {"PREFCHAT_HOME": str(tmp_path), "PREFCHAT_DB": "postgresql+psycopg://h/db", "PREFCHAT_EMBEDDING_MODEL": "m",
            "PREFCHAT_ANALYST_USER": "ana", "PREFCHAT_ANALYST_PASSWORD": "pw", "PREFCHAT_API_TOKEN": f"{TOKEN}, {TOKEN}x",
-           "PREFCHAT_CORS_ORIGINS": "https://a.example, http://b.example:8080"}
+           "PREFCHAT_CORS_ORIGINS": "https://a.example, http://b.example:8080",
+           "PREFCHAT_HEADER_TIMEOUT": "12", "PREFCHAT_BODY_TIMEOUT": "34.5"}
     settings = Settings.from_env(env)
     assert set(ENVIRONMENT.values()) == set(env)
     assert (settings.db_url, settings.embedding_model, settings.analyst_user, settings.analyst_password) == (
         "postgresql+psycopg://h/db", "m", "ana", "pw")
     assert settings.api_tokens == (TOKEN, f"{TOKEN}x")
     assert settings.cors_origins == ("https://a.example", "http://b.example:8080")
+    assert (settings.header_timeout, settings.body_timeout) == (12.0, 34.5)
 
 
 @pytest.mark.parametrize(("variable", "value", "said"), [
     ("PREFCHAT_API_TOKEN", "short-secret", "PREFCHAT_API_TOKEN: API token number 1 must be at least 16"),
     ("PREFCHAT_CORS_ORIGINS", "https://a.example/path", "PREFCHAT_CORS_ORIGINS: 'https://a.example/path' is not an origin"),
     ("PREFCHAT_CORS_ORIGINS", "ftp://a.example", "PREFCHAT_CORS_ORIGINS: 'ftp://a.example' is not an origin"),
+    ("PREFCHAT_HEADER_TIMEOUT", "0", "PREFCHAT_HEADER_TIMEOUT: 0.0 must be more than 0"),
+    ("PREFCHAT_BODY_TIMEOUT", "soon", "PREFCHAT_BODY_TIMEOUT: Input should be a valid number"),
 ])
 def test_a_value_that_is_not_valid_is_one_line_naming_the_variable(variable, value, said):
     with pytest.raises(SettingsError) as error:

@@ -114,7 +114,7 @@ def test_settings_give_the_timeouts_with_defaults_a_slow_phone_passes():
 
 
 def test_the_workers_of_serve_get_the_timeouts(tmp_path):
-    settings = Settings(tmp_path, "sqlite://", "x", header_timeout=3.0, body_timeout=4.0)
+    settings = Settings(home=tmp_path, db_url="sqlite://", embedding_model="x", header_timeout=3.0, body_timeout=4.0)
     config = worker_config(2, 1, settings, pack="p", db="sqlite://", question_size=None)
     assert isinstance(config, ServerConfig) and (config.header_timeout, config.body_timeout) == (3.0, 4.0)
 
