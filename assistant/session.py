@@ -441,21 +441,16 @@ class Conversation:
         serves (:mod:`prefchat.ui.commands`), so that no request, holding its session's lock, waits
         for the embedding model to load.
         """
-        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+        if self.embed is None or not self.pack.provenance.get("showcase"):
             return ()
         with self._showcase_lock:
             if self._showcase is None:
-                from ..default.domain import load_domain
-
-                domain = load_domain()
-                wanted = set(self.pack.provenance["heldout_prompts"])
-                prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
-                texts = [[domain.texts[r] for r in domain.responses_of(p)] for p in prompts]
                 showcase = []
-                for p, responses in zip(prompts, texts):
+                for held_out in self.pack.provenance["showcase"]:  # written by prefchat.default.build
+                    responses = list(held_out["responses"])
                     embeddings = self.embed(responses)
                     associations = text_associations(self.pack, embeddings, responses)
-                    showcase.append(ShowcasePrompt(domain.prompts[p].text, responses, embeddings, associations))
+                    showcase.append(ShowcasePrompt(held_out["prompt"], responses, embeddings, associations))
                 self._showcase = tuple(showcase)
             return self._showcase
 

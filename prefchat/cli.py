@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .assistant.packs import DEFAULT
 from .settings import Settings
 
 
@@ -72,6 +73,30 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
     args.items, args.ratings, args.pairs = converted / "items.csv", converted / "ratings.csv", None
     args.name = args.name or "movielens"
     return _train(args, settings)
+
+
+def _pack_default(args: argparse.Namespace, settings: Settings) -> int:
+    """``prefchat pack default``: build the embedded default pack unless an up-to-date one is there."""
+    from .default.build import is_current
+
+    out = Path(args.out) if args.out else settings.packs_dir / DEFAULT
+    if is_current(out, settings.embedding_model):
+        print(f"the default pack in {out} is up to date")
+        return 0
+    from .reward.pack import load_pack
+
+    _print_training_report(load_pack(ensure_default_pack(settings, out, quiet=args.quiet)))
+    return 0
+
+
+def ensure_default_pack(settings: Settings, out: Path | None = None, quiet: bool = False) -> Path:
+    """The default pack's directory (``settings.packs_dir / "default"`` unless ``out``), built first
+    if it is missing or its sources changed: the explicit step a server never takes."""
+    from .assistant.ranking import calibrate
+    from .default.build import ensure_default_pack as ensure
+
+    out = out or settings.packs_dir / DEFAULT
+    return ensure(out, settings.embedding_model, settings.cache_dir, calibrate, progress=not quiet)
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
@@ -212,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     movielens.add_argument("--work", type=Path, help="where to write the converted items.csv/ratings.csv (default: next to --out)")
     training_options(movielens)
     movielens.set_defaults(run=_pack_movielens)
+    default = layouts.add_parser("default", help="the embedded default pack, assistant styles (built from files inside prefchat)")
+    default.add_argument("--out", help="directory to write the pack to (default: $PREFCHAT_HOME/packs/default)")
+    default.add_argument("--quiet", action="store_true", help="no progress")
+    default.set_defaults(run=_pack_default)
 
     evaluate = commands.add_parser("eval", help="benchmark question strategies on a pack's held-out test users")
     add_eval_arguments(evaluate)
@@ -254,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     try:
+        if args.command == "demo" or getattr(args, "pack", None) == DEFAULT:
+            ensure_default_pack(settings)  # built here, by the command line, never by a server
         return args.run(args, settings)
     except (ValueError, OSError) as error:  # named, user-facing errors: no traceback
         print(f"prefchat: error: {error}", file=sys.stderr)

@@ -94,3 +94,21 @@ def test_demo_on_a_cached_default_pack_imports_no_torch(tmp_path, assistant_fixt
     imported = heavy_modules_of("import sys\n" + code, env)
     assert "gradio" in imported  # the app was built
     assert not {"torch", "sentence_transformers", "transformers"} & set(imported)
+
+
+def test_pack_default_reports_an_up_to_date_pack_and_builds_nothing(tmp_path, assistant_fixtures, capsys, monkeypatch):
+    """``prefchat pack default`` is the explicit step that builds the demo's pack; on a pack built from
+    today's sources it says so and trains nothing."""
+    import prefchat.default.build
+    from prefchat.cli import main
+    from prefchat.default.build import NAME, source_digest
+    from prefchat.reward.pack import save_pack
+
+    model = "unused-model-name"
+    pack = assistant_fixtures.tiny_pack(name=NAME)
+    save_pack(replace(pack, manifest={**pack.manifest, "data": {"source_digest": source_digest(model)}}), tmp_path / "packs" / NAME)
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path))
+    monkeypatch.setenv("PREFCHAT_EMBEDDING_MODEL", model)
+    monkeypatch.setattr(prefchat.default.build, "build_default_pack", lambda *args, **kwargs: pytest.fail("trained"))
+    assert main(["pack", "default"]) == 0
+    assert capsys.readouterr().out.strip() == f"the default pack in {tmp_path / 'packs' / NAME} is up to date"

@@ -5,8 +5,8 @@ Packages (installed under ``prefchat.`` by pyproject.toml's package-dir mapping)
     prefchat (cli, api, settings, profiles, evaluation)  ->  anything
     ui         ->  assistant, elicitation, reward, storage
     research   ->  elicitation, reward                        (benchmark baselines)
-    assistant  ->  default, elicitation, reward, storage
-    default    ->  elicitation, reward                        (the embedded pack; built when ``default`` is asked for)
+    assistant  ->  elicitation, reward, storage
+    default    ->  elicitation, reward                        (the embedded pack; built by ``prefchat pack default``)
     reward     ->  elicitation                                (validation runs the product's posterior)
     elicitation, storage  ->  nothing of prefchat's
 
@@ -40,7 +40,7 @@ ALLOWED = {  # package -> the packages it may import
     TOP: set(PACKAGES) - {TOP},
     "ui": {"assistant", "elicitation", "reward", "storage"},
     "research": {"elicitation", "reward"},
-    "assistant": {"default", "elicitation", "reward", "storage"},
+    "assistant": {"elicitation", "reward", "storage"},  # a server never trains: no default
     "default": {"elicitation", "reward"},
     "reward": {"elicitation"},
     "elicitation": set(),
@@ -55,8 +55,9 @@ THIRD_PARTY = {  # library -> the only package that may import it
 }
 SERVING = ("prefchat.ui.app", "prefchat.assistant.api")
 """What the chat, the REST API and the Python API import from."""
-OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters")
-"""Modules no serving path may reach, even through an import inside a function."""
+OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters", "prefchat.default", "prefchat.reward.build")
+"""Modules no serving path may reach, even through an import inside a function: a server never
+builds a pack (the default one included) nor trains."""
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -194,7 +195,7 @@ def test_the_source_tree_keeps_the_layering():
     assert problems(ROOT) == []
 
 
-def test_no_serving_path_reaches_the_research_baselines_or_the_clusters():
+def test_no_serving_path_reaches_the_research_baselines_the_clusters_or_pack_building():
     serving = reachable(ROOT, SERVING)
     assert {"prefchat.ui.chat", "prefchat.ui.rest", "prefchat.assistant.session"} <= serving  # the walk works
     assert sorted(m for m in serving if m.startswith(OFF_SERVING)) == []

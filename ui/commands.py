@@ -9,8 +9,7 @@ Both print the URLs once the port listens (``--port 0`` picks a free one) and se
 interrupted. The app (Gradio, the engine, uvicorn) is imported when a command runs, so that
 ``prefchat serve --help`` stays light.
 
-With ``--workers N`` (N > 1) this process binds the port, resolves the pack (building the
-default pack if needed) and migrates the database once, then uvicorn's supervisor spawns N
+With ``--workers N`` (N > 1) this process binds the port, resolves the pack and migrates the database once, then uvicorn's supervisor spawns N
 worker processes (``spawn``, never ``fork``) that each load the pack and serve
 :func:`prefchat.ui.worker.app` on the shared socket, and starts a new one when one dies. All state is in the
 database, so any worker may take any REST request. The workers serve the REST API and the
@@ -121,7 +120,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the embedded default pack (built on first use, well under a minute)."""
+    """Serve the embedded default pack (built by the command line before: :func:`prefchat.cli.ensure_default_pack`)."""
     from ..assistant.api import Assistant
 
     return _run(lambda: Assistant.open(pack=DEFAULT, settings=settings), args.host, args.port, settings, True)
@@ -165,7 +164,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, worker
         if in_memory(db):
             raise ServeRefused(f"--workers {workers} needs one database for all processes, and {db!r} is in memory "
                                "(one per process): give an SQLite file or a PostgreSQL URL")
-        pack = resolve_pack(args.pack, settings)  # the default pack is built here, once
+        pack = resolve_pack(args.pack, settings)
         open_store(db).close()  # migrated once, before the workers open it
         sock = listen(args.host, args.port)
     except (ServeRefused, DatabaseUnavailable) as error:
