@@ -33,6 +33,11 @@ ASK_GROUPED = {"prefer": "Which answer do you prefer, A or B?", "watch": "Which 
 """The question under a shared prompt."""
 
 
+def read_all(n_words: int) -> str:
+    """Under a card's opening, to show the rest (:func:`~prefchat.assistant.cards.card_preview`)."""
+    return f"Read all · {n_words} words"
+
+
 def ask_of(n_options: int, grouped: bool) -> str:
     """The question of ``n_options`` cards (more than two): "Which of these 4 answers would you pick?"."""
     noun = " answers" if grouped else ""
@@ -59,15 +64,19 @@ TOO_LONG = (
 )
 
 
-def duration(n_questions: int, words_per_question: int = 0) -> str:
-    """How long ``n_questions`` questions take, in words ("about a minute"), reading their cards included.
+def reading_seconds(n_questions: int, words_per_question: float = 0) -> float:
+    r"""Seconds ``n_questions`` questions take, reading their cards included.
 
-    .. math:: t = n \\left(t_\text{click} + \frac{60\\, w}{\text{WPM}}\right)
+    .. math:: t = n \left(t_\text{click} + \frac{60\, w}{\text{WPM}}\right)
 
     with :math:`w` the words a question shows (:attr:`~prefchat.assistant.turns.QuestionTurn.words`).
     """
-    seconds = n_questions * (SECONDS_PER_QUESTION + 60 * words_per_question / READING_WPM)
-    minutes = max(1, round(seconds / 60))
+    return n_questions * (SECONDS_PER_QUESTION + 60 * words_per_question / READING_WPM)
+
+
+def duration(n_questions: int, words_per_question: int = 0) -> str:
+    """How long ``n_questions`` questions take, in words ("about a minute"): :func:`reading_seconds`."""
+    minutes = max(1, round(reading_seconds(n_questions, words_per_question) / 60))
     return "about a minute" if minutes == 1 else f"about {minutes} minutes"
 
 

@@ -40,8 +40,8 @@ import gradio as gr
 from fastapi import FastAPI
 
 from ..assistant import wording
+from ..assistant.cards import card_view, readable_title, repeats_title
 from ..assistant.errors import AssistantError
-from ..assistant.intents import strip_parenthetical
 from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.ranking import Ranked
 from ..assistant.session import Conversation
@@ -58,7 +58,6 @@ __all__ = [
     "advance",
     "build_chat",
     "card_markdown",
-    "code_span",
     "friendly",
     "markdown_safe",
     "markdown_text",
@@ -89,23 +88,42 @@ CSS = """
 .prefchat-prompt { font-size: var(--text-lg); }
 .prefchat-cards { gap: 12px; align-items: stretch; flex-wrap: wrap !important; }
 /* Two cards side by side; four in a 2 x 2 grid; an odd last one takes the row. */
+/* A card shows the opening of its text and grows when "Read all" opens the rest; tapping it picks it. */
 .block.prefchat-card {
-    flex: 1 1 calc(50% - 12px); min-width: calc(50% - 12px); max-height: 20rem; overflow-y: auto; padding: 12px 16px !important;
+    flex: 1 1 calc(50% - 12px); min-width: calc(50% - 12px); padding: 12px 16px !important; cursor: pointer;
     border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
     background: var(--background-fill-secondary); overflow-wrap: anywhere;
+}
+.block.prefchat-card:hover { border-color: var(--color-accent); }
+.prefchat-more summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.prefchat-chip {
+    display: inline-block; margin: 0 4px 4px 0; padding: 0 10px; border-radius: 999px; font-size: 0.85em;
+    background: var(--background-fill-primary); border: 1px solid var(--border-color-primary);
 }
 .prefchat-card code { font-size: 0.85em; }
 .prefchat-card :is(h1, h2, h3, h4) { font-size: 1.05em; margin: 0.6em 0 0.3em; }
 .prefchat-chat button[aria-label="Clear"] { display: none; }
 /* Once no question is open (its panel leaves the page), the transcript takes the room. */
 .gradio-container:not(:has(.prefchat-question)) .block.prefchat-chat { height: 72vh !important; }
+/* A phone (390 x 844): the question, its cards and its buttons fit on the screen without scrolling. */
 @media (max-width: 640px) {
-    .prefchat-cards { flex-direction: column !important; }
-    .block.prefchat-card { flex: none; min-width: 0; max-height: 15rem; }
-    .prefchat-choices { flex-flow: row wrap !important; }
-    .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; }
+    :has(> .prefchat-question) > .block.prefchat-chat { height: 22vh !important; min-height: 0 !important; }
+    .prefchat-cards { flex-direction: column !important; gap: 8px; }
+    .block.prefchat-card { flex: none; min-width: 0; padding: 8px 12px !important; }
+    .prefchat-card :is(h1, h2, h3, h4):first-child { margin-top: 0; }
+    .prefchat-choices { flex-flow: row wrap !important; gap: 8px; }
+    .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; padding: 6px !important; }
 }
 """
+
+CHOOSE_ON_TAP = """() => {
+    document.addEventListener("click", (event) => {
+        const card = event.target.closest("[id^='prefchat-card-']");
+        if (!card || event.target.closest("details, a, button") || String(window.getSelection())) return;
+        document.getElementById(card.id.replace("card", "pick"))?.click();
+    });
+}"""
+"""Runs once in the browser: tapping a card (outside its "Read all") presses the button that picks it."""
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 
@@ -207,13 +225,6 @@ def markdown_safe(text: str) -> str:
     return _AUTOLINK.sub(r"\\\g<0>", _MARKDOWN_ACTIVE.sub(r"\\\1", text))
 
 
-def code_span(text: str) -> str:
-    """``text`` as one Markdown code span (literal inside), fenced by more backticks than it holds."""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def question_message(turn: QuestionTurn) -> str:
     progress = f"**{wording.progress(turn.position, turn.expected_total)}.**"
     prompt = f" *{markdown_text(turn.prompt)}*" if turn.prompt else ""
@@ -228,13 +239,20 @@ def question_message(turn: QuestionTurn) -> str:
 def picks_markdown(picks: Sequence[Ranked]) -> str:
     """A numbered list: each pick's title, the one-line reason for it, and its text when the text is
     what the user reads (a response rather than a film's description)."""
-    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {markdown_text(pick.why)}{excerpt(pick)}" for n, pick in enumerate(picks, 1))
+    return "\n".join(f"{n}. **{markdown_text(spoken_title(pick.title))}**: {markdown_text(pick.why)}{excerpt(pick)}"
+                     for n, pick in enumerate(picks, 1))
+
+
+def spoken_title(title: str) -> str:
+    """A title as people say it, its year kept: "Godfather, The (1972)" -> "The Godfather (1972)"."""
+    name, year = readable_title(title)
+    return name if year is None else f"{name} ({year})"
 
 
 def excerpt(pick: Ranked) -> str:
     """The start of a pick's text, quoted under it, unless the text only repeats the title."""
     text = " ".join(pick.text.split())
-    if not text or text.startswith(strip_parenthetical(pick.title).rstrip(".?! ")):
+    if not text or repeats_title(text, pick.title):
         return ""
     short = text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
     return f"\n   > {quoted(short)}"
@@ -273,10 +291,19 @@ def reply_message(turn: ReplyTurn) -> str:
 
 
 def card_markdown(label: str, card: ItemCard, grouped: bool) -> str:
-    """One option of a question: its label, title (unless the prompt above says it), text and tags."""
-    heading = f"### {label}" if grouped else f"### {label} · {markdown_text(card.title)}"
-    tags = " ".join(code_span(tag) for tag in card.tags)
-    return "\n\n".join(part for part in (heading, markdown_safe(card.text), tags) if part)
+    """One option of a question (:func:`~prefchat.assistant.cards.card_view`): its label, title
+    (unless the prompt above says it), chips, and the opening of its text with the rest behind
+    "Read all"."""
+    view = card_view(card, grouped)
+    heading = f"### {label}" if view.title is None else f"### {label} · {markdown_text(view.title)}"
+    chips = " ".join(f'<span class="prefchat-chip">{markdown_text(chip)}</span>' for chip in view.chips)
+    parts = [heading, chips]
+    if view.preview is not None:
+        parts.append(markdown_safe(view.preview.head))
+        if view.preview.rest:
+            parts.append(f'<details class="prefchat-more"><summary>{escape(wording.read_all(view.preview.n_words))}</summary>'
+                         f"\n\n{markdown_safe(view.preview.rest)}\n\n</details>")
+    return "\n\n".join(part for part in parts if part)
 
 
 def progress_html(question: QuestionTurn | None) -> str:
@@ -373,10 +400,11 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             prompt = gr.Markdown(elem_classes="prefchat-prompt", latex_delimiters=[])
             # As many cards and pick buttons as a question can have; show() shows those of the question asked.
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
-                cards = [gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[], visible=n < 2)
+                cards = [gr.Markdown(elem_classes="prefchat-card", elem_id=f"prefchat-card-{n}", latex_delimiters=[], visible=n < 2)
                          for n in range(MAX_OPTIONS)]
             with gr.Row(elem_classes="prefchat-choices"):
-                picks = [gr.Button(label, variant="primary", visible=n < 2) for n, label in enumerate(wording.OPTION_LABELS)]
+                picks = [gr.Button(label, variant="primary", visible=n < 2, elem_id=f"prefchat-pick-{n}")
+                         for n, label in enumerate(wording.OPTION_LABELS)]
                 both, neither = gr.Button(wording.BOTH_BUTTON), gr.Button(wording.NEITHER_BUTTON)
                 none = gr.Button(wording.NONE_BUTTON, visible=False)
             buttons = [*picks, both, neither, none]
@@ -446,5 +474,6 @@ def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwar
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
     blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
-    options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
+    options = {"theme": THEME, "css": CSS, "js": CHOOSE_ON_TAP, "footer_links": ["api"], "show_error": False, **kwargs,
+               "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

@@ -21,11 +21,15 @@ connections, its ``/readyz`` answers 503, and the answers in flight finish (for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import ipaddress
 import signal
 import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..assistant.packs import DEFAULT
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ServeRefused", "add_demo_arguments", "add_serve_arguments", "check_exposure", "demo", "listen", "loopback",
-    "run_until_interrupted", "serve",
+    "run_until_interrupted", "serve", "serve_in_thread",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -255,4 +259,27 @@ def run_until_interrupted(server: uvicorn.Server, sock: socket.socket) -> None:
         # The server has stopped: a Ctrl+C now (or one uvicorn re-raises late) would only
         # interrupt the interpreter's exit with a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sock.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, host: str = "127.0.0.1", started_within: float = 30.0) -> Iterator[str]:
+    """``app`` served by uvicorn in a daemon thread on a free port of ``host``, for scripts and tests
+    (``scripts/screenshots.py``); yields its base URL once it answers, and stops it on exit."""
+    import uvicorn
+
+    sock = listen(host, 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + started_within
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start within {started_within:g} s")
+            time.sleep(0.05)
+        yield _url(host, sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
         sock.close()

@@ -1,9 +1,9 @@
 """Fixtures of the web tests: a tiny grouped pack, a hashing embedder, and the composed app running.
 
-The pack is shaped like the default "assistant styles" pack: six prompts (the groups, named in
+The pack is shaped like the default "assistant styles" pack: twelve prompts (the groups, named in
 ``manifest["group_names"]``), five answers to each, every answer tagged with two of six styles
 ("short answers", "numbered steps", ...), which are also the descriptors. One answer per
-prompt is long, so that the cards must scroll.
+prompt is long, so that its card opens with its first sentence and "Read all".
 
 ``server_url`` is :func:`prefchat.ui.app.create_app` served by uvicorn in a thread on a free
 loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``);
@@ -12,10 +12,7 @@ loopback port, for the whole test session, on a fresh SQLite file (``server_db_u
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from gradio_client import Client
 
 from prefchat.assistant.session import Conversation
@@ -31,7 +27,7 @@ from prefchat.reward.naming import name_axes, tag_matrix
 from prefchat.reward.pack import Item, Pack, load_pack, save_pack
 from prefchat.storage import open_store
 from prefchat.ui.app import create_app
-from prefchat.ui.commands import listen
+from prefchat.ui.commands import serve_in_thread
 
 DIM = 64
 MAX_TURNS = 15
@@ -43,6 +39,12 @@ PROMPTS = (
     "How do I start keeping a journal?",
     "How do I fold a shirt neatly?",
     "How do I back up my phone's photos?",
+    "How do I make a cup of tea?",
+    "How do I clean a cast-iron pan?",
+    "How do I learn to juggle?",
+    "How do I pick a ripe avocado?",
+    "How do I tie a bow tie?",
+    "How do I remember people's names?",
 )
 STYLES = {
     "short answers": "In short: it takes a minute.",
@@ -65,7 +67,7 @@ def hashing_embed(texts) -> np.ndarray:
 
 
 def grouped_pack() -> Pack:
-    """Six prompts, five answers each; the learned bases are random linear maps of the embeddings."""
+    """Twelve prompts, five answers each; the learned bases are random linear maps of the embeddings."""
     rng = np.random.default_rng(5)
     styles = list(STYLES)
     items, groups = [], []
@@ -112,25 +114,8 @@ def grouped_pack() -> Pack:
     )
 
 
-@contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
-    sock = listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+serving = serve_in_thread
+"""Serve an app with uvicorn in a thread on a free loopback port; yields its base URL."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -76,7 +77,8 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     page = page_at()
     page.goto(f"{server_url}/")
     wait_for_question(page, 1)
-    page.get_by_text("about 10 questions, about 4 minutes").wait_for()  # the estimate counts reading the cards
+    # The estimate counts reading what the cards show first (one of this pack's answers is 600 words long).
+    page.get_by_text(re.compile(r"about 10 (quick )?questions, about (a minute|[23] minutes)")).wait_for()
     a, b = boxes(page)
     assert abs(a["y"] - b["y"]) < 2 and a["x"] + a["width"] <= b["x"], "cards side by side on a wide screen"
     page.screenshot(path=ARTIFACTS / "question-desktop.png")
@@ -97,18 +99,52 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     page.screenshot(path=ARTIFACTS / "correction-desktop.png")
 
 
-def test_phone_viewport_stacks_scrollable_cards(page_at, server_url):
-    page = page_at(390, 844)
-    page.goto(f"{server_url}/")
-    wait_for_question(page, 1)
-    a, b = boxes(page)
-    assert b["y"] >= a["y"] + a["height"], "cards stacked under 640 px"
-    assert a["width"] > 300 and a["x"] + a["width"] <= 390
-    style = page.locator(".block.prefchat-card").first.evaluate(
-        "card => [getComputedStyle(card).overflowY, getComputedStyle(card).maxHeight]"
-    )
-    assert style == ["auto", "240px"]
-    page.screenshot(path=ARTIFACTS / "question-phone.png", full_page=True)
+PHONE = {"width": 390, "height": 844}
+
+
+def answer_labels(n_cards: int) -> list[str]:
+    """The buttons that answer a question of ``n_cards`` cards."""
+    return [*"ABCDEF"[:n_cards], *(["Both fine", "Don't know either"] if n_cards == 2 else ["None of these"])]
+
+
+def shows_the_whole_question_unscrolled(page, n_cards: int) -> None:
+    """The question's cards, one under another, and every button that answers it are on the screen
+    without scrolling."""
+    assert page.evaluate("() => window.scrollY") == 0
+    cards = boxes(page)[:n_cards]
+    assert len(cards) == n_cards and cards[0]["y"] >= 0
+    for upper, lower in zip(cards, cards[1:]):
+        assert lower["y"] >= upper["y"] + upper["height"] - 2, "cards one under another on a phone"
+    assert all(card["x"] + card["width"] <= PHONE["width"] for card in cards)
+    shown = [*cards, *(page.get_by_role("button", name=label, exact=True).bounding_box() for label in answer_labels(n_cards))]
+    assert max(box["y"] + box["height"] for box in shown) <= PHONE["height"], "part of the question is below the fold"
+
+
+def tap_the_last_card_and_see_it_picked(page, n_cards: int) -> None:
+    """Tapping a card (not on its "Read all") answers with its label."""
+    page.locator(f"#prefchat-card-{n_cards - 1}").click(position={"x": 24, "y": 12})
+    wait_for_question(page, 2)
+    said = page.locator(".prefchat-chat .message-row.user-row").last.inner_text()
+    assert said.strip() == "ABCDEF"[n_cards - 1]
+
+
+@pytest.mark.parametrize("n_cards", [2, 4], ids=["answers-in-pairs", "films-4-way"])
+def test_a_phone_shows_the_whole_first_question_and_a_tap_on_a_card_picks_it(page_at, serve_app, tiny_pack, tmp_path, embed,
+                                                                              assistant_fixtures, n_cards):
+    """At 390 x 844 the whole first question fits on the screen with the way to answer it: a pair of
+    answers to a prompt (as the default pack asks; one of the pack's answers is 600 words long, and
+    opens with its first sentence), and 4 films (as MovieLens asks: title and chips). Tapping a card picks it."""
+    from prefchat.assistant.turns import SessionOptions
+
+    pack, embedder = (tiny_pack, embed) if n_cards == 2 else (assistant_fixtures.tiny_pack(), assistant_fixtures.fake_embed)
+    with open_store(f"sqlite:///{tmp_path / 'phone.sqlite'}") as store, \
+            serve_app(create_app(Conversation(pack, store, embedder, SessionOptions(question_size=n_cards)))) as url:
+        page = page_at(**PHONE)
+        page.goto(f"{url}/")
+        wait_for_question(page, 1)
+        shows_the_whole_question_unscrolled(page, n_cards)
+        page.screenshot(path=ARTIFACTS / f"question-phone-{n_cards}.png")
+        tap_the_last_card_and_see_it_picked(page, n_cards)
 
 
 def test_reload_resumes_the_session(page_at, server_url):
