@@ -219,9 +219,12 @@ class Conversation:
         return self._advance(self._state(state.record, history))
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
-        """Take back the last answer; its question is asked again."""
+        """Take back the last answer; its question is asked again. After the last answer too: the
+        finished session is active again until it finishes anew."""
         with self.store.atomic():
             record = self._session(session_id, lock=True)
+            if record.state == "finished":
+                record = self.store.reopen_session(session_id)
             _check_active(record)
             self.store.undo_last_answer(session_id)
             return self._advance(self._state(record))
@@ -254,33 +257,36 @@ class Conversation:
 
         While onboarding, an answer is taken as one (before any intent is looked for) and
         "undo", "done", "start over" and "forget me" work (anything else is re-asked); afterwards
-        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
-        the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
+        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes when the
+        next message confirms it ("yes"), within :data:`FORGET_CONFIRM`; any other next message
+        deletes nothing and says so (:data:`~prefchat.assistant.wording.FORGET_KEPT`). The pending request is stored
         (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
         """
         with self.store.atomic():
             session, user_id = self._who(who)
             state = self._locked(session.id) if session is not None and session.state == "active" else None
             asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
-            if state is not None and _is_answer(text, state):
+            if not asked and state is not None and _is_answer(text, state):
                 return self._answer(state, text, None)
         intent = self.recognise(text)
         if intent.name == "forget":
             with suppress(NotFound):  # a user never stored has nothing to forget
                 self.store.ask_forget(user_id, FORGET_CONFIRM)
             return ReplyTurn(wording.FORGET_ASK, "forget")
-        if intent.name == "confirm_forget":
-            if not asked:
-                return ReplyTurn(wording.FORGET_UNASKED, "help")
+        if intent.name == "confirm_forget" and asked:
             self.forget(user_id)
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
+        if asked:  # anything but "yes" keeps everything, and says so
+            return ReplyTurn(wording.FORGET_KEPT, "keep")
+        if intent.name == "confirm_forget" and "forget" in text.casefold():
+            return ReplyTurn(wording.FORGET_UNASKED, "help")
         if intent.name == "start_over":
             if FORGET_STATED.search(text):
                 self.forget_stated(user_id)
             return self.start(user_id)
+        if intent.name == "undo" and session is not None and session.state in ("active", "finished"):
+            return self.undo(session.id)
         if state is not None:
-            if intent.name == "undo":
-                return self.undo(state.record.id)
             if intent.name == "finish":
                 return self.finish(state.record.id)
             return self.answer(state.record.id, text)  # not an answer: asked again

@@ -151,12 +151,14 @@ class ChatState:
         The onboarding session shown, and its user (kept so that "start over" keeps the user).
     messages : tuple of ``{"role", "content"}`` dicts, the transcript
     question : QuestionTurn or None, the open question (None once onboarding is over)
+    asking : "forget" or "start_over" while the chat waits for a yes or no to that, else None
     """
 
     session_id: str | None = None
     user_id: str | None = None
     messages: tuple[Message, ...] = ()
     question: QuestionTurn | None = None
+    asking: str | None = None
 
     def said(self, role: str, text: str) -> ChatState:
         return replace(self, messages=(*self.messages, {"role": role, "content": text}))
@@ -168,6 +170,7 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     A question of a session other than the one shown is greeted: a new session from the start,
     a resumed one with a welcome back.
     """
+    state = replace(state, asking=None)
     if isinstance(turn, ReaskTurn):
         return replace(state.said("assistant", turn.text), question=turn.question)
     if isinstance(turn, QuestionTurn):
@@ -184,10 +187,12 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     if isinstance(turn, ResultTurn):
         state = state.said("assistant", result_message(turn))
         return replace(state, session_id=turn.session_id, user_id=turn.user_id, question=None)
-    state = replace(state.said("assistant", reply_message(turn)), question=None)
+    state = state.said("assistant", reply_message(turn))
     if turn.intent == "confirm_forget":  # the user and all their sessions are gone
         return ChatState(messages=state.messages)
-    return state
+    if turn.intent in ("forget", "keep"):  # the question, if one is open, stays open
+        return replace(state, asking="forget" if turn.intent == "forget" else None)
+    return replace(state, question=None)
 
 
 def too_long(text: str) -> str | None:
@@ -366,6 +371,19 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         question_id = None if state.question is None else state.question.question_id
         return run(state, choice, lambda: conversation.answer(state.session_id, choice, question_id))
 
+    def ask_start_over(state: ChatState) -> ChatState:
+        """The "Start over" button: asks once (a new visitor just starts)."""
+        if state.session_id is None:
+            return start(state)
+        return replace(state.said("assistant", markdown_text(wording.START_OVER_ASK)), asking="start_over")
+
+    def confirm(yes: bool, state: ChatState) -> ChatState:
+        """The yes or no buttons under a question the chat asked ("forget me", "start over")."""
+        if state.asking == "start_over":
+            said = state.said("user", wording.START_OVER_YES if yes else wording.START_OVER_NO)
+            return start(said) if yes else replace(said.said("assistant", wording.START_OVER_KEPT), asking=None)
+        return say("yes" if yes else "no", state, shown=wording.FORGET_YES if yes else wording.FORGET_NO)
+
     def undo(state: ChatState) -> ChatState:
         if state.session_id is None:
             return start(state)
@@ -376,7 +394,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             return start(state)
         return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(state.session_id))
 
-    def say(text: str, state: ChatState) -> ChatState:
+    def say(text: str, state: ChatState, shown: str | None = None) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
         if (refusal := refused(text, state)) is not None:
             return refusal
@@ -384,7 +402,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
             return state
         if state.session_id is None:
             return start(state.said("user", markdown_text(text)))
-        return run(state, text, lambda: conversation.say(state.session_id, text))
+        return run(state, shown or text, lambda: conversation.say(state.session_id, text))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
@@ -408,9 +426,12 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 both, neither = gr.Button(wording.BOTH_BUTTON), gr.Button(wording.NEITHER_BUTTON)
                 none = gr.Button(wording.NONE_BUTTON, visible=False)
             buttons = [*picks, both, neither, none]
-            with gr.Row():
-                undo_button = gr.Button(wording.UNDO_BUTTON, size="sm")
-                finish_button = gr.Button(wording.FINISH_BUTTON, size="sm")
+        with gr.Row(visible=False, elem_classes="prefchat-confirm") as confirm_row:
+            yes_button = gr.Button(wording.FORGET_YES, variant="stop")
+            no_button = gr.Button(wording.FORGET_NO)
+        with gr.Row():
+            undo_button = gr.Button(wording.UNDO_BUTTON, size="sm", visible=False)
+            finish_button = gr.Button(wording.FINISH_BUTTON, size="sm", visible=False)
         with gr.Row():
             text = gr.Textbox(
                 show_label=False, placeholder=wording.ONBOARDING_HINT, scale=5, max_lines=4, max_length=MAX_TEXT,
@@ -431,6 +452,8 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
             ]
             hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
+            yes, no = ((wording.START_OVER_YES, wording.START_OVER_NO) if state.asking == "start_over"
+                       else (wording.FORGET_YES, wording.FORGET_NO))
             return (
                 state,
                 state.session_id,
@@ -442,16 +465,26 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
                 *more_cards,
                 *button_updates,
+                gr.Row(visible=state.asking is not None),
+                gr.Button(yes),
+                gr.Button(no),
+                gr.Button(visible=state.session_id is not None),  # undo, also once the results are in
+                gr.Button(visible=question is not None),
             )
 
         # The first outputs are what gradio_client callers read (cards A and B among them); the
         # further cards and the buttons' visibility follow.
-        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons]
+        outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons,
+                   confirm_row, yes_button, no_button, undo_button, finish_button]
         listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
         blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)
-        restart.click(lambda s: show(start(s)), [state], api_name="start", **listen)
+        # /start starts at once, for API callers (through a button never shown); the one shown asks first.
+        gr.Button(visible=False).click(lambda s: show(start(s)), [state], api_name="start", **listen)
+        restart.click(lambda s: show(ask_start_over(s)), [state], **private)
+        yes_button.click(lambda s: show(confirm(True, s)), [state], **private)
+        no_button.click(lambda s: show(confirm(False, s)), [state], **private)
         # One endpoint for every answer button: each sends its own label in place of the typed text.
         labels = [*wording.OPTION_LABELS, wording.BOTH_BUTTON, wording.NEITHER_BUTTON, wording.NONE_BUTTON]
         for n, (button, label) in enumerate(zip(buttons, labels, strict=True)):
