@@ -116,14 +116,26 @@ CSS = """
 }
 """
 
-CHOOSE_ON_TAP = """() => {
+PAGE_SCRIPT = """() => {
     document.addEventListener("click", (event) => {
         const card = event.target.closest("[id^='prefchat-card-']");
         if (!card || event.target.closest("details, a, button") || String(window.getSelection())) return;
         document.getElementById(card.id.replace("card", "pick"))?.click();
     });
+    let rows = 0;
+    new MutationObserver(() => {
+        const wrap = document.querySelector(".prefchat-chat .bubble-wrap");
+        const shown = wrap ? wrap.querySelectorAll(".message-row") : [];
+        if (shown.length === rows) return;
+        rows = shown.length;
+        const last = shown[shown.length - 1];
+        if (!last || !last.classList.contains("bot-row")) return;
+        requestAnimationFrame(() => { wrap.scrollTop += last.getBoundingClientRect().top - wrap.getBoundingClientRect().top; });
+    }).observe(document.body, {childList: true, subtree: true});
 }"""
-"""Runs once in the browser: tapping a card (outside its "Read all") presses the button that picks it."""
+"""Runs once in the browser. Tapping a card (outside its "Read all") presses the button that picks it.
+A new reply opens at its start, not its end: the results at "what I learned", not at the showcase
+below it (the transcript's own scrolling to the bottom is off)."""
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 
@@ -412,7 +424,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         progress = gr.HTML(elem_classes="prefchat-progress-box")
         chatbot = gr.Chatbot(
             label=title, show_label=False, elem_classes="prefchat-chat", height="36vh", min_height=240, buttons=["copy_all"],
-            latex_delimiters=[], sanitize_html=True,
+            latex_delimiters=[], sanitize_html=True, autoscroll=False,
         )
         with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
             prompt = gr.Markdown(elem_classes="prefchat-prompt", latex_delimiters=[])
@@ -507,6 +519,6 @@ def mount_chat(app: FastAPI, conversation: Conversation, path: str = "/", **kwar
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
     blocks = build_chat(conversation).queue(default_concurrency_limit=CONCURRENCY)
-    options = {"theme": THEME, "css": CSS, "js": CHOOSE_ON_TAP, "footer_links": ["api"], "show_error": False, **kwargs,
+    options = {"theme": THEME, "css": CSS, "js": PAGE_SCRIPT, "footer_links": ["api"], "show_error": False, **kwargs,
                "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

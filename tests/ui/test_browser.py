@@ -87,6 +87,14 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
         wait_for_question(page, number)
         click(page, label)
     page.get_by_text("Here is what I learned about you.").wait_for()
+    # The results open at what I learned: its line near the top of the transcript's visible part
+    # (not scrolled past it to the end of the message).
+    page.wait_for_function("""() => {
+        const wrap = document.querySelector(".prefchat-chat .bubble-wrap");
+        const learned = [...wrap.querySelectorAll("strong")].find(e => e.textContent.startsWith("Here is what I learned"));
+        const top = learned.getBoundingClientRect().top - wrap.getBoundingClientRect().top;
+        return top >= 0 && top <= 80 && wrap.scrollHeight > wrap.clientHeight;
+    }""")
     assert page.locator(".prefchat-question").is_hidden()
     assert page.locator(".prefchat-chat ol li").count() == 5
     page.screenshot(path=ARTIFACTS / "results-desktop.png")
