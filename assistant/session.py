@@ -180,6 +180,14 @@ class Conversation:
             _check_active(state.record)
             return self._advance(state)
 
+    def answered(self, session_id: str) -> tuple[tuple[QuestionTurn, str], ...]:
+        """The session's answered questions in order, each with the stored choice ("a", "b", "tie",
+        "skip", or a k-way pick's item id): what a reloaded chat shows above the current question."""
+        state = self.state(session_id)
+        turns = [turn for turn in state.history if turn.answer is not None and turn.answer.kind == "choice"]
+        return tuple((dataclasses.replace(self._question_turn(state, turn.question), position=n), str(turn.answer.choice))
+                     for n, turn in enumerate(turns, 1))
+
     def answer(self, session_id: str, text: str, question_id: int | None = None) -> QuestionTurn | ResultTurn | ReaskTurn:
         """Take the answer to the current question: "a", "b", "both", "skip" or free text.
 

@@ -253,6 +253,14 @@ def question_message(turn: QuestionTurn) -> str:
     return f"{progress} {wording.ASK[turn.objective]}: **A** {a}, or **B** {b}?"
 
 
+def answer_label(question: QuestionTurn, choice: str) -> str:
+    """What the transcript shows the user said for a stored ``choice``: the label of the button pressed."""
+    labels = {"a": "A", "b": "B", "tie": wording.BOTH_BUTTON,
+              "skip": wording.NEITHER_BUTTON if len(question.items) == 2 else wording.NONE_BUTTON}
+    picked = [n for n, card in enumerate(question.items) if card.item_id == choice]
+    return wording.OPTION_LABELS[picked[0]] if picked else labels.get(choice, markdown_text(choice))
+
+
 def picks_markdown(picks: Sequence[Ranked]) -> str:
     """A numbered list: each pick's title, the one-line reason for it, and its text when the text is
     what the user reads (a response rather than a film's description)."""
@@ -361,12 +369,18 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
         return run(state, None, lambda: conversation.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
-        """The browser's saved session where it stands; a new one if there is none to resume."""
+        """The browser's saved session where it stands, after its transcript so far; a new one if
+        there is none to resume."""
         try:
             turn = conversation.resume(saved) if saved else None
+            answered = conversation.answered(saved) if saved else ()
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
-        return start(state) if turn is None else run(state, None, lambda: turn)
+        if turn is None:
+            return start(state)
+        for question, choice in answered:
+            state = state.said("assistant", question_message(question)).said("user", answer_label(question, choice))
+        return run(state, None, lambda: turn)
 
     def refused(text: str, state: ChatState) -> ChatState | None:
         """The state with a refusal when ``text`` is too long (neither it nor an answer is stored)."""

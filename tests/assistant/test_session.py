@@ -106,6 +106,17 @@ def test_undo_after_the_last_answer_asks_it_again_and_a_new_answer_finishes_anew
     assert store.get_session(onboarded.session_id).state == "finished"
 
 
+def test_answered_lists_the_questions_answered_with_their_choices_undone_ones_left_out(conversation):
+    first = conversation.start("alice")
+    second = conversation.answer(first.session_id, "a")
+    third = conversation.answer(first.session_id, "both")
+    conversation.undo(first.session_id)
+    conversation.answer(first.session_id, "skip")
+    answered = conversation.answered(first.session_id)
+    assert [(q.position, pair(q), choice) for q, choice in answered] == [(1, pair(first), "a"), (2, pair(second), "skip")]
+    assert pair(third) != pair(second)
+
+
 def test_undo_with_nothing_to_undo_keeps_the_first_question(conversation):
     first = conversation.start("alice")
     assert conversation.undo(first.session_id) == first

@@ -166,6 +166,9 @@ def test_reload_resumes_the_session(page_at, server_url):
     page.reload()
     page.get_by_text("Welcome back! Let's carry on where we left off, at question 3.").wait_for()
     wait_for_question(page, 3)
+    said = page.locator(".prefchat-chat .message-row.user-row").all_inner_texts()
+    assert [text.strip() for text in said] == ["A", "B"], "the transcript is back after a reload"
+    assert page.locator(".prefchat-chat").get_by_text("Question 2 of about 10.").count() == 1
     assert page.locator(".block.prefchat-card").all_inner_texts() == cards
     click(page, "Undo last answer")
     wait_for_question(page, 2)

@@ -84,7 +84,10 @@ def test_resume_continues_a_session_in_another_tab(visit, server_url, visitor):
         now = visitor("answer", choice)
     reloaded = visit(server_url)("resume", now.session_id)
     assert reloaded.session_id == now.session_id and question_number(reloaded) == 3
-    assert reloaded.messages[0] == "Welcome back! Let's carry on where we left off, at question 3."
+    # The transcript is back: each question asked, and the answer given, then the welcome.
+    assert reloaded.messages[0].startswith("**Question 1 of about 10.**") and reloaded.messages[1] == "A"
+    assert reloaded.messages[2].startswith("**Question 2 of about 10.**") and reloaded.messages[3] == "B"
+    assert reloaded.messages[4] == "Welcome back! Let's carry on where we left off, at question 3."
     assert (reloaded.card_a, reloaded.card_b) == (now.card_a, now.card_b)
 
     stranger = visit(server_url)("resume", "no-such-session")
