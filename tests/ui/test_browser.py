@@ -255,6 +255,48 @@ def test_forget_me_clears_what_the_browser_keeps(page_at, serve_app, tiny_pack, 
         assert not any(marker in value or "forget" in value for value in kept.values())
 
 
+def test_a_whole_first_contact_onboards_undoes_the_last_answer_reloads_and_is_forgotten(page_at, serve_app, tiny_pack, embed, tmp_path):
+    """Onboarding to the results, "Undo last answer" there (the last question again), a reload (the
+    transcript is back), "forget me" and the "Yes, forget me" button: the user is gone from the
+    database and from localStorage."""
+    from prefchat.assistant import wording
+    from prefchat.storage import NotFound
+    from prefchat.ui.chat import STORAGE_KEY
+
+    with open_store(f"sqlite:///{tmp_path / 'contact.sqlite'}") as store, \
+            serve_app(create_app(Conversation(tiny_pack, store, embed))) as url:
+        page = page_at(**PHONE)
+        page.goto(f"{url}/")
+        for number in range(1, 11):
+            wait_for_question(page, number)
+            click(page, "AB"[number % 2])
+        page.get_by_text(wording.LEARNED).wait_for()
+        (profile,) = store.list_profiles()
+        user_id = profile.user_id
+        click(page, wording.UNDO_BUTTON)
+        wait_for_question(page, 10)
+        click(page, "B")
+        page.get_by_text(wording.LEARNED).last.wait_for()
+        assert store.get_profile(user_id).counts == {"a": 4, "b": 6}  # the last answer, A, became B
+
+        page.reload()
+        page.get_by_text(wording.LEARNED).wait_for()
+        said = [text.strip() for text in page.locator(".prefchat-chat .message-row.user-row").all_inner_texts()]
+        assert said[:10] == ["B", "A", "B", "A", "B", "A", "B", "A", "B", "B"], "the transcript is back after a reload"
+
+        box = page.get_by_placeholder("Tell me more", exact=False)
+        box.fill("forget me")
+        box.press("Enter")
+        page.get_by_text(wording.FORGET_ASK).wait_for()
+        click(page, wording.FORGET_YES)
+        page.get_by_text(wording.FORGOTTEN).wait_for()
+        page.wait_for_function(f"() => window.localStorage.getItem({STORAGE_KEY!r}) === null")
+        assert local_storage(page) == {}
+        with pytest.raises(NotFound):
+            store.export_user(user_id)
+        page.screenshot(path=ARTIFACTS / "forgotten-phone.png")
+
+
 PAYLOADS = (
     "[Session expired: click here](https://evil.example/login)",
     "<img src=http://127.0.0.1:9/beacon.png>",
