@@ -42,8 +42,8 @@ def _print_training_report(pack) -> None:
     h, split, metrics = pack.hyperparameters, pack.split, pack.metrics
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, K={pack.n_learned} learned bases "
           f"+ {len(pack.population_coordinates)} population coordinates")
-    print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} "
-          f"prior_scale={h['prior_scale']} beta={h.get('beta')} question_size={pack.question_size}")
+    chosen = " ".join(f"{name}={h.get(name)}" for name in ("n_bases", "l2", "implicit_weight", "prior_scale", "beta"))
+    print(f"chosen on validation users: {chosen} question_size={pack.question_size}")
     print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
     print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
           f"skipped: {pack.provenance['skipped']}")
@@ -56,8 +56,17 @@ def _print_training_report(pack) -> None:
         paired = report["population_minus_mean_rating"]
         print(f"  population - mean rating, paired: {paired['mean_diff']:+.4f} (95% CI {paired['ci95'][0]:+.4f} .. {paired['ci95'][1]:+.4f})")
     for axis in pack.axes[:6]:
-        print(f"  axis {axis.index}: + {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}")
-    print(f"took {metrics['seconds_total']:.1f} s (embedding {metrics['seconds_embedding']:.1f} s)")
+        print(f"  axis {axis.index}: {axis_line(axis)}")
+    if "seconds_total" in metrics:
+        print(f"took {metrics['seconds_total']:.1f} s (embedding {metrics['seconds_embedding']:.1f} s)")
+
+
+def axis_line(axis) -> str:
+    """An axis as ``+ its positive descriptors  |  - its negative ones``, or its name when no
+    descriptor fits it (named by exemplar items: 'like "A" vs like "B"')."""
+    if not (axis.positive or axis.negative):
+        return axis.name
+    return f"+ {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}"
 
 
 def converted_dir(out: Path) -> Path:
@@ -104,6 +113,10 @@ def _info(args: argparse.Namespace, settings: Settings) -> int:
     from .reward.pack import load_pack
 
     pack = load_pack(resolve_pack(args.pack, settings))
+    if not args.json:
+        print(f"created {pack.created}, embedding model {pack.embedding_model.get('name')}")
+        _print_training_report(pack)
+        return 0
     summary = {
         "name": pack.name, "version": pack.version, "created": pack.created, "n_items": pack.n_items,
         "n_bases": pack.n_bases, "answerable": pack.answerable, "objective": pack.objective,
@@ -204,8 +217,19 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return evaluation.main(args)
 
 
+START_HERE = """start here:
+  prefchat demo                                   the chat on the embedded default pack, at http://127.0.0.1:7860
+  prefchat pack movielens --from ml-latest-small --out packs/ml
+                                                  train a pack on your copy of MovieLens (a few minutes)
+  prefchat serve --pack packs/ml                  the chat and the REST API of that pack
+  prefchat info --pack default                    what a pack holds and how it was chosen
+  prefchat COMMAND --help                         the options of a command
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prefchat", description="Onboard a new user in about ten pairwise questions.")
+    parser = argparse.ArgumentParser(prog="prefchat", description="Onboard a new user in about ten pairwise questions.",
+                                     epilog=START_HERE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"prefchat {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -271,8 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
     upgrade.set_defaults(run=_db_upgrade)
 
-    info = commands.add_parser("info", help="describe a pack")
+    info = commands.add_parser("info", help="describe a pack: size, settings chosen on validation users, axes")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
+    info.add_argument("--json", action="store_true", help="the description as JSON, for scripts")
     info.set_defaults(run=_info)
     return parser
 
@@ -281,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
     try:
+        settings = Settings.from_env()  # a bad setting is one line, as any other bad input
         if args.command == "demo" or getattr(args, "pack", None) == DEFAULT:
             ensure_default_pack(settings)  # built here, by the command line, never by a server
         return args.run(args, settings)

@@ -60,6 +60,7 @@ from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text
 from .clusters import choose_k
+from .credentials import AnalystNotConfigured, require_credentials
 from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes
 from .schemas import axis_names
 
@@ -133,20 +134,6 @@ class LoginThrottle:
                 self.locked_until = now + delay
                 log.warning("analyst login locked for %.0f s after %d failures", delay, self.failures)
             return False
-
-
-class AnalystNotConfigured(RuntimeError):
-    """No analyst user and password are set, so the analyst view refuses to start."""
-
-
-def require_credentials(settings: Settings) -> tuple[str, str]:
-    """The analyst's ``(user, password)`` from settings; :class:`AnalystNotConfigured` without both."""
-    if not (settings.analyst_user and settings.analyst_password):
-        raise AnalystNotConfigured(
-            "the analyst view needs a login: set PREFCHAT_ANALYST_USER and PREFCHAT_ANALYST_PASSWORD "
-            "(there is no default password)"
-        )
-    return settings.analyst_user, settings.analyst_password
 
 
 # --------------------------------------------------------------------------- what the tabs show

@@ -107,10 +107,12 @@ CSS = """
 .gradio-container:not(:has(.prefchat-question)) .block.prefchat-chat { height: 72vh !important; }
 /* A phone (390 x 844): the question, its cards and its buttons fit on the screen without scrolling. */
 @media (max-width: 640px) {
-    :has(> .prefchat-question) > .block.prefchat-chat { height: 22vh !important; min-height: 0 !important; }
-    .prefchat-cards { flex-direction: column !important; gap: 8px; }
-    .block.prefchat-card { flex: none; min-width: 0; padding: 8px 12px !important; }
-    .prefchat-card :is(h1, h2, h3, h4):first-child { margin-top: 0; }
+    :has(> .prefchat-question) > .block.prefchat-chat { height: 18vh !important; min-height: 0 !important; }
+    .prefchat-cards { flex-direction: column !important; gap: 6px; }
+    .block.prefchat-card { flex: none; min-width: 0; padding: 6px 12px !important; }
+    .prefchat-card :is(h1, h2, h3, h4) { margin: 0 0 0.2em; line-height: 1.25; }
+    .prefchat-card p { margin: 0.2em 0; }
+    .prefchat-chip { font-size: 0.8em; margin-bottom: 2px; }
     .prefchat-choices { flex-flow: row wrap !important; gap: 8px; }
     .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; padding: 6px !important; }
 }
@@ -251,6 +253,12 @@ def question_message(turn: QuestionTurn) -> str:
         return f"{progress}{prompt} {wording.ASK_GROUPED[turn.objective]}"
     a, b = (markdown_text(card.title) for card in (turn.item_a, turn.item_b))
     return f"{progress} {wording.ASK[turn.objective]}: **A** {a}, or **B** {b}?"
+
+
+def ask_line(question: QuestionTurn) -> str:
+    """What a question without a shared prompt asks, shown above its cards: "Which of these 4 would you pick?"."""
+    n = len(question.items)
+    return wording.ask_of(n, grouped=False) if n > 2 else f"{wording.ASK[question.objective]}?"
 
 
 def answer_label(question: QuestionTurn, choice: str) -> str:
@@ -485,7 +493,7 @@ def build_chat(conversation: Conversation, title: str = "prefchat") -> gr.Blocks
                 state.session_id,
                 list(state.messages),
                 progress_html(question),
-                f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
+                "" if question is None else f"**{markdown_text(question.prompt or ask_line(question))}**",
                 *texts[:2],
                 gr.Column(visible=question is not None),
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),

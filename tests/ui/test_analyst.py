@@ -122,7 +122,7 @@ def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
 def test_profile_view_without_a_pack_or_a_profile(store):
     bare = profile_view(store, None, "hater-1")
     assert list(bare.chart.data[0].y) == [f"base {k}" for k in range(5)]
-    assert set(bare.answers["item A"]) <= {f"p{g}-a{j}" for g in range(6) for j in range(5)}
+    assert set(bare.answers["item A"]) <= {f"p{g}-a{j}" for g in range(12) for j in range(5)}
     newcomer = profile_view(store, None, "newcomer")
     assert newcomer.chart is None and "No profile yet" in newcomer.header
     with pytest.raises(LookupError, match="nobody"):

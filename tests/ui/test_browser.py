@@ -128,8 +128,13 @@ def shows_the_whole_question_unscrolled(page, n_cards: int) -> None:
     assert max(box["y"] + box["height"] for box in shown) <= PHONE["height"], "part of the question is below the fold"
 
 
-def tap_the_last_card_and_see_it_picked(page, n_cards: int) -> None:
-    """Tapping a card (not on its "Read all") answers with its label."""
+def first_question_on_a_phone(page, url: str, n_cards: int, screenshot: str) -> None:
+    """The first question at ``url`` is on the screen whole (:func:`shows_the_whole_question_unscrolled`),
+    and tapping its last card (not on its "Read all") answers with that card's label."""
+    page.goto(f"{url}/")
+    wait_for_question(page, 1)
+    shows_the_whole_question_unscrolled(page, n_cards)
+    page.screenshot(path=ARTIFACTS / f"{screenshot}.png")
     page.locator(f"#prefchat-card-{n_cards - 1}").click(position={"x": 24, "y": 12})
     wait_for_question(page, 2)
     said = page.locator(".prefchat-chat .message-row.user-row").last.inner_text()
@@ -147,12 +152,7 @@ def test_a_phone_shows_the_whole_first_question_and_a_tap_on_a_card_picks_it(pag
     pack, embedder = (tiny_pack, embed) if n_cards == 2 else (assistant_fixtures.tiny_pack(), assistant_fixtures.fake_embed)
     with open_store(f"sqlite:///{tmp_path / 'phone.sqlite'}") as store, \
             serve_app(create_app(Conversation(pack, store, embedder, SessionOptions(question_size=n_cards)))) as url:
-        page = page_at(**PHONE)
-        page.goto(f"{url}/")
-        wait_for_question(page, 1)
-        shows_the_whole_question_unscrolled(page, n_cards)
-        page.screenshot(path=ARTIFACTS / f"question-phone-{n_cards}.png")
-        tap_the_last_card_and_see_it_picked(page, n_cards)
+        first_question_on_a_phone(page_at(**PHONE), url, n_cards, f"question-phone-{n_cards}")
 
 
 def test_reload_resumes_the_session(page_at, server_url):
@@ -393,3 +393,22 @@ def test_the_default_packs_result_screen_shows_responses_not_only_prompt_titles(
     texts = [quotes.nth(n).inner_text() for n in range(quotes.count())]
     assert all(len(text) > 40 and "(answer" not in text for text in texts), texts
     assert chat.locator("ol li").count() == 5
+
+
+@pytest.fixture(scope="module")
+def movielens_url(serve_app, movielens_pack, tmp_path_factory):
+    """The whole app on a pack trained on the real MovieLens data (tests/conftest.py)."""
+    from prefchat.assistant.api import Assistant
+
+    home = tmp_path_factory.mktemp("movielens-home")
+    assistant = Assistant.open(pack=movielens_pack, db=f"sqlite:///{home / 'prefchat.sqlite'}")
+    with serve_app(create_app(assistant)) as url:
+        yield url
+    assistant.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("served", "n_cards"), [("default_url", 2), ("movielens_url", 4)], ids=["default", "movielens"])
+def test_on_the_real_packs_a_phone_shows_the_whole_first_question_and_a_tap_picks(page_at, request, served, n_cards):
+    """The default pack (pairs of answers to a prompt) and MovieLens (4 films a question) at 390 x 844."""
+    first_question_on_a_phone(page_at(**PHONE), request.getfixturevalue(served), n_cards, f"question-phone-{served.removesuffix('_url')}")
