@@ -28,7 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ..assistant.session import Conversation
 from .chat import mount_chat
-from .embed import serve_web_component
+from .embed import CorsHint, serve_web_component
 from .rest import api_router
 
 __all__ = ["create_app", "health_routes"]
@@ -72,6 +72,7 @@ def create_app(
         # x-gradio-user: the web component's queue requests name their browser session with it.
         allow_headers=["Content-Type", "Authorization", "X-Prefchat-User", "X-Gradio-User"], allow_credentials=False,
     )
+    app.add_middleware(CorsHint, allowed=cors_origins)  # outermost: a refused origin is named on the log
     if api:
         app.include_router(api_router(conversation, api_tokens))
     if not chat:

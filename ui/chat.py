@@ -40,7 +40,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from ..assistant import wording
-from ..assistant.cards import card_view, readable_title, repeats_title
+from ..assistant.cards import card_preview, card_view, readable_title, repeats_title
 from ..assistant.errors import AssistantError
 from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.ranking import Ranked
@@ -70,9 +70,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PICKS_SHOWN = 5
-EXCERPT = 280
-"""Characters of a pick's text shown under it."""
-_LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
+EXCERPT_WORDS = 40
+"""Most words of a pick's text shown under it."""
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 STORAGE_KEY = "prefchat-session"
@@ -283,27 +282,27 @@ def spoken_title(title: str) -> str:
 
 
 def excerpt(pick: Ranked) -> str:
-    """The start of a pick's text, quoted under it, unless the text only repeats the title."""
-    text = " ".join(pick.text.split())
-    if not text or repeats_title(text, pick.title):
+    """The opening of a pick's text (:func:`~prefchat.assistant.cards.card_preview`, at most
+    :data:`EXCERPT_WORDS` words), quoted under it as Markdown, unless the text only repeats the title."""
+    if not pick.text.strip() or repeats_title(pick.text, pick.title):
         return ""
-    short = text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
-    return f"\n   > {quoted(short)}"
+    return "\n" + blockquote(card_preview(pick.text, EXCERPT_WORDS).head, indent="   ")
 
 
-def quoted(text: str) -> str:
-    """``text`` as one literal Markdown line: a leading "1." or "-" would start a list."""
-    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", markdown_text(" ".join(text.split())))
+def blockquote(text: str, indent: str = "") -> str:
+    """A pack's ``text`` as a Markdown block quote (its lists, code and emphasis render, see
+    :func:`markdown_safe`), each line after ``indent`` (inside a list item: its indentation)."""
+    return "\n".join(f"{indent}> {markdown_safe(line)}".rstrip() for line in text.strip().splitlines())
 
 
 def showcase_markdown(turn: ResultTurn) -> str:
     """The held-out prompts: the response picked for this user, and the crowd's when it differs."""
     lines = [f"**{wording.SHOWCASE}**"]
     for shown in turn.showcase:
-        lines.append(f"*{markdown_text(shown.prompt)}*\n\n> {quoted(shown.picked)}\n\n"
+        lines.append(f"*{markdown_text(shown.prompt)}*\n\n{blockquote(shown.picked)}\n\n"
                      f"{wording.showcase_why(shown.why)}")
         if shown.crowd is not None:
-            lines.append(f"{wording.CROWD_PICK}\n\n> {quoted(shown.crowd)}")
+            lines.append(f"{wording.CROWD_PICK}\n\n{blockquote(shown.crowd)}")
     return "\n\n".join(lines)
 
 

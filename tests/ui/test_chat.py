@@ -178,3 +178,15 @@ def test_a_kway_question_asks_which_of_the_k_to_pick():
     assert question_message(turn) == "**Question 1 of about 10.** *How do I boil an egg?* Which of these 4 answers would you pick?"
     ungrouped = QuestionTurn("s1", "u1", 1, 10, A, B, None, 7, "watch", (C,))
     assert question_message(ungrouped).endswith("Which of these 3 would you pick?")
+
+
+def test_a_picks_text_renders_its_markdown_in_the_quote_and_a_films_restatement_is_left_out():
+    from prefchat.ui.chat import picks_markdown
+
+    answer = Ranked(0, "r1", "How do I cook rice? (answer 2)", 1.0, "short and concise: as you like",
+                    "Steps:\n\n1. **Rinse** it.\n2. Simmer `15` min, see [here](https://evil.example).")
+    shown = picks_markdown([answer])
+    assert shown.splitlines()[1:] == ["   > Steps:", "   >", "   > 1. **Rinse** it.",
+                                      "   > 2. Simmer `15` min, see \\[here\\](https\\://evil.example)."]
+    film = Ranked(1, "858", "Godfather, The (1972)", 1.0, "crime: as you like", "Godfather, The (1972). Genres: Crime, Drama.")
+    assert picks_markdown([film]) == "1. **The Godfather (1972)**: crime: as you like"
