@@ -139,7 +139,6 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
         sock = listen(host, port)  # before the pack loads: a port in use is said at once
         try:
             conversation = open_assistant()
-            conversation.showcase_prompts()  # loaded before serving, not by a request holding a session's lock
         except BaseException:
             sock.close()
             raise
@@ -226,6 +225,9 @@ def _serve(conversation: Conversation, sock: socket.socket, host: str, settings:
     # uvicorn setting up its logging (where it left a traceback).
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE))
     _announce(_url(host, sock), repr(conversation.pack.name), conversation.pack.version, settings, api)
+    # The showcase needs the embedding model (seconds to load): loaded beside the server, once its URL
+    # is out; a result asked for in those first seconds waits for it.
+    threading.Thread(target=conversation.showcase_prompts, name="prefchat-showcase", daemon=True).start()
     run_until_interrupted(server, sock)
     return 0
 
