@@ -10,6 +10,7 @@ side opens the same assistant.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from contextlib import suppress
@@ -32,7 +33,7 @@ from .replies import HANDLERS
 from .session import Conversation
 from .settings import Settings
 from .summary import Summary, apply_correction, summarize
-from .turns import AnyTurn, ReplyTurn, SessionOptions, SessionState
+from .turns import AnyTurn, QuestionTurn, ReplyTurn, SessionOptions, SessionState
 
 __all__ = ["Assistant", "open_pack"]
 
@@ -99,8 +100,9 @@ class Assistant(Conversation):
 
         While onboarding, an answer is taken as one (before any intent is looked for) and
         "undo", "done", "start over" and "forget me" work (anything else is re-asked); afterwards
-        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes after
-        the next message confirms it, within :data:`FORGET_CONFIRM`; the pending request is stored
+        every intent of :mod:`~prefchat.assistant.intents` does. "forget me" only deletes when the
+        next message confirms it ("yes"), within :data:`FORGET_CONFIRM`; any other next message
+        deletes nothing and says so (:data:`~prefchat.assistant.wording.FORGET_KEPT`). The pending request is stored
         (:meth:`~prefchat.storage.Store.ask_forget`), so the confirmation may reach any server process.
         ``question_id`` names the question a typed answer answers, as for :meth:`answer`.
         """
@@ -108,25 +110,27 @@ class Assistant(Conversation):
             session, user_id = self._who(who)
             state = self.sessions.locked(session.id) if session is not None and session.state == "active" else None
             asked = self.store.take_forget(user_id)  # any message ends a pending "forget me"; a confirmation uses it
-            if state is not None and _is_answer(text, state):
+            if not asked and state is not None and _is_answer(text, state):
                 return self._answer(state, text, question_id)
         intent = self.recognise(text)
         if intent.name == "forget":
             with suppress(NotFound):  # a user never stored has nothing to forget
                 self.store.ask_forget(user_id, FORGET_CONFIRM)
             return ReplyTurn(wording.FORGET_ASK, "forget")
-        if intent.name == "confirm_forget":
-            if not asked:
-                return ReplyTurn(wording.FORGET_UNASKED, "help")
+        if intent.name == "confirm_forget" and asked:
             self.forget(user_id)
             return ReplyTurn(wording.FORGOTTEN, "confirm_forget")
+        if asked:  # anything but "yes" keeps everything, and says so
+            return ReplyTurn(wording.FORGET_KEPT, "keep")
+        if intent.name == "confirm_forget" and "forget" in text.casefold():
+            return ReplyTurn(wording.FORGET_UNASKED, "help")
         if intent.name == "start_over":
             if FORGET_STATED.search(text):
                 self.memory.forget_stated(user_id)
             return self.start(user_id)
+        if intent.name == "undo" and session is not None and session.state in ("active", "finished"):
+            return self.undo(session.id)
         if state is not None:
-            if intent.name == "undo":
-                return self.undo(state.record.id)
             if intent.name == "finish":
                 return self.finish(state.record.id)
             return self.answer(state.record.id, text)  # not an answer: asked again
@@ -137,6 +141,15 @@ class Assistant(Conversation):
         if handler is None:
             return ReplyTurn(wording.HELP, "help")
         return handler(self, self.sessions.state(session), Summary.from_structured(summary.text, summary.structured), intent)
+
+    def answered(self, session_id: str) -> tuple[tuple[QuestionTurn, str], ...]:
+        """The session's answered questions in order, each with the stored choice ("a", "b", "tie",
+        "skip", or a k-way pick's item id): what a reloaded chat shows above the current question."""
+        state = self.state(session_id)
+        chosen = [(exchange.question, exchange.answer.choice) for exchange in state.history
+                  if exchange.answer is not None and exchange.answer.kind == "choice"]
+        return tuple((dataclasses.replace(self._question_turn(state, question), position=n), str(choice))
+                     for n, (question, choice) in enumerate(chosen, 1))
 
     def profile(self, user_id: str) -> ProfileRecord:
         """The user's stored profile for this pack: posterior mean and cov, answer counts."""

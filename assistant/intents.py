@@ -113,7 +113,10 @@ _TASTE = r"(?:love|like|enjoy|adore|hate|dislike|can'?t\s+stand|prefer|(?:not\s+
 # question?" is one scan from the end (:func:`is_question`). Before, "a" + 45,000 spaces + "x"
 # held the process for half a minute.
 PATTERNS: tuple[Rule, ...] = (
-    Rule("confirm_forget", _pattern(r"^\W*yes\W+forget\s+me\W*$")),
+    Rule("confirm_forget", _pattern(
+        r"^\W*(?:yes|yeah|yep|y|sure|confirm(?:ed)?|do\s+it)"
+        r"(?:\W+(?:please|forget\s+me|delete\s+(?:it|me|everything)|go\s+ahead|do\s+it|i'?m\s+sure))*\W*$"
+    )),
     Rule("forget", _pattern(
         r"\b(?:forget\s+(?:about\s+)?me"
         r"|(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:me|my\s+(?:data|account|profile)|everything))\b"

@@ -158,9 +158,12 @@ class Conversation:
         return self._advance(self.sessions.state(state.record, history))
 
     def undo(self, session_id: str) -> QuestionTurn | ResultTurn:
-        """Take back the last answer; its question is asked again."""
+        """Take back the last answer; its question is asked again. After the last answer too: the
+        finished session is active again until it finishes anew."""
         with self.store.atomic():
             record = self.sessions.record(session_id, lock=True)
+            if record.state == "finished":
+                record = self.store.reopen_session(session_id)
             _check_active(record)
             self.store.undo_last_answer(session_id)
             return self._advance(self.sessions.state(record))

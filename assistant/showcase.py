@@ -70,20 +70,15 @@ class HeldOutPrompts:
         serves (:mod:`prefchat.ui.commands`), so that no request, holding its session's lock, waits
         for the embedding model to load.
         """
-        if self.embed is None or not self.pack.provenance.get("heldout_prompts"):
+        if self.embed is None or not self.pack.provenance.get("showcase"):
             return ()
         with self._lock:
             if self._prompts is None:
-                from ..default.domain import load_domain
-
-                domain = load_domain()
-                wanted = set(self.pack.provenance["heldout_prompts"])
-                prompts = [p for p, prompt in enumerate(domain.prompts) if prompt.prompt_id in wanted]
                 showcase = []
-                for p in prompts:
-                    responses = [domain.texts[r] for r in domain.responses_of(p)]
+                for held_out in self.pack.provenance["showcase"]:  # written by prefchat.default.build
+                    responses = list(held_out["responses"])
                     embeddings = self.embed(responses)
                     candidates = Candidates(responses, embeddings, text_associations(self.pack.serving.descriptors, embeddings, responses))
-                    showcase.append(ShowcasePrompt(domain.prompts[p].text, candidates))
+                    showcase.append(ShowcasePrompt(held_out["prompt"], candidates))
                 self._prompts = tuple(showcase)
             return self._prompts

@@ -17,6 +17,7 @@ from ..elicitation.selection import check_stop_rule
 from ..reward.pack import Item
 from ..reward.serving import OBJECTIVES
 from ..storage import FEEDBACK_KINDS, Exchange, SessionRecord
+from .cards import card_view
 from .parsing import MAX_OPTIONS
 from .recommender import Ranked
 
@@ -65,9 +66,10 @@ class QuestionTurn:
 
     @property
     def words(self) -> int:
-        """Words a person reads to answer: the shared prompt, and every card's title and text."""
-        shown = [self.prompt or "", *(f"{card.title} {card.text}" for card in self.items)]
-        return sum(len(text.split()) for text in shown)
+        """Words a person reads to answer: the shared prompt, and what every card shows before its
+        "Read all" (:func:`~prefchat.assistant.cards.card_view`)."""
+        grouped = self.prompt is not None
+        return len((self.prompt or "").split()) + sum(len(card_view(card, grouped).words) for card in self.items)
 
     @property
     def progress(self) -> str:

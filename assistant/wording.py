@@ -12,7 +12,6 @@ from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
 from ..storage import NotFound
 from .errors import NoProfile, SessionClosed, WrongPack
-from .intents import CONFIRM_FORGET
 
 # -- onboarding ----------------------------------------------------------------------------------
 
@@ -21,6 +20,9 @@ OPTION_LABELS = ("A", "B", "C", "D", "E", "F")
 BOTH_BUTTON, NEITHER_BUTTON, NONE_BUTTON = "Both fine", "Don't know either", "None of these"
 """A pair's "both are fine" and "don't know either"; a k-way question's "none of these"."""
 UNDO_BUTTON, FINISH_BUTTON, START_OVER_BUTTON, SEND_BUTTON = "Undo last answer", "Finish now", "Start over", "Send"
+START_OVER_ASK = "Start over from the first question? What you answered so far stays with your old session."
+START_OVER_YES, START_OVER_NO = "Yes, start over", "No, carry on"
+START_OVER_KEPT = "Fine, let's carry on where we were."
 UNDO_SAID = "Undo"
 """What the transcript shows the user said when they pressed the undo button."""
 SECONDS_PER_QUESTION = 6
@@ -31,6 +33,11 @@ ASK = {"prefer": "Which do you prefer", "watch": "Which would you pick"}
 """The question of each session objective (see :data:`~prefchat.reward.pack.OBJECTIVES`)."""
 ASK_GROUPED = {"prefer": "Which answer do you prefer, A or B?", "watch": "Which would you pick, A or B?"}
 """The question under a shared prompt."""
+
+
+def read_all(n_words: int) -> str:
+    """Under a card's opening, to show the rest (:func:`~prefchat.assistant.cards.card_preview`)."""
+    return f"Read all · {n_words} words"
 
 
 def ask_of(n_options: int, grouped: bool) -> str:
@@ -59,15 +66,19 @@ TOO_LONG = (
 )
 
 
-def duration(n_questions: int, words_per_question: int = 0) -> str:
-    """How long ``n_questions`` questions take, in words ("about a minute"), reading their cards included.
+def reading_seconds(n_questions: int, words_per_question: float = 0) -> float:
+    r"""Seconds ``n_questions`` questions take, reading their cards included.
 
-    .. math:: t = n \\left(t_\text{click} + \frac{60\\, w}{\text{WPM}}\right)
+    .. math:: t = n \left(t_\text{click} + \frac{60\, w}{\text{WPM}}\right)
 
     with :math:`w` the words a question shows (:attr:`~prefchat.assistant.turns.QuestionTurn.words`).
     """
-    seconds = n_questions * (SECONDS_PER_QUESTION + 60 * words_per_question / READING_WPM)
-    minutes = max(1, round(seconds / 60))
+    return n_questions * (SECONDS_PER_QUESTION + 60 * words_per_question / READING_WPM)
+
+
+def duration(n_questions: int, words_per_question: int = 0) -> str:
+    """How long ``n_questions`` questions take, in words ("about a minute"): :func:`reading_seconds`."""
+    minutes = max(1, round(reading_seconds(n_questions, words_per_question) / 60))
     return "about a minute" if minutes == 1 else f"about {minutes} minutes"
 
 
@@ -146,9 +157,12 @@ CORRECTION_NOT_UNDERSTOOD = "I could not tell which taste you mean: try 'I love 
 NOT_MET = "We have not met yet: say 'start over' to answer a few questions first."
 RECOMMENDATIONS = "Here is what I would pick for you."
 LESS_OBVIOUS = "Here are less obvious picks: fewer of the films everyone has seen, more that suit you in particular."
-FORGET_ASK = f"This deletes everything I know about you. Type '{CONFIRM_FORGET}' to confirm."
+FORGET_ASK = "This deletes everything I know about you, for good. Delete it? Say 'yes' to confirm, anything else to keep it."
 FORGET_UNASKED = "Say 'forget me' first, then confirm."
+FORGET_KEPT = "Nothing deleted: everything stays as it was."
 FORGOTTEN = "Done: everything about you is deleted."
+FORGET_YES, FORGET_NO = "Yes, forget me", "No, keep it"
+"""The buttons under :data:`FORGET_ASK`; each sends its own words, which mean "yes" and anything else."""
 FEEDBACK_WORDS = {"thumbs_up": "👍", "more_like": "More like", "thumbs_down": "👎", "less_like": "Less like"}
 
 

@@ -12,7 +12,8 @@ Every strategy scores all pairs of the candidate pool in one vectorised pass. Wi
 
 A pair may be asked when both items are in the pool, neither is unknown to the user (a skip marks
 both of its items unknown), it was never asked before in either order (a k-way question asks all
-the pairs among its options), and, when the items carry ``groups``, both are in the same group.
+the pairs among its options), and, when the items carry ``groups``, both are in the same group
+and no item of that group was asked before: a group is one question's shared prompt, asked once.
 Strategies are deterministic given the ``rng``, which also picks the order the pair is shown in.
 """
 
@@ -130,16 +131,27 @@ class SelectionState:
         skipped = (a.items for a in self.answers if isinstance(a, Comparison) and a.choice == "skip")
         return self.unknown.union(*skipped)
 
+    @property
+    def asked_groups(self) -> np.ndarray:
+        """The groups of every item asked so far (answered, skipped or unknown), sorted; empty without ``groups``."""
+        if self.groups is None:
+            return np.zeros(0, dtype=np.intp)
+        shown = [item for answer in self.answers for item in answer.items] + list(self.unknown)
+        return np.unique(self.groups[np.asarray(shown, dtype=np.intp)])
+
     def allowed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """The askable items of the pool and which of their pairs may be asked.
 
         Returns
         -------
-        items : (n,) int array, the pool without unknown items
+        items : (n,) int array, the pool without unknown items and without the items of
+            :attr:`asked_groups` (a shared prompt is asked once)
         allowed : (n, n) bool array, True at ``[i, j]`` with ``i < j`` if ``(items[i], items[j])``
             may be asked (upper triangle only, so each unordered pair appears once)
         """
         items = self.pool[~np.isin(self.pool, list(self.unknown_items))]
+        if self.groups is not None:
+            items = items[~np.isin(self.groups[items], self.asked_groups)]
         allowed = np.triu(np.ones((items.size, items.size), dtype=bool), k=1)
         if self.groups is not None:
             group = self.groups[items]

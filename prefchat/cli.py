@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .assistant.packs import DEFAULT
 from .settings import Settings
 
 
@@ -41,8 +42,8 @@ def _print_training_report(pack) -> None:
     h, split, metrics = pack.hyperparameters, pack.split, pack.metrics
     print(f"pack {pack.name} {pack.version}: {pack.n_items} items, K={pack.n_learned} learned bases "
           f"+ {len(pack.population_coordinates)} population coordinates")
-    print(f"chosen on validation users: n_bases={h['n_bases']} l2={h['l2']} implicit_weight={h['implicit_weight']} "
-          f"prior_scale={h['prior_scale']} beta={h.get('beta')} question_size={pack.question_size}")
+    chosen = " ".join(f"{name}={h.get(name)}" for name in ("n_bases", "l2", "implicit_weight", "prior_scale", "beta"))
+    print(f"chosen on validation users: {chosen} question_size={pack.question_size}")
     print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
     print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
           f"skipped: {pack.provenance['skipped']}")
@@ -55,8 +56,17 @@ def _print_training_report(pack) -> None:
         paired = report["population_minus_mean_rating"]
         print(f"  population - mean rating, paired: {paired['mean_diff']:+.4f} (95% CI {paired['ci95'][0]:+.4f} .. {paired['ci95'][1]:+.4f})")
     for axis in pack.axes[:6]:
-        print(f"  axis {axis.index}: + {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}")
-    print(f"took {metrics['seconds_total']:.1f} s (embedding {metrics['seconds_embedding']:.1f} s)")
+        print(f"  axis {axis.index}: {axis_line(axis)}")
+    if "seconds_total" in metrics:
+        print(f"took {metrics['seconds_total']:.1f} s (embedding {metrics['seconds_embedding']:.1f} s)")
+
+
+def axis_line(axis) -> str:
+    """An axis as ``+ its positive descriptors  |  - its negative ones``, or its name when no
+    descriptor fits it (named by exemplar items: 'like "A" vs like "B"')."""
+    if not (axis.positive or axis.negative):
+        return axis.name
+    return f"+ {', '.join(axis.positive)}  |  - {', '.join(axis.negative)}"
 
 
 def converted_dir(out: Path) -> Path:
@@ -74,11 +84,39 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
     return _train(args, settings)
 
 
+def _pack_default(args: argparse.Namespace, settings: Settings) -> int:
+    """``prefchat pack default``: build the embedded default pack unless an up-to-date one is there."""
+    from .default.build import is_current
+
+    out = Path(args.out) if args.out else settings.packs_dir / DEFAULT
+    if is_current(out, settings.embedding_model):
+        print(f"the default pack in {out} is up to date")
+        return 0
+    from .reward.pack import load_pack
+
+    _print_training_report(load_pack(ensure_default_pack(settings, out, quiet=args.quiet)))
+    return 0
+
+
+def ensure_default_pack(settings: Settings, out: Path | None = None, quiet: bool = False) -> Path:
+    """The default pack's directory (``settings.packs_dir / "default"`` unless ``out``), built first
+    if it is missing or its sources changed: the explicit step a server never takes."""
+    from .assistant.ranking import calibrate
+    from .default.build import ensure_default_pack as ensure
+
+    out = out or settings.packs_dir / DEFAULT
+    return ensure(out, settings.embedding_model, settings.cache_dir, calibrate, progress=not quiet)
+
+
 def _info(args: argparse.Namespace, settings: Settings) -> int:
     from .assistant.packs import resolve_pack
     from .reward.pack import load_pack
 
     pack = load_pack(resolve_pack(args.pack, settings))
+    if not args.json:
+        print(f"created {pack.created}, embedding model {pack.embedding_model.get('name')}")
+        _print_training_report(pack)
+        return 0
     summary = {
         "name": pack.name, "version": pack.version, "created": pack.created, "n_items": pack.n_items,
         "n_bases": pack.n_bases, "answerable": pack.answerable, "objective": pack.objective,
@@ -197,8 +235,19 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return evaluation.main(args)
 
 
+START_HERE = """start here:
+  prefchat demo                                   the chat on the embedded default pack, at http://127.0.0.1:7860
+  prefchat pack movielens --from ml-latest-small --out packs/ml
+                                                  train a pack on your copy of MovieLens (a few minutes)
+  prefchat serve --pack packs/ml                  the chat and the REST API of that pack
+  prefchat info --pack default                    what a pack holds and how it was chosen
+  prefchat COMMAND --help                         the options of a command
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prefchat", description="Onboard a new user in about ten pairwise questions.")
+    parser = argparse.ArgumentParser(prog="prefchat", description="Onboard a new user in about ten pairwise questions.",
+                                     epilog=START_HERE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"prefchat {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -230,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     movielens.add_argument("--work", type=Path, help="where to write the converted items.csv/ratings.csv (default: next to --out)")
     training_options(movielens)
     movielens.set_defaults(run=_pack_movielens)
+    default = layouts.add_parser("default", help="the embedded default pack, assistant styles (built from files inside prefchat)")
+    default.add_argument("--out", help="directory to write the pack to (default: $PREFCHAT_HOME/packs/default)")
+    default.add_argument("--quiet", action="store_true", help="no progress")
+    default.set_defaults(run=_pack_default)
 
     evaluate = commands.add_parser("eval", help="benchmark question strategies on a pack's held-out test users")
     add_eval_arguments(evaluate)
@@ -264,8 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: $PREFCHAT_DB, else prefchat.sqlite in $PREFCHAT_HOME)")
     report.set_defaults(run=_db_forget_report)
 
-    info = commands.add_parser("info", help="describe a pack")
+    info = commands.add_parser("info", help="describe a pack: size, settings chosen on validation users, axes")
     info.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
+    info.add_argument("--json", action="store_true", help="the description as JSON, for scripts")
     info.set_defaults(run=_info)
     return parser
 
@@ -275,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.run(args, Settings.from_env())
+        settings = Settings.from_env()  # a bad setting is one line, as any other bad input
+        if args.command == "demo" or getattr(args, "pack", None) == DEFAULT:
+            ensure_default_pack(settings)  # built here, by the command line, never by a server
+        return args.run(args, settings)
     except (ValueError, OSError) as error:  # named, user-facing errors: no traceback
         print(f"prefchat: error: {error}", file=sys.stderr)
         return 2

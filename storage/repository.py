@@ -358,6 +358,17 @@ class Store:
             session.updated_at = _now()
             return _record(SessionRecord, session)
 
+    def reopen_session(self, session_id: str) -> SessionRecord:
+        """A finished session active again, so that its last answer can be undone (its stored
+        profile and summary stay until it finishes again); Conflict unless it is finished."""
+        with self._transaction() as db:
+            session = _session(db, session_id, lock=True)
+            if session.state != "finished":
+                raise Conflict(f"session {session_id!r} is {session.state}, not finished")
+            session.state = "active"
+            session.updated_at = _now()
+            return _record(SessionRecord, session)
+
     # -- profiles ------------------------------------------------------------------------
 
     def save_profile(

@@ -94,3 +94,59 @@ def test_demo_on_a_cached_default_pack_imports_no_torch(tmp_path, small_pack):
     imported = heavy_modules_of("import sys\n" + code, env)
     assert "gradio" in imported  # the app was built
     assert not {"torch", "sentence_transformers", "transformers"} & set(imported)
+
+
+def test_pack_default_reports_an_up_to_date_pack_and_builds_nothing(tmp_path, small_pack, capsys, monkeypatch):
+    """``prefchat pack default`` is the explicit step that builds the demo's pack; on a pack built from
+    today's sources it says so and trains nothing."""
+    import prefchat.default.build
+    from prefchat.cli import main
+    from prefchat.default.build import NAME, source_digest
+    from prefchat.reward.pack import save_pack
+
+    model = "unused-model-name"
+    pack = small_pack(manifest={"name": NAME})
+    save_pack(replace(pack, manifest={**pack.manifest, "data": {"source_digest": source_digest(model)}}), tmp_path / "packs" / NAME)
+    monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path))
+    monkeypatch.setenv("PREFCHAT_EMBEDDING_MODEL", model)
+    monkeypatch.setattr(prefchat.default.build, "build_default_pack", lambda *args, **kwargs: pytest.fail("trained"))
+    assert main(["pack", "default"]) == 0
+    assert capsys.readouterr().out.strip() == f"the default pack in {tmp_path / 'packs' / NAME} is up to date"
+
+
+def test_the_analyst_without_a_login_refuses_before_loading_anything_heavy(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFCHAT_ANALYST")} | {"PREFCHAT_HOME": str(tmp_path)}
+    code = "from prefchat.cli import main\nassert main(['analyst']) == 2\n"
+    assert heavy_modules_of(code, env) == []
+
+
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    from prefchat.cli import main
+
+    monkeypatch.setenv("PREFCHAT_API_TOKEN", "short")
+    assert main(["info", "--pack", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("prefchat: error: PREFCHAT_API_TOKEN:") and err.count("\n") == 1 and "short" not in err
+
+
+def test_help_says_where_to_start(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    shown = capsys.readouterr().out
+    assert "start here:" in shown and "prefchat demo " in shown and "prefchat info --pack default" in shown
+
+
+def test_info_reads_as_lines_and_names_an_axis_no_descriptor_fits(tmp_path, small_pack, capsys):
+    from prefchat.cli import axis_line, main
+    from prefchat.reward.pack import Axis, save_pack
+
+    pack = small_pack(manifest={"name": "tiny"})
+    trained = {"data": {"skipped": {}}, "split": {"train": ["u1", "u2"], "validation": ["u3"], "test": ["u4"]}}
+    save_pack(replace(pack, manifest={**pack.manifest, **trained}), tmp_path / "tiny")
+    assert main(["info", "--pack", str(tmp_path / "tiny")]) == 0
+    shown = capsys.readouterr().out
+    assert shown.splitlines()[1].startswith("pack tiny 1: 60 items, K=4 learned bases + 2 population coordinates")
+    assert "  axis 0: + comedy  |  - drama" in shown and not shown.lstrip().startswith("{")
+    assert main(["info", "--pack", str(tmp_path / "tiny"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_items"] == 60
+    assert axis_line(Axis(0, 'like "A" vs like "B"', (), ())) == 'like "A" vs like "B"'

@@ -84,8 +84,9 @@ THIRD_PARTY = {  # library -> the only package that may import it
 }
 SERVING = ("prefchat.ui.app", "prefchat.assistant.api")
 """What the chat, the REST API and the Python API import from."""
-OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters")
-"""Modules no serving path may reach, even through an import inside a function."""
+OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters", "prefchat.default", "prefchat.reward.build")
+"""Modules no serving path may reach, even through an import inside a function: a server never
+builds a pack (the default one included) nor trains."""
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -278,7 +279,7 @@ def test_the_readme_states_the_dag_of_this_test():
     assert stated == {package: targets for package, targets in DAG.items() if targets}
 
 
-def test_no_serving_path_reaches_the_research_baselines_or_the_clusters():
+def test_no_serving_path_reaches_the_research_baselines_the_clusters_or_pack_building():
     serving = reachable(ROOT, SERVING)
     assert {"prefchat.ui.chat", "prefchat.ui.rest", "prefchat.assistant.session"} <= serving  # the walk works
     assert sorted(m for m in serving if m.startswith(OFF_SERVING)) == []

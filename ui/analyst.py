@@ -56,14 +56,15 @@ import plotly.graph_objects as go
 from gradio.routes import App as GradioApp
 from starlette.routing import Mount
 
+from ..assistant.cards import card_view
 from ..assistant.settings import Settings
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text
 from .clusters import choose_k
-from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes
+from .credentials import AnalystNotConfigured, require_credentials
+from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes, signed_axis_names
 from .guards import ADDRESSES, CLIENT, guard
-from .schemas import axis_names
 
 __all__ = [
     "EXPORT_ROUTE",
@@ -168,20 +169,6 @@ class LoginThrottle:
             self.tries.popitem(last=False)
 
 
-class AnalystNotConfigured(RuntimeError):
-    """No analyst user and password are set, so the analyst view refuses to start."""
-
-
-def require_credentials(settings: Settings) -> tuple[str, str]:
-    """The analyst's ``(user, password)`` from settings; :class:`AnalystNotConfigured` without both."""
-    if not (settings.analyst_user and settings.analyst_password):
-        raise AnalystNotConfigured(
-            "the analyst view needs a login: set PREFCHAT_ANALYST_USER and PREFCHAT_ANALYST_PASSWORD "
-            "(there is no default password)"
-        )
-    return settings.analyst_user, settings.analyst_password
-
-
 # --------------------------------------------------------------------------- what the tabs show
 
 
@@ -238,12 +225,29 @@ def _when(iso: str) -> str:
     return iso[:19].replace("T", " ")
 
 
+def _chosen(pack: Pack | None, choice: str | None, item_ids: Sequence[str]) -> str:
+    """The card an answer chose, as the user saw it (a film's title, an answer's opening), "both" or
+    "neither"; "" for feedback. The item's id when ``pack`` does not hold it."""
+    if choice in ("tie", "skip"):
+        return "both" if choice == "tie" else "neither"
+    chosen = {"a": item_ids[0], "b": item_ids[-1] if len(item_ids) == 2 else None}.get(choice or "", choice)
+    if not chosen:
+        return ""
+    try:
+        view = card_view(pack.items[pack.index_of(chosen)], grouped=pack.groups is not None) if pack else None
+    except KeyError:
+        view = None
+    if view is None:
+        return chosen
+    return view.title or (view.preview.head if view.preview else chosen)
+
+
 def _axis_labels(pack: Pack | None, profile: ProfileRecord) -> list[str]:
-    """One distinct label per base: the axis names of the pack the profile was built with (a name
-    several axes share gets its base number), else "base k"."""
+    """One distinct label per base: the axis names of the pack the profile was built with, each
+    saying which end is positive (a name several axes share gets its base number), else "base k"."""
     if pack is None or pack.name != profile.pack_name or pack.n_bases != len(profile.mean):
         return [f"base {k}" for k in range(len(profile.mean))]
-    names = axis_names(pack)
+    names = signed_axis_names(pack)
     return [f"{name} (base {k})" if names.count(name) > 1 else name for k, name in enumerate(names)]
 
 
@@ -318,6 +322,7 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
                 "item A": titles.get(items[0], items[0]),
                 "item B": titles.get(items[1], items[1]) if len(items) > 1 else "",
                 "answer": a["choice"] or a["kind"],
+                "chosen": _chosen(pack, a["choice"], items),
                 "typed": a["raw_text"],
                 "latency ms": a["latency_ms"],
                 "answered": _when(a["answered_at"]),
@@ -326,7 +331,7 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
             for a in exported["answers"]
             for items in [questions[a["question_id"]]["item_ids"]]
         ],
-        columns=["session", "position", "item A", "item B", "answer", "typed", "latency ms", "answered", "undone"],
+        columns=["session", "position", "item A", "item B", "answer", "chosen", "typed", "latency ms", "answered", "undone"],
     )
     served = pd.DataFrame(
         [
@@ -554,6 +559,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
     """The analyst review on an app of its own, behind Gradio's login with the analyst's credentials,
     and the download route of the profiles a filter shows (:data:`EXPORT_ROUTE`), behind the same login."""
     credentials = require_credentials(settings)
+    naming = pack  # names the axes of its profiles in the downloads (the route's own "pack" is a filter)
     app = fastapi.FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     guard(app, settings.cors_origins)  # the same CORS policy as the chat's, no uploads, bounded bodies and rates
     gradio_apps: list[GradioApp] = []  # the Gradio app mounted below, which holds the login's sessions
@@ -572,7 +578,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
             after = datetime.fromisoformat(since) if since else None
         except ValueError:
             return fastapi.responses.PlainTextResponse(f"since={since!r} is not an ISO 8601 date", status_code=422)
-        records = profile_records(store, _filtered(store, search, pack or None, after, min_answers))
+        records = profile_records(store, _filtered(store, search, pack or None, after, min_answers), naming)
         name = f"profiles-{datetime.now(UTC):%Y%m%d-%H%M%S}.{format}"
         return fastapi.Response(profiles_bytes(records, format), media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

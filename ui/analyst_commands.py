@@ -21,6 +21,7 @@ import sys
 from ..assistant.packs import resolve_pack
 from ..assistant.settings import Settings
 from .commands import ServeRefused, listen, loopback, run_until_interrupted
+from .credentials import AnalystNotConfigured, require_credentials
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,17 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the analyst review until interrupted; 2 without credentials or with a bad pack."""
+    try:
+        user, _ = require_credentials(settings)  # before Gradio loads: a refusal is said at once
+    except AnalystNotConfigured as error:
+        print(f"prefchat analyst: {error}", file=sys.stderr)
+        return 2
     import uvicorn
 
     from ..reward.pack import load_pack
     from ..storage import DatabaseUnavailable, open_store
-    from .analyst import AnalystNotConfigured, analyst_app, require_credentials
+    from .analyst import analyst_app
     from .server import server_config
 
     try:
-        user, _ = require_credentials(settings)
         pack = None if args.pack is None else load_pack(resolve_pack(args.pack, settings))
-    except (AnalystNotConfigured, ValueError) as error:  # PackError is a ValueError
+    except ValueError as error:  # PackError is a ValueError
         print(f"prefchat analyst: {error}", file=sys.stderr)
         return 2
     try:

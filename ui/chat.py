@@ -46,8 +46,8 @@ from fastapi import FastAPI
 
 from ..assistant import wording
 from ..assistant.api import Assistant
+from ..assistant.cards import card_preview, card_view, readable_title, repeats_title
 from ..assistant.errors import AssistantError
-from ..assistant.intents import strip_parenthetical
 from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.recommender import Ranked
 from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
@@ -64,7 +64,6 @@ __all__ = [
     "advance",
     "build_chat",
     "card_markdown",
-    "code_span",
     "friendly",
     "markdown_safe",
     "markdown_text",
@@ -77,9 +76,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PICKS_SHOWN = 5
-EXCERPT = 280
-"""Characters of a pick's text shown under it."""
-_LIST_START = re.compile(r"^(\d*)([-+.)])(?=\s)")
+EXCERPT_WORDS = 40
+"""Most words of a pick's text shown under it."""
 CONCURRENCY = 4
 """Calls of one endpoint served at once: each engine call is its own short transactions."""
 QUEUE_SIZE = 256
@@ -97,23 +95,56 @@ CSS = """
 .prefchat-prompt { font-size: var(--text-lg); }
 .prefchat-cards { gap: 12px; align-items: stretch; flex-wrap: wrap !important; }
 /* Two cards side by side; four in a 2 x 2 grid; an odd last one takes the row. */
+/* A card shows the opening of its text and grows when "Read all" opens the rest; tapping it picks it. */
 .block.prefchat-card {
-    flex: 1 1 calc(50% - 12px); min-width: calc(50% - 12px); max-height: 20rem; overflow-y: auto; padding: 12px 16px !important;
+    flex: 1 1 calc(50% - 12px); min-width: calc(50% - 12px); padding: 12px 16px !important; cursor: pointer;
     border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
     background: var(--background-fill-secondary); overflow-wrap: anywhere;
+}
+.block.prefchat-card:hover { border-color: var(--color-accent); }
+.prefchat-more summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.prefchat-chip {
+    display: inline-block; margin: 0 4px 4px 0; padding: 0 10px; border-radius: 999px; font-size: 0.85em;
+    background: var(--background-fill-primary); border: 1px solid var(--border-color-primary);
 }
 .prefchat-card code { font-size: 0.85em; }
 .prefchat-card :is(h1, h2, h3, h4) { font-size: 1.05em; margin: 0.6em 0 0.3em; }
 .prefchat-chat button[aria-label="Clear"] { display: none; }
 /* Once no question is open (its panel leaves the page), the transcript takes the room. */
 .gradio-container:not(:has(.prefchat-question)) .block.prefchat-chat { height: 72vh !important; }
+/* A phone (390 x 844): the question, its cards and its buttons fit on the screen without scrolling. */
 @media (max-width: 640px) {
-    .prefchat-cards { flex-direction: column !important; }
-    .block.prefchat-card { flex: none; min-width: 0; max-height: 15rem; }
-    .prefchat-choices { flex-flow: row wrap !important; }
-    .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; }
+    :has(> .prefchat-question) > .block.prefchat-chat { height: 18vh !important; min-height: 0 !important; }
+    .prefchat-cards { flex-direction: column !important; gap: 6px; }
+    .block.prefchat-card { flex: none; min-width: 0; padding: 6px 12px !important; }
+    .prefchat-card :is(h1, h2, h3, h4) { margin: 0 0 0.2em; line-height: 1.25; }
+    .prefchat-card p { margin: 0.2em 0; }
+    .prefchat-chip { font-size: 0.8em; margin-bottom: 2px; }
+    .prefchat-choices { flex-flow: row wrap !important; gap: 8px; }
+    .prefchat-choices > button { flex: 1 1 40% !important; min-width: 0 !important; padding: 6px !important; }
 }
 """
+
+PAGE_SCRIPT = """() => {
+    document.addEventListener("click", (event) => {
+        const card = event.target.closest("[id^='prefchat-card-']");
+        if (!card || event.target.closest("details, a, button") || String(window.getSelection())) return;
+        document.getElementById(card.id.replace("card", "pick"))?.click();
+    });
+    let rows = 0;
+    new MutationObserver(() => {
+        const wrap = document.querySelector(".prefchat-chat .bubble-wrap");
+        const shown = wrap ? wrap.querySelectorAll(".message-row") : [];
+        if (shown.length === rows) return;
+        rows = shown.length;
+        const last = shown[shown.length - 1];
+        if (!last || !last.classList.contains("bot-row")) return;
+        requestAnimationFrame(() => { wrap.scrollTop += last.getBoundingClientRect().top - wrap.getBoundingClientRect().top; });
+    }).observe(document.body, {childList: true, subtree: true});
+}"""
+"""Runs once in the browser. Tapping a card (outside its "Read all") presses the button that picks it.
+A new reply opens at its start, not its end: the results at "what I learned", not at the showcase
+below it (the transcript's own scrolling to the bottom is off)."""
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 
@@ -141,12 +172,14 @@ class ChatState:
         The onboarding session shown, and its user (kept so that "start over" keeps the user).
     messages : tuple of ``{"role", "content"}`` dicts, the transcript
     question : QuestionTurn or None, the open question (None once onboarding is over)
+    asking : "forget" or "start_over" while the chat waits for a yes or no to that, else None
     """
 
     session_id: str | None = None
     user_id: str | None = None
     messages: tuple[Message, ...] = ()
     question: QuestionTurn | None = None
+    asking: str | None = None
 
     def said(self, role: str, text: str) -> ChatState:
         return replace(self, messages=(*self.messages, {"role": role, "content": text}))
@@ -158,6 +191,7 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     A question of a session other than the one shown is greeted: a new session from the start,
     a resumed one with a welcome back.
     """
+    state = replace(state, asking=None)
     if isinstance(turn, ReaskTurn):
         return replace(state.said("assistant", turn.text), question=turn.question)
     if isinstance(turn, QuestionTurn):
@@ -174,10 +208,12 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     if isinstance(turn, ResultTurn):
         state = state.said("assistant", result_message(turn))
         return replace(state, session_id=turn.session_id, user_id=turn.user_id, question=None)
-    state = replace(state.said("assistant", reply_message(turn)), question=None)
+    state = state.said("assistant", reply_message(turn))
     if turn.intent == "confirm_forget":  # the user and all their sessions are gone
         return ChatState(messages=state.messages)
-    return state
+    if turn.intent in ("forget", "keep"):  # the question, if one is open, stays open
+        return replace(state, asking="forget" if turn.intent == "forget" else None)
+    return replace(state, question=None)
 
 
 def too_long(text: str) -> str | None:
@@ -215,13 +251,6 @@ def markdown_safe(text: str) -> str:
     return _AUTOLINK.sub(r"\\\g<0>", _MARKDOWN_ACTIVE.sub(r"\\\1", text))
 
 
-def code_span(text: str) -> str:
-    """``text`` as one Markdown code span (literal inside), fenced by more backticks than it holds."""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def question_message(turn: QuestionTurn) -> str:
     progress = f"**{wording.progress(turn.position, turn.expected_total)}.**"
     prompt = f" *{markdown_text(turn.prompt)}*" if turn.prompt else ""
@@ -233,34 +262,55 @@ def question_message(turn: QuestionTurn) -> str:
     return f"{progress} {wording.ASK[turn.objective]}: **A** {a}, or **B** {b}?"
 
 
+def ask_line(question: QuestionTurn) -> str:
+    """What a question without a shared prompt asks, shown above its cards: "Which of these 4 would you pick?"."""
+    n = len(question.items)
+    return wording.ask_of(n, grouped=False) if n > 2 else f"{wording.ASK[question.objective]}?"
+
+
+def answer_label(question: QuestionTurn, choice: str) -> str:
+    """What the transcript shows the user said for a stored ``choice``: the label of the button pressed."""
+    labels = {"a": "A", "b": "B", "tie": wording.BOTH_BUTTON,
+              "skip": wording.NEITHER_BUTTON if len(question.items) == 2 else wording.NONE_BUTTON}
+    picked = [n for n, card in enumerate(question.items) if card.item_id == choice]
+    return wording.OPTION_LABELS[picked[0]] if picked else labels.get(choice, markdown_text(choice))
+
+
 def picks_markdown(picks: Sequence[Ranked]) -> str:
     """A numbered list: each pick's title, the one-line reason for it, and its text when the text is
     what the user reads (a response rather than a film's description)."""
-    return "\n".join(f"{n}. **{markdown_text(pick.title)}**: {markdown_text(pick.why)}{excerpt(pick)}" for n, pick in enumerate(picks, 1))
+    return "\n".join(f"{n}. **{markdown_text(spoken_title(pick.title))}**: {markdown_text(pick.why)}{excerpt(pick)}"
+                     for n, pick in enumerate(picks, 1))
+
+
+def spoken_title(title: str) -> str:
+    """A title as people say it, its year kept: "Godfather, The (1972)" -> "The Godfather (1972)"."""
+    name, year = readable_title(title)
+    return name if year is None else f"{name} ({year})"
 
 
 def excerpt(pick: Ranked) -> str:
-    """The start of a pick's text, quoted under it, unless the text only repeats the title."""
-    text = " ".join(pick.text.split())
-    if not text or text.startswith(strip_parenthetical(pick.title).rstrip(".?! ")):
+    """The opening of a pick's text (:func:`~prefchat.assistant.cards.card_preview`, at most
+    :data:`EXCERPT_WORDS` words), quoted under it as Markdown, unless the text only repeats the title."""
+    if not pick.text.strip() or repeats_title(pick.text, pick.title):
         return ""
-    short = text if len(text) <= EXCERPT else text[: EXCERPT - 1].rsplit(" ", 1)[0] + "…"
-    return f"\n   > {quoted(short)}"
+    return "\n" + blockquote(card_preview(pick.text, EXCERPT_WORDS).head, indent="   ")
 
 
-def quoted(text: str) -> str:
-    """``text`` as one literal Markdown line: a leading "1." or "-" would start a list."""
-    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", markdown_text(" ".join(text.split())))
+def blockquote(text: str, indent: str = "") -> str:
+    """A pack's ``text`` as a Markdown block quote (its lists, code and emphasis render, see
+    :func:`markdown_safe`), each line after ``indent`` (inside a list item: its indentation)."""
+    return "\n".join(f"{indent}> {markdown_safe(line)}".rstrip() for line in text.strip().splitlines())
 
 
 def showcase_markdown(turn: ResultTurn) -> str:
     """The held-out prompts: the response picked for this user, and the crowd's when it differs."""
     lines = [f"**{wording.SHOWCASE}**"]
     for shown in turn.showcase:
-        lines.append(f"*{markdown_text(shown.prompt)}*\n\n> {quoted(shown.picked)}\n\n"
+        lines.append(f"*{markdown_text(shown.prompt)}*\n\n{blockquote(shown.picked)}\n\n"
                      f"{wording.showcase_why(shown.why)}")
         if shown.crowd is not None:
-            lines.append(f"{wording.CROWD_PICK}\n\n> {quoted(shown.crowd)}")
+            lines.append(f"{wording.CROWD_PICK}\n\n{blockquote(shown.crowd)}")
     return "\n\n".join(lines)
 
 
@@ -281,10 +331,19 @@ def reply_message(turn: ReplyTurn) -> str:
 
 
 def card_markdown(label: str, card: ItemCard, grouped: bool) -> str:
-    """One option of a question: its label, title (unless the prompt above says it), text and tags."""
-    heading = f"### {label}" if grouped else f"### {label} · {markdown_text(card.title)}"
-    tags = " ".join(code_span(tag) for tag in card.tags)
-    return "\n\n".join(part for part in (heading, markdown_safe(card.text), tags) if part)
+    """One option of a question (:func:`~prefchat.assistant.cards.card_view`): its label, title
+    (unless the prompt above says it), chips, and the opening of its text with the rest behind
+    "Read all"."""
+    view = card_view(card, grouped)
+    heading = f"### {label}" if view.title is None else f"### {label} · {markdown_text(view.title)}"
+    chips = " ".join(f'<span class="prefchat-chip">{markdown_text(chip)}</span>' for chip in view.chips)
+    parts = [heading, chips]
+    if view.preview is not None:
+        parts.append(markdown_safe(view.preview.head))
+        if view.preview.rest:
+            parts.append(f'<details class="prefchat-more"><summary>{escape(wording.read_all(view.preview.n_words))}</summary>'
+                         f"\n\n{markdown_safe(view.preview.rest)}\n\n</details>")
+    return "\n\n".join(part for part in parts if part)
 
 
 def progress_html(question: QuestionTurn | None) -> str:
@@ -329,13 +388,19 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         return run(state, None, lambda: conversation.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
-        """The session of the browser's resume token where it stands; a new one if there is none to resume."""
+        """The session of the browser's resume token where it stands, after its transcript so far; a new
+        one if there is none to resume."""
         session_id = owned_session(key, saved)
         try:
             turn = conversation.resume(session_id) if session_id else None
+            answered = conversation.answered(session_id) if session_id else ()
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
-        return start(state) if turn is None else run(state, None, lambda: turn)
+        if turn is None:
+            return start(state)
+        for question, choice in answered:
+            state = state.said("assistant", question_message(question)).said("user", answer_label(question, choice))
+        return run(state, None, lambda: turn)
 
     def refused(text: str, state: ChatState) -> ChatState | None:
         """The state with a refusal when ``text`` is too long (neither it nor an answer is stored)."""
@@ -358,6 +423,19 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         question_id = asked(shown, state)
         return run(state, choice, lambda: conversation.answer(session_id, choice, question_id))
 
+    def ask_start_over(state: ChatState) -> ChatState:
+        """The "Start over" button: asks once (a new visitor just starts)."""
+        if state.session_id is None:
+            return start(state)
+        return replace(state.said("assistant", markdown_text(wording.START_OVER_ASK)), asking="start_over")
+
+    def confirm(yes: bool, state: ChatState) -> ChatState:
+        """The yes or no buttons under a question the chat asked ("forget me", "start over")."""
+        if state.asking == "start_over":
+            said = state.said("user", wording.START_OVER_YES if yes else wording.START_OVER_NO)
+            return start(said) if yes else replace(said.said("assistant", wording.START_OVER_KEPT), asking=None)
+        return say("yes" if yes else "no", None, state, said_as=wording.FORGET_YES if yes else wording.FORGET_NO)
+
     def undo(state: ChatState) -> ChatState:
         if (session_id := state.session_id) is None:
             return start(state)
@@ -368,7 +446,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
             return start(state)
         return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(session_id))
 
-    def say(text: str, shown: object, state: ChatState) -> ChatState:
+    def say(text: str, shown: object, state: ChatState, said_as: str | None = None) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
         if (refusal := refused(text, state)) is not None:
             return refusal
@@ -377,7 +455,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         if (session_id := state.session_id) is None:
             return start(state.said("user", markdown_text(text)))
         question_id = asked(shown, state)
-        return run(state, text, lambda: conversation.say(session_id, text, question_id))
+        return run(state, said_as or text, lambda: conversation.say(session_id, text, question_id))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
@@ -387,22 +465,26 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         progress = gr.HTML(elem_classes="prefchat-progress-box")
         chatbot = gr.Chatbot(
             label=title, show_label=False, elem_classes="prefchat-chat", height="36vh", min_height=240, buttons=["copy_all"],
-            latex_delimiters=[], sanitize_html=True,
+            latex_delimiters=[], sanitize_html=True, autoscroll=False,
         )
         with gr.Column(visible=False, elem_classes="prefchat-question") as panel:
             prompt = gr.Markdown(elem_classes="prefchat-prompt", latex_delimiters=[])
             # As many cards and pick buttons as a question can have; show() shows those of the question asked.
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
-                cards = [gr.Markdown(elem_classes="prefchat-card", latex_delimiters=[], visible=n < 2)
+                cards = [gr.Markdown(elem_classes="prefchat-card", elem_id=f"prefchat-card-{n}", latex_delimiters=[], visible=n < 2)
                          for n in range(MAX_OPTIONS)]
             with gr.Row(elem_classes="prefchat-choices"):
-                picks = [gr.Button(label, variant="primary", visible=n < 2) for n, label in enumerate(wording.OPTION_LABELS)]
+                picks = [gr.Button(label, variant="primary", visible=n < 2, elem_id=f"prefchat-pick-{n}")
+                         for n, label in enumerate(wording.OPTION_LABELS)]
                 both, neither = gr.Button(wording.BOTH_BUTTON), gr.Button(wording.NEITHER_BUTTON)
                 none = gr.Button(wording.NONE_BUTTON, visible=False)
             buttons = [*picks, both, neither, none]
-            with gr.Row():
-                undo_button = gr.Button(wording.UNDO_BUTTON, size="sm")
-                finish_button = gr.Button(wording.FINISH_BUTTON, size="sm")
+        with gr.Row(visible=False, elem_classes="prefchat-confirm") as confirm_row:
+            yes_button = gr.Button(wording.FORGET_YES, variant="stop")
+            no_button = gr.Button(wording.FORGET_NO)
+        with gr.Row():
+            undo_button = gr.Button(wording.UNDO_BUTTON, size="sm", visible=False)
+            finish_button = gr.Button(wording.FINISH_BUTTON, size="sm", visible=False)
         with gr.Row():
             text = gr.Textbox(
                 show_label=False, placeholder=wording.ONBOARDING_HINT, scale=5, max_lines=4, max_length=MAX_TEXT,
@@ -425,29 +507,40 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
                 gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
             ]
             hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
+            yes, no = ((wording.START_OVER_YES, wording.START_OVER_NO) if state.asking == "start_over"
+                       else (wording.FORGET_YES, wording.FORGET_NO))
             return (
                 state,
                 None if state.session_id is None else resume_token(key, state.session_id),
                 list(state.messages),
                 progress_html(question),
-                f"**{markdown_text(question.prompt)}**" if question and question.prompt else "",
+                "" if question is None else f"**{markdown_text(question.prompt or ask_line(question))}**",
                 *texts[:2],
                 gr.Column(visible=question is not None),
                 gr.Textbox(value="", placeholder=hint) if clear_text else gr.Textbox(placeholder=hint),
                 *more_cards,
                 *button_updates,
                 0 if question is None else question.question_id,
+                gr.Row(visible=state.asking is not None),
+                gr.Button(yes),
+                gr.Button(no),
+                gr.Button(visible=state.session_id is not None),  # undo, also once the results are in
+                gr.Button(visible=question is not None),
             )
 
         # The first outputs are what gradio_client callers read (cards A and B among them); the
         # further cards and the buttons' visibility follow.
         outputs = [state, saved, chatbot, progress, prompt, cards[0], cards[1], panel, text, *cards[2:], *buttons,
-                   shown_question]
+                   shown_question, confirm_row, yes_button, no_button, undo_button, finish_button]
         listen: dict[str, Any] = {"outputs": outputs, "show_progress": "minimal"}
         private = {**listen, "api_visibility": "private"}
 
         blocks.load(lambda saved, s: show(resume(saved, s)), [saved, state], api_name="resume", **listen)
-        restart.click(lambda s: show(start(s)), [state], api_name="start", **listen)
+        # /start starts at once, for API callers (through a button never shown); the one shown asks first.
+        gr.Button(visible=False).click(lambda s: show(start(s)), [state], api_name="start", **listen)
+        restart.click(lambda s: show(ask_start_over(s)), [state], **private)
+        yes_button.click(lambda s: show(confirm(True, s)), [state], **private)
+        no_button.click(lambda s: show(confirm(False, s)), [state], **private)
         # One endpoint for every answer button: each sends its own label in place of the typed text.
         labels = [*wording.OPTION_LABELS, wording.BOTH_BUTTON, wording.NEITHER_BUTTON, wording.NONE_BUTTON]
         for n, (button, label) in enumerate(zip(buttons, labels, strict=True)):
@@ -475,5 +568,6 @@ def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", resume_ke
     """
     blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
                                                                      max_size=QUEUE_SIZE)
-    options = {"theme": THEME, "css": CSS, "footer_links": ["api"], "show_error": False, **kwargs, "run_history": False}
+    options = {"theme": THEME, "css": CSS, "js": PAGE_SCRIPT, "footer_links": ["api"], "show_error": False, **kwargs,
+               "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

@@ -9,8 +9,7 @@ Both print the URLs once the port listens (``--port 0`` picks a free one) and se
 interrupted. The app (Gradio, the engine, uvicorn) is imported when a command runs, so that
 ``prefchat serve --help`` stays light.
 
-With ``--workers N`` (N > 1) this process binds the port, resolves the pack (building the
-default pack if needed) and migrates the database once, then uvicorn's supervisor spawns N
+With ``--workers N`` (N > 1) this process binds the port, resolves the pack and migrates the database once, then uvicorn's supervisor spawns N
 worker processes (``spawn``, never ``fork``) that each load the pack and serve
 :func:`prefchat.ui.worker.app` on the shared socket, and starts a new one when one dies. All state is in the
 database, so any worker may take any REST request. The workers serve the REST API and the
@@ -22,11 +21,15 @@ connections, its ``/readyz`` answers 503, and the answers in flight finish (for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import ipaddress
 import signal
 import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..assistant.packs import DEFAULT
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ServeRefused", "add_demo_arguments", "add_serve_arguments", "check_exposure", "demo", "listen", "loopback",
-    "run_until_interrupted", "serve",
+    "run_until_interrupted", "serve", "serve_in_thread",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -121,7 +124,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the embedded default pack (built on first use, well under a minute)."""
+    """Serve the embedded default pack (built by the command line before: :func:`prefchat.cli.ensure_default_pack`)."""
     from ..assistant.api import Assistant
 
     return _run(lambda: Assistant.open(pack=DEFAULT, settings=settings), args.host, args.port, settings, True)
@@ -136,7 +139,6 @@ def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) ->
         sock = listen(host, port)  # before the pack loads: a port in use is said at once
         try:
             conversation = open_assistant()
-            conversation.showcase.prompts()  # loaded before serving, not by a request holding a session's lock
         except BaseException:
             sock.close()
             raise
@@ -165,7 +167,7 @@ def _run_workers(args: argparse.Namespace, settings: Settings, api: bool, worker
         if in_memory(db):
             raise ServeRefused(f"--workers {workers} needs one database for all processes, and {db!r} is in memory "
                                "(one per process): give an SQLite file or a PostgreSQL URL")
-        pack = resolve_pack(args.pack, settings)  # the default pack is built here, once
+        pack = resolve_pack(args.pack, settings)
         open_store(db).close()  # migrated once, before the workers open it
         sock = listen(args.host, args.port)
     except (ServeRefused, DatabaseUnavailable) as error:
@@ -226,6 +228,9 @@ def _serve(conversation: Assistant, sock: socket.socket, host: str, settings: Se
     # uvicorn setting up its logging (where it left a traceback).
     server = uvicorn.Server(server_config(app, settings, timeout_graceful_shutdown=SHUTDOWN_GRACE))
     _announce(_url(host, sock), repr(conversation.pack.name), conversation.pack.version, settings, api)
+    # The showcase needs the embedding model (seconds to load): loaded beside the server, once its URL
+    # is out; a result asked for in those first seconds waits for it.
+    threading.Thread(target=conversation.showcase.prompts, name="prefchat-showcase", daemon=True).start()
     run_until_interrupted(server, sock)
     return 0
 
@@ -259,4 +264,27 @@ def run_until_interrupted(server: uvicorn.Server, sock: socket.socket) -> None:
         # The server has stopped: a Ctrl+C now (or one uvicorn re-raises late) would only
         # interrupt the interpreter's exit with a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sock.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, host: str = "127.0.0.1", started_within: float = 30.0) -> Iterator[str]:
+    """``app`` served by uvicorn in a daemon thread on a free port of ``host``, for scripts and tests
+    (``scripts/screenshots.py``); yields its base URL once it answers, and stops it on exit."""
+    import uvicorn
+
+    sock = listen(host, 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + started_within
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start within {started_within:g} s")
+            time.sleep(0.05)
+        yield _url(host, sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
         sock.close()

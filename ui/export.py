@@ -23,6 +23,9 @@ n_feedback         int    thumbs up/down and more/less like, given after onboard
 mean               str    JSON array of n_bases floats: the posterior mean, base k at position k
                           (the pack's learned axes, then its population coordinates)
 sd                 str    JSON array of n_bases floats: posterior standard deviations, sqrt(diag cov)
+axes               str    JSON array of n_bases names of the bases, in the order of mean and sd, each
+                          saying which end is positive ("+ short and concise vs − long and detailed");
+                          "[]" for a profile of a pack the export was not given
 summary            str    the current semantic summary ("" when there is none)
 summary_source     str    "generated", "edited" (by the user) or ""
 updated_at         str    when the profile was last saved, ISO 8601 in UTC
@@ -45,18 +48,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, PAIRWISE_CHOICES, ProfileRecord, Store
+from .schemas import axis_names
 
 __all__ = [
     "DTYPES", "FORMATS", "FORMULA_STARTS", "MEDIA_TYPES", "neutralise_cell", "profile_record", "profile_records",
-    "profiles_bytes", "read_profiles", "write_profiles",
+    "profiles_bytes", "read_profiles", "signed_axis_names", "write_profiles",
 ]
 
 FORMATS = ("csv", "json", "parquet")
@@ -71,6 +76,7 @@ DTYPES: dict[str, str] = {
     "n_feedback": "int64",
     "mean": "str",
     "sd": "str",
+    "axes": "str",
     "summary": "str",
     "summary_source": "str",
     "updated_at": "str",
@@ -78,7 +84,14 @@ DTYPES: dict[str, str] = {
 """Column -> pandas dtype, in the order of the columns."""
 
 
-def profile_record(profile: ProfileRecord, summary_text: str = "", summary_source: str = "") -> dict[str, Any]:
+def signed_axis_names(pack: Pack) -> list[str]:
+    """One name per base of ``pack`` (:func:`~prefchat.ui.schemas.axis_names`), its positive end marked:
+    "long and detailed vs short and concise" -> "+ long and detailed vs − short and concise"."""
+    return [f"+ {name.replace(' vs ', ' vs − ', 1)}" for name in axis_names(pack)]
+
+
+def profile_record(profile: ProfileRecord, summary_text: str = "", summary_source: str = "",
+                   axes: Sequence[str] = ()) -> dict[str, Any]:
     """The flat record of one profile (see the module docstring for the schema)."""
     counts = profile.counts
     return {
@@ -91,19 +104,23 @@ def profile_record(profile: ProfileRecord, summary_text: str = "", summary_sourc
         "n_feedback": sum(counts.get(kind, 0) for kind in FEEDBACK_KINDS),
         "mean": json.dumps(profile.mean.tolist()),
         "sd": json.dumps(np.sqrt(np.diag(profile.cov)).tolist()),
+        "axes": json.dumps(list(axes), ensure_ascii=False),
         "summary": summary_text,
         "summary_source": summary_source,
         "updated_at": profile.updated_at.isoformat(),
     }
 
 
-def profile_records(store: Store, profiles: Iterable[ProfileRecord]) -> list[dict[str, Any]]:
-    """The flat records of ``profiles`` (e.g. ``store.list_profiles(...)``), with their current summaries."""
+def profile_records(store: Store, profiles: Iterable[ProfileRecord], pack: Pack | None = None) -> list[dict[str, Any]]:
+    """The flat records of ``profiles`` (e.g. ``store.list_profiles(...)``), with their current summaries,
+    and, for the profiles of ``pack`` (its name and version), the names of their axes."""
+    names = [] if pack is None else signed_axis_names(pack)
     records = []
     for profile in profiles:
         summary = store.current_summary(profile.user_id, profile.pack_name)
         text, source = ("", "") if summary is None else (summary.text, summary.source)
-        records.append(profile_record(profile, text, source))
+        ours = pack is not None and (profile.pack_name, profile.pack_version) == (pack.name, pack.version)
+        records.append(profile_record(profile, text, source, names if ours else ()))
     return records
 
 

@@ -2,13 +2,18 @@
 
 The pack is trained like any other (``prefchat train``) on the responses' TEXT and the
 SIMULATED population's choices; the style annotations are never features. It is built on
-first use into ``$PREFCHAT_HOME/packs/default`` and rebuilt when its sources change: the
-prompt files, the simulation settings, the embedding model or prefchat's version.
+an explicit step, ``prefchat pack default`` (run by ``scripts/install.sh``; ``prefchat demo`` and
+every command given ``--pack default`` run it too), into ``$PREFCHAT_HOME/packs/default``, and
+rebuilt when its sources change: the prompt files, the simulation settings, the embedding model
+or prefchat's version. A server only loads it (:mod:`prefchat.assistant.packs`): it never trains.
+
+The held-out prompts and their responses travel in the pack's provenance (``showcase``), so that
+the chat can show what it would answer there without reading this package.
 
 Only building imports the training code (and torch): an up-to-date pack is found without it.
 The ranking's ``calibrate`` (:func:`prefchat.assistant.ranking.calibrate`) is passed in by the
 caller, as to :func:`~prefchat.reward.build.build_pack`, so that this package stays below
-:mod:`prefchat.assistant`, which resolves the pack name ``default`` to :func:`ensure_default_pack`.
+:mod:`prefchat.assistant`.
 """
 
 from __future__ import annotations
@@ -63,20 +68,26 @@ def build_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate:
                 "domain": "assistant styles (written for prefchat)",
                 "population": population.provenance(),
                 "heldout_prompts": [domain.prompts[p].prompt_id for p in domain.heldout_prompts],
+                "showcase": [{"prompt": domain.prompts[p].text, "responses": [domain.texts[r] for r in domain.responses_of(p)]}
+                             for p in domain.heldout_prompts],
                 "source_digest": source_digest(model),
             },
         )
 
 
-def ensure_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = True) -> Path:
-    """``out``, holding an up-to-date default pack for embedding ``model``: built (well under a minute) if needed."""
-    wanted = source_digest(model)
+def is_current(out: Path, model: str) -> bool:
+    """Whether ``out`` holds a default pack built from today's sources for embedding ``model``."""
     try:
-        if load_pack(out).provenance.get("source_digest") == wanted:
-            return out
+        return load_pack(out).provenance.get("source_digest") == source_digest(model)
     except (PackError, KeyError, json.JSONDecodeError):
-        pass
+        return False
+
+
+def ensure_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = True) -> Path:
+    """``out``, holding an up-to-date default pack for embedding ``model``: built (about a minute) if needed."""
+    if is_current(out, model):
+        return out
     if progress:
-        print(f"building the default pack in {out} (first run only) ...", flush=True)
-    build_default_pack(out, model, cache_dir, calibrate, progress=False)
+        print(f"building the default pack in {out} (once; about a minute) ...", flush=True)
+    build_default_pack(out, model, cache_dir, calibrate, progress=progress)
     return out

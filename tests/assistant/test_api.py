@@ -193,3 +193,10 @@ def test_profiles_migrate_prints_how_many_were_carried(assistant, cli, pack_dir,
     new_dir = save_pack(retrained, tmp_path / "tiny-2")
     status, out = cli("migrate", "--from", pack_dir, "--to", new_dir)
     assert status == 0 and "carried 1 of 1 profiles from tiny 1 to tiny 2" in out.out
+
+
+def test_the_default_pack_is_found_never_built(settings):
+    """A server only loads packs: without a built default pack, opening it says which command builds it."""
+    with pytest.raises(ValueError, match=r"the default pack is not built yet in .*: run `prefchat pack default`"):
+        Assistant.open(pack="default", settings=settings)
+    assert not (settings.packs_dir / "default").exists()

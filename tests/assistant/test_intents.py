@@ -51,6 +51,9 @@ PHRASINGS = [
     ("please delete my data", "forget", ""),
     ("yes, forget me", "confirm_forget", ""),
     ("YES forget me!!", "confirm_forget", ""),
+    ("yes", "confirm_forget", ""),
+    ("Yes please, delete everything", "confirm_forget", ""),
+    ("yes but wait", "help", ""),
     ("hello", "help", ""),
     ("", "help", ""),
 ]

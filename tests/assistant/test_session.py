@@ -91,6 +91,33 @@ def test_undo_asks_the_same_question_again_and_the_new_answer_counts(conversatio
     assert not np.allclose(state.posterior.mean, before.posterior.mean)
 
 
+def test_undo_after_the_last_answer_asks_it_again_and_a_new_answer_finishes_anew(conversation, store, onboarded):
+    """The results are in, then "undo": the last question is asked again, and answering it gives a
+    new result from the new answer."""
+    state = conversation.state(onboarded.session_id)
+    last = state.history[-1]
+    again = conversation.say("alice", "undo")
+    assert isinstance(again, QuestionTurn) and again.position == state.n_answered
+    assert again.question_id == last.question.id
+    assert store.get_session(onboarded.session_id).state == "active"
+    flipped = "b" if last.answer.choice == "a" else "a"
+    result = conversation.answer(onboarded.session_id, flipped, again.question_id)
+    assert isinstance(result, ResultTurn) and result.session_id == onboarded.session_id
+    assert conversation.state(onboarded.session_id).kinds[-1] == flipped
+    assert store.get_session(onboarded.session_id).state == "finished"
+
+
+def test_answered_lists_the_questions_answered_with_their_choices_undone_ones_left_out(conversation):
+    first = conversation.start("alice")
+    second = conversation.answer(first.session_id, "a")
+    third = conversation.answer(first.session_id, "both")
+    conversation.undo(first.session_id)
+    conversation.answer(first.session_id, "skip")
+    answered = conversation.answered(first.session_id)
+    assert [(q.position, pair(q), choice) for q, choice in answered] == [(1, pair(first), "a"), (2, pair(second), "skip")]
+    assert pair(third) != pair(second)
+
+
 def test_undo_with_nothing_to_undo_keeps_the_first_question(conversation):
     first = conversation.start("alice")
     assert conversation.undo(first.session_id) == first
@@ -286,14 +313,30 @@ def test_start_over_begins_a_new_session(conversation, store, onboarded):
 
 
 def test_forget_me_needs_confirmation_then_deletes_everything(conversation, store, onboarded):
-    assert "yes, forget me" in conversation.say("alice", "forget me").text
-    assert conversation.say("alice", "recommend").intent == "recommend", "confirmation must follow at once"
+    """"forget me" asks; "yes" deletes; anything else deletes nothing and says so; a "yes" with no
+    request before it is no confirmation."""
+    from prefchat.assistant import wording
+
+    assert conversation.say("alice", "forget me").text == wording.FORGET_ASK
+    kept = conversation.say("alice", "recommend")
+    assert (kept.intent, kept.text) == ("keep", wording.FORGET_KEPT), "confirmation must follow at once"
+    assert kept.text.startswith("Nothing deleted")
     assert store.export_user("alice")["user"]["id"] == "alice"
+    assert conversation.say("alice", "yes").intent == "help", "no request is pending: nothing happens"
+    assert conversation.say("alice", "yes, forget me").text == wording.FORGET_UNASKED
     conversation.say("alice", "please forget me")
-    reply = conversation.say("alice", "Yes, forget me")
-    assert reply.intent == "confirm_forget"
+    reply = conversation.say("alice", "yes")
+    assert (reply.intent, reply.text) == ("confirm_forget", wording.FORGOTTEN)
     with pytest.raises(NotFound):
         store.export_user("alice")
+
+
+def test_an_answer_typed_while_a_forget_me_waits_deletes_nothing(conversation, store):
+    turn = conversation.start("dora")
+    conversation.say("dora", "forget me")
+    kept = conversation.say("dora", "A")
+    assert kept.intent == "keep" and store.export_user("dora")["user"]["id"] == "dora"
+    assert conversation.resume(turn.session_id).position == 1
 
 
 def test_forget_me_clears_the_embedders_recent_texts(conversation, store, onboarded, embed):

@@ -41,7 +41,7 @@ def _brute_force_best(state, score):
     for a, b in combinations(state.pool.tolist(), 2):
         if a in unknown or b in unknown or (a, b) in asked:
             continue
-        if state.groups is not None and state.groups[a] != state.groups[b]:
+        if state.groups is not None and (state.groups[a] != state.groups[b] or state.groups[a] in state.asked_groups):
             continue
         value = score(state.features[a] - state.features[b])
         if value > best:
@@ -172,6 +172,19 @@ def test_only_pairs_within_a_group_are_asked():
     assert all(strategy(singletons, np.random.default_rng(1)) is None for strategy in STRATEGIES.values())
 
 
+def test_a_group_once_asked_is_not_asked_again():
+    """Items of one group answer one shared prompt: after a question from group 0 (answered,
+    skipped, or a k-way question none of whose items the user knew), no strategy asks group 0."""
+    groups = np.repeat(np.arange(4), 3)  # 4 groups of 3; group 0 is items 0, 1, 2
+    for asked in ({"answers": [Comparison(0, 1, "a")]}, {"answers": [Comparison(1, 2, "skip")]}, {"unknown": frozenset({0, 1, 2})}):
+        state = _state(groups=groups, **asked)
+        assert state.asked_groups.tolist() == [0]
+        for name, strategy in STRATEGIES.items():
+            assert groups[list(strategy(state, np.random.default_rng(1)).items)].tolist() != [0, 0], name
+        assert 0 not in groups[list(active_kway(state, np.random.default_rng(1), k=3).items)]
+    assert _state().asked_groups.size == 0
+
+
 def test_active_kway_is_greedy_on_kway_information():
     state = _state(seed=9, n_items=15, answers=[Comparison(0, 1, "a")])
     mean, cov = state.posterior.mean, state.posterior.cov
@@ -195,11 +208,11 @@ def test_active_kway_is_greedy_on_kway_information():
     st.lists(st.sampled_from(["a", "b", "tie", "skip"]), min_size=1, max_size=30),
     st.booleans(),
 )
-def test_a_session_never_repeats_a_pair_nor_asks_unknown_items(name, seed, choices, grouped):
+def test_a_session_never_repeats_a_pair_a_shared_prompt_nor_asks_unknown_items(name, seed, choices, grouped):
     rng = np.random.default_rng(seed)
     groups = rng.integers(0, 3, size=10) if grouped else None
     state = _state(seed=seed % 1000, n_items=10, groups=groups, unknown=frozenset({9}))
-    asked = set()
+    asked, asked_groups = set(), {int(groups[9])} if grouped else set()
     for choice in choices:
         if name == "active-4way":
             question = active_kway(state, rng, k=4)
@@ -213,6 +226,8 @@ def test_a_session_never_repeats_a_pair_nor_asks_unknown_items(name, seed, choic
         assert not set(items) & state.unknown_items, "an unknown item was asked"
         if groups is not None:
             assert len(set(groups[list(items)])) == 1
+            assert int(groups[items[0]]) not in asked_groups, "a shared prompt was asked twice"
+            asked_groups.add(int(groups[items[0]]))
         asked |= pairs
         if question.is_pair:
             answer = Comparison(*items, choice)

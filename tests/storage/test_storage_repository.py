@@ -300,6 +300,20 @@ def test_closed_sessions_refuse_questions_answers_and_undo_but_take_feedback(sto
     assert (last.question.position, last.question.item_ids, last.answer) == (2, ("z",), feedback)
 
 
+def test_only_a_finished_session_reopens_and_then_takes_an_undo(store):
+    session = store.start_session(store.create_user().id, *PACK)
+    ask_and_answer(store, session.id, ["a", "b"])
+    with pytest.raises(Conflict, match="is active, not finished"):
+        store.reopen_session(session.id)
+    store.finish_session(session.id)
+    assert store.reopen_session(session.id).state == "active"
+    store.undo_last_answer(session.id)
+    assert live_choices(store, session.id) == ["a", None]
+    store.finish_session(session.id, "abandoned")
+    with pytest.raises(Conflict, match="is abandoned, not finished"):
+        store.reopen_session(session.id)
+
+
 def test_bad_feedback_and_session_states_are_rejected(store):
     session = store.start_session(store.create_user().id, *PACK)
     with pytest.raises(ValueError, match="'love'"):

@@ -1,9 +1,9 @@
 """Fixtures of the web tests: a tiny grouped pack and the composed app running.
 
-The pack is shaped like the default "assistant styles" pack: six prompts (the groups, named in
+The pack is shaped like the default "assistant styles" pack: twelve prompts (the groups, named in
 ``manifest["group_names"]``), five answers to each, every answer tagged with two of six styles
 ("short answers", "numbered steps", ...), which are also the descriptors. One answer per
-prompt is long, so that the cards must scroll.
+prompt is long, so that its card opens with its first sentence and "Read all".
 
 ``server_url`` is :func:`prefchat.ui.app.create_app` served by uvicorn in a thread on a free
 loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``);
@@ -12,15 +12,11 @@ loopback port, for the whole test session, on a fresh SQLite file (``server_db_u
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import uvicorn
 from gradio_client import Client
 
 from prefchat.assistant.api import Assistant
@@ -28,7 +24,7 @@ from prefchat.reward.naming import name_axes, tag_matrix
 from prefchat.reward.pack import Item, Pack, load_pack, save_pack
 from prefchat.storage import open_store
 from prefchat.ui.app import create_app
-from prefchat.ui.commands import listen
+from prefchat.ui.commands import serve_in_thread
 
 MAX_TURNS = 15
 N_LEARNED = 3
@@ -39,6 +35,12 @@ PROMPTS = (
     "How do I start keeping a journal?",
     "How do I fold a shirt neatly?",
     "How do I back up my phone's photos?",
+    "How do I make a cup of tea?",
+    "How do I clean a cast-iron pan?",
+    "How do I learn to juggle?",
+    "How do I pick a ripe avocado?",
+    "How do I tie a bow tie?",
+    "How do I remember people's names?",
 )
 STYLES = {
     "short answers": "In short: it takes a minute.",
@@ -51,7 +53,7 @@ STYLES = {
 
 
 def grouped_pack(small_pack) -> Pack:
-    """Six prompts, five answers each, by tests/conftest.py's :func:`small_pack`; axes named by the styles."""
+    """Twelve prompts, five answers each, by tests/conftest.py's :func:`small_pack`; axes named by the styles."""
     styles = list(STYLES)
     items, groups = [], []
     for g, prompt in enumerate(PROMPTS):
@@ -66,25 +68,8 @@ def grouped_pack(small_pack) -> Pack:
     return replace(pack, axes=name_axes(pack.features[:, :N_LEARNED], tag_matrix(items, styles), styles))
 
 
-@contextlib.contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields its base URL."""
-    sock = listen("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+serving = serve_in_thread
+"""Serve an app with uvicorn in a thread on a free loopback port; yields its base URL."""
 
 
 @dataclass(frozen=True)

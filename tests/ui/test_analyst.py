@@ -106,24 +106,33 @@ def test_profiles_table_filters(store, tiny_pack):
 
 
 def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
+    from prefchat.assistant.cards import card_preview
+    from prefchat.ui.export import signed_axis_names
+
     view = profile_view(store, tiny_pack, "lover-0")
     profile = store.get_profile("lover-0")
     assert "lover-0" in view.header and "Stated by you: enjoys jokes" in view.header
     (bar,) = view.chart.data
-    names = axis_names(tiny_pack)
+    names = signed_axis_names(tiny_pack)  # each says which end is positive: "+ ... vs − ..."
     assert len(set(bar.y)) == len(names) and all(label.startswith(name) for label, name in zip(bar.y, names))
+    assert all(label.startswith("+ ") for label in bar.y)
     np.testing.assert_allclose(bar.x, profile.mean)
     assert list(view.summaries["source"]) == ["edited", "generated"] and list(view.summaries["current"]) == [True, False]
     assert len(view.answers) == profile.n_answers and set(view.answers["answer"]) <= {"a", "b"}
     titles = {item.title for item in tiny_pack.items}
     assert set(view.answers["item A"]) <= titles and set(view.answers["item B"]) <= titles
+    # The card chosen, as the user saw it (an answer's opening), not the two prompt titles again.
+    by_title = {item.title: item for item in tiny_pack.items}
+    for _, row in view.answers.iterrows():
+        chosen = by_title[row["item A"] if row["answer"] == "a" else row["item B"]]
+        assert row["chosen"] == card_preview(chosen.text).head
     assert list(view.served["n"]) == [3, 10]  # newest first: recommend(k=3) after the result's ten
 
 
 def test_profile_view_without_a_pack_or_a_profile(store):
     bare = profile_view(store, None, "hater-1")
     assert list(bare.chart.data[0].y) == [f"base {k}" for k in range(5)]
-    assert set(bare.answers["item A"]) <= {f"p{g}-a{j}" for g in range(6) for j in range(5)}
+    assert set(bare.answers["item A"]) <= {f"p{g}-a{j}" for g in range(12) for j in range(5)}
     newcomer = profile_view(store, None, "newcomer")
     assert newcomer.chart is None and "No profile yet" in newcomer.header
     with pytest.raises(LookupError, match="nobody"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -73,7 +74,8 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
     page = page_at()
     page.goto(f"{server_url}/")
     wait_for_question(page, 1)
-    page.get_by_text("about 10 questions, about 4 minutes").wait_for()  # the estimate counts reading the cards
+    # The estimate counts reading what the cards show first (one of this pack's answers is 600 words long).
+    page.get_by_text(re.compile(r"about 10 (quick )?questions, about (a minute|[23] minutes)")).wait_for()
     a, b = boxes(page)
     assert abs(a["y"] - b["y"]) < 2 and a["x"] + a["width"] <= b["x"], "cards side by side on a wide screen"
     page.screenshot(path=ARTIFACTS / "question-desktop.png")
@@ -82,6 +84,14 @@ def test_click_through_onboarding_to_the_results_and_a_correction(page_at, serve
         wait_for_question(page, number)
         click(page, label)
     page.get_by_text("Here is what I learned about you.").wait_for()
+    # The results open at what I learned: its line near the top of the transcript's visible part
+    # (not scrolled past it to the end of the message).
+    page.wait_for_function("""() => {
+        const wrap = document.querySelector(".prefchat-chat .bubble-wrap");
+        const learned = [...wrap.querySelectorAll("strong")].find(e => e.textContent.startsWith("Here is what I learned"));
+        const top = learned.getBoundingClientRect().top - wrap.getBoundingClientRect().top;
+        return top >= 0 && top <= 80 && wrap.scrollHeight > wrap.clientHeight;
+    }""")
     assert page.locator(".prefchat-question").is_hidden()
     assert page.locator(".prefchat-chat ol li").count() == 5
     page.screenshot(path=ARTIFACTS / "results-desktop.png")
@@ -121,18 +131,52 @@ def test_every_clicked_and_typed_answer_sends_the_id_of_the_question_shown(page_
     assert [turn.answer.choice for turn in history[:2]] == ["a", "b"]
 
 
-def test_phone_viewport_stacks_scrollable_cards(page_at, server_url):
-    page = page_at(390, 844)
-    page.goto(f"{server_url}/")
+PHONE = {"width": 390, "height": 844}
+
+
+def answer_labels(n_cards: int) -> list[str]:
+    """The buttons that answer a question of ``n_cards`` cards."""
+    return [*"ABCDEF"[:n_cards], *(["Both fine", "Don't know either"] if n_cards == 2 else ["None of these"])]
+
+
+def shows_the_whole_question_unscrolled(page, n_cards: int) -> None:
+    """The question's cards, one under another, and every button that answers it are on the screen
+    without scrolling."""
+    assert page.evaluate("() => window.scrollY") == 0
+    cards = boxes(page)[:n_cards]
+    assert len(cards) == n_cards and cards[0]["y"] >= 0
+    for upper, lower in zip(cards, cards[1:]):
+        assert lower["y"] >= upper["y"] + upper["height"] - 2, "cards one under another on a phone"
+    assert all(card["x"] + card["width"] <= PHONE["width"] for card in cards)
+    shown = [*cards, *(page.get_by_role("button", name=label, exact=True).bounding_box() for label in answer_labels(n_cards))]
+    assert max(box["y"] + box["height"] for box in shown) <= PHONE["height"], "part of the question is below the fold"
+
+
+def first_question_on_a_phone(page, url: str, n_cards: int, screenshot: str) -> None:
+    """The first question at ``url`` is on the screen whole (:func:`shows_the_whole_question_unscrolled`),
+    and tapping its last card (not on its "Read all") answers with that card's label."""
+    page.goto(f"{url}/")
     wait_for_question(page, 1)
-    a, b = boxes(page)
-    assert b["y"] >= a["y"] + a["height"], "cards stacked under 640 px"
-    assert a["width"] > 300 and a["x"] + a["width"] <= 390
-    style = page.locator(".block.prefchat-card").first.evaluate(
-        "card => [getComputedStyle(card).overflowY, getComputedStyle(card).maxHeight]"
-    )
-    assert style == ["auto", "240px"]
-    page.screenshot(path=ARTIFACTS / "question-phone.png", full_page=True)
+    shows_the_whole_question_unscrolled(page, n_cards)
+    page.screenshot(path=ARTIFACTS / f"{screenshot}.png")
+    page.locator(f"#prefchat-card-{n_cards - 1}").click(position={"x": 24, "y": 12})
+    wait_for_question(page, 2)
+    said = page.locator(".prefchat-chat .message-row.user-row").last.inner_text()
+    assert said.strip() == "ABCDEF"[n_cards - 1]
+
+
+@pytest.mark.parametrize("n_cards", [2, 4], ids=["answers-in-pairs", "films-4-way"])
+def test_a_phone_shows_the_whole_first_question_and_a_tap_on_a_card_picks_it(page_at, serve_app, tiny_pack, tmp_path, embed,
+                                                                              small_pack, n_cards):
+    """At 390 x 844 the whole first question fits on the screen with the way to answer it: a pair of
+    answers to a prompt (as the default pack asks; one of the pack's answers is 600 words long, and
+    opens with its first sentence), and 4 films (as MovieLens asks: title and chips). Tapping a card picks it."""
+    from prefchat.assistant.turns import SessionOptions
+
+    pack = tiny_pack if n_cards == 2 else small_pack()
+    with open_store(f"sqlite:///{tmp_path / 'phone.sqlite'}") as store, \
+            serve_app(create_app(Assistant(pack, store, embed, SessionOptions(question_size=n_cards)))) as url:
+        first_question_on_a_phone(page_at(**PHONE), url, n_cards, f"question-phone-{n_cards}")
 
 
 def test_reload_resumes_the_session(page_at, server_url):
@@ -146,6 +190,9 @@ def test_reload_resumes_the_session(page_at, server_url):
     page.reload()
     page.get_by_text("Welcome back! Let's carry on where we left off, at question 3.").wait_for()
     wait_for_question(page, 3)
+    said = page.locator(".prefchat-chat .message-row.user-row").all_inner_texts()
+    assert [text.strip() for text in said] == ["A", "B"], "the transcript is back after a reload"
+    assert page.locator(".prefchat-chat").get_by_text("Question 2 of about 10.").count() == 1
     assert page.locator(".block.prefchat-card").all_inner_texts() == cards
     click(page, "Undo last answer")
     wait_for_question(page, 2)
@@ -230,6 +277,48 @@ def test_forget_me_clears_what_the_browser_keeps(page_at, serve_app, tiny_pack, 
         kept = local_storage(page)
         assert set(kept) <= {STORAGE_KEY}, f"localStorage holds {sorted(kept)}"  # the new visitor's session only
         assert not any(marker in value or "forget" in value for value in kept.values())
+
+
+def test_a_whole_first_contact_onboards_undoes_the_last_answer_reloads_and_is_forgotten(page_at, serve_app, tiny_pack, embed, tmp_path):
+    """Onboarding to the results, "Undo last answer" there (the last question again), a reload (the
+    transcript is back), "forget me" and the "Yes, forget me" button: the user is gone from the
+    database and from localStorage."""
+    from prefchat.assistant import wording
+    from prefchat.storage import NotFound
+    from prefchat.ui.chat import STORAGE_KEY
+
+    with open_store(f"sqlite:///{tmp_path / 'contact.sqlite'}") as store, \
+            serve_app(create_app(Assistant(tiny_pack, store, embed))) as url:
+        page = page_at(**PHONE)
+        page.goto(f"{url}/")
+        for number in range(1, 11):
+            wait_for_question(page, number)
+            click(page, "AB"[number % 2])
+        page.get_by_text(wording.LEARNED).wait_for()
+        (profile,) = store.list_profiles()
+        user_id = profile.user_id
+        click(page, wording.UNDO_BUTTON)
+        wait_for_question(page, 10)
+        click(page, "B")
+        page.get_by_text(wording.LEARNED).last.wait_for()
+        assert store.get_profile(user_id).counts == {"a": 4, "b": 6}  # the last answer, A, became B
+
+        page.reload()
+        page.get_by_text(wording.LEARNED).wait_for()
+        said = [text.strip() for text in page.locator(".prefchat-chat .message-row.user-row").all_inner_texts()]
+        assert said[:10] == ["B", "A", "B", "A", "B", "A", "B", "A", "B", "B"], "the transcript is back after a reload"
+
+        box = page.get_by_placeholder("Tell me more", exact=False)
+        box.fill("forget me")
+        box.press("Enter")
+        page.get_by_text(wording.FORGET_ASK).wait_for()
+        click(page, wording.FORGET_YES)
+        page.get_by_text(wording.FORGOTTEN).wait_for()
+        page.wait_for_function(f"() => window.localStorage.getItem({STORAGE_KEY!r}) === null")
+        assert local_storage(page) == {}
+        with pytest.raises(NotFound):
+            store.export_user(user_id)
+        page.screenshot(path=ARTIFACTS / "forgotten-phone.png")
 
 
 PAYLOADS = (
@@ -329,3 +418,22 @@ def test_the_default_packs_result_screen_shows_responses_not_only_prompt_titles(
     texts = [quotes.nth(n).inner_text() for n in range(quotes.count())]
     assert all(len(text) > 40 and "(answer" not in text for text in texts), texts
     assert chat.locator("ol li").count() == 5
+
+
+@pytest.fixture(scope="module")
+def movielens_url(serve_app, movielens_pack, tmp_path_factory):
+    """The whole app on a pack trained on the real MovieLens data (tests/conftest.py)."""
+    from prefchat.assistant.api import Assistant
+
+    home = tmp_path_factory.mktemp("movielens-home")
+    assistant = Assistant.open(pack=movielens_pack, db=f"sqlite:///{home / 'prefchat.sqlite'}")
+    with serve_app(create_app(assistant)) as url:
+        yield url
+    assistant.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("served", "n_cards"), [("default_url", 2), ("movielens_url", 4)], ids=["default", "movielens"])
+def test_on_the_real_packs_a_phone_shows_the_whole_first_question_and_a_tap_picks(page_at, request, served, n_cards):
+    """The default pack (pairs of answers to a prompt) and MovieLens (4 films a question) at 390 x 844."""
+    first_question_on_a_phone(page_at(**PHONE), request.getfixturevalue(served), n_cards, f"question-phone-{served.removesuffix('_url')}")

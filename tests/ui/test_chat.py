@@ -95,8 +95,23 @@ def test_forgetting_keeps_the_transcript_and_drops_the_session():
 
 
 def test_cards_show_the_title_only_without_a_prompt_above():
-    assert card_markdown("A", A, grouped=False) == "### A · Heat \\*and\\* Dust\n\nA long **text**.\n\n`drama` `period`"
+    chips = '<span class="prefchat-chip">drama</span> <span class="prefchat-chip">period</span>'
+    assert card_markdown("A", A, grouped=False) == f"### A · Heat \\*and\\* Dust\n\n{chips}\n\nA long **text**."
     assert card_markdown("B", B, grouped=True) == "### B\n\nShort."
+
+
+def test_a_film_card_shows_its_title_once_as_people_say_it_with_year_and_genres_as_chips():
+    film = Item("858", "Godfather, The (1972)", "Godfather, The (1972). Genres: Crime, Drama. Tags: mafia", ("Crime", "Drama", "mafia"))
+    chips = " ".join(f'<span class="prefchat-chip">{chip}</span>' for chip in ("1972", "Crime", "Drama", "mafia"))
+    assert card_markdown("A", film, grouped=False) == f"### A · The Godfather\n\n{chips}"
+
+
+def test_a_long_card_shows_its_opening_and_the_rest_behind_read_all():
+    text = "Short first sentence. " + "Then a much longer part follows with **bold** words. " * 10
+    heading, opening, more = card_markdown("B", Item("r", "Prompt (answer 2)", text, ()), grouped=True).split("\n\n", 2)
+    assert (heading, opening) == ("### B", "Short first sentence. Then a much longer part follows with **bold** words.")
+    assert more.startswith('<details class="prefchat-more"><summary>Read all · 93 words</summary>\n\nThen a much longer part')
+    assert more.endswith("\n\n</details>")
 
 
 def test_progress_line():
@@ -131,15 +146,15 @@ HOSTILE = ("[click](https://evil.example)", "<img src=http://127.0.0.1:9/x>", "b
 
 @pytest.mark.parametrize("payload", HOSTILE)
 def test_a_card_shows_hostile_pack_text_tags_and_title_as_written(payload):
-    from prefchat.ui.chat import code_span, markdown_text
+    from prefchat.ui.chat import markdown_text
 
-    heading, text, tags = card_markdown("A", Item("i", payload, f"**kept** {payload}", (payload,)), grouped=False).split("\n\n")
+    heading, tags, text = card_markdown("A", Item("i", payload, f"**kept** {payload}", (payload,)), grouped=False).split("\n\n")
     for shown in (heading, text, markdown_text(payload)):
         unescaped = re.sub(r"\\.", "", shown)  # what Markdown reads as syntax: the characters not escaped
         for active in ("](", "<", "$", "://", "www.", "@", "&"):
             assert active not in unescaped, (active, shown)
     assert text.startswith("**kept** "), "a pack's own emphasis still renders"
-    assert tags == code_span(payload) and code_span("a`b") == "``a`b``" and code_span("`x") == "`` `x ``"
+    assert tags == f'<span class="prefchat-chip">{markdown_text(payload)}</span>'
 
 
 @pytest.mark.parametrize("payload", HOSTILE)
@@ -163,3 +178,15 @@ def test_a_kway_question_asks_which_of_the_k_to_pick():
     assert question_message(turn) == "**Question 1 of about 10.** *How do I boil an egg?* Which of these 4 answers would you pick?"
     ungrouped = QuestionTurn("s1", "u1", 1, 10, A, B, None, 7, "watch", (C,))
     assert question_message(ungrouped).endswith("Which of these 3 would you pick?")
+
+
+def test_a_picks_text_renders_its_markdown_in_the_quote_and_a_films_restatement_is_left_out():
+    from prefchat.ui.chat import picks_markdown
+
+    answer = Ranked(0, "r1", "How do I cook rice? (answer 2)", 1.0, "short and concise: as you like",
+                    "Steps:\n\n1. **Rinse** it.\n2. Simmer `15` min, see [here](https://evil.example).")
+    shown = picks_markdown([answer])
+    assert shown.splitlines()[1:] == ["   > Steps:", "   >", "   > 1. **Rinse** it.",
+                                      "   > 2. Simmer `15` min, see \\[here\\](https\\://evil.example)."]
+    film = Ranked(1, "858", "Godfather, The (1972)", 1.0, "crime: as you like", "Godfather, The (1972). Genres: Crime, Drama.")
+    assert picks_markdown([film]) == "1. **The Godfather (1972)**: crime: as you like"

@@ -17,19 +17,12 @@ import pytest
 
 from prefchat.ui.commands import listen
 
-# The argparse glue as prefchat/cli.py wires it.
+# The command line as users run it (the default pack is built by it, before the server starts).
 SCRIPT = """
-import argparse, sys
-from prefchat.settings import Settings
-from prefchat.ui import commands
-parser = argparse.ArgumentParser(prog="prefchat")
-sub = parser.add_subparsers(dest="command", required=True)
-commands.add_serve_arguments(sub.add_parser("serve"))
-commands.add_demo_arguments(sub.add_parser("demo"))
-args = parser.parse_args()
-sys.exit(getattr(commands, args.command)(args, Settings.from_env()))
+import sys
+from prefchat.cli import main
+sys.exit(main(sys.argv[1:]))
 """
-
 
 @contextlib.contextmanager
 def command(*argv: str, timeout: float) -> Iterator[dict[str, str]]:

@@ -39,3 +39,20 @@ def test_snippets_escape_the_url():
     assert 'src="https://x.org/?a=1&amp;b=&quot;2&quot;"' in iframe_snippet('https://x.org/?a=1&b="2"')
     with pytest.raises(ValueError, match="-5"):
         iframe_snippet("https://x.org/", height=-5)
+
+
+def test_a_page_on_an_origin_not_allowed_is_named_once_on_the_log_with_the_fix(tiny_pack, embed, caplog):
+    from fastapi.testclient import TestClient
+
+    from prefchat.assistant.api import Assistant
+    from prefchat.storage import open_store
+    from prefchat.ui.app import create_app
+
+    with open_store("sqlite://") as store:
+        client = TestClient(create_app(Assistant(tiny_pack, store, embed), cors_origins=("https://ok.example",)))
+        with caplog.at_level("WARNING", logger="prefchat.ui.embed"):
+            for origin in ("https://shop.example", "https://shop.example", "https://ok.example", "http://testserver"):
+                assert client.get("/healthz", headers={"Origin": origin}).status_code == 200
+    told = [record.getMessage() for record in caplog.records if record.name == "prefchat.ui.embed"]
+    assert len(told) == 1 and "https://shop.example called this server" in told[0]
+    assert "set PREFCHAT_CORS_ORIGINS=https://shop.example and restart" in told[0]

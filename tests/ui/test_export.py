@@ -97,3 +97,17 @@ def test_csv_cells_are_neutralised_against_formulas_and_read_back_exactly(tmp_pa
     raw = pd.read_csv(path, dtype=DTYPES, keep_default_na=False)
     assert raw.loc[0, "user_id"] == "'" + cell and raw.loc[0, "summary"] == "'" + cell  # a spreadsheet shows text
     assert read_profiles(path).to_dict("records") == records
+
+
+def test_the_profiles_of_the_pack_given_carry_their_axis_names_positive_end_first(store, tiny_pack):
+    from prefchat.ui.export import signed_axis_names
+
+    names = signed_axis_names(tiny_pack)
+    assert len(names) == tiny_pack.n_bases and all(name.startswith("+ ") for name in names)
+    assert " vs − " in names[0]
+    store.create_user("ana")
+    store.save_profile("ana", tiny_pack.name, tiny_pack.version, np.zeros(tiny_pack.n_bases), np.eye(tiny_pack.n_bases), {"a": 1})
+    store.save_profile("ana", "other-pack", "1", np.zeros(2), np.eye(2), {"a": 1})
+    records = {r["pack_name"]: r for r in profile_records(store, store.list_profiles(), tiny_pack)}
+    assert json.loads(records[tiny_pack.name]["axes"]) == names and json.loads(records["other-pack"]["axes"]) == []
+    assert list(records[tiny_pack.name]) == list(DTYPES)

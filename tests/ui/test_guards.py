@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from prefchat.assistant.session import Conversation
+from prefchat.assistant.api import Assistant
 from prefchat.settings import Settings
 from prefchat.storage import open_store
 from prefchat.ui.analyst import analyst_app
@@ -39,7 +39,7 @@ def app_of(request, tiny_pack, store, embed, tmp_path):
     """``app_of(origins)``: ``prefchat serve``'s app or the analyst's, allowing ``origins``."""
     def make(origins=()):
         if request.param == "chat":
-            return create_app(Conversation(tiny_pack, store, embed), cors_origins=origins)
+            return create_app(Assistant(tiny_pack, store, embed), cors_origins=origins)
         return analyst_app(store, tiny_pack, settings(tmp_path, origins))
     return make
 
@@ -99,7 +99,7 @@ def test_a_body_over_the_limit_is_413_by_length_or_as_it_streams(app_of):
 
 
 def test_the_rest_api_keeps_its_own_bound_and_error_format(tiny_pack, store, embed):
-    with TestClient(create_app(Conversation(tiny_pack, store, embed))) as client:
+    with TestClient(create_app(Assistant(tiny_pack, store, embed))) as client:
         def padded(size: int) -> bytes:
             return b'{"user_id": "pad"' + b" " * size + b"}"
 
@@ -114,7 +114,7 @@ def test_the_chats_queue_is_bounded(tiny_pack, store, embed):
 
     from prefchat.ui.chat import QUEUE_SIZE
 
-    app = create_app(Conversation(tiny_pack, store, embed))
+    app = create_app(Assistant(tiny_pack, store, embed))
     (gradio_app,) = [route.app for route in app.routes if isinstance(route, Mount) and isinstance(route.app, GradioApp)]
     assert gradio_app.get_blocks()._queue.max_size == QUEUE_SIZE
 
