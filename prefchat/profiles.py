@@ -54,6 +54,7 @@ def add_arguments(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     who.add_argument("--all", action="store_true", help="every user with a profile")
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--out", required=True, type=Path, help="file to write")
+    export.add_argument("--pack", help="name the axes of this pack's profiles in CSV and Parquet (a pack directory, a name, or 'default')")
 
     delete = action("delete", delete_command, "delete a user and everything stored about them")
     delete.add_argument("user")
@@ -99,6 +100,8 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    from .assistant.packs import resolve_pack
+    from .reward.pack import load_pack
     from .storage import NotFound
     from .ui.export import profile_records, write_profiles
 
@@ -112,7 +115,8 @@ def export_command(args: argparse.Namespace, settings: Settings) -> int:
                 args.out.write_text(json.dumps(exports if args.all else exports[0], indent=2), encoding="utf-8")
                 written = f"{len(exports)} user{'' if len(exports) == 1 else 's'}"
             else:
-                rows = profile_records(store, [p for p in profiles if p.user_id in users])
+                named = None if args.pack is None else load_pack(resolve_pack(args.pack, settings))
+                rows = profile_records(store, [p for p in profiles if p.user_id in users], named)
                 write_profiles(rows, args.out, args.format)
                 written = f"{len(rows)} profile{'' if len(rows) == 1 else 's'}"
         except NotFound as error:

@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 if [ ! -e "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
     extras=""
     [ "${1:-app}" = test ] && extras="[test]"
     # setuptools explains what an editable install is on every install, in 10 lines ("Editable

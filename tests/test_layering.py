@@ -256,21 +256,8 @@ def test_the_checkout_links_the_card_folders_into_the_package():
     assert {path.name for path in (ROOT / TOP).iterdir() if path.is_symlink()} == at_root
 
 
-PENDING = {  # problem -> the change on another branch that removes it (each case below xfails until it is gone)
-    "assistant imports prefchat.default":
-        "issue 23 (pending): a server never builds the default pack; assistant/packs.py and assistant/session.py "
-        "stop importing prefchat.default",
-}
-
-
 def test_the_source_tree_keeps_the_layering():
-    assert [problem for problem in problems(ROOT) if not any(pending in problem for pending in PENDING)] == []
-
-
-@pytest.mark.parametrize("pending", [pytest.param(pending, marks=pytest.mark.xfail(strict=True, reason=change))
-                                     for pending, change in PENDING.items()])
-def test_a_pending_layering_problem_is_gone(pending):
-    assert [problem for problem in problems(ROOT) if pending in problem] == []
+    assert problems(ROOT) == []
 
 
 def test_the_readme_states_the_dag_of_this_test():

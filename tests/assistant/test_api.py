@@ -153,7 +153,9 @@ def cli(settings, capsys):
     return run
 
 
-def test_profiles_list_show_and_export(assistant, cli, tmp_path, choose, planted):
+def test_profiles_list_show_and_export(assistant, cli, tmp_path, choose, planted, pack_dir):
+    from prefchat.ui.export import signed_axis_names
+
     onboard(assistant, "alice", choose, planted)
     onboard(assistant, "bob", choose, -planted)
 
@@ -171,6 +173,11 @@ def test_profiles_list_show_and_export(assistant, cli, tmp_path, choose, planted
     with open(tmp_path / "all.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(r["user_id"] for r in rows) == ["alice", "bob"] and all(r["n_answers"] == "10" for r in rows)
+    assert all(json.loads(r["axes"]) == [] for r in rows)
+    cli("export", "--all", "--format", "csv", "--pack", pack_dir, "--out", tmp_path / "named.csv")
+    with open(tmp_path / "named.csv", newline="", encoding="utf-8") as handle:
+        named = [json.loads(r["axes"]) for r in csv.DictReader(handle)]
+    assert named[0] == signed_axis_names(assistant.pack) and named[0][0].startswith("+ ") and len(named[0]) == assistant.pack.n_bases
     cli("export", "--all", "--format", "parquet", "--out", tmp_path / "all.parquet")
     frame = pd.read_parquet(tmp_path / "all.parquet")
     assert sorted(frame.user_id) == ["alice", "bob"] and len(json.loads(frame["mean"][0])) == assistant.pack.n_bases
