@@ -7,8 +7,8 @@ module measures exactly as the app serves it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -28,8 +28,8 @@ from .summary import (
 if TYPE_CHECKING:
     from ..reward.train import ValidationUser
 
-__all__ = ["BETA_MULTIPLIERS", "calibrate", "choose_beta", "choose_watch_beta", "held_out_recall", "served_statement",
-           "stated_preference_fits", "strongest_stated"]
+__all__ = ["BETA_MULTIPLIERS", "StatedTrial", "WeightTrial", "calibrate", "choose_beta", "choose_watch_beta",
+           "held_out_recall", "served_statement", "stated_preference_fits", "strongest_stated"]
 
 BETA_MULTIPLIERS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)
 """The grid of :func:`choose_beta`, in units of the natural scale."""
@@ -118,6 +118,23 @@ STATED_SIMULATION_ANSWERS = 10
 """Answers of a simulated user before they state a preference (the served session's length)."""
 
 
+class WeightTrial(TypedDict):
+    """A row of :func:`choose_watch_beta`'s table: one weight tried, and the mean Recall@20 over
+    ``n_users`` validation users of the ranking it serves."""
+
+    weight: str
+    multiplier: float
+    beta: float
+    recall: float
+    n_users: int
+
+
+class StatedTrial(WeightTrial):
+    """A row of a stated weight tried: also the share of statements it honours (:func:`_honoured`)."""
+
+    honoured: float
+
+
 def strongest_stated(pack: Pack, items: np.ndarray, min_items: int = 2) -> tuple[str, float] | None:
     r"""The like or dislike a user whose held-out picks are ``items`` would state: the descriptor
     they pick most above, or below, what the crowd's picks would lead one to expect.
@@ -199,7 +216,7 @@ def served_statement(fit: dict, beta: float, stated_beta: float, k: int = 20) ->
 
 
 def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
-                      multipliers: Sequence[float] = WATCH_BETA_MULTIPLIERS) -> tuple[dict, list[dict]]:
+                      multipliers: Sequence[float] = WATCH_BETA_MULTIPLIERS) -> tuple[dict[str, float], list[WeightTrial]]:
     r"""The summary's weights on the scale "watch" recommendations are served on: calibrated logits.
 
     Simulated on validation users (:func:`stated_preference_fits`): each answers
@@ -225,8 +242,8 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
     Returns
     -------
     chosen : ``{"watch_beta": ..., "watch_stated_beta": ...}``
-    table : one dict per setting tried (``weight``, ``multiplier``, ``beta``, ``recall``, ``n_users``),
-        the first row the ranking without any summary
+    table : one :class:`WeightTrial` per setting tried, the first row the ranking without any
+        summary (a :class:`StatedTrial` per stated weight)
     """
     fits = [f for f in stated_preference_fits(pack, [u for u in validation if u.eval_items.ndim == 1]) if f["said"]]
     if not fits:
@@ -243,8 +260,8 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
         return float(np.nanmean([held_out_recall(served_statement(f, beta, stated_beta), f["user"], exclude=f["excluded"])
                                  for f in fits]))
 
-    table = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, None), "n_users": len(fits)}]
-    generated = []
+    table: list[WeightTrial] = [{"weight": "none", "multiplier": 0.0, "beta": 0.0, "recall": recall(0.0, None), "n_users": len(fits)}]
+    generated: list[WeightTrial] = []
     for multiplier in (0.0, *multipliers):
         beta = multiplier * scale("generated")
         generated.append({"weight": "watch_beta", "multiplier": float(multiplier), "beta": beta,
@@ -254,7 +271,7 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
     association = index.association * index.stated_unit  # what a stated weight moves, as served
     for f in fits:
         f["with_generated"] = f["base"] + best * f["generated"]
-    stated = []
+    stated: list[StatedTrial] = []
     for multiplier in STATED_MULTIPLIERS:
         beta = multiplier * scale("stated")
         stated.append({"weight": "watch_stated_beta", "multiplier": float(multiplier), "beta": beta,
@@ -282,7 +299,7 @@ def _honoured(fit: dict, association: np.ndarray, stated_beta: float, excludes: 
     return float(np.mean(honoured))
 
 
-def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, dict]:
+def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict[str, float], dict[str, Sequence[Mapping[str, object]]]]:
     """The ranking's settings for a new pack: ``({"beta", "watch_beta", "watch_stated_beta"}, {tables})``.
 
     ``beta`` weights the summary on the "prefer" scale (:func:`choose_beta`); on packs whose
@@ -292,7 +309,8 @@ def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict, d
     manifest (hyperparameters and selection tables).
     """
     beta, table = choose_beta(pack, validation)
-    chosen, tables = {"beta": beta}, {"beta": table}
+    chosen: dict[str, float] = {"beta": beta}
+    tables: dict[str, Sequence[Mapping[str, object]]] = {"beta": table}
     if pack.familiarity is not None and pack.descriptors:
         watch, tables["watch_beta"] = choose_watch_beta(pack, validation)
         chosen.update(watch)

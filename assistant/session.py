@@ -145,6 +145,7 @@ class Conversation:
             if isinstance(current, ResultTurn):
                 return current
             state = self.sessions.state(state.record)
+            assert state.pending is not None, "_advance returned a question, so one is recorded and waiting"
         question = state.pending.question
         choice = parse_choice(text, question.item_ids)
         if choice is None:

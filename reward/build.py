@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -79,7 +80,8 @@ def interactions_of(dataset: Dataset) -> Interactions:
     )
 
 
-def choose_hyperparameters(search, fixed_bases: int | None, has_ratings: bool):
+def choose_hyperparameters(search: Callable[[Hyperparameters], FitResult], fixed_bases: int | None,
+                           has_ratings: bool) -> tuple[FitResult, Hyperparameters, list[dict[str, object]]]:
     """Coordinate search: K first, then L2, then (for ratings) the implicit weight.
 
     ``search(hyper) -> FitResult`` fits one setting; returns the best result, its
@@ -93,11 +95,11 @@ def choose_hyperparameters(search, fixed_bases: int | None, has_ratings: bool):
         return trials[hyper].validation
 
     best = Hyperparameters(n_bases=fixed_bases or 8)
-    grids = [("l2", L2_GRID)] + ([("implicit_weight", IMPLICIT_GRID)] if has_ratings else [])
     if fixed_bases is None:
-        grids.insert(0, ("n_bases", BASES_GRID))
-    for name, grid in grids:
-        best = max((replace(best, **{name: value}) for value in grid), key=run)
+        best = max((replace(best, n_bases=k) for k in BASES_GRID), key=run)
+    best = max((replace(best, l2=l2) for l2 in L2_GRID), key=run)
+    if has_ratings:
+        best = max((replace(best, implicit_weight=weight) for weight in IMPLICIT_GRID), key=run)
     table = [{"hyperparameters": asdict(h), "validation": r.validation, "epochs": r.epochs} for h, r in trials.items()]
     return trials[best], best, table
 
@@ -124,7 +126,7 @@ def choose_boosts(features, prior_mean, prior_cov, exposure, validation, coordin
         along = np.eye(len(exposure))[n_learned + coordinates.index(name)]
         scores = {t: validation_score(features, prior_mean + on_mean * t * along, prior_cov, validation,
                                       exposure + on_exposure * t * along) for t in BOOST_GRID}
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda t: scores[t])
         prior_mean = prior_mean + on_mean * best * along
         exposure = exposure + on_exposure * best * along
         boosts[f"{name}_boost"], tables[name] = best, {str(t): v for t, v in scores.items()}
@@ -147,20 +149,25 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     answers should move the catalog ranking is a property of the prior that random pairs of a
     rated and an unrated item measure badly (on MovieLens they chose a width of 1, sessions 8).
 
-    Returns the chosen scale and ``{scale: recall}`` for every scale tried.
+    Returns the chosen scale and ``{scale: recall}`` for every scale tried. A pack without
+    :attr:`~prefchat.reward.pack.Pack.familiarity` (pairwise data, items judged on sight) has no
+    "watch" sessions to validate: a ValueError.
     """
+    familiarity = pack.familiarity
+    if familiarity is None:
+        raise ValueError(f"choose_watch_scale needs a pack of rating data whose items must be known, got {pack.name!r}")
     tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
     pool = pack.serving.pool(SERVED_POOL_SIZE)
     watch_mean = pack.prior_mean + pack.exposure
     scores = {}
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         for scale in WATCH_SCALE_GRID:
-            offset = base_rate_offset(pack.features, watch_mean, scale * pack.prior_cov, pack.familiarity)
+            offset = base_rate_offset(pack.features, watch_mean, scale * pack.prior_cov, familiarity)
             result = evaluate(tasks, pack.features, watch_mean, scale * pack.prior_cov, strategies=(VALIDATION_STRATEGY,),
-                              answers=VALIDATION_SESSION_ANSWERS, pool=pool, familiarity=pack.familiarity,
+                              answers=VALIDATION_SESSION_ANSWERS, pool=pool, familiarity=familiarity,
                               score=CatalogScore(pack.features, offset))
             scores[scale] = float(np.nanmean(result.values[0, :, result.metrics.index("recall@20")]))
-    best = max(scores, key=scores.get)
+    best = max(scores, key=lambda scale: scores[scale])
     return best, {str(scale): score for scale, score in scores.items()}
 
 
@@ -285,6 +292,8 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
 KNOWN_L2_GRID = EASE_L2_GRID
 KNOWN_BASES_GRID = (64, 128, 256, 512)
 KNOWN_TAU_GRID = (0.25, 0.5, 1.0, 2.0)
+KnownTrial = TypedDict("KnownTrial", {"bases": int, "tau": float, "recall@20": float})
+"""A row of :func:`choose_known_model`'s grid: the number of bases and the width tried, and the score."""
 
 
 def choose_known_model(pack: Pack, matrix, sessions: list[tuple[Task, Session]]) -> tuple[KnownModel, dict, dict]:
@@ -326,7 +335,7 @@ def choose_known_model(pack: Pack, matrix, sessions: list[tuple[Task, Session]])
         l2_scores = {l2: score(make(l2, None, 1.0), ceiling) for l2 in KNOWN_L2_GRID}
         l2 = max(l2_scores, key=lambda value: (l2_scores[value], -value))
         rank = len(values)
-        grid = []
+        grid: list[KnownTrial] = []
         for k in sorted({min(k, rank) for k in KNOWN_BASES_GRID}):
             for tau in KNOWN_TAU_GRID:
                 grid.append({"bases": k, "tau": tau, "recall@20": score(make(l2, k, tau))})
@@ -439,7 +448,7 @@ def build_pack(
     # Each prior gets the width that serves its own evidence best: "prefer" answers here, "watch"
     # answers by onboarding sessions once the pack exists (choose_watch_scale).
     scale_scores = {s: validation_parts(features, prior_mean, s * prior_cov, validation)["prefer"] for s in PRIOR_SCALE_GRID}
-    prior_scale = max(scale_scores, key=scale_scores.get)
+    prior_scale = max(scale_scores, key=lambda scale: scale_scores[scale])
 
     definitions: dict[str, str] = {}
     if any(item.tags for item in items):
@@ -452,7 +461,18 @@ def build_pack(
     axes = name_axes(features[:, :k], matrix, descriptors, titles=[item.title for item in items])
 
     report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
-    manifest = {
+    hyperparameters: dict[str, object] = {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": prior_scale,
+                                          **boosts, "validation_answers": VALIDATION_ANSWERS}
+    selection: dict[str, object] = {"answerable": answerable_evidence, "trials": trials,
+                                    "prior_scale": {str(s): v for s, v in scale_scores.items()}, "boosts": boost_tables}
+    metrics: dict[str, object] = {
+        "validation": result.validation,
+        "epochs": result.epochs,
+        "history": result.history,
+        "test_zero_answers": report,
+        "seconds_embedding": round(embedded - started, 2),
+    }
+    manifest: dict[str, object] = {
         "name": name,
         "version": datetime.now(UTC).strftime("%Y%m%d%H%M%S"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -463,17 +483,9 @@ def build_pack(
         "descriptor_definitions": definitions,
         "groups": None if dataset.items.groups is None else dataset.items.groups.tolist(),
         "group_names": list(dataset.items.group_names),
-        "hyperparameters": {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": prior_scale, **boosts,
-                            "validation_answers": VALIDATION_ANSWERS},
-        "selection": {"answerable": answerable_evidence, "trials": trials, "prior_scale": {str(s): v for s, v in scale_scores.items()},
-                      "boosts": boost_tables},
-        "metrics": {
-            "validation": result.validation,
-            "epochs": result.epochs,
-            "history": result.history,
-            "test_zero_answers": report,
-            "seconds_embedding": round(embedded - started, 2),
-        },
+        "hyperparameters": hyperparameters,
+        "selection": selection,
+        "metrics": metrics,
         "split": {
             "seed": seed,
             "holdout_users": holdout_users,
@@ -509,23 +521,23 @@ def build_pack(
             if rows.sum() >= MIN_VALIDATION_EVIDENCE:
                 session_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
         if answerable == "known":  # the "watch" prior serves sessions of items that must be known
-            watch_scale, manifest["selection"]["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
-            manifest["hyperparameters"]["watch_prior_scale"] = watch_scale
+            watch_scale, selection["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
+            hyperparameters["watch_prior_scale"] = watch_scale
             pack = replace(pack)  # a pack whose serving is derived again: the "watch" prior just changed
             sessions = validation_sessions(pack, session_users, seed)
             matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
-            known, chosen, manifest["selection"]["known_model"] = choose_known_model(pack, matrix, sessions)
+            known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
             pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
-            manifest["hyperparameters"].update(chosen)
-            discounts, manifest["selection"]["exposure_discount"] = choose_exposure_discount(pack, sessions)
-            manifest["hyperparameters"].update(discounts)
+            hyperparameters.update(chosen)
+            discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
+            hyperparameters.update(discounts)
             pack = replace(pack)
-        size, manifest["selection"]["question_size"] = choose_question_size(pack, session_users, seed)
-        manifest["hyperparameters"]["question_size"] = size
+        size, selection["question_size"] = choose_question_size(pack, session_users, seed)
+        hyperparameters["question_size"] = size
     if calibrate is not None:
         chosen, table = calibrate(pack, validation)
-        manifest["hyperparameters"].update(chosen)
-        manifest["selection"].update(table)
-    manifest["metrics"]["seconds_total"] = round(time.perf_counter() - started, 2)
+        hyperparameters.update(chosen)
+        selection.update(table)
+    metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)
     return pack
