@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TypedDict
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from ..elicitation.evaluate import KWAY_OPTIONS, Task, benchmark_policy, evaluate, rating_tasks, task_seed
 from ..elicitation.known import KnownModel, components, population, spectral_bases
@@ -420,13 +422,28 @@ def build_pack(
         coordinates = []
     validation = make_validation_users(data, val_users, VALIDATION_ANSWERS, seed)
     answerable, answerable_evidence = infer_answerable(answerable, data.has_ratings, popularity)
+    # The long steps after the embedding, one progress bar in the embedding bar's style, each step
+    # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
+    # and on items that must be known the watch prior, the known-items model and the exposure
+    # discount; last the layers' calibration.
+    n_steps = 4 + int(data.has_ratings) * (1 + 3 * (answerable == "known")) + int(calibrate is not None)
+    bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        bar.set_description_str(name)
+        yield
+        bar.update()
 
     def search(hyper: Hyperparameters) -> FitResult:
+        bar.set_postfix_str(f"K={hyper.n_bases} l2={hyper.l2:g} implicit={hyper.implicit_weight:g}")
         result = fit(data, embeddings, population, train_users, validation, hyper, seed=seed)
         log.info("%s: validation %.4f after %d epochs", hyper, result.validation, result.epochs)
         return result
 
-    result, hyper, trials = choose_hyperparameters(search, n_bases, data.has_ratings)
+    with step("fitting base rewards"):
+        result, hyper, trials = choose_hyperparameters(search, n_bases, data.has_ratings)
+    bar.set_postfix_str("")
     k = result.head_weight.shape[1]
 
     # Rotate learned axes to a diagonal coefficient covariance, by decreasing variance, and
@@ -444,11 +461,13 @@ def build_pack(
     head_weight, head_bias = result.head_weight @ q, -offset
     prior_mean, prior_cov = population_prior(coef)
 
-    prior_mean, exposure, boosts, boost_tables = choose_boosts(features, prior_mean, prior_cov, exposure, validation, coordinates, k)
-    # Each prior gets the width that serves its own evidence best: "prefer" answers here, "watch"
-    # answers by onboarding sessions once the pack exists (choose_watch_scale).
-    scale_scores = {s: validation_parts(features, prior_mean, s * prior_cov, validation)["prefer"] for s in PRIOR_SCALE_GRID}
-    prior_scale = max(scale_scores, key=lambda scale: scale_scores[scale])
+    with step("choosing the prior"):
+        prior_mean, exposure, boosts, boost_tables = choose_boosts(features, prior_mean, prior_cov, exposure, validation,
+                                                                   coordinates, k)
+        # Each prior gets the width that serves its own evidence best: "prefer" answers here, "watch"
+        # answers by onboarding sessions once the pack exists (choose_watch_scale).
+        scale_scores = {s: validation_parts(features, prior_mean, s * prior_cov, validation)["prefer"] for s in PRIOR_SCALE_GRID}
+        prior_scale = max(scale_scores, key=lambda scale: scale_scores[scale])
 
     definitions: dict[str, str] = {}
     if any(item.tags for item in items):
@@ -457,10 +476,12 @@ def build_pack(
     else:
         (descriptors, definitions), source = read_vocabulary(vocabulary), "vocabulary"
         descriptor_embeddings = embed_texts(descriptors, model, cache_dir=cache_dir)
-    matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings, definitions)
-    axes = name_axes(features[:, :k], matrix, descriptors, titles=[item.title for item in items])
+    with step("naming axes"):
+        matrix = descriptor_matrix(source, items, descriptors, embeddings, descriptor_embeddings, definitions)
+        axes = name_axes(features[:, :k], matrix, descriptors, titles=[item.title for item in items])
 
-    report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
+    with step("testing on held-out users"):
+        report = test_report(features, prior_mean, quality, popularity, data, test_users) if data.has_ratings else {}
     hyperparameters: dict[str, object] = {**asdict(hyper), "prior_scale": prior_scale, "watch_prior_scale": prior_scale,
                                           **boosts, "validation_answers": VALIDATION_ANSWERS}
     selection: dict[str, object] = {"answerable": answerable_evidence, "trials": trials,
@@ -521,23 +542,29 @@ def build_pack(
             if rows.sum() >= MIN_VALIDATION_EVIDENCE:
                 session_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
         if answerable == "known":  # the "watch" prior serves sessions of items that must be known
-            watch_scale, selection["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
-            hyperparameters["watch_prior_scale"] = watch_scale
-            pack = replace(pack)  # a pack whose serving is derived again: the "watch" prior just changed
-            sessions = validation_sessions(pack, session_users, seed)
-            matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
-            known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
-            pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
-            hyperparameters.update(chosen)
-            discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
-            hyperparameters.update(discounts)
-            pack = replace(pack)
-        size, selection["question_size"] = choose_question_size(pack, session_users, seed)
-        hyperparameters["question_size"] = size
+            with step("choosing the watch prior"):
+                watch_scale, selection["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
+                hyperparameters["watch_prior_scale"] = watch_scale
+                pack = replace(pack)  # a pack whose serving is derived again: the "watch" prior just changed
+                sessions = validation_sessions(pack, session_users, seed)
+            with step("choosing the known-items model"):
+                matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
+                known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
+                pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
+                hyperparameters.update(chosen)
+            with step("choosing the exposure discount"):
+                discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
+                hyperparameters.update(discounts)
+                pack = replace(pack)
+        with step("choosing the question size"):
+            size, selection["question_size"] = choose_question_size(pack, session_users, seed)
+            hyperparameters["question_size"] = size
     if calibrate is not None:
-        chosen, table = calibrate(pack, validation)
-        hyperparameters.update(chosen)
-        selection.update(table)
+        with step("choosing the summary weights"):
+            chosen, table = calibrate(pack, validation)
+            hyperparameters.update(chosen)
+            selection.update(table)
+    bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)
     return pack

@@ -113,10 +113,16 @@ def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
     # Each user rates 15 of the 40 films at random, which ``auto`` would read as items handed out to rate
     # (judged on sight); films must be known, so say so.
     code = main(["train", "--items", str(tmp_path / "data/items.csv"), "--ratings", str(tmp_path / "data/ratings.csv"),
-                 "--out", str(tmp_path / "pack"), "--bases", "2", "--answerable", "known", "--quiet"])
+                 "--out", str(tmp_path / "pack"), "--bases", "2", "--answerable", "known"])
     assert code == 0
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
     assert "population model" in printed and "mean rating baseline" in printed
+    # Every long step after the embedding is named on the progress bar while it runs, and the bar ends full.
+    steps = ["fitting base rewards", "choosing the prior", "naming axes", "testing on held-out users",
+             "choosing the watch prior", "choosing the known-items model", "choosing the exposure discount",
+             "choosing the question size", "choosing the summary weights"]
+    assert all(f"{name}:" in progress for name in steps), progress
+    assert f"{len(steps)}/{len(steps)}" in progress
     pack = load_pack(tmp_path / "pack")
     assert pack.n_items == 40 and pack.n_learned == 2 and pack.n_bases == 4
     split = pack.manifest["split"]
