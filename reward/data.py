@@ -94,10 +94,16 @@ def first_invisible(ids: Sequence[str] | np.ndarray) -> int | None:
     when that pass finds something.
     """
     texts = ids.tolist() if isinstance(ids, np.ndarray) else [str(text) for text in ids]  # (numpy keeps no trailing NUL)
-    joined = "\x1f".join(texts)  # a separator no id can hold (it is not printable)
-    padded = (texts and not joined) or joined.startswith((" ", "\x1f")) or joined.endswith((" ", "\x1f")) or any(
-        edge in joined for edge in ("\x1f ", " \x1f", "\x1f\x1f"))
-    if padded or not joined.replace("\x1f", "").isprintable() or _BLANK.search(joined):
+    joined = "\x1f".join(texts)  # a separator no visible id holds (it is not printable)
+    suspect = (
+        joined.count("\x1f") != max(len(texts) - 1, 0)  # an id holds the separator itself
+        or (texts and not joined)
+        or joined.startswith((" ", "\x1f")) or joined.endswith((" ", "\x1f"))
+        or any(edge in joined for edge in ("\x1f ", " \x1f", "\x1f\x1f"))
+        or not joined.replace("\x1f", "").isprintable()
+        or _BLANK.search(joined)
+    )
+    if suspect:
         return next((n for n, text in enumerate(texts) if not visible_id(text)), None)
     return None
 
