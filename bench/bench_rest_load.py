@@ -358,9 +358,13 @@ def main() -> int:
         parser.error("--kill-one needs --workers 2 or more: a single process has no supervisor to replace it")
 
     from prefchat.api import SessionOptions, open_pack
+    from prefchat.cli import DEFAULT, ensure_default_pack
     from prefchat.settings import Settings
 
-    pack = open_pack(args.pack, Settings.from_env())  # builds the default pack on first use (about 30 s)
+    settings = Settings.from_env()
+    if args.pack == DEFAULT:
+        ensure_default_pack(settings)  # the explicit build step (about a minute, once): a server never trains
+    pack = open_pack(args.pack, settings)
     run = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="prefchat-load-") as tmp:
         db = args.db or f"sqlite:///{Path(tmp) / 'load.sqlite'}"
