@@ -5,7 +5,10 @@
 Serves the app (:func:`prefchat.ui.app.create_app`) on the pack ``--pack`` and a fresh SQLite
 file on a free loopback port, and walks through what a newcomer sees, at desktop size
 (1280 x 800) and phone size (390 x 844): the first question, a card read in full, the results,
-"forget me" and its confirmation. With ``--films`` (a MovieLens pack), the same first question
+"forget me" and its confirmation. Then a few more users onboard through the Python API on the
+same database, and the analyst review (:func:`prefchat.ui.analyst.analyst_app`, behind its
+login) shows, at desktop size, the profiles table and one profile's page: its signed axes and
+the card chosen at each answer. With ``--films`` (a MovieLens pack), the same first question
 of films, 4 cards a question. The files are named by screen, e.g. ``question-phone.png``; the
 README shows some of them. Needs Debian's chromium and the test extras (playwright).
 """
@@ -22,6 +25,9 @@ from pathlib import Path
 
 from prefchat import Assistant
 from prefchat.assistant import wording
+from prefchat.assistant.turns import QuestionTurn
+from prefchat.settings import Settings
+from prefchat.ui.analyst import analyst_app
 from prefchat.ui.app import create_app
 from prefchat.ui.commands import serve_in_thread
 
@@ -29,15 +35,45 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TIMEOUT_MS = 30_000
+ANALYST, PASSWORD = "analyst", "screenshots only"
+SHOWN_USER = "ada"
+"""The user whose profile page the analyst screenshot opens (an onboarding of :func:`onboard_more`)."""
+LIKES = {"ada": "longer", "grace": "shorter", "alan": "longer", "edsger": "shorter", "barbara": "first"}
+"""The users :func:`onboard_more` onboards, and which card each picks."""
 
 
 @contextlib.contextmanager
-def serving(pack: str, db: Path) -> Iterator[str]:
-    """The app on ``pack`` and the database ``db``, served on a free loopback port; its URL."""
+def serving(pack: str, db: Path) -> Iterator[tuple[Assistant, str]]:
+    """The app on ``pack`` and the database ``db``, served on a free loopback port; the assistant and its URL."""
     with Assistant.open(pack=pack, db=db) as assistant:
-        assistant.showcase_prompts()
+        assistant.showcase.prompts()
         with serve_in_thread(create_app(assistant)) as url:
-            yield url
+            yield assistant, url
+
+
+@contextlib.contextmanager
+def analyst_serving(assistant: Assistant, db: Path) -> Iterator[str]:
+    """The analyst review of ``assistant``'s store and pack (the database ``db``), behind its login; its URL."""
+    settings = Settings(home=db.parent, db_url=f"sqlite:///{db}", embedding_model=Settings.from_env().embedding_model,
+                        analyst_user=ANALYST, analyst_password=PASSWORD)
+    with serve_in_thread(analyst_app(assistant.store, assistant.pack, settings)) as url:
+        yield url
+
+
+def pick(turn: QuestionTurn, likes: str) -> str:
+    """The answer of a user who likes the ``"longer"`` card, the ``"shorter"`` one, or the ``"first"``."""
+    a, b = (len(card.text) for card in (turn.item_a, turn.item_b))
+    if likes == "first":
+        return "a"
+    return "a" if (a > b) == (likes == "longer") else "b"
+
+
+def onboard_more(assistant: Assistant) -> None:
+    """Onboards the users of :data:`LIKES` through the Python API, so the analyst has a table to show."""
+    for user_id, likes in LIKES.items():
+        turn = assistant.start(user_id)
+        while isinstance(turn, QuestionTurn):
+            turn = assistant.answer(turn.session_id, pick(turn, likes))
 
 
 def first_question(browser, url: str, viewport: dict):
@@ -70,6 +106,27 @@ def chat_screens(browser, url: str, out: Path) -> None:
         page.context.close()
 
 
+def analyst_screens(browser, url: str, out: Path) -> None:
+    """The analyst review at desktop size: the profiles table, then :data:`SHOWN_USER`'s page in full
+    (its coefficients on the signed axes, and the card chosen at each answer)."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.get_by_label("username").fill(ANALYST)
+    page.get_by_label("password").fill(PASSWORD)
+    page.get_by_role("button", name="Login").click()
+    row = page.get_by_role("gridcell", name=SHOWN_USER, exact=True).first
+    row.wait_for()
+    page.screenshot(path=out / "analyst-profiles.png")
+    row.click()  # opens the profile
+    page.get_by_role("heading", name=SHOWN_USER).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    # The answers table is wider than the page: scrolled across to the card each answer chose.
+    page.get_by_role("columnheader", name="chosen").evaluate("cell => cell.scrollIntoView({inline: 'center'})")
+    page.screenshot(path=out / "analyst.png", full_page=True)
+    page.context.close()
+
+
 def film_screens(browser, url: str, out: Path) -> None:
     """A films pack's first question (4 cards), desktop and phone."""
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -93,10 +150,14 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
-        with serving(args.pack, Path(work) / "chat.sqlite") as url:
+        db = Path(work) / "chat.sqlite"
+        with serving(args.pack, db) as (assistant, url):
             chat_screens(browser, url, args.out)
+            onboard_more(assistant)
+            with analyst_serving(assistant, db) as analyst_url:
+                analyst_screens(browser, analyst_url, args.out)
         if args.films:
-            with serving(args.films, Path(work) / "films.sqlite") as url:
+            with serving(args.films, Path(work) / "films.sqlite") as (_, url):
                 film_screens(browser, url, args.out)
         browser.close()
     print(f"screenshots in {args.out}")
