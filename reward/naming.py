@@ -114,11 +114,6 @@ def read_vocabulary(spec: str | Path) -> tuple[list[str], dict[str, str]]:
     return descriptors, definitions
 
 
-def builtin_vocabulary(name: str) -> list[str]:
-    """Descriptors of a built-in vocabulary (``styles``), comments, blanks and definitions dropped."""
-    return read_vocabulary(name)[0]
-
-
 def descriptor_groups(descriptors: list[str], definitions: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Which descriptors name one direction: a group id and a sign (+1/-1) per descriptor.
 
