@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 
 from ..assistant.api import Assistant
 from .chat import mount_chat
-from .embed import CorsHint, serve_web_component
+from .embed import serve_web_component
 from .guards import guard
 from .rest import API_PREFIX, api_router
 
@@ -70,7 +70,6 @@ def create_app(
                   lifespan=lifespan)
     app.include_router(health_routes(conversation, draining))
     guard(app, cors_origins, bounded_elsewhere=(API_PREFIX,))  # CORS, no uploads, bounded bodies and rates
-    app.add_middleware(CorsHint, allowed=cors_origins)  # outermost: a refused origin is named on the log
     if api:
         app.include_router(api_router(conversation, api_tokens))
     if not chat:

@@ -22,11 +22,8 @@ The copy-paste snippets are in docs/embedding.md.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from html import escape
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import gradio
 from fastapi import FastAPI
@@ -40,35 +37,8 @@ from ..assistant.intents import Embed
 from ..assistant.settings import Settings
 from .chat import mount_chat
 
-__all__ = ["STATIC_PATH", "CorsHint", "iframe_snippet", "mount", "serve_web_component", "web_component_snippet"]
+__all__ = ["STATIC_PATH", "iframe_snippet", "mount", "serve_web_component", "web_component_snippet"]
 
-log = logging.getLogger(__name__)
-
-
-class CorsHint:
-    """ASGI middleware that says on the server's log, once per origin, when a page on another origin
-    calls the server and ``PREFCHAT_CORS_ORIGINS`` does not list it: the visitor's browser then
-    drops the answers, and an embedded web component shows only Gradio's "Could not load this
-    space". It changes no request or response (CORS itself is Starlette's ``CORSMiddleware``)."""
-
-    MAX_TOLD = 100
-    """Origins remembered, so that a flood of made-up origins costs bounded memory (and log)."""
-
-    def __init__(self, app, allowed: Iterable[str] = ()) -> None:
-        self.app, self.allowed, self.told = app, frozenset(allowed), set[str]()
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            origin = headers.get(b"origin", b"").decode("latin-1")
-            same = urlsplit(origin).netloc == headers.get(b"host", b"").decode("latin-1")
-            if origin and not same and origin not in self.allowed and origin not in self.told and len(self.told) < self.MAX_TOLD:
-                self.told.add(origin)
-                log.warning("a page at %s called this server, and PREFCHAT_CORS_ORIGINS does not list it: the browser "
-                            "drops the answers (an embedded chat shows 'Could not load this space'). To embed the chat "
-                            "there, set PREFCHAT_CORS_ORIGINS=%s and restart (docs/embedding.md, Troubleshooting)",
-                            origin[:200], origin[:200])
-        await self.app(scope, receive, send)
 
 STATIC_PATH = "/prefchat-static"
 """Where :func:`serve_web_component` serves the web component's script and its assets."""

@@ -24,12 +24,14 @@ Header and body read timeouts are the server's (:mod:`prefchat.ui.server`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -37,7 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .tabs import TabOwners, session_hashes, tab_cookie, with_tab_cookie
 
-__all__ = ["ADDRESSES", "BURST", "CLIENT", "MAX_BODY", "RATE", "RateLimit", "guard"]
+__all__ = ["ADDRESSES", "BURST", "CLIENT", "MAX_BODY", "RATE", "CorsHint", "RateLimit", "guard"]
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 """Largest body, in bytes, of a request to the chat or the analyst app (a typed message is at most 2,000 characters)."""
@@ -64,6 +68,7 @@ def guard(app: FastAPI, cors_origins: Sequence[str], bounded_elsewhere: Sequence
         # x-gradio-user: the web component's queue requests name their browser session with it.
         allow_headers=["Content-Type", "Authorization", "X-Prefchat-User", "X-Gradio-User"], allow_credentials=False,
     )
+    app.add_middleware(CorsHint, allowed=cors_origins)  # outermost: a refused origin is named on the log
 
 
 class RateLimit:
@@ -156,3 +161,29 @@ async def _refuse(send: Send, status: int, message: str, headers: dict[str, str]
               (b"connection", b"close"), *((k.encode(), v.encode()) for k, v in (headers or {}).items())]
     await send({"type": "http.response.start", "status": status, "headers": fields})
     await send({"type": "http.response.body", "body": body})
+
+
+class CorsHint:
+    """ASGI middleware that says on the server's log, once per origin, when a page on another origin
+    calls the server and ``PREFCHAT_CORS_ORIGINS`` does not list it: the visitor's browser then
+    drops the answers, and an embedded web component shows only Gradio's "Could not load this
+    space". It changes no request or response (CORS itself is Starlette's ``CORSMiddleware``)."""
+
+    MAX_TOLD = 100
+    """Origins remembered, so that a flood of made-up origins costs bounded memory (and log)."""
+
+    def __init__(self, app, allowed: Iterable[str] = ()) -> None:
+        self.app, self.allowed, self.told = app, frozenset(allowed), set[str]()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            same = urlsplit(origin).netloc == headers.get(b"host", b"").decode("latin-1")
+            if origin and not same and origin not in self.allowed and origin not in self.told and len(self.told) < self.MAX_TOLD:
+                self.told.add(origin)
+                log.warning("a page at %s called this server, and PREFCHAT_CORS_ORIGINS does not list it: the browser "
+                            "drops the answers (an embedded chat shows 'Could not load this space'). To embed the chat "
+                            "there, set PREFCHAT_CORS_ORIGINS=%s and restart (docs/embedding.md, Troubleshooting)",
+                            origin[:200], origin[:200])
+        await self.app(scope, receive, send)

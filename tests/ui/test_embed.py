@@ -50,9 +50,9 @@ def test_a_page_on_an_origin_not_allowed_is_named_once_on_the_log_with_the_fix(t
 
     with open_store("sqlite://") as store:
         client = TestClient(create_app(Assistant(tiny_pack, store, embed), cors_origins=("https://ok.example",)))
-        with caplog.at_level("WARNING", logger="prefchat.ui.embed"):
+        with caplog.at_level("WARNING", logger="prefchat.ui.guards"):
             for origin in ("https://shop.example", "https://shop.example", "https://ok.example", "http://testserver"):
                 assert client.get("/healthz", headers={"Origin": origin}).status_code == 200
-    told = [record.getMessage() for record in caplog.records if record.name == "prefchat.ui.embed"]
+    told = [record.getMessage() for record in caplog.records if record.name == "prefchat.ui.guards"]
     assert len(told) == 1 and "https://shop.example called this server" in told[0]
     assert "set PREFCHAT_CORS_ORIGINS=https://shop.example and restart" in told[0]
