@@ -134,13 +134,13 @@ class Assistant(Conversation):
             if intent.name == "finish":
                 return self.finish(state.record.id)
             return self.answer(state.record.id, text)  # not an answer: asked again
-        summary = None if session is None else self.store.current_summary(user_id, self.pack.name)
+        summary = None if session is None else self.memory.current(user_id)
         if session is None or summary is None:
             return ReplyTurn(wording.NOT_MET, "help")
         handler = HANDLERS.get(intent.name)
         if handler is None:
             return ReplyTurn(wording.HELP, "help")
-        return handler(self, self.sessions.state(session), Summary.from_structured(summary.text, summary.structured), intent)
+        return handler(self, self.sessions.state(session), summary, intent)
 
     def answered(self, session_id: str) -> tuple[tuple[QuestionTurn, str], ...]:
         """The session's answered questions in order, each with the stored choice ("a", "b", "tie",

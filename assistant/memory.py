@@ -32,7 +32,7 @@ class Memory:
 
     def summary(self, user_id: str) -> Summary:
         """The user's current semantic summary for this pack."""
-        summary = self._current(user_id)
+        summary = self.current(user_id)
         if summary is None:
             raise NoProfile(f"user {user_id!r} has no summary for pack {self.pack.name!r}")
         return summary
@@ -45,7 +45,7 @@ class Memory:
     def with_stated(self, user_id: str, summary: Summary) -> Summary:
         """``summary`` with the weights the user stated in their current summary carried over: a new
         session or new evidence does not silently drop what the user said."""
-        current = self._current(user_id)
+        current = self.current(user_id)
         if current is None:
             return summary
         stated = {w.descriptor: w.weight for w in current.stated if w.descriptor in self.pack.descriptors}
@@ -53,7 +53,7 @@ class Memory:
 
     def forget_stated(self, user_id: str) -> None:
         """Drop what the user stated in words from their summary (a new version, source "edited")."""
-        summary = self._current(user_id)
+        summary = self.current(user_id)
         if summary is not None and summary.stated:
             kept = tuple(w for w in summary.weights if not w.stated)
             plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
@@ -66,6 +66,7 @@ class Memory:
                                       [r.score for r in ranked])
         return ranked
 
-    def _current(self, user_id: str) -> Summary | None:
+    def current(self, user_id: str) -> Summary | None:
+        """The user's current summary for this pack, None if they have none."""
         record = self.store.current_summary(user_id, self.pack.name)
         return None if record is None else Summary.from_structured(record.text, record.structured)
