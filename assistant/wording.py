@@ -119,11 +119,23 @@ ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
 NO_PREFERENCES = "No strong preferences yet."
 
 
-def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: int, n_skipped: int,
+CONFIDENCE = {
+    "high": "I'm confident in this: your answers ({answers}) fit it far better than chance would.",
+    "medium": "A tentative picture: your answers ({answers}) lean this way, though not yet clearly.",
+    "low": "Only a first guess: your answers so far ({answers}) show no clear pattern.",
+    None: "Based on your answers ({answers}).",
+}
+"""The summary's last sentence, by its confidence level (None: a pack that does not measure it):
+how well the answers were foreseen, never how many there are (:mod:`~prefchat.elicitation.confidence`)."""
+NO_ANSWERS = "Only a first guess: you have not answered any questions yet."
+
+
+def summary_text(liked: list[str], disliked: list[str], level: str | None, n_answers: int, n_skipped: int,
                  stated: list[tuple[str, bool]]) -> str:
-    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium (10
-    answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
-    (descriptor, liked) pairs, so that what the user said reads with its direction."""
+    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. A tentative picture: your
+    answers (10 answers, 1 skipped) lean this way, though not yet clearly. Stated by you: enjoys war;
+    not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated`` (descriptor, liked)
+    pairs, so that what the user said reads with its direction."""
     sentences = []
     if liked:
         sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
@@ -131,8 +143,8 @@ def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: i
         sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
     if not sentences:
         sentences.append(NO_PREFERENCES)
-    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
-    sentences.append(f"Confidence: {level} ({counts}).")
+    answers = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
+    sentences.append(CONFIDENCE[level].format(answers=answers) if n_answers else NO_ANSWERS)
     if stated:
         said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
         sentences.append(f"Stated by you: {'; '.join(said)}.")

@@ -28,6 +28,7 @@ from ..elicitation.onboarding import CatalogScore, Session, known_items, run_ses
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RatingsRespondent
+from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
@@ -426,7 +427,7 @@ def build_pack(
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
     # discount; last the layers' calibration.
-    n_steps = 4 + int(data.has_ratings) * (1 + 3 * (answerable == "known")) + int(calibrate is not None)
+    n_steps = 5 + int(data.has_ratings) * (1 + 3 * (answerable == "known")) + int(calibrate is not None)
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -559,6 +560,9 @@ def build_pack(
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size
+    with step("choosing the confidence thresholds"):
+        thresholds, selection["confidence"] = choose_confidence(pack, validation, seed)
+        hyperparameters["confidence"] = thresholds.to_dict()
     if calibrate is not None:
         with step("choosing the summary weights"):
             chosen, table = calibrate(pack, validation)

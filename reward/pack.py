@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
 from .data import VISIBLE_ID, first_invisible
 from .items import Axis, Item
@@ -337,6 +338,14 @@ class Pack:
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
+
+    @property
+    def confidence(self) -> ConfidenceThresholds | None:
+        """The answer fit each confidence level needs (:mod:`~prefchat.elicitation.confidence`), chosen
+        at build on simulated onboardings (``hyperparameters["confidence"]``); None for a pack built
+        before they were."""
+        recorded = self.hyperparameters.get("confidence")
+        return None if recorded is None else ConfidenceThresholds.from_dict(recorded)
 
     @property
     def known_model(self) -> KnownModel | None:
