@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..elicitation.confidence import ConfidenceThresholds
+
 __all__ = ["HYPERPARAMETERS", "MAX_DEPTH", "MAX_MAGNITUDE", "ManifestError", "check_manifest", "depth"]
 
 MAX_DEPTH = 32
@@ -102,6 +104,11 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
         _hyperparameter(f"hyperparameters.{key}", value, HYPERPARAMETERS.get(key), fail)
     if "question_size" in hyperparameters:
         _integer(hyperparameters, "question_size", 2, MAX_QUESTION_SIZE, fail, "hyperparameters.")
+    if "confidence" in hyperparameters:
+        try:
+            ConfidenceThresholds.from_dict(hyperparameters["confidence"])
+        except (ValueError, TypeError, AttributeError) as error:
+            raise fail("hyperparameters.confidence", hyperparameters["confidence"], str(error)) from None
     known = manifest.get("known")
     if known is not None:
         if not isinstance(known, dict):
