@@ -57,6 +57,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "watch_stated_beta": _NONNEGATIVE,
     "exposure_discount": (0.0, True, 100.0),
     "less_obvious_discount": (0.0, True, 100.0),
+    "less_obvious_limit": (0.0, True, 100.0),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 
