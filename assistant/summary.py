@@ -55,7 +55,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..elicitation.confidence import LEVELS, answer_fit, descriptor_lean
+from ..elicitation.confidence import LEVELS, answer_fit, decided, descriptor_lean
 from ..elicitation.posterior import Answer
 from ..reward.descriptors import DescriptorIndex, text_associations
 from ..reward.naming import descriptor_groups
@@ -324,14 +324,15 @@ def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:
     return descriptor_lean(pack.serving.descriptors.association, answers)
 
 
-def summary_confidence(pack: Pack, answers: Sequence[Answer] | None, n_answers: int) -> tuple[str | None, float | None]:
-    """The summary's confidence level and the answer fit behind it (see the module docstring);
-    (None, None) without the answers or without the pack's thresholds."""
+def summary_confidence(pack: Pack, answers: Sequence[Answer] | None) -> tuple[str | None, float | None]:
+    """The summary's confidence level and the answer fit behind it (see the module docstring),
+    read against the thresholds of as many decided answers (a skip tells nothing); (None, None)
+    without the answers or without the pack's thresholds."""
     thresholds = pack.confidence
     if answers is None or thresholds is None:
         return None, None
     fit = answer_fit(pack.serving.descriptors.association, answers, thresholds.scale)
-    return thresholds.level(fit, n_answers), fit
+    return thresholds.level(fit, decided(answers)), fit
 
 
 def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_skipped: int, top: int = 4,
@@ -391,7 +392,7 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     disliked = [j for j in np.argsort(order, kind="stable") if shown[j] and strength[j] < 0][:top]
     weights = _ordered(DescriptorWeight(pack.descriptors[j], float(np.sign(strength[j]) * max(abs(affinity[j]), MIN_AFFINITY)),
                                         float(confidence[j])) for j in liked + disliked)
-    level, fit = summary_confidence(pack, answers, n_answers)
+    level, fit = summary_confidence(pack, answers)
     return Summary(describe(weights, n_answers, n_skipped, level), weights, n_answers, n_skipped, level, fit)
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "ConfidenceThresholds",
     "answer_fit",
     "choose_thresholds",
+    "decided",
     "descriptor_lean",
     "wins",
 ]
@@ -111,6 +112,12 @@ def answer_fit(association: np.ndarray, answers: Iterable[Answer], scale: float)
     return float(logsumexp(per_descriptor) - math.log(len(per_descriptor)) + chance)
 
 
+def decided(answers: Iterable[Answer]) -> int:
+    """How many of the answers carry a likelihood term, the :math:`n` of :func:`answer_fit`: every
+    k-way pick and every pair's answer but a skip."""
+    return sum(isinstance(answer, KWayChoice) or answer.label is not None for answer in answers)
+
+
 def wins(answers: Iterable[Answer]) -> Iterator[tuple[int, int]]:
     """The (winner, loser) pairs the answers state: none for a tie or a skip; a k-way pick beats each other option."""
     for answer in answers:
@@ -149,8 +156,8 @@ class ConfidenceThresholds:
     Attributes
     ----------
     scale : the strength prior sd :math:`s` the fits are computed with (:func:`answer_fit`)
-    medium, high : tuples, entry ``n`` the fit needed after ``n`` answers (``inf``: never); past
-        the last entry, the last applies
+    medium, high : tuples, entry ``n`` the fit needed after ``n`` decided answers (:func:`decided`;
+        ``inf``: never); past the last entry, the last applies
     """
 
     scale: float
@@ -171,7 +178,7 @@ class ConfidenceThresholds:
         object.__setattr__(self, "high", high)
 
     def level(self, fit: float, n_answers: int) -> str:
-        """"low", "medium" or "high" for an answer fit ``fit`` after ``n_answers`` answers."""
+        """"low", "medium" or "high" for an answer fit ``fit`` of ``n_answers`` decided answers."""
         n = min(max(n_answers, 0), len(self.medium) - 1)
         if n_answers >= MIN_HIGH_ANSWERS and fit >= self.high[n]:
             return "high"

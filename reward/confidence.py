@@ -26,7 +26,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..elicitation import STRATEGIES, active_kway
-from ..elicitation.confidence import ConfidenceThresholds, answer_fit, choose_thresholds, descriptor_lean
+from ..elicitation.confidence import ConfidenceThresholds, answer_fit, choose_thresholds, decided, descriptor_lean
 from ..elicitation.onboarding import Policy, Session, run_session
 from ..elicitation.respondents import DescriptorRespondent, RandomRespondent
 from .pack import Pack
@@ -57,12 +57,13 @@ def consistent_respondents(pack: Pack, validation: Sequence[ValidationUser]) -> 
 
 
 def _fits(pack: Pack, sessions: Sequence[Session], scale: float, n_max: int) -> np.ndarray:
-    """(n_sessions, n_max + 1) answer fits after 0..n_max questions answered; nan past a session's end."""
+    """(n_sessions, n_max + 1) answer fits after 0..n_max decided answers (:func:`~prefchat.elicitation.confidence.decided`);
+    nan past a session's end."""
     association = pack.serving.descriptors.association
     fits = np.full((len(sessions), n_max + 1), np.nan)
     for s, session in enumerate(sessions):
-        for n, posterior in enumerate(session.posteriors):
-            fits[s, n] = answer_fit(association, posterior.answers, scale)
+        for posterior in session.posteriors:
+            fits[s, decided(posterior.answers)] = answer_fit(association, posterior.answers, scale)
     return fits
 
 

@@ -14,6 +14,7 @@ from prefchat.elicitation.confidence import (
     ConfidenceThresholds,
     answer_fit,
     choose_thresholds,
+    decided,
     descriptor_lean,
 )
 from prefchat.elicitation.posterior import Comparison, KWayChoice
@@ -40,6 +41,7 @@ def test_answer_fit_is_the_log_bayes_factor_against_chance_known_answer():
 
 
 def test_no_decided_answer_is_no_evidence_and_an_outside_item_sits_at_zero():
+    assert decided([Comparison(0, 1, "skip"), Comparison(0, 1, "tie"), Comparison(1, 0, "b"), KWayChoice((0, 1), 1)]) == 3
     z = np.array([[1.0], [-1.0]])
     assert answer_fit(z, [], 1.0) == 0.0
     assert answer_fit(z, [Comparison(0, 1, "skip")], 1.0) == 0.0
