@@ -251,7 +251,7 @@ def _ordered(weights: Iterable[DescriptorWeight]) -> tuple[DescriptorWeight, ...
 def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: int, confidence: str | None) -> str:
     """The summary text (:func:`~prefchat.assistant.wording.summary_text`), e.g. "Enjoys: war,
     documentary. Not keen on: horror. A tentative picture: your answers (10 answers, 1 skipped) lean
-    this way, though not yet clearly."; ``confidence`` the summary's level (None: not measured)."""
+    this way, though chance could still explain them."; ``confidence`` the summary's level (None: not measured)."""
     liked = [w.descriptor for w in weights if w.weight > 0]
     disliked = [w.descriptor for w in weights if w.weight < 0]
     stated = [(w.descriptor, w.weight > 0) for w in weights if w.stated]

@@ -121,8 +121,8 @@ NO_PREFERENCES = "No strong preferences yet."
 
 CONFIDENCE = {
     "high": "I'm confident in this: your answers ({answers}) fit it far better than chance would.",
-    "medium": "A tentative picture: your answers ({answers}) lean this way, though not yet clearly.",
-    "low": "Only a first guess: your answers so far ({answers}) show no clear pattern.",
+    "medium": "A tentative picture: your answers ({answers}) lean this way, though chance could still explain them.",
+    "low": "Only a first guess: so far your answers ({answers}) could as well be chance.",
     None: "Based on your answers ({answers}).",
 }
 """The summary's last sentence, by its confidence level (None: a pack that does not measure it):
@@ -133,9 +133,9 @@ NO_ANSWERS = "Only a first guess: you have not answered any questions yet."
 def summary_text(liked: list[str], disliked: list[str], level: str | None, n_answers: int, n_skipped: int,
                  stated: list[tuple[str, bool]]) -> str:
     """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. A tentative picture: your
-    answers (10 answers, 1 skipped) lean this way, though not yet clearly. Stated by you: enjoys war;
-    not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated`` (descriptor, liked)
-    pairs, so that what the user said reads with its direction."""
+    answers (10 answers, 1 skipped) lean this way, though chance could still explain them. Stated
+    by you: enjoys war; not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated``
+    (descriptor, liked) pairs, so that what the user said reads with its direction."""
     sentences = []
     if liked:
         sentences.append(f"{ENJOYS}: {', '.join(liked)}.")

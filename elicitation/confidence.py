@@ -214,13 +214,14 @@ def choose_thresholds(random: np.ndarray, scale: float, random_medium: float = R
     ``random`` is an (n_sessions, n_max + 1) array: the answer fit of each simulated random
     answerer's session after 0..n_max answers (nan once a session has stopped). After ``n`` answers,
 
-    .. math:: \text{medium}_n = Q_{1 - \alpha_m}(F^\text{random}_n), \qquad
-              \text{high}_n = Q_{1 - \alpha_h}(F^\text{random}_n)
+    .. math:: \text{medium}_n = \min\{t : \hat P(F^\text{random}_n \ge t) \le \alpha_m\}, \qquad
+              \text{high}_n = \min\{t : \hat P(F^\text{random}_n \ge t) \le \alpha_h\}
 
-    (the upper empirical quantiles, :math:`\alpha_m` = ``random_medium``, :math:`\alpha_h` =
-    ``random_high``): "high" is a fit fewer than one random answerer in :math:`1/\alpha_h` reaches,
-    and ``inf`` below :data:`MIN_HIGH_ANSWERS`. Past the last count that any session reached, the
-    last thresholds apply.
+    over the fits observed and :math:`\infty` (:math:`\alpha_m` = ``random_medium``,
+    :math:`\alpha_h` = ``random_high``; after few answers the fits take few values, and a
+    threshold shared by many random sessions would pass them all): "high" is a fit at most one
+    random answerer in :math:`1/\alpha_h` reaches, and ``inf`` below :data:`MIN_HIGH_ANSWERS`.
+    Past the last count that any session reached, the last thresholds apply.
     """
     random = np.asarray(random, dtype=float)
     if random.ndim != 2 or not 0 < random_high <= random_medium < 1:
@@ -234,6 +235,13 @@ def choose_thresholds(random: np.ndarray, scale: float, random_medium: float = R
             medium.append(medium[-1] if medium else math.inf)
             high.append(high[-1] if high else math.inf)
             continue
-        medium.append(float(np.quantile(fits, 1.0 - random_medium, method="higher")))
-        high.append(float(np.quantile(fits, 1.0 - random_high, method="higher")) if n >= MIN_HIGH_ANSWERS else math.inf)
+        medium.append(_tail(fits, random_medium))
+        high.append(_tail(fits, random_high) if n >= MIN_HIGH_ANSWERS else math.inf)
     return ConfidenceThresholds(scale, tuple(medium), tuple(high))
+
+
+def _tail(fits: np.ndarray, share: float) -> float:
+    """The smallest of ``fits`` (or ``inf``) that at most ``share`` of them reach."""
+    candidates = np.append(np.unique(fits), math.inf)
+    reach = (fits[None, :] >= candidates[:-1, None]).mean(1)
+    return float(candidates[np.argmax(np.append(reach, 0.0) <= share)])

@@ -127,3 +127,20 @@ def test_a_descriptor_respondent_goes_by_its_descriptors_in_order():
     assert DescriptorRespondent(z[:, :1], np.array([1])).answer(Question((0, 1), 0.0)) == "tie"
     with pytest.raises(ValueError, match="signs"):
         DescriptorRespondent(z, np.array([1, 0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3), min_size=11, max_size=11), min_size=1, max_size=60))
+def test_thresholds_are_the_least_fits_few_random_sessions_reach(rows):
+    """Fits that take few values (after few answers they do): at most 5% of the sessions reach
+    "medium", at most 1% "high", and no smaller threshold would do."""
+    fits = np.array(rows, dtype=float) / 2
+    thresholds = choose_thresholds(fits, 1.0)
+    for n in range(11):
+        column = fits[:, n]
+        for level, share in ((thresholds.medium[n], 0.05), (thresholds.high[n], 0.01)):
+            if math.isinf(level):
+                continue
+            assert np.mean(column >= level) <= share
+            assert all(np.mean(column >= smaller) > share for smaller in column[column < level])
+    assert all(math.isinf(h) for h in thresholds.high[:MIN_HIGH_ANSWERS])
