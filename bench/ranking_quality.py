@@ -11,7 +11,7 @@ scores every catalog item:
 - ``coefficients``: the posterior mean alone, :math:`m^\\top\\phi`;
 - ``summary``: the summary alone, :math:`s(i)`;
 - ``blend``: :math:`m^\\top\\phi + \\beta s` with the pack's beta, or, when the pack records
-  none, the beta :func:`~prefchat.assistant.ranking.choose_beta` picks on the pack's VALIDATION
+  none, the beta :func:`~prefchat.reward.calibration.choose_beta` picks on the pack's VALIDATION
   users (rebuilt from the data exactly as ``prefchat train`` builds them);
 - ``episodic``: the answers replayed as nearest neighbours (:mod:`prefchat.research.memory`).
 
@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.assistant.ranking import choose_beta
 from prefchat.assistant.recommender import Recommender, Taste
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison
@@ -42,6 +41,7 @@ from prefchat.elicitation.onboarding import known_items, replay
 from prefchat.elicitation.respondents import RatingsRespondent
 from prefchat.evaluation import load_test_users
 from prefchat.research.memory import episodic_scores
+from prefchat.reward.calibration import choose_beta
 from prefchat.reward.pack import Pack, load_pack
 
 METHODS = ("population", "coefficients", "summary", "blend", "episodic")

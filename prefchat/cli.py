@@ -22,7 +22,6 @@ from .settings import Settings
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from .assistant.ranking import calibrate
     from .reward.build import build_pack
     from .reward.data import load_dataset
 
@@ -32,7 +31,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
         provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
-        progress=not args.quiet, calibrate=calibrate,
+        progress=not args.quiet,
     )
     _print_training_report(pack)
     return 0
@@ -101,11 +100,10 @@ def _pack_default(args: argparse.Namespace, settings: Settings) -> int:
 def ensure_default_pack(settings: Settings, out: Path | None = None, quiet: bool = False) -> Path:
     """The default pack's directory (``settings.packs_dir / "default"`` unless ``out``), built first
     if it is missing or its sources changed: the explicit step a server never takes."""
-    from .assistant.ranking import calibrate
     from .default.build import ensure_default_pack as ensure
 
     out = out or settings.packs_dir / DEFAULT
-    return ensure(out, settings.embedding_model, settings.cache_dir, calibrate, progress=not quiet)
+    return ensure(out, settings.embedding_model, settings.cache_dir, progress=not quiet)
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:

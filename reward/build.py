@@ -2,7 +2,8 @@
 
 Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
 of each prior, the "watch" one by onboarding sessions, pairs or k-way questions by onboarding
-sessions, and through ``calibrate`` the layers above's settings) is chosen by code on validation users carved from the training users, and recorded in the manifest with the
+sessions, and the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`)
+is chosen by code on validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
 
@@ -28,6 +29,7 @@ from ..elicitation.onboarding import CatalogScore, Session, known_items, run_ses
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RatingsRespondent
+from .calibration import calibrate
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
@@ -391,13 +393,11 @@ def build_pack(
     answerable: str = "auto",
     provenance: dict | None = None,
     progress: bool = False,
-    calibrate: Callable[[Pack, list], tuple[dict, dict]] | None = None,
 ) -> Pack:
     """Train a pack on ``dataset`` and save it to ``out``; see the module docstring.
 
-    ``calibrate(pack, validation_users) -> (hyperparameters, selection)`` chooses settings of
-    the layers above (the assistant's summary weight ``beta``) on the same validation users;
-    both dicts are merged into the manifest before it is saved.
+    Last, the served ranking's summary weights are chosen on the same validation users
+    (:func:`~prefchat.reward.calibration.calibrate`) and merged into the manifest before it is saved.
     """
     started = time.perf_counter()
     items = [Item(str(i), str(t), str(x), tuple(g)) for i, t, x, g in zip(
@@ -425,8 +425,8 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount; last the layers' calibration.
-    n_steps = 4 + int(data.has_ratings) * (1 + 3 * (answerable == "known")) + int(calibrate is not None)
+    # discount; last the summary weights.
+    n_steps = 5 + int(data.has_ratings) * (1 + 3 * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -559,11 +559,10 @@ def build_pack(
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size
-    if calibrate is not None:
-        with step("choosing the summary weights"):
-            chosen, table = calibrate(pack, validation)
-            hyperparameters.update(chosen)
-            selection.update(table)
+    with step("choosing the summary weights"):
+        chosen, table = calibrate(pack, validation)
+        hyperparameters.update(chosen)
+        selection.update(table)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)
