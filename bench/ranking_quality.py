@@ -88,10 +88,10 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float | None, obj
 
 def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers: int) -> tuple[np.ndarray, np.ndarray]:
     """Values (methods, metrics, tasks) and the user of each task."""
-    explicit = rating_tasks(users, "explicit", range(seeds), pack.popularity)
-    implicit = rating_tasks(users, "implicit", range(seeds), pack.popularity, k=20)
-    values = np.full((len(METHODS), len(METRICS), len(explicit)), np.nan)
-    for t, (rated, watched) in enumerate(zip(explicit, implicit)):
+    preferred = rating_tasks(users, "prefer", range(seeds), pack.popularity)
+    watched_tasks = rating_tasks(users, "watch", range(seeds), pack.popularity, k=20)
+    values = np.full((len(METHODS), len(METRICS), len(preferred)), np.nan)
+    for t, (rated, watched) in enumerate(zip(preferred, watched_tasks)):
         assert isinstance(rated.respondent, RatingsRespondent)
         respondent = replace(rated.respondent, max_pairs=n_answers)
         winners, losers, _ = respondent.evidence(pack.n_items, np.random.default_rng([rated.seed, t]))
@@ -102,7 +102,7 @@ def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers:
             held_out = rated.targets(prefer[method])
             values[m, :2, t] = held_out["pairwise_accuracy"], held_out["auc"]
             values[m, 2, t] = watched.targets(watch[method])["recall@20"]
-    return values, np.array([task.user_id for task in explicit])
+    return values, np.array([task.user_id for task in preferred])
 
 
 def report(values: np.ndarray, user_ids: np.ndarray) -> dict:

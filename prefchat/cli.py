@@ -157,14 +157,22 @@ def _strategy_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+PROTOCOL_ALIASES = {"explicit": "prefer", "implicit": "watch"}
+"""The protocols' old names, still accepted by ``prefchat eval --protocol``: a protocol is named as the
+objective its answers simulate (:data:`prefchat.elicitation.respondents.PROTOCOLS`)."""
+
+
 def _protocol(text: str) -> str:
-    """``text`` if it names a protocol of :mod:`prefchat.elicitation.respondents`, or ``"simulated"``."""
+    """The protocol ``text`` names: one of :mod:`prefchat.elicitation.respondents`' (or its old name,
+    :data:`PROTOCOL_ALIASES`), or ``"simulated"``."""
     from .elicitation.respondents import PROTOCOLS
 
     known = (*PROTOCOLS, "simulated")
-    if text not in known:
-        raise argparse.ArgumentTypeError(f"unknown protocol {text!r}; known: {', '.join(known)}")
-    return text
+    name = PROTOCOL_ALIASES.get(text, text)
+    if name not in known:
+        raise argparse.ArgumentTypeError(f"unknown protocol {text!r}; known: {', '.join(known)} "
+                                         f"({', '.join(f'{a} = {b}' for a, b in PROTOCOL_ALIASES.items())})")
+    return name
 
 
 def _positive(text: str) -> int:
@@ -174,10 +182,10 @@ def _positive(text: str) -> int:
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``prefchat eval`` (run by :func:`prefchat.evaluation.main`) to ``parser``."""
     parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
-    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
+    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (prefer and watch protocols)")
     parser.add_argument("--protocol", required=True, type=_protocol, metavar="PROTOCOL",
-                        help="how questions are answered: explicit or implicit (from held-out --ratings), "
-                             "or simulated (by the default pack's simulated users)")
+                        help="how questions are answered: prefer or watch (from held-out --ratings; "
+                             "'explicit' and 'implicit' are the same two), or simulated (by the default pack's simulated users)")
     parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
                         help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
     parser.add_argument("--strategies", type=_strategy_names, default=DEFAULT_STRATEGIES,

@@ -142,7 +142,7 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
 
     Each validation user answers questions of the served strategy (:data:`VALIDATION_STRATEGY`,
     over the served candidate pool, weighed by the pack's familiarity) in the benchmark's
-    implicit protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`,
+    watch protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`,
     :data:`VALIDATION_SEEDS` splits per user), the catalog ranked as the benchmark ranks it (the
     chance of a pick calibrated to the familiarity as base rate). The width of :data:`WATCH_SCALE_GRID` with the
     best mean Recall@20 after :data:`VALIDATION_SESSION_ANSWERS` answers wins: the served stop
@@ -160,7 +160,7 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     familiarity = pack.familiarity
     if familiarity is None:
         raise ValueError(f"choose_watch_scale needs a pack of rating data whose items must be known, got {pack.name!r}")
-    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
     pool = pack.serving.pool(SERVED_POOL_SIZE)
     watch_mean = pack.prior_mean + pack.exposure
     scores = {}
@@ -221,13 +221,13 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
 
     The served policy (``active``, the served pool and familiarity, the session prior and catalog
     score of the pack's objective) asks pairs, then k-way questions, in the protocol of the pack's
-    items: "would rather watch" answers (implicit, Recall@20) where items must be known, answers
-    about the items each user rated (explicit, on sight, pairwise accuracy) where they are judged
+    items: "would rather watch" answers (watch, Recall@20) where items must be known, answers
+    about the items each user rated (prefer, on sight, pairwise accuracy) where they are judged
     on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks wins;
     ties go to pairs, which take less reading. Returns the size and ``{size: score}``.
     """
     known = pack.answerable == "known"
-    protocol, metric = ("implicit", "recall@20") if known else ("explicit", "pairwise_accuracy")
+    protocol, metric = ("watch", "recall@20") if known else ("prefer", "pairwise_accuracy")
     tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
     prior = pack.serving.session_prior(pack.objective)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
@@ -244,11 +244,11 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     """The served onboarding sessions of validation users that the "watch" settings are chosen by.
 
     The served strategy (:data:`VALIDATION_STRATEGY`) over the served pool, weighed by the pack's
-    familiarity, with its "watch" session prior, in the benchmark's implicit protocol
+    familiarity, with its "watch" session prior, in the benchmark's watch protocol
     (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS` splits per user),
     :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
     """
-    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(VALIDATION_STRATEGY, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
                               familiarity=pack.familiarity)
