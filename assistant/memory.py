@@ -12,7 +12,7 @@ from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .errors import NoProfile
 from .recommender import Ranked
-from .summary import Summary, apply_correction
+from .summary import Summary, apply_correction, rewritten
 
 __all__ = ["Memory"]
 
@@ -55,7 +55,7 @@ class Memory:
         """Drop what the user stated in words from their summary (a new version, source "edited")."""
         summary = self.current(user_id)
         if summary is not None and summary.stated:
-            self.keep(user_id, summary.with_weights(w for w in summary.weights if not w.stated), source="edited")
+            self.keep(user_id, rewritten(summary, (w for w in summary.weights if not w.stated)), source="edited")
 
     def recorded(self, user_id: str, ranked: Sequence[Ranked]) -> Sequence[Ranked]:
         """``ranked``, stored as what was served to the user (for analysts)."""

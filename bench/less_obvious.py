@@ -1,6 +1,6 @@
 """Do "less obvious picks" leave the head? A pack's test users, through the public API (issue 21).
 
-Each test user (the implicit protocol of :mod:`prefchat.elicitation.evaluate`: a QUERY half the
+Each test user (the "watch" protocol of :mod:`prefchat.elicitation.evaluate`: a QUERY half the
 simulated user answers from, "would rather watch" one they have rated, an EVAL half held out)
 onboards through :class:`prefchat.Assistant` with the served options, says "recommend", then
 "show me less obvious picks". Per user, on the top 10 shown:
@@ -53,7 +53,7 @@ def onboard(app: Assistant, user: str, task: Task) -> int:
         question = Question(tuple(app.pack.index_of(card.item_id) for card in turn.items))
         response = task.respondent.answer(question)
         if len(question.items) > 2:  # typed as a person would: a position, or none of them
-            assert not isinstance(response, KWayChoice)  # the implicit respondent picks among all shown
+            assert not isinstance(response, KWayChoice)  # the "watch" respondent picks among all shown
             text = "none of these" if response is None else str(question.items.index(int(response)) + 1)
         else:
             text = str(response)
@@ -64,7 +64,7 @@ def onboard(app: Assistant, user: str, task: Task) -> int:
 
 def run(pack_path: str, ratings: Path, n_users: int | None) -> dict:
     pack = load_pack(pack_path)
-    tasks = rating_tasks(load_test_users(ratings, pack, n_users), "implicit", [0], pack.popularity)
+    tasks = rating_tasks(load_test_users(ratings, pack, n_users), "watch", [0], pack.popularity)
     head = pack.serving.head
     rows = []
     with tempfile.TemporaryDirectory() as work, Assistant.open(pack, db=Path(work) / "bench.sqlite") as app:
