@@ -382,11 +382,12 @@ def api_router(
                         less_obvious: Annotated[bool, Query(description="fewer of the items everyone knows")] = False):
         """The ``k`` best catalog items for the user, each with the reasons it scores high.
 
-        ``less_obvious=true`` ranks with the pack's stronger exposure control (validated under a
-        recall constraint), as the chat's "show me less obvious picks" does."""
+        ``less_obvious=true`` ranks with the weakest validated exposure control that leaves at most
+        3 in 10 among the 100 most popular items, the strongest validated when none does, as the
+        chat's "show me less obvious picks" does (:meth:`~prefchat.assistant.api.Assistant.less_obvious`)."""
         user_id = _client_value(check_user_id, user_id)
         app = current()
-        return RankingOut.of(user_id, app.recommend(user_id, k, app.pack.less_obvious_discount if less_obvious else None))
+        return RankingOut.of(user_id, app.less_obvious(user_id, k) if less_obvious else app.recommend(user_id, k))
 
     @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
     def rank(user_id: UserPath, body: RankIn):
