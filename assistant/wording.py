@@ -125,6 +125,7 @@ def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: i
     answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
     (descriptor, liked) pairs, so that what the user said reads with its direction."""
     sentences = []
+    liked, disliked = [spoken(d) for d in liked], [spoken(d) for d in disliked]
     if liked:
         sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
     if disliked:
@@ -134,7 +135,7 @@ def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: i
     counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
     sentences.append(f"Confidence: {level} ({counts}).")
     if stated:
-        said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
+        said = [f"{'enjoys' if good else 'not keen on'} {spoken(descriptor)}" for descriptor, good in stated]
         sentences.append(f"Stated by you: {'; '.join(said)}.")
     return " ".join(sentences)
 
@@ -187,12 +188,12 @@ def _share(n: int, k: int) -> str:
 
 
 def _counts(counts: list[tuple[str, int, int]], k: int) -> str:
-    """How many picks carry each descriptor said, before and now: "uses emoji: 2 of 5 before, none now"."""
-    return "; ".join(f"{descriptor}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
+    """How many picks carry each descriptor said, before and now: "emoji: 2 of 5 before, none now"."""
+    return "; ".join(f"{spoken(descriptor)}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
 
 
 def picks_changed(n_new: int, k: int, counts: list[tuple[str, int, int]]) -> str:
-    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (uses emoji: 2 of 5
+    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (emoji: 2 of 5
     before, none now)."; ``counts`` holds (descriptor, picks carrying it before, after) of what
     the user said that the pack can count."""
     changed = f"All of your top {k} changed" if n_new == k else f"{n_new} of your top {k} changed"
@@ -213,34 +214,58 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
     if repeated:
         reasons.append("you had told me so already")
     if fit:
-        reasons.append("they already fit what you said (" + "; ".join(f"{d}: {_share(n, k)}" for d, n in fit) + ")")
+        reasons.append("they already fit what you said (" + "; ".join(f"{spoken(d)}: {_share(n, k)}" for d, n in fit) + ")")
     if unfit:
-        reasons.append(f"nothing else in the catalog fits {' or '.join(unfit)} better")
+        reasons.append(f"nothing else in the catalog fits {' or '.join(map(spoken, unfit))} better")
     if guessed:
-        reasons.append(f"I cannot count {' or '.join(guessed)}, only guess it from what an item is about, "
+        reasons.append(f"I cannot count {' or '.join(map(spoken, guessed))}, only guess it from what an item is about, "
                        "and that did not outweigh your answers")
     return f"Your top {k} stay as they were: {'; '.join(reasons)}."
 
 
-NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
+SPOKEN = {"uses emoji": "emoji"}
+"""Descriptors whose vocabulary name reads badly after "Enjoys:", "Not keen on:" or "you said no to"."""
+NO_PERSONAL_REASON = "nothing you told me points to it yet; tell me what you like and I'll say what fits you"
+POPULAR_ALONE = "{popular} with most people; tell me what you like and I'll say what fits you"
 
 
-def pick_reason(liked: list[str], avoided: list[str], stated: bool, axis: str | None, popular: str | None) -> str:
-    """One short sentence saying which of the user's own preferences a pick meets, e.g. "short and
-    concise, concrete examples: as you like" or "sci-fi, which you pick more than most; popular too".
-    A population reason (``popular``: "popular", "well rated") is only ever added to a personal one."""
-    parts = []
-    if liked:
-        parts.append(f"{', '.join(liked)}: as you {'said' if stated else 'like'}")
-    if avoided:
-        parts.append(f"not {' or '.join(avoided)}, as you {'asked' if stated else 'prefer'}")
-    if axis and not parts:
-        parts.append(f"{axis}, which you pick more than most")
+def spoken(descriptor: str) -> str:
+    """A descriptor as a sentence says it: "uses emoji" -> "emoji"; most read as they are."""
+    return SPOKEN.get(descriptor, descriptor)
+
+
+def _listed(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def picked_over(winner: str | None, losers: list[str | None]) -> str:
+    """One answer in words: "you picked Alien over Notting Hill"; feedback, compared with the average
+    item (named None), reads "you liked Alien" or "you were not keen on Alien"."""
+    if losers == [None]:
+        return f"you liked {winner}"
+    if winner is None:
+        return f"you were not keen on {losers[0]}"
+    return f"you picked {winner} over {_listed([str(name) for name in losers])}"
+
+
+def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str], said_no: list[str],
+                enjoys: list[str], popular: str | None) -> str:
+    """Why a pick is there, by what the user did and said, e.g. "because you picked Alien over
+    Notting Hill and you said no to horror; popular too". ``cited``: the answers (the card picked,
+    those passed over: :func:`picked_over`); ``said`` and ``said_no``: what the user stated a like
+    and a dislike of; ``enjoys``: what their summary says they enjoy. A population word
+    (``popular``: "popular", "well rated") is added to a personal reason, or said alone, honestly."""
+    parts = [picked_over(winner, losers) for winner, losers in cited]
+    if said:
+        parts.append(f"you said you enjoy {_listed(said)}")
+    if enjoys:
+        parts.append(f"you enjoy {_listed(enjoys)}")
+    if said_no:
+        parts.append(f"you said no to {_listed(said_no)}")
     if not parts:
-        return NO_PERSONAL_REASON
-    if popular:
-        parts.append(f"{popular} too")
-    return "; ".join(parts)
+        return POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
+    return f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
 
 
 def reason(title: str, why: str) -> str:
