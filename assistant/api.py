@@ -229,8 +229,8 @@ class Assistant(Conversation):
             clear()
 
     def find_item(self, name: str) -> int | None:
-        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
-        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
+        """The catalog item a message names: by item id, then by its whole title (so the opening in a
+        grouped pack's titles tells the answers to one prompt apart), then as :func:`~prefchat.assistant.intents.match_item`
         finds titles."""
         query = name.strip(" \t\"'“”?!.")
         if query in self.index:
