@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..elicitation.posterior import Answer
 from ..reward.featurize import pack_embedder
 from ..reward.pack import Pack, load_pack
 from ..storage import NotFound, ProfileRecord, SessionRecord, Store, open_store
@@ -172,11 +173,12 @@ class Assistant(Conversation):
             profile, summary = self.profile(user_id), self.summary(user_id)
             session = self.latest_session(user_id)
             objective, told = self.pack.objective, frozenset[int]()
+            answers: tuple[Answer, ...] = ()
             if session is not None:
                 objective = self.sessions.options(session).objective or objective
                 answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
                 told = told_items(answers, self.reference)
-            taste = Taste(profile.mean, profile.cov, summary, objective, told)
+            taste = Taste(profile.mean, profile.cov, summary, objective, told, answers)
             return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:

@@ -277,9 +277,7 @@ class Recommender:
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
             reason = _reason(self.pack, taste, lift, axis_terms, high, carried[i], leaning)
-            why = wording.pick_reason(self._cited(reason.answers), [wording.spoken(d) for d in reason.said],
-                                      [wording.spoken(d) for d in reason.said_no], [wording.spoken(d) for d in reason.enjoys],
-                                      reason.popular)
+            why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
                 ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text, reason))
@@ -287,6 +285,13 @@ class Recommender:
                 text = candidates.texts[i]
                 ranked.append(Ranked(i, None, text[:TITLE_LENGTH], float(scores[i]), why, text, reason))
         return ranked
+
+    def words(self, reason: Reason) -> str:
+        """A pick's reason in words (:func:`~prefchat.assistant.wording.pick_reason`): its answers by
+        the cards the user saw, its descriptors as a sentence says them."""
+        return wording.pick_reason(self._cited(reason.answers), [wording.spoken(d) for d in reason.said],
+                                   [wording.spoken(d) for d in reason.said_no], [wording.spoken(d) for d in reason.enjoys],
+                                   reason.popular)
 
     def _cited(self, answers: Sequence[Answer]) -> list[tuple[str | None, list[str | None]]]:
         """Each cited answer as (the card picked, the cards passed over), by the names the cards showed
@@ -515,15 +520,13 @@ def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, 
     r"""What moved one item up for ``taste`` (:class:`Reason`).
 
     ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are the decided answers with the
-    largest lift, at most :data:`WHY_ANSWERS`, each at least half the first, and only when the
-    answers lifted the item overall, :math:`\sum_p \ell_{ip} > 0`. ``axis_terms``, ``high``: its
+    largest lift :math:`\ell_{ip} > 0`, at most :data:`WHY_ANSWERS`, each at least half the first:
+    each of them moved the item up (what else did, popularity, is said beside). ``axis_terms``, ``high``: its
     :func:`_axis_terms`; ``carried``: (n_descriptors,) the descriptors it carries; ``leaning``:
     (n_descriptors,) :func:`~prefchat.assistant.summary.answer_evidence` of the user's answers.
     """
-    answers: tuple[Answer, ...] = ()
-    if lift.size and lift.sum() > 0:
-        order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and _decided(taste.answers[p])]
-        answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
+    order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and _decided(taste.answers[p])]
+    answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
     said: list[str] = []
     said_no: list[str] = []
     enjoys: list[str] = []

@@ -239,6 +239,10 @@ def _listed(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+MAX_PASSED = 2
+"""Most cards passed over that a reason names: "you picked Alien over Heat and 2 others"."""
+
+
 def picked_over(winner: str | None, losers: list[str | None]) -> str:
     """One answer in words: "you picked Alien over Notting Hill"; feedback, compared with the average
     item (named None), reads "you liked Alien" or "you were not keen on Alien"."""
@@ -246,6 +250,8 @@ def picked_over(winner: str | None, losers: list[str | None]) -> str:
         return f"you liked {winner}"
     if winner is None:
         return f"you were not keen on {losers[0]}"
+    if len(losers) > MAX_PASSED:
+        return f"you picked {winner} over {losers[0]} and {len(losers) - 1} others"
     return f"you picked {winner} over {_listed([str(name) for name in losers])}"
 
 
