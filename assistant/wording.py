@@ -274,6 +274,16 @@ def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str
     return f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
 
 
+def left_out_known(title: str) -> str:
+    """Why ``title`` is never among the picks: the user's answers show they know it."""
+    return f"{title} is not among your picks: you already told me about it in your answers."
+
+
+def left_out_said(title: str, said_no: list[str]) -> str:
+    """Why ``title`` is never among the picks: it carries what the user said no to."""
+    return f"{title} is not among your picks: you said no to {_listed(said_no)}."
+
+
 def reason(title: str, why: str) -> str:
     """Why one item scores as it does."""
     return f"{title}: {why}."
