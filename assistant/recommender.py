@@ -60,7 +60,7 @@ from ..elicitation import Comparison, Posterior
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
-from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, predictive_moments
+from ..elicitation.posterior import Answer, answer_pulls, picked, predictive_moments
 from ..reward.data import TITLE_LENGTH
 from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
@@ -269,14 +269,13 @@ class Recommender:
             excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
         centre = self._index.centre
         picks = top_k(scores, k, excluded)
-        carried = self._index.carried if candidates is None else association > self._index.thresholds
         lifts = answer_lifts(self.pack, taste, self._prior_cov(taste.objective), scoring.features[picks], centre)
         leaning = answer_evidence(self.pack, taste.answers) if taste.answers else np.zeros(len(self.pack.descriptors))
         ranked = []
         for i, lift in zip(picks, lifts, strict=True):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
-            reason = _reason(self.pack, taste, lift, axis_terms, high, carried[i], leaning)
+            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning)
             why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
@@ -303,11 +302,9 @@ class Recommender:
 
         cited = []
         for answer in answers:
-            if isinstance(answer, KWayChoice):
-                winner, losers = answer.chosen, [o for o in answer.options if o != answer.chosen]
-            else:
-                winner, losers = (answer.item_a, [answer.item_b]) if answer.choice == "a" else (answer.item_b, [answer.item_a])
-            cited.append((name(winner), [name(o) for o in losers]))
+            choice = picked(answer)
+            assert choice is not None  # a reason cites only answers that picked one
+            cited.append((name(choice[0]), [name(o) for o in choice[1]]))
         return cited
 
     def _prior_cov(self, objective: str) -> np.ndarray:
@@ -510,11 +507,6 @@ def answer_lifts(pack: Pack, taste: Taste, prior_cov: np.ndarray, features: np.n
     return (np.asarray(features, dtype=np.float64)[:, :k] - centre[:k]) @ pulls[:, :k].T
 
 
-def _decided(answer: Answer) -> bool:
-    """Whether the answer picked one card over the others (no tie, no skip)."""
-    return isinstance(answer, KWayChoice) or answer.choice in ("a", "b")
-
-
 def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, high: np.ndarray, carried: np.ndarray,
             leaning: np.ndarray) -> Reason:
     r"""What moved one item up for ``taste`` (:class:`Reason`).
@@ -525,7 +517,7 @@ def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, 
     :func:`_axis_terms`; ``carried``: (n_descriptors,) the descriptors it carries; ``leaning``:
     (n_descriptors,) :func:`~prefchat.assistant.summary.answer_evidence` of the user's answers.
     """
-    order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and _decided(taste.answers[p])]
+    order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and picked(taste.answers[p]) is not None]
     answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
     said: list[str] = []
     said_no: list[str] = []

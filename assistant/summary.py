@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..elicitation.posterior import Answer, KWayChoice
+from ..elicitation.posterior import Answer, picked
 from ..reward.descriptors import DescriptorIndex, text_associations
 from ..reward.naming import descriptor_groups
 from ..reward.pack import Pack
@@ -289,10 +289,8 @@ def _posterior(pack: Pack, mean, cov) -> tuple[np.ndarray, np.ndarray]:
 def _wins(answers: Iterable[Answer]) -> Iterator[tuple[int, int]]:
     """The (winner, loser) pairs the answers state: none for a tie or a skip."""
     for answer in answers:
-        if isinstance(answer, KWayChoice):
-            yield from ((answer.chosen, other) for other in answer.options if other != answer.chosen)
-        elif answer.choice in ("a", "b"):
-            yield (answer.item_a, answer.item_b) if answer.choice == "a" else (answer.item_b, answer.item_a)
+        if (choice := picked(answer)) is not None:
+            yield from ((choice[0], loser) for loser in choice[1])
 
 
 def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:

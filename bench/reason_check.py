@@ -56,7 +56,7 @@ from prefchat.api import QuestionTurn, SessionOptions  # noqa: E402
 from prefchat.assistant import wording  # noqa: E402
 from prefchat.assistant.recommender import Ranked, Taste, answer_lifts  # noqa: E402
 from prefchat.assistant.summary import answer_evidence  # noqa: E402
-from prefchat.elicitation.posterior import Answer, KWayChoice  # noqa: E402
+from prefchat.elicitation.posterior import Answer, picked  # noqa: E402
 from prefchat.reward.pack import Pack  # noqa: E402
 
 TOP = 20
@@ -129,13 +129,12 @@ def given(assistant: Assistant, session: str) -> set[tuple[str, tuple[str, ...]]
     return decided
 
 
-def _cited(pack: Pack, answer: Answer) -> tuple[str, tuple[str, ...]]:
-    """A cited answer as (the item picked, the items passed over), by item id."""
-    if isinstance(answer, KWayChoice):
-        winner, losers = answer.chosen, [o for o in answer.options if o != answer.chosen]
-    else:
-        winner, losers = (answer.item_a, [answer.item_b]) if answer.choice == "a" else (answer.item_b, [answer.item_a])
-    return pack.items[winner].item_id, tuple(sorted(pack.items[o].item_id for o in losers))
+def _cited(pack: Pack, answer: Answer) -> tuple[str, tuple[str, ...]] | None:
+    """A cited answer as (the item picked, the items passed over), by item id; None if it picked none."""
+    choice = picked(answer)
+    if choice is None:
+        return None
+    return pack.items[choice[0]].item_id, tuple(sorted(pack.items[o].item_id for o in choice[1]))
 
 
 def taste_of(assistant: Assistant, user: str, session: str) -> Taste:

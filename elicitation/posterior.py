@@ -56,6 +56,7 @@ __all__ = [
     "neg_log_posterior",
     "neg_log_posterior_grad",
     "neg_log_posterior_hess",
+    "picked",
     "predictive_logits",
     "predictive_moments",
     "predictive_scale",
@@ -152,6 +153,17 @@ class KWayChoice:
 
 
 Answer = Comparison | KWayChoice
+
+
+def picked(answer: Answer) -> tuple[int, tuple[int, ...]] | None:
+    """(the item picked, the items passed over) of an answer that picked one; None for a tie or a skip."""
+    if isinstance(answer, KWayChoice):
+        return answer.chosen, tuple(o for o in answer.options if o != answer.chosen)
+    if answer.choice == "a":
+        return answer.item_a, (answer.item_b,)
+    if answer.choice == "b":
+        return answer.item_b, (answer.item_a,)
+    return None
 
 
 # --------------------------------------------------------------------------- likelihoods
