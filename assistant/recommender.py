@@ -126,6 +126,8 @@ class Reason:
     popular : how the item stands in the population ("popular", "well rated") where that adds to its
         score and it sits above the catalog mean; said only next to a personal reason, or alone
         when there is none
+    against : descriptors the summary says the user is not keen on that the item carries all the
+        same: said too, so that a reason never reads as if the pick were free of them
     """
 
     answers: tuple[Answer, ...] = ()
@@ -133,6 +135,7 @@ class Reason:
     said_no: tuple[str, ...] = ()
     enjoys: tuple[str, ...] = ()
     popular: str | None = None
+    against: tuple[str, ...] = ()
 
     @property
     def personal(self) -> bool:
@@ -288,9 +291,11 @@ class Recommender:
     def words(self, reason: Reason) -> str:
         """A pick's reason in words (:func:`~prefchat.assistant.wording.pick_reason`): its answers by
         the cards the user saw, its descriptors as a sentence says them."""
-        return wording.pick_reason(self._cited(reason.answers), [wording.spoken(d) for d in reason.said],
-                                   [wording.spoken(d) for d in reason.said_no], [wording.spoken(d) for d in reason.enjoys],
-                                   reason.popular)
+        def spoken(descriptors: tuple[str, ...]) -> list[str]:
+            return [wording.spoken(d) for d in descriptors]
+
+        return wording.pick_reason(self._cited(reason.answers), spoken(reason.said), spoken(reason.said_no),
+                                   spoken(reason.enjoys), reason.popular, spoken(reason.against))
 
     def _cited(self, answers: Sequence[Answer]) -> list[tuple[str | None, list[str | None]]]:
         """Each cited answer as (the card picked, the cards passed over), by the names the cards showed
@@ -522,11 +527,14 @@ def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, 
     said: list[str] = []
     said_no: list[str] = []
     enjoys: list[str] = []
+    against: list[str] = []
     columns = pack.serving.descriptors.columns
     for w in taste.summary.weights if taste.summary is not None else ():
         j = columns.get(w.descriptor)
         if j is None:
             continue
+        if w.weight < 0 and carried[j]:
+            against.append(w.descriptor)
         if w.stated:
             if w.weight > 0 and carried[j]:
                 said.append(w.descriptor)
@@ -542,7 +550,7 @@ def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, 
             popular = POPULATION_WORDS[name]
             break
     return Reason(answers, tuple(said[:WHY_DESCRIPTORS]), tuple(said_no[:WHY_DESCRIPTORS]),
-                  tuple(enjoys[:WHY_DESCRIPTORS]), popular)
+                  tuple(enjoys[:WHY_DESCRIPTORS]), popular, tuple(against))
 
 
 # --------------------------------------------------------------------------- what the user stated

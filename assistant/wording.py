@@ -256,12 +256,13 @@ def picked_over(winner: str | None, losers: list[str | None]) -> str:
 
 
 def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str], said_no: list[str],
-                enjoys: list[str], popular: str | None) -> str:
+                enjoys: list[str], popular: str | None, against: list[str]) -> str:
     """Why a pick is there, by what the user did and said, e.g. "because you picked Alien over
-    Notting Hill and you said no to horror; popular too". ``cited``: the answers (the card picked,
-    those passed over: :func:`picked_over`); ``said`` and ``said_no``: what the user stated a like
-    and a dislike of; ``enjoys``: what their summary says they enjoy. A population word
-    (``popular``: "popular", "well rated") is added to a personal reason, or said alone, honestly."""
+    Notting Hill and you said no to horror; popular too (though you are not keen on war)".
+    ``cited``: the answers (the card picked, those passed over: :func:`picked_over`); ``said`` and
+    ``said_no``: what the user stated a like and a dislike of; ``enjoys``: what their summary says
+    they enjoy. A population word (``popular``: "popular", "well rated") is added to a personal
+    reason, or said alone, honestly; ``against``: what the pick has that the user is not keen on."""
     parts = [picked_over(winner, losers) for winner, losers in cited]
     if said:
         parts.append(f"you said you enjoy {_listed(said)}")
@@ -270,8 +271,10 @@ def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str
     if said_no:
         parts.append(f"you said no to {_listed(said_no)}")
     if not parts:
-        return POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
-    return f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
+        reason = POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
+    else:
+        reason = f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
+    return reason + (f" (though you are not keen on {_listed(against)})" if against else "")
 
 
 def left_out_known(title: str) -> str:

@@ -26,6 +26,8 @@ Every reason (:attr:`~prefchat.assistant.recommender.Ranked.reason`, and its wor
 - "you enjoy d": the summary does not list d among the likes, lists it among the dislikes, the
   user's answers lean away from d (:func:`~prefchat.assistant.summary.answer_evidence` below 0),
   the user's script avoids d, or the item does not carry d;
+- "though you are not keen on d": the summary does not list d among the dislikes, or the item
+  does not carry d; and a reason that does not say so of a dislike the item carries;
 - "popular" / "well rated": the item is not above the catalog's (geometric) mean popularity / mean rating.
 
 A reason is **personal** when it cites the user's own answers or statements. Issue 21
@@ -187,6 +189,12 @@ def check(assistant: Assistant, picks: Sequence[Ranked], script: Script, decided
             if (d not in generated_likes or d in summary.dislikes or leaning[index.columns[d]] < 0
                     or (d == script.descriptor and not script.chase) or not carried(d)):
                 yield rank, f"{where}: 'you enjoy {d}' is false"
+        for d in reason.against:
+            if d not in summary.dislikes or not carried(d):
+                yield rank, f"{where}: 'though you are not keen on {d}' is false"
+        for d in summary.dislikes:
+            if d in index.columns and carried(d) and d not in reason.against:
+                yield rank, f"{where}: silent that it has {d}, which the summary says the user is not keen on"
         if reason.popular == "popular" and (log_popularity is None or log_popularity[pick.index] <= log_popularity.mean()):
             yield rank, f"{where}: it is not popular"
         if reason.popular == "well rated" and (pack.quality is None or pack.quality[pick.index] <= np.mean(pack.quality)):

@@ -294,6 +294,10 @@ def test_why_names_only_what_the_summary_says_and_the_item_carries(pack):
     stated = apply_correction(Summary("", (), 0, 0), {"musical": -0.5})
     (best,) = recommender.rank(Taste(along(pack, quality, 0.01), summary=stated), 1)
     assert best.why.startswith("because you said no to musical") and "musical" not in pack.items[best.index].tags
+    dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.3, 1.5),), 1, 0)
+    for pick in Recommender(pack, beta=0.0).rank(Taste(along(pack, quality, 1.0), summary=dislikes), pack.n_items):
+        has = "musical" in pack.items[pick.index].tags  # a pick that has what the user is not keen on says so
+        assert ("(though you are not keen on musical)" in pick.why) == has == (pick.reason.against == ("musical",)), pick
 
 
 def test_why_of_an_average_item(pack):
