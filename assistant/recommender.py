@@ -314,7 +314,7 @@ class Recommender:
 
     def _prior_cov(self, objective: str) -> np.ndarray:
         r""":math:`\Sigma_0` of a session of ``objective``."""
-        return self.pack.serving.objective(objective).prior.prior_cov
+        return self.pack.serving.session_prior(objective).prior_cov
 
     def recommend(self, taste: Taste, k: int, discount: float | None = None) -> list[Ranked]:
         """The served top ``k`` of the catalog: :meth:`rank` without the items :meth:`left_out`, a

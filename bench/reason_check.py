@@ -18,7 +18,8 @@ Every reason (:attr:`~prefchat.assistant.recommender.Ranked.reason`, and its wor
 :attr:`~prefchat.assistant.recommender.Ranked.why`) is checked (:func:`check`). A reason is
 **contradicted** when any part of it is false:
 
-- its words are not the words of its parts (:func:`~prefchat.assistant.wording.pick_reason`);
+- its words are not the words of its parts (:func:`~prefchat.assistant.wording.pick_reason`), or
+  it (or its pick's title) names a card "(answer 1)" rather than by what the card showed;
 - a cited answer is not one the user gave (the card picked, over the cards passed over), or did
   not lift the item (:func:`~prefchat.assistant.recommender.answer_lifts` not above 0);
 - "you said you enjoy d" / "you said no to d": the summary holds no such statement, or the
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -63,6 +65,8 @@ from prefchat.reward.pack import Pack  # noqa: E402
 
 TOP = 20
 ANSWERS = 10
+ANSWER_NUMBER = re.compile(r"\(answer \d+\)")
+"""How the default pack's titles once named a card: "(answer 1)" rather than what the user saw."""
 MIN_CARRIERS = 20
 """A tag carried by fewer items makes no scripted user (the cards would hardly ever show it)."""
 
@@ -154,7 +158,7 @@ def check(assistant: Assistant, picks: Sequence[Ranked], script: Script, decided
     pack, summary, answers = assistant.pack, taste.summary, taste.answers
     assert summary is not None
     index = pack.serving.descriptors
-    lifts = answer_lifts(pack, taste, pack.serving.objective(taste.objective).prior.prior_cov,
+    lifts = answer_lifts(pack, taste, pack.serving.session_prior(taste.objective).prior_cov,
                          pack.features[[p.index for p in picks]], index.centre)
     leaning = answer_evidence(pack, answers)
     stated = {w.descriptor: w.weight for w in summary.stated}
@@ -174,6 +178,8 @@ def check(assistant: Assistant, picks: Sequence[Ranked], script: Script, decided
         words = assistant.recommender.words(reason)
         if words != pick.why:
             yield rank, f"{where}: the words are not those of its parts ({words!r})"
+        if ANSWER_NUMBER.search(pick.title + pick.why):
+            yield rank, f"{where}: names an answer by its number, not by what its card showed"
         for answer in reason.answers:
             if _cited(pack, answer) not in decided or answer not in answers:
                 yield rank, f"{where}: cites an answer the user did not give"
