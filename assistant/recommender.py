@@ -60,7 +60,7 @@ from ..elicitation import Comparison, Posterior
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
-from ..elicitation.posterior import Answer, answer_pulls, picked, predictive_moments
+from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, picked, predictive_moments
 from ..reward.data import TITLE_LENGTH
 from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
@@ -506,8 +506,12 @@ def answer_lifts(pack: Pack, taste: Taste, prior_cov: np.ndarray, features: np.n
     """
     if not taste.answers:
         return np.zeros((len(features), 0))
-    rows = np.vstack([pack.features, centre]) if any(max(a.items) >= pack.n_items for a in taste.answers) else pack.features
-    pulls = answer_pulls(rows, taste.mean, prior_cov, taste.answers)
+    items = sorted({item for answer in taste.answers for item in answer.items})  # only the rows answered: no catalog copy
+    row = {item: n for n, item in enumerate(items)}
+    rows = np.vstack([pack.features[item] if item < pack.n_items else centre for item in items])
+    answers = [KWayChoice(tuple(row[o] for o in a.options), row[a.chosen]) if isinstance(a, KWayChoice)
+               else Comparison(row[a.item_a], row[a.item_b], a.choice) for a in taste.answers]
+    pulls = answer_pulls(rows, taste.mean, prior_cov, answers)
     k = pack.n_learned
     return (np.asarray(features, dtype=np.float64)[:, :k] - centre[:k]) @ pulls[:, :k].T
 

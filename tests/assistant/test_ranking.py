@@ -284,6 +284,20 @@ def test_a_reason_cites_the_answer_that_lifted_the_pick_by_the_cards_seen(pack):
         assert lift[0, 0] > 0
 
 
+def test_a_reason_cites_feedback_as_the_user_gave_it(pack):
+    """👍 on an item is an answer against the average item (index n_items): "you liked X"."""
+    from prefchat.assistant.history import reference_features
+
+    liked = 7
+    answers = (Comparison(liked, pack.n_items, "a"),)
+    posterior = laplace_posterior(*pack.prior, reference_features(pack.features), answers)
+    picks = Recommender(pack, beta=0.0).rank(Taste(posterior.mean, posterior.cov, answers=answers, known=frozenset({liked})), 5)
+    assert any(p.reason.answers for p in picks)
+    for pick in picks:
+        if pick.reason.answers:
+            assert pick.why.startswith(f"because you liked {pack.items[liked].title}"), pick.why
+
+
 def test_why_names_only_what_the_summary_says_and_the_item_carries(pack):
     quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
     recommender = Recommender(pack, beta=10.0)
