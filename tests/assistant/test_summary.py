@@ -331,3 +331,11 @@ def test_corrections_with_the_real_embedding_model(planted_pack, embedding_model
                      manifest={**planted_pack.manifest, "descriptor_definitions": definitions})
     assert parse_correction(styles, "I prefer short answers", embed) == {"short and concise": STATED_WEIGHT}
     assert parse_correction(styles, "less emoji", embed) == {"uses emoji": -STATED_WEIGHT}
+
+
+def test_a_summary_names_a_descriptor_as_a_sentence_says_it():
+    """"Not keen on: emoji", never "Not keen on: uses emoji"; what was stated reads the same way."""
+    generated = apply_correction(Summary("", (DescriptorWeight("uses emoji", -0.2, 1.5),), 10, 0), {"musical": 0.5})
+    assert generated.text.startswith("Enjoys: musical. Not keen on: emoji. ")
+    stated = apply_correction(Summary("", (), 10, 0), {"uses emoji": -0.5})
+    assert stated.text.endswith("Stated by you: not keen on emoji.") and "uses emoji" not in stated.text
