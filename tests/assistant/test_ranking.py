@@ -298,6 +298,36 @@ def test_a_reason_cites_feedback_as_the_user_gave_it(pack):
             assert pick.why.startswith(f"because you liked {pack.items[liked].title}"), pick.why
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), said=st.sampled_from([{}, {"musical": 0.5}, {"horror": -0.5}, {"comedy": 0.5, "drama": -0.5}]))
+def test_every_part_of_every_reason_is_true(pack, seed, said):
+    """Random answers and statements: each cited answer was given and lifted its pick, each
+    descriptor said of a pick is one it carries (or, said no to, lacks), each it has that the user is
+    not keen on is said, and "popular" / "well rated" only of an item above the catalog mean."""
+    rng = np.random.default_rng(seed)
+    answers = tuple(Comparison(*map(int, rng.choice(pack.n_items, 2, replace=False)), str(rng.choice(["a", "b", "tie", "skip"])))
+                    for _ in range(8))
+    posterior = laplace_posterior(*pack.prior, pack.features, answers)
+    summary = Summary("", (DescriptorWeight("romance", -0.2, 1.5), DescriptorWeight("action", 0.2, 1.5)), 8, 0)
+    if said:
+        summary = apply_correction(summary, said)
+    taste = Taste(posterior.mean, posterior.cov, summary, answers=answers)
+    tags = [set(item.tags) for item in pack.items]
+    lifts = answer_lifts(pack, taste, pack.prior[1], pack.features, pack.features.mean(0))
+    for pick in Recommender(pack, beta=1.0).rank(taste, 20):
+        reason, has = pick.reason, tags[pick.index]
+        for answer in reason.answers:
+            assert answer in answers and answer.choice in ("a", "b") and lifts[pick.index, answers.index(answer)] > 0
+        assert all(d in has and said.get(d, 0) > 0 for d in reason.said)
+        assert all(d not in has and said.get(d, 0) < 0 for d in reason.said_no)
+        assert all(d in has and d in summary.likes for d in reason.enjoys)
+        assert set(reason.against) == {d for d in summary.dislikes if d in has}
+        if reason.popular == "popular":
+            assert np.log(pack.popularity[pick.index]) > np.log(pack.popularity).mean()
+        if reason.popular == "well rated":
+            assert pack.quality[pick.index] > pack.quality.mean()
+
+
 def test_why_names_only_what_the_summary_says_and_the_item_carries(pack):
     quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
     recommender = Recommender(pack, beta=10.0)
