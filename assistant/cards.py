@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..reward.data import opening
 from ..reward.pack import Item
 from . import wording
 from .intents import strip_parenthetical
@@ -125,8 +126,8 @@ def card_view(item: Item, grouped: bool) -> CardView:
 
 def card_name(item: Item, grouped: bool) -> str:
     """How a reason names a card the user answered, by what the card showed first: a film by its title
-    as people say it ("Alien"); an answer under a shared prompt by its opening, quoted ("“Use the
-    absorption method…”", at most :data:`NAME_WORDS` words of :func:`card_preview`)."""
+    as people say it ("Alien"); an answer under a shared prompt by its opening in plain words, quoted
+    ("“Use the absorption method: one part…”", at most :data:`NAME_WORDS` words: :func:`~prefchat.reward.data.opening`)."""
     if grouped:
-        return f"“{card_preview(item.text, NAME_WORDS).head}”"
+        return f"“{opening(item.text, NAME_WORDS)}”"
     return readable_title(item.title)[0]

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..reward.data import opening
+
 DIMENSIONS: tuple[str, ...] = (
     "length",
     "formality",
@@ -248,9 +250,8 @@ def load_domain(directory: str | Path | None = None) -> Domain:
 
 def response_title(prompt_text: str, text: str) -> str:
     """Catalog title of a response, a headline a person reads: the prompt shortened, then the
-    response's opening (at most :data:`HEADLINE_WORDS` words), which tells the answers to one
+    response's opening in plain words (:func:`~prefchat.reward.data.opening`, at most
+    :data:`HEADLINE_WORDS` words), which tells the answers to one
     prompt apart as their cards did, e.g. "How do I cook rice on the stove so it comes out… — Use
     the absorption method: one part rinsed…"."""
-    words = text.split()
-    opening = " ".join(words[:HEADLINE_WORDS]) + ("…" if len(words) > HEADLINE_WORDS else "")
-    return f"{textwrap.shorten(prompt_text, width=TITLE_WIDTH, placeholder='…')} — {opening}"
+    return f"{textwrap.shorten(prompt_text, width=TITLE_WIDTH, placeholder='…')} — {opening(text, HEADLINE_WORDS)}"
