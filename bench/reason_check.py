@@ -31,9 +31,10 @@ Every reason (:attr:`~prefchat.assistant.recommender.Ranked.reason`, and its wor
   does not carry d; and a reason that does not say so of a dislike the item carries;
 - "popular" / "well rated": the item is not above the catalog's (geometric) mean popularity / mean rating.
 
-A reason is **personal** when it cites the user's own answers or statements. Issue 21
-acceptance: 0 contradicted reasons over at least 100 scripted users across both packs, and at
-least 90% of reasons personal.
+A reason is **personal** when it cites the user's own answers or statements. Reported beside:
+how many picks the answers lifted overall (their lifts summing above 0), not only the answer
+cited. Issue 21 acceptance: 0 contradicted reasons over at least 100 scripted users across both
+packs, and at least 90% of reasons personal.
 
     python bench/reason_check.py --pack default [--users 0] [--json OUT.json]
     python bench/reason_check.py --pack /path/to/movielens/pack
@@ -232,15 +233,19 @@ def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, A
                                     if w.descriptor == script.descriptor and (w.weight > 0) != script.chase]
                     taste, picks = taste_of(assistant, user, session), assistant.recommend(user, k=TOP)
                     problems = list(check(assistant, picks, script, decided, taste))
+                    lifts = answer_lifts(assistant.pack, taste, assistant.pack.serving.session_prior(taste.objective).prior_cov,
+                                         assistant.pack.features[[p.index for p in picks]], assistant.pack.serving.descriptors.centre)
                     false += [f"{user} ({phase}): {message}" for _, message in problems]
                     rows.append({"user": user, "phase": phase, "summary": taste.summary.text if taste.summary else "",
                                  "reasons": len(picks), "personal": sum(bool(p.reason and p.reason.personal) for p in picks),
                                  "contradicted": len({rank for rank, _ in problems}), "n_answers": len(taste.answers),
+                                 "lifted_overall": int((lifts.sum(1) > 0).sum()),
                                  "examples": [f"{p.title}: {p.why}" for p in picks[:3]]})
     reasons = sum(r["reasons"] for r in rows)
     return {"pack": pack, "users": len({r["user"] for r in rows}), "reasons": reasons,
             "contradicted": sum(r["contradicted"] for r in rows), "personal": sum(r["personal"] for r in rows),
             "personal_share": sum(r["personal"] for r in rows) / max(reasons, 1),
+            "lifted_overall": sum(r["lifted_overall"] for r in rows),
             "misread_statements": misread, "false": false[:50], "rows": rows}
 
 
