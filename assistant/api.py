@@ -194,10 +194,14 @@ class Assistant(Conversation):
         with self.store.atomic():
             mean, summary = self.profile(user_id).mean, self.summary(user_id)
             session = self.latest_session(user_id)
-        if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
-            mean = mean - self.pack.exposure
+            answers: tuple[Answer, ...] = ()
+            if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
+                mean = mean - self.pack.exposure
+            elif session is not None:  # the MAP of "prefer" answers: they are what a reason cites
+                answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
         texts = Candidates(candidates, self._embedder("ranking texts")(candidates))
-        return self.recommender.rank(Taste(mean, summary=summary), len(candidates) if k is None else k, candidates=texts)
+        return self.recommender.rank(Taste(mean, summary=summary, answers=answers), len(candidates) if k is None else k,
+                                     candidates=texts)
 
     def correct(self, user_id: str, text: str) -> Summary | None:
         """Correct the summary in words ("actually I love musicals"); None when no known taste is named.

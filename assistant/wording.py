@@ -225,7 +225,7 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
 
 SPOKEN = {"uses emoji": "emoji"}
 """Descriptors whose vocabulary name reads badly after "Enjoys:", "Not keen on:" or "you said no to"."""
-NO_PERSONAL_REASON = "nothing you told me points to it yet; tell me what you like and I'll say what fits you"
+NO_PERSONAL_REASON = "no reason I can point to in what you told me yet; tell me what you like and I'll say what fits you"
 POPULAR_ALONE = "{popular} with most people; tell me what you like and I'll say what fits you"
 
 
