@@ -16,7 +16,7 @@ from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, Store
 from . import wording
 from .intents import Intent
-from .recommender import Ranked, Recommender, Taste
+from .recommender import Ranked, Recommender, Taste, stated_exclusions
 from .summary import DescriptorWeight, Summary
 from .turns import ReplyTurn, SessionState
 
@@ -33,6 +33,7 @@ class Chat(Protocol):
     @property
     def titles(self) -> list[str]: ...
     def state(self, session_id: str) -> SessionState: ...
+    def taste(self, state: SessionState, summary: Summary | None) -> Taste: ...
     def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
     def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
     def correct(self, user_id: str, text: str) -> Summary | None: ...
@@ -136,12 +137,21 @@ def _moved(before, after) -> bool:
 
 
 def why(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
+    """The reasons of one catalog item: ranked alone, as the session ranks the catalog; or why it is
+    never among the picks (the user answered about it, or said no to what it carries)."""
     item = chat.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
-    posterior = state.posterior
-    (ranked,) = chat.recommender.rank(Taste(posterior.mean, posterior.cov, summary, state.objective), 1, only=[item])
+    taste = chat.taste(state, summary)
+    title = chat.pack.items[item].title
+    if item in taste.known:
+        return ReplyTurn(wording.left_out_known(title), "why")
+    index = chat.pack.serving.descriptors
+    said_no = [w.descriptor for w in summary.stated if w.weight < 0 and w.descriptor in index.columns
+               and index.carried[item, index.columns[w.descriptor]]]
+    if item in stated_exclusions(chat.pack, summary):
+        return ReplyTurn(wording.left_out_said(title, [wording.spoken(d) for d in said_no]), "why")
+    (ranked,) = chat.recommender.rank(taste, 1, only=[item])
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 
 

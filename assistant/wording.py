@@ -137,6 +137,7 @@ def summary_text(liked: list[str], disliked: list[str], level: str | None, n_ans
     by you: enjoys war; not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated``
     (descriptor, liked) pairs, so that what the user said reads with its direction."""
     sentences = []
+    liked, disliked = [spoken(d) for d in liked], [spoken(d) for d in disliked]
     if liked:
         sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
     if disliked:
@@ -146,7 +147,7 @@ def summary_text(liked: list[str], disliked: list[str], level: str | None, n_ans
     answers = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
     sentences.append(CONFIDENCE[level].format(answers=answers) if n_answers else NO_ANSWERS)
     if stated:
-        said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
+        said = [f"{'enjoys' if good else 'not keen on'} {spoken(descriptor)}" for descriptor, good in stated]
         sentences.append(f"Stated by you: {'; '.join(said)}.")
     return " ".join(sentences)
 
@@ -223,12 +224,12 @@ def _share(n: int, k: int) -> str:
 
 
 def _counts(counts: list[tuple[str, int, int]], k: int) -> str:
-    """How many picks carry each descriptor said, before and now: "uses emoji: 2 of 5 before, none now"."""
-    return "; ".join(f"{descriptor}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
+    """How many picks carry each descriptor said, before and now: "emoji: 2 of 5 before, none now"."""
+    return "; ".join(f"{spoken(descriptor)}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
 
 
 def picks_changed(n_new: int, k: int, counts: list[tuple[str, int, int]]) -> str:
-    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (uses emoji: 2 of 5
+    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (emoji: 2 of 5
     before, none now)."; ``counts`` holds (descriptor, picks carrying it before, after) of what
     the user said that the pack can count."""
     changed = f"All of your top {k} changed" if n_new == k else f"{n_new} of your top {k} changed"
@@ -249,34 +250,77 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
     if repeated:
         reasons.append("you had told me so already")
     if fit:
-        reasons.append("they already fit what you said (" + "; ".join(f"{d}: {_share(n, k)}" for d, n in fit) + ")")
+        reasons.append("they already fit what you said (" + "; ".join(f"{spoken(d)}: {_share(n, k)}" for d, n in fit) + ")")
     if unfit:
-        reasons.append(f"nothing else in the catalog fits {' or '.join(unfit)} better")
+        reasons.append(f"nothing else in the catalog fits {' or '.join(map(spoken, unfit))} better")
     if guessed:
-        reasons.append(f"I cannot count {' or '.join(guessed)}, only guess it from what an item is about, "
+        reasons.append(f"I cannot count {' or '.join(map(spoken, guessed))}, only guess it from what an item is about, "
                        "and that did not outweigh your answers")
     return f"Your top {k} stay as they were: {'; '.join(reasons)}."
 
 
-NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
+SPOKEN = {"uses emoji": "emoji"}
+"""Descriptors whose vocabulary name reads badly after "Enjoys:", "Not keen on:" or "you said no to"."""
+NO_PERSONAL_REASON = "no reason I can point to in what you told me yet; tell me what you like and I'll say what fits you"
+POPULAR_ALONE = "{popular} with most people; tell me what you like and I'll say what fits you"
 
 
-def pick_reason(liked: list[str], avoided: list[str], stated: bool, axis: str | None, popular: str | None) -> str:
-    """One short sentence saying which of the user's own preferences a pick meets, e.g. "short and
-    concise, concrete examples: as you like" or "sci-fi, which you pick more than most; popular too".
-    A population reason (``popular``: "popular", "well rated") is only ever added to a personal one."""
-    parts = []
-    if liked:
-        parts.append(f"{', '.join(liked)}: as you {'said' if stated else 'like'}")
-    if avoided:
-        parts.append(f"not {' or '.join(avoided)}, as you {'asked' if stated else 'prefer'}")
-    if axis and not parts:
-        parts.append(f"{axis}, which you pick more than most")
+def spoken(descriptor: str) -> str:
+    """A descriptor as a sentence says it: "uses emoji" -> "emoji"; most read as they are."""
+    return SPOKEN.get(descriptor, descriptor)
+
+
+def _listed(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+MAX_PASSED = 2
+"""Most cards passed over that a reason names: "you picked Alien over Heat and 2 others"."""
+
+
+def picked_over(winner: str | None, losers: list[str | None]) -> str:
+    """One answer in words: "you picked Alien over Notting Hill"; feedback, compared with the average
+    item (named None), reads "you liked Alien" or "you were not keen on Alien"."""
+    if losers == [None]:
+        return f"you liked {winner}"
+    if winner is None:
+        return f"you were not keen on {losers[0]}"
+    if len(losers) > MAX_PASSED:
+        return f"you picked {winner} over {losers[0]} and {len(losers) - 1} others"
+    return f"you picked {winner} over {_listed([str(name) for name in losers])}"
+
+
+def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str], said_no: list[str],
+                enjoys: list[str], popular: str | None, against: list[str]) -> str:
+    """Why a pick is there, by what the user did and said, e.g. "because you picked Alien over
+    Notting Hill and you said no to horror; popular too (though you are not keen on war)".
+    ``cited``: the answers (the card picked, those passed over: :func:`picked_over`); ``said`` and
+    ``said_no``: what the user stated a like and a dislike of; ``enjoys``: what their summary says
+    they enjoy. A population word (``popular``: "popular", "well rated") is added to a personal
+    reason, or said alone, honestly; ``against``: what the pick has that the user is not keen on."""
+    parts = [picked_over(winner, losers) for winner, losers in cited]
+    if said:
+        parts.append(f"you said you enjoy {_listed(said)}")
+    if enjoys:
+        parts.append(f"you enjoy {_listed(enjoys)}")
+    if said_no:
+        parts.append(f"you said no to {_listed(said_no)}")
     if not parts:
-        return NO_PERSONAL_REASON
-    if popular:
-        parts.append(f"{popular} too")
-    return "; ".join(parts)
+        reason = POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
+    else:
+        reason = f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
+    return reason + (f" (though you are not keen on {_listed(against)})" if against else "")
+
+
+def left_out_known(title: str) -> str:
+    """Why ``title`` is never among the picks: the user's answers show they know it."""
+    return f"{title} is not among your picks: you already told me about it in your answers."
+
+
+def left_out_said(title: str, said_no: list[str]) -> str:
+    """Why ``title`` is never among the picks: it carries what the user said no to."""
+    return f"{title} is not among your picks: you said no to {_listed(said_no)}."
 
 
 def reason(title: str, why: str) -> str:

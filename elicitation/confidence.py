@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_expit, logsumexp
 
-from .posterior import Answer, KWayChoice
+from .posterior import Answer, KWayChoice, picked
 
 __all__ = [
     "LEVELS",
@@ -119,12 +119,11 @@ def decided(answers: Iterable[Answer]) -> int:
 
 
 def wins(answers: Iterable[Answer]) -> Iterator[tuple[int, int]]:
-    """The (winner, loser) pairs the answers state: none for a tie or a skip; a k-way pick beats each other option."""
+    """The (winner, loser) pairs the answers state (:func:`~prefchat.elicitation.posterior.picked`): none
+    for a tie or a skip; a k-way pick beats each other option."""
     for answer in answers:
-        if isinstance(answer, KWayChoice):
-            yield from ((answer.chosen, other) for other in answer.options if other != answer.chosen)
-        elif answer.choice in ("a", "b"):
-            yield (answer.item_a, answer.item_b) if answer.choice == "a" else (answer.item_b, answer.item_a)
+        if (choice := picked(answer)) is not None:
+            yield from ((choice[0], loser) for loser in choice[1])
 
 
 def descriptor_lean(association: np.ndarray, answers: Iterable[Answer]) -> np.ndarray:

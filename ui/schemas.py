@@ -157,7 +157,9 @@ class RankedOut(_Response):
     item_id: str | None = Field(description="The catalog item id; null for a candidate text.")
     title: str
     score: float
-    why: str
+    why: str = Field(description="What moved it up, e.g. 'because you picked Alien over Notting Hill': the answer that "
+                                 "lifted it most, what the user stated that it meets, what it has that they are not "
+                                 "keen on.")
 
 
 class ResultOut(_Response):

@@ -354,3 +354,11 @@ def test_the_summary_confidence_comes_from_the_answers_fit_not_their_count(plant
         n = len(answers)
         assert summary.text.endswith(wording.CONFIDENCE[expected].format(answers=f"{n} answers"))
         assert Summary.from_structured(summary.text, summary.structured()) == summary
+
+
+def test_a_summary_names_a_descriptor_as_a_sentence_says_it():
+    """"Not keen on: emoji", never "Not keen on: uses emoji"; what was stated reads the same way."""
+    generated = apply_correction(Summary("", (DescriptorWeight("uses emoji", -0.2, 1.5),), 10, 0), {"musical": 0.5})
+    assert generated.text.startswith("Enjoys: musical. Not keen on: emoji. ")
+    stated = apply_correction(Summary("", (), 10, 0), {"uses emoji": -0.5})
+    assert stated.text.endswith("Stated by you: not keen on emoji.") and "uses emoji" not in stated.text
