@@ -35,7 +35,7 @@ from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
-from .serving import LESS_OBVIOUS_RECALL_KEPT, strongest_discount
+from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -58,7 +58,6 @@ IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
 WATCH_SCALE_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 VALIDATION_STRATEGY = "active"  # the served default: the watch prior is validated the way it is used
-SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
