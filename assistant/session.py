@@ -271,14 +271,16 @@ class Conversation:
         if not self.showcase.prompts():
             return ()
         mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
-        return self.showcase.shown(mean, summary)
+        answers = state.posterior.answers if state.objective == "prefer" else ()  # the MAP of "prefer" only: cited as its reason
+        return self.showcase.shown(mean, summary, answers=answers)
 
     # -- recommending ----------------------------------------------------------------------------
 
     def taste(self, state: SessionState, summary: Summary | None) -> Taste:
         """What the session knows of its user, as the :class:`~prefchat.assistant.recommender.Recommender` ranks it."""
         posterior = state.posterior
-        return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference))
+        return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference),
+                     posterior.answers)
 
     def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
         """The session's recommendations (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), not recorded."""
