@@ -41,6 +41,7 @@ __all__ = [
     "Respondent",
     "Targets",
     "head_items",
+    "most_popular",
 ]
 
 PROTOCOLS = ("prefer", "watch")
@@ -207,7 +208,7 @@ class DescriptorRespondent:
 
 
 def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
-    """Boolean mask of the ``ceil(share * n_items)`` most popular items (ties by lower index).
+    """Boolean mask of the ``ceil(share * n_items)`` most popular items (:func:`most_popular`).
 
     Parameters
     ----------
@@ -220,9 +221,14 @@ def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
     """
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must lie in [0, 1], got {share!r}")
+    return most_popular(popularity, int(np.ceil(share * np.size(popularity))))
+
+
+def most_popular(popularity: np.ndarray, n: int) -> np.ndarray:
+    """(n_items,) bool: the ``n`` most popular items (ties by lower index); all of them when ``n`` exceeds the catalog."""
     popularity = np.asarray(popularity, dtype=float)
     head = np.zeros(popularity.size, dtype=bool)
-    head[np.argsort(-popularity, kind="stable")[: int(np.ceil(share * popularity.size))]] = True
+    head[np.argsort(-popularity, kind="stable")[:n]] = True
     return head
 
 

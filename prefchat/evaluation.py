@@ -35,6 +35,7 @@ from .elicitation.evaluate import (
 )
 from .elicitation.onboarding import CatalogScore
 from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose_peer, implicit_matrix
+from .elicitation.person import HEAD_ITEMS, PERSON_MEASURES, person_report
 from .elicitation.posterior import KWayChoice
 from .elicitation.respondents import RankingTargets, RatingsRespondent
 from .elicitation.selection import Question
@@ -178,6 +179,10 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     if evaluation.top is not None:
         relevant = [task.targets.relevant for task in tasks if isinstance(task.targets, RankingTargets)]
         report["popularity_bias"] = popularity_bias(evaluation, pack.popularity, relevant)
+        # Each person's own list: the pack's descriptors (a tags pack: its tags) as the genres.
+        report["per_person"] = person_report(evaluation.top, evaluation.strategies, evaluation.answers,
+                                             evaluation.user_ids, relevant, pack.serving.descriptors.carried,
+                                             pack.popularity)
         report["cohorts"] = {name: len(members) for name, members in cohorts.items()}
     if peer_report:
         report["peers"] = peer_report
@@ -321,7 +326,23 @@ def format_report(report: dict) -> str:
         for entry in bias["exposure"]:
             if entry["answers"] == last:
                 lines.append(row(entry["strategy"], (f"{share:.3f}" for share in entry["shares"])))
+    lines += _person_tables(report.get("per_person", []), width)
     return "\n".join(lines)
+
+
+def _person_tables(rows: list[dict], width: int) -> list[str]:
+    """The per-person measures, one table per measure (rows strategies, columns answer counts)."""
+    if not rows:
+        return []
+    answers = sorted({row["answers"] for row in rows})
+    by = {(row["strategy"], row["answers"]): row for row in rows}
+    lines = ["", f"per person (each user's own list, then averaged; head = the {HEAD_ITEMS} most popular items)"]
+    for measure in (*PERSON_MEASURES, "personalisation"):
+        lines += ["", f"{measure.replace('_', ' ')}", f"{'strategy':<{width}}" + "".join(f"{n:>14}" for n in answers)]
+        for strategy in {row["strategy"]: None for row in rows}:
+            cells = (by[strategy, n][measure] for n in answers)
+            lines.append(f"{strategy:<{width}}" + "".join(f"{'-' if v is None else f'{v:.3f}':>14}" for v in cells))
+    return lines
 
 
 def main(args: argparse.Namespace) -> int:
