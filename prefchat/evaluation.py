@@ -30,6 +30,7 @@ from .elicitation.evaluate import (
     popularity_bias,
     popularity_scores,
     rating_tasks,
+    shared_account_tasks,
     summarise,
     task_seed,
 )
@@ -37,7 +38,7 @@ from .elicitation.onboarding import CatalogScore
 from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose_peer, implicit_matrix
 from .elicitation.person import HEAD_ITEMS, PERSON_MEASURES, person_report
 from .elicitation.posterior import KWayChoice
-from .elicitation.respondents import RankingTargets, RatingsRespondent
+from .elicitation.respondents import RankingTargets, RatingsRespondent, SharedAccount
 from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
@@ -145,9 +146,15 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
         if args.ratings is None:
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
-        tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
-        if args.protocol == "watch":
-            cohorts = {"niche": niche_users(users, pack.popularity)}
+        if args.merged_accounts:
+            if args.protocol != "watch":
+                raise ValueError("--merged-accounts runs the watch protocol: an account's list of the catalog is "
+                                 "judged against each member's held-out items")
+            tasks = shared_account_tasks(users, range(args.seeds), pack.popularity, on_sight=on_sight)
+        else:
+            tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
+            if args.protocol == "watch":
+                cohorts = {"niche": niche_users(users, pack.popularity)}
     wanted = {name.removesuffix("-oracle") for name in args.strategies} & set(PEERS)
     if wanted and args.protocol != "watch":
         raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the watch protocol only")
@@ -172,6 +179,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     report = {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
         "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
+        "merged_accounts": bool(args.merged_accounts),
         "answerable": "on-sight" if on_sight else "known",
         "seconds": round(time.perf_counter() - start, 2),
         "results": summary["results"], "paired": summary["paired"],
@@ -209,7 +217,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     if unserved:
         raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
                          f"as references); {unserved[0]!r} is not served")
-    if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
+    if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
     if pack.objective != "watch":
@@ -274,8 +282,8 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
             text = str(response)
         clicks, skips = clicks + 1, skips + (response in ("skip", None))
         turn = app.answer(turn.session_id, text, question_id=turn.question_id)
-    assert isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
-    depth = min(app.pack.n_items, task.targets.k + len(task.respondent.query_items))
+    assert isinstance(task.targets, RankingTargets)
+    depth = min(app.pack.n_items, task.targets.k + len(task.targets.exclude))  # the top k once what is left out is out
     return app.recommend(user, k=depth), clicks, skips
 
 

@@ -15,7 +15,8 @@ from prefchat.elicitation.person import (
     personalisation,
     popularity_lift,
 )
-from prefchat.elicitation.respondents import most_popular
+from prefchat.elicitation.respondents import RatingsRespondent, SharedAccount, SharedAccountTargets, most_popular
+from prefchat.elicitation.selection import Question
 
 # Five items, three genres: 0 horror, 1 comedy, 2 horror and comedy, 3 drama, 4 none.
 GENRES = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0]], dtype=bool)
@@ -89,3 +90,31 @@ def test_the_report_counts_a_user_once_and_takes_personalisation_within_a_seed()
     u_cal = miscalibration(np.array([1.0, 0, 0]), np.array([0.75, 0.25, 0]))
     assert active["miscalibration"] == pytest.approx(round((u_cal + 0.0) / 2, 4), abs=1e-4)
     assert active["head_share"] == pytest.approx(round((0.5 + 0.0) / 2, 4), abs=1e-4)
+
+
+def test_a_shared_account_hears_one_member_per_question_and_is_judged_for_each():
+    """The member drawn depends on the question alone; the list is judged against each member's own
+    items: the weaker and the stronger member's recall, and whether both get a hit."""
+    horror = RatingsRespondent(np.array([0, 2]), np.array([5.0, 4.0]), "watch")
+    comedy = RatingsRespondent(np.array([1, 3]), np.array([5.0, 4.0]), "watch")
+    account = SharedAccount((horror, comedy), seed=7)
+    questions = [Question((a, b)) for a in range(4) for b in range(4) if a != b]
+    drawn = [account.member(q) for q in questions]
+    assert set(drawn) == {0, 1}
+    assert drawn == [account.member(q) for q in reversed(questions)][::-1]  # order-free
+    for q, m in zip(questions, drawn):
+        assert account.answer(q) == (horror, comedy)[m].answer(q)
+    targets = SharedAccountTargets(np.array([5, 6, 7]), np.array([0, 1, 2, 3]), np.zeros(10, dtype=bool), k=2,
+                                   members=(np.array([5, 6]), np.array([7])))
+    scores = -np.arange(10.0)  # ranked 4, 5 once 0..3 are out
+    judged = targets(scores)
+    assert judged["weaker_recall@2"] == 0.0 and judged["stronger_recall@2"] == 0.5 and judged["both_hit@2"] == 0.0
+    scores[7] = 10.0  # 7, 4
+    judged = targets(scores)
+    assert judged["weaker_recall@2"] == 0.0 and judged["both_hit@2"] == 0.0
+    scores[5] = 11.0  # 5, 7: a hit each
+    judged = targets(scores)
+    assert (judged["weaker_recall@2"], judged["stronger_recall@2"], judged["both_hit@2"]) == (0.5, 1.0, 1.0)
+    assert judged["recall@2"] == 1.0
+    with pytest.raises(ValueError, match="at least two members"):
+        SharedAccountTargets(np.array([5]), np.array([0]), np.zeros(10, dtype=bool), members=(np.array([5]),))
