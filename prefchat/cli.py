@@ -201,6 +201,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--through-api", action="store_true",
                         help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite store) "
                              "instead of the in-memory loop: the served path")
+    parser.add_argument("--merged-accounts", action="store_true",
+                        help="watch protocol with two test users behind each account, a random member answering each "
+                             "question; reports each member's Recall@20 (weaker, stronger) and how often both get a hit")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
