@@ -55,7 +55,7 @@ def recommend(chat: Chat, state: SessionState, summary: Summary, intent: Intent)
 
 
 LESS_OBVIOUS_HEAD_SHARE = 0.3
-"""Most a "less obvious" list may hold of the :data:`~prefchat.reward.serving.HEAD_SIZE` most popular
+"""Most a "less obvious" list may hold of the :data:`~prefchat.elicitation.person.HEAD_ITEMS` most popular
 items (issue 21): 3 of 10."""
 
 

@@ -172,7 +172,7 @@ RECOMMENDATIONS = "Here is what I would pick for you."
 NOT_WIDELY_KNOWN = "I can't tell which of these are widely known, so your picks stay as they were."
 """"Less obvious picks" on a catalog whose base rates are unknown (no ratings to count)."""
 HEAD_WORDS = "the 100 most-rated titles"
-"""The head of "less obvious picks", as the reply names it (:data:`~prefchat.reward.serving.HEAD_SIZE`)."""
+"""The head of "less obvious picks", as the reply names it (:data:`~prefchat.elicitation.person.HEAD_ITEMS`)."""
 
 
 def _how_many(n: int, k: int) -> str:

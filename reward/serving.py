@@ -17,18 +17,18 @@ import numpy as np
 
 from ..elicitation.known import KnownItemsScore, KnownModel
 from ..elicitation.onboarding import CatalogScore
+from ..elicitation.person import HEAD_ITEMS
 from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
+from ..elicitation.respondents import most_popular
 from .descriptors import DescribedItems, DescriptorIndex, descriptor_index
 
-__all__ = ["HEAD_SIZE", "LESS_OBVIOUS_RECALL_KEPT", "OBJECTIVES", "SERVED_POOL_SIZE", "ObjectiveServing", "Servable", "Serving", "check_objective", "strongest_discount"]
+__all__ = ["LESS_OBVIOUS_RECALL_KEPT", "OBJECTIVES", "SERVED_POOL_SIZE", "ObjectiveServing", "Servable", "Serving", "check_objective", "strongest_discount"]
 
 OBJECTIVES = ("prefer", "watch")
 """What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
 SERVED_POOL_SIZE = 300
 """The question pool a session is served from by default (``SessionOptions.pool_size``), as validation runs it."""
-HEAD_SIZE = 100
-"""The head a user means by "the ones everyone has seen": the 100 most popular items (issue 21)."""
 LESS_OBVIOUS_RECALL_KEPT = 0.5
 """The strongest discount "less obvious picks" may reach for one user keeps at least this share of
 the undiscounted validation Recall@20: past it, the less-known picks are not good ones."""
@@ -145,10 +145,9 @@ class Serving:
 
     @cached_property
     def head(self) -> np.ndarray:
-        """(n_items,) bool: the :data:`HEAD_SIZE` most popular items (ties by lower index)."""
-        head = np.zeros(len(self.pack.popularity), dtype=bool)
-        head[np.argsort(-np.asarray(self.pack.popularity, dtype=float), kind="stable")[:HEAD_SIZE]] = True
-        return head
+        """(n_items,) bool: the catalog's head, its :data:`~prefchat.elicitation.person.HEAD_ITEMS` most popular
+        items (:func:`~prefchat.elicitation.respondents.most_popular`): the ones a user means by "everyone has seen"."""
+        return most_popular(self.pack.popularity, HEAD_ITEMS)
 
     @cached_property
     def single_features(self) -> np.ndarray:

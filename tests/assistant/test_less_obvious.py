@@ -9,7 +9,8 @@ import pytest
 from prefchat.api import Assistant, QuestionTurn
 from prefchat.assistant import wording
 from prefchat.assistant.replies import LESS_OBVIOUS_HEAD_SHARE
-from prefchat.reward.serving import HEAD_SIZE, strongest_discount
+from prefchat.elicitation.person import HEAD_ITEMS
+from prefchat.reward.serving import strongest_discount
 
 
 def rated(pack, grid):
@@ -59,7 +60,7 @@ def test_the_reply_counts_the_head_it_left_or_says_it_cannot(small_pack, db_url,
                  grid_of(*[(d, 0.4 if d <= limit else 0.0, d / 3) for d in steps] + [(3.5, 0.0, 1.0)]))
     assert pack.less_obvious_discounts == tuple(steps)
     head = pack.serving.head
-    assert head.sum() == HEAD_SIZE and pack.popularity[head].min() >= pack.popularity[~head].max()
+    assert head.sum() == HEAD_ITEMS and pack.popularity[head].min() >= pack.popularity[~head].max()
     before, reply = asked(pack, db_url, embed)
     picks, k = reply.recommendations, len(reply.recommendations)
     inside = [sum(head[p.index] for p in ranked) for ranked in (before, picks)]
