@@ -25,14 +25,17 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     from .assistant.ranking import calibrate
     from .reward.build import build_pack
     from .reward.data import load_dataset
+    from .reward.friends import load_friends
 
     dataset = load_dataset(args.items, args.ratings, args.pairs)
+    friends = None if args.friends is None else load_friends(args.friends)
     out = Path(args.out)
     pack = build_pack(
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
-        provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
-        progress=not args.quiet, calibrate=calibrate,
+        provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs),
+                    "friends": args.friends and str(args.friends)},
+        progress=not args.quiet, calibrate=calibrate, friends=friends,
     )
     _print_training_report(pack)
     return 0
@@ -81,6 +84,18 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
     convert_movielens(args.source, converted)
     args.items, args.ratings, args.pairs = converted / "items.csv", converted / "ratings.csv", None
     args.name = args.name or "movielens"
+    return _train(args, settings)
+
+
+def _pack_ciao(args: argparse.Namespace, settings: Settings) -> int:
+    from .reward.ciao import convert_ciao
+
+    converted = Path(args.work or converted_dir(Path(args.out)))
+    written = convert_ciao(args.source, converted, min_ratings=args.min_ratings)
+    print(f"Ciao: {written['n_items']} products rated by at least {args.min_ratings} users "
+          f"({written['n_items_dropped']} left out), {written['n_ratings']} ratings, {written['n_links']} trust links")
+    args.items, args.ratings, args.pairs, args.friends = converted / "items.csv", converted / "ratings.csv", None, converted / "friends.csv"
+    args.name = args.name or "ciao"
     return _train(args, settings)
 
 
@@ -195,6 +210,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--through-api", action="store_true",
                         help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite store) "
                              "instead of the in-memory loop: the served path")
+    parser.add_argument("--friends", type=Path, help="friends.csv: user_id,friend_id[,weight]; evaluate the social prior "
+                                                     "on the test users with a friend among the training users: strategies "
+                                                     "active, social-active and the friends-items peer, Recall@20 and "
+                                                     "anomalous recall (implicit protocol; --strategies is not read)")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
@@ -269,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--items", required=True, type=Path, help="items.csv: item_id,text[,title,tags,group]")
     train.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp]")
     train.add_argument("--pairs", type=Path, help="pairs.csv: user_id,item_a,item_b,choice (a|b|tie)")
+    train.add_argument("--friends", type=Path, help="friends.csv: user_id,friend_id[,weight], directed (mutual when both "
+                                                    "directions are listed): new users' social prior")
     training_options(train)
     train.set_defaults(run=_train)
 
@@ -278,7 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     movielens.add_argument("--from", dest="source", required=True, type=Path, help="MovieLens directory")
     movielens.add_argument("--work", type=Path, help="where to write the converted items.csv/ratings.csv (default: next to --out)")
     training_options(movielens)
-    movielens.set_defaults(run=_pack_movielens)
+    movielens.set_defaults(run=_pack_movielens, friends=None)
+    ciao = layouts.add_parser("ciao", help="Ciao product reviews with their trust graph (ratings.csv, trust.csv)")
+    ciao.add_argument("--from", dest="source", required=True, type=Path, help="Ciao directory")
+    ciao.add_argument("--work", type=Path, help="where to write the converted items/ratings/friends.csv (default: next to --out)")
+    ciao.add_argument("--min-ratings", type=_positive, default=5,
+                      help="keep the products rated by at least this many users (default 5: about 11,000 of 105,114)")
+    training_options(ciao)
+    ciao.set_defaults(run=_pack_ciao)
     default = layouts.add_parser("default", help="the embedded default pack, assistant styles (built from files inside prefchat)")
     default.add_argument("--out", help="directory to write the pack to (default: $PREFCHAT_HOME/packs/default)")
     default.add_argument("--quiet", action="store_true", help="no progress")
