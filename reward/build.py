@@ -30,8 +30,10 @@ from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RatingsRespondent
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
+from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .social import choose_social_prior
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -392,12 +394,16 @@ def build_pack(
     provenance: dict | None = None,
     progress: bool = False,
     calibrate: Callable[[Pack, list], tuple[dict, dict]] | None = None,
+    friends: Friends | None = None,
 ) -> Pack:
     """Train a pack on ``dataset`` and save it to ``out``; see the module docstring.
 
     ``calibrate(pack, validation_users) -> (hyperparameters, selection)`` chooses settings of
     the layers above (the assistant's summary weight ``beta``) on the same validation users;
     both dicts are merged into the manifest before it is saved.
+
+    ``friends``: a friends graph; on a pack with a known-items model it gives new users a social
+    prior (:func:`~prefchat.reward.social.choose_social_prior`, chosen on validation users with friends).
     """
     started = time.perf_counter()
     items = [Item(str(i), str(t), str(x), tuple(g)) for i, t, x, g in zip(
@@ -426,7 +432,7 @@ def build_pack(
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
     # discount; last the layers' calibration.
-    n_steps = 4 + int(data.has_ratings) * (1 + 3 * (answerable == "known")) + int(calibrate is not None)
+    n_steps = 4 + int(data.has_ratings) * (1 + (3 + (friends is not None)) * (answerable == "known")) + int(calibrate is not None)
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -552,6 +558,11 @@ def build_pack(
                 known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
                 pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
                 hyperparameters.update(chosen)
+            if friends is not None:
+                with step("choosing the social prior"):
+                    social, chosen, selection["social_prior"] = choose_social_prior(known, matrix, train_ids.tolist(), friends, sessions)
+                    pack = replace(pack, social=social)
+                    hyperparameters.update(chosen)
             with step("choosing the exposure discount"):
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
