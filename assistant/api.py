@@ -176,7 +176,7 @@ class Assistant(Conversation):
                 objective = self.sessions.options(session).objective or objective
                 answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
                 told = told_items(answers, self.reference)
-            taste = Taste(profile.mean, profile.cov, summary, objective, told)
+            taste = Taste(profile.mean, profile.cov, summary, objective, told, self.friends.evidence(user_id))
             return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:

@@ -27,7 +27,8 @@ each pick with its reason (:func:`_why`). Its parts:
 
   - ``"watch"`` on a pack with a known-items model (:attr:`~prefchat.reward.pack.Pack.known_model`):
     that model's score of the items the user is known to know
-    (:class:`~prefchat.elicitation.known.KnownItemsScore`); reasons still read :math:`m`;
+    (:class:`~prefchat.elicitation.known.KnownItemsScore`), with the user's friends as its social
+    prior where the taste holds them (:mod:`~prefchat.elicitation.social`); reasons still read :math:`m`;
 
 - the **exposure control** :math:`\gamma`: a "watch" score less :math:`\gamma \operatorname{logit} f_i`
   (:class:`~prefchat.elicitation.onboarding.CatalogScore`), default the pack's validated one;
@@ -60,6 +61,7 @@ from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import predictive_moments
+from ..elicitation.social import SocialEvidence
 from ..reward.data import TITLE_LENGTH
 from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
@@ -115,6 +117,8 @@ class Taste:
     objective : "prefer" or "watch" (catalog only)
     known : catalog items the answers show the user knows (and those they gave feedback on): left
         out of a recommendation, and the evidence of a known-items model
+    social : the user's friends as evidence of a known-items model (its social prior,
+        :mod:`~prefchat.elicitation.social`), or None: the population prior
     """
 
     mean: np.ndarray
@@ -122,6 +126,7 @@ class Taste:
     summary: Summary | None = None
     objective: str = "prefer"
     known: frozenset[int] = field(default_factory=frozenset)
+    social: SocialEvidence | None = None
 
     def __post_init__(self):
         check_objective(self.objective)
@@ -324,7 +329,7 @@ class Recommender:
         serving = pack.serving.objective(taste.objective)
         catalog = serving.discounted(discount)
         if isinstance(catalog, KnownItemsScore):  # the order is the known-items model's; reasons read m on the learned axes
-            return _Scoring(pack.features, mean, catalog.known(taste.known), association, weights,
+            return _Scoring(pack.features, mean, catalog.known(taste.known, taste.social), association, weights,
                             centre=serving.prior.prior_mean)
         if catalog.offset is None:  # the mean utility (no base rates, so no exposure control either)
             return _Scoring(pack.features, mean, pack.features @ mean, association, weights)
@@ -366,12 +371,14 @@ class ServedScore:
     objective is not 0: otherwise the summary adds nothing) and the items its answers show the
     user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
-    worker processes can take it. ``discount``: the exposure control, default the pack's.
+    worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
+    the user's friends as evidence of the known-items model (:class:`Taste`).
     """
 
     pack: Pack
     objective: str
     discount: float | None = None
+    social: SocialEvidence | None = None
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
@@ -379,7 +386,7 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers))
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), self.social)
         return Recommender(self.pack).scores(taste, discount=self.discount)
 
 
