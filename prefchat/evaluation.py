@@ -41,6 +41,7 @@ from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
+from .social_evaluation import social_report
 
 
 def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -131,6 +132,10 @@ are references, and pref-reference scores with its own estimator."""
 
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
+    if getattr(args, "friends", None) is not None:  # the social prior against the same questions without it
+        if args.ratings is None:
+            raise ValueError("--friends needs --ratings RATINGS.csv: the test users' held-out ratings and their friends'")
+        return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
     start = time.perf_counter()
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features
