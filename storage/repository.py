@@ -29,7 +29,7 @@ from numbers import Integral
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, case, delete, func, or_, select, text, update
+from sqlalchemy import Engine, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -579,7 +579,9 @@ class Store:
         with self._transaction() as db:
             _user(db, user_id, lock=True)
             db.execute(delete(FriendRow).where(FriendRow.user_id == user_id), execution_options={"synchronize_session": False})
-            db.add_all(FriendRow(user_id=user_id, friend_id=friend, weight=weight) for friend, weight in checked.items())
+            if checked:  # one executemany, not an object per friend
+                db.execute(insert(FriendRow), [{"user_id": user_id, "friend_id": friend, "weight": weight}
+                                               for friend, weight in checked.items()])
 
     def friends_of(self, user_id: str) -> dict[str, float]:
         """The user's friends with their weights (empty for a user with none, or not stored)."""
