@@ -7,7 +7,7 @@ import pytest
 
 from prefchat.assistant.api import Assistant
 from prefchat.assistant.friends import MAX_FRIENDS
-from prefchat.assistant.turns import QuestionTurn, SessionOptions
+from prefchat.assistant.turns import AnyTurn, QuestionTurn, SessionOptions
 from prefchat.elicitation.known import KnownModel, components, population, spectral_bases, user_coefficients
 from prefchat.elicitation.social import SocialModel
 from prefchat.storage import open_store
@@ -32,7 +32,7 @@ def _social_pack(pack, trust=8.0):
 def _answered(app: Assistant, user: str, choose, planted, n: int, friends=None):
     """A session of ``n`` questions, each answered by the planted user; what the user is recommended."""
     options = SessionOptions(min_questions=n, max_questions=n, objective="watch")
-    turn = app.start(user, options=options, seed=7, friends=friends)
+    turn: AnyTurn = app.start(user, options=options, seed=7, friends=friends)
     while isinstance(turn, QuestionTurn):
         turn = app.answer(turn.session_id, choose(planted, turn), question_id=turn.question_id)
     return [(pick.item_id, pick.score) for pick in app.recommend(user, k=15)]
