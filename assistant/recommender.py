@@ -61,7 +61,7 @@ from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import predictive_moments
-from ..elicitation.social import SocialEvidence
+from ..elicitation.social import SocialEvidence, with_discovery
 from ..reward.data import TITLE_LENGTH
 from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
@@ -256,7 +256,7 @@ class Recommender:
         served = self.served(taste, k, exclude, discount)
         misses = stated_misses(self.pack, taste.summary)
         if not misses.any():
-            return self.rank(served, k, exclude=exclude, discount=discount)
+            return self.discovered(taste, self.rank(served, k, exclude=exclude, discount=discount), exclude)
         picks: list[Ranked] = []
         for level in np.unique(misses):
             if len(picks) == k:
@@ -264,7 +264,25 @@ class Recommender:
             tier = np.setdiff1d(np.flatnonzero(misses == level), exclude)
             if tier.size:
                 picks += self.rank(served, k - len(picks), exclude=exclude, only=tier, discount=discount)
-        return picks
+        return self.discovered(taste, picks, exclude)
+
+    def discovered(self, taste: Taste, picks: list[Ranked], exclude: np.ndarray) -> list[Ranked]:
+        """``picks`` with the discovery slot's item at the pack's :attr:`~prefchat.reward.pack.Pack.discovery_slot`
+        (:func:`~prefchat.elicitation.social.with_discovery`): for a "watch" taste with friends on a pack with a
+        known-items model, an item a friend of another taste loves and the user's posterior leaves uncertain
+        (:meth:`~prefchat.elicitation.known.KnownModel.discovery`), outside ``exclude`` and the picks, with
+        its own score and the reason :data:`~prefchat.assistant.wording.DISCOVERY`, which names no one."""
+        model, slot = self.pack.known_model, self.pack.discovery_slot
+        if model is None or taste.objective != "watch" or taste.social is None or not 1 <= slot <= len(picks):
+            return picks
+        j = model.discovery(taste.known, taste.social, np.union1d(exclude, [pick.index for pick in picks]))
+        if j is None:
+            return picks
+        item = self.pack.items[j]
+        found = Ranked(j, item.item_id, item.title, float(model.scores(taste.known, taste.social)[j]), wording.DISCOVERY,
+                       item.text)
+        by_index = {pick.index: pick for pick in picks} | {j: found}
+        return [by_index[i] for i in with_discovery([pick.index for pick in picks], j, slot)]
 
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag

@@ -50,7 +50,7 @@ from scipy.sparse.linalg import svds
 
 from .onboarding import CatalogScore, known_items
 from .posterior import Posterior
-from .social import SocialEvidence
+from .social import SocialEvidence, different_friend, discovery_item
 
 __all__ = ["KnownItemsScore", "KnownModel", "components", "ledoit_wolf", "population", "spectral_bases",
            "user_coefficients"]
@@ -220,6 +220,36 @@ class KnownModel:
             count, total = count + social.count, total + social.count * social.mean
         shrink = 1.0 / (1.0 + count * omega)
         return shrink, prior_term + basis.T @ (within_precision @ total)
+
+    @cached_property
+    def _projected(self) -> np.ndarray:
+        r""":math:`\Phi V` (n_items, K), single precision: :math:`\phi_j^\top S \phi_j = \sum_k s_k (\phi_j^\top V_k)^2`
+        for the posterior :math:`S = V \operatorname{diag}(s) V^\top` of any evidence (:meth:`_eigen`)."""
+        return np.ascontiguousarray(self.features @ self._eigen[0].astype(np.float32))
+
+    def doubt(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
+        r"""(n_items,) :math:`z_j = \phi_j^\top (m - \mu) / \sqrt{\phi_j^\top S \phi_j}`: how far the posterior puts
+        item :math:`j` above the population, in its own standard deviations (below: negative)."""
+        shrink, rotated = self._rotated(known, social)
+        mean = self._eigen[0] @ (shrink * rotated)
+        spread = np.sqrt(np.maximum((self._projected**2) @ shrink.astype(np.float32), SCORE_FLOOR))
+        return (self.features @ (mean - self.prior_mean).astype(np.float32)) / spread
+
+    def lift(self, coefficient: np.ndarray) -> np.ndarray:
+        r"""(n_items,) :math:`\log \phi_j^\top \theta - \log \phi_j^\top \mu`, floored as :meth:`scores`: how much
+        more a user of coefficient :math:`\theta` is to know item :math:`j` than the average user."""
+        linear = self.features @ np.stack([coefficient, self.prior_mean], axis=1).astype(np.float32)
+        floor = SCORE_FLOOR * np.maximum(linear.max(0), SCORE_FLOOR)
+        logs = np.log(np.maximum(linear, floor))
+        return logs[:, 0] - logs[:, 1]
+
+    def discovery(self, known: Collection[int], social: SocialEvidence | None, excluded: np.ndarray) -> int | None:
+        """The discovery slot's item (:func:`~prefchat.elicitation.social.discovery_item`) for a user who knows
+        ``known``, with friends ``social``, outside ``excluded``; None without friends or a qualifying item."""
+        if social is None or social.friends is None or not len(social.friends):
+            return None
+        friend = social.friends[different_friend(social.friends, self.posterior_mean(known, social), np.diag(self.prior_cov))]
+        return discovery_item(self.lift(friend), self.doubt(known, social), excluded)
 
     def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""

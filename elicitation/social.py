@@ -22,6 +22,11 @@ user's own answers take over as they come. :math:`\alpha` (how much a friend is 
 counts) are chosen on validation users with friends when a pack is built. A user without friends
 has :math:`c = 0`: exactly the population prior, computed by the same code as before.
 
+A *discovery slot* (:func:`discovery_item`, at a position validated on the same users) shows an
+item that the friend whose taste differs most from the user's (:func:`different_friend`) loves
+and that the user's own posterior leaves uncertain rather than disliked: "loved by someone you
+follow, outside your usual picks", never naming the friend.
+
 The benchmark's peer ``friends-items`` (:func:`friends_items`) and its "anomalous recall"
 (:func:`anomalous_items`, after Chaney, Blei & Eliassi-Rad, RecSys 2015: friends matter most
 through the choices a person's own taste would not predict) are here too.
@@ -35,16 +40,22 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["SocialEvidence", "SocialModel", "anomalous_items", "friends_items", "friends_mean", "social_count",
-           "social_evidence"]
+__all__ = ["DISCOVERY_DOUBT", "SocialEvidence", "SocialModel", "anomalous_items", "different_friend", "discovery_item",
+           "friends_items", "friends_mean", "social_count", "social_evidence", "with_discovery"]
+
+DISCOVERY_DOUBT = 1.0
+"""An item the user's posterior puts more than this many standard deviations below the population is
+disliked, not uncertain: never the discovery slot's (:func:`discovery_item`)."""
 
 
 @dataclass(frozen=True, eq=False)
 class SocialEvidence:
-    r"""Friends as :math:`c` pseudo-items of mean :math:`\bar\theta_F` (module docstring)."""
+    r"""Friends as :math:`c` pseudo-items of mean :math:`\bar\theta_F` (module docstring); ``friends``
+    (n_friends, K) their coefficients one by one, for the discovery slot (:func:`different_friend`)."""
 
     count: float
     mean: np.ndarray
+    friends: np.ndarray | None = None
 
     def __post_init__(self):
         if not (np.isfinite(self.count) and self.count >= 0):
@@ -69,7 +80,8 @@ def social_evidence(coefficients: np.ndarray, weights: np.ndarray, trust: float,
     weights = np.asarray(weights, dtype=np.float64)
     if not weights.size or not trust > 0:
         return None
-    return SocialEvidence(social_count(trust, spread, float(weights.sum())), friends_mean(coefficients, weights))
+    return SocialEvidence(social_count(trust, spread, float(weights.sum())), friends_mean(coefficients, weights),
+                          np.asarray(coefficients, dtype=np.float64))
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,6 +133,40 @@ class SocialModel:
                                        np.reshape(extra, (len(extra), self.coefficients.shape[1]))])
         unknown = len(friends) - len(rows) - len(extra)
         return social_evidence(coefficients, np.asarray(weights + extra_weights), self.trust, self.spread), unknown
+
+
+def different_friend(friends: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> int:
+    r"""The row of the friend whose taste differs most from the user's posterior mean :math:`m`:
+    :math:`\arg\max_f \sum_k (\theta_{fk} - m_k)^2 / \sigma_k^2`, :math:`\sigma_k^2` the prior's variances ``scale``."""
+    return int(np.argmax((((np.asarray(friends) - mean) ** 2) / scale).sum(1)))
+
+
+def discovery_item(friend_lift: np.ndarray, doubt: np.ndarray, excluded: np.ndarray, max_doubt: float = DISCOVERY_DOUBT,
+                   ) -> int | None:
+    r"""The discovery slot's item: one the different friend loves and the user's posterior leaves uncertain.
+
+    .. math:: j^* = \arg\max_{j \notin E,\ \ell_j > 0,\ z_j \ge -z_\text{max}} \ell_j
+
+    with :math:`\ell_j` (``friend_lift``) how much more the friend's taste favours :math:`j` than the
+    population's, and :math:`z_j` (``doubt``) how far the user's own posterior puts :math:`j` above the
+    population's in posterior standard deviations (:meth:`~prefchat.elicitation.known.KnownModel.doubt`):
+    an item the posterior confidently places below (:math:`z_j < -z_\text{max}`) is disliked, not
+    uncertain. None when no item qualifies.
+    """
+    allowed = (friend_lift > 0) & (doubt >= -max_doubt)
+    allowed[np.asarray(excluded, dtype=np.intp)] = False
+    if not allowed.any():
+        return None
+    return int(np.argmax(np.where(allowed, friend_lift, -np.inf)))
+
+
+def with_discovery(ranked: Sequence[int] | np.ndarray, item: int | None, slot: int) -> list[int]:
+    """``ranked`` with ``item`` at the 1-based ``slot``, the items from there on moved down one and the
+    last dropped (the list keeps its length); unchanged without an item or a slot, or a slot past its end."""
+    ranked = list(ranked)
+    if item is None or not 1 <= slot <= len(ranked):
+        return ranked
+    return [*ranked[: slot - 1], item, *ranked[slot - 1 : -1]]
 
 
 def friends_items(friend_items: Sequence[np.ndarray], weights: Sequence[float], n_items: int) -> np.ndarray:

@@ -10,6 +10,8 @@ the app serves it (:class:`~prefchat.assistant.recommender.ServedScore`):
 - ``active``: the user's answers alone (the population prior);
 - ``social-active``: the same session, the same answers, with the pack's social prior of the
   user's friends (:meth:`~prefchat.elicitation.social.SocialModel.evidence`);
+- ``social-discovery``: ``social-active``'s list with the discovery slot as served
+  (:meth:`~prefchat.assistant.recommender.Recommender.discovered`: the pack's validated position);
 - ``friends-items``: the items the user's friends rated, by how many of them did
   (:func:`~prefchat.elicitation.social.friends_items`), whatever the answers.
 
@@ -32,17 +34,18 @@ import numpy as np
 from .assistant.recommender import ServedScore
 from .elicitation.evaluate import Evaluation, Task, benchmark_policy, rating_tasks, summarise, task_seed
 from .elicitation.metrics import recall_at_k
-from .elicitation.onboarding import run_session
+from .elicitation.onboarding import known_items, run_session
 from .elicitation.respondents import RankingTargets
-from .elicitation.social import SocialEvidence, anomalous_items, friends_items
+from .elicitation.social import SocialEvidence, anomalous_items, friends_items, with_discovery
 from .reward.friends import load_friends
 from .reward.pack import Pack
 
 __all__ = ["METRICS", "PAIRED", "STRATEGIES", "social_evaluation", "social_report"]
 
-STRATEGIES = ("active", "social-active", "friends-items")
+STRATEGIES = ("active", "social-active", "social-discovery", "friends-items")
 METRICS = ("recall@20", "anomalous_recall@20")
-PAIRED = (("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"))
+PAIRED = (("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
+          ("social-discovery", "social-active"), ("social-discovery", "active"))
 SESSION = "active"
 
 
@@ -63,18 +66,21 @@ def social_evaluation(pack: Pack, tasks: list[Task], social: list[SocialEvidence
             results = list(executor.map(run, parts))
     else:
         results = [run(parts[0])]
-    values, asked, top = (np.concatenate(field, axis=-1 if i < 2 else 2) for i, field in enumerate(zip(*results)))
+    values, asked, dont_know, top = (np.concatenate(field, axis=-1 if i < 3 else 2) for i, field in enumerate(zip(*results)))
     user_ids = np.array([task.user_id for task in tasks], dtype=object)
-    return Evaluation(STRATEGIES, tuple(answers), METRICS, user_ids, values, asked, np.zeros_like(asked), top)
+    return Evaluation(STRATEGIES, tuple(answers), METRICS, user_ids, values, asked, dont_know, top)
 
 
 def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
-    """:func:`social_evaluation` of some ``(task, social, friends' scores)``: values, questions asked, top lists."""
+    """:func:`social_evaluation` of some ``(task, social, friends' scores)``: values, questions asked and
+    "don't know"s (the session's, for both strategies that ask), top lists."""
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(SESSION, pack.serving.pool(pool_size), answers[-1], familiarity=pack.familiarity)
-    plain = ServedScore(pack, "watch")
+    plain, model = ServedScore(pack, "watch"), pack.known_model
+    assert model is not None  # social_report checks it
     values = np.full((len(STRATEGIES), len(answers), len(METRICS), len(part)), np.nan)
     asked = np.zeros((len(STRATEGIES), len(answers), len(part)), dtype=np.int64)
+    dont_know = np.zeros_like(asked)
     top = np.full((len(STRATEGIES), len(answers), len(part), 20), -1, dtype=np.int64)
     for t, (task, evidence, friends) in enumerate(part):
         targets = task.targets
@@ -84,14 +90,18 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
             reached = min(n, len(session.questions))
             posterior = session.posteriors[reached]
             own = plain(posterior)
-            scores = (own, own if evidence is None else ServedScore(pack, "watch", social=evidence)(posterior), friends)
+            social = targets.ranked(own if evidence is None else ServedScore(pack, "watch", social=evidence)(posterior))
+            told = known_items(posterior.answers)
+            found = model.discovery(told, evidence, np.union1d(targets.exclude, social))
+            lists = (targets.ranked(own), social, with_discovery(social, found, pack.discovery_slot), targets.ranked(friends))
             anomalous = anomalous_items(targets.relevant, own)
-            for s, strategy_scores in enumerate(scores):
-                ranked = targets.ranked(strategy_scores)
+            for s, ranked in enumerate(lists):
+                ranked = np.asarray(ranked, dtype=np.int64)
                 values[s, a, :, t] = (recall_at_k(ranked, targets.relevant, targets.k), recall_at_k(ranked, anomalous, targets.k))
                 top[s, a, t, : len(ranked)] = ranked
-                asked[s, a, t] = reached if s < 2 else 0
-    return values, asked, top
+                if STRATEGIES[s] != "friends-items":  # the one that asks nothing
+                    asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
+    return values, asked, dont_know, top
 
 
 def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
@@ -121,7 +131,8 @@ def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
         "dataset": pack.name, "protocol": "implicit", "seeds": args.seeds, "pool_size": args.pool_size,
         "n_test_users": summary["n_test_users"], "through_api": False, "answerable": "known",
         "seconds": round(time.perf_counter() - start, 2), "results": summary["results"], "paired": summary["paired"],
-        "social": {"trust": pack.social.trust, "spread": pack.social.spread, "test_users": len(pack.test_users),
+        "social": {"trust": pack.social.trust, "spread": pack.social.spread, "discovery_slot": pack.discovery_slot,
+                   "test_users": len(pack.test_users),
                    "test_users_with_friends": len(users),
                    "friends_per_user": {"median": float(np.median(counts)), "max": int(max(counts))}},
     }

@@ -344,6 +344,12 @@ class Pack:
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
 
     @property
+    def discovery_slot(self) -> int:
+        """Where a user with friends is shown an item a friend of another taste loves (1-based, in the
+        served list; :mod:`~prefchat.elicitation.social`), chosen on validation users; 0: no such slot."""
+        return int(self.hyperparameters.get("social_discovery_slot", 0)) if self.social is not None else 0
+
+    @property
     def known_model(self) -> KnownModel | None:
         """The "watch" catalog model (:mod:`~prefchat.elicitation.known`) of a pack whose items must
         be known and that has base rates (:attr:`familiarity`); None elsewhere."""

@@ -180,10 +180,11 @@ def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(ti
     report = strict_json(out)
     assert report["n_test_users"] == 2 and report["social"]["test_users_with_friends"] == 2  # h3's friends are not training users
     assert report["social"]["trust"] == 4.0
-    assert {row["strategy"] for row in report["results"]} == {"active", "social-active", "friends-items"}
+    assert {row["strategy"] for row in report["results"]} == {"active", "social-active", "social-discovery", "friends-items"}
     assert {"recall@20", "anomalous_recall@20"} <= {row["metric"] for row in report["results"]}
-    assert {(row["a"], row["b"]) for row in report["paired"]} == {("social-active", "active"),
-                                                                  ("social-active", "friends-items"), ("active", "friends-items")}
+    assert {(row["a"], row["b"]) for row in report["paired"]} == {
+        ("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
+        ("social-discovery", "social-active"), ("social-discovery", "active")}
     assert "social-active - active" in capsys.readouterr().out
     args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
     with pytest.raises(ValueError, match="no social prior"):

@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from prefchat.assistant import wording
 from prefchat.assistant.api import Assistant
 from prefchat.assistant.friends import MAX_FRIENDS
 from prefchat.assistant.turns import AnyTurn, QuestionTurn, SessionOptions
@@ -94,3 +95,20 @@ def test_a_forgotten_user_is_in_no_friends_list_or_prior(pack, embed, store, cho
     assert store.export_user("me")["friends"] == [{"friend_id": "t0", "weight": 1.0}]
     app.forget("me")
     assert store.friends_of("me") == {}
+
+
+def test_the_discovery_slot_shows_a_friends_pick_without_naming_the_friend(pack, embed, store):
+    social_pack, _ = _social_pack(pack)
+    slotted = replace(social_pack, manifest={**social_pack.manifest, "hyperparameters": {
+        **social_pack.manifest.get("hyperparameters", {}), "social_discovery_slot": 3}})
+    app, plain = Assistant(slotted, store, embed), Assistant(social_pack, store, embed)
+    friends = ["t0", "t1", "t3"]  # two tastes: the odd ones differ from the even one
+    options = SessionOptions(min_questions=0, max_questions=0, objective="watch")
+    app.start("me", options=options, friends=friends)
+    picks, without = app.recommend("me", k=10), plain.recommend("me", k=10)
+    assert len(picks) == 10
+    assert picks[2].why == wording.DISCOVERY and picks[2].item_id not in {p.item_id for p in without}
+    assert [p.item_id for p in picks[:2] + picks[3:]] == [p.item_id for p in without[:9]]
+    assert not any(friend in pick.why for pick in picks for friend in friends)
+    app.start("alone", options=options)
+    assert [p.item_id for p in app.recommend("alone", k=10)] == [p.item_id for p in plain.recommend("alone", k=10)]

@@ -10,10 +10,13 @@ from prefchat.elicitation.social import (
     SocialEvidence,
     SocialModel,
     anomalous_items,
+    different_friend,
+    discovery_item,
     friends_items,
     friends_mean,
     social_count,
     social_evidence,
+    with_discovery,
 )
 
 
@@ -89,3 +92,38 @@ def test_anomalous_items_are_the_bottom_half_of_the_held_out_by_the_users_own_sc
     scores = np.array([0.9, 0.1, 0.5, 0.3, 0.8, 0.2])
     np.testing.assert_array_equal(anomalous_items(np.array([0, 1, 2, 3, 4]), scores), [1, 3])
     np.testing.assert_array_equal(anomalous_items(np.array([4]), scores), [])
+
+
+def test_doubt_is_the_posterior_z_score_of_each_items_score_against_the_population():
+    model, x = _model(4)
+    theta = user_coefficients(x, model.emission)
+    evidence = social_evidence(theta[:3], np.ones(3), trust=2.0, spread=1.0)
+    known = [1, 5]
+    mean, cov = model.posterior(known, evidence)
+    features = model.features.astype(np.float64)
+    expected = features @ (mean - model.prior_mean) / np.sqrt(np.einsum("ik,kl,il->i", features, cov, features))
+    np.testing.assert_allclose(model.doubt(known, evidence), expected, rtol=1e-3, atol=1e-4)
+    lift = model.lift(theta[7])
+    friend, average = features @ theta[7], features @ model.prior_mean
+    positive = (friend > 0) & (average > 0)  # elsewhere floored, as the scores are
+    assert positive.sum() > 10
+    np.testing.assert_allclose(lift[positive], np.log(friend[positive] / average[positive]), rtol=1e-4, atol=1e-5)
+
+
+def test_the_discovery_item_is_the_friends_most_lifted_that_the_user_does_not_doubt():
+    lift = np.array([3.0, 2.0, 1.0, -1.0, 5.0])
+    doubt = np.array([0.5, -0.5, 2.0, 3.0, -2.0])  # item 4: loved by the friend, but the user is sure to dislike it
+    assert discovery_item(lift, doubt, np.array([], dtype=np.intp)) == 0
+    assert discovery_item(lift, doubt, np.array([0])) == 1
+    assert discovery_item(lift, doubt, np.array([0, 1, 2])) is None  # item 3: the friend does not love it
+    assert discovery_item(lift, doubt, np.array([0]), max_doubt=3.0) == 4
+    friends = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0]])
+    assert different_friend(friends, np.zeros(2), np.array([1.0, 1.0])) == 2
+    assert different_friend(friends, np.zeros(2), np.array([1.0, 100.0])) == 1  # measured in the prior's spread
+
+
+def test_the_discovery_slot_takes_its_place_and_keeps_the_lists_length():
+    assert with_discovery([10, 11, 12, 13], 99, 2) == [10, 99, 11, 12]
+    assert with_discovery([10, 11, 12, 13], 99, 4) == [10, 11, 12, 99]
+    assert with_discovery([10, 11], 99, 0) == [10, 11] and with_discovery([10, 11], None, 1) == [10, 11]
+    assert with_discovery([10, 11], 99, 3) == [10, 11]

@@ -62,7 +62,7 @@ def test_without_validation_users_with_friends_there_is_no_trust():
     tasks = rating_tasks(users, "implicit", [0], np.asarray(x.sum(0)))
     social, chosen, table = choose_social_prior(model, x, [f"t{u}" for u in range(len(x))], Friends({}),
                                                 [(tasks[0], _no_answers(model))])
-    assert chosen == {"social_trust": 0.0, "social_spread": 0.0} and table["validation_users"] == 0
+    assert chosen == {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0} and table["validation_users"] == 0
 
 
 def test_a_friends_file_is_directed_weighted_and_checked_by_line(write):
