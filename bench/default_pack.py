@@ -27,7 +27,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from prefchat.assistant.ranking import calibrate  # noqa: E402
 from prefchat.cli import main as prefchat  # noqa: E402
 from prefchat.default.build import N_USERS, PAIRS_PER_USER, SEED, build_default_pack  # noqa: E402
 from prefchat.default.domain import DIMENSIONS, load_domain  # noqa: E402
@@ -75,7 +74,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as work:
         started = time.perf_counter()
-        pack = build_default_pack(Path(work) / "pack", settings.embedding_model, settings.cache_dir, calibrate)
+        pack = build_default_pack(Path(work) / "pack", settings.embedding_model, settings.cache_dir)
         report["build_seconds"] = round(time.perf_counter() - started, 1)
         rows = domain.indices_of([item.item_id for item in pack.items])
         attributes = domain.attributes[rows]

@@ -11,7 +11,7 @@ scores every catalog item:
 - ``coefficients``: the posterior mean alone, :math:`m^\\top\\phi`;
 - ``summary``: the summary alone, :math:`s(i)`;
 - ``blend``: :math:`m^\\top\\phi + \\beta s` with the pack's beta, or, when the pack records
-  none, the beta :func:`~prefchat.assistant.ranking.choose_beta` picks on the pack's VALIDATION
+  none, the beta :func:`~prefchat.reward.calibration.choose_beta` picks on the pack's VALIDATION
   users (rebuilt from the data exactly as ``prefchat train`` builds them);
 - ``episodic``: the answers replayed as nearest neighbours (:mod:`prefchat.research.memory`).
 
@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-from prefchat.assistant.ranking import choose_beta
 from prefchat.assistant.recommender import Recommender, Taste
 from prefchat.assistant.summary import summarize, summary_affinity
 from prefchat.elicitation import Comparison
@@ -42,6 +41,7 @@ from prefchat.elicitation.onboarding import known_items, replay
 from prefchat.elicitation.respondents import RatingsRespondent
 from prefchat.evaluation import load_test_users
 from prefchat.research.memory import episodic_scores
+from prefchat.reward.calibration import choose_beta
 from prefchat.reward.pack import Pack, load_pack
 
 METHODS = ("population", "coefficients", "summary", "blend", "episodic")
@@ -88,10 +88,10 @@ def method_scores(pack: Pack, answers: list[Comparison], beta: float | None, obj
 
 def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers: int) -> tuple[np.ndarray, np.ndarray]:
     """Values (methods, metrics, tasks) and the user of each task."""
-    explicit = rating_tasks(users, "explicit", range(seeds), pack.popularity)
-    implicit = rating_tasks(users, "implicit", range(seeds), pack.popularity, k=20)
-    values = np.full((len(METHODS), len(METRICS), len(explicit)), np.nan)
-    for t, (rated, watched) in enumerate(zip(explicit, implicit)):
+    preferred = rating_tasks(users, "prefer", range(seeds), pack.popularity)
+    watched_tasks = rating_tasks(users, "watch", range(seeds), pack.popularity, k=20)
+    values = np.full((len(METHODS), len(METRICS), len(preferred)), np.nan)
+    for t, (rated, watched) in enumerate(zip(preferred, watched_tasks)):
         assert isinstance(rated.respondent, RatingsRespondent)
         respondent = replace(rated.respondent, max_pairs=n_answers)
         winners, losers, _ = respondent.evidence(pack.n_items, np.random.default_rng([rated.seed, t]))
@@ -102,7 +102,7 @@ def evaluate(pack: Pack, users: dict, beta: float | None, seeds: int, n_answers:
             held_out = rated.targets(prefer[method])
             values[m, :2, t] = held_out["pairwise_accuracy"], held_out["auc"]
             values[m, 2, t] = watched.targets(watch[method])["recall@20"]
-    return values, np.array([task.user_id for task in explicit])
+    return values, np.array([task.user_id for task in preferred])
 
 
 def report(values: np.ndarray, user_ids: np.ndarray) -> dict:

@@ -1,6 +1,6 @@
 """Is what prefchat serves what its benchmark measures? The served path against ``prefchat eval``.
 
-On a pack's held-out test users (the implicit protocol of :mod:`prefchat.elicitation.evaluate`:
+On a pack's held-out test users (the watch protocol of :mod:`prefchat.elicitation.evaluate`:
 QUERY/EVAL splits, the "would rather watch" respondent), the same tasks are run twice:
 
 - **benchmark**: the in-memory onboarding loop (``prefchat eval``);
@@ -50,12 +50,12 @@ def main() -> None:
     ratings = options.ratings or options.pack.with_name(options.pack.name + "-input") / "ratings.csv"
     cli = argparse.ArgumentParser()
     add_eval_arguments(cli)
-    argv = ["--pack", str(options.pack), "--ratings", str(ratings), "--protocol", "implicit", "--answers", options.answers,
+    argv = ["--pack", str(options.pack), "--ratings", str(ratings), "--protocol", "watch", "--answers", options.answers,
             "--strategies", "population,popularity,random,active", "--seeds", str(options.seeds), "--json", "unused"]
     args = cli.parse_args(argv + (["--users", str(options.users)] if options.users else []))
     settings = Settings.from_env()
     users = evaluation.load_test_users(ratings, pack, args.users)
-    tasks = rating_tasks(users, "implicit", range(args.seeds), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(args.seeds), pack.popularity)
     prior = pack.serving.session_prior("watch")
     runs, seconds = {}, {}
     with threadpool_limits(limits=1):
@@ -75,7 +75,7 @@ def main() -> None:
         return per_user(ev.values[ev.strategies.index(strategy), :, ev.metrics.index(METRIC)], ev.user_ids)
 
     rows, paired = [], []
-    print(f"pack {pack.name} {pack.version}: {len(users)} test users x {args.seeds} splits, implicit protocol, {METRIC}")
+    print(f"pack {pack.name} {pack.version}: {len(users)} test users x {args.seeds} splits, watch protocol, {METRIC}")
     print(f"{'':<22}" + "".join(f"{n:>24}" for n in args.answers))
     for run in ("benchmark", "served"):
         for strategy in ("popularity", "population", "random", "active"):

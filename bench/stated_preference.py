@@ -3,10 +3,10 @@
 Each test user (their ratings split into QUERY and EVAL halves exactly as validation users are,
 :func:`prefchat.reward.train.make_validation_users`) answers ten questions from their QUERY half;
 the "watch" session writes its summary; then the user states their strongest like or dislike,
-read off their EVAL half (:func:`prefchat.assistant.ranking.strongest_stated`). The catalog,
+read off their EVAL half (:func:`prefchat.reward.calibration.strongest_stated`). The catalog,
 QUERY items left out, is ranked as the app serves it: calibrated watch logits alone, plus the
 generated summary (``watch_beta``), plus the statement as the app serves it
-(:func:`prefchat.assistant.ranking.served_statement`: ``watch_stated_beta``, a like raised by its
+(:func:`prefchat.reward.calibration.served_statement`: ``watch_stated_beta``, a like raised by its
 ``like_factor`` where that weight alone would not move the top 20, and a stated dislike on a tags
 pack leaving out the items carrying it). Recall@20 of the EVAL items, mean over users
 with a 95% interval, and the paired changes: against the logits alone, and what the statement
@@ -26,9 +26,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from prefchat.assistant.ranking import held_out_recall, served_statement, stated_preference_fits  # noqa: E402
 from prefchat.elicitation.evaluate import mean_ci  # noqa: E402
 from prefchat.reward.build import interactions_of  # noqa: E402
+from prefchat.reward.calibration import held_out_recall, served_statement, stated_preference_fits  # noqa: E402
 from prefchat.reward.data import load_dataset  # noqa: E402
 from prefchat.reward.pack import load_pack  # noqa: E402
 from prefchat.reward.train import make_validation_users  # noqa: E402

@@ -80,7 +80,7 @@ def run(pack_path: str, ratings: Path) -> dict:
     ceiling: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in scorers}
     with threadpool_limits(limits=1):
         for task, session in sessions:
-            assert isinstance(task.targets, RankingTargets)  # the implicit protocol's
+            assert isinstance(task.targets, RankingTargets)  # the watch protocol's
             posterior = session.posteriors[min(ANSWERS, len(session.questions))]
             scores = served(posterior)
             for share in SHARES:

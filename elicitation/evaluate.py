@@ -16,8 +16,8 @@ Strategies (names as on the command line):
 
 - ``population``: the prior, no answers;
 - ``popularity``: items ranked by the ``popularity`` scores the caller passes (see
-  :func:`popularity_scores`: training-user counts for the implicit protocol, smoothed mean rating
-  for the explicit one);
+  :func:`popularity_scores`: training-user counts for the watch protocol, smoothed mean rating
+  for the prefer one);
 - ``random``, ``active``, ``bald``, ``pref-reference``: one session per task, questions from
   :data:`~prefchat.elicitation.selection.STRATEGIES` over the candidate ``pool`` (and ``groups``),
   :meth:`~prefchat.elicitation.posterior.Posterior.update` after every answer, the posterior
@@ -37,7 +37,7 @@ Strategies (names as on the command line):
 
 How a posterior scores the items: by its mean utility :math:`\phi^\top m`, or, when
 :func:`evaluate` is given base rates (how often the population picks each item at all: the
-implicit protocol's catalog ranking), by the chance the user picks the item averaged over the
+watch protocol's catalog ranking), by the chance the user picks the item averaged over the
 posterior, calibrated so that the prior reproduces the base rates
 (:func:`~prefchat.elicitation.posterior.predictive_logits`). ``oracle`` then uses its Laplace
 covariance; ``pref-reference`` has no prior and keeps its mean utility.
@@ -60,7 +60,7 @@ null where no question was asked.
 JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired``; the command
 adds the rest)::
 
-    {"dataset": str, "pack": str, "protocol": "explicit" | "implicit" | "simulated", "seeds": int,
+    {"dataset": str, "pack": str, "protocol": "prefer" | "watch" | "simulated", "seeds": int,
      "pool_size": int, "n_test_users": int, "through_api": bool, "answerable": "known" | "on-sight",
      "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
@@ -68,8 +68,8 @@ adds the rest)::
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
                  "ci95": [lo, hi]}]}
 
-Metric names: ``pairwise_accuracy`` and ``auc`` (explicit), ``recall@20``, ``ndcg@20``,
-``long_tail_share@20`` and ``tail_recall@20`` (implicit, per user), and ``coverage@20`` (implicit,
+Metric names: ``pairwise_accuracy`` and ``auc`` (prefer), ``recall@20``, ``ndcg@20``,
+``long_tail_share@20`` and ``tail_recall@20`` (watch, per user), and ``coverage@20`` (watch,
 per cell: the share of the catalog in at least one task's top 20; its ``ci95`` is null).
 ``results`` holds one row per strategy x answer count x metric. Given ``cohorts`` (e.g. ``niche``,
 the quartile of test users whose items are least popular on average), every metric is repeated for
@@ -163,22 +163,22 @@ def rating_tasks(
     k: int = 20,
     on_sight: bool = False,
 ) -> list[Task]:
-    """Tasks of the explicit or implicit ratings protocol.
+    """Tasks of the prefer or watch ratings protocol.
 
     For each seed and user, :func:`split_half` of the user's ratings, seeded by the seed and the
     user id (so a user's split does not depend on the other users). The QUERY half goes to a
     :class:`~prefchat.elicitation.respondents.RatingsRespondent`, the EVAL half to the targets:
-    :class:`~prefchat.elicitation.respondents.RatingTargets` (explicit) or
+    :class:`~prefchat.elicitation.respondents.RatingTargets` (prefer) or
     :class:`~prefchat.elicitation.respondents.RankingTargets` over the catalog without the QUERY
-    items, with the head the 20% most popular items (implicit).
+    items, with the head the 20% most popular items (watch).
 
     Parameters
     ----------
     users : user id -> (items (n,) int array, ratings (n,) array), n >= 2
-    protocol : {"explicit", "implicit"}
+    protocol : {"prefer", "watch"}
     seeds : the seeds; one task per seed and user, seed-major
     popularity : (n_items,) array, defines the head for the long-tail share
-    k : cut-off of the implicit metrics
+    k : cut-off of the watch metrics
     on_sight : items judged on sight (jokes, dishes, texts: see
         :attr:`~prefchat.reward.pack.Pack.answerable`): a person could answer about any item, a
         simulated one only about the items they rated, so each task's questions come from its
@@ -194,7 +194,7 @@ def rating_tasks(
             query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
             respondent = RatingsRespondent(items[query], ratings[query], protocol)
             targets: Targets
-            if protocol == "explicit":
+            if protocol == "prefer":
                 targets = RatingTargets(items[held_out], ratings[held_out])
             else:
                 targets = RankingTargets(items[held_out], items[query], head, k)
@@ -208,7 +208,7 @@ def popularity_scores(protocol: str, popularity: np.ndarray, quality: np.ndarray
     Implicit ("would they watch it?"): how many training users rated the item. Explicit ("would
     they like it?"): how well they rated it (the pack's smoothed mean rating).
     """
-    return popularity if protocol == "implicit" else quality
+    return popularity if protocol == "watch" else quality
 
 
 def task_seed(task: Task, strategy: str) -> int:
@@ -238,7 +238,7 @@ class Evaluation:
     asked, dont_know : (n_strategies, n_answers, n_tasks) int arrays, questions asked up to each
         answer count and how many of them got "don't know" (zero for strategies without questions)
     top : (n_strategies, n_answers, n_tasks, k) int array, each task's ranked top k (-1 pads), or
-        None where the targets rank no catalog (explicit protocol)
+        None where the targets rank no catalog (prefer protocol)
     """
 
     strategies: tuple[str, ...]
@@ -582,7 +582,7 @@ def popularity_bias(evaluation: Evaluation, popularity: np.ndarray, relevant: Se
     ``{"deciles": [1..10], "users": [10 shares], "exposure": [{"strategy", "answers", "shares"}]}``
     """
     if evaluation.top is None:
-        raise ValueError("popularity_bias needs an evaluation that kept its top lists (the implicit protocol)")
+        raise ValueError("popularity_bias needs an evaluation that kept its top lists (the watch protocol)")
     order = np.argsort(-np.asarray(popularity, dtype=float), kind="stable")
     decile = np.empty(len(order), dtype=np.int64)
     decile[order] = np.arange(len(order)) * POPULARITY_DECILES // len(order)

@@ -8,10 +8,14 @@ by adding a respondent and its targets; the session loop stays the same.
 Held-out ratings give the two protocols here. A test user's rated items are split into a QUERY
 half, the only ratings :class:`RatingsRespondent` knows, and an EVAL half held by the targets:
 
-- ``explicit``: of two items the higher-rated wins, equal ratings are a tie, and an item without a
-  QUERY rating makes the question a "don't know";
-- ``implicit``: as explicit, except that a rated item beats an unrated one ("I would rather watch
-  the one I have seen"); two unrated items are a "don't know".
+- ``prefer`` ("which do you prefer?"): of two items the higher-rated wins, equal ratings are a
+  tie, and an item without a QUERY rating makes the question a "don't know";
+- ``watch`` ("which would you rather watch?"): as ``prefer``, except that a rated item beats an
+  unrated one ("I would rather watch the one I have seen"); two unrated items are a "don't know".
+
+They are named as the session objectives they simulate (:data:`prefchat.reward.serving.OBJECTIVES`,
+which this layer cannot import): "explicit" and "implicit" are the command line's old names for
+them (``prefchat eval --protocol``), accepted as aliases there only.
 
 An EVAL item asked about is unrated to the respondent, so the EVAL half stays hidden.
 """
@@ -37,7 +41,8 @@ __all__ = [
     "head_items",
 ]
 
-PROTOCOLS = ("explicit", "implicit")
+PROTOCOLS = ("prefer", "watch")
+"""The ratings protocols, named as the objectives whose answers they simulate (module docstring)."""
 
 
 class Respondent(Protocol):
@@ -73,7 +78,7 @@ class RatingsRespondent:
     ----------
     query_items : (n,) int array, distinct item indices
     query_ratings : (n,) float array, their ratings; higher is better
-    protocol : {"explicit", "implicit"}, what an unrated item means (see the module docstring)
+    protocol : {"prefer", "watch"}, what an unrated item means (see the module docstring)
     max_pairs : int, cap on the explicit pairs :meth:`evidence` returns
     """
 
@@ -104,8 +109,8 @@ class RatingsRespondent:
         """Answer a pair by :meth:`prefer`; k options by the highest rated (first shown among equals).
 
         A k-way question with no rated option is a "don't know" (None) in both protocols. With some
-        rated, the best of them is picked: in the implicit protocol it also beats every unrated
-        one (the item id); in the explicit protocol it beats the rated options only, so the
+        rated, the best of them is picked: in the watch protocol it also beats every unrated
+        one (the item id); in the prefer protocol it beats the rated options only, so the
         answer is the :class:`~prefchat.elicitation.posterior.KWayChoice` among them (None when
         just one is rated: nothing is compared).
         """
@@ -116,7 +121,7 @@ class RatingsRespondent:
         if not rated:
             return None
         best = question.items[ratings.index(max(rating for _, rating in rated))]
-        if self.protocol == "implicit":
+        if self.protocol == "watch":
             return best
         return KWayChoice(tuple(item for item, _ in rated), best) if len(rated) > 1 else None
 
@@ -126,7 +131,7 @@ class RatingsRespondent:
         if a is None and b is None:
             return "skip"
         if a is None or b is None:
-            if self.protocol == "explicit":
+            if self.protocol == "prefer":
                 return "skip"
             return "b" if a is None else "a"
         return "a" if a > b else "b" if b > a else "tie"
@@ -138,7 +143,7 @@ class RatingsRespondent:
         them drawn at random. Implicit: each QUERY item against one distinct item drawn from those
         without a QUERY rating (fewer when the catalog runs out).
         """
-        if self.protocol == "explicit":
+        if self.protocol == "prefer":
             winner, loser = np.nonzero(self.query_ratings[:, None] > self.query_ratings[None, :])
             if winner.size > self.max_pairs:
                 keep = rng.choice(winner.size, self.max_pairs, replace=False)
@@ -173,7 +178,7 @@ def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class RatingTargets:
-    """The EVAL ratings of the explicit protocol: how well scores order them.
+    """The EVAL ratings of the prefer protocol: how well scores order them.
 
     ``pairwise_accuracy`` (threshold 0) and ``auc`` (:func:`~prefchat.elicitation.metrics.pairwise_auc`)
     over every unequally rated pair of EVAL items; nan when all EVAL ratings are equal.
@@ -190,7 +195,7 @@ class RatingTargets:
 
 @dataclass(frozen=True, eq=False)
 class RankingTargets:
-    r"""The EVAL items of the implicit protocol: are they at the top of the catalog?
+    r"""The EVAL items of the watch protocol: are they at the top of the catalog?
 
     The catalog is ranked by score without the QUERY items (``exclude``; items asked about stay
     in), and the top ``k`` judged by

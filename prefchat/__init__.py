@@ -1,7 +1,7 @@
 """prefchat: onboard a new user in about ten pairwise questions.
 
 Layers: imports flow one way, down the DAG of README.md's "Where things live" (held by tests/test_layering.py).
-``from prefchat import Assistant`` loads the engine on first use, so ``import prefchat`` stays light.
+``from prefchat import Assistant`` loads the assistant on first use, so ``import prefchat`` stays light.
 """
 
 __version__ = "0.1.0"

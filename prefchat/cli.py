@@ -22,7 +22,6 @@ from .settings import Settings
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from .assistant.ranking import calibrate
     from .reward.build import build_pack
     from .reward.data import load_dataset
     from .reward.friends import load_friends
@@ -35,7 +34,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
         provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs),
                     "friends": args.friends and str(args.friends)},
-        progress=not args.quiet, calibrate=calibrate, friends=friends,
+        progress=not args.quiet, friends=friends,
     )
     _print_training_report(pack)
     return 0
@@ -116,11 +115,10 @@ def _pack_default(args: argparse.Namespace, settings: Settings) -> int:
 def ensure_default_pack(settings: Settings, out: Path | None = None, quiet: bool = False) -> Path:
     """The default pack's directory (``settings.packs_dir / "default"`` unless ``out``), built first
     if it is missing or its sources changed: the explicit step a server never takes."""
-    from .assistant.ranking import calibrate
     from .default.build import ensure_default_pack as ensure
 
     out = out or settings.packs_dir / DEFAULT
-    return ensure(out, settings.embedding_model, settings.cache_dir, calibrate, progress=not quiet)
+    return ensure(out, settings.embedding_model, settings.cache_dir, progress=not quiet)
 
 
 def _info(args: argparse.Namespace, settings: Settings) -> int:
@@ -174,14 +172,22 @@ def _strategy_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+PROTOCOL_ALIASES = {"explicit": "prefer", "implicit": "watch"}
+"""The protocols' old names, still accepted by ``prefchat eval --protocol``: a protocol is named as the
+objective its answers simulate (:data:`prefchat.elicitation.respondents.PROTOCOLS`)."""
+
+
 def _protocol(text: str) -> str:
-    """``text`` if it names a protocol of :mod:`prefchat.elicitation.respondents`, or ``"simulated"``."""
+    """The protocol ``text`` names: one of :mod:`prefchat.elicitation.respondents`' (or its old name,
+    :data:`PROTOCOL_ALIASES`), or ``"simulated"``."""
     from .elicitation.respondents import PROTOCOLS
 
     known = (*PROTOCOLS, "simulated")
-    if text not in known:
-        raise argparse.ArgumentTypeError(f"unknown protocol {text!r}; known: {', '.join(known)}")
-    return text
+    name = PROTOCOL_ALIASES.get(text, text)
+    if name not in known:
+        raise argparse.ArgumentTypeError(f"unknown protocol {text!r}; known: {', '.join(known)} "
+                                         f"({', '.join(f'{a} = {b}' for a, b in PROTOCOL_ALIASES.items())})")
+    return name
 
 
 def _positive(text: str) -> int:
@@ -191,10 +197,10 @@ def _positive(text: str) -> int:
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the flags of ``prefchat eval`` (run by :func:`prefchat.evaluation.main`) to ``parser``."""
     parser.add_argument("--pack", required=True, help="pack directory, a pack name, or 'default'")
-    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (explicit and implicit protocols)")
+    parser.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp] (prefer and watch protocols)")
     parser.add_argument("--protocol", required=True, type=_protocol, metavar="PROTOCOL",
-                        help="how questions are answered: explicit or implicit (from held-out --ratings), "
-                             "or simulated (by the default pack's simulated users)")
+                        help="how questions are answered: prefer or watch (from held-out --ratings; "
+                             "'explicit' and 'implicit' are the same two), or simulated (by the default pack's simulated users)")
     parser.add_argument("--answers", type=_answer_counts, default=_answer_counts(DEFAULT_ANSWERS),
                         help=f"answer counts (clicks, including don't-know) to score at (default {DEFAULT_ANSWERS})")
     parser.add_argument("--strategies", type=_strategy_names, default=DEFAULT_STRATEGIES,
@@ -212,8 +218,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of the in-memory loop: the served path")
     parser.add_argument("--friends", type=Path, help="friends.csv: user_id,friend_id[,weight]; evaluate the social prior "
                                                      "on the test users with a friend among the training users: strategies "
-                                                     "active, social-active and the friends-items peer, Recall@20 and "
-                                                     "anomalous recall (implicit protocol; --strategies is not read)")
+                                                     "active, social-active, social-discovery and the friends-items peer, "
+                                                     "Recall@20 and anomalous recall (watch protocol; --strategies is not read)")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 

@@ -97,7 +97,7 @@ def fit_peers(pack: Pack, path: Path, names: set[str], seed: int = 0) -> tuple[d
     cols = np.concatenate([items for items, _ in train.values()])
     matrix = implicit_matrix(rows, cols, len(train), pack.n_items)
     held = []
-    for task in rating_tasks(validation, "implicit", [seed], pack.popularity):
+    for task in rating_tasks(validation, "watch", [seed], pack.popularity):
         assert isinstance(task.respondent, RatingsRespondent) and isinstance(task.targets, RankingTargets)
         held.append((task.respondent.query_items, task.targets.relevant))
     peers: dict[str, Peer] = {}
@@ -150,15 +150,15 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
         tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
-        if args.protocol == "implicit":
+        if args.protocol == "watch":
             cohorts = {"niche": niche_users(users, pack.popularity)}
     wanted = {name.removesuffix("-oracle") for name in args.strategies} & set(PEERS)
-    if wanted and args.protocol != "implicit":
-        raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the implicit protocol only")
+    if wanted and args.protocol != "watch":
+        raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the watch protocol only")
     peers, peer_report = fit_peers(pack, args.ratings, wanted) if wanted else ({}, {})
-    # "Which would you rather watch?" (implicit answers, catalog ranking): the pack's "watch" session
+    # "Which would you rather watch?" (watch answers, catalog ranking): the pack's "watch" session
     # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
-    objective = "watch" if args.protocol == "implicit" else "prefer"
+    objective = "watch" if args.protocol == "watch" else "prefer"
     prior = pack.serving.session_prior(objective)
     # The simulated protocol scores held-out prompts' responses beyond the catalog by their utility.
     score = CatalogScore(features) if args.protocol == "simulated" else ServedScore(pack, objective)
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
 
 def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answers: list[int], pool_size: int,
                       popularity: np.ndarray | None, settings: Settings, peers: dict | None = None) -> Evaluation:
-    """The implicit protocol on the served path: every session through the public Python API.
+    """The watch protocol on the served path: every session through the public Python API.
 
     For each task, strategy of :data:`SERVED` and answer count ``n``, a new user of an
     :class:`~prefchat.api.Assistant` on a temporary SQLite store starts a session of exactly
@@ -211,7 +211,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
                          f"as references); {unserved[0]!r} is not served")
     if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
                for task in tasks):
-        raise ValueError("--through-api runs the implicit protocol: the served recommendations are a catalog ranking")
+        raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
     if pack.objective != "watch":
         raise ValueError(f"--through-api measures the served catalog recommendations of a pack with base rates; "
                          f"pack {pack.name!r} has none (its sessions ask 'which do you prefer?')")
@@ -268,7 +268,7 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
         question = Question(tuple(app.pack.index_of(card.item_id) for card in turn.items))
         response = task.respondent.answer(question)
         if kway:  # typed as a person would: a position, or none of them
-            assert not isinstance(response, KWayChoice)  # the implicit respondent picks among all shown
+            assert not isinstance(response, KWayChoice)  # the watch respondent picks among all shown
             text = "none of these" if response is None else str(question.items.index(int(response)) + 1)
         else:
             text = str(response)

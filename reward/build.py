@@ -2,7 +2,8 @@
 
 Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
 of each prior, the "watch" one by onboarding sessions, pairs or k-way questions by onboarding
-sessions, and through ``calibrate`` the layers above's settings) is chosen by code on validation users carved from the training users, and recorded in the manifest with the
+sessions, and the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`)
+is chosen by code on validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
 
@@ -28,6 +29,7 @@ from ..elicitation.onboarding import CatalogScore, Session, known_items, run_ses
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RatingsRespondent
+from .calibration import calibrate
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
@@ -142,7 +144,7 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
 
     Each validation user answers questions of the served strategy (:data:`VALIDATION_STRATEGY`,
     over the served candidate pool, weighed by the pack's familiarity) in the benchmark's
-    implicit protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`,
+    watch protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`,
     :data:`VALIDATION_SEEDS` splits per user), the catalog ranked as the benchmark ranks it (the
     chance of a pick calibrated to the familiarity as base rate). The width of :data:`WATCH_SCALE_GRID` with the
     best mean Recall@20 after :data:`VALIDATION_SESSION_ANSWERS` answers wins: the served stop
@@ -160,7 +162,7 @@ def choose_watch_scale(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray
     familiarity = pack.familiarity
     if familiarity is None:
         raise ValueError(f"choose_watch_scale needs a pack of rating data whose items must be known, got {pack.name!r}")
-    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
     pool = pack.serving.pool(SERVED_POOL_SIZE)
     watch_mean = pack.prior_mean + pack.exposure
     scores = {}
@@ -221,13 +223,13 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
 
     The served policy (``active``, the served pool and familiarity, the session prior and catalog
     score of the pack's objective) asks pairs, then k-way questions, in the protocol of the pack's
-    items: "would rather watch" answers (implicit, Recall@20) where items must be known, answers
-    about the items each user rated (explicit, on sight, pairwise accuracy) where they are judged
+    items: "would rather watch" answers (watch, Recall@20) where items must be known, answers
+    about the items each user rated (prefer, on sight, pairwise accuracy) where they are judged
     on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks wins;
     ties go to pairs, which take less reading. Returns the size and ``{size: score}``.
     """
     known = pack.answerable == "known"
-    protocol, metric = ("implicit", "recall@20") if known else ("explicit", "pairwise_accuracy")
+    protocol, metric = ("watch", "recall@20") if known else ("prefer", "pairwise_accuracy")
     tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
     prior = pack.serving.session_prior(pack.objective)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
@@ -244,11 +246,11 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     """The served onboarding sessions of validation users that the "watch" settings are chosen by.
 
     The served strategy (:data:`VALIDATION_STRATEGY`) over the served pool, weighed by the pack's
-    familiarity, with its "watch" session prior, in the benchmark's implicit protocol
+    familiarity, with its "watch" session prior, in the benchmark's watch protocol
     (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS` splits per user),
     :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
     """
-    tasks = rating_tasks(users, "implicit", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(VALIDATION_STRATEGY, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
                               familiarity=pack.familiarity)
@@ -393,14 +395,12 @@ def build_pack(
     answerable: str = "auto",
     provenance: dict | None = None,
     progress: bool = False,
-    calibrate: Callable[[Pack, list], tuple[dict, dict]] | None = None,
     friends: Friends | None = None,
 ) -> Pack:
     """Train a pack on ``dataset`` and save it to ``out``; see the module docstring.
 
-    ``calibrate(pack, validation_users) -> (hyperparameters, selection)`` chooses settings of
-    the layers above (the assistant's summary weight ``beta``) on the same validation users;
-    both dicts are merged into the manifest before it is saved.
+    Last, the served ranking's summary weights are chosen on the same validation users
+    (:func:`~prefchat.reward.calibration.calibrate`) and merged into the manifest before it is saved.
 
     ``friends``: a friends graph; on a pack with a known-items model it gives new users a social
     prior (:func:`~prefchat.reward.social.choose_social_prior`, chosen on validation users with friends).
@@ -431,8 +431,8 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount; last the layers' calibration.
-    n_steps = 4 + int(data.has_ratings) * (1 + (3 + (friends is not None)) * (answerable == "known")) + int(calibrate is not None)
+    # discount; last the summary weights.
+    n_steps = 5 + int(data.has_ratings) * (1 + (3 + (friends is not None)) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -570,11 +570,10 @@ def build_pack(
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size
-    if calibrate is not None:
-        with step("choosing the summary weights"):
-            chosen, table = calibrate(pack, validation)
-            hyperparameters.update(chosen)
-            selection.update(table)
+    with step("choosing the summary weights"):
+        chosen, table = calibrate(pack, validation)
+        hyperparameters.update(chosen)
+        selection.update(table)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

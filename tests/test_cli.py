@@ -66,12 +66,14 @@ def test_eval_help_names_every_protocol_and_the_flags_check_names_when_parsed(ca
     assert all(protocol in shown for protocol in (*PROTOCOLS, "simulated")) and "--through-api" in shown
     base = ["eval", "--pack", "p", "--json", "o.json"]
     args = parser.parse_args([*base, "--protocol", "implicit"])
+    assert args.protocol == "watch"  # the old names of the two protocols still run, as the objectives they are
+    assert parser.parse_args([*base, "--protocol", "explicit"]).protocol == "prefer"
     assert args.strategies == ["population", "popularity", "random", "active", "pref-reference", "oracle"]
     assert set(args.strategies) <= set(STRATEGY_NAMES) and args.through_api is False
     assert parser.parse_args([*base, "--protocol", "simulated", "--through-api"]).through_api is True
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--protocol", "guessed"])
-    assert "unknown protocol 'guessed'; known: explicit, implicit, simulated" in capsys.readouterr().err
+    assert "unknown protocol 'guessed'; known: prefer, watch, simulated (explicit = prefer, implicit = watch)" in capsys.readouterr().err
 
 
 def test_demo_on_a_cached_default_pack_imports_no_torch(tmp_path, small_pack):

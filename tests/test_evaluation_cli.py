@@ -60,7 +60,7 @@ def strict_json(path):
 
 @pytest.mark.parametrize(
     ("protocol", "metrics"),
-    [("explicit", {"pairwise_accuracy", "auc"}), ("implicit", {f"{m}{c}" for m in ("recall@20", "ndcg@20", "long_tail_share@20", "tail_recall@20", "coverage@20")
+    [("prefer", {"pairwise_accuracy", "auc"}), ("watch", {f"{m}{c}" for m in ("recall@20", "ndcg@20", "long_tail_share@20", "tail_recall@20", "coverage@20")
                   for c in ("", "|niche")})],
 )
 def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protocol, metrics):
@@ -78,7 +78,7 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics
     assert len(report["results"]) == 5 * 3 * len(metrics)
-    assert ("popularity_bias" in report) == (protocol == "implicit")
+    assert ("popularity_bias" in report) == (protocol == "watch")
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
@@ -89,7 +89,7 @@ def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(t
 
     pack_dir, ratings = tiny
     out = env / "report.json"
-    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,2",
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,2",
                  "--strategies", "active,ease,ials,ials-oracle", "--seeds", "1", "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
@@ -105,7 +105,7 @@ def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(t
 def test_pack_by_name_and_user_cap(tiny, env):
     _, ratings = tiny
     out = env / "report.json"
-    args = parse("--pack", "tiny", "--ratings", str(ratings), "--protocol", "explicit", "--answers", "0,1",
+    args = parse("--pack", "tiny", "--ratings", str(ratings), "--protocol", "prefer", "--answers", "0,1",
                  "--strategies", "population,random", "--seeds", "1", "--users", "2", "--json", str(out))
     assert evaluation.main(args) == 0
     assert strict_json(out)["n_test_users"] == 2
@@ -114,7 +114,7 @@ def test_pack_by_name_and_user_cap(tiny, env):
 def test_unknown_item_id_is_a_clear_error(tiny, env):
     pack_dir, ratings = tiny
     ratings.write_text(ratings.read_text() + "h1,m999,4\n", encoding="utf-8")
-    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "explicit", "--json", str(env / "r.json"))
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "prefer", "--json", str(env / "r.json"))
     with pytest.raises(ValueError, match=r"'m999'.*pack 'tiny'"):
         evaluation.main(args)
 
@@ -122,7 +122,7 @@ def test_unknown_item_id_is_a_clear_error(tiny, env):
 def test_ratings_without_test_users_are_refused(tiny, env):
     pack_dir, ratings = tiny
     ratings.write_text("user_id,item_id,rating\nt1,m1,3\nt1,m2,4\n", encoding="utf-8")
-    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--json", str(env / "r.json"))
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--json", str(env / "r.json"))
     with pytest.raises(ValueError, match="none of the 4 test users"):
         evaluation.main(args)
 
@@ -133,12 +133,12 @@ def test_ratings_without_test_users_are_refused(tiny, env):
 )
 def test_bad_flags_name_the_value(capsys, flag, value, says):
     with pytest.raises(SystemExit):
-        parse("--pack", "p", "--ratings", "r.csv", "--protocol", "explicit", "--json", "o.json", flag, value)
+        parse("--pack", "p", "--ratings", "r.csv", "--protocol", "prefer", "--json", "o.json", flag, value)
     assert says in capsys.readouterr().err
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+@pytest.mark.parametrize("protocol", ["prefer", "watch"])
 def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     out = tmp_path / "report.json"
     ratings = converted_dir(movielens_pack) / "ratings.csv"
@@ -148,7 +148,7 @@ def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     report = strict_json(out)
     assert report["n_test_users"] == 6
     # implicit: recall, ndcg, long-tail share, tail recall and coverage, for everyone and the niche quartile
-    assert len(report["results"]) == 4 * 2 * (2 if protocol == "explicit" else 5 * 2)
+    assert len(report["results"]) == 4 * 2 * (2 if protocol == "prefer" else 5 * 2)
     assert all(0.0 <= row["mean"] <= 1.0 for row in report["results"])
 
 

@@ -84,9 +84,10 @@ THIRD_PARTY = {  # library -> the only package that may import it
 }
 SERVING = ("prefchat.ui.app", "prefchat.assistant.api")
 """What the chat, the REST API and the Python API import from."""
-OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters", "prefchat.default", "prefchat.reward.build")
+OFF_SERVING = ("prefchat.research", "prefchat.ui.clusters", "prefchat.default", "prefchat.reward.build",
+               "prefchat.reward.calibration")
 """Modules no serving path may reach, even through an import inside a function: a server never
-builds a pack (the default one included) nor trains."""
+builds a pack (the default one included), trains, nor chooses a pack's weights."""
 
 
 def modules(root: Path) -> dict[str, Path]:

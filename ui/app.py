@@ -35,7 +35,7 @@ __all__ = ["create_app", "health_routes"]
 
 
 def create_app(
-    conversation: Assistant,
+    assistant: Assistant,
     api_tokens: Sequence[str] | None = None,
     cors_origins: Sequence[str] = (),
     api: bool = True,
@@ -46,7 +46,7 @@ def create_app(
 
     Parameters
     ----------
-    conversation : the engine
+    assistant : the assistant to serve (its pack and store)
     api_tokens : bearer tokens the REST API requires (see :func:`prefchat.ui.rest.api_router`);
         without them it authenticates no one
     cors_origins : origins whose pages may call this server from a browser (CORS). Default
@@ -68,17 +68,17 @@ def create_app(
 
     app = FastAPI(title="prefchat", version=metadata.version("prefchat"), docs_url=None, redoc_url=None,
                   lifespan=lifespan)
-    app.include_router(health_routes(conversation, draining))
+    app.include_router(health_routes(assistant, draining))
     guard(app, cors_origins, bounded_elsewhere=(API_PREFIX,))  # CORS, no uploads, bounded bodies and rates
     if api:
-        app.include_router(api_router(conversation, api_tokens))
+        app.include_router(api_router(assistant, api_tokens))
     if not chat:
         return app
     serve_web_component(app)
-    return mount_chat(app, conversation, "/", resume_key=resume_key)
+    return mount_chat(app, assistant, "/", resume_key=resume_key)
 
 
-def health_routes(conversation: Assistant, draining: threading.Event) -> APIRouter:
+def health_routes(assistant: Assistant, draining: threading.Event) -> APIRouter:
     """``GET /healthz`` and ``GET /readyz``: tiny, unauthenticated, for a load balancer or an orchestrator.
 
     ``/healthz`` (liveness) is 200 while the process answers at all. ``/readyz`` (readiness) is 200
@@ -95,9 +95,9 @@ def health_routes(conversation: Assistant, draining: threading.Event) -> APIRout
     def readyz() -> JSONResponse:
         if draining.is_set():
             return JSONResponse({"status": "draining"}, status_code=503)
-        if not conversation.store.reachable():
+        if not assistant.store.reachable():
             return JSONResponse({"status": "database unreachable"}, status_code=503)
-        return JSONResponse({"status": "ready", "pack": conversation.pack.name, "version": conversation.pack.version})
+        return JSONResponse({"status": "ready", "pack": assistant.pack.name, "version": assistant.pack.version})
 
     return router
 

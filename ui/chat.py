@@ -79,7 +79,7 @@ PICKS_SHOWN = 5
 EXCERPT_WORDS = 40
 """Most words of a pick's text shown under it."""
 CONCURRENCY = 4
-"""Calls of one endpoint served at once: each engine call is its own short transactions."""
+"""Calls of one endpoint served at once: each call of the assistant is its own short transactions."""
 QUEUE_SIZE = 256
 """Calls waiting in the chat's queue at most, from all tabs together; beyond, Gradio answers that the queue is full."""
 STORAGE_KEY = "prefchat-session"
@@ -186,7 +186,7 @@ class ChatState:
 
 
 def advance(state: ChatState, turn: AnyTurn) -> ChatState:
-    """The state after the engine answered with ``turn`` (the user's words already appended).
+    """The state after the assistant answered with ``turn`` (the user's words already appended).
 
     A question of a session other than the one shown is greeted: a new session from the start,
     a resumed one with a welcome back.
@@ -226,7 +226,7 @@ def too_long(text: str) -> str | None:
 
 
 def friendly(error: BaseException) -> str:
-    """What the user is told when the engine refuses: no traceback, a way forward."""
+    """What the user is told when the assistant refuses: no traceback, a way forward."""
     for kind, text in wording.FRIENDLY:
         if isinstance(error, kind):
             return text
@@ -361,8 +361,8 @@ def progress_html(question: QuestionTurn | None) -> str:
 # --------------------------------------------------------------------------- the Blocks
 
 
-def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: bytes | None = None) -> gr.Blocks:
-    """The onboarding chat for ``conversation`` (its pack and store) as ``gr.Blocks``.
+def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes | None = None) -> gr.Blocks:
+    """The onboarding chat for ``assistant`` (its pack and store) as ``gr.Blocks``.
 
     ``resume_key`` signs the resume tokens kept in browsers (:mod:`prefchat.ui.ownership`;
     default: a key of this chat's own, so tokens do not outlive the process).
@@ -370,7 +370,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
     Mount it with :func:`mount_chat` (which adds the theme and :data:`CSS`), or launch it with
     ``build_chat(c).launch(css=CSS, theme=THEME)``.
     """
-    grouped = conversation.pack.groups is not None
+    grouped = assistant.pack.groups is not None
     key = secrets.token_bytes(KEY_BYTES) if resume_key is None else resume_key
 
     def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
@@ -385,15 +385,15 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
             return state.said("assistant", markdown_text(friendly(error)))
 
     def start(state: ChatState) -> ChatState:
-        return run(state, None, lambda: conversation.start(state.user_id))
+        return run(state, None, lambda: assistant.start(state.user_id))
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
         """The session of the browser's resume token where it stands, after its transcript so far; a new
         one if there is none to resume."""
         session_id = owned_session(key, saved)
         try:
-            turn = conversation.resume(session_id) if session_id else None
-            answered = conversation.answered(session_id) if session_id else ()
+            turn = assistant.resume(session_id) if session_id else None
+            answered = assistant.answered(session_id) if session_id else ()
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
         if turn is None:
@@ -421,7 +421,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         if (session_id := state.session_id) is None:
             return start(state)
         question_id = asked(shown, state)
-        return run(state, choice, lambda: conversation.answer(session_id, choice, question_id))
+        return run(state, choice, lambda: assistant.answer(session_id, choice, question_id))
 
     def ask_start_over(state: ChatState) -> ChatState:
         """The "Start over" button: asks once (a new visitor just starts)."""
@@ -439,12 +439,12 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
     def undo(state: ChatState) -> ChatState:
         if (session_id := state.session_id) is None:
             return start(state)
-        return run(state, wording.UNDO_SAID, lambda: conversation.undo(session_id))
+        return run(state, wording.UNDO_SAID, lambda: assistant.undo(session_id))
 
     def finish(state: ChatState) -> ChatState:
         if (session_id := state.session_id) is None:
             return start(state)
-        return run(state, wording.FINISH_BUTTON, lambda: conversation.finish(session_id))
+        return run(state, wording.FINISH_BUTTON, lambda: assistant.finish(session_id))
 
     def say(text: str, shown: object, state: ChatState, said_as: str | None = None) -> ChatState:
         text = text.strip() if isinstance(text, str) else ""
@@ -455,7 +455,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
         if (session_id := state.session_id) is None:
             return start(state.said("user", markdown_text(text)))
         question_id = asked(shown, state)
-        return run(state, said_as or text, lambda: conversation.say(session_id, text, question_id))
+        return run(state, said_as or text, lambda: assistant.say(session_id, text, question_id))
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         # Gradio sends a BrowserState's "secret" to the page with the config, so it protects
@@ -556,7 +556,7 @@ def build_chat(conversation: Assistant, title: str = "prefchat", resume_key: byt
     return blocks
 
 
-def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", resume_key: bytes | None = None,
+def mount_chat(app: FastAPI, assistant: Assistant, path: str = "/", resume_key: bytes | None = None,
                **kwargs) -> FastAPI:
     """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS
     (``resume_key``: see :func:`build_chat`).
@@ -566,7 +566,7 @@ def mount_chat(app: FastAPI, conversation: Assistant, path: str = "/", resume_ke
     always off: it would keep every answer, summary and recommendation in the visitor's
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
-    blocks = build_chat(conversation, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
+    blocks = build_chat(assistant, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
                                                                      max_size=QUEUE_SIZE)
     options = {"theme": THEME, "css": CSS, "js": PAGE_SCRIPT, "footer_links": ["api"], "show_error": False, **kwargs,
                "run_history": False}

@@ -6,7 +6,7 @@
     prefchat demo [--host 127.0.0.1] [--port 7860]      # the embedded default pack
 
 Both print the URLs once the port listens (``--port 0`` picks a free one) and serve until
-interrupted. The app (Gradio, the engine, uvicorn) is imported when a command runs, so that
+interrupted. The app (Gradio, the assistant, uvicorn) is imported when a command runs, so that
 ``prefchat serve --help`` stays light.
 
 With ``--workers N`` (N > 1) this process binds the port, resolves the pack and migrates the database once, then uvicorn's supervisor spawns N
@@ -131,18 +131,18 @@ def demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(open_assistant, host: str, port: int, settings: Settings, api: bool) -> int:
-    """Check what would be exposed, open the engine, serve; one line on stderr and 2 for what stops it."""
+    """Check what would be exposed, open the assistant, serve; one line on stderr and 2 for what stops it."""
     from ..storage import DatabaseUnavailable
 
     try:
         check_exposure(host, api, settings)
         sock = listen(host, port)  # before the pack loads: a port in use is said at once
         try:
-            conversation = open_assistant()
+            assistant = open_assistant()
         except BaseException:
             sock.close()
             raise
-        return _serve(conversation, sock, host, settings, api)
+        return _serve(assistant, sock, host, settings, api)
     except (ServeRefused, DatabaseUnavailable) as error:
         print(f"prefchat: error: {error}", file=sys.stderr)
         return 2
@@ -215,22 +215,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _serve(conversation: Assistant, sock: socket.socket, host: str, settings: Settings, api: bool) -> int:
+def _serve(assistant: Assistant, sock: socket.socket, host: str, settings: Settings, api: bool) -> int:
     import uvicorn
 
     from .app import create_app
     from .ownership import load_key
     from .server import server_config
 
-    app = create_app(conversation, settings.api_tokens, settings.cors_origins, api=api,
+    app = create_app(assistant, settings.api_tokens, settings.cors_origins, api=api,
                      resume_key=load_key(settings.resume_key_file))
     # Configured before "Press Ctrl+C" is shown: a Ctrl+C then meets the running server, not
     # uvicorn setting up its logging (where it left a traceback).
     server = uvicorn.Server(server_config(app, settings, timeout_graceful_shutdown=SHUTDOWN_GRACE))
-    _announce(_url(host, sock), repr(conversation.pack.name), conversation.pack.version, settings, api)
+    _announce(_url(host, sock), repr(assistant.pack.name), assistant.pack.version, settings, api)
     # The showcase needs the embedding model (seconds to load): loaded beside the server, once its URL
     # is out; a result asked for in those first seconds waits for it.
-    threading.Thread(target=conversation.showcase.prompts, name="prefchat-showcase", daemon=True).start()
+    threading.Thread(target=assistant.showcase.prompts, name="prefchat-showcase", daemon=True).start()
     run_until_interrupted(server, sock)
     return 0
 

@@ -6,7 +6,7 @@
     from prefchat.ui.rest import api_router
 
     app = FastAPI()
-    app.include_router(api_router(conversation))   # routes under /api/v1 already: no prefix
+    app.include_router(api_router(assistant))   # routes under /api/v1 already: no prefix
 
 Routes (JSON in and out; shapes in :mod:`prefchat.ui.schemas`, reference in docs/rest-api.md)::
 
@@ -30,7 +30,7 @@ Errors
 Every error is ``{"error": {"code": ..., "message": ...}}`` with a 4xx status (a 5xx only for
 a fault of the server): 404 ``not_found`` / ``no_profile``, 409 ``session_closed`` /
 ``conflict`` / ``wrong_pack``, 422 ``invalid_request`` (the body or a parameter breaks the
-schema) / ``invalid`` (a value the engine refuses, e.g. a user id with control characters) /
+schema) / ``invalid`` (a value the assistant refuses, e.g. a user id with control characters) /
 ``correction_not_understood``, 413 ``body_too_large`` (over :data:`MAX_BODY` bytes, by
 Content-Length or as streamed), 400 ``invalid_encoding`` (a body that is not UTF-8), 405
 ``method_not_allowed``, 501 ``not_configured`` (ranking texts or corrections on a server
@@ -100,9 +100,9 @@ API_PREFIX = "/api/v1"
 MAX_BODY = 1 << 20
 """Largest request body, in bytes (1 MiB)."""
 MAX_SESSION_ID = SESSION_ID_MAX
-"""Longest session id accepted in a path: storage's limit (the engine's are 32 hex digits)."""
+"""Longest session id accepted in a path: storage's limit (the assistant's are 32 hex digits)."""
 SESSION_ID_PATTERN = f"^[0-9A-Za-z_-]{{1,{MAX_SESSION_ID}}}$"
-"""What a session id in a path may be (the engine's are 32 hex digits); anything else is a 422."""
+"""What a session id in a path may be (the assistant's are 32 hex digits); anything else is a 422."""
 MAX_MESSAGE = 500
 """Error messages are cut to this many characters (they may quote the offending value)."""
 FRIENDS_UNKNOWN = "X-Prefchat-Friends-Unknown"
@@ -140,7 +140,7 @@ class ApiError(HTTPException):
         self.code = code
 
 
-# Engine and storage exceptions, most specific first.
+# The assistant's and storage's exceptions, most specific first.
 _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (NoProfile, 404, "no_profile"),
     (NotFound, 404, "not_found"),
@@ -150,7 +150,7 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
 )
 # Only these are the client's fault. Any other exception, a ValueError too (e.g. a PackError of a
 # tampered pack), is a fault of the server: a 500 whose details go to the log. The client's values
-# are checked at the edge (:func:`_client_value`), before they reach the engine.
+# are checked at the edge (:func:`_client_value`), before they reach the assistant.
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
@@ -279,14 +279,14 @@ class _ApiRoute(APIRoute):
 
 
 def api_router(
-    conversation: Assistant | Callable[[], Assistant], tokens: Sequence[str] | None = None
+    assistant: Assistant | Callable[[], Assistant], tokens: Sequence[str] | None = None
 ) -> APIRouter:
     """The REST API's routes, under :data:`API_PREFIX`.
 
     Parameters
     ----------
-    conversation : Assistant, or a callable returning one
-        The engine to serve; a callable is called on every request (e.g. to open the pack on
+    assistant : Assistant, or a callable returning one
+        The assistant to serve; a callable is called on every request (e.g. to open the pack on
         first use: it should return the same cached object each time).
     tokens : sequence of str, optional
         Bearer tokens (several, to rotate them): every route but ``/openapi.json`` then answers
@@ -294,7 +294,7 @@ def api_router(
         API authenticates no one: the host's app must (``prefchat serve`` refuses to listen
         beyond loopback without one).
     """
-    engine: Callable[[], Assistant] = conversation if callable(conversation) else lambda: conversation
+    current: Callable[[], Assistant] = assistant if callable(assistant) else lambda: assistant
     locks = tuple(threading.Lock() for _ in range(SESSION_LOCKS))
     statuses = (400, 401, 404, 409, 413, 422, 501) if tokens else (400, 404, 409, 413, 422, 501)
     errors: dict[int | str, dict[str, Any]] = {status: {"model": ErrorOut} for status in statuses}
@@ -304,8 +304,8 @@ def api_router(
 
     @contextmanager
     def session(session_id: str, user: str | None) -> Iterator[Assistant]:
-        """The engine, while holding the session's lock; a session of another user than ``user`` is not found."""
-        assistant = engine()
+        """The assistant, while holding the session's lock; a session of another user than ``user`` is not found."""
+        assistant = current()
         session_id = _client_value(_session_id, session_id)
         user = _header_user(user)
         if user is not None and assistant.store.get_session(session_id).user_id != user:
@@ -328,7 +328,7 @@ def api_router(
         if named is not None and header is not None and named != header:
             raise ApiError(422, "invalid", f"user_id {named!r} differs from X-Prefchat-User {header!r}")
         friends = None if body is None else body.friends
-        assistant = engine()
+        assistant = current()
         turn = assistant.start(named or header, friends=friends)
         if friends is not None:
             response.headers[FRIENDS_UNKNOWN] = str(len(friends) - len(assistant.store.friends_of(turn.user_id)))
@@ -364,21 +364,21 @@ def api_router(
     def profile(user_id: UserPath):
         """The posterior mean and standard deviation of the user's coefficient on each named axis."""
         user_id = _client_value(check_user_id, user_id)
-        assistant = engine()
+        assistant = current()
         return ProfileOut.of(assistant.profile(user_id), axis_names(assistant.pack))
 
     @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
     def summary(user_id: UserPath):
         """The semantic preference summary: the text, and the weights behind it."""
         user_id = _client_value(check_user_id, user_id)
-        return SummaryOut.of(user_id, engine().summary(user_id))
+        return SummaryOut.of(user_id, current().summary(user_id))
 
     @router.post("/users/{user_id}/summary/corrections", response_model=SummaryOut, summary="Correct the summary")
     def correct(user_id: UserPath, body: CorrectionIn):
         """Correct the summary in words ("actually I love musicals"); stored as a new version, and
         rankings follow it at once. 422 ``correction_not_understood`` when no known taste is named."""
         user_id = _client_value(check_user_id, user_id)
-        assistant = engine()
+        assistant = current()
         embedder_needed(assistant, "corrections")
         corrected = assistant.correct(user_id, body.text)
         if corrected is None:
@@ -393,7 +393,7 @@ def api_router(
         ``less_obvious=true`` ranks with the pack's stronger exposure control (validated under a
         recall constraint), as the chat's "show me less obvious picks" does."""
         user_id = _client_value(check_user_id, user_id)
-        app = engine()
+        app = current()
         return RankingOut.of(user_id, app.recommend(user_id, k, app.pack.less_obvious_discount if less_obvious else None))
 
     @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
@@ -401,7 +401,7 @@ def api_router(
         """Best-of-N: rank texts outside the catalog (e.g. drafts of a reply), best first; ``index`` is
         the position in ``candidates``."""
         user_id = _client_value(check_user_id, user_id)
-        assistant = engine()
+        assistant = current()
         embedder_needed(assistant, "ranking texts")
         return RankingOut.of(user_id, assistant.rank(user_id, body.candidates, body.k))
 
@@ -409,7 +409,7 @@ def api_router(
     def delete_user(user_id: UserPath):
         """Delete the user and everything stored about them (sessions, answers, profiles, summaries)."""
         user_id = _client_value(check_user_id, user_id)
-        engine().forget(user_id)
+        current().forget(user_id)
         return Response(status_code=204)
 
     documented = [route for route in router.routes if isinstance(route, APIRoute)]  # all of them: route_class

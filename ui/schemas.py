@@ -1,9 +1,9 @@
-"""JSON shapes of the REST API (:mod:`prefchat.ui.rest`): pydantic models, and the engine's turns in them.
+"""JSON shapes of the REST API (:mod:`prefchat.ui.rest`): pydantic models, and the assistant's turns in them.
 
 Requests are strict (unknown fields are refused) and bounded (:data:`MAX_TEXT`,
 :data:`MAX_CANDIDATES`, :data:`MAX_CANDIDATE_TEXT`, :data:`MAX_K`), so that a host's bad
 input is a 422 naming the field rather than work for the server. Responses are built from the
-engine's frozen turns with :func:`turn_out`.
+assistant's frozen turns with :func:`turn_out`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class AnswerIn(_Request):
 
     @property
     def answer(self) -> str:
-        """What the engine parses: the choice, the picked item's id, or the text."""
+        """What the assistant parses: the choice, the picked item's id, or the text."""
         answer = self.choice or self.item_id or self.text
         assert answer is not None  # exactly one is given
         return answer
@@ -136,7 +136,7 @@ class RankIn(_Request):
 
 
 class _Response(BaseModel):
-    """Built from the engine's frozen objects, attribute by attribute (``model_validate(turn)``)."""
+    """Built from the assistant's frozen objects, attribute by attribute (``model_validate(turn)``)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -197,7 +197,7 @@ TurnOut = Annotated[QuestionOut | ResultOut | ReaskOut, Field(discriminator="typ
 
 
 def turn_out(turn: QuestionTurn | ResultTurn | ReaskTurn) -> QuestionOut | ResultOut | ReaskOut:
-    """The response model of an engine turn."""
+    """The response model of a turn."""
     if isinstance(turn, ReaskTurn):
         question = QuestionOut.model_validate(turn.question)
         return ReaskOut(session_id=question.session_id, message=turn.text, question=question)

@@ -63,7 +63,7 @@ def app() -> FastAPI:
 
     arguments = json.loads(os.environ[ARGS])
     settings = Settings.from_env()
-    conversation = Assistant.open(pack=arguments["pack"], db=arguments["db"], settings=settings,
+    assistant = Assistant.open(pack=arguments["pack"], db=arguments["db"], settings=settings,
                                   options=SessionOptions(question_size=arguments["question_size"]))
-    conversation.showcase.prompts()  # loaded before serving, not by a request holding a session's lock
-    return create_app(conversation, settings.api_tokens, settings.cors_origins, chat=False)
+    assistant.showcase.prompts()  # loaded before serving, not by a request holding a session's lock
+    return create_app(assistant, settings.api_tokens, settings.cors_origins, chat=False)

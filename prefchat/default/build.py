@@ -11,9 +11,6 @@ The held-out prompts and their responses travel in the pack's provenance (``show
 the chat can show what it would answer there without reading this package.
 
 Only building imports the training code (and torch): an up-to-date pack is found without it.
-The ranking's ``calibrate`` (:func:`prefchat.assistant.ranking.calibrate`) is passed in by the
-caller, as to :func:`~prefchat.reward.build.build_pack`, so that this package stays below
-:mod:`prefchat.assistant`.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -29,9 +25,6 @@ from ..reward.featurize import model_checksum
 from ..reward.pack import Pack, PackError, load_pack
 from .domain import PROMPTS_DIR, load_domain
 from .population import simulate_population, write_training_csvs
-
-Calibrate = Callable[[Pack, list], tuple[dict, dict]]
-"""``calibrate(pack, validation_users) -> (hyperparameters, selection)``, as :func:`~prefchat.reward.build.build_pack` takes it."""
 
 NAME = "default"
 N_USERS = 1200
@@ -52,7 +45,7 @@ def source_digest(model: str) -> str:
     return digest.hexdigest()
 
 
-def build_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = False) -> Pack:
+def build_default_pack(out: Path, model: str, cache_dir: Path | None, progress: bool = False) -> Pack:
     """Simulate the population, write the training files and train the pack into ``out``."""
     from ..reward.build import build_pack
     from ..reward.data import load_dataset
@@ -63,7 +56,7 @@ def build_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate:
         items, pairs = write_training_csvs(domain, work, population)
         dataset = load_dataset(items, pairs=pairs)
         return build_pack(
-            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary=VOCABULARY, progress=progress, calibrate=calibrate,
+            dataset, out, model, cache_dir, name=NAME, seed=SEED, vocabulary=VOCABULARY, progress=progress,
             provenance={
                 "domain": "assistant styles (written for prefchat)",
                 "population": population.provenance(),
@@ -83,11 +76,11 @@ def is_current(out: Path, model: str) -> bool:
         return False
 
 
-def ensure_default_pack(out: Path, model: str, cache_dir: Path | None, calibrate: Calibrate, progress: bool = True) -> Path:
+def ensure_default_pack(out: Path, model: str, cache_dir: Path | None, progress: bool = True) -> Path:
     """``out``, holding an up-to-date default pack for embedding ``model``: built (about a minute) if needed."""
     if is_current(out, model):
         return out
     if progress:
         print(f"building the default pack in {out} (once; about a minute) ...", flush=True)
-    build_default_pack(out, model, cache_dir, calibrate, progress=progress)
+    build_default_pack(out, model, cache_dir, progress=progress)
     return out

@@ -50,7 +50,7 @@ def tasks_of(pack, n_users=6):
     for u in range(n_users):
         items = rng.choice(pack.n_items, size=24, replace=False)
         users[f"t{u}"] = (items, rng.integers(1, 6, size=items.size).astype(float))
-    return rating_tasks(users, "implicit", [0], pack.popularity)
+    return rating_tasks(users, "watch", [0], pack.popularity)
 
 
 def benchmark(pack, task, strategy):
@@ -162,7 +162,7 @@ def test_eval_through_the_api_reports_what_the_benchmark_does(small_pack, tmp_pa
         f"{user},{pack.items[i].item_id},{r}\n" for user, (items, values) in users.items() for i, r in zip(items, values)))
     parser = argparse.ArgumentParser()
     add_eval_arguments(parser)
-    argv = ["--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,3,10",
+    argv = ["--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,3,10",
             "--strategies", "population,popularity,random,active,kway,oracle", "--json", str(tmp_path / "r.json")]
     reports = [evaluation.run(parser.parse_args(argv + flag), pack, pack_dir, Settings.from_env())
                for flag in ([], ["--through-api"])]

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logit
 
-from prefchat.assistant.ranking import BETA_MULTIPLIERS, choose_beta, strongest_stated
 from prefchat.assistant.recommender import (
     LIKE_FACTORS,
     Candidates,
@@ -39,6 +38,7 @@ from prefchat.elicitation.posterior import (
     laplace_posterior,
     predictive_logits,
 )
+from prefchat.reward.calibration import BETA_MULTIPLIERS, choose_beta, strongest_stated
 from prefchat.reward.descriptors import ABSENT_SHARE, presence_threshold, text_associations
 from prefchat.reward.train import ValidationUser
 

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from prefchat.assistant.ranking import calibrate
 from prefchat.cli import main
 from prefchat.default.build import ensure_default_pack
 from prefchat.default.domain import load_domain
@@ -16,7 +15,7 @@ from prefchat.settings import Settings
 @pytest.fixture(scope="module")
 def default_pack(tmp_path_factory):
     settings = Settings.from_env({"PREFCHAT_HOME": str(tmp_path_factory.mktemp("home"))})
-    return settings, ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, calibrate, progress=False)
+    return settings, ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, progress=False)
 
 
 @pytest.mark.slow
@@ -40,7 +39,7 @@ def test_default_pack_is_simulated_trained_on_text_and_keeps_prompts_out(default
 def test_default_pack_is_reused_while_its_sources_are_unchanged(default_pack):
     settings, path = default_pack
     version = load_pack(path).version
-    assert ensure_default_pack(path, settings.embedding_model, settings.cache_dir, calibrate, progress=False) == path
+    assert ensure_default_pack(path, settings.embedding_model, settings.cache_dir, progress=False) == path
     assert load_pack(path).version == version
 
 

@@ -71,16 +71,16 @@ def run(world, tasks, strategies=STRATEGY_NAMES, answers=(0, 1, 3, 6)):
 @pytest.mark.parametrize(
     ("protocol", "pair", "expected"),
     [
-        ("explicit", (1, 2), "b"),
-        ("explicit", (2, 1), "a"),
-        ("explicit", (2, 3), "tie"),
-        ("explicit", (1, 7), "skip"),
-        ("explicit", (7, 8), "skip"),
-        ("implicit", (1, 2), "b"),
-        ("implicit", (2, 3), "tie"),
-        ("implicit", (1, 7), "a"),
-        ("implicit", (7, 1), "b"),
-        ("implicit", (7, 8), "skip"),
+        ("prefer", (1, 2), "b"),
+        ("prefer", (2, 1), "a"),
+        ("prefer", (2, 3), "tie"),
+        ("prefer", (1, 7), "skip"),
+        ("prefer", (7, 8), "skip"),
+        ("watch", (1, 2), "b"),
+        ("watch", (2, 3), "tie"),
+        ("watch", (1, 7), "a"),
+        ("watch", (7, 1), "b"),
+        ("watch", (7, 8), "skip"),
     ],
 )
 def test_pair_answers(protocol, pair, expected):
@@ -90,7 +90,7 @@ def test_pair_answers(protocol, pair, expected):
 
 def test_implicit_kway_answers_pick_the_best_rated_first_shown_among_equals():
     """Rated beats unrated ("the one I have seen"), so the pick beats every option shown."""
-    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "implicit")
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "watch")
     assert respondent.answer(Question((7, 1, 8, 9))) == 1
     assert respondent.answer(Question((7, 3, 1, 2))) == 3
     assert respondent.answer(Question((7, 2, 1, 3))) == 2
@@ -99,7 +99,7 @@ def test_implicit_kway_answers_pick_the_best_rated_first_shown_among_equals():
 
 def test_explicit_kway_answers_rank_the_pick_above_the_rated_options_only():
     """An unrated option is one the respondent cannot judge: the evidence compares the rated ones."""
-    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "explicit")
+    respondent = RatingsRespondent(np.array([1, 2, 3]), np.array([2.0, 4.0, 4.0]), "prefer")
     assert respondent.answer(Question((7, 3, 1, 2))) == KWayChoice((3, 1, 2), 3)
     assert respondent.answer(Question((7, 2, 1, 3))) == KWayChoice((2, 1, 3), 2)
     assert respondent.answer(Question((7, 1, 8, 9))) is None  # one rated: nothing compared
@@ -107,7 +107,7 @@ def test_explicit_kway_answers_rank_the_pick_above_the_rated_options_only():
 
 
 def test_on_sight_tasks_ask_each_user_about_their_query_items_only(world):
-    tasks = rating_tasks(world["users"], "explicit", seeds=[0], popularity=world["popularity"], on_sight=True)
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0], popularity=world["popularity"], on_sight=True)
     for task in tasks:
         assert task.pool.tolist() == sorted(task.respondent.query_items.tolist())
     ev = evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("active",), (0, 6),
@@ -119,24 +119,24 @@ def test_respondent_rejects_bad_input():
     with pytest.raises(ValueError, match="'ranked'"):
         RatingsRespondent(np.array([1, 2]), np.array([1.0, 2.0]), "ranked")
     with pytest.raises(ValueError, match="more than once"):
-        RatingsRespondent(np.array([1, 1]), np.array([1.0, 2.0]), "explicit")
+        RatingsRespondent(np.array([1, 1]), np.array([1.0, 2.0]), "prefer")
     with pytest.raises(ValueError, match="one length"):
-        RatingsRespondent(np.array([1, 2]), np.array([1.0]), "explicit")
+        RatingsRespondent(np.array([1, 2]), np.array([1.0]), "prefer")
 
 
 def test_explicit_evidence_is_every_unequal_pair_winner_first_up_to_the_cap():
     items, ratings = np.array([5, 6, 7, 8]), np.array([1.0, 3.0, 3.0, 5.0])
-    a, b, labels = RatingsRespondent(items, ratings, "explicit").evidence(20, np.random.default_rng(0))
+    a, b, labels = RatingsRespondent(items, ratings, "prefer").evidence(20, np.random.default_rng(0))
     rating = dict(zip(items.tolist(), ratings.tolist()))
     assert len(a) == 5 and np.all(labels == 1)  # 6 pairs, one of them equal
     assert all(rating[i] > rating[j] for i, j in zip(a.tolist(), b.tolist()))
-    capped = RatingsRespondent(items, ratings, "explicit", max_pairs=3).evidence(20, np.random.default_rng(0))
+    capped = RatingsRespondent(items, ratings, "prefer", max_pairs=3).evidence(20, np.random.default_rng(0))
     assert len(capped[0]) == 3
 
 
 def test_implicit_evidence_is_each_rated_item_against_a_distinct_unrated_one():
     items = np.array([0, 3, 4])
-    a, b, labels = RatingsRespondent(items, np.ones(3), "implicit").evidence(10, np.random.default_rng(0))
+    a, b, labels = RatingsRespondent(items, np.ones(3), "watch").evidence(10, np.random.default_rng(0))
     assert sorted(a.tolist()) == [0, 3, 4] and np.all(labels == 1)
     assert len(set(b.tolist())) == 3 and not set(b.tolist()) & {0, 3, 4}
 
@@ -179,19 +179,19 @@ def test_split_half_is_a_disjoint_cover(n, seed):
     assert sorted(np.concatenate([query, held_out]).tolist()) == list(range(n))
 
 
-@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+@pytest.mark.parametrize("protocol", ["prefer", "watch"])
 def test_respondents_know_the_query_half_and_targets_hold_the_rest(world, protocol):
     tasks = rating_tasks(world["users"], protocol, seeds=[0, 1], popularity=world["popularity"])
     assert [t.seed for t in tasks] == [0] * 8 + [1] * 8
     for task in tasks:
         items, ratings = world["users"][task.user_id]
         query = task.respondent.query_items
-        held_out = task.targets.items if protocol == "explicit" else task.targets.relevant
+        held_out = task.targets.items if protocol == "prefer" else task.targets.relevant
         assert not set(query.tolist()) & set(held_out.tolist())
         assert sorted(np.concatenate([query, held_out]).tolist()) == sorted(items.tolist())
         rating = dict(zip(items.tolist(), ratings.tolist()))
         assert task.respondent.query_ratings.tolist() == [rating[i] for i in query.tolist()]
-        if protocol == "implicit":
+        if protocol == "watch":
             assert task.targets.exclude.tolist() == query.tolist()
     assert any(
         a.respondent.query_items.tolist() != b.respondent.query_items.tolist() for a, b in zip(tasks[:8], tasks[8:])
@@ -225,7 +225,7 @@ class Planted:
 
     def evidence(self, n_items, rng):
         a, b, labels = self.inner.evidence(n_items, rng)
-        rated = set(a.tolist()) | (set(b.tolist()) if self.inner.protocol == "explicit" else set())
+        rated = set(a.tolist()) | (set(b.tolist()) if self.inner.protocol == "prefer" else set())
         if rated & self.held_out:
             raise AssertionError(f"EVAL item {sorted(rated & self.held_out)} in the oracle's evidence as rated")
         return a, b, labels
@@ -243,7 +243,7 @@ def planted(tasks, asked, leaky_users=None):
     return wrapped
 
 
-@pytest.mark.parametrize("protocol", ["explicit", "implicit"])
+@pytest.mark.parametrize("protocol", ["prefer", "watch"])
 def test_the_protocol_never_lets_eval_items_be_answered_as_rated(world, protocol):
     asked = []
     tasks = rating_tasks(world["users"], protocol, seeds=[0], popularity=world["popularity"])
@@ -252,7 +252,7 @@ def test_the_protocol_never_lets_eval_items_be_answered_as_rated(world, protocol
 
 
 def test_the_planted_respondent_catches_a_leak(world):
-    tasks = rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])
     with pytest.raises(AssertionError, match="EVAL item"):
         run(world, planted(tasks, [], leaky_users=world["users"]), strategies=("active",))
 
@@ -299,7 +299,7 @@ def test_per_user_averages_seeds_ignoring_nan():
 
 @pytest.fixture(scope="module")
 def explicit_run(world):
-    tasks = rating_tasks(world["users"], "explicit", seeds=[0, 1], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"])
     return run(world, tasks)
 
 
@@ -356,7 +356,7 @@ def test_answers_help_planted_implicit_users(world):
     for u in range(8):
         favourites = np.argsort(-(world["features"] @ rng.normal(size=N_BASES)))[:20]
         users[f"w{u}"] = (favourites, np.ones(20))
-    tasks = rating_tasks(users, "implicit", seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(users, "watch", seeds=[0], popularity=world["popularity"])
     ev = run(world, tasks, strategies=("population", "active", "oracle"), answers=(0, 10))
     recall = ev.values[:, :, ev.metrics.index("recall@20")].mean(axis=-1)
     assert recall[1, 1] > recall[0, 1] + 0.1
@@ -366,7 +366,7 @@ def test_answers_help_planted_implicit_users(world):
 def test_with_base_rates_the_population_ranks_by_base_rate(world):
     """A catalog ranking calibrated to base rates starts from them: the prior reproduces them."""
     users = {name: (items, np.ones(items.size)) for name, (items, _) in world["users"].items()}
-    tasks = rating_tasks(users, "implicit", seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(users, "watch", seeds=[0], popularity=world["popularity"])
     base_rate = world["popularity"] / (world["popularity"].max() + 1.0)
     offset = base_rate_offset(world["features"], world["prior_mean"], world["prior_cov"], base_rate)
     ev = evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ("population", "popularity"),
@@ -376,22 +376,22 @@ def test_with_base_rates_the_population_ranks_by_base_rate(world):
 
 
 def test_evaluate_rejects_bad_input(world):
-    tasks = rating_tasks(world["users"], "explicit", seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0], popularity=world["popularity"])
     with pytest.raises(ValueError, match="'smart'"):
         run(world, tasks, strategies=("smart",))
     with pytest.raises(ValueError, match="-1"):
         run(world, tasks, answers=(-1, 2))
     with pytest.raises(ValueError, match="popularity scores"):
         evaluate(tasks, world["features"], world["prior_mean"], world["prior_cov"], ["popularity"], [0], world["pool"])
-    mixed = tasks[:1] + rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])[:1]
+    mixed = tasks[:1] + rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])[:1]
     with pytest.raises(ValueError, match="same metrics"):
         run(world, mixed)
     with pytest.raises(ValueError, match="'u0' has 1 rating"):
-        rating_tasks({"u0": (np.array([1]), np.array([2.0]))}, "explicit", [0], world["popularity"])
+        rating_tasks({"u0": (np.array([1]), np.array([2.0]))}, "prefer", [0], world["popularity"])
 
 
 def test_results_do_not_depend_on_task_order_or_worker_processes(world, explicit_run):
-    tasks = rating_tasks(world["users"], "explicit", seeds=[0, 1], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"])
     reordered = run(world, tasks[::-1])
     np.testing.assert_array_equal(reordered.values[..., ::-1], explicit_run.values)
     parallel = evaluate(
@@ -405,7 +405,7 @@ def test_results_do_not_depend_on_task_order_or_worker_processes(world, explicit
 def test_a_peer_is_fed_exactly_what_the_active_session_revealed(world):
     """``ease`` runs on the questions of ``active`` (same session, same seed) and scores the items
     those answers show the user knows; ``ease-oracle`` scores the whole QUERY half."""
-    tasks = rating_tasks(world["users"], "implicit", seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])
     result = run(world, tasks, ("active", "ease", "ease-oracle"), answers=(0, 4))
     np.testing.assert_array_equal(result.asked[0], result.asked[1])
     np.testing.assert_array_equal(result.dont_know[0], result.dont_know[1])
@@ -425,7 +425,7 @@ def test_a_peer_is_fed_exactly_what_the_active_session_revealed(world):
 
 
 def test_niche_cohort_coverage_and_popularity_bias(world):
-    tasks = rating_tasks(world["users"], "implicit", seeds=[0, 1], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "watch", seeds=[0, 1], popularity=world["popularity"])
     result = run(world, tasks, ("population", "active"), answers=(0, 3))
     report = summarise(result, cohorts={"niche": ["u1", "u2"]}, n_items=N_ITEMS)
     rows = {(r["strategy"], r["answers"], r["metric"]): r for r in report["results"]}

@@ -79,7 +79,7 @@ def test_policy_rejects_an_inverted_stop_rule():
 
 
 def test_a_session_stops_when_nothing_is_left_to_ask(features, prior):
-    respondent = RatingsRespondent(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0]), "explicit")
+    respondent = RatingsRespondent(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0]), "prefer")
     policy = Policy(STRATEGIES["active"], np.array([0, 1, 2]), min_questions=10, max_questions=10)
     session = run_session(features, prior, policy, respondent, seed=0)
     assert len(session.questions) == 3 and len(session.posteriors) == 4  # three pairs among three items
@@ -95,7 +95,7 @@ def test_a_kway_dont_know_marks_its_options_unknown(features, prior):
 
 
 def test_the_same_seed_asks_the_same_questions_and_another_may_not(features, prior):
-    respondent = RatingsRespondent(np.arange(0, 30, 2), np.arange(15.0), "implicit")
+    respondent = RatingsRespondent(np.arange(0, 30, 2), np.arange(15.0), "watch")
     policy = Policy(STRATEGIES["random"], np.arange(N_ITEMS), min_questions=6, max_questions=6)
     first, again = (run_session(features, prior, policy, respondent, seed=11) for _ in range(2))
     assert [q.items for q in first.questions] == [q.items for q in again.questions]

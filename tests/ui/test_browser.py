@@ -385,14 +385,13 @@ def test_a_four_way_question_shows_four_cards_in_a_grid_and_takes_a_pick(page_at
 def default_url(serve_app, tmp_path_factory):
     """The whole app on the real default pack (built here, about 30 s) with its own embedder."""
     from prefchat.assistant.api import Assistant
-    from prefchat.assistant.ranking import calibrate
     from prefchat.default.build import ensure_default_pack
     from prefchat.settings import Settings
     from prefchat.ui.app import create_app
 
     home = tmp_path_factory.mktemp("default-home")
     settings = Settings.from_env({"PREFCHAT_HOME": str(home)})
-    pack = ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir, calibrate,
+    pack = ensure_default_pack(settings.packs_dir / "default", settings.embedding_model, settings.cache_dir,
                                progress=False)
     assistant = Assistant.open(pack=pack, db=f"sqlite:///{home / 'prefchat.sqlite'}", settings=settings)
     with serve_app(create_app(assistant)) as url:

@@ -1,8 +1,10 @@
 r"""Choosing the ranking's settings on validation users: the summary's weights beta, watch_beta, watch_stated_beta.
 
-Run when a pack is built (:func:`calibrate`, recorded in the manifest's hyperparameters and
-selection tables); served by :class:`~prefchat.assistant.recommender.Recommender`, which this
-module measures exactly as the app serves it.
+Run when a pack is built (:func:`calibrate`, called by :func:`~prefchat.reward.build.build_pack`,
+recorded in the manifest's hyperparameters and selection tables); served by
+:class:`~prefchat.assistant.recommender.Recommender`, whose scores are the
+:class:`~prefchat.reward.scoring.Scorer`'s this module measures: what is chosen here is chosen on
+exactly what the app serves.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import numpy as np
 
 from ..elicitation.metrics import pairwise_accuracy, pairwise_auc, recall_at_k, roc_auc, top_k
 from ..elicitation.onboarding import known_items, replay
-from ..reward.pack import Pack
-from .recommender import Recommender, Taste, like_factor, liked_carriers, stated_exclusions
+from .pack import Pack
+from .scoring import Scorer, Taste, like_factor, liked_carriers, stated_exclusions
 from .summary import (
     STATED_WEIGHT,
     Summary,
-    apply_correction,
+    descriptor_weights,
     stated_affinity,
-    summarize,
     summary_affinity,
+    with_stated,
 )
 
 if TYPE_CHECKING:
-    from ..reward.train import ValidationUser
+    from .train import ValidationUser
 
 __all__ = ["BETA_MULTIPLIERS", "StatedTrial", "WeightTrial", "calibrate", "choose_beta", "choose_watch_beta",
            "held_out_recall", "served_statement", "stated_preference_fits", "strongest_stated"]
@@ -60,7 +62,7 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     For each validation user (:func:`prefchat.reward.train.make_validation_users`: ten explicit
     answers from a QUERY half, an EVAL half held out): the posterior the onboarding loop holds after
     them (:func:`~prefchat.elicitation.onboarding.replay` from the "prefer" session prior),
-    the summary (:func:`~prefchat.assistant.summary.summarize`), and the "prefer" scores
+    the summary's weights (:func:`~prefchat.reward.summary.descriptor_weights`), and the "prefer" scores
     :math:`m^\top\phi + \beta s` for every :math:`\beta` of the grid
 
     .. math:: \beta = \mu \cdot \mathrm{median}_u \frac{\mathrm{sd}_i(m_u^\top \phi(i))}{\mathrm{sd}_i(s_u(i))},
@@ -89,7 +91,7 @@ def choose_beta(pack: Pack, validation: Sequence[ValidationUser],
     for user in validation:
         answers = list(user.query_pairs)
         posterior = replay(prior, pack.features, answers)
-        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
+        summary = Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
         coefficients, affinity = pack.features @ posterior.mean, summary_affinity(pack, summary)
         if affinity.std() > 0:
             ratios.append(coefficients.std() / affinity.std())
@@ -186,15 +188,15 @@ def stated_preference_fits(pack: Pack, users: Sequence[ValidationUser]) -> list[
     session writes, and that summary corrected by the preference they state (:func:`strongest_stated`
     of their EVAL half), with what the statement leaves out as served (:func:`stated_exclusions`).
     The simulation behind :func:`choose_watch_beta` and ``bench/stated_preference.py``."""
-    prior, recommender = pack.serving.session_prior("watch"), Recommender(pack)
+    prior, scorer = pack.serving.session_prior("watch"), Scorer(pack)
     fits = []
     for user in users:
         answers = list(user.implicit_pairs)[:STATED_SIMULATION_ANSWERS]
         posterior = replay(prior, pack.features, answers)
-        summary = summarize(pack, posterior.mean, posterior.cov, len(answers), 0, answers=answers)
+        summary = Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
         said = strongest_stated(pack, user.eval_items)
-        corrected = summary if said is None else apply_correction(summary, dict([said]), pack)
-        base = recommender.scores(Taste(posterior.mean, posterior.cov, None, "watch", known_items(answers)))
+        corrected = summary if said is None else Summary("", with_stated(summary, dict([said]), pack), len(answers), 0)
+        base = scorer.scores(Taste(posterior.mean, posterior.cov, None, "watch", known_items(answers)))
         stated_only = Summary("", corrected.stated, 0, 0)
         generated_only = Summary("", tuple(w for w in corrected.weights if not w.stated), 0, 0)
         fits.append({"user": user, "base": base, "generated": summary_affinity(pack, generated_only),
@@ -223,7 +225,7 @@ def choose_watch_beta(pack: Pack, validation: Sequence[ValidationUser],
     :data:`STATED_SIMULATION_ANSWERS` questions of their QUERY half, the session writes its
     summary, and the user states their strongest like or dislike from their EVAL half. The
     catalog is ranked by :math:`\ell + \beta s_\text{gen} + \beta_\text{stated} s_\text{stated}`
-    (:math:`\ell` the calibrated watch logits, :meth:`~prefchat.assistant.recommender.Recommender.scores`; the summary's generated and
+    (:math:`\ell` the calibrated watch logits, :meth:`~prefchat.reward.scoring.Scorer.scores`; the summary's generated and
     stated descriptors apart), QUERY items left out, and scored by Recall@20 of the EVAL items.
     Each weight runs over its grid
 
@@ -304,9 +306,9 @@ def calibrate(pack: Pack, validation: Sequence[ValidationUser]) -> tuple[dict[st
 
     ``beta`` weights the summary on the "prefer" scale (:func:`choose_beta`); on packs whose
     sessions rank the catalog by calibrated "watch" logits (rating data, with base rates),
-    ``watch_beta`` weights it on that scale (:func:`choose_watch_beta`). Passed as
-    ``calibrate=`` to :func:`prefchat.reward.build.build_pack`, which records both in the pack's
-    manifest (hyperparameters and selection tables).
+    ``watch_beta`` weights it on that scale (:func:`choose_watch_beta`).
+    :func:`~prefchat.reward.build.build_pack` records both in the pack's manifest
+    (hyperparameters and selection tables).
     """
     beta, table = choose_beta(pack, validation)
     chosen: dict[str, float] = {"beta": beta}
