@@ -2,7 +2,7 @@ r"""``prefchat eval --friends FILE``: the social prior against the same question
 
 The pack's test users with at least one friend among its training users (``FILE`` as
 :func:`~prefchat.reward.friends.load_friends` reads it; friends elsewhere are unknown to the pack),
-in the implicit protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`), each task one
+in the "watch" protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`), each task one
 served ``active`` session (the benchmark's policy, pool, familiarity and seed,
 :func:`~prefchat.elicitation.evaluate.task_seed`). After each answer count the catalog is ranked as
 the app serves it (:class:`~prefchat.assistant.recommender.ServedScore`):
@@ -110,8 +110,8 @@ def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
     if pack.social is None or pack.known_model is None:
         raise ValueError(f"pack {pack.name!r} has no social prior: build it with --friends (prefchat train --friends "
                          f"FILE, or prefchat pack ciao)")
-    if args.protocol != "implicit":
-        raise ValueError("--friends ranks the catalog: it runs in the implicit protocol only")
+    if args.protocol != "watch":
+        raise ValueError("--friends ranks the catalog: it runs in the watch protocol only (--protocol watch)")
     friends = load_friends(args.friends).among(pack.social.members)
     with_friends = [user for user in pack.test_users if friends.of(user)]
     users = load_users(with_friends[: args.users])
@@ -119,7 +119,7 @@ def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
         raise ValueError(f"{args.friends}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has a "
                          "friend among its training users")
     train = load_users(sorted({friend for user in users for friend in friends.of(user)}))
-    tasks = rating_tasks(users, "implicit", range(args.seeds), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(args.seeds), pack.popularity)
     social = [pack.social.evidence(friends.of(task.user_id))[0] for task in tasks]
     friend_scores = [friends_items([train[f][0] for f in friends.of(task.user_id) if f in train],
                                    [w for f, w in friends.of(task.user_id).items() if f in train], pack.n_items)
@@ -128,7 +128,7 @@ def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
     summary = summarise(evaluation, paired=PAIRED, n_items=pack.n_items)
     counts = [len(friends.of(user)) for user in users]
     return {
-        "dataset": pack.name, "protocol": "implicit", "seeds": args.seeds, "pool_size": args.pool_size,
+        "dataset": pack.name, "protocol": "watch", "seeds": args.seeds, "pool_size": args.pool_size,
         "n_test_users": summary["n_test_users"], "through_api": False, "answerable": "known",
         "seconds": round(time.perf_counter() - start, 2), "results": summary["results"], "paired": summary["paired"],
         "social": {"trust": pack.social.trust, "spread": pack.social.spread, "discovery_slot": pack.discovery_slot,

@@ -44,7 +44,7 @@ def test_friends_of_the_same_community_earn_trust():
     # each validation user follows three training users of their own community
     friends = Friends({f"v{u}": {f"t{(u % 2) + 2 * j}": 1.0 for j in range(3)} for u in range(len(validation_rows))})
     users = {f"v{u}": (items, np.ones(len(items))) for u, items in enumerate(validation_rows)}
-    tasks = rating_tasks(users, "implicit", [0], np.asarray(x.sum(0)))
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
     sessions = [(task, _no_answers(model)) for task in tasks]
     social, chosen, table = choose_social_prior(model, x, members, friends, sessions)
     assert chosen["social_trust"] > 0 and social.trust == chosen["social_trust"]
@@ -59,7 +59,7 @@ def test_without_validation_users_with_friends_there_is_no_trust():
     emission, features = spectral_bases(*components(x), 2.0)
     model = KnownModel(features, emission, *population(x, emission), tau=1.0)
     users = {"v0": (np.arange(6), np.ones(6))}
-    tasks = rating_tasks(users, "implicit", [0], np.asarray(x.sum(0)))
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
     social, chosen, table = choose_social_prior(model, x, [f"t{u}" for u in range(len(x))], Friends({}),
                                                 [(tasks[0], _no_answers(model))])
     assert chosen == {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0} and table["validation_users"] == 0
