@@ -47,6 +47,9 @@ def _print_training_report(pack) -> None:
     chosen = " ".join(f"{name}={h.get(name)}" for name in ("n_bases", "l2", "implicit_weight", "prior_scale", "beta"))
     print(f"chosen on validation users: {chosen} question_size={pack.question_size}")
     print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
+    if pack.social is not None:
+        print(f"social prior: trust {pack.social.trust:g}, spread {pack.social.spread:g} over {len(pack.social.members)} "
+              f"training users; discovery slot {pack.discovery_slot or 'none'}")
     print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
           f"skipped: {pack.provenance['skipped']}")
     report = metrics.get("test_zero_answers") or {}

@@ -132,7 +132,7 @@ are references, and pref-reference scores with its own estimator."""
 
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
-    if getattr(args, "friends", None) is not None:  # the social prior against the same questions without it
+    if args.friends is not None:  # the social prior against the same questions without it
         if args.ratings is None:
             raise ValueError("--friends needs --ratings RATINGS.csv: the test users' held-out ratings and their friends'")
         return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
