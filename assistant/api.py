@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..elicitation.posterior import Answer
 from ..reward.featurize import pack_embedder
 from ..reward.pack import Pack, load_pack
 from ..storage import NotFound, ProfileRecord, SessionRecord, Store, open_store
@@ -172,11 +173,12 @@ class Assistant(Conversation):
             profile, summary = self.profile(user_id), self.summary(user_id)
             session = self.latest_session(user_id)
             objective, told = self.pack.objective, frozenset[int]()
+            answers: tuple[Answer, ...] = ()
             if session is not None:
                 objective = self.sessions.options(session).objective or objective
                 answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
                 told = told_items(answers, self.reference)
-            taste = Taste(profile.mean, profile.cov, summary, objective, told, self.friends.evidence(user_id))
+            taste = Taste(profile.mean, profile.cov, summary, objective, told, answers, social=self.friends.evidence(user_id))
             return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
@@ -192,10 +194,14 @@ class Assistant(Conversation):
         with self.store.atomic():
             mean, summary = self.profile(user_id).mean, self.summary(user_id)
             session = self.latest_session(user_id)
-        if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
-            mean = mean - self.pack.exposure
+            answers: tuple[Answer, ...] = ()
+            if session is not None and SessionOptions.from_settings(session.settings).objective == "watch":
+                mean = mean - self.pack.exposure
+            elif session is not None:  # the MAP of "prefer" answers: they are what a reason cites
+                answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
         texts = Candidates(candidates, self._embedder("ranking texts")(candidates))
-        return self.recommender.rank(Taste(mean, summary=summary), len(candidates) if k is None else k, candidates=texts)
+        return self.recommender.rank(Taste(mean, summary=summary, answers=answers), len(candidates) if k is None else k,
+                                     candidates=texts)
 
     def correct(self, user_id: str, text: str) -> Summary | None:
         """Correct the summary in words ("actually I love musicals"); None when no known taste is named.
@@ -229,8 +235,8 @@ class Assistant(Conversation):
             clear()
 
     def find_item(self, name: str) -> int | None:
-        """The catalog item a message names: by item id, then by its whole title (so "(answer 5)" of a
-        grouped pack tells its six answers apart), then as :func:`~prefchat.assistant.intents.match_item`
+        """The catalog item a message names: by item id, then by its whole title (so the opening in a
+        grouped pack's titles tells the answers to one prompt apart), then as :func:`~prefchat.assistant.intents.match_item`
         finds titles."""
         query = name.strip(" \t\"'“”?!.")
         if query in self.index:

@@ -14,14 +14,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..reward.data import opening
 from ..reward.pack import Item
 from . import wording
 from .intents import strip_parenthetical
 
-__all__ = ["PREVIEW_WORDS", "CardView", "Preview", "card_preview", "card_view", "readable_title", "repeats_title"]
+__all__ = ["NAME_WORDS", "PREVIEW_WORDS", "CardView", "Preview", "card_name", "card_preview", "card_view", "readable_title",
+           "repeats_title"]
 
 PREVIEW_WORDS = 12
 """Most words a card shows before "Read all"."""
+NAME_WORDS = 6
+"""Most words of an answer's opening that name its card in a reason (:func:`card_name`)."""
 
 _WORD = re.compile(r"\S+")
 _SENTENCE_END = (".", "!", "?", ":", ";")
@@ -118,3 +122,12 @@ def card_view(item: Item, grouped: bool) -> CardView:
     title, year = readable_title(item.title)
     preview = None if repeats_title(item.text, item.title) else card_preview(item.text)
     return CardView(title, ((year,) if year else ()) + item.tags, preview)
+
+
+def card_name(item: Item, grouped: bool) -> str:
+    """How a reason names a card the user answered, by what the card showed first: a film by its title
+    as people say it ("Alien"); an answer under a shared prompt by its opening in plain words, quoted
+    ("“Use the absorption method: one part…”", at most :data:`NAME_WORDS` words: :func:`~prefchat.reward.data.opening`)."""
+    if grouped:
+        return f"“{opening(item.text, NAME_WORDS)}”"
+    return readable_title(item.title)[0]

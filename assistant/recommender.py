@@ -10,7 +10,7 @@ the answers show the user knows. A served top k (:meth:`Recommender.recommend`) 
           \mathrm{score}(i) = c(i) + \beta\, s(i) + \beta_\text{stated}\, s^\text{stated}(i),
           \quad i \notin \text{known} \cup \text{disliked},
 
-each pick with its reason (:func:`_why`). Its parts:
+each pick with its reason (:func:`_reason`). Its parts:
 
 - the **scores**: the score of the objective :math:`c(i)` (one scorer each), the exposure control
   and the summary and stated terms are the :class:`~prefchat.reward.scoring.Scorer`'s, which the
@@ -21,7 +21,9 @@ each pick with its reason (:func:`_why`). Its parts:
 - the **items left out**: those the answers show the user knows
   (:func:`~prefchat.elicitation.onboarding.known_items`), and on a tags pack those carrying a tag
   the user said they do not want (:func:`~prefchat.reward.scoring.stated_exclusions`);
-- the **reasons** (:func:`_why`).
+- the **reasons** (:func:`_reason`): the answer that lifted the pick most (:func:`answer_lifts`),
+  what the user stated that it meets or that it has against them, else what their summary says
+  they enjoy that it carries.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from ..elicitation import Comparison, Posterior
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
+from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, picked
 from ..elicitation.social import SocialEvidence, with_discovery
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import Pack
@@ -49,19 +52,23 @@ from ..reward.scoring import (
     stated_misses,
 )
 from . import wording
-from .summary import Summary, scale_stated_likes, summarize, summary_weights
+from .cards import card_name
+from .summary import Summary, answer_evidence, scale_stated_likes, summarize, summary_weights
 
 __all__ = [  # Taste, Candidates and what a statement does are the scorer's (prefchat.reward.scoring); the assistant reads them here
-    "LIKE_FACTORS", "Candidates", "Ranked", "Recommender", "ServedScore", "Taste", "like_factor",
-    "liked_carriers", "stated_exclusions", "stated_misses",
+    "LIKE_FACTORS", "Candidates", "Ranked", "Reason", "Recommender", "ServedScore", "Taste", "answer_lifts",
+    "like_factor", "liked_carriers", "stated_exclusions", "stated_misses",
 ]
 
 WHY_SHARE = 0.1
-"""A reason is given only if it brings at least this share of the item's positive contributions."""
-WHY_AXES = 2
-"""At most this many axes in a reason (plus one summary descriptor)."""
-POPULATION_WORDS = {"popularity": ("popular", "little known"), "quality": ("well rated", "lower rated")}
-"""How a population coordinate reads at its high and low end."""
+"""A population reason ("popular too") is given only if it brings at least this share of the item's positive contributions."""
+WHY_ANSWERS = 1
+"""At most this many answers cited in a reason (each lifting the item at least half as much as the
+first): one answer, its cards named, is a sentence a person reads; two are a paragraph."""
+WHY_DESCRIPTORS = 2
+"""At most this many descriptors of each kind in a reason."""
+POPULATION_WORDS = {"popularity": "popular", "quality": "well rated"}
+"""How a population coordinate reads at its high end (a reason never names the low end)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,10 @@ class Ranked:
     item_id : the catalog item id; None for a candidate text
     title : the item's title, or the start of the candidate text
     score : the item's score (see the module docstring)
-    why : one sentence naming the user's preferences the item meets, e.g. "war: as you like"
+    why : one sentence saying what in the user's answers and words moved the item up, e.g.
+        "because you picked Alien over Notting Hill" (:attr:`reason` in words)
     text : the item's text (what the user would read: a response, a description), or the candidate text
+    reason : what ``why`` says, part by part
     """
 
     index: int
@@ -84,6 +93,39 @@ class Ranked:
     score: float
     why: str
     text: str = ""
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """What a pick's reason says, each part a fact about the user and the item (bench/reason_check.py checks them).
+
+    Attributes
+    ----------
+    answers : the user's answers cited, those that lifted the item's score most (:func:`answer_lifts`)
+    said : descriptors the user stated a like of that the item carries
+    said_no : descriptors the user stated a dislike of that the item does not carry
+    enjoys : descriptors the summary says the user enjoys, that their answers lean to
+        (:func:`~prefchat.assistant.summary.answer_evidence` not below 0) and the item carries; only
+        where no answer is cited
+    popular : how the item stands in the population ("popular", "well rated") where that adds to its
+        score and it sits above the catalog mean; said only next to a personal reason, or alone
+        when there is none
+    against : descriptors the summary says the user is not keen on that the item carries all the
+        same: said too, so that a reason never reads as if the pick were free of them
+    """
+
+    answers: tuple[Answer, ...] = ()
+    said: tuple[str, ...] = ()
+    said_no: tuple[str, ...] = ()
+    enjoys: tuple[str, ...] = ()
+    popular: str | None = None
+    against: tuple[str, ...] = ()
+
+    @property
+    def personal(self) -> bool:
+        """Whether the reason cites the user's own answers or statements."""
+        return bool(self.answers or self.said or self.said_no)
 
 
 class Recommender(Scorer):
@@ -119,18 +161,50 @@ class Recommender(Scorer):
         if only is not None:
             excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
         centre = self._index.centre
+        picks = top_k(scores, k, excluded)
+        lifts = answer_lifts(self.pack, taste, self._prior_cov(taste.objective), scoring.features[picks], centre)
+        leaning = answer_evidence(self.pack, taste.answers) if taste.answers else np.zeros(len(self.pack.descriptors))
         ranked = []
-        for i in top_k(scores, k, excluded):
+        for i, lift in zip(picks, lifts, strict=True):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
-            why = _why(self.pack, axis_terms, high, association[i], taste.summary)
+            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning)
+            why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
-                ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text))
+                ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text, reason))
             else:
                 text = candidates.texts[i]
-                ranked.append(Ranked(i, None, text[:TITLE_LENGTH], float(scores[i]), why, text))
+                ranked.append(Ranked(i, None, text[:TITLE_LENGTH], float(scores[i]), why, text, reason))
         return ranked
+
+    def words(self, reason: Reason) -> str:
+        """A pick's reason in words (:func:`~prefchat.assistant.wording.pick_reason`): its answers by
+        the cards the user saw, its descriptors as a sentence says them."""
+        def spoken(descriptors: tuple[str, ...]) -> list[str]:
+            return [wording.spoken(d) for d in descriptors]
+
+        return wording.pick_reason(self._cited(reason.answers), spoken(reason.said), spoken(reason.said_no),
+                                   spoken(reason.enjoys), reason.popular, spoken(reason.against))
+
+    def _cited(self, answers: Sequence[Answer]) -> list[tuple[str | None, list[str | None]]]:
+        """Each cited answer as (the card picked, the cards passed over), by the names the cards showed
+        (:func:`~prefchat.assistant.cards.card_name`); None names the average item feedback is compared with."""
+        grouped = self.pack.groups is not None
+
+        def name(item: int) -> str | None:
+            return card_name(self.pack.items[item], grouped) if item < self.pack.n_items else None
+
+        cited = []
+        for answer in answers:
+            choice = picked(answer)
+            assert choice is not None  # a reason cites only answers that picked one
+            cited.append((name(choice[0]), [name(o) for o in choice[1]]))
+        return cited
+
+    def _prior_cov(self, objective: str) -> np.ndarray:
+        r""":math:`\Sigma_0` of a session of ``objective``."""
+        return self.pack.serving.session_prior(objective).prior_cov
 
     def recommend(self, taste: Taste, k: int, discount: float | None = None) -> list[Ranked]:
         """The served top ``k`` of the catalog: :meth:`rank` without the items :meth:`left_out`, a
@@ -221,7 +295,7 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), self.social)
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social)
         return Recommender(self.pack).scores(taste, discount=self.discount)
 
 
@@ -251,38 +325,75 @@ def _indices(values: Sequence[int] | np.ndarray, n: int, name: str) -> np.ndarra
     return indices
 
 
-def _why(pack: Pack, axis_terms: np.ndarray, high: np.ndarray, association: np.ndarray, summary: Summary | None) -> str:
-    r"""One short sentence naming the user's own preferences item ``i`` meets (:func:`wording.pick_reason`).
+def answer_lifts(pack: Pack, taste: Taste, prior_cov: np.ndarray, features: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    r"""(n, n_answers) how much each of ``taste``'s answers lifted each item's personal score.
 
-    The summary's descriptors the item meets best (:math:`w_j z_{ij} \ge 1/2` of a stated
-    weight's worth, at most :data:`WHY_AXES`), liked ones as "as you like" ("as you said" when
-    stated, all of them), disliked ones it stays clear of as "not x"; else the learned axis on which the user's
-    answers lift the item most, :math:`(c_k - \mu_{0k})(\phi_k(i) - \bar\phi_k)`, if it brings at
-    least :data:`WHY_SHARE` of the item's positive contributions, named by a descriptor of that
-    end the item carries ("sci-fi, which you pick more than most"). Popularity or rating is added only next to a personal reason, never alone.
+    The posterior mean is :math:`m = \mu_0 + \sum_p \Sigma_0 g_p`
+    (:func:`~prefchat.elicitation.posterior.answer_pulls`), so on the learned bases :math:`L` item
+    i's score against the catalog mean moves by
+
+    .. math:: \ell_{ip} = \big(\phi_L(i) - \bar\phi_L\big)^\top \big(\Sigma_0 g_p\big)_L, \qquad
+              \sum_p \ell_{ip} = \big(\phi_L(i) - \bar\phi_L\big)^\top (m - \mu_0)_L
+
+    for answer p: the answers with the largest :math:`\ell_{ip}` are the ones whose winner is
+    closest to item i in the model's terms, and the ones a reason names. The population
+    coordinates are left out: that a user picks popular films is no taste to cite them for.
+
+    Parameters
+    ----------
+    features : (n, n_bases) the items' features
+    centre : (n_bases,) the catalog mean :math:`\bar\phi`, also the features of the average item
+        feedback is compared with (index ``pack.n_items`` in an answer)
     """
-    liked: list[str] = []
-    avoided: list[str] = []
-    stated = True
-    if summary is not None and summary.weights:
-        by_name = {w.descriptor: w for w in summary.weights}
-        row = association * summary_weights(pack, summary)  # w_j z_ij: positive where the item meets w_j
-        for j in np.argsort(-row, kind="stable")[:WHY_AXES]:
-            weight = by_name.get(pack.descriptors[int(j)])
-            if weight is None or row[j] < 0.5 * abs(weight.weight):
-                continue
-            (liked if weight.weight > 0 else avoided).append(weight.descriptor)
-            stated &= weight.stated
-    learned = axis_terms[: pack.n_learned]
+    if not taste.answers:
+        return np.zeros((len(features), 0))
+    items = sorted({item for answer in taste.answers for item in answer.items})  # only the rows answered: no catalog copy
+    row = {item: n for n, item in enumerate(items)}
+    rows = np.vstack([pack.features[item] if item < pack.n_items else centre for item in items])
+    answers = [KWayChoice(tuple(row[o] for o in a.options), row[a.chosen]) if isinstance(a, KWayChoice)
+               else Comparison(row[a.item_a], row[a.item_b], a.choice) for a in taste.answers]
+    pulls = answer_pulls(rows, taste.mean, prior_cov, answers)
+    k = pack.n_learned
+    return (np.asarray(features, dtype=np.float64)[:, :k] - centre[:k]) @ pulls[:, :k].T
+
+
+def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, high: np.ndarray, carried: np.ndarray,
+            leaning: np.ndarray) -> Reason:
+    r"""What moved one item up for ``taste`` (:class:`Reason`).
+
+    ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are the decided answers with the
+    largest lift :math:`\ell_{ip} > 0`, at most :data:`WHY_ANSWERS`, each at least half the first:
+    each of them moved the item up (what else did, popularity, is said beside). ``axis_terms``, ``high``: its
+    :func:`_axis_terms`; ``carried``: (n_descriptors,) the descriptors it carries; ``leaning``:
+    (n_descriptors,) :func:`~prefchat.assistant.summary.answer_evidence` of the user's answers.
+    """
+    order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and picked(taste.answers[p]) is not None]
+    answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
+    said: list[str] = []
+    said_no: list[str] = []
+    enjoys: list[str] = []
+    against: list[str] = []
+    columns = pack.serving.descriptors.columns
+    for w in taste.summary.weights if taste.summary is not None else ():
+        j = columns.get(w.descriptor)
+        if j is None:
+            continue
+        if w.weight < 0 and carried[j]:
+            against.append(w.descriptor)
+        if w.stated:
+            if w.weight > 0 and carried[j]:
+                said.append(w.descriptor)
+            elif w.weight < 0 and not carried[j]:
+                said_no.append(w.descriptor)
+        elif w.weight > 0 and carried[j] and leaning[j] >= 0 and not answers:
+            enjoys.append(w.descriptor)
     total = axis_terms[axis_terms > 0].sum()
-    axis = None
-    if learned.size and learned.max() > 0 and learned.max() >= WHY_SHARE * total:
-        k = int(np.argmax(learned))
-        words = pack.axes[k].positive if high[k] else pack.axes[k].negative
-        columns = pack.serving.descriptors.columns  # only a word the item itself carries (above the catalog mean)
-        words = tuple(w for w in words if w in columns and association[columns[w]] > 0)
-        axis = words[0] if words else None
-    population = [(axis_terms[pack.n_learned + c], name) for c, name in enumerate(pack.population_coordinates)]
-    best = max(population, default=(0.0, ""))
-    popular = POPULATION_WORDS.get(best[1], ("",))[0] if best[0] > 0 and best[0] >= WHY_SHARE * total else None
-    return wording.pick_reason(liked, avoided, stated, axis, popular)
+    popular = None
+    for c, name in enumerate(pack.population_coordinates):
+        k = pack.n_learned + c
+        if axis_terms[k] > 0 and axis_terms[k] >= WHY_SHARE * total and high[k] and name in POPULATION_WORDS:
+            popular = POPULATION_WORDS[name]
+            break
+    return Reason(answers, tuple(said[:WHY_DESCRIPTORS]), tuple(said_no[:WHY_DESCRIPTORS]),
+                  tuple(enjoys[:WHY_DESCRIPTORS]), popular, tuple(against))
+

@@ -16,7 +16,7 @@ from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, Store
 from . import wording
 from .intents import Intent
-from .recommender import Ranked, Recommender, Taste
+from .recommender import Ranked, Recommender, Taste, stated_exclusions
 from .summary import DescriptorWeight, Summary
 from .turns import ReplyTurn, SessionState
 
@@ -33,6 +33,7 @@ class Chat(Protocol):
     @property
     def titles(self) -> list[str]: ...
     def state(self, session_id: str) -> SessionState: ...
+    def taste(self, state: SessionState, summary: Summary | None) -> Taste: ...
     def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
     def picks(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]: ...
     def correct(self, user_id: str, text: str) -> Summary | None: ...
@@ -53,11 +54,33 @@ def recommend(chat: Chat, state: SessionState, summary: Summary, intent: Intent)
     return ReplyTurn(wording.RECOMMENDATIONS, "recommend", chat.picks(state, summary))
 
 
+LESS_OBVIOUS_HEAD_SHARE = 0.3
+"""Most a "less obvious" list may hold of the :data:`~prefchat.reward.serving.HEAD_SIZE` most popular
+items (issue 21): 3 of 10."""
+
+
 def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
-    (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
-    picks = chat.picks(state, summary, discount=chat.pack.less_obvious_discount)
-    return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
+    """"Show me less obvious picks": the session's picks under the weakest exposure control of
+    :attr:`~prefchat.reward.pack.Pack.less_obvious_discounts` (each validated under a recall
+    constraint) that leaves at most :data:`LESS_OBVIOUS_HEAD_SHARE` of them among the most popular
+    items (:attr:`~prefchat.reward.serving.Serving.head`). When even the strongest does not, the
+    reply says that there are no good less-known picks for this user yet, with the strongest's
+    picks; on a pack without base rates, that it cannot tell which items are widely known."""
+    if chat.pack.familiarity is None:
+        return ReplyTurn(wording.NOT_WIDELY_KNOWN, "less_obvious", chat.picks(state, summary))
+    head = chat.pack.serving.head
+    before = chat.preview(state, summary)
+    for discount in chat.pack.less_obvious_discounts:
+        picks = chat.preview(state, summary, discount)
+        if sum(head[p.index] for p in picks) <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
+            break
+    picks = chat.picks(state, summary, discount)
+    in_head = [sum(head[p.index] for p in ranked) for ranked in (before, picks)]
+    if in_head[1] <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
+        text = wording.less_obvious(len(picks) - in_head[1], len(picks), len(before) - in_head[0])
+    else:
+        text = wording.no_less_obvious(in_head[1], len(picks), in_head[0])
+    return ReplyTurn(text, "less_obvious", picks)
 
 
 def correct(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
@@ -106,12 +129,21 @@ def _moved(before, after) -> bool:
 
 
 def why(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """The reasons of one catalog item: ranked alone, as the session ranks the catalog."""
+    """The reasons of one catalog item: ranked alone, as the session ranks the catalog; or why it is
+    never among the picks (the user answered about it, or said no to what it carries)."""
     item = chat.find_item(intent.argument)
     if item is None:
         return ReplyTurn(wording.not_found(intent.argument), "why")
-    posterior = state.posterior
-    (ranked,) = chat.recommender.rank(Taste(posterior.mean, posterior.cov, summary, state.objective), 1, only=[item])
+    taste = chat.taste(state, summary)
+    title = chat.pack.items[item].title
+    if item in taste.known:
+        return ReplyTurn(wording.left_out_known(title), "why")
+    index = chat.pack.serving.descriptors
+    said_no = [w.descriptor for w in summary.stated if w.weight < 0 and w.descriptor in index.columns
+               and index.carried[item, index.columns[w.descriptor]]]
+    if item in stated_exclusions(chat.pack, summary):
+        return ReplyTurn(wording.left_out_said(title, [wording.spoken(d) for d in said_no]), "why")
+    (ranked,) = chat.recommender.rank(taste, 1, only=[item])
     return ReplyTurn(wording.reason(ranked.title, ranked.why), "why", (ranked,))
 
 

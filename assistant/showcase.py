@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..elicitation.posterior import Answer
 from ..reward.descriptors import text_associations
 from ..reward.pack import Pack
 from .intents import Embed
@@ -51,13 +52,15 @@ class HeldOutPrompts:
     def pack(self) -> Pack:
         return self.recommender.pack
 
-    def shown(self, mean: np.ndarray, summary: Summary | None, n: int = SHOWCASE) -> tuple[Showcase, ...]:
+    def shown(self, mean: np.ndarray, summary: Summary | None, n: int = SHOWCASE,
+              answers: tuple[Answer, ...] = ()) -> tuple[Showcase, ...]:
         """For ``n`` prompts the pack never trained on, the response ranked first for a user of
         coefficients ``mean`` ("prefer": a "watch" profile less the pack's exposure offset) and
-        ``summary``, and the crowd's first when it differs. Empty for other packs, or without an embedder."""
+        ``summary``, and the crowd's first when it differs. Empty for other packs, or without an embedder.
+        ``answers``: those ``mean`` is the "prefer" MAP of, cited in the reasons (:class:`~prefchat.assistant.recommender.Taste`)."""
         shown = []
         for prompt in self.prompts()[:n]:
-            mine = self.recommender.rank(Taste(mean, summary=summary), 1, candidates=prompt.responses)[0]
+            mine = self.recommender.rank(Taste(mean, summary=summary, answers=answers), 1, candidates=prompt.responses)[0]
             crowd = self.recommender.rank(Taste(self.pack.prior_mean), 1, candidates=prompt.responses)[0]
             shown.append(Showcase(prompt.text, mine.text, mine.why, None if crowd.index == mine.index else crowd.text))
         return tuple(shown)

@@ -121,22 +121,35 @@ DISCOVERY = "loved by someone you follow, outside your usual picks"
 """The reason of the discovery slot's item: never which friend, nor anything they answered."""
 
 
-def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: int, n_skipped: int,
+CONFIDENCE = {
+    "high": "I'm confident in this: your answers ({answers}) fit it far better than chance would.",
+    "medium": "A tentative picture: your answers ({answers}) lean this way, though chance could still explain them.",
+    "low": "Only a first guess: so far your answers ({answers}) could as well be chance.",
+    None: "Based on your answers ({answers}).",
+}
+"""The summary's last sentence, by its confidence level (None: a pack that does not measure it):
+how well the answers were foreseen, never how many there are (:mod:`~prefchat.elicitation.confidence`)."""
+NO_ANSWERS = "Only a first guess: you have not answered any questions yet."
+
+
+def summary_text(liked: list[str], disliked: list[str], level: str | None, n_answers: int, n_skipped: int,
                  stated: list[tuple[str, bool]]) -> str:
-    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium (10
-    answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
+    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. A tentative picture: your
+    answers (10 answers, 1 skipped) lean this way, though chance could still explain them. Stated
+    by you: enjoys war; not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated``
     (descriptor, liked) pairs, so that what the user said reads with its direction."""
     sentences = []
+    liked, disliked = [spoken(d) for d in liked], [spoken(d) for d in disliked]
     if liked:
         sentences.append(f"{ENJOYS}: {', '.join(liked)}.")
     if disliked:
         sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
     if not sentences:
         sentences.append(NO_PREFERENCES)
-    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
-    sentences.append(f"Confidence: {level} ({counts}).")
+    answers = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
+    sentences.append(CONFIDENCE[level].format(answers=answers) if n_answers else NO_ANSWERS)
     if stated:
-        said = [f"{'enjoys' if good else 'not keen on'} {descriptor}" for descriptor, good in stated]
+        said = [f"{'enjoys' if good else 'not keen on'} {spoken(descriptor)}" for descriptor, good in stated]
         sentences.append(f"Stated by you: {'; '.join(said)}.")
     return " ".join(sentences)
 
@@ -158,7 +171,31 @@ HELP = (
 CORRECTION_NOT_UNDERSTOOD = "I could not tell which taste you mean: try 'I love <genre>' or 'no <genre> please'."
 NOT_MET = "We have not met yet: say 'start over' to answer a few questions first."
 RECOMMENDATIONS = "Here is what I would pick for you."
-LESS_OBVIOUS = "Here are less obvious picks: fewer of the films everyone has seen, more that suit you in particular."
+NOT_WIDELY_KNOWN = "I can't tell which of these are widely known, so your picks stay as they were."
+""""Less obvious picks" on a catalog whose base rates are unknown (no ratings to count)."""
+HEAD_WORDS = "the 100 most-rated titles"
+"""The head of "less obvious picks", as the reply names it (:data:`~prefchat.reward.serving.HEAD_SIZE`)."""
+
+
+def _how_many(n: int, k: int) -> str:
+    """``n`` of ``k`` as it opens "… of your top k": "none", "all", or the number."""
+    return "none" if n == 0 else "all" if n == k else str(n)
+
+
+def less_obvious(outside: int, k: int, outside_before: int) -> str:
+    """Less obvious picks: ``outside`` of the ``k`` shown now lie outside the head, ``outside_before`` before,
+    e.g. "Here are less obvious picks: 7 of your top 10 are now outside the 100 most-rated titles (before: 1)."."""
+    return (f"Here are less obvious picks: {_how_many(outside, k)} of your top {k} are now outside {HEAD_WORDS} "
+            f"(before: {_how_many(outside_before, k)}).")
+
+
+def no_less_obvious(inside: int, k: int, inside_before: int) -> str:
+    """No good less-known picks: even the strongest validated setting leaves ``inside`` of ``k`` in the head."""
+    return (f"I have no good less-known picks for you yet: {_how_many(inside, k)} of your top {k} are still among "
+            f"{HEAD_WORDS} (before: {_how_many(inside_before, k)}), and going further would mean picks I don't "
+            "expect you to like. A few more answers ('start over') or a title you love ('more like ‹title›') would help.")
+
+
 FORGET_ASK = "This deletes everything I know about you, for good. Delete it? Say 'yes' to confirm, anything else to keep it."
 FORGET_UNASKED = "Say 'forget me' first, then confirm."
 FORGET_KEPT = "Nothing deleted: everything stays as it was."
@@ -189,12 +226,12 @@ def _share(n: int, k: int) -> str:
 
 
 def _counts(counts: list[tuple[str, int, int]], k: int) -> str:
-    """How many picks carry each descriptor said, before and now: "uses emoji: 2 of 5 before, none now"."""
-    return "; ".join(f"{descriptor}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
+    """How many picks carry each descriptor said, before and now: "emoji: 2 of 5 before, none now"."""
+    return "; ".join(f"{spoken(descriptor)}: {_share(before, k)} before, {_share(after, k)} now" for descriptor, before, after in counts)
 
 
 def picks_changed(n_new: int, k: int, counts: list[tuple[str, int, int]]) -> str:
-    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (uses emoji: 2 of 5
+    """``n_new`` of the ``k`` picks shown are new, e.g. "3 of your top 5 changed (emoji: 2 of 5
     before, none now)."; ``counts`` holds (descriptor, picks carrying it before, after) of what
     the user said that the pack can count."""
     changed = f"All of your top {k} changed" if n_new == k else f"{n_new} of your top {k} changed"
@@ -215,34 +252,77 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
     if repeated:
         reasons.append("you had told me so already")
     if fit:
-        reasons.append("they already fit what you said (" + "; ".join(f"{d}: {_share(n, k)}" for d, n in fit) + ")")
+        reasons.append("they already fit what you said (" + "; ".join(f"{spoken(d)}: {_share(n, k)}" for d, n in fit) + ")")
     if unfit:
-        reasons.append(f"nothing else in the catalog fits {' or '.join(unfit)} better")
+        reasons.append(f"nothing else in the catalog fits {' or '.join(map(spoken, unfit))} better")
     if guessed:
-        reasons.append(f"I cannot count {' or '.join(guessed)}, only guess it from what an item is about, "
+        reasons.append(f"I cannot count {' or '.join(map(spoken, guessed))}, only guess it from what an item is about, "
                        "and that did not outweigh your answers")
     return f"Your top {k} stay as they were: {'; '.join(reasons)}."
 
 
-NO_PERSONAL_REASON = "a common pick: tell me what you like and I'll say what fits you"
+SPOKEN = {"uses emoji": "emoji"}
+"""Descriptors whose vocabulary name reads badly after "Enjoys:", "Not keen on:" or "you said no to"."""
+NO_PERSONAL_REASON = "no reason I can point to in what you told me yet; tell me what you like and I'll say what fits you"
+POPULAR_ALONE = "{popular} with most people; tell me what you like and I'll say what fits you"
 
 
-def pick_reason(liked: list[str], avoided: list[str], stated: bool, axis: str | None, popular: str | None) -> str:
-    """One short sentence saying which of the user's own preferences a pick meets, e.g. "short and
-    concise, concrete examples: as you like" or "sci-fi, which you pick more than most; popular too".
-    A population reason (``popular``: "popular", "well rated") is only ever added to a personal one."""
-    parts = []
-    if liked:
-        parts.append(f"{', '.join(liked)}: as you {'said' if stated else 'like'}")
-    if avoided:
-        parts.append(f"not {' or '.join(avoided)}, as you {'asked' if stated else 'prefer'}")
-    if axis and not parts:
-        parts.append(f"{axis}, which you pick more than most")
+def spoken(descriptor: str) -> str:
+    """A descriptor as a sentence says it: "uses emoji" -> "emoji"; most read as they are."""
+    return SPOKEN.get(descriptor, descriptor)
+
+
+def _listed(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+MAX_PASSED = 2
+"""Most cards passed over that a reason names: "you picked Alien over Heat and 2 others"."""
+
+
+def picked_over(winner: str | None, losers: list[str | None]) -> str:
+    """One answer in words: "you picked Alien over Notting Hill"; feedback, compared with the average
+    item (named None), reads "you liked Alien" or "you were not keen on Alien"."""
+    if losers == [None]:
+        return f"you liked {winner}"
+    if winner is None:
+        return f"you were not keen on {losers[0]}"
+    if len(losers) > MAX_PASSED:
+        return f"you picked {winner} over {losers[0]} and {len(losers) - 1} others"
+    return f"you picked {winner} over {_listed([str(name) for name in losers])}"
+
+
+def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str], said_no: list[str],
+                enjoys: list[str], popular: str | None, against: list[str]) -> str:
+    """Why a pick is there, by what the user did and said, e.g. "because you picked Alien over
+    Notting Hill and you said no to horror; popular too (though you are not keen on war)".
+    ``cited``: the answers (the card picked, those passed over: :func:`picked_over`); ``said`` and
+    ``said_no``: what the user stated a like and a dislike of; ``enjoys``: what their summary says
+    they enjoy. A population word (``popular``: "popular", "well rated") is added to a personal
+    reason, or said alone, honestly; ``against``: what the pick has that the user is not keen on."""
+    parts = [picked_over(winner, losers) for winner, losers in cited]
+    if said:
+        parts.append(f"you said you enjoy {_listed(said)}")
+    if enjoys:
+        parts.append(f"you enjoy {_listed(enjoys)}")
+    if said_no:
+        parts.append(f"you said no to {_listed(said_no)}")
     if not parts:
-        return NO_PERSONAL_REASON
-    if popular:
-        parts.append(f"{popular} too")
-    return "; ".join(parts)
+        reason = POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
+    else:
+        reason = f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
+    return reason + (f" (though you are not keen on {_listed(against)})" if against else "")
+
+
+def left_out_known(title: str) -> str:
+    """Why ``title`` is never among the picks: the user's answers show they know it."""
+    return f"{title} is not among your picks: you already told me about it in your answers."
+
+
+def left_out_said(title: str, said_no: list[str]) -> str:
+    """Why ``title`` is never among the picks: it carries what the user said no to."""
+    return f"{title} is not among your picks: you said no to {_listed(said_no)}."
 
 
 def reason(title: str, why: str) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "Evidence",
     "KWayChoice",
     "Posterior",
+    "answer_pulls",
     "base_rate_offset",
     "batch_map",
     "kway_log_likelihood",
@@ -55,6 +56,7 @@ __all__ = [
     "neg_log_posterior",
     "neg_log_posterior_grad",
     "neg_log_posterior_hess",
+    "picked",
     "predictive_logits",
     "predictive_moments",
     "predictive_scale",
@@ -151,6 +153,17 @@ class KWayChoice:
 
 
 Answer = Comparison | KWayChoice
+
+
+def picked(answer: Answer) -> tuple[int, tuple[int, ...]] | None:
+    """(the item picked, the items passed over) of an answer that picked one; None for a tie or a skip."""
+    if isinstance(answer, KWayChoice):
+        return answer.chosen, tuple(o for o in answer.options if o != answer.chosen)
+    if answer.choice == "a":
+        return answer.item_a, (answer.item_b,)
+    if answer.choice == "b":
+        return answer.item_b, (answer.item_a,)
+    return None
 
 
 # --------------------------------------------------------------------------- likelihoods
@@ -597,6 +610,47 @@ def batch_map(
     if not return_cov:
         return coef
     return coef, np.linalg.inv(derivatives(coef)[1])
+
+
+def answer_pulls(features: np.ndarray, mean: np.ndarray, prior_cov: np.ndarray, answers: Sequence[Answer]) -> np.ndarray:
+    r"""How far each answer pulled the MAP :math:`m` from the prior mean: one row per answer, summing to :math:`m - \mu_0`.
+
+    At the MAP the gradient of the negative log posterior vanishes,
+    :math:`\Sigma_0^{-1}(m - \mu_0) = \sum_p g_p` with :math:`g_p` answer p's log-likelihood
+    gradient at :math:`m`, so
+
+    .. math:: m - \mu_0 = \sum_p \Sigma_0\, g_p, \qquad
+              g_p = \begin{cases}
+                  (y_p - \sigma(m^\top x_p))\, x_p, \; x_p = \phi(a_p) - \phi(b_p) & \text{a pair, label } y_p \\
+                  \phi(c_p) - \sum_j \pi_{pj} \phi(o_{pj}), \; \pi_p = \operatorname{softmax}(\phi(o_p) m) & \text{a k-way choice} \\
+                  0 & \text{a skip}
+              \end{cases}
+
+    exactly where ``mean`` is the MAP of ``answers`` under the prior (:func:`laplace_posterior`);
+    row p is :math:`\Sigma_0 g_p`. An item's score moves by :math:`\phi(i)^\top \Sigma_0 g_p` for
+    answer p: the answers that moved a pick most are the ones to name as its reason.
+
+    Parameters
+    ----------
+    features : (n_items, n_bases), the rows the answers index
+    mean : (n_bases,) the MAP :math:`m`
+    prior_cov : (n_bases, n_bases) :math:`\Sigma_0`
+
+    Returns
+    -------
+    (n_answers, n_bases)
+    """
+    features = _feature_matrix(features)
+    mean = np.asarray(mean, dtype=float)
+    gradients = np.zeros((len(answers), len(mean)))
+    for p, answer in enumerate(answers):
+        if isinstance(answer, KWayChoice):
+            options = features[list(answer.options)]
+            gradients[p] = features[answer.chosen] - softmax(options @ mean) @ options
+        elif answer.label is not None:
+            x = features[answer.item_a] - features[answer.item_b]
+            gradients[p] = (answer.label - expit(x @ mean)) * x
+    return gradients @ np.asarray(prior_cov, dtype=float).T
 
 
 # --------------------------------------------------------------------------- predictive

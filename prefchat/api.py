@@ -12,7 +12,7 @@ Example::
             turn = assistant.answer(turn.session_id, "a")  # or "b", "both", "skip", "the second one"
         print(turn.summary_text)                           # "Enjoys: ... Confidence: ..."
         for pick in assistant.recommend("alice", k=3):
-            print(pick.title, "because", pick.why)
+            print(pick.title, "-", pick.why)               # "<title> - because you picked ... over ..."
         print(assistant.say("alice", "actually I prefer short answers").text)
         assistant.forget("alice")                          # deletes everything stored about alice
 

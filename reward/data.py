@@ -367,6 +367,18 @@ class Dataset:
         return len(self.user_ids)
 
 
+_MARKUP = re.compile(r"\*+|`+|(?<!\w)_+|_+(?!\w)|^\s*(?:#+|[-•>]|\d+[.)])\s+", re.MULTILINE)
+
+
+def opening(text: str, n_words: int) -> str:
+    """The first ``n_words`` words of ``text`` as plain words, "…" after a cut: Markdown's emphasis,
+    code marks, headings, quotes and list markers at a line's start taken out ("The short version:\n-
+    **Sun:** the sunniest spot" -> "The short version: Sun: the…" for 5 words). How a headline or a
+    reason names an item by its text."""
+    words = _MARKUP.sub(" ", text).split()
+    return " ".join(words[:n_words]) + ("…" if len(words) > n_words else "")
+
+
 def load_items(path: str | Path) -> Items:
     """Read ``items.csv`` (see the module docstring)."""
     table = read_table(path, ("item_id", "text"), ("title", "tags", "group"))

@@ -137,8 +137,12 @@ class DescriptorIndex:
     def carried(self) -> np.ndarray:
         """(n_items, n_descriptors) bool: item i carries descriptor j, its association above
         :func:`presence_threshold` of the column (on a tags pack: the tag)."""
-        thresholds = np.array([presence_threshold(column) for column in self.association.T])
-        return self.association > thresholds
+        return self.association > self.thresholds
+
+    @cached_property
+    def thresholds(self) -> np.ndarray:
+        """(n_descriptors,) :func:`presence_threshold` of each column: a text whose association is above it carries the descriptor."""
+        return np.array([presence_threshold(column) for column in self.association.T])
 
     def members(self, j: int) -> np.ndarray:
         """Columns of the descriptors in column ``j``'s group, ``j`` included, in vocabulary order."""

@@ -50,7 +50,7 @@ import numpy as np
 
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
-from ..elicitation.posterior import predictive_moments
+from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
 from .pack import Pack
@@ -77,6 +77,8 @@ class Taste:
     objective : "prefer" or "watch" (catalog only)
     known : catalog items the answers show the user knows (and those they gave feedback on): left
         out of a recommendation, and the evidence of a known-items model
+    answers : the answers ``mean`` is the MAP of (items as catalog indices; the catalog size for the
+        average item feedback is compared with): what a pick's reason cites
     social : the user's friends as evidence of a known-items model (its social prior,
         :mod:`~prefchat.elicitation.social`), or None: the population prior
     """
@@ -86,6 +88,7 @@ class Taste:
     summary: Summary | None = None
     objective: str = "prefer"
     known: frozenset[int] = field(default_factory=frozenset)
+    answers: tuple[Answer, ...] = ()
     social: SocialEvidence | None = None
 
     def __post_init__(self):

@@ -9,8 +9,10 @@ file on a free loopback port, and walks through what a newcomer sees, at desktop
 same database, and the analyst review (:func:`prefchat.ui.analyst.analyst_app`, behind its
 login) shows, at desktop size, the profiles table and one profile's page: its signed axes and
 the card chosen at each answer. With ``--films`` (a MovieLens pack), the same first question
-of films, 4 cards a question. The files are named by screen, e.g. ``question-phone.png``; the
-README shows some of them. Needs Debian's chromium and the test extras (playwright).
+of films, 4 cards a question, and the results of a user who picked the first card of each. The
+files are named by screen, e.g. ``question-phone.png``; the README shows some of them. What the
+users of the results screens answered, and their picks with reasons, is printed, to read the
+screenshots against. Needs Debian's chromium and the test extras (playwright).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from prefchat import Assistant
 from prefchat.assistant import wording
+from prefchat.assistant.cards import card_name
 from prefchat.assistant.turns import QuestionTurn
 from prefchat.settings import Settings
 from prefchat.ui.analyst import analyst_app
@@ -74,6 +77,24 @@ def onboard_more(assistant: Assistant) -> None:
         turn = assistant.start(user_id)
         while isinstance(turn, QuestionTurn):
             turn = assistant.answer(turn.session_id, pick(turn, likes))
+
+
+def transcripts(assistant: Assistant, users: list[str]) -> None:
+    """Print what each of ``users`` answered (the cards by the names reasons give them, the one
+    picked) and their summary and first picks with reasons: the results screenshots, read against them."""
+    for user_id in users:
+        session = assistant.latest_session(user_id)
+        if session is None:
+            continue
+        print(f"user {user_id}: {assistant.summary(user_id).text}")
+        for question, choice in assistant.answered(session.id):
+            grouped = question.prompt is not None
+            cards = [f"{label} {card_name(card, grouped)}" for label, card in zip(wording.OPTION_LABELS, question.items)]
+            picked = next((label for label, card in zip(wording.OPTION_LABELS, question.items) if card.item_id == choice),
+                          choice.upper())
+            print(f"  {question.position}. {question.prompt or ''} {' | '.join(cards)} -> {picked}")
+        for n, pick in enumerate(assistant.recommend(user_id, k=5), 1):
+            print(f"  pick {n}: {pick.title}: {pick.why}")
 
 
 def first_question(browser, url: str, viewport: dict):
@@ -128,10 +149,17 @@ def analyst_screens(browser, url: str, out: Path) -> None:
 
 
 def film_screens(browser, url: str, out: Path) -> None:
-    """A films pack's first question (4 cards), desktop and phone."""
+    """A films pack's first question (4 cards), desktop and phone; then, at desktop size, the results
+    of a user who picked the first card (A) of every question."""
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = first_question(browser, url, viewport)
         page.screenshot(path=out / f"films-question-{size}.png")
+        if size == "desktop":
+            for number in range(1, 11):
+                page.locator(".prefchat-progress", has_text=wording.progress(number, 10)).wait_for()
+                page.get_by_role("button", name="A", exact=True).click()
+            page.get_by_text(wording.LEARNED).wait_for()
+            page.screenshot(path=out / "films-results-desktop.png")
         page.context.close()
 
 
@@ -153,12 +181,15 @@ def main() -> int:
         db = Path(work) / "chat.sqlite"
         with serving(args.pack, db) as (assistant, url):
             chat_screens(browser, url, args.out)
+            browser_users = [p.user_id for p in assistant.store.list_profiles(assistant.pack.name)]
             onboard_more(assistant)
             with analyst_serving(assistant, db) as analyst_url:
                 analyst_screens(browser, analyst_url, args.out)
+            transcripts(assistant, browser_users)
         if args.films:
-            with serving(args.films, Path(work) / "films.sqlite") as (_, url):
+            with serving(args.films, Path(work) / "films.sqlite") as (films, url):
                 film_screens(browser, url, args.out)
+                transcripts(films, [p.user_id for p in films.store.list_profiles(films.pack.name)])
         browser.close()
     print(f"screenshots in {args.out}")
     return 0

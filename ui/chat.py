@@ -325,7 +325,7 @@ def result_message(turn: ResultTurn) -> str:
 
 
 def reply_message(turn: ReplyTurn) -> str:
-    if not turn.recommendations:
+    if not turn.recommendations or turn.intent == "why":  # a why names its item and reason: a list would say both again
         return markdown_text(turn.text)
     return f"{markdown_text(turn.text)}\n\n{picks_markdown(turn.recommendations[:PICKS_SHOWN])}"
 

@@ -170,7 +170,9 @@ class RankedOut(_Response):
     item_id: str | None = Field(description="The catalog item id; null for a candidate text.")
     title: str
     score: float
-    why: str
+    why: str = Field(description="What moved it up, e.g. 'because you picked Alien over Notting Hill': the answer that "
+                                 "lifted it most, what the user stated that it meets, what it has that they are not "
+                                 "keen on.")
 
 
 class ResultOut(_Response):
@@ -253,6 +255,12 @@ class SummaryOut(BaseModel):
     descriptors: list[DescriptorOut]
     n_answers: int
     n_skipped: int
+    confidence: str | None = Field(None, description=(
+        "How well the answers were foreseen: low, medium or high (null where the pack does not measure it); "
+        "from answer_fit, never from the number of answers."))
+    answer_fit: float | None = Field(None, description=(
+        "Nats by which the user's answers were easier to foresee than a random answerer's (the log Bayes "
+        "factor of the pack's descriptor model against chance); the evidence behind confidence."))
 
     @classmethod
     def of(cls, user_id: str, summary: Summary) -> SummaryOut:
@@ -262,6 +270,8 @@ class SummaryOut(BaseModel):
             descriptors=[DescriptorOut(descriptor=w.descriptor, weight=w.weight, confidence=w.level) for w in summary.weights],
             n_answers=summary.n_answers,
             n_skipped=summary.n_skipped,
+            confidence=summary.confidence,
+            answer_fit=summary.answer_fit,
         )
 
 

@@ -4,8 +4,8 @@ The pack is trained like any other (``prefchat train``) on the responses' TEXT a
 SIMULATED population's choices; the style annotations are never features. It is built on
 an explicit step, ``prefchat pack default`` (run by ``scripts/install.sh``; ``prefchat demo`` and
 every command given ``--pack default`` run it too), into ``$PREFCHAT_HOME/packs/default``, and
-rebuilt when its sources change: the prompt files, the simulation settings, the embedding model
-or prefchat's version. A server only loads it (:mod:`prefchat.assistant.packs`): it never trains.
+rebuilt when its sources change: the prompt files, the code that reads and writes them (titles
+included), the simulation settings, the embedding model or prefchat's version. A server only loads it (:mod:`prefchat.assistant.packs`): it never trains.
 
 The held-out prompts and their responses travel in the pack's provenance (``showcase``), so that
 the chat can show what it would answer there without reading this package.
@@ -23,6 +23,8 @@ from pathlib import Path
 
 from ..reward.featurize import model_checksum
 from ..reward.pack import Pack, PackError, load_pack
+from . import domain as domain_module
+from . import population as population_module
 from .domain import PROMPTS_DIR, load_domain
 from .population import simulate_population, write_training_csvs
 
@@ -41,6 +43,8 @@ def source_digest(model: str) -> str:
     for path in sorted(PROMPTS_DIR.glob("*.json")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    for module in (domain_module, population_module):  # how the catalog is read and written: its titles, say
+        digest.update(Path(module.__file__ or "").read_bytes())
     digest.update((resources.files("prefchat.reward") / "vocabularies" / f"{VOCABULARY}.txt").read_bytes())
     return digest.hexdigest()
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..reward.data import opening
+
 DIMENSIONS: tuple[str, ...] = (
     "length",
     "formality",
@@ -50,6 +52,9 @@ HELDOUT_EVERY = 6
 PROMPTS_DIR = Path(__file__).parent / "prompts"
 
 TITLE_WIDTH = 60
+"""Most characters of a prompt in a response's title (:func:`response_title`)."""
+HEADLINE_WORDS = 6
+"""Most words of a response's opening in its title."""
 
 
 class PromptFileError(ValueError):
@@ -243,6 +248,10 @@ def load_domain(directory: str | Path | None = None) -> Domain:
     )
 
 
-def response_title(prompt_text: str, answer_number: int) -> str:
-    """Catalog title of a response: the prompt shortened, then ``" (answer k)"``."""
-    return f"{textwrap.shorten(prompt_text, width=TITLE_WIDTH, placeholder='…')} (answer {answer_number})"
+def response_title(prompt_text: str, text: str) -> str:
+    """Catalog title of a response, a headline a person reads: the prompt shortened, then the
+    response's opening in plain words (:func:`~prefchat.reward.data.opening`, at most
+    :data:`HEADLINE_WORDS` words), which tells the answers to one
+    prompt apart as their cards did, e.g. "How do I cook rice on the stove so it comes out… — Use
+    the absorption method: one part rinsed…"."""
+    return f"{textwrap.shorten(prompt_text, width=TITLE_WIDTH, placeholder='…')} — {opening(text, HEADLINE_WORDS)}"

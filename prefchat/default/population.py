@@ -444,9 +444,9 @@ def write_training_csvs(domain: Domain, out_dir: str | Path, population: Populat
         writer.writerow(ITEMS_COLUMNS)
         for p in domain.training_prompts:
             prompt = domain.prompts[p]
-            for k, r in enumerate(domain.responses_of(p), start=1):
+            for r in domain.responses_of(p):
                 writer.writerow(
-                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, k), "", prompt.text]
+                    [domain.response_ids[r], domain.texts[r], response_title(prompt.text, domain.texts[r]), "", prompt.text]
                 )
     pairs_path = out_dir / "pairs.csv"
     with open(pairs_path, "w", encoding="utf-8", newline="") as handle:

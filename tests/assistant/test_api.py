@@ -76,6 +76,8 @@ def test_rank_orders_texts_outside_the_catalog_and_follows_corrections(assistant
     scores = [r.score for r in ranked]
     assert scores == sorted(scores, reverse=True)
     place = {r.index: i for i, r in enumerate(ranked)}
+    given = assistant.state(assistant.latest_session("alice").id).answers
+    assert any(r.reason.answers for r in ranked) and all(set(r.reason.answers) <= set(given) for r in ranked)
     assistant.correct("alice", "I love musicals, no horror please")
     assert "musical" in assistant.summary("alice").text
     after = {r.index: i for i, r in enumerate(assistant.rank("alice", candidates, k=3))}

@@ -19,6 +19,7 @@ from prefchat.assistant.recommender import (
     Candidates,
     Recommender,
     Taste,
+    answer_lifts,
     like_factor,
     stated_exclusions,
     stated_misses,
@@ -187,15 +188,21 @@ def test_watch_on_a_pack_with_a_known_items_model_ranks_by_it_and_keeps_the_summ
     np.testing.assert_allclose(recommender.scores(Taste(mean)), known_pack.features @ mean)
 
 
-def test_popular_is_never_the_only_reason(pack):
+def test_popular_alone_is_said_honestly(pack):
+    """Without answers the most popular film is there because it is popular, and says only that; a
+    population word is said only of an item above the catalog mean."""
     from prefchat.assistant import wording
 
     rated = with_base_rates(pack)
     recommender = Recommender(rated, beta=0.0)
     (top,) = recommender.rank(Taste(rated.prior_mean, rated.prior[1], objective="watch"), 1)
-    assert top.index == int(np.argmax(rated.popularity)) and top.why == wording.NO_PERSONAL_REASON
-    for pick in recommender.rank(Taste(along(rated, 0, 5.0), rated.prior[1], objective="watch"), 10):
-        assert pick.why.split(";")[0] not in ("popular", "well rated", "popular too"), pick.why
+    assert top.index == int(np.argmax(rated.popularity))
+    assert top.why == wording.POPULAR_ALONE.format(popular="popular")
+    for pick in recommender.rank(Taste(along(rated, 0, 5.0), rated.prior[1], objective="watch"), 20):
+        if pick.reason.popular == "popular":
+            assert rated.popularity[pick.index] > np.exp(np.log(rated.popularity).mean()), pick
+        if pick.reason.popular == "well rated":
+            assert rated.quality[pick.index] > rated.quality.mean(), pick
 
 
 def test_catalog_texts_as_candidates_score_as_the_catalog(pack):
@@ -249,22 +256,92 @@ def test_a_correction_lifts_the_stated_descriptor(pack):
 # --------------------------------------------------------------------------- reasons
 
 
-@pytest.mark.parametrize("value, end", [(5.0, "positive"), (-5.0, "negative")])
-def test_why_names_the_users_axis_at_the_items_end(pack, value, end):
-    (best,) = Recommender(pack, beta=0.0).rank(Taste(along(pack, 0, value)), 1)
-    assert best.why == f"{getattr(pack.axes[0], end)[0]}, which you pick more than most"
+def test_answer_lifts_add_up_to_the_items_personal_score(pack):
+    """The lifts of an item by each answer sum to its learned score against the catalog mean moved
+    by the answers, (phi_L(i) - mean phi_L)^T (m - mu_0)_L."""
+    answers = (Comparison(3, 8, "a"), Comparison(10, 1, "b"), Comparison(20, 21, "tie"), Comparison(30, 31, "skip"))
+    posterior = laplace_posterior(*pack.prior, pack.features, answers)
+    taste = Taste(posterior.mean, posterior.cov, answers=answers)
+    centre, k = pack.features.mean(0), pack.n_learned
+    lifts = answer_lifts(pack, taste, pack.prior[1], pack.features, centre)
+    expected = (pack.features[:, :k] - centre[:k]) @ (posterior.mean - pack.prior_mean)[:k]
+    np.testing.assert_allclose(lifts.sum(1), expected, atol=1e-7)
+    assert not lifts[:, 3].any()  # a skip lifts nothing
 
 
-def test_why_names_the_summary_descriptors_the_item_meets(pack):
+def test_a_reason_cites_the_answer_that_lifted_the_pick_by_the_cards_seen(pack):
+    musical = np.array(["musical" in item.tags for item in pack.items])
+    won, lost = int(np.argmax(musical)), int(np.argmin(musical))
+    answers = (Comparison(won, lost, "a"),)
+    posterior = laplace_posterior(*pack.prior, pack.features, answers)
+    picks = Recommender(pack, beta=0.0).rank(Taste(posterior.mean, posterior.cov, answers=answers, known=frozenset({won, lost})), 5)
+    lifted = [p for p in picks if p.reason.answers]
+    assert lifted
+    for pick in lifted:
+        assert pick.reason.answers == answers
+        assert pick.why.startswith(f"because you picked {pack.items[won].title} over {pack.items[lost].title}"), pick.why
+        lift = answer_lifts(pack, Taste(posterior.mean, answers=answers), pack.prior[1], pack.features[[pick.index]], pack.features.mean(0))
+        assert lift[0, 0] > 0
+
+
+def test_a_reason_cites_feedback_as_the_user_gave_it(pack):
+    """👍 on an item is an answer against the average item (index n_items): "you liked X"."""
+    from prefchat.assistant.history import reference_features
+
+    liked = 7
+    answers = (Comparison(liked, pack.n_items, "a"),)
+    posterior = laplace_posterior(*pack.prior, reference_features(pack.features), answers)
+    picks = Recommender(pack, beta=0.0).rank(Taste(posterior.mean, posterior.cov, answers=answers, known=frozenset({liked})), 5)
+    assert any(p.reason.answers for p in picks)
+    for pick in picks:
+        if pick.reason.answers:
+            assert pick.why.startswith(f"because you liked {pack.items[liked].title}"), pick.why
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), said=st.sampled_from([{}, {"musical": 0.5}, {"horror": -0.5}, {"comedy": 0.5, "drama": -0.5}]))
+def test_every_part_of_every_reason_is_true(pack, seed, said):
+    """Random answers and statements: each cited answer was given and lifted its pick, each
+    descriptor said of a pick is one it carries (or, said no to, lacks), each it has that the user is
+    not keen on is said, and "popular" / "well rated" only of an item above the catalog mean."""
+    rng = np.random.default_rng(seed)
+    answers = tuple(Comparison(*map(int, rng.choice(pack.n_items, 2, replace=False)), str(rng.choice(["a", "b", "tie", "skip"])))
+                    for _ in range(8))
+    posterior = laplace_posterior(*pack.prior, pack.features, answers)
+    summary = Summary("", (DescriptorWeight("romance", -0.2, 1.5), DescriptorWeight("action", 0.2, 1.5)), 8, 0)
+    if said:
+        summary = apply_correction(summary, said)
+    taste = Taste(posterior.mean, posterior.cov, summary, answers=answers)
+    tags = [set(item.tags) for item in pack.items]
+    lifts = answer_lifts(pack, taste, pack.prior[1], pack.features, pack.features.mean(0))
+    for pick in Recommender(pack, beta=1.0).rank(taste, 20):
+        reason, has = pick.reason, tags[pick.index]
+        for answer in reason.answers:
+            assert answer in answers and answer.choice in ("a", "b") and lifts[pick.index, answers.index(answer)] > 0
+        assert all(d in has and said.get(d, 0) > 0 for d in reason.said)
+        assert all(d not in has and said.get(d, 0) < 0 for d in reason.said_no)
+        assert all(d in has and d in summary.likes for d in reason.enjoys)
+        assert set(reason.against) == {d for d in summary.dislikes if d in has}
+        if reason.popular == "popular":
+            assert np.log(pack.popularity[pick.index]) > np.log(pack.popularity).mean()
+        if reason.popular == "well rated":
+            assert pack.quality[pick.index] > pack.quality.mean()
+
+
+def test_why_names_only_what_the_summary_says_and_the_item_carries(pack):
     quality = pack.manifest["population_coordinates"].index("quality") + pack.n_learned
     recommender = Recommender(pack, beta=10.0)
     (best,) = recommender.rank(Taste(along(pack, quality, 0.01), summary=LIKES_MUSICALS), 1)
-    assert best.why.startswith("musical: as you like") and "musical" in pack.items[best.index].tags
+    assert best.why.startswith("because you enjoy musical") and "musical" in pack.items[best.index].tags
+    for pick in recommender.rank(Taste(along(pack, quality, 0.01), summary=LIKES_MUSICALS), pack.n_items):
+        assert ("musical" in pick.reason.enjoys) == ("musical" in pack.items[pick.index].tags), pick
     stated = apply_correction(Summary("", (), 0, 0), {"musical": -0.5})
     (best,) = recommender.rank(Taste(along(pack, quality, 0.01), summary=stated), 1)
-    assert best.why.startswith("not musical, as you asked") and "musical" not in pack.items[best.index].tags
-    (best,) = Recommender(pack, beta=0.0).rank(Taste(along(pack, quality, 1.0)), 1)
-    assert "well rated" not in best.why or ";" in best.why  # a rating is never the reason alone
+    assert best.why.startswith("because you said no to musical") and "musical" not in pack.items[best.index].tags
+    dislikes = Summary("Not keen on: musical.", (DescriptorWeight("musical", -0.3, 1.5),), 1, 0)
+    for pick in Recommender(pack, beta=0.0).rank(Taste(along(pack, quality, 1.0), summary=dislikes), pack.n_items):
+        has = "musical" in pack.items[pick.index].tags  # a pick that has what the user is not keen on says so
+        assert ("(though you are not keen on musical)" in pick.why) == has == (pick.reason.against == ("musical",)), pick
 
 
 def test_why_of_an_average_item(pack):

@@ -279,6 +279,19 @@ def test_why_names_the_item_and_its_reasons(conversation, onboarded):
     assert "could not find" in conversation.say("alice", "why Zzyzx Qwerty?").text
 
 
+def test_why_of_an_item_never_picked_says_why_it_is_left_out(conversation, pack, onboarded):
+    """An item the user told about (its feedback, say), or one carrying what they said no to, is never
+    a pick: a why says so rather than give reasons for it."""
+    from prefchat.assistant import wording
+
+    title = "Crimson Garden"
+    conversation.say("alice", f"more like {title}")
+    assert conversation.say("alice", f"why {title}?").text == wording.left_out_known(title)
+    conversation.say("alice", "no musicals please")
+    musical = next(item for item in pack.items if "musical" in item.tags and item.title != title)
+    assert conversation.say("alice", f"why {musical.title}?").text == wording.left_out_said(musical.title, ["musical"])
+
+
 def test_profile_question_returns_the_summary(conversation, store, onboarded):
     reply = conversation.say("alice", "What do you know about me?")
     assert reply.intent == "profile" and reply.text == store.current_summary("alice", "tiny").text

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from prefchat import Assistant
+from prefchat.assistant import wording
 from prefchat.default.domain import DIMENSIONS, load_domain
 
 STATEMENTS = ("no emoji please", "I hate long answers", "I prefer more examples")
@@ -107,7 +108,7 @@ def test_each_reply_states_the_change_truthfully(replies, count_said):
         assert ("stay as they were" in reply.text) == ([p.index for p in after] == [p.index for p in before]), reply.text
         if changed:
             assert int(changed[2]) == k and (k if changed[1] == "All" else int(changed[1])) == new, reply.text
-            counts = re.search(rf"{descriptor}: (none|all \d+|\d+ of \d+) before, (none|all \d+|\d+ of \d+) now", reply.text)
+            counts = re.search(rf"{wording.spoken(descriptor)}: (none|all \d+|\d+ of \d+) before, (none|all \d+|\d+ of \d+) now", reply.text)
             assert counts is not None, reply.text
             column = carried[:, pack.serving.descriptors.columns[descriptor]]
             assert [count_said(counts[1]), count_said(counts[2])] == [sum(column[p.index] for p in picks) for picks in (before, after)]

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import re
 import shutil
 
 import numpy as np
@@ -123,10 +124,15 @@ def test_invalid_json_and_empty_directory(tmp_path):
         load_domain(tmp_path)
 
 
-def test_title_shortens_prompt_and_numbers_the_answer():
-    title = response_title("word " * 40, 3)
-    assert title.endswith("… (answer 3)") and len(title) <= 60 + len(" (answer 3)")
-    assert response_title("Short?", 1) == "Short? (answer 1)"
+def test_title_shortens_the_prompt_and_tells_the_answers_apart_by_their_openings(domain):
+    title = response_title("word " * 40, "Rinse the rice, then simmer it for fifteen minutes.")
+    prompt, opening = title.split(" — ")
+    assert prompt.endswith("…") and len(prompt) <= 60 and opening == "Rinse the rice, then simmer it…"
+    assert response_title("Short?", "Yes, do.") == "Short? — Yes, do."
+    for p, prompt in enumerate(domain.prompts):
+        titles = [response_title(prompt.text, domain.texts[r]) for r in domain.responses_of(p)]
+        assert len(set(titles)) == len(titles), titles
+        assert not any(re.search(r"\(answer \d+\)$", t) for t in titles)
 
 
 def _read(path):
@@ -147,7 +153,7 @@ def test_items_csv_has_texts_of_training_prompts_and_no_annotations(domain, popu
         prompt = domain.prompts[domain.group[r]]
         assert text == domain.texts[r], "the text is written verbatim, nothing appended"
         assert tags == "" and group == prompt.text and not prompt.heldout
-        assert title.startswith(response_title(prompt.text, 1)[: -len(" (answer 1)")])
+        assert title == response_title(prompt.text, text)
 
 
 def test_pairs_csv_drops_dont_know_and_names_users(domain, population, tmp_path):

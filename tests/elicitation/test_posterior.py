@@ -11,6 +11,7 @@ from prefchat.elicitation.posterior import (
     Evidence,
     KWayChoice,
     Posterior,
+    answer_pulls,
     base_rate_offset,
     batch_map,
     kway_log_likelihood,
@@ -387,3 +388,22 @@ def test_an_answer_moves_the_predictive_towards_the_chosen_item():
 def test_base_rate_offset_rejects_rates_outside_the_open_interval(bad):
     with pytest.raises(ValueError, match="base_rate"):
         base_rate_offset(np.eye(2), np.zeros(2), np.eye(2), bad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_answer_pulls_sum_to_the_posterior_shift(seed):
+    """At the MAP the answers' pulls add up to m - mu_0 (pairs, ties, skips and k-way choices alike),
+    a skip pulls nothing, and a lone answer pulls the mean towards its winner."""
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((12, 3))
+    prior_mean, prior_cov = rng.standard_normal(3), np.diag(rng.uniform(0.5, 2.0, 3))
+    answers = [Comparison(0, 1, "a"), Comparison(2, 3, "b"), Comparison(4, 5, "tie"), Comparison(6, 7, "skip"),
+               KWayChoice((8, 9, 10, 11), 10)]
+    posterior = laplace_posterior(prior_mean, prior_cov, features, answers)
+    pulls = answer_pulls(features, posterior.mean, prior_cov, answers)
+    np.testing.assert_allclose(pulls.sum(0), posterior.mean - prior_mean, atol=1e-7)
+    assert not pulls[3].any()
+    lone = laplace_posterior(prior_mean, prior_cov, features, answers[:1])
+    (pull,) = answer_pulls(features, lone.mean, prior_cov, answers[:1])
+    assert (features[0] - features[1]) @ pull > 0

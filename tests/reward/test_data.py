@@ -17,6 +17,7 @@ from prefchat.reward.data import (
     load_items,
     load_pairs,
     load_ratings,
+    opening,
     read_table,
     train_val_test_users,
     visible_id,
@@ -314,3 +315,14 @@ def test_first_invisible_is_the_first_id_that_is_not_visible(ids):
     """The fast pass over the joined ids finds the same id as checking them one by one."""
     expected = next((n for n, text in enumerate(ids) if not visible_id(text)), None)
     assert first_invisible(ids) == expected
+
+
+@pytest.mark.parametrize("text, n, expected", [
+    ("The short version:\n\n- **Sun:** the sunniest spot you have.", 5, "The short version: Sun: the…"),
+    ("1. Rinse the rice and use a lid", 6, "Rinse the rice and use a…"),
+    ("`pd.read_csv()` reads it, _quickly_", 6, "pd.read_csv() reads it, quickly"),
+    ("# Heading\n> quoted text in C#", 9, "Heading quoted text in C#"),
+    ("Rates rose 5.5% in 2023 - a lot", 8, "Rates rose 5.5% in 2023 - a lot"),
+])
+def test_an_opening_is_the_first_words_in_plain_words(text, n, expected):
+    assert opening(text, n) == expected

@@ -183,10 +183,20 @@ def test_a_kway_question_asks_which_of_the_k_to_pick():
 def test_a_picks_text_renders_its_markdown_in_the_quote_and_a_films_restatement_is_left_out():
     from prefchat.ui.chat import picks_markdown
 
-    answer = Ranked(0, "r1", "How do I cook rice? (answer 2)", 1.0, "short and concise: as you like",
+    answer = Ranked(0, "r1", "How do I cook rice? — Rinse, simmer, rest", 1.0, "because you enjoy short and concise",
                     "Steps:\n\n1. **Rinse** it.\n2. Simmer `15` min, see [here](https://evil.example).")
     shown = picks_markdown([answer])
     assert shown.splitlines()[1:] == ["   > Steps:", "   >", "   > 1. **Rinse** it.",
                                       "   > 2. Simmer `15` min, see \\[here\\](https\\://evil.example)."]
-    film = Ranked(1, "858", "Godfather, The (1972)", 1.0, "crime: as you like", "Godfather, The (1972). Genres: Crime, Drama.")
-    assert picks_markdown([film]) == "1. **The Godfather (1972)**: crime: as you like"
+    film = Ranked(1, "858", "Godfather, The (1972)", 1.0, "because you picked Heat over Clueless",
+                  "Godfather, The (1972). Genres: Crime, Drama.")
+    assert picks_markdown([film]) == "1. **The Godfather (1972)**: because you picked Heat over Clueless"
+
+
+def test_a_why_reply_names_its_item_and_reason_once():
+    from prefchat.assistant import wording
+    from prefchat.ui.chat import reply_message
+
+    film = Ranked(1, "858", "Godfather, The (1972)", 1.0, "because you picked Heat over Clueless", "A family saga.")
+    shown = reply_message(ReplyTurn(wording.reason(film.title, film.why), "why", (film,)))
+    assert shown.count("Godfather") == 1 and shown.count("because you picked Heat over Clueless") == 1
