@@ -29,7 +29,7 @@ from numbers import Integral
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine, RowMapping, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -864,7 +864,7 @@ objects cost twice the CPU (1.85 against 0.92 ms a call, cProfile of the REST ap
 requests on PostgreSQL)."""
 
 
-def _exchange(row: Mapping[str, Any]) -> Exchange:
+def _exchange(row: RowMapping) -> Exchange:
     """A row of :data:`_HISTORY` as the question and its live answer (None when the answer's columns are NULL)."""
     question = QuestionRecord(**{name: row[name] for name in _QUESTION_FIELDS} | {"item_ids": tuple(row["item_ids"])})
     if row["answer_id"] is None:

@@ -71,17 +71,39 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
                  "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
-    assert set(report) - {"popularity_bias", "cohorts"} == {"dataset", "pack", "protocol", "seeds", "pool_size",
-                                                           "n_test_users", "through_api", "answerable", "seconds",
-                                                           "results", "paired"}
+    assert set(report) - {"popularity_bias", "cohorts", "per_person"} == {
+        "dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "merged_accounts",
+        "answerable", "seconds", "results", "paired"}
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics
     assert len(report["results"]) == 5 * 3 * len(metrics)
-    assert ("popularity_bias" in report) == (protocol == "watch")
+    assert ("popularity_bias" in report) == ("per_person" in report) == (protocol == "watch")
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
+
+
+def test_merged_accounts_pair_the_test_users_and_report_each_member(tiny, env, capsys):
+    """Four test users make two accounts a seed; each account's list is judged for its weaker and
+    stronger member; every measure per person comes per strategy and answer count."""
+    pack_dir, ratings = tiny
+    out = env / "report.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,2",
+                 "--strategies", "popularity,active", "--seeds", "2", "--merged-accounts", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert report["merged_accounts"] is True and report["n_test_users"] == 4  # 2 accounts x 2 seeds, each pairing its own
+    rows = {(row["strategy"], row["answers"], row["metric"]): row["mean"] for row in report["results"]}
+    for strategy in ("popularity", "active"):
+        weaker, stronger = rows[strategy, 2, "weaker_recall@20"], rows[strategy, 2, "stronger_recall@20"]
+        assert 0.0 <= weaker <= stronger <= 1.0 and 0.0 <= rows[strategy, 2, "both_hit@20"] <= 1.0
+    assert {(row["strategy"], row["answers"]) for row in report["per_person"]} == {
+        (s, n) for s in ("popularity", "active") for n in (0, 2)}
+    assert "both_hit@20" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="watch protocol"):
+        evaluation.main(parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "prefer",
+                              "--merged-accounts", "--json", str(out)))
 
 
 def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(tiny, env):
