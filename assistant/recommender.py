@@ -37,6 +37,7 @@ from ..elicitation import Comparison, Posterior
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, picked
+from ..elicitation.social import SocialEvidence, with_discovery
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import Pack
 from ..reward.scoring import (
@@ -215,7 +216,7 @@ class Recommender(Scorer):
         served = self.served(taste, k, exclude, discount)
         misses = stated_misses(self.pack, taste.summary)
         if not misses.any():
-            return self.rank(served, k, exclude=exclude, discount=discount)
+            return self.discovered(taste, self.rank(served, k, exclude=exclude, discount=discount), exclude)
         picks: list[Ranked] = []
         for level in np.unique(misses):
             if len(picks) == k:
@@ -223,7 +224,25 @@ class Recommender(Scorer):
             tier = np.setdiff1d(np.flatnonzero(misses == level), exclude)
             if tier.size:
                 picks += self.rank(served, k - len(picks), exclude=exclude, only=tier, discount=discount)
-        return picks
+        return self.discovered(taste, picks, exclude)
+
+    def discovered(self, taste: Taste, picks: list[Ranked], exclude: np.ndarray) -> list[Ranked]:
+        """``picks`` with the discovery slot's item at the pack's :attr:`~prefchat.reward.pack.Pack.discovery_slot`
+        (:func:`~prefchat.elicitation.social.with_discovery`): for a "watch" taste with friends on a pack with a
+        known-items model, an item a friend of another taste loves and the user's posterior leaves uncertain
+        (:meth:`~prefchat.elicitation.known.KnownModel.discovery`), outside ``exclude`` and the picks, with
+        its own score and the reason :data:`~prefchat.assistant.wording.DISCOVERY`, which names no one."""
+        model, slot = self.pack.known_model, self.pack.discovery_slot
+        if model is None or taste.objective != "watch" or taste.social is None or not 1 <= slot <= len(picks):
+            return picks
+        j = model.discovery(taste.known, taste.social, np.union1d(exclude, [pick.index for pick in picks]))
+        if j is None:
+            return picks
+        item = self.pack.items[j]
+        found = Ranked(j, item.item_id, item.title, float(model.scores(taste.known, taste.social)[j]), wording.DISCOVERY,
+                       item.text)
+        by_index = {pick.index: pick for pick in picks} | {j: found}
+        return [by_index[i] for i in with_discovery([pick.index for pick in picks], j, slot)]
 
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag
@@ -261,12 +280,14 @@ class ServedScore:
     objective is not 0: otherwise the summary adds nothing) and the items its answers show the
     user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
-    worker processes can take it. ``discount``: the exposure control, default the pack's.
+    worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
+    the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`).
     """
 
     pack: Pack
     objective: str
     discount: float | None = None
+    social: SocialEvidence | None = None
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
@@ -274,7 +295,7 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers))
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social)
         return Recommender(self.pack).scores(taste, discount=self.discount)
 
 

@@ -117,6 +117,8 @@ FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start
 
 ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
 NO_PREFERENCES = "No strong preferences yet."
+DISCOVERY = "loved by someone you follow, outside your usual picks"
+"""The reason of the discovery slot's item: never which friend, nor anything they answered."""
 
 
 CONFIDENCE = {
