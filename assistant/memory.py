@@ -12,7 +12,7 @@ from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .errors import NoProfile
 from .recommender import Ranked
-from .summary import Summary, apply_correction, describe
+from .summary import Summary, apply_correction, rewritten
 
 __all__ = ["Memory"]
 
@@ -55,9 +55,7 @@ class Memory:
         """Drop what the user stated in words from their summary (a new version, source "edited")."""
         summary = self.current(user_id)
         if summary is not None and summary.stated:
-            kept = tuple(w for w in summary.weights if not w.stated)
-            plain = Summary(describe(kept, summary.n_answers, summary.n_skipped), kept, summary.n_answers, summary.n_skipped)
-            self.keep(user_id, plain, source="edited")
+            self.keep(user_id, rewritten(summary, (w for w in summary.weights if not w.stated)), source="edited")
 
     def recorded(self, user_id: str, ranked: Sequence[Ranked]) -> Sequence[Ranked]:
         """``ranked``, stored as what was served to the user (for analysts)."""

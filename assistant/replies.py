@@ -54,11 +54,33 @@ def recommend(chat: Chat, state: SessionState, summary: Summary, intent: Intent)
     return ReplyTurn(wording.RECOMMENDATIONS, "recommend", chat.picks(state, summary))
 
 
+LESS_OBVIOUS_HEAD_SHARE = 0.3
+"""Most a "less obvious" list may hold of the :data:`~prefchat.reward.serving.HEAD_SIZE` most popular
+items (issue 21): 3 of 10."""
+
+
 def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """"Show me less obvious picks": the session's picks under the pack's stronger exposure control
-    (:attr:`~prefchat.reward.pack.Pack.less_obvious_discount`, validated under a recall constraint)."""
-    picks = chat.picks(state, summary, discount=chat.pack.less_obvious_discount)
-    return ReplyTurn(wording.LESS_OBVIOUS, "less_obvious", picks)
+    """"Show me less obvious picks": the session's picks under the weakest exposure control of
+    :attr:`~prefchat.reward.pack.Pack.less_obvious_discounts` (each validated under a recall
+    constraint) that leaves at most :data:`LESS_OBVIOUS_HEAD_SHARE` of them among the most popular
+    items (:attr:`~prefchat.reward.serving.Serving.head`). When even the strongest does not, the
+    reply says that there are no good less-known picks for this user yet, with the strongest's
+    picks; on a pack without base rates, that it cannot tell which items are widely known."""
+    if chat.pack.familiarity is None:
+        return ReplyTurn(wording.NOT_WIDELY_KNOWN, "less_obvious", chat.picks(state, summary))
+    head = chat.pack.serving.head
+    before = chat.preview(state, summary)
+    for discount in chat.pack.less_obvious_discounts:
+        picks = chat.preview(state, summary, discount)
+        if sum(head[p.index] for p in picks) <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
+            break
+    picks = chat.picks(state, summary, discount)
+    in_head = [sum(head[p.index] for p in ranked) for ranked in (before, picks)]
+    if in_head[1] <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
+        text = wording.less_obvious(len(picks) - in_head[1], len(picks), len(before) - in_head[0])
+    else:
+        text = wording.no_less_obvious(in_head[1], len(picks), in_head[0])
+    return ReplyTurn(text, "less_obvious", picks)
 
 
 def correct(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:

@@ -257,22 +257,22 @@ class Conversation:
             self.memory.keep(user_id, summary)
             self.store.finish_session(state.record.id)
             picks = self.picks(state, summary)
-        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state))
+        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state, summary))
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.memory.summary(state.record.user_id)
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
-                          self._shown(state))
+                          self._shown(state, summary))
 
 
-    def _shown(self, state: SessionState) -> tuple[Showcase, ...]:
-        """The held-out prompts' picks for the session's user (:class:`~prefchat.assistant.showcase.HeldOutPrompts`),
+    def _shown(self, state: SessionState, summary: Summary) -> tuple[Showcase, ...]:
+        """The held-out prompts' picks for the session's user of current ``summary`` (:class:`~prefchat.assistant.showcase.HeldOutPrompts`),
         ranked by "which do you prefer?": a "watch" profile less the pack's exposure offset."""
         if not self.showcase.prompts():
             return ()
         mean = state.posterior.mean - (self.pack.exposure if state.objective == "watch" else 0.0)
         answers = state.posterior.answers if state.objective == "prefer" else ()  # the MAP of "prefer" only: cited as its reason
-        return self.showcase.shown(mean, self.memory.summary(state.record.user_id), answers=answers)
+        return self.showcase.shown(mean, summary, answers=answers)
 
     # -- recommending ----------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ Corrections in words are read by :mod:`~prefchat.assistant.corrections`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,9 +27,12 @@ from ..reward.summary import (
     correlation_sd,
     descriptor_correlations,
     descriptor_weights,
+    measured_confidence,
+    ordered,
     scale_stated_likes,
     stated_affinity,
     summary_affinity,
+    summary_confidence,
     summary_weights,
     with_stated,
 )
@@ -45,6 +49,8 @@ __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); t
     "correlation_sd",
     "descriptor_correlations",
     "describe",
+    "measured_confidence",
+    "rewritten",
     "scale_stated_likes",
     "stated_affinity",
     "summarize",
@@ -53,31 +59,40 @@ __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); t
 ]
 
 
-def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: int) -> str:
-    """The summary text, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium
-    (10 answers, 1 skipped)."; the overall confidence is the level of the median generated one."""
+def describe(weights: tuple[DescriptorWeight, ...], n_answers: int, n_skipped: int, confidence: str | None) -> str:
+    """The summary text (:func:`~prefchat.assistant.wording.summary_text`), e.g. "Enjoys: war,
+    documentary. Not keen on: horror. A tentative picture: your answers (10 answers, 1 skipped) lean
+    this way, though chance could still explain them."; ``confidence`` the summary's level, from
+    the answers' fit (:func:`~prefchat.reward.summary.summary_confidence`; None: not measured)."""
     liked = [w.descriptor for w in weights if w.weight > 0]
     disliked = [w.descriptor for w in weights if w.weight < 0]
-    generated = [w.confidence for w in weights if not w.stated]
-    level = confidence_level(float(np.median(generated))) if generated else "low"
     stated = [(w.descriptor, w.weight > 0) for w in weights if w.stated]
-    return wording.summary_text(liked, disliked, level, n_answers, n_skipped, stated)
+    return wording.summary_text(liked, disliked, confidence, n_answers, n_skipped, stated)
 
 
 def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_skipped: int, top: int = 4,
               answers: Sequence[Answer] | None = None) -> Summary:
     """The semantic summary of a user with posterior :math:`N(m, S)`: the weights of
     :func:`~prefchat.reward.summary.descriptor_weights` (``top`` on each side, ``answers`` the
-    answers behind the posterior, see there) and their text, with the answer counts
+    answers behind the posterior, see there), the confidence the answers earn
+    (:func:`~prefchat.reward.summary.summary_confidence`) and their text, with the answer counts
     ``n_answers`` and ``n_skipped``."""
     weights = descriptor_weights(pack, mean, cov, top, answers)
-    return Summary(describe(weights, n_answers, n_skipped), weights, n_answers, n_skipped)
+    level, fit = summary_confidence(pack, answers)
+    return Summary(describe(weights, n_answers, n_skipped, level), weights, n_answers, n_skipped, level, fit)
+
+
+def rewritten(summary: Summary, weights: Iterable[DescriptorWeight]) -> Summary:
+    """``summary`` with ``weights`` instead, in :func:`~prefchat.reward.summary.ordered` order and
+    its text written anew; the counts and the confidence kept."""
+    weights = ordered(weights)
+    return replace(summary, text=describe(weights, summary.n_answers, summary.n_skipped, summary.confidence),
+                   weights=weights)
 
 
 def apply_correction(summary: Summary, weights: Mapping[str, float], pack: Pack | None = None) -> Summary:
     """A new summary with the user's stated ``weights`` (from
     :func:`~prefchat.assistant.corrections.parse_correction`): the weights of
-    :func:`~prefchat.reward.summary.with_stated` and their text, the counts kept. ``summary``
-    itself is unchanged (storage keeps old versions)."""
-    ordered = with_stated(summary, weights, pack)
-    return Summary(describe(ordered, summary.n_answers, summary.n_skipped), ordered, summary.n_answers, summary.n_skipped)
+    :func:`~prefchat.reward.summary.with_stated` and their text, the counts and the confidence
+    kept. ``summary`` itself is unchanged (storage keeps old versions)."""
+    return rewritten(summary, with_stated(summary, weights, pack))

@@ -119,10 +119,22 @@ ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
 NO_PREFERENCES = "No strong preferences yet."
 
 
-def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: int, n_skipped: int,
+CONFIDENCE = {
+    "high": "I'm confident in this: your answers ({answers}) fit it far better than chance would.",
+    "medium": "A tentative picture: your answers ({answers}) lean this way, though chance could still explain them.",
+    "low": "Only a first guess: so far your answers ({answers}) could as well be chance.",
+    None: "Based on your answers ({answers}).",
+}
+"""The summary's last sentence, by its confidence level (None: a pack that does not measure it):
+how well the answers were foreseen, never how many there are (:mod:`~prefchat.elicitation.confidence`)."""
+NO_ANSWERS = "Only a first guess: you have not answered any questions yet."
+
+
+def summary_text(liked: list[str], disliked: list[str], level: str | None, n_answers: int, n_skipped: int,
                  stated: list[tuple[str, bool]]) -> str:
-    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. Confidence: medium (10
-    answers, 1 skipped). Stated by you: enjoys war; not keen on horror."; ``stated`` holds
+    """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. A tentative picture: your
+    answers (10 answers, 1 skipped) lean this way, though chance could still explain them. Stated
+    by you: enjoys war; not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated``
     (descriptor, liked) pairs, so that what the user said reads with its direction."""
     sentences = []
     liked, disliked = [spoken(d) for d in liked], [spoken(d) for d in disliked]
@@ -132,8 +144,8 @@ def summary_text(liked: list[str], disliked: list[str], level: str, n_answers: i
         sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
     if not sentences:
         sentences.append(NO_PREFERENCES)
-    counts = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
-    sentences.append(f"Confidence: {level} ({counts}).")
+    answers = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
+    sentences.append(CONFIDENCE[level].format(answers=answers) if n_answers else NO_ANSWERS)
     if stated:
         said = [f"{'enjoys' if good else 'not keen on'} {spoken(descriptor)}" for descriptor, good in stated]
         sentences.append(f"Stated by you: {'; '.join(said)}.")
@@ -157,7 +169,31 @@ HELP = (
 CORRECTION_NOT_UNDERSTOOD = "I could not tell which taste you mean: try 'I love <genre>' or 'no <genre> please'."
 NOT_MET = "We have not met yet: say 'start over' to answer a few questions first."
 RECOMMENDATIONS = "Here is what I would pick for you."
-LESS_OBVIOUS = "Here are less obvious picks: fewer of the films everyone has seen, more that suit you in particular."
+NOT_WIDELY_KNOWN = "I can't tell which of these are widely known, so your picks stay as they were."
+""""Less obvious picks" on a catalog whose base rates are unknown (no ratings to count)."""
+HEAD_WORDS = "the 100 most-rated titles"
+"""The head of "less obvious picks", as the reply names it (:data:`~prefchat.reward.serving.HEAD_SIZE`)."""
+
+
+def _how_many(n: int, k: int) -> str:
+    """``n`` of ``k`` as it opens "… of your top k": "none", "all", or the number."""
+    return "none" if n == 0 else "all" if n == k else str(n)
+
+
+def less_obvious(outside: int, k: int, outside_before: int) -> str:
+    """Less obvious picks: ``outside`` of the ``k`` shown now lie outside the head, ``outside_before`` before,
+    e.g. "Here are less obvious picks: 7 of your top 10 are now outside the 100 most-rated titles (before: 1)."."""
+    return (f"Here are less obvious picks: {_how_many(outside, k)} of your top {k} are now outside {HEAD_WORDS} "
+            f"(before: {_how_many(outside_before, k)}).")
+
+
+def no_less_obvious(inside: int, k: int, inside_before: int) -> str:
+    """No good less-known picks: even the strongest validated setting leaves ``inside`` of ``k`` in the head."""
+    return (f"I have no good less-known picks for you yet: {_how_many(inside, k)} of your top {k} are still among "
+            f"{HEAD_WORDS} (before: {_how_many(inside_before, k)}), and going further would mean picks I don't "
+            "expect you to like. A few more answers ('start over') or a title you love ('more like ‹title›') would help.")
+
+
 FORGET_ASK = "This deletes everything I know about you, for good. Delete it? Say 'yes' to confirm, anything else to keep it."
 FORGET_UNASKED = "Say 'forget me' first, then confirm."
 FORGET_KEPT = "Nothing deleted: everything stays as it was."

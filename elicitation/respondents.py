@@ -33,6 +33,8 @@ from .selection import Question
 
 __all__ = [
     "PROTOCOLS",
+    "DescriptorRespondent",
+    "RandomRespondent",
     "RankingTargets",
     "RatingTargets",
     "RatingsRespondent",
@@ -154,6 +156,54 @@ class RatingsRespondent:
             items_b = rng.choice(unrated, min(unrated.size, self.query_items.size), replace=False)
             items_a = rng.permutation(self.query_items)[: items_b.size]
         return items_a, items_b, np.ones(items_a.size)
+
+
+@dataclass(frozen=True, eq=False)
+class RandomRespondent:
+    """Someone who answers at random: either item of a pair, any option of k, each equally likely.
+
+    Parameters
+    ----------
+    rng : the generator of the answers
+    """
+
+    rng: np.random.Generator
+
+    def answer(self, question: Question) -> str | int:
+        if question.is_pair:
+            return "a" if self.rng.random() < 0.5 else "b"
+        return int(question.items[self.rng.integers(len(question.items))])
+
+
+@dataclass(frozen=True, eq=False)
+class DescriptorRespondent:
+    """Someone who goes by descriptors, in order: the most (``sign`` +1) or least (-1) of the first;
+    where the options are level on it, of the second; and so on.
+
+    Parameters
+    ----------
+    association : (n_items, r) array, the descriptors' associations with each item, in order
+    signs : (r,) array of +1 or -1
+    """
+
+    association: np.ndarray
+    signs: np.ndarray
+
+    def __post_init__(self):
+        association, signs = np.asarray(self.association, dtype=float), np.asarray(self.signs)
+        if association.ndim != 2 or signs.shape != association.shape[1:] or not np.isin(signs, (1, -1)).all():
+            raise ValueError(f"association must be (n_items, r) and signs r values of +1 or -1, got {association.shape} and {signs}")
+        object.__setattr__(self, "association", association)
+        object.__setattr__(self, "signs", signs)
+
+    def answer(self, question: Question) -> str | int:
+        """A pair: the item the first descriptor that tells them apart favours, "tie" when none does;
+        k options: the first of those the descriptors, in order, rank highest."""
+        values = self.signs * self.association[list(question.items)]  # (k, r)
+        best = np.lexsort(-values.T[::-1])[0]  # the first key sorts last in lexsort
+        if question.is_pair:
+            return "tie" if (values[0] == values[1]).all() else "ab"[best]
+        return int(question.items[best])
 
 
 def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:

@@ -30,10 +30,12 @@ from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RatingsRespondent
 from .calibration import calibrate
+from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .serving import LESS_OBVIOUS_RECALL_KEPT, strongest_discount
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -265,7 +267,8 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     catalog with every discount of :data:`DISCOUNT_GRID`
     (:meth:`~prefchat.reward.serving.ObjectiveServing.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
     the discount with the largest mean long-tail share whose mean Recall@20 is within the tolerance
-    of the undiscounted ranking's (the smaller discount among equals).
+    of the undiscounted ranking's (the smaller discount among equals), and ``less_obvious_limit``,
+    the same keeping :data:`~prefchat.reward.serving.LESS_OBVIOUS_RECALL_KEPT` of it (:func:`~prefchat.reward.serving.strongest_discount`).
 
     Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
     """
@@ -286,11 +289,9 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     means = np.nanmean(values, axis=2)
     grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t)}
             for d, (r, t) in zip(DISCOUNT_GRID, means)]
-    chosen = {}
-    for name, tolerance in RECALL_TOLERANCE.items():
-        allowed = [row for row in grid if row["recall@20"] >= grid[0]["recall@20"] - tolerance]
-        chosen[name] = max(allowed, key=lambda row: (row["long_tail_share@20"], -row["discount"]))["discount"]
-    return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE)}
+    chosen = {name: strongest_discount(grid, grid[0]["recall@20"] - tolerance) for name, tolerance in RECALL_TOLERANCE.items()}
+    chosen["less_obvious_limit"] = strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])
+    return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
 
 KNOWN_L2_GRID = EASE_L2_GRID
@@ -425,8 +426,8 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount; last the summary weights.
-    n_steps = 5 + int(data.has_ratings) * (1 + 3 * (answerable == "known"))
+    # discount; then the confidence thresholds; last the summary weights.
+    n_steps = 6 + int(data.has_ratings) * (1 + 3 * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -559,6 +560,9 @@ def build_pack(
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size
+    with step("choosing the confidence thresholds"):
+        thresholds, selection["confidence"] = choose_confidence(pack, validation, seed)
+        hyperparameters["confidence"] = thresholds.to_dict()
     with step("choosing the summary weights"):
         chosen, table = calibrate(pack, validation)
         hyperparameters.update(chosen)

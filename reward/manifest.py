@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..elicitation.confidence import ConfidenceThresholds
+
 __all__ = ["HYPERPARAMETERS", "MAX_DEPTH", "MAX_MAGNITUDE", "ManifestError", "check_manifest", "depth"]
 
 MAX_DEPTH = 32
@@ -55,6 +57,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "watch_stated_beta": _NONNEGATIVE,
     "exposure_discount": (0.0, True, 100.0),
     "less_obvious_discount": (0.0, True, 100.0),
+    "less_obvious_limit": (0.0, True, 100.0),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 
@@ -102,6 +105,11 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
         _hyperparameter(f"hyperparameters.{key}", value, HYPERPARAMETERS.get(key), fail)
     if "question_size" in hyperparameters:
         _integer(hyperparameters, "question_size", 2, MAX_QUESTION_SIZE, fail, "hyperparameters.")
+    if "confidence" in hyperparameters:
+        try:
+            ConfidenceThresholds.from_dict(hyperparameters["confidence"])
+        except (ValueError, TypeError, AttributeError) as error:
+            raise fail("hyperparameters.confidence", hyperparameters["confidence"], str(error)) from None
     known = manifest.get("known")
     if known is not None:
         if not isinstance(known, dict):

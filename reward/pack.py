@@ -35,11 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
 from .data import VISIBLE_ID, first_invisible
 from .items import Axis, Item
 from .manifest import MAX_DEPTH, ManifestError, check_manifest
-from .serving import Serving, check_objective
+from .serving import LESS_OBVIOUS_RECALL_KEPT, Serving, check_objective, strongest_discount
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -337,6 +338,31 @@ class Pack:
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
+
+    @property
+    def less_obvious_discounts(self) -> tuple[float, ...]:
+        r"""The discounts "less obvious picks" may try for one user, weakest first: those of the
+        validation grid from :attr:`less_obvious_discount` up to the strongest that keeps half the
+        validation Recall@20 (``hyperparameters["less_obvious_limit"]``, chosen at build; for a pack
+        built before it, the same rule, :func:`~prefchat.reward.serving.strongest_discount`, on the
+        grid its manifest records). Just :attr:`less_obvious_discount` without a grid."""
+        recorded = self.manifest.get("selection", {}).get("exposure_discount", {})
+        grid = recorded.get("grid") or []
+        if not grid:
+            return (self.less_obvious_discount,)
+        limit = self.hyperparameters.get("less_obvious_limit")
+        if limit is None:
+            limit = strongest_discount(grid, recorded.get("less_obvious_recall_kept", LESS_OBVIOUS_RECALL_KEPT) * grid[0]["recall@20"])
+        steps = sorted({float(row["discount"]) for row in grid if self.less_obvious_discount <= row["discount"] <= limit})
+        return tuple(steps) or (self.less_obvious_discount,)
+
+    @property
+    def confidence(self) -> ConfidenceThresholds | None:
+        """The answer fit each confidence level needs (:mod:`~prefchat.elicitation.confidence`), chosen
+        at build on simulated onboardings (``hyperparameters["confidence"]``); None for a pack built
+        before they were."""
+        recorded = self.hyperparameters.get("confidence")
+        return None if recorded is None else ConfidenceThresholds.from_dict(recorded)
 
     @property
     def known_model(self) -> KnownModel | None:

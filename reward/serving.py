@@ -21,10 +21,23 @@ from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
 from .descriptors import DescribedItems, DescriptorIndex, descriptor_index
 
-__all__ = ["OBJECTIVES", "ObjectiveServing", "Servable", "Serving", "check_objective"]
+__all__ = ["HEAD_SIZE", "LESS_OBVIOUS_RECALL_KEPT", "OBJECTIVES", "ObjectiveServing", "Servable", "Serving", "check_objective", "strongest_discount"]
 
 OBJECTIVES = ("prefer", "watch")
 """What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
+HEAD_SIZE = 100
+"""The head a user means by "the ones everyone has seen": the 100 most popular items (issue 21)."""
+LESS_OBVIOUS_RECALL_KEPT = 0.5
+"""The strongest discount "less obvious picks" may reach for one user keeps at least this share of
+the undiscounted validation Recall@20: past it, the less-known picks are not good ones."""
+
+
+def strongest_discount(grid: list[dict], floor: float) -> float:
+    """The exposure discount of ``grid`` (rows ``{"discount", "recall@20", "long_tail_share@20"}`` of
+    validation users) with the largest long-tail share among those whose Recall@20 is at least
+    ``floor``; the smaller discount among equals, the first row's when none qualifies."""
+    allowed = [row for row in grid if row["recall@20"] >= floor] or grid[:1]
+    return float(max(allowed, key=lambda row: (row["long_tail_share@20"], -row["discount"]))["discount"])
 
 
 class Servable(DescribedItems, Protocol):
@@ -127,6 +140,13 @@ class Serving:
     def descriptors(self) -> DescriptorIndex:
         """The pack's descriptor statistics (:func:`~prefchat.reward.descriptors.descriptor_index`)."""
         return descriptor_index(self.pack)
+
+    @cached_property
+    def head(self) -> np.ndarray:
+        """(n_items,) bool: the :data:`HEAD_SIZE` most popular items (ties by lower index)."""
+        head = np.zeros(len(self.pack.popularity), dtype=bool)
+        head[np.argsort(-np.asarray(self.pack.popularity, dtype=float), kind="stable")[:HEAD_SIZE]] = True
+        return head
 
     @cached_property
     def single_features(self) -> np.ndarray:

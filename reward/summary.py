@@ -32,24 +32,32 @@ nothing). A user without answers has :math:`m = \mu_0`, hence :math:`a = 0` and 
 
 Confidence
 ----------
-:math:`c_j = |a_j| / \mathrm{sd}_j`, with :math:`\mathrm{sd}_j` the posterior standard deviation of
-:math:`\rho_j(\lambda)`, :math:`\lambda \sim N(m, S)`, estimated from :data:`N_SAMPLES` seeded draws
-(the correlation is far from linear on the scale of :math:`S` after ten answers, so the delta method
-would misjudge it). Levels: low below 1, medium below 2, high from 2; a descriptor the user stated
-has confidence :math:`\infty`, shown as "stated by user". A summary lists, on each side, the
-strongest descriptors of at least medium confidence and :math:`|a_j| \ge` :data:`MIN_AFFINITY`.
+Of each descriptor: :math:`c_j = |a_j| / \mathrm{sd}_j`, with :math:`\mathrm{sd}_j` the posterior
+standard deviation of :math:`\rho_j(\lambda)`, :math:`\lambda \sim N(m, S)`, estimated from
+:data:`N_SAMPLES` seeded draws (the correlation is far from linear on the scale of :math:`S` after
+ten answers, so the delta method would misjudge it). Levels: low below 1, medium below 2, high from
+2; a descriptor the user stated has confidence :math:`\infty`, shown as "stated by user". A
+summary lists, on each side, the strongest descriptors of at least medium confidence and
+:math:`|a_j| \ge` :data:`MIN_AFFINITY`.
+
+Of the whole summary (:attr:`Summary.confidence`, :func:`summary_confidence`): how much better than
+chance the user's own answers were foreseen, each before it was given, the answer fit of
+:mod:`~prefchat.elicitation.confidence`, against the pack's thresholds chosen at build
+(:attr:`~prefchat.reward.pack.Pack.confidence`). Not the number of answers: a random answerer's ten
+answers read "low", and "high" needs five decided answers at least.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..elicitation.posterior import Answer, picked
+from ..elicitation.confidence import LEVELS, answer_fit, decided, descriptor_lean
+from ..elicitation.posterior import Answer
 from .descriptors import DescriptorIndex, text_associations
 from .naming import descriptor_groups
 from .pack import Pack
@@ -64,10 +72,12 @@ __all__ = [
     "correlation_sd",
     "descriptor_correlations",
     "descriptor_weights",
+    "measured_confidence",
     "ordered",
     "scale_stated_likes",
     "stated_affinity",
     "summary_affinity",
+    "summary_confidence",
     "summary_weights",
     "with_stated",
 ]
@@ -141,15 +151,20 @@ class Summary:
     ``weights`` lists exactly the descriptors the text names: what the user reads is what
     ranking uses (:func:`summary_affinity`). The text is written by the assistant
     (:func:`prefchat.assistant.summary.summarize`); a summary only ranked, as when a pack's
-    weights are chosen, may leave it empty.
+    weights are chosen, may leave it empty. ``confidence`` is the level of the ``answer_fit``
+    (:func:`summary_confidence`); None where it was not measured (a pack without thresholds).
     """
 
     text: str
     weights: tuple[DescriptorWeight, ...]
     n_answers: int
     n_skipped: int
+    confidence: str | None = None
+    answer_fit: float | None = None
 
     def __post_init__(self):
+        if self.confidence not in (None, *LEVELS):
+            raise ValueError(f"confidence must be one of {LEVELS} or None, got {self.confidence!r}")
         for name in ("n_answers", "n_skipped"):
             value = getattr(self, name)
             try:
@@ -182,15 +197,16 @@ class Summary:
         """JSON-ready weights: ``{descriptor: {"weight", "sign", "confidence", "score"}, "_meta": {...}}``.
 
         ``confidence`` is the level (low/medium/high/stated by user) and ``score`` the number
-        behind it, None when stated (JSON has no infinity). ``_meta`` holds ``n_answers`` and
-        ``n_skipped``.
+        behind it, None when stated (JSON has no infinity). ``_meta`` holds ``n_answers``,
+        ``n_skipped``, and the summary's ``confidence`` and ``answer_fit`` (None where not measured).
         """
         structured = {
             w.descriptor: {"weight": w.weight, "sign": w.sign, "confidence": w.level,
                            "score": None if w.stated else w.confidence}
             for w in self.weights
         }
-        structured[META] = {"n_answers": self.n_answers, "n_skipped": self.n_skipped}
+        structured[META] = {"n_answers": self.n_answers, "n_skipped": self.n_skipped, "confidence": self.confidence,
+                            "answer_fit": self.answer_fit}
         return structured
 
     @classmethod
@@ -199,6 +215,7 @@ class Summary:
         try:
             meta = structured[META]
             counts = int(meta["n_answers"]), int(meta["n_skipped"])
+            measured = measured_confidence(structured)
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"structured summary needs {META!r}: {{'n_answers', 'n_skipped'}}, got {structured!r}") from None
         weights = []
@@ -210,7 +227,17 @@ class Summary:
                 weights.append(DescriptorWeight(descriptor, float(entry["weight"]), math.inf if score is None else float(score)))
             except (KeyError, TypeError):
                 raise ValueError(f"structured entry {descriptor!r} needs 'weight' and 'score', got {entry!r}") from None
-        return cls(text, tuple(weights), *counts)
+        return cls(text, tuple(weights), *counts, *measured)
+
+
+def measured_confidence(structured: Mapping) -> tuple[str | None, float | None]:
+    """The summary confidence and answer fit a stored :meth:`Summary.structured` records; (None, None)
+    for one that records none (not measured, or stored before they were)."""
+    meta = structured.get(META)
+    if not isinstance(meta, Mapping):
+        return None, None
+    level, fit = meta.get("confidence"), meta.get("answer_fit")
+    return (level if level in LEVELS else None), (None if fit is None else float(fit))
 
 
 def ordered(weights: Iterable[DescriptorWeight]) -> tuple[DescriptorWeight, ...]:
@@ -278,39 +305,22 @@ def _posterior(pack: Pack, mean, cov) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov
 
 
-def _wins(answers: Iterable[Answer]) -> Iterator[tuple[int, int]]:
-    """The (winner, loser) pairs the answers state: none for a tie or a skip."""
-    for answer in answers:
-        if (choice := picked(answer)) is not None:
-            yield from ((choice[0], loser) for loser in choice[1])
-
-
 def answer_evidence(pack: Pack, answers: Iterable[Answer]) -> np.ndarray:
-    r"""How far the user's own choices lean towards each descriptor: a t statistic.
+    r"""How far the user's own choices lean towards each of the pack's descriptors, :math:`t_j`
+    of :func:`~prefchat.elicitation.confidence.descriptor_lean`; (n_descriptors,), zeros without a
+    decided answer."""
+    return descriptor_lean(pack.serving.descriptors.association, answers)
 
-    .. math:: d_{pj} = z_{w_p j} - z_{l_p j}, \qquad
-              t_j = \frac{\bar d_j}{\sqrt{(\overline{d^2}_j + 1) / n}}
 
-    over the decided answers :math:`p = 1..n` (winner :math:`w_p`, loser :math:`l_p`; an item
-    outside the catalog, the reference item of feedback, at the catalog mean :math:`z = 0`). The
-    :math:`+1` keeps a few agreeing answers from looking certain.
-
-    Returns
-    -------
-    (n_descriptors,), zeros without a decided answer
-    """
-    z = pack.serving.descriptors.association
-    pairs = list(_wins(answers))
-    if not pairs:
-        return np.zeros(z.shape[1])
-    def rows(items: list[int]) -> np.ndarray:  # an item outside the catalog at z = 0, the matrix not copied
-        index = np.asarray(items, dtype=np.intp)
-        inside = index < pack.n_items
-        return np.where(inside[:, None], z[np.where(inside, index, 0)], 0.0)
-
-    differences = rows([p[0] for p in pairs]) - rows([p[1] for p in pairs])
-    n = len(pairs)
-    return differences.mean(0) / np.sqrt(((differences**2).mean(0) + 1e-3) / n)
+def summary_confidence(pack: Pack, answers: Sequence[Answer] | None) -> tuple[str | None, float | None]:
+    """The summary's confidence level and the answer fit behind it (see the module docstring),
+    read against the thresholds of as many decided answers (a skip tells nothing); (None, None)
+    without the answers or without the pack's thresholds."""
+    thresholds = pack.confidence
+    if answers is None or thresholds is None:
+        return None, None
+    fit = answer_fit(pack.serving.descriptors.association, answers, thresholds.scale)
+    return thresholds.level(fit, decided(answers)), fit
 
 
 def descriptor_weights(pack: Pack, mean: np.ndarray, cov: np.ndarray, top: int = 4,

@@ -46,5 +46,5 @@ def test_the_python_api_example_runs(tmp_path, monkeypatch, capsys, small_pack, 
 
     out = capsys.readouterr().out
     assert resolved == ["default"]
-    assert "1 of about 10" in out and "Confidence:" in out
+    assert "1 of about 10" in out and "answers (" in out
     assert (tmp_path / "prefchat.sqlite").is_file()

@@ -58,6 +58,7 @@ from starlette.routing import Mount
 
 from ..assistant.cards import card_view
 from ..assistant.settings import Settings
+from ..assistant.summary import measured_confidence
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text
@@ -304,7 +305,8 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
     if current:
         header += "\n\n" + "\n\n".join(
-            f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}" for s in current)
+            f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}"
+            + _confidence_note(s["structured"]) for s in current)
     summaries = pd.DataFrame(
         [
             {"created": _when(s["created_at"]), "pack": f"{s['pack_name']} {s['pack_version']}", "source": s["source"],
@@ -342,6 +344,14 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         columns=["served", "pack", "n", "items"],
     )
     return ProfileView(header, chart, summaries, answers, served)
+
+
+def _confidence_note(structured: dict) -> str:
+    """The summary's confidence as the analyst reads it: the level and the answer fit behind it."""
+    level, fit = measured_confidence(structured)
+    if level is None or fit is None:
+        return " *(confidence not measured)*"
+    return f" *(confidence {level}: answer fit {fit:+.2f} nats against random answers)*"
 
 
 def _describe(centroid: np.ndarray, centre: np.ndarray, spread: np.ndarray, names: Sequence[str]) -> str:

@@ -28,6 +28,12 @@ axes               str    JSON array of n_bases names of the bases, in the order
                           "[]" for a profile of a pack the export was not given
 summary            str    the current semantic summary ("" when there is none)
 summary_source     str    "generated", "edited" (by the user) or ""
+confidence         str    the current summary's confidence: "low", "medium", "high", or "" where not
+                          measured (no summary, or a pack without thresholds); see answer_fit
+answer_fit         str    JSON number: the log Bayes factor (nats) of the user's answers under the
+                          pack's descriptor model against answering at random, the evidence the
+                          confidence level is read from (prefchat.elicitation.confidence); "" where
+                          not measured
 updated_at         str    when the profile was last saved, ISO 8601 in UTC
 =================  =====  ==========================================================================
 
@@ -55,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..assistant.summary import measured_confidence
 from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, PAIRWISE_CHOICES, ProfileRecord, Store
 from .schemas import axis_names
@@ -79,6 +86,8 @@ DTYPES: dict[str, str] = {
     "axes": "str",
     "summary": "str",
     "summary_source": "str",
+    "confidence": "str",
+    "answer_fit": "str",
     "updated_at": "str",
 }
 """Column -> pandas dtype, in the order of the columns."""
@@ -91,7 +100,7 @@ def signed_axis_names(pack: Pack) -> list[str]:
 
 
 def profile_record(profile: ProfileRecord, summary_text: str = "", summary_source: str = "",
-                   axes: Sequence[str] = ()) -> dict[str, Any]:
+                   axes: Sequence[str] = (), confidence: str | None = None, answer_fit: float | None = None) -> dict[str, Any]:
     """The flat record of one profile (see the module docstring for the schema)."""
     counts = profile.counts
     return {
@@ -107,6 +116,8 @@ def profile_record(profile: ProfileRecord, summary_text: str = "", summary_sourc
         "axes": json.dumps(list(axes), ensure_ascii=False),
         "summary": summary_text,
         "summary_source": summary_source,
+        "confidence": confidence or "",
+        "answer_fit": "" if answer_fit is None else json.dumps(round(answer_fit, 4)),
         "updated_at": profile.updated_at.isoformat(),
     }
 
@@ -119,8 +130,9 @@ def profile_records(store: Store, profiles: Iterable[ProfileRecord], pack: Pack 
     for profile in profiles:
         summary = store.current_summary(profile.user_id, profile.pack_name)
         text, source = ("", "") if summary is None else (summary.text, summary.source)
+        confidence, fit = (None, None) if summary is None else measured_confidence(summary.structured)
         ours = pack is not None and (profile.pack_name, profile.pack_version) == (pack.name, pack.version)
-        records.append(profile_record(profile, text, source, names if ours else ()))
+        records.append(profile_record(profile, text, source, names if ours else (), confidence, fit))
     return records
 
 

@@ -242,6 +242,12 @@ class SummaryOut(BaseModel):
     descriptors: list[DescriptorOut]
     n_answers: int
     n_skipped: int
+    confidence: str | None = Field(None, description=(
+        "How well the answers were foreseen: low, medium or high (null where the pack does not measure it); "
+        "from answer_fit, never from the number of answers."))
+    answer_fit: float | None = Field(None, description=(
+        "Nats by which the user's answers were easier to foresee than a random answerer's (the log Bayes "
+        "factor of the pack's descriptor model against chance); the evidence behind confidence."))
 
     @classmethod
     def of(cls, user_id: str, summary: Summary) -> SummaryOut:
@@ -251,6 +257,8 @@ class SummaryOut(BaseModel):
             descriptors=[DescriptorOut(descriptor=w.descriptor, weight=w.weight, confidence=w.level) for w in summary.weights],
             n_answers=summary.n_answers,
             n_skipped=summary.n_skipped,
+            confidence=summary.confidence,
+            answer_fit=summary.answer_fit,
         )
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefchat.assistant import wording
 from prefchat.assistant.corrections import parse_correction
 from prefchat.assistant.summary import (
     STATED,
@@ -23,6 +24,7 @@ from prefchat.assistant.summary import (
     summarize,
     summary_affinity,
 )
+from prefchat.elicitation.confidence import MIN_HIGH_ANSWERS, ConfidenceThresholds, answer_fit
 from prefchat.elicitation.posterior import Comparison
 from prefchat.reward.descriptors import text_associations
 from prefchat.reward.naming import column_correlations, descriptor_matrix
@@ -104,7 +106,8 @@ def test_user_along_base_0_enjoys_x_and_is_not_keen_on_y(planted_pack):
     assert summary.weights[0].descriptor == "x"
     assert summary.text.startswith("Enjoys: x")
     assert "Not keen on: y" in summary.text
-    assert summary.text.endswith("Confidence: high (10 answers, 1 skipped).")
+    assert summary.confidence is None  # the planted pack records no confidence thresholds
+    assert summary.text.endswith(wording.CONFIDENCE[None].format(answers="10 answers, 1 skipped"))
 
 
 def test_a_descriptor_is_never_said_against_the_users_own_choices(planted_pack):
@@ -136,7 +139,7 @@ def test_answer_evidence_is_the_t_statistic_of_the_winners_lead_an_outside_item_
 def test_user_at_the_prior_mean_has_no_strong_preferences(planted_pack):
     summary = summarize(planted_pack, planted_pack.prior_mean, planted_pack.prior_cov, 0, 0)
     assert summary.weights == ()
-    assert summary.text == "No strong preferences yet. Confidence: low (0 answers)."
+    assert summary.text == f"No strong preferences yet. {wording.NO_ANSWERS}"
 
 
 def test_population_coefficients_are_not_taste(planted_pack):
@@ -150,7 +153,6 @@ def test_a_wide_posterior_is_less_confident(planted_pack):
     unsure = summarize(planted_pack, mean, 25 * planted_pack.prior_cov, 10, 0)
     assert {w.descriptor: w.level for w in sure.weights}["x"] == "high"
     assert {w.descriptor: w.level for w in unsure.weights}.get("x", "low") in ("low", "medium")
-    assert "Confidence: high" in sure.text and "Confidence: high" not in unsure.text
 
 
 def test_summary_is_deterministic_and_capped_by_top(planted_pack):
@@ -202,7 +204,7 @@ def test_structured_round_trip_through_json(planted_pack):
     structured = json.loads(json.dumps(summary.structured(), allow_nan=False))
     assert structured["horror"] == {"weight": -STATED_WEIGHT, "sign": -1, "confidence": STATED, "score": None}
     assert structured["x"]["confidence"] == "high" and structured["x"]["sign"] == 1
-    assert structured["_meta"] == {"n_answers": 10, "n_skipped": 2}
+    assert structured["_meta"] == {"n_answers": 10, "n_skipped": 2, "confidence": None, "answer_fit": None}
     assert Summary.from_structured(summary.text, structured) == summary
 
 
@@ -331,6 +333,27 @@ def test_corrections_with_the_real_embedding_model(planted_pack, embedding_model
                      manifest={**planted_pack.manifest, "descriptor_definitions": definitions})
     assert parse_correction(styles, "I prefer short answers", embed) == {"short and concise": STATED_WEIGHT}
     assert parse_correction(styles, "less emoji", embed) == {"uses emoji": -STATED_WEIGHT}
+
+
+def test_the_summary_confidence_comes_from_the_answers_fit_not_their_count(planted_pack):
+    """One posterior, ten answers each: the user who always picked the "x" item reads "high", the
+    one whose picks went either way does not; three answers never read "high"; the sentence says
+    the level the summary records (issue 21)."""
+    thresholds = ConfidenceThresholds(4.0, (0.0,) + (0.5,) * 10, (math.inf,) * MIN_HIGH_ANSWERS + (2.0,) * 6)
+    pack = replace(planted_pack, manifest={**planted_pack.manifest,
+                                           "hyperparameters": {**planted_pack.hyperparameters, "confidence": thresholds.to_dict()}})
+    x = pack.serving.descriptors.association[:, pack.descriptors.index("x")]
+    high, low = np.argsort(-x)[:10], np.argsort(x)[:10]
+    consistent = [Comparison(int(a), int(b), "a") for a, b in zip(high, low)]
+    mixed = [Comparison(int(a), int(b), "a" if n % 2 else "b") for n, (a, b) in enumerate(zip(high, low))]
+    mean, cov = x_lover(pack)
+    for answers, expected in ((consistent, "high"), (mixed, "low"), (consistent[:3], "medium")):
+        summary = summarize(pack, mean, cov, len(answers), 0, answers=answers)
+        assert summary.answer_fit == pytest.approx(answer_fit(pack.serving.descriptors.association, answers, 4.0))
+        assert summary.confidence == expected, summary.answer_fit
+        n = len(answers)
+        assert summary.text.endswith(wording.CONFIDENCE[expected].format(answers=f"{n} answers"))
+        assert Summary.from_structured(summary.text, summary.structured()) == summary
 
 
 def test_a_summary_names_a_descriptor_as_a_sentence_says_it():

@@ -84,6 +84,6 @@ def test_demo_onboards_on_the_default_pack_with_the_real_model(visit):
         visitor = visit(urls["chat"].rstrip("/"))
         result, questions = visitor.onboard(["a", "b", "a", "both"])
         assert len(questions) >= 5 and all(q.prompt and q.card_a.startswith("### A") for q in questions)
-        assert result.last.startswith("**Here is what I learned about you.**") and "Confidence:" in result.last
+        assert result.last.startswith("**Here is what I learned about you.**") and "answers (" in result.last
         reply = visitor("say", "actually I prefer short answers")
         assert "Stated by you: enjoys short and concise" in reply.last

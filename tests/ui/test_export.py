@@ -111,3 +111,13 @@ def test_the_profiles_of_the_pack_given_carry_their_axis_names_positive_end_firs
     records = {r["pack_name"]: r for r in profile_records(store, store.list_profiles(), tiny_pack)}
     assert json.loads(records[tiny_pack.name]["axes"]) == names and json.loads(records["other-pack"]["axes"]) == []
     assert list(records[tiny_pack.name]) == list(DTYPES)
+
+
+def test_the_export_carries_the_summary_confidence_and_the_fit_behind_it(store):
+    """The analyst reads the measure the user's summary was worded from (issue 21); "" where none was."""
+    user = AWKWARD_IDS[0]
+    store.add_summary(user, "tiny", "1", "Enjoys: x. I'm confident in this: ...",
+                      {"_meta": {"n_answers": 10, "n_skipped": 0, "confidence": "high", "answer_fit": 2.71828}})
+    by_user = {r["user_id"]: r for r in profile_records(store, store.list_profiles())}
+    assert (by_user[user]["confidence"], json.loads(by_user[user]["answer_fit"])) == ("high", 2.7183)
+    assert (by_user[AWKWARD_IDS[1]]["confidence"], by_user[AWKWARD_IDS[1]]["answer_fit"]) == ("", "")
