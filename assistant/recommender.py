@@ -165,10 +165,12 @@ class Recommender(Scorer):
         lifts = answer_lifts(self.pack, taste, self._prior_cov(taste.objective), scoring.features[picks], centre)
         leaning = answer_evidence(self.pack, taste.answers) if taste.answers else np.zeros(len(self.pack.descriptors))
         ranked = []
+        cited = np.zeros(len(taste.answers), dtype=np.intp)  # how often each answer is cited in this list so far
         for i, lift in zip(picks, lifts, strict=True):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
-            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning)
+            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning, cited)
+            cited += np.array([any(a is answer for answer in reason.answers) for a in taste.answers], dtype=np.intp)
             why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
@@ -358,17 +360,21 @@ def answer_lifts(pack: Pack, taste: Taste, prior_cov: np.ndarray, features: np.n
 
 
 def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, high: np.ndarray, carried: np.ndarray,
-            leaning: np.ndarray) -> Reason:
+            leaning: np.ndarray, cited: np.ndarray) -> Reason:
     r"""What moved one item up for ``taste`` (:class:`Reason`).
 
-    ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are the decided answers with the
-    largest lift :math:`\ell_{ip} > 0`, at most :data:`WHY_ANSWERS`, each at least half the first:
-    each of them moved the item up (what else did, popularity, is said beside). ``axis_terms``, ``high``: its
+    ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are decided answers that lifted it,
+    :math:`\ell_{ip} > 0`, by at least half the largest lift, at most :data:`WHY_ANSWERS`: the
+    largest among those ``cited`` (n_answers,) least often in the list so far, so that a list does
+    not give one answer as every pick's reason. Each moved the item up (what else did, popularity,
+    is said beside). ``axis_terms``, ``high``: its
     :func:`_axis_terms`; ``carried``: (n_descriptors,) the descriptors it carries; ``leaning``:
     (n_descriptors,) :func:`~prefchat.assistant.summary.answer_evidence` of the user's answers.
     """
     order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and picked(taste.answers[p]) is not None]
-    answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
+    close = [p for p in order if lift[p] >= 0.5 * lift[order[0]]]
+    close.sort(key=lambda p: cited[p])  # stable: the largest lift among the least cited so far
+    answers = tuple(taste.answers[p] for p in close[:WHY_ANSWERS])
     said: list[str] = []
     said_no: list[str] = []
     enjoys: list[str] = []
