@@ -43,6 +43,7 @@ from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
+from .social_evaluation import social_report
 
 
 def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -133,6 +134,12 @@ are references, and pref-reference scores with its own estimator."""
 
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
+    if args.friends is not None:  # the social prior against the same questions without it
+        if args.ratings is None:
+            raise ValueError("--friends needs --ratings RATINGS.csv: the test users' held-out ratings and their friends'")
+        if args.merged_accounts:
+            raise ValueError("--friends evaluates one person's social prior; it does not run with --merged-accounts")
+        return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
     start = time.perf_counter()
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features

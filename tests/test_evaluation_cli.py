@@ -172,3 +172,42 @@ def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     # implicit: recall, ndcg, long-tail share, tail recall and coverage, for everyone and the niche quartile
     assert len(report["results"]) == 4 * 2 * (2 if protocol == "prefer" else 5 * 2)
     assert all(0.0 <= row["mean"] <= 1.0 for row in report["results"])
+
+
+def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(tiny, env, capsys):
+    from dataclasses import replace
+
+    from prefchat.elicitation.known import KnownModel, components, population, spectral_bases, user_coefficients
+    from prefchat.elicitation.social import SocialModel
+    from prefchat.reward.pack import load_pack
+
+    pack_dir, ratings = tiny
+    pack = load_pack(pack_dir)
+    rows = [line.split(",") for line in ratings.read_text().splitlines()[1:]]
+    x = np.zeros((len(TRAIN), N_ITEMS))
+    for user, item, _ in rows:
+        if user in TRAIN:
+            x[TRAIN.index(user), int(item[1:])] = 1.0
+    emission, features = spectral_bases(*components(x), 2.0)
+    known = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    manifest = {**pack.manifest, "data": {"n_ratings": len(rows)}, "answerable": "known"}
+    social = SocialModel(tuple(TRAIN), user_coefficients(x, emission), trust=4.0, spread=0.0)
+    pack_dir = save_pack(replace(pack, manifest=manifest, known=known, social=social), env / "social-pack")
+    friends = env / "friends.csv"
+    friends.write_text("user_id,friend_id\nh1,t1\nh2,t2\nh2,t3\nh3,v1\nh3,nobody\n", encoding="utf-8")
+    out = env / "social.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,1,3",
+                 "--seeds", "2", "--pool-size", "15", "--friends", str(friends), "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert report["n_test_users"] == 2 and report["social"]["test_users_with_friends"] == 2  # h3's friends are not training users
+    assert report["social"]["trust"] == 4.0
+    assert {row["strategy"] for row in report["results"]} == {"active", "social-active", "social-discovery", "friends-items"}
+    assert {"recall@20", "anomalous_recall@20"} <= {row["metric"] for row in report["results"]}
+    assert {(row["a"], row["b"]) for row in report["paired"]} == {
+        ("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
+        ("social-discovery", "social-active"), ("social-discovery", "active")}
+    assert "social-active - active" in capsys.readouterr().out
+    args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
+    with pytest.raises(ValueError, match="no social prior"):
+        evaluation.main(args)
