@@ -30,7 +30,7 @@ from .intents import Embed, IntentRecognizer, match_item
 from .packs import resolve_pack
 from .parsing import parse_choice
 from .recommender import Candidates, Ranked, Taste
-from .replies import HANDLERS
+from .replies import HANDLERS, less_obvious_discount
 from .session import Conversation
 from .settings import Settings
 from .summary import Summary, apply_correction, summarize
@@ -167,19 +167,31 @@ class Assistant(Conversation):
         (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), without the items its
         answers show the user knows and those they gave feedback on (read from the stored answers);
         exactly what the benchmark measures. ``discount``: the exposure control, default the pack's
-        validated one; ``pack.less_obvious_discount`` gives "less obvious picks".
+        validated one (:meth:`less_obvious` for "less obvious picks").
         """
         with self.store.atomic():
-            profile, summary = self.profile(user_id), self.summary(user_id)
-            session = self.latest_session(user_id)
-            objective, told = self.pack.objective, frozenset[int]()
-            answers: tuple[Answer, ...] = ()
-            if session is not None:
-                objective = self.sessions.options(session).objective or objective
-                answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
-                told = told_items(answers, self.reference)
-            taste = Taste(profile.mean, profile.cov, summary, objective, told, answers)
+            taste = self._taste(user_id)
             return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
+
+    def less_obvious(self, user_id: str, k: int = 10) -> list[Ranked]:
+        """:meth:`recommend` with the discount of "less obvious picks" for this user
+        (:func:`~prefchat.assistant.replies.less_obvious_discount`), as the chat serves them."""
+        with self.store.atomic():
+            taste = self._taste(user_id)
+            discount = less_obvious_discount(self.pack, lambda d: self.recommender.recommend(taste, k, d))
+            return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
+
+    def _taste(self, user_id: str) -> Taste:
+        """What the user's profile, summary and latest session tell the recommender (in the caller's transaction)."""
+        profile, summary = self.profile(user_id), self.summary(user_id)
+        session = self.latest_session(user_id)
+        objective, told = self.pack.objective, frozenset[int]()
+        answers: tuple[Answer, ...] = ()
+        if session is not None:
+            objective = self.sessions.options(session).objective or objective
+            answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
+            told = told_items(answers, self.reference)
+        return Taste(profile.mean, profile.cov, summary, objective, told, answers, social=self.friends.evidence(user_id))
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.

@@ -37,6 +37,7 @@ from ..elicitation import Comparison, Posterior
 from ..elicitation.metrics import top_k
 from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, picked
+from ..elicitation.social import SocialEvidence, with_discovery
 from ..reward.data import TITLE_LENGTH
 from ..reward.pack import Pack
 from ..reward.scoring import (
@@ -164,10 +165,12 @@ class Recommender(Scorer):
         lifts = answer_lifts(self.pack, taste, self._prior_cov(taste.objective), scoring.features[picks], centre)
         leaning = answer_evidence(self.pack, taste.answers) if taste.answers else np.zeros(len(self.pack.descriptors))
         ranked = []
+        cited = np.zeros(len(taste.answers), dtype=np.intp)  # how often each answer is cited in this list so far
         for i, lift in zip(picks, lifts, strict=True):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
-            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning)
+            reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning, cited)
+            cited += np.array([any(a is answer for answer in reason.answers) for a in taste.answers], dtype=np.intp)
             why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
@@ -215,7 +218,7 @@ class Recommender(Scorer):
         served = self.served(taste, k, exclude, discount)
         misses = stated_misses(self.pack, taste.summary)
         if not misses.any():
-            return self.rank(served, k, exclude=exclude, discount=discount)
+            return self.discovered(taste, self.rank(served, k, exclude=exclude, discount=discount), exclude)
         picks: list[Ranked] = []
         for level in np.unique(misses):
             if len(picks) == k:
@@ -223,7 +226,25 @@ class Recommender(Scorer):
             tier = np.setdiff1d(np.flatnonzero(misses == level), exclude)
             if tier.size:
                 picks += self.rank(served, k - len(picks), exclude=exclude, only=tier, discount=discount)
-        return picks
+        return self.discovered(taste, picks, exclude)
+
+    def discovered(self, taste: Taste, picks: list[Ranked], exclude: np.ndarray) -> list[Ranked]:
+        """``picks`` with the discovery slot's item at the pack's :attr:`~prefchat.reward.pack.Pack.discovery_slot`
+        (:func:`~prefchat.elicitation.social.with_discovery`): for a "watch" taste with friends on a pack with a
+        known-items model, an item a friend of another taste loves and the user's posterior leaves uncertain
+        (:meth:`~prefchat.elicitation.known.KnownModel.discovery`), outside ``exclude`` and the picks, with
+        its own score and the reason :data:`~prefchat.assistant.wording.DISCOVERY`, which names no one."""
+        model, slot = self.pack.known_model, self.pack.discovery_slot
+        if model is None or taste.objective != "watch" or taste.social is None or not 1 <= slot <= len(picks):
+            return picks
+        j = model.discovery(taste.known, taste.social, np.union1d(exclude, [pick.index for pick in picks]))
+        if j is None:
+            return picks
+        item = self.pack.items[j]
+        found = Ranked(j, item.item_id, item.title, float(model.scores(taste.known, taste.social)[j]), wording.DISCOVERY,
+                       item.text)
+        by_index = {pick.index: pick for pick in picks} | {j: found}
+        return [by_index[i] for i in with_discovery([pick.index for pick in picks], j, slot)]
 
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag
@@ -261,12 +282,14 @@ class ServedScore:
     objective is not 0: otherwise the summary adds nothing) and the items its answers show the
     user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
-    worker processes can take it. ``discount``: the exposure control, default the pack's.
+    worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
+    the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`).
     """
 
     pack: Pack
     objective: str
     discount: float | None = None
+    social: SocialEvidence | None = None
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
@@ -274,7 +297,7 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers))
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social)
         return Recommender(self.pack).scores(taste, discount=self.discount)
 
 
@@ -337,17 +360,21 @@ def answer_lifts(pack: Pack, taste: Taste, prior_cov: np.ndarray, features: np.n
 
 
 def _reason(pack: Pack, taste: Taste, lift: np.ndarray, axis_terms: np.ndarray, high: np.ndarray, carried: np.ndarray,
-            leaning: np.ndarray) -> Reason:
+            leaning: np.ndarray, cited: np.ndarray) -> Reason:
     r"""What moved one item up for ``taste`` (:class:`Reason`).
 
-    ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are the decided answers with the
-    largest lift :math:`\ell_{ip} > 0`, at most :data:`WHY_ANSWERS`, each at least half the first:
-    each of them moved the item up (what else did, popularity, is said beside). ``axis_terms``, ``high``: its
+    ``lift``: (n_answers,) :func:`answer_lifts` of the item; cited are decided answers that lifted it,
+    :math:`\ell_{ip} > 0`, by at least half the largest lift, at most :data:`WHY_ANSWERS`: the
+    largest among those ``cited`` (n_answers,) least often in the list so far, so that a list does
+    not give one answer as every pick's reason. Each moved the item up (what else did, popularity,
+    is said beside). ``axis_terms``, ``high``: its
     :func:`_axis_terms`; ``carried``: (n_descriptors,) the descriptors it carries; ``leaning``:
     (n_descriptors,) :func:`~prefchat.assistant.summary.answer_evidence` of the user's answers.
     """
     order = [p for p in np.argsort(-lift, kind="stable") if lift[p] > 0 and picked(taste.answers[p]) is not None]
-    answers = tuple(taste.answers[p] for p in order[:WHY_ANSWERS] if lift[p] >= 0.5 * lift[order[0]])
+    close = [p for p in order if lift[p] >= 0.5 * lift[order[0]]]
+    close.sort(key=lambda p: cited[p])  # stable: the largest lift among the least cited so far
+    answers = tuple(taste.answers[p] for p in close[:WHY_ANSWERS])
     said: list[str] = []
     said_no: list[str] = []
     enjoys: list[str] = []

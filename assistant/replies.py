@@ -9,7 +9,7 @@ The words come from :mod:`~prefchat.assistant.wording`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..reward.pack import Pack
@@ -20,7 +20,7 @@ from .recommender import Ranked, Recommender, Taste, stated_exclusions
 from .summary import DescriptorWeight, Summary
 from .turns import ReplyTurn, SessionState
 
-__all__ = ["HANDLERS", "Chat"]
+__all__ = ["HANDLERS", "LESS_OBVIOUS_HEAD_SHARE", "Chat", "less_obvious_discount"]
 
 
 class Chat(Protocol):
@@ -59,22 +59,30 @@ LESS_OBVIOUS_HEAD_SHARE = 0.3
 items (issue 21): 3 of 10."""
 
 
-def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """"Show me less obvious picks": the session's picks under the weakest exposure control of
+def less_obvious_discount(pack: Pack, rank: Callable[[float], Sequence[Ranked]]) -> float:
+    """The exposure discount of "less obvious picks" for one user: the weakest of
     :attr:`~prefchat.reward.pack.Pack.less_obvious_discounts` (each validated under a recall
-    constraint) that leaves at most :data:`LESS_OBVIOUS_HEAD_SHARE` of them among the most popular
-    items (:attr:`~prefchat.reward.serving.Serving.head`). When even the strongest does not, the
-    reply says that there are no good less-known picks for this user yet, with the strongest's
-    picks; on a pack without base rates, that it cannot tell which items are widely known."""
+    constraint) whose picks ``rank(discount)`` hold at most :data:`LESS_OBVIOUS_HEAD_SHARE` of the
+    most popular items (:attr:`~prefchat.reward.serving.Serving.head`); the strongest when none does."""
+    head = pack.serving.head
+    for discount in pack.less_obvious_discounts:
+        picks = rank(discount)
+        if sum(head[p.index] for p in picks) <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
+            break
+    return discount
+
+
+def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
+    """"Show me less obvious picks": the session's picks under :func:`less_obvious_discount`, with
+    how many of them left the head. When even the strongest discount leaves more than
+    :data:`LESS_OBVIOUS_HEAD_SHARE` in it, the reply says that there are no good less-known picks
+    for this user yet, with the strongest's picks; on a pack without base rates, that it cannot
+    tell which items are widely known."""
     if chat.pack.familiarity is None:
         return ReplyTurn(wording.NOT_WIDELY_KNOWN, "less_obvious", chat.picks(state, summary))
     head = chat.pack.serving.head
     before = chat.preview(state, summary)
-    for discount in chat.pack.less_obvious_discounts:
-        picks = chat.preview(state, summary, discount)
-        if sum(head[p.index] for p in picks) <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
-            break
-    picks = chat.picks(state, summary, discount)
+    picks = chat.picks(state, summary, less_obvious_discount(chat.pack, lambda d: chat.preview(state, summary, d)))
     in_head = [sum(head[p.index] for p in ranked) for ranked in (before, picks)]
     if in_head[1] <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
         text = wording.less_obvious(len(picks) - in_head[1], len(picks), len(before) - in_head[0])

@@ -29,6 +29,7 @@ served rankings) is :class:`~prefchat.assistant.memory.Memory`; the top k is the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -41,6 +42,7 @@ from ..reward.pack import Pack
 from ..storage import Conflict, Exchange, QuestionRecord, SessionRecord, Store, check_user_id
 from . import wording
 from .errors import SessionClosed
+from .friends import Friendships
 from .history import told_items
 from .intents import Embed, strip_parenthetical
 from .memory import Memory
@@ -77,13 +79,15 @@ class Conversation:
         self.groups = None if groups is None else np.append(groups, -1)
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.memory = Memory(pack, store)
+        self.friends = Friendships(pack, store, self.sessions)
         self.recommender = Recommender(pack)
         self.showcase = HeldOutPrompts(self.recommender, embed)
 
     # -- onboarding ------------------------------------------------------------------------------
 
     def start(
-        self, user_id: str | None = None, options: SessionOptions | None = None, seed: int | None = None
+        self, user_id: str | None = None, options: SessionOptions | None = None, seed: int | None = None,
+        friends: Sequence[str] | Mapping[str, float] | None = None,
     ) -> QuestionTurn | ResultTurn:
         """Start onboarding (a new anonymous user without ``user_id``); the first question.
 
@@ -95,6 +99,11 @@ class Conversation:
         ``options`` default to the conversation's; their objective, when None, becomes the pack's.
         ``seed`` fixes the questions' random choices (default: from the session id), e.g. to
         meet the questions a benchmark session with that seed asks.
+
+        ``friends`` (user ids, or id -> weight) become the user's friends in place of any stored
+        before (:meth:`~prefchat.assistant.friends.Friendships.follow`: unknown ids are left out,
+        which counts them): on a pack with a social prior, the user's recommendations start
+        from their friends' tastes. The questions are the same either way.
         """
         options = self.sessions.resolved(self.options if options is None else options)
         settings: dict[str, Any] = dataclasses.asdict(options)
@@ -102,11 +111,16 @@ class Conversation:
             settings["seed"] = _check_seed(seed)
         with self.store.atomic():
             if user_id is None:
-                record = self.store.start_session(self.store.create_user().id, self.pack.name, self.pack.version, settings)
+                user = self.store.create_user().id
+                if friends is not None:
+                    self.friends.follow(user, friends)
+                record = self.store.start_session(user, self.pack.name, self.pack.version, settings)
                 return self._advance(self.sessions.state(record, ()))
             # A user's unanswered session with the same options is taken up again rather than
             # abandoned, so that concurrent starts for one user (two tabs, a retry) meet in one session.
             user = self.store.ensure_user(check_user_id(user_id)).id
+            if friends is not None:
+                self.friends.follow(user, friends)
             record = self.store.start_session(user, self.pack.name, self.pack.version, settings, reuse_unanswered=True)
             return self._advance(self.sessions.state(record))
 
@@ -280,7 +294,7 @@ class Conversation:
         """What the session knows of its user, as the :class:`~prefchat.assistant.recommender.Recommender` ranks it."""
         posterior = state.posterior
         return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference),
-                     posterior.answers)
+                     posterior.answers, social=self.friends.evidence(state.record.user_id))
 
     def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
         """The session's recommendations (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), not recorded."""

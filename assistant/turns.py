@@ -15,7 +15,7 @@ from typing import Any
 from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.selection import check_stop_rule
 from ..reward.pack import Item
-from ..reward.serving import OBJECTIVES
+from ..reward.serving import OBJECTIVES, SERVED_POOL_SIZE
 from ..storage import FEEDBACK_KINDS, Exchange, SessionRecord
 from .cards import card_view
 from .parsing import MAX_OPTIONS
@@ -155,7 +155,7 @@ class SessionOptions:
     max_questions: int = 10
     strategy: str = "active"
     threshold: float = 0.01
-    pool_size: int = 300
+    pool_size: int = SERVED_POOL_SIZE
     n_recommendations: int = 10
     objective: str | None = None
     question_size: int | None = None

@@ -117,6 +117,8 @@ FAULT = "Sorry, something went wrong on my side. Please try again, or say 'start
 
 ENJOYS, NOT_KEEN = "Enjoys", "Not keen on"
 NO_PREFERENCES = "No strong preferences yet."
+DISCOVERY = "loved by someone you follow, outside your usual picks"
+"""The reason of the discovery slot's item: never which friend, nor anything they answered."""
 
 
 CONFIDENCE = {
@@ -261,8 +263,10 @@ def picks_kept(k: int, repeated: bool, fit: list[tuple[str, int]], unfit: list[s
 
 SPOKEN = {"uses emoji": "emoji"}
 """Descriptors whose vocabulary name reads badly after "Enjoys:", "Not keen on:" or "you said no to"."""
-NO_PERSONAL_REASON = "no reason I can point to in what you told me yet; tell me what you like and I'll say what fits you"
-POPULAR_ALONE = "{popular} with most people; tell me what you like and I'll say what fits you"
+NO_PERSONAL_REASON = "no reason I can point to in what you told me yet"
+POPULAR_ALONE = {"popular": "popular with most people", "well rated": "well rated by most people"}
+"""A population reason said alone (then followed by :data:`TELL_ME`)."""
+TELL_ME = "; tell me what you like and I'll say what fits you"
 
 
 def spoken(descriptor: str) -> str:
@@ -306,11 +310,10 @@ def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str
         parts.append(f"you enjoy {_listed(enjoys)}")
     if said_no:
         parts.append(f"you said no to {_listed(said_no)}")
+    though = f" (though you are not keen on {_listed(against)})" if against else ""
     if not parts:
-        reason = POPULAR_ALONE.format(popular=popular) if popular else NO_PERSONAL_REASON
-    else:
-        reason = f"because {_listed(parts)}" + (f"; {popular} too" if popular else "")
-    return reason + (f" (though you are not keen on {_listed(against)})" if against else "")
+        return (POPULAR_ALONE[popular] if popular else NO_PERSONAL_REASON) + though + TELL_ME
+    return f"because {_listed(parts)}" + (f"; {popular} too" if popular else "") + though
 
 
 def left_out_known(title: str) -> str:

@@ -61,8 +61,8 @@ JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired`
 adds the rest)::
 
     {"dataset": str, "pack": str, "protocol": "prefer" | "watch" | "simulated", "seeds": int,
-     "pool_size": int, "n_test_users": int, "through_api": bool, "answerable": "known" | "on-sight",
-     "seconds": float,
+     "pool_size": int, "n_test_users": int, "through_api": bool, "merged_accounts": bool,
+     "answerable": "known" | "on-sight", "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
                   "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null}],
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
@@ -70,7 +70,11 @@ adds the rest)::
 
 Metric names: ``pairwise_accuracy`` and ``auc`` (prefer), ``recall@20``, ``ndcg@20``,
 ``long_tail_share@20`` and ``tail_recall@20`` (watch, per user), and ``coverage@20`` (watch,
-per cell: the share of the catalog in at least one task's top 20; its ``ci95`` is null).
+per cell: the share of the catalog in at least one task's top 20; its ``ci95`` is null); with
+merged accounts (:func:`shared_account_tasks`, where a "user" is an account of two) also
+``weaker_recall@20``, ``stronger_recall@20`` and ``both_hit@20``. The watch protocol's report
+also has ``per_person``: the measures of :mod:`~prefchat.elicitation.person`, one row per strategy
+and answer count.
 ``results`` holds one row per strategy x answer count x metric. Given ``cohorts`` (e.g. ``niche``,
 the quartile of test users whose items are least popular on average), every metric is repeated for
 the cohort's users under the name ``METRIC|COHORT`` (``recall@20|niche``), in ``results`` and
@@ -93,7 +97,16 @@ import numpy as np
 from .onboarding import CatalogScore, Policy, Session, known_items, run_session
 from .peers import Peer
 from .posterior import Comparison, Posterior, batch_map, ml_fit
-from .respondents import RankingTargets, RatingsRespondent, RatingTargets, Respondent, Targets, head_items
+from .respondents import (
+    RankingTargets,
+    RatingsRespondent,
+    RatingTargets,
+    Respondent,
+    SharedAccount,
+    SharedAccountTargets,
+    Targets,
+    head_items,
+)
 from .selection import STRATEGIES, Strategy, active_kway
 
 __all__ = [
@@ -109,6 +122,7 @@ __all__ = [
     "catalog_coverage",
     "popularity_bias",
     "rating_tasks",
+    "shared_account_tasks",
     "split_half",
     "summarise",
     "task_seed",
@@ -188,17 +202,52 @@ def rating_tasks(
     tasks = []
     for seed in seeds:
         for user_id, (items, ratings) in users.items():
-            items, ratings = np.asarray(items, dtype=np.intp), np.asarray(ratings, dtype=float)
-            if items.size < 2:
-                raise ValueError(f"user {user_id!r} has {items.size} rating(s); a QUERY/EVAL split needs two")
-            query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
-            respondent = RatingsRespondent(items[query], ratings[query], protocol)
+            respondent, (held_items, held_ratings) = _split(user_id, items, ratings, seed, protocol)
             targets: Targets
             if protocol == "prefer":
-                targets = RatingTargets(items[held_out], ratings[held_out])
+                targets = RatingTargets(held_items, held_ratings)
             else:
-                targets = RankingTargets(items[held_out], items[query], head, k)
-            tasks.append(Task(user_id, seed, respondent, targets, np.sort(items[query]) if on_sight else None))
+                targets = RankingTargets(held_items, respondent.query_items, head, k)
+            tasks.append(Task(user_id, seed, respondent, targets, np.sort(respondent.query_items) if on_sight else None))
+    return tasks
+
+
+def _split(user_id: str, items: np.ndarray, ratings: np.ndarray, seed: int,
+           protocol: str) -> tuple[RatingsRespondent, tuple[np.ndarray, np.ndarray]]:
+    """A user's :func:`split_half` under ``seed``: the respondent of the QUERY half, the EVAL half's items and ratings."""
+    items, ratings = np.asarray(items, dtype=np.intp), np.asarray(ratings, dtype=float)
+    if items.size < 2:
+        raise ValueError(f"user {user_id!r} has {items.size} rating(s); a QUERY/EVAL split needs two")
+    query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
+    return RatingsRespondent(items[query], ratings[query], protocol), (items[held_out], ratings[held_out])
+
+
+def shared_account_tasks(users: Mapping[str, tuple[np.ndarray, np.ndarray]], seeds: Sequence[int],
+                         popularity: np.ndarray, k: int = 20, on_sight: bool = False) -> list[Task]:
+    """Tasks of the watch protocol with two test users behind each account (``prefchat eval --merged-accounts``).
+
+    For each seed the users are paired at random (an odd one out is left out), each member's
+    ratings split as in :func:`rating_tasks` (the same QUERY and EVAL halves as their own task
+    under that seed), and a :class:`~prefchat.elicitation.respondents.SharedAccount` of the two
+    QUERY halves answers, a member drawn at random for each question. The account's list leaves
+    out every member's QUERY items and is judged by
+    :class:`~prefchat.elicitation.respondents.SharedAccountTargets`. A task's user id names both
+    members, ``"a+b"``; ``on_sight`` asks about the members' QUERY items only, as in :func:`rating_tasks`.
+    """
+    head = head_items(popularity)
+    ids = list(users)
+    tasks = []
+    for seed in seeds:
+        order = np.random.default_rng([seed, len(ids)]).permutation(len(ids))
+        for first, second in zip(order[0::2], order[1::2]):
+            pair = (ids[first], ids[second])
+            halves = [_split(user_id, *users[user_id], seed, "watch") for user_id in pair]
+            members = tuple(respondent for respondent, _ in halves)
+            held = tuple(held_items for _, (held_items, _) in halves)
+            known = np.union1d(*(member.query_items for member in members))
+            targets = SharedAccountTargets(np.union1d(*held), known, head, k, members=held)
+            account = SharedAccount(members, int(np.random.default_rng([seed, *map(_key, pair)]).integers(2**31)))
+            tasks.append(Task("+".join(pair), seed, account, targets, known if on_sight else None))
     return tasks
 
 

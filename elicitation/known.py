@@ -29,6 +29,8 @@ As :math:`|R|` grows, :math:`m \to x^\top \Pi / |R|`: EASE's ranking, truncated 
 items it leans on the population: before any answer the catalog ranks by what the average user
 knows. :math:`\lambda`, K and :math:`\tau` are chosen on validation users when a pack is built.
 
+Friends (:mod:`~prefchat.elicitation.social`) add pseudo-items to :math:`R`: the social prior.
+
 The catalog score (:class:`KnownItemsScore`) is :math:`\log \phi_j^\top m`, the log of a
 least-squares estimate of the chance the user knows :math:`j`, so the exposure control's
 :math:`\gamma \operatorname{logit} f_j` divides it by about :math:`f_j^\gamma`: at :math:`\gamma = 1`
@@ -48,8 +50,10 @@ from scipy.sparse.linalg import svds
 
 from .onboarding import CatalogScore, known_items
 from .posterior import Posterior
+from .social import SocialEvidence, different_friend, discovery_item
 
-__all__ = ["KnownItemsScore", "KnownModel", "components", "ledoit_wolf", "population", "spectral_bases"]
+__all__ = ["KnownItemsScore", "KnownModel", "components", "ledoit_wolf", "population", "spectral_bases",
+           "user_coefficients"]
 
 SCORE_FLOOR = 1e-9
 """Scores :math:`\\phi^\\top m` below this share of the largest one are floored before the log."""
@@ -111,6 +115,14 @@ def ledoit_wolf(samples: np.ndarray) -> np.ndarray:
     return (1 - delta) * cov + delta * mu * np.eye(p)
 
 
+def user_coefficients(matrix, emission: np.ndarray) -> np.ndarray:
+    r"""(n_users, K) :math:`\theta_u = x_u^\top \Pi / n_u` of each row of the 0/1 ``matrix`` (a row of none: nan)."""
+    x = sparse.csr_matrix(matrix, dtype=np.float64)
+    counts = np.asarray(x.sum(1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(x @ emission) / counts[:, None]
+
+
 def population(matrix: np.ndarray, emission: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The prior :math:`N(\mu, \Sigma)` and within-user scatter :math:`\Psi` of the training users.
 
@@ -123,7 +135,7 @@ def population(matrix: np.ndarray, emission: np.ndarray) -> tuple[np.ndarray, np
     x = sparse.csr_matrix(matrix, dtype=np.float64)
     counts = np.asarray(x.sum(1)).ravel()
     x, counts = x[counts > 0], counts[counts > 0]
-    theta = (x @ emission) / counts[:, None]
+    theta = user_coefficients(x, emission)
     scatter = emission.T @ (emission * np.asarray(x.sum(0)).ravel()[:, None]) - (theta.T * counts) @ theta
     within = scatter / counts.sum()
     within = 0.5 * (within + within.T) + 1e-9 * np.trace(within) / len(within) * np.eye(len(within))
@@ -182,34 +194,74 @@ class KnownModel:
         omega, basis = eigh(within_precision, 0.5 * (prior_precision + prior_precision.T))
         return basis, omega / self.tau, within_precision / self.tau, basis.T @ (prior_precision @ self.prior_mean)
 
-    def posterior(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
-        r"""The posterior mean :math:`m` and covariance :math:`S` given the items ``known`` (module docstring)."""
-        shrink, rotated = self._rotated(known)
+    def posterior(self, known: Collection[int], social: SocialEvidence | None = None) -> tuple[np.ndarray, np.ndarray]:
+        r"""The posterior mean :math:`m` and covariance :math:`S` given the items ``known`` (module docstring),
+        and the friends' pseudo-items ``social`` (:mod:`~prefchat.elicitation.social`) where there are any."""
+        shrink, rotated = self._rotated(known, social)
         basis = self._eigen[0]
         return basis @ (shrink * rotated), (basis * shrink) @ basis.T
 
-    def posterior_mean(self, known: Collection[int]) -> np.ndarray:
+    def posterior_mean(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
         """:math:`m` of :meth:`posterior` alone, in :math:`O(K^2)`."""
-        shrink, rotated = self._rotated(known)
+        shrink, rotated = self._rotated(known, social)
         return self._eigen[0] @ (shrink * rotated)
 
-    def _rotated(self, known: Collection[int]) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`1 / (1 + |R| \omega / \tau)` and :math:`V^\top (\Sigma^{-1} \mu + \Psi^{-1} \sum_R \Pi_i / \tau)`."""
+    def _rotated(self, known: Collection[int], social: SocialEvidence | None) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`1 / (1 + n \omega / \tau)` and :math:`V^\top (\Sigma^{-1} \mu + \Psi^{-1} t / \tau)`, with
+        :math:`n = |R|`, :math:`t = \sum_R \Pi_i`, or with friends :math:`n = |R| + c`, :math:`t = \sum_R \Pi_i + c \bar\theta_F`."""
         index = np.fromiter((int(i) for i in known), dtype=np.intp, count=len(known))
         if index.size and (index.min() < 0 or index.max() >= len(self.features)):
             raise ValueError(f"known item index outside 0..{len(self.features) - 1}")
         basis, omega, within_precision, prior_term = self._eigen
-        shrink = 1.0 / (1.0 + index.size * omega)
-        total = self.emission[index].sum(0, dtype=np.float64)
+        count, total = float(index.size), self.emission[index].sum(0, dtype=np.float64)
+        if social is not None:
+            if np.shape(social.mean) != (self.n_bases,):
+                raise ValueError(f"social evidence of shape {np.shape(social.mean)} for a model of {self.n_bases} bases")
+            count, total = count + social.count, total + social.count * social.mean
+        shrink = 1.0 / (1.0 + count * omega)
         return shrink, prior_term + basis.T @ (within_precision @ total)
 
-    def scores(self, known: Collection[int]) -> np.ndarray:
-        r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""
-        return self.scores_of([known])[0]
+    @cached_property
+    def _projected(self) -> np.ndarray:
+        r""":math:`\Phi V` (n_items, K), single precision: :math:`\phi_j^\top S \phi_j = \sum_k s_k (\phi_j^\top V_k)^2`
+        for the posterior :math:`S = V \operatorname{diag}(s) V^\top` of any evidence (:meth:`_eigen`)."""
+        return np.ascontiguousarray(self.features @ self._eigen[0].astype(np.float32))
 
-    def scores_of(self, sets: Sequence[Collection[int]]) -> np.ndarray:
-        """(n_sets, n_items): :meth:`scores` of each set of known items, in one matrix product."""
-        means = np.stack([self.posterior_mean(known) for known in sets]) if len(sets) else np.zeros((0, self.n_bases))
+    def doubt(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
+        r"""(n_items,) :math:`z_j = \phi_j^\top (m - \mu) / \sqrt{\phi_j^\top S \phi_j}`: how far the posterior puts
+        item :math:`j` above the population, in its own standard deviations (below: negative)."""
+        shrink, rotated = self._rotated(known, social)
+        mean = self._eigen[0] @ (shrink * rotated)
+        spread = np.sqrt(np.maximum((self._projected**2) @ shrink.astype(np.float32), SCORE_FLOOR))
+        return (self.features @ (mean - self.prior_mean).astype(np.float32)) / spread
+
+    def lift(self, coefficient: np.ndarray) -> np.ndarray:
+        r"""(n_items,) :math:`\log \phi_j^\top \theta - \log \phi_j^\top \mu`, floored as :meth:`scores`: how much
+        more a user of coefficient :math:`\theta` is to know item :math:`j` than the average user."""
+        linear = self.features @ np.stack([coefficient, self.prior_mean], axis=1).astype(np.float32)
+        floor = SCORE_FLOOR * np.maximum(linear.max(0), SCORE_FLOOR)
+        logs = np.log(np.maximum(linear, floor))
+        return logs[:, 0] - logs[:, 1]
+
+    def discovery(self, known: Collection[int], social: SocialEvidence | None, excluded: np.ndarray) -> int | None:
+        """The discovery slot's item (:func:`~prefchat.elicitation.social.discovery_item`) for a user who knows
+        ``known``, with friends ``social``, outside ``excluded``; None without friends or a qualifying item."""
+        if social is None or social.friends is None or not len(social.friends):
+            return None
+        friend = social.friends[different_friend(social.friends, self.posterior_mean(known, social), np.diag(self.prior_cov))]
+        return discovery_item(self.lift(friend), self.doubt(known, social), excluded)
+
+    def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
+        r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""
+        return self.scores_of([known], [social])[0]
+
+    def scores_of(self, sets: Sequence[Collection[int]], social: Sequence[SocialEvidence | None] | None = None) -> np.ndarray:
+        """(n_sets, n_items): :meth:`scores` of each set of known items (with each ``social`` evidence), in one matrix product."""
+        social = [None] * len(sets) if social is None else social
+        if len(social) != len(sets):
+            raise ValueError(f"{len(social)} social evidences for {len(sets)} sets of known items")
+        means = (np.stack([self.posterior_mean(known, friends) for known, friends in zip(sets, social)]) if len(sets)
+                 else np.zeros((0, self.n_bases)))
         linear = self.features @ means.T.astype(np.float32)  # (n_items, n_sets)
         floor = SCORE_FLOOR * np.maximum(linear.max(0, initial=SCORE_FLOOR), SCORE_FLOOR)
         return np.log(np.maximum(linear, floor)).T
@@ -228,10 +280,10 @@ class KnownItemsScore(CatalogScore):
         if self.model is None:
             raise ValueError("a known-items score needs its model")
 
-    def known(self, known: Collection[int]) -> np.ndarray:
-        """(n_items,) scores given the items ``known``."""
+    def known(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
+        """(n_items,) scores given the items ``known`` (and the friends' ``social`` evidence)."""
         assert self.model is not None
-        return self.model.scores(known) - self.penalty()
+        return self.model.scores(known, social) - self.penalty()
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         return self.known(known_items(posterior.answers))

@@ -39,8 +39,11 @@ __all__ = [
     "RatingTargets",
     "RatingsRespondent",
     "Respondent",
+    "SharedAccount",
+    "SharedAccountTargets",
     "Targets",
     "head_items",
+    "most_popular",
 ]
 
 PROTOCOLS = ("prefer", "watch")
@@ -207,7 +210,7 @@ class DescriptorRespondent:
 
 
 def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
-    """Boolean mask of the ``ceil(share * n_items)`` most popular items (ties by lower index).
+    """Boolean mask of the ``ceil(share * n_items)`` most popular items (:func:`most_popular`).
 
     Parameters
     ----------
@@ -220,9 +223,14 @@ def head_items(popularity: np.ndarray, share: float = 0.2) -> np.ndarray:
     """
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"share must lie in [0, 1], got {share!r}")
+    return most_popular(popularity, int(np.ceil(share * np.size(popularity))))
+
+
+def most_popular(popularity: np.ndarray, n: int) -> np.ndarray:
+    """(n_items,) bool: the ``n`` most popular items (ties by lower index); all of them when ``n`` exceeds the catalog."""
     popularity = np.asarray(popularity, dtype=float)
     head = np.zeros(popularity.size, dtype=bool)
-    head[np.argsort(-popularity, kind="stable")[: int(np.ceil(share * popularity.size))]] = True
+    head[np.argsort(-popularity, kind="stable")[:n]] = True
     return head
 
 
@@ -276,8 +284,11 @@ class RankingTargets:
         return top_k(scores, self.k, exclude=self.exclude)
 
     def __call__(self, scores: np.ndarray) -> dict[str, float]:
-        ranked = self.ranked(scores)
-        recall, ndcg, long_tail, tail_recall = self.metrics
+        return self.judged(self.ranked(scores))
+
+    def judged(self, ranked: np.ndarray) -> dict[str, float]:
+        """The metrics of a ranked top ``k`` (:meth:`ranked`)."""
+        recall, ndcg, long_tail, tail_recall = self.metrics[:4]
         relevant = np.asarray(self.relevant, dtype=np.intp)
         return {
             recall: recall_at_k(ranked, relevant, self.k),
@@ -285,3 +296,55 @@ class RankingTargets:
             long_tail: float(np.mean(~self.head[ranked])),
             tail_recall: recall_at_k(ranked, relevant[~self.head[relevant]], self.k),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class SharedAccount:
+    """Several people behind one account: each question is answered by one member, drawn at random.
+
+    The draw is a function of the question (its items) and ``seed`` alone, so that every strategy
+    that asks the same question hears the same member, whatever it asked before.
+    """
+
+    members: tuple[RatingsRespondent, ...]
+    seed: int
+
+    def member(self, question: Question) -> int:
+        """The index of the member who answers ``question``."""
+        items = sorted(int(item) for item in question.items)
+        return int(np.random.default_rng([self.seed, *items]).integers(len(self.members)))
+
+    def answer(self, question: Question) -> str | int | KWayChoice | None:
+        return self.members[self.member(question)].answer(question)
+
+    def evidence(self, n_items: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every member's evidence together: what the account as a whole could tell."""
+        items_a, items_b, labels = zip(*(member.evidence(n_items, rng) for member in self.members))
+        return np.concatenate(items_a), np.concatenate(items_b), np.concatenate(labels)
+
+
+@dataclass(frozen=True, eq=False)
+class SharedAccountTargets(RankingTargets):
+    r"""The watch protocol's targets for a :class:`SharedAccount`: the account's list is judged
+    against every member's EVAL items together (the :class:`RankingTargets` metrics, ``relevant``
+    their union), and against each member's own, which gives
+
+    - ``weaker_recall@k`` and ``stronger_recall@k``: the lower and the higher of the members'
+      :math:`\mathrm{Recall@}k` of their own EVAL items;
+    - ``both_hit@k``: 1 when every member has at least one of their EVAL items in the top ``k``, else 0.
+    """
+
+    members: tuple[np.ndarray, ...] = ()
+
+    def __post_init__(self):
+        if len(self.members) < 2:
+            raise ValueError(f"a shared account has at least two members, got {len(self.members)}")
+        object.__setattr__(self, "metrics", (f"recall@{self.k}", f"ndcg@{self.k}", f"long_tail_share@{self.k}",
+                                             f"tail_recall@{self.k}", f"weaker_recall@{self.k}",
+                                             f"stronger_recall@{self.k}", f"both_hit@{self.k}"))
+
+    def judged(self, ranked: np.ndarray) -> dict[str, float]:
+        recalls = [recall_at_k(ranked, np.asarray(own, dtype=np.intp), self.k) for own in self.members]
+        hits = [np.isin(np.asarray(own, dtype=np.intp), ranked).any() for own in self.members]
+        weaker, stronger, both = self.metrics[4:]
+        return {**super().judged(ranked), weaker: min(recalls), stronger: max(recalls), both: float(all(hits))}

@@ -24,14 +24,17 @@ from .settings import Settings
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from .reward.build import build_pack
     from .reward.data import load_dataset
+    from .reward.friends import load_friends
 
     dataset = load_dataset(args.items, args.ratings, args.pairs)
+    friends = None if args.friends is None else load_friends(args.friends)
     out = Path(args.out)
     pack = build_pack(
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
-        provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs)},
-        progress=not args.quiet,
+        provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs),
+                    "friends": args.friends and str(args.friends)},
+        progress=not args.quiet, friends=friends,
     )
     _print_training_report(pack)
     return 0
@@ -44,6 +47,9 @@ def _print_training_report(pack) -> None:
     chosen = " ".join(f"{name}={h.get(name)}" for name in ("n_bases", "l2", "implicit_weight", "prior_scale", "beta"))
     print(f"chosen on validation users: {chosen} question_size={pack.question_size}")
     print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
+    if pack.social is not None:
+        print(f"social prior: trust {pack.social.trust:g}, spread {pack.social.spread:g} over {len(pack.social.members)} "
+              f"training users; discovery slot {pack.discovery_slot or 'none'}")
     print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
           f"skipped: {pack.provenance['skipped']}")
     report = metrics.get("test_zero_answers") or {}
@@ -80,6 +86,18 @@ def _pack_movielens(args: argparse.Namespace, settings: Settings) -> int:
     convert_movielens(args.source, converted)
     args.items, args.ratings, args.pairs = converted / "items.csv", converted / "ratings.csv", None
     args.name = args.name or "movielens"
+    return _train(args, settings)
+
+
+def _pack_ciao(args: argparse.Namespace, settings: Settings) -> int:
+    from .reward.ciao import convert_ciao
+
+    converted = Path(args.work or converted_dir(Path(args.out)))
+    written = convert_ciao(args.source, converted, min_ratings=args.min_ratings)
+    print(f"Ciao: {written['n_items']} products rated by at least {args.min_ratings} users "
+          f"({written['n_items_dropped']} left out), {written['n_ratings']} ratings, {written['n_links']} trust links")
+    args.items, args.ratings, args.pairs, args.friends = converted / "items.csv", converted / "ratings.csv", None, converted / "friends.csv"
+    args.name = args.name or "ciao"
     return _train(args, settings)
 
 
@@ -201,6 +219,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--through-api", action="store_true",
                         help="drive the public Python API (Assistant.start/answer/recommend on a temporary SQLite store) "
                              "instead of the in-memory loop: the served path")
+    parser.add_argument("--friends", type=Path, help="friends.csv: user_id,friend_id[,weight]; evaluate the social prior "
+                                                     "on the test users with a friend among the training users: strategies "
+                                                     "active, social-active, social-discovery and the friends-items peer, "
+                                                     "Recall@20 and anomalous recall (watch protocol; --strategies is not read)")
+    parser.add_argument("--merged-accounts", action="store_true",
+                        help="watch protocol with two test users behind each account, a random member answering each "
+                             "question; reports each member's Recall@20 (weaker, stronger) and how often both get a hit")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
@@ -275,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--items", required=True, type=Path, help="items.csv: item_id,text[,title,tags,group]")
     train.add_argument("--ratings", type=Path, help="ratings.csv: user_id,item_id,rating[,timestamp]")
     train.add_argument("--pairs", type=Path, help="pairs.csv: user_id,item_a,item_b,choice (a|b|tie)")
+    train.add_argument("--friends", type=Path, help="friends.csv: user_id,friend_id[,weight], directed (mutual when both "
+                                                    "directions are listed): new users' social prior")
     training_options(train)
     train.set_defaults(run=_train)
 
@@ -284,7 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     movielens.add_argument("--from", dest="source", required=True, type=Path, help="MovieLens directory")
     movielens.add_argument("--work", type=Path, help="where to write the converted items.csv/ratings.csv (default: next to --out)")
     training_options(movielens)
-    movielens.set_defaults(run=_pack_movielens)
+    movielens.set_defaults(run=_pack_movielens, friends=None)
+    ciao = layouts.add_parser("ciao", help="Ciao product reviews with their trust graph (ratings.csv, trust.csv)")
+    ciao.add_argument("--from", dest="source", required=True, type=Path, help="Ciao directory")
+    ciao.add_argument("--work", type=Path, help="where to write the converted items/ratings/friends.csv (default: next to --out)")
+    ciao.add_argument("--min-ratings", type=_positive, default=5,
+                      help="keep the products rated by at least this many users (default 5: about 11,000 of 105,114)")
+    training_options(ciao)
+    ciao.set_defaults(run=_pack_ciao)
     default = layouts.add_parser("default", help="the embedded default pack, assistant styles (built from files inside prefchat)")
     default.add_argument("--out", help="directory to write the pack to (default: $PREFCHAT_HOME/packs/default)")
     default.add_argument("--quiet", action="store_true", help="no progress")

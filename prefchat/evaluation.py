@@ -30,17 +30,20 @@ from .elicitation.evaluate import (
     popularity_bias,
     popularity_scores,
     rating_tasks,
+    shared_account_tasks,
     summarise,
     task_seed,
 )
 from .elicitation.onboarding import CatalogScore
 from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose_peer, implicit_matrix
+from .elicitation.person import HEAD_ITEMS, PERSON_MEASURES, person_report
 from .elicitation.posterior import KWayChoice
-from .elicitation.respondents import RankingTargets, RatingsRespondent
+from .elicitation.respondents import RankingTargets, RatingsRespondent, SharedAccount
 from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
 from .settings import Settings
+from .social_evaluation import social_report
 
 
 def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -131,6 +134,12 @@ are references, and pref-reference scores with its own estimator."""
 
 def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Settings) -> dict:
     """Evaluate as ``args`` ask; the JSON report."""
+    if args.friends is not None:  # the social prior against the same questions without it
+        if args.ratings is None:
+            raise ValueError("--friends needs --ratings RATINGS.csv: the test users' held-out ratings and their friends'")
+        if args.merged_accounts:
+            raise ValueError("--friends evaluates one person's social prior; it does not run with --merged-accounts")
+        return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
     start = time.perf_counter()
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features
@@ -144,9 +153,15 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
         if args.ratings is None:
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
         users = load_test_users(args.ratings, pack, args.users)
-        tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
-        if args.protocol == "watch":
-            cohorts = {"niche": niche_users(users, pack.popularity)}
+        if args.merged_accounts:
+            if args.protocol != "watch":
+                raise ValueError("--merged-accounts runs the watch protocol: an account's list of the catalog is "
+                                 "judged against each member's held-out items")
+            tasks = shared_account_tasks(users, range(args.seeds), pack.popularity, on_sight=on_sight)
+        else:
+            tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
+            if args.protocol == "watch":
+                cohorts = {"niche": niche_users(users, pack.popularity)}
     wanted = {name.removesuffix("-oracle") for name in args.strategies} & set(PEERS)
     if wanted and args.protocol != "watch":
         raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the watch protocol only")
@@ -171,6 +186,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     report = {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
         "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
+        "merged_accounts": bool(args.merged_accounts),
         "answerable": "on-sight" if on_sight else "known",
         "seconds": round(time.perf_counter() - start, 2),
         "results": summary["results"], "paired": summary["paired"],
@@ -178,6 +194,10 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     if evaluation.top is not None:
         relevant = [task.targets.relevant for task in tasks if isinstance(task.targets, RankingTargets)]
         report["popularity_bias"] = popularity_bias(evaluation, pack.popularity, relevant)
+        # Each person's own list: the pack's descriptors (a tags pack: its tags) as the genres.
+        report["per_person"] = person_report(evaluation.top, evaluation.strategies, evaluation.answers,
+                                             evaluation.user_ids, relevant, pack.serving.descriptors.carried,
+                                             pack.popularity)
         report["cohorts"] = {name: len(members) for name, members in cohorts.items()}
     if peer_report:
         report["peers"] = peer_report
@@ -204,7 +224,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     if unserved:
         raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
                          f"as references); {unserved[0]!r} is not served")
-    if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
+    if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
     if pack.objective != "watch":
@@ -269,8 +289,8 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
             text = str(response)
         clicks, skips = clicks + 1, skips + (response in ("skip", None))
         turn = app.answer(turn.session_id, text, question_id=turn.question_id)
-    assert isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent)
-    depth = min(app.pack.n_items, task.targets.k + len(task.respondent.query_items))
+    assert isinstance(task.targets, RankingTargets)
+    depth = min(app.pack.n_items, task.targets.k + len(task.targets.exclude))  # the top k once what is left out is out
     return app.recommend(user, k=depth), clicks, skips
 
 
@@ -321,7 +341,23 @@ def format_report(report: dict) -> str:
         for entry in bias["exposure"]:
             if entry["answers"] == last:
                 lines.append(row(entry["strategy"], (f"{share:.3f}" for share in entry["shares"])))
+    lines += _person_tables(report.get("per_person", []), width)
     return "\n".join(lines)
+
+
+def _person_tables(rows: list[dict], width: int) -> list[str]:
+    """The per-person measures, one table per measure (rows strategies, columns answer counts)."""
+    if not rows:
+        return []
+    answers = sorted({row["answers"] for row in rows})
+    by = {(row["strategy"], row["answers"]): row for row in rows}
+    lines = ["", f"per person (each user's own list, then averaged; head = the {HEAD_ITEMS} most popular items)"]
+    for measure in (*PERSON_MEASURES, "personalisation"):
+        lines += ["", f"{measure.replace('_', ' ')}", f"{'strategy':<{width}}" + "".join(f"{n:>14}" for n in answers)]
+        for strategy in {row["strategy"]: None for row in rows}:
+            cells = (by[strategy, n][measure] for n in answers)
+            lines.append(f"{strategy:<{width}}" + "".join(f"{'-' if v is None else f'{v:.3f}':>14}" for v in cells))
+    return lines
 
 
 def main(args: argparse.Namespace) -> int:

@@ -33,9 +33,11 @@ from .calibration import calibrate
 from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
+from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
-from .serving import LESS_OBVIOUS_RECALL_KEPT, strongest_discount
+from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
+from .social import choose_social_prior
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -58,7 +60,6 @@ IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
 WATCH_SCALE_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 VALIDATION_STRATEGY = "active"  # the served default: the watch prior is validated the way it is used
-SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -394,11 +395,15 @@ def build_pack(
     answerable: str = "auto",
     provenance: dict | None = None,
     progress: bool = False,
+    friends: Friends | None = None,
 ) -> Pack:
     """Train a pack on ``dataset`` and save it to ``out``; see the module docstring.
 
     Last, the served ranking's summary weights are chosen on the same validation users
     (:func:`~prefchat.reward.calibration.calibrate`) and merged into the manifest before it is saved.
+
+    ``friends``: a friends graph; on a pack with a known-items model it gives new users a social
+    prior (:func:`~prefchat.reward.social.choose_social_prior`, chosen on validation users with friends).
     """
     started = time.perf_counter()
     items = [Item(str(i), str(t), str(x), tuple(g)) for i, t, x, g in zip(
@@ -426,8 +431,8 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount; then the confidence thresholds; last the summary weights.
-    n_steps = 6 + int(data.has_ratings) * (1 + 3 * (answerable == "known"))
+    # discount (and with friends the social prior); then the confidence thresholds; last the summary weights.
+    n_steps = 6 + int(data.has_ratings) * (1 + (3 + (friends is not None)) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -553,6 +558,11 @@ def build_pack(
                 known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
                 pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
                 hyperparameters.update(chosen)
+            if friends is not None:
+                with step("choosing the social prior"):
+                    social, chosen, selection["social_prior"] = choose_social_prior(known, matrix, train_ids.tolist(), friends, sessions)
+                    pack = replace(pack, social=social)
+                    hyperparameters.update(chosen)
             with step("choosing the exposure discount"):
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)

@@ -30,6 +30,7 @@ from ..elicitation.confidence import ConfidenceThresholds, answer_fit, choose_th
 from ..elicitation.onboarding import Policy, Session, run_session
 from ..elicitation.respondents import DescriptorRespondent, RandomRespondent
 from .pack import Pack
+from .serving import SERVED_POOL_SIZE
 from .train import ValidationUser
 
 __all__ = ["N_RANDOM", "SCALE_GRID", "choose_confidence", "consistent_respondents"]
@@ -38,7 +39,6 @@ N_RANDOM = 300
 """Random answerers simulated per pack."""
 SCALE_GRID = (1.0, 2.0, 4.0, 8.0, 16.0)
 """Strength prior sds tried: a descriptor's z-difference of 1 moves a pair's odds by e^s at one sd."""
-SERVED_POOL_SIZE = 300  # the served default pool (SessionOptions.pool_size)
 
 
 def consistent_respondents(pack: Pack, validation: Sequence[ValidationUser]) -> list[DescriptorRespondent]:

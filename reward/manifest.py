@@ -58,6 +58,9 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "exposure_discount": (0.0, True, 100.0),
     "less_obvious_discount": (0.0, True, 100.0),
     "less_obvious_limit": (0.0, True, 100.0),
+    "social_trust": _NONNEGATIVE,
+    "social_spread": (0.0, True, 1.0),
+    "social_discovery_slot": (0.0, True, 1000.0),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
+from ..elicitation.social import SocialModel
 from .data import VISIBLE_ID, first_invisible
 from .items import Axis, Item
 from .manifest import MAX_DEPTH, ManifestError, check_manifest
@@ -150,6 +151,9 @@ class Pack:
     manifest : dict, everything else (see module docstring)
     known : the "watch" model of items that must be known (base rewards with item-item structure
         and the conjugate posterior of the items a user knows), or None: see :attr:`known_model`
+    social : the social prior of that model (:mod:`~prefchat.elicitation.social`: the training
+        users' coefficients, a friend's, and the validated trust), or None for a pack built
+        without a friends graph
     """
 
     items: Sequence[Item]
@@ -168,6 +172,7 @@ class Pack:
     axes: list[Axis]
     manifest: dict = field(default_factory=dict)
     known: KnownModel | None = None
+    social: SocialModel | None = None
 
     @property
     def n_items(self) -> int:
@@ -340,6 +345,12 @@ class Pack:
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
 
     @property
+    def discovery_slot(self) -> int:
+        """Where a user with friends is shown an item a friend of another taste loves (1-based, in the
+        served list; :mod:`~prefchat.elicitation.social`), chosen on validation users; 0: no such slot."""
+        return int(self.hyperparameters.get("social_discovery_slot", 0)) if self.social is not None else 0
+
+    @property
     def less_obvious_discounts(self) -> tuple[float, ...]:
         r"""The discounts "less obvious picks" may try for one user, weakest first: those of the
         validation grid from :attr:`less_obvious_discount` up to the strongest that keeps half the
@@ -430,6 +441,8 @@ _ARRAY_FIELDS = (
 )
 
 
+SOCIAL_COEFFICIENTS = "social_coefficients"
+"""The training users' known-items coefficients of a pack with a social prior (:class:`~prefchat.elicitation.social.SocialModel`)."""
 KNOWN_PREFIX = "known_"
 _KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
 """The arrays of a :class:`~prefchat.elicitation.known.KnownModel`, saved as ``known_<name>``."""
@@ -470,9 +483,13 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
     arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
     if pack.known is not None:
         arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name)) for name in _KNOWN_FIELDS})
+    if pack.social is not None:
+        arrays[SOCIAL_COEFFICIENTS] = np.ascontiguousarray(pack.social.coefficients)
     save_file(arrays, str(directory / ARRAYS))
     manifest = dict(pack.manifest)
     manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau}
+    manifest["social"] = None if pack.social is None else {"trust": pack.social.trust, "spread": pack.social.spread,
+                                                           "members": "train"}
     manifest.update(
         format_version=FORMAT_VERSION,
         n_items=pack.n_items,
@@ -667,7 +684,29 @@ def load_pack(directory: str | Path) -> Pack:
         raise PackError(f"{directory / MANIFEST}: checksum mismatch, the manifest is damaged or was edited")
     axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
     known = _read_known(directory, manifest, {name: arrays.pop(name) for name in list(arrays) if name.startswith(KNOWN_PREFIX)})
-    return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, known=known, **arrays)
+    social = _read_social(directory, manifest, known, arrays.pop(SOCIAL_COEFFICIENTS, None))
+    return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, known=known,
+                social=social, **arrays)
+
+
+def _read_social(directory: Path, manifest: dict, known: KnownModel | None, coefficients: np.ndarray | None) -> SocialModel | None:
+    """The pack's :class:`~prefchat.elicitation.social.SocialModel`: its training users' coefficients
+    (one row per id of the split's ``train``, in order) and the manifest's trust and spread; None without one."""
+    recorded = manifest.get("social")
+    if recorded is None and coefficients is None:
+        return None
+    members = (manifest.get("split") or {}).get("train") or []
+    if recorded is None or coefficients is None or known is None:
+        raise PackError(f"{directory / ARRAYS}: the social prior is incomplete (manifest 'social' {recorded!r}, "
+                        f"array {SOCIAL_COEFFICIENTS!r} {'missing' if coefficients is None else 'present'}, "
+                        f"known-items model {'missing' if known is None else 'present'})")
+    if coefficients.shape != (len(members), known.n_bases):
+        raise PackError(f"{directory / ARRAYS}: array {SOCIAL_COEFFICIENTS!r} has shape {coefficients.shape}, expected "
+                        f"({len(members)}, {known.n_bases}): one row per training user, one column per known-items base")
+    try:
+        return SocialModel(tuple(members), coefficients, float(recorded["trust"]), float(recorded["spread"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackError(f"{directory / MANIFEST}: bad social prior ({error})") from None
 
 
 def _read_known(directory: Path, manifest: dict, arrays: dict[str, np.ndarray]) -> KnownModel | None:

@@ -23,7 +23,8 @@ a session of some objective, the user's summary, and the items the answers show 
 
   - ``"watch"`` on a pack with a known-items model (:attr:`~prefchat.reward.pack.Pack.known_model`):
     that model's score of the items the user is known to know
-    (:class:`~prefchat.elicitation.known.KnownItemsScore`);
+    (:class:`~prefchat.elicitation.known.KnownItemsScore`), with the user's friends as its social
+    prior where the taste holds them (:mod:`~prefchat.elicitation.social`);
 
 - the **exposure control** :math:`\gamma`: a "watch" score less :math:`\gamma \operatorname{logit} f_i`
   (:class:`~prefchat.elicitation.onboarding.CatalogScore`), default the pack's validated one;
@@ -50,6 +51,7 @@ import numpy as np
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.posterior import Answer, predictive_moments
+from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
 from .pack import Pack
 from .serving import check_objective
@@ -77,6 +79,8 @@ class Taste:
         out of a recommendation, and the evidence of a known-items model
     answers : the answers ``mean`` is the MAP of (items as catalog indices; the catalog size for the
         average item feedback is compared with): what a pick's reason cites
+    social : the user's friends as evidence of a known-items model (its social prior,
+        :mod:`~prefchat.elicitation.social`), or None: the population prior
     """
 
     mean: np.ndarray
@@ -85,6 +89,7 @@ class Taste:
     objective: str = "prefer"
     known: frozenset[int] = field(default_factory=frozenset)
     answers: tuple[Answer, ...] = ()
+    social: SocialEvidence | None = None
 
     def __post_init__(self):
         check_objective(self.objective)
@@ -205,7 +210,7 @@ class Scorer:
         serving = pack.serving.objective(taste.objective)
         catalog = serving.discounted(discount)
         if isinstance(catalog, KnownItemsScore):  # the order is the known-items model's; reasons read m on the learned axes
-            return Scoring(pack.features, mean, catalog.known(taste.known), association, weights,
+            return Scoring(pack.features, mean, catalog.known(taste.known, taste.social), association, weights,
                             centre=serving.prior.prior_mean)
         if catalog.offset is None:  # the mean utility (no base rates, so no exposure control either)
             return Scoring(pack.features, mean, pack.features @ mean, association, weights)

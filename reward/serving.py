@@ -21,10 +21,12 @@ from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
 from .descriptors import DescribedItems, DescriptorIndex, descriptor_index
 
-__all__ = ["HEAD_SIZE", "LESS_OBVIOUS_RECALL_KEPT", "OBJECTIVES", "ObjectiveServing", "Servable", "Serving", "check_objective", "strongest_discount"]
+__all__ = ["HEAD_SIZE", "LESS_OBVIOUS_RECALL_KEPT", "OBJECTIVES", "SERVED_POOL_SIZE", "ObjectiveServing", "Servable", "Serving", "check_objective", "strongest_discount"]
 
 OBJECTIVES = ("prefer", "watch")
 """What a session asks: "which do you prefer?" or "which would you rather have?" (see :attr:`Pack.objective`)."""
+SERVED_POOL_SIZE = 300
+"""The question pool a session is served from by default (``SessionOptions.pool_size``), as validation runs it."""
 HEAD_SIZE = 100
 """The head a user means by "the ones everyone has seen": the 100 most popular items (issue 21)."""
 LESS_OBVIOUS_RECALL_KEPT = 0.5

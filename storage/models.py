@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -200,3 +201,20 @@ class ForgetRequestRow(Base):
 
     user_id: Mapped[str] = mapped_column(String(USER_ID_MAX), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FriendRow(Base):
+    """A friend of a user, as the host named them (a user id: a pack's training user or a stored user), with a weight.
+
+    A user's friends give their social prior. Deleting a user deletes their friend list and every
+    row naming them as a friend (:meth:`~prefchat.storage.Store.delete_user`).
+    """
+
+    __tablename__ = "friends"
+    __table_args__ = (UniqueConstraint("user_id", "friend_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = _user_fk(index=False)  # the unique constraint indexes it
+    friend_id: Mapped[str] = mapped_column(String(USER_ID_MAX), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import threading
@@ -28,7 +29,7 @@ from numbers import Integral
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Engine, RowMapping, bindparam, case, delete, func, or_, select, text, update
+from sqlalchemy import Engine, RowMapping, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -44,6 +45,7 @@ from .models import (
     AnswerRow,
     Base,
     ForgetRequestRow,
+    FriendRow,
     ProfileRow,
     QuestionRow,
     RankingRow,
@@ -71,7 +73,7 @@ R = TypeVar("R")
 Row = TypeVar("Row", bound=Base)
 
 EXPORT_FORMAT = "prefchat-user-export/1"
-USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow, ForgetRequestRow)  # the tables with a user_id column
+USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow, ForgetRequestRow, FriendRow)  # the tables with a user_id column
 
 
 def open_store(url: str | os.PathLike[str]) -> Store:
@@ -556,6 +558,33 @@ class Store:
             db.flush()
             return row.expires_at > _now()
 
+    # -- friends -------------------------------------------------------------------------
+
+    def set_friends(self, user_id: str, friends: Mapping[str, float]) -> None:
+        """Replace the user's friends with ``friends`` (friend id -> positive weight); NotFound for an unknown user."""
+        checked = {check_user_id(friend): _check_weight(weight) for friend, weight in friends.items()}
+        if user_id in checked:
+            raise ValueError(f"user {user_id!r} cannot be their own friend")
+        with self._transaction() as db:
+            _user(db, user_id, lock=True)
+            db.execute(delete(FriendRow).where(FriendRow.user_id == user_id), execution_options={"synchronize_session": False})
+            if checked:  # one executemany, not an object per friend
+                db.execute(insert(FriendRow), [{"user_id": user_id, "friend_id": friend, "weight": weight}
+                                               for friend, weight in checked.items()])
+
+    def friends_of(self, user_id: str) -> dict[str, float]:
+        """The user's friends with their weights (empty for a user with none, or not stored)."""
+        with self._transaction() as db:
+            rows = db.execute(select(FriendRow.friend_id, FriendRow.weight).where(FriendRow.user_id == check_user_id(user_id))
+                              .order_by(FriendRow.friend_id))
+            return {friend: float(weight) for friend, weight in rows}
+
+    def stored_users(self, user_ids: Iterable[str]) -> set[str]:
+        """Those of ``user_ids`` that are stored users."""
+        ids = [check_user_id(user_id) for user_id in user_ids]
+        with self._transaction() as db:
+            return set(db.scalars(select(UserRow.id).where(UserRow.id.in_(ids)))) if ids else set()
+
     # -- the user's data as a whole ------------------------------------------------------
 
     def export_user(self, user_id: str) -> dict[str, Any]:
@@ -582,6 +611,8 @@ class Store:
             profiles = db.scalars(select(ProfileRow).where(ProfileRow.user_id == user_id).order_by(ProfileRow.id))
             summaries = db.scalars(select(SummaryRow).where(SummaryRow.user_id == user_id).order_by(SummaryRow.id))
             rankings = db.scalars(select(RankingRow).where(RankingRow.user_id == user_id).order_by(RankingRow.id))
+            friends = db.execute(select(FriendRow.friend_id, FriendRow.weight).where(FriendRow.user_id == user_id)
+                                 .order_by(FriendRow.friend_id))
             return {
                 "format": EXPORT_FORMAT,
                 "exported_at": _now().isoformat(),
@@ -592,6 +623,7 @@ class Store:
                 "profiles": [_jsonable(_profile_record(row)) for row in profiles],
                 "summaries": [_jsonable(_record(SummaryRecord, row)) for row in summaries],
                 "rankings": [_jsonable(_ranking_record(row)) for row in rankings],
+                "friends": [{"friend_id": friend, "weight": float(weight)} for friend, weight in friends],
             }
 
     def delete_user(self, user_id: str) -> None:
@@ -617,6 +649,7 @@ class Store:
                 delete(AnswerRow).where(AnswerRow.question_id.in_(question_ids)),
                 delete(QuestionRow).where(QuestionRow.session_id.in_(session_ids)),
                 *(delete(table).where(table.user_id == user_id) for table in USER_TABLES),
+                delete(FriendRow).where(FriendRow.friend_id == user_id),  # out of everyone's friend list
                 delete(UserRow).where(UserRow.id == user_id),
             ]
             for statement in statements:
@@ -624,6 +657,13 @@ class Store:
 
 
 # -- validation: pure functions, ValueError naming the offending value ---------------------
+
+
+def _check_weight(weight: object) -> float:
+    """A friend's weight: a finite number above 0."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (math.isfinite(weight) and weight > 0):
+        raise ValueError(f"a friend's weight must be a finite number above 0, got {weight!r}")
+    return float(weight)
 
 
 _NOT_IN_USER_IDS = ((0x00, 0x1F), (0x7F, 0xA0), (0xAD, 0xAD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),

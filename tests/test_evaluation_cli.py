@@ -71,17 +71,39 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
                  "--json", str(out))
     assert evaluation.main(args) == 0
     report = strict_json(out)
-    assert set(report) - {"popularity_bias", "cohorts"} == {"dataset", "pack", "protocol", "seeds", "pool_size",
-                                                           "n_test_users", "through_api", "answerable", "seconds",
-                                                           "results", "paired"}
+    assert set(report) - {"popularity_bias", "cohorts", "per_person"} == {
+        "dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "merged_accounts",
+        "answerable", "seconds", "results", "paired"}
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics
     assert len(report["results"]) == 5 * 3 * len(metrics)
-    assert ("popularity_bias" in report) == (protocol == "watch")
+    assert ("popularity_bias" in report) == ("per_person" in report) == (protocol == "watch")
     assert {(row["a"], row["b"]) for row in report["paired"]} == {("active", "population"), ("active", "popularity"), ("kway", "active")}
     printed = capsys.readouterr().out
     assert all(metric in printed for metric in metrics) and "kway - active" in printed and str(out) in printed
+
+
+def test_merged_accounts_pair_the_test_users_and_report_each_member(tiny, env, capsys):
+    """Four test users make two accounts a seed; each account's list is judged for its weaker and
+    stronger member; every measure per person comes per strategy and answer count."""
+    pack_dir, ratings = tiny
+    out = env / "report.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,2",
+                 "--strategies", "popularity,active", "--seeds", "2", "--merged-accounts", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert report["merged_accounts"] is True and report["n_test_users"] == 4  # 2 accounts x 2 seeds, each pairing its own
+    rows = {(row["strategy"], row["answers"], row["metric"]): row["mean"] for row in report["results"]}
+    for strategy in ("popularity", "active"):
+        weaker, stronger = rows[strategy, 2, "weaker_recall@20"], rows[strategy, 2, "stronger_recall@20"]
+        assert 0.0 <= weaker <= stronger <= 1.0 and 0.0 <= rows[strategy, 2, "both_hit@20"] <= 1.0
+    assert {(row["strategy"], row["answers"]) for row in report["per_person"]} == {
+        (s, n) for s in ("popularity", "active") for n in (0, 2)}
+    assert "both_hit@20" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="watch protocol"):
+        evaluation.main(parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "prefer",
+                              "--merged-accounts", "--json", str(out)))
 
 
 def test_the_peers_are_fitted_on_training_users_and_chosen_on_validation_users(tiny, env):
@@ -150,3 +172,42 @@ def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     # implicit: recall, ndcg, long-tail share, tail recall and coverage, for everyone and the niche quartile
     assert len(report["results"]) == 4 * 2 * (2 if protocol == "prefer" else 5 * 2)
     assert all(0.0 <= row["mean"] <= 1.0 for row in report["results"])
+
+
+def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(tiny, env, capsys):
+    from dataclasses import replace
+
+    from prefchat.elicitation.known import KnownModel, components, population, spectral_bases, user_coefficients
+    from prefchat.elicitation.social import SocialModel
+    from prefchat.reward.pack import load_pack
+
+    pack_dir, ratings = tiny
+    pack = load_pack(pack_dir)
+    rows = [line.split(",") for line in ratings.read_text().splitlines()[1:]]
+    x = np.zeros((len(TRAIN), N_ITEMS))
+    for user, item, _ in rows:
+        if user in TRAIN:
+            x[TRAIN.index(user), int(item[1:])] = 1.0
+    emission, features = spectral_bases(*components(x), 2.0)
+    known = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    manifest = {**pack.manifest, "data": {"n_ratings": len(rows)}, "answerable": "known"}
+    social = SocialModel(tuple(TRAIN), user_coefficients(x, emission), trust=4.0, spread=0.0)
+    pack_dir = save_pack(replace(pack, manifest=manifest, known=known, social=social), env / "social-pack")
+    friends = env / "friends.csv"
+    friends.write_text("user_id,friend_id\nh1,t1\nh2,t2\nh2,t3\nh3,v1\nh3,nobody\n", encoding="utf-8")
+    out = env / "social.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "implicit", "--answers", "0,1,3",
+                 "--seeds", "2", "--pool-size", "15", "--friends", str(friends), "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert report["n_test_users"] == 2 and report["social"]["test_users_with_friends"] == 2  # h3's friends are not training users
+    assert report["social"]["trust"] == 4.0
+    assert {row["strategy"] for row in report["results"]} == {"active", "social-active", "social-discovery", "friends-items"}
+    assert {"recall@20", "anomalous_recall@20"} <= {row["metric"] for row in report["results"]}
+    assert {(row["a"], row["b"]) for row in report["paired"]} == {
+        ("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
+        ("social-discovery", "social-active"), ("social-discovery", "active")}
+    assert "social-active - active" in capsys.readouterr().out
+    args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
+    with pytest.raises(ValueError, match="no social prior"):
+        evaluation.main(args)

@@ -10,7 +10,7 @@
 
 Routes (JSON in and out; shapes in :mod:`prefchat.ui.schemas`, reference in docs/rest-api.md)::
 
-    POST   /api/v1/sessions                        {user_id?}           -> 201 first turn
+    POST   /api/v1/sessions                        {user_id?, friends?} -> 201 first turn
     GET    /api/v1/sessions/{id}/question                               -> current turn
     POST   /api/v1/sessions/{id}/answers           {choice | text, question_id} -> next turn
     POST   /api/v1/sessions/{id}/undo                                   -> the question again
@@ -105,6 +105,8 @@ SESSION_ID_PATTERN = f"^[0-9A-Za-z_-]{{1,{MAX_SESSION_ID}}}$"
 """What a session id in a path may be (the assistant's are 32 hex digits); anything else is a 422."""
 MAX_MESSAGE = 500
 """Error messages are cut to this many characters (they may quote the offending value)."""
+FRIENDS_UNKNOWN = "X-Prefchat-Friends-Unknown"
+"""The response header of ``POST /sessions`` with ``friends``: how many were left out as unknown."""
 SESSION_LOCKS = 64
 """Locks the sessions are spread over by hash (two sessions sharing one merely wait for each other)."""
 
@@ -316,15 +318,21 @@ def api_router(
             raise ApiError(501, "not_configured", f"{purpose} need an embedder, and this server was started without one")
 
     @router.post("/sessions", status_code=201, response_model=TurnOut, summary="Start onboarding")
-    def create_session(body: SessionIn | None = None, x_prefchat_user: UserHeader = None):
+    def create_session(response: Response, body: SessionIn | None = None, x_prefchat_user: UserHeader = None):
         """Start onboarding for ``user_id`` (body or ``X-Prefchat-User``; created on first sight), or for
         a new anonymous user; the user's unfinished session of this pack is abandoned. Returns the first
-        question (or the result, if the session asks none)."""
+        question (or the result, if the session asks none). ``friends`` replace the user's stored
+        friends; ``X-Prefchat-Friends-Unknown`` counts those left out as unknown."""
         named = None if body is None else body.user_id
         header = _header_user(x_prefchat_user)
         if named is not None and header is not None and named != header:
             raise ApiError(422, "invalid", f"user_id {named!r} differs from X-Prefchat-User {header!r}")
-        return turn_out(current().start(named or header))
+        friends = None if body is None else body.friends
+        assistant = current()
+        turn = assistant.start(named or header, friends=friends)
+        if friends is not None:
+            response.headers[FRIENDS_UNKNOWN] = str(len(friends) - len(assistant.store.friends_of(turn.user_id)))
+        return turn_out(turn)
 
     @router.get("/sessions/{session_id}/question", response_model=TurnOut, summary="Current question")
     def current_question(session_id: SessionPath, x_prefchat_user: UserHeader = None):
@@ -382,11 +390,12 @@ def api_router(
                         less_obvious: Annotated[bool, Query(description="fewer of the items everyone knows")] = False):
         """The ``k`` best catalog items for the user, each with the reasons it scores high.
 
-        ``less_obvious=true`` ranks with the pack's stronger exposure control (validated under a
-        recall constraint), as the chat's "show me less obvious picks" does."""
+        ``less_obvious=true`` ranks with the weakest validated exposure control that leaves at most
+        3 in 10 among the 100 most popular items, the strongest validated when none does, as the
+        chat's "show me less obvious picks" does (:meth:`~prefchat.assistant.api.Assistant.less_obvious`)."""
         user_id = _client_value(check_user_id, user_id)
         app = current()
-        return RankingOut.of(user_id, app.recommend(user_id, k, app.pack.less_obvious_discount if less_obvious else None))
+        return RankingOut.of(user_id, app.less_obvious(user_id, k) if less_obvious else app.recommend(user_id, k))
 
     @router.post("/users/{user_id}/rank", response_model=RankingOut, summary="Rank texts for the user")
     def rank(user_id: UserPath, body: RankIn):

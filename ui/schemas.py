@@ -14,6 +14,7 @@ from typing import Annotated, Literal, get_args
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..assistant.friends import MAX_FRIENDS, friend_weights
 from ..assistant.recommender import Ranked
 from ..assistant.summary import Summary
 from ..assistant.turns import QuestionTurn, ReaskTurn, ResultTurn
@@ -64,7 +65,19 @@ class SessionIn(_Request):
                     "invisible format character (the pattern).",
     )
 
+    friends: list[str] | None = Field(
+        None, max_length=MAX_FRIENDS,
+        description=f"The user's friends, by user id (at most {MAX_FRIENDS}; each checked as user_id is): a pack with a "
+                    "social prior starts their recommendations from their friends' tastes. Ids neither a training user "
+                    "of the pack nor a stored user are left out and counted in the X-Prefchat-Friends-Unknown header.",
+    )
+
     _check_user = field_validator("user_id")(_user_id)
+
+    @field_validator("friends")
+    @classmethod
+    def _check_friends(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(friend_weights(value))
 
 
 class AnswerIn(_Request):

@@ -31,13 +31,15 @@ def count(phrase: str, k: int) -> int:
 
 def asked(pack, db_url, embed, user="u"):
     """The reply to "show me less obvious picks" after an onboarding (always the first option), and
-    the plain picks before it."""
+    the plain picks before it; the API's (and REST's) less obvious picks are the reply's."""
     with Assistant.open(pack, db=db_url, embed=embed) as app:
         turn = app.start(user)
         while isinstance(turn, QuestionTurn):
             turn = app.answer(turn.session_id, "1" if turn.more_items else "a")
         before = app.say(user, "recommend").recommendations
-        return before, app.say(user, "show me less obvious picks")
+        reply = app.say(user, "show me less obvious picks")
+        assert [p.item_id for p in app.less_obvious(user, len(before))] == [p.item_id for p in reply.recommendations]
+        return before, reply
 
 
 def test_strongest_discount_keeps_the_recall_floor():

@@ -197,7 +197,7 @@ def test_popular_alone_is_said_honestly(pack):
     recommender = Recommender(rated, beta=0.0)
     (top,) = recommender.rank(Taste(rated.prior_mean, rated.prior[1], objective="watch"), 1)
     assert top.index == int(np.argmax(rated.popularity))
-    assert top.why == wording.POPULAR_ALONE.format(popular="popular")
+    assert top.why == wording.POPULAR_ALONE["popular"] + wording.TELL_ME
     for pick in recommender.rank(Taste(along(rated, 0, 5.0), rated.prior[1], objective="watch"), 20):
         if pick.reason.popular == "popular":
             assert rated.popularity[pick.index] > np.exp(np.log(rated.popularity).mean()), pick
@@ -348,7 +348,7 @@ def test_why_of_an_average_item(pack):
     from prefchat.assistant import wording
 
     (ranked,) = Recommender(pack, beta=0.0).rank(Taste(np.zeros(pack.n_bases)), 1)
-    assert ranked.why == wording.NO_PERSONAL_REASON
+    assert ranked.why == wording.NO_PERSONAL_REASON + wording.TELL_ME
 
 
 # --------------------------------------------------------------------------- bad input

@@ -51,6 +51,21 @@ def test_open_store_keeps_the_data_of_an_existing_database(empty_url):
         assert store.get_user("kept") == user
 
 
+def test_a_database_of_the_previous_schema_gains_the_friends_table_and_keeps_its_data(tmp_path):
+    url = f"sqlite:///{tmp_path / 'before-friends.sqlite'}"
+    command.upgrade(alembic_config(url), "0002")  # a database written before friends existed
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO users (id, created_at) VALUES ('old', '2026-12-01 00:00:00.000000')")
+    assert "friends" not in inspect(engine).get_table_names()
+    engine.dispose()
+    with open_store(url) as store:  # upgrades to head
+        assert store.get_user("old").id == "old"
+        store.create_user("new")
+        store.set_friends("old", {"new": 1.0})
+        assert store.friends_of("old") == {"new": 1.0}
+
+
 def test_alembic_can_open_its_own_connection_from_a_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     command.upgrade(alembic_config(url), "head")

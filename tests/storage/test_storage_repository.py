@@ -50,6 +50,7 @@ def populate(store: Store, user_id: str) -> None:
     store.add_summary(user_id, *PACK, "Enjoys: heists, musicals.", {}, source="edited")
     store.record_ranking(user_id, *PACK, ["item3", "item1"], [2.5, 1.0])
     store.ask_forget(user_id, timedelta(minutes=10))
+    store.set_friends(user_id, {"a training user": 1.0, "another": 0.5})
 
 
 def rows_referring_to(engine: Engine, user_id: str) -> dict[str, set]:
@@ -506,6 +507,22 @@ def test_delete_user_leaves_no_row_referring_to_the_user_in_any_table(store):
         store.get_user("alice")
     store.create_user("alice")  # the id is free again, with nothing attached
     assert store.export_user("alice")["sessions"] == []
+
+
+def test_a_deleted_user_leaves_every_friend_list(store):
+    for user in ("alice", "bob", "carol"):
+        store.create_user(user)
+    store.set_friends("bob", {"alice": 2.0, "carol": 1.0})
+    store.set_friends("carol", {"alice": 1.0})
+    assert store.friends_of("bob") == {"alice": 2.0, "carol": 1.0}
+    store.delete_user("alice")
+    assert store.friends_of("bob") == {"carol": 1.0} and store.friends_of("carol") == {}
+    assert rows_mentioning(store.engine, "alice") == []
+    store.set_friends("bob", {})  # replaced, not added to
+    assert store.friends_of("bob") == {}
+    for bad in ({"x": 0.0}, {"x": float("nan")}, {" x": 1.0}, {"bob": 1.0}):
+        with pytest.raises(ValueError):
+            store.set_friends("bob", bad)
 
 
 def test_the_schema_itself_cascades_deletes_from_users(store):

@@ -129,6 +129,14 @@ def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
     assert list(view.served["n"]) == [3, 10]  # newest first: recommend(k=3) after the result's ten
 
 
+def test_the_profile_page_shows_the_confidence_and_the_fit_behind_it(store, tiny_pack):
+    """The analyst reads the measure the user's sentence was worded from (issue 21)."""
+    assert "(confidence not measured)" in profile_view(store, tiny_pack, "hater-3").header  # tiny_pack has no thresholds
+    structured = {"_meta": {"n_answers": 10, "n_skipped": 0, "confidence": "high", "answer_fit": 2.71828}}
+    store.add_summary("hater-3", tiny_pack.name, tiny_pack.version, "Enjoys: drama. I'm confident in this: ...", structured)
+    assert "(confidence high: answer fit +2.72 nats against random answers)" in profile_view(store, tiny_pack, "hater-3").header
+
+
 def test_profile_view_without_a_pack_or_a_profile(store):
     bare = profile_view(store, None, "hater-1")
     assert list(bare.chart.data[0].y) == [f"base {k}" for k in range(5)]

@@ -493,3 +493,15 @@ def test_a_kway_question_lists_its_items_and_takes_a_pick_by_item_id_or_text(tin
 def test_a_pair_lists_its_two_items(client):
     turn = client.post(f"{API}/sessions", json={"user_id": "pat"}).json()
     assert turn["items"] == [turn["item_a"], turn["item_b"]]
+
+
+def test_friends_are_stored_with_the_session_unknown_ones_counted_and_bad_ones_refused(client, conversation):
+    client.post(f"{API}/sessions", json={"user_id": "known-friend"})
+    response = client.post(f"{API}/sessions", json={"user_id": "me", "friends": ["known-friend", "stranger"]})
+    assert response.status_code == 201 and response.headers["X-Prefchat-Friends-Unknown"] == "1"
+    assert conversation.store.friends_of("me") == {"known-friend": 1.0}
+    assert "X-Prefchat-Friends-Unknown" not in client.post(f"{API}/sessions", json={"user_id": "me"}).headers
+    assert conversation.store.friends_of("me") == {"known-friend": 1.0}  # no friends given: the stored ones stay
+    for friends in ([" padded"], ["a", "a"], ["x"] * 1001):
+        refused = client.post(f"{API}/sessions", json={"user_id": "me", "friends": friends})
+        assert refused.status_code == 422 and refused.json()["error"]["message"]

@@ -1,0 +1,114 @@
+r"""The social prior of a pack built with a friends graph, chosen on validation users with friends.
+
+The prior is :mod:`prefchat.elicitation.social`'s: a new user's friends among the pack's training
+users add :math:`c = \alpha (\sum_f w_f)^\rho` pseudo-items at their weighted mean coefficient to the
+known-items posterior. :func:`choose_social_prior` tries every :math:`(\alpha, \rho)` of
+:data:`TRUST_GRID` x :data:`SPREAD_GRID` on the validation users who have a friend among the
+training users: their served onboarding sessions (the ones the known-items model was chosen by),
+the catalog ranked by the known-items model after each of :data:`SOCIAL_ANSWERS` answers, scored by
+mean Recall@20 of the EVAL half. The best wins; among equals the smaller trust (:math:`\alpha = 0`
+is today's prior). The pack keeps the training users' coefficients, so that friends named at
+serving time are read from them. The discovery slot's position is chosen on the same sessions
+(:func:`choose_discovery_slot`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..elicitation.evaluate import Task
+from ..elicitation.known import KnownModel, user_coefficients
+from ..elicitation.metrics import recall_at_k
+from ..elicitation.onboarding import Session, known_items
+from ..elicitation.respondents import RankingTargets
+from ..elicitation.social import SocialModel, anomalous_items, with_discovery
+from .friends import Friends
+
+__all__ = ["DISCOVERY_TOLERANCE", "SLOT_GRID", "SOCIAL_ANSWERS", "SPREAD_GRID", "TRUST_GRID", "choose_discovery_slot",
+           "choose_social_prior"]
+
+TRUST_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+"""The :math:`\\alpha` tried: how many pseudo-items friends are worth (times their weight to the :math:`\\rho`)."""
+SPREAD_GRID = (0.0, 0.5, 1.0)
+"""The :math:`\\rho` tried: 0, friends together are worth :math:`\\alpha` whatever their number; 1, each adds :math:`\\alpha w_f`."""
+SLOT_GRID = (0, 20, 15, 10, 5, 3, 1)
+"""Positions of the discovery slot tried (1-based in the top 20; 0: no slot)."""
+DISCOVERY_TOLERANCE = 0.01
+"""The slot may cost at most this much validation Recall@20 against none (as the exposure control)."""
+SOCIAL_ANSWERS = (0, 1, 3, 10)
+"""Answer counts at which a setting is scored (the benchmark's): a social prior must help before the
+first answer and not hurt after ten."""
+
+
+def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], friends: Friends,
+                        sessions: list[tuple[Task, Session]]) -> tuple[SocialModel, dict, dict]:
+    """The pack's :class:`~prefchat.elicitation.social.SocialModel`, its trust and spread chosen on validation users.
+
+    ``matrix``: the training users' 0/1 matrix, a row per id of ``members``; ``sessions``: the
+    validation users' served sessions (:func:`~prefchat.reward.build.validation_sessions`). Returns
+    the model, ``{"social_trust", "social_spread"}`` and the selection table (the score of every
+    setting, the number of validation users with friends and of tasks).
+    """
+    coefficients = user_coefficients(matrix, known.emission)
+    members = tuple(members)
+    if len(members) != len(coefficients):
+        raise ValueError(f"{len(members)} member ids for a matrix of {len(coefficients)} rows")
+    known_friends = friends.among(members)
+    base = SocialModel(members, coefficients, trust=1.0, spread=0.0)
+    evidence = []
+    for task, session in sessions:
+        mine = known_friends.of(task.user_id)
+        if mine:
+            for n in SOCIAL_ANSWERS:
+                evidence.append((task, mine, known_items(session.posteriors[min(n, len(session.questions))].answers)))
+    table: dict[str, object] = {"validation_users": len({task.user_id for task, _, _ in evidence}),
+                                "tasks": len(evidence) // len(SOCIAL_ANSWERS), "answers": list(SOCIAL_ANSWERS),
+                                "training_users_with_friends": len(known_friends.links), "grid": []}
+    if not evidence:
+        return SocialModel(members, coefficients, 0.0, 0.0), {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0}, table
+    grid: list[dict] = []
+    settings = [(0.0, 0.0)] + [(trust, spread) for spread in SPREAD_GRID for trust in TRUST_GRID if trust]  # no trust: one prior
+    with threadpool_limits(limits=1):
+        for trust, spread in settings:
+            model = SocialModel(members, base.coefficients, trust, spread)
+            socials = [model.evidence(mine)[0] for _, mine, _ in evidence]
+            scores = known.scores_of([items for _, _, items in evidence], socials)
+            recall = float(np.nanmean([task.targets(row)["recall@20"] for (task, _, _), row in zip(evidence, scores)]))
+            grid.append({"trust": trust, "spread": spread, "recall@20": recall})
+    best = max(grid, key=lambda row: (row["recall@20"], -row["trust"], -row["spread"]))
+    table["grid"] = grid
+    social = SocialModel(members, base.coefficients, best["trust"], best["spread"])
+    slot, table["discovery_slot"] = choose_discovery_slot(known, social, evidence)
+    return social, {"social_trust": best["trust"], "social_spread": best["spread"], "social_discovery_slot": slot}, table
+
+
+def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list) -> tuple[int, dict]:
+    """The discovery slot's position, chosen on the validation users with friends under a recall constraint.
+
+    Each ``(task, friends, known items)`` of :func:`choose_social_prior` ranks its top 20 with the
+    social prior, then puts the discovery item (:meth:`~prefchat.elicitation.known.KnownModel.discovery`)
+    at each position of :data:`SLOT_GRID` (0: none). The slot with the largest mean anomalous recall
+    (:func:`~prefchat.elicitation.social.anomalous_items` of the ranking without friends) whose mean
+    Recall@20 is within :data:`DISCOVERY_TOLERANCE` of no slot's wins; among equals no slot, then the
+    later one. Returns the slot and ``{"grid": [{"slot", "recall@20", "anomalous_recall@20"}], "tolerance"}``.
+    """
+    values = np.full((len(SLOT_GRID), 2, len(evidence)), np.nan)
+    with threadpool_limits(limits=1):
+        for e, (task, friends, items) in enumerate(evidence):
+            targets = task.targets
+            assert isinstance(targets, RankingTargets)
+            friends_evidence = social.evidence(friends)[0]
+            ranked = targets.ranked(known.scores(items, friends_evidence))
+            anomalous = anomalous_items(targets.relevant, known.scores(items))
+            item = known.discovery(items, friends_evidence, np.union1d(targets.exclude, ranked))
+            for s, slot in enumerate(SLOT_GRID):
+                shown = np.asarray(with_discovery(ranked, item, slot), dtype=np.intp)
+                values[s, :, e] = (recall_at_k(shown, targets.relevant, targets.k), recall_at_k(shown, anomalous, targets.k))
+    means = np.nanmean(values, axis=2)
+    grid = [{"slot": slot, "recall@20": float(r), "anomalous_recall@20": float(a)} for slot, (r, a) in zip(SLOT_GRID, means)]
+    allowed = [row for row in grid if row["recall@20"] >= grid[0]["recall@20"] - DISCOVERY_TOLERANCE]
+    best = max(allowed, key=lambda row: (row["anomalous_recall@20"], row["slot"] == 0, row["slot"]))
+    return int(best["slot"]), {"grid": grid, "tolerance": DISCOVERY_TOLERANCE}

@@ -1,0 +1,77 @@
+"""Choosing the social prior on validation users with friends, and reading a friends graph."""
+
+import numpy as np
+import pytest
+
+from prefchat.elicitation.evaluate import rating_tasks
+from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
+from prefchat.elicitation.onboarding import Session
+from prefchat.elicitation.posterior import Posterior
+from prefchat.reward.data import DataError
+from prefchat.reward.friends import Friends, load_friends
+from prefchat.reward.social import choose_social_prior
+
+N_ITEMS, PER_COMMUNITY = 40, 20
+
+
+def _communities(seed=0, n_users=60):
+    """Users in two communities of items (0-19, 20-39), each rating 8 of their own community's."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        start = PER_COMMUNITY * (u % 2)
+        rows.append(start + rng.choice(PER_COMMUNITY, 8, replace=False))
+    return rows
+
+
+def _matrix(rows):
+    x = np.zeros((len(rows), N_ITEMS))
+    for u, items in enumerate(rows):
+        x[u, items] = 1.0
+    return x
+
+
+def _no_answers(model: KnownModel) -> Session:
+    return Session((), (Posterior.from_prior(np.zeros(2), np.eye(2)),), ())
+
+
+def test_friends_of_the_same_community_earn_trust():
+    train_rows, validation_rows = _communities(0), _communities(1, 20)
+    x = _matrix(train_rows)
+    emission, features = spectral_bases(*components(x), 2.0)
+    model = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    members = [f"t{u}" for u in range(len(train_rows))]
+    # each validation user follows three training users of their own community
+    friends = Friends({f"v{u}": {f"t{(u % 2) + 2 * j}": 1.0 for j in range(3)} for u in range(len(validation_rows))})
+    users = {f"v{u}": (items, np.ones(len(items))) for u, items in enumerate(validation_rows)}
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
+    sessions = [(task, _no_answers(model)) for task in tasks]
+    social, chosen, table = choose_social_prior(model, x, members, friends, sessions)
+    assert chosen["social_trust"] > 0 and social.trust == chosen["social_trust"]
+    assert table["validation_users"] == len(validation_rows)
+    scores = {(row["trust"], row["spread"]): row["recall@20"] for row in table["grid"]}
+    assert max(scores.values()) > scores[0.0, 0.0]
+    assert social.coefficients.shape == (len(members), model.n_bases)
+
+
+def test_without_validation_users_with_friends_there_is_no_trust():
+    x = _matrix(_communities(2))
+    emission, features = spectral_bases(*components(x), 2.0)
+    model = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    users = {"v0": (np.arange(6), np.ones(6))}
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
+    social, chosen, table = choose_social_prior(model, x, [f"t{u}" for u in range(len(x))], Friends({}),
+                                                [(tasks[0], _no_answers(model))])
+    assert chosen == {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0} and table["validation_users"] == 0
+
+
+def test_a_friends_file_is_directed_weighted_and_checked_by_line(write):
+    path = write("friends.csv", "user_id,friend_id,weight\na,b,2\nb,a,1\na,c,0.5\n")
+    friends = load_friends(path)
+    assert friends.of("a") == {"b": 2.0, "c": 0.5} and friends.of("b") == {"a": 1.0} and friends.of("c") == {}
+    assert friends.among(["b"]).of("a") == {"b": 2.0} and friends.n_links == 3
+    for body, message in (("a,a,1", "own friend"), ("a,b,0", "positive weight"), ("a,b,1\na,b,2", "listed twice"),
+                          ("a,b,x", "not a number")):
+        with pytest.raises(DataError, match=message) as error:
+            load_friends(write("bad.csv", f"user_id,friend_id,weight\n{body}\n"))
+        assert "line" in str(error.value)
