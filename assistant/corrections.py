@@ -8,16 +8,17 @@ then stores them in the summary as stated weights.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 
 from ..reward.descriptors import NEGATED
-from ..reward.naming import descriptor_groups
+from ..reward.naming import TEXT_MEASURES, descriptor_groups
 from ..reward.pack import Pack
 from .summary import STATED_WEIGHT
 
-__all__ = ["parse_correction"]
+__all__ = ["example_correction", "parse_correction"]
 
 MATCH_THRESHOLD = 0.5
 """Least cosine similarity between a phrase and a descriptor for a match (all-MiniLM-L6-v2 puts
@@ -238,3 +239,23 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
             weights.pop(pack.descriptors[j], None)
             weights[pack.descriptors[j]] = float(polarity * sign_of[j] * STATED_WEIGHT)
     return _one_per_group(pack, weights) or None
+
+
+def example_correction(pack: Pack) -> str:
+    """A correction this pack can act on, for the chat to suggest: the pack's own words, not another domain's.
+
+    On a tags pack, a dislike of the tag most items carry ("no drama please": a film pack never
+    suggests "shorter answers"); on a vocabulary pack, a like of the first descriptor defined as
+    *less* of a text measure ("actually I prefer short and concise", counted, so the picks visibly
+    follow); else the first descriptor. :func:`parse_correction` reads each back as the
+    preference it states (a test holds it).
+    """
+    if not pack.descriptors:
+        return ""
+    if pack.descriptor_source == "tags":
+        carried = Counter(tag for item in pack.items for tag in item.tags)
+        return f"no {max(pack.descriptors, key=lambda tag: carried[tag])} please"
+    definitions = pack.descriptor_definitions
+    fewer = [d for d in pack.descriptors
+             if definitions.get(d, "").startswith("-") and definitions[d].removeprefix("-") in TEXT_MEASURES]
+    return f"actually I prefer {(fewer or pack.descriptors)[0]}"

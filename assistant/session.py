@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
 from ..storage import Conflict, Exchange, QuestionRecord, SessionRecord, Store, check_user_id
 from . import wording
+from .corrections import example_correction
 from .errors import SessionClosed
 from .friends import Friendships
 from .history import told_items
@@ -82,6 +83,11 @@ class Conversation:
         self.friends = Friendships(pack, store, self.sessions)
         self.recommender = Recommender(pack)
         self.showcase = HeldOutPrompts(self.recommender, embed)
+
+    @cached_property
+    def example(self) -> str:
+        """A correction in words this pack can act on, which the chat suggests (:func:`~prefchat.assistant.corrections.example_correction`)."""
+        return example_correction(self.pack)
 
     # -- onboarding ------------------------------------------------------------------------------
 
@@ -271,12 +277,13 @@ class Conversation:
             self.memory.keep(user_id, summary)
             self.store.finish_session(state.record.id)
             picks = self.picks(state, summary)
-        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state, summary))
+        return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state, summary),
+                          self.example)
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.memory.summary(state.record.user_id)
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
-                          self._shown(state, summary))
+                          self._shown(state, summary), self.example)
 
 
     def _shown(self, state: SessionState, summary: Summary) -> tuple[Showcase, ...]:

@@ -90,7 +90,8 @@ class Showcase:
 @dataclass(frozen=True)
 class ResultTurn:
     """Onboarding is over: the user's summary, first recommendations and answer counts, and on packs
-    that hold prompts out, what the user's profile picks there (:class:`Showcase`)."""
+    that hold prompts out, what the user's profile picks there (:class:`Showcase`); ``example``, a
+    correction in words the pack can act on, for the chat to suggest."""
 
     session_id: str
     user_id: str
@@ -98,6 +99,7 @@ class ResultTurn:
     recommendations: tuple[Ranked, ...]
     counts: Mapping[str, int]
     showcase: tuple[Showcase, ...] = ()
+    example: str = ""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,15 @@ def ask_of(n_options: int, grouped: bool) -> str:
     return f"Which of these {n_options}{noun} would you pick?"
 PICK = {"prefer": "pick the one you prefer", "watch": "pick the one you would rather have ('don't know either' is fine)"}
 ONBOARDING_HINT = "Or type your answer: A, B, both, skip… (or 'undo', 'done')"
-CHAT_HINT = "Tell me more: 'actually I prefer short answers', 'why ‹title›?', 'recommend', 'start over'"
+
+
+def chat_hint(example: str) -> str:
+    """The chat box's placeholder after onboarding; ``example`` a correction the pack can act on
+    (:func:`~prefchat.assistant.corrections.example_correction`), or "" for none."""
+    said = f"'{example}', " if example else ""
+    return f"Tell me more: {said}'why ‹title›?', 'recommend', 'start over'"
+
+
 LEARNED = "Here is what I learned about you."
 TOP_PICKS = "My top picks for you"
 SHOWCASE = "On questions you have not seen, I would answer you like this"
@@ -56,10 +64,16 @@ CROWD_PICK = "Most people would get this one instead:"
 def showcase_why(why: str) -> str:
     """Under the response picked for the user on a held-out prompt."""
     return f"Why this one: {why}."
-INVITATION = (
-    "Not quite right? Tell me in your own words, e.g. *actually I prefer short answers*, "
-    "and I'll take it into account at once. You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*."
-)
+
+
+def invitation(example: str) -> str:
+    """Under the results: how to correct them, with ``example`` a correction the pack can act on
+    (:func:`~prefchat.assistant.corrections.example_correction`), or "" for none."""
+    said = f", e.g. *{example}*," if example else ""
+    return (f"Not quite right? Tell me in your own words{said} and I'll take it into account at once. "
+            "You can also ask *why ‹title›?*, say *more like ‹title›* or *start over*.")
+
+
 TOO_LONG = (
     "That message is {n:,} characters long, more than I read ({limit:,}). "
     "Please say it in fewer words; nothing was stored."

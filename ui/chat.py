@@ -3,7 +3,7 @@
 Top to bottom: a progress line, the transcript (``gr.Chatbot``, messages format), the open
 question as two cards side by side (stacked on narrow screens) with the buttons A / B /
 Both fine / Don't know either, undo and finish, and a text box for typed answers and, once
-onboarding is over, for chat ("actually I prefer short answers", "why <title>?", "recommend").
+onboarding is over, for chat (a correction in the pack's own words, "why <title>?", "recommend").
 
 Callbacks only translate widgets to :class:`~prefchat.assistant.api.Assistant` calls
 and turns back to widgets. What one browser tab (or one gradio_client connection) sees is a
@@ -320,7 +320,7 @@ def result_message(turn: ResultTurn) -> str:
         parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
     if turn.showcase:
         parts.append(showcase_markdown(turn))
-    parts.append(wording.INVITATION)
+    parts.append(wording.invitation(turn.example))
     return "\n\n".join(parts)
 
 
@@ -506,7 +506,7 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
                 *(gr.Button(visible=n < max(2, len(shown))) for n in range(MAX_OPTIONS)),
                 gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
             ]
-            hint = wording.CHAT_HINT if question is None else wording.ONBOARDING_HINT
+            hint = wording.chat_hint(assistant.example) if question is None else wording.ONBOARDING_HINT
             yes, no = ((wording.START_OVER_YES, wording.START_OVER_NO) if state.asking == "start_over"
                        else (wording.FORGET_YES, wording.FORGET_NO))
             return (

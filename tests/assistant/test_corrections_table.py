@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from prefchat.assistant.corrections import parse_correction
+from prefchat.assistant.corrections import example_correction, parse_correction
 from prefchat.assistant.summary import STATED_WEIGHT, Summary, apply_correction
 from prefchat.reward.naming import descriptor_groups, read_vocabulary
 
@@ -101,6 +101,19 @@ def directions(pack, likes, dislikes) -> dict[int, float]:
         for d in descriptors:
             said[int(group[column[d]])] = side * sign[column[d]]
     return said
+
+
+def test_the_chat_suggests_a_correction_the_text_pack_acts_on(packs):
+    """A text pack's invitation suggests a like of less of a counted measure ("short and concise"),
+    never a film's genre, and typed as suggested it is read as that like."""
+    by_name, embed = packs
+    pack = by_name[STYLES]
+    example = example_correction(pack)
+    assert example == "actually I prefer short and concise"
+    weights = parse_correction(pack, example, embed)
+    assert weights is not None
+    assert directions(pack, [d for d, w in weights.items() if w > 0], [d for d, w in weights.items() if w < 0]) == \
+        directions(pack, ["short and concise"], [])
 
 
 def test_the_table_is_large_enough():

@@ -22,3 +22,18 @@ def test_no_genre_halves_its_share_and_love_genre_raises_it(movielens_pack, answ
         # the reply says the picks it shows changed exactly when they did
         for label in ("no", "love"):
             assert ("stay as they were" not in row[f"reply_{label}"]) == row[f"moved_{label}"], row
+
+
+@pytest.mark.slow
+def test_the_chat_suggests_a_genre_the_film_pack_acts_on(movielens_pack, embedding_model):
+    """The invitation's example is the film pack's own ("no drama please", never "shorter answers"),
+    and typed as suggested it is read as the dislike it states."""
+    from prefchat.assistant.corrections import example_correction, parse_correction
+    from prefchat.reward.featurize import embed_texts
+
+    pack = load_pack(movielens_pack)
+    example = example_correction(pack)
+    genre = example.removeprefix("no ").removesuffix(" please")
+    assert example == f"no {genre} please" and genre in pack.descriptors
+    weights = parse_correction(pack, example, lambda texts: embed_texts(texts, embedding_model))
+    assert weights is not None and weights.get(genre, 0.0) < 0 and all(w < 0 for w in weights.values())

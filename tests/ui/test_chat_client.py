@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from prefchat.assistant.corrections import example_correction
 from prefchat.storage import open_store
 
 
@@ -36,7 +37,7 @@ def test_full_onboarding_stores_the_profile_and_a_correction_reranks(visitor, se
     assert first.card_a.startswith("### A") and first.card_b.startswith("### B")
     assert result.last.startswith("**Here is what I learned about you.** Enjoys:")
     assert len(re.findall(r"^\d\. \*\*", result.last, flags=re.MULTILINE)) == 5
-    assert "actually I prefer short answers" in result.last
+    assert f"e.g. *{example_correction(tiny_pack)}*" in result.last  # the pack's own words
     assert (result.prompt, result.card_a, result.card_b) == ("", "", "")
 
     with open_store(server_db_url) as store:
