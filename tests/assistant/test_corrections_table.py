@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 
+from prefchat.assistant import wording
 from prefchat.assistant.corrections import example_correction, parse_correction
 from prefchat.assistant.summary import STATED_WEIGHT, Summary, apply_correction
 from prefchat.reward.naming import descriptor_groups, read_vocabulary
@@ -136,7 +137,7 @@ def test_corrections_read_as_meant(packs, vocabulary, text, likes, dislikes):
     for descriptor in corrected.dislikes:  # a negation is never what the user is "not keen on"
         assert not descriptor.startswith(("no ", "answers without")), corrected.text
     stated = corrected.text.split("Stated by you: ")[1]
-    for descriptor in got[0]:
-        assert f"enjoys {descriptor}" in stated
+    for descriptor in got[0]:  # as a sentence says it: "uses emoji" reads "emoji"
+        assert f"enjoys {wording.spoken(descriptor)}" in stated
     for descriptor in got[1]:
-        assert f"not keen on {descriptor}" in stated
+        assert f"not keen on {wording.spoken(descriptor)}" in stated
