@@ -244,8 +244,9 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
 def example_correction(pack: Pack) -> str:
     """A correction this pack can act on, for the chat to suggest: the pack's own words, not another domain's.
 
-    On a tags pack, a dislike of the tag most items carry ("no drama please": a film pack never
-    suggests "shorter answers"); on a vocabulary pack, a like of the first descriptor defined as
+    On a tags pack, a dislike of the first tag that names one of the pack's axes ("no drama
+    please": a film pack never suggests "shorter answers"; the tag most items carry can be
+    bookkeeping, "in netflix queue"), else of the tag most items carry; on a vocabulary pack, a like of the first descriptor defined as
     *less* of a text measure ("actually I prefer short and concise", counted, so the picks visibly
     follow); else the first descriptor. :func:`parse_correction` reads each back as the
     preference it states (a test holds it).
@@ -253,6 +254,9 @@ def example_correction(pack: Pack) -> str:
     if not pack.descriptors:
         return ""
     if pack.descriptor_source == "tags":
+        named = [tag for axis in pack.axes for tag in (*axis.negative, *axis.positive) if tag in pack.descriptors]
+        if named:  # a tag that names a taste the bases learned, not a bookkeeping tag such as "in netflix queue"
+            return f"no {named[0]} please"
         carried = Counter(tag for item in pack.items for tag in item.tags)
         return f"no {max(pack.descriptors, key=lambda tag: carried[tag])} please"
     definitions = pack.descriptor_definitions

@@ -35,5 +35,6 @@ def test_the_chat_suggests_a_genre_the_film_pack_acts_on(movielens_pack, embeddi
     example = example_correction(pack)
     genre = example.removeprefix("no ").removesuffix(" please")
     assert example == f"no {genre} please" and genre in pack.descriptors
+    assert any(genre in (*axis.positive, *axis.negative) for axis in pack.axes)  # a taste, not "in netflix queue"
     weights = parse_correction(pack, example, lambda texts: embed_texts(texts, embedding_model))
     assert weights is not None and weights.get(genre, 0.0) < 0 and all(w < 0 for w in weights.values())
