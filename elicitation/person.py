@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .evaluate import mean_ci, per_user
 from .respondents import most_popular
 
 __all__ = ["CALIBRATION_MIX", "HEAD_ITEMS", "PERSON_MEASURES", "genre_mix", "head_share",
@@ -134,13 +135,6 @@ def person_measures(items: np.ndarray, own: np.ndarray, genres: np.ndarray, popu
     ])
 
 
-def _mean(values: np.ndarray) -> float:
-    """The mean of the defined values; nan when none is (without numpy's empty-slice warning)."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    return float(values.mean()) if values.size else float("nan")
-
-
 def person_report(top: np.ndarray, strategies: Sequence[str], answers: Sequence[int], user_ids: np.ndarray,
                   own: Sequence[np.ndarray], genres: np.ndarray, popularity: np.ndarray,
                   n_head: int = HEAD_ITEMS) -> list[dict]:
@@ -175,9 +169,9 @@ def person_report(top: np.ndarray, strategies: Sequence[str], answers: Sequence[
         for a, n in enumerate(answers):
             lists = top[s, a]
             per_task = np.array([person_measures(lists[t], own[t], genres, popularity, head) for t in range(len(lists))])
-            per_user = np.array([[_mean(column) for column in per_task[task_user == u].T] for u in range(len(users))])
             apart = np.array([personalisation(lists[occurrence == n_set]) for n_set in np.unique(occurrence)])
-            values = [*(_mean(column) for column in per_user.reshape(-1, len(PERSON_MEASURES)).T), _mean(apart)]
+            measures = per_user(per_task.T, user_ids) if len(per_task) else np.full((len(PERSON_MEASURES), 0), np.nan)
+            values = [*(mean_ci(row)[0] for row in measures), mean_ci(apart)[0]]
             rows.append({"strategy": strategy, "answers": int(n), "users": len(users),
                          **{name: (None if np.isnan(v) else round(float(v), 4))
                             for name, v in zip((*PERSON_MEASURES, "personalisation"), values)}})
