@@ -30,7 +30,7 @@ from .intents import Embed, IntentRecognizer, match_item
 from .packs import resolve_pack
 from .parsing import parse_choice
 from .recommender import Candidates, Ranked, Taste
-from .replies import HANDLERS, less_obvious_discount
+from .replies import HANDLERS, less_obvious_picks
 from .session import Conversation
 from .settings import Settings
 from .summary import Summary, apply_correction, summarize
@@ -175,11 +175,10 @@ class Assistant(Conversation):
 
     def less_obvious(self, user_id: str, k: int = 10) -> list[Ranked]:
         """:meth:`recommend` with the discount of "less obvious picks" for this user
-        (:func:`~prefchat.assistant.replies.less_obvious_discount`), as the chat serves them."""
+        (:func:`~prefchat.assistant.replies.less_obvious_picks`), as the chat serves them."""
         with self.store.atomic():
             taste = self._taste(user_id)
-            discount = less_obvious_discount(self.pack, lambda d: self.recommender.recommend(taste, k, d))
-            return list(self.memory.recorded(user_id, self.recommender.recommend(taste, k, discount)))
+            return list(self.memory.recorded(user_id, less_obvious_picks(self.pack, lambda d: self.recommender.recommend(taste, k, d))))
 
     def _taste(self, user_id: str) -> Taste:
         """What the user's profile, summary and latest session tell the recommender (in the caller's transaction)."""

@@ -16,11 +16,12 @@ from ..reward.pack import Pack
 from ..storage import FEEDBACK_KINDS, Store
 from . import wording
 from .intents import Intent
+from .memory import Memory
 from .recommender import Ranked, Recommender, Taste, stated_exclusions
 from .summary import DescriptorWeight, Summary
 from .turns import ReplyTurn, SessionState
 
-__all__ = ["HANDLERS", "LESS_OBVIOUS_HEAD_SHARE", "Chat", "less_obvious_discount"]
+__all__ = ["HANDLERS", "LESS_OBVIOUS_HEAD_SHARE", "Chat", "less_obvious_picks"]
 
 
 class Chat(Protocol):
@@ -29,6 +30,7 @@ class Chat(Protocol):
     pack: Pack
     store: Store
     recommender: Recommender
+    memory: Memory
 
     @property
     def titles(self) -> list[str]: ...
@@ -59,21 +61,22 @@ LESS_OBVIOUS_HEAD_SHARE = 0.3
 items (issue 21): 3 of 10."""
 
 
-def less_obvious_discount(pack: Pack, rank: Callable[[float], Sequence[Ranked]]) -> float:
-    """The exposure discount of "less obvious picks" for one user: the weakest of
+def less_obvious_picks(pack: Pack, rank: Callable[[float], Sequence[Ranked]]) -> Sequence[Ranked]:
+    """The picks of "less obvious picks" for one user: ``rank(discount)`` at the weakest of
     :attr:`~prefchat.reward.pack.Pack.less_obvious_discounts` (each validated under a recall
-    constraint) whose picks ``rank(discount)`` hold at most :data:`LESS_OBVIOUS_HEAD_SHARE` of the
-    most popular items (:attr:`~prefchat.reward.serving.Serving.head`); the strongest when none does."""
+    constraint) whose picks hold at most :data:`LESS_OBVIOUS_HEAD_SHARE` of the most popular items
+    (:attr:`~prefchat.reward.serving.Serving.head`); at the strongest when none does. Each discount
+    is ranked once: the picks found are the picks served."""
     head = pack.serving.head
     for discount in pack.less_obvious_discounts:
         picks = rank(discount)
         if sum(head[p.index] for p in picks) <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
             break
-    return discount
+    return picks
 
 
 def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> ReplyTurn:
-    """"Show me less obvious picks": the session's picks under :func:`less_obvious_discount`, with
+    """"Show me less obvious picks": the session's :func:`less_obvious_picks`, with
     how many of them left the head. When even the strongest discount leaves more than
     :data:`LESS_OBVIOUS_HEAD_SHARE` in it, the reply says that there are no good less-known picks
     for this user yet, with the strongest's picks; on a pack without base rates, that it cannot
@@ -82,7 +85,8 @@ def less_obvious(chat: Chat, state: SessionState, summary: Summary, intent: Inte
         return ReplyTurn(wording.NOT_WIDELY_KNOWN, "less_obvious", chat.picks(state, summary))
     head = chat.pack.serving.head
     before = chat.preview(state, summary)
-    picks = chat.picks(state, summary, less_obvious_discount(chat.pack, lambda d: chat.preview(state, summary, d)))
+    picks = tuple(chat.memory.recorded(state.record.user_id,
+                                       less_obvious_picks(chat.pack, lambda d: chat.preview(state, summary, d))))
     in_head = [sum(head[p.index] for p in ranked) for ranked in (before, picks)]
     if in_head[1] <= LESS_OBVIOUS_HEAD_SHARE * len(picks):
         text = wording.less_obvious(len(picks) - in_head[1], len(picks), len(before) - in_head[0])
