@@ -27,8 +27,9 @@ from ..elicitation.known import KnownModel, components, population, spectral_bas
 from ..elicitation.metrics import pairwise_accuracy
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
+from ..elicitation.person import HEAD_ITEMS, genre_mix, head_share, miscalibration
 from ..elicitation.posterior import base_rate_offset
-from ..elicitation.respondents import RatingsRespondent
+from ..elicitation.respondents import RankingTargets, RatingsRespondent, most_popular
 from .calibration import calibrate
 from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
@@ -36,8 +37,10 @@ from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .scoring import Scorer, Taste
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
 from .social import choose_social_prior
+from .summary import Summary, descriptor_weights
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -65,9 +68,12 @@ VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 DISCOUNT_GRID = tuple(step / 10 for step in range(16))
 """The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
-RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03}
-"""The recall constraints of the exposure control: the served default may cost at most 0.01
-validation Recall@20 against no discount, the "less obvious picks" setting at most 0.03."""
+RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03, "calibration_weight": 0.01}
+"""The recall constraints of the exposure control and the calibrated list: the served default may
+cost at most 0.01 validation Recall@20 against no discount (no calibration), the "less obvious
+picks" setting at most 0.03."""
+CALIBRATION_GRID = tuple(step / 10 for step in range(10))
+r"""The calibration weights :math:`\lambda` :func:`choose_calibration_weight` tries: 0 to 0.9 by 0.1."""
 VALIDATION_ANSWERS = 10
 
 
@@ -295,6 +301,51 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
 
+def choose_calibration_weight(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[float, dict]:
+    r"""The calibrated list's :math:`\lambda` (:mod:`~prefchat.elicitation.calibrated`), chosen by onboarding
+    sessions on validation users under a recall constraint.
+
+    Each posterior of the :func:`validation_sessions` after :data:`VALIDATION_SESSION_ANSWERS`
+    answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores`, with the
+    summary of its answers where the pack weighs one), and each :math:`\lambda` of
+    :data:`CALIBRATION_GRID` calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`).
+    Each top 20 (QUERY half left out) is read against the user's held-out items: Recall@20, genre
+    miscalibration and head share (:mod:`~prefchat.elicitation.person`). The chosen :math:`\lambda`
+    has the lowest mean miscalibration among those whose mean Recall@20 is within
+    :data:`RECALL_TOLERANCE` of the uncalibrated list's (the smaller among equals).
+
+    Returns :math:`\lambda` and ``{"grid": [{"weight", "recall@20", "miscalibration", "head_share"}], "recall_tolerance"}``.
+    """
+    scorer, genres = Scorer(pack), pack.serving.descriptors.carried
+    head = most_popular(pack.popularity, HEAD_ITEMS)
+    values = np.full((len(CALIBRATION_GRID), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    with threadpool_limits(limits=1):
+        column = 0
+        for task, session in sessions:
+            assert isinstance(task.targets, RankingTargets)
+            own = genre_mix(task.targets.relevant, genres)
+            for n in VALIDATION_SESSION_ANSWERS:
+                posterior = session.posteriors[min(n, len(session.questions))]
+                answers = posterior.answers
+                summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
+                           if pack.beta("watch") else None)
+                taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
+                scores = scorer.scores(taste)
+                for w, weight in enumerate(CALIBRATION_GRID):
+                    served = scorer.calibrated(taste, scores, weight)
+                    top = task.targets.ranked(served)[: task.targets.k]
+                    values[w, :, column] = (task.targets(served)["recall@20"], miscalibration(own, genre_mix(top, genres)),
+                                            head_share(top, head))
+                column += 1
+    means = np.nanmean(values, axis=2)
+    grid = [{"weight": weight, "recall@20": float(r), "miscalibration": float(c), "head_share": float(h)}
+            for weight, (r, c, h) in zip(CALIBRATION_GRID, means)]
+    floor = grid[0]["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
+    allowed = [row for row in grid if row["recall@20"] >= floor]
+    chosen = float(min(allowed, key=lambda row: (row["miscalibration"], row["weight"]))["weight"])
+    return chosen, {"grid": grid, "recall_tolerance": RECALL_TOLERANCE["calibration_weight"]}
+
+
 KNOWN_L2_GRID = EASE_L2_GRID
 KNOWN_BASES_GRID = (64, 128, 256, 512)
 KNOWN_TAU_GRID = (0.25, 0.5, 1.0, 2.0)
@@ -431,8 +482,9 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (and with friends the social prior); then the confidence thresholds; last the summary weights.
-    n_steps = 6 + int(data.has_ratings) * (1 + (3 + (friends is not None)) * (answerable == "known"))
+    # discount (and with friends the social prior); then the confidence thresholds; then the summary weights;
+    # on items that must be known, last the calibration weight.
+    n_steps = 6 + int(data.has_ratings) * (1 + (4 + (friends is not None)) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -541,6 +593,7 @@ def build_pack(
         axes=axes,
         manifest=manifest,
     )
+    sessions: list[tuple[Task, Session]] = []
     if data.has_ratings:
         session_users = {}
         for u in val_users.tolist():
@@ -577,6 +630,10 @@ def build_pack(
         chosen, table = calibrate(pack, validation)
         hyperparameters.update(chosen)
         selection.update(table)
+    if sessions:  # a "watch" list calibrated to its genres (on a tags pack: elsewhere every weight serves the same list)
+        with step("choosing the calibration weight"):
+            pack = replace(pack)  # serving derived again: the summary weights just changed
+            hyperparameters["calibration_weight"], selection["calibration_weight"] = choose_calibration_weight(pack, sessions)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

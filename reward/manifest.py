@@ -61,6 +61,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "social_trust": _NONNEGATIVE,
     "social_spread": (0.0, True, 1.0),
     "social_discovery_slot": (0.0, True, 1000.0),
+    "calibration_weight": (0.0, True, 1.0),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 

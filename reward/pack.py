@@ -340,6 +340,13 @@ class Pack:
         return float(self.hyperparameters.get("exposure_discount", 0.0))
 
     @property
+    def calibration_weight(self) -> float:
+        r"""The validated :math:`\lambda` of a calibrated "watch" list (:mod:`~prefchat.elicitation.calibrated`):
+        how much the served top k trades relevance for a genre mix like the user's; 0 (the ranking
+        by score) where none was validated (``choose_calibration_weight``)."""
+        return float(self.hyperparameters.get("calibration_weight", 0.0))
+
+    @property
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))

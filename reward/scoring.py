@@ -48,8 +48,10 @@ from functools import cached_property
 
 import numpy as np
 
+from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
+from ..elicitation.person import genre_mix
 from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
@@ -170,8 +172,30 @@ class Scorer:
         self.beta = beta
 
     def scores(self, taste: Taste, candidates: Candidates | None = None, discount: float | None = None) -> np.ndarray:
-        """(n_items,) or (n_candidates,) scores, as :meth:`~prefchat.assistant.recommender.Recommender.rank` orders them."""
+        """(n_items,) or (n_candidates,) scores, before a list is calibrated (:meth:`calibrated`)."""
         return self.scoring(taste, candidates, discount).scores()
+
+    def served_scores(self, taste: Taste, discount: float | None = None) -> np.ndarray:
+        """(n_items,) the catalog's :meth:`scores` :meth:`calibrated`: any top k of them is the served top k,
+        as :meth:`~prefchat.assistant.recommender.Recommender.rank` orders it."""
+        return self.calibrated(taste, self.scores(taste, discount=discount))
+
+    def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None) -> np.ndarray:
+        r"""``scores`` of the catalog with their best re-ordered into a list calibrated to ``taste``
+        (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack.
+
+        The genres are the pack's tags (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`);
+        the user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the items their
+        answers show they know, which the list leaves out. ``weight``: :math:`\lambda`, default the
+        pack's validated :attr:`~prefchat.reward.pack.Pack.calibration_weight`; 0 (and elsewhere) the
+        scores unchanged.
+        """
+        weight = self.pack.calibration_weight if weight is None else weight
+        index = self._index
+        if not weight or taste.objective != "watch" or index.source != "tags" or not taste.known:
+            return scores
+        known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
+        return calibrated_scores(scores, index.carried, genre_mix(known, index.carried), weight, exclude=known)
 
     # -- the scorers -----------------------------------------------------------------------------
 

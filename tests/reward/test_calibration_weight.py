@@ -1,0 +1,28 @@
+"""The calibrated list's weight is chosen by code on validation sessions, under the recall constraint."""
+
+import dataclasses
+
+import numpy as np
+
+from prefchat.reward.build import CALIBRATION_GRID, RECALL_TOLERANCE, choose_calibration_weight, validation_sessions
+
+
+def test_the_chosen_weight_is_the_best_calibrated_within_the_recall_tolerance(small_pack):
+    pack = small_pack(manifest={"name": "calibrated", "data": {"n_ratings": 100},
+                                "split": {"train": [f"u{i}" for i in range(999)], "test": []}})
+    pack = dataclasses.replace(pack, exposure=np.linspace(-0.5, 0.5, pack.n_bases))
+    rng = np.random.default_rng(3)
+    genres = pack.serving.descriptors.carried
+    users = {}
+    for u in range(8):  # each user rates films of two genres of their own
+        mine = np.flatnonzero(genres[:, [u % genres.shape[1], (u + 3) % genres.shape[1]]].any(axis=1))
+        items = rng.choice(mine, size=min(20, len(mine)), replace=False)
+        users[f"v{u}"] = (items, rng.integers(1, 6, size=items.size).astype(float))
+    weight, table = choose_calibration_weight(pack, validation_sessions(pack, users, seed=0))
+    grid = table["grid"]
+    assert [row["weight"] for row in grid] == list(CALIBRATION_GRID)
+    floor = grid[0]["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
+    chosen = next(row for row in grid if row["weight"] == weight)
+    assert chosen["recall@20"] >= floor
+    assert all(row["miscalibration"] >= chosen["miscalibration"] for row in grid if row["recall@20"] >= floor)
+    assert min(row["miscalibration"] for row in grid) < grid[0]["miscalibration"]  # calibrating moves the mix
