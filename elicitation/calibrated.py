@@ -9,7 +9,9 @@ the list's miscalibration to the user's genre mix :math:`p` (:func:`~prefchat.el
 built one item at a time (:func:`calibrated_order`); :math:`q(L)` is the list's
 :func:`~prefchat.elicitation.person.genre_mix`. :math:`\lambda = 0` is the ranking by relevance.
 The served list re-orders only its :data:`CALIBRATED_DEPTH` best candidates
-(:func:`calibrated_scores`), so that the order is the same whatever k a caller asks for.
+(:func:`calibrated_scores`), so that the order is the same whatever k a caller asks for. Ten
+answers are a noisy picture of a person: the mix :math:`p` is read from the scores' many best
+items (their horizon), not from the handful of items the answers picked.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from .metrics import top_k
-from .person import CALIBRATION_MIX
+from .person import CALIBRATION_MIX, genre_mix
 
-__all__ = ["CALIBRATED_DEPTH", "calibrated_order", "calibrated_scores", "standardised"]
+__all__ = ["CALIBRATED_DEPTH", "CALIBRATION_HORIZON", "calibrated_order", "calibrated_scores", "standardised"]
 
-CALIBRATED_DEPTH = 100
-"""How many of the best-scored candidates a calibrated list re-orders (Steck re-ranks the top 100)."""
+CALIBRATED_DEPTH = 300
+"""How many of the best-scored candidates a calibrated list re-orders."""
+CALIBRATION_HORIZON = 200
+"""How many best-scored items the user's genre mix is read from, where the pack validated none."""
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:
@@ -90,28 +94,43 @@ def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarr
     return order
 
 
-def calibrated_scores(scores: np.ndarray, genres: np.ndarray, target: np.ndarray, weight: float,
-                      exclude: np.ndarray | None = None, depth: int = CALIBRATED_DEPTH) -> np.ndarray:
+def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.ndarray, weight: float,
+                      popularity_weight: float = 0.0, horizon: int = CALIBRATION_HORIZON, exclude: np.ndarray | None = None,
+                      depth: int = CALIBRATED_DEPTH) -> np.ndarray:
     r"""``scores`` with its ``depth`` best (outside ``exclude``) re-ordered into their :func:`calibrated_order`.
 
+    The user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the ``horizon``
+    best-scored items (outside ``exclude``): what the scores believe of the person over many more items
+    than a list shows, where the best 20 alone crowd into the genres the answers lean to most. The
+    relevance of candidate i is its :func:`standardised` score less :math:`\mu` times its standardised
+    log popularity (a popularity de-biasing term, :math:`\mu` = ``popularity_weight``),
+
+    .. math:: r_i = z(s_i) - \mu\, z\big(\log(1 + n_i)\big).
+
     The candidates' own scores are dealt out again in the calibrated order, the highest to the
-    first, so that every candidate still scores above every other item and any top k of the result
-    is the calibrated list's first k; the rest of the catalog keeps its scores. Relevance is the
-    candidates' :func:`standardised` score. :math:`\lambda = 0` returns ``scores`` unchanged.
+    first (each a hair below the one before where two are equal), so that every candidate still
+    scores above every other item and any top k of the result is the calibrated list's first k; the
+    rest of the catalog keeps its scores. :math:`\lambda = \mu = 0`
+    returns ``scores`` unchanged.
 
     Parameters
     ----------
     scores : (n_items,)
     genres : (n_items, n_genres) the catalog's genres
-    target : (n_genres,) the user's mix
+    popularity : (n_items,) :math:`n_i`, e.g. training rating counts
     weight : :math:`\lambda`
-    exclude : items never recommended (what the user knows): not candidates, and not in the mix
+    exclude : items never recommended (what the user knows): neither candidates nor in the mix
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if weight == 0.0:
+    if weight == 0.0 and popularity_weight == 0.0:
         return scores
     candidates = top_k(scores, depth, exclude)
-    order = candidates[calibrated_order(standardised(scores[candidates]), np.asarray(genres)[candidates], target, weight)]
+    target = genre_mix(top_k(scores, horizon, exclude), genres)
+    relevance = standardised(scores[candidates]) - popularity_weight * standardised(np.log1p(np.asarray(popularity)[candidates]))
+    order = candidates[calibrated_order(relevance, np.asarray(genres)[candidates], target, weight)]
+    dealt = scores[candidates].copy()  # top_k is best first: the j-th best score to the j-th of the order,
+    for j in range(1, len(dealt)):  # strictly below the one before, so that equal scores keep the order
+        dealt[j] = min(dealt[j], np.nextafter(dealt[j - 1], -np.inf))
     served = scores.copy()
-    served[order] = scores[candidates]  # top_k is best first: the j-th best score to the j-th of the order
+    served[order] = dealt
     return served

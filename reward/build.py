@@ -72,8 +72,12 @@ RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03, "c
 """The recall constraints of the exposure control and the calibrated list: the served default may
 cost at most 0.01 validation Recall@20 against no discount (no calibration), the "less obvious
 picks" setting at most 0.03."""
-CALIBRATION_GRID = tuple(step / 10 for step in range(10))
-r"""The calibration weights :math:`\lambda` :func:`choose_calibration_weight` tries: 0 to 0.9 by 0.1."""
+CALIBRATION_GRID = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+r"""The calibration weights :math:`\lambda` :func:`choose_calibration` tries."""
+CALIBRATION_POPULARITY_GRID = (0.0, 0.25, 0.5)
+r"""The popularity de-biasing weights :math:`\mu` it tries with each."""
+CALIBRATION_HORIZON_GRID = (200, 500)
+"""The horizons (how many best-scored items the user's genre mix is read from) it tries with each."""
 VALIDATION_ANSWERS = 10
 
 
@@ -301,24 +305,29 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
 
-def choose_calibration_weight(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[float, dict]:
-    r"""The calibrated list's :math:`\lambda` (:mod:`~prefchat.elicitation.calibrated`), chosen by onboarding
+def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[dict, dict]:
+    r"""The calibrated list's settings (:mod:`~prefchat.elicitation.calibrated`), chosen by onboarding
     sessions on validation users under a recall constraint.
 
     Each posterior of the :func:`validation_sessions` after :data:`VALIDATION_SESSION_ANSWERS`
     answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores`, with the
-    summary of its answers where the pack weighs one), and each :math:`\lambda` of
-    :data:`CALIBRATION_GRID` calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`).
-    Each top 20 (QUERY half left out) is read against the user's held-out items: Recall@20, genre
-    miscalibration and head share (:mod:`~prefchat.elicitation.person`). The chosen :math:`\lambda`
-    has the lowest mean miscalibration among those whose mean Recall@20 is within
-    :data:`RECALL_TOLERANCE` of the uncalibrated list's (the smaller among equals).
+    summary of its answers where the pack weighs one), and every setting of :data:`CALIBRATION_GRID`
+    (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
+    calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`). Each top 20 (QUERY half
+    left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
+    (:mod:`~prefchat.elicitation.person`). Among the settings whose mean Recall@20 is within
+    :data:`RECALL_TOLERANCE` of the uncalibrated list's, the chosen one has the list closest to the
+    person: the lowest sum of its mean miscalibration and mean head share, each relative to the
+    uncalibrated list's (the weaker setting among equals).
 
-    Returns :math:`\lambda` and ``{"grid": [{"weight", "recall@20", "miscalibration", "head_share"}], "recall_tolerance"}``.
+    Returns ``{"calibration_weight", "calibration_popularity", "calibration_horizon"}`` and
+    ``{"grid": [{"weight", "popularity", "horizon", "recall@20", "miscalibration", "head_share"}], "recall_tolerance"}``.
     """
     scorer, genres = Scorer(pack), pack.serving.descriptors.carried
     head = most_popular(pack.popularity, HEAD_ITEMS)
-    values = np.full((len(CALIBRATION_GRID), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    settings = [(w, mu, h) for w in CALIBRATION_GRID for mu in CALIBRATION_POPULARITY_GRID for h in CALIBRATION_HORIZON_GRID
+                if (w or mu) or h == CALIBRATION_HORIZON_GRID[0]]  # the horizon means nothing uncalibrated
+    values = np.full((len(settings), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
     with threadpool_limits(limits=1):
         column = 0
         for task, session in sessions:
@@ -331,18 +340,22 @@ def choose_calibration_weight(pack: Pack, sessions: list[tuple[Task, Session]]) 
                            if pack.beta("watch") else None)
                 taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
                 scores = scorer.scores(taste)
-                for w, weight in enumerate(CALIBRATION_GRID):
-                    served = scorer.calibrated(taste, scores, weight)
+                for row, (weight, popularity_weight, horizon) in enumerate(settings):
+                    served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon)
                     top = task.targets.ranked(served)[: task.targets.k]
-                    values[w, :, column] = (task.targets(served)["recall@20"], miscalibration(own, genre_mix(top, genres)),
-                                            head_share(top, head))
+                    values[row, :, column] = (task.targets(served)["recall@20"], miscalibration(own, genre_mix(top, genres)),
+                                              head_share(top, head))
                 column += 1
     means = np.nanmean(values, axis=2)
-    grid = [{"weight": weight, "recall@20": float(r), "miscalibration": float(c), "head_share": float(h)}
-            for weight, (r, c, h) in zip(CALIBRATION_GRID, means)]
-    floor = grid[0]["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
+    grid = [{"weight": w, "popularity": mu, "horizon": h, "recall@20": float(r), "miscalibration": float(c), "head_share": float(s)}
+            for (w, mu, h), (r, c, s) in zip(settings, means)]
+    plain = grid[0]
+    floor = plain["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
     allowed = [row for row in grid if row["recall@20"] >= floor]
-    chosen = float(min(allowed, key=lambda row: (row["miscalibration"], row["weight"]))["weight"])
+    best = min(allowed, key=lambda row: (row["miscalibration"] / plain["miscalibration"] + row["head_share"] / plain["head_share"],
+                                         row["weight"], row["popularity"], row["horizon"]))
+    chosen = {"calibration_weight": float(best["weight"]), "calibration_popularity": float(best["popularity"]),
+              "calibration_horizon": int(best["horizon"])}
     return chosen, {"grid": grid, "recall_tolerance": RECALL_TOLERANCE["calibration_weight"]}
 
 
@@ -633,7 +646,8 @@ def build_pack(
     if sessions:  # a "watch" list calibrated to its genres (on a tags pack: elsewhere every weight serves the same list)
         with step("choosing the calibration weight"):
             pack = replace(pack)  # serving derived again: the summary weights just changed
-            hyperparameters["calibration_weight"], selection["calibration_weight"] = choose_calibration_weight(pack, sessions)
+            chosen, selection["calibration"] = choose_calibration(pack, sessions)
+            hyperparameters.update(chosen)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

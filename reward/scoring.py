@@ -51,7 +51,6 @@ import numpy as np
 from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
-from ..elicitation.person import genre_mix
 from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
@@ -180,22 +179,25 @@ class Scorer:
         as :meth:`~prefchat.assistant.recommender.Recommender.rank` orders it."""
         return self.calibrated(taste, self.scores(taste, discount=discount))
 
-    def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None) -> np.ndarray:
+    def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None, popularity_weight: float | None = None,
+                   horizon: int | None = None) -> np.ndarray:
         r"""``scores`` of the catalog with their best re-ordered into a list calibrated to ``taste``
         (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack.
 
-        The genres are the pack's tags (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`);
-        the user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the items their
-        answers show they know, which the list leaves out. ``weight``: :math:`\lambda`, default the
-        pack's validated :attr:`~prefchat.reward.pack.Pack.calibration_weight`; 0 (and elsewhere) the
-        scores unchanged.
+        The genres are the pack's tags (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`),
+        the popularity its training counts; the items the answers show the user knows are left out of
+        the list and of the mix. ``weight`` :math:`\lambda`, ``popularity_weight`` :math:`\mu` and
+        ``horizon``: default the pack's validated ones (:attr:`~prefchat.reward.pack.Pack.calibration_weight`,
+        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged.
         """
-        weight = self.pack.calibration_weight if weight is None else weight
-        index = self._index
-        if not weight or taste.objective != "watch" or index.source != "tags" or not taste.known:
+        pack = self.pack
+        weight = pack.calibration_weight if weight is None else weight
+        popularity_weight = pack.calibration_popularity if popularity_weight is None else popularity_weight
+        if not (weight or popularity_weight) or taste.objective != "watch" or self._index.source != "tags":
             return scores
         known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
-        return calibrated_scores(scores, index.carried, genre_mix(known, index.carried), weight, exclude=known)
+        return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
+                                 pack.calibration_horizon if horizon is None else horizon, exclude=known)
 
     # -- the scorers -----------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def test_a_calibrated_list_is_served_as_the_benchmark_ranks_it(small_pack, tmp_p
     still end with the same top 20, and it is not the uncalibrated one."""
     plain = with_base_rates(small_pack(manifest={"name": "loop"}))
     pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
-        **plain.manifest["hyperparameters"], "calibration_weight": 0.9}})
+        **plain.manifest["hyperparameters"], "calibration_weight": 0.9, "calibration_popularity": 0.5}})
     moved = 0
     with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         for task in tasks_of(pack):

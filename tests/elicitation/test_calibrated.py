@@ -17,7 +17,13 @@ def test_weight_zero_is_the_ranking_by_relevance():
     relevance = np.array([0.5, 2.0, 2.0, -1.0])
     assert calibrated_order(relevance, GENRES, np.array([0.0, 1.0]), 0.0).tolist() == [1, 2, 0, 3]
     scores = np.array([3.0, 2.0, 1.0, 0.0, 5.0])
-    assert calibrated_scores(scores, np.vstack([GENRES, [0, 0]]), np.array([0.0, 1.0]), 0.0) is scores
+    assert calibrated_scores(scores, np.vstack([GENRES, [0, 0]]), np.ones(5), 0.0) is scores
+
+
+def test_the_popularity_term_alone_puts_the_less_popular_of_two_equal_scores_first():
+    scores, popularity = np.array([1.0, 1.0, 0.0]), np.array([100.0, 10.0, 1.0])
+    served = calibrated_scores(scores, np.ones((3, 1), dtype=bool), popularity, 0.0, popularity_weight=0.5)
+    assert top_k(served, 3).tolist() == [1, 0, 2]
 
 
 def test_a_user_of_two_genres_gets_both_early():
@@ -67,17 +73,19 @@ def test_each_step_maximises_relevance_less_the_measured_miscalibration(instance
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.floats(0.05, 1.0))
-def test_any_top_k_of_the_calibrated_scores_is_the_calibrated_lists_first_k(seed, weight):
+@given(st.integers(0, 2**32 - 1), st.floats(0.05, 1.0), st.floats(0.0, 1.0))
+def test_any_top_k_of_the_calibrated_scores_is_the_calibrated_lists_first_k(seed, weight, popularity_weight):
     rng = np.random.default_rng(seed)
-    scores = rng.normal(size=40)
+    scores, popularity = rng.normal(size=40), rng.integers(1, 100, size=40).astype(float)
     genres = rng.random((40, 4)) < 0.3
     exclude = rng.choice(40, size=5, replace=False)
-    served = calibrated_scores(scores, genres, np.array([0.4, 0.3, 0.2, 0.1]), weight, exclude=exclude, depth=12)
+    served = calibrated_scores(scores, genres, popularity, weight, popularity_weight, horizon=15, exclude=exclude, depth=12)
     candidates = top_k(scores, 12, exclude)
-    order = candidates[calibrated_order(standardised(scores[candidates]), genres[candidates], np.array([0.4, 0.3, 0.2, 0.1]), weight)]
+    target = genre_mix(top_k(scores, 15, exclude), genres)  # the mix of the horizon's best, what the user knows left out
+    relevance = standardised(scores[candidates]) - popularity_weight * standardised(np.log1p(popularity[candidates]))
+    order = candidates[calibrated_order(relevance, genres[candidates], target, weight)]
     for k in (1, 5, 12):
         assert top_k(served, k, exclude).tolist() == order[:k].tolist()
-    assert sorted(served) == sorted(scores)  # the candidates' scores dealt out again, the rest as they were
+    assert np.allclose(np.sort(served), np.sort(scores))  # the candidates' scores dealt out again, the rest as they were
     rest = np.setdiff1d(np.arange(40), candidates)
     assert np.array_equal(served[rest], scores[rest])

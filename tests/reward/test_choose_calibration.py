@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from prefchat.reward.build import CALIBRATION_GRID, RECALL_TOLERANCE, choose_calibration_weight, validation_sessions
+from prefchat.reward.build import RECALL_TOLERANCE, choose_calibration, validation_sessions
 
 
 def test_the_chosen_weight_is_the_best_calibrated_within_the_recall_tolerance(small_pack):
@@ -18,11 +18,17 @@ def test_the_chosen_weight_is_the_best_calibrated_within_the_recall_tolerance(sm
         mine = np.flatnonzero(genres[:, [u % genres.shape[1], (u + 3) % genres.shape[1]]].any(axis=1))
         items = rng.choice(mine, size=min(20, len(mine)), replace=False)
         users[f"v{u}"] = (items, rng.integers(1, 6, size=items.size).astype(float))
-    weight, table = choose_calibration_weight(pack, validation_sessions(pack, users, seed=0))
+    chosen, table = choose_calibration(pack, validation_sessions(pack, users, seed=0))
     grid = table["grid"]
-    assert [row["weight"] for row in grid] == list(CALIBRATION_GRID)
-    floor = grid[0]["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
-    chosen = next(row for row in grid if row["weight"] == weight)
-    assert chosen["recall@20"] >= floor
-    assert all(row["miscalibration"] >= chosen["miscalibration"] for row in grid if row["recall@20"] >= floor)
-    assert min(row["miscalibration"] for row in grid) < grid[0]["miscalibration"]  # calibrating moves the mix
+    plain = grid[0]
+    assert (plain["weight"], plain["popularity"]) == (0.0, 0.0)
+
+    def closeness(row):
+        return row["miscalibration"] / plain["miscalibration"] + row["head_share"] / plain["head_share"]
+
+    floor = plain["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
+    best = next(row for row in grid if (row["weight"], row["popularity"], row["horizon"]) == (
+        chosen["calibration_weight"], chosen["calibration_popularity"], chosen["calibration_horizon"]))
+    assert best["recall@20"] >= floor
+    assert all(closeness(row) >= closeness(best) for row in grid if row["recall@20"] >= floor)
+    assert min(row["miscalibration"] for row in grid) < plain["miscalibration"]  # calibrating moves the mix
