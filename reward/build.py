@@ -22,7 +22,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ..elicitation.evaluate import KWAY_OPTIONS, Task, benchmark_policy, evaluate, rating_tasks, task_seed
+from ..elicitation.evaluate import (
+    KWAY_OPTIONS,
+    Task,
+    benchmark_policy,
+    evaluate,
+    mean_ci,
+    per_user,
+    rating_tasks,
+    task_seed,
+)
 from ..elicitation.known import KnownModel, components, population, spectral_bases
 from ..elicitation.metrics import pairwise_accuracy
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
@@ -315,19 +324,22 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
     (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
     calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`). Each top 20 (QUERY half
     left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
-    (:mod:`~prefchat.elicitation.person`). Among the settings whose mean Recall@20 is within
-    :data:`RECALL_TOLERANCE` of the uncalibrated list's, the chosen one has the list closest to the
-    person: the lowest sum of its mean miscalibration and mean head share, each relative to the
-    uncalibrated list's (the weaker setting among equals).
+    (:mod:`~prefchat.elicitation.person`). Among the settings that cost at most :data:`RECALL_TOLERANCE`
+    Recall@20 against the uncalibrated list with 95% confidence (the low end of the interval of the
+    paired change per user, :func:`~prefchat.elicitation.evaluate.mean_ci`: of some 35 settings, the one
+    that looks cheapest on 60 users is likely to cost more on others), the chosen one has the list
+    closest to the person: the lowest sum of its mean miscalibration and mean head share, each
+    relative to the uncalibrated list's (the weaker setting among equals).
 
     Returns ``{"calibration_weight", "calibration_popularity", "calibration_horizon"}`` and
-    ``{"grid": [{"weight", "popularity", "horizon", "recall@20", "miscalibration", "head_share"}], "recall_tolerance"}``.
+    ``{"grid": [{"weight", "popularity", "horizon", "recall@20", "recall_change_low", "miscalibration", "head_share"}], "recall_tolerance"}``.
     """
     scorer, genres = Scorer(pack), pack.serving.descriptors.carried
     head = most_popular(pack.popularity, HEAD_ITEMS)
     settings = [(w, mu, h) for w in CALIBRATION_GRID for mu in CALIBRATION_POPULARITY_GRID for h in CALIBRATION_HORIZON_GRID
                 if (w or mu) or h == CALIBRATION_HORIZON_GRID[0]]  # the horizon means nothing uncalibrated
     values = np.full((len(settings), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    users = np.repeat([task.user_id for task, _ in sessions], len(VALIDATION_SESSION_ANSWERS))
     with threadpool_limits(limits=1):
         column = 0
         for task, session in sessions:
@@ -347,11 +359,13 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
                                               head_share(top, head))
                 column += 1
     means = np.nanmean(values, axis=2)
-    grid = [{"weight": w, "popularity": mu, "horizon": h, "recall@20": float(r), "miscalibration": float(c), "head_share": float(s)}
-            for (w, mu, h), (r, c, s) in zip(settings, means)]
+    # The paired change of Recall@20 against the uncalibrated list, per user, and its 95% interval's low end.
+    lows = [mean_ci(per_user(values[row, 0] - values[0, 0], users))[1] for row in range(len(settings))]
+    grid = [{"weight": w, "popularity": mu, "horizon": h, "recall@20": float(r), "recall_change_low": float(np.nan_to_num(low)),
+             "miscalibration": float(c), "head_share": float(s)}
+            for (w, mu, h), (r, c, s), low in zip(settings, means, lows)]
     plain = grid[0]
-    floor = plain["recall@20"] - RECALL_TOLERANCE["calibration_weight"]
-    allowed = [row for row in grid if row["recall@20"] >= floor]
+    allowed = [row for row in grid if row["recall_change_low"] >= -RECALL_TOLERANCE["calibration_weight"]]
     best = min(allowed, key=lambda row: (row["miscalibration"] / plain["miscalibration"] + row["head_share"] / plain["head_share"],
                                          row["weight"], row["popularity"], row["horizon"]))
     chosen = {"calibration_weight": float(best["weight"]), "calibration_popularity": float(best["popularity"]),
