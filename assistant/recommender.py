@@ -19,10 +19,10 @@ each pick with its reason (:func:`_reason`). Its parts:
   weight that moves the picks its way (:meth:`Recommender.served`,
   :func:`~prefchat.reward.scoring.like_factor`);
 - the **calibrated list**: on a tags pack, the best-scored items of a "watch" list re-ordered so
-  that its genre mix comes close to that of the items the user's answers show they know (Steck's
-  greedy re-ranking, :mod:`~prefchat.elicitation.calibrated`, by the pack's validated
-  :attr:`~prefchat.reward.pack.Pack.calibration_weight`; :meth:`~prefchat.reward.scoring.Scorer.calibrated`):
-  a pick's ``score`` is then the score of its place in the list;
+  that its genre mix comes close to the user's (read from the scores' many best items, not the top
+  k alone) and less of it comes from the head (Steck's greedy re-ranking with a popularity term,
+  :mod:`~prefchat.elicitation.calibrated`, by the pack's validated weights;
+  :meth:`~prefchat.reward.scoring.Scorer.calibrated`): a pick's ``score`` is then the score of its place in the list;
 - the **items left out**: those the answers show the user knows
   (:func:`~prefchat.elicitation.onboarding.known_items`), and on a tags pack those carrying a tag
   the user said they do not want (:func:`~prefchat.reward.scoring.stated_exclusions`);

@@ -11,7 +11,8 @@ built one item at a time (:func:`calibrated_order`); :math:`q(L)` is the list's
 The served list re-orders only its :data:`CALIBRATED_DEPTH` best candidates
 (:func:`calibrated_scores`), so that the order is the same whatever k a caller asks for. Ten
 answers are a noisy picture of a person: the mix :math:`p` is read from the scores' many best
-items (their horizon), not from the handful of items the answers picked.
+items (their horizon), not from the handful of items the answers picked; and the relevance
+:math:`r_i` carries a popularity de-biasing term, so that a list need not fill with the head.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
 of each prior, the "watch" one by onboarding sessions, pairs or k-way questions by onboarding
-sessions, and the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`)
+sessions, the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`, and
+on a "watch" pack the calibrated list's, :func:`choose_calibration`)
 is chosen by code on validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
