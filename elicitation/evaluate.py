@@ -507,15 +507,15 @@ def oracle_session(features: np.ndarray, prior: Posterior, policy: Policy, task:
                 best = (value, question, updated)
         if best is None:
             break
-        _, question, updated = best
+        _, question, answered = best
         shown = Question(tuple(question.items[j] for j in question_rng(seed, len(questions) + 1).permutation(2)))
-        if updated is None:
+        if answered is None:
             unknown = unknown.union(question.items)
         else:
-            posterior = updated
+            posterior = answered
         questions.append(shown)
         posteriors.append(posterior)
-        dont_know.append(updated is None)
+        dont_know.append(answered is None)
     return Session(tuple(questions), tuple(posteriors), tuple(dont_know))
 
 
