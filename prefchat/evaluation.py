@@ -23,6 +23,7 @@ from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
+    ORACLE_QUESTIONS,
     PEERS,
     Evaluation,
     Task,
@@ -214,16 +215,17 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     :func:`~prefchat.elicitation.evaluate.task_seed`), the task's respondent answers every
     question shown (by its question id), and what :meth:`~prefchat.api.Assistant.recommend`
     serves is scored: the served list, in its order, long enough to hold 20 items outside the
-    QUERY half. ``popularity`` and ``oracle`` are not served; they are computed as the benchmark
+    QUERY half. ``popularity``, ``oracle`` and ``oracle-questions`` are not served; they are computed as the benchmark
     does, on the same tasks, so that the paired differences hold.
     """
     from .api import Assistant
 
     unserved = [name for name in strategies
-                if name not in SERVED and name not in ("popularity", "oracle", *PEERS, *(f"{p}-oracle" for p in PEERS))]
+                if name not in SERVED and name not in ("popularity", "oracle", ORACLE_QUESTIONS, *PEERS,
+                                                       *(f"{p}-oracle" for p in PEERS))]
     if unserved:
-        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
-                         f"as references); {unserved[0]!r} is not served")
+        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity, oracle and "
+                         f"{ORACLE_QUESTIONS} as references); {unserved[0]!r} is not served")
     if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
