@@ -14,7 +14,7 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
@@ -210,8 +210,6 @@ def _positive(text: str) -> int:
 def moment(text: str) -> float:
     """A moment in the ratings' time: an ISO date or date-time (UTC unless it says otherwise) as seconds
     since 1970, ``"2015-01-01"`` -> 1420070400.0; or a plain number, taken in the timestamps' own unit."""
-    from datetime import datetime
-
     try:
         return float(text)
     except ValueError:
