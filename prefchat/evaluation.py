@@ -425,7 +425,7 @@ def format_report(report: dict) -> str:
     def row(label: str, cells) -> str:
         return f"{label:<{width}}" + "".join(f"{cell:>14}" for cell in cells)
 
-    split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:g})")
+    split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:.0f})")
     lines = [
         f"{report['dataset']} {report['protocol']}, {split} split: {report['n_test_users']} test users x {report['seeds']} seeds, "
         f"pool {report['pool_size']}, {report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."
