@@ -289,6 +289,13 @@ class Pack:
         return dict(self.manifest.get("data", {}))
 
     @property
+    def trained_before(self) -> float | None:
+        """The cut in time the pack was trained before (``prefchat train --before``): only ratings dated
+        earlier were read; None when it read every date."""
+        before = self.provenance.get("before")
+        return None if before is None else float(before)
+
+    @property
     def metrics(self) -> dict:
         """Training metrics and the zero-answer report on test users."""
         return dict(self.manifest.get("metrics", {}))
