@@ -127,6 +127,34 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
     return result, governing
 
 
+def _whole_names(tokens: list[str], names: list[tuple[str, ...]]) -> list[str]:
+    """``tokens`` with every run that spells one of ``names`` joined into one token, longest first.
+
+    A descriptor whose name holds a conjunction ("long and detailed", "cautious with caveats") is
+    one phrase, not two: split at its "and", "no long and detailed please" would dislike "long"
+    and then, "detailed" being unmarked, like "detailed" (and so "long and detailed"). Joined,
+    the negation before it holds for the whole name. "&" spells "and".
+    """
+    spelled = ["and" if token == "&" else token for token in tokens]
+    result: list[str] = []
+    start = 0
+    while start < len(tokens):
+        name = next((name for name in names if tuple(spelled[start:start + len(name)]) == name), None)
+        if name is None:
+            result.append(tokens[start])
+            start += 1
+        else:
+            result.append(" ".join(name))
+            start += len(name)
+    return result
+
+
+def _conjoined_names(descriptors: list[str]) -> list[tuple[str, ...]]:
+    """The tokens of each descriptor whose name holds a conjunction (for :func:`_whole_names`), longest first."""
+    names = {tuple(_TOKEN.findall(d.lower())) for d in descriptors}
+    return sorted((name for name in names if len(name) > 1 and CONJUNCTIONS & set(name)), key=len, reverse=True)
+
+
 def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Embeddings a phrase is matched against, the sign a match carries and the descriptor each is of.
 
@@ -199,7 +227,8 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
     """Descriptor weights a user states in words, e.g. "actually I love musicals" -> ``{"musical": +0.5}``.
 
     Each clause (split at punctuation, "but" and "except") is read by :func:`_clause_phrases`:
-    object phrases (content words, split at conjunctions and at negations) each with a polarity
+    object phrases (content words, split at conjunctions and at negations, but a descriptor named
+    with a conjunction, "long and detailed", kept whole: :func:`_whole_names`) each with a polarity
     from the verb that governs it and the negation in its own scope ("I prefer shorter answers
     and no jokes": shorter +, jokes -). Each phrase is embedded and matched to the nearest
     descriptors (:func:`_nearest`); every match gets weight :math:`\\pm` :data:`STATED_WEIGHT`, a
@@ -220,8 +249,9 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
         raise ValueError(f"text must be a string, got {text!r}")
     wanted: list[tuple[int, str]] = []
     polarity = None
+    names = _conjoined_names(pack.descriptors)
     for clause in _CLAUSE.split(text.lower().replace("\u2019", "'")):
-        phrases, polarity = _clause_phrases(_TOKEN.findall(clause), polarity)
+        phrases, polarity = _clause_phrases(_whole_names(_TOKEN.findall(clause), names), polarity)
         wanted += phrases
     if any(sign for sign, _ in wanted):  # "short answers with examples, no emoji": a list of wishes
         wanted = [(sign or 1, phrase) for sign, phrase in wanted]
