@@ -150,8 +150,9 @@ def _whole_names(tokens: list[str], names: list[tuple[str, ...]]) -> list[str]:
 
 
 def _conjoined_names(descriptors: list[str]) -> list[tuple[str, ...]]:
-    """The tokens of each descriptor whose name holds a conjunction (for :func:`_whole_names`), longest first."""
-    names = {tuple(_TOKEN.findall(d.lower())) for d in descriptors}
+    """The tokens of each descriptor whose name holds a conjunction (for :func:`_whole_names`, "&"
+    spelled "and"), longest first."""
+    names = {tuple("and" if token == "&" else token for token in _TOKEN.findall(d.lower())) for d in descriptors}
     return sorted((name for name in names if len(name) > 1 and CONJUNCTIONS & set(name)), key=len, reverse=True)
 
 

@@ -135,6 +135,14 @@ def test_a_descriptor_named_with_and_is_disliked_whole(packs, text):
     assert "enjoys long and detailed" not in stated and "not keen on long and detailed" in stated, stated
 
 
+@pytest.mark.parametrize("text", ["no sword and sorcery please", "no sword & sorcery please"])
+def test_a_tag_named_with_an_ampersand_is_disliked_whole(packs, text):
+    by_name, embed = packs
+    tags = [*MOVIE_GENRES, "sword & sorcery"]
+    pack = replace(by_name[GENRES], descriptors=tags, descriptor_embeddings=embed(tags))
+    assert parse_correction(pack, text, embed) == {"sword & sorcery": -STATED_WEIGHT}
+
+
 def test_the_table_is_large_enough():
     assert len(TABLE) >= 40
     assert len({text for _, text, _, _ in TABLE}) == len(TABLE)
