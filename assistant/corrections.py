@@ -34,6 +34,10 @@ DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "avoid", "stop", "d
 MORE = frozenset({"more", "lots"})
 LESS = frozenset({"less", "fewer", "lose"})
 EXCESS = frozenset({"too", "overly"})
+COMPARATIVES = frozenset({"shorter", "longer", "simpler", "briefer", "clearer", "warmer", "calmer", "funnier", "friendlier",
+                          "easier", "deeper", "lighter", "plainer", "livelier", "gentler", "bolder", "tighter"})
+"""Comparatives ask for more of what they name on their own ("no jokes and shorter answers please":
+shorter is wanted): a phrase they open is marked, as after "more", not left to share a list's marker."""
 REQUESTS = frozenset({"use", "give", "keep", "make", "add", "include", "be", "show", "write"})
 """Imperatives that ask for what follows ("use numbered steps", "keep it short"), when no other
 verb governs the clause ("stop using emoji" stays a dislike)."""
@@ -66,8 +70,9 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
     of slapstick") and so every phrase the verb governs; a negation, "less"/"fewer" or "too" right
     before a phrase flips that phrase alone ("shorter answers and no jokes", "not too long"). "or"
     and "nor" carry a phrase's negation on ("no jokes or emoji"); without a verb, so does "and"
-    ("more musicals and slapstick"). A clause without a verb inherits the previous clause's
-    ("I love musicals, not horror").
+    ("more musicals and slapstick", "no horror and romance please"). A clause without a verb
+    inherits the previous clause's ("I love musicals, not horror"), or asks for what it lists
+    when it says "please".
     """
     verb: int | None = None
     pending, marked, excess = 1, False, False
@@ -88,11 +93,8 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
             flush(False)
             verb = (-1 if token in DISLIKE else 1) * pending
             pending, marked, excess = 1, False, False
-        elif token in REQUESTS or token == "please" and verb is None:
-            if token == "please" and not phrases and not current:
-                continue
-            if token == "please":
-                verb = 1
+        elif token in REQUESTS:
+            continue
         elif token in NEGATIONS or token in LESS or token in MORE or token in EXCESS:
             if current:  # "answers without emoji": a marker inside a phrase starts a new one
                 flush(False)
@@ -109,19 +111,21 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
             continue
         else:
             if not current:
-                local, local_marked = (EXCESSIVE if excess else pending), marked
+                local, local_marked = (EXCESSIVE if excess else pending), marked or token in COMPARATIVES
                 pending, marked, excess = 1, False, False
             current.append(token)
     flush(False)
-    if verb is None and "please" in tokens and not any(marked for marked, _ in phrases):
-        verb = 1  # "beginner friendly please": a request
-    governing = verb if verb is not None else inherited
+    # "please" asks for what the clause lists ("beginner friendly please"), but is no verb: the
+    # list still shares its marker ("no horror and romance please" dislikes both, as without "please")
+    governing = verb if verb is not None else 1 if "please" in tokens else inherited
     result: list[tuple[int, str]] = []
     for local_sign, phrase in phrases:
         if local_sign == EXCESSIVE:  # "not too long", "don't be too formal": too much of it, whatever the verb
             result.append((-1, phrase))
-        elif governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
-            result.append((result[-1][0] if result else 0, phrase))
+        elif verb is None and local_sign == 0 and result:  # "more musicals and slapstick": the list shares the marker
+            result.append((result[-1][0], phrase))
+        elif governing is None and local_sign == 0:
+            result.append((0, phrase))
         else:
             result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
     return result, governing

@@ -65,6 +65,8 @@ TABLE = [
     (STYLES, 'no jokes or emoji', (), ('uses emoji', 'witty jokes')),
     (STYLES, 'short answers with examples, no emoji', ('concrete examples', 'short and concise'), ('uses emoji',)),
     (STYLES, 'no long and detailed please', (), ('long and detailed',)),
+    (STYLES, 'no jokes and shorter answers please', ('short and concise',), ('witty jokes',)),
+    (STYLES, 'no emoji and no longer answers', (), ('long and detailed', 'uses emoji')),
     (STYLES, 'less technical detail and terminology please', (), ('technical detail and terminology',)),
     (STYLES, 'more bullet points and numbered steps', ('bullet points and numbered steps',), ()),
     (GENRES, 'no horror please', (), ('horror',)),
@@ -77,6 +79,8 @@ TABLE = [
     (GENRES, 'no animation', (), ('animation',)),
     (GENRES, "I'd rather have thrillers", ('thriller',), ()),
     (GENRES, 'sci-fi and fantasy please, no romance', ('fantasy', 'sci-fi'), ('romance',)),
+    (GENRES, 'no horror and romance please', (), ('horror', 'romance')),
+    (GENRES, 'please no westerns', (), ('western',)),
 ]
 """(vocabulary, what the user says, what they enjoy, what they are not keen on)."""
 
