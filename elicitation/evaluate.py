@@ -8,9 +8,16 @@ Protocol
 A :class:`Task` is one held-out test user under one seed: a
 :class:`~prefchat.elicitation.respondents.Respondent` who answers, and
 :class:`~prefchat.elicitation.respondents.Targets` the answers are judged against. For ratings
-(:func:`rating_tasks`) each user's rated items are split, seeded, into a QUERY half the respondent
-knows and an EVAL half only the targets know. Every strategy is scored on the same tasks, so
-differences between strategies are paired per user.
+(:func:`rating_tasks`) each user's rated items are split into a QUERY half the respondent knows and
+an EVAL half only the targets know, by one of :data:`SPLITS`:
+
+- ``random``: at random, seeded (:func:`split_half`);
+- ``time``: in time (:func:`split_in_time`): the earlier half is what the user knows and answers
+  from, the later half is held out, so a session predicts the person's future; or, given a global
+  ``cut``, the ratings before it and the ratings at or after it (:func:`split_at`), for a pack
+  trained only on ratings before the cut (``prefchat train --before``).
+
+Every strategy is scored on the same tasks, so differences between strategies are paired per user.
 
 Strategies (names as on the command line):
 
@@ -18,6 +25,9 @@ Strategies (names as on the command line):
 - ``popularity``: items ranked by the ``popularity`` scores the caller passes (see
   :func:`popularity_scores`: training-user counts for the watch protocol, smoothed mean rating
   for the prefer one);
+- ``recent-popularity``: the items the training users rated most in a window before the moment
+  the task's QUERY part ends (:attr:`Task.as_of`; :class:`~prefchat.elicitation.recency.RecentPopularity`,
+  passed as ``recent``); dated tasks only;
 - ``random``, ``active``, ``bald``, ``pref-reference``: one session per task, questions from
   :data:`~prefchat.elicitation.selection.STRATEGIES` over the candidate ``pool`` (and ``groups``),
   :meth:`~prefchat.elicitation.posterior.Posterior.update` after every answer, the posterior
@@ -25,6 +35,10 @@ Strategies (names as on the command line):
   estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
   ridge 0.001, no prior), as published;
 - ``kway``: as ``active`` with 4-way questions (:func:`~prefchat.elicitation.selection.active_kway`);
+- ``oracle-questions``: the limit of question choice at each number of clicks, a questioner that
+  knows the held-out targets (:func:`oracle_session`): each pair it asks is the one whose answer
+  scores best on them, greedily, one click at a time, the answers and the ranking those of
+  ``active``;
 - ``oracle``: the MAP with the prior on everything the respondent could tell
   (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
   :func:`~prefchat.elicitation.posterior.batch_map`;
@@ -42,7 +56,7 @@ posterior, calibrated so that the prior reproduces the base rates
 (:func:`~prefchat.elicitation.posterior.predictive_logits`). ``oracle`` then uses its Laplace
 covariance; ``pref-reference`` has no prior and keeps its mean utility.
 
-``population``, ``popularity``, ``oracle`` and the ``-oracle`` peers do not depend on answers; they report the same value
+``population``, ``popularity``, ``recent-popularity``, ``oracle`` and the ``-oracle`` peers do not depend on answers; they report the same value
 at every answer count. An answer count counts questions asked, i.e. clicks: a "don't know" is a
 click (it adds no likelihood, and the skipped items are not asked again). A session that runs out
 of questions keeps its last estimate for the larger counts.
@@ -61,6 +75,7 @@ JSON schema (:func:`summarise` gives ``n_test_users``, ``results`` and ``paired`
 adds the rest)::
 
     {"dataset": str, "pack": str, "protocol": "prefer" | "watch" | "simulated", "seeds": int,
+     "split": "random" | "time", "cut": float | null, "users_without_both_sides": int,
      "pool_size": int, "n_test_users": int, "through_api": bool, "merged_accounts": bool,
      "answerable": "known" | "on-sight", "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
@@ -94,9 +109,10 @@ from functools import partial
 
 import numpy as np
 
-from .onboarding import CatalogScore, Policy, Session, known_items, run_session
+from .onboarding import CatalogScore, Policy, Session, as_answer, known_items, question_rng, run_session
 from .peers import Peer
 from .posterior import Comparison, Posterior, batch_map, ml_fit
+from .recency import RecentPopularity
 from .respondents import (
     RankingTargets,
     RatingsRespondent,
@@ -107,15 +123,18 @@ from .respondents import (
     Targets,
     head_items,
 )
-from .selection import STRATEGIES, Strategy, active_kway
+from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
 
 __all__ = [
+    "ORACLE_QUESTIONS",
     "PAIRED",
+    "SPLITS",
     "STRATEGY_NAMES",
     "Evaluation",
     "Task",
     "evaluate",
     "mean_ci",
+    "oracle_session",
     "per_user",
     "popularity_scores",
     "benchmark_policy",
@@ -123,7 +142,9 @@ __all__ = [
     "popularity_bias",
     "rating_tasks",
     "shared_account_tasks",
+    "split_at",
     "split_half",
+    "split_in_time",
     "summarise",
     "task_seed",
 ]
@@ -132,14 +153,20 @@ log = logging.getLogger(__name__)
 
 KWAY_OPTIONS = 4
 SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
+ORACLE_QUESTIONS = "oracle-questions"
+"""The questioner that knows the held-out targets (:func:`oracle_session`)."""
 PEERS = ("ease", "ials")
 """Peers by name (:mod:`~prefchat.elicitation.peers`); each gives a session strategy (fed the
 ``active`` session's known items) and its ``-oracle`` (fed the whole QUERY half)."""
 PEER_SESSION = "active"
-FIXED = ("population", "popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
-STRATEGY_NAMES = (*FIXED, *SESSIONS, *PEERS)
+FIXED = ("population", "popularity", "recent-popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
+STRATEGY_NAMES = (*FIXED, *SESSIONS, ORACLE_QUESTIONS, *PEERS)
 PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
-          ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"))
+          (ORACLE_QUESTIONS, "active"), (ORACLE_QUESTIONS, "kway"),
+          ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
+          ("active", "recent-popularity"), ("recent-popularity", "popularity"))
+SPLITS = ("random", "time")
+"""How a user's ratings are split into QUERY and EVAL (module docstring)."""
 COVERAGE = "coverage@20"
 PREF_RIDGE = 0.001  # the official PReF code's Sigma = 0.001 I + ...
 Z95 = 1.959963984540054  # standard normal quantile at 0.975
@@ -156,6 +183,9 @@ class Task:
     pool: np.ndarray | None = None
     """The items this respondent may be asked about, or None for the shared pool: on-sight
     protocols ask each user only about what they rated (see :func:`rating_tasks`)."""
+    as_of: float | None = None
+    """When what the respondent knows ends: the latest QUERY timestamp, or the global cut; None
+    for undated ratings. ``recent-popularity`` ranks what was popular just before it."""
 
 
 def split_half(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +199,33 @@ def split_half(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
+def split_in_time(times: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Positions split in time: the ``n // 2`` earliest ratings are the QUERY half, the later ones the EVAL half.
+
+    Ratings are ordered by ``times``; ratings of one timestamp (a batch rated in one sitting) are
+    ordered at random by ``rng``, so only such ties depend on the seed. As :func:`split_half`,
+    with every QUERY rating no later than every EVAL one.
+
+    Returns
+    -------
+    query, held_out : sorted int arrays, disjoint, together ``range(n)``
+    """
+    times = np.asarray(times, dtype=float)
+    order = np.lexsort((rng.permutation(times.size), times))  # the last key sorts first
+    return np.sort(order[: times.size // 2]), np.sort(order[times.size // 2 :])
+
+
+def split_at(times: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions split by a global cut: QUERY the ratings before ``cut``, EVAL those at or after it.
+
+    Returns
+    -------
+    query, held_out : sorted int arrays, disjoint, together ``range(n)``; either may be empty
+    """
+    before = np.asarray(times, dtype=float) < cut
+    return np.flatnonzero(before), np.flatnonzero(~before)
+
+
 def rating_tasks(
     users: Mapping[str, tuple[np.ndarray, np.ndarray]],
     protocol: str,
@@ -176,11 +233,15 @@ def rating_tasks(
     popularity: np.ndarray,
     k: int = 20,
     on_sight: bool = False,
+    split: str = "random",
+    times: Mapping[str, np.ndarray] | None = None,
+    cut: float | None = None,
 ) -> list[Task]:
     """Tasks of the prefer or watch ratings protocol.
 
-    For each seed and user, :func:`split_half` of the user's ratings, seeded by the seed and the
-    user id (so a user's split does not depend on the other users). The QUERY half goes to a
+    For each seed and user, the user's ratings are split by ``split`` (:func:`split_half`, or
+    :func:`split_in_time`, or :func:`split_at` given ``cut``), seeded by the seed and the user id
+    (so a user's split does not depend on the other users). The QUERY half goes to a
     :class:`~prefchat.elicitation.respondents.RatingsRespondent`, the EVAL half to the targets:
     :class:`~prefchat.elicitation.respondents.RatingTargets` (prefer) or
     :class:`~prefchat.elicitation.respondents.RankingTargets` over the catalog without the QUERY
@@ -197,29 +258,55 @@ def rating_tasks(
         :attr:`~prefchat.reward.pack.Pack.answerable`): a person could answer about any item, a
         simulated one only about the items they rated, so each task's questions come from its
         QUERY items (``Task.pool``; the EVAL half stays hidden from the selector)
+    split : one of :data:`SPLITS`
+    times : user id -> (n,) timestamps of the user's ratings, in the order of ``users``' items;
+        needed by ``split="time"``. Given, each task's :attr:`Task.as_of` is set: the latest
+        QUERY timestamp, or ``cut``
+    cut : with ``split="time"``, a global cut: users without a rating on both sides of it are
+        left out (the caller counts them)
     """
     head = head_items(popularity)
     tasks = []
     for seed in seeds:
         for user_id, (items, ratings) in users.items():
-            respondent, (held_items, held_ratings) = _split(user_id, items, ratings, seed, protocol)
+            when = None if times is None else times[user_id]
+            respondent, (held_items, held_ratings), as_of = _split(user_id, items, ratings, seed, protocol, split, when, cut)
+            if not held_items.size or not respondent.query_items.size:
+                continue  # only a global cut leaves a side empty
             targets: Targets
             if protocol == "prefer":
                 targets = RatingTargets(held_items, held_ratings)
             else:
                 targets = RankingTargets(held_items, respondent.query_items, head, k)
-            tasks.append(Task(user_id, seed, respondent, targets, np.sort(respondent.query_items) if on_sight else None))
+            tasks.append(Task(user_id, seed, respondent, targets, np.sort(respondent.query_items) if on_sight else None,
+                              as_of))
     return tasks
 
 
-def _split(user_id: str, items: np.ndarray, ratings: np.ndarray, seed: int,
-           protocol: str) -> tuple[RatingsRespondent, tuple[np.ndarray, np.ndarray]]:
-    """A user's :func:`split_half` under ``seed``: the respondent of the QUERY half, the EVAL half's items and ratings."""
+def _split(user_id: str, items: np.ndarray, ratings: np.ndarray, seed: int, protocol: str, split: str = "random",
+           times: np.ndarray | None = None, cut: float | None = None,
+           ) -> tuple[RatingsRespondent, tuple[np.ndarray, np.ndarray], float | None]:
+    """A user's QUERY/EVAL split under ``seed`` (see :func:`rating_tasks`): the respondent of the QUERY
+    half, the EVAL half's items and ratings, and :attr:`Task.as_of` (None without ``times``)."""
     items, ratings = np.asarray(items, dtype=np.intp), np.asarray(ratings, dtype=float)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    if split == "time" and times is None:
+        raise ValueError("the time split needs the ratings' timestamps")
+    if cut is not None and split != "time":
+        raise ValueError(f"a global cut is a time split; got split {split!r}")
     if items.size < 2:
         raise ValueError(f"user {user_id!r} has {items.size} rating(s); a QUERY/EVAL split needs two")
-    query, held_out = split_half(items.size, np.random.default_rng([seed, _key(user_id)]))
-    return RatingsRespondent(items[query], ratings[query], protocol), (items[held_out], ratings[held_out])
+    rng = np.random.default_rng([seed, _key(user_id)])
+    if times is not None and np.shape(times) != items.shape:
+        raise ValueError(f"user {user_id!r}: {np.size(times)} timestamps for {items.size} ratings")
+    if split == "random":
+        query, held_out = split_half(items.size, rng)
+    else:
+        assert times is not None
+        query, held_out = split_in_time(times, rng) if cut is None else split_at(times, cut)
+    as_of = None if times is None else float(cut) if cut is not None else float(np.max(times[query]))
+    return RatingsRespondent(items[query], ratings[query], protocol), (items[held_out], ratings[held_out]), as_of
 
 
 def shared_account_tasks(users: Mapping[str, tuple[np.ndarray, np.ndarray]], seeds: Sequence[int],
@@ -242,8 +329,8 @@ def shared_account_tasks(users: Mapping[str, tuple[np.ndarray, np.ndarray]], see
         for first, second in zip(order[0::2], order[1::2]):
             pair = (ids[first], ids[second])
             halves = [_split(user_id, *users[user_id], seed, "watch") for user_id in pair]
-            members = tuple(respondent for respondent, _ in halves)
-            held = tuple(held_items for _, (held_items, _) in halves)
+            members = tuple(respondent for respondent, _, _ in halves)
+            held = tuple(held_items for _, (held_items, _), _ in halves)
             known = np.union1d(*(member.query_items for member in members))
             targets = SharedAccountTargets(np.union1d(*held), known, head, k, members=held)
             account = SharedAccount(members, int(np.random.default_rng([seed, *map(_key, pair)]).integers(2**31)))
@@ -342,6 +429,7 @@ def evaluate(
     score: Callable[[Posterior], np.ndarray] | None = None,
     jobs: int = 1,
     peers: Mapping[str, Peer] | None = None,
+    recent: RecentPopularity | None = None,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -366,6 +454,8 @@ def evaluate(
         depend on it (every task's random numbers are its own)
     peers : name in :data:`PEERS` -> fitted :class:`~prefchat.elicitation.peers.Peer`, needed by
         the peer strategies (``ease``, ``ease-oracle``, ...)
+    recent : the fitted :class:`~prefchat.elicitation.recency.RecentPopularity` of the
+        ``recent-popularity`` strategy (needed only for it, with dated tasks: :attr:`Task.as_of`)
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -377,6 +467,11 @@ def evaluate(
         raise ValueError("all tasks must be judged by the same metrics")
     if "popularity" in strategies and popularity is None:
         raise ValueError("the popularity strategy needs popularity scores")
+    if "recent-popularity" in strategies:
+        if recent is None:
+            raise ValueError("the recent-popularity strategy needs a fitted RecentPopularity")
+        if any(task.as_of is None for task in tasks):
+            raise ValueError("the recent-popularity strategy needs dated tasks (rating_tasks given the timestamps)")
     missing = [name for name in strategies if _peer_name(name) and _peer_name(name) not in (peers or {})]
     if missing:
         raise ValueError(f"strategy {missing[0]!r} needs a fitted {_peer_name(missing[0])!r} peer; none was given")
@@ -385,7 +480,7 @@ def evaluate(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
-        peers=dict(peers or {}),
+        peers=dict(peers or {}), recent=recent,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -407,7 +502,7 @@ def _peer_name(strategy: str) -> str | None:
 
 
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
-               peers):
+               peers, recent):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
 
     ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
@@ -430,17 +525,19 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
     for s, name in enumerate(strategies):
         start = time.perf_counter()
         if name in FIXED:
-            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score, peers)):
+            for t, scores in enumerate(_fixed_scores(name, tasks, features, prior, popularity, score, peers, recent)):
                 judge(s, slice(None), t, scores)
         else:
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
-            shared = benchmark_policy(session_name, pool, answers[-1], groups, familiarity)
+            oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
+            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)
-                session = sessions.get(key) or run_session(features, prior, policy, task.respondent,
-                                                           task_seed(task, session_name))
+                seed = task_seed(task, session_name)
+                session = sessions.get(key) or (oracle_session(features, prior, policy, task, score, seed) if oracle
+                                                else run_session(features, prior, policy, task.respondent, seed))
                 if session_name == PEER_SESSION:
                     sessions[key] = session
                 for a, n in enumerate(answers):
@@ -458,7 +555,57 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
     return values, asked, dont_know, top
 
 
-def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers):
+def oracle_session(features: np.ndarray, prior: Posterior, policy: Policy, task: Task,
+                   score: Callable[[Posterior], np.ndarray], seed: int) -> Session:
+    """The session of a questioner that knows ``task``'s targets: at each click, of the candidate pairs,
+    the one whose answer (``task.respondent``'s) makes ``score`` best on the targets' first metric.
+
+    The candidates: each item the policy may ask about (:meth:`~prefchat.elicitation.selection.SelectionState.allowed_pairs`,
+    the same rules as every strategy: no pair or shared prompt twice) paired with its foil, the
+    allowed partner least likely to be known (lowest ``policy.familiarity``; the last allowed one
+    without it), so that an answer reveals about the item what the respondent knows: the limit of
+    the watch protocol, where a known item beats an unknown one (in the prefer protocol such a pair
+    is mostly a "don't know", and this questioner no limit). A candidate
+    answered "don't know" teaches nothing; when every one is, the first is asked. Greedy: one click
+    at a time, no look-ahead. ``seed`` orders the cards as any session's (:func:`~prefchat.elicitation.onboarding.question_rng`).
+    """
+    metric = task.targets.metrics[0]
+    posterior, unknown = prior, frozenset[int]()
+    questions: list[Question] = []
+    posteriors, dont_know = [prior], []
+    while len(questions) < policy.max_questions:
+        state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, policy.familiarity)
+        items, allowed = state.allowed_pairs()
+        allowed = allowed | allowed.T
+        order = np.argsort(policy.familiarity[items], kind="stable") if policy.familiarity is not None else None
+        best: tuple[float, Question, Posterior | None] | None = None
+        for i in np.flatnonzero(allowed.any(axis=1)):
+            partners = np.flatnonzero(allowed[i]) if order is None else order[allowed[i, order]]
+            foil = int(partners[-1] if order is None else partners[0])
+            question = Question((int(items[i]), int(items[foil])))
+            answer = as_answer(question, task.respondent.answer(question))
+            if answer is None or (isinstance(answer, Comparison) and answer.choice == "skip"):
+                best = best or (-np.inf, question, None)
+                continue
+            updated = posterior.update(features, answer)
+            value = float(task.targets(score(updated))[metric])
+            if best is None or value > best[0]:
+                best = (value, question, updated)
+        if best is None:
+            break
+        _, question, answered = best
+        shown = Question(tuple(question.items[j] for j in question_rng(seed, len(questions) + 1).permutation(2)))
+        if answered is None:
+            unknown = unknown.union(question.items)
+        else:
+            posterior = answered
+        questions.append(shown)
+        posteriors.append(posterior)
+        dont_know.append(answered is None)
+    return Session(tuple(questions), tuple(posteriors), tuple(dont_know))
+
+
+def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers, recent):
     """Item scores of a strategy that does not depend on answers, one array per task."""
     if _peer_name(name):
         query = [getattr(task.respondent, "query_items", None) for task in tasks]
@@ -469,6 +616,8 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, pe
         return [score(prior)] * len(tasks)
     if name == "popularity":
         return [np.asarray(popularity, dtype=float)] * len(tasks)
+    if name == "recent-popularity":
+        return [recent.scores(task.as_of) for task in tasks]
     evidence = [task.respondent.evidence(len(features), _rng(task, name)) for task in tasks]
     users = np.concatenate([np.full(len(labels), t) for t, (_, _, labels) in enumerate(evidence)])
     items_a, items_b, labels = (np.concatenate(column) for column in zip(*evidence))

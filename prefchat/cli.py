@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
@@ -26,14 +27,14 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     from .reward.data import load_dataset
     from .reward.friends import load_friends
 
-    dataset = load_dataset(args.items, args.ratings, args.pairs)
+    dataset = load_dataset(args.items, args.ratings, args.pairs, before=args.before)
     friends = None if args.friends is None else load_friends(args.friends)
     out = Path(args.out)
     pack = build_pack(
         dataset, out, settings.embedding_model, settings.cache_dir, name=args.name or out.name,
         n_bases=args.bases, seed=args.seed, holdout_users=args.holdout_users, vocabulary=args.vocabulary, answerable=args.answerable,
         provenance={"items": str(args.items), "ratings": args.ratings and str(args.ratings), "pairs": args.pairs and str(args.pairs),
-                    "friends": args.friends and str(args.friends)},
+                    "friends": args.friends and str(args.friends), "before": args.before},
         progress=not args.quiet, friends=friends,
     )
     _print_training_report(pack)
@@ -193,8 +194,31 @@ def _protocol(text: str) -> str:
     return name
 
 
+def _split_name(text: str) -> str:
+    """A split of :data:`prefchat.elicitation.evaluate.SPLITS`."""
+    from .elicitation.evaluate import SPLITS
+
+    if text not in SPLITS:
+        raise argparse.ArgumentTypeError(f"unknown split {text!r}; known: {', '.join(SPLITS)}")
+    return text
+
+
 def _positive(text: str) -> int:
     return _integer(text, 1, "value")
+
+
+def moment(text: str) -> float:
+    """A moment in the ratings' time: an ISO date or date-time (UTC unless it says otherwise) as seconds
+    since 1970, ``"2015-01-01"`` -> 1420070400.0; or a plain number, taken in the timestamps' own unit."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} is neither a date (2015-01-01) nor a number") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,6 +234,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated strategy names (default {DEFAULT_STRATEGIES}; "
                              "an unknown name is refused with the list of known ones)")
     parser.add_argument("--seeds", type=_positive, default=2, help="QUERY/EVAL splits per user (default 2)")
+    parser.add_argument("--split", type=_split_name, default="random", metavar="SPLIT",
+                        help="how each test user's ratings split into what they know (QUERY) and what is held out "
+                             "(EVAL): at random (default), or in time, the earlier half known and the later half "
+                             "held out (needs a timestamp column)")
+    parser.add_argument("--cut", type=moment, metavar="DATE",
+                        help="with --split time, a global cut: each test user knows their ratings before DATE "
+                             "(2015-01-01, UTC, or a timestamp) and is judged on those at or after it; the pack must "
+                             "have been trained --before a date no later than DATE")
     parser.add_argument("--pool-size", type=_positive, default=300, help="candidate items for questions (default 300)")
     parser.add_argument("--users", type=_positive, default=None, help="evaluate at most this many test users")
     parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
@@ -294,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--answerable", choices=("auto", "known", "on-sight"), default="auto",
                        help="items judged only when known (films) or on sight (texts, jokes, dishes); "
                             "auto infers it from how the ratings spread over the items (default)")
+        p.add_argument("--before", type=moment, metavar="DATE",
+                       help="train on the ratings dated before DATE only (2015-01-01, UTC, or a timestamp); the input "
+                            "stays whole, so that 'prefchat eval --split time --cut DATE' judges what came after")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     train = commands.add_parser("train", help="learn base rewards from items + ratings/pairs and save a pack")

@@ -23,6 +23,7 @@ from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
+    ORACLE_QUESTIONS,
     PEERS,
     Evaluation,
     Task,
@@ -38,6 +39,7 @@ from .elicitation.onboarding import CatalogScore
 from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose_peer, implicit_matrix
 from .elicitation.person import HEAD_ITEMS, PERSON_MEASURES, person_report
 from .elicitation.posterior import KWayChoice
+from .elicitation.recency import RecentPopularity, choose_window
 from .elicitation.respondents import RankingTargets, RatingsRespondent, SharedAccount
 from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
@@ -45,20 +47,35 @@ from .reward.pack import Pack, load_pack
 from .settings import Settings
 from .social_evaluation import social_report
 
+Users = dict[str, tuple[np.ndarray, np.ndarray]]
+"""user id -> (item indices, ratings), as :func:`~prefchat.elicitation.evaluate.rating_tasks` takes them."""
+Times = dict[str, np.ndarray]
+"""user id -> the timestamps of the user's ratings, in the order of :data:`Users`' items."""
 
-def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+
+def load_test_users(path: Path, pack: Pack, max_users: int | None = None) -> Users:
     """The ratings of the pack's test users found in ``path``: user id -> (item indices, ratings).
 
     Users come in the order of the pack's split; at most ``max_users`` of them.
     """
-    users = load_users(path, pack, pack.test_users, max_users)
+    return load_dated_test_users(path, pack, max_users)[0]
+
+
+def load_dated_test_users(path: Path, pack: Pack, max_users: int | None = None) -> tuple[Users, Times | None]:
+    """:func:`load_test_users` with the ratings' timestamps (None when ``path`` has no ``timestamp`` column)."""
+    users, times = load_dated_users(path, pack, pack.test_users, max_users)
     if not users:
         raise ValueError(f"{path}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has two ratings or more")
-    return users
+    return users, times
 
 
-def load_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> Users:
     """The ratings of the users ``ids`` (e.g. a part of the pack's split) found in ``path``, in that order."""
+    return load_dated_users(path, pack, ids, max_users)[0]
+
+
+def load_dated_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> tuple[Users, Times | None]:
+    """:func:`load_users` with the ratings' timestamps (None when ``path`` has no ``timestamp`` column)."""
     catalog = Items(
         item_ids=np.array([item.item_id for item in pack.items], dtype=STRING),
         texts=np.array([item.text for item in pack.items], dtype=STRING),
@@ -73,33 +90,69 @@ def load_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> dic
     present = [user_id for user_id in ids if user_id in user_index][:max_users]
     order = np.argsort(ratings.user, kind="stable")
     bounds = np.searchsorted(ratings.user[order], np.arange(len(ratings.user_ids) + 1))
-    users = {}
+    users, times = {}, {}
     for user_id in present:
         u = user_index[user_id]
         rows = order[bounds[u] : bounds[u + 1]]
         users[user_id] = (ratings.item[rows], ratings.rating[rows])
-    return users
+        if ratings.timestamp is not None:
+            times[user_id] = ratings.timestamp[rows]
+    return users, None if ratings.timestamp is None else times
 
 
-def fit_peers(pack: Pack, path: Path, names: set[str], seed: int = 0) -> tuple[dict[str, Peer], dict]:
-    """The peers ``names`` (of :data:`~prefchat.elicitation.evaluate.PEERS`), fitted on the pack's TRAINING users.
+def require_times(times: Times | None, path: Path, what: str) -> Times:
+    """``times``, or the error that names the missing column: ``what`` needs dated ratings."""
+    if times is None:
+        raise DataError(path, f"{what} needs the ratings' dates: the file has no 'timestamp' column "
+                              "(ratings.csv: user_id,item_id,rating,timestamp)")
+    return times
+
+
+def before_cut(users: Users, times: Times | None, cut: float | None) -> tuple[Users, Times | None]:
+    """Each user's ratings dated before ``cut`` (all of them without a cut): what a pack trained before it could see."""
+    if cut is None or times is None:
+        return users, times
+    kept = {user_id: times[user_id] < cut for user_id in users}
+    return ({user_id: (items[kept[user_id]], ratings[kept[user_id]]) for user_id, (items, ratings) in users.items()},
+            {user_id: when[kept[user_id]] for user_id, when in times.items()})
+
+
+def training_data(pack: Pack, path: Path, seed: int = 0, split: str = "random",
+                  cut: float | None = None) -> tuple[Users, Times | None, list[Task]]:
+    """What the peers learn from and are chosen on: the pack's TRAINING users' ratings (and their
+    timestamps, None when ``path`` has none), and the watch tasks of its VALIDATION users, split as
+    the benchmark splits the test users (``split``, ``cut``, ``seed``); never test users.
 
     The ratings file holds everyone: only the rows of the users the pack trained on
-    (:attr:`~prefchat.reward.pack.Pack.split`) make the 0/1 matrix. Each peer's setting is chosen by
-    :func:`~prefchat.elicitation.peers.choose_peer` on the pack's VALIDATION users (QUERY/EVAL halves
-    as the benchmark splits them, ``seed``), never on test users. Returns the peers and, per peer,
-    the chosen setting with the score of every setting tried (the report's ``peers`` entry).
+    (:attr:`~prefchat.reward.pack.Pack.split`) are read, and with a global ``cut`` only those
+    dated before it, as the pack was trained.
     """
-    train = load_users(path, pack, pack.split.get("train", ()))
-    validation = load_users(path, pack, pack.split.get("validation", ()))
-    if not train or not validation:
+    train, train_times = before_cut(*load_dated_users(path, pack, pack.split.get("train", ())), cut)
+    validation, validation_times = load_dated_users(path, pack, pack.split.get("validation", ()))
+    if split == "time":
+        require_times(validation_times, path, "--split time")
+    tasks = rating_tasks(validation, "watch", [seed], pack.popularity, split=split, times=validation_times, cut=cut)
+    if not train or not tasks:
         raise ValueError(f"{path}: peers need the training and validation users of pack {pack.name!r}; found "
-                         f"{len(train)} and {len(validation)}")
+                         f"{len(train)} and {len(tasks)}")
+    return train, train_times, tasks
+
+
+def fit_peers(pack: Pack, path: Path, names: set[str], seed: int = 0, split: str = "random",
+              cut: float | None = None) -> tuple[dict[str, Peer], dict]:
+    """The peers ``names`` (of :data:`~prefchat.elicitation.evaluate.PEERS`), fitted on the pack's TRAINING users.
+
+    The training users' rows (:func:`training_data`) make the 0/1 matrix. Each peer's setting is
+    chosen by :func:`~prefchat.elicitation.peers.choose_peer` on the pack's VALIDATION users
+    (QUERY/EVAL halves as the benchmark splits them), never on test users. Returns the peers and,
+    per peer, the chosen setting with the score of every setting tried (the report's ``peers`` entry).
+    """
+    train, _, tasks = training_data(pack, path, seed, split, cut)
     rows = np.concatenate([np.full(len(items), u) for u, (items, _) in enumerate(train.values())])
     cols = np.concatenate([items for items, _ in train.values()])
     matrix = implicit_matrix(rows, cols, len(train), pack.n_items)
     held = []
-    for task in rating_tasks(validation, "watch", [seed], pack.popularity):
+    for task in tasks:
         assert isinstance(task.respondent, RatingsRespondent) and isinstance(task.targets, RankingTargets)
         held.append((task.respondent.query_items, task.targets.relevant))
     peers: dict[str, Peer] = {}
@@ -116,6 +169,44 @@ def fit_peers(pack: Pack, path: Path, names: set[str], seed: int = 0) -> tuple[d
         report[name] = {label: candidates[best][0], "validation_users": len(held), "selection": table,
                         "train_users": len(train)}
     return peers, report
+
+
+def fit_recent(pack: Pack, path: Path, seed: int = 0, split: str = "random",
+               cut: float | None = None) -> tuple[RecentPopularity, dict]:
+    """The ``recent-popularity`` peer: the pack's TRAINING users' dated ratings (:func:`training_data`),
+    its window chosen by :func:`~prefchat.elicitation.recency.choose_window` on the VALIDATION users'
+    tasks. Returns it and the report's ``peers`` entry for it (the window, in the timestamps' unit
+    and in days when they are seconds, and the score of every window tried)."""
+    train, train_times, tasks = training_data(pack, path, seed, split, cut)
+    times = require_times(train_times, path, "the recent-popularity strategy")
+    items = np.concatenate([items for items, _ in train.values()])
+    when = np.concatenate([times[user_id] for user_id in train])
+    users = []
+    for task in tasks:
+        assert isinstance(task.respondent, RatingsRespondent) and isinstance(task.targets, RankingTargets)
+        assert task.as_of is not None  # dated: the validation users' timestamps were read
+        users.append((task.as_of, task.respondent.query_items, task.targets.relevant))
+    recent, table = choose_window(items, when, pack.n_items, users)
+    window = recent.window if np.isfinite(recent.window) else None
+    return recent, {"window": window, "window_days": None if window is None else window / 86400.0,
+                    "validation_users": len(users), "selection": table, "train_users": len(train)}
+
+
+def check_cut(pack: Pack, split: str, cut: float | None) -> None:
+    """A global ``cut`` is only measured on a pack trained on ratings dated before it
+    (:attr:`~prefchat.reward.pack.Pack.trained_before` at or before the cut): otherwise the held-out
+    ratings after the cut were part of training."""
+    if cut is None:
+        return
+    if split != "time":
+        raise ValueError(f"--cut {cut:g} is a global cut in time: it runs with --split time")
+    before = pack.trained_before
+    if before is None:
+        raise ValueError(f"--cut {cut:g}: pack {pack.name!r} was trained on ratings of every date, those after the cut "
+                         "among them; build the pack with --before DATE (prefchat train, prefchat pack ... --before)")
+    if before > cut:
+        raise ValueError(f"--cut {cut:g}: pack {pack.name!r} was trained on ratings dated up to {before:g}, after the "
+                         "cut; the held-out ratings would have been trained on")
 
 
 def niche_users(users: dict[str, tuple[np.ndarray, np.ndarray]], popularity: np.ndarray) -> list[str]:
@@ -139,33 +230,52 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             raise ValueError("--friends needs --ratings RATINGS.csv: the test users' held-out ratings and their friends'")
         if args.merged_accounts:
             raise ValueError("--friends evaluates one person's social prior; it does not run with --merged-accounts")
+        if args.split != "random":
+            raise ValueError("--friends runs the random split only")
         return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
     start = time.perf_counter()
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features
     familiarity = None if on_sight else pack.familiarity
     cohorts: dict[str, list[str]] = {}
+    check_cut(pack, args.split, args.cut)
+    without_both_sides = 0
     if args.protocol == "simulated":
+        if args.split != "random":
+            raise ValueError("the simulated protocol has no dates: it runs the random split only")
         tasks, features = simulated_tasks(pack, range(args.seeds), settings.embedding_model, settings.cache_dir, args.users)
         # Held-out prompts' responses follow the catalog: they are scored, never asked about.
         groups = np.concatenate([groups, np.full(len(features) - pack.n_items, -1)])
     else:
         if args.ratings is None:
             raise ValueError(f"the {args.protocol} protocol needs --ratings RATINGS.csv")
-        users = load_test_users(args.ratings, pack, args.users)
+        users, times = load_dated_test_users(args.ratings, pack, args.users)
+        if args.split == "time":
+            require_times(times, args.ratings, "--split time")
         if args.merged_accounts:
             if args.protocol != "watch":
                 raise ValueError("--merged-accounts runs the watch protocol: an account's list of the catalog is "
                                  "judged against each member's held-out items")
+            if args.split != "random":
+                raise ValueError("--merged-accounts runs the random split only")
             tasks = shared_account_tasks(users, range(args.seeds), pack.popularity, on_sight=on_sight)
         else:
-            tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight)
+            tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight,
+                                 split=args.split, times=times, cut=args.cut)
+            without_both_sides = len(users) - len({task.user_id for task in tasks})
+            if not tasks:
+                raise ValueError(f"none of the {len(users)} test users of pack {pack.name!r} in {args.ratings} has "
+                                 f"ratings both before and after the cut {args.cut:g}")
             if args.protocol == "watch":
-                cohorts = {"niche": niche_users(users, pack.popularity)}
+                cohorts = {"niche": niche_users({task.user_id: users[task.user_id] for task in tasks}, pack.popularity)}
     wanted = {name.removesuffix("-oracle") for name in args.strategies} & set(PEERS)
-    if wanted and args.protocol != "watch":
-        raise ValueError(f"the peers ({', '.join(PEERS)}) rank the catalog: they run in the watch protocol only")
-    peers, peer_report = fit_peers(pack, args.ratings, wanted) if wanted else ({}, {})
+    if (wanted or "recent-popularity" in args.strategies) and args.protocol != "watch":
+        raise ValueError(f"the peers ({', '.join((*PEERS, 'recent-popularity'))}) rank the catalog: they run in the "
+                         "watch protocol only")
+    peers, peer_report = fit_peers(pack, args.ratings, wanted, split=args.split, cut=args.cut) if wanted else ({}, {})
+    recent = None
+    if "recent-popularity" in args.strategies:
+        recent, peer_report["recent-popularity"] = fit_recent(pack, args.ratings, split=args.split, cut=args.cut)
     # "Which would you rather watch?" (watch answers, catalog ranking): the pack's "watch" session
     # prior and catalog score, as the app serves them; "which do you prefer?" between rated items: "prefer".
     objective = "watch" if args.protocol == "watch" else "prefer"
@@ -175,16 +285,17 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
     popularity = None if args.protocol == "simulated" else popularity_scores(args.protocol, pack.popularity, pack.quality)
     if args.through_api:
         evaluation = served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size, popularity, settings,
-                                       peers=peers)
+                                       peers=peers, recent=recent)
     else:
         evaluation = evaluate(
             tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
             pool=pack.serving.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
-            jobs=args.jobs, score=score, peers=peers,
+            jobs=args.jobs, score=score, peers=peers, recent=recent,
         )
     summary = summarise(evaluation, cohorts=cohorts, n_items=pack.n_items)
     report = {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
+        "split": args.split, "cut": args.cut, "users_without_both_sides": without_both_sides,
         "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
         "merged_accounts": bool(args.merged_accounts),
         "answerable": "on-sight" if on_sight else "known",
@@ -205,7 +316,8 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
 
 
 def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answers: list[int], pool_size: int,
-                      popularity: np.ndarray | None, settings: Settings, peers: dict | None = None) -> Evaluation:
+                      popularity: np.ndarray | None, settings: Settings, peers: dict | None = None,
+                      recent: RecentPopularity | None = None) -> Evaluation:
     """The watch protocol on the served path: every session through the public Python API.
 
     For each task, strategy of :data:`SERVED` and answer count ``n``, a new user of an
@@ -214,16 +326,17 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     :func:`~prefchat.elicitation.evaluate.task_seed`), the task's respondent answers every
     question shown (by its question id), and what :meth:`~prefchat.api.Assistant.recommend`
     serves is scored: the served list, in its order, long enough to hold 20 items outside the
-    QUERY half. ``popularity`` and ``oracle`` are not served; they are computed as the benchmark
-    does, on the same tasks, so that the paired differences hold.
+    QUERY half. ``popularity``, ``recent-popularity``, ``oracle``, ``oracle-questions`` and the peers are
+    not served; they are computed as the benchmark does, on the same tasks, so that the paired differences hold.
     """
     from .api import Assistant
 
     unserved = [name for name in strategies
-                if name not in SERVED and name not in ("popularity", "oracle", *PEERS, *(f"{p}-oracle" for p in PEERS))]
+                if name not in SERVED and name not in ("popularity", "recent-popularity", "oracle", ORACLE_QUESTIONS, *PEERS,
+                                                       *(f"{p}-oracle" for p in PEERS))]
     if unserved:
-        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
-                         f"as references); {unserved[0]!r} is not served")
+        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity, oracle and "
+                         f"{ORACLE_QUESTIONS} as references); {unserved[0]!r} is not served")
     if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
@@ -234,7 +347,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     references = [name for name in strategies if name not in SERVED]
     reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
                          pool=pack.serving.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
-                         score=ServedScore(pack, "watch"), peers=peers) if references else None
+                         score=ServedScore(pack, "watch"), peers=peers, recent=recent) if references else None
     metrics = tuple(tasks[0].targets.metrics)
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = (np.zeros((len(strategies), len(answers), len(tasks)), dtype=np.int64) for _ in range(2))
@@ -313,8 +426,9 @@ def format_report(report: dict) -> str:
     def row(label: str, cells) -> str:
         return f"{label:<{width}}" + "".join(f"{cell:>14}" for cell in cells)
 
+    split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:.0f})")
     lines = [
-        f"{report['dataset']} {report['protocol']}: {report['n_test_users']} test users x {report['seeds']} seeds, "
+        f"{report['dataset']} {report['protocol']}, {split} split: {report['n_test_users']} test users x {report['seeds']} seeds, "
         f"pool {report['pool_size']}, {report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."
     ]
     for metric in metrics:

@@ -35,6 +35,11 @@ column          required  meaning
 A user with fewer than two ratings says nothing about preference: such users are skipped and
 counted in :attr:`Dataset.skipped` (``{"users_with_fewer_than_two_ratings": n}``).
 
+Training before a cut in time (``prefchat train --before DATE``, to measure on what came after it
+without leakage, see ``prefchat eval --split time --cut``): ratings dated at or after the cut are
+left out first and counted (``{"ratings_at_or_after_the_cut": n}``), then users with fewer than
+two of the rest are skipped. It needs the ``timestamp`` column, and no pairs (``pairs.csv`` has no dates).
+
 ``pairs.csv``, one line per question answered:
 
 =============== ========= ==============================================================
@@ -71,6 +76,7 @@ import numpy as np
 TITLE_LENGTH = 60
 CHOICES = {"a": 1.0, "b": 0.0, "tie": 0.5}
 FEWER_THAN_TWO = "users_with_fewer_than_two_ratings"
+AFTER_THE_CUT = "ratings_at_or_after_the_cut"
 STRING = np.dtypes.StringDType()
 _KNOWN_ITEM = "an item id of the items file"
 VISIBLE_ID = "visible text: printable characters, no blank-looking ones, no space at either end"
@@ -401,9 +407,14 @@ def _split_tags(cell: str) -> tuple[str, ...]:
     return tuple(tag for tag in (part.strip() for part in cell.split("|")) if tag)
 
 
-def load_ratings(path: str | Path, items: Items) -> Ratings:
-    """Read ``ratings.csv`` against the catalog ``items``; skip users with fewer than two ratings."""
+def load_ratings(path: str | Path, items: Items, before: float | None = None) -> Ratings:
+    """Read ``ratings.csv`` against the catalog ``items``; skip users with fewer than two ratings.
+
+    ``before``: keep only the ratings dated before it (module docstring), counted as skipped.
+    """
     table = read_table(path, ("user_id", "item_id", "rating"), ("timestamp",))
+    if before is not None and "timestamp" not in table:
+        raise DataError(path, "training before a cut in time needs the ratings' dates: there is no 'timestamp' column")
     user, user_ids = _factorize(table.ids("user_id"))
     item = np.array(table.lookup("item_id", items.index, _KNOWN_ITEM), dtype=np.int64)
     rating = table.numbers("rating")
@@ -415,9 +426,10 @@ def load_ratings(path: str | Path, items: Items) -> Ratings:
         message = f"user {who!r} rated item {what!r} twice, first on line {table.lines[first]}"
         raise table.error(again, "item_id", message)
 
-    counts = np.bincount(user)
+    dated = np.ones(len(user), dtype=bool) if before is None or timestamp is None else timestamp < before
+    counts = np.bincount(user[dated], minlength=len(user_ids))
     kept_users = np.flatnonzero(counts >= 2)
-    keep = counts[user] >= 2
+    keep = dated & (counts[user] >= 2)
     recode = np.full(len(user_ids), -1, dtype=np.int64)
     recode[kept_users] = np.arange(len(kept_users))
     return Ratings(
@@ -426,7 +438,8 @@ def load_ratings(path: str | Path, items: Items) -> Ratings:
         rating=rating[keep],
         user_ids=user_ids[kept_users],
         timestamp=None if timestamp is None else timestamp[keep],
-        skipped={FEWER_THAN_TWO: len(user_ids) - len(kept_users)},
+        skipped={FEWER_THAN_TWO: len(user_ids) - len(kept_users),
+                 **({} if before is None else {AFTER_THE_CUT: int((~dated).sum())})},
     )
 
 
@@ -452,18 +465,21 @@ def load_pairs(path: str | Path, items: Items) -> Pairs:
 
 
 def load_dataset(
-    items: str | Path, ratings: str | Path | None = None, pairs: str | Path | None = None
+    items: str | Path, ratings: str | Path | None = None, pairs: str | Path | None = None,
+    before: float | None = None,
 ) -> Dataset:
     """Read a data set: an items file plus a ratings file and/or a pairs file.
 
     A user id found in both ratings and pairs is one user: both ``ratings.user`` and
     ``pairs.user`` index the returned ``user_ids`` (ratings' users first, in order of
-    first appearance).
+    first appearance). ``before``: only the ratings dated before it (module docstring).
     """
     if ratings is None and pairs is None:
         raise ValueError("a data set needs a ratings file and/or a pairs file besides the items; got neither")
+    if before is not None and (pairs is not None or ratings is None):
+        raise ValueError("training before a cut in time reads dated ratings only: pairs.csv has no dates")
     catalog = load_items(items)
-    rated = None if ratings is None else load_ratings(ratings, catalog)
+    rated = None if ratings is None else load_ratings(ratings, catalog, before)
     paired = None if pairs is None else load_pairs(pairs, catalog)
     present = [part.user_ids for part in (rated, paired) if part is not None]
     codes, user_ids = _factorize(np.concatenate(present).tolist())

@@ -152,3 +152,26 @@ def test_info_reads_as_lines_and_names_an_axis_no_descriptor_fits(tmp_path, smal
     assert main(["info", "--pack", str(tmp_path / "tiny"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_items"] == 60
     assert axis_line(Axis(0, 'like "A" vs like "B"', (), ())) == 'like "A" vs like "B"'
+
+
+def test_training_before_a_cut_reads_only_earlier_ratings_and_records_the_cut(tmp_path, monkeypatch):
+    """``prefchat train --before DATE``: the date reaches the ratings reader and the pack's provenance."""
+    import types
+
+    seen = {}
+
+    def load_dataset(items, ratings, pairs, before=None):
+        seen["before"] = before
+        return "dataset"
+
+    def build_pack(dataset, out, *args, **kwargs):
+        seen["provenance"] = kwargs["provenance"]
+        return "pack"
+
+    monkeypatch.setattr("prefchat.reward.data.load_dataset", load_dataset)
+    monkeypatch.setattr("prefchat.reward.build.build_pack", build_pack)
+    monkeypatch.setattr("prefchat.cli._print_training_report", lambda pack: None)
+    args = build_parser().parse_args(["train", "--items", "items.csv", "--ratings", "ratings.csv", "--out",
+                                      str(tmp_path / "pack"), "--before", "2015-01-01"])
+    assert args.run(args, types.SimpleNamespace(embedding_model="unused", cache_dir=tmp_path)) == 0
+    assert seen["before"] == seen["provenance"]["before"] == 1420070400.0

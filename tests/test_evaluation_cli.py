@@ -72,8 +72,9 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
     assert evaluation.main(args) == 0
     report = strict_json(out)
     assert set(report) - {"popularity_bias", "cohorts", "per_person"} == {
-        "dataset", "pack", "protocol", "seeds", "pool_size", "n_test_users", "through_api", "merged_accounts",
-        "answerable", "seconds", "results", "paired"}
+        "dataset", "pack", "protocol", "seeds", "split", "cut", "users_without_both_sides", "pool_size",
+        "n_test_users", "through_api", "merged_accounts", "answerable", "seconds", "results", "paired"}
+    assert (report["split"], report["cut"], report["users_without_both_sides"]) == ("random", None, 0)
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)
     assert report["n_test_users"] == len(TEST)  # training users' ratings are in the file but never evaluated
     assert {row["metric"] for row in report["results"]} == metrics
@@ -149,9 +150,98 @@ def test_ratings_without_test_users_are_refused(tiny, env):
         evaluation.main(args)
 
 
+CUT = 500.0
+
+
+@pytest.fixture
+def dated(tiny, env):
+    """The tiny pack and its ratings with a timestamp each (0 to 999), and the same pack trained before :data:`CUT`."""
+    from dataclasses import replace
+
+    from prefchat.reward.pack import load_pack
+
+    pack_dir, ratings = tiny
+    rng = np.random.default_rng(1)
+    lines = ratings.read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",timestamp"] + [f"{line},{rng.integers(0, 1000)}" for line in lines[1:]]
+    ratings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pack = load_pack(pack_dir)
+    cut_dir = save_pack(replace(pack, manifest={**pack.manifest, "data": {"before": CUT}}), env / "cut-pack")
+    return pack_dir, cut_dir, ratings
+
+
+def test_the_time_split_with_its_peers(dated, env, capsys):
+    """``--split time``: recent popularity's window chosen on validation users, every strategy on the same tasks."""
+    from prefchat.elicitation.recency import WINDOW_FRACTIONS
+
+    pack_dir, _, ratings = dated
+    out = env / "time.json"
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,2",
+                 "--strategies", "popularity,recent-popularity,active,ease", "--split", "time", "--seeds", "1",
+                 "--pool-size", "15", "--json", str(out))
+    assert evaluation.main(args) == 0
+    report = strict_json(out)
+    assert (report["split"], report["cut"], report["n_test_users"]) == ("time", None, len(TEST))
+    recent = report["peers"]["recent-popularity"]
+    assert (recent["train_users"], recent["validation_users"]) == (len(TRAIN), len(VALIDATION))
+    assert len(recent["selection"]) == len(WINDOW_FRACTIONS)
+    best = max(row["recall@20"] for row in recent["selection"])
+    assert recent["window"] == next(row["window"] for row in recent["selection"] if row["recall@20"] == best)
+    assert ("active", "recent-popularity") in {(row["a"], row["b"]) for row in report["paired"]}
+    assert "time split" in capsys.readouterr().out
+
+
+def test_a_global_cut_needs_a_pack_trained_before_it_and_trains_on_nothing_after(dated, env):
+    pack_dir, cut_dir, ratings = dated
+    out = env / "cut.json"
+
+    def cut_args(pack, cut="500", split="time"):
+        return parse("--pack", str(pack), "--ratings", str(ratings), "--protocol", "watch", "--answers", "0,2",
+                     "--strategies", "popularity,recent-popularity,active,ease", "--split", split, "--cut", cut,
+                     "--seeds", "1", "--pool-size", "15", "--json", str(out))
+
+    with pytest.raises(ValueError, match="trained on ratings of every date.*--before"):
+        evaluation.main(cut_args(pack_dir))
+    with pytest.raises(ValueError, match="dated up to 500, after the cut"):
+        evaluation.main(cut_args(cut_dir, cut="400"))
+    with pytest.raises(ValueError, match="--split time"):
+        evaluation.main(cut_args(cut_dir, split="random"))
+    assert evaluation.main(cut_args(cut_dir)) == 0
+    report = strict_json(out)
+    assert (report["split"], report["cut"]) == ("time", CUT)
+    assert report["n_test_users"] + report["users_without_both_sides"] == len(TEST)
+    from prefchat.reward.pack import load_pack
+
+    train, times, tasks = evaluation.training_data(load_pack(cut_dir), ratings, split="time", cut=CUT)
+    assert set(train) == set(TRAIN) and all((when < CUT).all() for when in times.values())
+    assert sum(len(items) for items, _ in train.values()) == sum(int((w < CUT).sum()) for w in times.values()) > 0
+    assert all(task.as_of == CUT and task.targets.relevant.size for task in tasks)
+
+
+def test_the_time_split_without_timestamps_names_the_missing_column(tiny, env):
+    pack_dir, ratings = tiny
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch", "--split", "time",
+                 "--json", str(env / "r.json"))
+    with pytest.raises(ValueError, match=r"ratings.csv: --split time needs the ratings' dates.*'timestamp' column"):
+        evaluation.main(args)
+    args = parse("--pack", str(pack_dir), "--ratings", str(ratings), "--protocol", "watch",
+                 "--strategies", "popularity,recent-popularity", "--json", str(env / "r.json"))
+    with pytest.raises(ValueError, match="recent-popularity strategy needs the ratings' dates"):
+        evaluation.main(args)
+
+
+def test_a_date_is_read_as_utc_seconds_or_a_plain_timestamp():
+    from prefchat.cli import moment
+
+    assert moment("2015-01-01") == 1420070400.0
+    assert moment("2015-01-01T01:00:00+01:00") == 1420070400.0
+    assert moment("964982703") == 964982703.0
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "says"),
-    [("--answers", "0,x", "'x'"), ("--answers", "2,-1", "-1"), ("--strategies", "active,smart", "'smart'"), ("--seeds", "0", "0")],
+    [("--answers", "0,x", "'x'"), ("--answers", "2,-1", "-1"), ("--strategies", "active,smart", "'smart'"), ("--seeds", "0", "0"),
+     ("--split", "weekly", "'weekly'"), ("--cut", "last year", "'last year'")],
 )
 def test_bad_flags_name_the_value(capsys, flag, value, says):
     with pytest.raises(SystemExit):

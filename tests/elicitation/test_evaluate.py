@@ -14,16 +14,21 @@ from prefchat.elicitation.evaluate import (
     Task,
     evaluate,
     mean_ci,
+    oracle_session,
     per_user,
     popularity_bias,
     rating_tasks,
+    split_at,
     split_half,
+    split_in_time,
     summarise,
 )
-from prefchat.elicitation.onboarding import CatalogScore, known_items
+from prefchat.elicitation.onboarding import CatalogScore, Policy, as_answer, known_items
 from prefchat.elicitation.peers import Ease, Ials, implicit_matrix
-from prefchat.elicitation.posterior import base_rate_offset
+from prefchat.elicitation.posterior import Posterior, base_rate_offset
+from prefchat.elicitation.recency import RecentPopularity
 from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
+from prefchat.elicitation.selection import STRATEGIES
 
 N_ITEMS, N_BASES = 60, 3
 
@@ -47,8 +52,13 @@ def world():
         users[f"u{u}"] = (items, ratings)
     rows = np.concatenate([np.full(24, u) for u in range(8)])
     matrix = implicit_matrix(rows, np.concatenate([items for items, _ in users.values()]), 8, N_ITEMS)
+    clock = np.random.default_rng(4)  # the ratings' dates, drawn apart so the rest of the world is as it was
+    times = {user_id: clock.integers(0, 1000, size=24).astype(float) for user_id in users}
+    rated = np.concatenate([items for items, _ in users.values()])
     return {
         "peers": {"ease": Ease.fit(matrix, 10.0), "ials": Ials.fit(matrix, factors=3, alpha=4.0, iterations=3)},
+        "times": times,
+        "recent": RecentPopularity.fit(rated, np.concatenate(list(times.values())), N_ITEMS, window=200.0),
         "features": features,
         "popularity": popularity,
         "prior_mean": np.zeros(N_BASES),
@@ -61,7 +71,7 @@ def world():
 def run(world, tasks, strategies=STRATEGY_NAMES, answers=(0, 1, 3, 6)):
     return evaluate(
         tasks, world["features"], world["prior_mean"], world["prior_cov"], strategies, answers,
-        pool=world["pool"], popularity=world["popularity"], peers=world["peers"],
+        pool=world["pool"], popularity=world["popularity"], peers=world["peers"], recent=world["recent"],
     )
 
 
@@ -179,6 +189,77 @@ def test_split_half_is_a_disjoint_cover(n, seed):
     assert sorted(np.concatenate([query, held_out]).tolist()) == list(range(n))
 
 
+def test_split_in_time_known_answer():
+    query, held_out = split_in_time(np.array([50.0, 10.0, 30.0, 20.0, 40.0]), np.random.default_rng(0))
+    assert (query.tolist(), held_out.tolist()) == ([1, 3], [0, 2, 4])  # the two earliest, 10 and 20
+
+
+@given(st.lists(st.integers(0, 5), min_size=2, max_size=60), st.integers(0, 2**32 - 1))
+def test_split_in_time_knows_the_past_and_holds_out_the_future(times, seed):
+    """A disjoint cover of the sizes of :func:`split_half`; no QUERY rating is later than an EVAL
+    one; ties (few distinct dates) are broken by the seed only."""
+    times = np.array(times, dtype=float)
+    query, held_out = split_in_time(times, np.random.default_rng(seed))
+    assert len(query) == len(times) // 2
+    assert sorted(np.concatenate([query, held_out]).tolist()) == list(range(len(times)))
+    assert times[query].max() <= times[held_out].min()
+    again, _ = split_in_time(times, np.random.default_rng(seed))
+    assert again.tolist() == query.tolist()
+
+
+def test_split_at_a_cut_known_answer():
+    query, held_out = split_at(np.array([5.0, 1.0, 9.0, 7.0]), cut=7.0)
+    assert (query.tolist(), held_out.tolist()) == ([0, 1], [2, 3])  # a rating at the cut is held out
+
+
+DATED = {  # a tiny dated ratings table: user -> (items, ratings, timestamps)
+    "early": (np.array([3, 1, 4, 0]), np.array([5.0, 4.0, 2.0, 3.0]), np.array([400.0, 100.0, 300.0, 200.0])),
+    "late": (np.array([2, 5, 6]), np.array([1.0, 2.0, 3.0]), np.array([900.0, 700.0, 800.0])),
+    "both": (np.array([7, 8, 9, 10]), np.array([1.0, 2.0, 3.0, 4.0]), np.array([650.0, 100.0, 500.0, 600.0])),
+}
+
+
+@pytest.mark.parametrize("protocol", ["prefer", "watch"])
+def test_the_time_split_holds_out_exactly_the_later_ratings(protocol):
+    users = {user: (items, ratings) for user, (items, ratings, _) in DATED.items()}
+    times = {user: when for user, (_, _, when) in DATED.items()}
+    tasks = rating_tasks(users, protocol, [0, 1], np.ones(12), split="time", times=times)
+    held = {task.user_id: task.targets.items if protocol == "prefer" else task.targets.relevant for task in tasks}
+    assert {user: sorted(items.tolist()) for user, items in held.items()} == {"early": [3, 4], "late": [2, 6], "both": [7, 10]}
+    known = {task.user_id: (sorted(task.respondent.query_items.tolist()), task.as_of) for task in tasks}
+    assert known == {"early": ([0, 1], 200.0), "late": ([5], 700.0), "both": ([8, 9], 500.0)}
+
+
+def test_a_global_cut_judges_what_came_after_it_and_leaves_out_users_on_one_side():
+    users = {user: (items, ratings) for user, (items, ratings, _) in DATED.items()}
+    times = {user: when for user, (_, _, when) in DATED.items()}
+    tasks = rating_tasks(users, "watch", [0], np.ones(12), split="time", times=times, cut=550.0)
+    assert [task.user_id for task in tasks] == ["both"]  # "early" has nothing after the cut, "late" nothing before
+    (task,) = tasks
+    assert sorted(task.targets.relevant.tolist()) == [7, 10] and sorted(task.respondent.query_items.tolist()) == [8, 9]
+    assert task.as_of == 550.0
+
+
+def test_the_time_split_without_dates_is_refused():
+    users = {user: (items, ratings) for user, (items, ratings, _) in DATED.items()}
+    with pytest.raises(ValueError, match="timestamps"):
+        rating_tasks(users, "watch", [0], np.ones(12), split="time")
+    with pytest.raises(ValueError, match="global cut is a time split"):
+        rating_tasks(users, "watch", [0], np.ones(12), times={u: w for u, (_, _, w) in DATED.items()}, cut=5.0)
+
+
+def test_recent_popularity_ranks_what_was_rated_just_before_the_task_ended(world):
+    """Each task is scored at its own ``as_of``; undated tasks are refused with a reason."""
+    tasks = rating_tasks(world["users"], "watch", [0], world["popularity"], split="time", times=world["times"])
+    result = run(world, tasks, ("recent-popularity",), answers=(0,))
+    for t, task in enumerate(tasks):
+        expected = task.targets(world["recent"].scores(task.as_of))
+        assert result.values[0, 0, :, t] == pytest.approx([expected[m] for m in result.metrics], nan_ok=True)
+    undated = rating_tasks(world["users"], "watch", [0], world["popularity"])
+    with pytest.raises(ValueError, match="dated tasks"):
+        run(world, undated, ("recent-popularity",), answers=(0,))
+
+
 @pytest.mark.parametrize("protocol", ["prefer", "watch"])
 def test_respondents_know_the_query_half_and_targets_hold_the_rest(world, protocol):
     tasks = rating_tasks(world["users"], protocol, seeds=[0, 1], popularity=world["popularity"])
@@ -239,14 +320,17 @@ def planted(tasks, asked, leaky_users=None):
         inner = task.respondent
         if leaky_users is not None:
             inner = RatingsRespondent(*leaky_users[task.user_id], inner.protocol)
-        wrapped.append(Task(task.user_id, task.seed, Planted(inner, frozenset(held_out.tolist()), asked), task.targets))
+        wrapped.append(Task(task.user_id, task.seed, Planted(inner, frozenset(held_out.tolist()), asked), task.targets,
+                            as_of=task.as_of))
     return wrapped
 
 
+@pytest.mark.parametrize("split", ["random", "time"])
 @pytest.mark.parametrize("protocol", ["prefer", "watch"])
-def test_the_protocol_never_lets_eval_items_be_answered_as_rated(world, protocol):
+def test_the_protocol_never_lets_eval_items_be_answered_as_rated(world, protocol, split):
     asked = []
-    tasks = rating_tasks(world["users"], protocol, seeds=[0], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], protocol, seeds=[0], popularity=world["popularity"], split=split,
+                         times=world["times"])
     run(world, planted(tasks, asked))
     assert asked, "no EVAL item was ever shown: the test would prove nothing"
 
@@ -299,7 +383,7 @@ def test_per_user_averages_seeds_ignoring_nan():
 
 @pytest.fixture(scope="module")
 def explicit_run(world):
-    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"], times=world["times"])
     return run(world, tasks)
 
 
@@ -318,8 +402,31 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
     assert {(r["a"], r["b"]) for r in paired} == {
         ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
         ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
+        ("oracle-questions", "active"), ("oracle-questions", "kway"),
+        ("active", "recent-popularity"), ("recent-popularity", "popularity"),
     }
-    assert len(paired) == 8 * 4 * 2
+    assert len(paired) == 12 * 4 * 2
+
+
+def test_the_oracle_questioner_asks_the_candidate_whose_answer_scores_best(world):
+    task = rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])[0]
+    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
+    familiarity = np.linspace(0.9, 0.1, N_ITEMS)
+    policy = Policy(STRATEGIES["random"], world["pool"], familiarity=familiarity, min_questions=6, max_questions=6)
+    score = CatalogScore(world["features"])
+    session = oracle_session(world["features"], prior, policy, task, score, seed=1)
+    metric = task.targets.metrics[0]
+    # The first click, by brute force: every pool item against its least familiar partner.
+    candidates = []
+    for item in world["pool"].tolist():
+        foil = min((other for other in world["pool"].tolist() if other != item), key=lambda other: familiarity[other])
+        answer = as_answer(Question((item, foil)), task.respondent.answer(Question((item, foil))))
+        if answer is not None and answer.choice != "skip":
+            candidates.append(task.targets(score(prior.update(world["features"], answer)))[metric])
+    assert candidates and not session.dont_know[0]
+    assert task.targets(score(session.posteriors[1]))[metric] == pytest.approx(max(candidates))
+    pairs = [frozenset(question.items) for question in session.questions]
+    assert len(session.questions) == 6 and len(pairs) == len(set(pairs))
 
 
 def test_answer_independent_strategies_repeat_their_value(explicit_run):
@@ -391,12 +498,12 @@ def test_evaluate_rejects_bad_input(world):
 
 
 def test_results_do_not_depend_on_task_order_or_worker_processes(world, explicit_run):
-    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"])
+    tasks = rating_tasks(world["users"], "prefer", seeds=[0, 1], popularity=world["popularity"], times=world["times"])
     reordered = run(world, tasks[::-1])
     np.testing.assert_array_equal(reordered.values[..., ::-1], explicit_run.values)
     parallel = evaluate(
         tasks, world["features"], world["prior_mean"], world["prior_cov"], STRATEGY_NAMES, (0, 1, 3, 6),
-        pool=world["pool"], popularity=world["popularity"], jobs=2, peers=world["peers"],
+        pool=world["pool"], popularity=world["popularity"], jobs=2, peers=world["peers"], recent=world["recent"],
     )
     np.testing.assert_array_equal(parallel.values, explicit_run.values)
     np.testing.assert_array_equal(parallel.dont_know, explicit_run.dont_know)

@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from prefchat.reward.data import (
+    AFTER_THE_CUT,
     FEWER_THAN_TWO,
     DataError,
     first_invisible,
@@ -94,6 +95,21 @@ def test_users_with_fewer_than_two_ratings_are_skipped_and_counted(write, items)
     assert ratings.user.tolist() == [0, 0, 1, 1]
     assert ratings.rating.tolist() == [1.0, 3.0, 5.0, 1.0]
     assert ratings.timestamp is None
+
+
+def test_training_before_a_cut_reads_no_rating_dated_at_or_after_it(write, items):
+    """The cut first, then the two-ratings rule: "b" keeps one rating before the cut and is skipped."""
+    rows = ["a,m1,1,5", "a,m2,3,9", "a,m3,4,10", "b,m1,2,1", "b,m2,5,12", "c,m3,1,11", "c,m2,2,20"]
+    ratings = load_ratings(write("ratings.csv", "user_id,item_id,rating,timestamp\n" + "\n".join(rows)), items, before=10.0)
+    assert ratings.user_ids.tolist() == ["a"]
+    assert ratings.rating.tolist() == [1.0, 3.0] and ratings.timestamp.tolist() == [5.0, 9.0]
+    assert ratings.skipped == {FEWER_THAN_TWO: 2, AFTER_THE_CUT: 4}
+    undated = write("undated.csv", "user_id,item_id,rating\na,m1,1\na,m2,3\n")
+    with pytest.raises(DataError, match="undated.csv: .*no 'timestamp' column"):
+        load_ratings(undated, items, before=10.0)
+    pairs = write("pairs.csv", "user_id,item_a,item_b,choice\na,m1,m2,a\n")
+    with pytest.raises(ValueError, match="pairs.csv has no dates"):
+        load_dataset(write("items.csv", ITEMS), pairs=pairs, before=10.0)
 
 
 def test_rating_that_is_not_a_number(write, items):
