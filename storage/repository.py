@@ -826,24 +826,26 @@ def _add_question(db: DBSession, session: SessionRow, item_ids: Sequence[str], l
     """Insert the question after position ``last`` (default: read the session's last position)."""
     if last is None:
         last = db.scalar(select(func.max(QuestionRow.position)).where(QuestionRow.session_id == session.id))
-    values = {"session_id": session.id, "position": (last or 0) + 1, "item_ids": list(item_ids), "asked_at": _now()}
-    question_id = _inserted(db, _INSERT_QUESTION, values)
-    session.updated_at = values["asked_at"]
-    return QuestionRecord(question_id, session.id, values["position"], tuple(item_ids), values["asked_at"])
+    position, asked_at = (last or 0) + 1, _now()
+    question_id = _inserted(db, _INSERT_QUESTION, {"session_id": session.id, "position": position,
+                                                   "item_ids": list(item_ids), "asked_at": asked_at})
+    session.updated_at = asked_at
+    return QuestionRecord(question_id, session.id, position, tuple(item_ids), asked_at)
 
 
 def _add_answer(db: DBSession, session: SessionRow, question_id: int, kind: str, choice: str | None, raw_text: str,
                 latency_ms: int | None) -> AnswerRecord:
-    values = {"question_id": question_id, "kind": kind, "choice": choice, "raw_text": raw_text,
-              "latency_ms": latency_ms, "answered_at": _now(), "undone": False}
-    answer_id = _inserted(db, _INSERT_ANSWER, values)
+    answered_at = _now()
+    answer_id = _inserted(db, _INSERT_ANSWER, {"question_id": question_id, "kind": kind, "choice": choice,
+                                               "raw_text": raw_text, "latency_ms": latency_ms,
+                                               "answered_at": answered_at, "undone": False})
     # The session's row is written once per transaction (with the next question, or at commit),
     # not once per row added.
-    session.updated_at = values["answered_at"]
-    return AnswerRecord(answer_id, **values)
+    session.updated_at = answered_at
+    return AnswerRecord(answer_id, question_id, kind, choice, raw_text, latency_ms, answered_at, False)
 
 
-_INSERT_QUESTION, _INSERT_ANSWER = insert(QuestionRow.__table__), insert(AnswerRow.__table__)
+_INSERT_QUESTION, _INSERT_ANSWER = insert(QuestionRow), insert(AnswerRow)
 
 
 def _inserted(db: DBSession, statement: Insert, values: dict[str, Any]) -> int:
@@ -853,7 +855,9 @@ def _inserted(db: DBSession, statement: Insert, values: dict[str, Any]) -> int:
     work, and no autoflush of the session's touched row before each (the ORM's flush of one new
     object cost more than the statement itself in a profile of the REST app under load).
     """
-    return int(db.connection().execute(statement, values).inserted_primary_key[0])
+    key = db.connection().execute(statement, values).inserted_primary_key
+    assert key is not None, "a single-row insert has its primary key"
+    return int(key[0])
 
 
 _QUESTIONS, _ANSWERS = QuestionRow.__table__.c, AnswerRow.__table__.c
