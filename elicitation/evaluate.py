@@ -35,6 +35,10 @@ Strategies (names as on the command line):
   estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
   ridge 0.001, no prior), as published;
 - ``kway``: as ``active`` with 4-way questions (:func:`~prefchat.elicitation.selection.active_kway`);
+- ``oracle-questions``: the limit of question choice at each number of clicks, a questioner that
+  knows the held-out targets (:func:`oracle_session`): each pair it asks is the one whose answer
+  scores best on them, greedily, one click at a time, the answers and the ranking those of
+  ``active``;
 - ``oracle``: the MAP with the prior on everything the respondent could tell
   (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
   :func:`~prefchat.elicitation.posterior.batch_map`;
@@ -105,7 +109,7 @@ from functools import partial
 
 import numpy as np
 
-from .onboarding import CatalogScore, Policy, Session, known_items, run_session
+from .onboarding import CatalogScore, Policy, Session, as_answer, known_items, question_rng, run_session
 from .peers import Peer
 from .posterior import Comparison, Posterior, batch_map, ml_fit
 from .recency import RecentPopularity
@@ -119,9 +123,10 @@ from .respondents import (
     Targets,
     head_items,
 )
-from .selection import STRATEGIES, Strategy, active_kway
+from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
 
 __all__ = [
+    "ORACLE_QUESTIONS",
     "PAIRED",
     "SPLITS",
     "STRATEGY_NAMES",
@@ -129,6 +134,7 @@ __all__ = [
     "Task",
     "evaluate",
     "mean_ci",
+    "oracle_session",
     "per_user",
     "popularity_scores",
     "benchmark_policy",
@@ -147,13 +153,16 @@ log = logging.getLogger(__name__)
 
 KWAY_OPTIONS = 4
 SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
+ORACLE_QUESTIONS = "oracle-questions"
+"""The questioner that knows the held-out targets (:func:`oracle_session`)."""
 PEERS = ("ease", "ials")
 """Peers by name (:mod:`~prefchat.elicitation.peers`); each gives a session strategy (fed the
 ``active`` session's known items) and its ``-oracle`` (fed the whole QUERY half)."""
 PEER_SESSION = "active"
 FIXED = ("population", "popularity", "recent-popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
-STRATEGY_NAMES = (*FIXED, *SESSIONS, *PEERS)
+STRATEGY_NAMES = (*FIXED, *SESSIONS, ORACLE_QUESTIONS, *PEERS)
 PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
+          (ORACLE_QUESTIONS, "active"), (ORACLE_QUESTIONS, "kway"),
           ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
           ("active", "recent-popularity"), ("recent-popularity", "popularity"))
 SPLITS = ("random", "time")
@@ -523,12 +532,14 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
         else:
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
-            shared = benchmark_policy(session_name, pool, answers[-1], groups, familiarity)
+            oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
+            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)
-                session = sessions.get(key) or run_session(features, prior, policy, task.respondent,
-                                                           task_seed(task, session_name))
+                seed = task_seed(task, session_name)
+                session = sessions.get(key) or (oracle_session(features, prior, policy, task, score, seed) if oracle
+                                                else run_session(features, prior, policy, task.respondent, seed))
                 if session_name == PEER_SESSION:
                     sessions[key] = session
                 for a, n in enumerate(answers):
@@ -544,6 +555,56 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
                     asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
     return values, asked, dont_know, top
+
+
+def oracle_session(features: np.ndarray, prior: Posterior, policy: Policy, task: Task,
+                   score: Callable[[Posterior], np.ndarray], seed: int) -> Session:
+    """The session of a questioner that knows ``task``'s targets: at each click, of the candidate pairs,
+    the one whose answer (``task.respondent``'s) makes ``score`` best on the targets' first metric.
+
+    The candidates: each item the policy may ask about (:meth:`~prefchat.elicitation.selection.SelectionState.allowed_pairs`,
+    the same rules as every strategy: no pair or shared prompt twice) paired with its foil, the
+    allowed partner least likely to be known (lowest ``policy.familiarity``; the last allowed one
+    without it), so that an answer reveals about the item what the respondent knows: the limit of
+    the watch protocol, where a known item beats an unknown one (in the prefer protocol such a pair
+    is mostly a "don't know", and this questioner no limit). A candidate
+    answered "don't know" teaches nothing; when every one is, the first is asked. Greedy: one click
+    at a time, no look-ahead. ``seed`` orders the cards as any session's (:func:`~prefchat.elicitation.onboarding.question_rng`).
+    """
+    metric = task.targets.metrics[0]
+    posterior, unknown = prior, frozenset[int]()
+    questions: list[Question] = []
+    posteriors, dont_know = [prior], []
+    while len(questions) < policy.max_questions:
+        state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, policy.familiarity)
+        items, allowed = state.allowed_pairs()
+        allowed = allowed | allowed.T
+        order = np.argsort(policy.familiarity[items], kind="stable") if policy.familiarity is not None else None
+        best: tuple[float, Question, Posterior | None] | None = None
+        for i in np.flatnonzero(allowed.any(axis=1)):
+            partners = np.flatnonzero(allowed[i]) if order is None else order[allowed[i, order]]
+            foil = int(partners[-1] if order is None else partners[0])
+            question = Question((int(items[i]), int(items[foil])))
+            answer = as_answer(question, task.respondent.answer(question))
+            if answer is None or (isinstance(answer, Comparison) and answer.choice == "skip"):
+                best = best or (-np.inf, question, None)
+                continue
+            updated = posterior.update(features, answer)
+            value = float(task.targets(score(updated))[metric])
+            if best is None or value > best[0]:
+                best = (value, question, updated)
+        if best is None:
+            break
+        _, question, answered = best
+        shown = Question(tuple(question.items[j] for j in question_rng(seed, len(questions) + 1).permutation(2)))
+        if answered is None:
+            unknown = unknown.union(question.items)
+        else:
+            posterior = answered
+        questions.append(shown)
+        posteriors.append(posterior)
+        dont_know.append(answered is None)
+    return Session(tuple(questions), tuple(posteriors), tuple(dont_know))
 
 
 def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers, recent):

@@ -35,6 +35,17 @@ The catalog score (:class:`KnownItemsScore`) is :math:`\log \phi_j^\top m`, the 
 least-squares estimate of the chance the user knows :math:`j`, so the exposure control's
 :math:`\gamma \operatorname{logit} f_j` divides it by about :math:`f_j^\gamma`: at :math:`\gamma = 1`
 it ranks by lift over the population's own rate.
+
+Calibration to base rates. At the prior mean, :math:`\phi_j^\top \mu` is the model's estimate of how
+many users know :math:`j`; truncated to K bases it misses the population's own base rate
+:math:`f_j`, so a user with no answers would be ranked below plain popularity. With base rates and a
+calibration count :math:`c` (chosen on validation users, :meth:`KnownModel.scores`), the score
+carries the prior's residual as an item bias that fades with the evidence count :math:`n`:
+
+.. math:: s_j = \log \phi_j^\top m + \frac{c}{c + n} \big(\log f_j - \log \phi_j^\top \mu\big),
+
+which ranks by :math:`f_j` (popularity) at :math:`n = 0`, and by the model alone as :math:`n` grows
+(or always, at :math:`c = 0`).
 """
 
 from __future__ import annotations
@@ -155,6 +166,9 @@ class KnownModel:
     prior_mean : (K,) :math:`\mu` and prior_cov : (K, K) :math:`\Sigma`
     within : (K, K) :math:`\Psi`
     tau : the validated width of a known item's likelihood
+    base_rates : (n_items,) :math:`f` in (0, 1], the population's base rates, or None
+    calibration : :math:`c \ge 0`, the evidence count at which the base rates' item bias has half its
+        weight (module docstring); 0 (the default) or no base rates: no bias
     """
 
     features: np.ndarray
@@ -163,6 +177,8 @@ class KnownModel:
     prior_cov: np.ndarray
     within: np.ndarray
     tau: float
+    base_rates: np.ndarray | None = None
+    calibration: float = 0.0
 
     def __post_init__(self):
         n, k = np.shape(self.features)
@@ -172,6 +188,13 @@ class KnownModel:
                 raise ValueError(f"known model: {name} has shape {np.shape(getattr(self, name))}, expected {shape}")
         if not (np.isfinite(self.tau) and self.tau > 0):
             raise ValueError(f"known model: tau must be finite and positive, got {self.tau!r}")
+        if not (np.isfinite(self.calibration) and self.calibration >= 0):
+            raise ValueError(f"known model: calibration must be finite and >= 0, got {self.calibration!r}")
+        if self.base_rates is not None:
+            rates = np.asarray(self.base_rates, dtype=np.float64)
+            if rates.shape != (n,) or not np.all((rates > 0) & (rates <= 1)):
+                raise ValueError(f"known model: base_rates must be ({n},) rates in (0, 1], got shape {rates.shape}")
+            object.__setattr__(self, "base_rates", rates)
         for name in ("features", "emission"):
             object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float32))
 
@@ -239,8 +262,7 @@ class KnownModel:
         r"""(n_items,) :math:`\log \phi_j^\top \theta - \log \phi_j^\top \mu`, floored as :meth:`scores`: how much
         more a user of coefficient :math:`\theta` is to know item :math:`j` than the average user."""
         linear = self.features @ np.stack([coefficient, self.prior_mean], axis=1).astype(np.float32)
-        floor = SCORE_FLOOR * np.maximum(linear.max(0), SCORE_FLOOR)
-        logs = np.log(np.maximum(linear, floor))
+        logs = _floored_log(linear)
         return logs[:, 0] - logs[:, 1]
 
     def discovery(self, known: Collection[int], social: SocialEvidence | None, excluded: np.ndarray) -> int | None:
@@ -252,7 +274,8 @@ class KnownModel:
         return discovery_item(self.lift(friend), self.doubt(known, social), excluded)
 
     def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
-        r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest."""
+        r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest,
+        plus the base rates' fading item bias where the model has one (module docstring)."""
         return self.scores_of([known], [social])[0]
 
     def scores_of(self, sets: Sequence[Collection[int]], social: Sequence[SocialEvidence | None] | None = None) -> np.ndarray:
@@ -262,9 +285,27 @@ class KnownModel:
             raise ValueError(f"{len(social)} social evidences for {len(sets)} sets of known items")
         means = (np.stack([self.posterior_mean(known, friends) for known, friends in zip(sets, social)]) if len(sets)
                  else np.zeros((0, self.n_bases)))
-        linear = self.features @ means.T.astype(np.float32)  # (n_items, n_sets)
-        floor = SCORE_FLOOR * np.maximum(linear.max(0, initial=SCORE_FLOOR), SCORE_FLOOR)
-        return np.log(np.maximum(linear, floor)).T
+        scores = _floored_log(self.features @ means.T.astype(np.float32)).T  # (n_sets, n_items)
+        if self.base_rates is None or not self.calibration:
+            return scores
+        counts = np.array([len(known) + (friends.count if friends is not None else 0.0)
+                           for known, friends in zip(sets, social)])
+        weight = (self.calibration / (self.calibration + counts)).astype(np.float32)
+        return scores + weight[:, None] * self._base_rate_bias
+
+    @cached_property
+    def _base_rate_bias(self) -> np.ndarray:
+        r"""(n_items,) :math:`\log f_j - \log \phi_j^\top \mu` (floored as :meth:`scores`): what the prior mean's
+        ranking misses of the population's base rates (module docstring)."""
+        assert self.base_rates is not None
+        prior = _floored_log((self.features @ self.prior_mean.astype(np.float32))[:, None])[:, 0]
+        return (np.log(self.base_rates) - prior).astype(np.float32)
+
+
+def _floored_log(linear: np.ndarray) -> np.ndarray:
+    r""":math:`\log \max(x, \epsilon)` of each column of ``linear``, :math:`\epsilon` :data:`SCORE_FLOOR` of the column's largest."""
+    floor = SCORE_FLOOR * np.maximum(linear.max(0, initial=SCORE_FLOOR), SCORE_FLOOR)
+    return np.log(np.maximum(linear, floor))
 
 
 @dataclass(frozen=True, eq=False)

@@ -228,7 +228,8 @@ def run_session(features: np.ndarray, prior: Posterior, policy: Policy, responde
 
     A "don't know" adds no evidence and its items are not asked again (a skipped pair through its
     :class:`~prefchat.elicitation.posterior.Comparison`, a k-way question by marking its items
-    unknown).
+    unknown); nor are the options a k-way answer leaves out (a choice among the options the
+    respondent knows: the others are unknown to them).
     """
     posterior, unknown = prior, frozenset[int]()
     questions: list[Question] = []
@@ -240,6 +241,7 @@ def run_session(features: np.ndarray, prior: Posterior, policy: Policy, responde
             unknown = unknown.union(question.items)
         else:
             posterior = posterior.update(features, answer)
+            unknown = unknown.union(set(question.items) - set(answer.items))
         questions.append(question)
         posteriors.append(posterior)
         dont_know.append(answer is None or (isinstance(answer, Comparison) and answer.choice == "skip"))

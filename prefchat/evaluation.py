@@ -25,6 +25,7 @@ from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
     KWAY_OPTIONS,
+    ORACLE_QUESTIONS,
     PEERS,
     Evaluation,
     Task,
@@ -327,17 +328,17 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     :func:`~prefchat.elicitation.evaluate.task_seed`), the task's respondent answers every
     question shown (by its question id), and what :meth:`~prefchat.api.Assistant.recommend`
     serves is scored: the served list, in its order, long enough to hold 20 items outside the
-    QUERY half. ``popularity``, ``recent-popularity``, ``oracle`` and the peers are not served;
-    they are computed as the benchmark does, on the same tasks, so that the paired differences hold.
+    QUERY half. ``popularity``, ``recent-popularity``, ``oracle``, ``oracle-questions`` and the peers are
+    not served; they are computed as the benchmark does, on the same tasks, so that the paired differences hold.
     """
     from .api import Assistant
 
     unserved = [name for name in strategies
-                if name not in SERVED and name not in ("popularity", "recent-popularity", "oracle", *PEERS,
+                if name not in SERVED and name not in ("popularity", "recent-popularity", "oracle", ORACLE_QUESTIONS, *PEERS,
                                                        *(f"{p}-oracle" for p in PEERS))]
     if unserved:
-        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity and oracle "
-                         f"as references); {unserved[0]!r} is not served")
+        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity, oracle and "
+                         f"{ORACLE_QUESTIONS} as references); {unserved[0]!r} is not served")
     if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
@@ -430,7 +431,7 @@ def format_report(report: dict) -> str:
     def row(label: str, cells) -> str:
         return f"{label:<{width}}" + "".join(f"{cell:>14}" for cell in cells)
 
-    split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:g})")
+    split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:.0f})")
     lines = [
         f"{report['dataset']} {report['protocol']}, {split} split: {report['n_test_users']} test users x {report['seeds']} seeds, "
         f"pool {report['pool_size']}, {report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."

@@ -369,6 +369,32 @@ def choose_known_model(pack: Pack, matrix, sessions: list[tuple[Task, Session]])
     return make(l2, best["bases"], best["tau"]), chosen, table
 
 
+KNOWN_CALIBRATION_GRID = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+"""The calibration counts :func:`choose_known_calibration` tries (0: no base-rate bias)."""
+
+
+def choose_known_calibration(model: KnownModel, base_rates: np.ndarray,
+                             sessions: list[tuple[Task, Session]]) -> tuple[KnownModel, float, dict]:
+    """The known-items model calibrated to the population's ``base_rates`` (:mod:`~prefchat.elicitation.known`,
+    "Calibration to base rates"), its count :math:`c` chosen on validation users.
+
+    Each of :data:`KNOWN_CALIBRATION_GRID` ranks the catalog for the items the :func:`validation_sessions`
+    show the user knows after 0 and after each of :data:`VALIDATION_SESSION_ANSWERS` clicks; the best
+    mean Recall@20 over all of them wins, the smaller count among equals (0 keeps the model as it
+    was). Returns the calibrated model, :math:`c`, and ``{c: recall}`` for every count tried.
+    """
+    evidence = [(task, known_items(session.posteriors[min(n, len(session.questions))].answers))
+                for task, session in sessions for n in (0, *VALIDATION_SESSION_ANSWERS)]
+    scores = {}
+    with threadpool_limits(limits=1):
+        for count in KNOWN_CALIBRATION_GRID:
+            candidate = replace(model, base_rates=base_rates, calibration=count)
+            rows = candidate.scores_of([known for _, known in evidence])
+            scores[count] = float(np.nanmean([task.targets(row)["recall@20"] for (task, _), row in zip(evidence, rows)]))
+    best = max(scores, key=lambda count: (scores[count], -count))
+    return replace(model, base_rates=base_rates, calibration=best), best, {str(c): v for c, v in scores.items()}
+
+
 def test_report(features, prior_mean, quality, popularity, data: Interactions, test_users) -> dict:
     """Zero-answer pairwise accuracy on test users' ratings: population model vs popularity.
 
@@ -574,6 +600,9 @@ def build_pack(
             with step("choosing the known-items model"):
                 matrix = implicit_matrix(train.rating_user, train.rating_item, data.n_users, data.n_items)[train_users]
                 known, chosen, selection["known_model"] = choose_known_model(pack, matrix, sessions)
+                assert pack.familiarity is not None  # items that must be known, rated: base rates
+                known, hyperparameters["known_calibration"], selection["known_calibration"] = choose_known_calibration(
+                    known, pack.familiarity, sessions)
                 pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
                 hyperparameters.update(chosen)
             if friends is not None:

@@ -53,6 +53,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "popularity_boost": _NONNEGATIVE,
     "known_l2": _POSITIVE,
     "known_tau": _POSITIVE,
+    "known_calibration": _NONNEGATIVE,
     "beta": _NONNEGATIVE,
     "watch_beta": _NONNEGATIVE,
     "stated_beta": _NONNEGATIVE,
@@ -121,6 +122,8 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
             raise fail("known", known, "must be null or an object")
         _integer(known, "n_bases", 1, MAX_BASES, fail, "known.")
         _hyperparameter("known.tau", known.get("tau"), _POSITIVE, fail)
+        if "calibration" in known:
+            _hyperparameter("known.calibration", known["calibration"], _NONNEGATIVE, fail)
     trend = manifest.get("trend")
     if trend is not None:
         if not isinstance(trend, dict) or "beta" not in trend:

@@ -462,6 +462,9 @@ _KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
 TREND_ITEMS, TREND_TIMES = "trend_items", "trend_times"
 """The training ratings' items and times of an :class:`~prefchat.elicitation.trend.ItemTrend` (its window and
 beta in the manifest's ``trend``)."""
+KNOWN_BASE_RATES = KNOWN_PREFIX + "base_rates"
+"""The base rates a calibrated :class:`~prefchat.elicitation.known.KnownModel` fades its item bias from
+(saved where it has them; a pack written before them has none, and no bias)."""
 
 
 def _sha256(path: Path) -> str:
@@ -499,6 +502,8 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
     arrays = {name: np.ascontiguousarray(getattr(pack, name)) for name in _ARRAY_FIELDS}
     if pack.known is not None:
         arrays.update({KNOWN_PREFIX + name: np.ascontiguousarray(getattr(pack.known, name)) for name in _KNOWN_FIELDS})
+        if pack.known.base_rates is not None:
+            arrays[KNOWN_BASE_RATES] = np.ascontiguousarray(pack.known.base_rates)
     if pack.social is not None:
         arrays[SOCIAL_COEFFICIENTS] = np.ascontiguousarray(pack.social.coefficients)
     if pack.trend is not None:
@@ -506,7 +511,8 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
         arrays[TREND_TIMES] = np.ascontiguousarray(pack.trend.recent.times, dtype=np.float64)
     save_file(arrays, str(directory / ARRAYS))
     manifest = dict(pack.manifest)
-    manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau}
+    manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau,
+                                                         "calibration": pack.known.calibration}
     manifest["social"] = None if pack.social is None else {"trust": pack.social.trust, "spread": pack.social.spread,
                                                            "members": "train"}
     manifest["trend"] = None
@@ -760,7 +766,8 @@ def _read_known(directory: Path, manifest: dict, arrays: dict[str, np.ndarray]) 
         raise PackError(f"{directory / ARRAYS}: the known-items model is incomplete (manifest 'known' {recorded!r}, "
                         f"missing arrays {missing})")
     try:
-        model = KnownModel(**{name: arrays[KNOWN_PREFIX + name] for name in _KNOWN_FIELDS}, tau=float(recorded["tau"]))
+        model = KnownModel(**{name: arrays[KNOWN_PREFIX + name] for name in _KNOWN_FIELDS}, tau=float(recorded["tau"]),
+                           base_rates=arrays.get(KNOWN_BASE_RATES), calibration=float(recorded.get("calibration", 0.0)))
     except (KeyError, TypeError, ValueError) as error:
         raise PackError(f"{directory / ARRAYS}: bad known-items model ({error})") from None
     if model.features.shape != (int(manifest["n_items"]), int(recorded.get("n_bases", -1))):

@@ -61,7 +61,7 @@ from ..assistant.settings import Settings
 from ..assistant.summary import measured_confidence
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
-from .chat import markdown_text
+from .chat import markdown_text, poll_gently
 from .clusters import choose_k
 from .credentials import AnalystNotConfigured, require_credentials
 from .export import FORMATS, MEDIA_TYPES, profile_records, profiles_bytes, signed_axis_names
@@ -595,7 +595,7 @@ def analyst_app(store: Store, pack: Pack | None, settings: Settings) -> fastapi.
 
     gr.mount_gradio_app(
         app,
-        build_analyst(store, pack, settings),
+        poll_gently(build_analyst(store, pack, settings)),
         path="/",
         auth=LoginThrottle(*credentials),
         auth_message="prefchat analyst review: sign in with the analyst's user and password.",

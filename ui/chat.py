@@ -82,6 +82,12 @@ CONCURRENCY = 4
 """Calls of one endpoint served at once: each call of the assistant is its own short transactions."""
 QUEUE_SIZE = 256
 """Calls waiting in the chat's queue at most, from all tabs together; beyond, Gradio answers that the queue is full."""
+QUEUE_POLL = 0.01
+"""Seconds Gradio's queue sleeps between looks while no call is waiting, and a waiting call's longest
+wait for the next look. Gradio's own 0.001 (on Linux; 0.05 on Windows) wakes every server process a
+thousand times a second, REST-only workers too: idle, a tenth to a quarter of a core."""
+PROGRESS_POLL = 0.1
+"""Seconds between Gradio's looks for progress to report (its own: 0.01 on Linux, 0.1 on Windows)."""
 STORAGE_KEY = "prefchat-session"
 """The browser's localStorage key of the session id."""
 FORGET_IN_BROWSER = f"(saved) => {{ if (!saved) {{ window.localStorage.removeItem({json.dumps(STORAGE_KEY)}); }} }}"
@@ -556,6 +562,21 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
     return blocks
 
 
+def poll_gently(blocks: gr.Blocks) -> gr.Blocks:
+    """``blocks`` with its queue looking for work every :data:`QUEUE_POLL` seconds (and for progress
+    every :data:`PROGRESS_POLL`) instead of Gradio's every millisecond.
+
+    Gradio offers no setting for these; they are attributes of its queue, so a Gradio that renames
+    them is refused here rather than silently polling at full rate again.
+    """
+    queue = blocks._queue
+    for name in ("sleep_when_free", "progress_update_sleep_when_free"):
+        if not isinstance(getattr(queue, name, None), float):
+            raise RuntimeError(f"this Gradio's queue has no {name!r}: update prefchat.ui.chat.poll_gently")
+    queue.sleep_when_free, queue.progress_update_sleep_when_free = QUEUE_POLL, PROGRESS_POLL
+    return blocks
+
+
 def mount_chat(app: FastAPI, assistant: Assistant, path: str = "/", resume_key: bytes | None = None,
                **kwargs) -> FastAPI:
     """Mount the chat of :func:`build_chat` on ``app`` at ``path``, with prefchat's theme and CSS
@@ -566,8 +587,8 @@ def mount_chat(app: FastAPI, assistant: Assistant, path: str = "/", resume_key: 
     always off: it would keep every answer, summary and recommendation in the visitor's
     localStorage, beyond the reach of "forget me" (and Gradio then deletes what it kept before).
     """
-    blocks = build_chat(assistant, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
-                                                                     max_size=QUEUE_SIZE)
+    blocks = poll_gently(build_chat(assistant, resume_key=resume_key).queue(default_concurrency_limit=CONCURRENCY,
+                                                                                 max_size=QUEUE_SIZE))
     options = {"theme": THEME, "css": CSS, "js": PAGE_SCRIPT, "footer_links": ["api"], "show_error": False, **kwargs,
                "run_history": False}
     return gr.mount_gradio_app(app, blocks, path, **options)

@@ -10,7 +10,8 @@ no response has started) and closes the connection. While the app works on a req
 between requests (uvicorn's keep-alive timeout), no read timer runs.
 
 :class:`ServerConfig` is ``uvicorn.Config`` with the two timeouts and this protocol; it is a
-module-level class, so that ``serve --workers N`` hands it to spawned workers as it is.
+module-level class, so that ``serve --workers N`` hands it to spawned workers as it is. Its event
+loop is uvicorn's "auto": uvloop, which prefchat installs (but on Windows), else asyncio's.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from prefchat.elicitation.evaluate import (
     Task,
     evaluate,
     mean_ci,
+    oracle_session,
     per_user,
     popularity_bias,
     rating_tasks,
@@ -22,11 +23,12 @@ from prefchat.elicitation.evaluate import (
     split_in_time,
     summarise,
 )
-from prefchat.elicitation.onboarding import CatalogScore, known_items
+from prefchat.elicitation.onboarding import CatalogScore, Policy, as_answer, known_items
 from prefchat.elicitation.peers import Ease, Ials, implicit_matrix
-from prefchat.elicitation.posterior import base_rate_offset
+from prefchat.elicitation.posterior import Posterior, base_rate_offset
 from prefchat.elicitation.recency import RecentPopularity
 from prefchat.elicitation.respondents import RankingTargets, RatingsRespondent, RatingTargets, head_items
+from prefchat.elicitation.selection import STRATEGIES
 
 N_ITEMS, N_BASES = 60, 3
 
@@ -400,9 +402,31 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
     assert {(r["a"], r["b"]) for r in paired} == {
         ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
         ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
+        ("oracle-questions", "active"), ("oracle-questions", "kway"),
         ("active", "recent-popularity"), ("recent-popularity", "popularity"),
     }
-    assert len(paired) == 10 * 4 * 2
+    assert len(paired) == 12 * 4 * 2
+
+
+def test_the_oracle_questioner_asks_the_candidate_whose_answer_scores_best(world):
+    task = rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])[0]
+    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
+    familiarity = np.linspace(0.9, 0.1, N_ITEMS)
+    policy = Policy(STRATEGIES["random"], world["pool"], familiarity=familiarity, min_questions=6, max_questions=6)
+    score = CatalogScore(world["features"])
+    session = oracle_session(world["features"], prior, policy, task, score, seed=1)
+    metric = task.targets.metrics[0]
+    # The first click, by brute force: every pool item against its least familiar partner.
+    candidates = []
+    for item in world["pool"].tolist():
+        foil = min((other for other in world["pool"].tolist() if other != item), key=lambda other: familiarity[other])
+        answer = as_answer(Question((item, foil)), task.respondent.answer(Question((item, foil))))
+        if answer is not None and answer.choice != "skip":
+            candidates.append(task.targets(score(prior.update(world["features"], answer)))[metric])
+    assert candidates and not session.dont_know[0]
+    assert task.targets(score(session.posteriors[1]))[metric] == pytest.approx(max(candidates))
+    pairs = [frozenset(question.items) for question in session.questions]
+    assert len(session.questions) == 6 and len(pairs) == len(set(pairs))
 
 
 def test_answer_independent_strategies_repeat_their_value(explicit_run):

@@ -1,5 +1,7 @@
 """The known-items model: EASE's scores as a PReF model, and its conjugate posterior, by known answers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -110,3 +112,20 @@ def test_a_model_of_mismatched_shapes_is_refused():
         KnownModel(model.features, model.emission, model.prior_mean, model.prior_cov, model.within, 0.0)
     with pytest.raises(ValueError, match="known item index"):
         model.posterior([model.features.shape[0]])
+
+
+def test_calibrated_scores_rank_by_the_base_rates_without_evidence_and_fade_with_it():
+    x = _matrix(6, 50, 20, 0.3)
+    plain = _model(x, k=5)
+    rates = np.random.default_rng(6).uniform(0.05, 0.9, 20)
+    calibrated = replace(plain, base_rates=rates, calibration=0.5)
+    np.testing.assert_allclose(calibrated.scores([]), np.log(rates), rtol=1e-5)  # no evidence: the base rates
+    bias = np.log(rates) - plain.scores([])
+    for known in ([3], [1, 4, 9]):  # weight c / (c + n)
+        np.testing.assert_allclose(calibrated.scores(known), plain.scores(known) + 0.5 / (0.5 + len(known)) * bias,
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(replace(plain, base_rates=rates, calibration=0.0).scores([3]), plain.scores([3]))
+    with pytest.raises(ValueError, match="calibration"):
+        replace(plain, calibration=-1.0)
+    with pytest.raises(ValueError, match="base_rates"):
+        replace(plain, base_rates=np.zeros(20))

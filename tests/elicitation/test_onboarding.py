@@ -1,5 +1,7 @@
 """The onboarding loop: one fold, deterministic, with its prior, policy and objective explicit."""
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -149,3 +151,22 @@ def test_top_k_breaks_ties_by_lower_index_whatever_lies_below():
         assert full.tolist() == np.lexsort((np.arange(40), -scores))[:k].tolist()
         cut = np.where(np.isin(np.arange(40), full), scores, -np.inf)
         assert top_k(cut, k).tolist() == full.tolist()
+
+
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "kway"])
+@pytest.mark.parametrize("protocol", ["watch", "prefer"])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_a_session_never_repeats_a_pair_nor_a_shared_prompt(features, prior, strategy, protocol, grouped):
+    # A "prefer" respondent answers a k-way question among the options it rated only (a KWayChoice of
+    # fewer options than shown), and skips pairs with an unrated item: neither may come back.
+    rng = np.random.default_rng(3)
+    items = rng.choice(N_ITEMS, size=18, replace=False)
+    respondent = RatingsRespondent(items, rng.integers(1, 6, size=items.size).astype(float), protocol)
+    groups = np.arange(N_ITEMS) // 3 if grouped else None
+    policy = Policy(SESSIONS[strategy], np.arange(N_ITEMS), groups, min_questions=25, max_questions=25)
+    session = run_session(features, prior, policy, respondent, seed=9)
+    pairs = [frozenset(pair) for question in session.questions for pair in combinations(question.items, 2)]
+    assert len(session.questions) > 3 and len(pairs) == len(set(pairs)), "a pair was asked twice"
+    if grouped:
+        prompts = [int(groups[question.items[0]]) for question in session.questions]
+        assert len(prompts) == len(set(prompts)), "a shared prompt was asked twice"

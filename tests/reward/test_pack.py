@@ -203,6 +203,18 @@ def test_a_known_items_model_round_trips_and_ranks_what_watch_serves(tmp_path, r
         original, again = getattr(pack.known, name), getattr(loaded.known, name)
         assert again.dtype == original.dtype and np.array_equal(again, original), name
     assert load_pack(save_pack(random_pack(), tmp_path / "q")).known is None  # packs without one still load
+    assert loaded.known.base_rates is None and loaded.known.calibration == 0.0
+
+
+def test_a_calibrated_known_items_model_round_trips(tmp_path, random_pack):
+    pack = _with_known(random_pack())
+    rates = np.linspace(0.9, 0.01, pack.n_items)
+    assert pack.known is not None
+    pack = replace(pack, known=replace(pack.known, base_rates=rates, calibration=0.25))
+    loaded = load_pack(save_pack(pack, tmp_path / "p"))
+    assert loaded.known is not None and loaded.known.calibration == 0.25
+    np.testing.assert_array_equal(loaded.known.base_rates, rates)
+    np.testing.assert_array_equal(loaded.known.scores([1, 2]), pack.known.scores([1, 2]))
 
 
 def checksummed_again(directory, name: str) -> None:

@@ -15,11 +15,15 @@ from prefchat.assistant.wording import duration
 from prefchat.reward.pack import Item
 from prefchat.storage import NotFound
 from prefchat.ui.chat import (
+    PROGRESS_POLL,
+    QUEUE_POLL,
     ChatState,
     advance,
     card_markdown,
     friendly,
     markdown_text,
+    mount_chat,
+    poll_gently,
     progress_html,
     question_message,
     result_message,
@@ -138,6 +142,28 @@ def test_questions_of_a_grouped_pack_carry_their_full_prompt(tiny_pack, embed):
     groups, names = tiny_pack.manifest["groups"], tiny_pack.manifest["group_names"]
     assert turn.prompt == names[groups[tiny_pack.index_of(turn.item_a.item_id)]]
     assert not turn.prompt.endswith("…")
+
+
+def test_the_mounted_chats_queue_looks_for_work_every_hundredth_of_a_second_not_every_millisecond(tiny_pack, embed):
+    from fastapi import FastAPI
+    from starlette.routing import Mount
+
+    from prefchat.assistant.api import Assistant
+    from prefchat.storage import open_store
+
+    with open_store("sqlite://") as store:
+        app = mount_chat(FastAPI(), Assistant(tiny_pack, store, embed), "/chat")
+    (mounted,) = (route.app for route in app.routes if isinstance(route, Mount))
+    queue = mounted.get_blocks()._queue
+    assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (QUEUE_POLL, PROGRESS_POLL) == (0.01, 0.1)
+
+
+def test_a_gradio_whose_queue_no_longer_has_the_poll_settings_is_refused_by_name():
+    class Renamed:
+        _queue = type("Queue", (), {"sleep_when_free": 0.001})()
+
+    with pytest.raises(RuntimeError, match="progress_update_sleep_when_free"):
+        poll_gently(Renamed())  # type: ignore[arg-type]
 
 
 HOSTILE = ("[click](https://evil.example)", "<img src=http://127.0.0.1:9/x>", "bob<!-- hidden -->", "$x$",

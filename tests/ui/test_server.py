@@ -6,6 +6,7 @@ The probes are bounded: a handful of loopback connections, each waiting at most
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -155,3 +156,11 @@ def test_the_servers_prefchat_runs_close_half_sent_requests(command, path, media
         process.terminate()
         process.communicate(timeout=30)
     assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers), answers
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows")
+def test_servers_run_on_uvloop_where_it_installs():
+    from uvicorn.loops.auto import auto_loop_factory
+
+    assert importlib.util.find_spec("uvloop") is not None, "uvloop is a dependency of prefchat (but on Windows)"
+    assert auto_loop_factory(use_subprocess=False).__module__.startswith("uvloop")
