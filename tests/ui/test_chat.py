@@ -163,7 +163,7 @@ def test_a_gradio_whose_queue_no_longer_has_the_poll_settings_is_refused_by_name
         _queue = type("Queue", (), {"sleep_when_free": 0.001})()
 
     with pytest.raises(RuntimeError, match="progress_update_sleep_when_free"):
-        poll_gently(Renamed())  # type: ignore[arg-type]
+        poll_gently(Renamed())
 
 
 HOSTILE = ("[click](https://evil.example)", "<img src=http://127.0.0.1:9/x>", "bob<!-- hidden -->", "$x$",
