@@ -34,6 +34,10 @@ DISLIKE = frozenset({"hate", "hates", "dislike", "dislikes", "avoid", "stop", "d
 MORE = frozenset({"more", "lots"})
 LESS = frozenset({"less", "fewer", "lose"})
 EXCESS = frozenset({"too", "overly"})
+COMPARATIVES = frozenset({"shorter", "longer", "simpler", "briefer", "clearer", "warmer", "calmer", "funnier", "friendlier",
+                          "easier", "deeper", "lighter", "plainer", "livelier", "gentler", "bolder", "tighter"})
+"""Comparatives ask for more of what they name on their own ("no jokes and shorter answers please":
+shorter is wanted): a phrase they open is marked, as after "more", not left to share a list's marker."""
 REQUESTS = frozenset({"use", "give", "keep", "make", "add", "include", "be", "show", "write"})
 """Imperatives that ask for what follows ("use numbered steps", "keep it short"), when no other
 verb governs the clause ("stop using emoji" stays a dislike)."""
@@ -66,8 +70,9 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
     of slapstick") and so every phrase the verb governs; a negation, "less"/"fewer" or "too" right
     before a phrase flips that phrase alone ("shorter answers and no jokes", "not too long"). "or"
     and "nor" carry a phrase's negation on ("no jokes or emoji"); without a verb, so does "and"
-    ("more musicals and slapstick"). A clause without a verb inherits the previous clause's
-    ("I love musicals, not horror").
+    ("more musicals and slapstick", "no horror and romance please"). A clause without a verb
+    inherits the previous clause's ("I love musicals, not horror"), or asks for what it lists
+    when it says "please".
     """
     verb: int | None = None
     pending, marked, excess = 1, False, False
@@ -88,11 +93,8 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
             flush(False)
             verb = (-1 if token in DISLIKE else 1) * pending
             pending, marked, excess = 1, False, False
-        elif token in REQUESTS or token == "please" and verb is None:
-            if token == "please" and not phrases and not current:
-                continue
-            if token == "please":
-                verb = 1
+        elif token in REQUESTS:
+            continue
         elif token in NEGATIONS or token in LESS or token in MORE or token in EXCESS:
             if current:  # "answers without emoji": a marker inside a phrase starts a new one
                 flush(False)
@@ -109,22 +111,53 @@ def _clause_phrases(tokens: list[str], inherited: int | None) -> tuple[list[tupl
             continue
         else:
             if not current:
-                local, local_marked = (EXCESSIVE if excess else pending), marked
+                local, local_marked = (EXCESSIVE if excess else pending), marked or token in COMPARATIVES
                 pending, marked, excess = 1, False, False
             current.append(token)
     flush(False)
-    if verb is None and "please" in tokens and not any(marked for marked, _ in phrases):
-        verb = 1  # "beginner friendly please": a request
-    governing = verb if verb is not None else inherited
+    # "please" asks for what the clause lists ("beginner friendly please"), but is no verb: the
+    # list still shares its marker ("no horror and romance please" dislikes both, as without "please")
+    governing = verb if verb is not None else 1 if "please" in tokens else inherited
     result: list[tuple[int, str]] = []
     for local_sign, phrase in phrases:
         if local_sign == EXCESSIVE:  # "not too long", "don't be too formal": too much of it, whatever the verb
             result.append((-1, phrase))
-        elif governing is None and local_sign == 0:  # "more musicals and slapstick": the list shares the marker
-            result.append((result[-1][0] if result else 0, phrase))
+        elif verb is None and local_sign == 0 and result:  # "more musicals and slapstick": the list shares the marker
+            result.append((result[-1][0], phrase))
+        elif governing is None and local_sign == 0:
+            result.append((0, phrase))
         else:
             result.append(((governing if governing is not None else 1) * (local_sign or 1), phrase))
     return result, governing
+
+
+def _whole_names(tokens: list[str], names: list[tuple[str, ...]]) -> list[str]:
+    """``tokens`` with every run that spells one of ``names`` joined into one token, longest first.
+
+    A descriptor whose name holds a conjunction ("long and detailed", "cautious with caveats") is
+    one phrase, not two: split at its "and", "no long and detailed please" would dislike "long"
+    and then, "detailed" being unmarked, like "detailed" (and so "long and detailed"). Joined,
+    the negation before it holds for the whole name. "&" spells "and".
+    """
+    spelled = ["and" if token == "&" else token for token in tokens]
+    result: list[str] = []
+    start = 0
+    while start < len(tokens):
+        name = next((name for name in names if tuple(spelled[start:start + len(name)]) == name), None)
+        if name is None:
+            result.append(tokens[start])
+            start += 1
+        else:
+            result.append(" ".join(name))
+            start += len(name)
+    return result
+
+
+def _conjoined_names(descriptors: list[str]) -> list[tuple[str, ...]]:
+    """The tokens of each descriptor whose name holds a conjunction (for :func:`_whole_names`, "&"
+    spelled "and"), longest first."""
+    names = {tuple("and" if token == "&" else token for token in _TOKEN.findall(d.lower())) for d in descriptors}
+    return sorted((name for name in names if len(name) > 1 and CONJUNCTIONS & set(name)), key=len, reverse=True)
 
 
 def _match_targets(pack: Pack, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,7 +232,8 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
     """Descriptor weights a user states in words, e.g. "actually I love musicals" -> ``{"musical": +0.5}``.
 
     Each clause (split at punctuation, "but" and "except") is read by :func:`_clause_phrases`:
-    object phrases (content words, split at conjunctions and at negations) each with a polarity
+    object phrases (content words, split at conjunctions and at negations, but a descriptor named
+    with a conjunction, "long and detailed", kept whole: :func:`_whole_names`) each with a polarity
     from the verb that governs it and the negation in its own scope ("I prefer shorter answers
     and no jokes": shorter +, jokes -). Each phrase is embedded and matched to the nearest
     descriptors (:func:`_nearest`); every match gets weight :math:`\\pm` :data:`STATED_WEIGHT`, a
@@ -220,8 +254,9 @@ def parse_correction(pack: Pack, text: str, embed: Callable[[list[str]], np.ndar
         raise ValueError(f"text must be a string, got {text!r}")
     wanted: list[tuple[int, str]] = []
     polarity = None
+    names = _conjoined_names(pack.descriptors)
     for clause in _CLAUSE.split(text.lower().replace("\u2019", "'")):
-        phrases, polarity = _clause_phrases(_TOKEN.findall(clause), polarity)
+        phrases, polarity = _clause_phrases(_whole_names(_TOKEN.findall(clause), names), polarity)
         wanted += phrases
     if any(sign for sign, _ in wanted):  # "short answers with examples, no emoji": a list of wishes
         wanted = [(sign or 1, phrase) for sign, phrase in wanted]

@@ -18,6 +18,11 @@ each pick with its reason (:func:`_reason`). Its parts:
   (:mod:`~prefchat.reward.calibration`); a stated like is served at the first doubling of its
   weight that moves the picks its way (:meth:`Recommender.served`,
   :func:`~prefchat.reward.scoring.like_factor`);
+- the **calibrated list**: on a tags pack, the best-scored items of a "watch" list re-ordered so
+  that its genre mix comes close to the user's (read from the scores' many best items, not the top
+  k alone) and less of it comes from the head (Steck's greedy re-ranking with a popularity term,
+  :mod:`~prefchat.elicitation.calibrated`, by the pack's validated weights;
+  :meth:`~prefchat.reward.scoring.Scorer.calibrated`): a pick's ``score`` is then the score of its place in the list;
 - the **items left out**: those the answers show the user knows
   (:func:`~prefchat.elicitation.onboarding.known_items`), and on a tags pack those carrying a tag
   the user said they do not want (:func:`~prefchat.reward.scoring.stated_exclusions`);
@@ -80,7 +85,7 @@ class Ranked:
     index : position in the catalog, or in the caller's candidate list
     item_id : the catalog item id; None for a candidate text
     title : the item's title, or the start of the candidate text
-    score : the item's score (see the module docstring)
+    score : the item's score (see the module docstring); in a calibrated list, the score of its place
     why : one sentence saying what in the user's answers and words moved the item up, e.g.
         "because you picked Alien over Notting Hill" (:attr:`reason` in words)
     text : the item's text (what the user would read: a response, a description), or the candidate text
@@ -156,7 +161,7 @@ class Recommender(Scorer):
             raise ValueError(f"k must be a positive integer, got {k!r}")
         association = self._index.association if candidates is None else self._associations(candidates)
         scoring = self.scoring(taste, candidates, discount, association)
-        scores = scoring.scores()
+        scores = scoring.scores() if candidates is not None else self.calibrated(taste, scoring.scores())
         excluded = _indices(exclude, len(scores), "exclude")
         if only is not None:
             excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
@@ -306,7 +311,7 @@ class ServedScore:
                                 answers=posterior.answers)
         taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social,
                       as_of=self.as_of)
-        return Recommender(self.pack).scores(taste, discount=self.discount)
+        return Recommender(self.pack).served_scores(taste, discount=self.discount)
 
 
 def _axis_terms(pack: Pack, scoring: Scoring, i: int, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

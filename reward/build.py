@@ -2,7 +2,8 @@
 
 Every hyperparameter (K, L2, implicit-pair weight, population-coordinate boosts, the width
 of each prior, the "watch" one by onboarding sessions, pairs or k-way questions by onboarding
-sessions, and the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`)
+sessions, the weights the served ranking gives the summary, :func:`~prefchat.reward.calibration.calibrate`, and
+on a "watch" pack the calibrated list's, :func:`choose_calibration`)
 is chosen by code on validation users carved from the training users, and recorded in the manifest with the
 score of every setting tried. Test users are never looked at until the final report.
 """
@@ -22,13 +23,23 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ..elicitation.evaluate import KWAY_OPTIONS, Task, benchmark_policy, evaluate, rating_tasks, task_seed
+from ..elicitation.evaluate import (
+    KWAY_OPTIONS,
+    Task,
+    benchmark_policy,
+    evaluate,
+    mean_ci,
+    per_user,
+    rating_tasks,
+    task_seed,
+)
 from ..elicitation.known import KnownModel, components, population, spectral_bases
 from ..elicitation.metrics import pairwise_accuracy
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
+from ..elicitation.person import HEAD_ITEMS, genre_mix, head_share, miscalibration
 from ..elicitation.posterior import base_rate_offset
-from ..elicitation.respondents import RatingsRespondent
+from ..elicitation.respondents import RankingTargets, RatingsRespondent, most_popular
 from .calibration import calibrate
 from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
@@ -36,8 +47,10 @@ from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .scoring import Scorer, Taste
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
 from .social import choose_social_prior
+from .summary import Summary, descriptor_weights
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -66,9 +79,16 @@ VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 DISCOUNT_GRID = tuple(step / 10 for step in range(16))
 """The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
-RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03}
-"""The recall constraints of the exposure control: the served default may cost at most 0.01
-validation Recall@20 against no discount, the "less obvious picks" setting at most 0.03."""
+RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03, "calibration_weight": 0.01}
+"""The recall constraints of the exposure control and the calibrated list: the served default may
+cost at most 0.01 validation Recall@20 against no discount (no calibration), the "less obvious
+picks" setting at most 0.03."""
+CALIBRATION_GRID = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+r"""The calibration weights :math:`\lambda` :func:`choose_calibration` tries."""
+CALIBRATION_POPULARITY_GRID = (0.0, 0.25, 0.5)
+r"""The popularity de-biasing weights :math:`\mu` it tries with each."""
+CALIBRATION_HORIZON_GRID = (200, 500)
+"""The horizons (how many best-scored items the user's genre mix is read from) it tries with each."""
 VALIDATION_ANSWERS = 10
 
 
@@ -312,6 +332,65 @@ def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, users
     return replace(pack, trend=trend), record
 
 
+def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[dict, dict]:
+    r"""The calibrated list's settings (:mod:`~prefchat.elicitation.calibrated`), chosen by onboarding
+    sessions on validation users under a recall constraint.
+
+    Each posterior of the :func:`validation_sessions` after :data:`VALIDATION_SESSION_ANSWERS`
+    answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores`, with the
+    summary of its answers where the pack weighs one), and every setting of :data:`CALIBRATION_GRID`
+    (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
+    calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`). Each top 20 (QUERY half
+    left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
+    (:mod:`~prefchat.elicitation.person`). Among the settings that cost at most :data:`RECALL_TOLERANCE`
+    Recall@20 against the uncalibrated list with 95% confidence (the low end of the interval of the
+    paired change per user, :func:`~prefchat.elicitation.evaluate.mean_ci`: of some 35 settings, the one
+    that looks cheapest on 60 users is likely to cost more on others), the chosen one has the list
+    closest to the person: the lowest sum of its mean miscalibration and mean head share, each
+    relative to the uncalibrated list's (the weaker setting among equals).
+
+    Returns ``{"calibration_weight", "calibration_popularity", "calibration_horizon"}`` and
+    ``{"grid": [{"weight", "popularity", "horizon", "recall@20", "recall_change_low", "miscalibration", "head_share"}], "recall_tolerance"}``.
+    """
+    scorer, genres = Scorer(pack), pack.serving.descriptors.carried
+    head = most_popular(pack.popularity, HEAD_ITEMS)
+    settings = [(w, mu, h) for w in CALIBRATION_GRID for mu in CALIBRATION_POPULARITY_GRID for h in CALIBRATION_HORIZON_GRID
+                if (w or mu) or h == CALIBRATION_HORIZON_GRID[0]]  # the horizon means nothing uncalibrated
+    values = np.full((len(settings), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    users = np.repeat([task.user_id for task, _ in sessions], len(VALIDATION_SESSION_ANSWERS))
+    with threadpool_limits(limits=1):
+        column = 0
+        for task, session in sessions:
+            assert isinstance(task.targets, RankingTargets)
+            own = genre_mix(task.targets.relevant, genres)
+            for n in VALIDATION_SESSION_ANSWERS:
+                posterior = session.posteriors[min(n, len(session.questions))]
+                answers = posterior.answers
+                summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
+                           if pack.beta("watch") else None)
+                taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
+                scores = scorer.scores(taste)
+                for row, (weight, popularity_weight, horizon) in enumerate(settings):
+                    served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon)
+                    top = task.targets.ranked(served)[: task.targets.k]
+                    values[row, :, column] = (task.targets(served)["recall@20"], miscalibration(own, genre_mix(top, genres)),
+                                              head_share(top, head))
+                column += 1
+    means = np.nanmean(values, axis=2)
+    # The paired change of Recall@20 against the uncalibrated list, per user, and its 95% interval's low end.
+    lows = [mean_ci(per_user(values[row, 0] - values[0, 0], users))[1] for row in range(len(settings))]
+    grid = [{"weight": w, "popularity": mu, "horizon": h, "recall@20": float(r), "recall_change_low": float(np.nan_to_num(low)),
+             "miscalibration": float(c), "head_share": float(s)}
+            for (w, mu, h), (r, c, s), low in zip(settings, means, lows)]
+    plain = grid[0]
+    allowed = [row for row in grid if row["recall_change_low"] >= -RECALL_TOLERANCE["calibration_weight"]]
+    best = min(allowed, key=lambda row: (row["miscalibration"] / plain["miscalibration"] + row["head_share"] / plain["head_share"],
+                                         row["weight"], row["popularity"], row["horizon"]))
+    chosen = {"calibration_weight": float(best["weight"]), "calibration_popularity": float(best["popularity"]),
+              "calibration_horizon": int(best["horizon"])}
+    return chosen, {"grid": grid, "recall_tolerance": RECALL_TOLERANCE["calibration_weight"]}
+
+
 KNOWN_L2_GRID = EASE_L2_GRID
 KNOWN_BASES_GRID = (64, 128, 256, 512)
 KNOWN_TAU_GRID = (0.25, 0.5, 1.0, 2.0)
@@ -474,9 +553,10 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (and with friends the social prior); then the confidence thresholds; last the summary weights.
+    # discount (and with friends the social prior, with dated ratings the item trend); then the confidence
+    # thresholds; then the summary weights; on items that must be known, last the calibration weight.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
-    n_steps = 6 + int(data.has_ratings) * (1 + (3 + (friends is not None) + dated) * (answerable == "known"))
+    n_steps = 6 + int(data.has_ratings) * (1 + (4 + (friends is not None) + dated) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -585,6 +665,7 @@ def build_pack(
         axes=axes,
         manifest=manifest,
     )
+    sessions: list[tuple[Task, Session]] = []
     if data.has_ratings:
         session_users = {}
         for u in val_users.tolist():
@@ -627,6 +708,11 @@ def build_pack(
         chosen, table = calibrate(pack, validation)
         hyperparameters.update(chosen)
         selection.update(table)
+    if sessions:  # a "watch" list calibrated to its genres (on a tags pack: elsewhere every weight serves the same list)
+        with step("choosing the calibration weight"):
+            pack = replace(pack)  # serving derived again: the summary weights just changed
+            chosen, selection["calibration"] = choose_calibration(pack, sessions)
+            hyperparameters.update(chosen)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

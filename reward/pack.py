@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..elicitation.calibrated import CALIBRATION_HORIZON
 from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
 from ..elicitation.recency import RecentPopularity
@@ -351,6 +352,23 @@ class Pack:
         r"""The validated exposure control :math:`\gamma` of a "watch" catalog ranking (0 where none was
         validated): see :class:`~prefchat.elicitation.onboarding.CatalogScore` and ``choose_exposure_discount``."""
         return float(self.hyperparameters.get("exposure_discount", 0.0))
+
+    @property
+    def calibration_weight(self) -> float:
+        r"""The validated :math:`\lambda` of a calibrated "watch" list (:mod:`~prefchat.elicitation.calibrated`):
+        how much the served top k trades relevance for a genre mix like the user's; 0 (the ranking
+        by score) where none was validated (``choose_calibration``)."""
+        return float(self.hyperparameters.get("calibration_weight", 0.0))
+
+    @property
+    def calibration_popularity(self) -> float:
+        r"""The validated popularity de-biasing weight :math:`\mu` of a calibrated "watch" list; 0 where none was validated."""
+        return float(self.hyperparameters.get("calibration_popularity", 0.0))
+
+    @property
+    def calibration_horizon(self) -> int:
+        """How many best-scored items a calibrated list reads the user's genre mix from (validated)."""
+        return int(self.hyperparameters.get("calibration_horizon", CALIBRATION_HORIZON))
 
     @property
     def less_obvious_discount(self) -> float:

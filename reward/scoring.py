@@ -51,6 +51,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.posterior import Answer, predictive_moments
@@ -176,8 +177,33 @@ class Scorer:
         self.beta = beta
 
     def scores(self, taste: Taste, candidates: Candidates | None = None, discount: float | None = None) -> np.ndarray:
-        """(n_items,) or (n_candidates,) scores, as :meth:`~prefchat.assistant.recommender.Recommender.rank` orders them."""
+        """(n_items,) or (n_candidates,) scores, before a list is calibrated (:meth:`calibrated`)."""
         return self.scoring(taste, candidates, discount).scores()
+
+    def served_scores(self, taste: Taste, discount: float | None = None) -> np.ndarray:
+        """(n_items,) the catalog's :meth:`scores` :meth:`calibrated`: any top k of them is the served top k,
+        as :meth:`~prefchat.assistant.recommender.Recommender.rank` orders it."""
+        return self.calibrated(taste, self.scores(taste, discount=discount))
+
+    def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None, popularity_weight: float | None = None,
+                   horizon: int | None = None) -> np.ndarray:
+        r"""``scores`` of the catalog with their best re-ordered into a list calibrated to ``taste``
+        (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack.
+
+        The genres are the pack's tags (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`),
+        the popularity its training counts; the items the answers show the user knows are left out of
+        the list and of the mix. ``weight`` :math:`\lambda`, ``popularity_weight`` :math:`\mu` and
+        ``horizon``: default the pack's validated ones (:attr:`~prefchat.reward.pack.Pack.calibration_weight`,
+        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged.
+        """
+        pack = self.pack
+        weight = pack.calibration_weight if weight is None else weight
+        popularity_weight = pack.calibration_popularity if popularity_weight is None else popularity_weight
+        if not (weight or popularity_weight) or taste.objective != "watch" or self._index.source != "tags":
+            return scores
+        known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
+        return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
+                                 pack.calibration_horizon if horizon is None else horizon, exclude=known)
 
     # -- the scorers -----------------------------------------------------------------------------
 

@@ -64,6 +64,11 @@ TABLE = [
     (STYLES, 'I prefer calm answers', ('calm and neutral',), ()),
     (STYLES, 'no jokes or emoji', (), ('uses emoji', 'witty jokes')),
     (STYLES, 'short answers with examples, no emoji', ('concrete examples', 'short and concise'), ('uses emoji',)),
+    (STYLES, 'no long and detailed please', (), ('long and detailed',)),
+    (STYLES, 'no jokes and shorter answers please', ('short and concise',), ('witty jokes',)),
+    (STYLES, 'no emoji and no longer answers', (), ('long and detailed', 'uses emoji')),
+    (STYLES, 'less technical detail and terminology please', (), ('technical detail and terminology',)),
+    (STYLES, 'more bullet points and numbered steps', ('bullet points and numbered steps',), ()),
     (GENRES, 'no horror please', (), ('horror',)),
     (GENRES, 'I love horror movies', ('horror',), ()),
     (GENRES, 'actually I love musicals', ('musical',), ()),
@@ -74,6 +79,8 @@ TABLE = [
     (GENRES, 'no animation', (), ('animation',)),
     (GENRES, "I'd rather have thrillers", ('thriller',), ()),
     (GENRES, 'sci-fi and fantasy please, no romance', ('fantasy', 'sci-fi'), ('romance',)),
+    (GENRES, 'no horror and romance please', (), ('horror', 'romance')),
+    (GENRES, 'please no westerns', (), ('western',)),
 ]
 """(vocabulary, what the user says, what they enjoy, what they are not keen on)."""
 
@@ -115,6 +122,29 @@ def test_the_chat_suggests_a_correction_the_text_pack_acts_on(packs):
     assert weights is not None
     assert directions(pack, [d for d, w in weights.items() if w > 0], [d for d, w in weights.items() if w < 0]) == \
         directions(pack, ["short and concise"], [])
+
+
+@pytest.mark.parametrize("text", ["no long and detailed please", "no long & detailed please",
+                                  "not so long and detailed please", "no long and detailed answers, please"])
+def test_a_descriptor_named_with_and_is_disliked_whole(packs, text):
+    """The negation before "long and detailed" holds for the whole name: split at its "and",
+    "detailed" was read as a like, and the summary said the user enjoys long and detailed answers."""
+    by_name, embed = packs
+    pack = by_name[STYLES]
+    weights = parse_correction(pack, text, embed)
+    assert weights is not None, text
+    assert directions(pack, [d for d, w in weights.items() if w > 0], [d for d, w in weights.items() if w < 0]) == \
+        directions(pack, [], ["long and detailed"]), (text, weights)
+    stated = apply_correction(Summary("No strong preferences yet.", (), 0, 0), weights, pack).text.lower()
+    assert "enjoys long and detailed" not in stated and "not keen on long and detailed" in stated, stated
+
+
+@pytest.mark.parametrize("text", ["no sword and sorcery please", "no sword & sorcery please"])
+def test_a_tag_named_with_an_ampersand_is_disliked_whole(packs, text):
+    by_name, embed = packs
+    tags = [*MOVIE_GENRES, "sword & sorcery"]
+    pack = replace(by_name[GENRES], descriptors=tags, descriptor_embeddings=embed(tags))
+    assert parse_correction(pack, text, embed) == {"sword & sorcery": -STATED_WEIGHT}
 
 
 def test_the_table_is_large_enough():

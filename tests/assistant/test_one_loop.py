@@ -89,6 +89,21 @@ def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy
             assert len(asked) == N_ANSWERS
 
 
+def test_a_calibrated_list_is_served_as_the_benchmark_ranks_it(small_pack, tmp_path, embed):
+    """A pack whose "watch" lists are calibrated to the user's genres: the app and the benchmark
+    still end with the same top 20, and it is not the uncalibrated one."""
+    plain = with_base_rates(small_pack(manifest={"name": "loop"}))
+    pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
+        **plain.manifest["hyperparameters"], "calibration_weight": 0.9, "calibration_popularity": 0.5}})
+    moved = 0
+    with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        for task in tasks_of(pack):
+            asked, top = served(app, task, "active")
+            assert (asked, top) == benchmark(pack, task, "active"), f"user {task.user_id}"
+            moved += top != benchmark(plain, task, "active")[1]
+    assert moved
+
+
 def test_a_session_resumed_by_a_fresh_process_asks_what_it_would_have(loop_pack, tmp_path, embed):
     """The held posterior is a cache: an engine that never saw the session replays it to the same question."""
     url = f"sqlite:///{tmp_path}/app.sqlite"

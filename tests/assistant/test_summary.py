@@ -226,6 +226,9 @@ def test_from_structured_names_what_is_missing():
     ("I don't hate musicals", {"musical": STATED_WEIGHT}),
     ("I love musicals, not horror", {"musical": STATED_WEIGHT, "horror": -STATED_WEIGHT}),
     ("more musicals and slapstick please", {"musical": STATED_WEIGHT, "slapstick": STATED_WEIGHT}),
+    ("no horror and slapstick please", {"horror": -STATED_WEIGHT, "slapstick": -STATED_WEIGHT}),
+    ("I love musicals, no horror and slapstick please", {"musical": STATED_WEIGHT, "horror": -STATED_WEIGHT,
+                                                          "slapstick": -STATED_WEIGHT}),
     ("I love musicals, slapstick too", {"musical": STATED_WEIGHT, "slapstick": STATED_WEIGHT}),
 ])
 def test_corrections_in_words(planted_pack, embed, text, expected):

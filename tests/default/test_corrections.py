@@ -112,3 +112,24 @@ def test_each_reply_states_the_change_truthfully(replies, count_said):
             assert counts is not None, reply.text
             column = carried[:, pack.serving.descriptors.columns[descriptor]]
             assert [count_said(counts[1]), count_said(counts[2])] == [sum(column[p.index] for p in picks) for picks in (before, after)]
+
+
+def test_no_long_and_detailed_please_is_a_dislike_and_the_picks_get_shorter(default_pack_dir, load_bench):
+    """A user who always chose the longer answer says "no long and detailed please": read whole,
+    not split at its "and" into a dislike of "long" and a like of "detailed". The summary never
+    says they enjoy long and detailed answers, and their top 5 gets shorter, below the catalog median."""
+    bench = load_bench("summary_polarity")
+    domain = load_domain()
+    with tempfile.TemporaryDirectory() as work, Assistant.open(pack=str(default_pack_dir),
+                                                             db=Path(work) / "long.sqlite") as assistant:
+        summary = bench.scripted_session(assistant, dict(zip(domain.response_ids, domain.attributes)), "length", True,
+                                         user="long")
+        assert "long and detailed" in summary.likes, summary.text  # what they showed: the statement goes against it
+        before = assistant.say("long", "recommend").recommendations
+        reply = assistant.say("long", "no long and detailed please")
+        corrected = assistant.summary("long")
+        median = np.median([n_words(item.text) for item in assistant.pack.items])
+    assert "long and detailed" in corrected.dislikes and "long and detailed" not in corrected.likes, corrected.text
+    assert "enjoys long and detailed" not in corrected.text.lower(), corrected.text
+    words_before, words_after = (np.median([n_words(text) for text in top(picks)]) for picks in (before, reply.recommendations))
+    assert words_after < min(words_before, median), (words_before, words_after, median, reply.text)

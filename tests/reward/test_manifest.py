@@ -59,6 +59,7 @@ def hyperparameter(name, value):
     (hyperparameter("beta", float("inf")), "hyperparameters.beta is inf"),
     (hyperparameter("beta", "high"), "hyperparameters.beta is 'high', must be a number"),
     (hyperparameter("exposure_discount", -0.5), "hyperparameters.exposure_discount is -0.5"),
+    (hyperparameter("calibration_weight", 1.5), "hyperparameters.calibration_weight is 1.5"),
     (hyperparameter("question_size", 99), "hyperparameters.question_size is 99, must be an integer from 2 to 6"),
     (hyperparameter("some_new_weight", -1e300), "hyperparameters.some_new_weight is -1e+300"),
     (hyperparameter("confidence", {"scale": 1.0, "medium": [0.0], "high": [0.0]}),

@@ -1,0 +1,137 @@
+r"""Calibrated lists: a top k whose genre mix is the person's own (Steck, "Calibrated recommendations", RecSys 2018).
+
+A list ranked by relevance alone fills with the head, where most of everyone's items are, and
+with the genre a user's answers lean to most. Steck's greedy re-ranking trades relevance against
+the list's miscalibration to the user's genre mix :math:`p` (:func:`~prefchat.elicitation.person.miscalibration`):
+
+.. math:: L^* = \arg\max_{L,\ |L| = n}\ (1 - \lambda) \sum_{i \in L} r_i \;-\; \lambda\, C_{KL}\big(p, q(L)\big)
+
+built one item at a time (:func:`calibrated_order`); :math:`q(L)` is the list's
+:func:`~prefchat.elicitation.person.genre_mix`. :math:`\lambda = 0` is the ranking by relevance.
+The served list re-orders only its :data:`CALIBRATED_DEPTH` best candidates
+(:func:`calibrated_scores`), so that the order is the same whatever k a caller asks for. Ten
+answers are a noisy picture of a person: the mix :math:`p` is read from the scores' many best
+items (their horizon), not from the handful of items the answers picked; and the relevance
+:math:`r_i` carries a popularity de-biasing term, so that a list need not fill with the head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import top_k
+from .person import CALIBRATION_MIX, genre_mix
+
+__all__ = ["CALIBRATED_DEPTH", "CALIBRATION_HORIZON", "calibrated_order", "calibrated_scores", "standardised"]
+
+CALIBRATED_DEPTH = 300
+"""How many of the best-scored candidates a calibrated list re-orders."""
+CALIBRATION_HORIZON = 200
+"""How many best-scored items the user's genre mix is read from, where the pack validated none."""
+
+
+def standardised(scores: np.ndarray) -> np.ndarray:
+    r"""Relevance on a scale that does not depend on the scorer: :math:`r_i = (s_i - \bar s) / \sigma_s`
+    over the candidates (0 where every score is equal), so that one :math:`\lambda` means the same on any pack."""
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarray, weight: float,
+                     a: float = CALIBRATION_MIX) -> np.ndarray:
+    r"""Steck's greedy calibrated list of all the candidates (RecSys 2018, eq. 6): each step adds
+
+    .. math:: i^* = \arg\max_{i \notin L}\ (1 - \lambda)\, r_i - \lambda\, C_{KL}\big(p, q(L \cup \{i\})\big)
+
+    with :math:`q` the :func:`~prefchat.elicitation.person.genre_mix` of the list (an item's genres
+    sharing its weight equally; an item with none leaves the mix as it is) and :math:`C_{KL}` the
+    :func:`~prefchat.elicitation.person.miscalibration` smoothed by :math:`a`. The sum of relevance
+    over :math:`L` is the same for every candidate of a step, so it drops out. Ties go to the
+    lower position. Greedy, so the first n of the order are the greedy list of n: a caller's k
+    never changes what comes first.
+
+    Parameters
+    ----------
+    relevance : (n,) :math:`r_i` of the candidates
+    genres : (n, n_genres) bool or 0/1, candidate i carries genre g
+    target : (n_genres,) the user's mix :math:`p`, summing to 1 (all zeros: no mix known, the
+        order is by relevance)
+    weight : :math:`\lambda \in [0, 1]`
+
+    Returns
+    -------
+    (n,) positions into the candidates, in list order
+    """
+    relevance = np.asarray(relevance, dtype=np.float64)
+    p = np.asarray(target, dtype=np.float64)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the calibration weight must be in [0, 1], got {weight!r}")
+    if not 0.0 < a <= 1.0:
+        raise ValueError(f"the smoothing a must be in (0, 1], got {a!r}")
+    rows = np.asarray(genres, dtype=np.float64)
+    if rows.shape != (len(relevance), len(p)):
+        raise ValueError(f"genres of shape {rows.shape}, need ({len(relevance)}, {len(p)}): one row per candidate")
+    counts = rows.sum(axis=1)
+    carries = counts > 0
+    rows = np.divide(rows, counts[:, None], out=np.zeros_like(rows), where=carries[:, None])
+    held = p > 0
+    if weight == 0.0 or not held.any():
+        return np.argsort(-relevance, kind="stable")
+    p, rows = p[held], rows[:, held]
+    total, n_carrying = np.zeros(len(p)), 0
+    value = (1.0 - weight) * relevance
+    free = np.ones(len(relevance), dtype=bool)
+    order = np.empty(len(relevance), dtype=np.intp)
+    for step in range(len(relevance)):
+        size = n_carrying + carries  # (n,) the genre-carrying items of L + {i}
+        q = np.divide(total + rows, size[:, None], out=np.zeros_like(rows), where=size[:, None] > 0)
+        kl = np.sum(p * np.log(p / ((1.0 - a) * q + a * p)), axis=1)  # Steck eq. 5, for every L + {i}
+        gain = np.where(free, value - weight * kl, -np.inf)
+        best = int(np.argmax(gain))
+        order[step], free[best] = best, False
+        total += rows[best]
+        n_carrying += int(carries[best])
+    return order
+
+
+def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.ndarray, weight: float,
+                      popularity_weight: float = 0.0, horizon: int = CALIBRATION_HORIZON, exclude: np.ndarray | None = None,
+                      depth: int = CALIBRATED_DEPTH) -> np.ndarray:
+    r"""``scores`` with its ``depth`` best (outside ``exclude``) re-ordered into their :func:`calibrated_order`.
+
+    The user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the ``horizon``
+    best-scored items (outside ``exclude``): what the scores believe of the person over many more items
+    than a list shows, where the best 20 alone crowd into the genres the answers lean to most. The
+    relevance of candidate i is its :func:`standardised` score less :math:`\mu` times its standardised
+    log popularity (a popularity de-biasing term, :math:`\mu` = ``popularity_weight``),
+
+    .. math:: r_i = z(s_i) - \mu\, z\big(\log(1 + n_i)\big).
+
+    The candidates' own scores are dealt out again in the calibrated order, the highest to the
+    first (each a hair below the one before where two are equal), so that every candidate still
+    scores above every other item and any top k of the result is the calibrated list's first k; the
+    rest of the catalog keeps its scores. :math:`\lambda = \mu = 0`
+    returns ``scores`` unchanged.
+
+    Parameters
+    ----------
+    scores : (n_items,)
+    genres : (n_items, n_genres) the catalog's genres
+    popularity : (n_items,) :math:`n_i`, e.g. training rating counts
+    weight : :math:`\lambda`
+    exclude : items never recommended (what the user knows): neither candidates nor in the mix
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if weight == 0.0 and popularity_weight == 0.0:
+        return scores
+    candidates = top_k(scores, depth, exclude)
+    target = genre_mix(top_k(scores, horizon, exclude), genres)
+    relevance = standardised(scores[candidates]) - popularity_weight * standardised(np.log1p(np.asarray(popularity)[candidates]))
+    order = candidates[calibrated_order(relevance, np.asarray(genres)[candidates], target, weight)]
+    dealt = scores[candidates].copy()  # top_k is best first: the j-th best score to the j-th of the order,
+    for j in range(1, len(dealt)):  # strictly below the one before, so that equal scores keep the order
+        dealt[j] = min(dealt[j], np.nextafter(dealt[j - 1], -np.inf))
+    served = scores.copy()
+    served[order] = dealt
+    return served
