@@ -82,7 +82,9 @@ def stored_answers(
     pending = None
     for exchange in history:
         items = exchange.question.item_ids
-        if not all(item in index for item in items):
+        found = (index.get(item) for item in items)  # one lookup per item: this runs on every answer
+        ids = tuple(i for i in found if i is not None)
+        if len(ids) < len(items):
             continue
         if exchange.answer is None:
             if pending is None and len(items) >= 2:
@@ -90,17 +92,17 @@ def stored_answers(
             continue
         choice = exchange.answer.choice
         if exchange.answer.kind in FEEDBACK_WINS:
-            answers.append(Comparison(index[items[0]], reference, FEEDBACK_WINS[exchange.answer.kind]))
+            answers.append(Comparison(ids[0], reference, FEEDBACK_WINS[exchange.answer.kind]))
             kinds.append(exchange.answer.kind)
         elif len(items) == 2:
             assert choice is not None  # an answer to a question always has its choice
-            answers.append(Comparison(index[items[0]], index[items[1]], choice))
+            answers.append(Comparison(ids[0], ids[1], choice))
             kinds.append(choice)
         elif choice in items:
-            answers.append(KWayChoice(tuple(index[item] for item in items), index[choice]))
+            answers.append(KWayChoice(ids, ids[items.index(choice)]))
             kinds.append("pick")
         else:  # "skip" ("tie" is not asked of k options: it is read as none of them)
-            unknown.update(index[item] for item in items)
+            unknown.update(ids)
             kinds.append("skip")
     return tuple(answers), tuple(kinds), frozenset(unknown), pending
 
