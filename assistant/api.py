@@ -190,7 +190,8 @@ class Assistant(Conversation):
             objective = self.sessions.options(session).objective or objective
             answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
             told = told_items(answers, self.reference)
-        return Taste(profile.mean, profile.cov, summary, objective, told, answers, social=self.friends.evidence(user_id))
+        return Taste(profile.mean, profile.cov, summary, objective, told, answers, social=self.friends.evidence(user_id),
+                     as_of=self.now())
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.

@@ -288,13 +288,20 @@ class ServedScore:
     user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
     worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
-    the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`).
+    the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`);
+    ``as_of``: the moment the session is served at (:attr:`~prefchat.reward.scoring.Taste.as_of`), set
+    per task by :meth:`at`.
     """
 
     pack: Pack
     objective: str
     discount: float | None = None
     social: SocialEvidence | None = None
+    as_of: float | None = None
+
+    def at(self, as_of: float | None) -> ServedScore:
+        """This score served at the moment ``as_of`` (None: the latest the pack's data know)."""
+        return replace(self, as_of=as_of)
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
@@ -302,7 +309,8 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social)
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social,
+                      as_of=self.as_of)
         return Recommender(self.pack).served_scores(taste, discount=self.discount)
 
 

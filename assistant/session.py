@@ -29,7 +29,7 @@ served rankings) is :class:`~prefchat.assistant.memory.Memory`; the top k is the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any
@@ -54,7 +54,12 @@ from .state import SessionReader
 from .summary import Summary, summarize
 from .turns import QuestionTurn, ReaskTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The time now, UTC: a :class:`Conversation`'s default clock."""
+    return datetime.now(UTC)
 
 
 class Conversation:
@@ -69,10 +74,17 @@ class Conversation:
         the held-out prompts a result shows, and the chat after onboarding.
     options : SessionOptions, optional
         For new sessions; a resumed session keeps the options it was started with.
+
+    Attributes
+    ----------
+    clock : ``clock() -> datetime``, the moment a recommendation is served at (a pack's item trend,
+        :class:`~prefchat.elicitation.trend.ItemTrend`, ranks what was popular just before it);
+        default the time now, UTC. Set it to replay a moment (tests, the benchmark).
     """
 
     def __init__(self, pack: Pack, store: Store, embed: Embed | None = None, options: SessionOptions | None = None):
         self.pack, self.store, self.embed = pack, store, embed
+        self.clock: Callable[[], datetime] = utc_now
         self.options = SessionOptions() if options is None else options
         self.sessions = SessionReader(pack, store)
         self.features, self.reference, self.index = self.sessions.features, self.sessions.reference, pack.item_index
@@ -301,7 +313,11 @@ class Conversation:
         """What the session knows of its user, as the :class:`~prefchat.assistant.recommender.Recommender` ranks it."""
         posterior = state.posterior
         return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference),
-                     posterior.answers, social=self.friends.evidence(state.record.user_id))
+                     posterior.answers, social=self.friends.evidence(state.record.user_id), as_of=self.now())
+
+    def now(self) -> float:
+        """The :attr:`clock`'s moment in seconds since 1970, as the pack's timestamps count."""
+        return self.clock().timestamp()
 
     def preview(self, state: SessionState, summary: Summary, discount: float | None = None) -> tuple[Ranked, ...]:
         """The session's recommendations (:meth:`~prefchat.assistant.recommender.Recommender.recommend`), not recorded."""

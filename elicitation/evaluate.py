@@ -445,7 +445,9 @@ def evaluate(
     groups : (n_items,) int array or None, only items of one group are asked together
     familiarity : (n_items,) array or None, the chance a user knows each item (see
         :class:`~prefchat.elicitation.selection.SelectionState`)
-    score : how a posterior scores the items, ``score(posterior) -> (n_items,)``: the objective, as
+    score : how a posterior scores the items, ``score(posterior) -> (n_items,)``; one with a method
+        ``at(as_of)`` (:class:`~prefchat.assistant.recommender.ServedScore`) is served at each task's
+        :attr:`Task.as_of` (:func:`served_at`). The objective, as
         the caller serves it (e.g. :class:`~prefchat.elicitation.onboarding.CatalogScore` with a
         base-rate offset, so that ``population`` ranks by base rate; or the app's own scoring,
         summary term included). Default: the mean utility :math:`\phi^\top m`. ``pref-reference``
@@ -548,7 +550,7 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
                     elif name == "pref-reference":
                         scores = features @ ml_fit(features, posterior.answers, ridge=PREF_RIDGE).mean
                     else:
-                        scores = score(posterior)
+                        scores = served_at(score, task)(posterior)
                     judge(s, a, t, scores)
                     asked[s, a, t], dont_know[s, a, t] = reached, sum(session.dont_know[:reached])
         log.info("%s: %d tasks in %.1f s", name, len(tasks), time.perf_counter() - start)
@@ -613,7 +615,7 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, pe
             raise ValueError(f"strategy {name!r} needs respondents with QUERY items (the ratings protocols)")
         return [peers[_peer_name(name)].scores(items) for items in query]
     if name == "population":
-        return [score(prior)] * len(tasks)
+        return [served_at(score, task)(prior) for task in tasks]
     if name == "popularity":
         return [np.asarray(popularity, dtype=float)] * len(tasks)
     if name == "recent-popularity":
@@ -627,7 +629,14 @@ def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, pe
     # known-items model is given, :class:`~prefchat.elicitation.known.KnownItemsScore`) sees them all.
     answered = [tuple(Comparison(int(a), int(b), {1.0: "a", 0.0: "b", 0.5: "tie"}[float(y)]) for a, b, y in zip(*part))
                 for part in evidence]
-    return [score(Posterior(coef[t], cov[t], prior.prior_mean, prior.prior_cov, answered[t])) for t in range(len(tasks))]
+    return [served_at(score, tasks[t])(Posterior(coef[t], cov[t], prior.prior_mean, prior.prior_cov, answered[t]))
+            for t in range(len(tasks))]
+
+
+def served_at(score: Callable[[Posterior], np.ndarray], task: Task) -> Callable[[Posterior], np.ndarray]:
+    """``score`` served at the moment ``task`` is (:attr:`Task.as_of`) where it reads one (has ``at(as_of)``), else ``score``."""
+    at = getattr(score, "at", None)
+    return score if at is None else at(task.as_of)
 
 
 # --------------------------------------------------------------------------- statistics

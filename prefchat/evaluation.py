@@ -13,6 +13,8 @@ import argparse
 import json
 import tempfile
 import time
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -383,6 +385,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
 
 def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     """One onboarding of ``n`` questions through ``app``; what it recommends, the clicks and the don't-knows."""
+    from .assistant.session import utc_now
     from .assistant.turns import QuestionTurn, SessionOptions
 
     kway = strategy == "kway"
@@ -390,6 +393,8 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     options = SessionOptions(min_questions=n, max_questions=n, strategy=policy, pool_size=pool_size,
                              objective="watch", n_recommendations=1, question_size=KWAY_OPTIONS if kway else 2)
     user = f"eval-{task.seed}-{strategy}-{n}-{task.user_id}"
+    # served at the moment the task's known part ends, as a user onboarding then would be
+    app.clock = utc_now if task.as_of is None else partial(datetime.fromtimestamp, task.as_of, UTC)
     turn = app.start(user, options=options, seed=task_seed(task, strategy))
     clicks = skips = 0
     while isinstance(turn, QuestionTurn):

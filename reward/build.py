@@ -64,6 +64,7 @@ from .train import (
     validation_score,
     variance_rotation,
 )
+from .trend import choose_item_trend
 
 log = logging.getLogger(__name__)
 
@@ -263,15 +264,17 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
     return best, {str(size): score for size, score in scores.items()}
 
 
-def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> list[tuple[Task, Session]]:
-    """The served onboarding sessions of validation users that the "watch" settings are chosen by.
+def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, split: str = "random",
+                        times: dict[str, np.ndarray] | None = None) -> list[tuple[Task, Session]]:
+    """The served onboarding sessions of validation users that the "watch" settings are chosen by
+    (split by ``split``, dated by ``times`` where given: :func:`~prefchat.elicitation.evaluate.rating_tasks`).
 
     The served strategy (:data:`VALIDATION_STRATEGY`) over the served pool, weighed by the pack's
     familiarity, with its "watch" session prior, in the benchmark's watch protocol
     (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS` splits per user),
     :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
     """
-    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity, split=split, times=times)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(VALIDATION_STRATEGY, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
                               familiarity=pack.familiarity)
@@ -313,6 +316,20 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     chosen = {name: strongest_discount(grid, grid[0]["recall@20"] - tolerance) for name, tolerance in RECALL_TOLERANCE.items()}
     chosen["less_obvious_limit"] = strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
+
+
+def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, users: dict[str, tuple[np.ndarray, np.ndarray]],
+                    seed: int) -> tuple[Pack, dict]:
+    """``pack`` with its item trend (:func:`~prefchat.reward.trend.choose_item_trend`): the training users'
+    dated ratings, chosen on the :func:`validation_sessions` of ``users`` split at random and in time."""
+    ratings = dataset.ratings
+    assert ratings is not None and ratings.timestamp is not None  # a dated pack
+    index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
+    times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
+    sessions = [pair for split in ("random", "time") for pair in validation_sessions(pack, users, seed, split, times)]
+    train = np.isin(ratings.user, train_users)
+    trend, record = choose_item_trend(pack, ratings.item[train], ratings.timestamp[train], sessions)
+    return replace(pack, trend=trend), record
 
 
 def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[dict, dict]:
@@ -536,9 +553,10 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (and with friends the social prior); then the confidence thresholds; then the summary weights;
-    # on items that must be known, last the calibration weight.
-    n_steps = 6 + int(data.has_ratings) * (1 + (4 + (friends is not None)) * (answerable == "known"))
+    # discount (and with friends the social prior, with dated ratings the item trend); then the confidence
+    # thresholds; then the summary weights; on items that must be known, last the calibration weight.
+    dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
+    n_steps = 6 + int(data.has_ratings) * (1 + (4 + (friends is not None) + dated) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -677,6 +695,9 @@ def build_pack(
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
                 pack = replace(pack)
+            if dated:
+                with step("choosing the item trend"):
+                    pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users, session_users, seed)
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size

@@ -10,7 +10,9 @@ an edited one fails with one line naming the key, never with a 500 when served:
   integers within bounds;
 - every served hyperparameter a finite number in its range (:data:`HYPERPARAMETERS`), and any
   other number there finite and at most :data:`MAX_MAGNITUDE` in size;
-- names, descriptors, axes, groups and the known-items model of the types and sizes prefchat writes.
+- names, descriptors, axes, groups and the known-items model of the types and sizes prefchat writes;
+- the item trend's ``beta`` (finite, at most :data:`MAX_MAGNITUDE` in size) and ``window`` (null, or a
+  positive finite number in the timestamps' unit).
 
 Keys prefchat does not read (``selection``, ``metrics``, ``split``, ``data``, ...) are checked
 for depth only.
@@ -125,6 +127,13 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
         _hyperparameter("known.tau", known.get("tau"), _POSITIVE, fail)
         if "calibration" in known:
             _hyperparameter("known.calibration", known["calibration"], _NONNEGATIVE, fail)
+    trend = manifest.get("trend")
+    if trend is not None:
+        if not isinstance(trend, dict) or "beta" not in trend:
+            raise fail("trend", trend, "must be null or an object with a beta")
+        _hyperparameter("trend.beta", trend["beta"], (-MAX_MAGNITUDE, True, MAX_MAGNITUDE), fail)
+        if trend.get("window") is not None:
+            _hyperparameter("trend.window", trend["window"], (0.0, False, math.inf), fail)
     groups = manifest.get("groups")
     if groups is not None and (not isinstance(groups, list) or len(groups) != n_items
                                or not all(type(g) is int and 0 <= g < n_items for g in groups)):

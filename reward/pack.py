@@ -8,7 +8,8 @@ Layout of a pack directory::
     item_ids.npy         the item ids in catalog order, a fixed-width unicode array (optional:
                          packs written before it have their ids read from items.jsonl)
     arrays.safetensors   embeddings, features, head weights, prior, popularity, descriptors,
-                         and the known-items model where there is one (``known_*``)
+                         and the known-items model where there is one (``known_*``), and the
+                         training ratings' items and times of a dated pack's item trend (``trend_*``)
 
 Nothing is loaded with pickle: JSON for text, safetensors and .npy (``allow_pickle=False``) for
 arrays. Loading checks the format version, the checksums (of the files, and of the manifest
@@ -38,7 +39,9 @@ import numpy as np
 from ..elicitation.calibrated import CALIBRATION_HORIZON
 from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
+from ..elicitation.recency import RecentPopularity
 from ..elicitation.social import SocialModel
+from ..elicitation.trend import ItemTrend
 from .data import VISIBLE_ID, first_invisible
 from .items import Axis, Item
 from .manifest import MAX_DEPTH, ManifestError, check_manifest
@@ -155,6 +158,8 @@ class Pack:
     social : the social prior of that model (:mod:`~prefchat.elicitation.social`: the training
         users' coefficients, a friend's, and the validated trust), or None for a pack built
         without a friends graph
+    trend : the drifting item term of the served "watch" score (:mod:`~prefchat.elicitation.trend`),
+        chosen on validation users of dated ratings; None (no term, as :math:`\beta = 0`) elsewhere
     """
 
     items: Sequence[Item]
@@ -174,6 +179,7 @@ class Pack:
     manifest: dict = field(default_factory=dict)
     known: KnownModel | None = None
     social: SocialModel | None = None
+    trend: ItemTrend | None = None
 
     @property
     def n_items(self) -> int:
@@ -471,6 +477,9 @@ SOCIAL_COEFFICIENTS = "social_coefficients"
 KNOWN_PREFIX = "known_"
 _KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
 """The arrays of a :class:`~prefchat.elicitation.known.KnownModel`, saved as ``known_<name>``."""
+TREND_ITEMS, TREND_TIMES = "trend_items", "trend_times"
+"""The training ratings' items and times of an :class:`~prefchat.elicitation.trend.ItemTrend` (its window and
+beta in the manifest's ``trend``)."""
 KNOWN_BASE_RATES = KNOWN_PREFIX + "base_rates"
 """The base rates a calibrated :class:`~prefchat.elicitation.known.KnownModel` fades its item bias from
 (saved where it has them; a pack written before them has none, and no bias)."""
@@ -515,12 +524,19 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
             arrays[KNOWN_BASE_RATES] = np.ascontiguousarray(pack.known.base_rates)
     if pack.social is not None:
         arrays[SOCIAL_COEFFICIENTS] = np.ascontiguousarray(pack.social.coefficients)
+    if pack.trend is not None:
+        arrays[TREND_ITEMS] = np.ascontiguousarray(pack.trend.recent.items, dtype=np.int64)
+        arrays[TREND_TIMES] = np.ascontiguousarray(pack.trend.recent.times, dtype=np.float64)
     save_file(arrays, str(directory / ARRAYS))
     manifest = dict(pack.manifest)
     manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau,
                                                          "calibration": pack.known.calibration}
     manifest["social"] = None if pack.social is None else {"trust": pack.social.trust, "spread": pack.social.spread,
                                                            "members": "train"}
+    manifest["trend"] = None
+    if pack.trend is not None:
+        window = pack.trend.recent.window
+        manifest["trend"] = {"window": window if np.isfinite(window) else None, "beta": pack.trend.beta}
     manifest.update(
         format_version=FORMAT_VERSION,
         n_items=pack.n_items,
@@ -716,8 +732,26 @@ def load_pack(directory: str | Path) -> Pack:
     axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
     known = _read_known(directory, manifest, {name: arrays.pop(name) for name in list(arrays) if name.startswith(KNOWN_PREFIX)})
     social = _read_social(directory, manifest, known, arrays.pop(SOCIAL_COEFFICIENTS, None))
+    trend = _read_trend(directory, manifest, arrays.pop(TREND_ITEMS, None), arrays.pop(TREND_TIMES, None))
     return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, known=known,
-                social=social, **arrays)
+                social=social, trend=trend, **arrays)
+
+
+def _read_trend(directory: Path, manifest: dict, items: np.ndarray | None, times: np.ndarray | None) -> ItemTrend | None:
+    """The pack's :class:`~prefchat.elicitation.trend.ItemTrend` from its ``trend_*`` arrays and the manifest's
+    window and beta (a window of null: all time); None without one."""
+    recorded = manifest.get("trend")
+    if recorded is None and items is None and times is None:
+        return None
+    if recorded is None or items is None or times is None:
+        raise PackError(f"{directory / ARRAYS}: the item trend is incomplete (manifest 'trend' {recorded!r}, arrays "
+                        f"{TREND_ITEMS!r} {'missing' if items is None else 'present'}, "
+                        f"{TREND_TIMES!r} {'missing' if times is None else 'present'})")
+    try:
+        window = np.inf if recorded["window"] is None else float(recorded["window"])
+        return ItemTrend(RecentPopularity.fit(items, times, int(manifest["n_items"]), window), float(recorded["beta"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise PackError(f"{directory / MANIFEST}: bad item trend ({error})") from None
 
 
 def _read_social(directory: Path, manifest: dict, known: KnownModel | None, coefficients: np.ndarray | None) -> SocialModel | None:

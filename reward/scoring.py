@@ -26,6 +26,9 @@ a session of some objective, the user's summary, and the items the answers show 
     (:class:`~prefchat.elicitation.known.KnownItemsScore`), with the user's friends as its social
     prior where the taste holds them (:mod:`~prefchat.elicitation.social`);
 
+- on a pack with an item trend (:attr:`~prefchat.reward.pack.Pack.trend`), a "watch" score adds the
+  drifting item term :math:`\beta_t\, b_i(t)` of the taste's moment :math:`t`
+  (:class:`~prefchat.elicitation.trend.ItemTrend`: what was popular just before the session);
 - the **exposure control** :math:`\gamma`: a "watch" score less :math:`\gamma \operatorname{logit} f_i`
   (:class:`~prefchat.elicitation.onboarding.CatalogScore`), default the pack's validated one;
 - the **summary and stated terms**: :math:`s` the
@@ -43,7 +46,7 @@ are scored by "prefer" with the features of :meth:`~prefchat.reward.pack.Pack.co
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -82,6 +85,8 @@ class Taste:
         average item feedback is compared with): what a pick's reason cites
     social : the user's friends as evidence of a known-items model (its social prior,
         :mod:`~prefchat.elicitation.social`), or None: the population prior
+    as_of : the moment the ranking is served at (the timestamps' unit: seconds since 1970 for a
+        clock), read by a pack's item trend; None: the latest its data know
     """
 
     mean: np.ndarray
@@ -91,6 +96,7 @@ class Taste:
     known: frozenset[int] = field(default_factory=frozenset)
     answers: tuple[Answer, ...] = ()
     social: SocialEvidence | None = None
+    as_of: float | None = None
 
     def __post_init__(self):
         check_objective(self.objective)
@@ -227,7 +233,11 @@ class Scorer:
         if candidates is not None:
             features = pack.content_features(candidates.embeddings)
             return Scoring(features, mean, features @ mean, association, weights)
-        return self._base(taste, mean, discount, weights, association)
+        scoring = self._base(taste, mean, discount, weights, association)
+        trend = pack.trend
+        if taste.objective != "watch" or trend is None or not trend.beta:
+            return scoring
+        return replace(scoring, base=scoring.base + trend.term(taste.as_of))
 
     def _base(self, taste: Taste, mean: np.ndarray, discount: float | None, weights: np.ndarray,
               association: np.ndarray | None) -> Scoring:
