@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibrated import standardised
 from .metrics import recall_at_k, top_k
 from .recency import RecentPopularity, windows
 
@@ -36,10 +37,8 @@ TREND_WEIGHTS = (0.0, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
 
 def base_rate_term(recent: np.ndarray) -> np.ndarray:
     r""":math:`b(t)` of the module docstring from :math:`s(t)`, ``recent`` (n_items,) >= 0: the
-    standardised :math:`\log(1 + s_i)`; zeros where every item has the same count."""
-    z = np.log1p(np.asarray(recent, dtype=float))
-    spread = float(z.std())
-    return (z - z.mean()) / spread if spread > 0 else np.zeros_like(z)
+    :func:`~prefchat.elicitation.calibrated.standardised` :math:`\log(1 + s_i)`; zeros where every item has the same count."""
+    return standardised(np.log1p(np.asarray(recent, dtype=float)))
 
 
 @dataclass(frozen=True, eq=False)
