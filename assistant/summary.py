@@ -10,7 +10,7 @@ Corrections in words are read by :mod:`~prefchat.assistant.corrections`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -59,6 +59,7 @@ __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); t
     "summary_affinity",
     "summary_weights",
     "taste_names",
+    "tastes",
     "tastes_of",
 ]
 
@@ -91,6 +92,18 @@ def taste_names(pack: Pack, personas: Personas) -> list[str | None]:
         else:
             names.append(None)
     return names
+
+
+def tastes(pack: Pack, known: Collection[int]) -> list[tuple[str | None, float, tuple[int, ...]]]:
+    """Each of the tastes the items ``known`` show (:meth:`~prefchat.elicitation.known.KnownModel.split`), largest
+    first: its name (:func:`taste_names`), its share and its items; one taste (or a pack without
+    personas): one row of them all, unnamed; no known-items model: none."""
+    model = pack.known_model
+    if model is None:
+        return []
+    personas = model.split(known)
+    names: list[str | None] = taste_names(pack, personas) if len(personas) > 1 else [None]
+    return [(name, float(share), group) for name, share, group in zip(names, personas.shares, personas.groups)]
 
 
 def tastes_of(pack: Pack, answers: Sequence[Answer] | None) -> list[str]:
