@@ -1,30 +1,13 @@
 """A pick says which of a user's tastes it serves: a horror pick is never said to serve the comedy side."""
 
-from dataclasses import replace
-
-import numpy as np
 import pytest
 
 from prefchat.assistant.recommender import Recommender, Taste
 from prefchat.assistant.summary import summarize, taste_names, tastes_of
-from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.personas import Personas, PersonaSettings
 from prefchat.elicitation.posterior import Comparison
 
-HORROR = [2, 8, 14, 20, 26]  # items whose first tag is horror (conftest.genre_items: GENRES[i % 6])
-COMEDY = [0, 6, 12, 18]      # and comedy
-
-
-def household_pack(pack, personas: PersonaSettings):
-    """``pack`` rated by 999 users, with a known-items model of 80 planted users who know either the horror films
-    or the comedies (and a few others), and the persona settings ``personas``."""
-    rated = replace(pack, manifest={**pack.manifest, "data": {"n_ratings": 100}, "split": {"train": [f"u{i}" for i in range(999)]}})
-    rng = np.random.default_rng(8)
-    first = np.array([item.tags[0] for item in pack.items])
-    x = np.array([(rng.random(pack.n_items) < np.where(first == ("horror" if u % 2 else "comedy"), 0.6, 0.03))
-                  for u in range(80)], float)
-    emission, features = spectral_bases(*components(x), 5.0)
-    return replace(rated, known=KnownModel(features, emission, *population(x, emission), tau=1.0, personas=personas))
+HORROR, COMEDY = [2, 8, 14, 20, 26], [0, 6, 12, 18]  # conftest.HORROR, conftest.COMEDY
 
 
 def told(items):
@@ -33,7 +16,7 @@ def told(items):
 
 
 @pytest.fixture
-def household(pack):
+def household(pack, household_pack):
     return household_pack(pack, PersonaSettings(max_personas=2, penalty=0.4, temperature=0.0))
 
 
@@ -64,7 +47,7 @@ def test_a_households_picks_name_the_taste_they_serve(household):
     assert counts["horror"] >= 4 and counts["comedy"] >= 3
 
 
-def test_the_summary_lists_several_tastes_and_one_taste_reads_as_before(household, pack):
+def test_the_summary_lists_several_tastes_and_one_taste_reads_as_before(household, pack, household_pack):
     answers = told(HORROR + COMEDY)
     assert tastes_of(household, answers) == ["horror", "comedy"]
     text = summarize(household, household.prior_mean, household.prior[1], len(answers), 0, answers=answers).text
@@ -76,7 +59,7 @@ def test_the_summary_lists_several_tastes_and_one_taste_reads_as_before(househol
             == summarize(single, single.prior_mean, single.prior[1], 5, 0, answers=alone).text)
 
 
-def test_one_taste_gets_todays_list_and_words(household, pack):
+def test_one_taste_gets_todays_list_and_words(household, pack, household_pack):
     answers = told(HORROR)
     single = household_pack(pack, PersonaSettings())
     picks = Recommender(household, beta=0.0).rank(_taste(household, answers), 10)

@@ -1,26 +1,9 @@
 """The analyst's profile page shows a user's several tastes, by the answers they gave."""
 
-from dataclasses import replace
-
-import numpy as np
-
-from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.personas import PersonaSettings
 from prefchat.ui.analyst import _tastes_note
 
-HORROR = [2, 8, 14, 20, 26]  # conftest.genre_items: the first tag is GENRES[i % 6]
-COMEDY = [0, 6, 12, 18]
-
-
-def _household_pack(pack):
-    rated = replace(pack, manifest={**pack.manifest, "data": {"n_ratings": 100}, "split": {"train": [f"u{i}" for i in range(999)]}})
-    rng = np.random.default_rng(8)
-    first = np.array([item.tags[0] for item in pack.items])
-    x = np.array([(rng.random(pack.n_items) < np.where(first == ("horror" if u % 2 else "comedy"), 0.6, 0.03))
-                  for u in range(80)], float)
-    emission, features = spectral_bases(*components(x), 5.0)
-    return replace(rated, known=KnownModel(features, emission, *population(x, emission), tau=1.0,
-                                           personas=PersonaSettings(2, 0.4, 0.0)))
+HORROR, COMEDY = [2, 8, 14, 20, 26], [0, 6, 12, 18]  # conftest.HORROR, conftest.COMEDY
 
 
 def _exported(pack, picked, undone=()):
@@ -31,8 +14,8 @@ def _exported(pack, picked, undone=()):
     return {"questions": questions, "answers": answers}
 
 
-def test_the_profile_page_names_each_taste_with_its_share_and_films(small_pack):
-    pack = _household_pack(small_pack())
+def test_the_profile_page_names_each_taste_with_its_share_and_films(small_pack, household_pack):
+    pack = household_pack(small_pack(), PersonaSettings(2, 0.4, 0.0))
     note = _tastes_note(pack, _exported(pack, HORROR + COMEDY))
     assert note.startswith("\n\n**Tastes:** horror (56%: ") and "; comedy (44%: " in note
     horror_part = note.split("; comedy")[0]
