@@ -303,10 +303,13 @@ class KnownModel:
 
     @cached_property
     def _whitening(self) -> np.ndarray:
-        r""":math:`W = (\tau \Psi)^{-1/2}` (K, K), so that :math:`\Pi_i W` are the whitened rows a persona split reads
-        (:func:`~prefchat.elicitation.personas.split_personas`)."""
+        r""":math:`(\tau \Psi)^{-1/2} U` (K, K), :math:`U` the eigenvectors of the population's spread in the
+        whitened coordinates, :math:`(\tau\Psi)^{-1/2} \Sigma (\tau\Psi)^{-1/2}`, by decreasing eigenvalue: its first
+        :math:`d` columns give the rows :math:`z_i` a persona split reads (:func:`~prefchat.elicitation.personas.split_personas`)."""
         values, vectors = np.linalg.eigh(self.within)
-        return vectors / np.sqrt(self.tau * np.maximum(values, 1e-12 * values.max()))
+        root = vectors / np.sqrt(self.tau * np.maximum(values, 1e-12 * values.max()))
+        spread, directions = np.linalg.eigh(root.T @ self.prior_cov @ root)
+        return root @ directions[:, np.argsort(-spread, kind="stable")]
 
     def split(self, known: Collection[int]) -> Personas:
         """The personas of the items ``known`` (:func:`~prefchat.elicitation.personas.split_personas`, by the
@@ -314,7 +317,8 @@ class KnownModel:
         items = np.array(sorted(int(i) for i in known), dtype=np.intp)
         if self.personas.max_personas == 1 or not items.size:
             return Personas((tuple(items.tolist()),))
-        return split_personas(items, self.emission[items].astype(np.float64) @ self._whitening, self.personas)
+        d = self.personas.dimensions or self.n_bases
+        return split_personas(items, self.emission[items].astype(np.float64) @ self._whitening[:, :d], self.personas)
 
     def persona_scores(self, known: Collection[int], social: SocialEvidence | None = None,
                        ) -> tuple[np.ndarray, Personas, np.ndarray]:

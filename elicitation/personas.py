@@ -9,18 +9,22 @@ inferred from the answers instead of trained).
 
 Split (:func:`split_personas`). In the whitened coordinates :math:`z_i = (\tau \Psi)^{-1/2} \Pi_i`
 a persona's log-likelihood at its mean is :math:`-\tfrac12 \sum_{i \in R_p} \lVert z_i - \bar z_p \rVert^2`
-(up to a constant), so splitting a persona :math:`A` into :math:`A_1, A_2` gains (Ward's criterion)
+(up to a constant). Ten answers reveal a handful of items, too few to tell tastes apart in all
+:math:`K` whitened directions, most of which are noise; the split reads the :math:`d` of them along
+which users differ most, the leading eigenvectors :math:`U_d` of the population's spread in those
+coordinates, :math:`(\tau\Psi)^{-1/2} \Sigma (\tau\Psi)^{-1/2}`, so :math:`z_i = U_d^\top (\tau \Psi)^{-1/2} \Pi_i`.
+Splitting a persona :math:`A` into :math:`A_1, A_2` gains (Ward's criterion)
 
 .. math:: \Delta \ell = \frac{n_1 n_2}{2 (n_1 + n_2)} \lVert \bar z_1 - \bar z_2 \rVert^2 .
 
 The split is 2-means of :math:`A` (Lloyd's iterations from its two most distant items), kept when
 :math:`\Delta \ell` exceeds a BIC-like penalty for the new persona's :math:`K` coefficients,
 
-.. math:: \Delta \ell > w \, \tfrac{K}{2} \log |R| ,
+.. math:: \Delta \ell > w \, \tfrac{d}{2} \log |R| ,
 
 each persona at least :data:`MIN_PERSONA_ITEMS` items; the persona with the largest gain is split
-first, up to :math:`P_\max` personas. The weight :math:`w` and :math:`P_\max` are chosen on validation
-users when a pack is built; :math:`P_\max = 1` is the single taste of today.
+first, up to :math:`P_\max` personas. :math:`d`, the weight :math:`w` and :math:`P_\max` are chosen on
+validation users when a pack is built; :math:`P_\max = 1` is the single taste of today.
 
 Score (:func:`attend`). Each persona has its own conjugate posterior mean :math:`m_p` (the known-items
 posterior of its own items, :meth:`~prefchat.elicitation.known.KnownModel.posterior_mean`) and score
@@ -46,8 +50,9 @@ import numpy as np
 __all__ = ["MIN_PERSONA_ITEMS", "PersonaSettings", "Personas", "allotted_order", "attend", "split_gain", "split_personas",
            "two_means"]
 
-MIN_PERSONA_ITEMS = 2
-"""The fewest known items a persona holds: one answer is a film, not a taste."""
+MIN_PERSONA_ITEMS = 1
+"""The fewest known items a persona holds: in a household, one member may have answered only once or twice
+in ten; the penalty, not a size, decides whether one far item is a taste of its own."""
 LLOYD_ITERATIONS = 20
 """At most this many of Lloyd's iterations in a 2-means split."""
 
@@ -61,11 +66,13 @@ class PersonaSettings:
     max_personas : :math:`P_\\max`; 1: a user is one taste (today's model)
     penalty : the weight :math:`w` of the split's BIC-like penalty
     temperature : the attention's :math:`T \\ge 0` (0: the best persona's score)
+    dimensions : :math:`d`, the directions the split reads (0: all :math:`K`)
     """
 
     max_personas: int = 1
     penalty: float = 1.0
     temperature: float = 0.0
+    dimensions: int = 0
 
     def __post_init__(self):
         if not (isinstance(self.max_personas, int | np.integer) and self.max_personas >= 1):
@@ -74,13 +81,17 @@ class PersonaSettings:
             raise ValueError(f"the persona penalty must be finite and >= 0, got {self.penalty!r}")
         if not (np.isfinite(self.temperature) and self.temperature >= 0):
             raise ValueError(f"the persona temperature must be finite and >= 0, got {self.temperature!r}")
+        if not (isinstance(self.dimensions, int | np.integer) and self.dimensions >= 0):
+            raise ValueError(f"the persona split's dimensions must be an integer >= 0, got {self.dimensions!r}")
 
     def to_dict(self) -> dict:
-        return {"max_personas": int(self.max_personas), "penalty": float(self.penalty), "temperature": float(self.temperature)}
+        return {"max_personas": int(self.max_personas), "penalty": float(self.penalty), "temperature": float(self.temperature),
+                "dimensions": int(self.dimensions)}
 
     @classmethod
     def from_dict(cls, recorded: dict) -> PersonaSettings:
-        return cls(int(recorded["max_personas"]), float(recorded["penalty"]), float(recorded["temperature"]))
+        return cls(int(recorded["max_personas"]), float(recorded["penalty"]), float(recorded["temperature"]),
+                   int(recorded.get("dimensions", 0)))
 
 
 @dataclass(frozen=True)
@@ -148,7 +159,7 @@ def split_personas(items: np.ndarray, whitened: np.ndarray, settings: PersonaSet
     Parameters
     ----------
     items : (n,) the catalog indices of :math:`R`, distinct
-    whitened : (n, K) their :math:`z_i = (\tau \Psi)^{-1/2} \Pi_i`
+    whitened : (n, d) their :math:`z_i = U_d^\top (\tau \Psi)^{-1/2} \Pi_i`
     settings : :math:`P_\max` and the penalty weight :math:`w`
     """
     items = np.asarray(items, dtype=np.intp)

@@ -515,6 +515,13 @@ def format_report(report: dict) -> str:
             if entry["answers"] == last:
                 lines.append(row(entry["strategy"], (f"{share:.3f}" for share in entry["shares"])))
     lines += _person_tables(report.get("per_person", []), width)
+    if report.get("personas"):
+        lines += ["", "tastes (served lists): share kept as one taste; on shared accounts the hits naming a taste and "
+                      "the share naming the member's own"]
+        for entry in report["personas"]:
+            share = "-" if entry["attribution"] is None else f"{entry['attribution']:.2f}"
+            lines.append(f"{entry['strategy']:<{width}}{entry['answers']:>6} answers   kept one {entry['kept_one']:.2f}   "
+                         f"hits {entry['persona_hits']:>4}   attribution {share}")
     return "\n".join(lines)
 
 

@@ -722,7 +722,7 @@ def build_pack(
             assert pack.known is not None  # sessions are run on items that must be known, which have the model
             pack = replace(pack, known=replace(pack.known, personas=personas))
             hyperparameters.update(persona_max=personas.max_personas, persona_penalty=personas.penalty,
-                                   persona_temperature=personas.temperature)
+                                   persona_temperature=personas.temperature, persona_dimensions=personas.dimensions)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

@@ -72,6 +72,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "persona_max": (1.0, True, 16.0),
     "persona_penalty": _NONNEGATIVE,
     "persona_temperature": _NONNEGATIVE,
+    "persona_dimensions": (0.0, True, MAX_BASES),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 
@@ -139,6 +140,8 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
             _integer(personas, "max_personas", 1, MAX_PERSONAS, fail, "known.personas.")
             _hyperparameter("known.personas.penalty", personas.get("penalty"), _NONNEGATIVE, fail)
             _hyperparameter("known.personas.temperature", personas.get("temperature"), _NONNEGATIVE, fail)
+            if "dimensions" in personas:
+                _integer(personas, "dimensions", 0, MAX_BASES, fail, "known.personas.")
     trend = manifest.get("trend")
     if trend is not None:
         if not isinstance(trend, dict) or "beta" not in trend:

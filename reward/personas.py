@@ -1,7 +1,8 @@
 r"""The personas' settings of a "watch" pack, chosen on validation users (:mod:`~prefchat.elicitation.personas`).
 
-A setting is :math:`P_\max` (:data:`PERSONA_MAX_GRID`), the split's penalty weight :math:`w`
-(:data:`PERSONA_PENALTY_GRID`) and the attention's temperature :math:`T` (:data:`PERSONA_TEMPERATURE_GRID`).
+A setting is :math:`P_\max` (:data:`PERSONA_MAX_GRID`), the directions :math:`d` the split reads
+(:data:`PERSONA_DIMENSIONS_GRID`), the split's penalty weight :math:`w` (:data:`PERSONA_PENALTY_GRID`)
+and the attention's temperature :math:`T` (:data:`PERSONA_TEMPERATURE_GRID`).
 Each serves the validation users' lists as the app does (:meth:`~prefchat.reward.scoring.Scorer.served_scores`,
 the calibrated list giving each taste its share) after the most answers a served session asks
 (:data:`~prefchat.reward.build.VALIDATION_SESSION_ANSWERS`), twice:
@@ -16,7 +17,7 @@ A setting is allowed when the single users lose at most :data:`PERSONA_RECALL_TO
 Recall@20 against one persona, and at least :data:`SINGLE_KEPT` of them keep one persona (one
 person stays one). Among those, the one whose shared accounts serve their weaker member best
 (mean weaker Recall@20, then the both-hit rate), the simpler among equals: fewer personas, a
-larger penalty, a larger temperature. :math:`P_\max = 1` is always allowed: a pack whose
+larger penalty, fewer directions, a larger temperature. :math:`P_\max = 1` is always allowed: a pack whose
 validation users show no second taste keeps today's single taste.
 """
 
@@ -37,14 +38,16 @@ from .scoring import Scorer, Taste
 from .serving import SERVED_POOL_SIZE
 from .summary import Summary, descriptor_weights
 
-__all__ = ["PERSONA_MAX_GRID", "PERSONA_PENALTY_GRID", "PERSONA_RECALL_TOLERANCE", "PERSONA_TEMPERATURE_GRID",
+__all__ = ["PERSONA_DIMENSIONS_GRID", "PERSONA_MAX_GRID", "PERSONA_PENALTY_GRID", "PERSONA_RECALL_TOLERANCE", "PERSONA_TEMPERATURE_GRID",
            "SINGLE_KEPT", "choose_personas", "merged_validation_sessions"]
 
 PERSONA_MAX_GRID = (1, 2, 3)
 """The most personas a user may be split into, tried (1: today's single taste)."""
-PERSONA_PENALTY_GRID = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+PERSONA_PENALTY_GRID = (1.0, 1.5, 2.0, 3.0)
 """The split's penalty weights :math:`w` tried."""
-PERSONA_TEMPERATURE_GRID = (0.0, 0.25, 0.5, 1.0)
+PERSONA_DIMENSIONS_GRID = (4, 16)
+"""The directions :math:`d` a split reads, tried (at most the model's bases)."""
+PERSONA_TEMPERATURE_GRID = (0.0, 0.5, 1.0)
 """The attention's temperatures :math:`T` tried."""
 PERSONA_RECALL_TOLERANCE = 0.01
 """The mean validation Recall@20 of single users a setting may cost against one persona."""
@@ -72,8 +75,9 @@ def _taste(pack: Pack, posterior: Posterior) -> Taste:
     return Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
 
 
-def _settings() -> list[PersonaSettings]:
-    return [PersonaSettings()] + [PersonaSettings(p, w, t) for p in PERSONA_MAX_GRID if p > 1
+def _settings(n_bases: int) -> list[PersonaSettings]:
+    dimensions = sorted({min(d, n_bases) for d in PERSONA_DIMENSIONS_GRID})
+    return [PersonaSettings()] + [PersonaSettings(p, w, t, d) for p in PERSONA_MAX_GRID if p > 1 for d in dimensions
                                   for w in PERSONA_PENALTY_GRID for t in PERSONA_TEMPERATURE_GRID]
 
 
@@ -82,13 +86,13 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
     """The personas' settings (module docstring), from the single users' ``sessions`` and the accounts'
     ``merged`` ones, each read after ``answers`` clicks. ``pack`` has its known-items model.
 
-    Returns the settings and ``{"grid": [{"max_personas", "penalty", "temperature", "recall@20", "kept_one",
+    Returns the settings and ``{"grid": [{"max_personas", "penalty", "temperature", "dimensions", "recall@20", "kept_one",
     "weaker_recall@20", "both_hit@20", "allowed"}], "recall_tolerance", "single_kept"}``.
     """
     model = pack.known_model
     if model is None:
         raise ValueError(f"pack {pack.name!r} has no known-items model: personas split its known items")
-    settings = _settings()
+    settings = _settings(model.n_bases)
     singles = [(task, _taste(pack, session.posteriors[min(answers, len(session.questions))])) for task, session in sessions]
     accounts = [(task, _taste(pack, session.posteriors[min(answers, len(session.questions))])) for task, session in merged]
     values = np.full((len(settings), 4), np.nan)
@@ -117,6 +121,6 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
             for s, (r, k, w, b) in zip(settings, values)]
     allowed = [n for n, row in enumerate(grid) if row["allowed"]]
     best = max(allowed, key=lambda n: (grid[n]["weaker_recall@20"], grid[n]["both_hit@20"], -grid[n]["max_personas"],
-                                       grid[n]["penalty"], grid[n]["temperature"]))
+                                       grid[n]["penalty"], -grid[n]["dimensions"], grid[n]["temperature"]))
     return settings[best], {"grid": grid, "recall_tolerance": PERSONA_RECALL_TOLERANCE, "single_kept": SINGLE_KEPT,
                             "answers": answers}

@@ -55,11 +55,12 @@ def test_two_tastes_are_split_and_one_taste_is_kept():
     assert len(split_personas(items, two, PersonaSettings(max_personas=3, penalty=1e6))) == 1
 
 
-def test_no_persona_is_smaller_than_the_least_taste():
+def test_every_item_is_in_one_persona_of_at_least_the_least_size():
     rng = np.random.default_rng(2)
-    points = np.vstack([rng.normal(0, 1, (6, 10)), [[50.0] * 10]])  # one far item: not a taste of its own
+    points = np.vstack([rng.normal(0, 1, (6, 10)), [[50.0] * 10]])  # one far item
     personas = split_personas(np.arange(7), points, PersonaSettings(max_personas=3, penalty=0.0))
-    assert all(len(group) >= MIN_PERSONA_ITEMS for group in personas.groups)
+    assert len(personas) == 3 and all(len(group) >= MIN_PERSONA_ITEMS for group in personas.groups)
+    assert (6,) in personas.groups  # the far item is a taste of its own when nothing is charged for one
     assert sorted(i for group in personas.groups for i in group) == list(range(7))
 
 
@@ -127,7 +128,7 @@ def test_one_persona_scores_exactly_as_the_single_taste():
 
 
 def test_a_household_of_two_tastes_is_two_personas_each_ranking_its_own_items():
-    model = _two_taste_model(max_personas=2, penalty=0.5, temperature=0.0)
+    model = _two_taste_model(max_personas=2, penalty=1.0, temperature=0.0, dimensions=4)
     household = [0, 1, 2, 3, 4, 5, 20, 21]
     personas = model.split(household)
     assert personas.groups == ((0, 1, 2, 3, 4, 5), (20, 21))
@@ -140,12 +141,15 @@ def test_a_household_of_two_tastes_is_two_personas_each_ranking_its_own_items():
     single = replace(model, personas=PersonaSettings())
     minority = unknown[unknown >= 15]
     assert np.all(model.scores(household)[minority] > single.scores(household)[minority])
-    assert len(model.split([0, 1, 2, 3, 4, 5])) == 1  # one person stays one
+    assert len(model.split([0, 1, 2, 3, 4, 5])) == 1 and len(model.split([16, 17, 18, 19, 20, 21])) == 1  # one person stays one
+    # in all K directions, most of them noise, the same penalty does not see the household
+    assert len(replace(model, personas=replace(model.personas, dimensions=0)).split(household)) == 1
 
 
 def test_personas_refuse_bad_settings():
-    for bad in ({"max_personas": 0}, {"penalty": -1.0}, {"temperature": float("nan")}):
+    for bad in ({"max_personas": 0}, {"penalty": -1.0}, {"temperature": float("nan")}, {"dimensions": -1}):
         with pytest.raises(ValueError):
             PersonaSettings(**bad)
-    assert PersonaSettings.from_dict(PersonaSettings(2, 0.5, 0.25).to_dict()) == PersonaSettings(2, 0.5, 0.25)
+    assert PersonaSettings.from_dict(PersonaSettings(2, 0.5, 0.25, 4).to_dict()) == PersonaSettings(2, 0.5, 0.25, 4)
     assert Personas(((1, 2, 3), (7, 8))).of(8) == 1 and Personas(((1,),)).of(5) is None
+
