@@ -47,6 +47,7 @@ from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .personas import choose_personas, merged_validation_sessions
 from .scoring import Scorer, Taste
 from .served import ServedRows, ServedSettings, TrendTerms, choose_served_score, served_pack
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
@@ -595,9 +596,9 @@ def build_pack(
     # and on items that must be known the watch prior, the known-items model and the exposure
     # discount (and with friends the social prior, with dated ratings the item trend), and the served score's
     # settings chosen again together; then the confidence
-    # thresholds; then the summary weights; on items that must be known, last the calibration weight.
+    # thresholds; then the summary weights; on items that must be known, the calibration weight and last the personas.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
-    n_steps = 6 + int(data.has_ratings) * (1 + (5 + (friends is not None) + dated) * (answerable == "known"))
+    n_steps = 6 + int(data.has_ratings) * (1 + (6 + (friends is not None) + dated) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -767,6 +768,15 @@ def build_pack(
             pack = replace(pack)  # serving derived again: the summary weights just changed
             chosen, selection["calibration"] = choose_calibration(pack, sessions)
             hyperparameters.update(chosen)
+        with step("choosing the personas"):  # several tastes per user (prefchat.reward.personas)
+            pack = replace(pack)
+            merged = merged_validation_sessions(pack, session_users, seed, VALIDATION_STRATEGY, max(VALIDATION_SESSION_ANSWERS),
+                                                VALIDATION_SEEDS)
+            personas, selection["personas"] = choose_personas(pack, sessions, merged, max(VALIDATION_SESSION_ANSWERS))
+            assert pack.known is not None  # sessions are run on items that must be known, which have the model
+            pack = replace(pack, known=replace(pack.known, personas=personas))
+            hyperparameters.update(persona_max=personas.max_personas, persona_penalty=personas.penalty,
+                                   persona_temperature=personas.temperature, persona_dimensions=personas.dimensions)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

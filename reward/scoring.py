@@ -58,6 +58,7 @@ from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.passed import passed_over
+from ..elicitation.personas import Personas
 from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
@@ -203,11 +204,29 @@ class Scorer:
         pack = self.pack
         weight = pack.calibration_weight if weight is None else weight
         popularity_weight = pack.calibration_popularity if popularity_weight is None else popularity_weight
-        if not (weight or popularity_weight) or taste.objective != "watch" or self._index.source != "tags":
+        sides = self.sides(taste)
+        allot = None if sides is None else (sides[1], sides[0].shares)
+        if taste.objective != "watch":
+            return scores
+        if self._index.source != "tags":
+            weight = popularity_weight = 0.0  # no genres to calibrate to; the tastes still get their shares
+        if not (weight or popularity_weight or allot is not None):
             return scores
         known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
         return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
-                                 pack.calibration_horizon if horizon is None else horizon, exclude=known)
+                                 pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot)
+
+    def sides(self, taste: Taste) -> tuple[Personas, np.ndarray] | None:
+        r"""The user's several tastes (:mod:`~prefchat.elicitation.personas`) on a pack whose known-items model
+        splits them, and the persona each catalog item serves (:math:`\arg\max_p s_{pj}`); None for one taste
+        (a "prefer" taste, a pack without personas, or a user whose answers show one)."""
+        model = self.pack.known_model
+        if taste.objective != "watch" or model is None or model.personas.max_personas == 1:
+            return None
+        _, personas, own = model.persona_scores(taste.known, taste.social)
+        if len(personas) == 1:
+            return None
+        return personas, np.argmax(own, axis=0)
 
     # -- the scorers -----------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ from starlette.routing import Mount
 
 from ..assistant.cards import card_view
 from ..assistant.settings import Settings
-from ..assistant.summary import measured_confidence
+from ..assistant.summary import measured_confidence, tastes
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text, poll_gently
@@ -303,6 +303,8 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         )
         sd = np.sqrt(np.diag(profile.cov))
         chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
+    if profile is not None and pack is not None:
+        header += _tastes_note(pack, exported)
     if current:
         header += "\n\n" + "\n\n".join(
             f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}"
@@ -344,6 +346,26 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         columns=["served", "pack", "n", "items"],
     )
     return ProfileView(header, chart, summaries, answers, served)
+
+
+def _tastes_note(pack: Pack, exported: dict) -> str:
+    """The user's several tastes (:func:`~prefchat.assistant.summary.tastes`) of the items their answers (not
+    undone) show they know, each with its share and up to three of its films; "" for one taste."""
+    questions = {q["id"]: q["item_ids"] for q in exported["questions"]}
+    known: set[int] = set()
+    for answer in exported["answers"]:
+        items, choice = questions[answer["question_id"]], answer["choice"]
+        if answer["undone"] or choice in (None, "skip"):
+            continue
+        chosen = {"a": [items[0]], "b": [items[-1]] if len(items) == 2 else [], "tie": list(items)}.get(choice, [choice])
+        known.update(pack.index_of(i) for i in chosen if i in pack.item_index)
+    sides = tastes(pack, known)
+    if len(sides) < 2:
+        return ""
+    parts = [f"{markdown_text(name or f'taste {n + 1}')} ({share:.0%}: "
+             f"{markdown_text(', '.join(pack.items[i].title for i in items[:3]))}{' …' if len(items) > 3 else ''})"
+             for n, (name, share, items) in enumerate(sides)]
+    return f"\n\n**Tastes:** {'; '.join(parts)}"
 
 
 def _confidence_note(structured: dict) -> str:
