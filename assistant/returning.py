@@ -80,8 +80,12 @@ def returning_parts(pack: Pack, settings: Mapping[str, Any], check: CheckIn, fea
                     social: SocialEvidence | None) -> tuple[frozenset[int], frozenset[int], SocialEvidence | None]:
     """``(known, earlier, social)`` of the ranking after a check-in
     (:func:`~prefchat.elicitation.checkin.returning_evidence`): ``told`` the items its own answers show."""
-    earlier = frozenset(int(i) for i in settings[CHECKIN]["known"])
-    return returning_evidence(told, earlier, check.weight(features, answers), pack.known_model, social)
+    return returning_evidence(told, checkin_known(settings), check.weight(features, answers), pack.known_model, social)
+
+
+def checkin_known(settings: Mapping[str, Any]) -> frozenset[int]:
+    """The items a check-in session's earlier answers showed the user knows (catalog indices)."""
+    return frozenset(int(i) for i in settings[CHECKIN]["known"])
 
 
 def checkin_counts(settings: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, int]:

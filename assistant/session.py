@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..elicitation import STRATEGIES, active_kway
-from ..elicitation.checkin import CHECKIN_QUESTIONS, checkin_policy
+from ..elicitation.checkin import CHECKIN_QUESTIONS, checkin_policy, personal_familiarity
 from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
 from ..storage import Conflict, Exchange, QuestionRecord, SessionRecord, Store, check_user_id
@@ -50,7 +50,16 @@ from .intents import Embed, strip_parenthetical
 from .memory import Memory
 from .parsing import parse_choice
 from .recommender import Ranked, Recommender, Taste
-from .returning import checkin_counts, checkin_due, checkin_settings, last_checked, lately, offer, returning_parts
+from .returning import (
+    checkin_counts,
+    checkin_due,
+    checkin_known,
+    checkin_settings,
+    last_checked,
+    lately,
+    offer,
+    returning_parts,
+)
 from .showcase import HeldOutPrompts
 from .state import SessionReader
 from .summary import Summary, summarize
@@ -271,7 +280,11 @@ class Conversation:
         check-in's (:func:`~prefchat.elicitation.checkin.checkin_policy`: questions that test the old profile)."""
         if state.checkin is None:
             return self.policy(state.options)
-        return checkin_policy(state.checkin, self.pack.serving.pool(state.options.pool_size), self.groups, self.familiarity)
+        earlier = checkin_known(state.record.settings)
+        model, familiarity = self.pack.known_model, self.familiarity
+        if model is not None:
+            familiarity = personal_familiarity(model, earlier, self.features.shape[0])
+        return checkin_policy(state.checkin, self.pack.serving.pool(state.options.pool_size), self.groups, familiarity, earlier)
 
     def latest_session(self, user_id: str, states: tuple[str, ...] = ("active", "finished")) -> SessionRecord | None:
         """The user's most recent session of this pack in one of ``states`` (None if none, or no such user)."""

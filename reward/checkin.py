@@ -30,6 +30,7 @@ from ..elicitation.checkin import (
     checkin_policy,
     choose_retention,
     choose_timescale,
+    personal_familiarity,
     returning_evidence,
     returning_tasks,
     run_checkin,
@@ -55,13 +56,15 @@ def returning_recalls(pack: Pack, tasks: Sequence[ReturningTask], retentions: Se
     new onboarding of the check-in's length from the recent quarter) and one ``"checkin a"`` per retention,
     and ``"widened a"`` (1 where the check-in's answers widened the profile); in memory, on the served loop.
 
-    ``seed_of(task, name)``: each session's question seed (default the task's seed)."""
+    ``seed_of(task, name)``: each session's question seed (default the task's seed for the onboarding, one
+    more for the check-in, two more for the fresh onboarding, as ``bench/returning.py`` serves them)."""
     prior = pack.serving.session_prior("watch")
     pool = pack.serving.pool(SERVED_POOL_SIZE)
     onboarding = benchmark_policy("active", pool, ONBOARDING_ANSWERS, familiarity=pack.familiarity)
     fresh = benchmark_policy("active", pool, 3, familiarity=pack.familiarity)
     scorer, features = Scorer(pack), pack.features
-    seed_of = (lambda task, name: task.seed) if seed_of is None else seed_of
+    offsets = {"onboarding": 0, "checkin": 1, "fresh": 2}
+    seed_of = (lambda task, name: task.seed + offsets[name]) if seed_of is None else seed_of
     out: dict[str, list[float]] = {}
 
     def judge(name: str, task: ReturningTask, taste: Taste) -> None:
@@ -75,9 +78,11 @@ def returning_recalls(pack: Pack, tasks: Sequence[ReturningTask], retentions: Se
             new = run_session(features, prior, fresh, task.recent, seed_of(task, "fresh")).posteriors[-1]
             judge("fresh", task, Taste(new.mean, new.cov, None, "watch", known_items(new.answers), new.answers,
                                        as_of=task.as_of))
+            model = pack.known_model
+            familiarity = pack.familiarity if model is None else personal_familiarity(model, old_known)
             for retention in retentions:
                 check = CheckIn(old.mean, old.cov, prior.prior_mean, prior.prior_cov, retention)
-                policy = checkin_policy(check, pool, familiarity=pack.familiarity)
+                policy = checkin_policy(check, pool, familiarity=familiarity, earlier=old_known)
                 session, posterior, weight = run_checkin(features, check, policy, task.recent, seed_of(task, "checkin"))
                 known, earlier, social = returning_evidence(known_items(posterior.answers), old_known, weight, pack.known_model)
                 judge(f"checkin {retention:g}", task, Taste(posterior.mean, posterior.cov, None, "watch", known,

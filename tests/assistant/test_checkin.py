@@ -13,7 +13,14 @@ import pytest
 from prefchat.api import Assistant
 from prefchat.assistant.returning import lately
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
-from prefchat.elicitation.checkin import CheckIn, checkin_policy, returning_evidence, returning_tasks, run_checkin
+from prefchat.elicitation.checkin import (
+    CheckIn,
+    checkin_policy,
+    personal_familiarity,
+    returning_evidence,
+    returning_tasks,
+    run_checkin,
+)
 from prefchat.elicitation.evaluate import benchmark_policy
 from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
 from prefchat.elicitation.metrics import top_k
@@ -70,8 +77,9 @@ def test_the_app_serves_the_check_in_the_benchmark_measures(pack, tmp_path, embe
         for task in tasks:
             old = run_session(pack.features, prior, onboarding, task.early, 11).posteriors[-1]
             check = CheckIn(old.mean, old.cov, prior.prior_mean, prior.prior_cov, RETENTION)
-            session, posterior, weight = run_checkin(pack.features, check, checkin_policy(check, pool, familiarity=pack.familiarity),
-                                                     task.recent, 12)
+            policy = checkin_policy(check, pool, familiarity=personal_familiarity(pack.known_model, known_items(old.answers)),
+                                    earlier=known_items(old.answers))
+            session, posterior, weight = run_checkin(pack.features, check, policy, task.recent, 12)
             known, earlier, social = returning_evidence(known_items(posterior.answers), known_items(old.answers), weight,
                                                         pack.known_model)
             taste = Taste(posterior.mean, posterior.cov, None, "watch", known, posterior.answers, social, task.as_of, earlier)
