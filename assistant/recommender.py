@@ -285,7 +285,7 @@ class Recommender(Scorer):
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag
         the user stated a dislike of (:func:`stated_exclusions`: "no horror please" is an instruction)."""
-        known = np.fromiter(taste.known, dtype=np.intp, count=len(taste.known))
+        known = np.fromiter(taste.left_out, dtype=np.intp, count=len(taste.left_out))
         return np.union1d(known, stated_exclusions(self.pack, taste.summary))
 
     def served(self, taste: Taste, k: int, exclude: np.ndarray, discount: float | None = None) -> Taste:

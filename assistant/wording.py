@@ -108,6 +108,35 @@ def welcome_back(position: int) -> str:
     return f"Welcome back! Let's carry on where we left off, at question {position}."
 
 
+def elapsed(seconds: float) -> str:
+    """A time away in words, rounded as people say it: "3 weeks", "8 months", "2 years"."""
+    days = seconds / 86400.0
+    for unit, length in (("year", 365.25), ("month", 30.44), ("week", 7.0), ("day", 1.0)):
+        if days >= length * (1.5 if unit == "year" else 1.0):
+            n = round(days / length)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "a little while"
+
+
+def checkin_offer(seconds: float, n_questions: int) -> str:
+    """What a returning user is greeted with, ``seconds`` after their profile was last checked."""
+    count = {1: "one quick question", 2: "two quick questions", 3: "three quick questions"}.get(
+        n_questions, f"{n_questions} quick questions")
+    return f"It's been {elapsed(seconds)}: {count} to check your picks still fit?"
+
+
+CHECKIN_YES, CHECKIN_NO = "Sure, ask away", "Not now"
+CHECKIN_KEPT = "Your answers fit what I knew about you: your picks still stand."
+CHECKIN_MOVED = "Your answers suggest your taste has moved, so I lean on them more than on what you told me before."
+
+
+def lately(more: list[str], less: list[str]) -> str:
+    """The summary's line on what a check-in moved ("Lately: more documentaries, less horror."); "" when nothing did."""
+    parts = [f"more {_listed(more)}"] if more else []
+    parts += [f"less {_listed(less)}"] if less else []
+    return f"Lately: {', '.join(parts)}." if parts else ""
+
+
 def progress(position: int, expected_total: int) -> str:
     return f"Question {position} of about {expected_total}"
 

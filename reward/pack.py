@@ -378,6 +378,20 @@ class Pack:
         return int(self.hyperparameters.get("calibration_horizon", CALIBRATION_HORIZON))
 
     @property
+    def checkin_timescale(self) -> float | None:
+        """How long after onboarding a returning user is greeted with a check-in (seconds; the timestamps'
+        unit), chosen at build on validation users' dated ratings (:mod:`~prefchat.reward.checkin`);
+        None (data without timestamps, or a check-in that never beat the old profile): no check-in."""
+        value = self.hyperparameters.get("checkin_timescale")
+        return None if value is None else float(value)
+
+    @property
+    def checkin_retention(self) -> float:
+        r"""The share :math:`a` of an old profile's pull left when a check-in's answers contradict it
+        (:mod:`~prefchat.elicitation.checkin`), chosen at build; 1 (never widened) where none was."""
+        return float(self.hyperparameters.get("checkin_retention", 1.0))
+
+    @property
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))

@@ -92,6 +92,9 @@ class Taste:
         :mod:`~prefchat.elicitation.social`), or None: the population prior
     as_of : the moment the ranking is served at (the timestamps' unit: seconds since 1970 for a
         clock), read by a pack's item trend; None: the latest its data know
+    earlier : items a returning user's earlier answers showed they know, when a check-in widened
+        their profile (:mod:`~prefchat.elicitation.checkin`): left out of a recommendation as
+        ``known`` is, but their evidence is in ``social`` at its reduced weight, not in ``known``
     """
 
     mean: np.ndarray
@@ -102,9 +105,15 @@ class Taste:
     answers: tuple[Answer, ...] = ()
     social: SocialEvidence | None = None
     as_of: float | None = None
+    earlier: frozenset[int] = field(default_factory=frozenset)
 
     def __post_init__(self):
         check_objective(self.objective)
+
+    @property
+    def left_out(self) -> frozenset[int]:
+        """The items a recommendation leaves out as known: ``known`` and ``earlier``."""
+        return self.known | self.earlier if self.earlier else self.known
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,7 +221,7 @@ class Scorer:
             weight = popularity_weight = 0.0  # no genres to calibrate to; the tastes still get their shares
         if not (weight or popularity_weight or allot is not None):
             return scores
-        known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
+        known = np.fromiter(sorted(taste.left_out), dtype=np.intp, count=len(taste.left_out))
         return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
                                  pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot)
 
