@@ -112,13 +112,16 @@ def friends_votes(lists: Sequence[np.ndarray], weights: Sequence[float] | np.nda
     ``lists``: each friend's known items (a repeat counts once); ``weights``: their :math:`w_f > 0`;
     ``spread``: :math:`\eta`. Returns the items (sorted) and their votes, both empty without any.
     """
-    lists = [np.unique(np.asarray(items, dtype=np.intp)) for items in lists]
-    if not lists or not sum(len(items) for items in lists):
+    sizes = [len(items) for items in lists]
+    if not sum(sizes):
         return np.empty(0, dtype=np.intp), np.empty(0)
     w = np.asarray(weights, dtype=np.float64)
-    items, where = np.unique(np.concatenate(lists), return_inverse=True)
-    votes = np.bincount(where, np.repeat(w, [len(items_f) for items_f in lists]), minlength=len(items))
-    return items, votes / w.sum() ** spread
+    flat = np.concatenate([np.asarray(items, dtype=np.int64).ravel() for items in lists])
+    owner = np.repeat(np.arange(len(lists)), sizes)
+    _, first = np.unique(owner * (int(flat.max()) + 1) + flat, return_index=True)  # each friend's item once
+    items, where = np.unique(flat[first], return_inverse=True)
+    votes = np.bincount(where, w[owner[first]], minlength=len(items))
+    return items.astype(np.intp), votes / w.sum() ** spread
 
 
 def friends_term(votes: np.ndarray, item_weight: float) -> np.ndarray:
