@@ -309,8 +309,8 @@ class ServedScore:
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers), social=self.social,
-                      as_of=self.as_of)
+        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers),
+                      tuple(posterior.answers), social=self.social, as_of=self.as_of)
         return Recommender(self.pack).served_scores(taste, discount=self.discount)
 
 

@@ -48,6 +48,7 @@ from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
 from .scoring import Scorer, Taste
+from .served import ServedRows, ServedSettings, TrendTerms, choose_served_score, served_pack
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
 from .social import choose_social_prior
 from .summary import Summary, descriptor_weights
@@ -318,18 +319,56 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
 
-def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, users: dict[str, tuple[np.ndarray, np.ndarray]],
-                    seed: int) -> tuple[Pack, dict]:
-    """``pack`` with its item trend (:func:`~prefchat.reward.trend.choose_item_trend`): the training users'
-    dated ratings, chosen on the :func:`validation_sessions` of ``users`` split at random and in time."""
+def dated_sessions(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]],
+                   seed: int) -> dict[str, list[tuple[Task, Session]]]:
+    """The :func:`validation_sessions` of ``users`` split at random and in time (by split), dated by their ratings' timestamps."""
     ratings = dataset.ratings
     assert ratings is not None and ratings.timestamp is not None  # a dated pack
     index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
     times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
-    sessions = [pair for split in ("random", "time") for pair in validation_sessions(pack, users, seed, split, times)]
+    return {split: validation_sessions(pack, users, seed, split, times) for split in ("random", "time")}
+
+
+def training_times(dataset: Dataset, train_users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training users' rated items and the ratings' timestamps (a dated pack)."""
+    ratings = dataset.ratings
+    assert ratings is not None and ratings.timestamp is not None
     train = np.isin(ratings.user, train_users)
-    trend, record = choose_item_trend(pack, ratings.item[train], ratings.timestamp[train], sessions)
+    return ratings.item[train], ratings.timestamp[train]
+
+
+def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, sessions: list[tuple[Task, Session]]) -> tuple[Pack, dict]:
+    """``pack`` with its item trend (:func:`~prefchat.reward.trend.choose_item_trend`): the training users'
+    dated ratings, chosen on the :func:`dated_sessions` ``sessions``."""
+    trend, record = choose_item_trend(pack, *training_times(dataset, train_users), sessions)
     return replace(pack, trend=trend), record
+
+
+def with_served_score(pack: Pack, sessions: list[tuple[Task, Session]],
+                      trend_data: tuple[np.ndarray, np.ndarray] | None) -> tuple[Pack, dict, dict]:
+    """``pack`` with the settings of its served "watch" score chosen together (:mod:`~prefchat.reward.served`):
+    the known-items calibration, the item trend (with ``trend_data``, the training ratings' items and
+    times), the passed-over weight and the exposure discount, by coordinate ascent from the ones chosen
+    one at a time, on ``sessions``.
+
+    Returns the pack, its hyperparameters (``known_calibration``, ``passed_over_weight``,
+    ``exposure_discount``, ``less_obvious_discount``, ``less_obvious_limit``) and the record of the search.
+    """
+    known, rates = pack.known, pack.familiarity
+    assert known is not None and rates is not None  # a known-items pack
+    trends = None if trend_data is None else TrendTerms(*trend_data, pack.n_items, [task.as_of for task, _ in sessions])
+    trend = pack.trend
+    start = ServedSettings(known.calibration, None if trends is None or trend is None else trend.recent.window,
+                           0.0 if trend is None else trend.beta, pack.exposure_discount, pack.passed_over_weight)
+    rows = ServedRows.of(known, rates, sessions)
+    chosen, record = choose_served_score(rows, start, KNOWN_CALIBRATION_GRID, DISCOUNT_GRID,
+                                         RECALL_TOLERANCE["exposure_discount"], trends)
+    grid = record["discount_grid"]
+    hyper = {"known_calibration": chosen.calibration, "passed_over_weight": chosen.delta,
+             "exposure_discount": chosen.discount,
+             "less_obvious_discount": strongest_discount(grid, grid[0]["recall@20"] - RECALL_TOLERANCE["less_obvious_discount"]),
+             "less_obvious_limit": strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])}
+    return served_pack(pack, chosen, trends), hyper, record
 
 
 def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tuple[dict, dict]:
@@ -368,7 +407,8 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
                 answers = posterior.answers
                 summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
                            if pack.beta("watch") else None)
-                taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
+                taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers), tuple(answers),
+                              as_of=task.as_of)
                 scores = scorer.scores(taste)
                 for row, (weight, popularity_weight, horizon) in enumerate(settings):
                     served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon)
@@ -553,10 +593,11 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (and with friends the social prior, with dated ratings the item trend); then the confidence
+    # discount (and with friends the social prior, with dated ratings the item trend), and the served score's
+    # settings chosen again together; then the confidence
     # thresholds; then the summary weights; on items that must be known, last the calibration weight.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
-    n_steps = 6 + int(data.has_ratings) * (1 + (4 + (friends is not None) + dated) * (answerable == "known"))
+    n_steps = 6 + int(data.has_ratings) * (1 + (5 + (friends is not None) + dated) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -695,9 +736,22 @@ def build_pack(
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
                 pack = replace(pack)
+            served_sessions = sessions
             if dated:
                 with step("choosing the item trend"):
-                    pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users, session_users, seed)
+                    by_split = dated_sessions(pack, dataset, session_users, seed)
+                    served_sessions = by_split["random"] + by_split["time"]
+                    pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users, served_sessions)
+                    sessions = by_split["random"]  # the same sessions, each served at the end of its known part
+            with step("choosing the served score"):  # the settings above, each chosen again given the others
+                pack, chosen, record = with_served_score(pack, served_sessions,
+                                                         training_times(dataset, train_users) if dated else None)
+                selection["served_score"] = record
+                hyperparameters.update(chosen)
+                discount_record = selection["exposure_discount"]
+                assert isinstance(discount_record, dict)  # what "less obvious picks" reads: the final grid
+                discount_record["grid"] = record["discount_grid"]
+                pack = replace(pack)
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size

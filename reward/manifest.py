@@ -64,6 +64,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "social_trust": _NONNEGATIVE,
     "social_spread": (0.0, True, 1.0),
     "social_discovery_slot": (0.0, True, 1000.0),
+    "passed_over_weight": _NONNEGATIVE,
     "calibration_weight": (0.0, True, 1.0),
     "calibration_popularity": _NONNEGATIVE,
     "calibration_horizon": (1.0, True, 1e6),

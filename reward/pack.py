@@ -354,6 +354,12 @@ class Pack:
         return float(self.hyperparameters.get("exposure_discount", 0.0))
 
     @property
+    def passed_over_weight(self) -> float:
+        r"""The validated :math:`\delta` of a "watch" score (:mod:`~prefchat.elicitation.passed`): what each time
+        an item was shown and passed over takes off its score; 0 (no term) where none was validated."""
+        return float(self.hyperparameters.get("passed_over_weight", 0.0))
+
+    @property
     def calibration_weight(self) -> float:
         r"""The validated :math:`\lambda` of a calibrated "watch" list (:mod:`~prefchat.elicitation.calibrated`):
         how much the served top k trades relevance for a genre mix like the user's; 0 (the ranking

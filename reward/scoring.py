@@ -29,6 +29,9 @@ a session of some objective, the user's summary, and the items the answers show 
 - on a pack with an item trend (:attr:`~prefchat.reward.pack.Pack.trend`), a "watch" score adds the
   drifting item term :math:`\beta_t\, b_i(t)` of the taste's moment :math:`t`
   (:class:`~prefchat.elicitation.trend.ItemTrend`: what was popular just before the session);
+- on a pack with a passed-over weight :math:`\delta` (:attr:`~prefchat.reward.pack.Pack.passed_over_weight`),
+  a "watch" score less :math:`\delta\, o_i`, :math:`o_i` the times the taste's answers showed item
+  :math:`i` and picked another (:func:`~prefchat.elicitation.passed.passed_over`);
 - the **exposure control** :math:`\gamma`: a "watch" score less :math:`\gamma \operatorname{logit} f_i`
   (:class:`~prefchat.elicitation.onboarding.CatalogScore`), default the pack's validated one;
 - the **summary and stated terms**: :math:`s` the
@@ -54,6 +57,7 @@ import numpy as np
 from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
+from ..elicitation.passed import passed_over
 from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
@@ -234,10 +238,14 @@ class Scorer:
             features = pack.content_features(candidates.embeddings)
             return Scoring(features, mean, features @ mean, association, weights)
         scoring = self._base(taste, mean, discount, weights, association)
-        trend = pack.trend
-        if taste.objective != "watch" or trend is None or not trend.beta:
+        if taste.objective != "watch":
             return scoring
-        return replace(scoring, base=scoring.base + trend.term(taste.as_of))
+        trend, delta = pack.trend, pack.passed_over_weight
+        if trend is not None and trend.beta:
+            scoring = replace(scoring, base=scoring.base + trend.term(taste.as_of))
+        if delta and taste.answers:
+            scoring = replace(scoring, base=scoring.base - delta * passed_over(taste.answers, pack.n_items))
+        return scoring
 
     def _base(self, taste: Taste, mean: np.ndarray, discount: float | None, weights: np.ndarray,
               association: np.ndarray | None) -> Scoring:

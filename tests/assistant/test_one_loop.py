@@ -164,9 +164,12 @@ def test_a_retried_answer_is_taken_once(loop_pack, tmp_path, embed):
             app.answer(first.session_id, "b", question_id=first.question_id)  # another answer to an old question
 
 
-def test_eval_through_the_api_reports_what_the_benchmark_does(small_pack, tmp_path, monkeypatch):
+@pytest.mark.parametrize("passed_over_weight", [0.0, 0.7])  # with a passed-over term, the benchmark reads the answers too
+def test_eval_through_the_api_reports_what_the_benchmark_does(small_pack, tmp_path, monkeypatch, passed_over_weight):
     monkeypatch.setenv("PREFCHAT_HOME", str(tmp_path / "home"))
     pack = with_base_rates(small_pack(manifest={"name": "loop"}))
+    pack = dataclasses.replace(pack, manifest={**pack.manifest, "hyperparameters": {
+        **pack.manifest["hyperparameters"], "passed_over_weight": passed_over_weight}})
     tasks = tasks_of(pack, n_users=4)
     users = {task.user_id: (np.r_[task.respondent.query_items, task.targets.relevant],
                             np.r_[task.respondent.query_ratings, np.ones(task.targets.relevant.size)]) for task in tasks}

@@ -120,6 +120,7 @@ def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
     # Every long step after the embedding is named on the progress bar while it runs, and the bar ends full.
     steps = ["fitting base rewards", "choosing the prior", "naming axes", "testing on held-out users",
              "choosing the watch prior", "choosing the known-items model", "choosing the exposure discount",
+             "choosing the served score",
              "choosing the calibration weight", "choosing the question size", "choosing the confidence thresholds", "choosing the summary weights"]
     assert all(f"{name}:" in progress for name in steps), progress
     assert f"{len(steps)}/{len(steps)}" in progress

@@ -1,0 +1,56 @@
+"""The served score's settings chosen together: each the validation best given the others, a term that
+does not help left out, and the record holding every score tried."""
+
+import numpy as np
+import pytest
+
+from prefchat.reward.served import PASSED_OVER_WEIGHTS, ServedRows, ServedSettings, choose_served_score
+
+N_ITEMS = 50
+
+
+def rows(passed: np.ndarray, relevant: np.ndarray, n_rows: int = 3) -> ServedRows:
+    """Rows that rank item 0 first, item 49 last (the model alone), each passing over ``passed`` three times."""
+    model = np.tile(np.linspace(1.0, 0.0, N_ITEMS, dtype=np.float32), (n_rows, 1))
+    return ServedRows(model=model, bias=np.zeros(N_ITEMS, np.float32), counts=np.full(n_rows, 4.0),
+                      logit=np.zeros(N_ITEMS), passed=[(passed, np.full(passed.size, 3.0))] * n_rows,
+                      tasks=np.arange(n_rows), as_of=[None] * n_rows, exclude=[np.zeros(0, np.intp)] * n_rows,
+                      relevant=[relevant] * n_rows, head=np.arange(N_ITEMS) < 10)
+
+
+START = ServedSettings(calibration=0.0, window=None, beta=0.0, discount=0.0, delta=0.0)
+
+
+def test_the_passed_over_weight_is_the_smallest_that_ranks_the_passed_over_below_the_relevant():
+    # Items 0-9 fill the top of the list and were passed over; 20-29 are relevant. Passed over three
+    # times, an item drops 3 delta: below item 29 (score 1 - 29/49) for every one of 0-9 from
+    # delta 0.2, i.e. the first weight of the grid with weight * spread above 0.2 (spread 0.295).
+    found = rows(np.arange(10), np.arange(20, 30))
+    chosen, record = choose_served_score(found, START, [0.0], [0.0], 0.01)
+    spread = found.spread(0.0)
+    assert spread == pytest.approx(np.std(np.linspace(1, 0, N_ITEMS)), rel=1e-6)
+    expected = min(w for w in PASSED_OVER_WEIGHTS if 3 * w * spread > 1 - 29 / 49 + (9 / 49 - 0))
+    assert chosen.delta == pytest.approx(expected * spread)
+    assert record["chosen"]["recall@20"] == 1.0 and record["start"]["recall@20"] == 0.0
+    grid = record["rounds"][0]["passed_over"]
+    assert [row["weight"] for row in grid] == list(PASSED_OVER_WEIGHTS)
+    assert record["chosen"]["recall@20"] == max(row["recall@20"] for row in grid)
+
+
+def test_a_term_that_does_not_help_is_not_served():
+    # The items passed over are the relevant ones (as a held-out item is to the simulated user): delta 0.
+    chosen, record = choose_served_score(rows(np.arange(10), np.arange(10)), START, [0.0, 1.0], [0.0, 0.5], 0.01)
+    assert chosen == START
+    assert len(record["rounds"]) == 1  # nothing moved: one round
+
+
+def test_the_discount_keeps_its_rule_given_the_others():
+    # A discount that empties the head costs recall beyond the tolerance when the relevant items are the head.
+    found = rows(np.zeros(0, np.intp), np.arange(10))
+    found = ServedRows(**{**found.__dict__, "logit": np.where(np.arange(N_ITEMS) < 10, 1.0, -1.0)})
+    chosen, record = choose_served_score(found, START, [0.0], [0.0, 0.01, 1.0], 0.01)
+    grid = record["discount_grid"]
+    assert [row["discount"] for row in grid] == [0.0, 0.01, 1.0]
+    assert grid[2]["long_tail_share@20"] > grid[0]["long_tail_share@20"] and grid[2]["recall@20"] < grid[0]["recall@20"] - 0.01
+    assert grid[1]["long_tail_share@20"] == grid[0]["long_tail_share@20"]  # 0.01 moves nothing: the smaller
+    assert chosen.discount == 0.0
