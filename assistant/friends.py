@@ -8,8 +8,9 @@ error: the host's graph may name people who never came. The friends kept are sto
 later ranking rebuilds the same prior, and a friend forgotten with "forget me" leaves every list.
 
 A friend who is a stored user is read through their latest session's known items (the
-known-items posterior mean), never through what they answered or said; nothing of a friend is
-ever shown to the user.
+known-items posterior mean, and on a pack with a friends' items term the items themselves, which
+raise those items' scores as a training friend's ratings do), never through what they answered
+or said; nothing of a friend is ever shown to the user, and no reason names a friend.
 """
 
 from __future__ import annotations
@@ -67,13 +68,13 @@ class Friendships:
         friends = self.store.friends_of(user_id)
         if not friends:
             return None
-        profiles = {}
+        profiles, revealed = {}, {}
         for friend in friends:
             if friend not in social.row:
                 known = self._known_items(friend)
                 if known is not None:
-                    profiles[friend] = model.posterior_mean(known)
-        return social.evidence(friends, profiles)[0]
+                    profiles[friend], revealed[friend] = model.posterior_mean(known), known
+        return social.evidence(friends, profiles, revealed)[0]
 
     def _known_items(self, user_id: str) -> frozenset[int] | None:
         """The items a stored user's latest session of this pack shows they know; None without one."""

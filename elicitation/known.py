@@ -29,7 +29,8 @@ As :math:`|R|` grows, :math:`m \to x^\top \Pi / |R|`: EASE's ranking, truncated 
 items it leans on the population: before any answer the catalog ranks by what the average user
 knows. :math:`\lambda`, K and :math:`\tau` are chosen on validation users when a pack is built.
 
-Friends (:mod:`~prefchat.elicitation.social`) add pseudo-items to :math:`R`: the social prior.
+Friends (:mod:`~prefchat.elicitation.social`) add pseudo-items to :math:`R`: the social prior; and
+the items they know may add :math:`\gamma \log(1 + v_j)` to the score (the friends' items term).
 
 The catalog score (:class:`KnownItemsScore`) is :math:`\log \phi_j^\top m`, the log of a
 least-squares estimate of the chance the user knows :math:`j`, so the exposure control's
@@ -279,7 +280,8 @@ class KnownModel:
 
     def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest,
-        plus the base rates' fading item bias where the model has one (module docstring)."""
+        plus the base rates' fading item bias where the model has one (module docstring), plus the friends'
+        items term of ``social`` where it has one (:meth:`~prefchat.elicitation.social.SocialEvidence.term`)."""
         return self.scores_of([known], [social])[0]
 
     def scores_of(self, sets: Sequence[Collection[int]], social: Sequence[SocialEvidence | None] | None = None) -> np.ndarray:
@@ -294,12 +296,16 @@ class KnownModel:
             means = (np.stack([self.posterior_mean(known, friends) for known, friends in zip(sets, social)]) if len(sets)
                      else np.zeros((0, self.n_bases)))
             scores = _floored_log(self.features @ means.T.astype(np.float32)).T  # (n_sets, n_items)
-        if self.base_rates is None or not self.calibration:
-            return scores
-        counts = np.array([len(known) + (friends.count if friends is not None else 0.0)
-                           for known, friends in zip(sets, social)])
-        weight = (self.calibration / (self.calibration + counts)).astype(np.float32)
-        return scores + weight[:, None] * self._base_rate_bias
+        if self.base_rates is not None and self.calibration:
+            counts = np.array([len(known) + (friends.count if friends is not None else 0.0)
+                               for known, friends in zip(sets, social)])
+            weight = (self.calibration / (self.calibration + counts)).astype(np.float32)
+            scores = scores + weight[:, None] * self._base_rate_bias
+        for row, friends in enumerate(social):  # the friends' items term (social module docstring)
+            term = None if friends is None else friends.term()
+            if term is not None:
+                scores[row, term[0]] += term[1].astype(np.float32)
+        return scores
 
     @cached_property
     def _whitening(self) -> np.ndarray:

@@ -50,7 +50,8 @@ def _print_training_report(pack) -> None:
     print(f"items judged: {pack.answerable}; sessions ask: {pack.objective!r}")
     if pack.social is not None:
         print(f"social prior: trust {pack.social.trust:g}, spread {pack.social.spread:g} over {len(pack.social.members)} "
-              f"training users; discovery slot {pack.discovery_slot or 'none'}")
+              f"training users; friends' items weight {pack.social.item_weight:g}, spread {pack.social.item_spread:g}; "
+              f"discovery slot {pack.discovery_slot or 'none'}")
     print(f"users: {len(split['train'])} train, {len(split['validation'])} validation, {len(split['test'])} test; "
           f"skipped: {pack.provenance['skipped']}")
     report = metrics.get("test_zero_answers") or {}

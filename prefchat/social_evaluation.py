@@ -37,10 +37,10 @@ from .elicitation.metrics import recall_at_k
 from .elicitation.onboarding import known_items, run_session
 from .elicitation.respondents import RankingTargets
 from .elicitation.social import SocialEvidence, anomalous_items, friends_items, with_discovery
-from .reward.friends import load_friends
+from .reward.friends import Friends, load_friends
 from .reward.pack import Pack
 
-__all__ = ["METRICS", "PAIRED", "STRATEGIES", "social_evaluation", "social_report"]
+__all__ = ["METRICS", "PAIRED", "SESSION", "STRATEGIES", "friends_scores", "social_evaluation", "social_report", "social_tasks"]
 
 STRATEGIES = ("active", "social-active", "social-discovery", "friends-items")
 METRICS = ("recall@20", "anomalous_recall@20")
@@ -104,35 +104,49 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
     return values, asked, dont_know, top
 
 
-def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
-    """The report of ``prefchat eval --friends`` (module docstring); ``load_users(ids)`` reads users' ratings."""
-    start = time.perf_counter()
+def social_tasks(pack: Pack, friends_path, load_users, seeds: int, max_users: int | None = None,
+                 ) -> tuple[list[Task], Friends, dict[str, np.ndarray]]:
+    """The tasks of ``prefchat eval --friends`` (module docstring): the test users with a friend among the
+    pack's training users (at most ``max_users``), ``seeds`` tasks each; the friends graph among those
+    training users; and the items each of those friends rated (``load_users(ids)`` reads users' ratings)."""
     if pack.social is None or pack.known_model is None:
         raise ValueError(f"pack {pack.name!r} has no social prior: build it with --friends (prefchat train --friends "
                          f"FILE, or prefchat pack ciao)")
-    if args.protocol != "watch":
-        raise ValueError("--friends ranks the catalog: it runs in the watch protocol only (--protocol watch)")
-    friends = load_friends(args.friends).among(pack.social.members)
+    friends = load_friends(friends_path).among(pack.social.members)
     with_friends = [user for user in pack.test_users if friends.of(user)]
-    users = load_users(with_friends[: args.users])
+    users = load_users(with_friends[:max_users])
     if not users:
-        raise ValueError(f"{args.friends}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has a "
+        raise ValueError(f"{friends_path}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has a "
                          "friend among its training users")
     train = load_users(sorted({friend for user in users for friend in friends.of(user)}))
-    tasks = rating_tasks(users, "watch", range(args.seeds), pack.popularity)
+    return rating_tasks(users, "watch", range(seeds), pack.popularity), friends, {f: train[f][0] for f in train}
+
+
+def friends_scores(friends: Friends, rated: dict[str, np.ndarray], user_id: str, n_items: int) -> np.ndarray:
+    """The ``friends-items`` peer's scores of ``user_id``: what their friends in ``rated`` rated, by weight."""
+    mine = {f: w for f, w in friends.of(user_id).items() if f in rated}
+    return friends_items([rated[f] for f in mine], list(mine.values()), n_items)
+
+
+def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
+    """The report of ``prefchat eval --friends`` (module docstring); ``load_users(ids)`` reads users' ratings."""
+    start = time.perf_counter()
+    if args.protocol != "watch":
+        raise ValueError("--friends ranks the catalog: it runs in the watch protocol only (--protocol watch)")
+    tasks, friends, rated = social_tasks(pack, args.friends, load_users, args.seeds, args.users)
+    assert pack.social is not None  # social_tasks checks it
     social = [pack.social.evidence(friends.of(task.user_id))[0] for task in tasks]
-    friend_scores = [friends_items([train[f][0] for f in friends.of(task.user_id) if f in train],
-                                   [w for f, w in friends.of(task.user_id).items() if f in train], pack.n_items)
-                     for task in tasks]
+    friend_scores = [friends_scores(friends, rated, task.user_id, pack.n_items) for task in tasks]
     evaluation = social_evaluation(pack, tasks, social, friend_scores, args.answers, args.pool_size, args.jobs)
     summary = summarise(evaluation, paired=PAIRED, n_items=pack.n_items)
-    counts = [len(friends.of(user)) for user in users]
+    counts = [len(friends.of(user)) for user in dict.fromkeys(task.user_id for task in tasks)]
     return {
         "dataset": pack.name, "protocol": "watch", "seeds": args.seeds, "pool_size": args.pool_size,
         "n_test_users": summary["n_test_users"], "through_api": False, "answerable": "known",
         "seconds": round(time.perf_counter() - start, 2), "results": summary["results"], "paired": summary["paired"],
-        "social": {"trust": pack.social.trust, "spread": pack.social.spread, "discovery_slot": pack.discovery_slot,
+        "social": {"trust": pack.social.trust, "spread": pack.social.spread, "item_weight": pack.social.item_weight,
+                   "item_spread": pack.social.item_spread, "discovery_slot": pack.discovery_slot,
                    "test_users": len(pack.test_users),
-                   "test_users_with_friends": len(users),
+                   "test_users_with_friends": len(counts),
                    "friends_per_user": {"median": float(np.median(counts)), "max": int(max(counts))}},
     }

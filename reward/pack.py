@@ -495,6 +495,9 @@ _ARRAY_FIELDS = (
 
 SOCIAL_COEFFICIENTS = "social_coefficients"
 """The training users' known-items coefficients of a pack with a social prior (:class:`~prefchat.elicitation.social.SocialModel`)."""
+SOCIAL_ITEM_INDPTR, SOCIAL_ITEM_INDICES = "social_item_indptr", "social_item_indices"
+"""The training users' known items, CSR (:func:`~prefchat.elicitation.social.item_lists`): the friends' items
+term reads a friend's from them (a pack written before them has none, and no such term)."""
 KNOWN_PREFIX = "known_"
 _KNOWN_FIELDS = ("features", "emission", "prior_mean", "prior_cov", "within")
 """The arrays of a :class:`~prefchat.elicitation.known.KnownModel`, saved as ``known_<name>``."""
@@ -545,6 +548,9 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
             arrays[KNOWN_BASE_RATES] = np.ascontiguousarray(pack.known.base_rates)
     if pack.social is not None:
         arrays[SOCIAL_COEFFICIENTS] = np.ascontiguousarray(pack.social.coefficients)
+        if pack.social.item_indptr is not None and pack.social.item_indices is not None:
+            arrays[SOCIAL_ITEM_INDPTR] = np.ascontiguousarray(pack.social.item_indptr, dtype=np.int64)
+            arrays[SOCIAL_ITEM_INDICES] = np.ascontiguousarray(pack.social.item_indices, dtype=np.int32)
     if pack.trend is not None:
         arrays[TREND_ITEMS] = np.ascontiguousarray(pack.trend.recent.items, dtype=np.int64)
         arrays[TREND_TIMES] = np.ascontiguousarray(pack.trend.recent.times, dtype=np.float64)
@@ -555,7 +561,8 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
     if pack.known is not None and pack.known.personas.max_personas > 1:  # one persona: the manifest of before
         manifest["known"]["personas"] = pack.known.personas.to_dict()
     manifest["social"] = None if pack.social is None else {"trust": pack.social.trust, "spread": pack.social.spread,
-                                                           "members": "train"}
+                                                           "item_weight": pack.social.item_weight,
+                                                           "item_spread": pack.social.item_spread, "members": "train"}
     manifest["trend"] = None
     if pack.trend is not None:
         window = pack.trend.recent.window
@@ -754,7 +761,8 @@ def load_pack(directory: str | Path) -> Pack:
         raise PackError(f"{directory / MANIFEST}: checksum mismatch, the manifest is damaged or was edited")
     axes = [Axis(a["index"], a["name"], tuple(a["positive"]), tuple(a["negative"])) for a in manifest["axes"]]
     known = _read_known(directory, manifest, {name: arrays.pop(name) for name in list(arrays) if name.startswith(KNOWN_PREFIX)})
-    social = _read_social(directory, manifest, known, arrays.pop(SOCIAL_COEFFICIENTS, None))
+    social = _read_social(directory, manifest, known, arrays.pop(SOCIAL_COEFFICIENTS, None),
+                          (arrays.pop(SOCIAL_ITEM_INDPTR, None), arrays.pop(SOCIAL_ITEM_INDICES, None)))
     trend = _read_trend(directory, manifest, arrays.pop(TREND_ITEMS, None), arrays.pop(TREND_TIMES, None))
     return Pack(items=items, descriptors=list(manifest["descriptors"]), axes=axes, manifest=manifest, known=known,
                 social=social, trend=trend, **arrays)
@@ -777,9 +785,11 @@ def _read_trend(directory: Path, manifest: dict, items: np.ndarray | None, times
         raise PackError(f"{directory / MANIFEST}: bad item trend ({error})") from None
 
 
-def _read_social(directory: Path, manifest: dict, known: KnownModel | None, coefficients: np.ndarray | None) -> SocialModel | None:
+def _read_social(directory: Path, manifest: dict, known: KnownModel | None, coefficients: np.ndarray | None,
+                 lists: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> SocialModel | None:
     """The pack's :class:`~prefchat.elicitation.social.SocialModel`: its training users' coefficients
-    (one row per id of the split's ``train``, in order) and the manifest's trust and spread; None without one."""
+    (one row per id of the split's ``train``, in order), their item ``lists`` (CSR offsets and items,
+    where the pack has them) and the manifest's trust, spread and friends' items term; None without one."""
     recorded = manifest.get("social")
     if recorded is None and coefficients is None:
         return None
@@ -792,7 +802,11 @@ def _read_social(directory: Path, manifest: dict, known: KnownModel | None, coef
         raise PackError(f"{directory / ARRAYS}: array {SOCIAL_COEFFICIENTS!r} has shape {coefficients.shape}, expected "
                         f"({len(members)}, {known.n_bases}): one row per training user, one column per known-items base")
     try:
-        return SocialModel(tuple(members), coefficients, float(recorded["trust"]), float(recorded["spread"]))
+        indptr, indices = lists
+        if indices is not None and indices.size and (indices.min() < 0 or indices.max() >= known.features.shape[0]):
+            raise ValueError(f"array {SOCIAL_ITEM_INDICES!r} holds an item outside 0..{known.features.shape[0] - 1}")
+        return SocialModel(tuple(members), coefficients, float(recorded["trust"]), float(recorded["spread"]), indptr, indices,
+                           float(recorded.get("item_weight", 0.0)), float(recorded.get("item_spread", 0.0)))
     except (KeyError, TypeError, ValueError) as error:
         raise PackError(f"{directory / MANIFEST}: bad social prior ({error})") from None
 

@@ -6,9 +6,12 @@ known-items posterior. :func:`choose_social_prior` tries every :math:`(\alpha, \
 :data:`TRUST_GRID` x :data:`SPREAD_GRID` on the validation users who have a friend among the
 training users: their served onboarding sessions (the ones the known-items model was chosen by),
 the catalog ranked by the known-items model after each of :data:`SOCIAL_ANSWERS` answers, scored by
-mean Recall@20 of the EVAL half. The best wins; among equals the smaller trust (:math:`\alpha = 0`
-is today's prior). The pack keeps the training users' coefficients, so that friends named at
-serving time are read from them. The discovery slot's position is chosen on the same sessions
+mean Recall@20 of the EVAL half. With them, the friends' items term's :math:`(\gamma, \eta)` of
+:data:`ITEM_WEIGHT_GRID` x :data:`ITEM_SPREAD_GRID` (every pair with every :math:`(\alpha, \rho)`:
+the term is added to each ranking's scores, so the grid costs one posterior per prior). The best
+wins; among equals the smaller trust, then the smaller item weight (:math:`\alpha = \gamma = 0` is
+today's prior). The pack keeps the training users' coefficients and known items, so that friends
+named at serving time are read from them. The discovery slot's position is chosen on the same sessions
 (:func:`choose_discovery_slot`).
 """
 
@@ -21,19 +24,24 @@ from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import Task
 from ..elicitation.known import KnownModel, user_coefficients
-from ..elicitation.metrics import recall_at_k
+from ..elicitation.metrics import recall_at_k, top_k
 from ..elicitation.onboarding import Session, known_items
 from ..elicitation.respondents import RankingTargets
-from ..elicitation.social import SocialModel, anomalous_items, with_discovery
+from ..elicitation.social import SocialModel, anomalous_items, friends_term, friends_votes, item_lists, with_discovery
 from .friends import Friends
 
-__all__ = ["DISCOVERY_TOLERANCE", "SLOT_GRID", "SOCIAL_ANSWERS", "SPREAD_GRID", "TRUST_GRID", "choose_discovery_slot",
-           "choose_social_prior"]
+__all__ = ["DISCOVERY_TOLERANCE", "ITEM_SPREAD_GRID", "ITEM_WEIGHT_GRID", "SLOT_GRID", "SOCIAL_ANSWERS", "SPREAD_GRID",
+           "TRUST_GRID", "choose_discovery_slot", "choose_social_prior"]
 
 TRUST_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 """The :math:`\\alpha` tried: how many pseudo-items friends are worth (times their weight to the :math:`\\rho`)."""
 SPREAD_GRID = (0.0, 0.5, 1.0)
 """The :math:`\\rho` tried: 0, friends together are worth :math:`\\alpha` whatever their number; 1, each adds :math:`\\alpha w_f`."""
+ITEM_WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+"""The :math:`\\gamma` tried: the weight of the friends' items term :math:`\\gamma \\log(1 + v_j)` (16: the items
+friends know first, as the ``friends-items`` peer, in the model's order)."""
+ITEM_SPREAD_GRID = (0.0, 0.5, 1.0)
+"""The :math:`\\eta` tried: :math:`v_j` the weighted number of friends who know :math:`j` (0) up to their share (1)."""
 SLOT_GRID = (0, 20, 15, 10, 5, 3, 1)
 """Positions of the discovery slot tried (1-based in the top 20; 0: no slot)."""
 DISCOVERY_TOLERANCE = 0.01
@@ -49,15 +57,17 @@ def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], frien
 
     ``matrix``: the training users' 0/1 matrix, a row per id of ``members``; ``sessions``: the
     validation users' served sessions (:func:`~prefchat.reward.build.validation_sessions`). Returns
-    the model, ``{"social_trust", "social_spread"}`` and the selection table (the score of every
-    setting, the number of validation users with friends and of tasks).
+    the model, ``{"social_trust", "social_spread", "social_item_weight", "social_item_spread",
+    "social_discovery_slot"}`` and the selection table (the score of every setting, the number of
+    validation users with friends and of tasks).
     """
     coefficients = user_coefficients(matrix, known.emission)
     members = tuple(members)
     if len(members) != len(coefficients):
         raise ValueError(f"{len(members)} member ids for a matrix of {len(coefficients)} rows")
+    indptr, indices = item_lists(matrix)
     known_friends = friends.among(members)
-    base = SocialModel(members, coefficients, trust=1.0, spread=0.0)
+    base = SocialModel(members, coefficients, trust=1.0, spread=0.0, item_indptr=indptr, item_indices=indices)
     evidence = []
     for task, session in sessions:
         mine = known_friends.of(task.user_id)
@@ -67,22 +77,39 @@ def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], frien
     table: dict[str, object] = {"validation_users": len({task.user_id for task, _, _ in evidence}),
                                 "tasks": len(evidence) // len(SOCIAL_ANSWERS), "answers": list(SOCIAL_ANSWERS),
                                 "training_users_with_friends": len(known_friends.links), "grid": []}
+    none = {"social_trust": 0.0, "social_spread": 0.0, "social_item_weight": 0.0, "social_item_spread": 0.0,
+            "social_discovery_slot": 0}
     if not evidence:
-        return SocialModel(members, coefficients, 0.0, 0.0), {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0}, table
+        return SocialModel(members, coefficients, 0.0, 0.0, indptr, indices), none, table
     grid: list[dict] = []
     settings = [(0.0, 0.0)] + [(trust, spread) for spread in SPREAD_GRID for trust in TRUST_GRID if trust]  # no trust: one prior
+    terms = [(0.0, 0.0)] + [(weight, spread) for spread in ITEM_SPREAD_GRID for weight in ITEM_WEIGHT_GRID if weight]
+    votes = {item_spread: [friends_votes([base.items_of(base.row[f]) for f in mine], list(mine.values()), item_spread)
+                           for _, mine, _ in evidence] for item_spread in ITEM_SPREAD_GRID}
     with threadpool_limits(limits=1):
         for trust, spread in settings:
-            model = SocialModel(members, base.coefficients, trust, spread)
-            socials = [model.evidence(mine)[0] for _, mine, _ in evidence]
+            # the prior's scores once, then each friends' items term added to them as the served score adds it
+            prior = SocialModel(members, base.coefficients, trust, spread, indptr, indices)
+            socials = [prior.evidence(mine)[0] for _, mine, _ in evidence]
             scores = known.scores_of([items for _, _, items in evidence], socials)
-            recall = float(np.nanmean([task.targets(row)["recall@20"] for (task, _, _), row in zip(evidence, scores)]))
-            grid.append({"trust": trust, "spread": spread, "recall@20": recall})
-    best = max(grid, key=lambda row: (row["recall@20"], -row["trust"], -row["spread"]))
+            for weight, item_spread in terms:
+                recalls = []
+                for (task, _, _), row, (items, values) in zip(evidence, scores, votes[item_spread]):
+                    targets = task.targets
+                    assert isinstance(targets, RankingTargets)
+                    if weight and len(items):
+                        row = row.copy()
+                        row[items] += friends_term(values, weight).astype(np.float32)
+                    recalls.append(recall_at_k(top_k(row, targets.k, exclude=targets.exclude), targets.relevant, targets.k))
+                grid.append({"trust": trust, "spread": spread, "item_weight": weight, "item_spread": item_spread,
+                             "recall@20": float(np.nanmean(recalls))})
+    best = max(grid, key=lambda row: (row["recall@20"], -row["trust"], -row["item_weight"], -row["spread"], -row["item_spread"]))
     table["grid"] = grid
-    social = SocialModel(members, base.coefficients, best["trust"], best["spread"])
+    social = SocialModel(members, base.coefficients, best["trust"], best["spread"], indptr, indices, best["item_weight"],
+                         best["item_spread"])
     slot, table["discovery_slot"] = choose_discovery_slot(known, social, evidence)
-    return social, {"social_trust": best["trust"], "social_spread": best["spread"], "social_discovery_slot": slot}, table
+    return social, {"social_trust": best["trust"], "social_spread": best["spread"], "social_item_weight": best["item_weight"],
+                    "social_item_spread": best["item_spread"], "social_discovery_slot": slot}, table
 
 
 def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list) -> tuple[int, dict]:

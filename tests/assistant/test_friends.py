@@ -10,15 +10,17 @@ from prefchat.assistant.api import Assistant
 from prefchat.assistant.friends import MAX_FRIENDS
 from prefchat.assistant.turns import AnyTurn, QuestionTurn, SessionOptions
 from prefchat.elicitation.known import KnownModel, components, population, spectral_bases, user_coefficients
-from prefchat.elicitation.social import SocialModel
+from prefchat.elicitation.social import SocialModel, item_lists
+from prefchat.reward.pack import load_pack, save_pack
 from prefchat.storage import open_store
 
 N_MEMBERS = 80
 
 
-def _social_pack(pack, trust=8.0):
+def _social_pack(pack, trust=8.0, item_weight=0.0):
     """The pack as if trained on ratings of 80 users of two tastes (even: the first item's genre), with
-    a known-items model and a social prior over those users."""
+    a known-items model and a social prior over those users (their item lists, and a friends' items
+    term of weight ``item_weight``)."""
     rng = np.random.default_rng(8)
     taste = np.array([item.tags[0] == pack.items[0].tags[0] for item in pack.items])
     x = np.array([(rng.random(pack.n_items) < np.where(taste == (u % 2 == 0), 0.4, 0.05)) for u in range(N_MEMBERS)], float)
@@ -26,7 +28,7 @@ def _social_pack(pack, trust=8.0):
     members = [f"t{u}" for u in range(N_MEMBERS)]
     manifest = {**pack.manifest, "data": {"n_ratings": 100}, "split": {"train": members}}
     known = KnownModel(features, emission, *population(x, emission), tau=1.0)
-    social = SocialModel(tuple(members), user_coefficients(x, emission), trust=trust, spread=0.0)
+    social = SocialModel(tuple(members), user_coefficients(x, emission), trust, 0.0, *item_lists(x), item_weight, 0.0)
     return replace(pack, manifest=manifest, known=known, social=social), taste
 
 
@@ -47,6 +49,33 @@ def test_users_without_friends_get_todays_lists(pack, embed, tmp_path, choose, p
         with_social, without = Assistant(social_pack, a, embed), Assistant(plain_pack, b, embed)
         assert _answered(with_social, "u", choose, planted, n) == _answered(without, "u", choose, planted, n)
         assert _answered(with_social, "v", choose, planted, n, friends=[]) == _answered(without, "v", choose, planted, n)
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_users_without_friends_get_todays_lists_with_a_friends_items_term(pack, embed, tmp_path, choose, planted, n):
+    social_pack, _ = _social_pack(pack, item_weight=2.0)
+    plain_pack = replace(social_pack, social=None)
+    with open_store(f"sqlite:///{tmp_path}/a.sqlite") as a, open_store(f"sqlite:///{tmp_path}/b.sqlite") as b:
+        with_social, without = Assistant(social_pack, a, embed), Assistant(plain_pack, b, embed)
+        assert _answered(with_social, "u", choose, planted, n) == _answered(without, "u", choose, planted, n)
+
+
+def test_the_friends_items_term_puts_what_friends_rated_first_and_survives_the_pack_on_disk(pack, embed, store, tmp_path):
+    social_pack, _ = _social_pack(pack, trust=0.0, item_weight=50.0)
+    social = social_pack.social
+    loaded = load_pack(save_pack(social_pack, tmp_path / "social"))
+    assert loaded.social is not None and (loaded.social.item_weight, loaded.social.item_spread) == (50.0, 0.0)
+    np.testing.assert_array_equal(loaded.social.item_indptr, social.item_indptr)
+    np.testing.assert_array_equal(loaded.social.item_indices, social.item_indices)
+    app = Assistant(loaded, store, embed)
+    options = SessionOptions(min_questions=0, max_questions=0, objective="watch")
+    app.start("me", options=options, friends=["t0", "t7"])
+    rated = {loaded.items[j].item_id for j in np.union1d(social.items_of(0), social.items_of(7))}
+    picks = [pick.item_id for pick in app.recommend("me", k=min(10, len(rated)))]
+    assert set(picks) <= rated
+    old = load_pack(save_pack(replace(social_pack, social=replace(social, item_indptr=None, item_indices=None, item_weight=0.0)),
+                              tmp_path / "before"))
+    assert old.social is not None and old.social.item_indptr is None and old.social.item_weight == 0.0
 
 
 def test_friends_of_one_taste_move_a_new_users_list_to_it_with_the_same_questions(pack, embed, store, choose, planted):

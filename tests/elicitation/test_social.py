@@ -14,6 +14,9 @@ from prefchat.elicitation.social import (
     discovery_item,
     friends_items,
     friends_mean,
+    friends_term,
+    friends_votes,
+    item_lists,
     social_count,
     social_evidence,
     with_discovery,
@@ -127,3 +130,82 @@ def test_the_discovery_slot_takes_its_place_and_keeps_the_lists_length():
     assert with_discovery([10, 11, 12, 13], 99, 4) == [10, 11, 12, 99]
     assert with_discovery([10, 11], 99, 0) == [10, 11] and with_discovery([10, 11], None, 1) == [10, 11]
     assert with_discovery([10, 11], 99, 3) == [10, 11]
+
+
+def test_friends_votes_count_each_friend_once_per_item_over_their_weight_to_the_spread():
+    lists, weights = [np.array([0, 2, 2]), np.array([2, 3])], [1.0, 3.0]
+    items, votes = friends_votes(lists, weights, spread=0.0)
+    np.testing.assert_array_equal(items, [0, 2, 3])
+    np.testing.assert_allclose(votes, [1.0, 4.0, 3.0])
+    np.testing.assert_allclose(friends_votes(lists, weights, spread=1.0)[1], [0.25, 1.0, 0.75])  # the share of friends
+    np.testing.assert_allclose(friends_votes(lists, weights, spread=0.5)[1], np.array([1.0, 4.0, 3.0]) / 2.0)
+    assert friends_votes([np.array([], dtype=int)], [1.0], 0.0)[0].size == 0
+    np.testing.assert_allclose(friends_term(np.array([0.0, 1.0, np.e - 1]), 2.0), [0.0, 2 * np.log(2.0), 2.0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 29), max_size=12), min_size=1, max_size=6), st.floats(0.0, 1.0))
+def test_friends_votes_agree_with_the_friends_items_peer_and_stay_a_share_at_spread_one(lists, spread):
+    arrays = [np.array(items, dtype=int) for items in lists]
+    weights = np.linspace(0.5, 2.0, len(arrays))
+    items, votes = friends_votes(arrays, weights, spread)
+    peer = friends_items(arrays, weights, n_items=30)
+    np.testing.assert_array_equal(items, np.flatnonzero(peer))
+    np.testing.assert_allclose(votes, peer[items] / weights.sum() ** spread)
+    assert np.all(friends_votes(arrays, weights, 1.0)[1] <= 1.0 + 1e-12)
+
+
+def test_the_friends_items_term_adds_gamma_log_one_plus_votes_to_their_scores_only():
+    model, x = _model(5)
+    theta = user_coefficients(x, model.emission)
+    indptr, indices = item_lists(x)
+    members = tuple(f"u{i}" for i in range(len(theta)))
+    np.testing.assert_array_equal(indices[indptr[3] : indptr[4]], np.flatnonzero(x[3]))
+    friends = {"u1": 1.0, "u3": 2.0}
+    prior = SocialModel(members, theta, trust=2.0, spread=0.5, item_indptr=indptr, item_indices=indices)
+    termed = SocialModel(members, theta, 2.0, 0.5, indptr, indices, item_weight=1.5, item_spread=1.0)
+    plain, _ = prior.evidence(friends)
+    evidence, _ = termed.evidence(friends)
+    assert plain is not None and evidence is not None and plain.term() is None
+    votes = (x[1] + 2 * x[3]) / 3.0
+    for known in ([], [4, 9]):
+        expected = model.scores(known, plain).astype(np.float64) + 1.5 * np.log1p(votes)
+        np.testing.assert_allclose(model.scores(known, evidence), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(model.posterior_mean([4], evidence), model.posterior_mean([4], plain))
+
+
+def test_without_trust_the_friends_items_term_alone_leaves_the_posterior_as_it_was():
+    model, x = _model(6)
+    theta = user_coefficients(x, model.emission)
+    indptr, indices = item_lists(x)
+    members = tuple(f"u{i}" for i in range(len(theta)))
+    social = SocialModel(members, theta, 0.0, 0.0, indptr, indices, item_weight=1.0, item_spread=0.0)
+    evidence, _ = social.evidence({"u2": 1.0, "u5": 1.0})
+    assert evidence is not None and evidence.count == 0
+    np.testing.assert_array_equal(model.posterior_mean([3], evidence), model.posterior_mean([3]))
+    moved = np.flatnonzero(model.scores([3], evidence) != model.scores([3]))
+    np.testing.assert_array_equal(moved, np.flatnonzero(x[2] + x[5]))
+    assert SocialModel(members, theta, 0.0, 0.0, indptr, indices).evidence({"u2": 1.0}) == (None, 0)
+
+
+def test_a_stored_friend_adds_the_items_their_answers_reveal():
+    model, x = _model(7)
+    theta = user_coefficients(x, model.emission)
+    indptr, indices = item_lists(x)
+    social = SocialModel(tuple(f"u{i}" for i in range(len(theta))), theta, 1.0, 0.0, indptr, indices, 1.0, 0.0)
+    evidence, unknown = social.evidence({"u0": 1.0, "p": 1.0}, profiles={"p": theta[1]}, revealed={"p": {3, 29}})
+    assert unknown == 0 and evidence is not None and evidence.items is not None and evidence.votes is not None
+    expected = x[0].copy()
+    expected[[3, 29]] += 1
+    np.testing.assert_array_equal(evidence.items, np.flatnonzero(expected))
+    np.testing.assert_allclose(evidence.votes, expected[expected > 0])
+
+
+def test_a_social_model_checks_its_item_lists():
+    theta = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="item lists"):
+        SocialModel(("a", "b"), theta, 1.0, 0.0, np.array([0, 2]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="needs the members' item lists"):
+        SocialModel(("a", "b"), theta, 1.0, 0.0, item_weight=1.0)
+    with pytest.raises(ValueError, match="item_weight"):
+        SocialModel(("a", "b"), theta, 1.0, 0.0, np.array([0, 1, 2]), np.array([1, 2]), item_weight=-1.0)

@@ -49,9 +49,33 @@ def test_friends_of_the_same_community_earn_trust():
     social, chosen, table = choose_social_prior(model, x, members, friends, sessions)
     assert chosen["social_trust"] > 0 and social.trust == chosen["social_trust"]
     assert table["validation_users"] == len(validation_rows)
-    scores = {(row["trust"], row["spread"]): row["recall@20"] for row in table["grid"]}
+    scores = {(row["trust"], row["spread"]): row["recall@20"] for row in table["grid"] if not row["item_weight"]}
     assert max(scores.values()) > scores[0.0, 0.0]
     assert social.coefficients.shape == (len(members), model.n_bases)
+
+
+def test_friends_whose_items_are_the_held_out_ones_earn_an_item_weight():
+    """Validation users in one community each follow three training users who rated the very items
+    they hold out: the friends' mean says the community, their items say which items of it."""
+    train_rows = _communities(3)
+    x = _matrix(train_rows)
+    emission, features = spectral_bases(*components(x), 2.0)
+    model = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    members = [f"t{u}" for u in range(len(train_rows))]
+    rng = np.random.default_rng(4)
+    users, links = {}, {}
+    for v in range(16):
+        followed = rng.choice(np.arange(v % 2, len(train_rows), 2), 3, replace=False)
+        their = np.unique(np.concatenate([train_rows[f] for f in followed]))
+        users[f"v{v}"] = (their, np.ones(len(their)))  # what their friends rated, no more
+        links[f"v{v}"] = {f"t{f}": 1.0 for f in followed}
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
+    sessions = [(task, _no_answers(model)) for task in tasks]
+    social, chosen, table = choose_social_prior(model, x, members, Friends(links), sessions)
+    assert chosen["social_item_weight"] > 0 and social.item_weight == chosen["social_item_weight"]
+    grid = {(row["trust"], row["spread"], row["item_weight"], row["item_spread"]): row["recall@20"] for row in table["grid"]}
+    assert grid[social.trust, social.spread, social.item_weight, social.item_spread] > grid[social.trust, social.spread, 0.0, 0.0]
+    np.testing.assert_array_equal(social.items_of(5), np.flatnonzero(x[5]))
 
 
 def test_without_validation_users_with_friends_there_is_no_trust():
@@ -62,7 +86,9 @@ def test_without_validation_users_with_friends_there_is_no_trust():
     tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
     social, chosen, table = choose_social_prior(model, x, [f"t{u}" for u in range(len(x))], Friends({}),
                                                 [(tasks[0], _no_answers(model))])
-    assert chosen == {"social_trust": 0.0, "social_spread": 0.0, "social_discovery_slot": 0} and table["validation_users"] == 0
+    assert chosen == {"social_trust": 0.0, "social_spread": 0.0, "social_item_weight": 0.0, "social_item_spread": 0.0,
+                      "social_discovery_slot": 0} and table["validation_users"] == 0
+    assert social.item_weight == 0.0 and social.item_indptr is not None
 
 
 def test_a_friends_file_is_directed_weighted_and_checked_by_line(write):
