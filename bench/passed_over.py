@@ -59,7 +59,7 @@ def main() -> None:
     answers = [int(n) for n in options.answers.split(",")]
     users, times = evaluation.load_dated_test_users(options.ratings, pack, options.users)
     tasks = rating_tasks(users, "watch", range(options.seeds), pack.popularity, split=options.split,
-                         times=times if options.split == "time" else None)
+                         times=times)
     policy = benchmark_policy(options.strategy, pack.serving.pool(300), max(answers), pack.groups, pack.familiarity)
     prior = pack.serving.session_prior("watch")
     rows: dict[int, list[dict]] = {n: [] for n in answers}
