@@ -31,6 +31,7 @@ from .packs import resolve_pack
 from .parsing import parse_choice
 from .recommender import Candidates, Ranked, Taste
 from .replies import HANDLERS, less_obvious_picks
+from .returning import checkin_of, returning_parts
 from .session import Conversation
 from .settings import Settings
 from .summary import Summary, apply_correction, summarize
@@ -184,14 +185,19 @@ class Assistant(Conversation):
         """What the user's profile, summary and latest session tell the recommender (in the caller's transaction)."""
         profile, summary = self.profile(user_id), self.summary(user_id)
         session = self.latest_session(user_id)
-        objective, told = self.pack.objective, frozenset[int]()
+        objective, told, earlier = self.pack.objective, frozenset[int](), frozenset[int]()
         answers: tuple[Answer, ...] = ()
+        social = self.friends.evidence(user_id)
         if session is not None:
             objective = self.sessions.options(session).objective or objective
             answers = stored_answers(self.store.session_history(session.id), self.index, self.reference)[0]
             told = told_items(answers, self.reference)
-        return Taste(profile.mean, profile.cov, summary, objective, told, answers, social=self.friends.evidence(user_id),
-                     as_of=self.now())
+            check = checkin_of(self.pack, session.settings, self.pack.serving.session_prior(objective))
+            if check is not None:  # after a check-in, the earlier answers' items at the weight it left them
+                told, earlier, social = returning_parts(self.pack, session.settings, check, self.features, answers, told,
+                                                        social)
+        return Taste(profile.mean, profile.cov, summary, objective, told, answers, social=social, as_of=self.now(),
+                     earlier=earlier)
 
     def rank(self, user_id: str, candidates: Sequence[str], k: int | None = None) -> list[Ranked]:
         """Best-of-N: rank texts outside the catalog (e.g. N drafts of a reply) for the user.

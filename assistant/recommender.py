@@ -58,10 +58,10 @@ from ..reward.scoring import (
 )
 from . import wording
 from .cards import card_name
-from .summary import Summary, answer_evidence, scale_stated_likes, summarize, summary_weights
+from .summary import Summary, answer_evidence, scale_stated_likes, summarize, summary_weights, taste_names
 
 __all__ = [  # Taste, Candidates and what a statement does are the scorer's (prefchat.reward.scoring); the assistant reads them here
-    "LIKE_FACTORS", "Candidates", "Ranked", "Reason", "Recommender", "ServedScore", "Taste", "answer_lifts",
+    "LIKE_FACTORS", "Candidates", "Persona", "Ranked", "Reason", "Recommender", "ServedScore", "Taste", "answer_lifts",
     "like_factor", "liked_carriers", "stated_exclusions", "stated_misses",
 ]
 
@@ -90,6 +90,8 @@ class Ranked:
         "because you picked Alien over Notting Hill" (:attr:`reason` in words)
     text : the item's text (what the user would read: a response, a description), or the candidate text
     reason : what ``why`` says, part by part
+    persona : for a user of several tastes (:mod:`~prefchat.elicitation.personas`), the one the pick was
+        chosen for; None for one taste
     """
 
     index: int
@@ -99,6 +101,25 @@ class Ranked:
     why: str
     text: str = ""
     reason: Reason | None = None
+    persona: Persona | None = None
+
+
+@dataclass(frozen=True)
+class Persona:
+    r"""One of a user's several tastes (:mod:`~prefchat.elicitation.personas`).
+
+    Attributes
+    ----------
+    index : its place among the user's tastes, the largest first
+    items : the catalog items the answers show the user knows that make it up
+    share : :math:`\pi_p`, its share of those items (and of the places of a list)
+    name : the descriptor that singles it out (:func:`~prefchat.assistant.summary.taste_names`), or None
+    """
+
+    index: int
+    items: tuple[int, ...]
+    share: float
+    name: str | None
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,7 @@ class Reason:
         when there is none
     against : descriptors the summary says the user is not keen on that the item carries all the
         same: said too, so that a reason never reads as if the pick were free of them
+    side : the name of the taste the pick serves, for a user of several (:attr:`Ranked.persona`)
     """
 
     answers: tuple[Answer, ...] = ()
@@ -126,6 +148,7 @@ class Reason:
     enjoys: tuple[str, ...] = ()
     popular: str | None = None
     against: tuple[str, ...] = ()
+    side: str | None = None
 
     @property
     def personal(self) -> bool:
@@ -167,6 +190,11 @@ class Recommender(Scorer):
             excluded = np.union1d(excluded, np.setdiff1d(np.arange(len(scores)), _indices(only, len(scores), "only")))
         centre = self._index.centre
         picks = top_k(scores, k, excluded)
+        sides = self.sides(taste) if candidates is None else None
+        personas: list[Persona] = []
+        if sides is not None:
+            personas = [Persona(p, group, float(share), name) for p, (group, share, name)
+                        in enumerate(zip(sides[0].groups, sides[0].shares, taste_names(self.pack, sides[0])))]
         lifts = answer_lifts(self.pack, taste, self._prior_cov(taste.objective), scoring.features[picks], centre)
         leaning = answer_evidence(self.pack, taste.answers) if taste.answers else np.zeros(len(self.pack.descriptors))
         ranked = []
@@ -175,11 +203,14 @@ class Recommender(Scorer):
             i = int(i)
             axis_terms, high = _axis_terms(self.pack, scoring, i, centre)
             reason = _reason(self.pack, taste, lift, axis_terms, high, association[i] > self._index.thresholds, leaning, cited)
+            persona = personas[sides[1][i]] if sides is not None else None
+            if persona is not None:
+                reason = replace(reason, side=persona.name)
             cited += np.array([any(a is answer for answer in reason.answers) for a in taste.answers], dtype=np.intp)
             why = self.words(reason)
             if candidates is None:
                 item = self.pack.items[i]
-                ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text, reason))
+                ranked.append(Ranked(i, item.item_id, item.title, float(scores[i]), why, item.text, reason, persona))
             else:
                 text = candidates.texts[i]
                 ranked.append(Ranked(i, None, text[:TITLE_LENGTH], float(scores[i]), why, text, reason))
@@ -192,7 +223,7 @@ class Recommender(Scorer):
             return [wording.spoken(d) for d in descriptors]
 
         return wording.pick_reason(self._cited(reason.answers), spoken(reason.said), spoken(reason.said_no),
-                                   spoken(reason.enjoys), reason.popular, spoken(reason.against))
+                                   spoken(reason.enjoys), reason.popular, spoken(reason.against), reason.side)
 
     def _cited(self, answers: Sequence[Answer]) -> list[tuple[str | None, list[str | None]]]:
         """Each cited answer as (the card picked, the cards passed over), by the names the cards showed
@@ -254,7 +285,7 @@ class Recommender(Scorer):
     def left_out(self, taste: Taste) -> np.ndarray:
         """What a recommendation leaves out, sorted: the items ``taste`` knows, and those carrying a tag
         the user stated a dislike of (:func:`stated_exclusions`: "no horror please" is an instruction)."""
-        known = np.fromiter(taste.known, dtype=np.intp, count=len(taste.known))
+        known = np.fromiter(taste.left_out, dtype=np.intp, count=len(taste.left_out))
         return np.union1d(known, stated_exclusions(self.pack, taste.summary))
 
     def served(self, taste: Taste, k: int, exclude: np.ndarray, discount: float | None = None) -> Taste:

@@ -148,7 +148,7 @@ def why(chat: Chat, state: SessionState, summary: Summary, intent: Intent) -> Re
         return ReplyTurn(wording.not_found(intent.argument), "why")
     taste = chat.taste(state, summary)
     title = chat.pack.items[item].title
-    if item in taste.known:
+    if item in taste.left_out:
         return ReplyTurn(wording.left_out_known(title), "why")
     index = chat.pack.serving.descriptors
     said_no = [w.descriptor for w in summary.stated if w.weight < 0 and w.descriptor in index.columns

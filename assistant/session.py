@@ -37,18 +37,29 @@ from typing import Any
 import numpy as np
 
 from ..elicitation import STRATEGIES, active_kway
+from ..elicitation.checkin import CHECKIN_QUESTIONS, checkin_policy, personal_familiarity
 from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
 from ..storage import Conflict, Exchange, QuestionRecord, SessionRecord, Store, check_user_id
 from . import wording
 from .corrections import example_correction
-from .errors import SessionClosed
+from .errors import NoProfile, SessionClosed
 from .friends import Friendships
 from .history import told_items
 from .intents import Embed, strip_parenthetical
 from .memory import Memory
 from .parsing import parse_choice
 from .recommender import Ranked, Recommender, Taste
+from .returning import (
+    checkin_counts,
+    checkin_due,
+    checkin_known,
+    checkin_settings,
+    last_checked,
+    lately,
+    offer,
+    returning_parts,
+)
 from .showcase import HeldOutPrompts
 from .state import SessionReader
 from .summary import Summary, summarize
@@ -142,6 +153,48 @@ class Conversation:
             record = self.store.start_session(user, self.pack.name, self.pack.version, settings, reuse_unanswered=True)
             return self._advance(self.sessions.state(record))
 
+    # -- returning users -------------------------------------------------------------------------
+
+    def checkin_offer(self, user_id: str) -> str | None:
+        """What a returning user is greeted with ("It's been 8 months: three quick questions to check your
+        picks still fit?") when their profile was saved at least the pack's check-in timescale before the
+        :attr:`clock`'s moment (:attr:`~prefchat.reward.pack.Pack.checkin_timescale`); None when no check-in is
+        due (too soon, no finished onboarding, or a pack without a timescale: data without timestamps)."""
+        with self.store.atomic():
+            session = self.latest_session(user_id, ("finished",))
+            profile = None if session is None else self.store.get_profile(user_id, self.pack.name, self.pack.version)
+        if session is None or profile is None:
+            return None
+        elapsed = checkin_due(self.pack, last_checked(profile, session.settings), self.clock())
+        return None if elapsed is None else offer(elapsed)
+
+    def check_in(self, user_id: str, seed: int | None = None) -> QuestionTurn | ResultTurn:
+        """Start a returning user's check-in (:mod:`~prefchat.assistant.returning`): the first of
+        :data:`~prefchat.elicitation.checkin.CHECKIN_QUESTIONS` questions that test the stored profile.
+
+        The session is answered, undone and finished as an onboarding is; when it finishes, the profile
+        it saves is the hypothesis its answers favour (kept, or widened when they contradict the old one),
+        and its summary says what moved. The old profile stays readable (the store's profile history,
+        and this session's settings). :class:`~prefchat.assistant.errors.NoProfile` before a finished onboarding.
+        """
+        with self.store.atomic():
+            session = self.latest_session(user_id, ("finished",))
+            profile = None if session is None else self.store.get_profile(user_id, self.pack.name, self.pack.version)
+            if session is None or profile is None:
+                raise NoProfile(f"user {user_id!r} has no finished onboarding of pack {self.pack.name!r} to check in on")
+            previous = self.sessions.state(session)
+            known = self.taste(previous, None).left_out
+            options = dataclasses.replace(previous.options, min_questions=CHECKIN_QUESTIONS,
+                                          max_questions=CHECKIN_QUESTIONS, question_size=2)
+            now = self.clock()
+            elapsed = max(0.0, (now - last_checked(profile, session.settings)).total_seconds())
+            settings: dict[str, Any] = {**dataclasses.asdict(options),
+                                        **checkin_settings(self.pack, profile, known, now, elapsed)}
+            if seed is not None:
+                settings["seed"] = _check_seed(seed)
+            record = self.store.start_session(user_id, self.pack.name, self.pack.version, settings)
+            return self._advance(self.sessions.state(record, ()))
+
     def resume(self, session_id: str) -> QuestionTurn | ResultTurn:
         """Where a session stands: its current question, or its result once finished."""
         with self.store.atomic():
@@ -222,6 +275,17 @@ class Conversation:
         return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold)
 
+    def policy_of(self, state: SessionState) -> Policy:
+        """The question policy of session ``state``: :meth:`policy` of its options, or a returning user's
+        check-in's (:func:`~prefchat.elicitation.checkin.checkin_policy`: questions that test the old profile)."""
+        if state.checkin is None:
+            return self.policy(state.options)
+        earlier = checkin_known(state.record.settings)
+        model, familiarity = self.pack.known_model, self.familiarity
+        if model is not None:
+            familiarity = personal_familiarity(model, earlier, self.features.shape[0])
+        return checkin_policy(state.checkin, self.pack.serving.pool(state.options.pool_size), self.groups, familiarity, earlier)
+
     def latest_session(self, user_id: str, states: tuple[str, ...] = ("active", "finished")) -> SessionRecord | None:
         """The user's most recent session of this pack in one of ``states`` (None if none, or no such user)."""
         return self.sessions.latest(user_id, states)
@@ -243,7 +307,7 @@ class Conversation:
         """The current question (recorded first if new), or the result when it is time to stop."""
         if state.pending is not None:
             return self._question_turn(state, state.pending.question)
-        question = next_question(self.features, state.posterior, self.policy(state.options), state.n_answered,
+        question = next_question(self.features, state.posterior, self.policy_of(state), state.n_answered,
                                  state.seed, state.unknown)
         if question is None:
             return self._finish(state)
@@ -282,8 +346,14 @@ class Conversation:
     def _finish(self, state: SessionState) -> ResultTurn:
         """Store the profile, a generated summary and the first recommendations; close the session."""
         user_id, posterior, counts = state.record.user_id, state.posterior, state.counts
-        summary = self.memory.with_stated(user_id, summarize(self.pack, posterior.mean, posterior.cov, state.n_answered,
-                                                             counts.get("skip", 0), answers=state.answers))
+        summary = summarize(self.pack, posterior.mean, posterior.cov, state.n_answered, counts.get("skip", 0),
+                            answers=state.answers)
+        if state.checkin is not None:  # a check-in: the profile's counts carry on, the summary says what moved
+            counts = checkin_counts(state.record.settings, counts)
+            moved = lately(self.pack, state.checkin.mean, posterior.mean, state.answers)
+            if moved:
+                summary = dataclasses.replace(summary, text=f"{summary.text} {moved}")
+        summary = self.memory.with_stated(user_id, summary)
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)
             self.memory.keep(user_id, summary)
@@ -311,9 +381,13 @@ class Conversation:
 
     def taste(self, state: SessionState, summary: Summary | None) -> Taste:
         """What the session knows of its user, as the :class:`~prefchat.assistant.recommender.Recommender` ranks it."""
-        posterior = state.posterior
-        return Taste(posterior.mean, posterior.cov, summary, state.objective, told_items(state.answers, self.reference),
-                     posterior.answers, social=self.friends.evidence(state.record.user_id), as_of=self.now())
+        posterior, social = state.posterior, self.friends.evidence(state.record.user_id)
+        known, earlier = told_items(state.answers, self.reference), frozenset[int]()
+        if state.checkin is not None:
+            known, earlier, social = returning_parts(self.pack, state.record.settings, state.checkin, self.features,
+                                                     state.answers, known, social)
+        return Taste(posterior.mean, posterior.cov, summary, state.objective, known, posterior.answers, social=social,
+                     as_of=self.now(), earlier=earlier)
 
     def now(self) -> float:
         """The :attr:`clock`'s moment in seconds since 1970, as the pack's timestamps count."""

@@ -33,6 +33,7 @@ from ..reward.pack import Pack
 from ..storage import Exchange, NotFound, SessionRecord, Store
 from .errors import WrongPack
 from .history import reference_features, session_seed, stored_answers
+from .returning import checkin_of
 from .turns import SessionOptions, SessionState
 
 __all__ = ["POSTERIOR_CACHE", "SessionReader"]
@@ -64,6 +65,11 @@ class SessionReader:
         answers, kinds, unknown, pending = stored_answers(history, self.pack.item_index, self.reference)
         options = self.options(record)
         prior = self.pack.serving.session_prior(options.objective or self.pack.objective)  # resolved, never None
+        seed = int(record.settings.get("seed", session_seed(record.id)))
+        check = checkin_of(self.pack, record.settings, prior)
+        if check is not None:  # a returning user's check-in: a few answers, both hypotheses refitted
+            return SessionState(record, options, seed, history, answers, kinds, unknown, pending,
+                                check.posterior(self.features, answers), check)
         with self._lock:
             held = self._posteriors.get(record.id)
         posterior = replay(prior, self.features, answers, start=held if held is not None and _same_prior(held, prior) else None)
@@ -72,7 +78,6 @@ class SessionReader:
             self._posteriors.move_to_end(record.id)
             while len(self._posteriors) > POSTERIOR_CACHE:
                 self._posteriors.popitem(last=False)
-        seed = int(record.settings.get("seed", session_seed(record.id)))
         return SessionState(record, options, seed, history, answers, kinds, unknown, pending, posterior)
 
     def locked(self, session_id: str) -> SessionState:

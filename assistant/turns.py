@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..elicitation import STRATEGIES, Answer, Posterior
+from ..elicitation.checkin import CheckIn
 from ..elicitation.selection import check_stop_rule
 from ..reward.pack import Item
 from ..reward.serving import OBJECTIVES, SERVED_POOL_SIZE
@@ -201,6 +202,8 @@ class SessionState:
         pair's items are unknown through its comparison)
     pending : Exchange or None, the first question still unanswered
     posterior : Posterior
+    checkin : the :class:`~prefchat.elicitation.checkin.CheckIn` a returning user's session tests, or None
+        for an onboarding (:mod:`~prefchat.assistant.returning`)
     """
 
     record: SessionRecord
@@ -212,6 +215,7 @@ class SessionState:
     unknown: frozenset[int]
     pending: Exchange | None
     posterior: Posterior
+    checkin: CheckIn | None = None
 
     @property
     def objective(self) -> str:

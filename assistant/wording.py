@@ -108,6 +108,35 @@ def welcome_back(position: int) -> str:
     return f"Welcome back! Let's carry on where we left off, at question {position}."
 
 
+def elapsed(seconds: float) -> str:
+    """A time away in words, rounded as people say it: "3 weeks", "8 months", "2 years"."""
+    days = seconds / 86400.0
+    for unit, length in (("year", 365.25), ("month", 30.44), ("week", 7.0), ("day", 1.0)):
+        if days >= length * (1.5 if unit == "year" else 1.0):
+            n = round(days / length)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "a little while"
+
+
+def checkin_offer(seconds: float, n_questions: int) -> str:
+    """What a returning user is greeted with, ``seconds`` after their profile was last checked."""
+    count = {1: "one quick question", 2: "two quick questions", 3: "three quick questions"}.get(
+        n_questions, f"{n_questions} quick questions")
+    return f"It's been {elapsed(seconds)}: {count} to check your picks still fit?"
+
+
+CHECKIN_YES, CHECKIN_NO = "Sure, ask away", "Not now"
+CHECKIN_KEPT = "Your answers fit what I knew about you: your picks still stand."
+CHECKIN_MOVED = "Your answers suggest your taste has moved, so I lean on them more than on what you told me before."
+
+
+def lately(more: list[str], less: list[str]) -> str:
+    """The summary's line on what a check-in moved ("Lately: more documentaries, less horror."); "" when nothing did."""
+    parts = [f"more {_listed(more)}"] if more else []
+    parts += [f"less {_listed(less)}"] if less else []
+    return f"Lately: {', '.join(parts)}." if parts else ""
+
+
 def progress(position: int, expected_total: int) -> str:
     return f"Question {position} of about {expected_total}"
 
@@ -147,11 +176,13 @@ NO_ANSWERS = "Only a first guess: you have not answered any questions yet."
 
 
 def summary_text(liked: list[str], disliked: list[str], level: str | None, n_answers: int, n_skipped: int,
-                 stated: list[tuple[str, bool]]) -> str:
+                 stated: list[tuple[str, bool]], tastes: list[str] | None = None) -> str:
     """The summary, e.g. "Enjoys: war, documentary. Not keen on: horror. A tentative picture: your
     answers (10 answers, 1 skipped) lean this way, though chance could still explain them. Stated
     by you: enjoys war; not keen on horror."; ``level`` a key of :data:`CONFIDENCE`, ``stated``
-    (descriptor, liked) pairs, so that what the user said reads with its direction."""
+    (descriptor, liked) pairs, so that what the user said reads with its direction; ``tastes``: the
+    names of a user's several tastes, largest first ("Your answers show 2 tastes: a horror side and a
+    comedy side."), said where there are two or more."""
     sentences = []
     liked, disliked = [spoken(d) for d in liked], [spoken(d) for d in disliked]
     if liked:
@@ -160,6 +191,8 @@ def summary_text(liked: list[str], disliked: list[str], level: str | None, n_ans
         sentences.append(f"{NOT_KEEN}: {', '.join(disliked)}.")
     if not sentences:
         sentences.append(NO_PREFERENCES)
+    if tastes and len(tastes) > 1:
+        sentences.append(f"Your answers show {len(tastes)} tastes: {_listed([f'a {spoken(t)} side' for t in tastes])}.")
     answers = f"{n_answers} answer{'' if n_answers == 1 else 's'}" + (f", {n_skipped} skipped" if n_skipped else "")
     sentences.append(CONFIDENCE[level].format(answers=answers) if n_answers else NO_ANSWERS)
     if stated:
@@ -310,13 +343,16 @@ def picked_over(winner: str | None, losers: list[str | None]) -> str:
 
 
 def pick_reason(cited: list[tuple[str | None, list[str | None]]], said: list[str], said_no: list[str],
-                enjoys: list[str], popular: str | None, against: list[str]) -> str:
+                enjoys: list[str], popular: str | None, against: list[str], side: str | None = None) -> str:
     """Why a pick is there, by what the user did and said, e.g. "because you picked Alien over
     Notting Hill and you said no to horror; popular too (though you are not keen on war)".
     ``cited``: the answers (the card picked, those passed over: :func:`picked_over`); ``said`` and
     ``said_no``: what the user stated a like and a dislike of; ``enjoys``: what their summary says
     they enjoy. A population word (``popular``: "popular", "well rated") is added to a personal
-    reason, or said alone, honestly; ``against``: what the pick has that the user is not keen on."""
+    reason, or said alone, honestly; ``against``: what the pick has that the user is not keen on;
+    ``side``: for a user of several tastes, the one the pick serves ("for your horror side: because ...")."""
+    if side is not None:
+        return f"for your {spoken(side)} side: " + pick_reason(cited, said, said_no, enjoys, popular, against)
     parts = [picked_over(winner, losers) for winner, losers in cited]
     if said:
         parts.append(f"you said you enjoy {_listed(said)}")

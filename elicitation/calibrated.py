@@ -21,6 +21,7 @@ import numpy as np
 
 from .metrics import top_k
 from .person import CALIBRATION_MIX, genre_mix
+from .personas import allotted_order
 
 __all__ = ["CALIBRATED_DEPTH", "CALIBRATION_HORIZON", "calibrated_order", "calibrated_scores", "standardised"]
 
@@ -97,7 +98,7 @@ def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarr
 
 def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.ndarray, weight: float,
                       popularity_weight: float = 0.0, horizon: int = CALIBRATION_HORIZON, exclude: np.ndarray | None = None,
-                      depth: int = CALIBRATED_DEPTH) -> np.ndarray:
+                      depth: int = CALIBRATED_DEPTH, personas: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     r"""``scores`` with its ``depth`` best (outside ``exclude``) re-ordered into their :func:`calibrated_order`.
 
     The user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the ``horizon``
@@ -111,8 +112,10 @@ def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.nda
     The candidates' own scores are dealt out again in the calibrated order, the highest to the
     first (each a hair below the one before where two are equal), so that every candidate still
     scores above every other item and any top k of the result is the calibrated list's first k; the
-    rest of the catalog keeps its scores. :math:`\lambda = \mu = 0`
-    returns ``scores`` unchanged.
+    rest of the catalog keeps its scores. With ``personas``, the user's several tastes
+    (:mod:`~prefchat.elicitation.personas`), the calibrated order is then
+    :func:`~prefchat.elicitation.personas.allotted_order`: each taste gets its share of every top k.
+    :math:`\lambda = \mu = 0` and one taste return ``scores`` unchanged.
 
     Parameters
     ----------
@@ -121,14 +124,18 @@ def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.nda
     popularity : (n_items,) :math:`n_i`, e.g. training rating counts
     weight : :math:`\lambda`
     exclude : items never recommended (what the user knows): neither candidates nor in the mix
+    personas : None (one taste), or the persona each item serves (n_items,) and the personas' shares (P,)
     """
     scores = np.asarray(scores, dtype=np.float64)
-    if weight == 0.0 and popularity_weight == 0.0:
+    if weight == 0.0 and popularity_weight == 0.0 and personas is None:
         return scores
     candidates = top_k(scores, depth, exclude)
     target = genre_mix(top_k(scores, horizon, exclude), genres)
     relevance = standardised(scores[candidates]) - popularity_weight * standardised(np.log1p(np.asarray(popularity)[candidates]))
     order = candidates[calibrated_order(relevance, np.asarray(genres)[candidates], target, weight)]
+    if personas is not None:
+        labels, shares = personas
+        order = allotted_order(order, np.asarray(labels)[order], shares)
     dealt = scores[candidates].copy()  # top_k is best first: the j-th best score to the j-th of the order,
     for j in range(1, len(dealt)):  # strictly below the one before, so that equal scores keep the order
         dealt[j] = min(dealt[j], np.nextafter(dealt[j - 1], -np.inf))

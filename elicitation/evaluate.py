@@ -375,6 +375,8 @@ class Evaluation:
         answer count and how many of them got "don't know" (zero for strategies without questions)
     top : (n_strategies, n_answers, n_tasks, k) int array, each task's ranked top k (-1 pads), or
         None where the targets rank no catalog (prefer protocol)
+    personas : on the served path, what the served lists say of the users' tastes, one row per
+        served strategy and answer count (``prefchat.evaluation.persona_rows``); empty elsewhere
     """
 
     strategies: tuple[str, ...]
@@ -385,6 +387,7 @@ class Evaluation:
     asked: np.ndarray
     dont_know: np.ndarray
     top: np.ndarray | None = None
+    personas: tuple[dict, ...] = ()
 
 
 def _check_names(strategies: Sequence[str], answers: Sequence[int]) -> None:

@@ -60,6 +60,7 @@ from scipy.linalg import eigh
 from scipy.sparse.linalg import svds
 
 from .onboarding import CatalogScore, known_items
+from .personas import Personas, PersonaSettings, attend, split_personas
 from .posterior import Posterior
 from .social import SocialEvidence, different_friend, discovery_item
 
@@ -169,6 +170,8 @@ class KnownModel:
     base_rates : (n_items,) :math:`f` in (0, 1], the population's base rates, or None
     calibration : :math:`c \ge 0`, the evidence count at which the base rates' item bias has half its
         weight (module docstring); 0 (the default) or no base rates: no bias
+    personas : the validated settings of a user's several tastes (:mod:`~prefchat.elicitation.personas`);
+        the default, one persona, is the single taste of the module docstring
     """
 
     features: np.ndarray
@@ -179,6 +182,7 @@ class KnownModel:
     tau: float
     base_rates: np.ndarray | None = None
     calibration: float = 0.0
+    personas: PersonaSettings = PersonaSettings()
 
     def __post_init__(self):
         n, k = np.shape(self.features)
@@ -283,15 +287,50 @@ class KnownModel:
         social = [None] * len(sets) if social is None else social
         if len(social) != len(sets):
             raise ValueError(f"{len(social)} social evidences for {len(sets)} sets of known items")
-        means = (np.stack([self.posterior_mean(known, friends) for known, friends in zip(sets, social)]) if len(sets)
-                 else np.zeros((0, self.n_bases)))
-        scores = _floored_log(self.features @ means.T.astype(np.float32)).T  # (n_sets, n_items)
+        if self.personas.max_personas > 1:
+            scores = np.stack([self.persona_scores(known, friends)[0] for known, friends in zip(sets, social)]) if len(sets) \
+                else np.zeros((0, len(self.features)), dtype=np.float32)
+        else:
+            means = (np.stack([self.posterior_mean(known, friends) for known, friends in zip(sets, social)]) if len(sets)
+                     else np.zeros((0, self.n_bases)))
+            scores = _floored_log(self.features @ means.T.astype(np.float32)).T  # (n_sets, n_items)
         if self.base_rates is None or not self.calibration:
             return scores
         counts = np.array([len(known) + (friends.count if friends is not None else 0.0)
                            for known, friends in zip(sets, social)])
         weight = (self.calibration / (self.calibration + counts)).astype(np.float32)
         return scores + weight[:, None] * self._base_rate_bias
+
+    @cached_property
+    def _whitening(self) -> np.ndarray:
+        r""":math:`(\tau \Psi)^{-1/2} U` (K, K), :math:`U` the eigenvectors of the population's spread in the
+        whitened coordinates, :math:`(\tau\Psi)^{-1/2} \Sigma (\tau\Psi)^{-1/2}`, by decreasing eigenvalue: its first
+        :math:`d` columns give the rows :math:`z_i` a persona split reads (:func:`~prefchat.elicitation.personas.split_personas`)."""
+        values, vectors = np.linalg.eigh(self.within)
+        root = vectors / np.sqrt(self.tau * np.maximum(values, 1e-12 * values.max()))
+        spread, directions = np.linalg.eigh(root.T @ self.prior_cov @ root)
+        return root @ directions[:, np.argsort(-spread, kind="stable")]
+
+    def split(self, known: Collection[int]) -> Personas:
+        """The personas of the items ``known`` (:func:`~prefchat.elicitation.personas.split_personas`, by the
+        model's :attr:`personas` settings): one persona holding them all where the settings allow one."""
+        items = np.array(sorted(int(i) for i in known), dtype=np.intp)
+        if self.personas.max_personas == 1 or not items.size:
+            return Personas((tuple(items.tolist()),))
+        d = self.personas.dimensions or self.n_bases
+        return split_personas(items, self.emission[items].astype(np.float64) @ self._whitening[:, :d], self.personas)
+
+    def persona_scores(self, known: Collection[int], social: SocialEvidence | None = None,
+                       ) -> tuple[np.ndarray, Personas, np.ndarray]:
+        r"""The attention score :math:`\log`-sum-exp of the personas (:func:`~prefchat.elicitation.personas.attend`),
+        before the base rates' bias; the personas; and (P, n_items) each persona's own score :math:`s_{pj}`
+        (its items' posterior, the friends' ``social`` evidence in each). One persona: exactly the
+        score of the single taste."""
+        personas = self.split(known)
+        means = np.stack([self.posterior_mean(group, social) for group in personas.groups] if len(personas) > 1
+                         else [self.posterior_mean(known, social)])  # one persona: the single taste's sum, term for term
+        own = _floored_log(self.features @ means.T.astype(np.float32)).T  # (P, n_items)
+        return attend(own, personas.shares, self.personas.temperature), personas, own
 
     @cached_property
     def _base_rate_bias(self) -> np.ndarray:

@@ -42,7 +42,7 @@ from .elicitation.peers import EASE_L2_GRID, IALS_GRID, Ease, Ials, Peer, choose
 from .elicitation.person import HEAD_ITEMS, PERSON_MEASURES, person_report
 from .elicitation.posterior import KWayChoice
 from .elicitation.recency import RecentPopularity, choose_window
-from .elicitation.respondents import RankingTargets, RatingsRespondent, SharedAccount
+from .elicitation.respondents import RankingTargets, RatingsRespondent, SharedAccount, SharedAccountTargets
 from .elicitation.selection import Question
 from .reward.data import STRING, DataError, Items, load_ratings
 from .reward.pack import Pack, load_pack
@@ -312,6 +312,8 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
                                              evaluation.user_ids, relevant, pack.serving.descriptors.carried,
                                              pack.popularity)
         report["cohorts"] = {name: len(members) for name, members in cohorts.items()}
+    if evaluation.personas:
+        report["personas"] = list(evaluation.personas)
     if peer_report:
         report["peers"] = peer_report
     return report
@@ -356,6 +358,7 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     assert isinstance(tasks[0].targets, RankingTargets)
     k = tasks[0].targets.k
     top = np.full((len(strategies), len(answers), len(tasks), k), -1, dtype=np.int64)
+    tastes = np.full((len(strategies), len(answers), len(tasks), 3), np.nan)  # kept one persona, persona hits, attributed
     with tempfile.TemporaryDirectory() as home, \
             Assistant.open(pack, db=f"sqlite:///{home}/served.sqlite", settings=settings) as app:
         for s, name in enumerate(strategies):
@@ -371,8 +374,9 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
                     if name == "population" and a:  # a session of no questions, whatever the count
                         values[s, a, :, t], top[s, a, t] = values[s, 0, :, t], top[s, 0, t]
                         continue
-                    served, asked[s, a, t], dont_know[s, a, t] = _served_session(
+                    served, asked[s, a, t], dont_know[s, a, t], answered = _served_session(
                         app, task, name, 0 if name == "population" else n, pool_size)
+                    tastes[s, a, t] = persona_attribution(served, task, answered, app.pack.index_of)
                     scores = np.full(pack.n_items, -np.inf)
                     scores[[pack.index_of(pick.item_id) for pick in served]] = [pick.score for pick in served]
                     values[s, a, :, t] = [task.targets(scores)[metric] for metric in metrics]
@@ -380,7 +384,42 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
                     ranked = task.targets.ranked(scores)
                     top[s, a, t, : len(ranked)] = ranked
     user_ids = np.array([task.user_id for task in tasks], dtype=object)
-    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know, top)
+    rows = tuple(persona_row(name, n, tastes[s, a]) for s, name in enumerate(strategies) if name in SERVED
+                 for a, n in enumerate(answers))
+    return Evaluation(tuple(strategies), tuple(answers), metrics, user_ids, values, asked, dont_know, top, rows)
+
+
+def persona_attribution(served, task: Task, answered: list[tuple[int | None, frozenset[int]]], index_of) -> np.ndarray:
+    """What one served list says of the user's tastes (:attr:`~prefchat.assistant.recommender.Ranked.persona`):
+    whether it serves one taste (1) or several (0), and on a shared account the hits in the top k
+    that name a taste and how many of those name one that belongs to the member whose held-out items
+    hold the hit. A taste belongs to the member who gave most of its answers (``answered``: each
+    answer's member and the items it shows the user knows; the first member among equals)."""
+    kept = float(all(pick.persona is None for pick in served))
+    targets = task.targets
+    if not isinstance(targets, SharedAccountTargets):
+        return np.array([kept, np.nan, np.nan])
+    ranked = [pick for pick in served if index_of(pick.item_id) not in targets.exclude][: targets.k]
+    members = [set(np.asarray(own).tolist()) for own in targets.members]
+    hits = attributed = 0
+    for pick in ranked:
+        item = index_of(pick.item_id)
+        if pick.persona is None or not any(item in own for own in members):
+            continue
+        votes = [sum(len(known & set(pick.persona.items)) for who, known in answered if who == m) for m in range(len(members))]
+        hits += 1
+        attributed += item in members[int(np.argmax(votes))]
+    return np.array([kept, hits, attributed])
+
+
+def persona_row(strategy: str, answers: int, tastes: np.ndarray) -> dict:
+    """One row of the report's ``personas``: the share of users (or accounts) whose served list serves one
+    taste, and on shared accounts the share of split accounts, the hits that name a taste and the
+    share of those that name the taste of the member the hit is for (``attribution``)."""
+    kept, hits, attributed = tastes[:, 0], tastes[:, 1], tastes[:, 2]
+    total = float(np.nansum(hits))
+    return {"strategy": strategy, "answers": int(answers), "kept_one": float(np.nanmean(kept)),
+            "persona_hits": int(total), "attribution": float(np.nansum(attributed) / total) if total else None}
 
 
 def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
@@ -397,6 +436,7 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     app.clock = utc_now if task.as_of is None else partial(datetime.fromtimestamp, task.as_of, UTC)
     turn = app.start(user, options=options, seed=task_seed(task, strategy))
     clicks = skips = 0
+    answered: list[tuple[int | None, frozenset[int]]] = []
     while isinstance(turn, QuestionTurn):
         question = Question(tuple(app.pack.index_of(card.item_id) for card in turn.items))
         response = task.respondent.answer(question)
@@ -405,11 +445,25 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
             text = "none of these" if response is None else str(question.items.index(int(response)) + 1)
         else:
             text = str(response)
+        member = task.respondent.member(question) if isinstance(task.respondent, SharedAccount) else None
+        answered.append((member, _shown_known(question, response)))
         clicks, skips = clicks + 1, skips + (response in ("skip", None))
         turn = app.answer(turn.session_id, text, question_id=turn.question_id)
     assert isinstance(task.targets, RankingTargets)
     depth = min(app.pack.n_items, task.targets.k + len(task.targets.exclude))  # the top k once what is left out is out
-    return app.recommend(user, k=depth), clicks, skips
+    return app.recommend(user, k=depth), clicks, skips, answered
+
+
+def _shown_known(question: Question, response) -> frozenset[int]:
+    """The items one answer shows the user knows (as :func:`~prefchat.elicitation.onboarding.known_items`):
+    a pair's winner, both of a tie, a k-way pick."""
+    if response in ("skip", None):
+        return frozenset()
+    if response == "tie":
+        return frozenset(question.items)
+    if response in ("a", "b"):
+        return frozenset({question.items["ab".index(response)]})
+    return frozenset({int(response)})
 
 
 def _cell(mean: float | None, ci: list[float | None]) -> str:
@@ -461,6 +515,13 @@ def format_report(report: dict) -> str:
             if entry["answers"] == last:
                 lines.append(row(entry["strategy"], (f"{share:.3f}" for share in entry["shares"])))
     lines += _person_tables(report.get("per_person", []), width)
+    if report.get("personas"):
+        lines += ["", "tastes (served lists): share kept as one taste; on shared accounts the hits naming a taste and "
+                      "the share naming the member's own"]
+        for entry in report["personas"]:
+            share = "-" if entry["attribution"] is None else f"{entry['attribution']:.2f}"
+            lines.append(f"{entry['strategy']:<{width}}{entry['answers']:>6} answers   kept one {entry['kept_one']:.2f}   "
+                         f"hits {entry['persona_hits']:>4}   attribution {share}")
     return "\n".join(lines)
 
 

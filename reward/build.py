@@ -41,12 +41,14 @@ from ..elicitation.person import HEAD_ITEMS, genre_mix, head_share, miscalibrati
 from ..elicitation.posterior import base_rate_offset
 from ..elicitation.respondents import RankingTargets, RatingsRespondent, most_popular
 from .calibration import calibrate
+from .checkin import choose_checkin
 from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
+from .personas import choose_personas, merged_validation_sessions
 from .scoring import Scorer, Taste
 from .served import ServedRows, ServedSettings, TrendTerms, choose_served_score, served_pack
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
@@ -344,6 +346,16 @@ def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, sessi
     return replace(pack, trend=trend), record
 
 
+def with_checkin(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
+    """The returning users' check-in settings (:func:`~prefchat.reward.checkin.choose_checkin`), chosen on the
+    validation ``users``' dated ratings: ``({"checkin_retention", "checkin_timescale"}, the record)``."""
+    ratings = dataset.ratings
+    assert ratings is not None and ratings.timestamp is not None  # a dated pack
+    index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
+    times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
+    return choose_checkin(pack, users, times, range(seed, seed + VALIDATION_SEEDS))
+
+
 def with_served_score(pack: Pack, sessions: list[tuple[Task, Session]],
                       trend_data: tuple[np.ndarray, np.ndarray] | None) -> tuple[Pack, dict, dict]:
     """``pack`` with the settings of its served "watch" score chosen together (:mod:`~prefchat.reward.served`):
@@ -595,9 +607,9 @@ def build_pack(
     # and on items that must be known the watch prior, the known-items model and the exposure
     # discount (and with friends the social prior, with dated ratings the item trend), and the served score's
     # settings chosen again together; then the confidence
-    # thresholds; then the summary weights; on items that must be known, last the calibration weight.
+    # thresholds; then the summary weights; on items that must be known, the calibration weight and last the personas.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
-    n_steps = 6 + int(data.has_ratings) * (1 + (5 + (friends is not None) + dated) * (answerable == "known"))
+    n_steps = 6 + int(data.has_ratings) * (1 + (6 + (friends is not None) + 2 * dated) * (answerable == "known"))
     bar = tqdm(total=n_steps, desc="training", unit="step", disable=not progress)
 
     @contextmanager
@@ -767,6 +779,20 @@ def build_pack(
             pack = replace(pack)  # serving derived again: the summary weights just changed
             chosen, selection["calibration"] = choose_calibration(pack, sessions)
             hyperparameters.update(chosen)
+        with step("choosing the personas"):  # several tastes per user (prefchat.reward.personas)
+            pack = replace(pack)
+            merged = merged_validation_sessions(pack, session_users, seed, VALIDATION_STRATEGY, max(VALIDATION_SESSION_ANSWERS),
+                                                VALIDATION_SEEDS)
+            personas, selection["personas"] = choose_personas(pack, sessions, merged, max(VALIDATION_SESSION_ANSWERS))
+            assert pack.known is not None  # sessions are run on items that must be known, which have the model
+            pack = replace(pack, known=replace(pack.known, personas=personas))
+            hyperparameters.update(persona_max=personas.max_personas, persona_penalty=personas.penalty,
+                                   persona_temperature=personas.temperature, persona_dimensions=personas.dimensions)
+        if dated:  # returning users: when to check in, and how far contradicting answers widen the old profile
+            with step("choosing the returning users' check-in"):
+                pack = replace(pack)  # serving derived again: the personas just changed
+                chosen, selection["checkin"] = with_checkin(pack, dataset, session_users, seed)
+                hyperparameters.update(chosen)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
     save_pack(pack, out)

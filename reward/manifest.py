@@ -41,6 +41,8 @@ MAX_NAME = 200
 MAX_PROMPT = 2_000
 """Characters of a group's name (the prompt shown above its question) or of an axis's."""
 MAX_QUESTION_SIZE = 6
+MAX_PERSONAS = 16
+"""Most personas (tastes) a user's known items may be split into."""
 
 _POSITIVE = (0.0, False, MAX_MAGNITUDE)  # (low, low allowed, high)
 _NONNEGATIVE = (0.0, True, MAX_MAGNITUDE)
@@ -68,6 +70,10 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "calibration_weight": (0.0, True, 1.0),
     "calibration_popularity": _NONNEGATIVE,
     "calibration_horizon": (1.0, True, 1e6),
+    "persona_max": (1.0, True, 16.0),
+    "persona_penalty": _NONNEGATIVE,
+    "persona_temperature": _NONNEGATIVE,
+    "persona_dimensions": (0.0, True, MAX_BASES),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 
@@ -128,6 +134,15 @@ def check_manifest(manifest: dict, path: str | Path = "manifest.json") -> dict:
         _hyperparameter("known.tau", known.get("tau"), _POSITIVE, fail)
         if "calibration" in known:
             _hyperparameter("known.calibration", known["calibration"], _NONNEGATIVE, fail)
+        if known.get("personas") is not None:
+            personas = known["personas"]
+            if not isinstance(personas, dict):
+                raise fail("known.personas", personas, "must be null or an object")
+            _integer(personas, "max_personas", 1, MAX_PERSONAS, fail, "known.personas.")
+            _hyperparameter("known.personas.penalty", personas.get("penalty"), _NONNEGATIVE, fail)
+            _hyperparameter("known.personas.temperature", personas.get("temperature"), _NONNEGATIVE, fail)
+            if "dimensions" in personas:
+                _integer(personas, "dimensions", 0, MAX_BASES, fail, "known.personas.")
     trend = manifest.get("trend")
     if trend is not None:
         if not isinstance(trend, dict) or "beta" not in trend:

@@ -39,6 +39,7 @@ import numpy as np
 from ..elicitation.calibrated import CALIBRATION_HORIZON
 from ..elicitation.confidence import ConfidenceThresholds
 from ..elicitation.known import KnownModel
+from ..elicitation.personas import PersonaSettings
 from ..elicitation.recency import RecentPopularity
 from ..elicitation.social import SocialModel
 from ..elicitation.trend import ItemTrend
@@ -377,6 +378,20 @@ class Pack:
         return int(self.hyperparameters.get("calibration_horizon", CALIBRATION_HORIZON))
 
     @property
+    def checkin_timescale(self) -> float | None:
+        """How long after onboarding a returning user is greeted with a check-in (seconds; the timestamps'
+        unit), chosen at build on validation users' dated ratings (:mod:`~prefchat.reward.checkin`);
+        None (data without timestamps, or a check-in that never beat the old profile): no check-in."""
+        value = self.hyperparameters.get("checkin_timescale")
+        return None if value is None else float(value)
+
+    @property
+    def checkin_retention(self) -> float:
+        r"""The share :math:`a` of an old profile's pull left when a check-in's answers contradict it
+        (:mod:`~prefchat.elicitation.checkin`), chosen at build; 1 (never widened) where none was."""
+        return float(self.hyperparameters.get("checkin_retention", 1.0))
+
+    @property
     def less_obvious_discount(self) -> float:
         r"""The stronger :math:`\gamma` served when a user asks for less obvious picks (validated too)."""
         return float(self.hyperparameters.get("less_obvious_discount", self.exposure_discount))
@@ -537,6 +552,8 @@ def save_pack(pack: Pack, directory: str | Path) -> Path:
     manifest = dict(pack.manifest)
     manifest["known"] = None if pack.known is None else {"n_bases": pack.known.n_bases, "tau": pack.known.tau,
                                                          "calibration": pack.known.calibration}
+    if pack.known is not None and pack.known.personas.max_personas > 1:  # one persona: the manifest of before
+        manifest["known"]["personas"] = pack.known.personas.to_dict()
     manifest["social"] = None if pack.social is None else {"trust": pack.social.trust, "spread": pack.social.spread,
                                                            "members": "train"}
     manifest["trend"] = None
@@ -790,8 +807,10 @@ def _read_known(directory: Path, manifest: dict, arrays: dict[str, np.ndarray]) 
         raise PackError(f"{directory / ARRAYS}: the known-items model is incomplete (manifest 'known' {recorded!r}, "
                         f"missing arrays {missing})")
     try:
+        personas = PersonaSettings.from_dict(recorded["personas"]) if recorded.get("personas") else PersonaSettings()
         model = KnownModel(**{name: arrays[KNOWN_PREFIX + name] for name in _KNOWN_FIELDS}, tau=float(recorded["tau"]),
-                           base_rates=arrays.get(KNOWN_BASE_RATES), calibration=float(recorded.get("calibration", 0.0)))
+                           base_rates=arrays.get(KNOWN_BASE_RATES), calibration=float(recorded.get("calibration", 0.0)),
+                           personas=personas)
     except (KeyError, TypeError, ValueError) as error:
         raise PackError(f"{directory / ARRAYS}: bad known-items model ({error})") from None
     if model.features.shape != (int(manifest["n_items"]), int(recorded.get("n_bases", -1))):

@@ -58,6 +58,7 @@ from ..elicitation.calibrated import calibrated_scores
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.passed import passed_over
+from ..elicitation.personas import Personas
 from ..elicitation.posterior import Answer, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
@@ -91,6 +92,9 @@ class Taste:
         :mod:`~prefchat.elicitation.social`), or None: the population prior
     as_of : the moment the ranking is served at (the timestamps' unit: seconds since 1970 for a
         clock), read by a pack's item trend; None: the latest its data know
+    earlier : items a returning user's earlier answers showed they know, when a check-in widened
+        their profile (:mod:`~prefchat.elicitation.checkin`): left out of a recommendation as
+        ``known`` is, but their evidence is in ``social`` at its reduced weight, not in ``known``
     """
 
     mean: np.ndarray
@@ -101,9 +105,15 @@ class Taste:
     answers: tuple[Answer, ...] = ()
     social: SocialEvidence | None = None
     as_of: float | None = None
+    earlier: frozenset[int] = field(default_factory=frozenset)
 
     def __post_init__(self):
         check_objective(self.objective)
+
+    @property
+    def left_out(self) -> frozenset[int]:
+        """The items a recommendation leaves out as known: ``known`` and ``earlier``."""
+        return self.known | self.earlier if self.earlier else self.known
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,11 +213,29 @@ class Scorer:
         pack = self.pack
         weight = pack.calibration_weight if weight is None else weight
         popularity_weight = pack.calibration_popularity if popularity_weight is None else popularity_weight
-        if not (weight or popularity_weight) or taste.objective != "watch" or self._index.source != "tags":
+        sides = self.sides(taste)
+        allot = None if sides is None else (sides[1], sides[0].shares)
+        if taste.objective != "watch":
             return scores
-        known = np.fromiter(sorted(taste.known), dtype=np.intp, count=len(taste.known))
+        if self._index.source != "tags":
+            weight = popularity_weight = 0.0  # no genres to calibrate to; the tastes still get their shares
+        if not (weight or popularity_weight or allot is not None):
+            return scores
+        known = np.fromiter(sorted(taste.left_out), dtype=np.intp, count=len(taste.left_out))
         return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
-                                 pack.calibration_horizon if horizon is None else horizon, exclude=known)
+                                 pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot)
+
+    def sides(self, taste: Taste) -> tuple[Personas, np.ndarray] | None:
+        r"""The user's several tastes (:mod:`~prefchat.elicitation.personas`) on a pack whose known-items model
+        splits them, and the persona each catalog item serves (:math:`\arg\max_p s_{pj}`); None for one taste
+        (a "prefer" taste, a pack without personas, or a user whose answers show one)."""
+        model = self.pack.known_model
+        if taste.objective != "watch" or model is None or model.personas.max_personas == 1:
+            return None
+        _, personas, own = model.persona_scores(taste.known, taste.social)
+        if len(personas) == 1:
+            return None
+        return personas, np.argmax(own, axis=0)
 
     # -- the scorers -----------------------------------------------------------------------------
 

@@ -157,6 +157,24 @@ class ProfileRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class ProfileVersionRow(Base):
+    """Every saved version of a user's posterior, never rewritten: what :class:`ProfileRow` held after each save."""
+
+    __tablename__ = "profile_versions"
+    __table_args__ = (Index("ix_profile_versions_user_id_pack_name", "user_id", "pack_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = _user_fk(index=False)  # indexed with pack_name above
+    pack_name: Mapped[str] = mapped_column(String(PACK_NAME_MAX))
+    pack_version: Mapped[str] = mapped_column(String(PACK_VERSION_MAX))
+    version: Mapped[int] = mapped_column(Integer)
+    mean: Mapped[list[float]] = mapped_column(JSON)
+    cov: Mapped[list[list[float]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    n_answers: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class SummaryRow(Base):
     """A version of a user's preference summary; ``superseded_at`` is NULL for the current one."""
 

@@ -47,6 +47,7 @@ from .models import (
     ForgetRequestRow,
     FriendRow,
     ProfileRow,
+    ProfileVersionRow,
     QuestionRow,
     RankingRow,
     SessionRow,
@@ -73,7 +74,7 @@ R = TypeVar("R")
 Row = TypeVar("Row", bound=Base)
 
 EXPORT_FORMAT = "prefchat-user-export/1"
-USER_TABLES = (SessionRow, ProfileRow, SummaryRow, RankingRow, ForgetRequestRow, FriendRow)  # the tables with a user_id column
+USER_TABLES = (SessionRow, ProfileRow, ProfileVersionRow, SummaryRow, RankingRow, ForgetRequestRow, FriendRow)  # the tables with a user_id column
 
 
 def open_store(url: str | os.PathLike[str]) -> Store:
@@ -396,7 +397,21 @@ class Store:
             row.counts = counts
             row.n_answers = sum(counts.values())
             row.updated_at = _now()
+            db.add(ProfileVersionRow(user_id=user_id, pack_name=pack_name, pack_version=pack_version, version=row.version,
+                                     mean=row.mean, cov=row.cov, counts=counts, n_answers=row.n_answers,
+                                     updated_at=row.updated_at))
             return _profile_record(row)
+
+    def profile_history(self, user_id: str, pack_name: str | None = None) -> list[ProfileRecord]:
+        """Every version of the user's profile ever saved (of ``pack_name`` if given), oldest first: a saved
+        profile is replaced as the current one, never lost (as a summary's old versions are kept)."""
+        with self._transaction() as db:
+            _user(db, user_id)
+            query = select(ProfileVersionRow).where(ProfileVersionRow.user_id == user_id)
+            if pack_name is not None:
+                query = query.where(ProfileVersionRow.pack_name == pack_name)
+            rows = db.scalars(query.order_by(ProfileVersionRow.id))
+            return [_profile_record(row) for row in rows]
 
     def get_profile(
         self, user_id: str, pack_name: str | None = None, pack_version: str | None = None
@@ -609,6 +624,8 @@ class Store:
                 .order_by(AnswerRow.id)
             )
             profiles = db.scalars(select(ProfileRow).where(ProfileRow.user_id == user_id).order_by(ProfileRow.id))
+            versions = db.scalars(select(ProfileVersionRow).where(ProfileVersionRow.user_id == user_id)
+                                  .order_by(ProfileVersionRow.id))
             summaries = db.scalars(select(SummaryRow).where(SummaryRow.user_id == user_id).order_by(SummaryRow.id))
             rankings = db.scalars(select(RankingRow).where(RankingRow.user_id == user_id).order_by(RankingRow.id))
             friends = db.execute(select(FriendRow.friend_id, FriendRow.weight).where(FriendRow.user_id == user_id)
@@ -621,6 +638,7 @@ class Store:
                 "questions": [_jsonable(_question_record(row)) for row in questions],
                 "answers": [_jsonable(_record(AnswerRecord, row)) for row in answers],
                 "profiles": [_jsonable(_profile_record(row)) for row in profiles],
+                "profile_history": [_jsonable(_profile_record(row)) for row in versions],
                 "summaries": [_jsonable(_record(SummaryRecord, row)) for row in summaries],
                 "rankings": [_jsonable(_ranking_record(row)) for row in rankings],
                 "friends": [{"friend_id": friend, "weight": float(weight)} for friend, weight in friends],
@@ -918,7 +936,7 @@ def _ranking_record(row: RankingRow) -> RankingRecord:
     return _record(RankingRecord, row, item_ids=tuple(row.item_ids), scores=tuple(row.scores))
 
 
-def _profile_record(row: ProfileRow) -> ProfileRecord:
+def _profile_record(row: ProfileRow | ProfileVersionRow) -> ProfileRecord:
     return _record(ProfileRecord, row, mean=_read_only(row.mean), cov=_read_only(row.cov))
 
 

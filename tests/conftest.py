@@ -150,6 +150,32 @@ def _small_pack() -> Callable[..., Pack]:
     return small_pack
 
 
+HORROR = (2, 8, 14, 20, 26)
+"""Items of :func:`genre_items` whose first tag is horror (``GENRES[i % 6]``); :data:`COMEDY` the comedies'."""
+COMEDY = (0, 6, 12, 18)
+
+
+def household_pack(pack: Pack, personas: Any) -> Pack:
+    """``pack`` rated by 999 users (its base rates known), with a known-items model of 80 planted users who
+    know either the horror films or the comedies (and a few others), and the persona settings ``personas``."""
+    from prefchat.elicitation.known import KnownModel, components, population, spectral_bases
+
+    rated = dataclasses.replace(pack, manifest={**pack.manifest, "data": {"n_ratings": 100},
+                                                "split": {"train": [f"u{i}" for i in range(999)]}})
+    rng = np.random.default_rng(8)
+    first = np.array([item.tags[0] for item in pack.items])
+    x = np.array([(rng.random(pack.n_items) < np.where(first == ("horror" if u % 2 else "comedy"), 0.6, 0.03))
+                  for u in range(80)], float)
+    emission, features = spectral_bases(*components(x), 5.0)
+    return dataclasses.replace(rated, known=KnownModel(features, emission, *population(x, emission), tau=1.0, personas=personas))
+
+
+@pytest.fixture(scope="session", name="household_pack")
+def _household_pack() -> Callable[..., Pack]:
+    """:func:`household_pack`: a pack whose users are horror fans or comedy fans, for several tastes per user."""
+    return household_pack
+
+
 @pytest.fixture(scope="session", name="missing")
 def _missing() -> Callable[[str], NoReturn]:
     """:func:`missing`, for the test that holds it to its word."""

@@ -301,3 +301,30 @@ def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(ti
     args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
     with pytest.raises(ValueError, match="no social prior"):
         evaluation.main(args)
+
+
+def test_a_hit_is_attributed_when_its_taste_belongs_to_the_member_whose_item_it_is():
+    """A taste belongs to the member who gave most of its answers; a hit counts when that member holds it."""
+    from prefchat.assistant.recommender import Persona, Ranked
+    from prefchat.elicitation.evaluate import Task
+    from prefchat.elicitation.respondents import SharedAccountTargets
+
+    first, second = np.array([10, 11, 12]), np.array([20, 21])  # each member's held-out items
+    targets = SharedAccountTargets(np.union1d(first, second), np.array([1, 2, 3]), np.array([], dtype=np.intp), 20,
+                                   members=(first, second))
+    task = Task("a+b", 0, None, targets)
+    mine, theirs = Persona(0, (1, 2), 2 / 3, "horror"), Persona(1, (3,), 1 / 3, "comedy")
+    answered = [(0, frozenset({1})), (0, frozenset({2})), (1, frozenset({3})), (1, frozenset())]
+
+    def pick(item, persona):
+        return Ranked(item, f"m{item}", "", 0.0, "", persona=persona)
+
+    served = [pick(10, mine), pick(20, theirs), pick(11, theirs), pick(30, mine), pick(2, mine)]
+    kept, hits, attributed = evaluation.persona_attribution(served, task, answered, lambda item_id: int(item_id[1:]))
+    # 10 (first member's, horror: hers) and 20 (second's, comedy: his) are right; 11 is the first's but named comedy;
+    # 30 is no one's; 2 is left out (known)
+    assert (kept, hits, attributed) == (0.0, 3, 2)
+    single = [pick(10, None), pick(20, None)]
+    assert evaluation.persona_attribution(single, task, answered, lambda item_id: int(item_id[1:]))[:1].tolist() == [1.0]
+    row = evaluation.persona_row("active", 10, np.array([[0.0, 3, 2], [1.0, 0, 0]]))
+    assert row == {"strategy": "active", "answers": 10, "kept_one": 0.5, "persona_hits": 3, "attribution": 2 / 3}

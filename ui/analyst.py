@@ -58,7 +58,7 @@ from starlette.routing import Mount
 
 from ..assistant.cards import card_view
 from ..assistant.settings import Settings
-from ..assistant.summary import measured_confidence
+from ..assistant.summary import measured_confidence, tastes
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text, poll_gently
@@ -275,15 +275,29 @@ def coefficient_chart(names: Sequence[str], mean: np.ndarray, sd: np.ndarray) ->
     return figure
 
 
+def coefficients_over_time(names: Sequence[str], versions: Sequence[ProfileRecord]) -> go.Figure:
+    """The coefficient on each named axis at every saved version of a profile (oldest first): a line per
+    axis, so that what a returning user's check-in moved shows (the profile history, never rewritten)."""
+    when = [v.updated_at for v in versions]
+    means = np.array([v.mean for v in versions], dtype=float).reshape(len(versions), len(names))
+    figure = go.Figure([go.Scatter(x=when, y=means[:, k], mode="lines+markers", name=name,
+                                   hovertemplate=f"{html.escape(name)}: %{{y:.2f}} (%{{x}})<extra></extra>")
+                        for k, name in enumerate(names)])
+    figure.update_layout(xaxis_title="profile saved", yaxis_title="coefficient (posterior mean)", height=320,
+                         margin={"l": 10, "r": 10, "t": 20, "b": 40}, template="plotly_white")
+    return figure
+
+
 @dataclass(frozen=True)
 class ProfileView:
-    """What the Profile tab shows for one user."""
+    """What the Profile tab shows for one user; ``history`` the coefficients over time (None without a profile)."""
 
     header: str
     chart: go.Figure | None
     summaries: pd.DataFrame
     answers: pd.DataFrame
     served: pd.DataFrame
+    history: go.Figure | None = None
 
 
 def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
@@ -292,6 +306,7 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
     profile = (pack is not None and store.get_profile(user_id, pack.name, pack.version)) or store.get_profile(user_id)
     titles = {} if pack is None else {item.item_id: item.title for item in pack.items}
     current = [s for s in exported["summaries"] if s["superseded_at"] is None]
+    history = None
     if profile is None:
         header, chart = f"### {markdown_text(user_id)}\n\nNo profile yet: onboarding was not finished.", None
     else:
@@ -303,6 +318,10 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         )
         sd = np.sqrt(np.diag(profile.cov))
         chart = coefficient_chart(_axis_labels(pack, profile), profile.mean, sd)
+        versions = [v for v in store.profile_history(user_id, profile.pack_name) if v.pack_version == profile.pack_version]
+        history = coefficients_over_time(_axis_labels(pack, profile), versions)
+    if profile is not None and pack is not None:
+        header += _tastes_note(pack, exported)
     if current:
         header += "\n\n" + "\n\n".join(
             f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}"
@@ -343,7 +362,27 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         ],
         columns=["served", "pack", "n", "items"],
     )
-    return ProfileView(header, chart, summaries, answers, served)
+    return ProfileView(header, chart, summaries, answers, served, history)
+
+
+def _tastes_note(pack: Pack, exported: dict) -> str:
+    """The user's several tastes (:func:`~prefchat.assistant.summary.tastes`) of the items their answers (not
+    undone) show they know, each with its share and up to three of its films; "" for one taste."""
+    questions = {q["id"]: q["item_ids"] for q in exported["questions"]}
+    known: set[int] = set()
+    for answer in exported["answers"]:
+        items, choice = questions[answer["question_id"]], answer["choice"]
+        if answer["undone"] or choice in (None, "skip"):
+            continue
+        chosen = {"a": [items[0]], "b": [items[-1]] if len(items) == 2 else [], "tie": list(items)}.get(choice, [choice])
+        known.update(pack.index_of(i) for i in chosen if i in pack.item_index)
+    sides = tastes(pack, known)
+    if len(sides) < 2:
+        return ""
+    parts = [f"{markdown_text(name or f'taste {n + 1}')} ({share:.0%}: "
+             f"{markdown_text(', '.join(pack.items[i].title for i in items[:3]))}{' …' if len(items) > 3 else ''})"
+             for n, (name, share, items) in enumerate(sides)]
+    return f"\n\n**Tastes:** {'; '.join(parts)}"
 
 
 def _confidence_note(structured: dict) -> str:
@@ -449,6 +488,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                     open_button = gr.Button("Open", scale=1)
                 header = gr.Markdown(**text)
                 chart = gr.Plot(label="Coefficients")
+                over_time = gr.Plot(label="Coefficients over time (every saved profile)")
                 summaries = gr.Dataframe(label="Summary versions, newest first", interactive=False, wrap=True)
                 answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
                 served = gr.Dataframe(label="Recommendations served, newest first", interactive=False, wrap=True)
@@ -468,7 +508,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                 )
 
         filters: list[gr.Textbox | gr.Dropdown | gr.DateTime | gr.Number | gr.Radio] = [search, pack_name, since, min_answers]
-        view = [header, chart, summaries, answers, served, confirm_row]
+        view = [header, chart, over_time, summaries, answers, served, confirm_row]
 
         def start(request: gr.Request):
             check(request)
@@ -502,7 +542,7 @@ def build_analyst(store: Store, pack: Pack | None, settings: Settings) -> gr.Blo
                 v = profile_view(store, pack, user_id)
             except LookupError as error:
                 raise gr.Error(html.escape(str(error))) from None  # toasts render HTML
-            return v.header, v.chart, v.summaries, v.answers, v.served, gr.Row(visible=False)
+            return v.header, v.chart, v.history, v.summaries, v.answers, v.served, gr.Row(visible=False)
 
         def pick(evt: gr.SelectData, request: gr.Request):
             check(request)

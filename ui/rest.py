@@ -81,6 +81,7 @@ from .schemas import (
     MAX_K,
     MAX_USER_ID,
     AnswerIn,
+    CheckInOut,
     CorrectionIn,
     ErrorOut,
     ProfileOut,
@@ -366,6 +367,36 @@ def api_router(
         user_id = _client_value(check_user_id, user_id)
         assistant = current()
         return ProfileOut.of(assistant.profile(user_id), axis_names(assistant.pack))
+
+    @router.get("/users/{user_id}/profile/history", response_model=list[ProfileOut], summary="Every saved profile")
+    def profile_history(user_id: UserPath):
+        """Every version of the user's profile of this pack ever saved, oldest first: a check-in's new
+        profile never rewrites the old one out of sight."""
+        user_id = _client_value(check_user_id, user_id)
+        assistant = current()
+        names = axis_names(assistant.pack)
+        return [ProfileOut.of(p, names) for p in assistant.store.profile_history(user_id, assistant.pack.name)
+                if p.pack_version == assistant.pack.version]
+
+    @router.get("/users/{user_id}/checkin", response_model=CheckInOut, summary="Is a check-in due")
+    def checkin_due(user_id: UserPath):
+        """Whether the returning user is due a check-in (their profile last checked at least the pack's
+        timescale ago; never on a pack without one), and the greeting to show."""
+        user_id = _client_value(check_user_id, user_id)
+        message = current().checkin_offer(user_id)
+        return CheckInOut(user_id=user_id, due=message is not None, message=message)
+
+    @router.post("/users/{user_id}/checkin", status_code=201, response_model=TurnOut, summary="Start a check-in")
+    def start_checkin(user_id: UserPath, x_prefchat_user: UserHeader = None):
+        """Start the returning user's check-in: three questions that test the stored profile, answered
+        (``/sessions/{session_id}/answers``), undone and finished as onboarding is. When it finishes, the
+        profile is kept or widened by the answers and the summary says what moved; the old profile stays in
+        ``/users/{user_id}/profile/history``. 404 ``no_profile`` before a finished onboarding."""
+        user_id = _client_value(check_user_id, user_id)
+        header = _header_user(x_prefchat_user)
+        if header is not None and header != user_id:
+            raise ApiError(422, "invalid", f"user {user_id!r} differs from X-Prefchat-User {header!r}")
+        return turn_out(current().check_in(user_id))
 
     @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
     def summary(user_id: UserPath):

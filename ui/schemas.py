@@ -241,6 +241,15 @@ class ProfileOut(BaseModel):
         )
 
 
+class CheckInOut(BaseModel):
+    """Whether a returning user is due a check-in, and what they are greeted with."""
+
+    user_id: str
+    due: bool = Field(description="True when the profile was last checked at least the pack's timescale ago.")
+    message: str | None = Field(description="The greeting, e.g. \"It's been 8 months: three quick questions to check "
+                                            "your picks still fit?\"; None when no check-in is due.")
+
+
 class DescriptorOut(BaseModel):
     descriptor: str
     weight: float = Field(description="Positive: enjoys it; negative: not keen.")

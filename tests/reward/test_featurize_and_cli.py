@@ -121,7 +121,8 @@ def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
     steps = ["fitting base rewards", "choosing the prior", "naming axes", "testing on held-out users",
              "choosing the watch prior", "choosing the known-items model", "choosing the exposure discount",
              "choosing the served score",
-             "choosing the calibration weight", "choosing the question size", "choosing the confidence thresholds", "choosing the summary weights"]
+             "choosing the calibration weight", "choosing the question size", "choosing the confidence thresholds", "choosing the summary weights",
+             "choosing the personas"]
     assert all(f"{name}:" in progress for name in steps), progress
     assert f"{len(steps)}/{len(steps)}" in progress
     pack = load_pack(tmp_path / "pack")
@@ -129,6 +130,9 @@ def test_train_command_writes_a_loadable_pack(tmp_path, capsys):
     split = pack.manifest["split"]
     assert not set(split["train"]) & set(split["test"]) and not set(split["validation"]) & set(split["test"])
     assert len(split["train"]) + len(split["validation"]) + len(split["test"]) == 60
+    # the personas' settings are chosen on validation users and recorded (one persona: the manifest of before)
+    assert pack.hyperparameters["persona_max"] == pack.known.personas.max_personas
+    assert [row["max_personas"] for row in pack.manifest["selection"]["personas"]["grid"]][0] == 1
     hyper, selection = pack.manifest["hyperparameters"], pack.manifest["selection"]
     assert hyper["prior_scale"] in PRIOR_SCALE_GRID
     # The watch prior's width comes from onboarding sessions on validation users: every width is scored.

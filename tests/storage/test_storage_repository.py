@@ -345,6 +345,21 @@ def test_profile_versions_count_saves_per_pack_version(store):
         loaded.mean[0] = 0.0  # records are read-only
 
 
+def test_a_saved_profile_is_never_lost_its_versions_stay_readable_and_go_with_the_user(store):
+    user = store.create_user()
+    store.save_profile(user.id, *PACK, [0.0, 1.0], np.eye(2), {"a": 2})
+    store.save_profile(user.id, *PACK, [3.0, -1.0], 0.5 * np.eye(2), {"a": 2, "b": 3})
+    store.save_profile(user.id, "jokes", "2", [9.0], [[1.0]], {})
+    history = store.profile_history(user.id, PACK[0])
+    assert [(p.version, p.n_answers) for p in history] == [(1, 2), (2, 5)]
+    np.testing.assert_array_equal(history[0].mean, [0.0, 1.0])  # the first profile, as it was saved
+    assert len(store.profile_history(user.id)) == 3
+    assert [p["version"] for p in store.export_user(user.id)["profile_history"]] == [1, 2, 1]
+    store.delete_user(user.id)
+    with pytest.raises(NotFound):
+        store.profile_history(user.id)
+
+
 @pytest.mark.parametrize(
     ("mean", "cov", "counts", "names"),
     [

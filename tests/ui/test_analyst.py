@@ -129,6 +129,24 @@ def test_profile_view_shows_history_chart_and_served(store, tiny_pack):
     assert list(view.served["n"]) == [3, 10]  # newest first: recommend(k=3) after the result's ten
 
 
+def test_the_profile_page_shows_the_coefficients_over_time(tiny_pack):
+    """Each saved version of the profile is a point of every axis's line: a check-in's move is seen, the old one kept."""
+    from prefchat.storage import open_store
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(2, tiny_pack.n_bases))
+    with open_store("sqlite://") as store:
+        store.ensure_user("returner")
+        for mean in means:
+            store.save_profile("returner", tiny_pack.name, tiny_pack.version, mean, np.eye(tiny_pack.n_bases), {"a": 3})
+        view = profile_view(store, tiny_pack, "returner")
+        assert view.history is not None and len(view.history.data) == tiny_pack.n_bases
+        for k, line in enumerate(view.history.data):
+            assert list(line.y) == pytest.approx(means[:, k].tolist())
+        store.ensure_user("newcomer")
+        assert profile_view(store, tiny_pack, "newcomer").history is None
+
+
 def test_the_profile_page_shows_the_confidence_and_the_fit_behind_it(store, tiny_pack):
     """The analyst reads the measure the user's sentence was worded from (issue 21)."""
     assert "(confidence not measured)" in profile_view(store, tiny_pack, "hater-3").header  # tiny_pack has no thresholds

@@ -308,7 +308,7 @@ def test_no_user_id_makes_a_5xx(client, user_id):
 def test_openapi_lists_every_route_and_its_errors(client, conversation):
     document = client.get(f"{API}/openapi.json").json()
     routes = [r for r in api_router(conversation).routes if isinstance(r, APIRoute) and r.include_in_schema]
-    assert len(routes) == 11
+    assert len(routes) == 14  # with the check-in: GET and POST /checkin, GET /profile/history
     for route in routes:
         for method in route.methods:
             operation = document["paths"][route.path][method.lower()]
@@ -505,3 +505,37 @@ def test_friends_are_stored_with_the_session_unknown_ones_counted_and_bad_ones_r
     for friends in ([" padded"], ["a", "a"], ["x"] * 1001):
         refused = client.post(f"{API}/sessions", json={"user_id": "me", "friends": friends})
         assert refused.status_code == 422 and refused.json()["error"]["message"]
+
+
+def test_a_returning_users_check_in_over_rest(tiny_pack, store, embed):
+    """Due after the pack's timescale (with its greeting), three questions on the session routes, and the old
+    profile in the history; 404 no_profile before any onboarding; and behind the bearer token as every route."""
+    import dataclasses
+    from datetime import timedelta
+
+    hyper = {**tiny_pack.manifest["hyperparameters"], "checkin_timescale": 86400.0 * 30, "checkin_retention": 0.5}
+    pack = dataclasses.replace(tiny_pack, manifest={**tiny_pack.manifest, "hyperparameters": hyper})
+    app = Assistant(pack, store, embed)
+    with client_for(app) as client:
+        assert_error(client.post(f"{API}/users/nobody/checkin"), 404, "no_profile")
+        onboard(client, "returner", lambda turn: "a")
+        assert client.get(f"{API}/users/returner/checkin").json() == {"user_id": "returner", "due": False, "message": None}
+        saved = app.profile("returner").updated_at
+        app.clock = lambda: saved + timedelta(days=400)
+        due = client.get(f"{API}/users/returner/checkin").json()
+        assert due["due"] and due["message"].startswith("It's been 13 months: three quick questions")
+        turn = client.post(f"{API}/users/returner/checkin").json()
+        asked = 0
+        while turn["type"] == "question":
+            asked += 1
+            turn = client.post(f"{API}/sessions/{turn['session_id']}/answers",
+                               json={"choice": "b", "question_id": turn["question_id"]}).json()
+        assert asked == 3 and turn["type"] == "result"
+        history = client.get(f"{API}/users/returner/profile/history").json()
+        assert [p["version"] for p in history] == [1, 2] and history[1]["n_answers"] == history[0]["n_answers"] + 3
+    guarded = FastAPI()
+    guarded.include_router(api_router(app, tokens=["s3cret-token-of-enough-length"]))
+    with TestClient(guarded, raise_server_exceptions=False) as client:
+        assert_error(client.get(f"{API}/users/returner/checkin"), 401, "unauthorized")
+        assert_error(client.post(f"{API}/users/returner/checkin"), 401, "unauthorized")
+        assert_error(client.get(f"{API}/users/returner/profile/history"), 401, "unauthorized")
