@@ -7,7 +7,7 @@ above the card they picked would have picked it instead (it would then be known,
 list and no hit). So the simulation passes over more of the items that count as hits than a person
 would, which makes the passed-over term (:mod:`prefchat.elicitation.passed`) look worse than it is.
 
-On the test users' served sessions (``active``, the pack's pool, in memory as
+On the test users' served sessions (``--strategy``, pairs or k-way, the pack's pool, in memory as
 ``prefchat eval`` runs them) this reports, at each answer count: how many items were passed over,
 the share of them in the EVAL half, and the share of those a full-history respondent would also pass
 over (rated below the pick); then Recall@20 with the pack's passed-over weight and without it (0),
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--pack", type=Path, required=True)
     parser.add_argument("--ratings", type=Path, required=True)
     parser.add_argument("--split", choices=("random", "time"), default="random")
+    parser.add_argument("--strategy", choices=("active", "kway"), default="active", help="pairs, or the k-way questions")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--answers", default="5,10")
     parser.add_argument("--weight", type=float, help="the passed-over weight to try (default: the pack's)")
@@ -58,8 +59,8 @@ def main() -> None:
     answers = [int(n) for n in options.answers.split(",")]
     users, times = evaluation.load_dated_test_users(options.ratings, pack, options.users)
     tasks = rating_tasks(users, "watch", range(options.seeds), pack.popularity, split=options.split,
-                         times=times if options.split == "time" else None)
-    policy = benchmark_policy("active", pack.serving.pool(300), max(answers), pack.groups, pack.familiarity)
+                         times=times)
+    policy = benchmark_policy(options.strategy, pack.serving.pool(300), max(answers), pack.groups, pack.familiarity)
     prior = pack.serving.session_prior("watch")
     rows: dict[int, list[dict]] = {n: [] for n in answers}
     for task in tasks:
@@ -67,7 +68,7 @@ def main() -> None:
         items, ratings = users[task.user_id]
         rating = dict(zip(np.asarray(items).tolist(), np.asarray(ratings, dtype=float).tolist()))
         held = set(np.asarray(task.targets.relevant).tolist())
-        session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, "active"))
+        session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, options.strategy))
         for n in answers:
             posterior = session.posteriors[min(n, len(session.questions))]
             passed = in_eval = also = 0
@@ -94,7 +95,7 @@ def main() -> None:
                 row[name] = task.targets(scores)["recall@20"]
                 row[name + "_full"] = recall_at_k(top_k(scores, 20, exclude), relevant, 20)
             rows[n].append(row)
-    report: dict = {"pack": str(options.pack), "split": options.split, "seeds": options.seeds, "passed_over_weight": delta,
+    report: dict = {"pack": str(options.pack), "split": options.split, "strategy": options.strategy, "seeds": options.seeds, "passed_over_weight": delta,
                     "answers": {}}
     for n, found in rows.items():
         ids = np.array([row["user"] for row in found], dtype=object)
