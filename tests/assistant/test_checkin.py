@@ -170,3 +170,15 @@ def test_lately_never_claims_a_move_the_answers_do_not_show(pack):
                 lean = sum((descriptor in tags[a.item_a]) - (descriptor in tags[a.item_b]) for a in answers)
                 assert sign * lean > 0, (text, descriptor, lean)
     assert said
+
+
+def test_the_build_chooses_a_retention_of_its_grid_and_a_timescale_past_a_day(pack):
+    from prefchat.elicitation.checkin import MIN_RETURN, RETENTIONS
+    from prefchat.reward.checkin import choose_checkin
+
+    users, times = dated_users(pack, 3)
+    chosen, record = choose_checkin(pack, users, times, [0])
+    assert chosen["checkin_retention"] in RETENTIONS
+    assert chosen["checkin_timescale"] is None or chosen["checkin_timescale"] >= MIN_RETURN
+    best = max(record["retention_grid"], key=lambda row: (row["recall@20"], row["retention"]))
+    assert best["retention"] == chosen["checkin_retention"] and record["validation_tasks"] == 3
