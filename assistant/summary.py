@@ -38,6 +38,8 @@ from ..reward.summary import (
     summary_weights,
     with_stated,
 )
+from ..storage import Store
+from .history import stored_answers
 from . import wording
 
 __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); the assistant reads them here
@@ -59,6 +61,7 @@ __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); t
     "summary_affinity",
     "summary_weights",
     "taste_names",
+    "stored_tastes",
     "tastes",
     "tastes_of",
 ]
@@ -104,6 +107,16 @@ def tastes(pack: Pack, known: Collection[int]) -> list[tuple[str | None, float, 
     personas = model.split(known)
     names: list[str | None] = taste_names(pack, personas) if len(personas) > 1 else [None]
     return [(name, float(share), group) for name, share, group in zip(names, personas.shares, personas.groups)]
+
+
+def stored_tastes(store: Store, pack: Pack, user_id: str) -> list[tuple[str | None, float, tuple[int, ...]]]:
+    """:func:`tastes` of the items the answers of ``user_id``'s latest session with ``pack`` show they know (the
+    answers still standing, as the served list reads them); none without such a session."""
+    session = store.latest_session(user_id, pack.name, ("active", "finished"))
+    if session is None:
+        return []
+    answers = stored_answers(store.session_history(session.id), pack.item_index, pack.n_items)[0]
+    return tastes(pack, known_items(answers))
 
 
 def tastes_of(pack: Pack, answers: Sequence[Answer] | None) -> list[str]:

@@ -58,7 +58,7 @@ from starlette.routing import Mount
 
 from ..assistant.cards import card_view
 from ..assistant.settings import Settings
-from ..assistant.summary import measured_confidence, tastes
+from ..assistant.summary import measured_confidence, stored_tastes
 from ..reward.pack import Pack
 from ..storage import ProfileRecord, Store
 from .chat import markdown_text, poll_gently
@@ -321,7 +321,7 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
         versions = [v for v in store.profile_history(user_id, profile.pack_name) if v.pack_version == profile.pack_version]
         history = coefficients_over_time(_axis_labels(pack, profile), versions)
     if profile is not None and pack is not None:
-        header += _tastes_note(pack, exported)
+        header += _tastes_note(pack, stored_tastes(store, pack, user_id))
     if current:
         header += "\n\n" + "\n\n".join(
             f"**Summary ({markdown_text(s['pack_name'])}, {s['source']}):** {markdown_text(s['text'])}"
@@ -365,18 +365,9 @@ def profile_view(store: Store, pack: Pack | None, user_id: str) -> ProfileView:
     return ProfileView(header, chart, summaries, answers, served, history)
 
 
-def _tastes_note(pack: Pack, exported: dict) -> str:
-    """The user's several tastes (:func:`~prefchat.assistant.summary.tastes`) of the items their answers (not
-    undone) show they know, each with its share and up to three of its films; "" for one taste."""
-    questions = {q["id"]: q["item_ids"] for q in exported["questions"]}
-    known: set[int] = set()
-    for answer in exported["answers"]:
-        items, choice = questions[answer["question_id"]], answer["choice"]
-        if answer["undone"] or choice in (None, "skip"):
-            continue
-        chosen = {"a": [items[0]], "b": [items[-1]] if len(items) == 2 else [], "tie": list(items)}.get(choice, [choice])
-        known.update(pack.index_of(i) for i in chosen if i in pack.item_index)
-    sides = tastes(pack, known)
+def _tastes_note(pack: Pack, sides: Sequence[tuple[str | None, float, tuple[int, ...]]]) -> str:
+    """A user's several tastes (:func:`~prefchat.assistant.summary.stored_tastes`) as the analyst reads them, each
+    with its share and up to three of its films; "" for one taste."""
     if len(sides) < 2:
         return ""
     parts = [f"{markdown_text(name or f'taste {n + 1}')} ({share:.0%}: "
