@@ -39,8 +39,8 @@ from ..reward.summary import (
     with_stated,
 )
 from ..storage import Store
-from .history import stored_answers
 from . import wording
+from .history import stored_answers
 
 __all__ = [  # the summary's numbers are the pack's (prefchat.reward.summary); the assistant reads them here
     "STATED",
