@@ -65,7 +65,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -394,8 +394,8 @@ def api_router(
         ``/users/{user_id}/profile/history``. 404 ``no_profile`` before a finished onboarding."""
         user_id = _client_value(check_user_id, user_id)
         header = _header_user(x_prefchat_user)
-        if header is not None and header != user_id:
-            raise ApiError(422, "invalid", f"user {user_id!r} differs from X-Prefchat-User {header!r}")
+        if header is not None and header != user_id:  # another user's check-in is not found, as their sessions are
+            raise NotFound(f"user {user_id!r} not found")
         return turn_out(current().check_in(user_id))
 
     @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
@@ -445,15 +445,24 @@ def api_router(
         return Response(status_code=204)
 
     documented = [route for route in router.routes if isinstance(route, APIRoute)]  # all of them: route_class
+
+    def not_allowed(request: Request) -> None:
+        """405 for a documented path asked with a method it does not take."""
+        allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods or ()}
+        if allowed:
+            message = f"{request.method} is not allowed on {request.url.path}"
+            raise ApiError(405, "method_not_allowed", message, {"Allow": ", ".join(sorted(allowed))})
+
     # A user id may hold "/" (sent as is, or as %2F): the same routes once more, with a user id
     # that spans path segments, tried after the documented ones. ("." and ".." are sent as %2E
-    # and %2E%2E, which clients do not drop as dot segments.)
+    # and %2E%2E, which clients do not drop as dot segments.) A path that is a documented route's
+    # own (DELETE /users/x/profile) is that route's 405, not the user "x/profile".
     for route in documented:
         if "{user_id}" in route.path:
             router.add_api_route(
                 route.path.replace("{user_id}", "{user_id:path}").removeprefix(API_PREFIX), route.endpoint,
                 methods=list(route.methods or ()), status_code=route.status_code, response_model=route.response_model,
-                response_class=route.response_class, include_in_schema=False,
+                response_class=route.response_class, include_in_schema=False, dependencies=[Depends(not_allowed)],
             )
 
     @router.get("/openapi.json", include_in_schema=False)
@@ -479,10 +488,7 @@ def api_router(
     @router.api_route("/{path:path}", methods=methods, include_in_schema=False)
     def unknown(request: Request):
         """404 in the API's format, or 405 for a known path asked with another method."""
-        allowed = {m for route in documented if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods or ()}
-        if allowed:
-            message = f"{request.method} is not allowed on {request.url.path}"
-            raise ApiError(405, "method_not_allowed", message, {"Allow": ", ".join(sorted(allowed))})
+        not_allowed(request)
         raise ApiError(404, "not_found", f"no route {request.url.path}")
 
     return router

@@ -414,6 +414,22 @@ def test_other_methods_on_api_paths_are_405(client, conversation, method):
                 assert served.request(method, f"{API}/nowhere").json()["error"]["code"] == "not_found"
 
 
+def test_a_documented_path_asked_with_another_method_is_405_not_a_user_id_with_a_slash(client):
+    """DELETE /users/x/profile is the profile route's 405, not the deletion of a user "x/profile" (found by
+    schemathesis: a long x made it a 422 on the user id); a user id with "/" still reaches its own routes."""
+    for path in ("/users/alice/profile", "/users/alice/profile/history", "/users/" + "0" * 127 + "/profile"):
+        response = client.delete(f"{API}{path}")
+        assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed", response.text
+        assert response.headers["Allow"] == "GET"
+    unknown = client.delete(f"{API}/users/a%2Fb")  # reaches the delete route: the user is unknown, not the route
+    assert unknown.status_code == 404 and "a/b" in unknown.json()["error"]["message"], unknown.text
+
+
+def test_another_users_check_in_is_not_found(client):
+    """As another user's session is: the X-Prefchat-User header names who asks."""
+    assert_error(client.post(f"{API}/users/bob/checkin", headers={"X-Prefchat-User": "alice"}), 404, "not_found")
+
+
 def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, embed, monkeypatch):
     conversation = Assistant(tiny_pack, store, embed)
 
