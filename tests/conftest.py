@@ -27,6 +27,7 @@ import hashlib  # noqa: E402
 import importlib.util  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Callable, Iterator, Sequence  # noqa: E402
@@ -234,14 +235,60 @@ def embedding_model() -> str:
     return default_embedding_model()
 
 
-@pytest.fixture(scope="session")
-def movielens_pack(movielens_dir, tmp_path_factory) -> Path:
-    """A pack trained once per test session on the real MovieLens data (about four minutes)."""
-    from prefchat.cli import main
+class BackgroundPack:
+    """The real-MovieLens pack, built by ``prefchat pack movielens`` in a child process (its own
+    interpreter: no fork of a process that has run torch) that starts as soon as collection shows a
+    test needs it. The tests on it run last (:func:`pytest_collection_modifyitems`), so its ten
+    minutes of building overlap the rest of the suite on the machine's second core."""
 
-    out = tmp_path_factory.mktemp("movielens") / "pack"
-    assert main(["pack", "movielens", "--from", str(movielens_dir), "--out", str(out), "--quiet"]) == 0
-    return out
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+
+    def start(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="prefchat-movielens-"))
+        with open(self.folder / "build.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefchat.cli", "pack", "movielens", "--from", str(MOVIELENS),
+                 "--out", str(self.folder / "pack"), "--quiet"],
+                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PREFCHAT_HOME": str(self.folder / "home")})
+
+    def wait(self) -> Path:
+        """The built pack's folder, once the child is done; a failed build fails with its log's end."""
+        assert self.process is not None and self.folder is not None, "the MovieLens pack build was never started"
+        if self.process.wait() != 0:
+            log = (self.folder / "build.log").read_text(errors="replace")
+            pytest.fail(f"prefchat pack movielens exited with {self.process.returncode}:\n{log[-4000:]}", pytrace=False)
+        return self.folder / "pack"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+MOVIELENS_BUILD = BackgroundPack()
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m`` and ``-k`` have deselected theirs
+def pytest_collection_modifyitems(session, config, items):
+    """Tests on the real MovieLens pack go last, and its build starts now (:class:`BackgroundPack`)."""
+    on_pack = {item for item in items if "movielens_pack" in getattr(item, "fixturenames", ())}
+    if on_pack and (MOVIELENS / "ratings.csv").is_file():
+        items[:] = [item for item in items if item not in on_pack] + [item for item in items if item in on_pack]
+        MOVIELENS_BUILD.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    MOVIELENS_BUILD.stop()
+
+
+@pytest.fixture(scope="session")
+def movielens_pack(movielens_dir) -> Path:
+    """A pack trained once per test session on the real MovieLens data (:class:`BackgroundPack`)."""
+    return MOVIELENS_BUILD.wait()
 
 
 @pytest.fixture(scope="session")
