@@ -150,15 +150,15 @@ def summarize(pack: Pack, mean: np.ndarray, cov: np.ndarray, n_answers: int, n_s
     ``n_answers`` and ``n_skipped``."""
     weights = descriptor_weights(pack, mean, cov, top, answers)
     level, fit = summary_confidence(pack, answers)
-    return Summary(describe(weights, n_answers, n_skipped, level, tastes_of(pack, answers)), weights, n_answers, n_skipped,
-                   level, fit)
+    named = tuple(tastes_of(pack, answers))
+    return Summary(describe(weights, n_answers, n_skipped, level, named), weights, n_answers, n_skipped, level, fit, named)
 
 
 def rewritten(summary: Summary, weights: Iterable[DescriptorWeight]) -> Summary:
     """``summary`` with ``weights`` instead, in :func:`~prefchat.reward.summary.ordered` order and
-    its text written anew; the counts and the confidence kept."""
+    its text written anew; the counts, the confidence and the tastes kept."""
     weights = ordered(weights)
-    return replace(summary, text=describe(weights, summary.n_answers, summary.n_skipped, summary.confidence),
+    return replace(summary, text=describe(weights, summary.n_answers, summary.n_skipped, summary.confidence, summary.tastes),
                    weights=weights)
 
 

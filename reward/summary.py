@@ -153,6 +153,8 @@ class Summary:
     (:func:`prefchat.assistant.summary.summarize`); a summary only ranked, as when a pack's
     weights are chosen, may leave it empty. ``confidence`` is the level of the ``answer_fit``
     (:func:`summary_confidence`); None where it was not measured (a pack without thresholds).
+    ``tastes`` names a user's several tastes, largest first, where the answers show more than one
+    (:func:`prefchat.assistant.summary.tastes_of`), so that a text written anew keeps them.
     """
 
     text: str
@@ -161,6 +163,7 @@ class Summary:
     n_skipped: int
     confidence: str | None = None
     answer_fit: float | None = None
+    tastes: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.confidence not in (None, *LEVELS):
@@ -198,15 +201,15 @@ class Summary:
 
         ``confidence`` is the level (low/medium/high/stated by user) and ``score`` the number
         behind it, None when stated (JSON has no infinity). ``_meta`` holds ``n_answers``,
-        ``n_skipped``, and the summary's ``confidence`` and ``answer_fit`` (None where not measured).
+        ``n_skipped``, the summary's ``confidence`` and ``answer_fit`` (None where not measured) and its ``tastes``.
         """
-        structured = {
+        structured: dict[str, dict[str, object]] = {
             w.descriptor: {"weight": w.weight, "sign": w.sign, "confidence": w.level,
                            "score": None if w.stated else w.confidence}
             for w in self.weights
         }
         structured[META] = {"n_answers": self.n_answers, "n_skipped": self.n_skipped, "confidence": self.confidence,
-                            "answer_fit": self.answer_fit}
+                            "answer_fit": self.answer_fit, "tastes": list(self.tastes)}
         return structured
 
     @classmethod
@@ -216,6 +219,7 @@ class Summary:
             meta = structured[META]
             counts = int(meta["n_answers"]), int(meta["n_skipped"])
             measured = measured_confidence(structured)
+            tastes = tuple(str(name) for name in meta.get("tastes", ()))  # none in a summary stored before them
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"structured summary needs {META!r}: {{'n_answers', 'n_skipped'}}, got {structured!r}") from None
         weights = []
@@ -227,7 +231,7 @@ class Summary:
                 weights.append(DescriptorWeight(descriptor, float(entry["weight"]), math.inf if score is None else float(score)))
             except (KeyError, TypeError):
                 raise ValueError(f"structured entry {descriptor!r} needs 'weight' and 'score', got {entry!r}") from None
-        return cls(text, tuple(weights), *counts, *measured)
+        return cls(text, tuple(weights), *counts, *measured, tastes)
 
 
 def measured_confidence(structured: Mapping) -> tuple[str | None, float | None]:

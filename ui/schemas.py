@@ -270,6 +270,9 @@ class SummaryOut(BaseModel):
     answer_fit: float | None = Field(None, description=(
         "Nats by which the user's answers were easier to foresee than a random answerer's (the log Bayes "
         "factor of the pack's descriptor model against chance); the evidence behind confidence."))
+    tastes: list[str] = Field(default_factory=list, description=(
+        "The names of the user's several tastes, largest first, where their answers show more than one "
+        "(each pick's reason names the one it serves); empty for one taste."))
 
     @classmethod
     def of(cls, user_id: str, summary: Summary) -> SummaryOut:
@@ -281,6 +284,7 @@ class SummaryOut(BaseModel):
             n_skipped=summary.n_skipped,
             confidence=summary.confidence,
             answer_fit=summary.answer_fit,
+            tastes=list(summary.tastes),
         )
 
 

@@ -3,9 +3,10 @@
 import pytest
 
 from prefchat.assistant.recommender import Recommender, Taste
-from prefchat.assistant.summary import summarize, taste_names, tastes_of
+from prefchat.assistant.summary import apply_correction, summarize, taste_names, tastes_of
 from prefchat.elicitation.personas import Personas, PersonaSettings
 from prefchat.elicitation.posterior import Comparison
+from prefchat.reward.summary import STATED_WEIGHT, Summary
 
 HORROR, COMEDY = [2, 8, 14, 20, 26], [0, 6, 12, 18]  # conftest.HORROR, conftest.COMEDY
 
@@ -57,6 +58,21 @@ def test_the_summary_lists_several_tastes_and_one_taste_reads_as_before(househol
     single = household_pack(pack, PersonaSettings())
     assert (summarize(household, household.prior_mean, household.prior[1], 5, 0, answers=alone).text
             == summarize(single, single.prior_mean, single.prior[1], 5, 0, answers=alone).text)
+
+
+def test_a_correction_and_a_stored_summary_keep_the_tastes(household):
+    """What the user says changes what they said, not what their answers showed: the corrected text still
+    names both sides, and so does the summary read back from storage's structured form."""
+    answers = told(HORROR + COMEDY)
+    summary = summarize(household, household.prior_mean, household.prior[1], len(answers), 0, answers=answers)
+    corrected = apply_correction(summary, {"musical": -STATED_WEIGHT}, household)
+    sides = "Your answers show 2 tastes: a horror side and a comedy side."
+    assert sides in corrected.text and "musical" in corrected.text and corrected.tastes == ("horror", "comedy")
+    stored = Summary.from_structured(corrected.text, corrected.structured())
+    assert stored == corrected
+    before_tastes = corrected.structured()
+    del before_tastes["_meta"]["tastes"]  # a summary stored before tastes were recorded reads as none
+    assert Summary.from_structured(corrected.text, before_tastes).tastes == ()
 
 
 def test_one_taste_gets_todays_list_and_words(household, pack, household_pack):

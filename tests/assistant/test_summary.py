@@ -204,7 +204,7 @@ def test_structured_round_trip_through_json(planted_pack):
     structured = json.loads(json.dumps(summary.structured(), allow_nan=False))
     assert structured["horror"] == {"weight": -STATED_WEIGHT, "sign": -1, "confidence": STATED, "score": None}
     assert structured["x"]["confidence"] == "high" and structured["x"]["sign"] == 1
-    assert structured["_meta"] == {"n_answers": 10, "n_skipped": 2, "confidence": None, "answer_fit": None}
+    assert structured["_meta"] == {"n_answers": 10, "n_skipped": 2, "confidence": None, "answer_fit": None, "tastes": []}
     assert Summary.from_structured(summary.text, structured) == summary
 
 

@@ -32,3 +32,17 @@ def test_the_profile_page_names_each_taste_with_its_share_and_films(small_pack, 
         assert "**Tastes:**" not in _header(pack, store, "horror", HORROR)  # one taste: nothing more to say
         undone = _header(pack, store, "undid", HORROR + COMEDY, undone=COMEDY)
         assert "**Tastes:**" not in undone  # undone answers are not evidence
+
+
+def test_the_rest_summary_lists_the_tastes_its_text_names(small_pack, household_pack):
+    from prefchat.assistant.summary import summarize
+    from prefchat.elicitation.posterior import Comparison
+    from prefchat.ui.schemas import SummaryOut
+
+    pack = household_pack(small_pack(), PersonaSettings(2, 0.4, 0.0))
+    answers = tuple(Comparison(i, i + 1, "a") for i in HORROR + COMEDY)
+    summary = summarize(pack, pack.prior_mean, pack.prior[1], len(answers), 0, answers=answers)
+    out = SummaryOut.of("both", summary)
+    assert out.tastes == ["horror", "comedy"] and all(f"a {name} side" in out.text for name in out.tastes)
+    alone = tuple(Comparison(i, i + 1, "a") for i in HORROR)
+    assert SummaryOut.of("one", summarize(pack, pack.prior_mean, pack.prior[1], len(alone), 0, answers=alone)).tastes == []
