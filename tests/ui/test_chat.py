@@ -23,6 +23,7 @@ from prefchat.ui.chat import (
     friendly,
     markdown_text,
     mount_chat,
+    offer_checkin,
     poll_gently,
     progress_html,
     question_message,
@@ -76,6 +77,23 @@ def test_the_next_question_of_the_same_session_is_asked_without_greeting():
 def test_a_resumed_session_is_welcomed_back():
     state = advance(ChatState(session_id="other"), question(4))
     assert contents(state)[0] == "Welcome back! Let's carry on where we left off, at question 4."
+
+
+def test_a_check_in_offer_opens_on_the_finished_session_and_its_first_question_is_not_greeted_again():
+    result = ResultTurn("s1", "u1", "Enjoys: drama.", (), {"a": 10})
+    offered = offer_checkin(ChatState(), result, "It's been 8 months: three quick questions to check your picks still fit?")
+    assert contents(offered) == ["It's been 8 months: three quick questions to check your picks still fit?"]
+    assert (offered.session_id, offered.user_id, offered.question, offered.asking) == ("s1", "u1", None, "checkin")
+    checkin = QuestionTurn("s2", "u1", 1, 3, A, B)
+    taken = advance(offered.said("user", "Sure, ask away"), checkin, greet=False)
+    assert contents(taken)[2:] == [question_message(checkin)] and taken.asking is None and taken.session_id == "s2"
+    assert contents(advance(offered, checkin))[1].startswith("Hi! I'll ask about 3"), "greeted unless told not to"
+
+
+@pytest.mark.parametrize("payload", ["[click](https://evil.example)", "<img src=x>", "$x$", "*8* months"])
+def test_a_check_in_offer_is_shown_as_written(payload):
+    offered = offer_checkin(ChatState(), ResultTurn("s1", "u1", "", (), {}), f"It's been {payload}?")
+    assert contents(offered) == [markdown_text(f"It's been {payload}?")]
 
 
 def test_reask_keeps_the_question_open():
