@@ -233,6 +233,10 @@ def test_a_returning_user_takes_the_check_in_answers_three_questions_and_gets_a_
     from prefchat.assistant import wording
 
     page, store = returning_page
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=ARTIFACTS / "checkin-offer-phone.png")
+    buttons = [page.get_by_role("button", name=label, exact=True).bounding_box() for label in (wording.CHECKIN_YES, wording.CHECKIN_NO)]
+    assert max(box["y"] + box["height"] for box in buttons) <= PHONE["height"], "the offer's buttons are below the fold on a phone"
     click(page, wording.CHECKIN_YES)
     for number, label in enumerate(["A", "B", "Both fine"], 1):
         wait_for_question(page, number, total=3)
