@@ -343,6 +343,8 @@ def showcase_markdown(turn: ResultTurn) -> str:
 
 def result_message(turn: ResultTurn) -> str:
     parts = [f"**{wording.LEARNED}** {markdown_text(turn.summary_text)}"]
+    if turn.moved is not None:  # after a check-in, first whether the answers fit what was known
+        parts.insert(0, wording.CHECKIN_MOVED if turn.moved else wording.CHECKIN_KEPT)
     if turn.recommendations:
         parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
     if turn.showcase:

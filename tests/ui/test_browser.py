@@ -244,6 +244,7 @@ def test_a_returning_user_takes_the_check_in_answers_three_questions_and_gets_a_
     page.get_by_text(wording.LEARNED).wait_for()
     chat = page.locator(".prefchat-chat")
     assert chat.get_by_text("Hi! I'll ask", exact=False).count() == 0, "the offer said what comes: no second greeting"
+    assert sum(chat.get_by_text(said).count() for said in (wording.CHECKIN_KEPT, wording.CHECKIN_MOVED)) == 1
     said = [text.strip() for text in chat.locator(".message-row.user-row").all_inner_texts()]
     assert said == [wording.CHECKIN_YES, "A", "B", wording.BOTH_BUTTON]
     assert chat.locator("li:not(blockquote li)").count() == 5

@@ -111,6 +111,13 @@ def test_result_closes_the_question_and_lists_five_picks():
     assert re.findall(r"^(\d)\. \*\*Title \d\*\*: drama side$", result_message(result), re.MULTILINE) == list("12345")
 
 
+@pytest.mark.parametrize(("moved", "said"), [(None, "**Here is what I learned"), (False, "Your answers fit what I knew"),
+                                             (True, "Your answers suggest your taste has moved")])
+def test_a_check_ins_result_first_says_whether_the_answers_fit_what_was_known(moved, said):
+    message = result_message(ResultTurn("s1", "u1", "Enjoys: drama.", (), {"a": 3}, moved=moved))
+    assert message.startswith(said) and message.count("**Here is what I learned about you.** Enjoys: drama.") == 1
+
+
 def test_forgetting_keeps_the_transcript_and_drops_the_session():
     state = advance(advance(ChatState(), question()), ReplyTurn("Done: everything about you is deleted.", "confirm_forget"))
     assert state == ChatState(messages=state.messages) and contents(state)[-1].startswith("Done")
