@@ -360,12 +360,16 @@ class Conversation:
             self.store.finish_session(state.record.id)
             picks = self.picks(state, summary)
         return ResultTurn(state.record.id, user_id, summary.text, picks, counts, self._shown(state, summary),
-                          self.example)
+                          self.example, self._moved(state))
 
     def _result(self, state: SessionState) -> ResultTurn:
         summary = self.memory.summary(state.record.user_id)
         return ResultTurn(state.record.id, state.record.user_id, summary.text, self.picks(state, summary), state.counts,
-                          self._shown(state, summary), self.example)
+                          self._shown(state, summary), self.example, self._moved(state))
+
+    def _moved(self, state: SessionState) -> bool | None:
+        """Whether a check-in's answers contradicted the old profile it tested; None for an onboarding."""
+        return None if state.checkin is None else state.checkin.contradicted(self.features, state.answers)
 
 
     def _shown(self, state: SessionState, summary: Summary) -> tuple[Showcase, ...]:

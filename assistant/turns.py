@@ -92,7 +92,9 @@ class Showcase:
 class ResultTurn:
     """Onboarding is over: the user's summary, first recommendations and answer counts, and on packs
     that hold prompts out, what the user's profile picks there (:class:`Showcase`); ``example``, a
-    correction in words the pack can act on, for the chat to suggest."""
+    correction in words the pack can act on, for the chat to suggest; ``moved``, after a returning
+    user's check-in, whether its answers contradicted the old profile
+    (:meth:`~prefchat.elicitation.checkin.CheckIn.contradicted`: the taste moved), None after an onboarding."""
 
     session_id: str
     user_id: str
@@ -101,6 +103,7 @@ class ResultTurn:
     counts: Mapping[str, int]
     showcase: tuple[Showcase, ...] = ()
     example: str = ""
+    moved: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ Named endpoints, for gradio_client:
 ``/undo``       take back the last answer
 ``/finish``     end onboarding now
 ``/say``        free text (and the question id shown): answers while onboarding, chat afterwards
+``/checkin``    True takes the check-in offered on opening (its first question), False declines it (the picks so far)
 
 Each returns the resume token (the session id, a dot and the chat's signature of it:
 :mod:`prefchat.ui.ownership`; a session id alone resumes nothing), the transcript, the progress line, the prompt, the two cards and
@@ -28,6 +29,11 @@ the text box, and last the id of the question shown (0 once onboarding is over).
 and ``/say`` take that id after the text: an answer naming the question it answers is taken once
 however often it is sent (:meth:`~prefchat.assistant.session.Conversation.answer`); without it
 (0, the default), the tab's open question is named.
+
+A returning user whose check-in is due (:meth:`~prefchat.assistant.api.Assistant.checkin_offer`, by
+the assistant's clock) and who opens the chat on their finished session is offered it first
+(:func:`offer_checkin`), with a button to take it and one to decline; the offer is only ever for the
+user of the session the browser's resume token names, and ``/checkin`` acts only on an offer shown.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ __all__ = [
     "markdown_safe",
     "markdown_text",
     "mount_chat",
+    "offer_checkin",
     "progress_html",
     "result_message",
     "too_long",
@@ -152,6 +159,12 @@ PAGE_SCRIPT = """() => {
 A new reply opens at its start, not its end: the results at "what I learned", not at the showcase
 below it (the transcript's own scrolling to the bottom is off)."""
 
+CONFIRM_LABELS = {
+    "start_over": (wording.START_OVER_YES, wording.START_OVER_NO),
+    "checkin": (wording.CHECKIN_YES, wording.CHECKIN_NO),
+}
+"""The yes and no buttons under each question the chat asks besides "forget me" (:data:`~prefchat.assistant.wording.FORGET_YES`)."""
+
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate")
 
 Message = dict[str, str]
@@ -178,7 +191,7 @@ class ChatState:
         The onboarding session shown, and its user (kept so that "start over" keeps the user).
     messages : tuple of ``{"role", "content"}`` dicts, the transcript
     question : QuestionTurn or None, the open question (None once onboarding is over)
-    asking : "forget" or "start_over" while the chat waits for a yes or no to that, else None
+    asking : "forget", "start_over" or "checkin" while the chat waits for a yes or no to that, else None
     """
 
     session_id: str | None = None
@@ -191,17 +204,17 @@ class ChatState:
         return replace(self, messages=(*self.messages, {"role": role, "content": text}))
 
 
-def advance(state: ChatState, turn: AnyTurn) -> ChatState:
+def advance(state: ChatState, turn: AnyTurn, greet: bool = True) -> ChatState:
     """The state after the assistant answered with ``turn`` (the user's words already appended).
 
     A question of a session other than the one shown is greeted: a new session from the start,
-    a resumed one with a welcome back.
+    a resumed one with a welcome back; unless ``greet`` is False (a check-in, which its offer announced).
     """
     state = replace(state, asking=None)
     if isinstance(turn, ReaskTurn):
         return replace(state.said("assistant", turn.text), question=turn.question)
     if isinstance(turn, QuestionTurn):
-        if turn.session_id != state.session_id:
+        if greet and turn.session_id != state.session_id:
             hello = wording.greeting(turn.expected_total, turn.objective, turn.words) if turn.position == 1 else \
                 wording.welcome_back(turn.position)
             state = state.said("assistant", hello)
@@ -220,6 +233,14 @@ def advance(state: ChatState, turn: AnyTurn) -> ChatState:
     if turn.intent in ("forget", "keep"):  # the question, if one is open, stays open
         return replace(state, asking="forget" if turn.intent == "forget" else None)
     return replace(state, question=None)
+
+
+def offer_checkin(state: ChatState, result: ResultTurn, offer: str) -> ChatState:
+    """The opening of a returning user whose check-in is due: ``offer`` (what
+    :meth:`~prefchat.assistant.api.Assistant.checkin_offer` greets them with) as the first message, on the
+    finished session of ``result``, waiting for a yes (the check-in) or a no (that session's picks)."""
+    return replace(state.said("assistant", markdown_text(offer)), session_id=result.session_id, user_id=result.user_id,
+                   question=None, asking="checkin")
 
 
 def too_long(text: str) -> str | None:
@@ -322,6 +343,8 @@ def showcase_markdown(turn: ResultTurn) -> str:
 
 def result_message(turn: ResultTurn) -> str:
     parts = [f"**{wording.LEARNED}** {markdown_text(turn.summary_text)}"]
+    if turn.moved is not None:  # after a check-in, first whether the answers fit what was known
+        parts.insert(0, wording.CHECKIN_MOVED if turn.moved else wording.CHECKIN_KEPT)
     if turn.recommendations:
         parts.append(f"**{wording.TOP_PICKS}**\n\n" + picks_markdown(turn.recommendations[:PICKS_SHOWN]))
     if turn.showcase:
@@ -379,11 +402,11 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
     grouped = assistant.pack.groups is not None
     key = secrets.token_bytes(KEY_BYTES) if resume_key is None else resume_key
 
-    def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn]) -> ChatState:
+    def run(state: ChatState, said: str | None, call: Callable[[], AnyTurn], greet: bool = True) -> ChatState:
         if said is not None:
             state = state.said("user", markdown_text(said))
         try:
-            return advance(state, call())
+            return advance(state, call(), greet)
         except _EXPECTED as error:
             return state.said("assistant", markdown_text(friendly(error)))
         except Exception as error:  # the UI's edge: log it, show no traceback
@@ -395,15 +418,19 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
 
     def resume(saved: str | None, state: ChatState) -> ChatState:
         """The session of the browser's resume token where it stands, after its transcript so far; a new
-        one if there is none to resume."""
-        session_id = owned_session(key, saved)
+        one if there is none to resume. A finished session whose user is due a check-in opens with its offer."""
+        session_id, offer = owned_session(key, saved), None
         try:
             turn = assistant.resume(session_id) if session_id else None
-            answered = assistant.answered(session_id) if session_id else ()
+            offer = assistant.checkin_offer(turn.user_id) if isinstance(turn, ResultTurn) else None
+            answered = assistant.answered(session_id) if session_id and offer is None else ()
         except (LookupError, AssistantError):  # forgotten, abandoned, or of another pack
             turn = None
         if turn is None:
             return start(state)
+        if offer is not None:
+            assert isinstance(turn, ResultTurn), "only a finished session is offered a check-in"
+            return offer_checkin(state, turn, offer)
         for question, choice in answered:
             state = state.said("assistant", question_message(question)).said("user", answer_label(question, choice))
         return run(state, None, lambda: turn)
@@ -435,8 +462,22 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
             return start(state)
         return replace(state.said("assistant", markdown_text(wording.START_OVER_ASK)), asking="start_over")
 
+    def check_in(take: bool, state: ChatState) -> ChatState:
+        """The returning user's yes or no to the check-in offered (:func:`offer_checkin`): its first question
+        (not greeted again: the offer said what comes), or the picks of the session shown, as without the
+        offer. Only an offer on the page is answered, and only for the user it was made to."""
+        user_id, session_id = state.user_id, state.session_id
+        if state.asking != "checkin" or user_id is None or session_id is None:
+            return state
+        said = state.said("user", wording.CHECKIN_YES if take else wording.CHECKIN_NO)
+        if take:
+            return run(said, None, lambda: assistant.check_in(user_id), greet=False)
+        return run(said, None, lambda: assistant.resume(session_id))
+
     def confirm(yes: bool, state: ChatState) -> ChatState:
-        """The yes or no buttons under a question the chat asked ("forget me", "start over")."""
+        """The yes or no buttons under a question the chat asked ("forget me", "start over", a check-in)."""
+        if state.asking == "checkin":
+            return check_in(yes, state)
         if state.asking == "start_over":
             said = state.said("user", wording.START_OVER_YES if yes else wording.START_OVER_NO)
             return start(said) if yes else replace(said.said("assistant", wording.START_OVER_KEPT), asking=None)
@@ -499,6 +540,7 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
         restart = gr.Button(wording.START_OVER_BUTTON, size="sm", variant="stop")
         # The id of the question on the page: the browser sends it back with every answer, clicked or typed.
         shown_question = gr.Number(0, visible=False, precision=0, label="question id")  # 0: none given
+        take_checkin = gr.Checkbox(False, visible=False, label="take the check-in")  # /checkin's yes or no
 
         def show(state: ChatState, clear_text: bool = False) -> tuple:
             question = state.question
@@ -513,8 +555,7 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
                 gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
             ]
             hint = wording.chat_hint(assistant.example) if question is None else wording.ONBOARDING_HINT
-            yes, no = ((wording.START_OVER_YES, wording.START_OVER_NO) if state.asking == "start_over"
-                       else (wording.FORGET_YES, wording.FORGET_NO))
+            yes, no = CONFIRM_LABELS.get(state.asking or "", (wording.FORGET_YES, wording.FORGET_NO))
             return (
                 state,
                 None if state.session_id is None else resume_token(key, state.session_id),
@@ -528,9 +569,10 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
                 *button_updates,
                 0 if question is None else question.question_id,
                 gr.Row(visible=state.asking is not None),
-                gr.Button(yes),
+                gr.Button(yes, variant="primary" if state.asking == "checkin" else "stop"),
                 gr.Button(no),
-                gr.Button(visible=state.session_id is not None),  # undo, also once the results are in
+                # undo, also once the results are in (not under a check-in's offer, which shows no answer)
+                gr.Button(visible=state.session_id is not None and state.asking != "checkin"),
                 gr.Button(visible=question is not None),
             )
 
@@ -556,6 +598,9 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
                          js=js, **named)
         undo_button.click(lambda s: show(undo(s)), [state], api_name="undo", **listen)
         finish_button.click(lambda s: show(finish(s)), [state], api_name="finish", **listen)
+        # /checkin answers the offer for API callers (through a button never shown); the page has its yes and no buttons.
+        gr.Button(visible=False).click(lambda take, s: show(check_in(take is True, s)), [take_checkin, state],
+                                       api_name="checkin", **listen)
         text.submit(lambda t, question_id, s: show(say(t, question_id, s), clear_text=True), [text, shown_question, state],
                     api_name="say", **listen)
         saved.change(None, saved, None, js=FORGET_IN_BROWSER, queue=False)

@@ -150,6 +150,32 @@ def test_a_returning_user_is_greeted_after_the_timescale_and_the_old_profile_sta
             app.check_in("stranger")
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_check_in_says_whether_its_answers_moved_the_taste(pack, embed, seed):
+    """A meaning test of :attr:`ResultTurn.moved` (what the chat says after the three questions): onboarded by a
+    planted taste, a check-in answered as the old profile predicts keeps it (False), one answered against it
+    is contradicted (True), at once and when the result is shown again; an onboarding's result says None."""
+    options = SessionOptions(min_questions=8, max_questions=8, objective="watch")
+    planted = np.random.default_rng(seed).normal(size=pack.n_bases) * 3
+    with Assistant.open(pack, db="sqlite://", embed=embed) as app:
+        def by(coef, turn):
+            a, b = (app.features[pack.index_of(card.item_id)] @ coef for card in turn.items)
+            return "a" if a >= b else "b"
+
+        for agree in (True, False):
+            user = f"user-{agree}"
+            turn = app.start(user, options=options)
+            while isinstance(turn, QuestionTurn):
+                turn = app.answer(turn.session_id, by(planted, turn))
+            assert isinstance(turn, ResultTurn) and turn.moved is None
+            old = app.profile(user).mean
+            turn = app.check_in(user)
+            while isinstance(turn, QuestionTurn):
+                turn = app.answer(turn.session_id, by(old if agree else -old, turn))
+            assert isinstance(turn, ResultTurn) and turn.moved is (not agree)
+            assert app.resume(turn.session_id).moved is (not agree)
+
+
 def test_lately_never_claims_a_move_the_answers_do_not_show(pack):
     """A meaning test: every "more d" is a genre the check-in's chosen films carry more often than the ones
     passed over, every "less d" one they carry less often; on many random check-ins, some say something."""

@@ -5,6 +5,9 @@ The pack is shaped like the default "assistant styles" pack: twelve prompts (the
 ("short answers", "numbered steps", ...), which are also the descriptors. One answer per
 prompt is long, so that its card opens with its first sentence and "Read all".
 
+``returning_pack`` is the same pack greeting a returning user with a check-in after
+:data:`CHECKIN_TIMESCALE` (:func:`with_checkin`).
+
 ``server_url`` is :func:`prefchat.ui.app.create_app` served by uvicorn in a thread on a free
 loopback port, for the whole test session, on a fresh SQLite file (``server_db_url``);
 ``visit(url)`` is a :class:`Visitor` of it: a gradio_client connection of its own, as a browser tab.
@@ -68,6 +71,17 @@ def grouped_pack(small_pack) -> Pack:
     return replace(pack, axes=name_axes(pack.features[:, :N_LEARNED], tag_matrix(items, styles), styles))
 
 
+CHECKIN_TIMESCALE = 30 * 86400.0
+"""Seconds after a profile was last checked that :func:`with_checkin`'s pack offers a check-in: a month."""
+
+
+def with_checkin(pack: Pack, timescale: float | None = CHECKIN_TIMESCALE, retention: float = 0.5) -> Pack:
+    """``pack`` with the check-in settings a build chooses (:attr:`~prefchat.reward.pack.Pack.checkin_timescale`
+    and ``checkin_retention``) set to ``timescale`` and ``retention``."""
+    hyper = {**pack.manifest["hyperparameters"], "checkin_timescale": timescale, "checkin_retention": retention}
+    return replace(pack, manifest={**pack.manifest, "hyperparameters": hyper})
+
+
 serving = serve_in_thread
 """Serve an app with uvicorn in a thread on a free loopback port; yields its base URL."""
 
@@ -103,7 +117,7 @@ class Visitor:
     def __init__(self, url: str):
         self.client = Client(f"{url}/", verbose=False)
 
-    def __call__(self, endpoint: str, *args: str) -> Screen:
+    def __call__(self, endpoint: str, *args: str | bool) -> Screen:
         outputs = self.client.predict(*args, api_name=f"/{endpoint}")
         token, chat, progress, prompt, card_a, card_b, _text = outputs[:7]  # then the cards of k-way questions
         messages = [part["text"] for message in chat for part in message["content"] if part["type"] == "text"]
@@ -127,6 +141,12 @@ def tiny_pack_dir(tmp_path_factory, small_pack) -> Path:
 @pytest.fixture(scope="session")
 def tiny_pack(tiny_pack_dir) -> Pack:
     return load_pack(tiny_pack_dir)
+
+
+@pytest.fixture(scope="session")
+def returning_pack(tiny_pack) -> Pack:
+    """:func:`tiny_pack` offering a returning user a check-in a month after their profile was last checked."""
+    return with_checkin(tiny_pack)
 
 
 @pytest.fixture(scope="session")

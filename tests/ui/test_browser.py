@@ -58,8 +58,8 @@ def page_at(browser):
         context.close()
 
 
-def wait_for_question(page, number: int) -> None:
-    page.locator(".prefchat-progress", has_text=f"Question {number} of about 10").wait_for()
+def wait_for_question(page, number: int, total: int = 10) -> None:
+    page.locator(".prefchat-progress", has_text=f"Question {number} of about {total}").wait_for()
 
 
 def click(page, label: str) -> None:
@@ -196,6 +196,77 @@ def test_reload_resumes_the_session(page_at, server_url):
     assert page.locator(".block.prefchat-card").all_inner_texts() == cards
     click(page, "Undo last answer")
     wait_for_question(page, 2)
+
+
+@pytest.fixture
+def returning_page(page_at, serve_app, returning_pack, embed, tmp_path, monkeypatch):
+    """``(page, store)``: a user onboarded in a fresh page of the chat on ``returning_pack``, then, the assistant's
+    clock 8 months on, the page opened again: it shows the check-in's offer alone, with its two buttons."""
+    from datetime import timedelta
+
+    from prefchat.assistant import wording
+    from prefchat.assistant.session import utc_now
+
+    with open_store(f"sqlite:///{tmp_path / 'returning.sqlite'}") as store:
+        assistant = Assistant(returning_pack, store, embed)
+        with serve_app(create_app(assistant)) as url:
+            page = page_at()
+            page.goto(f"{url}/")
+            for number in range(1, 11):
+                wait_for_question(page, number)
+                click(page, "AB"[number % 2])
+            page.get_by_text(wording.LEARNED).wait_for()
+            monkeypatch.setattr(assistant, "clock", lambda: utc_now() + timedelta(days=243))
+            page.reload()
+            chat = page.locator(".prefchat-chat")
+            chat.get_by_text("It's been 8 months: three quick questions to check your picks still fit?").wait_for()
+            assert chat.locator(".message-row").count() == 1, "the offer is the first message, before any old transcript"
+            for label in (wording.CHECKIN_YES, wording.CHECKIN_NO):
+                assert page.get_by_role("button", name=label, exact=True).is_visible()
+            assert page.locator(".prefchat-question").is_hidden()
+            assert page.get_by_role("button", name=wording.UNDO_BUTTON, exact=True).is_hidden()
+            page.screenshot(path=ARTIFACTS / "checkin-offer.png")
+            yield page, store
+
+
+def test_a_returning_user_takes_the_check_in_answers_three_questions_and_gets_a_list(returning_page):
+    from prefchat.assistant import wording
+
+    page, store = returning_page
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=ARTIFACTS / "checkin-offer-phone.png")
+    buttons = [page.get_by_role("button", name=label, exact=True).bounding_box() for label in (wording.CHECKIN_YES, wording.CHECKIN_NO)]
+    assert max(box["y"] + box["height"] for box in buttons) <= PHONE["height"], "the offer's buttons are below the fold on a phone"
+    click(page, wording.CHECKIN_YES)
+    for number, label in enumerate(["A", "B", "Both fine"], 1):
+        wait_for_question(page, number, total=3)
+        click(page, label)
+    page.get_by_text(wording.LEARNED).wait_for()
+    chat = page.locator(".prefchat-chat")
+    assert chat.get_by_text("Hi! I'll ask", exact=False).count() == 0, "the offer said what comes: no second greeting"
+    assert sum(chat.get_by_text(said).count() for said in (wording.CHECKIN_KEPT, wording.CHECKIN_MOVED)) == 1
+    said = [text.strip() for text in chat.locator(".message-row.user-row").all_inner_texts()]
+    assert said == [wording.CHECKIN_YES, "A", "B", wording.BOTH_BUTTON]
+    assert chat.locator("li:not(blockquote li)").count() == 5
+    assert page.get_by_role("button", name=wording.CHECKIN_YES, exact=True).is_hidden()
+    (profile,) = store.list_profiles()
+    assert [p.version for p in store.profile_history(profile.user_id)] == [1, 2]
+    page.screenshot(path=ARTIFACTS / "checkin-results.png")
+
+
+def test_a_returning_user_declines_the_check_in_and_sees_their_picks(returning_page):
+    from prefchat.assistant import wording
+
+    page, store = returning_page
+    click(page, wording.CHECKIN_NO)
+    page.get_by_text(wording.LEARNED).wait_for()
+    chat = page.locator(".prefchat-chat")
+    assert [text.strip() for text in chat.locator(".message-row.user-row").all_inner_texts()] == [wording.CHECKIN_NO]
+    assert chat.locator("li:not(blockquote li)").count() == 5
+    assert page.locator(".prefchat-question").is_hidden()
+    assert page.get_by_role("button", name=wording.CHECKIN_NO, exact=True).is_hidden()
+    (profile,) = store.list_profiles()
+    assert len(store.profile_history(profile.user_id)) == 1, "declined: no check-in, the profile as it was"
 
 
 @contextlib.contextmanager

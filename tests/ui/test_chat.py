@@ -23,6 +23,7 @@ from prefchat.ui.chat import (
     friendly,
     markdown_text,
     mount_chat,
+    offer_checkin,
     poll_gently,
     progress_html,
     question_message,
@@ -78,6 +79,23 @@ def test_a_resumed_session_is_welcomed_back():
     assert contents(state)[0] == "Welcome back! Let's carry on where we left off, at question 4."
 
 
+def test_a_check_in_offer_opens_on_the_finished_session_and_its_first_question_is_not_greeted_again():
+    result = ResultTurn("s1", "u1", "Enjoys: drama.", (), {"a": 10})
+    offered = offer_checkin(ChatState(), result, "It's been 8 months: three quick questions to check your picks still fit?")
+    assert contents(offered) == ["It's been 8 months: three quick questions to check your picks still fit?"]
+    assert (offered.session_id, offered.user_id, offered.question, offered.asking) == ("s1", "u1", None, "checkin")
+    checkin = QuestionTurn("s2", "u1", 1, 3, A, B)
+    taken = advance(offered.said("user", "Sure, ask away"), checkin, greet=False)
+    assert contents(taken)[2:] == [question_message(checkin)] and taken.asking is None and taken.session_id == "s2"
+    assert contents(advance(offered, checkin))[1].startswith("Hi! I'll ask about 3"), "greeted unless told not to"
+
+
+@pytest.mark.parametrize("payload", ["[click](https://evil.example)", "<img src=x>", "$x$", "*8* months"])
+def test_a_check_in_offer_is_shown_as_written(payload):
+    offered = offer_checkin(ChatState(), ResultTurn("s1", "u1", "", (), {}), f"It's been {payload}?")
+    assert contents(offered) == [markdown_text(f"It's been {payload}?")]
+
+
 def test_reask_keeps_the_question_open():
     state = advance(advance(ChatState(), question()), ReaskTurn("Sorry?", question()))
     assert contents(state)[-1] == "Sorry?" and state.question == question()
@@ -91,6 +109,13 @@ def test_result_closes_the_question_and_lists_five_picks():
     assert contents(state)[-1] == result_message(result)
     assert result_message(result).startswith("**Here is what I learned about you.** Enjoys: drama.")
     assert re.findall(r"^(\d)\. \*\*Title \d\*\*: drama side$", result_message(result), re.MULTILINE) == list("12345")
+
+
+@pytest.mark.parametrize(("moved", "said"), [(None, "**Here is what I learned"), (False, "Your answers fit what I knew"),
+                                             (True, "Your answers suggest your taste has moved")])
+def test_a_check_ins_result_first_says_whether_the_answers_fit_what_was_known(moved, said):
+    message = result_message(ResultTurn("s1", "u1", "Enjoys: drama.", (), {"a": 3}, moved=moved))
+    assert message.startswith(said) and message.count("**Here is what I learned about you.** Enjoys: drama.") == 1
 
 
 def test_forgetting_keeps_the_transcript_and_drops_the_session():

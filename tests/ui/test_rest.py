@@ -523,15 +523,12 @@ def test_friends_are_stored_with_the_session_unknown_ones_counted_and_bad_ones_r
         assert refused.status_code == 422 and refused.json()["error"]["message"]
 
 
-def test_a_returning_users_check_in_over_rest(tiny_pack, store, embed):
+def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
     """Due after the pack's timescale (with its greeting), three questions on the session routes, and the old
     profile in the history; 404 no_profile before any onboarding; and behind the bearer token as every route."""
-    import dataclasses
     from datetime import timedelta
 
-    hyper = {**tiny_pack.manifest["hyperparameters"], "checkin_timescale": 86400.0 * 30, "checkin_retention": 0.5}
-    pack = dataclasses.replace(tiny_pack, manifest={**tiny_pack.manifest, "hyperparameters": hyper})
-    app = Assistant(pack, store, embed)
+    app = Assistant(returning_pack, store, embed)
     with client_for(app) as client:
         assert_error(client.post(f"{API}/users/nobody/checkin"), 404, "no_profile")
         onboard(client, "returner", lambda turn: "a")
