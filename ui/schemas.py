@@ -184,6 +184,9 @@ class ResultOut(_Response):
     summary: str = Field(validation_alias="summary_text")
     recommendations: list[RankedOut]
     counts: dict[str, int] = Field(description="Answers by kind: a, b, tie, skip and feedback kinds.")
+    moved: bool | None = Field(None, description=(
+        "After a returning user's check-in: whether its answers contradicted the old profile (their taste "
+        "moved, and the profile was widened) or fit it (kept); null after an onboarding."))
 
 
 class ReaskOut(BaseModel):

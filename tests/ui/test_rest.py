@@ -531,7 +531,8 @@ def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
     app = Assistant(returning_pack, store, embed)
     with client_for(app) as client:
         assert_error(client.post(f"{API}/users/nobody/checkin"), 404, "no_profile")
-        onboard(client, "returner", lambda turn: "a")
+        onboarded, _ = onboard(client, "returner", lambda turn: "a")
+        assert onboarded["moved"] is None  # an onboarding tests no old profile
         assert client.get(f"{API}/users/returner/checkin").json() == {"user_id": "returner", "due": False, "message": None}
         saved = app.profile("returner").updated_at
         app.clock = lambda: saved + timedelta(days=400)
@@ -543,7 +544,7 @@ def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
             asked += 1
             turn = client.post(f"{API}/sessions/{turn['session_id']}/answers",
                                json={"choice": "b", "question_id": turn["question_id"]}).json()
-        assert asked == 3 and turn["type"] == "result"
+        assert asked == 3 and turn["type"] == "result" and isinstance(turn["moved"], bool)
         history = client.get(f"{API}/users/returner/profile/history").json()
         assert [p["version"] for p in history] == [1, 2] and history[1]["n_answers"] == history[0]["n_answers"] + 3
     guarded = FastAPI()
