@@ -293,29 +293,33 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
     catalog with every discount of :data:`DISCOUNT_GRID`
     (:meth:`~prefchat.reward.serving.ObjectiveServing.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
-    the discount with the largest mean long-tail share whose mean Recall@20 is within the tolerance
-    of the undiscounted ranking's (the smaller discount among equals), and ``less_obvious_limit``,
+    the discount whose lists hold the least of the catalog's head (its mean head share, the 100 most
+    popular items) whose mean Recall@20 is within the tolerance of the undiscounted ranking's (the
+    smaller discount among equals), and ``less_obvious_limit``,
     the same keeping :data:`~prefchat.reward.serving.LESS_OBVIOUS_RECALL_KEPT` of it (:func:`~prefchat.reward.serving.strongest_discount`).
 
-    Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20"}], name: tolerance ...})``.
+    Returns ``({name: discount}, {"grid": [{"discount", "recall@20", "long_tail_share@20", "head_share@20"}], name: tolerance ...})``.
     """
     # A discount only subtracts its gamma logit f from the undiscounted score (CatalogScore.penalty).
     watch = pack.serving.objective("watch")
     base, penalties = watch.catalog_score, [watch.discounted(discount).penalty() for discount in DISCOUNT_GRID]
-    values = np.full((len(DISCOUNT_GRID), 2, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
+    popular = pack.serving.head
+    values = np.full((len(DISCOUNT_GRID), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
     with threadpool_limits(limits=1):
         column = 0
         for task, session in sessions:
+            assert isinstance(task.targets, RankingTargets)  # the watch protocol's
             for n in VALIDATION_SESSION_ANSWERS:
                 posterior = session.posteriors[min(n, len(session.questions))]
                 scores = base(posterior)
                 for d, penalty in enumerate(penalties):
-                    result = task.targets(scores - penalty)
-                    values[d, :, column] = result["recall@20"], result["long_tail_share@20"]
+                    ranked = task.targets.ranked(scores - penalty)
+                    result = task.targets.judged(ranked)
+                    values[d, :, column] = result["recall@20"], result["long_tail_share@20"], head_share(ranked, popular)
                 column += 1
     means = np.nanmean(values, axis=2)
-    grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t)}
-            for d, (r, t) in zip(DISCOUNT_GRID, means)]
+    grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t), "head_share@20": float(h)}
+            for d, (r, t, h) in zip(DISCOUNT_GRID, means)]
     chosen = {name: strongest_discount(grid, grid[0]["recall@20"] - tolerance) for name, tolerance in RECALL_TOLERANCE.items()}
     chosen["less_obvious_limit"] = strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
@@ -372,7 +376,7 @@ def with_served_score(pack: Pack, sessions: list[tuple[Task, Session]],
     trend = pack.trend
     start = ServedSettings(known.calibration, None if trends is None or trend is None else trend.recent.window,
                            0.0 if trend is None else trend.beta, pack.exposure_discount, pack.passed_over_weight)
-    rows = ServedRows.of(known, rates, sessions)
+    rows = ServedRows.of(known, rates, sessions, pack.serving.head)
     chosen, record = choose_served_score(rows, start, KNOWN_CALIBRATION_GRID, DISCOUNT_GRID,
                                          RECALL_TOLERANCE["exposure_discount"], trends)
     grid = record["discount_grid"]

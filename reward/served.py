@@ -18,8 +18,9 @@ nothing (at most :data:`SERVED_ROUNDS`).
   sessions (:func:`~prefchat.reward.build.validation_sessions`: split at random and, on dated data,
   in time) ranked after each of :data:`SERVED_ANSWERS` answers at the end of the user's known part;
   among equals the smaller weight (0 first), so a term that does not help is not served.
-- :math:`\gamma` keeps its own rule (:func:`~prefchat.reward.serving.strongest_discount`): the largest
-  long-tail share within :data:`~prefchat.reward.build.RECALL_TOLERANCE` of the Recall@20 without
+- :math:`\gamma` keeps its own rule (:func:`~prefchat.reward.serving.strongest_discount`): the lists
+  with the least of the catalog's head (its 100 most popular items, what a person sees as "what
+  everyone has seen") within :data:`~prefchat.reward.build.RECALL_TOLERANCE` of the Recall@20 without
   a discount, given the others.
 
 :math:`\beta` and :math:`\delta` are tried as multiples of the validation scores' median standard
@@ -82,7 +83,8 @@ class ServedRows:
     passed : per row, the (items, times) passed over
     tasks : per row, the index of its task; ``as_of`` per task (None: undated)
     exclude, relevant : per row, what the ranking leaves out and the held-out items
-    head : (n_items,) bool, the catalog's head (long-tail share)
+    head : (n_items,) bool, the catalog's 20% most popular items (long-tail share)
+    popular : (n_items,) bool, its 100 most popular (:attr:`~prefchat.reward.serving.Serving.head`: head share)
     """
 
     model: np.ndarray
@@ -95,11 +97,13 @@ class ServedRows:
     exclude: list[np.ndarray]
     relevant: list[np.ndarray]
     head: np.ndarray
+    popular: np.ndarray
 
     @classmethod
-    def of(cls, model: KnownModel, base_rates: np.ndarray, sessions: Sequence[tuple[Task, Session]],
+    def of(cls, model: KnownModel, base_rates: np.ndarray, sessions: Sequence[tuple[Task, Session]], popular: np.ndarray,
            answers: Sequence[int] = SERVED_ANSWERS) -> ServedRows:
-        """Each of ``sessions`` after each of ``answers`` clicks (fewer where the session asked fewer)."""
+        """Each of ``sessions`` after each of ``answers`` clicks (fewer where the session asked fewer);
+        ``popular`` the catalog's head whose share of a list is read."""
         plain = replace(model, base_rates=base_rates, calibration=0.0)
         sets, passed, tasks, exclude, relevant = [], [], [], [], []
         head = None
@@ -121,7 +125,8 @@ class ServedRows:
         return cls(scores, calibrated._base_rate_bias, np.array([len(s) for s in sets], dtype=float),
                    np.log(rates) - np.log1p(-rates), passed, np.array(tasks, dtype=np.intp),
                    [task.as_of for task, _ in sessions], exclude, relevant,
-                   np.zeros(len(rates), bool) if head is None else np.asarray(head, dtype=bool))
+                   np.zeros(len(rates), bool) if head is None else np.asarray(head, dtype=bool),
+                   np.asarray(popular, dtype=bool))
 
     def spread(self, calibration: float) -> float:
         """The median over rows of the standard deviation of the finite scores without time (at ``calibration``)."""
@@ -147,15 +152,16 @@ class ServedRows:
             row[items] -= settings.delta * times
         return row
 
-    def judged(self, settings: ServedSettings, trends: TrendTerms | None, k: int = 20) -> tuple[float, float]:
-        """Mean Recall@k and mean long-tail share@k over the rows at ``settings``; ``trends``: :math:`b(t)` by window."""
-        recalls, tails = [], []
+    def judged(self, settings: ServedSettings, trends: TrendTerms | None, k: int = 20) -> tuple[float, float, float]:
+        """Mean Recall@k, long-tail share@k and head share@k over the rows at ``settings``; ``trends``: :math:`b(t)` by window."""
+        recalls, tails, heads = [], [], []
         terms = None if trends is None or settings.window is None else trends[settings.window]
         for r in range(len(self.counts)):
             ranked = top_k(self.score(r, settings, None if terms is None else terms[self.tasks[r]]), k, self.exclude[r])
             recalls.append(recall_at_k(ranked, self.relevant[r], k))
             tails.append(float(np.mean(~self.head[ranked])) if len(ranked) else np.nan)
-        return float(np.nanmean(recalls)), float(np.nanmean(tails))
+            heads.append(float(np.mean(self.popular[ranked])) if len(ranked) else np.nan)
+        return float(np.nanmean(recalls)), float(np.nanmean(tails)), float(np.nanmean(heads))
 
 
 class TrendTerms:
@@ -199,9 +205,9 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
     the settings chosen, and the record: ``{"start", "chosen", "spread", "rounds": [{coordinate: grid}], "recall@20", ...}``
     """
     spread = rows.spread(start.calibration)
-    cache: dict[ServedSettings, tuple[float, float]] = {}
+    cache: dict[ServedSettings, tuple[float, float, float]] = {}
 
-    def judged(settings: ServedSettings) -> tuple[float, float]:
+    def judged(settings: ServedSettings) -> tuple[float, float, float]:
         if settings not in cache:
             cache[settings] = rows.judged(settings, trends)
         return cache[settings]
@@ -211,10 +217,10 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
         return max(enumerate(candidates), key=lambda c: (judged(c[1][0])[0], -c[1][1], -c[0]))[1][0]
 
     def row(settings: ServedSettings, **extra) -> dict:
-        recall, tail = judged(settings)
+        recall, tail, head = judged(settings)
         window = settings.window
         return {**extra, "window": None if window is None or not np.isfinite(window) else window,
-                "recall@20": recall, "long_tail_share@20": tail}
+                "recall@20": recall, "long_tail_share@20": tail, "head_share@20": head}
 
     current, rounds = start, []
     with threadpool_limits(limits=1):
@@ -230,8 +236,8 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
             options = [(replace(current, delta=weight * spread), weight) for weight in PASSED_OVER_WEIGHTS]
             current = best_of(options)
             record["passed_over"] = [row(s, weight=weight, delta=s.delta) for s, weight in options]
-            grid = [{"discount": float(d), "recall@20": judged(replace(current, discount=float(d)))[0],
-                     "long_tail_share@20": judged(replace(current, discount=float(d)))[1]} for d in discount_grid]
+            grid = [dict(zip(("discount", "recall@20", "long_tail_share@20", "head_share@20"),
+                             (float(d), *judged(replace(current, discount=float(d)))))) for d in discount_grid]
             current = replace(current, discount=strongest_discount(grid, grid[0]["recall@20"] - tolerance))
             record["discount"] = grid
             rounds.append(record)
@@ -242,7 +248,7 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
         window = settings.window
         return {"known_calibration": settings.calibration, "window": None if window is None or not np.isfinite(window) else window,
                 "beta": settings.beta, "exposure_discount": settings.discount, "passed_over_weight": settings.delta,
-                "recall@20": judged(settings)[0], "long_tail_share@20": judged(settings)[1]}
+                **dict(zip(("recall@20", "long_tail_share@20", "head_share@20"), judged(settings)))}
 
     return current, {"start": named(start), "chosen": named(current), "spread": spread, "answers": list(SERVED_ANSWERS),
                      "rows": len(rows.counts), "rounds": rounds, "discount_grid": rounds[-1]["discount"]}

@@ -35,11 +35,21 @@ the undiscounted validation Recall@20: past it, the less-known picks are not goo
 
 
 def strongest_discount(grid: list[dict], floor: float) -> float:
-    """The exposure discount of ``grid`` (rows ``{"discount", "recall@20", "long_tail_share@20"}`` of
-    validation users) with the largest long-tail share among those whose Recall@20 is at least
-    ``floor``; the smaller discount among equals, the first row's when none qualifies."""
+    """The exposure discount of ``grid`` (rows ``{"discount", "recall@20", "head_share@20"}`` of validation
+    users) whose lists hold the least of the catalog's head (:attr:`Serving.head`, the items a user means
+    by "everyone has seen") among those whose Recall@20 is at least ``floor``; the smaller discount among
+    equals, the first row's when none qualifies.
+
+    A grid recorded before the head share was (rows ``{"discount", "recall@20", "long_tail_share@20"}``)
+    is read by its long-tail share, the larger the better: on a catalog whose lists stay among its 20%
+    most popular items at every discount, that share is 0 throughout, and so was every discount chosen by it.
+    """
     allowed = [row for row in grid if row["recall@20"] >= floor] or grid[:1]
-    return float(max(allowed, key=lambda row: (row["long_tail_share@20"], -row["discount"]))["discount"])
+
+    def head(row: dict) -> float:
+        return row["head_share@20"] if "head_share@20" in row else -row["long_tail_share@20"]
+
+    return float(min(allowed, key=lambda row: (head(row), row["discount"]))["discount"])
 
 
 class Servable(DescribedItems, Protocol):

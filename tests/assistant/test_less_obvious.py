@@ -23,7 +23,8 @@ def rated(pack, grid):
 
 
 def grid_of(*rows):
-    return [{"discount": d, "recall@20": r, "long_tail_share@20": t} for d, r, t in rows]
+    """Validation rows ``(discount, recall, long-tail share)``, the head share read as its complement."""
+    return [{"discount": d, "recall@20": r, "long_tail_share@20": t, "head_share@20": 1.0 - t} for d, r, t in rows]
 
 
 def count(phrase: str, k: int) -> int:
@@ -48,6 +49,17 @@ def test_strongest_discount_keeps_the_recall_floor():
     assert strongest_discount(grid, 0.3) == 0.5
     assert strongest_discount(grid, 0.2) == 1.0
     assert strongest_discount(grid, 0.9) == 0.0  # none qualifies: no discount
+
+
+def test_the_discount_with_the_least_head_wins_even_where_the_long_tail_never_moves():
+    """A catalog whose lists stay among its 20% most popular at every discount (long-tail share 0
+    throughout) still has discounts that take the 100 most popular out of a list: the head share
+    sees them; a grid recorded before it (no head share) is read by its long-tail share, as then."""
+    grid = [{"discount": d, "recall@20": r, "long_tail_share@20": 0.0, "head_share@20": h}
+            for d, r, h in ((0.0, 0.40, 0.9), (0.5, 0.395, 0.7), (1.0, 0.35, 0.4))]
+    assert strongest_discount(grid, 0.39) == 0.5 and strongest_discount(grid, 0.3) == 1.0
+    before = [{key: value for key, value in row.items() if key != "head_share@20"} for row in grid]
+    assert strongest_discount(before, 0.3) == 0.0  # every long-tail share equal: the smaller discount
 
 
 @pytest.mark.parametrize("limit", [3.0, 0.0])

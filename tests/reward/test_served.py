@@ -15,7 +15,7 @@ def rows(passed: np.ndarray, relevant: np.ndarray, n_rows: int = 3) -> ServedRow
     return ServedRows(model=model, bias=np.zeros(N_ITEMS, np.float32), counts=np.full(n_rows, 4.0),
                       logit=np.zeros(N_ITEMS), passed=[(passed, np.full(passed.size, 3.0))] * n_rows,
                       tasks=np.arange(n_rows), as_of=[None] * n_rows, exclude=[np.zeros(0, np.intp)] * n_rows,
-                      relevant=[relevant] * n_rows, head=np.arange(N_ITEMS) < 10)
+                      relevant=[relevant] * n_rows, head=np.arange(N_ITEMS) < 10, popular=np.arange(N_ITEMS) < 10)
 
 
 START = ServedSettings(calibration=0.0, window=None, beta=0.0, discount=0.0, delta=0.0)
@@ -52,5 +52,20 @@ def test_the_discount_keeps_its_rule_given_the_others():
     grid = record["discount_grid"]
     assert [row["discount"] for row in grid] == [0.0, 0.01, 1.0]
     assert grid[2]["long_tail_share@20"] > grid[0]["long_tail_share@20"] and grid[2]["recall@20"] < grid[0]["recall@20"] - 0.01
-    assert grid[1]["long_tail_share@20"] == grid[0]["long_tail_share@20"]  # 0.01 moves nothing: the smaller
+    assert grid[2]["head_share@20"] < grid[0]["head_share@20"] == 0.5  # items 0-9 of the top 20
+    assert grid[1]["head_share@20"] == grid[0]["head_share@20"]  # 0.01 moves nothing: the smaller
     assert chosen.discount == 0.0
+
+
+def test_the_discount_empties_the_head_when_recall_does_not_need_it():
+    # The relevant items are 20-29, outside the head (0-9) and below it: a discount that drops the head
+    # below them costs nothing and is chosen, although the long-tail share ("head" 0-9 here too) would
+    # have chosen it as well; the head share is what is recorded and read.
+    found = rows(np.zeros(0, np.intp), np.arange(20, 30))
+    found = ServedRows(**{**found.__dict__, "logit": np.where(np.arange(N_ITEMS) < 10, 1.0, -1.0),
+                          "head": np.zeros(N_ITEMS, bool)})  # a long tail that never moves
+    chosen, record = choose_served_score(found, START, [0.0], [0.0, 1.0], 0.01)
+    grid = record["discount_grid"]
+    assert [row["long_tail_share@20"] for row in grid] == [1.0, 1.0]
+    assert grid[0]["head_share@20"] == 0.5 and grid[1]["head_share@20"] == 0.0
+    assert grid[1]["recall@20"] >= grid[0]["recall@20"] and chosen.discount == 1.0
