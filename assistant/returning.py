@@ -13,6 +13,7 @@ and the check-in's settings hold the one it tested.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +24,11 @@ from ..elicitation.posterior import Answer, Posterior
 from ..elicitation.social import SocialEvidence
 from ..reward.pack import Pack
 from ..reward.summary import answer_evidence, descriptor_correlations
-from ..storage import ProfileRecord
+from ..storage import FEEDBACK_KINDS, ProfileRecord
 from . import wording
+from .summary import Summary, describe
 
-__all__ = ["CHECKIN", "checkin_due", "checkin_of", "checkin_settings", "last_checked", "lately", "returning_parts"]
+__all__ = ["CHECKIN", "checkin_due", "checkin_of", "checkin_settings", "checkin_summary", "last_checked", "lately", "returning_parts"]
 
 CHECKIN = "checkin"
 """The key of a check-in session's settings."""
@@ -92,6 +94,18 @@ def checkin_counts(settings: Mapping[str, Any], counts: Mapping[str, int]) -> di
     """The answer counts of the profile a check-in saves: the old profile's and the check-in's."""
     old = settings[CHECKIN]["counts"]
     return {kind: int(old.get(kind, 0)) + int(counts.get(kind, 0)) for kind in set(old) | set(counts)}
+
+
+def checkin_summary(summary: Summary, counts: Mapping[str, int], moved: str) -> Summary:
+    """The summary a check-in saves: the weights and tastes :func:`~prefchat.assistant.summary.summarize` read
+    off the posterior the check-in left, counted over every answer behind the profile (``counts``, the old
+    profile's and the check-in's: :func:`checkin_counts`), and ``moved`` (:func:`lately`) after them. It claims
+    no confidence: the one measured is of the check-in's three answers alone, not of every answer it counts."""
+    answered = sum(n for kind, n in counts.items() if kind not in FEEDBACK_KINDS)
+    skipped = int(counts.get("skip", 0))
+    text = describe(summary.weights, answered, skipped, None, summary.tastes)
+    return replace(summary, text=f"{text} {moved}" if moved else text, n_answers=answered, n_skipped=skipped,
+                   confidence=None, answer_fit=None)
 
 
 def lately(pack: Pack, old_mean: np.ndarray, new_mean: np.ndarray, answers: Sequence[Answer]) -> str:

@@ -55,6 +55,7 @@ from .returning import (
     checkin_due,
     checkin_known,
     checkin_settings,
+    checkin_summary,
     last_checked,
     lately,
     offer,
@@ -350,9 +351,7 @@ class Conversation:
                             answers=state.answers)
         if state.checkin is not None:  # a check-in: the profile's counts carry on, the summary says what moved
             counts = checkin_counts(state.record.settings, counts)
-            moved = lately(self.pack, state.checkin.mean, posterior.mean, state.answers)
-            if moved:
-                summary = dataclasses.replace(summary, text=f"{summary.text} {moved}")
+            summary = checkin_summary(summary, counts, lately(self.pack, state.checkin.mean, posterior.mean, state.answers))
         summary = self.memory.with_stated(user_id, summary)
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)

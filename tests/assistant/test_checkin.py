@@ -136,6 +136,11 @@ def test_a_returning_user_is_greeted_after_the_timescale_and_the_old_profile_sta
         assert [p.version for p in history] == [1, 2]
         np.testing.assert_array_equal(history[0].mean, old.mean)  # the old profile, as it was
         assert history[1].n_answers == old.n_answers + 3
+        # The summary counts every answer behind the profile, not the three of the check-in alone, and claims
+        # no confidence that only those three were measured for.
+        summary = app.summary("back")
+        assert summary.n_answers == old.n_answers + 3 and f"({old.n_answers + 3} answers" in summary.text
+        assert summary.confidence is None and "(3 answers" not in summary.text
         assert app.checkin_offer("back") is None  # just checked
     undated = dataclasses.replace(pack, manifest={**pack.manifest, "hyperparameters": {
         **pack.manifest["hyperparameters"], "checkin_timescale": None}})
