@@ -33,7 +33,9 @@ Every reason (:attr:`~prefchat.assistant.recommender.Ranked.reason`, and its wor
 
 A reason is **personal** when it cites the user's own answers or statements. Reported beside:
 how many picks the answers lifted overall (their lifts summing above 0), not only the answer
-cited. Issue 21 acceptance: 0 contradicted reasons over at least 100 scripted users across both
+cited; and whether the list keeps the summary's word (:func:`unkept_likes`): the likes the summary
+names that no pick of the top 20 carries ("Enjoys: horror" over a list without one horror film), and
+how many of a chaser's picks carry what they chase. Issue 21 acceptance: 0 contradicted reasons over at least 100 scripted users across both
 packs, and at least 90% of reasons personal.
 
     python bench/reason_check.py --pack default [--users 0] [--json OUT.json]
@@ -63,6 +65,7 @@ from prefchat.assistant.recommender import Ranked, Taste, answer_lifts  # noqa: 
 from prefchat.assistant.summary import answer_evidence  # noqa: E402
 from prefchat.elicitation.posterior import Answer, picked  # noqa: E402
 from prefchat.reward.pack import Pack  # noqa: E402
+from prefchat.reward.summary import Summary  # noqa: E402
 
 TOP = 20
 ANSWERS = 10
@@ -208,6 +211,13 @@ def check(assistant: Assistant, picks: Sequence[Ranked], script: Script, decided
             yield rank, f"{where}: it is not well rated"
 
 
+def unkept_likes(pack: Pack, picks: Sequence[Ranked], summary: Summary) -> list[str]:
+    """The descriptors the summary says the user enjoys (stated or not) that no pick carries."""
+    index = pack.serving.descriptors
+    carried = index.carried[[p.index for p in picks]]
+    return [d for d in summary.likes if d in index.columns and not carried[:, index.columns[d]].any()]
+
+
 def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, Any]:
     """Onboard the scripted users of ``pack`` (the first ``n_users`` of them; 0: all) once per seed,
     and check the reasons of their top :data:`TOP` before and after their statement."""
@@ -236,16 +246,24 @@ def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, A
                     lifts = answer_lifts(assistant.pack, taste, assistant.pack.serving.session_prior(taste.objective).prior_cov,
                                          assistant.pack.features[[p.index for p in picks]], assistant.pack.serving.descriptors.centre)
                     false += [f"{user} ({phase}): {message}" for _, message in problems]
+                    assert taste.summary is not None
+                    column = assistant.pack.serving.descriptors.columns[script.descriptor]
+                    chased = int(assistant.pack.serving.descriptors.carried[[p.index for p in picks], column].sum())
                     rows.append({"user": user, "phase": phase, "summary": taste.summary.text if taste.summary else "",
                                  "reasons": len(picks), "personal": sum(bool(p.reason and p.reason.personal) for p in picks),
                                  "contradicted": len({rank for rank, _ in problems}), "n_answers": len(taste.answers),
                                  "lifted_overall": int((lifts.sum(1) > 0).sum()),
+                                 "unkept_likes": unkept_likes(assistant.pack, picks, taste.summary),
+                                 "chases": script.chase, "chased_picks": chased,
                                  "examples": [f"{p.title}: {p.why}" for p in picks[:3]]})
     reasons = sum(r["reasons"] for r in rows)
     return {"pack": pack, "users": len({r["user"] for r in rows}), "reasons": reasons,
             "contradicted": sum(r["contradicted"] for r in rows), "personal": sum(r["personal"] for r in rows),
             "personal_share": sum(r["personal"] for r in rows) / max(reasons, 1),
             "lifted_overall": sum(r["lifted_overall"] for r in rows),
+            "lists_with_unkept_likes": sum(bool(r["unkept_likes"]) for r in rows),
+            "chasers_without_their_descriptor": sum(r["chases"] and not r["chased_picks"] for r in rows),
+            "chaser_lists": sum(r["chases"] for r in rows),
             "misread_statements": misread, "false": false[:50], "rows": rows}
 
 
