@@ -117,10 +117,12 @@ class ObjectiveServing:
 
     def discounted(self, discount: float | None) -> CatalogScore:
         """:attr:`catalog_score` with exposure ``discount`` (default the pack's
-        :attr:`~prefchat.reward.pack.Pack.exposure_discount` for a calibrated score, 0 else)."""
+        :attr:`~prefchat.reward.pack.Pack.exposure_discount` for a score of base rates, the calibrated
+        chance of a pick or the known-items model's, as validation chose it; 0 else)."""
         score = self.catalog_score
         if discount is None:
-            discount = self.pack.exposure_discount if score.offset is not None else 0.0
+            rated = score.offset is not None or isinstance(score, KnownItemsScore)
+            discount = self.pack.exposure_discount if rated else 0.0
         if not discount:
             return score
         return replace(score, discount=float(discount), base_rates=self.pack.familiarity)

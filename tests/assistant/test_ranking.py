@@ -186,6 +186,13 @@ def test_watch_on_a_pack_with_a_known_items_model_ranks_by_it_and_keeps_the_summ
     assert all(p.why for p in picks)  # reasons read the learned axes, as before
     # "prefer" is untouched by the known-items model
     np.testing.assert_allclose(recommender.scores(Taste(mean)), known_pack.features @ mean)
+    # The validated exposure discount is served by default, as validation scored it (reward/served.py): it was
+    # once chosen there and left out here.
+    validated = replace(known_pack, manifest={**known_pack.manifest, "hyperparameters": {
+        **known_pack.manifest["hyperparameters"], "exposure_discount": 0.7}})
+    np.testing.assert_allclose(Recommender(validated, beta=0.0).scores(taste),
+                               model.scores(told) - 0.7 * logit(known_pack.familiarity), rtol=1e-6)
+    np.testing.assert_allclose(Recommender(validated, beta=0.0).scores(Taste(mean)), known_pack.features @ mean)
 
 
 def test_popular_alone_is_said_honestly(pack):
