@@ -40,7 +40,7 @@ def standardised(scores: np.ndarray) -> np.ndarray:
 
 
 def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarray, weight: float,
-                     a: float = CALIBRATION_MIX) -> np.ndarray:
+                     a: float = CALIBRATION_MIX, length: int | None = None) -> np.ndarray:
     r"""Steck's greedy calibrated list of all the candidates (RecSys 2018, eq. 6): each step adds
 
     .. math:: i^* = \arg\max_{i \notin L}\ (1 - \lambda)\, r_i - \lambda\, C_{KL}\big(p, q(L \cup \{i\})\big)
@@ -52,6 +52,12 @@ def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarr
     lower position. Greedy, so the first n of the order are the greedy list of n: a caller's k
     never changes what comes first.
 
+    Candidates of one kind (the same genre row over the genres :math:`p` holds, and the same "carries
+    a genre") make the same :math:`q(L \cup \{i\})`, so a step computes :math:`C_{KL}` once per kind
+    (:func:`kinds_of`), not once per candidate, and a kind offers only its free candidates of the
+    highest :math:`(1 - \lambda) r_i`: the same arithmetic on the same rows as the full argmax, hence the
+    same order (``tests/elicitation/test_calibrated.py`` holds it to the straightforward step).
+
     Parameters
     ----------
     relevance : (n,) :math:`r_i` of the candidates
@@ -59,10 +65,11 @@ def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarr
     target : (n_genres,) the user's mix :math:`p`, summing to 1 (all zeros: no mix known, the
         order is by relevance)
     weight : :math:`\lambda \in [0, 1]`
+    length : how many of the list's first positions to build (default all): the greedy list of that length
 
     Returns
     -------
-    (n,) positions into the candidates, in list order
+    (length,) positions into the candidates, in list order
     """
     relevance = np.asarray(relevance, dtype=np.float64)
     p = np.asarray(target, dtype=np.float64)
@@ -77,28 +84,65 @@ def calibrated_order(relevance: np.ndarray, genres: np.ndarray, target: np.ndarr
     carries = counts > 0
     rows = np.divide(rows, counts[:, None], out=np.zeros_like(rows), where=carries[:, None])
     held = p > 0
+    length = len(relevance) if length is None else min(length, len(relevance))
     if weight == 0.0 or not held.any():
-        return np.argsort(-relevance, kind="stable")
+        return np.argsort(-relevance, kind="stable")[:length]
     p, rows = p[held], rows[:, held]
-    total, n_carrying = np.zeros(len(p)), 0
     value = (1.0 - weight) * relevance
+    kind_rows, kind_carries, kind_of, members = kinds_of(rows, carries, value)
+    head = [0] * len(members)  # where each kind's free members start
+    head_value = np.array([value[m[0]] for m in members])
+    total, n_carrying = np.zeros(len(p)), 0
     free = np.ones(len(relevance), dtype=bool)
-    order = np.empty(len(relevance), dtype=np.intp)
-    for step in range(len(relevance)):
-        size = n_carrying + carries  # (n,) the genre-carrying items of L + {i}
-        q = np.divide(total + rows, size[:, None], out=np.zeros_like(rows), where=size[:, None] > 0)
-        kl = np.sum(p * np.log(p / ((1.0 - a) * q + a * p)), axis=1)  # Steck eq. 5, for every L + {i}
-        gain = np.where(free, value - weight * kl, -np.inf)
-        best = int(np.argmax(gain))
+    order = np.empty(length, dtype=np.intp)
+    for step in range(length):
+        size = n_carrying + kind_carries  # (kinds,) the genre-carrying items of L + {i}
+        q = np.divide(total + kind_rows, size[:, None], out=np.zeros_like(kind_rows), where=size[:, None] > 0)
+        cost = weight * np.sum(p * np.log(p / ((1.0 - a) * q + a * p)), axis=1)  # Steck eq. 5, for every kind's L + {i}
+        gain = head_value - cost
+        top = gain.max()
+        best = min(tied_member(members[u], head[u], value, free, cost[u], top) for u in np.flatnonzero(gain == top))
         order[step], free[best] = best, False
+        kind = kind_of[best]
+        while head[kind] < len(members[kind]) and not free[members[kind][head[kind]]]:
+            head[kind] += 1
+        head_value[kind] = value[members[kind][head[kind]]] if head[kind] < len(members[kind]) else -np.inf
         total += rows[best]
         n_carrying += int(carries[best])
     return order
 
 
+def kinds_of(rows: np.ndarray, carries: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[int]]]:
+    """The candidates by kind: the same genre row and the same "carries a genre", hence the same mix for any list.
+
+    Returns the kinds' rows (kinds, n_genres) and carries (kinds,), each candidate's kind (n,), and each
+    kind's candidates (positions) by ``value`` highest first, the lower position first among equal values.
+    """
+    kinds, kind_of = np.unique(np.column_stack([rows, carries]), axis=0, return_inverse=True)
+    kind_of = kind_of.reshape(-1)
+    by_value = np.argsort(-value, kind="stable")
+    members: list[list[int]] = [[] for _ in range(len(kinds))]
+    for i in by_value.tolist():
+        members[kind_of[i]].append(i)
+    return kinds[:, :-1], kinds[:, -1] > 0, kind_of, members
+
+
+def tied_member(members: list[int], start: int, value: np.ndarray, free: np.ndarray, cost: float, top: float) -> int:
+    r"""The lowest position among the free ``members[start:]`` (of one kind, by value highest first) whose gain
+    :math:`v_i - \text{cost}` is ``top``: a run from the first free one, as the gain rises with :math:`v_i`."""
+    tied = []
+    for i in members[start:]:
+        if free[i]:
+            if value[i] - cost != top:
+                break
+            tied.append(i)
+    return min(tied, default=len(value))
+
+
 def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.ndarray, weight: float,
                       popularity_weight: float = 0.0, horizon: int = CALIBRATION_HORIZON, exclude: np.ndarray | None = None,
-                      depth: int = CALIBRATED_DEPTH, personas: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                      depth: int = CALIBRATED_DEPTH, personas: tuple[np.ndarray, np.ndarray] | None = None,
+                      length: int | None = None) -> np.ndarray:
     r"""``scores`` with its ``depth`` best (outside ``exclude``) re-ordered into their :func:`calibrated_order`.
 
     The user's mix :math:`p` is the :func:`~prefchat.elicitation.person.genre_mix` of the ``horizon``
@@ -115,7 +159,9 @@ def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.nda
     rest of the catalog keeps its scores. With ``personas``, the user's several tastes
     (:mod:`~prefchat.elicitation.personas`), the calibrated order is then
     :func:`~prefchat.elicitation.personas.allotted_order`: each taste gets its share of every top k.
-    :math:`\lambda = \mu = 0` and one taste return ``scores`` unchanged.
+    :math:`\lambda = \mu = 0` and one taste return ``scores`` unchanged. A caller that reads no further
+    than a top ``length`` (one taste) may have only the calibrated list's first ``length`` built: the other
+    candidates follow them in score order, and any top k up to ``length`` is the same as with every position.
 
     Parameters
     ----------
@@ -132,13 +178,17 @@ def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.nda
     candidates = top_k(scores, depth, exclude)
     target = genre_mix(top_k(scores, horizon, exclude), genres)
     relevance = standardised(scores[candidates]) - popularity_weight * standardised(np.log1p(np.asarray(popularity)[candidates]))
-    order = candidates[calibrated_order(relevance, np.asarray(genres)[candidates], target, weight)]
+    if personas is not None:  # the tastes' shares are dealt over the whole calibrated order
+        length = None
+    order = candidates[calibrated_order(relevance, np.asarray(genres)[candidates], target, weight, length=length)]
+    order = np.concatenate([order, candidates[~np.isin(candidates, order)]])  # with every position: no change
     if personas is not None:
         labels, shares = personas
         order = allotted_order(order, np.asarray(labels)[order], shares)
-    dealt = scores[candidates].copy()  # top_k is best first: the j-th best score to the j-th of the order,
+    dealt = scores[candidates].tolist()  # top_k is best first: the j-th best score to the j-th of the order,
     for j in range(1, len(dealt)):  # strictly below the one before, so that equal scores keep the order
-        dealt[j] = min(dealt[j], np.nextafter(dealt[j - 1], -np.inf))
+        if dealt[j] >= dealt[j - 1]:
+            dealt[j] = float(np.nextafter(dealt[j - 1], -np.inf))
     served = scores.copy()
     served[order] = dealt
     return served

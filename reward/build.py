@@ -395,8 +395,8 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
     answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores`, with the
     summary of its answers where the pack weighs one), and every setting of :data:`CALIBRATION_GRID`
     (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
-    calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`). Each top 20 (QUERY half
-    left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
+    calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`, built only as far as the top 20
+    can reach: 20 positions more than the QUERY half has items). Each top 20 (QUERY half left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
     (:mod:`~prefchat.elicitation.person`). Among the settings that cost at most :data:`RECALL_TOLERANCE`
     Recall@20 against the uncalibrated list with 95% confidence (the low end of the interval of the
     paired change per user, :func:`~prefchat.elicitation.evaluate.mean_ci`: of some 35 settings, the one
@@ -418,6 +418,7 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
         for task, session in sessions:
             assert isinstance(task.targets, RankingTargets)
             own = genre_mix(task.targets.relevant, genres)
+            reach = task.targets.k + len(task.targets.exclude)  # the top k left out of the QUERY half lies within it
             for n in VALIDATION_SESSION_ANSWERS:
                 posterior = session.posteriors[min(n, len(session.questions))]
                 answers = posterior.answers
@@ -427,7 +428,7 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
                               as_of=task.as_of)
                 scores = scorer.scores(taste)
                 for row, (weight, popularity_weight, horizon) in enumerate(settings):
-                    served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon)
+                    served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon, reach)
                     top = task.targets.ranked(served)[: task.targets.k]
                     values[row, :, column] = (task.targets(served)["recall@20"], miscalibration(own, genre_mix(top, genres)),
                                               head_share(top, head))

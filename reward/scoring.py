@@ -200,7 +200,7 @@ class Scorer:
         return self.calibrated(taste, self.scores(taste, discount=discount))
 
     def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None, popularity_weight: float | None = None,
-                   horizon: int | None = None) -> np.ndarray:
+                   horizon: int | None = None, length: int | None = None) -> np.ndarray:
         r"""``scores`` of the catalog with their best re-ordered into a list calibrated to ``taste``
         (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack.
 
@@ -208,7 +208,8 @@ class Scorer:
         the popularity its training counts; the items the answers show the user knows are left out of
         the list and of the mix. ``weight`` :math:`\lambda`, ``popularity_weight`` :math:`\mu` and
         ``horizon``: default the pack's validated ones (:attr:`~prefchat.reward.pack.Pack.calibration_weight`,
-        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged.
+        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged. ``length``: a caller that reads
+        no further than a top ``length`` (the selection of the settings), every position by default.
         """
         pack = self.pack
         weight = pack.calibration_weight if weight is None else weight
@@ -223,7 +224,8 @@ class Scorer:
             return scores
         known = np.fromiter(sorted(taste.left_out), dtype=np.intp, count=len(taste.left_out))
         return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
-                                 pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot)
+                                 pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot,
+                                 length=length)
 
     def sides(self, taste: Taste) -> tuple[Personas, np.ndarray] | None:
         r"""The user's several tastes (:mod:`~prefchat.elicitation.personas`) on a pack whose known-items model

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from prefchat.elicitation.calibrated import calibrated_order, calibrated_scores, standardised
 from prefchat.elicitation.metrics import top_k
-from prefchat.elicitation.person import genre_mix, miscalibration
+from prefchat.elicitation.person import CALIBRATION_MIX, genre_mix, miscalibration
 
 # Four items best first: 0 and 1 horror, 2 comedy, 3 horror and comedy.
 GENRES = np.array([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=bool)
@@ -89,3 +89,69 @@ def test_any_top_k_of_the_calibrated_scores_is_the_calibrated_lists_first_k(seed
     assert np.allclose(np.sort(served), np.sort(scores))  # the candidates' scores dealt out again, the rest as they were
     rest = np.setdiff1d(np.arange(40), candidates)
     assert np.array_equal(served[rest], scores[rest])
+
+
+def straightforward_order(relevance, genres, p, weight, a=CALIBRATION_MIX):
+    """Steck's greedy step as written: the miscalibration of L + {i} for every candidate i at every step."""
+    rows = np.asarray(genres, dtype=float)
+    counts = rows.sum(axis=1)
+    carries = counts > 0
+    rows = np.divide(rows, counts[:, None], out=np.zeros_like(rows), where=carries[:, None])
+    held = p > 0
+    if weight == 0.0 or not held.any():
+        return np.argsort(-relevance, kind="stable")
+    p, rows = p[held], rows[:, held]
+    total, n_carrying, value = np.zeros(len(p)), 0, (1.0 - weight) * relevance
+    free, order = np.ones(len(relevance), dtype=bool), []
+    for _ in range(len(relevance)):
+        size = n_carrying + carries
+        q = np.divide(total + rows, size[:, None], out=np.zeros_like(rows), where=size[:, None] > 0)
+        kl = np.sum(p * np.log(p / ((1.0 - a) * q + a * p)), axis=1)
+        best = int(np.argmax(np.where(free, value - weight * kl, -np.inf)))
+        order.append(best)
+        free[best] = False
+        total += rows[best]
+        n_carrying += int(carries[best])
+    return np.array(order)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(1, 6), st.sampled_from([0.0, 0.3, 0.5, 0.9, 0.95, 1.0]),
+       st.booleans(), st.booleans())
+def test_the_order_by_kinds_is_the_straightforward_greedy_order(seed, n, n_genres, weight, one_genre, coarse):
+    """Same order, ties included: coarse relevance (few distinct values) and one genre per item make many
+    candidates of one kind and many equal gains; some items carry no genre, some only genres p lacks."""
+    rng = np.random.default_rng(seed)
+    relevance = rng.integers(0, 3, n) / 2.0 if coarse else rng.normal(size=n)
+    if one_genre:
+        genres = np.zeros((n, n_genres), dtype=bool)
+        genres[np.arange(n), rng.integers(0, n_genres, n)] = True
+        genres[rng.random(n) < 0.1] = False
+    else:
+        genres = rng.random((n, n_genres)) < 0.4
+    p = rng.dirichlet(np.ones(n_genres)) * (rng.random(n_genres) < 0.7)
+    p = p / p.sum() if p.sum() > 0 else p
+    expected = straightforward_order(relevance, genres, p, weight)
+    assert calibrated_order(relevance, genres, p, weight).tolist() == expected.tolist()
+    length = int(rng.integers(0, n + 1))
+    assert calibrated_order(relevance, genres, p, weight, length=length).tolist() == expected[:length].tolist()
+
+
+def test_a_kind_of_equal_relevance_gives_its_lower_position_first():
+    """Known answer: 0 and 2 are one kind of equal relevance, 1 the other genre; the user is all of genre 0."""
+    genres = np.array([[1, 0], [0, 1], [1, 0]], dtype=bool)
+    assert calibrated_order(np.array([1.0, 1.0, 1.0]), genres, np.array([1.0, 0.0]), 0.5).tolist() == [0, 2, 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.05, 1.0), st.floats(0.0, 1.0), st.integers(0, 14))
+def test_a_top_length_of_the_calibrated_scores_is_the_one_with_every_position(seed, weight, popularity_weight, length):
+    rng = np.random.default_rng(seed)
+    scores, popularity = rng.normal(size=40).round(1), rng.integers(1, 100, size=40).astype(float)
+    genres = rng.random((40, 4)) < 0.3
+    exclude = rng.choice(40, size=5, replace=False)
+    whole = calibrated_scores(scores, genres, popularity, weight, popularity_weight, horizon=15, exclude=exclude, depth=12)
+    short = calibrated_scores(scores, genres, popularity, weight, popularity_weight, horizon=15, exclude=exclude, depth=12,
+                              length=length)
+    assert top_k(short, length, exclude).tolist() == top_k(whole, length, exclude).tolist()
+    assert np.allclose(np.sort(short), np.sort(scores))
