@@ -33,7 +33,7 @@ from scipy import sparse
 from prefchat.elicitation.evaluate import benchmark_policy, task_seed
 from prefchat.elicitation.onboarding import run_session
 from prefchat.elicitation.respondents import RankingTargets
-from prefchat.evaluation import load_users
+from prefchat.evaluation import load_dated_users
 from prefchat.reward.pack import load_pack
 from prefchat.reward.social import choose_social_prior
 from prefchat.social_evaluation import SESSION, STRATEGIES, friends_scores, social_evaluation, social_tasks
@@ -57,7 +57,7 @@ def main() -> None:
     social, model = pack.social, pack.known_model
     if social is None or model is None or social.item_indptr is None or social.item_indices is None:
         raise SystemExit(f"pack {args.pack} has no social prior with its members' item lists: build it with this prefchat")
-    tasks, friends, rated = social_tasks(pack, args.friends, lambda ids: load_users(args.ratings, pack, ids), args.seeds,
+    tasks, friends, rated = social_tasks(pack, args.friends, lambda ids: load_dated_users(args.ratings, pack, ids), args.seeds,
                                          args.users)
     peer = [friends_scores(friends, rated, task.user_id, pack.n_items) for task in tasks]
 

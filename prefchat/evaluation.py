@@ -71,13 +71,9 @@ def load_dated_test_users(path: Path, pack: Pack, max_users: int | None = None) 
     return users, times
 
 
-def load_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> Users:
-    """The ratings of the users ``ids`` (e.g. a part of the pack's split) found in ``path``, in that order."""
-    return load_dated_users(path, pack, ids, max_users)[0]
-
-
 def load_dated_users(path: Path, pack: Pack, ids, max_users: int | None = None) -> tuple[Users, Times | None]:
-    """:func:`load_users` with the ratings' timestamps (None when ``path`` has no ``timestamp`` column)."""
+    """The ratings of the users ``ids`` (e.g. a part of the pack's split) found in ``path``, in that order, and
+    their timestamps (None when ``path`` has no ``timestamp`` column)."""
     catalog = Items(
         item_ids=np.array([item.item_id for item in pack.items], dtype=STRING),
         texts=np.array([item.text for item in pack.items], dtype=STRING),
@@ -234,7 +230,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             raise ValueError("--friends evaluates one person's social prior; it does not run with --merged-accounts")
         if args.split != "random":
             raise ValueError("--friends runs the random split only")
-        return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_users(args.ratings, pack, ids))}
+        return {"pack": str(pack_path), **social_report(args, pack, lambda ids: load_dated_users(args.ratings, pack, ids))}
     start = time.perf_counter()
     on_sight = (args.answerable or pack.answerable) == "on-sight"
     groups, features = pack.groups, pack.features

@@ -107,19 +107,21 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
 def social_tasks(pack: Pack, friends_path, load_users, seeds: int, max_users: int | None = None,
                  ) -> tuple[list[Task], Friends, dict[str, np.ndarray]]:
     """The tasks of ``prefchat eval --friends`` (module docstring): the test users with a friend among the
-    pack's training users (at most ``max_users``), ``seeds`` tasks each; the friends graph among those
-    training users; and the items each of those friends rated (``load_users(ids)`` reads users' ratings)."""
+    pack's training users (at most ``max_users``), ``seeds`` tasks each, each served at its own moment where
+    the ratings are dated (as the build's validation sessions are: an item trend is read then, not at the
+    data's end); the friends graph among those training users; and the items each of those friends rated
+    (``load_users(ids)`` reads users' ratings and their timestamps, None for undated data)."""
     if pack.social is None or pack.known_model is None:
         raise ValueError(f"pack {pack.name!r} has no social prior: build it with --friends (prefchat train --friends "
                          f"FILE, or prefchat pack ciao)")
     friends = load_friends(friends_path).among(pack.social.members)
     with_friends = [user for user in pack.test_users if friends.of(user)]
-    users = load_users(with_friends[:max_users])
+    users, times = load_users(with_friends[:max_users])
     if not users:
         raise ValueError(f"{friends_path}: none of the {len(pack.test_users)} test users of pack {pack.name!r} has a "
                          "friend among its training users")
-    train = load_users(sorted({friend for user in users for friend in friends.of(user)}))
-    return rating_tasks(users, "watch", range(seeds), pack.popularity), friends, {f: train[f][0] for f in train}
+    train = load_users(sorted({friend for user in users for friend in friends.of(user)}))[0]
+    return rating_tasks(users, "watch", range(seeds), pack.popularity, times=times), friends, {f: train[f][0] for f in train}
 
 
 def friends_scores(friends: Friends, rated: dict[str, np.ndarray], user_id: str, n_items: int) -> np.ndarray:
@@ -129,7 +131,8 @@ def friends_scores(friends: Friends, rated: dict[str, np.ndarray], user_id: str,
 
 
 def social_report(args: argparse.Namespace, pack: Pack, load_users) -> dict:
-    """The report of ``prefchat eval --friends`` (module docstring); ``load_users(ids)`` reads users' ratings."""
+    """The report of ``prefchat eval --friends`` (module docstring); ``load_users(ids)`` reads users' ratings and
+    their timestamps (:func:`social_tasks`)."""
     start = time.perf_counter()
     if args.protocol != "watch":
         raise ValueError("--friends ranks the catalog: it runs in the watch protocol only (--protocol watch)")

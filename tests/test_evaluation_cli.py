@@ -298,6 +298,21 @@ def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(ti
         ("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
         ("social-discovery", "social-active"), ("social-discovery", "active")}
     assert "social-active - active" in capsys.readouterr().out
+    # Dated ratings: each task is served at the moment its QUERY part ends, as the build's validation sessions
+    # are (an item trend read at the data's end for everyone once made every test user's list the same).
+    from prefchat.evaluation import load_dated_users
+    from prefchat.social_evaluation import social_tasks
+
+    social_pack = load_pack(pack_dir)
+
+    def dated(ids):
+        users, _ = load_dated_users(ratings, social_pack, ids)
+        return users, {user: 86400.0 * np.arange(len(items), dtype=float) for user, (items, _) in users.items()}
+
+    tasks = social_tasks(social_pack, friends, dated, 1)[0]
+    assert tasks and all(task.as_of is not None and task.as_of < 86400.0 * N_ITEMS for task in tasks)
+    undated = social_tasks(social_pack, friends, lambda ids: load_dated_users(ratings, social_pack, ids), 1)[0]
+    assert [task.user_id for task in undated] == [task.user_id for task in tasks] and all(t.as_of is None for t in undated)
     args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
     with pytest.raises(ValueError, match="no social prior"):
         evaluation.main(args)
