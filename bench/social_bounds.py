@@ -72,8 +72,8 @@ def main() -> None:
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(SESSION, pack.serving.pool(args.pool_size), max(answers), familiarity=pack.familiarity)
     sessions = [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, SESSION))) for task in tasks]
-    matrix = sparse.csr_matrix((np.ones(len(social.item_indices)), social.item_indices, social.item_indptr),
-                               shape=(len(social.members), pack.n_items))
+    matrix = sparse.csr_matrix((np.ones(len(social.item_indices)), np.array(social.item_indices), np.array(social.item_indptr)),
+                               shape=(len(social.members), pack.n_items))  # copies: a loaded pack's arrays are read-only
     oracle, chosen, _ = choose_social_prior(model, matrix, social.members, friends, sessions)
     on_test = served(oracle)
 
