@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from prefchat.elicitation.onboarding import known_items  # noqa: E402
-from prefchat.elicitation.person import HEAD_ITEMS, person_measures, personalisation  # noqa: E402
-from prefchat.elicitation.respondents import RankingTargets, most_popular  # noqa: E402
+from prefchat.elicitation.person import person_measures, personalisation  # noqa: E402
+from prefchat.elicitation.respondents import RankingTargets  # noqa: E402
 from prefchat.evaluation import load_test_users  # noqa: E402
 from prefchat.reward.build import validation_sessions  # noqa: E402
 from prefchat.reward.pack import load_pack  # noqa: E402
@@ -52,8 +52,7 @@ MEASURES = ("recall@20", "miscalibration", "popularity_lift", "head_share")
 def run(pack_path: str, ratings: Path, answers: int, costs: list[float], max_users: int | None) -> dict:
     pack = load_pack(pack_path)
     scorer, genres = Scorer(pack), pack.serving.descriptors.carried
-    head = np.zeros(pack.n_items, dtype=bool)
-    head[most_popular(pack.popularity, HEAD_ITEMS)] = True
+    head = pack.serving.head
     sessions = validation_sessions(pack, load_test_users(ratings, pack, max_users), seed=0)
     settings = [(w, mu) for w in WEIGHTS for mu in DEBIAS]
     values = np.full((len(settings), len(MEASURES), len(sessions)), np.nan)

@@ -37,9 +37,9 @@ from ..elicitation.known import KnownModel, components, population, spectral_bas
 from ..elicitation.metrics import pairwise_accuracy
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
-from ..elicitation.person import HEAD_ITEMS, genre_mix, head_share, miscalibration
+from ..elicitation.person import genre_mix, head_share, miscalibration
 from ..elicitation.posterior import base_rate_offset
-from ..elicitation.respondents import RankingTargets, RatingsRespondent, most_popular
+from ..elicitation.respondents import RankingTargets, RatingsRespondent
 from .calibration import calibrate
 from .checkin import choose_checkin
 from .confidence import choose_confidence
@@ -408,7 +408,7 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
     ``{"grid": [{"weight", "popularity", "horizon", "recall@20", "recall_change_low", "miscalibration", "head_share"}], "recall_tolerance"}``.
     """
     scorer, genres = Scorer(pack), pack.serving.descriptors.carried
-    head = most_popular(pack.popularity, HEAD_ITEMS)
+    head = pack.serving.head
     settings = [(w, mu, h) for w in CALIBRATION_GRID for mu in CALIBRATION_POPULARITY_GRID for h in CALIBRATION_HORIZON_GRID
                 if (w or mu) or h == CALIBRATION_HORIZON_GRID[0]]  # the horizon means nothing uncalibrated
     values = np.full((len(settings), 3, len(sessions) * len(VALIDATION_SESSION_ANSWERS)), np.nan)
