@@ -86,6 +86,9 @@ RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03, "c
 """The recall constraints of the exposure control and the calibrated list: the served default may
 cost at most 0.01 validation Recall@20 against no discount (no calibration), the "less obvious
 picks" setting at most 0.03."""
+TREND_TOLERANCE = 0.005
+"""The validation Recall@20 the item trend may cost either split (at random, in time) against the
+served score without it: the trend is served only where it serves both (:func:`~prefchat.reward.served.choose_served_score`)."""
 CALIBRATION_GRID = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 r"""The calibration weights :math:`\lambda` :func:`choose_calibration` tries."""
 CALIBRATION_POPULARITY_GRID = (0.0, 0.25, 0.5)
@@ -360,25 +363,26 @@ def with_checkin(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray
     return choose_checkin(pack, users, times, range(seed, seed + VALIDATION_SEEDS))
 
 
-def with_served_score(pack: Pack, sessions: list[tuple[Task, Session]],
+def with_served_score(pack: Pack, sessions: dict[str, list[tuple[Task, Session]]],
                       trend_data: tuple[np.ndarray, np.ndarray] | None) -> tuple[Pack, dict, dict]:
     """``pack`` with the settings of its served "watch" score chosen together (:mod:`~prefchat.reward.served`):
     the known-items calibration, the item trend (with ``trend_data``, the training ratings' items and
-    times), the passed-over weight and the exposure discount, by coordinate ascent from the ones chosen
-    one at a time, on ``sessions``.
+    times; within :data:`TREND_TOLERANCE` of none on each split), the passed-over weight and the
+    exposure discount, by coordinate ascent from the ones chosen one at a time, on ``sessions`` (by split).
 
     Returns the pack, its hyperparameters (``known_calibration``, ``passed_over_weight``,
     ``exposure_discount``, ``less_obvious_discount``, ``less_obvious_limit``) and the record of the search.
     """
     known, rates = pack.known, pack.familiarity
     assert known is not None and rates is not None  # a known-items pack
-    trends = None if trend_data is None else TrendTerms(*trend_data, pack.n_items, [task.as_of for task, _ in sessions])
+    every = [pair for split in sessions.values() for pair in split]
+    trends = None if trend_data is None else TrendTerms(*trend_data, pack.n_items, [task.as_of for task, _ in every])
     trend = pack.trend
     start = ServedSettings(known.calibration, None if trends is None or trend is None else trend.recent.window,
                            0.0 if trend is None else trend.beta, pack.exposure_discount, pack.passed_over_weight)
-    rows = ServedRows.of(known, rates, sessions, pack.serving.head)
+    rows = ServedRows.of(known, rates, every, pack.serving.head, [split for split, pairs in sessions.items() for _ in pairs])
     chosen, record = choose_served_score(rows, start, KNOWN_CALIBRATION_GRID, DISCOUNT_GRID,
-                                         RECALL_TOLERANCE["exposure_discount"], trends)
+                                         RECALL_TOLERANCE["exposure_discount"], trends, TREND_TOLERANCE)
     grid = record["discount_grid"]
     hyper = {"known_calibration": chosen.calibration, "passed_over_weight": chosen.delta,
              "exposure_discount": chosen.discount,
@@ -753,13 +757,13 @@ def build_pack(
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
                 pack = replace(pack)
-            served_sessions = sessions
+            served_sessions = {"random": sessions}
             if dated:
                 with step("choosing the item trend"):
-                    by_split = dated_sessions(pack, dataset, session_users, seed)
-                    served_sessions = by_split["random"] + by_split["time"]
-                    pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users, served_sessions)
-                    sessions = by_split["random"]  # the same sessions, each served at the end of its known part
+                    served_sessions = dated_sessions(pack, dataset, session_users, seed)
+                    pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users,
+                                                                    served_sessions["random"] + served_sessions["time"])
+                    sessions = served_sessions["random"]  # the same sessions, each served at the end of its known part
             with step("choosing the served score"):  # the settings above, each chosen again given the others
                 pack, chosen, record = with_served_score(pack, served_sessions,
                                                          training_times(dataset, train_users) if dated else None)

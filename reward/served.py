@@ -18,6 +18,11 @@ nothing (at most :data:`SERVED_ROUNDS`).
   sessions (:func:`~prefchat.reward.build.validation_sessions`: split at random and, on dated data,
   in time) ranked after each of :data:`SERVED_ANSWERS` answers at the end of the user's known part;
   among equals the smaller weight (0 first), so a term that does not help is not served.
+- The trend serves both splits or neither: a :math:`(w, \beta)` whose Recall@20 on either split's
+  sessions falls more than ``trend_tolerance`` below the same score without the trend is not tried.
+  A mean over both splits would otherwise buy the time split's gain with the random split's loss:
+  on a catalog whose users rate over years (Ciao), what was popular in the months before a
+  user's last known rating predicts their next ratings and misses the earlier half of their history.
 - :math:`\gamma` keeps its own rule (:func:`~prefchat.reward.serving.strongest_discount`): the lists
   with the least of the catalog's head (its 100 most popular items, what a person sees as "what
   everyone has seen") within :data:`~prefchat.reward.build.RECALL_TOLERANCE` of the Recall@20 without
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -85,6 +91,7 @@ class ServedRows:
     exclude, relevant : per row, what the ranking leaves out and the held-out items
     head : (n_items,) bool, the catalog's 20% most popular items (long-tail share)
     popular : (n_items,) bool, its 100 most popular (:attr:`~prefchat.reward.serving.Serving.head`: head share)
+    splits : (n_rows,) the index of each row's split in ``split_names`` (how its task's ratings were split)
     """
 
     model: np.ndarray
@@ -98,14 +105,20 @@ class ServedRows:
     relevant: list[np.ndarray]
     head: np.ndarray
     popular: np.ndarray
+    splits: np.ndarray
+    split_names: tuple[str, ...] = ("random",)
 
     @classmethod
     def of(cls, model: KnownModel, base_rates: np.ndarray, sessions: Sequence[tuple[Task, Session]], popular: np.ndarray,
-           answers: Sequence[int] = SERVED_ANSWERS) -> ServedRows:
+           splits: Sequence[str] | None = None, answers: Sequence[int] = SERVED_ANSWERS) -> ServedRows:
         """Each of ``sessions`` after each of ``answers`` clicks (fewer where the session asked fewer);
-        ``popular`` the catalog's head whose share of a list is read."""
+        ``popular`` the catalog's head whose share of a list is read; ``splits`` each session's split
+        (default: all "random")."""
         plain = replace(model, base_rates=base_rates, calibration=0.0)
-        sets, passed, tasks, exclude, relevant = [], [], [], [], []
+        split_of = ["random"] * len(sessions) if splits is None else list(splits)
+        assert len(split_of) == len(sessions), "one split per session"
+        names = tuple(dict.fromkeys(split_of))
+        sets, passed, tasks, exclude, relevant, row_splits = [], [], [], [], [], []
         head = None
         for t, (task, session) in enumerate(sessions):
             assert isinstance(task.targets, RankingTargets), "watch tasks only"
@@ -118,6 +131,7 @@ class ServedRows:
                 tasks.append(t)
                 exclude.append(np.asarray(task.targets.exclude, dtype=np.intp))
                 relevant.append(np.asarray(task.targets.relevant, dtype=np.intp))
+                row_splits.append(names.index(split_of[t]))
         rates = np.asarray(base_rates, dtype=np.float64)
         with threadpool_limits(limits=1):
             scores = plain.scores_of(sets)
@@ -126,7 +140,7 @@ class ServedRows:
                    np.log(rates) - np.log1p(-rates), passed, np.array(tasks, dtype=np.intp),
                    [task.as_of for task, _ in sessions], exclude, relevant,
                    np.zeros(len(rates), bool) if head is None else np.asarray(head, dtype=bool),
-                   np.asarray(popular, dtype=bool))
+                   np.asarray(popular, dtype=bool), np.array(row_splits, dtype=np.intp), names or ("random",))
 
     def spread(self, calibration: float) -> float:
         """The median over rows of the standard deviation of the finite scores without time (at ``calibration``)."""
@@ -152,8 +166,9 @@ class ServedRows:
             row[items] -= settings.delta * times
         return row
 
-    def judged(self, settings: ServedSettings, trends: TrendTerms | None, k: int = 20) -> tuple[float, float, float]:
-        """Mean Recall@k, long-tail share@k and head share@k over the rows at ``settings``; ``trends``: :math:`b(t)` by window."""
+    def judged(self, settings: ServedSettings, trends: TrendTerms | None, k: int = 20) -> Judgement:
+        """Mean Recall@k, long-tail share@k and head share@k over the rows at ``settings``, and the mean
+        Recall@k of each split's rows; ``trends``: :math:`b(t)` by window."""
         recalls, tails, heads = [], [], []
         terms = None if trends is None or settings.window is None else trends[settings.window]
         for r in range(len(self.counts)):
@@ -161,7 +176,18 @@ class ServedRows:
             recalls.append(recall_at_k(ranked, self.relevant[r], k))
             tails.append(float(np.mean(~self.head[ranked])) if len(ranked) else np.nan)
             heads.append(float(np.mean(self.popular[ranked])) if len(ranked) else np.nan)
-        return float(np.nanmean(recalls)), float(np.nanmean(tails)), float(np.nanmean(heads))
+        by_split = tuple(float(np.nanmean(np.asarray(recalls)[self.splits == s])) for s in range(len(self.split_names)))
+        return Judgement(float(np.nanmean(recalls)), float(np.nanmean(tails)), float(np.nanmean(heads)), by_split)
+
+
+class Judgement(NamedTuple):
+    """What :meth:`ServedRows.judged` reads of a setting's lists: its means over all rows, and its
+    Recall@20 on each split's rows (in :attr:`ServedRows.split_names` order)."""
+
+    recall: float
+    tail: float
+    head: float
+    by_split: tuple[float, ...]
 
 
 class TrendTerms:
@@ -188,7 +214,7 @@ class TrendTerms:
 
 def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_grid: Sequence[float],
                         discount_grid: Sequence[float], tolerance: float,
-                        trends: TrendTerms | None = None) -> tuple[ServedSettings, dict]:
+                        trends: TrendTerms | None = None, trend_tolerance: float = 0.0) -> tuple[ServedSettings, dict]:
     """Coordinate ascent over the served score's settings from ``start`` (module docstring).
 
     Parameters
@@ -199,45 +225,57 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
     discount_grid : the discounts :math:`\\gamma` to try (the first: none)
     tolerance : the Recall@20 the discount may cost against none
     trends : the trend's terms, or None: no trend
+    trend_tolerance : the Recall@20 the trend may cost any one split against no trend
 
     Returns
     -------
     the settings chosen, and the record: ``{"start", "chosen", "spread", "rounds": [{coordinate: grid}], "recall@20", ...}``
     """
     spread = rows.spread(start.calibration)
-    cache: dict[ServedSettings, tuple[float, float, float]] = {}
+    cache: dict[ServedSettings, Judgement] = {}
 
-    def judged(settings: ServedSettings) -> tuple[float, float, float]:
+    def judged(settings: ServedSettings) -> Judgement:
         if settings not in cache:
             cache[settings] = rows.judged(settings, trends)
         return cache[settings]
 
     def best_of(candidates: list[tuple[ServedSettings, float]]) -> ServedSettings:
         """The best recall; the smaller weight, then the earlier candidate, among equals."""
-        return max(enumerate(candidates), key=lambda c: (judged(c[1][0])[0], -c[1][1], -c[0]))[1][0]
+        return max(enumerate(candidates), key=lambda c: (judged(c[1][0]).recall, -c[1][1], -c[0]))[1][0]
+
+    def serves_every_split(settings: ServedSettings, timeless: ServedSettings) -> bool:
+        """Whether ``settings`` keeps each split's Recall@20 within ``trend_tolerance`` of ``timeless``'s."""
+        floors = judged(timeless).by_split
+        return all(r >= floor - trend_tolerance for r, floor in zip(judged(settings).by_split, floors))
 
     def row(settings: ServedSettings, **extra) -> dict:
-        recall, tail, head = judged(settings)
+        found = judged(settings)
         window = settings.window
         return {**extra, "window": None if window is None or not np.isfinite(window) else window,
-                "recall@20": recall, "long_tail_share@20": tail, "head_share@20": head}
+                "recall@20": found.recall, "long_tail_share@20": found.tail, "head_share@20": found.head,
+                "recall@20_by_split": dict(zip(rows.split_names, found.by_split))}
 
     current, rounds = start, []
     with threadpool_limits(limits=1):
         for _ in range(SERVED_ROUNDS):
             before, record = current, {}
             if trends is not None:
+                timeless = replace(current, window=None, beta=0.0)
                 options = [(replace(current, window=w, beta=weight * spread), weight) for w in trends for weight in TREND_WEIGHTS]
-                current = best_of(options)
-                record["trend"] = [row(s, weight=weight, beta=s.beta) for s, weight in options]
+                current = best_of([(s, w) for s, w in options if serves_every_split(s, timeless)] or [(timeless, 0.0)])
+                record["trend"] = [row(s, weight=weight, beta=s.beta, serves_every_split=serves_every_split(s, timeless))
+                                   for s, weight in options]
             options = [(replace(current, calibration=float(c)), float(c)) for c in calibration_grid]
             current = best_of(options)
             record["calibration"] = [row(s, calibration=s.calibration) for s, _ in options]
             options = [(replace(current, delta=weight * spread), weight) for weight in PASSED_OVER_WEIGHTS]
             current = best_of(options)
             record["passed_over"] = [row(s, weight=weight, delta=s.delta) for s, weight in options]
-            grid = [dict(zip(("discount", "recall@20", "long_tail_share@20", "head_share@20"),
-                             (float(d), *judged(replace(current, discount=float(d)))))) for d in discount_grid]
+            grid = []
+            for d in discount_grid:
+                found = judged(replace(current, discount=float(d)))
+                grid.append({"discount": float(d), "recall@20": found.recall, "long_tail_share@20": found.tail,
+                             "head_share@20": found.head})
             current = replace(current, discount=strongest_discount(grid, grid[0]["recall@20"] - tolerance))
             record["discount"] = grid
             rounds.append(record)
@@ -245,13 +283,16 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
                 break
 
     def named(settings: ServedSettings) -> dict:
+        found = judged(settings)
         window = settings.window
         return {"known_calibration": settings.calibration, "window": None if window is None or not np.isfinite(window) else window,
                 "beta": settings.beta, "exposure_discount": settings.discount, "passed_over_weight": settings.delta,
-                **dict(zip(("recall@20", "long_tail_share@20", "head_share@20"), judged(settings)))}
+                "recall@20": found.recall, "long_tail_share@20": found.tail, "head_share@20": found.head,
+                "recall@20_by_split": dict(zip(rows.split_names, found.by_split))}
 
     return current, {"start": named(start), "chosen": named(current), "spread": spread, "answers": list(SERVED_ANSWERS),
-                     "rows": len(rows.counts), "rounds": rounds, "discount_grid": rounds[-1]["discount"]}
+                     "rows": len(rows.counts), "trend_tolerance": trend_tolerance, "rounds": rounds,
+                     "discount_grid": rounds[-1]["discount"]}
 
 
 def served_pack(pack: Pack, settings: ServedSettings, trends: TrendTerms | None) -> Pack:

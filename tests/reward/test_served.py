@@ -4,7 +4,7 @@ does not help left out, and the record holding every score tried."""
 import numpy as np
 import pytest
 
-from prefchat.reward.served import PASSED_OVER_WEIGHTS, ServedRows, ServedSettings, choose_served_score
+from prefchat.reward.served import PASSED_OVER_WEIGHTS, ServedRows, ServedSettings, TrendTerms, choose_served_score
 
 N_ITEMS = 50
 
@@ -15,7 +15,8 @@ def rows(passed: np.ndarray, relevant: np.ndarray, n_rows: int = 3) -> ServedRow
     return ServedRows(model=model, bias=np.zeros(N_ITEMS, np.float32), counts=np.full(n_rows, 4.0),
                       logit=np.zeros(N_ITEMS), passed=[(passed, np.full(passed.size, 3.0))] * n_rows,
                       tasks=np.arange(n_rows), as_of=[None] * n_rows, exclude=[np.zeros(0, np.intp)] * n_rows,
-                      relevant=[relevant] * n_rows, head=np.arange(N_ITEMS) < 10, popular=np.arange(N_ITEMS) < 10)
+                      relevant=[relevant] * n_rows, head=np.arange(N_ITEMS) < 10, popular=np.arange(N_ITEMS) < 10,
+                      splits=np.zeros(n_rows, np.intp))
 
 
 START = ServedSettings(calibration=0.0, window=None, beta=0.0, discount=0.0, delta=0.0)
@@ -69,3 +70,37 @@ def test_the_discount_empties_the_head_when_recall_does_not_need_it():
     assert [row["long_tail_share@20"] for row in grid] == [1.0, 1.0]
     assert grid[0]["head_share@20"] == 0.5 and grid[1]["head_share@20"] == 0.0
     assert grid[1]["recall@20"] >= grid[0]["recall@20"] and chosen.discount == 1.0
+
+
+def dated_rows(random_relevant: np.ndarray) -> tuple[ServedRows, TrendTerms]:
+    """One row split at random (``random_relevant`` held out) and two split in time (items 30-39 held
+    out: the ones the training users rated last), all served at the data's end; the model ranks
+    item 0 first, and the trend's terms lift items 30-39 above it."""
+    found = rows(np.zeros(0, np.intp), np.arange(30, 40), n_rows=3)
+    found = ServedRows(**{**found.__dict__, "relevant": [random_relevant] + [np.arange(30, 40)] * 2,
+                          "splits": np.array([0, 1, 1]), "split_names": ("random", "time")})
+    early, late = np.repeat(np.arange(30), 3), np.repeat(np.arange(30, 40), 5)
+    items = np.concatenate([early, late])
+    times = np.concatenate([np.linspace(0.0, 50.0, early.size), np.linspace(90.0, 100.0, late.size)])
+    return found, TrendTerms(items, times, N_ITEMS, [100.0] * 3)
+
+
+def test_a_trend_that_serves_one_split_with_the_others_loss_is_not_served():
+    # Random split: items 10-19 held out, in the model's top 20 until the trend lifts 30-39 over them.
+    # The trend wins the mean over the rows (two of three are split in time) but costs the random split all of its recall.
+    found, trends = dated_rows(np.arange(10, 20))
+    unconstrained, _ = choose_served_score(found, START, [0.0], [0.0], 0.01, trends, trend_tolerance=1.0)
+    assert unconstrained.beta > 0  # the mean alone would serve it
+    chosen, record = choose_served_score(found, START, [0.0], [0.0], 0.01, trends, trend_tolerance=0.005)
+    assert chosen.beta == 0.0
+    assert record["chosen"]["recall@20_by_split"] == {"random": 1.0, "time": 0.0}
+    tried = record["rounds"][0]["trend"]
+    assert any(row["recall@20"] > record["chosen"]["recall@20"] and not row["serves_every_split"] for row in tried)
+
+
+def test_a_trend_that_serves_both_splits_is_served():
+    # Random split: items 0-9 held out, in the top 20 with or without the trend.
+    found, trends = dated_rows(np.arange(10))
+    chosen, record = choose_served_score(found, START, [0.0], [0.0], 0.01, trends, trend_tolerance=0.005)
+    assert chosen.beta > 0
+    assert record["chosen"]["recall@20_by_split"] == {"random": 1.0, "time": 1.0}
