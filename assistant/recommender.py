@@ -314,9 +314,9 @@ class ServedScore:
     """``score(posterior) -> (n_items,)``: the catalog as the app ranks it for a session posterior of ``objective``.
 
     :meth:`Recommender.scores` of the :class:`Taste` a finished session serves: its posterior, the
-    summary it writes (only where the pack's :meth:`~prefchat.reward.pack.Pack.beta` for the
-    objective is not 0: otherwise the summary adds nothing) and the items its answers show the
-    user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
+    summary it writes (a "watch" list keeps its likes, :meth:`~prefchat.reward.scoring.Scorer.calibrated`;
+    elsewhere only where the pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0:
+    otherwise the summary adds nothing) and the items its answers show the user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
     worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
     the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`);
@@ -336,7 +336,7 @@ class ServedScore:
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         summary = None
-        if self.pack.beta(self.objective):
+        if self.objective == "watch" or self.pack.beta(self.objective):
             skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
             summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
                                 answers=posterior.answers)

@@ -23,12 +23,16 @@ from .metrics import top_k
 from .person import CALIBRATION_MIX, genre_mix
 from .personas import allotted_order
 
-__all__ = ["CALIBRATED_DEPTH", "CALIBRATION_HORIZON", "calibrated_order", "calibrated_scores", "standardised"]
+__all__ = ["CALIBRATED_DEPTH", "CALIBRATION_HORIZON", "KEPT_WITHIN", "calibrated_order", "calibrated_scores", "dealt",
+           "kept_likes", "standardised"]
 
 CALIBRATED_DEPTH = 300
 """How many of the best-scored candidates a calibrated list re-orders."""
 CALIBRATION_HORIZON = 200
 """How many best-scored items the user's genre mix is read from, where the pack validated none."""
+KEPT_WITHIN = 10
+"""The first screen of picks (a list's default length): each like a summary names is carried by one of
+them (:func:`kept_likes`)."""
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:
@@ -185,10 +189,57 @@ def calibrated_scores(scores: np.ndarray, genres: np.ndarray, popularity: np.nda
     if personas is not None:
         labels, shares = personas
         order = allotted_order(order, np.asarray(labels)[order], shares)
-    dealt = scores[candidates].tolist()  # top_k is best first: the j-th best score to the j-th of the order,
-    for j in range(1, len(dealt)):  # strictly below the one before, so that equal scores keep the order
-        if dealt[j] >= dealt[j - 1]:
-            dealt[j] = float(np.nextafter(dealt[j - 1], -np.inf))
     served = scores.copy()
-    served[order] = dealt
+    served[order] = dealt(scores[candidates].tolist())  # top_k is best first: the j-th best score to the j-th of the order
+    return served
+
+
+def dealt(values: list[float]) -> list[float]:
+    """``values``, best first, made strictly decreasing: one equal to or above the one before it is put a hair
+    below it, so that items dealt them keep the order they are dealt in."""
+    values = list(values)
+    for j in range(1, len(values)):
+        if values[j] >= values[j - 1]:
+            values[j] = float(np.nextafter(values[j - 1], -np.inf))
+    return values
+
+
+def kept_likes(scores: np.ndarray, carriers: np.ndarray, within: int = KEPT_WITHIN,
+               exclude: np.ndarray | None = None) -> np.ndarray:
+    r"""``scores`` re-dealt so that each like a summary names has a carrier among the first ``within`` items.
+
+    ``carriers`` (n_items, L): item i carries the l-th like, strongest first. For each like in turn whose
+    carriers all lie below the first ``within`` items (outside ``exclude``), its best-scored carrier takes
+    the last of those places whose item is not the only carrier of a like kept so far, and that item
+    moves to just below them; the rest of the order is unchanged. So any top k from ``within`` on holds a
+    carrier of every like that has one, an order that already does is returned as it is, and a like
+    without a carrier, or without a place left, is passed over. "Enjoys: horror" over a list without
+    a horror film would be a word the list does not keep.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    carriers = np.asarray(carriers, dtype=bool)
+    free = np.ones(len(scores), dtype=bool)
+    if exclude is not None:
+        free[np.asarray(exclude, dtype=np.intp)] = False
+    first = [int(i) for i in top_k(scores, within, exclude)]
+    moved_down: list[int] = []
+    kept: list[int] = []
+    for like in range(carriers.shape[1]):
+        if carriers[first, like].any():
+            kept.append(like)
+            continue
+        found = np.flatnonzero(carriers[:, like] & free)
+        places = [p for p in range(len(first) - 1, -1, -1)
+                  if all(carriers[[i for q, i in enumerate(first) if q != p], other].any() for other in kept)]
+        if not found.size or not places:
+            continue
+        best = int(found[np.argmax(scores[found])])
+        moved_down.append(first.pop(places[0]))
+        first.append(best)
+        kept.append(like)
+    if not moved_down:
+        return scores
+    old = top_k(scores, within, exclude)
+    served = scores.copy()
+    served[first + moved_down] = dealt(scores[old].tolist() + [float(scores[old[-1]])] * len(moved_down))
     return served

@@ -54,7 +54,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..elicitation.calibrated import calibrated_scores
+from ..elicitation.calibrated import KEPT_WITHIN, calibrated_scores, kept_likes
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
 from ..elicitation.passed import passed_over
@@ -202,30 +202,37 @@ class Scorer:
     def calibrated(self, taste: Taste, scores: np.ndarray, weight: float | None = None, popularity_weight: float | None = None,
                    horizon: int | None = None, length: int | None = None) -> np.ndarray:
         r"""``scores`` of the catalog with their best re-ordered into a list calibrated to ``taste``
-        (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack.
+        (:func:`~prefchat.elicitation.calibrated.calibrated_scores`), for a "watch" taste on a tags pack,
+        and then into one that keeps the summary's word (:func:`~prefchat.elicitation.calibrated.kept_likes`:
+        each like it names carried among the first :data:`~prefchat.elicitation.calibrated.KEPT_WITHIN`).
 
         The genres are the pack's tags (:attr:`~prefchat.reward.descriptors.DescriptorIndex.carried`),
         the popularity its training counts; the items the answers show the user knows are left out of
         the list and of the mix. ``weight`` :math:`\lambda`, ``popularity_weight`` :math:`\mu` and
         ``horizon``: default the pack's validated ones (:attr:`~prefchat.reward.pack.Pack.calibration_weight`,
-        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged. ``length``: a caller that reads
-        no further than a top ``length`` (the selection of the settings), every position by default.
+        ...); :math:`\lambda = \mu = 0` (and elsewhere) the scores unchanged but for the summary's likes.
+        ``length``: a caller that reads no further than a top ``length`` (the selection of the settings),
+        every position by default.
         """
+        if taste.objective != "watch":
+            return scores
         pack = self.pack
         weight = pack.calibration_weight if weight is None else weight
         popularity_weight = pack.calibration_popularity if popularity_weight is None else popularity_weight
         sides = self.sides(taste)
         allot = None if sides is None else (sides[1], sides[0].shares)
-        if taste.objective != "watch":
-            return scores
         if self._index.source != "tags":
             weight = popularity_weight = 0.0  # no genres to calibrate to; the tastes still get their shares
-        if not (weight or popularity_weight or allot is not None):
-            return scores
         known = np.fromiter(sorted(taste.left_out), dtype=np.intp, count=len(taste.left_out))
-        return calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
-                                 pack.calibration_horizon if horizon is None else horizon, exclude=known, personas=allot,
-                                 length=length)
+        if weight or popularity_weight or allot is not None:
+            scores = calibrated_scores(scores, self._index.carried, pack.popularity, weight, popularity_weight,
+                                       pack.calibration_horizon if horizon is None else horizon, exclude=known,
+                                       personas=allot, length=None if length is None else max(length, KEPT_WITHIN))
+        if taste.summary is None or not taste.summary.likes:
+            return scores
+        index = self._index
+        columns = [index.columns[d] for d in taste.summary.likes if d in index.columns]
+        return kept_likes(scores, index.carried[:, columns], exclude=np.union1d(known, stated_exclusions(pack, taste.summary)))
 
     def sides(self, taste: Taste) -> tuple[Personas, np.ndarray] | None:
         r"""The user's several tastes (:mod:`~prefchat.elicitation.personas`) on a pack whose known-items model

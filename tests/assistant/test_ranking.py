@@ -442,6 +442,28 @@ def test_a_simulated_dislike_is_of_a_tag_the_user_never_picked(pack, picks):
         assert not any(said[0] in pack.items[i].tags for i in picks), (said, picks)
 
 
+def test_a_watch_list_keeps_the_likes_its_summary_names(pack):
+    """ "Enjoys: X" over a first screen without an X: the best X takes the screen's last place, every
+    other pick as before; a summary whose likes the list already carries moves nothing."""
+    recommender = Recommender(pack, beta=0.0)  # the weights move nothing: only the word kept does
+    tags = [set(pack.items[i].tags) for i in range(pack.n_items)]
+    moved = 0
+    for seed in range(12):
+        mean = np.random.default_rng(seed).normal(size=pack.n_bases)
+        plain = [p.index for p in recommender.recommend(Taste(mean, objective="watch"), 20)]
+        present = sorted(set().union(*(tags[i] for i in plain[:10])) & set(pack.descriptors))
+        said = Summary("", (DescriptorWeight(present[0], 0.5, 3.0),), 0, 0)
+        assert [p.index for p in recommender.recommend(Taste(mean, summary=said, objective="watch"), 20)] == plain
+        for absent in (t for t in pack.descriptors if t not in present):
+            said = Summary("", (DescriptorWeight(absent, 0.5, 3.0),), 0, 0)
+            served = [p.index for p in recommender.recommend(Taste(mean, summary=said, objective="watch"), 20)]
+            best = max((i for i in range(pack.n_items) if absent in tags[i]), key=lambda i: mean @ pack.features[i])
+            assert served[:10] == plain[:9] + [best]
+            assert served[10:] == [i for i in plain[9:] if i != best][:10]
+            moved += 1
+    assert moved  # some first screen missed a genre
+
+
 def test_like_factor_is_the_first_that_moves_the_top_k():
     carried = np.array([[False]] * 6 + [[True]] * 4)  # items 6..9 carry the liked tag, ranked last
     base = np.linspace(10.0, 1.0, 10)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefchat.elicitation.calibrated import calibrated_order, calibrated_scores, standardised
+from prefchat.elicitation.calibrated import calibrated_order, calibrated_scores, kept_likes, standardised
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.person import CALIBRATION_MIX, genre_mix, miscalibration
 
@@ -89,6 +89,53 @@ def test_any_top_k_of_the_calibrated_scores_is_the_calibrated_lists_first_k(seed
     assert np.allclose(np.sort(served), np.sort(scores))  # the candidates' scores dealt out again, the rest as they were
     rest = np.setdiff1d(np.arange(40), candidates)
     assert np.array_equal(served[rest], scores[rest])
+
+
+def test_a_like_no_pick_carries_takes_the_last_place_of_the_first_screen():
+    # Items best first 0..7; "horror" (column 0) is carried by 6 and 7 only, "comedy" (column 1) by 2 only.
+    scores = np.array([8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    carriers = np.zeros((8, 2), dtype=bool)
+    carriers[[6, 7], 0] = True
+    carriers[2, 1] = True
+    served = kept_likes(scores, carriers, within=4)
+    assert top_k(served, 8).tolist() == [0, 1, 2, 6, 3, 4, 5, 7]  # 6, horror's best, in 3's place; 3 just below
+    # Comedy's only carrier (2) is not given up for horror: the place is the last one that keeps it.
+    carriers[:, 1] = False
+    carriers[3, 1] = True
+    served = kept_likes(scores, carriers[:, ::-1], within=4)  # comedy first (kept by 3), then horror
+    assert top_k(served, 8).tolist() == [0, 1, 3, 6, 2, 4, 5, 7]
+    # Horror first, its best carrier left out (known, or said no to): the next, 7; then comedy's 3 in 2's place.
+    assert top_k(kept_likes(scores, carriers, within=4, exclude=np.array([6])), 4, np.array([6])).tolist() == [0, 1, 7, 3]
+    # No carrier of horror left: the list keeps what it can (comedy's 3 was there already) and moves nothing.
+    assert kept_likes(scores, carriers, within=4, exclude=np.array([6, 7])) is scores
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 4))
+def test_kept_likes_carries_every_like_it_can_and_moves_nothing_else(seed, within, n_likes):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=30)
+    carriers = rng.random((30, n_likes)) < 0.15
+    exclude = rng.choice(30, size=4, replace=False)
+    served = kept_likes(scores, carriers, within=within, exclude=exclude)
+    before, after = top_k(scores, 26, exclude).tolist(), top_k(served, 26, exclude).tolist()
+    first = after[:within]
+    free = np.setdiff1d(np.arange(30), exclude)
+    kept = [like for like in range(n_likes) if carriers[first, like].any()]
+    if carriers[before[:within]].any(axis=0).all() or served is scores:
+        assert after == before  # a list that keeps its word is left as it is
+    # The likes kept: at least as many as before, and every one whose carriers the first screen can hold.
+    assert len(kept) >= int(carriers[before[:within]].any(axis=0).sum())
+    if n_likes <= within:
+        assert len(kept) == int(carriers[free].any(axis=0).sum())
+    # The screen's items that stay keep their order; those moved down come right after it; the rest as before.
+    moved_in = [i for i in first if i not in before[:within]]
+    moved_down = [i for i in before[:within] if i not in first]
+    assert [i for i in first if i not in moved_in] == [i for i in before[:within] if i in first]
+    assert sorted(after[within:within + len(moved_down)]) == sorted(moved_down)
+    assert after[within + len(moved_down):] == [i for i in before[within:] if i not in moved_in]
+    rest = np.setdiff1d(np.arange(30), np.union1d(first, exclude))
+    assert np.all(served[first].min() > served[rest])
 
 
 def straightforward_order(relevance, genres, p, weight, a=CALIBRATION_MIX):
