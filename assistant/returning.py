@@ -28,9 +28,12 @@ from ..storage import FEEDBACK_KINDS, ProfileRecord
 from . import wording
 from .summary import Summary, describe
 
-__all__ = ["CHECKIN", "checkin_due", "checkin_of", "checkin_settings", "checkin_summary", "last_checked", "lately", "returning_parts"]
+__all__ = ["CHECKIN", "DECLINED", "checkin_due", "checkin_of", "checkin_settings", "checkin_summary", "last_checked", "lately", "returning_parts"]
 
 CHECKIN = "checkin"
+DECLINED = "checkin_declined"
+"""The key of a finished session's settings that holds when (ISO 8601, by the assistant's clock) its user
+last said "Not now" to a check-in offered (:func:`offer_since`)."""
 """The key of a check-in session's settings."""
 
 LATELY_TOP = 2
@@ -55,6 +58,15 @@ def last_checked(profile: ProfileRecord, settings: Mapping[str, Any]) -> datetim
     if recorded is None or "at" not in recorded:
         return profile.updated_at
     return max(profile.updated_at, datetime.fromisoformat(recorded["at"]))
+
+
+def offer_since(profile: ProfileRecord, settings: Mapping[str, Any]) -> datetime:
+    """When the clock of the check-in offer starts: the profile's last check (:func:`last_checked`), or the
+    user's last "Not now" to an offer (:data:`DECLINED` of the latest finished session's ``settings``),
+    whichever is later. A declined offer comes back one timescale on, not at every visit."""
+    checked = last_checked(profile, settings)
+    declined = settings.get(DECLINED)
+    return checked if declined is None else max(checked, datetime.fromisoformat(declined))
 
 
 def checkin_settings(pack: Pack, profile: ProfileRecord, known: Collection[int], at: datetime, elapsed: float) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from .memory import Memory
 from .parsing import parse_choice
 from .recommender import Ranked, Recommender, Taste
 from .returning import (
+    DECLINED,
     checkin_counts,
     checkin_due,
     checkin_known,
@@ -59,6 +60,7 @@ from .returning import (
     last_checked,
     lately,
     offer,
+    offer_since,
     returning_parts,
 )
 from .showcase import HeldOutPrompts
@@ -166,8 +168,23 @@ class Conversation:
             profile = None if session is None else self.store.get_profile(user_id, self.pack.name, self.pack.version)
         if session is None or profile is None:
             return None
-        elapsed = checkin_due(self.pack, last_checked(profile, session.settings), self.clock())
+        now = self.clock()
+        if checkin_due(self.pack, offer_since(profile, session.settings), now) is None:
+            return None
+        elapsed = checkin_due(self.pack, last_checked(profile, session.settings), now)
         return None if elapsed is None else offer(elapsed)
+
+    def decline_checkin(self, user_id: str) -> None:
+        """A returning user's "Not now" to the check-in offered (:meth:`checkin_offer`): remembered on their
+        latest finished session (:data:`~prefchat.assistant.returning.DECLINED`), so that the offer comes
+        back one check-in timescale after it rather than at every visit. Their profile and answers are
+        untouched, and taking a check-in later weighs the time since the profile was last checked, as
+        before. :class:`~prefchat.assistant.errors.NoProfile` before a finished onboarding."""
+        with self.store.atomic():
+            session = self.latest_session(user_id, ("finished",))
+            if session is None:
+                raise NoProfile(f"user {user_id!r} has no finished onboarding of pack {self.pack.name!r} to check in on")
+            self.store.note_on_session(session.id, {DECLINED: self.clock().isoformat()})
 
     def check_in(self, user_id: str, seed: int | None = None) -> QuestionTurn | ResultTurn:
         """Start a returning user's check-in (:mod:`~prefchat.assistant.returning`): the first of

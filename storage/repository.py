@@ -361,6 +361,15 @@ class Store:
             session.updated_at = _now()
             return _record(SessionRecord, session)
 
+    def note_on_session(self, session_id: str, notes: Mapping[str, Any]) -> SessionRecord:
+        """``notes`` (a JSON object) added to a session's settings, key by key: what happened after it that
+        its user's next visit reads (a check-in declined). Its answers, state and other settings stay as they are."""
+        notes = _check_json_object(notes, "notes")
+        with self._transaction() as db:
+            session = _session(db, session_id, lock=True)
+            session.settings = {**session.settings, **notes}  # a new object: the JSON column sees the change
+            return _record(SessionRecord, session)
+
     # -- profiles ------------------------------------------------------------------------
 
     def save_profile(

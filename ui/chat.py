@@ -21,7 +21,8 @@ Named endpoints, for gradio_client:
 ``/undo``       take back the last answer
 ``/finish``     end onboarding now
 ``/say``        free text (and the question id shown): answers while onboarding, chat afterwards
-``/checkin``    True takes the check-in offered on opening (its first question), False declines it (the picks so far)
+``/checkin``    True takes the check-in offered on opening (its first question), False declines it (the picks so far;
+                offered again one check-in timescale later)
 
 Each returns the resume token (the session id, a dot and the chat's signature of it:
 :mod:`prefchat.ui.ownership`; a session id alone resumes nothing), the transcript, the progress line, the prompt, the two cards and
@@ -472,7 +473,12 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
         said = state.said("user", wording.CHECKIN_YES if take else wording.CHECKIN_NO)
         if take:
             return run(said, None, lambda: assistant.check_in(user_id), greet=False)
-        return run(said, None, lambda: assistant.resume(session_id))
+
+        def declined() -> AnyTurn:
+            assistant.decline_checkin(user_id)  # remembered: offered again a timescale on, not at every visit
+            return assistant.resume(session_id)
+
+        return run(said, None, declined)
 
     def confirm(yes: bool, state: ChatState) -> ChatState:
         """The yes or no buttons under a question the chat asked ("forget me", "start over", a check-in)."""

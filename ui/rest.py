@@ -398,6 +398,18 @@ def api_router(
             raise NotFound(f"user {user_id!r} not found")
         return turn_out(current().check_in(user_id))
 
+    @router.delete("/users/{user_id}/checkin", status_code=204, response_class=Response, summary="Not now: decline a check-in")
+    def decline_checkin(user_id: UserPath, x_prefchat_user: UserHeader = None):
+        """The returning user's "Not now" to the check-in offered: remembered, so that ``GET
+        /users/{user_id}/checkin`` is not ``due`` again until one check-in timescale after it. The profile and
+        answers stay as they are. 404 ``no_profile`` before a finished onboarding."""
+        user_id = _client_value(check_user_id, user_id)
+        header = _header_user(x_prefchat_user)
+        if header is not None and header != user_id:  # as a check-in's start: another user's is not found
+            raise NotFound(f"user {user_id!r} not found")
+        current().decline_checkin(user_id)
+        return Response(status_code=204)
+
     @router.get("/users/{user_id}/summary", response_model=SummaryOut, summary="The user's summary")
     def summary(user_id: UserPath):
         """The semantic preference summary: the text, and the weights behind it."""

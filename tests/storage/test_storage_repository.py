@@ -315,6 +315,22 @@ def test_only_a_finished_session_reopens_and_then_takes_an_undo(store):
         store.reopen_session(session.id)
 
 
+def test_a_note_on_a_session_adds_to_its_settings_and_touches_nothing_else(store):
+    session = store.start_session(store.create_user().id, *PACK, settings={"max_questions": 10})
+    ask_and_answer(store, session.id, ["a", "b"])
+    store.finish_session(session.id)
+    noted = store.note_on_session(session.id, {"checkin_declined": "2026-12-07T06:00:00+00:00"})
+    assert noted.settings == {"max_questions": 10, "checkin_declined": "2026-12-07T06:00:00+00:00"}
+    again = store.note_on_session(session.id, {"checkin_declined": "2027-01-07T06:00:00+00:00"})
+    assert store.get_session(session.id).settings == again.settings == {"max_questions": 10,
+                                                                        "checkin_declined": "2027-01-07T06:00:00+00:00"}
+    assert again.state == "finished" and live_choices(store, session.id) == ["a", "b"]
+    with pytest.raises(ValueError, match="notes"):
+        store.note_on_session(session.id, ["not", "an", "object"])
+    with pytest.raises(NotFound):
+        store.note_on_session("no-such-session", {"x": 1})
+
+
 def test_bad_feedback_and_session_states_are_rejected(store):
     session = store.start_session(store.create_user().id, *PACK)
     with pytest.raises(ValueError, match="'love'"):

@@ -308,7 +308,7 @@ def test_no_user_id_makes_a_5xx(client, user_id):
 def test_openapi_lists_every_route_and_its_errors(client, conversation):
     document = client.get(f"{API}/openapi.json").json()
     routes = [r for r in api_router(conversation).routes if isinstance(r, APIRoute) and r.include_in_schema]
-    assert len(routes) == 14  # with the check-in: GET and POST /checkin, GET /profile/history
+    assert len(routes) == 15  # with the check-in: GET, POST and DELETE /checkin, GET /profile/history
     for route in routes:
         for method in route.methods:
             operation = document["paths"][route.path][method.lower()]
@@ -428,6 +428,7 @@ def test_a_documented_path_asked_with_another_method_is_405_not_a_user_id_with_a
 def test_another_users_check_in_is_not_found(client):
     """As another user's session is: the X-Prefchat-User header names who asks."""
     assert_error(client.post(f"{API}/users/bob/checkin", headers={"X-Prefchat-User": "alice"}), 404, "not_found")
+    assert_error(client.delete(f"{API}/users/bob/checkin", headers={"X-Prefchat-User": "alice"}), 404, "not_found")
 
 
 def test_a_fault_of_the_server_is_a_500_not_the_clients_422(tiny_pack, store, embed, monkeypatch):
@@ -531,6 +532,7 @@ def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
     app = Assistant(returning_pack, store, embed)
     with client_for(app) as client:
         assert_error(client.post(f"{API}/users/nobody/checkin"), 404, "no_profile")
+        assert_error(client.delete(f"{API}/users/nobody/checkin"), 404, "no_profile")
         onboarded, _ = onboard(client, "returner", lambda turn: "a")
         assert onboarded["moved"] is None  # an onboarding tests no old profile
         assert client.get(f"{API}/users/returner/checkin").json() == {"user_id": "returner", "due": False, "message": None}
@@ -538,6 +540,13 @@ def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
         app.clock = lambda: saved + timedelta(days=400)
         due = client.get(f"{API}/users/returner/checkin").json()
         assert due["due"] and due["message"].startswith("It's been 13 months: three quick questions")
+        declined = client.delete(f"{API}/users/returner/checkin")  # "Not now": not asked again at the next visit
+        assert declined.status_code == 204 and not declined.content
+        assert client.get(f"{API}/users/returner/checkin").json()["due"] is False
+        assert app.profile("returner").updated_at == saved and len(app.store.profile_history("returner")) == 1
+        app.clock = lambda: saved + timedelta(days=800)  # a timescale after the "Not now": offered again
+        due = client.get(f"{API}/users/returner/checkin").json()
+        assert due["due"] and due["message"].startswith("It's been 2 years: three quick questions"), due
         turn = client.post(f"{API}/users/returner/checkin").json()
         asked = 0
         while turn["type"] == "question":
@@ -552,4 +561,5 @@ def test_a_returning_users_check_in_over_rest(returning_pack, store, embed):
     with TestClient(guarded, raise_server_exceptions=False) as client:
         assert_error(client.get(f"{API}/users/returner/checkin"), 401, "unauthorized")
         assert_error(client.post(f"{API}/users/returner/checkin"), 401, "unauthorized")
+        assert_error(client.delete(f"{API}/users/returner/checkin"), 401, "unauthorized")
         assert_error(client.get(f"{API}/users/returner/profile/history"), 401, "unauthorized")

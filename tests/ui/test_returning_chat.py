@@ -91,7 +91,7 @@ def test_a_user_due_a_check_in_is_offered_it_first_takes_it_and_gets_a_new_list(
     assert OFFER not in again.messages and again.last == screen.last
 
 
-def test_declining_shows_the_picks_as_the_chat_showed_them_and_starts_nothing(visit, served, away):
+def test_declining_shows_the_picks_starts_nothing_and_is_remembered(visit, served, away):
     result, user_id = onboarded(visit, served, ("b", "Both fine"))
     away(AWAY)
     tab = visit(served.url)
@@ -104,6 +104,11 @@ def test_declining_shows_the_picks_as_the_chat_showed_them_and_starts_nothing(vi
     assert served.returning.latest_session(user_id).id == result.session_id
     assert len(served.returning.store.profile_history(user_id)) == 1
     assert tab("checkin", True).messages == declined.messages, "the offer is answered once"
+    # "Not now" is remembered: the next visit opens on the picks, and the offer comes back a timescale on.
+    assert OFFER not in visit(served.url)("resume", result.token).messages
+    away(AWAY + timedelta(days=40))
+    assert visit(served.url)("resume", result.token).messages == ["It's been 9 months: three quick questions to "
+                                                                  "check your picks still fit?"]
 
 
 @pytest.mark.parametrize("days", [0, 10], ids=["just-onboarded", "ten-days-on"])
