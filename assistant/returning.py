@@ -108,16 +108,17 @@ def checkin_counts(settings: Mapping[str, Any], counts: Mapping[str, int]) -> di
     return {kind: int(old.get(kind, 0)) + int(counts.get(kind, 0)) for kind in set(old) | set(counts)}
 
 
-def checkin_summary(summary: Summary, counts: Mapping[str, int], moved: str) -> Summary:
+def checkin_summary(summary: Summary, counts: Mapping[str, int], moved: str, tastes: Sequence[str]) -> Summary:
     """The summary a check-in saves: the weights and tastes :func:`~prefchat.assistant.summary.summarize` read
     off the posterior the check-in left, counted over every answer behind the profile (``counts``, the old
-    profile's and the check-in's: :func:`checkin_counts`), and ``moved`` (:func:`lately`) after them. It claims
-    no confidence: the one measured is of the check-in's three answers alone, not of every answer it counts."""
+    profile's and the check-in's: :func:`checkin_counts`), and ``moved`` (:func:`lately`) after them; its
+    ``tastes`` those of the list it serves, read off every item the profile knows, not the check-in's three
+    answers alone. It claims no confidence: the one measured is of those three answers, not of every answer it counts."""
     answered = sum(n for kind, n in counts.items() if kind not in FEEDBACK_KINDS)
     skipped = int(counts.get("skip", 0))
-    text = describe(summary.weights, answered, skipped, None, summary.tastes)
+    text = describe(summary.weights, answered, skipped, None, tastes)
     return replace(summary, text=f"{text} {moved}" if moved else text, n_answers=answered, n_skipped=skipped,
-                   confidence=None, answer_fit=None)
+                   confidence=None, answer_fit=None, tastes=tuple(tastes))
 
 
 def lately(pack: Pack, old_mean: np.ndarray, new_mean: np.ndarray, answers: Sequence[Answer]) -> str:

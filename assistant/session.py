@@ -65,7 +65,7 @@ from .returning import (
 )
 from .showcase import HeldOutPrompts
 from .state import SessionReader
-from .summary import Summary, summarize
+from .summary import Summary, summarize, taste_names
 from .turns import QuestionTurn, ReaskTurn, ResultTurn, SessionOptions, SessionState, Showcase
 
 __all__ = ["Conversation", "utc_now"]
@@ -368,7 +368,10 @@ class Conversation:
                             answers=state.answers)
         if state.checkin is not None:  # a check-in: the profile's counts carry on, the summary says what moved
             counts = checkin_counts(state.record.settings, counts)
-            summary = checkin_summary(summary, counts, lately(self.pack, state.checkin.mean, posterior.mean, state.answers))
+            sides = self.recommender.sides(self.taste(state, None))  # the tastes of the list served, every item known
+            named = () if sides is None else tuple(name for name in taste_names(self.pack, sides[0]) if name is not None)
+            summary = checkin_summary(summary, counts, lately(self.pack, state.checkin.mean, posterior.mean, state.answers),
+                                      named)
         summary = self.memory.with_stated(user_id, summary)
         with self.store.atomic():
             self.store.save_profile(user_id, self.pack.name, self.pack.version, posterior.mean, posterior.cov, counts)

@@ -90,3 +90,17 @@ def test_a_taste_is_named_by_what_singles_it_out(household):
     # two tastes of the same genre: the second is not named the same
     names = taste_names(household, Personas((horror[:3], horror[3:])))
     assert names[0] != names[1] or names[1] is None
+
+
+def test_a_check_ins_summary_names_the_tastes_of_every_item_known(household):
+    """Check-in answers that show only the horror side do not erase the comedy side the profile knows."""
+    from prefchat.assistant.returning import checkin_summary
+
+    recent = told(HORROR)
+    summary = summarize(household, household.prior_mean, household.prior[1], len(recent), 0, answers=recent)
+    assert summary.tastes == ()  # the check-in's own answers show one taste
+    every = tastes_of(household, told(HORROR + COMEDY))
+    checked = checkin_summary(summary, {"answer": 13}, "", every)
+    assert checked.tastes == ("horror", "comedy")
+    assert "Your answers show 2 tastes: a horror side and a comedy side." in checked.text and "(13 answers" in checked.text
+    assert Summary.from_structured(checked.text, checked.structured()) == checked
