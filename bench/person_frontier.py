@@ -33,14 +33,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from prefchat.elicitation.onboarding import known_items  # noqa: E402
 from prefchat.elicitation.person import person_measures, personalisation  # noqa: E402
 from prefchat.elicitation.respondents import RankingTargets  # noqa: E402
 from prefchat.evaluation import load_test_users  # noqa: E402
 from prefchat.reward.build import validation_sessions  # noqa: E402
 from prefchat.reward.pack import load_pack  # noqa: E402
-from prefchat.reward.scoring import Scorer, Taste  # noqa: E402
-from prefchat.reward.summary import Summary, descriptor_weights  # noqa: E402
+from prefchat.reward.scoring import Scorer, served_taste  # noqa: E402
 
 WEIGHTS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
 """Steck's :math:`\\lambda` tried."""
@@ -61,10 +59,7 @@ def run(pack_path: str, ratings: Path, answers: int, costs: list[float], max_use
         for column, (task, session) in enumerate(sessions):
             assert isinstance(task.targets, RankingTargets)  # the watch protocol's
             posterior = session.posteriors[min(answers, len(session.questions))]
-            given = posterior.answers
-            summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=given), len(given), 0)
-                       if pack.beta("watch") else None)
-            taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(given), tuple(given), as_of=task.as_of)
+            taste = served_taste(pack, posterior, task.as_of)
             scores = scorer.scores(taste)
             own = np.asarray(task.targets.relevant, dtype=np.int64)
             for row, (weight, debias) in enumerate(settings):

@@ -49,11 +49,10 @@ from .friends import Friends
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
 from .personas import choose_personas, merged_validation_sessions
-from .scoring import Scorer, Taste
+from .scoring import Scorer, served_taste
 from .served import ServedRows, ServedSettings, TrendTerms, choose_served_score, served_pack
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
 from .social import choose_social_prior
-from .summary import Summary, descriptor_weights
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -396,8 +395,8 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
     sessions on validation users under a recall constraint.
 
     Each posterior of the :func:`validation_sessions` after :data:`VALIDATION_SESSION_ANSWERS`
-    answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores`, with the
-    summary of its answers where the pack weighs one), and every setting of :data:`CALIBRATION_GRID`
+    answers scores the catalog as served (:meth:`~prefchat.reward.scoring.Scorer.scores` of its
+    :func:`~prefchat.reward.scoring.served_taste`), and every setting of :data:`CALIBRATION_GRID`
     (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
     calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`, built only as far as the top 20
     can reach: 20 positions more than the QUERY half has items). Each top 20 (QUERY half left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
@@ -425,11 +424,7 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
             reach = task.targets.k + len(task.targets.exclude)  # the top k left out of the QUERY half lies within it
             for n in VALIDATION_SESSION_ANSWERS:
                 posterior = session.posteriors[min(n, len(session.questions))]
-                answers = posterior.answers
-                summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
-                           if pack.beta("watch") else None)
-                taste = Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers), tuple(answers),
-                              as_of=task.as_of)
+                taste = served_taste(pack, posterior, task.as_of)
                 scores = scorer.scores(taste)
                 for row, (weight, popularity_weight, horizon) in enumerate(settings):
                     served = scorer.calibrated(taste, scores, weight, popularity_weight, horizon, reach)

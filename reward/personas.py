@@ -30,13 +30,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import Task, benchmark_policy, shared_account_tasks, task_seed
-from ..elicitation.onboarding import Session, known_items, run_session
+from ..elicitation.onboarding import Session, run_session
 from ..elicitation.personas import PersonaSettings
-from ..elicitation.posterior import Posterior
 from .pack import Pack
-from .scoring import Scorer, Taste
+from .scoring import Scorer, Taste, served_taste
 from .serving import SERVED_POOL_SIZE
-from .summary import Summary, descriptor_weights
 
 __all__ = ["PERSONA_DIMENSIONS_GRID", "PERSONA_MAX_GRID", "PERSONA_PENALTY_GRID", "PERSONA_RECALL_TOLERANCE", "PERSONA_TEMPERATURE_GRID",
            "SINGLE_KEPT", "choose_personas", "merged_validation_sessions"]
@@ -67,14 +65,6 @@ def merged_validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy))) for task in tasks]
 
 
-def _taste(pack: Pack, posterior: Posterior) -> Taste:
-    """The "watch" taste a finished session serves (its summary where the pack weighs one)."""
-    answers = posterior.answers
-    summary = (Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
-               if pack.beta("watch") else None)
-    return Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers))
-
-
 def _settings(n_bases: int) -> list[PersonaSettings]:
     dimensions = sorted({min(d, n_bases) for d in PERSONA_DIMENSIONS_GRID})
     return [PersonaSettings()] + [PersonaSettings(p, w, t, d) for p in PERSONA_MAX_GRID if p > 1 for d in dimensions
@@ -93,8 +83,11 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
     if model is None:
         raise ValueError(f"pack {pack.name!r} has no known-items model: personas split its known items")
     settings = _settings(model.n_bases)
-    singles = [(task, _taste(pack, session.posteriors[min(answers, len(session.questions))])) for task, session in sessions]
-    accounts = [(task, _taste(pack, session.posteriors[min(answers, len(session.questions))])) for task, session in merged]
+    def ended(task: Task, session: Session) -> tuple[Task, Taste]:
+        return task, served_taste(pack, session.posteriors[min(answers, len(session.questions))], task.as_of)
+
+    singles = [ended(task, session) for task, session in sessions]
+    accounts = [ended(task, session) for task, session in merged]
     values = np.full((len(settings), 4), np.nan)
     cache: dict[tuple, dict[str, float]] = {}  # (which list, task, its personas, T): a setting that splits alike ranks alike
     with threadpool_limits(limits=1):

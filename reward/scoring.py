@@ -57,16 +57,17 @@ import numpy as np
 from ..elicitation.calibrated import KEPT_WITHIN, calibrated_scores, kept_likes
 from ..elicitation.known import KnownItemsScore
 from ..elicitation.metrics import top_k
+from ..elicitation.onboarding import known_items
 from ..elicitation.passed import passed_over
 from ..elicitation.personas import Personas
-from ..elicitation.posterior import Answer, predictive_moments
+from ..elicitation.posterior import Answer, Posterior, predictive_moments
 from ..elicitation.social import SocialEvidence
 from .descriptors import DescriptorIndex, text_associations
 from .pack import Pack
 from .serving import check_objective
-from .summary import Summary, summary_weights
+from .summary import Summary, descriptor_weights, summary_weights
 
-__all__ = ["LIKE_FACTORS", "Candidates", "Scorer", "Scoring", "Taste", "like_factor", "liked_carriers",
+__all__ = ["LIKE_FACTORS", "Candidates", "Scorer", "Scoring", "Taste", "like_factor", "liked_carriers", "served_taste",
            "stated_exclusions", "stated_misses"]
 
 LIKE_FACTORS = tuple(2.0**m for m in range(21))
@@ -322,6 +323,16 @@ class Scorer:
                              f"({len(candidates.texts)}, {len(self.pack.descriptors)}): one row per candidate, "
                              "one column per descriptor")
         return association
+
+
+def served_taste(pack: Pack, posterior: Posterior, as_of: float | None = None) -> Taste:
+    """The "watch" taste a finished session of ``posterior`` serves at ``as_of``, as the benchmark and the
+    build's choices read it: its posterior, the items its answers show the user knows, its answers (the
+    passed-over term reads them) and its summary's weights (the likes its list keeps, and what the pack's
+    summary weight weighs; :func:`~prefchat.reward.summary.descriptor_weights`, as the summary the app writes)."""
+    answers = tuple(posterior.answers)
+    summary = Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
+    return Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers), answers, as_of=as_of)
 
 
 # --------------------------------------------------------------------------- what the user stated
