@@ -139,7 +139,18 @@ class AnswerRow(Base):
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ProfileRow(Base):
+class SavedPosterior:
+    """The columns of one saved posterior, the same in the current profile and in its history."""
+
+    pack_name: Mapped[str] = mapped_column(String(PACK_NAME_MAX))
+    pack_version: Mapped[str] = mapped_column(String(PACK_VERSION_MAX))
+    version: Mapped[int] = mapped_column(Integer)
+    mean: Mapped[list[float]] = mapped_column(JSON)
+    cov: Mapped[list[list[float]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class ProfileRow(SavedPosterior, Base):
     """The current posterior of a user for one pack name and version, saved in place."""
 
     __tablename__ = "profiles"
@@ -147,17 +158,11 @@ class ProfileRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = _user_fk(index=False)  # the unique constraint indexes it
-    pack_name: Mapped[str] = mapped_column(String(PACK_NAME_MAX))
-    pack_version: Mapped[str] = mapped_column(String(PACK_VERSION_MAX))
-    version: Mapped[int] = mapped_column(Integer)
-    mean: Mapped[list[float]] = mapped_column(JSON)
-    cov: Mapped[list[list[float]]] = mapped_column(JSON)
-    counts: Mapped[dict[str, int]] = mapped_column(JSON)
-    n_answers: Mapped[int] = mapped_column(Integer, index=True)
+    n_answers: Mapped[int] = mapped_column(Integer, index=True)  # the analysts' list sorts and filters by these two
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class ProfileVersionRow(Base):
+class ProfileVersionRow(SavedPosterior, Base):
     """Every saved version of a user's posterior, never rewritten: what :class:`ProfileRow` held after each save."""
 
     __tablename__ = "profile_versions"
@@ -165,12 +170,6 @@ class ProfileVersionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = _user_fk(index=False)  # indexed with pack_name above
-    pack_name: Mapped[str] = mapped_column(String(PACK_NAME_MAX))
-    pack_version: Mapped[str] = mapped_column(String(PACK_VERSION_MAX))
-    version: Mapped[int] = mapped_column(Integer)
-    mean: Mapped[list[float]] = mapped_column(JSON)
-    cov: Mapped[list[list[float]]] = mapped_column(JSON)
-    counts: Mapped[dict[str, int]] = mapped_column(JSON)
     n_answers: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
