@@ -174,7 +174,9 @@ class Serving:
         return {}
 
     def pool(self, size: int) -> np.ndarray:
-        """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), of ``size`` items."""
+        """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), of ``size``
+        items; on a tags pack each tag keeps a few of its best-known items in it (its ``tastes``)."""
         if size not in self.pools:
-            self.pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0)
+            tastes = self.descriptors.carried if self.descriptors.source == "tags" else None
+            self.pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0, tastes=tastes)
         return self.pools[size]

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from prefchat.elicitation.pool import candidate_pool
+from prefchat.elicitation.pool import candidate_pool, covering
 
 
 @pytest.fixture
@@ -61,3 +63,32 @@ def test_bad_arguments_are_named(catalog, kwargs, message):
     features, popularity = catalog
     with pytest.raises(ValueError, match=message):
         candidate_pool(**({"features": features, "popularity": popularity} | kwargs))
+
+
+def test_a_taste_the_head_misses_takes_the_place_of_the_least_popular_item_no_taste_needs():
+    # Items 0..5 the most popular, 6..9 reachable. Taste 0 only in 8 and 9; taste 1 only in 5 (the least popular).
+    tastes = np.zeros((10, 2), dtype=bool)
+    tastes[[8, 9], 0] = True
+    tastes[5, 1] = True
+    popular, reach = np.arange(6), np.arange(6, 10)
+    assert covering(popular, reach, tastes, per_taste=1).tolist() == [0, 1, 2, 3, 5, 8]  # 4 gives way, not 5
+    assert covering(popular, reach, tastes, per_taste=2).tolist() == [0, 1, 2, 5, 8, 9]  # taste 1 has only one
+    assert covering(popular, reach, tastes[:, 1:], per_taste=1).tolist() == list(range(6))  # held already: as it was
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_a_covered_pool_keeps_its_size_and_holds_each_taste_it_can(seed, per_taste):
+    rng = np.random.default_rng(seed)
+    features, popularity = rng.normal(size=(200, 4)), rng.gamma(2.0, size=200)
+    tastes = rng.random((200, 6)) < np.array([0.3, 0.1, 0.02, 0.02, 0.01, 0.0])
+    pool = candidate_pool(features, popularity, size=40, rng=seed, tastes=tastes)
+    assert pool.size == np.unique(pool).size == 40
+    reach = np.argsort(-popularity, kind="stable")[:120]  # depth 3
+    covered = covering(reach[:32], reach[32:], tastes, per_taste)
+    assert covered.size == 32 and np.unique(covered).size == 32
+    for t in range(tastes.shape[1]):
+        assert tastes[covered, t].sum() >= min(per_taste, tastes[reach, t].sum())
+    plain = candidate_pool(features, popularity, size=40, rng=seed)
+    if all(tastes[plain[:32], t].sum() >= min(3, tastes[reach, t].sum()) for t in range(6)):
+        np.testing.assert_array_equal(pool[:32], plain[:32])  # a head that holds every taste stays as it was
