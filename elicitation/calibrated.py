@@ -211,7 +211,8 @@ def kept_likes(scores: np.ndarray, carriers: np.ndarray, within: int = KEPT_WITH
     ``carriers`` (n_items, L): item i carries the l-th like, strongest first. For each like in turn whose
     carriers all lie below the first ``within`` items (outside ``exclude``), its best-scored carrier takes
     the last of those places whose item is not the only carrier of a like kept so far, and that item
-    moves to just below them; the rest of the order is unchanged. So any top k from ``within`` on holds a
+    moves to just below them (one moved down for an earlier like comes back when it is a later like's only
+    carrier); the rest of the order is unchanged. So any top k from ``within`` on holds a
     carrier of every like that has one, an order that already does is returned as it is, and a like
     without a carrier, or without a place left, is passed over. "Enjoys: horror" over a list without
     a horror film would be a word the list does not keep.
@@ -235,6 +236,8 @@ def kept_likes(scores: np.ndarray, carriers: np.ndarray, within: int = KEPT_WITH
             continue
         best = int(found[np.argmax(scores[found])])
         moved_down.append(first.pop(places[0]))
+        if best in moved_down:  # moved down for an earlier like, and the only carrier of this one: back on screen
+            moved_down.remove(best)
         first.append(best)
         kept.append(like)
     if not moved_down:

@@ -46,5 +46,5 @@ def test_schemathesis_finds_no_5xx_and_no_conformance_failure(serve_app, tiny_pa
             result = schemathesis_run(url, "--max-examples", str(MAX_EXAMPLES), "--seed", "14", *auth, cwd=tmp_path)
     report = result.stdout[-8000:] + result.stderr[-2000:]
     assert result.returncode == 0, report
-    assert "Tested: 14" in result.stdout and " passed" in result.stdout, report
+    assert "Tested: 15" in result.stdout and " passed" in result.stdout, report
     assert "failed" not in result.stdout.split("SUMMARY", 1)[-1], report
