@@ -210,7 +210,8 @@ def kept_likes(scores: np.ndarray, carriers: np.ndarray, within: int = KEPT_WITH
 
     ``carriers`` (n_items, L): item i carries the l-th like, strongest first. For each like in turn whose
     carriers all lie below the first ``within`` items (outside ``exclude``), its best-scored carrier takes
-    the last of those places whose item is not the only carrier of a like kept so far, and that item
+    the last of those places whose item is not the only carrier of a like kept so far (those the first
+    items held from the start among them), and that item
     moves to just below them (one moved down for an earlier like comes back when it is a later like's only
     carrier); the rest of the order is unchanged. So any top k from ``within`` on holds a
     carrier of every like that has one, an order that already does is returned as it is, and a like
@@ -224,9 +225,9 @@ def kept_likes(scores: np.ndarray, carriers: np.ndarray, within: int = KEPT_WITH
         free[np.asarray(exclude, dtype=np.intp)] = False
     first = [int(i) for i in top_k(scores, within, exclude)]
     moved_down: list[int] = []
-    kept: list[int] = []
-    for like in range(carriers.shape[1]):
-        if carriers[first, like].any():
+    kept = [like for like in range(carriers.shape[1]) if carriers[first, like].any()]  # held already: never given up
+    for like in (like for like in range(carriers.shape[1]) if like not in kept):
+        if carriers[first, like].any():  # brought in by an earlier like's carrier
             kept.append(like)
             continue
         found = np.flatnonzero(carriers[:, like] & free)

@@ -104,8 +104,8 @@ def test_a_like_no_pick_carries_takes_the_last_place_of_the_first_screen():
     carriers[3, 1] = True
     served = kept_likes(scores, carriers[:, ::-1], within=4)  # comedy first (kept by 3), then horror
     assert top_k(served, 8).tolist() == [0, 1, 3, 6, 2, 4, 5, 7]
-    # Horror first, its best carrier left out (known, or said no to): the next, 7; then comedy's 3 in 2's place.
-    assert top_k(kept_likes(scores, carriers, within=4, exclude=np.array([6])), 4, np.array([6])).tolist() == [0, 1, 7, 3]
+    # Horror's best carrier left out (known, or said no to): the next, 7, in 2's place; 3 holds comedy already.
+    assert top_k(kept_likes(scores, carriers, within=4, exclude=np.array([6])), 4, np.array([6])).tolist() == [0, 1, 3, 7]
     # No carrier of horror left: the list keeps what it can (comedy's 3 was there already) and moves nothing.
     assert kept_likes(scores, carriers, within=4, exclude=np.array([6, 7])) is scores
 
@@ -128,12 +128,14 @@ def test_kept_likes_carries_every_like_it_can_and_moves_nothing_else(seed, withi
     assert len(kept) >= int(carriers[before[:within]].any(axis=0).sum())
     if n_likes <= within:
         assert len(kept) == int(carriers[free].any(axis=0).sum())
-    # The screen holds its own items and carriers of likes; those moved down come right after it; the rest as before.
+    # The screen holds its own items and carriers of likes; those it gave up come before every item that was on
+    # no screen; the items never moved (off the old screen, carrying no like) keep their order.
     moved_in = [i for i in first if i not in before[:within]]
-    moved_down = [i for i in before[:within] if i not in first]
     assert all(carriers[i].any() for i in moved_in)
-    assert sorted(after[within:within + len(moved_down)]) == sorted(moved_down)
-    assert after[within + len(moved_down):] == [i for i in before[within:] if i not in moved_in]
+    never = [i for i in before if i not in before[:within] and not carriers[i].any()]
+    assert [i for i in after if i in never] == never
+    given_up = [after.index(i) for i in before[:within] if i not in first]
+    assert all(p < after.index(j) for p in given_up for j in never)
     rest = np.setdiff1d(np.arange(30), np.union1d(first, exclude))
     assert np.all(served[first].min() > served[rest])
 
