@@ -89,8 +89,8 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
         for a, n in enumerate(answers):
             reached = min(n, len(session.questions))
             posterior = session.posteriors[reached]
-            own = plain(posterior)
-            social = targets.ranked(own if evidence is None else ServedScore(pack, "watch", social=evidence)(posterior))
+            own = plain.at(task.as_of)(posterior)  # served at the task's own moment, as the build's sessions are
+            social = targets.ranked(own if evidence is None else ServedScore(pack, "watch", social=evidence, as_of=task.as_of)(posterior))
             told = known_items(posterior.answers)
             found = model.discovery(told, evidence, np.union1d(targets.exclude, social))
             lists = (targets.ranked(own), social, with_discovery(social, found, pack.discovery_slot), targets.ranked(friends))

@@ -264,7 +264,7 @@ def test_real_movielens_pack(tmp_path, protocol, movielens_pack):
     assert all(0.0 <= row["mean"] <= 1.0 for row in report["results"])
 
 
-def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(tiny, env, capsys):
+def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(tiny, env, capsys, monkeypatch):
     from dataclasses import replace
 
     from prefchat.elicitation.known import KnownModel, components, population, spectral_bases, user_coefficients
@@ -313,6 +313,20 @@ def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(ti
     assert tasks and all(task.as_of is not None and task.as_of < 86400.0 * N_ITEMS for task in tasks)
     undated = social_tasks(social_pack, friends, lambda ids: load_dated_users(ratings, social_pack, ids), 1)[0]
     assert [task.user_id for task in undated] == [task.user_id for task in tasks] and all(t.as_of is None for t in undated)
+    # ... and its lists are scored at that moment, with friends and without (the tasks alone being dated was not enough).
+    from prefchat import social_evaluation as module
+
+    served_at: list[float | None] = []
+
+    class Recorded(module.ServedScore):
+        def __call__(self, posterior):
+            served_at.append(self.as_of)
+            return super().__call__(posterior)
+
+    monkeypatch.setattr(module, "ServedScore", Recorded)
+    evidence = [None] * len(tasks)
+    module.social_evaluation(social_pack, tasks, evidence, [np.zeros(social_pack.n_items)] * len(tasks), [0, 1], 15)
+    assert served_at == [task.as_of for task in tasks for _ in (0, 1)]
     args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
     with pytest.raises(ValueError, match="no social prior"):
         evaluation.main(args)
