@@ -44,7 +44,7 @@ def covering(popular: np.ndarray, reach: np.ndarray, tastes: np.ndarray, per_tas
     chosen = [int(i) for i in popular]
     extras: list[int] = []
     for t in range(tastes.shape[1]):
-        held = int(tastes[chosen + extras, t].sum()) if chosen or extras else 0
+        held = int(tastes[chosen + extras, t].sum())
         wanted = [int(i) for i in reach if tastes[i, t] and int(i) not in extras][: max(0, per_taste - held)]
         extras += wanted
     if not extras:
