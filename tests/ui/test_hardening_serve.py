@@ -191,9 +191,11 @@ sys.exit(commands.serve(parser.parse_args(), Settings.from_env()))
 
 
 def _terminal_ctrl_c() -> None:
-    """In the child, before it runs: Ctrl+C as a terminal delivers it (the default disposition). A child inherits
-    an ignored SIGINT from the process that starts it, and this test asks what a person at a terminal sees."""
+    """In the child, before it runs: Ctrl+C as a terminal delivers it (the default disposition, unblocked). A child
+    inherits an ignored SIGINT, and the signal mask of the thread that starts it, from the test process, where
+    libraries the earlier tests ran may have left either; this test asks what a person at a terminal sees."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def test_ctrl_c_on_serve_prints_no_traceback(tiny_pack_dir, tmp_path):
