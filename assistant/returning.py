@@ -31,10 +31,10 @@ from .summary import Summary, describe
 __all__ = ["CHECKIN", "DECLINED", "checkin_due", "checkin_of", "checkin_settings", "checkin_summary", "last_checked", "lately", "returning_parts"]
 
 CHECKIN = "checkin"
+"""The key of a check-in session's settings."""
 DECLINED = "checkin_declined"
 """The key of a finished session's settings that holds when (ISO 8601, by the assistant's clock) its user
 last said "Not now" to a check-in offered (:func:`offer_since`)."""
-"""The key of a check-in session's settings."""
 
 LATELY_TOP = 2
 """At most this many descriptors on each side of the summary's "Lately:"."""
