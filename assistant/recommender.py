@@ -40,7 +40,6 @@ import numpy as np
 
 from ..elicitation import Comparison, Posterior
 from ..elicitation.metrics import top_k
-from ..elicitation.onboarding import known_items
 from ..elicitation.posterior import Answer, KWayChoice, answer_pulls, picked
 from ..elicitation.social import SocialEvidence, with_discovery
 from ..reward.data import TITLE_LENGTH
@@ -53,12 +52,13 @@ from ..reward.scoring import (
     Taste,
     like_factor,
     liked_carriers,
+    served_taste,
     stated_exclusions,
     stated_misses,
 )
 from . import wording
 from .cards import card_name
-from .summary import Summary, answer_evidence, scale_stated_likes, summarize, summary_weights, taste_names
+from .summary import Summary, answer_evidence, scale_stated_likes, summary_weights, taste_names
 
 __all__ = [  # Taste, Candidates and what a statement does are the scorer's (prefchat.reward.scoring); the assistant reads them here
     "LIKE_FACTORS", "Candidates", "Persona", "Ranked", "Reason", "Recommender", "ServedScore", "Taste", "answer_lifts",
@@ -313,10 +313,9 @@ class Recommender(Scorer):
 class ServedScore:
     """``score(posterior) -> (n_items,)``: the catalog as the app ranks it for a session posterior of ``objective``.
 
-    :meth:`Recommender.scores` of the :class:`Taste` a finished session serves: its posterior, the
-    summary it writes (a "watch" list keeps its likes, :meth:`~prefchat.reward.scoring.Scorer.calibrated`;
-    elsewhere only where the pack's :meth:`~prefchat.reward.pack.Pack.beta` for the objective is not 0:
-    otherwise the summary adds nothing) and the items its answers show the user knows. The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
+    :meth:`Recommender.scores` of the :class:`Taste` a finished session serves
+    (:func:`~prefchat.reward.scoring.served_taste`: its posterior, the summary's weights where the list reads
+    them, and the items its answers show the user knows). The scoring the benchmark passes to :func:`~prefchat.elicitation.evaluate.evaluate`,
     so that it measures what is served; a class rather than a closure so that the benchmark's
     worker processes can take it. ``discount``: the exposure control, default the pack's; ``social``:
     the user's friends as evidence of the known-items model (:class:`~prefchat.reward.scoring.Taste`);
@@ -335,13 +334,7 @@ class ServedScore:
         return replace(self, as_of=as_of)
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
-        summary = None
-        if self.objective == "watch" or self.pack.beta(self.objective):
-            skipped = sum(isinstance(answer, Comparison) and answer.choice == "skip" for answer in posterior.answers)
-            summary = summarize(self.pack, posterior.mean, posterior.cov, len(posterior.answers), skipped,
-                                answers=posterior.answers)
-        taste = Taste(posterior.mean, posterior.cov, summary, self.objective, known_items(posterior.answers),
-                      tuple(posterior.answers), social=self.social, as_of=self.as_of)
+        taste = served_taste(self.pack, posterior, self.as_of, self.objective, self.social)
         return Recommender(self.pack).served_scores(taste, discount=self.discount)
 
 

@@ -325,14 +325,18 @@ class Scorer:
         return association
 
 
-def served_taste(pack: Pack, posterior: Posterior, as_of: float | None = None) -> Taste:
-    """The "watch" taste a finished session of ``posterior`` serves at ``as_of``, as the benchmark and the
-    build's choices read it: its posterior, the items its answers show the user knows, its answers (the
-    passed-over term reads them) and its summary's weights (the likes its list keeps, and what the pack's
-    summary weight weighs; :func:`~prefchat.reward.summary.descriptor_weights`, as the summary the app writes)."""
+def served_taste(pack: Pack, posterior: Posterior, as_of: float | None = None, objective: str = "watch",
+                 social: SocialEvidence | None = None) -> Taste:
+    """The taste a finished session of ``posterior`` and ``objective`` serves at ``as_of``, as the benchmark and
+    the build's choices read it: its posterior, the items its answers show the user knows, its answers (the
+    passed-over term reads them), the user's friends as evidence (``social``), and its summary's weights where
+    the list reads them (a "watch" list keeps its likes; elsewhere only the pack's summary weight reads them,
+    and a weight of 0 reads nothing): :func:`~prefchat.reward.summary.descriptor_weights`, as the summary the app writes."""
     answers = tuple(posterior.answers)
-    summary = Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
-    return Taste(posterior.mean, posterior.cov, summary, "watch", known_items(answers), answers, as_of=as_of)
+    summary = None
+    if objective == "watch" or pack.beta(objective):
+        summary = Summary("", descriptor_weights(pack, posterior.mean, posterior.cov, answers=answers), len(answers), 0)
+    return Taste(posterior.mean, posterior.cov, summary, objective, known_items(answers), answers, social=social, as_of=as_of)
 
 
 # --------------------------------------------------------------------------- what the user stated

@@ -289,12 +289,8 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
                 break
 
     def named(settings: ServedSettings) -> dict:
-        found = judged(settings)
-        window = settings.window
-        return {"known_calibration": settings.calibration, "window": None if window is None or not np.isfinite(window) else window,
-                "beta": settings.beta, "exposure_discount": settings.discount, "passed_over_weight": settings.delta,
-                "recall@20": found.recall, "long_tail_share@20": found.tail, "head_share@20": found.head,
-                "recall@20_by_split": dict(zip(rows.split_names, found.by_split))}
+        return row(settings, known_calibration=settings.calibration, beta=settings.beta, exposure_discount=settings.discount,
+                   passed_over_weight=settings.delta)
 
     return current, {"start": named(start), "chosen": named(current), "spread": spread, "answers": list(SERVED_ANSWERS),
                      "rows": len(rows.counts), "trend_tolerance": trend_tolerance, "rounds": rounds,
