@@ -609,8 +609,8 @@ def build_pack(
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
     # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
     # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (and with friends the social prior, with dated ratings the item trend), and the served score's
-    # settings chosen again together; then the confidence
+    # discount (with dated ratings the item trend), and the served score's settings chosen again
+    # together (with friends, then the social prior against that score); then the confidence
     # thresholds; then the summary weights; on items that must be known, the calibration weight and last the personas.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
     n_steps = 6 + int(data.has_ratings) * (1 + (6 + (friends is not None) + 2 * dated) * (answerable == "known"))
@@ -743,11 +743,6 @@ def build_pack(
                     known, pack.familiarity, sessions)
                 pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
                 hyperparameters.update(chosen)
-            if friends is not None:
-                with step("choosing the social prior"):
-                    social, chosen, selection["social_prior"] = choose_social_prior(known, matrix, train_ids.tolist(), friends, sessions)
-                    pack = replace(pack, social=social)
-                    hyperparameters.update(chosen)
             with step("choosing the exposure discount"):
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
@@ -768,6 +763,15 @@ def build_pack(
                 assert isinstance(discount_record, dict)  # what "less obvious picks" reads: the final grid
                 discount_record["grid"] = record["discount_grid"]
                 pack = replace(pack)
+            if friends is not None:  # chosen against the served score, the terms friends compete with in place
+                with step("choosing the social prior"):
+                    scorer, served_known = Scorer(pack), pack.known_model
+                    assert served_known is not None  # the served score's model, its base-rate bias re-chosen
+                    social, chosen, selection["social_prior"] = choose_social_prior(
+                        served_known, matrix, train_ids.tolist(), friends, sessions,
+                        lambda task, posterior: scorer.scores(served_taste(pack, posterior, task.as_of)))
+                    pack = replace(pack, social=social)
+                    hyperparameters.update(chosen)
         with step("choosing the question size"):
             size, selection["question_size"] = choose_question_size(pack, session_users, seed)
             hyperparameters["question_size"] = size

@@ -17,7 +17,7 @@ named at serving time are read from them. The discovery slot's position is chose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -26,6 +26,7 @@ from ..elicitation.evaluate import Task
 from ..elicitation.known import KnownModel, user_coefficients
 from ..elicitation.metrics import recall_at_k, top_k
 from ..elicitation.onboarding import Session, known_items
+from ..elicitation.posterior import Posterior
 from ..elicitation.respondents import RankingTargets
 from ..elicitation.social import SocialModel, anomalous_items, friends_term, friends_votes, item_lists, with_discovery
 from .friends import Friends
@@ -51,15 +52,21 @@ SOCIAL_ANSWERS = (0, 1, 3, 10)
 first answer and not hurt after ten."""
 
 
+Served = Callable[[Task, Posterior], np.ndarray]
+"""(task, posterior) -> (n_items,) the served score of a task's session after some answers, without friends."""
+
+
 def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], friends: Friends,
-                        sessions: list[tuple[Task, Session]]) -> tuple[SocialModel, dict, dict]:
+                        sessions: list[tuple[Task, Session]], served: Served | None = None,
+                        ) -> tuple[SocialModel, dict, dict]:
     """The pack's :class:`~prefchat.elicitation.social.SocialModel`, its trust and spread chosen on validation users.
 
     ``matrix``: the training users' 0/1 matrix, a row per id of ``members``; ``sessions``: the
-    validation users' served sessions (:func:`~prefchat.reward.build.validation_sessions`). Returns
-    the model, ``{"social_trust", "social_spread", "social_item_weight", "social_item_spread",
-    "social_discovery_slot"}`` and the selection table (the score of every setting, the number of
-    validation users with friends and of tasks).
+    validation users' served sessions (:func:`~prefchat.reward.build.validation_sessions`);
+    ``served``: the served score without friends (module docstring), of which ``known`` is the
+    known-items part; None, ``known``'s alone. Returns the model, ``{"social_trust", "social_spread",
+    "social_item_weight", "social_item_spread", "social_discovery_slot"}`` and the selection table
+    (the score of every setting, the number of validation users with friends and of tasks).
     """
     coefficients = user_coefficients(matrix, known.emission)
     members = tuple(members)
@@ -73,10 +80,14 @@ def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], frien
         mine = known_friends.of(task.user_id)
         if mine:
             for n in SOCIAL_ANSWERS:
-                evidence.append((task, mine, known_items(session.posteriors[min(n, len(session.questions))].answers)))
-    table: dict[str, object] = {"validation_users": len({task.user_id for task, _, _ in evidence}),
+                posterior = session.posteriors[min(n, len(session.questions))]
+                knows = known_items(posterior.answers)
+                extra = None if served is None else (served(task, posterior) - known.scores(knows)).astype(np.float32)
+                evidence.append((task, mine, knows, extra))
+    table: dict[str, object] = {"validation_users": len({task.user_id for task, *_ in evidence}),
                                 "tasks": len(evidence) // len(SOCIAL_ANSWERS), "answers": list(SOCIAL_ANSWERS),
-                                "training_users_with_friends": len(known_friends.links), "grid": []}
+                                "training_users_with_friends": len(known_friends.links), "served": served is not None,
+                                "grid": []}
     none = {"social_trust": 0.0, "social_spread": 0.0, "social_item_weight": 0.0, "social_item_spread": 0.0,
             "social_discovery_slot": 0}
     if not evidence:
@@ -85,16 +96,19 @@ def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], frien
     settings = [(0.0, 0.0)] + [(trust, spread) for spread in SPREAD_GRID for trust in TRUST_GRID if trust]  # no trust: one prior
     terms = [(0.0, 0.0)] + [(weight, spread) for spread in ITEM_SPREAD_GRID for weight in ITEM_WEIGHT_GRID if weight]
     votes = {item_spread: [friends_votes([base.items_of(base.row[f]) for f in mine], list(mine.values()), item_spread)
-                           for _, mine, _ in evidence] for item_spread in ITEM_SPREAD_GRID}
+                           for _, mine, _, _ in evidence] for item_spread in ITEM_SPREAD_GRID}
     with threadpool_limits(limits=1):
         for trust, spread in settings:
             # the prior's scores once, then each friends' items term added to them as the served score adds it
             prior = SocialModel(members, base.coefficients, trust, spread, indptr, indices)
-            socials = [prior.evidence(mine)[0] for _, mine, _ in evidence]
-            scores = known.scores_of([items for _, _, items in evidence], socials)
+            socials = [prior.evidence(mine)[0] for _, mine, _, _ in evidence]
+            scores = known.scores_of([items for _, _, items, _ in evidence], socials)
+            for row, (_, _, _, extra) in zip(scores, evidence):
+                if extra is not None:
+                    row += extra
             for weight, item_spread in terms:
                 recalls = []
-                for (task, _, _), row, (items, values) in zip(evidence, scores, votes[item_spread]):
+                for (task, _, _, _), row, (items, values) in zip(evidence, scores, votes[item_spread]):
                     targets = task.targets
                     assert isinstance(targets, RankingTargets)
                     if weight and len(items):
@@ -115,8 +129,9 @@ def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], frien
 def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list) -> tuple[int, dict]:
     """The discovery slot's position, chosen on the validation users with friends under a recall constraint.
 
-    Each ``(task, friends, known items)`` of :func:`choose_social_prior` ranks its top 20 with the
-    social prior, then puts the discovery item (:meth:`~prefchat.elicitation.known.KnownModel.discovery`)
+    Each ``(task, friends, known items, served extra)`` of :func:`choose_social_prior` ranks its top 20
+    with the social prior (the served terms ``extra`` beyond the known-items model added), then puts
+    the discovery item (:meth:`~prefchat.elicitation.known.KnownModel.discovery`)
     at each position of :data:`SLOT_GRID` (0: none). The slot with the largest mean anomalous recall
     (:func:`~prefchat.elicitation.social.anomalous_items` of the ranking without friends) whose mean
     Recall@20 is within :data:`DISCOVERY_TOLERANCE` of no slot's wins; among equals no slot, then the
@@ -124,12 +139,12 @@ def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list
     """
     values = np.full((len(SLOT_GRID), 2, len(evidence)), np.nan)
     with threadpool_limits(limits=1):
-        for e, (task, friends, items) in enumerate(evidence):
+        for e, (task, friends, items, extra) in enumerate(evidence):
             targets = task.targets
             assert isinstance(targets, RankingTargets)
             friends_evidence = social.evidence(friends)[0]
-            ranked = targets.ranked(known.scores(items, friends_evidence))
-            anomalous = anomalous_items(targets.relevant, known.scores(items))
+            ranked = targets.ranked(known.scores(items, friends_evidence) + (0.0 if extra is None else extra))
+            anomalous = anomalous_items(targets.relevant, known.scores(items) + (0.0 if extra is None else extra))
             item = known.discovery(items, friends_evidence, np.union1d(targets.exclude, ranked))
             for s, slot in enumerate(SLOT_GRID):
                 shown = np.asarray(with_discovery(ranked, item, slot), dtype=np.intp)

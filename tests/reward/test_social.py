@@ -54,6 +54,34 @@ def test_friends_of_the_same_community_earn_trust():
     assert social.coefficients.shape == (len(members), model.n_bases)
 
 
+def test_the_prior_is_chosen_against_the_served_score():
+    """The served score without friends is what every setting adds to: a served term that already
+    ranks each validation user's held-out items first leaves friends nothing to add, so no trust is
+    served; and the setting without friends scores exactly the served ranking."""
+    train_rows, validation_rows = _communities(0), _communities(1, 20)
+    x = _matrix(train_rows)
+    emission, features = spectral_bases(*components(x), 2.0)
+    model = KnownModel(features, emission, *population(x, emission), tau=1.0)
+    members = [f"t{u}" for u in range(len(train_rows))]
+    friends = Friends({f"v{u}": {f"t{(u % 2) + 2 * j}": 1.0 for j in range(3)} for u in range(len(validation_rows))})
+    users = {f"v{u}": (items, np.ones(len(items))) for u, items in enumerate(validation_rows)}
+    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
+    sessions = [(task, _no_answers(model)) for task in tasks]
+
+    def served(task, posterior):  # the known-items score, and a term that knows the held-out items
+        bonus = np.zeros(N_ITEMS)
+        bonus[task.targets.relevant] = 100.0
+        return model.scores(()) + bonus
+
+    _, chosen, table = choose_social_prior(model, x, members, friends, sessions, served)
+    assert chosen["social_trust"] == 0.0 and chosen["social_item_weight"] == 0.0 and table["served"]
+    direct = np.mean([task.targets(served(task, None))["recall@20"] for task, _ in sessions])
+    none = next(row for row in table["grid"] if not row["trust"] and not row["item_weight"])
+    assert none["recall@20"] == pytest.approx(direct) == 1.0
+    _, unserved, _ = choose_social_prior(model, x, members, friends, sessions)
+    assert unserved["social_trust"] > 0  # the same users, judged on the known-items model alone
+
+
 def test_friends_whose_items_are_the_held_out_ones_earn_an_item_weight():
     """Validation users in one community each follow three training users who rated the very items
     they hold out: the friends' mean says the community, their items say which items of it."""
