@@ -35,20 +35,25 @@ def _no_answers(model: KnownModel) -> Session:
     return Session((), (Posterior.from_prior(np.zeros(2), np.eye(2)),), ())
 
 
-def test_friends_of_the_same_community_earn_trust():
+def _following_their_community():
+    """Two communities of training users; 20 validation users, each following three training users of
+    their own community. Returns the model, the training matrix, member ids, friends and sessions."""
     train_rows, validation_rows = _communities(0), _communities(1, 20)
     x = _matrix(train_rows)
     emission, features = spectral_bases(*components(x), 2.0)
     model = KnownModel(features, emission, *population(x, emission), tau=1.0)
     members = [f"t{u}" for u in range(len(train_rows))]
-    # each validation user follows three training users of their own community
     friends = Friends({f"v{u}": {f"t{(u % 2) + 2 * j}": 1.0 for j in range(3)} for u in range(len(validation_rows))})
     users = {f"v{u}": (items, np.ones(len(items))) for u, items in enumerate(validation_rows)}
     tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
-    sessions = [(task, _no_answers(model)) for task in tasks]
+    return model, x, members, friends, [(task, _no_answers(model)) for task in tasks]
+
+
+def test_friends_of_the_same_community_earn_trust():
+    model, x, members, friends, sessions = _following_their_community()
     social, chosen, table = choose_social_prior(model, x, members, friends, sessions)
     assert chosen["social_trust"] > 0 and social.trust == chosen["social_trust"]
-    assert table["validation_users"] == len(validation_rows)
+    assert table["validation_users"] == len(sessions)
     scores = {(row["trust"], row["spread"]): row["recall@20"] for row in table["grid"] if not row["item_weight"]}
     assert max(scores.values()) > scores[0.0, 0.0]
     assert social.coefficients.shape == (len(members), model.n_bases)
@@ -58,15 +63,7 @@ def test_the_prior_is_chosen_against_the_served_score():
     """The served score without friends is what every setting adds to: a served term that already
     ranks each validation user's held-out items first leaves friends nothing to add, so no trust is
     served; and the setting without friends scores exactly the served ranking."""
-    train_rows, validation_rows = _communities(0), _communities(1, 20)
-    x = _matrix(train_rows)
-    emission, features = spectral_bases(*components(x), 2.0)
-    model = KnownModel(features, emission, *population(x, emission), tau=1.0)
-    members = [f"t{u}" for u in range(len(train_rows))]
-    friends = Friends({f"v{u}": {f"t{(u % 2) + 2 * j}": 1.0 for j in range(3)} for u in range(len(validation_rows))})
-    users = {f"v{u}": (items, np.ones(len(items))) for u, items in enumerate(validation_rows)}
-    tasks = rating_tasks(users, "watch", [0], np.asarray(x.sum(0)))
-    sessions = [(task, _no_answers(model)) for task in tasks]
+    model, x, members, friends, sessions = _following_their_community()
 
     def served(task, posterior):  # the known-items score, and a term that knows the held-out items
         bonus = np.zeros(N_ITEMS)
