@@ -7,7 +7,7 @@ training users, the same served ``active`` sessions as ``prefchat eval --friends
 - **validated**: ``active`` and ``social-active`` as served (the pack's trust, spread and friends'
   items term, chosen on validation users), and the ``friends-items`` peer;
 - **settings chosen on the test users**: :func:`~prefchat.reward.social.choose_social_prior` run on
-  the test users' own sessions (an oracle: the best trust, spread, item weight and item spread for
+  the test users' own sessions against the served score, as the build runs it (an oracle: the best trust, spread, item weight and item spread for
   these very users), then served as ``social-active``;
 - **per-user oracle**: each task's better Recall@20 of the ``active`` and ``friends-items`` lists
   (and of ``social-active`` and ``friends-items``), which no served list can beat by choosing one of them;
@@ -35,7 +35,7 @@ from prefchat.elicitation.onboarding import run_session
 from prefchat.elicitation.respondents import RankingTargets
 from prefchat.evaluation import load_dated_users
 from prefchat.reward.pack import load_pack
-from prefchat.reward.social import choose_social_prior
+from prefchat.reward.social import choose_social_prior, served_without_friends
 from prefchat.social_evaluation import SESSION, STRATEGIES, friends_scores, social_evaluation, social_tasks
 
 TARGET = 1.2
@@ -74,7 +74,7 @@ def main() -> None:
     sessions = [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, SESSION))) for task in tasks]
     matrix = sparse.csr_matrix((np.ones(len(social.item_indices)), np.array(social.item_indices), np.array(social.item_indptr)),
                                shape=(len(social.members), pack.n_items))  # copies: a loaded pack's arrays are read-only
-    oracle, chosen, _ = choose_social_prior(model, matrix, social.members, friends, sessions)
+    oracle, chosen, _ = choose_social_prior(model, matrix, social.members, friends, sessions, served_without_friends(pack))
     on_test = served(oracle)
 
     s = {name: i for i, name in enumerate(STRATEGIES)}

@@ -52,7 +52,7 @@ from .personas import choose_personas, merged_validation_sessions
 from .scoring import Scorer, served_taste
 from .served import ServedRows, ServedSettings, TrendTerms, choose_served_score, served_pack
 from .serving import LESS_OBVIOUS_RECALL_KEPT, SERVED_POOL_SIZE, strongest_discount
-from .social import choose_social_prior
+from .social import choose_social_prior, served_without_friends
 from .train import (
     MIN_VALIDATION_EVIDENCE,
     FitResult,
@@ -765,11 +765,10 @@ def build_pack(
                 pack = replace(pack)
             if friends is not None:  # chosen against the served score, the terms friends compete with in place
                 with step("choosing the social prior"):
-                    scorer, served_known = Scorer(pack), pack.known_model
+                    served_known = pack.known_model
                     assert served_known is not None  # the served score's model, its base-rate bias re-chosen
                     social, chosen, selection["social_prior"] = choose_social_prior(
-                        served_known, matrix, train_ids.tolist(), friends, sessions,
-                        lambda task, posterior: scorer.scores(served_taste(pack, posterior, task.as_of)))
+                        served_known, matrix, train_ids.tolist(), friends, sessions, served_without_friends(pack))
                     pack = replace(pack, social=social)
                     hyperparameters.update(chosen)
         with step("choosing the question size"):

@@ -30,9 +30,11 @@ from ..elicitation.posterior import Posterior
 from ..elicitation.respondents import RankingTargets
 from ..elicitation.social import SocialModel, anomalous_items, friends_term, friends_votes, item_lists, with_discovery
 from .friends import Friends
+from .pack import Pack
+from .scoring import Scorer, served_taste
 
 __all__ = ["DISCOVERY_TOLERANCE", "ITEM_SPREAD_GRID", "ITEM_WEIGHT_GRID", "SLOT_GRID", "SOCIAL_ANSWERS", "SPREAD_GRID",
-           "TRUST_GRID", "choose_discovery_slot", "choose_social_prior"]
+           "TRUST_GRID", "Served", "choose_discovery_slot", "choose_social_prior", "served_without_friends"]
 
 TRUST_GRID = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 """The :math:`\\alpha` tried: how many pseudo-items friends are worth (times their weight to the :math:`\\rho`)."""
@@ -54,6 +56,13 @@ first answer and not hurt after ten."""
 
 Served = Callable[[Task, Posterior], np.ndarray]
 """(task, posterior) -> (n_items,) the served score of a task's session after some answers, without friends."""
+
+
+def served_without_friends(pack: Pack) -> Served:
+    """``pack``'s served score (:meth:`~prefchat.reward.scoring.Scorer.scores` of the
+    :func:`~prefchat.reward.scoring.served_taste`) of a task's posterior at the task's moment, no friend in it."""
+    scorer = Scorer(pack)
+    return lambda task, posterior: scorer.scores(served_taste(pack, posterior, task.as_of))
 
 
 def choose_social_prior(known: KnownModel, matrix, members: Sequence[str], friends: Friends,
