@@ -34,7 +34,7 @@ from ..elicitation.evaluate import (
     task_seed,
 )
 from ..elicitation.known import KnownModel, components, population, spectral_bases
-from ..elicitation.metrics import pairwise_accuracy
+from ..elicitation.metrics import pairwise_accuracy, recall_floor
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.person import genre_mix, head_share, miscalibration
@@ -81,12 +81,13 @@ VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 DISCOUNT_GRID = tuple(step / 10 for step in range(16))
 """The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
-RECALL_TOLERANCE = {"exposure_discount": 0.01, "less_obvious_discount": 0.03, "calibration_weight": 0.01}
-"""The recall constraints of the exposure control and the calibrated list: the served default may
-cost at most 0.01 validation Recall@20 against no discount (no calibration), the "less obvious
-picks" setting at most 0.03."""
-TREND_TOLERANCE = 0.005
-"""The validation Recall@20 the item trend may cost either split (at random, in time) against the
+RECALL_TOLERANCE = {"exposure_discount": 0.03, "less_obvious_discount": 0.09, "calibration_weight": 0.03}
+"""The recall constraints of the exposure control and the calibrated list, as shares of the recall at
+stake (:func:`~prefchat.elicitation.metrics.recall_floor`): the served default may lose at most 3% of
+its validation hits against the best found without a discount (no calibration), the "less obvious
+picks" setting at most 9%."""
+TREND_TOLERANCE = 0.015
+"""The share of validation Recall@20 the item trend may cost either split (at random, in time) against the
 served score without it: the trend is served only where it serves both (:func:`~prefchat.reward.served.choose_served_score`)."""
 CALIBRATION_GRID = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 r"""The calibration weights :math:`\lambda` :func:`choose_calibration` tries."""
@@ -322,7 +323,7 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     means = np.nanmean(values, axis=2)
     grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t), "head_share@20": float(h)}
             for d, (r, t, h) in zip(DISCOUNT_GRID, means)]
-    chosen = {name: strongest_discount(grid, grid[0]["recall@20"] - tolerance) for name, tolerance in RECALL_TOLERANCE.items()}
+    chosen = {name: strongest_discount(grid, recall_floor(grid[0]["recall@20"], share)) for name, share in RECALL_TOLERANCE.items()}
     chosen["less_obvious_limit"] = strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
@@ -385,7 +386,8 @@ def with_served_score(pack: Pack, sessions: dict[str, list[tuple[Task, Session]]
     grid = record["discount_grid"]
     hyper = {"known_calibration": chosen.calibration, "passed_over_weight": chosen.delta,
              "exposure_discount": chosen.discount,
-             "less_obvious_discount": strongest_discount(grid, grid[0]["recall@20"] - RECALL_TOLERANCE["less_obvious_discount"]),
+             "less_obvious_discount": strongest_discount(grid, recall_floor(grid[0]["recall@20"],
+                                                                            RECALL_TOLERANCE["less_obvious_discount"])),
              "less_obvious_limit": strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])}
     return served_pack(pack, chosen, trends), hyper, record
 
@@ -400,8 +402,8 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
     (:math:`\lambda`) x :data:`CALIBRATION_POPULARITY_GRID` (:math:`\mu`) x :data:`CALIBRATION_HORIZON_GRID`
     calibrates that list (:meth:`~prefchat.reward.scoring.Scorer.calibrated`, built only as far as the top 20
     can reach: 20 positions more than the QUERY half has items). Each top 20 (QUERY half left out) is read against the user's held-out items: Recall@20, genre miscalibration and head share
-    (:mod:`~prefchat.elicitation.person`). Among the settings that cost at most :data:`RECALL_TOLERANCE`
-    Recall@20 against the uncalibrated list with 95% confidence (the low end of the interval of the
+    (:mod:`~prefchat.elicitation.person`). Among the settings that cost at most :data:`RECALL_TOLERANCE`'s
+    share of its Recall@20 against the uncalibrated list with 95% confidence (the low end of the interval of the
     paired change per user, :func:`~prefchat.elicitation.evaluate.mean_ci`: of some 35 settings, the one
     that looks cheapest on 60 users is likely to cost more on others), the chosen one has the list
     closest to the person: the lowest sum of its mean miscalibration and mean head share, each
@@ -439,7 +441,8 @@ def choose_calibration(pack: Pack, sessions: list[tuple[Task, Session]]) -> tupl
              "miscalibration": float(c), "head_share": float(s)}
             for (w, mu, h), (r, c, s), low in zip(settings, means, lows)]
     plain = grid[0]
-    allowed = [row for row in grid if row["recall_change_low"] >= -RECALL_TOLERANCE["calibration_weight"]]
+    allowed = [row for row in grid
+               if row["recall_change_low"] >= recall_floor(plain["recall@20"], RECALL_TOLERANCE["calibration_weight"]) - plain["recall@20"]]
     best = min(allowed, key=lambda row: (row["miscalibration"] / plain["miscalibration"] + row["head_share"] / plain["head_share"],
                                          row["weight"], row["popularity"], row["horizon"]))
     chosen = {"calibration_weight": float(best["weight"]), "calibration_popularity": float(best["popularity"]),

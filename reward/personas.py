@@ -30,6 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import Task, benchmark_policy, shared_account_tasks, task_seed
+from ..elicitation.metrics import recall_floor
 from ..elicitation.onboarding import Session, run_session
 from ..elicitation.personas import PersonaSettings
 from .pack import Pack
@@ -47,8 +48,9 @@ PERSONA_DIMENSIONS_GRID = (4, 16)
 """The directions :math:`d` a split reads, tried (at most the model's bases)."""
 PERSONA_TEMPERATURE_GRID = (0.0, 0.5, 1.0)
 """The attention's temperatures :math:`T` tried."""
-PERSONA_RECALL_TOLERANCE = 0.01
-"""The mean validation Recall@20 of single users a setting may cost against one persona."""
+PERSONA_RECALL_TOLERANCE = 0.03
+"""The share of single users' mean validation Recall@20 a setting may cost against one persona
+(:func:`~prefchat.elicitation.metrics.recall_floor`)."""
 SINGLE_KEPT = 0.8
 """The least share of single validation users who must keep one persona: one person stays one."""
 
@@ -110,7 +112,7 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
     plain = values[0, 0]
     grid = [{**s.to_dict(), "recall@20": float(r), "kept_one": float(k), "weaker_recall@20": float(np.nan_to_num(w)),
              "both_hit@20": float(np.nan_to_num(b)),
-             "allowed": bool(r >= plain - PERSONA_RECALL_TOLERANCE and k >= SINGLE_KEPT)}
+             "allowed": bool(r >= recall_floor(plain, PERSONA_RECALL_TOLERANCE) and k >= SINGLE_KEPT)}
             for s, (r, k, w, b) in zip(settings, values)]
     allowed = [n for n, row in enumerate(grid) if row["allowed"]]
     best = max(allowed, key=lambda n: (grid[n]["weaker_recall@20"], grid[n]["both_hit@20"], -grid[n]["max_personas"],

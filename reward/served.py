@@ -25,11 +25,13 @@ nothing (at most :data:`SERVED_ROUNDS`).
   user's last known rating predicts their next ratings and misses the earlier half of their history.
 - :math:`\gamma` keeps its own rule (:func:`~prefchat.reward.serving.strongest_discount`): the lists
   with the least of the catalog's head (its 100 most popular items, what a person sees as "what
-  everyone has seen") within :data:`~prefchat.reward.build.RECALL_TOLERANCE` of the best Recall@20
-  the search has found. Read against the recall without a discount given the others, the tolerance
+  everyone has seen") that keep all but :data:`~prefchat.reward.build.RECALL_TOLERANCE`'s share of
+  the best Recall@20 the search has found (:func:`~prefchat.elicitation.metrics.recall_floor`: a
+  tolerance relative to the recall at stake, the same rule on a catalog whose lists hit a tenth as
+  often). Read against the recall without a discount given the others, the tolerance
   was spent again every round: the trend grew to make up for a stronger discount, and the next round
   allowed a stronger one still (on Ciao the discount climbed to the grid's end, 1.5, and validation
-  recall fell from 0.0945 to 0.0867, eight tenths of a point past the 0.01 allowed once).
+  recall fell from 0.0945 to 0.0867, eight tenths of a point past the absolute 0.01 then allowed once).
 
 :math:`\beta` and :math:`\delta` are tried as multiples of the validation scores' median standard
 deviation (as :func:`~prefchat.elicitation.trend.choose_trend` does), so the grids fit any score's scale.
@@ -46,7 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import Task
 from ..elicitation.known import KnownModel
-from ..elicitation.metrics import recall_at_k, top_k
+from ..elicitation.metrics import recall_at_k, recall_floor, top_k
 from ..elicitation.onboarding import Session, known_items
 from ..elicitation.passed import passed_over
 from ..elicitation.recency import RecentPopularity, windows
@@ -226,9 +228,10 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
     start : the settings chosen one at a time (the first point; its window None where there is no trend)
     calibration_grid : the counts :math:`c` to try
     discount_grid : the discounts :math:`\\gamma` to try (the first: none)
-    tolerance : the Recall@20 the discount may cost against the best the search has found
+    tolerance : the share of the best Recall@20 the search has found that the discount may cost
+        (:func:`~prefchat.elicitation.metrics.recall_floor`)
     trends : the trend's terms, or None: no trend
-    trend_tolerance : the Recall@20 the trend may cost any one split against no trend
+    trend_tolerance : the share of its Recall@20 the trend may cost any one split against no trend
 
     Returns
     -------
@@ -247,9 +250,9 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
         return max(enumerate(candidates), key=lambda c: (judged(c[1][0]).recall, -c[1][1], -c[0]))[1][0]
 
     def serves_every_split(settings: ServedSettings, timeless: ServedSettings) -> bool:
-        """Whether ``settings`` keeps each split's Recall@20 within ``trend_tolerance`` of ``timeless``'s."""
+        """Whether ``settings`` keeps each split's Recall@20 within ``trend_tolerance``'s share of ``timeless``'s."""
         floors = judged(timeless).by_split
-        return all(r >= floor - trend_tolerance for r, floor in zip(judged(settings).by_split, floors))
+        return all(r >= recall_floor(floor, trend_tolerance) for r, floor in zip(judged(settings).by_split, floors))
 
     def row(settings: ServedSettings, **extra) -> dict:
         found = judged(settings)
@@ -280,7 +283,7 @@ def choose_served_score(rows: ServedRows, start: ServedSettings, calibration_gri
                 found = judged(replace(current, discount=float(d)))
                 grid.append({"discount": float(d), "recall@20": found.recall, "long_tail_share@20": found.tail,
                              "head_share@20": found.head})
-            floor = max(found.recall for found in cache.values()) - tolerance  # the best found: never spent twice
+            floor = recall_floor(max(found.recall for found in cache.values()), tolerance)  # the best found: never spent twice
             current = replace(current, discount=strongest_discount(grid, floor))
             record["discount"] = grid
             record["recall_floor"] = floor

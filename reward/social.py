@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from ..elicitation.evaluate import Task
 from ..elicitation.known import KnownModel, user_coefficients
-from ..elicitation.metrics import recall_at_k, top_k
+from ..elicitation.metrics import recall_at_k, recall_floor, top_k
 from ..elicitation.onboarding import Session, known_items
 from ..elicitation.posterior import Posterior
 from ..elicitation.respondents import RankingTargets
@@ -47,8 +47,9 @@ ITEM_SPREAD_GRID = (0.0, 0.5, 1.0)
 """The :math:`\\eta` tried: :math:`v_j` the weighted number of friends who know :math:`j` (0) up to their share (1)."""
 SLOT_GRID = (0, 20, 15, 10, 5, 3, 1)
 """Positions of the discovery slot tried (1-based in the top 20; 0: no slot)."""
-DISCOVERY_TOLERANCE = 0.01
-"""The slot may cost at most this much validation Recall@20 against none (as the exposure control)."""
+DISCOVERY_TOLERANCE = 0.03
+"""The slot may cost at most this share of the validation Recall@20 without it (as the exposure control;
+:func:`~prefchat.elicitation.metrics.recall_floor`)."""
 SOCIAL_ANSWERS = (0, 1, 3, 10)
 """Answer counts at which a setting is scored (the benchmark's): a social prior must help before the
 first answer and not hurt after ten."""
@@ -143,7 +144,7 @@ def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list
     the discovery item (:meth:`~prefchat.elicitation.known.KnownModel.discovery`)
     at each position of :data:`SLOT_GRID` (0: none). The slot with the largest mean anomalous recall
     (:func:`~prefchat.elicitation.social.anomalous_items` of the ranking without friends) whose mean
-    Recall@20 is within :data:`DISCOVERY_TOLERANCE` of no slot's wins; among equals no slot, then the
+    Recall@20 loses at most :data:`DISCOVERY_TOLERANCE` of no slot's wins; among equals no slot, then the
     later one. Returns the slot and ``{"grid": [{"slot", "recall@20", "anomalous_recall@20"}], "tolerance"}``.
     """
     values = np.full((len(SLOT_GRID), 2, len(evidence)), np.nan)
@@ -160,6 +161,6 @@ def choose_discovery_slot(known: KnownModel, social: SocialModel, evidence: list
                 values[s, :, e] = (recall_at_k(shown, targets.relevant, targets.k), recall_at_k(shown, anomalous, targets.k))
     means = np.nanmean(values, axis=2)
     grid = [{"slot": slot, "recall@20": float(r), "anomalous_recall@20": float(a)} for slot, (r, a) in zip(SLOT_GRID, means)]
-    allowed = [row for row in grid if row["recall@20"] >= grid[0]["recall@20"] - DISCOVERY_TOLERANCE]
+    allowed = [row for row in grid if row["recall@20"] >= recall_floor(grid[0]["recall@20"], DISCOVERY_TOLERANCE)]
     best = max(allowed, key=lambda row: (row["anomalous_recall@20"], row["slot"] == 0, row["slot"]))
     return int(best["slot"]), {"grid": grid, "tolerance": DISCOVERY_TOLERANCE}

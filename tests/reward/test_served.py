@@ -109,7 +109,7 @@ def test_a_trend_that_serves_both_splits_is_served():
 @pytest.mark.parametrize("seed", range(6))
 def test_the_discount_spends_its_tolerance_once_against_the_best_found(seed):
     # Random scores, popularity and held-out items, with a trend: whatever the rounds do, the settings
-    # chosen keep Recall@20 within the tolerance of the best any setting tried reached.
+    # chosen keep all but the tolerance's share of the best Recall@20 any setting tried reached.
     rng = np.random.default_rng(seed)
     found, trends = dated_rows(np.arange(10, 20))
     n = len(found.counts)
@@ -119,5 +119,5 @@ def test_the_discount_spends_its_tolerance_once_against_the_best_found(seed):
     chosen, record = choose_served_score(found, START, [0.0, 1.0], [0.0, 0.5, 1.0, 2.0], 0.05, trends, trend_tolerance=1.0)
     tried = [row["recall@20"] for r in record["rounds"] for grid in (r["trend"], r["calibration"], r["passed_over"], r["discount"])
              for row in grid]
-    assert record["chosen"]["recall@20"] >= max(tried) - 0.05 - 1e-12
-    assert all(r["recall_floor"] <= max(tried) - 0.05 + 1e-12 for r in record["rounds"])
+    assert record["chosen"]["recall@20"] >= 0.95 * max(tried) - 1e-12
+    assert all(r["recall_floor"] <= 0.95 * max(tried) + 1e-12 for r in record["rounds"])
