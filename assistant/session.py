@@ -291,7 +291,7 @@ class Conversation:
         size = options.question_size or self.pack.question_size
         strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
         return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
-                      options.min_questions, options.max_questions, options.threshold)
+                      options.min_questions, options.max_questions, options.threshold, self.pack.serving.question_tastes)
 
     def policy_of(self, state: SessionState) -> Policy:
         """The question policy of session ``state``: :meth:`policy` of its options, or a returning user's

@@ -356,10 +356,12 @@ def task_seed(task: Task, strategy: str) -> int:
 
 
 def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
-                     familiarity: np.ndarray | None = None) -> Policy:
+                     familiarity: np.ndarray | None = None, tastes: np.ndarray | None = None) -> Policy:
     """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
-    clicks (no early stop), so that every answer count up to it can be scored from one session."""
-    return Policy(SESSIONS[strategy], pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions)
+    clicks (no early stop), so that every answer count up to it can be scored from one session;
+    ``tastes``: the k-way questions' taste slot (:class:`~prefchat.elicitation.onboarding.Policy`)."""
+    return Policy(SESSIONS[strategy], pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
+                  tastes=tastes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -433,6 +435,7 @@ def evaluate(
     jobs: int = 1,
     peers: Mapping[str, Peer] | None = None,
     recent: RecentPopularity | None = None,
+    tastes: np.ndarray | None = None,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -461,6 +464,7 @@ def evaluate(
         the peer strategies (``ease``, ``ease-oracle``, ...)
     recent : the fitted :class:`~prefchat.elicitation.recency.RecentPopularity` of the
         ``recent-popularity`` strategy (needed only for it, with dated tasks: :attr:`Task.as_of`)
+    tastes : (n_items, n_tastes) bool or None: the taste slot of ``kway`` questions (:func:`benchmark_policy`)
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -485,7 +489,7 @@ def evaluate(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
-        peers=dict(peers or {}), recent=recent,
+        peers=dict(peers or {}), recent=recent, tastes=tastes,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -507,7 +511,7 @@ def _peer_name(strategy: str) -> str | None:
 
 
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
-               peers, recent):
+               peers, recent, tastes):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
 
     ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
@@ -536,7 +540,7 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
             oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
-            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity)
+            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, tastes)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)

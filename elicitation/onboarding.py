@@ -54,6 +54,8 @@ class Policy:
     groups : (n_items,) int array or None; only items of one group are asked together
     familiarity : (n_items,) array or None, the chance a user knows each item (see
         :class:`~prefchat.elicitation.selection.SelectionState`)
+    tastes : (n_items, n_tastes) bool or None, the tastes items carry: a k-way question's taste slot
+        (:func:`~prefchat.elicitation.selection.active_kway`); None, no slot
     min_questions, max_questions : never stop before ``min_questions`` clicks, always after
         ``max_questions`` (see :func:`~prefchat.elicitation.selection.should_stop`)
     threshold : stop early when the best next question carries fewer nats than this
@@ -66,6 +68,7 @@ class Policy:
     min_questions: int = 5
     max_questions: int = 10
     threshold: float = 0.01
+    tastes: np.ndarray | None = None
 
     def __post_init__(self):
         check_stop_rule(self.min_questions, self.max_questions, self.threshold)
@@ -105,7 +108,7 @@ def next_question(
     """
     if asked >= policy.max_questions:
         return None
-    state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, policy.familiarity)
+    state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, policy.familiarity, policy.tastes)
     question = policy.strategy(state, question_rng(seed, asked + 1))
     if question is None or should_stop(asked, question.information, policy.min_questions, policy.max_questions,
                                        policy.threshold):

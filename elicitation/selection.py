@@ -81,6 +81,9 @@ class SelectionState:
         (films, not texts read on the spot), a "don't know" teaches nothing, so the
         information-based strategies weigh each pair by
         :func:`pair_answerability`. None: every item can be judged.
+    tastes : (n_items, n_tastes) bool or None, the tastes each item carries (a catalog's genres):
+        a k-way question then gives one of its options to a taste no question has shown yet
+        (:func:`active_kway`). None: the options are chosen by information alone.
     """
 
     features: np.ndarray
@@ -89,6 +92,7 @@ class SelectionState:
     groups: np.ndarray | None = None
     unknown: frozenset[int] = frozenset()
     familiarity: np.ndarray | None = None
+    tastes: np.ndarray | None = None
 
     def __post_init__(self):
         features = np.asarray(self.features, dtype=float)
@@ -110,6 +114,10 @@ class SelectionState:
         familiarity = None if self.familiarity is None else np.asarray(self.familiarity, dtype=float)
         if familiarity is not None and (familiarity.shape != (n_items,) or np.any((familiarity < 0) | (familiarity > 1))):
             raise ValueError(f"familiarity must be ({n_items},) probabilities in [0, 1], got shape {familiarity.shape}")
+        tastes = None if self.tastes is None else np.asarray(self.tastes, dtype=bool)
+        if tastes is not None and (tastes.ndim != 2 or tastes.shape[0] != n_items):
+            raise ValueError(f"tastes must be ({n_items}, n_tastes) flags, one row per item, got shape {np.shape(self.tastes)}")
+        object.__setattr__(self, "tastes", tastes)
         object.__setattr__(self, "familiarity", familiarity)
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "pool", pool)
@@ -138,6 +146,14 @@ class SelectionState:
             return np.zeros(0, dtype=np.intp)
         shown = [item for answer in self.answers for item in answer.items] + list(self.unknown)
         return np.unique(self.groups[np.asarray(shown, dtype=np.intp)])
+
+    @property
+    def shown_tastes(self) -> np.ndarray:
+        """(n_tastes,) bool: the tastes an item asked so far carries (answered, skipped or unknown); empty without ``tastes``."""
+        if self.tastes is None:
+            return np.zeros(0, dtype=bool)
+        shown = [item for answer in self.answers for item in answer.items] + list(self.unknown)
+        return np.asarray(self.tastes[np.asarray(shown, dtype=np.intp)].any(axis=0), dtype=bool)
 
     def allowed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """The askable items of the pool and which of their pairs may be asked.
@@ -394,6 +410,12 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
     increases :func:`kway_information` of the whole question. Greedy selection does not guarantee
     the best k-set, and the information is the Laplace (Fisher at the posterior mean) estimate.
     Returns fewer than ``k`` options when no further item is allowed.
+
+    With the items' ``tastes`` (:class:`SelectionState`), the last option is the taste slot: the most
+    informative allowed item that carries a taste neither an earlier question nor this one's other
+    options showed, where there is one. Information alone never offers a documentary to a person the
+    head does not describe: the popular items span what most people choose between, so a taste
+    outside them is never put to the user who holds it.
     """
     if k < 2:
         raise ValueError(f"a k-way question needs k >= 2, got {k}")
@@ -410,6 +432,10 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
         candidates = np.flatnonzero(allowed[chosen].all(axis=0))
         if candidates.size == 0:
             break
+        if state.tastes is not None and len(chosen) == k - 1:  # the taste slot
+            unshown = ~(state.shown_tastes | state.tastes[items[chosen]].any(axis=0))
+            new = candidates[state.tastes[items[candidates]][:, unshown].any(axis=1)]
+            candidates = new if new.size else candidates
         options = np.concatenate(
             [np.broadcast_to(chosen, (candidates.size, len(chosen))), candidates[:, None]], axis=1
         )

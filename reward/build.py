@@ -245,29 +245,39 @@ def infer_answerable(requested: str, has_ratings: bool, counts: np.ndarray) -> t
     return chosen, {"requested": requested, "gini": gini, "threshold": ANSWERABLE_GINI}
 
 
-def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[int, dict]:
-    """Pairs or "which of these :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS` would you pick?",
-    chosen by onboarding sessions on validation users at equal clicks.
+def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
+    """Pairs or "which of these :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS` would you pick?", and
+    on a tags pack whether a k-way question's last option is its taste slot, chosen by onboarding
+    sessions on validation users at equal clicks.
 
     The served policy (``active``, the served pool and familiarity, the session prior and catalog
-    score of the pack's objective) asks pairs, then k-way questions, in the protocol of the pack's
-    items: "would rather watch" answers (watch, Recall@20) where items must be known, answers
-    about the items each user rated (prefer, on sight, pairwise accuracy) where they are judged
-    on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks wins;
-    ties go to pairs, which take less reading. Returns the size and ``{size: score}``.
+    score of the pack's objective) asks pairs, then k-way questions, then on a tags pack k-way
+    questions with the taste slot (:func:`~prefchat.elicitation.selection.active_kway`), in the
+    protocol of the pack's items: "would rather watch" answers (watch, Recall@20) where items must
+    be known, answers about the items each user rated (prefer, on sight, pairwise accuracy) where
+    they are judged on sight. The best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks
+    wins; ties go to pairs, which take less reading, then to no slot. Returns
+    ``{"question_size", "question_tastes"}`` and ``{"2": score, "4": score, "4+tastes": score}``.
     """
     known = pack.answerable == "known"
     protocol, metric = ("watch", "recall@20") if known else ("prefer", "pairwise_accuracy")
     tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
     prior = pack.serving.session_prior(pack.objective)
+    tastes = pack.serving.tastes
+    runs = [(("active", "kway"), None)] + ([(("kway",), tastes)] if tastes is not None else [])
+    scores: dict[tuple[int, bool], float] = {}  # (size, taste slot) -> mean score
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
-        result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=("active", "kway"),
-                          answers=VALIDATION_SESSION_ANSWERS, pool=pack.serving.pool(SERVED_POOL_SIZE),
-                          familiarity=pack.familiarity, score=pack.serving.objective(pack.objective).catalog_score)
-    values = result.values[:, :, result.metrics.index(metric)]
-    scores = {2: float(np.nanmean(values[0])), KWAY_OPTIONS: float(np.nanmean(values[1]))}
-    best = max(scores, key=lambda size: (scores[size], -size))
-    return best, {str(size): score for size, score in scores.items()}
+        for strategies, flags in runs:
+            result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=strategies,
+                              answers=VALIDATION_SESSION_ANSWERS, pool=pack.serving.pool(SERVED_POOL_SIZE),
+                              familiarity=pack.familiarity, score=pack.serving.objective(pack.objective).catalog_score,
+                              tastes=flags)
+            values = result.values[:, :, result.metrics.index(metric)]
+            for name, row in zip(strategies, values):
+                scores[2 if name == "active" else KWAY_OPTIONS, flags is not None] = float(np.nanmean(row))
+    size, slot = max(scores, key=lambda key: (scores[key], -key[0], not key[1]))
+    return ({"question_size": size, "question_tastes": int(slot)},
+            {f"{k}{'+tastes' if served else ''}": score for (k, served), score in scores.items()})
 
 
 def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, split: str = "random",
@@ -775,8 +785,8 @@ def build_pack(
                     pack = replace(pack, social=social)
                     hyperparameters.update(chosen)
         with step("choosing the question size"):
-            size, selection["question_size"] = choose_question_size(pack, session_users, seed)
-            hyperparameters["question_size"] = size
+            chosen, selection["question_size"] = choose_question_size(pack, session_users, seed)
+            hyperparameters.update(chosen)
     with step("choosing the confidence thresholds"):
         thresholds, selection["confidence"] = choose_confidence(pack, validation, seed)
         hyperparameters["confidence"] = thresholds.to_dict()

@@ -333,6 +333,13 @@ class Pack:
         return int(self.hyperparameters.get("question_size", 2))
 
     @property
+    def question_tastes(self) -> bool:
+        """Whether a k-way question gives its last option to a taste no question has shown yet
+        (:func:`~prefchat.elicitation.selection.active_kway`), as pack validation chose
+        (``hyperparameters["question_tastes"]``, 1 or 0; packs from before it: no)."""
+        return bool(self.hyperparameters.get("question_tastes", 0))
+
+    @property
     def objective(self) -> str:
         """What this pack's sessions ask by default, one of :data:`OBJECTIVES`.
 

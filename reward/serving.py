@@ -68,6 +68,8 @@ class Servable(DescribedItems, Protocol):
     def known_model(self) -> KnownModel | None: ...
     @property
     def exposure_discount(self) -> float: ...
+    @property
+    def question_tastes(self) -> bool: ...
 
 
 def check_objective(objective: str) -> str:
@@ -173,10 +175,19 @@ class Serving:
         """The question pools computed so far, by size (:meth:`pool`)."""
         return {}
 
+    @property
+    def tastes(self) -> np.ndarray | None:
+        """(n_items, n_tags) bool, the tags each item carries, on a tags pack; None elsewhere."""
+        return self.descriptors.carried if self.descriptors.source == "tags" else None
+
+    @property
+    def question_tastes(self) -> np.ndarray | None:
+        """The tastes a k-way question's taste slot reads (:attr:`tastes`), where the pack serves the slot; else None."""
+        return self.tastes if self.pack.question_tastes else None
+
     def pool(self, size: int) -> np.ndarray:
         """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), of ``size``
         items; on a tags pack each tag keeps a few of its best-known items in it (its ``tastes``)."""
         if size not in self.pools:
-            tastes = self.descriptors.carried if self.descriptors.source == "tags" else None
-            self.pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0, tastes=tastes)
+            self.pools[size] = candidate_pool(self.pack.features, self.pack.popularity, size=size, rng=0, tastes=self.tastes)
         return self.pools[size]

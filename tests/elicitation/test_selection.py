@@ -1,3 +1,4 @@
+from dataclasses import replace
 from itertools import combinations
 
 import numpy as np
@@ -196,6 +197,36 @@ def test_active_kway_is_greedy_on_kway_information():
     others = [i for i in range(15) if i not in question.items and not {0, 1} <= pair | {i}]
     alternatives = [kway_information(state.features[[*pair, i]], mean, cov) for i in others]
     assert question.information >= max(alternatives)
+
+
+def test_the_taste_slot_offers_a_taste_no_question_has_shown():
+    # Items 0-11 carry taste 0 (the head), 12 and 13 taste 1, 14 taste 2: information alone asks the head.
+    tastes = np.zeros((15, 3), dtype=bool)
+    tastes[:12, 0], tastes[12:14, 1], tastes[14, 2] = True, True, True
+    state = _state(seed=9, n_items=15, answers=[KWayChoice((0, 12, 3), 0)], tastes=tastes)
+    question = active_kway(state, np.random.default_rng(0), k=4)
+    plain = active_kway(replace(state, tastes=None), np.random.default_rng(0), k=4)
+    assert 14 in question.items  # taste 1 was shown by the first question; taste 2 never was
+    others = [i for i in question.items if i != 14]
+    assert set(others) <= set(plain.items) and len(set(question.items)) == 4  # the other options are information's
+    shown_all = _state(seed=9, n_items=15, answers=[KWayChoice((0, 12, 14), 0)], tastes=tastes)
+    assert active_kway(shown_all, np.random.default_rng(0), k=4).items == \
+        active_kway(replace(shown_all, tastes=None), np.random.default_rng(0), k=4).items  # nothing new to show: no slot
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_each_question_with_the_taste_slot_shows_a_taste_not_shown_before(seed):
+    # Twelve items, six tastes of two items each: while a taste is left unshown, each 3-way question shows one.
+    rng = np.random.default_rng(seed)
+    tastes = np.zeros((12, 6), dtype=bool)
+    tastes[np.arange(12), rng.permutation(np.repeat(np.arange(6), 2))] = True
+    state = _state(seed=seed % 1000, n_items=12, tastes=tastes)
+    for _ in range(3):
+        question = active_kway(state, rng, k=3)
+        new = tastes[list(question.items)].any(axis=0) & ~state.shown_tastes
+        assert new.any() or state.shown_tastes.all(), "a question showed no new taste while one was left"
+        state = replace(state, posterior=state.posterior.update(state.features, KWayChoice(question.items, question.items[0])))
 
 
 # --------------------------------------------------------------------------- whole sessions
