@@ -81,11 +81,12 @@ VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 DISCOUNT_GRID = tuple(step / 10 for step in range(16))
 """The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
-RECALL_TOLERANCE = {"exposure_discount": 0.03, "less_obvious_discount": 0.09, "calibration_weight": 0.03}
-"""The recall constraints of the exposure control and the calibrated list, as shares of the recall at
-stake (:func:`~prefchat.elicitation.metrics.recall_floor`): the served default may lose at most 3% of
-its validation hits against the best found without a discount (no calibration), the "less obvious
-picks" setting at most 9%."""
+RECALL_TOLERANCE = {"exposure_discount": 0.03, "less_obvious_discount": 0.09, "calibration_weight": 0.03,
+                    "question_tastes": 0.03}
+"""The recall constraints of what serves a person rather than the mean, as shares of the recall at
+stake (:func:`~prefchat.elicitation.metrics.recall_floor`): the exposure control, the calibrated
+list and the questions' taste slot may each lose at most 3% of the validation hits of the best
+found without them, the "less obvious picks" setting at most 9%."""
 TREND_TOLERANCE = 0.015
 """The share of validation Recall@20 the item trend may cost either split (at random, in time) against the
 served score without it: the trend is served only where it serves both (:func:`~prefchat.reward.served.choose_served_score`)."""
@@ -255,9 +256,11 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
     questions with the taste slot (:func:`~prefchat.elicitation.selection.active_kway`), in the
     protocol of the pack's items: "would rather watch" answers (watch, Recall@20) where items must
     be known, answers about the items each user rated (prefer, on sight, pairwise accuracy) where
-    they are judged on sight. The best mean score after :data:`VALIDATION_SESSION_ANSWERS` clicks
-    wins; ties go to pairs, which take less reading, then to no slot. Returns
-    ``{"question_size", "question_tastes"}`` and ``{"2": score, "4": score, "4+tastes": score}``.
+    they are judged on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS`
+    clicks wins (ties go to pairs, which take less reading). A k-way size serves the taste slot where
+    its score keeps all but :data:`RECALL_TOLERANCE`'s share of that best: like the exposure control,
+    the slot serves the person whose taste the head does not show, at a bounded cost to the mean.
+    Returns ``{"question_size", "question_tastes"}`` and ``{"2": score, "4": score, "4+tastes": score}``.
     """
     known = pack.answerable == "known"
     protocol, metric = ("watch", "recall@20") if known else ("prefer", "pairwise_accuracy")
@@ -275,7 +278,9 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
             values = result.values[:, :, result.metrics.index(metric)]
             for name, row in zip(strategies, values):
                 scores[2 if name == "active" else KWAY_OPTIONS, flags is not None] = float(np.nanmean(row))
-    size, slot = max(scores, key=lambda key: (scores[key], -key[0], not key[1]))
+    size = max((k for k, served in scores if not served), key=lambda k: (scores[k, False], -k))
+    best = scores[size, False]
+    slot = size > 2 and scores.get((size, True), -np.inf) >= recall_floor(best, RECALL_TOLERANCE["question_tastes"])
     return ({"question_size": size, "question_tastes": int(slot)},
             {f"{k}{'+tastes' if served else ''}": score for (k, served), score in scores.items()})
 
