@@ -310,7 +310,7 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     The :func:`validation_sessions` of the pack's final "watch" prior, each posterior after
     :data:`VALIDATION_SESSION_ANSWERS` answers ranking the
     catalog with every discount of :data:`DISCOUNT_GRID`
-    (:meth:`~prefchat.reward.serving.ObjectiveServing.discounted`). For each setting of :data:`RECALL_TOLERANCE`,
+    (:meth:`~prefchat.reward.serving.ObjectiveServing.discounted`). For the served discount and the "less obvious picks" one (their :data:`RECALL_TOLERANCE`),
     the discount whose lists hold the least of the catalog's head (its mean head share, the 100 most
     popular items) whose mean Recall@20 is within the tolerance of the undiscounted ranking's (the
     smaller discount among equals), and ``less_obvious_limit``,
@@ -338,7 +338,8 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     means = np.nanmean(values, axis=2)
     grid = [{"discount": d, "recall@20": float(r), "long_tail_share@20": float(t), "head_share@20": float(h)}
             for d, (r, t, h) in zip(DISCOUNT_GRID, means)]
-    chosen = {name: strongest_discount(grid, recall_floor(grid[0]["recall@20"], share)) for name, share in RECALL_TOLERANCE.items()}
+    chosen = {name: strongest_discount(grid, recall_floor(grid[0]["recall@20"], RECALL_TOLERANCE[name]))
+              for name in ("exposure_discount", "less_obvious_discount")}
     chosen["less_obvious_limit"] = strongest_discount(grid, LESS_OBVIOUS_RECALL_KEPT * grid[0]["recall@20"])
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
