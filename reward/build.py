@@ -75,7 +75,9 @@ L2_GRID = (1e-4, 1e-3, 1e-2)
 IMPLICIT_GRID = (0.25, 0.5, 1.0, 2.0)
 PRIOR_SCALE_GRID = (0.25, 0.5, 1.0, 2.0, 4.0)
 WATCH_SCALE_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-VALIDATION_STRATEGY = "active"  # the served default: the watch prior is validated the way it is used
+VALIDATION_STRATEGY = "active"
+"""The questions the watch prior and the known-items model are chosen by, before the question size is:
+pairs; what is served on top of them is chosen on sessions of the size served (:func:`served_strategy`)."""
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -285,22 +287,30 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
             {f"{k}{'+tastes' if served else ''}": score for (k, served), score in scores.items()})
 
 
-def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, split: str = "random",
-                        times: dict[str, np.ndarray] | None = None) -> list[tuple[Task, Session]]:
-    """The served onboarding sessions of validation users that the "watch" settings are chosen by
-    (split by ``split``, dated by ``times`` where given: :func:`~prefchat.elicitation.evaluate.rating_tasks`).
+def served_strategy(pack: Pack) -> str:
+    """The benchmark strategy of the questions ``pack`` serves: ``kway`` where it chose k-way questions
+    (with its taste slot, :func:`validation_sessions`), else :data:`VALIDATION_STRATEGY`'s pairs."""
+    return "kway" if pack.question_size > 2 else VALIDATION_STRATEGY
 
-    The served strategy (:data:`VALIDATION_STRATEGY`) over the served pool, weighed by the pack's
-    familiarity, with its "watch" session prior, in the benchmark's watch protocol
-    (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS` splits per user),
-    :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
+
+def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, split: str = "random",
+                        times: dict[str, np.ndarray] | None = None, strategy: str = VALIDATION_STRATEGY,
+                        ) -> list[tuple[Task, Session]]:
+    """The onboarding sessions of validation users that the "watch" settings are chosen by (split by
+    ``split``, dated by ``times`` where given: :func:`~prefchat.elicitation.evaluate.rating_tasks`).
+
+    ``strategy`` (:data:`VALIDATION_STRATEGY` until the question size is chosen, then the served
+    one, :func:`served_strategy`, with the pack's taste slot where it serves one) over the served
+    pool, weighed by the pack's familiarity, with its "watch" session prior, in the benchmark's
+    watch protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`, :data:`VALIDATION_SEEDS`
+    splits per user), :data:`VALIDATION_SESSION_ANSWERS` questions at most: one ``(task, session)`` per task.
     """
     tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity, split=split, times=times)
     prior = pack.serving.session_prior("watch")
-    policy = benchmark_policy(VALIDATION_STRATEGY, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
-                              familiarity=pack.familiarity)
+    policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
+                              familiarity=pack.familiarity, tastes=pack.serving.question_tastes)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
-        return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, VALIDATION_STRATEGY)))
+        return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy)))
                 for task in tasks]
 
 
@@ -346,12 +356,13 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
 
 def dated_sessions(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]],
                    seed: int) -> dict[str, list[tuple[Task, Session]]]:
-    """The :func:`validation_sessions` of ``users`` split at random and in time (by split), dated by their ratings' timestamps."""
+    """The served :func:`validation_sessions` (:func:`served_strategy`) of ``users`` split at random and in
+    time (by split), dated by their ratings' timestamps."""
     ratings = dataset.ratings
     assert ratings is not None and ratings.timestamp is not None  # a dated pack
     index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
     times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
-    return {split: validation_sessions(pack, users, seed, split, times) for split in ("random", "time")}
+    return {split: validation_sessions(pack, users, seed, split, times, served_strategy(pack)) for split in ("random", "time")}
 
 
 def training_times(dataset: Dataset, train_users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -626,10 +637,11 @@ def build_pack(
     validation = make_validation_users(data, val_users, VALIDATION_ANSWERS, seed)
     answerable, answerable_evidence = infer_answerable(answerable, data.has_ratings, popularity)
     # The long steps after the embedding, one progress bar in the embedding bar's style, each step
-    # named while it runs: fitting, the prior, axes, the test report; on ratings the question size,
-    # and on items that must be known the watch prior, the known-items model and the exposure
-    # discount (with dated ratings the item trend), and the served score's settings chosen again
-    # together (with friends, then the social prior against that score); then the confidence
+    # named while it runs: fitting, the prior, axes, the test report; on ratings the question size
+    # (on items that must be known, after the watch prior and the known-items model, and then the
+    # exposure discount, with dated ratings the item trend, and the served score's settings chosen
+    # again together on sessions of the questions served; with friends, then the social prior
+    # against that score); then the confidence
     # thresholds; then the summary weights; on items that must be known, the calibration weight and last the personas.
     dated = dataset.ratings is not None and dataset.ratings.timestamp is not None
     n_steps = 6 + int(data.has_ratings) * (1 + (6 + (friends is not None) + 2 * dated) * (answerable == "known"))
@@ -743,6 +755,14 @@ def build_pack(
     )
     sessions: list[tuple[Task, Session]] = []
     if data.has_ratings:
+
+        def choose_size() -> None:
+            nonlocal pack
+            with step("choosing the question size"):
+                chosen, selection["question_size"] = choose_question_size(pack, session_users, seed)
+                hyperparameters.update(chosen)
+                pack = replace(pack)  # serving derived again: the questions just changed
+
         session_users = {}
         for u in val_users.tolist():
             rows = data.rating_user == u
@@ -762,6 +782,9 @@ def build_pack(
                     known, pack.familiarity, sessions)
                 pack = replace(pack, known=known)  # "watch" now ranks by the known-items model
                 hyperparameters.update(chosen)
+            choose_size()
+            # what is served on top of the model is chosen on sessions of the questions served
+            sessions = validation_sessions(pack, session_users, seed, strategy=served_strategy(pack))
             with step("choosing the exposure discount"):
                 discounts, selection["exposure_discount"] = choose_exposure_discount(pack, sessions)
                 hyperparameters.update(discounts)
@@ -790,9 +813,8 @@ def build_pack(
                         served_known, matrix, train_ids.tolist(), friends, sessions, served_without_friends(pack))
                     pack = replace(pack, social=social)
                     hyperparameters.update(chosen)
-        with step("choosing the question size"):
-            chosen, selection["question_size"] = choose_question_size(pack, session_users, seed)
-            hyperparameters.update(chosen)
+        else:
+            choose_size()
     with step("choosing the confidence thresholds"):
         thresholds, selection["confidence"] = choose_confidence(pack, validation, seed)
         hyperparameters["confidence"] = thresholds.to_dict()
@@ -807,7 +829,7 @@ def build_pack(
             hyperparameters.update(chosen)
         with step("choosing the personas"):  # several tastes per user (prefchat.reward.personas)
             pack = replace(pack)
-            merged = merged_validation_sessions(pack, session_users, seed, VALIDATION_STRATEGY, max(VALIDATION_SESSION_ANSWERS),
+            merged = merged_validation_sessions(pack, session_users, seed, served_strategy(pack), max(VALIDATION_SESSION_ANSWERS),
                                                 VALIDATION_SEEDS)
             personas, selection["personas"] = choose_personas(pack, sessions, merged, max(VALIDATION_SESSION_ANSWERS))
             assert pack.known is not None  # sessions are run on items that must be known, which have the model
