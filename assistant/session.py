@@ -102,9 +102,10 @@ class Conversation:
         self.options = SessionOptions() if options is None else options
         self.sessions = SessionReader(pack, store)
         self.features, self.reference, self.index = self.sessions.features, self.sessions.reference, pack.item_index
-        groups, familiarity = pack.groups, pack.familiarity  # the reference item is never asked about
-        self.groups = None if groups is None else np.append(groups, -1)
+        groups, familiarity, tastes = pack.groups, pack.familiarity, pack.serving.question_tastes
+        self.groups = None if groups is None else np.append(groups, -1)  # the reference item is never asked about
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
+        self.tastes = None if tastes is None else np.vstack([tastes, np.zeros((1, tastes.shape[1]), dtype=bool)])
         self.memory = Memory(pack, store)
         self.friends = Friendships(pack, store, self.sessions)
         self.recommender = Recommender(pack)
@@ -291,7 +292,7 @@ class Conversation:
         size = options.question_size or self.pack.question_size
         strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
         return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
-                      options.min_questions, options.max_questions, options.threshold, self.pack.serving.question_tastes)
+                      options.min_questions, options.max_questions, options.threshold, self.tastes)
 
     def policy_of(self, state: SessionState) -> Policy:
         """The question policy of session ``state``: :meth:`policy` of its options, or a returning user's

@@ -27,6 +27,7 @@ from prefchat.elicitation.onboarding import known_items, run_session
 from prefchat.elicitation.selection import Question
 from prefchat.reward.pack import save_pack
 from prefchat.settings import Settings
+from tests.conftest import genre_items
 
 N_ANSWERS = 10
 
@@ -55,7 +56,8 @@ def tasks_of(pack, n_users=6):
 
 def benchmark(pack, task, strategy):
     """The questions and the top 20 of the benchmark's session (the served exclusions applied)."""
-    policy = benchmark_policy(strategy, pack.serving.pool(300), N_ANSWERS, pack.groups, pack.familiarity)
+    policy = benchmark_policy(strategy, pack.serving.pool(300), N_ANSWERS, pack.groups, pack.familiarity,
+                              pack.serving.question_tastes)
     session = run_session(pack.features, pack.serving.session_prior(pack.objective), policy, task.respondent,
                           task_seed(task, strategy))
     posterior = session.posteriors[-1]
@@ -87,6 +89,23 @@ def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy
             asked, top = served(app, task, strategy)
             assert (asked, top) == benchmark(loop_pack, task, strategy), f"user {task.user_id}"
             assert len(asked) == N_ANSWERS
+
+
+def test_the_taste_slot_is_asked_as_the_benchmark_asks_it(small_pack, tmp_path, embed):
+    """A pack serving 4-way questions with their taste slot: the app asks what the benchmark asks (the
+    app's catalog has one more row, the reference item, which carries no taste), not what it asks without.
+    Each film keeps one tag of its two, so that a question does not show every taste at once."""
+    films = [dataclasses.replace(item, tags=item.tags[-1:]) for item in genre_items(60)]
+    plain = with_base_rates(small_pack(films, manifest={"name": "loop"}))
+    pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
+        **plain.manifest["hyperparameters"], "question_size": KWAY_OPTIONS, "question_tastes": 1}})
+    differ = 0
+    with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        for task in tasks_of(pack):
+            asked, top = served(app, task, "kway")
+            assert (asked, top) == benchmark(pack, task, "kway"), f"user {task.user_id}"
+            differ += asked != benchmark(plain, task, "kway")[0]
+    assert differ
 
 
 def test_a_calibrated_list_is_served_as_the_benchmark_ranks_it(small_pack, tmp_path, embed):
