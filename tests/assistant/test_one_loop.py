@@ -91,36 +91,34 @@ def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy
             assert len(asked) == N_ANSWERS
 
 
+def served_differently(plain, strategy, part, tmp_path, embed, **hyperparameters):
+    """How many tasks ``plain`` with ``hyperparameters`` serves differently from ``plain`` in ``part`` (0: the
+    questions, 1: the top 20), once the app is seen to ask and recommend what the benchmark does."""
+    pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
+        **plain.manifest["hyperparameters"], **hyperparameters}})
+    differ = 0
+    with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
+        for task in tasks_of(pack):
+            asked, top = served(app, task, strategy)
+            assert (asked, top) == benchmark(pack, task, strategy), f"user {task.user_id}"
+            differ += (asked, top)[part] != benchmark(plain, task, strategy)[part]
+    return differ
+
+
 def test_the_taste_slot_is_asked_as_the_benchmark_asks_it(small_pack, tmp_path, embed):
     """A pack serving 4-way questions with their taste slot: the app asks what the benchmark asks (the
     app's catalog has one more row, the reference item, which carries no taste), not what it asks without.
     Each film keeps one tag of its two, so that a question does not show every taste at once."""
     films = [dataclasses.replace(item, tags=item.tags[-1:]) for item in genre_items(60)]
     plain = with_base_rates(small_pack(films, manifest={"name": "loop"}))
-    pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
-        **plain.manifest["hyperparameters"], "question_size": KWAY_OPTIONS, "question_tastes": 1}})
-    differ = 0
-    with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
-        for task in tasks_of(pack):
-            asked, top = served(app, task, "kway")
-            assert (asked, top) == benchmark(pack, task, "kway"), f"user {task.user_id}"
-            differ += asked != benchmark(plain, task, "kway")[0]
-    assert differ
+    assert served_differently(plain, "kway", 0, tmp_path, embed, question_size=KWAY_OPTIONS, question_tastes=1)
 
 
 def test_a_calibrated_list_is_served_as_the_benchmark_ranks_it(small_pack, tmp_path, embed):
     """A pack whose "watch" lists are calibrated to the user's genres: the app and the benchmark
     still end with the same top 20, and it is not the uncalibrated one."""
     plain = with_base_rates(small_pack(manifest={"name": "loop"}))
-    pack = dataclasses.replace(plain, manifest={**plain.manifest, "hyperparameters": {
-        **plain.manifest["hyperparameters"], "calibration_weight": 0.9, "calibration_popularity": 0.5}})
-    moved = 0
-    with Assistant.open(pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
-        for task in tasks_of(pack):
-            asked, top = served(app, task, "active")
-            assert (asked, top) == benchmark(pack, task, "active"), f"user {task.user_id}"
-            moved += top != benchmark(plain, task, "active")[1]
-    assert moved
+    assert served_differently(plain, "active", 1, tmp_path, embed, calibration_weight=0.9, calibration_popularity=0.5)
 
 
 def test_a_session_resumed_by_a_fresh_process_asks_what_it_would_have(loop_pack, tmp_path, embed):
