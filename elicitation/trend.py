@@ -31,8 +31,10 @@ from .recency import RecentPopularity, windows
 
 __all__ = ["TREND_WEIGHTS", "ItemTrend", "TrendUser", "base_rate_term", "choose_trend"]
 
-TREND_WEIGHTS = (0.0, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0)
-""":math:`\\beta` tried by :func:`choose_trend`, in units of the validation scores' median standard deviation."""
+TREND_WEIGHTS = (0.0, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 4.0, 8.0, 16.0)
+""":math:`\\beta` tried by :func:`choose_trend`, in units of the validation scores' median standard deviation:
+from none to a term that orders the catalog by itself, the scores only breaking its ties (a score's
+spread is one unit, the standardised :math:`b(t)`'s too). Ciao chose the old grid's end, 2."""
 
 
 def base_rate_term(recent: np.ndarray) -> np.ndarray:
