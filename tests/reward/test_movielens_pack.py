@@ -19,4 +19,6 @@ def test_movielens_pack_population_model_is_at_least_the_mean_rating_baseline(mo
     assert len(trials) >= 5 and all("validation" in t for t in trials)
     # Films must be known to be judged: ratings concentrate on the head, and sessions ask "which would you pick?".
     assert pack.answerable == "known" and pack.manifest["selection"]["answerable"]["gini"] >= 0.5
-    assert pack.question_size in (2, 4) and set(pack.manifest["selection"]["question_size"]) == {"2", "4"}
+    # pairs, 4-way, and 4-way with the taste slot (a tags pack) were tried; the slot only with 4-way questions
+    assert pack.question_size in (2, 4) and set(pack.manifest["selection"]["question_size"]) == {"2", "4", "4+tastes"}
+    assert pack.question_tastes in (False, pack.question_size == 4)
