@@ -411,10 +411,12 @@ def persona_attribution(served, task: Task, answered: list[tuple[int | None, fro
 def persona_row(strategy: str, answers: int, tastes: np.ndarray) -> dict:
     """One row of the report's ``personas``: the share of users (or accounts) whose served list serves one
     taste, and on shared accounts the share of split accounts, the hits that name a taste and the
-    share of those that name the taste of the member the hit is for (``attribution``)."""
+    share of those that name the taste of the member the hit is for (``attribution``); None where no
+    list was read (JSON has no nan)."""
     kept, hits, attributed = tastes[:, 0], tastes[:, 1], tastes[:, 2]
     total = float(np.nansum(hits))
-    return {"strategy": strategy, "answers": int(answers), "kept_one": float(np.nanmean(kept)),
+    return {"strategy": strategy, "answers": int(answers),
+            "kept_one": float(np.nanmean(kept)) if np.isfinite(kept).any() else None,
             "persona_hits": int(total), "attribution": float(np.nansum(attributed) / total) if total else None}
 
 
@@ -516,7 +518,8 @@ def format_report(report: dict) -> str:
                       "the share naming the member's own"]
         for entry in report["personas"]:
             share = "-" if entry["attribution"] is None else f"{entry['attribution']:.2f}"
-            lines.append(f"{entry['strategy']:<{width}}{entry['answers']:>6} answers   kept one {entry['kept_one']:.2f}   "
+            kept = "-" if entry["kept_one"] is None else f"{entry['kept_one']:.2f}"
+            lines.append(f"{entry['strategy']:<{width}}{entry['answers']:>6} answers   kept one {kept}   "
                          f"hits {entry['persona_hits']:>4}   attribution {share}")
     return "\n".join(lines)
 

@@ -357,3 +357,5 @@ def test_a_hit_is_attributed_when_its_taste_belongs_to_the_member_whose_item_it_
     assert evaluation.persona_attribution(single, task, answered, lambda item_id: int(item_id[1:]))[:1].tolist() == [1.0]
     row = evaluation.persona_row("active", 10, np.array([[0.0, 3, 2], [1.0, 0, 0]]))
     assert row == {"strategy": "active", "answers": 10, "kept_one": 0.5, "persona_hits": 3, "attribution": 2 / 3}
+    unread = evaluation.persona_row("active", 10, np.full((2, 3), np.nan))
+    assert unread == {"strategy": "active", "answers": 10, "kept_one": None, "persona_hits": 0, "attribution": None}
