@@ -138,13 +138,26 @@ def parse_pick(text: str, n_options: int) -> int | str | None:
     return None
 
 
-def parse_choice(text: str, item_ids: Sequence[str]) -> str | None:
+def parse_choice(text: str, item_ids: Sequence[str], by_id: bool = False) -> str | None:
     """What ``text`` answers to a question of ``item_ids``, as stored: a pair's "a", "b", "tie" or
-    "skip" (:func:`parse_answer`); a k-way question's chosen item id (typed as such, or by
-    position, :func:`parse_pick`) or "skip"; None when it is no answer."""
+    "skip" (:func:`parse_answer`); a k-way question's chosen item id or "skip"; None when it is no answer.
+
+    Typed text is read as a person means it: a position first (:func:`parse_pick`: "1", "C", "the third
+    one"), an item id only when it is no position, since ids can look like positions (MovieLens's
+    Toy Story is "1": typing "1" picks the first option shown, whatever its id). ``by_id``: ``text`` is the
+    id of the card picked in a k-way question (a client's ``item_id``): an option's id or no answer, never a
+    position.
+
+    >>> parse_choice("1", ["2", "5", "1", "3"])
+    '2'
+    >>> parse_choice("1", ["2", "5", "1", "3"], by_id=True)
+    '1'
+    """
+    if by_id:  # a pair is answered by its buttons' choices
+        return text if len(item_ids) > 2 and text in item_ids else None
     if len(item_ids) == 2:
         return parse_answer(text)
-    if text.strip() in item_ids:
-        return text.strip()
     pick = parse_pick(text, len(item_ids))
+    if pick is None and text.strip() in item_ids:
+        return text.strip()
     return item_ids[pick] if isinstance(pick, int) else pick

@@ -223,8 +223,10 @@ class Conversation:
             _check_active(state.record)
             return self._advance(state)
 
-    def answer(self, session_id: str, text: str, question_id: int | None = None) -> QuestionTurn | ResultTurn | ReaskTurn:
-        """Take the answer to the current question: "a", "b", "both", "skip" or free text.
+    def answer(self, session_id: str, text: str, question_id: int | None = None, by_id: bool = False,
+               ) -> QuestionTurn | ResultTurn | ReaskTurn:
+        """Take the answer to the current question: "a", "b", "both", "skip" or free text; with ``by_id``, the
+        item id of the card picked in a k-way question (:func:`~prefchat.assistant.parsing.parse_choice`).
 
         Text that is no answer (see :func:`~prefchat.assistant.parsing.parse_answer`) stores
         nothing and asks again. The answer is committed together with the next question (or the
@@ -236,13 +238,14 @@ class Conversation:
         current one is a :class:`~prefchat.storage.Conflict`.
         """
         with self.store.atomic():
-            return self._answer(self.sessions.locked(session_id), text, question_id)
+            return self._answer(self.sessions.locked(session_id), text, question_id, by_id)
 
-    def _answer(self, state: SessionState, text: str, question_id: int | None) -> QuestionTurn | ResultTurn | ReaskTurn:
+    def _answer(self, state: SessionState, text: str, question_id: int | None, by_id: bool = False,
+                ) -> QuestionTurn | ResultTurn | ReaskTurn:
         """:meth:`answer` on the session's state as read under its lock (:meth:`_locked`), in the caller's
         :meth:`~prefchat.storage.Store.atomic` block."""
         if question_id is not None and (state.pending is None or state.pending.question.id != question_id):
-            return self._repeated(state, question_id, text)
+            return self._repeated(state, question_id, text, by_id)
         _check_active(state.record)
         if state.pending is None:  # interrupted between an answer and the next question
             current = self._advance(state)
@@ -251,7 +254,7 @@ class Conversation:
             state = self.sessions.state(state.record)
             assert state.pending is not None, "_advance returned a question, so one is recorded and waiting"
         question = state.pending.question
-        choice = parse_choice(text, question.item_ids)
+        choice = parse_choice(text, question.item_ids, by_id)
         if choice is None:
             reask = wording.REASK if len(question.item_ids) == 2 else wording.reask_pick(len(question.item_ids))
             return ReaskTurn(reask, self._question_turn(state, question))
@@ -311,11 +314,11 @@ class Conversation:
 
     # -- moving a session on ---------------------------------------------------------------------
 
-    def _repeated(self, state: SessionState, question_id: int, text: str) -> QuestionTurn | ResultTurn:
+    def _repeated(self, state: SessionState, question_id: int, text: str, by_id: bool) -> QuestionTurn | ResultTurn:
         """An answer naming question ``question_id``, which is not the one waiting: a retry, or a conflict
         (in :meth:`_answer`'s caller's atomic block)."""
         asked = next((exchange for exchange in state.history if exchange.question.id == question_id), None)
-        if asked is None or asked.answer is None or asked.answer.choice != parse_choice(text, asked.question.item_ids):
+        if asked is None or asked.answer is None or asked.answer.choice != parse_choice(text, asked.question.item_ids, by_id):
             raise Conflict(f"question {question_id} is not the current question of session {state.record.id!r}")
         if state.record.state == "finished":
             return self._result(state)

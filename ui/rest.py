@@ -347,7 +347,7 @@ def api_router(
         question, the result when onboarding is over, or a ``reask`` turn when the text is no answer
         (nothing is stored then)."""
         with session(session_id, x_prefchat_user) as assistant:
-            return turn_out(assistant.answer(session_id, body.answer, body.question_id))
+            return turn_out(assistant.answer(session_id, body.answer, body.question_id, by_id=body.item_id is not None))
 
     @router.post("/sessions/{session_id}/undo", response_model=TurnOut, summary="Take back the last answer")
     def undo(session_id: SessionPath, x_prefchat_user: UserHeader = None):

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefchat.assistant.parsing import CHOICES, normalise, parse_answer
+from prefchat.assistant.parsing import CHOICES, normalise, parse_answer, parse_choice
 
 KNOWN = {
     "a": ["A", "a", "1", "one", "the first one", "First", "left", "the left one", "option A", "I'd pick A", "1st"],
@@ -50,3 +50,23 @@ def test_case_and_surrounding_punctuation_do_not_matter(text, upper, before, aft
 @given(st.text())
 def test_any_text_parses_to_a_choice_or_none(text):
     assert parse_answer(text) in (*CHOICES, None)
+
+
+@given(st.permutations(["1", "2", "3", "4"]), st.sampled_from(["{n}", "the {word} one", "{letter}"]))
+def test_a_typed_position_picks_that_option_whatever_the_ids_look_like(ids, form):
+    # MovieLens's ids 1 to 4 are films: "1" typed picks the first option shown, not Toy Story wherever it is.
+    words = ["first", "second", "third", "fourth"]
+    for n in range(4):
+        text = form.format(n=n + 1, word=words[n], letter="ABCD"[n])
+        assert parse_choice(text, ids) == ids[n]
+
+
+def test_an_item_id_is_read_where_it_is_no_position_and_a_picked_card_by_its_id_only():
+    ids = ["1", "m7", "33", "2"]
+    assert parse_choice("m7", ids) == "m7" and parse_choice("33", ids) == "33"  # typed ids that are no position
+    assert parse_choice("2", ids) == "m7"  # a position first
+    assert parse_choice("2", ids, by_id=True) == "2" and parse_choice("1", ids, by_id=True) == "1"  # a card's id
+    assert parse_choice("none of these", ids, by_id=True) is None  # an id, or no answer
+    assert parse_choice("m8", ids, by_id=True) is None
+    assert parse_choice("a", ["x", "y"], by_id=True) is None  # a pair is answered by its choices
+    assert parse_choice("a", ["x", "y"]) == "a"

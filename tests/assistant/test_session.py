@@ -408,6 +408,24 @@ def test_replay_maps_kway_picks_and_none_of_these(conversation, store):
     assert pending.question.item_ids == ("m008", "m009", "m010")
 
 
+def test_a_typed_position_picks_the_option_shown_there_when_ids_look_like_positions(small_pack, store, embed):
+    # MovieLens's ids: "1" is Toy Story. A person typing "1" means the first option, wherever Toy Story is shown.
+    options = SessionOptions(question_size=4, min_questions=3, max_questions=3)
+    plain = small_pack(manifest={"name": "numbered"})
+    first = Assistant(plain, store, embed, options).start("kim", seed=0)
+    shown = [plain.index_of(card.item_id) for card in first.items]
+    ids = {index: str(4 - n) for n, index in enumerate(shown)}  # shown first: "4", ..., shown last: "1"
+    films = [dataclasses.replace(item, item_id=ids.get(n, f"x{n}")) for n, item in enumerate(plain.items)]
+    pack = small_pack(films, manifest={"name": "numbered"})
+    turn = Assistant(pack, store, embed, options).start("lee", seed=0)
+    assert [card.item_id for card in turn.items] == ["4", "3", "2", "1"]  # the same question, its ids reversed
+    app = Assistant(pack, store, embed, options)
+    for typed, meant in (("1", "4"), ("the second one", "3"), ("D", "1")):
+        turn = app.start(f"lee-{typed}", seed=0)
+        after = app.answer(turn.session_id, typed, turn.question_id)
+        assert app.answered(after.session_id)[-1][1] == meant, typed
+
+
 @pytest.mark.parametrize(
     "options, name",
     [
