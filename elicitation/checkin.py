@@ -256,12 +256,10 @@ def choose_timescale(elapsed: np.ndarray, gains: np.ndarray, quantiles: Sequence
 
 
 def personal_familiarity(model: KnownModel, earlier: Collection[int], n_items: int | None = None) -> np.ndarray:
-    r"""The chance a returning user knows each item by now, :math:`\operatorname{clip}(\phi_j^\top m, 0, 1)` of the
-    known-items model given the ``earlier`` items (its least-squares estimate of the chance, module
-    :mod:`~prefchat.elicitation.known`): what the check-in weighs a pair's answerability by, in place of
-    the population's familiarity. ``n_items``: pad with zeros to this length (the served features' extra
-    reference item)."""
-    chance = np.clip(model.features.astype(np.float64) @ model.posterior_mean(earlier), 0.0, 1.0)
+    """The chance a returning user knows each item by now (:meth:`~prefchat.elicitation.known.KnownModel.knowing`
+    of the ``earlier`` items): what the check-in weighs a pair's answerability by, in place of the population's
+    familiarity. ``n_items``: pad with zeros to this length (the served features' extra reference item)."""
+    chance = model.knowing(earlier)
     return chance if n_items is None else np.pad(chance, (0, n_items - chance.size))
 
 

@@ -109,7 +109,7 @@ from functools import partial
 
 import numpy as np
 
-from .onboarding import CatalogScore, Policy, Session, as_answer, known_items, question_rng, run_session
+from .onboarding import CatalogScore, Knowing, Policy, Session, as_answer, known_items, question_rng, run_session
 from .peers import Peer
 from .posterior import Comparison, Posterior, batch_map, ml_fit
 from .recency import RecentPopularity
@@ -356,12 +356,14 @@ def task_seed(task: Task, strategy: str) -> int:
 
 
 def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
-                     familiarity: np.ndarray | None = None, tastes: np.ndarray | None = None) -> Policy:
+                     familiarity: np.ndarray | None = None, tastes: np.ndarray | None = None,
+                     knowing: Knowing | None = None) -> Policy:
     """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
     clicks (no early stop), so that every answer count up to it can be scored from one session;
-    ``tastes``: the k-way questions' taste slot (:class:`~prefchat.elicitation.onboarding.Policy`)."""
+    ``tastes``: the k-way questions' taste slot, ``knowing``: each user's own chance of knowing an item
+    in place of ``familiarity`` (:class:`~prefchat.elicitation.onboarding.Policy`)."""
     return Policy(SESSIONS[strategy], pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
-                  tastes=tastes)
+                  tastes=tastes, knowing=knowing)
 
 
 @dataclass(frozen=True, eq=False)
@@ -436,6 +438,7 @@ def evaluate(
     peers: Mapping[str, Peer] | None = None,
     recent: RecentPopularity | None = None,
     tastes: np.ndarray | None = None,
+    knowing: Knowing | None = None,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -465,6 +468,8 @@ def evaluate(
     recent : the fitted :class:`~prefchat.elicitation.recency.RecentPopularity` of the
         ``recent-popularity`` strategy (needed only for it, with dated tasks: :attr:`Task.as_of`)
     tastes : (n_items, n_tastes) bool or None: the taste slot of ``kway`` questions (:func:`benchmark_policy`)
+    knowing : each user's chance of knowing each item given their answers, which the questions read in place of
+        ``familiarity`` (:func:`benchmark_policy`); None, ``familiarity`` for everyone
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -489,7 +494,7 @@ def evaluate(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
-        peers=dict(peers or {}), recent=recent, tastes=tastes,
+        peers=dict(peers or {}), recent=recent, tastes=tastes, knowing=knowing,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -511,7 +516,7 @@ def _peer_name(strategy: str) -> str | None:
 
 
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
-               peers, recent, tastes):
+               peers, recent, tastes, knowing):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
 
     ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
@@ -540,7 +545,8 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
             oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
-            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, tastes)
+            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, tastes,
+                                      knowing)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)

@@ -62,7 +62,7 @@ from scipy.sparse.linalg import svds
 
 from .onboarding import CatalogScore, known_items
 from .personas import Personas, PersonaSettings, attend, split_personas
-from .posterior import Posterior
+from .posterior import Answer, Posterior
 from .social import SocialEvidence, different_friend, discovery_item
 
 __all__ = ["KnownItemsScore", "KnownModel", "components", "ledoit_wolf", "population", "spectral_bases",
@@ -278,6 +278,12 @@ class KnownModel:
         friend = social.friends[different_friend(social.friends, self.posterior_mean(known, social), np.diag(self.prior_cov))]
         return discovery_item(self.lift(friend), self.doubt(known, social), excluded)
 
+    def knowing(self, known: Collection[int]) -> np.ndarray:
+        r"""(n_items,) the chance that a user who knows ``known`` knows each item, :math:`\min(e^{s_j}, 1)` of
+        :meth:`scores`: the model's least-squares estimate :math:`\phi_j^\top m`, and with the base rates' bias
+        exactly the base rates before any evidence."""
+        return np.minimum(np.exp(self.scores(known).astype(np.float64)), 1.0)
+
     def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest,
         plus the base rates' fading item bias where the model has one (module docstring), plus the friends'
@@ -373,3 +379,9 @@ class KnownItemsScore(CatalogScore):
 
     def __call__(self, posterior: Posterior) -> np.ndarray:
         return self.known(known_items(posterior.answers))
+
+    def knowing(self, answers: Sequence[Answer]) -> np.ndarray:
+        """:meth:`KnownModel.knowing` of the items the ``answers`` show the user knows: the questions' familiarity
+        where the pack chose so (:attr:`~prefchat.elicitation.onboarding.Policy.knowing`)."""
+        assert self.model is not None
+        return self.model.knowing(known_items(answers))

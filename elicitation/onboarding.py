@@ -22,7 +22,7 @@ would meet through the app with the same seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ from .selection import Question, SelectionState, Strategy, check_stop_rule, shou
 
 __all__ = [
     "CatalogScore",
+    "Knowing",
     "Policy",
     "Session",
     "as_answer",
@@ -41,6 +42,10 @@ __all__ = [
     "replay",
     "run_session",
 ]
+
+
+Knowing = Callable[[Sequence[Answer]], np.ndarray]
+"""``knowing(answers) -> (n_items,)``: the chance that the user of ``answers`` knows each item (:attr:`Policy.knowing`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +61,10 @@ class Policy:
         :class:`~prefchat.elicitation.selection.SelectionState`)
     tastes : (n_items, n_tastes) bool or None, the tastes items carry: a k-way question's taste slot
         (:func:`~prefchat.elicitation.selection.active_kway`); None, no slot
+    knowing : ``knowing(answers) -> (n_items,)`` the chance that the user of ``answers`` knows each item
+        (:meth:`~prefchat.elicitation.known.KnownItemsScore.knowing`), which then stands in for ``familiarity``
+        at each question: the questions a person is asked are the ones that person can answer. None: the
+        population's ``familiarity`` for everyone
     min_questions, max_questions : never stop before ``min_questions`` clicks, always after
         ``max_questions`` (see :func:`~prefchat.elicitation.selection.should_stop`)
     threshold : stop early when the best next question carries fewer nats than this
@@ -69,6 +78,7 @@ class Policy:
     max_questions: int = 10
     threshold: float = 0.01
     tastes: np.ndarray | None = None
+    knowing: Knowing | None = None
 
     def __post_init__(self):
         check_stop_rule(self.min_questions, self.max_questions, self.threshold)
@@ -108,7 +118,8 @@ def next_question(
     """
     if asked >= policy.max_questions:
         return None
-    state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, policy.familiarity, policy.tastes)
+    familiarity = policy.familiarity if policy.knowing is None else policy.knowing(posterior.answers)
+    state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, familiarity, policy.tastes)
     question = policy.strategy(state, question_rng(seed, asked + 1))
     if question is None or should_stop(asked, question.information, policy.min_questions, policy.max_questions,
                                        policy.threshold):

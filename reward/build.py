@@ -33,7 +33,7 @@ from ..elicitation.evaluate import (
     rating_tasks,
     task_seed,
 )
-from ..elicitation.known import KnownModel, components, population, spectral_bases
+from ..elicitation.known import KnownItemsScore, KnownModel, components, population, spectral_bases
 from ..elicitation.metrics import pairwise_accuracy, recall_floor
 from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
@@ -84,11 +84,11 @@ BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
 DISCOUNT_GRID = tuple(step / 10 for step in range(16))
 """The exposure discounts :func:`choose_exposure_discount` tries: 0 to 1.5 by 0.1."""
 RECALL_TOLERANCE = {"exposure_discount": 0.03, "less_obvious_discount": 0.09, "calibration_weight": 0.03,
-                    "question_tastes": 0.03}
+                    "question_tastes": 0.03, "question_knowing": 0.03}
 """The recall constraints of what serves a person rather than the mean, as shares of the recall at
 stake (:func:`~prefchat.elicitation.metrics.recall_floor`): the exposure control, the calibrated
-list and the questions' taste slot may each lose at most 3% of the validation hits of the best
-found without them, the "less obvious picks" setting at most 9%."""
+list, the questions' taste slot and their reading of each user's own familiarity may each lose at most
+3% of the validation hits of the best found without them, the "less obvious picks" setting at most 9%."""
 TREND_TOLERANCE = 0.015
 """The share of validation Recall@20 the item trend may cost either split (at random, in time) against the
 served score without it: the trend is served only where it serves both (:func:`~prefchat.reward.served.choose_served_score`)."""
@@ -287,6 +287,35 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
             {f"{k}{'+tastes' if served else ''}": score for (k, served), score in scores.items()})
 
 
+def choose_question_knowing(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[int, dict]:
+    """Whether the questions read each user's own chance of knowing an item (the known-items model's, given their
+    answers so far: :meth:`~prefchat.elicitation.known.KnownItemsScore.knowing`) in place of the population's
+    familiarity, chosen by onboarding sessions of the questions served on validation users.
+
+    A question nobody in front of the screen knows costs a click and teaches nothing: where the user's own
+    familiarity asks fewer of them ("don't know" per session) and keeps all but :data:`RECALL_TOLERANCE`'s share
+    of the validation Recall@20, it is served. Packs without the known-items model keep the population's.
+    Returns 1 or 0, and ``{"population"|"own": {"recall@20", "dont_know"}}`` (means per session).
+    """
+    score = pack.serving.watch.catalog_score
+    if not isinstance(score, KnownItemsScore):
+        return 0, {}
+    tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity)
+    prior, strategy = pack.serving.session_prior("watch"), served_strategy(pack)
+    record = {}
+    with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
+        for name, knowing in (("population", None), ("own", score.knowing)):
+            result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=(strategy,),
+                              answers=VALIDATION_SESSION_ANSWERS[-1:], pool=pack.serving.pool(SERVED_POOL_SIZE),
+                              familiarity=pack.familiarity, score=score, tastes=pack.serving.question_tastes,
+                              knowing=knowing)
+            record[name] = {"recall@20": float(np.nanmean(result.values[0, 0, result.metrics.index("recall@20")])),
+                            "dont_know": float(result.dont_know[0, 0].mean())}
+    plain, own = record["population"], record["own"]
+    kept = own["recall@20"] >= recall_floor(plain["recall@20"], RECALL_TOLERANCE["question_knowing"])
+    return int(kept and own["dont_know"] < plain["dont_know"]), record
+
+
 def served_strategy(pack: Pack) -> str:
     """The benchmark strategy of the questions ``pack`` serves: ``kway`` where it chose k-way questions
     (with its taste slot, :func:`validation_sessions`), else :data:`VALIDATION_STRATEGY`'s pairs."""
@@ -308,7 +337,8 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity, split=split, times=times)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
-                              familiarity=pack.familiarity, tastes=pack.serving.question_tastes)
+                              familiarity=pack.familiarity, tastes=pack.serving.question_tastes,
+                              knowing=pack.serving.question_knowing)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy)))
                 for task in tasks]
@@ -762,6 +792,9 @@ def build_pack(
                 chosen, selection["question_size"] = choose_question_size(pack, session_users, seed)
                 hyperparameters.update(chosen)
                 pack = replace(pack)  # serving derived again: the questions just changed
+                hyperparameters["question_knowing"], selection["question_knowing"] = choose_question_knowing(
+                    pack, session_users, seed)
+                pack = replace(pack)
 
         session_users = {}
         for u in val_users.tolist():

@@ -76,7 +76,7 @@ def choose_confidence(pack: Pack, validation: Sequence[ValidationUser], seed: in
     size = pack.question_size
     strategy = STRATEGIES["active"] if size == 2 else partial(active_kway, k=size)
     policy = Policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), pack.groups, pack.familiarity,
-                    tastes=pack.serving.question_tastes)
+                    tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing)
     prior = pack.serving.session_prior(pack.objective)
     consistent = consistent_respondents(pack, validation)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend

@@ -75,6 +75,7 @@ HYPERPARAMETERS: dict[str, tuple[float, bool, float]] = {
     "persona_temperature": _NONNEGATIVE,
     "persona_dimensions": (0.0, True, MAX_BASES),
     "question_tastes": (0.0, True, 1.0),
+    "question_knowing": (0.0, True, 1.0),
 }
 """Served hyperparameters: ``name -> (low, whether low itself is allowed, high)``."""
 

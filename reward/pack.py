@@ -340,6 +340,13 @@ class Pack:
         return bool(self.hyperparameters.get("question_tastes", 0))
 
     @property
+    def question_knowing(self) -> bool:
+        """Whether the questions read each user's own chance of knowing an item (the known-items model's, given
+        their answers so far) in place of the population's familiarity, as pack validation chose
+        (``hyperparameters["question_knowing"]``, 1 or 0; packs from before it: no)."""
+        return bool(self.hyperparameters.get("question_knowing", 0))
+
+    @property
     def objective(self) -> str:
         """What this pack's sessions ask by default, one of :data:`OBJECTIVES`.
 

@@ -24,6 +24,7 @@ from prefchat.elicitation import STRATEGIES
 from prefchat.elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.onboarding import known_items, run_session
+from prefchat.elicitation.personas import PersonaSettings
 from prefchat.elicitation.selection import Question
 from prefchat.reward.pack import save_pack
 from prefchat.settings import Settings
@@ -57,7 +58,7 @@ def tasks_of(pack, n_users=6):
 def benchmark(pack, task, strategy):
     """The questions and the top 20 of the benchmark's session (the served exclusions applied)."""
     policy = benchmark_policy(strategy, pack.serving.pool(300), N_ANSWERS, pack.groups, pack.familiarity,
-                              pack.serving.question_tastes)
+                              pack.serving.question_tastes, pack.serving.question_knowing)
     session = run_session(pack.features, pack.serving.session_prior(pack.objective), policy, task.respondent,
                           task_seed(task, strategy))
     posterior = session.posteriors[-1]
@@ -112,6 +113,15 @@ def test_the_taste_slot_is_asked_as_the_benchmark_asks_it(small_pack, tmp_path, 
     films = [dataclasses.replace(item, tags=item.tags[-1:]) for item in genre_items(60)]
     plain = with_base_rates(small_pack(films, manifest={"name": "loop"}))
     assert served_differently(plain, "kway", 0, tmp_path, embed, question_size=KWAY_OPTIONS, question_tastes=1)
+
+
+@pytest.mark.parametrize("strategy", ["active", "kway"])
+def test_each_users_own_familiarity_is_asked_as_the_benchmark_asks_it(small_pack, household_pack, strategy, tmp_path,
+                                                                       embed):
+    """A pack whose questions read each user's own chance of knowing an item (its known-items model's): the app
+    asks what the benchmark asks (the app's reference item is known to nobody), not what it asks without."""
+    plain = household_pack(small_pack(manifest={"name": "loop"}), PersonaSettings())
+    assert served_differently(plain, strategy, 0, tmp_path, embed, question_knowing=1)
 
 
 def test_a_calibrated_list_is_served_as_the_benchmark_ranks_it(small_pack, tmp_path, embed):

@@ -129,3 +129,20 @@ def test_calibrated_scores_rank_by_the_base_rates_without_evidence_and_fade_with
         replace(plain, calibration=-1.0)
     with pytest.raises(ValueError, match="base_rates"):
         replace(plain, base_rates=np.zeros(20))
+
+
+def test_knowing_is_the_models_chance_and_the_base_rates_before_any_answer():
+    x = _matrix(7)
+    model = _model(x, k=5)
+    rates = np.clip((x.sum(0) + 0.5) / (len(x) + 1), 0.01, 1)
+    np.testing.assert_allclose(model.knowing([2, 5]), np.clip(model.features @ model.posterior_mean([2, 5]), 0, 1),
+                               atol=1e-6)  # the least-squares chance, floored and capped
+    calibrated = replace(model, base_rates=rates, calibration=2.0)
+    np.testing.assert_allclose(calibrated.knowing([]), rates, rtol=1e-5)  # no evidence: the population's own
+    score = KnownItemsScore(model.features, discount=0.5, base_rates=rates, model=calibrated)
+    answered = (Comparison(3, 9, "a"), Comparison(4, 8, "tie"))
+    np.testing.assert_allclose(score.knowing(answered), calibrated.knowing([3, 4, 8]))  # undiscounted
+    fans = x[:, 3] > 0  # users who know item 3 know its companions more often than the rest do
+    together = x[fans].mean(0) - x[~fans].mean(0)
+    lifted = calibrated.knowing([3]) - calibrated.knowing([])
+    assert np.corrcoef(np.delete(lifted, 3), np.delete(together, 3))[0, 1] > 0.3

@@ -75,6 +75,26 @@ def test_next_question_stops_at_max_and_not_before_min(features, prior):
     assert next_question(features, prior, Policy(STRATEGIES["active"], pool, min_questions=0, max_questions=4), asked=4, seed=1) is None
 
 
+def test_a_users_own_familiarity_stands_in_for_the_populations(features, prior):
+    # Everyone knows every item, says the population; this user's answers say they know only items 0-4.
+    seen = []
+
+    def knowing(answers):
+        seen.append(tuple(answers))
+        return np.where(np.arange(N_ITEMS) < 5, 0.9, 0.0)
+
+    pool, everyone = np.arange(N_ITEMS), np.ones(N_ITEMS)
+    respondent = RatingsRespondent(np.arange(5), np.arange(5.0), "watch")
+    for strategy in (STRATEGIES["active"], SESSIONS["kway"]):
+        own = Policy(strategy, pool, familiarity=everyone, min_questions=4, max_questions=4, knowing=knowing)
+        session = run_session(features, prior, own, respondent, seed=3)
+        assert [answer for answer in seen[-4:]] == [p.answers for p in session.posteriors[:4]]  # read before each question
+        assert not any(session.dont_know)  # every question holds an item this user knows
+        population = run_session(features, prior, Policy(strategy, pool, familiarity=everyone, min_questions=4,
+                                                         max_questions=4), respondent, seed=3)
+        assert [q.items for q in population.questions] != [q.items for q in session.questions]
+
+
 def test_policy_rejects_an_inverted_stop_rule():
     with pytest.raises(ValueError, match="min_questions"):
         Policy(STRATEGIES["active"], np.arange(4), min_questions=5, max_questions=3)

@@ -1,8 +1,10 @@
-"""The question's size and its taste slot are chosen by code on validation sessions at equal clicks."""
+"""The question's size, its taste slot and whose familiarity it reads are chosen by code on validation sessions
+at equal clicks."""
 
 import numpy as np
 
-from prefchat.reward.build import RECALL_TOLERANCE, choose_question_size
+from prefchat.elicitation.personas import PersonaSettings
+from prefchat.reward.build import RECALL_TOLERANCE, choose_question_knowing, choose_question_size
 
 
 def test_the_size_is_the_best_and_the_taste_slot_is_served_within_the_recall_tolerance(small_pack):
@@ -21,3 +23,20 @@ def test_the_size_is_the_best_and_the_taste_slot_is_served_within_the_recall_tol
     assert scores[str(size)] == max(scores["2"], scores["4"])
     slot_kept = scores["4+tastes"] >= (1 - RECALL_TOLERANCE["question_tastes"]) * scores["4"]
     assert chosen["question_tastes"] == int(size == 4 and slot_kept)
+
+
+def test_each_users_own_familiarity_is_served_where_it_asks_fewer_dont_knows_within_the_recall_tolerance(
+        small_pack, household_pack):
+    pack = household_pack(small_pack(manifest={"name": "known"}), PersonaSettings())
+    rng = np.random.default_rng(2)
+    first = np.array([item.tags[0] for item in pack.items])
+    users = {}
+    for u in range(10):  # horror fans and comedy fans, as the model's training users
+        mine = np.flatnonzero(first == ("horror" if u % 2 else "comedy"))
+        users[f"v{u}"] = (mine, rng.integers(1, 6, size=mine.size).astype(float))
+    served, record = choose_question_knowing(pack, users, seed=0)
+    population, own = record["population"], record["own"]
+    kept = own["recall@20"] >= (1 - RECALL_TOLERANCE["question_knowing"]) * population["recall@20"]
+    assert served == int(kept and own["dont_know"] < population["dont_know"])
+    assert own["dont_know"] < population["dont_know"]  # the fans are asked about what fans know
+    assert choose_question_knowing(small_pack(manifest={"name": "plain"}), users, seed=0) == (0, {})  # no model: none
