@@ -79,7 +79,8 @@ adds the rest)::
      "pool_size": int, "n_test_users": int, "through_api": bool, "merged_accounts": bool,
      "answerable": "known" | "on-sight", "seconds": float,
      "results": [{"strategy": str, "answers": int, "metric": str, "mean": float | null,
-                  "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null}],
+                  "ci95": [lo, hi] (null when fewer than two users), "dont_know_rate": float | null,
+                  "mostly_unanswered": float | null (:func:`mostly_unanswered`)}],
      "paired": [{"a": str, "b": str, "answers": int, "metric": str, "mean_diff": float | null,
                  "ci95": [lo, hi]}]}
 
@@ -134,6 +135,7 @@ __all__ = [
     "Task",
     "evaluate",
     "mean_ci",
+    "mostly_unanswered",
     "oracle_session",
     "per_user",
     "popularity_scores",
@@ -675,6 +677,22 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     return (mean, mean - half, mean + half)
 
 
+def mostly_unanswered(asked: np.ndarray, dont_know: np.ndarray, user_ids: np.ndarray) -> float | None:
+    """The share of users who could answer at most half of what they were asked: their "don't know" clicks,
+    averaged over their tasks, at least half of their clicks. A rate over all clicks hides the person who
+    knew none of the films shown; None where nothing was asked.
+
+    Parameters
+    ----------
+    asked, dont_know : (n_tasks,) clicks and "don't know" clicks of each task
+    user_ids : (n_tasks,) the user of each task
+    """
+    if not np.sum(asked):
+        return None
+    clicks, unknown = per_user(np.stack([asked, dont_know]).astype(float), user_ids)
+    return float(np.mean(unknown >= 0.5 * clicks))
+
+
 def per_user(values: np.ndarray, user_ids: np.ndarray) -> np.ndarray:
     """Average the last axis (tasks) within each user, ignoring nan.
 
@@ -733,17 +751,15 @@ def summarise(evaluation: Evaluation, paired: Sequence[tuple[str, str]] = PAIRED
         for a, answers in enumerate(ev.answers):
             n_asked = int(ev.asked[s, a].sum())
             rate = ev.dont_know[s, a].sum() / n_asked if n_asked else None
+            clicks = {"dont_know_rate": None if rate is None else float(rate),
+                      "mostly_unanswered": mostly_unanswered(ev.asked[s, a], ev.dont_know[s, a], ev.user_ids)}
             for m, metric in enumerate(metrics):
                 mean, lo, hi = mean_ci(users[s, a, m])
-                results.append({
-                    "strategy": strategy, "answers": answers, "metric": metric,
-                    "mean": _number(mean), "ci95": _interval(lo, hi),
-                    "dont_know_rate": None if rate is None else float(rate),
-                })
+                results.append({"strategy": strategy, "answers": answers, "metric": metric,
+                                "mean": _number(mean), "ci95": _interval(lo, hi), **clicks})
             for metric, share in coverage.items():
                 results.append({"strategy": strategy, "answers": answers, "metric": metric,
-                                "mean": _number(share[s, a]), "ci95": [None, None],
-                                "dont_know_rate": None if rate is None else float(rate)})
+                                "mean": _number(share[s, a]), "ci95": [None, None], **clicks})
     differences = []
     for first, second in paired:
         if first not in ev.strategies or second not in ev.strategies:

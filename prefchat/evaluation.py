@@ -498,6 +498,12 @@ def format_report(report: dict) -> str:
         rates = [results[s, n, next(iter(metrics))]["dont_know_rate"] for n in answers]
         if any(rate is not None for rate in rates):
             lines.append(row(s, ("-" if rate is None else f"{rate:.2f}" for rate in rates)))
+    lines += ["", "users who knew at most half of what they were asked (don't know on half their clicks or more)",
+              row("strategy", answers)]
+    for s in strategies:
+        shares = [results[s, n, next(iter(metrics))]["mostly_unanswered"] for n in answers]
+        if any(share is not None for share in shares):
+            lines.append(row(s, ("-" if share is None else f"{share:.2f}" for share in shares)))
     for metric in {key[3]: None for key in paired}:
         lines += ["", f"paired differences, {metric} (per-user mean ± 95% CI half-width)", row("a - b", answers)]
         for a, b in pairs:

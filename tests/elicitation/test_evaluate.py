@@ -14,6 +14,7 @@ from prefchat.elicitation.evaluate import (
     Task,
     evaluate,
     mean_ci,
+    mostly_unanswered,
     oracle_session,
     per_user,
     popularity_bias,
@@ -362,6 +363,15 @@ def test_dont_know_answers_count_as_clicks_and_change_nothing(world):
     rows = summarise(ev)["results"]
     assert {r["dont_know_rate"] for r in rows if r["strategy"] == "active" and r["answers"] > 0} == {1.0}
     assert {r["dont_know_rate"] for r in rows if r["strategy"] == "population" or r["answers"] == 0} == {None}
+    assert {r["mostly_unanswered"] for r in rows if r["strategy"] == "active" and r["answers"] > 0} == {1.0}
+
+
+def test_mostly_unanswered_counts_people_not_clicks():
+    # a: 6 and 4 of 10 (5 of 10 on average), b: 5 of 10, c: none. A rate over clicks says 0.375; two of three people.
+    users = np.array(["a", "a", "b", "c"], dtype=object)
+    assert mostly_unanswered(np.array([10, 10, 10, 10]), np.array([6, 4, 5, 0]), users) == pytest.approx(2 / 3)
+    assert mostly_unanswered(np.array([10, 10, 10, 10]), np.array([6, 3, 4, 0]), users) == 0.0  # a 4.5, b 4
+    assert mostly_unanswered(np.zeros(4, int), np.zeros(4, int), users) is None
 
 
 # --------------------------------------------------------------------------- statistics
@@ -393,7 +403,8 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
     assert json.loads(text) == report
     assert report["n_test_users"] == 8
     rows = report["results"]
-    assert {tuple(row) for row in rows} == {("strategy", "answers", "metric", "mean", "ci95", "dont_know_rate")}
+    assert {tuple(row) for row in rows} == {("strategy", "answers", "metric", "mean", "ci95", "dont_know_rate",
+                                             "mostly_unanswered")}
     cells = sorted((r["strategy"], r["answers"], r["metric"]) for r in rows)
     expected = sorted((s, n, m) for s in STRATEGY_NAMES for n in (0, 1, 3, 6) for m in ("pairwise_accuracy", "auc"))
     assert cells == expected
