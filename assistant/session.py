@@ -106,8 +106,6 @@ class Conversation:
         self.groups = None if groups is None else np.append(groups, -1)  # the reference item is never asked about
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.tastes = None if tastes is None else np.vstack([tastes, np.zeros((1, tastes.shape[1]), dtype=bool)])
-        knowing = pack.serving.question_knowing  # the reference item is known to nobody
-        self.knowing = None if knowing is None else (lambda answers: np.append(knowing(answers), 0.0))
         self.memory = Memory(pack, store)
         self.friends = Friendships(pack, store, self.sessions)
         self.recommender = Recommender(pack)
@@ -297,7 +295,8 @@ class Conversation:
         size = options.question_size or self.pack.question_size
         strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
         return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
-                      options.min_questions, options.max_questions, options.threshold, self.tastes, self.knowing)
+                      options.min_questions, options.max_questions, options.threshold, self.tastes,
+                      self.pack.serving.question_knowing)
 
     def policy_of(self, state: SessionState) -> Policy:
         """The question policy of session ``state``: :meth:`policy` of its options, or a returning user's

@@ -278,11 +278,21 @@ class KnownModel:
         friend = social.friends[different_friend(social.friends, self.posterior_mean(known, social), np.diag(self.prior_cov))]
         return discovery_item(self.lift(friend), self.doubt(known, social), excluded)
 
-    def knowing(self, known: Collection[int]) -> np.ndarray:
-        r"""(n_items,) the chance that a user who knows ``known`` knows each item, :math:`\min(e^{s_j}, 1)` of
-        :meth:`scores`: the model's least-squares estimate :math:`\phi_j^\top m`, and with the base rates' bias
-        exactly the base rates before any evidence."""
-        return np.minimum(np.exp(self.scores(known).astype(np.float64)), 1.0)
+    def knowing(self, known: Collection[int], items: np.ndarray | None = None) -> np.ndarray:
+        r"""The chance that a user who knows ``known`` knows each of ``items`` (default all), from the single taste's
+        posterior mean :math:`m` whatever the personas (a question's answerability, not a ranking):
+
+        .. math:: k_j = \min\big(\max(\phi_j^\top m, \epsilon)\, e^{w b_j}, 1\big), \qquad w = \frac{c}{c + |R|},
+
+        the least-squares estimate, with the base rates' fading bias :math:`b_j` (module docstring) where the
+        model has one, so exactly the base rates before any evidence; :math:`\epsilon` = :data:`SCORE_FLOOR`.
+        ``items`` costs :math:`O(|items| K)`, not a pass over the catalog: a question reads its pool only."""
+        index = np.arange(len(self.features)) if items is None else np.asarray(items, dtype=np.intp)
+        linear = self.features[index] @ self.posterior_mean(known).astype(np.float32)
+        chance = np.maximum(linear.astype(np.float64), SCORE_FLOOR)
+        if self.base_rates is not None and self.calibration:
+            chance *= np.exp(self.calibration / (self.calibration + len(known)) * self._base_rate_bias[index])
+        return np.minimum(chance, 1.0)
 
     def scores(self, known: Collection[int], social: SocialEvidence | None = None) -> np.ndarray:
         r""":math:`\log \max(\phi_j^\top m, \epsilon)` of every item, :math:`\epsilon` :data:`SCORE_FLOOR` of the largest,
@@ -380,8 +390,8 @@ class KnownItemsScore(CatalogScore):
     def __call__(self, posterior: Posterior) -> np.ndarray:
         return self.known(known_items(posterior.answers))
 
-    def knowing(self, answers: Sequence[Answer]) -> np.ndarray:
-        """:meth:`KnownModel.knowing` of the items the ``answers`` show the user knows: the questions' familiarity
-        where the pack chose so (:attr:`~prefchat.elicitation.onboarding.Policy.knowing`)."""
+    def knowing(self, answers: Sequence[Answer], items: np.ndarray) -> np.ndarray:
+        """:meth:`KnownModel.knowing` of ``items`` for the items the ``answers`` show the user knows: the questions'
+        familiarity where the pack chose so (:attr:`~prefchat.elicitation.onboarding.Policy.knowing`)."""
         assert self.model is not None
-        return self.model.knowing(known_items(answers))
+        return self.model.knowing(known_items(answers), items)

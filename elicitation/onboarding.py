@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 
-Knowing = Callable[[Sequence[Answer]], np.ndarray]
-"""``knowing(answers) -> (n_items,)``: the chance that the user of ``answers`` knows each item (:attr:`Policy.knowing`)."""
+Knowing = Callable[[Sequence[Answer], np.ndarray], np.ndarray]
+"""``knowing(answers, items) -> (len(items),)``: the chance that the user of ``answers`` knows each of ``items``
+(:attr:`Policy.knowing`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,10 +62,10 @@ class Policy:
         :class:`~prefchat.elicitation.selection.SelectionState`)
     tastes : (n_items, n_tastes) bool or None, the tastes items carry: a k-way question's taste slot
         (:func:`~prefchat.elicitation.selection.active_kway`); None, no slot
-    knowing : ``knowing(answers) -> (n_items,)`` the chance that the user of ``answers`` knows each item
-        (:meth:`~prefchat.elicitation.known.KnownItemsScore.knowing`), which then stands in for ``familiarity``
-        at each question: the questions a person is asked are the ones that person can answer. None: the
-        population's ``familiarity`` for everyone
+    knowing : ``knowing(answers, pool) -> (n_pool,)`` the chance that the user of ``answers`` knows each item of
+        the pool (:meth:`~prefchat.elicitation.known.KnownItemsScore.knowing`), which then stands in for
+        ``familiarity`` at each question (0 outside the pool, which no question asks about): the questions a
+        person is asked are the ones that person can answer. None: the population's ``familiarity`` for everyone
     min_questions, max_questions : never stop before ``min_questions`` clicks, always after
         ``max_questions`` (see :func:`~prefchat.elicitation.selection.should_stop`)
     threshold : stop early when the best next question carries fewer nats than this
@@ -118,7 +119,10 @@ def next_question(
     """
     if asked >= policy.max_questions:
         return None
-    familiarity = policy.familiarity if policy.knowing is None else policy.knowing(posterior.answers)
+    familiarity = policy.familiarity
+    if policy.knowing is not None:
+        familiarity = np.zeros(len(features))
+        familiarity[policy.pool] = policy.knowing(posterior.answers, policy.pool)
     state = SelectionState(features, posterior, policy.pool, policy.groups, unknown, familiarity, policy.tastes)
     question = policy.strategy(state, question_rng(seed, asked + 1))
     if question is None or should_stop(asked, question.information, policy.min_questions, policy.max_questions,

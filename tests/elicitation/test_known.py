@@ -139,9 +139,15 @@ def test_knowing_is_the_models_chance_and_the_base_rates_before_any_answer():
                                atol=1e-6)  # the least-squares chance, floored and capped
     calibrated = replace(model, base_rates=rates, calibration=2.0)
     np.testing.assert_allclose(calibrated.knowing([]), rates, rtol=1e-5)  # no evidence: the population's own
+    linear = np.maximum(model.features @ model.posterior_mean([2, 5]), 1e-9)
+    bias = np.log(rates) - np.log(model.features @ model.prior_mean)  # the prior mean knows every item a little
+    np.testing.assert_allclose(calibrated.knowing([2, 5]), np.minimum(linear * np.exp(0.5 * bias), 1),
+                               rtol=1e-4)  # the bias's weight c / (c + n) = 2 / (2 + 2)
+    items = np.array([9, 1, 4])
+    np.testing.assert_allclose(calibrated.knowing([2, 5], items), calibrated.knowing([2, 5])[items])  # a pool only
     score = KnownItemsScore(model.features, discount=0.5, base_rates=rates, model=calibrated)
     answered = (Comparison(3, 9, "a"), Comparison(4, 8, "tie"))
-    np.testing.assert_allclose(score.knowing(answered), calibrated.knowing([3, 4, 8]))  # undiscounted
+    np.testing.assert_allclose(score.knowing(answered, items), calibrated.knowing([3, 4, 8], items))  # undiscounted
     fans = x[:, 3] > 0  # users who know item 3 know its companions more often than the rest do
     together = x[fans].mean(0) - x[~fans].mean(0)
     lifted = calibrated.knowing([3]) - calibrated.knowing([])

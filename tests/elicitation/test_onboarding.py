@@ -79,9 +79,10 @@ def test_a_users_own_familiarity_stands_in_for_the_populations(features, prior):
     # Everyone knows every item, says the population; this user's answers say they know only items 0-4.
     seen = []
 
-    def knowing(answers):
+    def knowing(answers, items):
         seen.append(tuple(answers))
-        return np.where(np.arange(N_ITEMS) < 5, 0.9, 0.0)
+        assert items.tolist() == pool.tolist()  # the pool only: no pass over the catalog
+        return np.where(items < 5, 0.9, 0.0)
 
     pool, everyone = np.arange(N_ITEMS), np.ones(N_ITEMS)
     respondent = RatingsRespondent(np.arange(5), np.arange(5.0), "watch")
