@@ -493,17 +493,15 @@ def format_report(report: dict) -> str:
         lines += ["", f"{metric} (mean ± 95% CI half-width over users)", row("strategy", answers)]
         for s in strategies:
             lines.append(row(s, (_cell(results[s, n, metric]["mean"], results[s, n, metric]["ci95"]) for n in answers)))
-    lines += ["", "don't-know rate (share of the questions asked)", row("strategy", answers)]
-    for s in strategies:
-        rates = [results[s, n, next(iter(metrics))]["dont_know_rate"] for n in answers]
-        if any(rate is not None for rate in rates):
-            lines.append(row(s, ("-" if rate is None else f"{rate:.2f}" for rate in rates)))
-    lines += ["", "users who knew at most half of what they were asked (don't know on half their clicks or more)",
-              row("strategy", answers)]
-    for s in strategies:
-        shares = [results[s, n, next(iter(metrics))]["mostly_unanswered"] for n in answers]
-        if any(share is not None for share in shares):
-            lines.append(row(s, ("-" if share is None else f"{share:.2f}" for share in shares)))
+    clicks = {"dont_know_rate": "don't-know rate (share of the questions asked)",
+              "mostly_unanswered": "users who knew at most half of what they were asked (don't know on half their "
+                                   "clicks or more)"}
+    for key, title in clicks.items():  # per session, not per metric: read from the first metric's rows
+        lines += ["", title, row("strategy", answers)]
+        for s in strategies:
+            shares = [results[s, n, next(iter(metrics))][key] for n in answers]
+            if any(share is not None for share in shares):
+                lines.append(row(s, ("-" if share is None else f"{share:.2f}" for share in shares)))
     for metric in {key[3]: None for key in paired}:
         lines += ["", f"paired differences, {metric} (per-user mean ± 95% CI half-width)", row("a - b", answers)]
         for a, b in pairs:
