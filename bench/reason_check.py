@@ -34,8 +34,8 @@ Every reason (:attr:`~prefchat.assistant.recommender.Ranked.reason`, and its wor
 A reason is **personal** when it cites the user's own answers or statements. Reported beside:
 how many picks the answers lifted overall (their lifts summing above 0), not only the answer
 cited; and whether the list keeps the summary's word (:func:`unkept_likes`): the likes the summary
-names that no pick of the top 20 carries ("Enjoys: horror" over a list without one horror film), and
-how many of a chaser's picks carry what they chase. Issue 21 acceptance: 0 contradicted reasons over at least 100 scripted users across both
+names that no pick of the top 20 carries ("Enjoys: horror" over a list without one horror film),
+how many of a chaser's picks carry what they chase, and how many cards a session showed again. Issue 21 acceptance: 0 contradicted reasons over at least 100 scripted users across both
 packs, and at least 90% of reasons personal.
 
     python bench/reason_check.py --pack default [--users 0] [--json OUT.json]
@@ -119,13 +119,16 @@ def choose(pack: Pack, script: Script, turn: QuestionTurn) -> str:
     return turn.items[position].item_id
 
 
-def onboard(assistant: Assistant, script: Script, user: str, seed: int) -> str:
-    """The scripted user's onboarding through the public API; their session id."""
+def onboard(assistant: Assistant, script: Script, user: str, seed: int) -> tuple[str, int]:
+    """The scripted user's onboarding through the public API: their session id, and how many of the cards
+    they were shown they had been shown before in the session."""
     turn = assistant.start(user, seed=seed)
+    cards: list[str] = []
     while isinstance(turn, QuestionTurn):
         session = turn.session_id
-        turn = assistant.answer(session, choose(assistant.pack, script, turn))
-    return session
+        cards += [card.item_id for card in turn.items]
+        turn = assistant.answer(session, choose(assistant.pack, script, turn), by_id=len(turn.items) > 2)
+    return session, len(cards) - len(set(cards))
 
 
 def given(assistant: Assistant, session: str) -> set[tuple[str, tuple[str, ...]]]:
@@ -225,6 +228,7 @@ def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, A
     rows: list[dict[str, Any]] = []
     false: list[str] = []
     misread: list[str] = []
+    cards_again: list[int] = []
     with tempfile.TemporaryDirectory() as work, Assistant.open(pack=pack, db=Path(work) / "reasons.sqlite",
                                                              options=options) as assistant:
         chosen = scripts(assistant.pack)
@@ -232,7 +236,8 @@ def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, A
         for seed in seeds:
             for script in chosen:
                 user = f"{script.name}-{seed}"
-                session = onboard(assistant, script, user, seed)
+                session, again = onboard(assistant, script, user, seed)
+                cards_again.append(again)
                 decided = given(assistant, session)
                 for phase in ("answers", "statement"):
                     if phase == "statement":
@@ -264,6 +269,8 @@ def run(pack: str, n_users: int = 0, seeds: Sequence[int] = (0,)) -> dict[str, A
             "lists_with_unkept_likes": sum(bool(r["unkept_likes"]) for r in rows),
             "chasers_without_their_descriptor": sum(r["chases"] and not r["chased_picks"] for r in rows),
             "chaser_lists": sum(r["chases"] for r in rows),
+            "cards_again_per_session": float(np.mean(cards_again)) if cards_again else 0.0,
+            "sessions_with_a_card_again": sum(again > 0 for again in cards_again),
             "misread_statements": misread, "false": false[:50], "rows": rows}
 
 

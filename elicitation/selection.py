@@ -11,9 +11,11 @@ Every strategy scores all pairs of the candidate pool in one vectorised pass. Wi
           \mu = F m,\; q_i = F_i^\top S F_i.
 
 A pair may be asked when both items are in the pool, neither is unknown to the user (a skip marks
-both of its items unknown), it was never asked before in either order (a k-way question asks all
-the pairs among its options), and, when the items carry ``groups``, both are in the same group
-and no item of that group was asked before: a group is one question's shared prompt, asked once.
+both of its items unknown), neither was shown in an earlier question while two items never shown
+are left (a person is not shown the same film in four of ten questions), it was never asked before
+in either order (a k-way question asks all the pairs among its options), and, when the items carry
+``groups``, both are in the same group and no item of that group was asked before: a group is one
+question's shared prompt, asked once.
 Strategies are deterministic given the ``rng``, which also picks the order the pair is shown in.
 """
 
@@ -38,6 +40,7 @@ __all__ = [
     "bald",
     "bald_information",
     "check_stop_rule",
+    "kway_answerability",
     "kway_information",
     "pair_answerability",
     "pair_information",
@@ -140,34 +143,41 @@ class SelectionState:
         return self.unknown.union(*skipped)
 
     @property
+    def shown_items(self) -> np.ndarray:
+        """(n,) int array: every item asked so far (answered, skipped or unknown), sorted."""
+        shown = {item for answer in self.answers for item in answer.items} | self.unknown
+        return np.asarray(sorted(shown), dtype=np.intp)
+
+    @property
     def asked_groups(self) -> np.ndarray:
         """The groups of every item asked so far (answered, skipped or unknown), sorted; empty without ``groups``."""
         if self.groups is None:
             return np.zeros(0, dtype=np.intp)
-        shown = [item for answer in self.answers for item in answer.items] + list(self.unknown)
-        return np.unique(self.groups[np.asarray(shown, dtype=np.intp)])
+        return np.unique(self.groups[self.shown_items])
 
     @property
     def shown_tastes(self) -> np.ndarray:
         """(n_tastes,) bool: the tastes an item asked so far carries (answered, skipped or unknown); empty without ``tastes``."""
         if self.tastes is None:
             return np.zeros(0, dtype=bool)
-        shown = [item for answer in self.answers for item in answer.items] + list(self.unknown)
-        return np.asarray(self.tastes[np.asarray(shown, dtype=np.intp)].any(axis=0), dtype=bool)
+        return np.asarray(self.tastes[self.shown_items].any(axis=0), dtype=bool)
 
     def allowed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """The askable items of the pool and which of their pairs may be asked.
 
         Returns
         -------
-        items : (n,) int array, the pool without unknown items and without the items of
-            :attr:`asked_groups` (a shared prompt is asked once)
+        items : (n,) int array, the pool without unknown items, without the items of
+            :attr:`asked_groups` (a shared prompt is asked once) and, while two others are left,
+            without the items of earlier questions (:attr:`shown_items`)
         allowed : (n, n) bool array, True at ``[i, j]`` with ``i < j`` if ``(items[i], items[j])``
             may be asked (upper triangle only, so each unordered pair appears once)
         """
         items = self.pool[~np.isin(self.pool, list(self.unknown_items))]
         if self.groups is not None:
             items = items[~np.isin(self.groups[items], self.asked_groups)]
+        fresh = items[~np.isin(items, self.shown_items)]
+        items = fresh if fresh.size >= 2 else items
         allowed = np.triu(np.ones((items.size, items.size), dtype=bool), k=1)
         if self.groups is not None:
             group = self.groups[items]
@@ -353,6 +363,24 @@ def pair_answerability(familiarity: np.ndarray) -> np.ndarray:
     return 1.0 - np.outer(1.0 - familiarity, 1.0 - familiarity)
 
 
+def kway_answerability(familiarity: np.ndarray) -> np.ndarray:
+    r"""Chance that a user can answer a k-way question: at least one option known, independently.
+
+    .. math:: P(\text{answer} \mid O) = 1 - \prod_{o \in O} (1 - k_o)
+
+    the k-option form of :func:`pair_answerability`.
+
+    Parameters
+    ----------
+    familiarity : (..., k) array, the chance :math:`k_o` that the user knows each option
+
+    Returns
+    -------
+    (...) array
+    """
+    return 1.0 - np.prod(1.0 - np.asarray(familiarity, dtype=float), axis=-1)
+
+
 def active(state: SelectionState, rng: np.random.Generator) -> Question | None:
     r"""The pair of largest expected information :math:`\tfrac12\log(1 + w(m^\top x)\,x^\top S x)`.
 
@@ -407,7 +435,8 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
 
     Start from the :func:`active` pair; then, while fewer than ``k`` options, add the allowed item
     (in the pool, not unknown, in the same group, no pair with an option asked before) that most
-    increases :func:`kway_information` of the whole question. Greedy selection does not guarantee
+    increases :func:`kway_information` of the whole question, weighed with familiarity by the chance
+    that the user knows an option (:func:`kway_answerability`), as the pair is. Greedy selection does not guarantee
     the best k-set, and the information is the Laplace (Fisher at the posterior mean) estimate.
     Returns fewer than ``k`` options when no further item is allowed.
 
@@ -440,6 +469,8 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
             [np.broadcast_to(chosen, (candidates.size, len(chosen))), candidates[:, None]], axis=1
         )
         gains = kway_information(state.features[items[options]], mean, cov)
+        if state.familiarity is not None:
+            gains *= kway_answerability(state.familiarity[items[options]])
         best = int(np.argmax(gains))
         chosen.append(int(candidates[best]))
         information = float(gains[best])

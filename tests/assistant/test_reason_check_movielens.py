@@ -14,4 +14,5 @@ def test_every_scripted_film_user_gets_true_reasons_that_cite_their_answers(movi
     assert report["contradicted"] == 0, report["false"]
     assert report["personal_share"] >= 0.9, report["personal_share"]
     assert not report["misread_statements"]
+    assert report["sessions_with_a_card_again"] == 0, report["cards_again_per_session"]  # forty films, forty different
     assert all(row["n_answers"] == bench.ANSWERS for row in report["rows"])

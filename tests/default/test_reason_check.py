@@ -43,7 +43,7 @@ def test_a_false_reason_fails_the_check(default_pack_dir, bench):
     with tempfile.TemporaryDirectory() as work, Assistant.open(pack=str(default_pack_dir), db=Path(work) / "false.sqlite",
                                                              options=options) as assistant:
         script = bench.Script("uses emoji", chase=False)
-        session = bench.onboard(assistant, script, "never-emoji", seed=0)
+        session, _ = bench.onboard(assistant, script, "never-emoji", seed=0)
         taste, picks = bench.taste_of(assistant, "never-emoji", session), assistant.recommend("never-emoji", k=5)
         decided = bench.given(assistant, session)
         assert not list(bench.check(assistant, picks, script, decided, taste))

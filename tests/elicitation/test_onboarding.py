@@ -76,16 +76,16 @@ def test_next_question_stops_at_max_and_not_before_min(features, prior):
 
 
 def test_a_users_own_familiarity_stands_in_for_the_populations(features, prior):
-    # Everyone knows every item, says the population; this user's answers say they know only items 0-4.
+    # Everyone knows every item, says the population; this user's answers say they know only items 0-9.
     seen = []
 
     def knowing(answers, items):
         seen.append(tuple(answers))
         assert items.tolist() == pool.tolist()  # the pool only: no pass over the catalog
-        return np.where(items < 5, 0.9, 0.0)
+        return np.where(items < 10, 0.9, 0.0)
 
     pool, everyone = np.arange(N_ITEMS), np.ones(N_ITEMS)
-    respondent = RatingsRespondent(np.arange(5), np.arange(5.0), "watch")
+    respondent = RatingsRespondent(np.arange(10), np.arange(10.0), "watch")
     for strategy in (STRATEGIES["active"], SESSIONS["kway"]):
         own = Policy(strategy, pool, familiarity=everyone, min_questions=4, max_questions=4, knowing=knowing)
         session = run_session(features, prior, own, respondent, seed=3)
@@ -191,3 +191,18 @@ def test_a_session_never_repeats_a_pair_nor_a_shared_prompt(features, prior, str
     if grouped:
         prompts = [int(groups[question.items[0]]) for question in session.questions]
         assert len(prompts) == len(set(prompts)), "a shared prompt was asked twice"
+
+
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "kway"])
+@pytest.mark.parametrize("protocol", ["watch", "prefer"])
+def test_a_session_shows_each_item_once_while_the_pool_has_others(features, prior, strategy, protocol):
+    # Thirty items hold fifteen pairs or seven 4-way questions of items never shown before: no film
+    # comes back in a later question until the pool runs short of fresh ones.
+    rng = np.random.default_rng(4)
+    items = rng.choice(N_ITEMS, size=18, replace=False)
+    respondent = RatingsRespondent(items, rng.integers(1, 6, size=items.size).astype(float), protocol)
+    clicks = N_ITEMS // (4 if strategy == "kway" else 2)
+    policy = Policy(SESSIONS[strategy], np.arange(N_ITEMS), min_questions=clicks, max_questions=clicks)
+    session = run_session(features, prior, policy, respondent, seed=2)
+    shown = [item for question in session.questions for item in question.items]
+    assert len(session.questions) == clicks and len(shown) == len(set(shown)), "an item was shown twice"

@@ -38,9 +38,13 @@ def _state(seed=0, n_items=12, n_bases=3, answers=(), **kwargs):
 def _brute_force_best(state, score):
     """Argmax of score(x) over allowed pairs, by a plain loop."""
     unknown, asked = state.unknown_items, state.asked_pairs
+    shown = {item for answer in state.answers for item in answer.items}
+    fresh = [item for item in state.pool.tolist() if item not in unknown and item not in shown]
     best, best_pair = -np.inf, None
     for a, b in combinations(state.pool.tolist(), 2):
         if a in unknown or b in unknown or (a, b) in asked:
+            continue
+        if len(fresh) >= 2 and (a in shown or b in shown):
             continue
         if state.groups is not None and (state.groups[a] != state.groups[b] or state.groups[a] in state.asked_groups):
             continue
@@ -194,7 +198,7 @@ def test_active_kway_is_greedy_on_kway_information():
     assert question.information == pytest.approx(kway_information(state.features[list(question.items)], mean, cov))
     pair = set(active(state, np.random.default_rng(0)).items)
     assert pair < set(question.items)
-    others = [i for i in range(15) if i not in question.items and not {0, 1} <= pair | {i}]
+    others = [i for i in range(2, 15) if i not in question.items]  # 0 and 1 were shown before
     alternatives = [kway_information(state.features[[*pair, i]], mean, cov) for i in others]
     assert question.information >= max(alternatives)
 
@@ -300,6 +304,36 @@ def test_pair_answerability_known_values():
 
     np.testing.assert_allclose(pair_answerability(np.array([1.0, 0.0, 0.5])),
                                [[1, 1, 1], [1, 0, 0.5], [1, 0.5, 0.75]])
+
+
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=2))
+def test_kway_answerability_of_two_options_is_the_pairs(familiarity):
+    from prefchat.elicitation.selection import kway_answerability, pair_answerability
+
+    assert kway_answerability(np.array(familiarity)) == pytest.approx(pair_answerability(np.array(familiarity))[0, 1])
+
+
+def test_kway_answerability_known_values():
+    from prefchat.elicitation.selection import kway_answerability
+
+    np.testing.assert_allclose(kway_answerability(np.array([[0.5, 0.5, 0.5, 0.5], [0, 0, 0, 1.0], [0, 0, 0, 0]])),
+                               [1 - 0.5**4, 1, 0])
+
+
+def test_active_kway_completes_a_question_by_information_times_the_chance_of_an_answer():
+    from prefchat.elicitation.selection import kway_answerability
+
+    familiarity = np.linspace(0.05, 0.95, 15)
+    state = _state(seed=9, n_items=15, familiarity=familiarity)
+    mean, cov = state.posterior.mean, state.posterior.cov
+    question = active_kway(state, np.random.default_rng(0), k=3)
+    pair = set(active(state, np.random.default_rng(0)).items)
+    third = (set(question.items) - pair).pop()
+    expected = [kway_information(state.features[[*pair, i]], mean, cov) * kway_answerability(familiarity[[*pair, i]])
+                for i in range(15) if i not in pair]
+    assert question.information == pytest.approx(max(expected))
+    got = kway_information(state.features[list(question.items)], mean, cov) * kway_answerability(familiarity[list(question.items)])
+    assert got == pytest.approx(max(expected)) and third not in pair
 
 
 def test_active_avoids_pairs_nobody_knows():
