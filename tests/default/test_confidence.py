@@ -50,13 +50,15 @@ def said(summary: dict) -> bool:
 def test_random_answerers_read_low_and_the_shorter_answer_reads_high(client):
     pack, client = client
     assert pack.confidence is not None and not any(np.isfinite(pack.confidence.high[:5]))
+    # The thresholds let 5% of random answerers read "medium" or more and 1% "high" (elicitation/confidence.py
+    # RANDOM_MEDIUM, RANDOM_HIGH): of 40, at most 6 and 2 (at those rates each is exceeded by chance under 1% of the time).
     levels = []
-    for seed in range(10):
+    for seed in range(40):
         rng = np.random.default_rng(seed)
         summary = onboard(client, f"random-{seed}", lambda turn, rng=rng: "a" if rng.random() < 0.5 else "b")
         assert summary["n_answers"] == 10 and said(summary), summary
         levels.append(summary["confidence"])
-    assert levels.count("low") >= 9 and "high" not in levels, levels
+    assert levels.count("low") >= 34 and levels.count("high") <= 2, levels
 
     def shorter(turn):
         a, b = (TEXT_MEASURES["words"](turn[side]["text"]) for side in ("item_a", "item_b"))
