@@ -31,12 +31,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from ..elicitation import STRATEGIES, active_kway
+from ..elicitation import question_strategy
 from ..elicitation.checkin import CHECKIN_QUESTIONS, checkin_policy, personal_familiarity
 from ..elicitation.onboarding import Policy, next_question
 from ..reward.pack import Pack
@@ -293,8 +293,7 @@ class Conversation:
     def policy(self, options: SessionOptions) -> Policy:
         """The question policy of a session run with ``options``: the loop's, over this pack."""
         size = options.question_size or self.pack.question_size
-        strategy = STRATEGIES[options.strategy] if size == 2 else partial(active_kway, k=size)
-        return Policy(strategy, self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
+        return Policy(question_strategy(options.strategy, size), self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold, self.tastes,
                       self.pack.serving.question_knowing)
 

@@ -70,7 +70,7 @@ def main() -> None:
         (f"select: {name}", timings(lambda s=strategy: s(state, rng), args.repeat))
         for name, strategy in STRATEGIES.items()
     ]
-    rows.append(("select: active 4-way", timings(lambda: active_kway(state, rng, k=4), args.repeat)))
+    rows += [(f"select: active {k}-way", timings(lambda k=k: active_kway(state, rng, k=k), args.repeat)) for k in (4, 6)]
     for n in (10, 20):
         before = prior
         for answer in answers[: n - 1]:

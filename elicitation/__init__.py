@@ -14,7 +14,7 @@ from .posterior import (
     laplace_posterior,
     ml_fit,
 )
-from .selection import STRATEGIES, Question, SelectionState, active_kway, should_stop
+from .selection import STRATEGIES, Question, SelectionState, active_kway, question_strategy, should_stop
 
 __all__ = [
     "STRATEGIES",
@@ -30,5 +30,6 @@ __all__ = [
     "candidate_pool",
     "laplace_posterior",
     "ml_fit",
+    "question_strategy",
     "should_stop",
 ]

@@ -34,7 +34,8 @@ Strategies (names as on the command line):
   scored after each requested number of answers. ``pref-reference`` is scored with its own
   estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
   ridge 0.001, no prior), as published;
-- ``kway``: as ``active`` with 4-way questions (:func:`~prefchat.elicitation.selection.active_kway`);
+- ``kway``: as ``active`` with k-way questions (:func:`~prefchat.elicitation.selection.active_kway`) of
+  ``question_size`` options (:data:`KWAY_OPTIONS` unless the caller says: ``prefchat eval`` asks a pack's own size);
 - ``oracle-questions``: the limit of question choice at each number of clicks, a questioner that
   knows the held-out targets (:func:`oracle_session`): each pair it asks is the one whose answer
   scores best on them, greedily, one click at a time, the answers and the ranking those of
@@ -124,7 +125,7 @@ from .respondents import (
     Targets,
     head_items,
 )
-from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway
+from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway, question_strategy
 
 __all__ = [
     "ORACLE_QUESTIONS",
@@ -154,6 +155,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KWAY_OPTIONS = 4
+"""The options of a ``kway`` question where no pack chose its size (:func:`benchmark_policy`)."""
 SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
 ORACLE_QUESTIONS = "oracle-questions"
 """The questioner that knows the held-out targets (:func:`oracle_session`)."""
@@ -359,12 +361,14 @@ def task_seed(task: Task, strategy: str) -> int:
 
 def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
                      familiarity: np.ndarray | None = None, tastes: np.ndarray | None = None,
-                     knowing: Knowing | None = None) -> Policy:
+                     knowing: Knowing | None = None, question_size: int = KWAY_OPTIONS) -> Policy:
     """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
     clicks (no early stop), so that every answer count up to it can be scored from one session;
     ``tastes``: the k-way questions' taste slot, ``knowing``: each user's own chance of knowing an item
-    in place of ``familiarity`` (:class:`~prefchat.elicitation.onboarding.Policy`)."""
-    return Policy(SESSIONS[strategy], pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
+    in place of ``familiarity`` (:class:`~prefchat.elicitation.onboarding.Policy`); ``question_size``: the
+    options of a ``kway`` question."""
+    chosen = question_strategy("active", question_size) if strategy == "kway" else SESSIONS[strategy]
+    return Policy(chosen, pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
                   tastes=tastes, knowing=knowing)
 
 
@@ -441,6 +445,7 @@ def evaluate(
     recent: RecentPopularity | None = None,
     tastes: np.ndarray | None = None,
     knowing: Knowing | None = None,
+    question_size: int = KWAY_OPTIONS,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -472,6 +477,7 @@ def evaluate(
     tastes : (n_items, n_tastes) bool or None: the taste slot of ``kway`` questions (:func:`benchmark_policy`)
     knowing : each user's chance of knowing each item given their answers, which the questions read in place of
         ``familiarity`` (:func:`benchmark_policy`); None, ``familiarity`` for everyone
+    question_size : the options of a ``kway`` question (:func:`benchmark_policy`)
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -496,7 +502,7 @@ def evaluate(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
-        peers=dict(peers or {}), recent=recent, tastes=tastes, knowing=knowing,
+        peers=dict(peers or {}), recent=recent, tastes=tastes, knowing=knowing, question_size=question_size,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -518,7 +524,7 @@ def _peer_name(strategy: str) -> str | None:
 
 
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
-               peers, recent, tastes, knowing):
+               peers, recent, tastes, knowing, question_size):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
 
     ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
@@ -548,7 +554,7 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             session_name = PEER_SESSION if peer is not None else name
             oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
             shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, tastes,
-                                      knowing)
+                                      knowing, question_size)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "pair_information",
     "pair_moments",
     "pref_reference",
+    "question_strategy",
     "random_pair",
     "should_stop",
 ]
@@ -475,6 +477,12 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
         chosen.append(int(candidates[best]))
         information = float(gains[best])
     return Question(_shown(tuple(items[chosen]), rng), information)
+
+
+def question_strategy(name: str, size: int) -> Strategy:
+    """The strategy of questions of ``size`` options: the pair strategy ``name`` of :data:`STRATEGIES` for
+    pairs, else :func:`active_kway` with ``size`` options."""
+    return STRATEGIES[name] if size == 2 else partial(active_kway, k=size)
 
 
 STRATEGIES: dict[str, Strategy] = {

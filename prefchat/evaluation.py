@@ -24,7 +24,6 @@ from .assistant.packs import resolve_pack
 from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
-    KWAY_OPTIONS,
     ORACLE_QUESTIONS,
     PEERS,
     Evaluation,
@@ -216,7 +215,7 @@ def niche_users(users: dict[str, tuple[np.ndarray, np.ndarray]], popularity: np.
 
 SERVED = ("population", "random", "active", "bald", "kway")
 """Strategies ``--through-api`` runs through the app: those of the served question policy
-(``kway`` as sessions of :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS`-option questions;
+(``kway`` as sessions of the pack's k-way questions, :attr:`~prefchat.reward.pack.Pack.kway_size` options;
 ``population`` as a session of no questions). The others are not served: popularity and oracle
 are references, and pref-reference scores with its own estimator."""
 
@@ -289,13 +288,13 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
             tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
             pool=pack.serving.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
             jobs=args.jobs, score=score, peers=peers, recent=recent, tastes=pack.serving.question_tastes,
-            knowing=pack.serving.question_knowing,
+            knowing=pack.serving.question_knowing, question_size=pack.kway_size,
         )
     summary = summarise(evaluation, cohorts=cohorts, n_items=pack.n_items)
     report = {
         "dataset": pack.name, "pack": str(pack_path), "protocol": args.protocol, "seeds": args.seeds,
         "split": args.split, "cut": args.cut, "users_without_both_sides": without_both_sides,
-        "pool_size": args.pool_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
+        "pool_size": args.pool_size, "kway_size": pack.kway_size, "n_test_users": summary["n_test_users"], "through_api": bool(args.through_api),
         "merged_accounts": bool(args.merged_accounts),
         "answerable": "on-sight" if on_sight else "known",
         "seconds": round(time.perf_counter() - start, 2),
@@ -429,7 +428,7 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     kway = strategy == "kway"
     policy = "active" if strategy in ("population", "kway") else strategy  # population asks nothing: n is 0
     options = SessionOptions(min_questions=n, max_questions=n, strategy=policy, pool_size=pool_size,
-                             objective="watch", n_recommendations=1, question_size=KWAY_OPTIONS if kway else 2)
+                             objective="watch", n_recommendations=1, question_size=app.pack.kway_size if kway else 2)
     user = f"eval-{task.seed}-{strategy}-{n}-{task.user_id}"
     # served at the moment the task's known part ends, as a user onboarding then would be
     app.clock = utc_now if task.as_of is None else partial(datetime.fromtimestamp, task.as_of, UTC)
@@ -487,7 +486,8 @@ def format_report(report: dict) -> str:
     split = report.get("split", "random") + ("" if report.get("cut") is None else f" (cut {report['cut']:.0f})")
     lines = [
         f"{report['dataset']} {report['protocol']}, {split} split: {report['n_test_users']} test users x {report['seeds']} seeds, "
-        f"pool {report['pool_size']}, {report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."
+        f"pool {report['pool_size']}, " + ("" if "kway_size" not in report else f"kway {report['kway_size']} options, ")
+        + f"{report['seconds']:.0f} s. Columns: answers (clicks, including don't know)."
     ]
     for metric in metrics:
         lines += ["", f"{metric} (mean ± 95% CI half-width over users)", row("strategy", answers)]

@@ -24,7 +24,6 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..elicitation.evaluate import (
-    KWAY_OPTIONS,
     Task,
     benchmark_policy,
     evaluate,
@@ -46,6 +45,7 @@ from .confidence import choose_confidence
 from .data import Dataset, train_val_test_users
 from .featurize import embed_texts, model_checksum, model_name
 from .friends import Friends
+from .manifest import MAX_QUESTION_SIZE
 from .naming import descriptor_matrix, frequent_tags, name_axes, read_vocabulary
 from .pack import Item, Pack, save_pack
 from .personas import choose_personas, merged_validation_sessions
@@ -78,6 +78,8 @@ WATCH_SCALE_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 VALIDATION_STRATEGY = "active"
 """The questions the watch prior and the known-items model are chosen by, before the question size is:
 pairs; what is served on top of them is chosen on sessions of the size served (:func:`served_strategy`)."""
+KWAY_SIZES = (4, MAX_QUESTION_SIZE)
+"""The k-way sizes :func:`choose_question_size` tries beside pairs: four, and the most a chat question shows."""
 VALIDATION_SESSION_ANSWERS = (5, 10)  # the served stop rule ends a session between these (should_stop)
 VALIDATION_SEEDS = 2
 BOOST_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -249,37 +251,41 @@ def infer_answerable(requested: str, has_ratings: bool, counts: np.ndarray) -> t
 
 
 def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
-    """Pairs or "which of these :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS` would you pick?", and
-    on a tags pack whether a k-way question's last option is its taste slot, chosen by onboarding
-    sessions on validation users at equal clicks.
+    """Pairs or "which of these k would you pick?" for k in :data:`KWAY_SIZES`, and on a tags pack whether a
+    k-way question's last option is its taste slot, chosen by onboarding sessions on validation users at
+    equal clicks.
 
     The served policy (``active``, the served pool and familiarity, the session prior and catalog
-    score of the pack's objective) asks pairs, then k-way questions, then on a tags pack k-way
-    questions with the taste slot (:func:`~prefchat.elicitation.selection.active_kway`), in the
-    protocol of the pack's items: "would rather watch" answers (watch, Recall@20) where items must
+    score of the pack's objective) asks pairs, then k-way questions of each size, then on a tags pack
+    questions of the best k-way size with the taste slot (:func:`~prefchat.elicitation.selection.active_kway`),
+    in the protocol of the pack's items: "would rather watch" answers (watch, Recall@20) where items must
     be known, answers about the items each user rated (prefer, on sight, pairwise accuracy) where
     they are judged on sight. The size of the best mean score after :data:`VALIDATION_SESSION_ANSWERS`
-    clicks wins (ties go to pairs, which take less reading). A k-way size serves the taste slot where
+    clicks wins (ties go to the smaller, which takes less reading). A k-way size serves the taste slot where
     its score keeps all but :data:`RECALL_TOLERANCE`'s share of that best: like the exposure control,
     the slot serves the person whose taste the head does not show, at a bounded cost to the mean.
-    Returns ``{"question_size", "question_tastes"}`` and ``{"2": score, "4": score, "4+tastes": score}``.
+    Returns ``{"question_size", "question_tastes"}`` and ``{"2": score, "4": score, "6": score, "6+tastes": score}``
+    (the slot's score at the best k-way size).
     """
     known = pack.answerable == "known"
     protocol, metric = ("watch", "recall@20") if known else ("prefer", "pairwise_accuracy")
     tasks = rating_tasks(users, protocol, range(seed, seed + VALIDATION_SEEDS), pack.popularity, on_sight=not known)
     prior = pack.serving.session_prior(pack.objective)
-    tastes = pack.serving.tastes
-    runs = [(("active", "kway"), None)] + ([(("kway",), tastes)] if tastes is not None else [])
     scores: dict[tuple[int, bool], float] = {}  # (size, taste slot) -> mean score
+
+    def run(size: int, tastes: np.ndarray | None) -> None:
+        result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov,
+                          strategies=("active" if size == 2 else "kway",), answers=VALIDATION_SESSION_ANSWERS,
+                          pool=pack.serving.pool(SERVED_POOL_SIZE), familiarity=pack.familiarity,
+                          score=pack.serving.objective(pack.objective).catalog_score, tastes=tastes, question_size=size)
+        scores[size, tastes is not None] = float(np.nanmean(result.values[0, :, result.metrics.index(metric)]))
+
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
-        for strategies, flags in runs:
-            result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=strategies,
-                              answers=VALIDATION_SESSION_ANSWERS, pool=pack.serving.pool(SERVED_POOL_SIZE),
-                              familiarity=pack.familiarity, score=pack.serving.objective(pack.objective).catalog_score,
-                              tastes=flags)
-            values = result.values[:, :, result.metrics.index(metric)]
-            for name, row in zip(strategies, values):
-                scores[2 if name == "active" else KWAY_OPTIONS, flags is not None] = float(np.nanmean(row))
+        for size in (2, *KWAY_SIZES):
+            run(size, None)
+        kway = max(KWAY_SIZES, key=lambda k: (scores[k, False], -k))
+        if pack.serving.tastes is not None:
+            run(kway, pack.serving.tastes)
     size = max((k for k, served in scores if not served), key=lambda k: (scores[k, False], -k))
     best = scores[size, False]
     slot = size > 2 and scores.get((size, True), -np.inf) >= recall_floor(best, RECALL_TOLERANCE["question_tastes"])
@@ -308,7 +314,7 @@ def choose_question_knowing(pack: Pack, users: dict[str, tuple[np.ndarray, np.nd
             result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=(strategy,),
                               answers=VALIDATION_SESSION_ANSWERS[-1:], pool=pack.serving.pool(SERVED_POOL_SIZE),
                               familiarity=pack.familiarity, score=score, tastes=pack.serving.question_tastes,
-                              knowing=knowing)
+                              knowing=knowing, question_size=pack.question_size)
             record[name] = {"recall@20": float(np.nanmean(result.values[0, 0, result.metrics.index("recall@20")])),
                             "dont_know": float(result.dont_know[0, 0].mean())}
     plain, own = record["population"], record["own"]
@@ -338,7 +344,7 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
                               familiarity=pack.familiarity, tastes=pack.serving.question_tastes,
-                              knowing=pack.serving.question_knowing)
+                              knowing=pack.serving.question_knowing, question_size=pack.question_size)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy)))
                 for task in tasks]

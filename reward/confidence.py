@@ -20,12 +20,11 @@ smaller scale among equals).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..elicitation import STRATEGIES, active_kway
+from ..elicitation import question_strategy
 from ..elicitation.confidence import ConfidenceThresholds, answer_fit, choose_thresholds, decided, descriptor_lean
 from ..elicitation.onboarding import Policy, Session, run_session
 from ..elicitation.respondents import DescriptorRespondent, RandomRespondent
@@ -73,9 +72,7 @@ def choose_confidence(pack: Pack, validation: Sequence[ValidationUser], seed: in
     Returns the thresholds and ``{"n_random", "n_consistent", "grid": [{"scale", "consistent_high",
     "random_high", "random_low"}]}`` (shares after the last answer).
     """
-    size = pack.question_size
-    strategy = STRATEGIES["active"] if size == 2 else partial(active_kway, k=size)
-    policy = Policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), pack.groups, pack.familiarity,
+    policy = Policy(question_strategy("active", pack.question_size), pack.serving.pool(SERVED_POOL_SIZE), pack.groups, pack.familiarity,
                     tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing)
     prior = pack.serving.session_prior(pack.objective)
     consistent = consistent_respondents(pack, validation)

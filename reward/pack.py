@@ -38,6 +38,7 @@ import numpy as np
 
 from ..elicitation.calibrated import CALIBRATION_HORIZON
 from ..elicitation.confidence import ConfidenceThresholds
+from ..elicitation.evaluate import KWAY_OPTIONS
 from ..elicitation.known import KnownModel
 from ..elicitation.personas import PersonaSettings
 from ..elicitation.recency import RecentPopularity
@@ -331,6 +332,12 @@ class Pack:
         """Options a question shows unless a session says otherwise: 2 (pairs) or the k that pack
         validation chose for "which of these k would you pick?" (``hyperparameters["question_size"]``)."""
         return int(self.hyperparameters.get("question_size", 2))
+
+    @property
+    def kway_size(self) -> int:
+        """Options of the benchmark's ``kway`` questions on this pack (:func:`~prefchat.elicitation.evaluate.benchmark_policy`):
+        the k it serves where validation chose k-way questions, else :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS`."""
+        return self.question_size if self.question_size > 2 else KWAY_OPTIONS
 
     @property
     def question_tastes(self) -> bool:

@@ -72,7 +72,7 @@ def test_eval_prints_the_tables_and_writes_valid_json(tiny, env, capsys, protoco
     assert evaluation.main(args) == 0
     report = strict_json(out)
     assert set(report) - {"popularity_bias", "cohorts", "per_person"} == {
-        "dataset", "pack", "protocol", "seeds", "split", "cut", "users_without_both_sides", "pool_size",
+        "dataset", "pack", "protocol", "seeds", "split", "cut", "users_without_both_sides", "pool_size", "kway_size",
         "n_test_users", "through_api", "merged_accounts", "answerable", "seconds", "results", "paired"}
     assert (report["split"], report["cut"], report["users_without_both_sides"]) == ("random", None, 0)
     assert (report["dataset"], report["protocol"], report["seeds"], report["pool_size"]) == ("tiny", protocol, 2, 15)

@@ -129,8 +129,8 @@ CSS = """
 /* A phone (390 x 844): the question, its cards and its buttons fit on the screen without scrolling. */
 @media (max-width: 640px) {
     :has(> .prefchat-question) > .block.prefchat-chat { height: 18vh !important; min-height: 0 !important; }
-    .prefchat-cards { flex-direction: column !important; gap: 6px; }
-    .block.prefchat-card { flex: none; min-width: 0; padding: 6px 12px !important; }
+    .prefchat-cards { flex-direction: column !important; gap: 4px; }
+    .block.prefchat-card { flex: none; min-width: 0; padding: 4px 12px !important; }
     .prefchat-card :is(h1, h2, h3, h4) { margin: 0 0 0.2em; line-height: 1.25; }
     .prefchat-card p { margin: 0.2em 0; }
     .prefchat-chip { font-size: 0.8em; margin-bottom: 2px; }

@@ -4,7 +4,7 @@ at equal clicks."""
 import numpy as np
 
 from prefchat.elicitation.personas import PersonaSettings
-from prefchat.reward.build import RECALL_TOLERANCE, choose_question_knowing, choose_question_size
+from prefchat.reward.build import KWAY_SIZES, RECALL_TOLERANCE, choose_question_knowing, choose_question_size
 
 
 def test_the_size_is_the_best_and_the_taste_slot_is_served_within_the_recall_tolerance(small_pack):
@@ -18,11 +18,12 @@ def test_the_size_is_the_best_and_the_taste_slot_is_served_within_the_recall_tol
         items = rng.choice(mine, size=min(16, len(mine)), replace=False)
         users[f"v{u}"] = (items, rng.integers(1, 6, size=items.size).astype(float))
     chosen, scores = choose_question_size(pack, users, seed=0)
-    assert set(scores) == {"2", "4", "4+tastes"}  # a tags pack tries the slot
+    kway = max(KWAY_SIZES, key=lambda k: (scores[str(k)], -k))
+    assert set(scores) == {"2", *map(str, KWAY_SIZES), f"{kway}+tastes"}  # a tags pack tries the slot at its best k
     size = chosen["question_size"]
-    assert scores[str(size)] == max(scores["2"], scores["4"])
-    slot_kept = scores["4+tastes"] >= (1 - RECALL_TOLERANCE["question_tastes"]) * scores["4"]
-    assert chosen["question_tastes"] == int(size == 4 and slot_kept)
+    assert scores[str(size)] == max(scores[key] for key in scores if "+" not in key)
+    slot_kept = scores[f"{kway}+tastes"] >= (1 - RECALL_TOLERANCE["question_tastes"]) * scores[str(kway)]
+    assert chosen["question_tastes"] == int(size == kway and slot_kept)
 
 
 def test_each_users_own_familiarity_is_served_where_it_asks_fewer_dont_knows_within_the_recall_tolerance(
