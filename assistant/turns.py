@@ -14,7 +14,7 @@ from typing import Any
 
 from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.checkin import CheckIn
-from ..elicitation.selection import check_stop_rule
+from ..elicitation.selection import KWAY_STRATEGIES, check_stop_rule
 from ..reward.pack import Item
 from ..reward.serving import OBJECTIVES, SERVED_POOL_SIZE
 from ..storage import FEEDBACK_KINDS, Exchange, SessionRecord
@@ -146,8 +146,8 @@ class SessionOptions:
     question_size : int or None
         Options a question shows: 2 for pairs, up to
         :data:`~prefchat.assistant.parsing.MAX_OPTIONS` for "which of these k would you pick?"
-        (:func:`~prefchat.elicitation.selection.active_kway`, so only with the ``active``
-        strategy). None: the pack's validated size (:attr:`~prefchat.reward.pack.Pack.question_size`),
+        (:data:`~prefchat.elicitation.selection.KWAY_STRATEGIES`: only with the ``active`` or the
+        ``random`` strategy). None: the pack's validated size (:attr:`~prefchat.reward.pack.Pack.question_size`),
         resolved when the session starts.
     objective : str or None
         What the questions ask and how the catalog is ranked, one of
@@ -178,8 +178,8 @@ class SessionOptions:
         size = self.question_size
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= MAX_OPTIONS):
             raise ValueError(f"question_size must be an integer from 2 to {MAX_OPTIONS}, got {size!r}")
-        if size is not None and size > 2 and self.strategy != "active":
-            raise ValueError(f"questions of {size} options are chosen by the 'active' strategy, not {self.strategy!r}")
+        if size is not None and size > 2 and self.strategy not in KWAY_STRATEGIES:
+            raise ValueError(f"questions of {size} options are chosen by one of {sorted(KWAY_STRATEGIES)}, not {self.strategy!r}")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> SessionOptions:

@@ -36,6 +36,8 @@ Strategies (names as on the command line):
   ridge 0.001, no prior), as published;
 - ``kway``: as ``active`` with k-way questions (:func:`~prefchat.elicitation.selection.active_kway`) of
   ``question_size`` options (:data:`KWAY_OPTIONS` unless the caller says: ``prefchat eval`` asks a pack's own size);
+  ``random-kway``: k-way questions of options at random (:func:`~prefchat.elicitation.selection.random_kway`),
+  its reference as ``random`` is ``active``'s;
 - ``oracle-questions``: the limit of question choice at each number of clicks, a questioner that
   knows the held-out targets (:func:`oracle_session`): each pair it asks is the one whose answer
   scores best on them, greedily, one click at a time, the answers and the ranking those of
@@ -125,9 +127,10 @@ from .respondents import (
     Targets,
     head_items,
 )
-from .selection import STRATEGIES, Question, SelectionState, Strategy, active_kway, question_strategy
+from .selection import STRATEGIES, Question, SelectionState, Strategy, question_strategy
 
 __all__ = [
+    "KWAY_SESSIONS",
     "ORACLE_QUESTIONS",
     "PAIRED",
     "SPLITS",
@@ -156,7 +159,10 @@ log = logging.getLogger(__name__)
 
 KWAY_OPTIONS = 4
 """The options of a ``kway`` question where no pack chose its size (:func:`benchmark_policy`)."""
-SESSIONS: dict[str, Strategy] = {**STRATEGIES, "kway": partial(active_kway, k=KWAY_OPTIONS)}
+KWAY_SESSIONS = {"kway": "active", "random-kway": "random"}
+"""The benchmark's k-way strategies, by the pair strategy whose k-way form they ask
+(:data:`~prefchat.elicitation.selection.KWAY_STRATEGIES`)."""
+SESSIONS: dict[str, Strategy] = {**STRATEGIES, **{name: question_strategy(pair, KWAY_OPTIONS) for name, pair in KWAY_SESSIONS.items()}}
 ORACLE_QUESTIONS = "oracle-questions"
 """The questioner that knows the held-out targets (:func:`oracle_session`)."""
 PEERS = ("ease", "ials")
@@ -165,7 +171,7 @@ PEERS = ("ease", "ials")
 PEER_SESSION = "active"
 FIXED = ("population", "popularity", "recent-popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
 STRATEGY_NAMES = (*FIXED, *SESSIONS, ORACLE_QUESTIONS, *PEERS)
-PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
+PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"), ("kway", "random-kway"),
           (ORACLE_QUESTIONS, "active"), (ORACLE_QUESTIONS, "kway"),
           ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
           ("active", "recent-popularity"), ("recent-popularity", "popularity"))
@@ -367,7 +373,7 @@ def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: 
     ``tastes``: the k-way questions' taste slot, ``knowing``: each user's own chance of knowing an item
     in place of ``familiarity`` (:class:`~prefchat.elicitation.onboarding.Policy`); ``question_size``: the
     options of a ``kway`` question."""
-    chosen = question_strategy("active", question_size) if strategy == "kway" else SESSIONS[strategy]
+    chosen = question_strategy(KWAY_SESSIONS[strategy], question_size) if strategy in KWAY_SESSIONS else SESSIONS[strategy]
     return Policy(chosen, pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
                   tastes=tastes, knowing=knowing)
 

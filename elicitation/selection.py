@@ -32,6 +32,7 @@ from scipy.special import entr, ndtr, softmax
 from .posterior import PROBIT_VARIANCE, Answer, Comparison, Posterior, ml_fit
 
 __all__ = [
+    "KWAY_STRATEGIES",
     "STRATEGIES",
     "Question",
     "SelectionState",
@@ -48,6 +49,7 @@ __all__ = [
     "pair_moments",
     "pref_reference",
     "question_strategy",
+    "random_kway",
     "random_pair",
     "should_stop",
 ]
@@ -479,10 +481,35 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
     return Question(_shown(tuple(items[chosen]), rng), information)
 
 
+def random_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> Question | None:
+    """A "which of these k would you pick?" question of options at random: a :func:`random_pair`, then
+    allowed items (no pair with an option asked before) drawn uniformly until ``k``; the reference that
+    :func:`active_kway` is measured against, as :func:`random_pair` is for pairs."""
+    if k < 2:
+        raise ValueError(f"a k-way question needs k >= 2, got {k}")
+    pair = random_pair(state, rng)
+    if pair is None:
+        return None
+    items, allowed = state.allowed_pairs()
+    allowed = allowed | allowed.T
+    position = {item: i for i, item in enumerate(items.tolist())}
+    chosen = [position[item] for item in pair.items]
+    while len(chosen) < k:
+        candidates = np.flatnonzero(allowed[chosen].all(axis=0))
+        if candidates.size == 0:
+            break
+        chosen.append(int(rng.choice(candidates)))
+    return Question(_shown(tuple(items[chosen]), rng))
+
+
+KWAY_STRATEGIES: dict[str, Callable[..., Question | None]] = {"active": active_kway, "random": random_kway}
+"""The strategies that also ask k-way questions, by the name of their pair strategy in :data:`STRATEGIES`."""
+
+
 def question_strategy(name: str, size: int) -> Strategy:
     """The strategy of questions of ``size`` options: the pair strategy ``name`` of :data:`STRATEGIES` for
-    pairs, else :func:`active_kway` with ``size`` options."""
-    return STRATEGIES[name] if size == 2 else partial(active_kway, k=size)
+    pairs, else its k-way form in :data:`KWAY_STRATEGIES` with ``size`` options."""
+    return STRATEGIES[name] if size == 2 else partial(KWAY_STRATEGIES[name], k=size)
 
 
 STRATEGIES: dict[str, Strategy] = {

@@ -24,6 +24,7 @@ from .assistant.packs import resolve_pack
 from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
+    KWAY_SESSIONS,
     ORACLE_QUESTIONS,
     PEERS,
     Evaluation,
@@ -213,9 +214,9 @@ def niche_users(users: dict[str, tuple[np.ndarray, np.ndarray]], popularity: np.
     return [ids[i] for i in np.argsort(mean, kind="stable")[: max(1, len(ids) // 4)]]
 
 
-SERVED = ("population", "random", "active", "bald", "kway")
+SERVED = ("population", "random", "active", "bald", "kway", "random-kway")
 """Strategies ``--through-api`` runs through the app: those of the served question policy
-(``kway`` as sessions of the pack's k-way questions, :attr:`~prefchat.reward.pack.Pack.kway_size` options;
+(``kway`` and ``random-kway`` as sessions of the pack's k-way questions, :attr:`~prefchat.reward.pack.Pack.kway_size` options;
 ``population`` as a session of no questions). The others are not served: popularity and oracle
 are references, and pref-reference scores with its own estimator."""
 
@@ -425,8 +426,8 @@ def _served_session(app, task: Task, strategy: str, n: int, pool_size: int):
     from .assistant.session import utc_now
     from .assistant.turns import QuestionTurn, SessionOptions
 
-    kway = strategy == "kway"
-    policy = "active" if strategy in ("population", "kway") else strategy  # population asks nothing: n is 0
+    kway = strategy in KWAY_SESSIONS
+    policy = KWAY_SESSIONS.get(strategy, "active" if strategy == "population" else strategy)  # population asks nothing
     options = SessionOptions(min_questions=n, max_questions=n, strategy=policy, pool_size=pool_size,
                              objective="watch", n_recommendations=1, question_size=app.pack.kway_size if kway else 2)
     user = f"eval-{task.seed}-{strategy}-{n}-{task.user_id}"

@@ -131,6 +131,10 @@ CSS = """
     :has(> .prefchat-question) > .block.prefchat-chat { height: 18vh !important; min-height: 0 !important; }
     .prefchat-cards { flex-direction: column !important; gap: 4px; }
     .block.prefchat-card { flex: none; min-width: 0; padding: 4px 12px !important; }
+    /* Five or six cards: two by two, each with its first two chips, so that the whole question still fits the screen. */
+    .prefchat-cards:has(> .prefchat-card:nth-child(5)) { flex-direction: row !important; }
+    .prefchat-cards:has(> .prefchat-card:nth-child(5)) > .block.prefchat-card { flex: 1 1 calc(50% - 4px); min-width: calc(50% - 4px); }
+    .prefchat-cards:has(> .prefchat-card:nth-child(5)) .prefchat-chip:nth-of-type(n+3) { display: none; }
     .prefchat-card :is(h1, h2, h3, h4) { margin: 0 0 0.2em; line-height: 1.25; }
     .prefchat-card p { margin: 0.2em 0; }
     .prefchat-chip { font-size: 0.8em; margin-bottom: 2px; }

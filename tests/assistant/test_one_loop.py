@@ -21,7 +21,7 @@ from prefchat.assistant.recommender import ServedScore
 from prefchat.assistant.turns import QuestionTurn, ResultTurn, SessionOptions
 from prefchat.cli import add_eval_arguments
 from prefchat.elicitation import STRATEGIES
-from prefchat.elicitation.evaluate import KWAY_OPTIONS, benchmark_policy, rating_tasks, task_seed
+from prefchat.elicitation.evaluate import KWAY_OPTIONS, KWAY_SESSIONS, benchmark_policy, rating_tasks, task_seed
 from prefchat.elicitation.metrics import top_k
 from prefchat.elicitation.onboarding import known_items, run_session
 from prefchat.elicitation.personas import PersonaSettings
@@ -69,8 +69,8 @@ def benchmark(pack, task, strategy):
 
 def served(app, task, strategy):
     """The questions the app shows and the top 20 it recommends, answered by the same respondent."""
-    kway = strategy == "kway"
-    options = SessionOptions(min_questions=N_ANSWERS, max_questions=N_ANSWERS, strategy="active" if kway else strategy,
+    kway = strategy in KWAY_SESSIONS
+    options = SessionOptions(min_questions=N_ANSWERS, max_questions=N_ANSWERS, strategy=KWAY_SESSIONS.get(strategy, strategy),
                              question_size=KWAY_OPTIONS if kway else 2)
     turn, questions = app.start(f"user-{task.user_id}-{strategy}", options=options, seed=task_seed(task, strategy)), []
     while isinstance(turn, QuestionTurn):
@@ -83,7 +83,7 @@ def served(app, task, strategy):
     return questions, [pick.item_id for pick in app.recommend(turn.user_id, k=20)]
 
 
-@pytest.mark.parametrize("strategy", [*STRATEGIES, "kway"])
+@pytest.mark.parametrize("strategy", [*STRATEGIES, *KWAY_SESSIONS])
 def test_the_app_asks_and_recommends_what_the_benchmark_does(loop_pack, strategy, tmp_path, embed):
     with Assistant.open(loop_pack, db=f"sqlite:///{tmp_path}/app.sqlite", embed=embed) as app:
         for task in tasks_of(loop_pack):

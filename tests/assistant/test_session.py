@@ -433,11 +433,17 @@ def test_a_typed_position_picks_the_option_shown_there_when_ids_look_like_positi
         (dict(min_questions=5, max_questions=3), "3"),
         (dict(threshold=-1.0), "-1.0"),
         (dict(pool_size=0), "pool_size"),
+        (dict(strategy="bald", question_size=4), "'bald'"),  # bald asks pairs only
     ],
 )
 def test_session_options_name_the_bad_value(options, name):
     with pytest.raises(ValueError, match=name):
         SessionOptions(**options)
+
+
+def test_random_and_active_strategies_ask_k_way_questions():
+    assert SessionOptions(strategy="random", question_size=6).question_size == 6
+    assert SessionOptions(strategy="active", question_size=4).question_size == 4
 
 
 def test_session_options_round_trip_through_stored_settings():

@@ -412,11 +412,12 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
     assert {tuple(row) for row in paired} == {("a", "b", "answers", "metric", "mean_diff", "ci95")}
     assert {(r["a"], r["b"]) for r in paired} == {
         ("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"),
+        ("kway", "random-kway"),
         ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
         ("oracle-questions", "active"), ("oracle-questions", "kway"),
         ("active", "recent-popularity"), ("recent-popularity", "popularity"),
     }
-    assert len(paired) == 12 * 4 * 2
+    assert len(paired) == 13 * 4 * 2
 
 
 def test_the_oracle_questioner_asks_the_candidate_whose_answer_scores_best(world):

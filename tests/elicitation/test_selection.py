@@ -350,3 +350,15 @@ def test_active_avoids_pairs_nobody_knows():
     assert not all(i < 20 for i in weighted.items)
     # Weighing by the chance of an answer never raises the expected information.
     assert weighted.information <= 0.5 * np.log1p(np.inf if unweighted.information is None else np.expm1(2 * unweighted.information)) + 1e-12
+
+
+def test_random_kway_asks_k_allowed_items_and_depends_on_its_rng_only():
+    from prefchat.elicitation.selection import random_kway
+
+    state = _state(seed=4, n_items=20, answers=[KWayChoice((0, 1, 2, 3), 1)], unknown=frozenset({4, 5}))
+    question = random_kway(state, np.random.default_rng(3), k=4)
+    assert len(set(question.items)) == 4 and not {0, 1, 2, 3, 4, 5} & set(question.items)  # fresh, known, never asked
+    assert question == random_kway(state, np.random.default_rng(3), k=4) and question.information is None
+    assert len({random_kway(state, np.random.default_rng(seed), k=4).items for seed in range(10)}) > 5
+    with pytest.raises(ValueError, match="k >= 2"):
+        random_kway(state, np.random.default_rng(0), k=1)

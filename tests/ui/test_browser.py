@@ -140,13 +140,16 @@ def answer_labels(n_cards: int) -> list[str]:
 
 
 def shows_the_whole_question_unscrolled(page, n_cards: int) -> None:
-    """The question's cards, one under another, and every button that answers it are on the screen
-    without scrolling."""
+    """The question's cards, one under another (two by two from five cards on), and every button that
+    answers it are on the screen without scrolling."""
     assert page.evaluate("() => window.scrollY") == 0
     cards = boxes(page)[:n_cards]
     assert len(cards) == n_cards and cards[0]["y"] >= 0
-    for upper, lower in zip(cards, cards[1:]):
+    per_row = 2 if n_cards > 4 else 1
+    for upper, lower in zip(cards, cards[per_row:]):
         assert lower["y"] >= upper["y"] + upper["height"] - 2, "cards one under another on a phone"
+    for left, right in zip(cards[::per_row], cards[1::per_row]) if per_row == 2 else ():
+        assert abs(left["y"] - right["y"]) < 2 and right["x"] >= left["x"] + left["width"] - 2, "two by two"
     assert all(card["x"] + card["width"] <= PHONE["width"] for card in cards)
     shown = [*cards, *(page.get_by_role("button", name=label, exact=True).bounding_box() for label in answer_labels(n_cards))]
     assert max(box["y"] + box["height"] for box in shown) <= PHONE["height"], "part of the question is below the fold"
