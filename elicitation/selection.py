@@ -455,16 +455,11 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
     pair = active(state, rng)
     if pair is None:
         return None
-    items, allowed = state.allowed_pairs()
-    allowed = allowed | allowed.T
-    position = {item: i for i, item in enumerate(items.tolist())}
-    chosen = [position[item] for item in pair.items]
     mean, cov = state.posterior.mean, state.posterior.cov
     information = pair.information
-    while len(chosen) < k:
-        candidates = np.flatnonzero(allowed[chosen].all(axis=0))
-        if candidates.size == 0:
-            break
+
+    def most_informative(items: np.ndarray, chosen: list[int], candidates: np.ndarray) -> int:
+        nonlocal information
         if state.tastes is not None and len(chosen) == k - 1:  # the taste slot
             unshown = ~(state.shown_tastes | state.tastes[items[chosen]].any(axis=0))
             new = candidates[state.tastes[items[candidates]][:, unshown].any(axis=1)]
@@ -476,9 +471,11 @@ def active_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
         if state.familiarity is not None:
             gains *= kway_answerability(state.familiarity[items[options]])
         best = int(np.argmax(gains))
-        chosen.append(int(candidates[best]))
         information = float(gains[best])
-    return Question(_shown(tuple(items[chosen]), rng), information)
+        return int(candidates[best])
+
+    options = _grown(state, pair, k, most_informative)
+    return Question(_shown(options, rng), information)
 
 
 def random_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> Question | None:
@@ -490,6 +487,14 @@ def random_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
     pair = random_pair(state, rng)
     if pair is None:
         return None
+    return Question(_shown(_grown(state, pair, k, lambda items, chosen, candidates: int(rng.choice(candidates))), rng))
+
+
+def _grown(state: SelectionState, pair: Question, k: int,
+           add: Callable[[np.ndarray, list[int], np.ndarray], int]) -> tuple[int, ...]:
+    """``pair``'s items and, while fewer than ``k``, the next option ``add(items, chosen, candidates)`` picks among
+    the ``candidates`` (positions into the askable ``items``, :meth:`SelectionState.allowed_pairs`, that may be asked
+    with every option ``chosen`` so far); fewer than ``k`` options when none is left."""
     items, allowed = state.allowed_pairs()
     allowed = allowed | allowed.T
     position = {item: i for i, item in enumerate(items.tolist())}
@@ -498,8 +503,8 @@ def random_kway(state: SelectionState, rng: np.random.Generator, k: int = 4) -> 
         candidates = np.flatnonzero(allowed[chosen].all(axis=0))
         if candidates.size == 0:
             break
-        chosen.append(int(rng.choice(candidates)))
-    return Question(_shown(tuple(items[chosen]), rng))
+        chosen.append(add(items, chosen, candidates))
+    return tuple(int(item) for item in items[chosen])
 
 
 KWAY_STRATEGIES: dict[str, Callable[..., Question | None]] = {"active": active_kway, "random": random_kway}
