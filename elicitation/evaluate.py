@@ -320,31 +320,41 @@ def _split(user_id: str, items: np.ndarray, ratings: np.ndarray, seed: int, prot
 
 
 def shared_account_tasks(users: Mapping[str, tuple[np.ndarray, np.ndarray]], seeds: Sequence[int],
-                         popularity: np.ndarray, k: int = 20, on_sight: bool = False) -> list[Task]:
+                         popularity: np.ndarray, k: int = 20, on_sight: bool = False,
+                         times: Mapping[str, np.ndarray] | None = None) -> list[Task]:
     """Tasks of the watch protocol with two test users behind each account (``prefchat eval --merged-accounts``).
 
-    For each seed the users are paired at random (an odd one out is left out), each member's
-    ratings split as in :func:`rating_tasks` (the same QUERY and EVAL halves as their own task
-    under that seed), and a :class:`~prefchat.elicitation.respondents.SharedAccount` of the two
-    QUERY halves answers, a member drawn at random for each question. The account's list leaves
-    out every member's QUERY items and is judged by
-    :class:`~prefchat.elicitation.respondents.SharedAccountTargets`. A task's user id names both
-    members, ``"a+b"``; ``on_sight`` asks about the members' QUERY items only, as in :func:`rating_tasks`.
+    For each seed each user's ratings are split as in :func:`rating_tasks` (the same QUERY and EVAL
+    halves as their own task under that seed) and the users are paired at random (an odd one out is
+    left out). A :class:`~prefchat.elicitation.respondents.SharedAccount` of the two QUERY halves
+    answers, a member drawn at random for each question. The account's list leaves out every
+    member's QUERY items and is judged by :class:`~prefchat.elicitation.respondents.SharedAccountTargets`.
+    A task's user id names both members, ``"a+b"``; ``on_sight`` asks about the members' QUERY items
+    only, as in :func:`rating_tasks`.
+
+    Given ``times`` (as :func:`rating_tasks`), a household is of one time: the users are paired in the
+    order of their moments (:attr:`Task.as_of`, the random order breaking ties), and the account is
+    served at the later of its two members' moments. Paired across decades, a list served at either
+    member's moment would be served at the wrong one for the other.
     """
     head = head_items(popularity)
     ids = list(users)
     tasks = []
     for seed in seeds:
+        halves = [_split(user_id, *users[user_id], seed, "watch", times=None if times is None else times[user_id])
+                  for user_id in ids]
         order = np.random.default_rng([seed, len(ids)]).permutation(len(ids))
+        if times is not None:
+            order = order[np.argsort([halves[i][2] for i in order], kind="stable")]
         for first, second in zip(order[0::2], order[1::2]):
             pair = (ids[first], ids[second])
-            halves = [_split(user_id, *users[user_id], seed, "watch") for user_id in pair]
-            members = tuple(respondent for respondent, _, _ in halves)
-            held = tuple(held_items for _, (held_items, _), _ in halves)
+            members = (halves[first][0], halves[second][0])
+            held = (halves[first][1][0], halves[second][1][0])
             known = np.union1d(*(member.query_items for member in members))
             targets = SharedAccountTargets(np.union1d(*held), known, head, k, members=held)
             account = SharedAccount(members, int(np.random.default_rng([seed, *map(_key, pair)]).integers(2**31)))
-            tasks.append(Task("+".join(pair), seed, account, targets, known if on_sight else None))
+            as_of = None if times is None else max(halves[first][2], halves[second][2])
+            tasks.append(Task("+".join(pair), seed, account, targets, known if on_sight else None, as_of))
     return tasks
 
 

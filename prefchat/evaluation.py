@@ -256,7 +256,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
                                  "judged against each member's held-out items")
             if args.split != "random":
                 raise ValueError("--merged-accounts runs the random split only")
-            tasks = shared_account_tasks(users, range(args.seeds), pack.popularity, on_sight=on_sight)
+            tasks = shared_account_tasks(users, range(args.seeds), pack.popularity, on_sight=on_sight, times=times)
         else:
             tasks = rating_tasks(users, args.protocol, range(args.seeds), pack.popularity, on_sight=on_sight,
                                  split=args.split, times=times, cut=args.cut)

@@ -394,11 +394,16 @@ def dated_sessions(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarr
                    seed: int) -> dict[str, list[tuple[Task, Session]]]:
     """The served :func:`validation_sessions` (:func:`served_strategy`) of ``users`` split at random and in
     time (by split), dated by their ratings' timestamps."""
+    times = user_times(dataset, users)
+    return {split: validation_sessions(pack, users, seed, split, times, served_strategy(pack)) for split in ("random", "time")}
+
+
+def user_times(dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The timestamps of each of ``users``' ratings, in the order of their items (a dated pack)."""
     ratings = dataset.ratings
     assert ratings is not None and ratings.timestamp is not None  # a dated pack
     index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
-    times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
-    return {split: validation_sessions(pack, users, seed, split, times, served_strategy(pack)) for split in ("random", "time")}
+    return {u: ratings.timestamp[ratings.user == index[u]] for u in users}
 
 
 def training_times(dataset: Dataset, train_users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -869,7 +874,7 @@ def build_pack(
         with step("choosing the personas"):  # several tastes per user (prefchat.reward.personas)
             pack = replace(pack)
             merged = merged_validation_sessions(pack, session_users, seed, served_strategy(pack), max(VALIDATION_SESSION_ANSWERS),
-                                                VALIDATION_SEEDS)
+                                                VALIDATION_SEEDS, user_times(dataset, session_users) if dated else None)
             personas, selection["personas"] = choose_personas(pack, sessions, merged, max(VALIDATION_SESSION_ANSWERS))
             assert pack.known is not None  # sessions are run on items that must be known, which have the model
             pack = replace(pack, known=replace(pack.known, personas=personas))

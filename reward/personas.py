@@ -56,12 +56,14 @@ SINGLE_KEPT = 0.8
 
 
 def merged_validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int, strategy: str,
-                               n_questions: int, seeds: int) -> list[tuple[Task, Session]]:
-    """Served onboarding sessions of validation accounts of two users (:func:`~prefchat.elicitation.evaluate.shared_account_tasks`),
+                               n_questions: int, seeds: int, times: dict[str, np.ndarray] | None = None,
+                               ) -> list[tuple[Task, Session]]:
+    """Served onboarding sessions of validation accounts of two users (:func:`~prefchat.elicitation.evaluate.shared_account_tasks`,
+    contemporaries served at their moment where ``times`` date the ratings),
     ``strategy`` over the served pool weighed by the pack's familiarity (with its taste slot where it serves one),
     ``n_questions`` each, as
     :func:`~prefchat.reward.build.validation_sessions` runs them for single users."""
-    tasks = shared_account_tasks(users, range(seed, seed + seeds), pack.popularity)
+    tasks = shared_account_tasks(users, range(seed, seed + seeds), pack.popularity, times=times)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), n_questions, familiarity=pack.familiarity,
                               tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing,

@@ -19,6 +19,7 @@ from prefchat.elicitation.evaluate import (
     per_user,
     popularity_bias,
     rating_tasks,
+    shared_account_tasks,
     split_at,
     split_half,
     split_in_time,
@@ -239,6 +240,27 @@ def test_a_global_cut_judges_what_came_after_it_and_leaves_out_users_on_one_side
     (task,) = tasks
     assert sorted(task.targets.relevant.tolist()) == [7, 10] and sorted(task.respondent.query_items.tolist()) == [8, 9]
     assert task.as_of == 550.0
+
+
+def test_dated_shared_accounts_pair_contemporaries_served_at_the_later_moment():
+    """Four users of two eras: each account holds two of one era, whatever the random order, and is
+    served when the later member's QUERY half ends; each member's halves are their own task's."""
+    eras = {f"{era}{n}": (np.arange(4) + 4 * k, np.ones(4), np.array([1.0, 2.0, 3.0, 4.0]) + offset + n)
+            for k, (era, offset, n) in enumerate([("old", 0, 0), ("new", 1000, 0), ("old", 0, 1), ("new", 1000, 1)])}
+    users = {user: (items, ratings) for user, (items, ratings, _) in eras.items()}
+    times = {user: when for user, (_, _, when) in eras.items()}
+    for seed in range(5):
+        tasks = shared_account_tasks(users, [seed], np.ones(16), times=times)
+        single = {task.user_id: task for task in rating_tasks(users, "watch", [seed], np.ones(16), times=times)}
+        assert sorted(task.user_id[:3] + task.user_id.split("+")[1][:3] for task in tasks) == ["newnew", "oldold"]
+        for task in tasks:
+            first, second = (single[user] for user in task.user_id.split("+"))
+            assert task.as_of == max(first.as_of, second.as_of)
+            members = task.respondent.members
+            assert [m.query_items.tolist() for m in members] == [first.respondent.query_items.tolist(),
+                                                                 second.respondent.query_items.tolist()]
+    undated = shared_account_tasks(users, [0], np.ones(16))
+    assert len(undated) == 2 and all(task.as_of is None for task in undated)
 
 
 def test_the_time_split_without_dates_is_refused():
