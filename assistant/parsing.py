@@ -25,8 +25,9 @@ import re
 from collections.abc import Sequence
 
 from ..elicitation.posterior import CHOICES
+from ..reward.manifest import MAX_QUESTION_SIZE
 
-__all__ = ["MAX_OPTIONS", "normalise", "parse_answer", "parse_choice", "parse_pick"]
+__all__ = ["normalise", "parse_answer", "parse_choice", "parse_pick"]
 
 _PHRASES: dict[str, tuple[str, ...]] = {
     "a": ("a", "1", "one", "first", "1st", "left", "former"),
@@ -94,13 +95,11 @@ def parse_answer(text: str) -> str | None:
     return _ANSWERS.get(" ".join(word for word in words.split() if word not in _FILLERS))
 
 
-MAX_OPTIONS = 6
-"""Most options a "which of these would you pick?" question shows."""
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
 _NUMBERS = ("one", "two", "three", "four", "five", "six")
 _POSITIONS = {
     word: k
-    for k in range(MAX_OPTIONS)
+    for k in range(MAX_QUESTION_SIZE)
     for word in (str(k + 1), _ORDINALS[k], _NUMBERS[k], f"{k + 1}{('st', 'nd', 'rd')[k] if k < 3 else 'th'}", "abcdef"[k])
 }
 _NONE = frozenset(_PHRASES["skip"]) | {"none of these", "none of them", "none of those", "dont know any of them"}
@@ -126,8 +125,8 @@ def parse_pick(text: str, n_options: int) -> int | str | None:
     """
     if not isinstance(text, str):
         raise ValueError(f"an answer must be a str, got {text!r}")
-    if not 2 <= n_options <= MAX_OPTIONS:
-        raise ValueError(f"a question shows 2 to {MAX_OPTIONS} options, got {n_options}")
+    if not 2 <= n_options <= MAX_QUESTION_SIZE:
+        raise ValueError(f"a question shows 2 to {MAX_QUESTION_SIZE} options, got {n_options}")
     words = normalise(text)
     for candidate in (words, " ".join(word for word in words.split() if word not in _FILLERS)):
         if candidate in _NONE:

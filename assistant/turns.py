@@ -15,11 +15,11 @@ from typing import Any
 from ..elicitation import STRATEGIES, Answer, Posterior
 from ..elicitation.checkin import CheckIn
 from ..elicitation.selection import KWAY_STRATEGIES, check_stop_rule
+from ..reward.manifest import MAX_QUESTION_SIZE
 from ..reward.pack import Item
 from ..reward.serving import OBJECTIVES, SERVED_POOL_SIZE
 from ..storage import FEEDBACK_KINDS, Exchange, SessionRecord
 from .cards import card_view
-from .parsing import MAX_OPTIONS
 from .recommender import Ranked
 
 __all__ = [
@@ -145,7 +145,7 @@ class SessionOptions:
         Recommendations shown with the result.
     question_size : int or None
         Options a question shows: 2 for pairs, up to
-        :data:`~prefchat.assistant.parsing.MAX_OPTIONS` for "which of these k would you pick?"
+        :data:`~prefchat.reward.manifest.MAX_QUESTION_SIZE` for "which of these k would you pick?"
         (:data:`~prefchat.elicitation.selection.KWAY_STRATEGIES`: only with the ``active`` or the
         ``random`` strategy). None: the pack's validated size (:attr:`~prefchat.reward.pack.Pack.question_size`),
         resolved when the session starts.
@@ -176,8 +176,8 @@ class SessionOptions:
         if self.objective is not None and self.objective not in OBJECTIVES:
             raise ValueError(f"objective {self.objective!r} is not one of {OBJECTIVES}")
         size = self.question_size
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= MAX_OPTIONS):
-            raise ValueError(f"question_size must be an integer from 2 to {MAX_OPTIONS}, got {size!r}")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= MAX_QUESTION_SIZE):
+            raise ValueError(f"question_size must be an integer from 2 to {MAX_QUESTION_SIZE}, got {size!r}")
         if size is not None and size > 2 and self.strategy not in KWAY_STRATEGIES:
             raise ValueError(f"questions of {size} options are chosen by one of {sorted(KWAY_STRATEGIES)}, not {self.strategy!r}")
 

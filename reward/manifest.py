@@ -41,6 +41,8 @@ MAX_NAME = 200
 MAX_PROMPT = 2_000
 """Characters of a group's name (the prompt shown above its question) or of an axis's."""
 MAX_QUESTION_SIZE = 6
+"""Most options a question shows (2: a pair; more: "which of these would you pick?"): the packs' limit,
+the chat's positions and the widget's cards."""
 MAX_PERSONAS = 16
 """Most personas (tastes) a user's known items may be split into."""
 

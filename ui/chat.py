@@ -55,11 +55,11 @@ from ..assistant import wording
 from ..assistant.api import Assistant
 from ..assistant.cards import card_preview, card_view, readable_title, repeats_title
 from ..assistant.errors import AssistantError
-from ..assistant.parsing import MAX_OPTIONS
 from ..assistant.recommender import Ranked
 from ..assistant.turns import AnyTurn, ItemCard, QuestionTurn, ReaskTurn, ReplyTurn, ResultTurn
 from ..elicitation import ConvergenceError
 from ..reward.featurize import EmbeddingError
+from ..reward.manifest import MAX_QUESTION_SIZE
 from ..storage import StorageError
 from .ownership import KEY_BYTES, owned_session, resume_token
 from .schemas import MAX_TEXT
@@ -529,7 +529,7 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
             # As many cards and pick buttons as a question can have; show() shows those of the question asked.
             with gr.Row(equal_height=True, elem_classes="prefchat-cards"):
                 cards = [gr.Markdown(elem_classes="prefchat-card", elem_id=f"prefchat-card-{n}", latex_delimiters=[], visible=n < 2)
-                         for n in range(MAX_OPTIONS)]
+                         for n in range(MAX_QUESTION_SIZE)]
             with gr.Row(elem_classes="prefchat-choices"):
                 picks = [gr.Button(label, variant="primary", visible=n < 2, elem_id=f"prefchat-pick-{n}")
                          for n, label in enumerate(wording.OPTION_LABELS)]
@@ -556,12 +556,12 @@ def build_chat(assistant: Assistant, title: str = "prefchat", resume_key: bytes 
             question = state.question
             shown = () if question is None else question.items
             texts = [card_markdown(wording.OPTION_LABELS[n], card, grouped) for n, card in enumerate(shown)]
-            texts += [""] * (MAX_OPTIONS - len(texts))
+            texts += [""] * (MAX_QUESTION_SIZE - len(texts))
             # Cards A and B are always there (their values are what API callers read); the others come and go.
-            more_cards = [gr.Markdown(texts[n], visible=n < len(shown)) for n in range(2, MAX_OPTIONS)]
+            more_cards = [gr.Markdown(texts[n], visible=n < len(shown)) for n in range(2, MAX_QUESTION_SIZE)]
             pair = len(shown) <= 2
             button_updates = [
-                *(gr.Button(visible=n < max(2, len(shown))) for n in range(MAX_OPTIONS)),
+                *(gr.Button(visible=n < max(2, len(shown))) for n in range(MAX_QUESTION_SIZE)),
                 gr.Button(visible=pair), gr.Button(visible=pair), gr.Button(visible=not pair),
             ]
             hint = wording.chat_hint(assistant.example) if question is None else wording.ONBOARDING_HINT
