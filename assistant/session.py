@@ -102,7 +102,7 @@ class Conversation:
         self.options = SessionOptions() if options is None else options
         self.sessions = SessionReader(pack, store)
         self.features, self.reference, self.index = self.sessions.features, self.sessions.reference, pack.item_index
-        groups, familiarity, tastes = pack.groups, pack.familiarity, pack.serving.question_tastes
+        groups, familiarity, tastes = pack.groups, pack.familiarity, pack.serving.questions.tastes
         self.groups = None if groups is None else np.append(groups, -1)  # the reference item is never asked about
         self.familiarity = None if familiarity is None else np.append(familiarity, 0.0)
         self.tastes = None if tastes is None else np.vstack([tastes, np.zeros((1, tastes.shape[1]), dtype=bool)])
@@ -295,7 +295,7 @@ class Conversation:
         size = options.question_size or self.pack.question_size
         return Policy(question_strategy(options.strategy, size), self.pack.serving.pool(options.pool_size), self.groups, self.familiarity,
                       options.min_questions, options.max_questions, options.threshold, self.tastes,
-                      self.pack.serving.question_knowing)
+                      self.pack.serving.questions.knowing)
 
     def policy_of(self, state: SessionState) -> Policy:
         """The question policy of session ``state``: :meth:`policy` of its options, or a returning user's

@@ -63,7 +63,7 @@ def main() -> None:
         runs["benchmark"] = evaluate(
             tasks, pack.features, prior.prior_mean, prior.prior_cov, args.strategies, args.answers,
             pool=pack.serving.pool(args.pool_size), popularity=pack.popularity, familiarity=pack.familiarity,
-            score=ServedScore(pack, "watch"), tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing)
+            score=ServedScore(pack, "watch"), form=pack.serving.questions)
         seconds["benchmark"] = time.perf_counter() - start
         start = time.perf_counter()
         runs["served"] = evaluation.served_evaluation(pack, tasks, args.strategies, args.answers, args.pool_size,

@@ -35,7 +35,7 @@ Strategies (names as on the command line):
   estimator, the plain maximum-likelihood fit (:func:`~prefchat.elicitation.posterior.ml_fit`,
   ridge 0.001, no prior), as published;
 - ``kway``: as ``active`` with k-way questions (:func:`~prefchat.elicitation.selection.active_kway`) of
-  ``question_size`` options (:data:`KWAY_OPTIONS` unless the caller says: ``prefchat eval`` asks a pack's own size);
+  the ``form``'s options (:data:`KWAY_OPTIONS` where it asks pairs: ``prefchat eval`` asks a pack's own size);
   ``random-kway``: k-way questions of options at random (:func:`~prefchat.elicitation.selection.random_kway`),
   its reference as ``random`` is ``active``'s;
 - ``oracle-questions``: the limit of question choice at each number of clicks, a questioner that
@@ -113,7 +113,17 @@ from functools import partial
 
 import numpy as np
 
-from .onboarding import CatalogScore, Knowing, Policy, Session, as_answer, known_items, question_rng, run_session
+from .onboarding import (
+    PLAIN_QUESTIONS,
+    CatalogScore,
+    Policy,
+    QuestionForm,
+    Session,
+    as_answer,
+    known_items,
+    question_rng,
+    run_session,
+)
 from .peers import Peer
 from .posterior import Comparison, Posterior, batch_map, ml_fit
 from .recency import RecentPopularity
@@ -376,16 +386,16 @@ def task_seed(task: Task, strategy: str) -> int:
 
 
 def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
-                     familiarity: np.ndarray | None = None, tastes: np.ndarray | None = None,
-                     knowing: Knowing | None = None, question_size: int = KWAY_OPTIONS) -> Policy:
+                     familiarity: np.ndarray | None = None, form: QuestionForm = PLAIN_QUESTIONS) -> Policy:
     """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
-    clicks (no early stop), so that every answer count up to it can be scored from one session;
-    ``tastes``: the k-way questions' taste slot, ``knowing``: each user's own chance of knowing an item
-    in place of ``familiarity`` (:class:`~prefchat.elicitation.onboarding.Policy`); ``question_size``: the
-    options of a ``kway`` question."""
-    chosen = question_strategy(KWAY_SESSIONS[strategy], question_size) if strategy in KWAY_SESSIONS else SESSIONS[strategy]
+    clicks (no early stop), so that every answer count up to it can be scored from one session, its
+    questions of ``form`` (:class:`~prefchat.elicitation.onboarding.QuestionForm`: the taste slot, each
+    user's own familiarity in place of ``familiarity``). The strategy decides pairs or k-way questions: a
+    k-way one (:data:`KWAY_SESSIONS`) asks ``form.size`` options, or :data:`KWAY_OPTIONS` where the form asks pairs."""
+    size = form.size if form.size > 2 else KWAY_OPTIONS
+    chosen = question_strategy(KWAY_SESSIONS[strategy], size) if strategy in KWAY_SESSIONS else SESSIONS[strategy]
     return Policy(chosen, pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
-                  tastes=tastes, knowing=knowing)
+                  tastes=form.tastes, knowing=form.knowing)
 
 
 @dataclass(frozen=True, eq=False)
@@ -459,9 +469,7 @@ def evaluate(
     jobs: int = 1,
     peers: Mapping[str, Peer] | None = None,
     recent: RecentPopularity | None = None,
-    tastes: np.ndarray | None = None,
-    knowing: Knowing | None = None,
-    question_size: int = KWAY_OPTIONS,
+    form: QuestionForm = PLAIN_QUESTIONS,
 ) -> Evaluation:
     r"""Run every strategy on every task (see the module docstring).
 
@@ -490,10 +498,7 @@ def evaluate(
         the peer strategies (``ease``, ``ease-oracle``, ...)
     recent : the fitted :class:`~prefchat.elicitation.recency.RecentPopularity` of the
         ``recent-popularity`` strategy (needed only for it, with dated tasks: :attr:`Task.as_of`)
-    tastes : (n_items, n_tastes) bool or None: the taste slot of ``kway`` questions (:func:`benchmark_policy`)
-    knowing : each user's chance of knowing each item given their answers, which the questions read in place of
-        ``familiarity`` (:func:`benchmark_policy`); None, ``familiarity`` for everyone
-    question_size : the options of a ``kway`` question (:func:`benchmark_policy`)
+    form : the questions' size, taste slot and reading of each user's own familiarity (:func:`benchmark_policy`)
     """
     _check_names(strategies, answers)
     if not tasks:
@@ -518,7 +523,7 @@ def evaluate(
         _run_tasks, features=features, prior=Posterior.from_prior(prior_mean, prior_cov),
         strategies=tuple(strategies), answers=tuple(answers), metrics=metrics, pool=pool, popularity=popularity,
         groups=groups, familiarity=familiarity, score=CatalogScore(features) if score is None else score,
-        peers=dict(peers or {}), recent=recent, tastes=tastes, knowing=knowing, question_size=question_size,
+        peers=dict(peers or {}), recent=recent, form=form,
     )
     if jobs == 1:
         parts = [run(list(tasks))]
@@ -540,7 +545,7 @@ def _peer_name(strategy: str) -> str | None:
 
 
 def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popularity, groups, familiarity, score,
-               peers, recent, tastes, knowing, question_size):
+               peers, recent, form):
     """:func:`evaluate` on some tasks: the arrays ``values``, ``asked``, ``dont_know`` and ``top`` of :class:`Evaluation`.
 
     ``score``: a posterior's item scores (see :func:`evaluate`). A peer fed the ``active`` session
@@ -569,8 +574,7 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
             oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
-            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, tastes,
-                                      knowing, question_size)
+            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, form)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)

@@ -33,7 +33,9 @@ from .selection import Question, SelectionState, Strategy, check_stop_rule, shou
 __all__ = [
     "CatalogScore",
     "Knowing",
+    "PLAIN_QUESTIONS",
     "Policy",
+    "QuestionForm",
     "Session",
     "as_answer",
     "known_items",
@@ -47,6 +49,31 @@ __all__ = [
 Knowing = Callable[[Sequence[Answer], np.ndarray], np.ndarray]
 """``knowing(answers, items) -> (len(items),)``: the chance that the user of ``answers`` knows each of ``items``
 (:attr:`Policy.knowing`)."""
+
+
+@dataclass(frozen=True, eq=False)
+class QuestionForm:
+    """What a pack's questions are, whatever strategy picks them: the settings its build validated
+    (:attr:`~prefchat.reward.serving.Serving.questions`), passed as one to every session that asks as the pack does.
+
+    Attributes
+    ----------
+    size : the options of a question, 2 (pairs) or more ("which of these would you pick?")
+    tastes : the taste slot of a k-way question (:attr:`Policy.tastes`); None, no slot
+    knowing : each user's own chance of knowing an item (:attr:`Policy.knowing`); None, the population's
+    """
+
+    size: int = 2
+    tastes: np.ndarray | None = None
+    knowing: Knowing | None = None
+
+    def __post_init__(self):
+        if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer) or self.size < 2:
+            raise ValueError(f"a question shows at least 2 options, got size {self.size!r}")
+
+
+PLAIN_QUESTIONS = QuestionForm()
+"""Pairs, no taste slot, the population's familiarity: the questions of a pack that validated nothing else."""
 
 
 @dataclass(frozen=True, eq=False)

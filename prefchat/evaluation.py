@@ -288,8 +288,7 @@ def run(args: argparse.Namespace, pack: Pack, pack_path: Path, settings: Setting
         evaluation = evaluate(
             tasks, features, prior.prior_mean, prior.prior_cov, strategies=args.strategies, answers=args.answers,
             pool=pack.serving.pool(args.pool_size), popularity=popularity, groups=groups, familiarity=familiarity,
-            jobs=args.jobs, score=score, peers=peers, recent=recent, tastes=pack.serving.question_tastes,
-            knowing=pack.serving.question_knowing, question_size=pack.kway_size,
+            jobs=args.jobs, score=score, peers=peers, recent=recent, form=pack.serving.questions,
         )
     summary = summarise(evaluation, cohorts=cohorts, n_items=pack.n_items)
     report = {

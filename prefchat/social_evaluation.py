@@ -76,7 +76,7 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
     "don't know"s (the session's, for both strategies that ask), top lists."""
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(SESSION, pack.serving.pool(pool_size), answers[-1], familiarity=pack.familiarity,
-                              knowing=pack.serving.question_knowing)
+                              form=pack.serving.questions)
     plain, model = ServedScore(pack, "watch"), pack.known_model
     assert model is not None  # social_report checks it
     values = np.full((len(STRATEGIES), len(answers), len(METRICS), len(part)), np.nan)

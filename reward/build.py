@@ -34,7 +34,7 @@ from ..elicitation.evaluate import (
 )
 from ..elicitation.known import KnownItemsScore, KnownModel, components, population, spectral_bases
 from ..elicitation.metrics import pairwise_accuracy, recall_floor
-from ..elicitation.onboarding import CatalogScore, Session, known_items, run_session
+from ..elicitation.onboarding import CatalogScore, QuestionForm, Session, known_items, run_session
 from ..elicitation.peers import EASE_L2_GRID, implicit_matrix
 from ..elicitation.person import genre_mix, head_share, miscalibration
 from ..elicitation.posterior import base_rate_offset
@@ -277,7 +277,7 @@ def choose_question_size(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarr
         result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov,
                           strategies=("active" if size == 2 else "kway",), answers=VALIDATION_SESSION_ANSWERS,
                           pool=pack.serving.pool(SERVED_POOL_SIZE), familiarity=pack.familiarity,
-                          score=pack.serving.objective(pack.objective).catalog_score, tastes=tastes, question_size=size)
+                          score=pack.serving.objective(pack.objective).catalog_score, form=QuestionForm(size, tastes))
         scores[size, tastes is not None] = float(np.nanmean(result.values[0, :, result.metrics.index(metric)]))
 
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
@@ -313,8 +313,7 @@ def choose_question_knowing(pack: Pack, users: dict[str, tuple[np.ndarray, np.nd
         for name, knowing in (("population", None), ("own", score.knowing)):
             result = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, strategies=(strategy,),
                               answers=VALIDATION_SESSION_ANSWERS[-1:], pool=pack.serving.pool(SERVED_POOL_SIZE),
-                              familiarity=pack.familiarity, score=score, tastes=pack.serving.question_tastes,
-                              knowing=knowing, question_size=pack.question_size)
+                              familiarity=pack.familiarity, score=score, form=replace(pack.serving.questions, knowing=knowing))
             record[name] = {"recall@20": float(np.nanmean(result.values[0, 0, result.metrics.index("recall@20")])),
                             "dont_know": float(result.dont_know[0, 0].mean())}
     plain, own = record["population"], record["own"]
@@ -343,8 +342,7 @@ def validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarra
     tasks = rating_tasks(users, "watch", range(seed, seed + VALIDATION_SEEDS), pack.popularity, split=split, times=times)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), max(VALIDATION_SESSION_ANSWERS),
-                              familiarity=pack.familiarity, tastes=pack.serving.question_tastes,
-                              knowing=pack.serving.question_knowing, question_size=pack.question_size)
+                              familiarity=pack.familiarity, form=pack.serving.questions)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy)))
                 for task in tasks]

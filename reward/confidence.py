@@ -72,8 +72,9 @@ def choose_confidence(pack: Pack, validation: Sequence[ValidationUser], seed: in
     Returns the thresholds and ``{"n_random", "n_consistent", "grid": [{"scale", "consistent_high",
     "random_high", "random_low"}]}`` (shares after the last answer).
     """
-    policy = Policy(question_strategy("active", pack.question_size), pack.serving.pool(SERVED_POOL_SIZE), pack.groups, pack.familiarity,
-                    tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing)
+    form = pack.serving.questions
+    policy = Policy(question_strategy("active", form.size), pack.serving.pool(SERVED_POOL_SIZE), pack.groups, pack.familiarity,
+                    tastes=form.tastes, knowing=form.knowing)
     prior = pack.serving.session_prior(pack.objective)
     consistent = consistent_respondents(pack, validation)
     with threadpool_limits(limits=1):  # thousands of tiny matrix products: BLAS threads only contend

@@ -66,8 +66,7 @@ def merged_validation_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np
     tasks = shared_account_tasks(users, range(seed, seed + seeds), pack.popularity, times=times)
     prior = pack.serving.session_prior("watch")
     policy = benchmark_policy(strategy, pack.serving.pool(SERVED_POOL_SIZE), n_questions, familiarity=pack.familiarity,
-                              tastes=pack.serving.question_tastes, knowing=pack.serving.question_knowing,
-                              question_size=pack.question_size)
+                              form=pack.serving.questions)
     with threadpool_limits(limits=1):
         return [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy))) for task in tasks]
 

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..elicitation.known import KnownItemsScore, KnownModel
-from ..elicitation.onboarding import CatalogScore, Knowing
+from ..elicitation.onboarding import CatalogScore, QuestionForm
 from ..elicitation.person import HEAD_ITEMS
 from ..elicitation.pool import candidate_pool
 from ..elicitation.posterior import Posterior, base_rate_offset
@@ -72,6 +72,8 @@ class Servable(DescribedItems, Protocol):
     def question_tastes(self) -> bool: ...
     @property
     def question_knowing(self) -> bool: ...
+    @property
+    def question_size(self) -> int: ...
 
 
 def check_objective(objective: str) -> str:
@@ -183,17 +185,14 @@ class Serving:
         return self.descriptors.carried if self.descriptors.source == "tags" else None
 
     @property
-    def question_tastes(self) -> np.ndarray | None:
-        """The tastes a k-way question's taste slot reads (:attr:`tastes`), where the pack serves the slot; else None."""
-        return self.tastes if self.pack.question_tastes else None
-
-    @property
-    def question_knowing(self) -> Knowing | None:
-        """Each user's chance of knowing each item given their answers, which the questions read in place of the
-        familiarity where the pack chose so (:meth:`~prefchat.elicitation.known.KnownItemsScore.knowing` of the
-        "watch" catalog score); else None."""
+    def questions(self) -> QuestionForm:
+        """The pack's questions (:class:`~prefchat.elicitation.onboarding.QuestionForm`): its validated size, the taste
+        slot's tastes (:attr:`tastes`) where it serves the slot, and each user's chance of knowing each item given
+        their answers (:meth:`~prefchat.elicitation.known.KnownItemsScore.knowing` of the "watch" catalog score),
+        read in place of the familiarity, where it chose so."""
         score = self.watch.catalog_score
-        return score.knowing if self.pack.question_knowing and isinstance(score, KnownItemsScore) else None
+        knowing = score.knowing if self.pack.question_knowing and isinstance(score, KnownItemsScore) else None
+        return QuestionForm(self.pack.question_size, self.tastes if self.pack.question_tastes else None, knowing)
 
     def pool(self, size: int) -> np.ndarray:
         """The candidate items of questions (:func:`~prefchat.elicitation.pool.candidate_pool`, seed 0), of ``size``

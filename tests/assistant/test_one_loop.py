@@ -58,7 +58,7 @@ def tasks_of(pack, n_users=6):
 def benchmark(pack, task, strategy):
     """The questions and the top 20 of the benchmark's session (the served exclusions applied)."""
     policy = benchmark_policy(strategy, pack.serving.pool(300), N_ANSWERS, pack.groups, pack.familiarity,
-                              pack.serving.question_tastes, pack.serving.question_knowing)
+                              pack.serving.questions)
     session = run_session(pack.features, pack.serving.session_prior(pack.objective), policy, task.respondent,
                           task_seed(task, strategy))
     posterior = session.posteriors[-1]
