@@ -34,9 +34,10 @@ from prefchat.elicitation.evaluate import benchmark_policy, task_seed
 from prefchat.elicitation.onboarding import run_session
 from prefchat.elicitation.respondents import RankingTargets
 from prefchat.evaluation import load_dated_users
+from prefchat.reward.build import served_strategy
 from prefchat.reward.pack import load_pack
 from prefchat.reward.social import choose_social_prior, served_without_friends
-from prefchat.social_evaluation import SESSION, STRATEGIES, friends_scores, social_evaluation, social_tasks
+from prefchat.social_evaluation import STRATEGIES, friends_scores, social_evaluation, social_tasks
 
 TARGET = 1.2
 
@@ -70,8 +71,10 @@ def main() -> None:
     validated = served(social)
     # the oracle: the build's own selection, on the test users' served sessions instead of the validation users'
     prior = pack.serving.session_prior("watch")
-    policy = benchmark_policy(SESSION, pack.serving.pool(args.pool_size), max(answers), familiarity=pack.familiarity)
-    sessions = [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, SESSION))) for task in tasks]
+    strategy = served_strategy(pack)  # the questions the pack serves, as its build's sessions and the social eval ask
+    policy = benchmark_policy(strategy, pack.serving.pool(args.pool_size), max(answers), familiarity=pack.familiarity,
+                              form=pack.serving.questions)
+    sessions = [(task, run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy))) for task in tasks]
     matrix = sparse.csr_matrix((np.ones(len(social.item_indices)), np.array(social.item_indices), np.array(social.item_indptr)),
                                shape=(len(social.members), pack.n_items))  # copies: a loaded pack's arrays are read-only
     oracle, chosen, _ = choose_social_prior(model, matrix, social.members, friends, sessions, served_without_friends(pack))

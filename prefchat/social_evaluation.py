@@ -3,8 +3,9 @@ r"""``prefchat eval --friends FILE``: the social prior against the same question
 The pack's test users with at least one friend among its training users (``FILE`` as
 :func:`~prefchat.reward.friends.load_friends` reads it; friends elsewhere are unknown to the pack),
 in the "watch" protocol (:func:`~prefchat.elicitation.evaluate.rating_tasks`), each task one
-served ``active`` session (the benchmark's policy, pool, familiarity and seed,
-:func:`~prefchat.elicitation.evaluate.task_seed`). After each answer count the catalog is ranked as
+served session: the pack's own questions (:func:`~prefchat.reward.build.served_strategy`, k-way where its
+build chose them, and :attr:`~prefchat.reward.serving.Serving.questions`), with the benchmark's policy, pool,
+familiarity and seed (:func:`~prefchat.elicitation.evaluate.task_seed`), as the build's validation sessions ask. After each answer count the catalog is ranked as
 the app serves it (:class:`~prefchat.assistant.recommender.ServedScore`):
 
 - ``active``: the user's answers alone (the population prior);
@@ -37,16 +38,16 @@ from .elicitation.metrics import recall_at_k
 from .elicitation.onboarding import known_items, run_session
 from .elicitation.respondents import RankingTargets
 from .elicitation.social import SocialEvidence, anomalous_items, friends_items, with_discovery
+from .reward.build import served_strategy
 from .reward.friends import Friends, load_friends
 from .reward.pack import Pack
 
-__all__ = ["METRICS", "PAIRED", "SESSION", "STRATEGIES", "friends_scores", "social_evaluation", "social_report", "social_tasks"]
+__all__ = ["METRICS", "PAIRED", "STRATEGIES", "friends_scores", "social_evaluation", "social_report", "social_tasks"]
 
 STRATEGIES = ("active", "social-active", "social-discovery", "friends-items")
 METRICS = ("recall@20", "anomalous_recall@20")
 PAIRED = (("social-active", "active"), ("social-active", "friends-items"), ("active", "friends-items"),
           ("social-discovery", "social-active"), ("social-discovery", "active"))
-SESSION = "active"
 
 
 def social_evaluation(pack: Pack, tasks: list[Task], social: list[SocialEvidence | None], friend_scores: list[np.ndarray],
@@ -75,7 +76,8 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
     """:func:`social_evaluation` of some ``(task, social, friends' scores)``: values, questions asked and
     "don't know"s (the session's, for both strategies that ask), top lists."""
     prior = pack.serving.session_prior("watch")
-    policy = benchmark_policy(SESSION, pack.serving.pool(pool_size), answers[-1], familiarity=pack.familiarity,
+    strategy = served_strategy(pack)
+    policy = benchmark_policy(strategy, pack.serving.pool(pool_size), answers[-1], familiarity=pack.familiarity,
                               form=pack.serving.questions)
     plain, model = ServedScore(pack, "watch"), pack.known_model
     assert model is not None  # social_report checks it
@@ -86,7 +88,7 @@ def _evaluate_part(pack: Pack, part, answers: tuple[int, ...], pool_size: int):
     for t, (task, evidence, friends) in enumerate(part):
         targets = task.targets
         assert isinstance(targets, RankingTargets)
-        session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, SESSION))
+        session = run_session(pack.features, prior, policy, task.respondent, task_seed(task, strategy))
         for a, n in enumerate(answers):
             reached = min(n, len(session.questions))
             posterior = session.posteriors[reached]

@@ -327,6 +327,20 @@ def test_eval_with_friends_scores_the_social_prior_on_test_users_with_friends(ti
     evidence = [None] * len(tasks)
     module.social_evaluation(social_pack, tasks, evidence, [np.zeros(social_pack.n_items)] * len(tasks), [0, 1], 15)
     assert served_at == [task.as_of for task in tasks for _ in (0, 1)]
+    # The questions are the pack's own, as its build's sessions ask them: 4-way on a pack that chose 4.
+    sizes: list[int] = []
+    asking = module.run_session
+
+    def recorded_session(features, prior, policy, respondent, seed):
+        session = asking(features, prior, policy, respondent, seed)
+        sizes.extend(len(question.items) for question in session.questions)
+        return session
+
+    monkeypatch.setattr(module, "run_session", recorded_session)
+    four_way = replace(social_pack, manifest={**social_pack.manifest,
+                                              "hyperparameters": {**social_pack.hyperparameters, "question_size": 4}})
+    module.social_evaluation(four_way, tasks, evidence, [np.zeros(social_pack.n_items)] * len(tasks), [0, 3], 15)
+    assert sizes and set(sizes) == {4}
     args.pack = str(save_pack(replace(load_pack(pack_dir), social=None), env / "plain-pack"))
     with pytest.raises(ValueError, match="no social prior"):
         evaluation.main(args)
