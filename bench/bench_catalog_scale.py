@@ -29,6 +29,9 @@ Targets at 1,000,000 items: load <= 10 s, top-20 <= 50 ms, next question <= 10 m
 
 Writes ``{"items", "load_s", "peak_rss_gb", "rank_ms", "select_ms", "rest_p95_ms", ...}`` to ``--json``.
 
+``--question-size K`` asks "which of these K would you pick?" questions in place of the synthetic
+pack's pairs (a served MovieLens pack asks six), each answered with one of the K positions at random.
+
 Run::
 
     OPENBLAS_NUM_THREADS=1 python bench/bench_catalog_scale.py --items 1000000 --dir /tmp/scale/1m --json /tmp/scale/1m.json
@@ -86,12 +89,12 @@ def build(n_items: int, directory: Path) -> float:
     return time.perf_counter() - start
 
 
-def measure(directory: Path, users: int, repeat: int) -> dict:
+def measure(directory: Path, users: int, repeat: int, question_size: int | None = None) -> dict:
     """The figures of the module docstring, measured in this process."""
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from prefchat.api import Assistant, QuestionTurn
+    from prefchat.api import Assistant, QuestionTurn, SessionOptions
     from prefchat.assistant.turns import AnyTurn
     from prefchat.elicitation import Comparison
     from prefchat.elicitation.onboarding import next_question, replay
@@ -101,14 +104,16 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
     load, first, answers, finishes, ranks, rests, questions = (Clock() for _ in range(7))
     with tempfile.TemporaryDirectory() as tmp:
         with load:
-            assistant = Assistant.open(pack=directory, db=f"sqlite:///{tmp}/scale.sqlite")
+            assistant = Assistant.open(pack=directory, db=f"sqlite:///{tmp}/scale.sqlite",
+                                       options=SessionOptions(question_size=question_size))
         with first:
             turn: AnyTurn = assistant.start("user0")
         for u in range(users):
             if u:
                 turn = assistant.start(f"user{u}")
             while isinstance(turn, QuestionTurn):
-                choice = ANSWERS[int(rng.integers(2))]
+                shown = len(turn.items)
+                choice = ANSWERS[int(rng.integers(2))] if shown == 2 else str(int(rng.integers(shown)) + 1)
                 clock = Clock()
                 with clock:
                     turn = assistant.answer(turn.session_id, choice)
@@ -157,6 +162,7 @@ def measure(directory: Path, users: int, repeat: int) -> dict:
         "n_bases": pack.n_bases,
         "embedding_dim": int(pack.embeddings.shape[1]),
         "answers_timed": len(answers.wall),
+        "question_size": assistant.options.question_size or pack.question_size,
     }
 
 
@@ -167,17 +173,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--users", type=int, default=5, help="full onboardings timed")
     parser.add_argument("--repeat", type=int, default=50, help="recommendations timed, in the API and through REST")
+    parser.add_argument("--question-size", type=int, help="options a question shows (default: the pack's, pairs)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
 
     if args.measure:
-        print(json.dumps(measure(args.dir, args.users, args.repeat)))
+        print(json.dumps(measure(args.dir, args.users, args.repeat, args.question_size)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.dir or Path(tmp) / "pack"
         build_s = build(args.items, directory)
         child = subprocess.run([sys.executable, __file__, "--measure", "--dir", str(directory), "--users", str(args.users),
-                                "--repeat", str(args.repeat)], check=True, capture_output=True, text=True)
+                                "--repeat", str(args.repeat),
+                                *(["--question-size", str(args.question_size)] if args.question_size else [])],
+                               check=True, capture_output=True, text=True)
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     figures["build_s"] = round(build_s, 1)
     print(json.dumps(figures, indent=2))
