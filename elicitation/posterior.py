@@ -673,36 +673,35 @@ def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     r"""Every item's mean utility :math:`\phi_i^\top m` and :math:`\kappa_i` of :func:`predictive_scale`,
     from one product over the features (a catalog is read once, not twice), in the features' precision.
 
-    With ``reference`` :math:`(S_0, v^0)`, the variances :math:`v^0_i = \phi_i^\top S_0 \phi_i` of
-    every item under a covariance already known (the session prior), :math:`v` is taken from the
-    difference, of rank r after r pairwise answers:
+    :math:`S` is written as a sum of rank-one terms, :math:`S = \sum_j \lambda_j u_j u_j^\top`, so that
 
-    .. math:: v_i = v^0_i + \sum_j \lambda_j (\phi_i^\top u_j)^2, \qquad S - S_0 = \sum_j \lambda_j u_j u_j^\top
+    .. math:: v_i = \phi_i^\top S \phi_i = \sum_j \operatorname{sign}(\lambda_j) (\phi_i^\top w_j)^2,
+              \qquad w_j = \sqrt{|\lambda_j|}\, u_j,
 
-    (eigenvalues :math:`|\lambda_j|` above :math:`10^{-12}` of the largest), O(n r K) instead of
-    O(n K^2), computed as :math:`\sum_j \operatorname{sign}(\lambda_j) (\phi_i^\top w_j)^2` with
-    :math:`w_j = \sqrt{|\lambda_j|}\, u_j`, block by block of rows
-    (:func:`~prefchat.elicitation.blocks.each_block`); the direct form where the difference is not
-    of low rank.
+    computed block by block of rows (:func:`~prefchat.elicitation.blocks.each_block`), in place. With
+    ``reference`` :math:`(S_0, v^0)`, the variances :math:`v^0_i = \phi_i^\top S_0 \phi_i` of every item
+    under a covariance already known (the session prior), the terms are those of the difference,
+    :math:`v_i = v^0_i + \sum_j \lambda_j (\phi_i^\top u_j)^2` with :math:`S - S_0 = \sum_j \lambda_j u_j u_j^\top`,
+    of rank r after r pairwise answers (a k-way answer adds up to k - 1): O(n r K) where r < K; otherwise the
+    terms are :math:`S`'s own K (eigenvalues :math:`|\lambda_j|` above :math:`10^{-12}` of the largest).
     """
     mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
     features = np.asarray(features)
     if features.dtype != np.float32:
         features = features.astype(np.float64, copy=False)
+    known_variance = None
+    values, vectors = np.linalg.eigh(cov)
     if reference is not None:
-        values, vectors = np.linalg.eigh(cov - reference[0])
-        keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
-        if 2 * keep.sum() <= len(values):
-            directions = vectors[:, keep] * np.sqrt(np.abs(values[keep]))
-            return _low_rank_moments(features, np.column_stack([mean, directions]).astype(features.dtype),
-                                     np.sign(values[keep]).astype(features.dtype), np.asarray(reference[1]))
-    product = features @ np.column_stack([mean, cov]).astype(features.dtype)
-    variance = np.einsum("ik,ik->i", product[:, 1:], features)
-    return product[:, 0], np.sqrt(1.0 + PROBIT_VARIANCE * variance)
+        change, directions = np.linalg.eigh(cov - reference[0])
+        if (np.abs(change) > 1e-12 * np.abs(change).max(initial=0.0)).sum() < len(change):
+            values, vectors, known_variance = change, directions, np.asarray(reference[1])
+    keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
+    weights = np.column_stack([mean, vectors[:, keep] * np.sqrt(np.abs(values[keep]))]).astype(features.dtype)
+    return _low_rank_moments(features, weights, np.sign(values[keep]).astype(features.dtype), known_variance)
 
 
 def _low_rank_moments(features: np.ndarray, weights: np.ndarray, signs: np.ndarray,
-                      reference_variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                      reference_variance: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     r""":func:`predictive_moments` of ``weights`` :math:`[m, w_1, \dots, w_r]`: each block of rows'
     product, its squares and :math:`\kappa` computed in place, in the features' precision."""
     linear, scale = np.empty(len(features), features.dtype), np.empty(len(features), features.dtype)
@@ -712,7 +711,8 @@ def _low_rank_moments(features: np.ndarray, weights: np.ndarray, signs: np.ndarr
         linear[rows] = product[:, 0]
         squares = np.square(product[:, 1:], out=product[:, 1:])
         variance = np.matmul(squares, signs, out=scale[rows])
-        variance += reference_variance[rows]
+        if reference_variance is not None:
+            variance += reference_variance[rows]
         np.maximum(variance, 0.0, out=variance)
         variance *= PROBIT_VARIANCE
         variance += 1.0

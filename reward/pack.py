@@ -225,7 +225,7 @@ class Pack:
         scale = float(self.manifest.get("hyperparameters", {}).get("watch_prior_scale", self.prior_scale))
         return self.prior_mean + self.exposure, scale * self.prior_cov
 
-    @property
+    @cached_property
     def familiarity(self) -> np.ndarray | None:
         r"""Chance that a new user knows each item: the share of training users who rated it.
 
@@ -241,7 +241,9 @@ class Pack:
         n_train = len(self.split.get("train", ()))
         if self.answerable != "known" or not self.provenance.get("n_ratings") or not n_train:
             return None
-        return np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
+        rates = np.clip((self.popularity + 0.5) / (n_train + 1.0), 0.0, 1.0)
+        rates.flags.writeable = False  # computed once and shared by every caller (a ranking reads it several times)
+        return rates
 
     # -- what the manifest records, typed: nothing outside reward/ reads ``manifest[...]`` ------------
 
