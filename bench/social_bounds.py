@@ -1,8 +1,8 @@
 """How far friends can take a pack's lists: upper bounds of ``prefchat eval --friends`` on the test users.
 
 On a pack with a social prior (``prefchat pack ciao``), the test users with a friend among the
-training users, the same served ``active`` sessions as ``prefchat eval --friends``
-(:mod:`prefchat.social_evaluation`), at each answer count:
+training users, the same served sessions as ``prefchat eval --friends`` (the pack's own questions,
+:mod:`prefchat.social_evaluation`), at each answer count:
 
 - **validated**: ``active`` and ``social-active`` as served (the pack's trust, spread and friends'
   items term, chosen on validation users), and the ``friends-items`` peer;
