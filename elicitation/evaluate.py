@@ -154,6 +154,7 @@ __all__ = [
     "per_user",
     "popularity_scores",
     "benchmark_policy",
+    "kway_options",
     "catalog_coverage",
     "popularity_bias",
     "rating_tasks",
@@ -385,15 +386,21 @@ def task_seed(task: Task, strategy: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
+def kway_options(size: int) -> int:
+    """The options of the benchmark's k-way questions where a pack's questions show ``size``: its own k where it
+    chose k-way questions, else :data:`KWAY_OPTIONS`."""
+    return size if size > 2 else KWAY_OPTIONS
+
+
 def benchmark_policy(strategy: str, pool: np.ndarray, n_questions: int, groups: np.ndarray | None = None,
                      familiarity: np.ndarray | None = None, form: QuestionForm = PLAIN_QUESTIONS) -> Policy:
     """The question policy of a benchmark session: ``strategy`` over ``pool``, exactly ``n_questions``
     clicks (no early stop), so that every answer count up to it can be scored from one session, its
     questions of ``form`` (:class:`~prefchat.elicitation.onboarding.QuestionForm`: the taste slot, each
     user's own familiarity in place of ``familiarity``). The strategy decides pairs or k-way questions: a
-    k-way one (:data:`KWAY_SESSIONS`) asks ``form.size`` options, or :data:`KWAY_OPTIONS` where the form asks pairs."""
-    size = form.size if form.size > 2 else KWAY_OPTIONS
-    chosen = question_strategy(KWAY_SESSIONS[strategy], size) if strategy in KWAY_SESSIONS else SESSIONS[strategy]
+    k-way one (:data:`KWAY_SESSIONS`) asks :func:`kway_options` of ``form.size``."""
+    chosen = (question_strategy(KWAY_SESSIONS[strategy], kway_options(form.size)) if strategy in KWAY_SESSIONS
+              else SESSIONS[strategy])
     return Policy(chosen, pool, groups, familiarity, min_questions=n_questions, max_questions=n_questions,
                   tastes=form.tastes, knowing=form.knowing)
 

@@ -689,12 +689,12 @@ def predictive_moments(features: np.ndarray, mean: np.ndarray, cov: np.ndarray,
     features = np.asarray(features)
     if features.dtype != np.float32:
         features = features.astype(np.float64, copy=False)
-    known_variance = None
-    values, vectors = np.linalg.eigh(cov)
+    terms, known_variance = None, None
     if reference is not None:
-        change, directions = np.linalg.eigh(cov - reference[0])
-        if (np.abs(change) > 1e-12 * np.abs(change).max(initial=0.0)).sum() < len(change):
-            values, vectors, known_variance = change, directions, np.asarray(reference[1])
+        change = np.linalg.eigh(cov - reference[0])
+        if (np.abs(change[0]) > 1e-12 * np.abs(change[0]).max(initial=0.0)).sum() < len(change[0]):
+            terms, known_variance = change, np.asarray(reference[1])
+    values, vectors = np.linalg.eigh(cov) if terms is None else terms
     keep = np.abs(values) > 1e-12 * np.abs(values).max(initial=0.0)
     weights = np.column_stack([mean, vectors[:, keep] * np.sqrt(np.abs(values[keep]))]).astype(features.dtype)
     return _low_rank_moments(features, weights, np.sign(values[keep]).astype(features.dtype), known_variance)

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..elicitation.calibrated import CALIBRATION_HORIZON
 from ..elicitation.confidence import ConfidenceThresholds
-from ..elicitation.evaluate import KWAY_OPTIONS
+from ..elicitation.evaluate import kway_options
 from ..elicitation.known import KnownModel
 from ..elicitation.personas import PersonaSettings
 from ..elicitation.recency import RecentPopularity
@@ -337,9 +337,8 @@ class Pack:
 
     @property
     def kway_size(self) -> int:
-        """Options of the benchmark's ``kway`` questions on this pack (:func:`~prefchat.elicitation.evaluate.benchmark_policy`):
-        the k it serves where validation chose k-way questions, else :data:`~prefchat.elicitation.evaluate.KWAY_OPTIONS`."""
-        return self.question_size if self.question_size > 2 else KWAY_OPTIONS
+        """Options of the benchmark's ``kway`` questions on this pack (:func:`~prefchat.elicitation.evaluate.kway_options`)."""
+        return kway_options(self.question_size)
 
     @property
     def question_tastes(self) -> bool:
