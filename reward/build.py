@@ -388,11 +388,10 @@ def choose_exposure_discount(pack: Pack, sessions: list[tuple[Task, Session]]) -
     return chosen, {"grid": grid, "recall_tolerance": dict(RECALL_TOLERANCE), "less_obvious_recall_kept": LESS_OBVIOUS_RECALL_KEPT}
 
 
-def dated_sessions(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]],
+def dated_sessions(pack: Pack, users: dict[str, tuple[np.ndarray, np.ndarray]], times: dict[str, np.ndarray],
                    seed: int) -> dict[str, list[tuple[Task, Session]]]:
     """The served :func:`validation_sessions` (:func:`served_strategy`) of ``users`` split at random and in
-    time (by split), dated by their ratings' timestamps."""
-    times = user_times(dataset, users)
+    time (by split), dated by their ratings' timestamps ``times`` (:func:`user_times`)."""
     return {split: validation_sessions(pack, users, seed, split, times, served_strategy(pack)) for split in ("random", "time")}
 
 
@@ -417,16 +416,6 @@ def with_item_trend(pack: Pack, dataset: Dataset, train_users: np.ndarray, sessi
     dated ratings, chosen on the :func:`dated_sessions` ``sessions``."""
     trend, record = choose_item_trend(pack, *training_times(dataset, train_users), sessions)
     return replace(pack, trend=trend), record
-
-
-def with_checkin(pack: Pack, dataset: Dataset, users: dict[str, tuple[np.ndarray, np.ndarray]], seed: int) -> tuple[dict, dict]:
-    """The returning users' check-in settings (:func:`~prefchat.reward.checkin.choose_checkin`), chosen on the
-    validation ``users``' dated ratings: ``({"checkin_retention", "checkin_timescale"}, the record)``."""
-    ratings = dataset.ratings
-    assert ratings is not None and ratings.timestamp is not None  # a dated pack
-    index = {str(u): n for n, u in enumerate(ratings.user_ids.tolist())}
-    times = {u: ratings.timestamp[ratings.user == index[u]] for u in users}
-    return choose_checkin(pack, users, times, range(seed, seed + VALIDATION_SEEDS))
 
 
 def with_served_score(pack: Pack, sessions: dict[str, list[tuple[Task, Session]]],
@@ -810,6 +799,7 @@ def build_pack(
             rows = data.rating_user == u
             if rows.sum() >= MIN_VALIDATION_EVIDENCE:
                 session_users[str(ids[u])] = (data.rating_item[rows], data.rating_value[rows])
+        session_times = user_times(dataset, session_users) if dated else None  # their ratings' timestamps, read once
         if answerable == "known":  # the "watch" prior serves sessions of items that must be known
             with step("choosing the watch prior"):
                 watch_scale, selection["watch_prior_scale"] = choose_watch_scale(pack, session_users, seed)
@@ -832,9 +822,9 @@ def build_pack(
                 hyperparameters.update(discounts)
                 pack = replace(pack)
             served_sessions = {"random": sessions}
-            if dated:
+            if session_times is not None:  # dated ratings
                 with step("choosing the item trend"):
-                    served_sessions = dated_sessions(pack, dataset, session_users, seed)
+                    served_sessions = dated_sessions(pack, session_users, session_times, seed)
                     pack, selection["item_trend"] = with_item_trend(pack, dataset, train_users,
                                                                     served_sessions["random"] + served_sessions["time"])
                     sessions = served_sessions["random"]  # the same sessions, each served at the end of its known part
@@ -872,16 +862,17 @@ def build_pack(
         with step("choosing the personas"):  # several tastes per user (prefchat.reward.personas)
             pack = replace(pack)
             merged = merged_validation_sessions(pack, session_users, seed, served_strategy(pack), max(VALIDATION_SESSION_ANSWERS),
-                                                VALIDATION_SEEDS, user_times(dataset, session_users) if dated else None)
+                                                VALIDATION_SEEDS, session_times)
             personas, selection["personas"] = choose_personas(pack, sessions, merged, max(VALIDATION_SESSION_ANSWERS))
             assert pack.known is not None  # sessions are run on items that must be known, which have the model
             pack = replace(pack, known=replace(pack.known, personas=personas))
             hyperparameters.update(persona_max=personas.max_personas, persona_penalty=personas.penalty,
                                    persona_temperature=personas.temperature, persona_dimensions=personas.dimensions)
-        if dated:  # returning users: when to check in, and how far contradicting answers widen the old profile
+        if session_times is not None:  # returning users: when to check in, and how far contradicting answers widen the old profile
             with step("choosing the returning users' check-in"):
                 pack = replace(pack)  # serving derived again: the personas just changed
-                chosen, selection["checkin"] = with_checkin(pack, dataset, session_users, seed)
+                chosen, selection["checkin"] = choose_checkin(pack, session_users, session_times,
+                                                              range(seed, seed + VALIDATION_SEEDS))
                 hyperparameters.update(chosen)
     bar.close()
     metrics["seconds_total"] = round(time.perf_counter() - started, 2)
