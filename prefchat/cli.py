@@ -258,7 +258,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                                                      "Recall@20 and anomalous recall (watch protocol; --strategies is not read)")
     parser.add_argument("--merged-accounts", action="store_true",
                         help="watch protocol with two test users behind each account, a random member answering each "
-                             "question; reports each member's Recall@20 (weaker, stronger) and how often both get a hit")
+                             "question (with dated ratings, two users of the same time, served at the later one's "
+                             "moment); reports each member's Recall@20 (weaker, stronger) and how often both get a hit")
     parser.add_argument("--json", required=True, type=Path, help="where to write the JSON report")
 
 
