@@ -42,6 +42,10 @@ Strategies (names as on the command line):
   knows the held-out targets (:func:`oracle_session`): each pair it asks is the one whose answer
   scores best on them, greedily, one click at a time, the answers and the ranking those of
   ``active``;
+- ``answerable-oracle``: the limit of answerability, a questioner that knows which items the respondent
+  knows (their QUERY half) but not the targets (:func:`answerable_questions`): every question of the
+  ``form``'s size shows one item they know, at random, beside items they do not, so every click reveals
+  a known item while one is left in the pool;
 - ``oracle``: the MAP with the prior on everything the respondent could tell
   (:meth:`~prefchat.elicitation.respondents.Respondent.evidence`), fitted for all tasks at once by
   :func:`~prefchat.elicitation.posterior.batch_map`;
@@ -141,12 +145,14 @@ from .selection import STRATEGIES, Question, SelectionState, Strategy, question_
 
 __all__ = [
     "KWAY_SESSIONS",
+    "ANSWERABLE_ORACLE",
     "ORACLE_QUESTIONS",
     "PAIRED",
     "SPLITS",
     "STRATEGY_NAMES",
     "Evaluation",
     "Task",
+    "answerable_questions",
     "evaluate",
     "mean_ci",
     "mostly_unanswered",
@@ -176,14 +182,17 @@ KWAY_SESSIONS = {"kway": "active", "random-kway": "random"}
 SESSIONS: dict[str, Strategy] = {**STRATEGIES, **{name: question_strategy(pair, KWAY_OPTIONS) for name, pair in KWAY_SESSIONS.items()}}
 ORACLE_QUESTIONS = "oracle-questions"
 """The questioner that knows the held-out targets (:func:`oracle_session`)."""
+ANSWERABLE_ORACLE = "answerable-oracle"
+"""The questioner that knows which items each respondent knows, not the targets (:func:`answerable_questions`)."""
 PEERS = ("ease", "ials")
 """Peers by name (:mod:`~prefchat.elicitation.peers`); each gives a session strategy (fed the
 ``active`` session's known items) and its ``-oracle`` (fed the whole QUERY half)."""
 PEER_SESSION = "active"
 FIXED = ("population", "popularity", "recent-popularity", "oracle", *(f"{peer}-oracle" for peer in PEERS))
-STRATEGY_NAMES = (*FIXED, *SESSIONS, ORACLE_QUESTIONS, *PEERS)
+STRATEGY_NAMES = (*FIXED, *SESSIONS, ORACLE_QUESTIONS, ANSWERABLE_ORACLE, *PEERS)
 PAIRED = (("active", "random"), ("active", "population"), ("active", "popularity"), ("kway", "active"), ("kway", "random-kway"),
           (ORACLE_QUESTIONS, "active"), (ORACLE_QUESTIONS, "kway"),
+          (ANSWERABLE_ORACLE, "kway"), (ANSWERABLE_ORACLE, "random-kway"), (ANSWERABLE_ORACLE, "random"),
           ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
           ("active", "recent-popularity"), ("recent-popularity", "popularity"))
 SPLITS = ("random", "time")
@@ -581,10 +590,14 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
             peer = peers.get(name) if _peer_name(name) else None
             session_name = PEER_SESSION if peer is not None else name
             oracle = name == ORACLE_QUESTIONS  # its policy gives the pool, groups and familiarity only
-            shared = benchmark_policy("random" if oracle else session_name, pool, answers[-1], groups, familiarity, form)
+            answerable = name == ANSWERABLE_ORACLE  # its policy too, with its own questions
+            shared = benchmark_policy("random" if oracle or answerable else session_name, pool, answers[-1], groups,
+                                      familiarity, form)
             for t, task in enumerate(tasks):
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)
+                if answerable:
+                    policy = replace(policy, strategy=answerable_questions(_known_to(task.respondent), form.size))
                 seed = task_seed(task, session_name)
                 session = sessions.get(key) or (oracle_session(features, prior, policy, task, score, seed) if oracle
                                                 else run_session(features, prior, policy, task.respondent, seed))
@@ -653,6 +666,48 @@ def oracle_session(features: np.ndarray, prior: Posterior, policy: Policy, task:
         posteriors.append(posterior)
         dont_know.append(answered is None)
     return Session(tuple(questions), tuple(posteriors), tuple(dont_know))
+
+
+def answerable_questions(known: frozenset[int], size: int) -> Strategy:
+    """The questions of a questioner that knows the ``known`` items of its respondent (not the held-out targets).
+
+    Each question shows one allowed item of ``known`` never shown before, at random
+    (:meth:`~prefchat.elicitation.selection.SelectionState.allowed_pairs`: the rules of every strategy), and up to
+    ``size - 1`` allowed items outside ``known``, at random, so that each answer reveals a new known item: the most a
+    question of ``size`` options can tell the known-items model at a click, without a choice among the items known.
+    None when no such item is left.
+    """
+    if size < 2:
+        raise ValueError(f"a question shows at least 2 options, got size {size}")
+
+    def strategy(state: SelectionState, rng: np.random.Generator) -> Question | None:
+        items, allowed = state.allowed_pairs()
+        allowed = allowed | allowed.T
+        knows = np.isin(items, list(known))
+        first = np.flatnonzero(knows & ~np.isin(items, state.shown_items) & allowed.any(axis=1))
+        if not first.size:
+            return None
+        chosen = [int(rng.choice(first))]
+        while len(chosen) < size:
+            candidates = np.flatnonzero(allowed[chosen].all(axis=0) & ~knows)
+            if not candidates.size:
+                break
+            chosen.append(int(rng.choice(candidates)))
+        if len(chosen) < 2:
+            return None
+        return Question(tuple(int(items[i]) for i in rng.permutation(chosen)))
+
+    return strategy
+
+
+def _known_to(respondent: Respondent) -> frozenset[int]:
+    """The items a respondent knows, its ``query_items`` (a :class:`~prefchat.elicitation.respondents.RatingsRespondent`'s
+    QUERY half): what :func:`answerable_questions` is told."""
+    known = getattr(respondent, "query_items", None)
+    if known is None:
+        raise ValueError(f"{ANSWERABLE_ORACLE} is told the items a respondent knows (its query_items); "
+                         f"a {type(respondent).__name__} does not tell them")
+    return frozenset(np.asarray(known).tolist())
 
 
 def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers, recent):

@@ -24,6 +24,7 @@ from .assistant.packs import resolve_pack
 from .assistant.recommender import ServedScore
 from .default.benchmark import simulated_tasks
 from .elicitation.evaluate import (
+    ANSWERABLE_ORACLE,
     KWAY_SESSIONS,
     ORACLE_QUESTIONS,
     PEERS,
@@ -326,17 +327,18 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     :func:`~prefchat.elicitation.evaluate.task_seed`), the task's respondent answers every
     question shown (by its question id), and what :meth:`~prefchat.api.Assistant.recommend`
     serves is scored: the served list, in its order, long enough to hold 20 items outside the
-    QUERY half. ``popularity``, ``recent-popularity``, ``oracle``, ``oracle-questions`` and the peers are
-    not served; they are computed as the benchmark does, on the same tasks, so that the paired differences hold.
+    QUERY half. ``popularity``, ``recent-popularity``, ``oracle``, ``oracle-questions``, ``answerable-oracle`` and the
+    peers are not served; they are computed as the benchmark does, on the same tasks and with the pack's questions
+    (:attr:`~prefchat.reward.serving.Serving.questions`), so that the paired differences hold.
     """
     from .api import Assistant
 
     unserved = [name for name in strategies
-                if name not in SERVED and name not in ("popularity", "recent-popularity", "oracle", ORACLE_QUESTIONS, *PEERS,
-                                                       *(f"{p}-oracle" for p in PEERS))]
+                if name not in SERVED and name not in ("popularity", "recent-popularity", "oracle", ORACLE_QUESTIONS,
+                                                       ANSWERABLE_ORACLE, *PEERS, *(f"{p}-oracle" for p in PEERS))]
     if unserved:
-        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity, oracle and "
-                         f"{ORACLE_QUESTIONS} as references); {unserved[0]!r} is not served")
+        raise ValueError(f"--through-api runs the served strategies {', '.join(SERVED)} (with popularity, oracle, "
+                         f"{ORACLE_QUESTIONS} and {ANSWERABLE_ORACLE} as references); {unserved[0]!r} is not served")
     if not all(isinstance(task.targets, RankingTargets) and isinstance(task.respondent, RatingsRespondent | SharedAccount)
                for task in tasks):
         raise ValueError("--through-api runs the watch protocol: the served recommendations are a catalog ranking")
@@ -347,7 +349,8 @@ def served_evaluation(pack: Pack, tasks: list[Task], strategies: list[str], answ
     references = [name for name in strategies if name not in SERVED]
     reference = evaluate(tasks, pack.features, prior.prior_mean, prior.prior_cov, references, answers,
                          pool=pack.serving.pool(pool_size), popularity=popularity, familiarity=pack.familiarity,
-                         score=ServedScore(pack, "watch"), peers=peers, recent=recent) if references else None
+                         score=ServedScore(pack, "watch"), peers=peers, recent=recent,
+                         form=pack.serving.questions) if references else None
     metrics = tuple(tasks[0].targets.metrics)
     values = np.full((len(strategies), len(answers), len(metrics), len(tasks)), np.nan)
     asked, dont_know = (np.zeros((len(strategies), len(answers), len(tasks)), dtype=np.int64) for _ in range(2))

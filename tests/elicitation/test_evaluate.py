@@ -12,6 +12,7 @@ from prefchat.elicitation import KWayChoice, Question, candidate_pool
 from prefchat.elicitation.evaluate import (
     STRATEGY_NAMES,
     Task,
+    answerable_questions,
     evaluate,
     mean_ci,
     mostly_unanswered,
@@ -25,7 +26,7 @@ from prefchat.elicitation.evaluate import (
     split_in_time,
     summarise,
 )
-from prefchat.elicitation.onboarding import CatalogScore, Policy, as_answer, known_items
+from prefchat.elicitation.onboarding import CatalogScore, Policy, as_answer, known_items, run_session
 from prefchat.elicitation.peers import Ease, Ials, implicit_matrix
 from prefchat.elicitation.posterior import Posterior, base_rate_offset
 from prefchat.elicitation.recency import RecentPopularity
@@ -437,9 +438,10 @@ def test_report_has_a_row_for_every_strategy_answers_and_metric(explicit_run):
         ("kway", "random-kway"),
         ("active", "ease"), ("oracle", "ease-oracle"), ("active", "ials"), ("oracle", "ials-oracle"),
         ("oracle-questions", "active"), ("oracle-questions", "kway"),
+        ("answerable-oracle", "kway"), ("answerable-oracle", "random-kway"), ("answerable-oracle", "random"),
         ("active", "recent-popularity"), ("recent-popularity", "popularity"),
     }
-    assert len(paired) == 13 * 4 * 2
+    assert len(paired) == 16 * 4 * 2
 
 
 def test_the_oracle_questioner_asks_the_candidate_whose_answer_scores_best(world):
@@ -461,6 +463,34 @@ def test_the_oracle_questioner_asks_the_candidate_whose_answer_scores_best(world
     assert task.targets(score(session.posteriors[1]))[metric] == pytest.approx(max(candidates))
     pairs = [frozenset(question.items) for question in session.questions]
     assert len(session.questions) == 6 and len(pairs) == len(set(pairs))
+
+
+@pytest.mark.parametrize("size", [2, 4])
+def test_the_answerable_oracle_shows_one_known_item_a_question_until_none_is_left(world, size):
+    task = rating_tasks(world["users"], "watch", seeds=[0], popularity=world["popularity"])[0]
+    known = frozenset(task.respondent.query_items.tolist())
+    pool_known = known & set(world["pool"].tolist())
+    prior = Posterior.from_prior(world["prior_mean"], world["prior_cov"])
+    policy = Policy(answerable_questions(known, size), world["pool"], min_questions=30, max_questions=30)
+    session = run_session(world["features"], prior, policy, task.respondent, seed=2)
+    unknown = set(world["pool"].tolist()) - known
+    # A click for each known item of the pool while items they do not know are left to show beside it (a k-way
+    # answer marks the options it leaves out unknown, so they are shown once; a pair's loser may be shown again).
+    clicks = len(pool_known) if size == 2 else min(len(pool_known), -(-len(unknown) // (size - 1)))
+    assert len(session.questions) == clicks > 1
+    assert not any(session.dont_know)
+    for question in session.questions:
+        assert len(set(question.items) & known) == 1
+    assert all(len(question.items) == size for question in session.questions[:-1])
+    revealed = known_items(session.posteriors[-1].answers)
+    assert len(revealed) == clicks and revealed <= pool_known  # every answer revealed its one known item
+
+
+def test_the_answerable_oracle_needs_a_ratings_respondent(world):
+    users = {name: (items, np.ones(items.size)) for name, (items, _) in world["users"].items()}
+    tasks = shared_account_tasks(users, [0], world["popularity"])
+    with pytest.raises(ValueError, match="answerable-oracle is told the items a respondent knows"):
+        run(world, tasks, strategies=("answerable-oracle",), answers=(1,))
 
 
 def test_answer_independent_strategies_repeat_their_value(explicit_run):
