@@ -15,10 +15,13 @@ the calibrated list giving each taste its share) after the most answers a served
 
 A setting is allowed when the single users lose at most :data:`PERSONA_RECALL_TOLERANCE` of mean
 Recall@20 against one persona, and at least :data:`SINGLE_KEPT` of them keep one persona (one
-person stays one). Among those, the one whose shared accounts serve their weaker member best
+person stays one), and when it serves the accounts' weaker member better than one persona does
+beyond chance: the low end of the 95% interval of its paired gain over the accounts is above 0
+(:func:`choose_setting`). Among those, the one whose shared accounts serve their weaker member best
 (mean weaker Recall@20, then the both-hit rate), the simpler among equals: fewer personas, a
 larger penalty, fewer directions, a larger temperature. :math:`P_\max = 1` is always allowed: a pack whose
-validation users show no second taste keeps today's single taste.
+validation users show no second taste keeps today's single taste, and so does one whose split's gain
+the validation accounts cannot tell from noise.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..elicitation.evaluate import Task, benchmark_policy, shared_account_tasks, task_seed
+from ..elicitation.evaluate import Task, benchmark_policy, mean_ci, shared_account_tasks, task_seed
 from ..elicitation.metrics import recall_floor
 from ..elicitation.onboarding import Session, run_session
 from ..elicitation.personas import PersonaSettings
@@ -38,7 +41,7 @@ from .scoring import Scorer, Taste, served_taste
 from .serving import SERVED_POOL_SIZE
 
 __all__ = ["PERSONA_DIMENSIONS_GRID", "PERSONA_MAX_GRID", "PERSONA_PENALTY_GRID", "PERSONA_RECALL_TOLERANCE", "PERSONA_TEMPERATURE_GRID",
-           "SINGLE_KEPT", "choose_personas", "merged_validation_sessions"]
+           "SINGLE_KEPT", "choose_personas", "choose_setting", "merged_validation_sessions"]
 
 PERSONA_MAX_GRID = (1, 2, 3)
 """The most personas a user may be split into, tried (1: today's single taste)."""
@@ -94,7 +97,8 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
 
     singles = [ended(task, session) for task, session in sessions]
     accounts = [ended(task, session) for task, session in merged]
-    values = np.full((len(settings), 4), np.nan)
+    values = np.full((len(settings), 3), np.nan)
+    weaker = np.full((len(settings), len(accounts)), np.nan)  # each account's weaker member's Recall@20
     cache: dict[tuple, dict[str, float]] = {}  # (which list, task, its personas, T): a setting that splits alike ranks alike
     with threadpool_limits(limits=1):
         for row, setting in enumerate(settings):
@@ -111,15 +115,29 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
                 results.append(rows)
             single, account = results
             values[row] = (np.mean([r["recall@20"] for r in single]), np.mean([r["kept"] for r in single]),
-                           np.mean([r["weaker_recall@20"] for r in account]) if account else np.nan,
                            np.mean([r["both_hit@20"] for r in account]) if account else np.nan)
+            weaker[row] = [r["weaker_recall@20"] for r in account]
     plain = values[0, 0]
-    grid = [{**s.to_dict(), "recall@20": float(r), "kept_one": float(k), "weaker_recall@20": float(np.nan_to_num(w)),
-             "both_hit@20": float(np.nan_to_num(b)),
+    grid = [{**s.to_dict(), "recall@20": float(r), "kept_one": float(k),
+             "weaker_recall@20": float(np.nan_to_num(np.mean(w) if w.size else np.nan)), "both_hit@20": float(np.nan_to_num(b)),
              "allowed": bool(r >= recall_floor(plain, PERSONA_RECALL_TOLERANCE) and k >= SINGLE_KEPT)}
-            for s, (r, k, w, b) in zip(settings, values)]
-    allowed = [n for n, row in enumerate(grid) if row["allowed"]]
-    best = max(allowed, key=lambda n: (grid[n]["weaker_recall@20"], grid[n]["both_hit@20"], -grid[n]["max_personas"],
-                                       grid[n]["penalty"], -grid[n]["dimensions"], grid[n]["temperature"]))
+            for s, (r, k, b), w in zip(settings, values, weaker)]
+    best = choose_setting(grid, weaker)
     return settings[best], {"grid": grid, "recall_tolerance": PERSONA_RECALL_TOLERANCE, "single_kept": SINGLE_KEPT,
                             "answers": answers}
+
+
+def choose_setting(grid: Sequence[dict], weaker: np.ndarray) -> int:
+    r"""The row of ``grid`` chosen (module docstring); row 0 is one persona, always a candidate.
+
+    ``grid``: each setting's ``allowed`` (the single users' constraints), ``weaker_recall@20``, ``both_hit@20`` and its
+    settings' fields. ``weaker``: (n_settings, n_accounts), each validation account's weaker member's Recall@20. A setting
+    :math:`s` other than row 0 is a candidate when allowed and when its paired gain :math:`g_a = w_{sa} - w_{0a}` over the
+    accounts :math:`a` has :math:`\bar g - z_{0.975}\, \mathrm{sd}(g) / \sqrt{n} > 0`
+    (:func:`~prefchat.elicitation.evaluate.mean_ci`); its ``weaker_gain_low`` is written into its row.
+    """
+    for n, row in enumerate(grid):
+        row["weaker_gain_low"] = float(np.nan_to_num(mean_ci(weaker[n] - weaker[0])[1])) if n else 0.0
+    candidates = [0] + [n for n in range(1, len(grid)) if grid[n]["allowed"] and grid[n]["weaker_gain_low"] > 0]
+    return max(candidates, key=lambda n: (grid[n]["weaker_recall@20"], grid[n]["both_hit@20"], -grid[n]["max_personas"],
+                                          grid[n]["penalty"], -grid[n]["dimensions"], grid[n]["temperature"]))
