@@ -597,7 +597,8 @@ def _run_tasks(tasks, features, prior, strategies, answers, metrics, pool, popul
                 key = (session_name, t)
                 policy = shared if task.pool is None else replace(shared, pool=task.pool)
                 if answerable:
-                    policy = replace(policy, strategy=answerable_questions(_known_to(task.respondent), form.size))
+                    known = frozenset(_query_items(task.respondent, name).tolist())
+                    policy = replace(policy, strategy=answerable_questions(known, form.size))
                 seed = task_seed(task, session_name)
                 session = sessions.get(key) or (oracle_session(features, prior, policy, task, score, seed) if oracle
                                                 else run_session(features, prior, policy, task.respondent, seed))
@@ -700,22 +701,20 @@ def answerable_questions(known: frozenset[int], size: int) -> Strategy:
     return strategy
 
 
-def _known_to(respondent: Respondent) -> frozenset[int]:
-    """The items a respondent knows, its ``query_items`` (a :class:`~prefchat.elicitation.respondents.RatingsRespondent`'s
-    QUERY half): what :func:`answerable_questions` is told."""
-    known = getattr(respondent, "query_items", None)
-    if known is None:
-        raise ValueError(f"{ANSWERABLE_ORACLE} is told the items a respondent knows (its query_items); "
-                         f"a {type(respondent).__name__} does not tell them")
-    return frozenset(np.asarray(known).tolist())
+def _query_items(respondent: Respondent, strategy: str) -> np.ndarray:
+    """The items ``respondent`` knows, its ``query_items`` (a :class:`~prefchat.elicitation.respondents.RatingsRespondent`'s
+    QUERY half): what the strategies told them are given (the peers' ceilings, :data:`ANSWERABLE_ORACLE`)."""
+    items = getattr(respondent, "query_items", None)
+    if items is None:
+        raise ValueError(f"strategy {strategy!r} needs respondents with QUERY items (the ratings protocols); "
+                         f"a {type(respondent).__name__} has none")
+    return np.asarray(items)
 
 
 def _fixed_scores(name, tasks, features, prior: Posterior, popularity, score, peers, recent):
     """Item scores of a strategy that does not depend on answers, one array per task."""
     if _peer_name(name):
-        query = [getattr(task.respondent, "query_items", None) for task in tasks]
-        if any(items is None for items in query):
-            raise ValueError(f"strategy {name!r} needs respondents with QUERY items (the ratings protocols)")
+        query = [_query_items(task.respondent, name) for task in tasks]
         return [peers[_peer_name(name)].scores(items) for items in query]
     if name == "population":
         return [served_at(score, task)(prior) for task in tasks]

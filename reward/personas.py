@@ -119,7 +119,7 @@ def choose_personas(pack: Pack, sessions: Sequence[tuple[Task, Session]], merged
             weaker[row] = [r["weaker_recall@20"] for r in account]
     plain = values[0, 0]
     grid = [{**s.to_dict(), "recall@20": float(r), "kept_one": float(k),
-             "weaker_recall@20": float(np.nan_to_num(np.mean(w) if w.size else np.nan)), "both_hit@20": float(np.nan_to_num(b)),
+             "weaker_recall@20": float(np.nan_to_num(w.mean())) if w.size else 0.0, "both_hit@20": float(np.nan_to_num(b)),
              "allowed": bool(r >= recall_floor(plain, PERSONA_RECALL_TOLERANCE) and k >= SINGLE_KEPT)}
             for s, (r, k, b), w in zip(settings, values, weaker)]
     best = choose_setting(grid, weaker)

@@ -489,7 +489,7 @@ def test_the_answerable_oracle_shows_one_known_item_a_question_until_none_is_lef
 def test_the_answerable_oracle_needs_a_ratings_respondent(world):
     users = {name: (items, np.ones(items.size)) for name, (items, _) in world["users"].items()}
     tasks = shared_account_tasks(users, [0], world["popularity"])
-    with pytest.raises(ValueError, match="answerable-oracle is told the items a respondent knows"):
+    with pytest.raises(ValueError, match="strategy 'answerable-oracle' needs respondents with QUERY items"):
         run(world, tasks, strategies=("answerable-oracle",), answers=(1,))
 
 
